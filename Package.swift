@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "SiloMerge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "silomerge", targets: ["silomerge"]),
+        .library(name: "SiloMergeCore", targets: ["SiloMergeCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // OpenSSL's libcrypto (EVP SHA-256) from the system: apt `libssl-dev`, brew `openssl@3`.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .target(
+            name: "SiloMergeCore",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "silomerge",
+            dependencies: [
+                "SiloMergeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SiloMergeCoreTests",
+            dependencies: ["SiloMergeCore"]
+        ),
+        .testTarget(
+            name: "SiloMergeCLITests",
+            dependencies: ["silomerge", "SiloMergeCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
