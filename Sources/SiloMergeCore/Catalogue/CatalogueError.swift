@@ -1,0 +1,50 @@
+import Foundation
+import GRDB
+
+/// Errors of the catalogue stage: the SQLite file cannot be opened, is not a catalogue, was
+/// written by a newer SiloMerge, or a query failed.
+public enum CatalogueError: Error, CustomStringConvertible, Sendable {
+    case cannotOpen(path: String, reason: String)
+    case notACatalogue(path: String, reason: String)
+    case newerSchema(path: String, unknown: [String])
+    case locked(path: String, holder: String)
+    case sqlite(path: String, operation: String, reason: String)
+    case unknownSilo(String)
+    case siloRootTaken(root: String, existing: String, requested: String)
+    case empty(path: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason):
+            "cannot open the catalogue \(path): \(reason)"
+        case .notACatalogue(let path, let reason):
+            "\(path) is not a SiloMerge catalogue: \(reason)"
+        case .newerSchema(let path, let unknown):
+            "the catalogue \(path) was written by a newer SiloMerge (schema \(unknown.joined(separator: ", "))); upgrade silomerge to use it"
+        case .locked(let path, let holder):
+            "the catalogue \(path) is in use by another scan (\(holder)); wait for it to finish"
+        case .sqlite(let path, let operation, let reason):
+            "catalogue \(path): \(operation) failed: \(reason)"
+        case .unknownSilo(let name):
+            "no silo named '\(name)' in the catalogue"
+        case .siloRootTaken(let root, let existing, let requested):
+            "the folder \(root) is already catalogued as silo '\(existing)'; scan it under that name, or remove '\(existing)' first (silomerge silos remove \(existing)) before adding it as '\(requested)'"
+        case .empty(let path):
+            "the catalogue \(path) holds no silos yet; scan some first (silomerge scan NAME=PATH ...)"
+        }
+    }
+}
+
+extension CatalogueError {
+    /// Wraps a GRDB/SQLite error with what was being done.
+    static func wrap(_ error: any Error, path: String, _ operation: String) -> CatalogueError {
+        if let e = error as? CatalogueError { return e }
+        if let db = error as? DatabaseError {
+            if db.resultCode == .SQLITE_NOTADB { return .notACatalogue(path: path, reason: "not an SQLite database") }
+            if db.resultCode == .SQLITE_CANTOPEN { return .cannotOpen(path: path, reason: db.message ?? "\(db.resultCode)") }
+            if db.resultCode == .SQLITE_FULL { return .sqlite(path: path, operation: operation, reason: "the disk is full") }
+            return .sqlite(path: path, operation: operation, reason: db.message ?? "\(db.resultCode)")
+        }
+        return .sqlite(path: path, operation: operation, reason: "\(error)")
+    }
+}

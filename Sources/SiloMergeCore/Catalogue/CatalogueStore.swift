@@ -1,0 +1,93 @@
+import Foundation
+
+/// The catalogue behind a small interface, so the scanner and the reports do not depend on
+/// SQLite. `SQLiteCatalogue` is the implementation today; a shared PostgreSQL catalogue written
+/// by scanners on many hosts would implement the same operations (the SQL is portable apart
+/// from temporary tables, which become per-run tables there).
+///
+/// Implementations are used from many threads at once: walkers read folder listings while
+/// hashing workers write results.
+public protocol CatalogueStore: AnyObject, Sendable {
+    /// Where the catalogue lives, for messages.
+    var location: String { get }
+
+    /// Takes the catalogue for one scan at a time; released when the lock is dropped.
+    func lockForScan() throws -> ScanLock
+
+    // MARK: Silos
+    func silos() throws -> [Silo]
+    /// Adds or updates silos by name (root, priority, rules) and returns them as stored.
+    func registerSilos(_ definitions: [SiloDefinition]) throws -> [Silo]
+    func removeSilo(named name: String) throws
+
+    // MARK: Runs
+    func beginRun(kind: RunKind, hashMode: String, options: String, silos: [String]) throws -> Int64
+    func finishRun(_ id: Int64, status: RunStatus, counts: RunCounts, errorMessage: String?) throws
+    func runs(limit: Int?) throws -> [RunRecord]
+
+    // MARK: Scanning
+    /// Drops secondary indexes for a bulk load (a first scan); `restoreIndexes` builds them
+    /// again. A store without such indexes does nothing.
+    func deferIndexes() throws
+    func restoreIndexes() throws
+    /// How many files the catalogue holds per silo id.
+    func fileCounts() throws -> [Int64: Int]
+    /// Prepares per-run scratch state.
+    func beginWalk(runID: Int64) throws
+    /// The files catalogued directly inside one folder of a silo.
+    func storedEntries(siloID: Int64, dir: RelativePath) throws -> [StoredEntry]
+    /// A reader for `storedEntries` owned by one thread (walkers each get one).
+    func makeFolderReader() throws -> any FolderReader
+    /// The stored hash of another hard link to the same, unchanged inode, if one is catalogued.
+    func storedHash(linkedTo stat: FileStat) throws -> SHA256Digest?
+    /// Applies one batch of changes in one transaction.
+    func apply(_ writes: [CatalogueWrite], runID: Int64) throws
+    func record(_ diagnostics: [Diagnostic], runID: Int64) throws
+    /// After complete walks of `siloIDs`: drops what lay in folders that are gone (or now
+    /// excluded), recording each as a change, and returns how many went each way.
+    func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
+
+    // MARK: Reading stages of `--hash dupes`
+    /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
+    func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
+    /// Selects the files a stage must read; returns their count, bytes and devices.
+    func prepareStage(_ stage: ReadStage, siloIDs: [Int64], rehash: Bool) throws -> StagePlan
+    /// The next files of the prepared stage on one device, in inode order.
+    func stageJobs(device: UInt64, afterInode: UInt64?, limit: Int) throws -> [HashJob]
+
+    // MARK: Reports
+    /// Totals, per-silo figures, the silo × silo overlap and the `top` largest groups, in one
+    /// ordered pass over the catalogue's content index.
+    func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
+    /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
+    func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
+}
+
+/// How `--hash dupes` tells same-size files apart before reading them whole.
+public struct PartialHashSpec: Sendable, Hashable, Codable {
+    /// Bytes read from each end of a file.
+    public var block = 4096
+    /// Files up to this size are read whole at once (the partial hash is then the full hash):
+    /// for them two small reads and hashing 8 KiB cost about as much as one read.
+    public var wholeFileLimit = 16 * 1024
+    public init() {}
+}
+
+/// A reading stage of `--hash dupes`.
+public enum ReadStage: Sendable, Equatable {
+    /// First and last blocks of files whose size is shared by another inode.
+    case partial(PartialHashSpec)
+    /// Whole files still grouped after the partial stage.
+    case full(PartialHashSpec)
+}
+
+public struct StagePlan: Sendable {
+    public var files: Int
+    public var bytes: Int64
+    public var devices: [UInt64]
+}
+
+/// Looks up the files catalogued in one folder. Not thread-safe: one per walker thread.
+public protocol FolderReader: AnyObject {
+    func entries(siloID: Int64, dir: RelativePath) throws -> [StoredEntry]
+}

@@ -1,0 +1,250 @@
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The catalogue in one SQLite file (WAL mode), through GRDB.
+///
+/// Walkers read folder listings on GRDB's reader connections while one writer applies batches;
+/// scratch tables of a run (`visited`, `stage_job`, ...) are TEMP tables on the writer
+/// connection, so they vanish with the process and never reach the file.
+public final class SQLiteCatalogue: CatalogueStore {
+    public let location: String
+    let pool: DatabasePool
+
+    /// Opens (creating when `create` is true) the catalogue at `path` and brings its schema up
+    /// to date. Refuses files written by a newer SiloMerge.
+    public init(path: String, create: Bool = true) throws {
+        self.location = path
+        if !create && !FileManager.default.fileExists(atPath: path) {
+            throw CatalogueError.cannotOpen(path: path, reason: "no such file; run `silomerge scan` or `silomerge audit` first, or pass --catalog")
+        }
+        var config = Configuration()
+        config.label = "silomerge-catalogue"
+        config.busyMode = .timeout(30)
+        config.maximumReaderCount = 8
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA temp_store = FILE")
+            try db.execute(sql: "PRAGMA cache_size = -65536")   // 64 MiB per connection, used as needed
+            // Checkpoint (copy the WAL back into the file, with an fsync) every 64 MiB rather
+            // than every 4 MiB: a scan writes in large transactions.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw CatalogueError.wrap(error, path: path, "open")
+        }
+        do {
+            let migrator = CatalogueSchema.migrator()
+            let unknown = try pool.read { db -> [String] in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                let applied = try migrator.appliedIdentifiers(db)
+                return applied.subtracting(migrator.migrations).sorted()
+            }
+            if !unknown.isEmpty { throw CatalogueError.newerSchema(path: path, unknown: unknown) }
+            try pool.read { db in
+                // A database that has tables but not ours is somebody else's file.
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                if !tables.isEmpty && !tables.contains("grdb_migrations") {
+                    throw CatalogueError.notACatalogue(path: path, reason: "it holds other tables (\(tables.prefix(3).joined(separator: ", ")))")
+                }
+            }
+            try migrator.migrate(pool)
+            try pool.write { db in
+                for sql in CatalogueSchema.bulkIndexes { try db.execute(sql: sql) }
+            }
+        } catch {
+            throw CatalogueError.wrap(error, path: path, "open")
+        }
+    }
+
+    func wrap<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw CatalogueError.wrap(error, path: location, operation) }
+    }
+
+    // MARK: - Exclusive use for scans
+
+    /// Takes the catalogue for one scan at a time (an advisory lock on `<catalogue>-lock`),
+    /// then marks runs left `running` by a killed process as `interrupted`.
+    public func lockForScan() throws -> ScanLock {
+        let lockPath = location + "-lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw CatalogueError.cannotOpen(path: lockPath, reason: Posix.errorString(errno))
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(fd)
+            throw CatalogueError.locked(path: location, holder: holder.isEmpty ? "another process" : holder)
+        }
+        let note = "pid \(getpid()) since \(Timestamp.string(Date()))\n"
+        _ = ftruncate(fd, 0)
+        _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+        try wrap("mark interrupted runs") {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE run SET status = 'interrupted' WHERE status = 'running'")
+            }
+        }
+        return ScanLock { _ = flock(fd, LOCK_UN); close(fd) }
+    }
+
+    // MARK: - Silos
+
+    public func silos() throws -> [Silo] {
+        try wrap("list silos") {
+            try pool.read { db in try Self.fetchSilos(db) }
+        }
+    }
+
+    static func fetchSilos(_ db: Database) throws -> [Silo] {
+        try Row.fetchAll(db, sql: """
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id
+            FROM silo ORDER BY priority, name
+            """).map { row in
+            var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
+                            priority: row["priority"], lastRunID: row["last_run_id"])
+            silo.includes = decodeList(row["includes"])
+            silo.excludes = decodeList(row["excludes"])
+            return silo
+        }
+    }
+
+    static func decodeList(_ json: String?) -> [String] {
+        guard let json, let data = json.data(using: .utf8),
+              let list = try? JSONDecoder().decode([String].self, from: data) else { return [] }
+        return list
+    }
+
+    static func encodeList(_ list: [String]) -> String {
+        (try? String(decoding: JSONEncoder().encode(list), as: UTF8.self)) ?? "[]"
+    }
+
+    public func registerSilos(_ definitions: [SiloDefinition]) throws -> [Silo] {
+        try wrap("register silos") {
+            try pool.write { db in
+                let existing = try Self.fetchSilos(db)
+                for def in definitions {
+                    if let other = existing.first(where: { $0.root == def.root && $0.name != def.name }),
+                       !definitions.contains(where: { $0.name == other.name }) {
+                        throw CatalogueError.siloRootTaken(root: def.root.display, existing: other.name, requested: def.name)
+                    }
+                    try db.execute(sql: """
+                        INSERT INTO silo (name, root, priority, includes, excludes, added_at)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?)
+                        ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
+                            includes = excluded.includes, excludes = excluded.excludes
+                        """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
+                                         Self.encodeList(def.includes), Self.encodeList(def.excludes),
+                                         Timestamp.string(Date())])
+                }
+                let all = try Self.fetchSilos(db)
+                return definitions.compactMap { d in all.first { $0.name == d.name } }
+            }
+        }
+    }
+
+    public func removeSilo(named name: String) throws {
+        try wrap("remove silo") {
+            try pool.write { db in
+                guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM silo WHERE name = ?", arguments: [name]) else {
+                    throw CatalogueError.unknownSilo(name)
+                }
+                try db.execute(sql: "DELETE FROM file WHERE silo_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM silo WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
+    // MARK: - Runs
+
+    public func beginRun(kind: RunKind, hashMode: String, options: String, silos: [String]) throws -> Int64 {
+        try wrap("record the run") {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO run (kind, status, started_at, tool_version, host, hash_mode, options, silos)
+                    VALUES (?, 'running', ?, ?, ?, ?, ?, ?)
+                    """, arguments: [kind.rawValue, Timestamp.string(Date()), SiloMergeVersion.string,
+                                     ProcessInfo.processInfo.hostName, hashMode, options, Self.encodeList(silos)])
+                return db.lastInsertedRowID
+            }
+        }
+    }
+
+    public func finishRun(_ id: Int64, status: RunStatus, counts c: RunCounts, errorMessage: String?) throws {
+        try wrap("record the end of the run") {
+            try pool.write { db in
+                try db.execute(sql: """
+                    UPDATE run SET status = ?, finished_at = ?, files = ?, bytes = ?, directories = ?,
+                        files_new = ?, files_changed = ?, files_unchanged = ?, files_missing = ?, files_excluded = ?,
+                        files_hashed = ?, bytes_hashed = ?, hashes_reused = ?, skipped_special = ?,
+                        skipped_symlinks = ?, ignored = ?, warnings = ?, errors = ?, error_message = ?
+                    WHERE id = ?
+                    """, arguments: [status.rawValue, Timestamp.string(Date()), c.files, c.bytes, c.directories,
+                                     c.filesNew, c.filesChanged, c.filesUnchanged, c.filesMissing, c.filesExcluded,
+                                     c.filesHashed, c.bytesHashed, c.hashesReused, c.skippedSpecial,
+                                     c.skippedSymlinks, c.ignored, c.warnings, c.errors, errorMessage, id])
+                if status == .ok || status == .warnings {
+                    let names = try String.fetchOne(db, sql: "SELECT silos FROM run WHERE id = ?", arguments: [id])
+                    for name in Self.decodeList(names) {
+                        try db.execute(sql: "UPDATE silo SET last_run_id = ? WHERE name = ?", arguments: [id, name])
+                    }
+                }
+            }
+        }
+    }
+
+    public func runs(limit: Int?) throws -> [RunRecord] {
+        try wrap("list runs") {
+            try pool.read { db in
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit ?? -1])
+                return rows.map { row in
+                    var c = RunCounts()
+                    c.files = row["files"]; c.bytes = row["bytes"]; c.directories = row["directories"]
+                    c.filesNew = row["files_new"]; c.filesChanged = row["files_changed"]
+                    c.filesUnchanged = row["files_unchanged"]; c.filesMissing = row["files_missing"]
+                    c.filesExcluded = row["files_excluded"]; c.filesHashed = row["files_hashed"]
+                    c.bytesHashed = row["bytes_hashed"]; c.hashesReused = row["hashes_reused"]
+                    c.skippedSpecial = row["skipped_special"]; c.skippedSymlinks = row["skipped_symlinks"]
+                    c.ignored = row["ignored"]; c.warnings = row["warnings"]; c.errors = row["errors"]
+                    let finished: String? = row["finished_at"]
+                    return RunRecord(id: row["id"], kind: RunKind(rawValue: row["kind"]) ?? .scan,
+                                     status: RunStatus(rawValue: row["status"]) ?? .failed,
+                                     startedAt: Timestamp.date(row["started_at"]) ?? Date(timeIntervalSince1970: 0),
+                                     finishedAt: finished.flatMap(Timestamp.date), toolVersion: row["tool_version"],
+                                     host: row["host"], hashMode: row["hash_mode"], options: row["options"],
+                                     silos: Self.decodeList(row["silos"]), counts: c, errorMessage: row["error_message"])
+                }
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// A path or name as an SQL argument: a Swift string when it is valid UTF-8, else the raw
+    /// bytes (the SQL casts them to TEXT, which keeps them byte for byte).
+    static func textArgument(_ bytes: [UInt8]) -> (any DatabaseValueConvertible) {
+        if let s = String(validatingUTF8Bytes: bytes) { return s }
+        return Data(bytes)
+    }
+
+    static func bytes(_ value: DatabaseValue) -> [UInt8] {
+        switch value.storage {
+        case .blob(let data): return [UInt8](data)
+        case .string(let s): return Array(s.utf8)
+        default: return []
+        }
+    }
+}
+
+/// Held while a scan runs; releases the catalogue when dropped.
+public final class ScanLock: Sendable {
+    private let release: @Sendable () -> Void
+    public init(release: @escaping @Sendable () -> Void) { self.release = release }
+    deinit { release() }
+}

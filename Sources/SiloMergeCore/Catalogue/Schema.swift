@@ -1,0 +1,125 @@
+import GRDB
+
+/// The catalogue's schema, as versioned GRDB migrations. A migration, once released, never
+/// changes: later versions add new ones. The README documents the tables for `sqlite3` users.
+enum CatalogueSchema {
+    static func migrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-scan") { db in
+            try db.execute(sql: """
+                CREATE TABLE silo (
+                    id            INTEGER PRIMARY KEY,
+                    name          TEXT    NOT NULL UNIQUE,
+                    root          TEXT    NOT NULL,
+                    priority      INTEGER NOT NULL,
+                    includes      TEXT    NOT NULL DEFAULT '[]',
+                    excludes      TEXT    NOT NULL DEFAULT '[]',
+                    added_at      TEXT    NOT NULL,
+                    last_run_id   INTEGER
+                );
+
+                CREATE TABLE run (
+                    id              INTEGER PRIMARY KEY,
+                    kind            TEXT    NOT NULL,
+                    status          TEXT    NOT NULL,
+                    started_at      TEXT    NOT NULL,
+                    finished_at     TEXT,
+                    tool_version    TEXT    NOT NULL,
+                    host            TEXT    NOT NULL,
+                    hash_mode       TEXT    NOT NULL,
+                    options         TEXT    NOT NULL,
+                    silos           TEXT    NOT NULL,
+                    files           INTEGER NOT NULL DEFAULT 0,
+                    bytes           INTEGER NOT NULL DEFAULT 0,
+                    directories     INTEGER NOT NULL DEFAULT 0,
+                    files_new       INTEGER NOT NULL DEFAULT 0,
+                    files_changed   INTEGER NOT NULL DEFAULT 0,
+                    files_unchanged INTEGER NOT NULL DEFAULT 0,
+                    files_missing   INTEGER NOT NULL DEFAULT 0,
+                    files_excluded  INTEGER NOT NULL DEFAULT 0,
+                    files_hashed    INTEGER NOT NULL DEFAULT 0,
+                    bytes_hashed    INTEGER NOT NULL DEFAULT 0,
+                    hashes_reused   INTEGER NOT NULL DEFAULT 0,
+                    skipped_special INTEGER NOT NULL DEFAULT 0,
+                    skipped_symlinks INTEGER NOT NULL DEFAULT 0,
+                    ignored         INTEGER NOT NULL DEFAULT 0,
+                    warnings        INTEGER NOT NULL DEFAULT 0,
+                    errors          INTEGER NOT NULL DEFAULT 0,
+                    error_message   TEXT
+                );
+
+                -- One row per regular file. dir and name hold the exact bytes of the name: valid
+                -- UTF-8 reads as text; other names are stored byte for byte (see hex(name)).
+                CREATE TABLE file (
+                    id             INTEGER PRIMARY KEY,
+                    silo_id        INTEGER NOT NULL REFERENCES silo(id) ON DELETE CASCADE,
+                    dir            TEXT    NOT NULL,
+                    name           TEXT    NOT NULL,
+                    path           TEXT    GENERATED ALWAYS AS (iif(dir = '', name, dir || '/' || name)) VIRTUAL,
+                    size           INTEGER NOT NULL,
+                    mtime_ns       INTEGER NOT NULL,
+                    ctime_ns       INTEGER NOT NULL,
+                    dev            INTEGER NOT NULL,
+                    ino            INTEGER NOT NULL,
+                    nlink          INTEGER NOT NULL,
+                    mode           INTEGER NOT NULL,
+                    uid            INTEGER NOT NULL,
+                    gid            INTEGER NOT NULL,
+                    sha256         TEXT,
+                    partial_sha256 TEXT,
+                    hashed_at      TEXT,
+                    first_seen_run INTEGER NOT NULL,
+                    changed_run    INTEGER,
+                    UNIQUE (silo_id, dir, name)
+                );
+                CREATE INDEX file_hardlink ON file(dev, ino) WHERE nlink > 1;
+
+                -- What changed between scans: files whose identity changed, that vanished or
+                -- left scope, and contents that changed without their size or mtime changing.
+                -- New files are those with file.first_seen_run = run.id.
+                CREATE TABLE change (
+                    id            INTEGER PRIMARY KEY,
+                    run_id        INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    kind          TEXT    NOT NULL,
+                    silo_id       INTEGER NOT NULL,
+                    dir           TEXT    NOT NULL,
+                    name          TEXT    NOT NULL,
+                    file_id       INTEGER,
+                    old_size      INTEGER,
+                    old_mtime_ns  INTEGER,
+                    old_dev       INTEGER,
+                    old_ino       INTEGER,
+                    old_sha256    TEXT,
+                    new_size      INTEGER,
+                    new_mtime_ns  INTEGER,
+                    new_sha256    TEXT
+                );
+                CREATE INDEX change_run ON change(run_id);
+
+                CREATE TABLE diagnostic (
+                    id        INTEGER PRIMARY KEY,
+                    run_id    INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    severity  TEXT    NOT NULL,
+                    code      TEXT    NOT NULL,
+                    silo      TEXT,
+                    path      TEXT,
+                    errno     INTEGER,
+                    message   TEXT    NOT NULL
+                );
+                CREATE INDEX diagnostic_run ON diagnostic(run_id);
+                """)
+        }
+        return migrator
+    }
+
+    /// Covering indexes over `file` that duplicate groups, reports and `--hash dupes` read in
+    /// order without touching the table. Not part of a migration: a first scan drops them
+    /// while it loads (random inserts into them cost more than the rest of recording a file)
+    /// and builds them once at the end; opening a catalogue re-creates any that a killed
+    /// scan left missing.
+    static let bulkIndexes = [
+        "CREATE INDEX IF NOT EXISTS file_content ON file(sha256, size, silo_id, dev, ino) WHERE sha256 IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS file_size ON file(size, dev, ino, silo_id)",
+    ]
+    static let bulkIndexNames = ["file_content", "file_size"]
+}

@@ -1,0 +1,276 @@
+import Foundation
+import Yams
+
+/// A departmental CSV manifest: which column names the file, and which columns map to which
+/// unified field.
+public struct ManifestDefinition: Sendable, Hashable {
+    public struct Column: Sendable, Hashable {
+        public var column: String
+        public var field: UnifiedField
+        /// For list fields: the separator between items inside one cell (`;`, `|`...).
+        public var split: String?
+    }
+    public var file: FilePath
+    public var pathColumn: String
+    public var columns: [Column]
+    public var delimiter: Character = ","
+}
+
+/// `silomerge.yml`: silos with their rules and manifests, and the reconciliation policies.
+///
+/// ```yaml
+/// catalog: silomerge.sqlite        # optional; relative to this file
+/// silos:
+///   - name: marketing
+///     path: /srv/marketing           # relative paths are relative to this file
+///     priority: 1                    # 1 is the most important
+///     include: ["**/*.jpg"]          # optional
+///     exclude: ["tmp/", "*.bak"]     # optional, on top of the default ignore list
+///     manifest:
+///       file: manifests/marketing.csv
+///       path_column: File
+///       columns:
+///         Title: title
+///         Tags: keywords, split ";"
+/// reconcile:
+///   keywords: union
+///   rights: conflict
+/// ```
+public struct SiloMergeConfiguration: Sendable {
+    public var source: String
+    public var catalog: String?
+    public var silos: [SiloDefinition]
+    public var manifests: [String: ManifestDefinition]
+    public var reconcile: [UnifiedField: ReconcilePolicy]
+
+    public init(source: String = "", catalog: String? = nil, silos: [SiloDefinition] = [],
+                manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy] = [:]) {
+        self.source = source; self.catalog = catalog; self.silos = silos
+        self.manifests = manifests; self.reconcile = reconcile
+    }
+
+    /// Reads and validates a configuration file. Every problem names the file, line and key.
+    public static func load(path: String) throws -> SiloMergeConfiguration {
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let decoded = String(data: data, encoding: .utf8) else {
+                throw ConfigError(file: path, line: nil, message: "is not UTF-8 text")
+            }
+            text = decoded
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? "cannot be read (\((error as NSError).localizedDescription))"
+            throw ConfigError(file: path, line: nil, message: reason)
+        }
+        let base = Posix.absolute(FilePath(path)).bytes
+        let folder = base.lastIndex(of: 0x2F).map { Array(base[..<max($0, 1)]) } ?? base
+        return try parse(text, source: path, relativeTo: FilePath(bytes: folder))
+    }
+
+    /// Parses configuration text; relative paths are taken relative to `folder`.
+    public static func parse(_ text: String, source: String, relativeTo folder: FilePath) throws -> SiloMergeConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigError(file: source, line: nil, message: "is not valid YAML: \(error)")
+        }
+        guard let root else { throw ConfigError(file: source, line: nil, message: "is empty") }
+        let reader = ConfigReader(file: source, folder: folder)
+        return try reader.read(root)
+    }
+}
+
+/// A problem in a configuration file.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var line: Int?
+    public var message: String
+    public var description: String {
+        if let line { return "\(file):\(line): \(message)" }
+        return "\(file): \(message)"
+    }
+}
+
+/// Walks the YAML tree by hand so that every error says where it is and unknown keys (typos)
+/// are refused instead of silently ignored.
+private struct ConfigReader {
+    let file: String
+    let folder: FilePath
+
+    func fail(_ node: Node?, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: node?.mark?.line, message: message)
+    }
+
+    func mapping(_ node: Node, _ what: String) throws -> [(String, Node, Node)] {
+        guard case .mapping(let m) = node else { throw fail(node, "\(what) must be a mapping of keys to values") }
+        return try m.map { pair in
+            guard case .scalar(let key) = pair.key else { throw fail(pair.key, "\(what): keys must be plain words") }
+            return (key.string, pair.key, pair.value)
+        }
+    }
+
+    func string(_ node: Node, _ what: String) throws -> String {
+        guard case .scalar(let s) = node else { throw fail(node, "\(what) must be a single value") }
+        return s.string
+    }
+
+    func int(_ node: Node, _ what: String) throws -> Int {
+        guard case .scalar(let s) = node, let value = Int(s.string) else {
+            throw fail(node, "\(what) must be a whole number")
+        }
+        return value
+    }
+
+    func stringList(_ node: Node, _ what: String) throws -> [String] {
+        switch node {
+        case .scalar(let s): return [s.string]
+        case .sequence(let seq):
+            return try seq.map { try string($0, what) }
+        default: throw fail(node, "\(what) must be a list of patterns")
+        }
+    }
+
+    func path(_ text: String) -> FilePath {
+        if text.hasPrefix("/") { return FilePath(text) }
+        if text.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] {
+            return FilePath(home + String(text.dropFirst(1)))
+        }
+        return FilePath(bytes: folder.bytes + [0x2F] + Array(text.utf8))
+    }
+
+    func read(_ root: Node) throws -> SiloMergeConfiguration {
+        var config = SiloMergeConfiguration(source: file)
+        var sawSilos = false
+        for (key, keyNode, value) in try mapping(root, "the configuration") {
+            switch key {
+            case "catalog", "catalogue":
+                config.catalog = path(try string(value, key)).string
+            case "silos":
+                sawSilos = true
+                guard case .sequence(let seq) = value else { throw fail(value, "silos must be a list (each item starting with '- name:')") }
+                for (index, item) in seq.enumerated() {
+                    let (silo, manifest) = try readSilo(item, index: index, defaultPriority: index + 1)
+                    if config.silos.contains(where: { $0.name == silo.name }) {
+                        throw fail(item, "silos[\(index)]: the name '\(silo.name)' is used twice")
+                    }
+                    config.silos.append(silo)
+                    if let manifest { config.manifests[silo.name] = manifest }
+                }
+            case "reconcile":
+                for (field, fieldNode, policyNode) in try mapping(value, "reconcile") {
+                    guard let f = UnifiedField(rawValue: field) else {
+                        throw fail(fieldNode, "reconcile: unknown field '\(field)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    let p = try string(policyNode, "reconcile.\(field)")
+                    guard let policy = ReconcilePolicy(rawValue: p) else {
+                        throw fail(policyNode, "reconcile.\(field): unknown policy '\(p)' (policies: \(ReconcilePolicy.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    config.reconcile[f] = policy
+                }
+            default:
+                throw fail(keyNode, "unknown key '\(key)' (expected catalog, silos, reconcile)")
+            }
+        }
+        if !sawSilos { throw fail(root, "no 'silos:' list") }
+        return config
+    }
+
+    func readSilo(_ node: Node, index: Int, defaultPriority: Int) throws -> (SiloDefinition, ManifestDefinition?) {
+        let what = "silos[\(index)]"
+        var name: String?
+        var root: FilePath?
+        var priority = defaultPriority
+        var includes: [String] = [], excludes: [String] = []
+        var manifestNode: Node?
+        for (key, keyNode, value) in try mapping(node, what) {
+            switch key {
+            case "name": name = try string(value, "\(what).name")
+            case "path": root = path(try string(value, "\(what).path"))
+            case "priority":
+                priority = try int(value, "\(what).priority")
+                guard priority >= 1 else { throw fail(value, "\(what).priority must be 1 or more (1 is the most important)") }
+            case "include": includes = try stringList(value, "\(what).include")
+            case "exclude": excludes = try stringList(value, "\(what).exclude")
+            case "manifest": manifestNode = value
+            default:
+                throw fail(keyNode, "\(what): unknown key '\(key)' (expected name, path, priority, include, exclude, manifest)")
+            }
+        }
+        guard let name else { throw fail(node, "\(what) has no name") }
+        do { try ScanEngine.validateName(name) } catch { throw fail(node, "\(what): \(error)") }
+        guard let root else { throw fail(node, "\(what) ('\(name)') has no path") }
+        for pattern in includes + excludes {
+            do { _ = try Glob(pattern) } catch { throw fail(node, "\(what): \(error)") }
+        }
+        let silo = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes)
+        return (silo, try manifestNode.map { try readManifest($0, what: "\(what).manifest") })
+    }
+
+    func readManifest(_ node: Node, what: String) throws -> ManifestDefinition {
+        var file: FilePath?
+        var pathColumn: String?
+        var columns: [ManifestDefinition.Column] = []
+        var delimiter: Character = ","
+        for (key, keyNode, value) in try mapping(node, what) {
+            switch key {
+            case "file": file = path(try string(value, "\(what).file"))
+            case "path_column": pathColumn = try string(value, "\(what).path_column")
+            case "delimiter":
+                let d = try string(value, "\(what).delimiter")
+                guard d.count == 1, let c = d.first else { throw fail(value, "\(what).delimiter must be one character") }
+                delimiter = c
+            case "columns":
+                for (column, _, spec) in try mapping(value, "\(what).columns") {
+                    columns.append(try readColumn(column, spec, what: "\(what).columns.\(column)"))
+                }
+            default:
+                throw fail(keyNode, "\(what): unknown key '\(key)' (expected file, path_column, columns, delimiter)")
+            }
+        }
+        guard let file else { throw fail(node, "\(what) has no file") }
+        guard let pathColumn else { throw fail(node, "\(what) has no path_column (the column naming each file)") }
+        guard !columns.isEmpty else { throw fail(node, "\(what) maps no columns") }
+        return ManifestDefinition(file: file, pathColumn: pathColumn, columns: columns, delimiter: delimiter)
+    }
+
+    /// `title`, `keywords, split ";"`, or a mapping `{field: keywords, split: ";"}`.
+    func readColumn(_ column: String, _ node: Node, what: String) throws -> ManifestDefinition.Column {
+        var fieldName: String
+        var split: String?
+        switch node {
+        case .scalar(let s):
+            let parts = s.string.split(separator: ",", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            fieldName = parts[0]
+            if parts.count == 2 {
+                let rest = parts[1]
+                guard rest.hasPrefix("split") else {
+                    throw fail(node, "\(what): expected 'FIELD' or 'FIELD, split \"SEPARATOR\"', found '\(s.string)'")
+                }
+                var sep = rest.dropFirst("split".count).trimmingCharacters(in: .whitespaces)
+                if sep.count >= 2, (sep.hasPrefix("\"") && sep.hasSuffix("\"")) || (sep.hasPrefix("'") && sep.hasSuffix("'")) {
+                    sep = String(sep.dropFirst().dropLast())
+                }
+                guard !sep.isEmpty else { throw fail(node, "\(what): the split separator is empty") }
+                split = sep
+            }
+        case .mapping:
+            fieldName = ""
+            for (key, keyNode, value) in try mapping(node, what) {
+                switch key {
+                case "field": fieldName = try string(value, "\(what).field")
+                case "split": split = try string(value, "\(what).split")
+                default: throw fail(keyNode, "\(what): unknown key '\(key)' (expected field, split)")
+                }
+            }
+        default:
+            throw fail(node, "\(what) must name a field")
+        }
+        guard let field = UnifiedField(rawValue: fieldName) else {
+            throw fail(node, "\(what): unknown field '\(fieldName)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return ManifestDefinition.Column(column: column, field: field, split: split)
+    }
+}

@@ -1,0 +1,143 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a file could not be hashed.
+public enum ReadFailure: Error, Sendable, Equatable {
+    /// Gone between the walk and the read.
+    case vanished
+    /// open or read failed with this errno.
+    case unreadable(Errno, during: String)
+    /// The path now names something that is not a regular file (a FIFO swapped in, say).
+    case notRegular(FileKind)
+    /// Size or mtime changed while the file was being read: the hash would describe no
+    /// version of the file that ever existed.
+    case changedWhileReading
+}
+
+/// Reads files and hashes them with SHA-256. One per hashing worker: it owns its OpenSSL
+/// context and one large buffer, reused for every file, so reading allocates nothing.
+public final class FileHasher {
+    public static let defaultBufferSize = 1 << 20
+
+    private let hasher: SHA256Hasher
+    private let buffer: UnsafeMutableRawBufferPointer
+
+    public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
+        hasher = try SHA256Hasher()
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bufferSize, 64 * 1024), alignment: 4096)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Opens `path` below `rootFD` for reading without ever blocking on a FIFO (O_NONBLOCK) or
+    /// following a final symlink (unless asked), then checks it is a regular file.
+    func open(rootFD: Int32, path: RelativePath, followSymlinks: Bool) -> Result<(Int32, FileStat), ReadFailure> {
+        var flags = O_RDONLY | O_NONBLOCK | O_NOCTTY
+        if !followSymlinks { flags |= O_NOFOLLOW }
+        let fd: Int32
+        switch Posix.openAt(rootFD, path, flags: flags) {
+        case .success(let f): fd = f
+        case .failure(let e):
+            if e.code == ENOENT || e.code == ENOTDIR { return .failure(.vanished) }
+            if e.code == ELOOP { return .failure(.notRegular(.symlink)) }
+            return .failure(.unreadable(e, during: "open"))
+        }
+        switch Posix.fstat(fd) {
+        case .success(let st):
+            guard st.kind == .regular else { close(fd); return .failure(.notRegular(st.kind)) }
+            return .success((fd, st))
+        case .failure(let e):
+            close(fd)
+            return .failure(.unreadable(e, during: "fstat"))
+        }
+    }
+
+    /// The full SHA-256 of a file, with the `fstat` taken when it was opened.
+    /// `onBytes` is called after every chunk with its size (for progress).
+    public func hashFull(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false,
+                         onBytes: (Int) -> Void = { _ in }) -> Result<(SHA256Digest, FileStat), ReadFailure> {
+        let fd: Int32, stat: FileStat
+        switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
+        case .success(let pair): (fd, stat) = pair
+        case .failure(let f): return .failure(f)
+        }
+        defer { close(fd) }
+        // Not mmap, though it would save copying the page cache: a file truncated by another
+        // process, or a disk error, while mapped arrives as SIGBUS and would kill the scan.
+        if stat.size >= 4 << 20 {
+            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        }
+        do {
+            try hasher.reset()
+            var remaining = stat.size
+            while remaining > 0 {
+                let want = Int(min(Int64(buffer.count), remaining))
+                let got = read(fd, buffer.baseAddress, want)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    return .failure(.unreadable(Errno(errno), during: "read"))
+                }
+                if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
+                try hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+                remaining -= Int64(got)
+                onBytes(got)
+            }
+            let digest = try hasher.finalize()
+            if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
+                return .failure(.changedWhileReading)
+            }
+            return .success((digest, stat))
+        } catch {
+            return .failure(.unreadable(Errno(EIO), during: "hash"))
+        }
+    }
+
+    /// The partial hash: SHA-256 of the first `block` bytes followed by the last `block` bytes;
+    /// for a file no larger than `wholeFileLimit`, the SHA-256 of the whole file, which is then
+    /// also its full hash.
+    public func hashPartial(rootFD: Int32, path: RelativePath, spec: PartialHashSpec, followSymlinks: Bool = false,
+                            onBytes: (Int) -> Void = { _ in })
+        -> Result<(partial: SHA256Digest, full: SHA256Digest?, stat: FileStat), ReadFailure> {
+        let fd: Int32, stat: FileStat
+        switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
+        case .success(let pair): (fd, stat) = pair
+        case .failure(let f): return .failure(f)
+        }
+        let whole = stat.size <= Int64(spec.wholeFileLimit) || stat.size <= Int64(2 * spec.block)
+        if whole {
+            close(fd)
+            return hashFull(rootFD: rootFD, path: path, followSymlinks: followSymlinks, onBytes: onBytes)
+                .map { (partial: $0.0, full: $0.0, stat: $0.1) }
+        }
+        defer { close(fd) }
+        let block = min(spec.block, buffer.count / 2)
+        do {
+            try hasher.reset()
+            let ranges: [(Int64, Int)] = [(0, block), (stat.size - Int64(block), block)]
+            for (offset, length) in ranges {
+                var done = 0
+                while done < length {
+                    let got = pread(fd, buffer.baseAddress! + done, length - done, off_t(offset) + off_t(done))
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        return .failure(.unreadable(Errno(errno), during: "read"))
+                    }
+                    if got == 0 { return .failure(.changedWhileReading) }
+                    done += got
+                }
+                try hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+                onBytes(length)
+            }
+            let digest = try hasher.finalize()
+            if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
+                return .failure(.changedWhileReading)
+            }
+            return .success((digest, nil, stat))
+        } catch {
+            return .failure(.unreadable(Errno(EIO), during: "hash"))
+        }
+    }
+}

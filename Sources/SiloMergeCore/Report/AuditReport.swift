@@ -1,0 +1,117 @@
+import Foundation
+
+/// The ten-second summary `silomerge audit` prints: per silo, across silos, what can be reclaimed.
+public struct AuditReport: Sendable {
+    public var silos: [SiloStatistics]
+    public var overlap: [SiloOverlap]
+    public var summary: DuplicateSummary
+    public var largestGroups: [DuplicateGroup]
+    public var scan: ScanResult?
+
+    /// Gathers the figures for the silos in `query` from the catalogue.
+    public init(store: any CatalogueStore, query: DuplicateQuery, top: Int, scan: ScanResult? = nil) throws {
+        let analysis = try store.analyse(query, top: top)
+        silos = analysis.silos
+        overlap = analysis.overlap
+        summary = analysis.summary
+        largestGroups = analysis.largestGroups
+        self.scan = scan
+    }
+
+    /// Bytes shared between two silos (or duplicated inside one when `a == b`).
+    public func overlap(_ a: String, _ b: String) -> Int64 {
+        overlap.first { ($0.a == a && $0.b == b) || ($0.a == b && $0.b == a) }?.bytes ?? 0
+    }
+
+    /// Bytes of content held by two or more silos, each content counted once.
+    public var crossSiloBytes: Int64 { summary.crossSiloBytes }
+
+    public func writeText(to sink: ReportSink, width: Int = 100) {
+        let names = silos.map(\.silo)
+        let totalFiles = silos.reduce(0) { $0 + $1.files }
+        let totalBytes = silos.reduce(Int64(0)) { $0 + $1.bytes }
+        var head = "SiloMerge audit: \(silos.count) silo\(silos.count == 1 ? "" : "s"), \(Format.count(totalFiles)) files, \(Format.bytes(totalBytes))"
+        if let scan { head += " (scanned in \(Format.duration(scan.elapsed)))" }
+        sink.write(head + "\n\n")
+
+        let nameWidth = max(10, min(24, (names.map(\.count).max() ?? 4) + 2))
+        sink.write(Format.pad("SILO", nameWidth) + Format.pad("FILES", 10, right: true) + Format.pad("SIZE", 12, right: true)
+                   + Format.pad("DUPLICATED INSIDE", 20, right: true) + Format.pad("ALSO IN OTHER SILOS", 24, right: true) + "\n")
+        for s in silos {
+            let shared = s.sharedBytes > 0 ? "\(Format.bytes(s.sharedBytes)) (\(Format.count(s.sharedFiles)) files)" : "-"
+            sink.write(Format.pad(s.silo, nameWidth) + Format.pad(Format.count(s.files), 10, right: true)
+                       + Format.pad(Format.bytes(s.bytes), 12, right: true)
+                       + Format.pad(s.duplicateBytesInside > 0 ? Format.bytes(s.duplicateBytesInside) : "-", 20, right: true)
+                       + Format.pad(shared, 24, right: true) + "\n")
+        }
+
+        if silos.count > 1 {
+            sink.write("\nOVERLAP: bytes of identical content held by both silos ([inside] the silo itself)\n")
+            let column = max(12, min(16, (names.map(\.count).max() ?? 4) + 2))
+            sink.write(Format.pad("", nameWidth) + names.map { Format.pad($0, column, right: true) }.joined() + "\n")
+            for a in names {
+                var line = Format.pad(a, nameWidth)
+                for b in names {
+                    let bytes = overlap(a, b)
+                    let text = a == b ? "[\(bytes > 0 ? Format.bytes(bytes) : "-")]" : (bytes > 0 ? Format.bytes(bytes) : "-")
+                    line += Format.pad(text, column, right: true)
+                }
+                sink.write(line + "\n")
+            }
+        }
+
+        sink.write("\nRECLAIMABLE: \(Format.bytes(summary.reclaimableBytes)) (\(Format.percent(summary.reclaimableBytes, of: summary.bytes)) of \(Format.bytes(summary.bytes)))"
+                   + " in \(Format.count(summary.duplicateGroups)) duplicate groups, \(Format.count(summary.redundantCopies)) redundant copies\n")
+        let insideBytes = silos.reduce(Int64(0)) { $0 + $1.duplicateBytesInside }
+        sink.write("  inside silos: \(Format.bytes(insideBytes)) · \(Format.count(summary.crossSiloContents)) contents held by several silos: \(Format.bytes(crossSiloBytes)) (counted once)\n")
+        if summary.hardLinkedFiles > 0 {
+            sink.write("  \(Format.count(summary.hardLinkedFiles)) paths are hard links to a file already counted: they take no extra space and are not reclaimable\n")
+        }
+
+        if !largestGroups.isEmpty {
+            sink.write("\nLARGEST DUPLICATE GROUPS\n")
+            for (i, g) in largestGroups.enumerated() {
+                sink.write("\(Format.pad("\(i + 1).", 4))\(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.physicalCopies) copies of \(Format.bytes(g.size)) · \(g.silos.joined(separator: ", "))\n")
+                let shown = g.files.prefix(6)
+                for f in shown {
+                    sink.write("      \(Format.pad(f.silo, nameWidth))\(f.path.display)\n")
+                }
+                if g.files.count > shown.count { sink.write("      … and \(g.files.count - shown.count) more\n") }
+            }
+        }
+
+        if let scan {
+            var skipped: [String] = []
+            let c = scan.counts
+            if c.skippedSymlinks > 0 { skipped.append("\(Format.count(c.skippedSymlinks)) symlinks not followed") }
+            if c.ignored > 0 { skipped.append("\(Format.count(c.ignored)) ignored by rules") }
+            if c.skippedSpecial > 0 { skipped.append("\(Format.count(c.skippedSpecial)) special files") }
+            if summary.unhashedFiles > 0 { skipped.append("\(Format.count(summary.unhashedFiles)) files with a unique size not read") }
+            if !skipped.isEmpty { sink.write("\nNot compared: " + skipped.joined(separator: " · ") + "\n") }
+        }
+    }
+
+    public func writeJSON(to sink: ReportSink) {
+        var out = "{\"silos\":["
+        out += silos.map { s in
+            "{\"name\":\(Encode.json(s.silo)),\"priority\":\(s.priority),\"files\":\(s.files),\"bytes\":\(s.bytes),"
+                + "\"duplicate_bytes_inside\":\(s.duplicateBytesInside),\"shared_bytes\":\(s.sharedBytes),\"shared_files\":\(s.sharedFiles)}"
+        }.joined(separator: ",")
+        out += "],\"overlap\":["
+        out += overlap.map { o in
+            "{\"a\":\(Encode.json(o.a)),\"b\":\(Encode.json(o.b)),\"bytes\":\(o.bytes),\"contents\":\(o.contents)}"
+        }.joined(separator: ",")
+        let s = summary
+        out += "],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
+            + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
+            + "\"redundant_copies\":\(s.redundantCopies),\"cross_silo_bytes\":\(crossSiloBytes),"
+            + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles)},\"largest_groups\":["
+        out += largestGroups.map { g in
+            "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
+                + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"inode\":\($0.inode)}" }.joined(separator: ",")
+                + "]}"
+        }.joined(separator: ",")
+        out += "]}\n"
+        sink.write(out)
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Writes the duplicate groups of a catalogue in the formats `silomerge duplicates` offers.
+/// Every format streams: groups are read from the catalogue one at a time.
+public struct DuplicateReport {
+    public enum Style: String, CaseIterable, Sendable {
+        case table, json, csv, fdupes
+    }
+
+    public let store: any CatalogueStore
+    public let query: DuplicateQuery
+    /// Show at most this many groups (nil: all). Summaries always cover everything.
+    public let limit: Int?
+
+    public init(store: any CatalogueStore, query: DuplicateQuery, limit: Int? = nil) {
+        self.store = store; self.query = query; self.limit = limit
+    }
+
+    public func write(_ style: Style, to sink: ReportSink) throws {
+        switch style {
+        case .table: try writeTable(to: sink)
+        case .json: try writeJSON(to: sink)
+        case .csv: try writeCSV(to: sink)
+        case .fdupes: try writeFdupes(to: sink)
+        }
+    }
+
+    private func groups(_ body: (Int, DuplicateGroup) throws -> Void) throws {
+        var index = 0
+        try store.forEachDuplicateGroup(query) { group in
+            if let limit, index >= limit { return false }
+            index += 1
+            try body(index, group)
+            return true
+        }
+    }
+
+    public func writeJSON(to sink: ReportSink) throws {
+        sink.write("{\"groups\":[")
+        var first = true
+        try groups { _, g in
+            var line = first ? "\n" : ",\n"
+            first = false
+            line += "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"physical_copies\":\(g.physicalCopies),"
+            line += "\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
+            line += g.files.map { f in
+                "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"inode\":\(f.inode),\"device\":\(f.device),\"links\":\(f.linkCount)}"
+            }.joined(separator: ",")
+            line += "]}"
+            sink.write(line)
+        }
+        let s = try store.analyse(query, top: 0).summary
+        sink.write("\n],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
+                   + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
+                   + "\"redundant_copies\":\(s.redundantCopies),\"physical_bytes\":\(s.physicalBytes),"
+                   + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles)}}\n")
+    }
+
+    public func writeCSV(to sink: ReportSink) throws {
+        sink.write("group,sha256,size,physical_copies,reclaimable_bytes,silo,path,path_b64,inode,device,links\r\n")
+        try groups { index, g in
+            for f in g.files {
+                let text = f.path.string
+                let fields = [String(index), g.sha256.hex, String(g.size), String(g.physicalCopies),
+                              String(g.reclaimableBytes), Encode.csv(f.silo), Encode.csv(text ?? f.path.display),
+                              text == nil ? Data(f.path.bytes).base64EncodedString() : "",
+                              String(f.inode), String(f.device), String(f.linkCount)]
+                sink.write(fields.joined(separator: ",") + "\r\n")
+            }
+        }
+    }
+
+    /// fdupes' format: absolute paths, one per line, a blank line after each group. Paths are
+    /// written as raw bytes, exactly as the file system has them.
+    public func writeFdupes(to sink: ReportSink) throws {
+        try groups { _, g in
+            for f in g.files {
+                sink.write(bytes: f.absolutePath.bytes + [0x0A])
+            }
+            sink.write("\n")
+        }
+    }
+
+    public func writeTable(to sink: ReportSink) throws {
+        var shown = 0
+        try groups { index, g in
+            shown += 1
+            let links = g.files.count - g.physicalCopies
+            var head = "#\(index)  \(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.physicalCopies) copies of \(Format.bytes(g.size))"
+            if links > 0 { head += " (+\(links) hard link\(links == 1 ? "" : "s"))" }
+            head += " · sha256 \(g.sha256.hex.prefix(16))…"
+            sink.write(head + "\n")
+            let width = min(20, g.files.map(\.silo.count).max() ?? 0)
+            var inodeCount: [FileID: Int] = [:]
+            for f in g.files { inodeCount[FileID(device: f.device, inode: f.inode), default: 0] += 1 }
+            for f in g.files {
+                var line = "    \(Format.pad(f.silo, width))  \(f.path.display)"
+                if inodeCount[FileID(device: f.device, inode: f.inode), default: 0] > 1 {
+                    line += "  [hard link, inode \(f.inode)]"
+                }
+                sink.write(line + "\n")
+            }
+            sink.write("\n")
+        }
+        let s = try store.analyse(query, top: 0).summary
+        if shown == 0 {
+            sink.write("No duplicates among \(Format.count(s.files)) files (\(Format.bytes(s.bytes))).\n")
+        } else {
+            if let limit, s.duplicateGroups > limit {
+                sink.write("… \(Format.count(s.duplicateGroups - limit)) more groups (--limit shows more).\n\n")
+            }
+            sink.write("\(Format.count(s.duplicateGroups)) duplicate groups · \(Format.count(s.duplicateFiles)) files · "
+                       + "\(Format.bytes(s.reclaimableBytes)) reclaimable (\(Format.percent(s.reclaimableBytes, of: s.bytes)) of "
+                       + "\(Format.bytes(s.bytes)) in \(Format.count(s.files)) files)\n")
+        }
+        if s.unhashedFiles > 0 {
+            sink.write("\(Format.count(s.unhashedFiles)) files were not read: no other file has their size (or they could not be read).\n")
+        }
+    }
+}

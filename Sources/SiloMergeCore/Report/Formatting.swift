@@ -1,0 +1,104 @@
+import Foundation
+
+/// Number formatting shared by every report.
+public enum Format {
+    /// "0 B", "512 B", "1.5 KiB", "3.2 GiB" (binary units, as `du -h` and `ls -lh` print).
+    public static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        if n < 1024 { return "\(n) B" }
+        var value = Double(n)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return value >= 100 ? String(format: "%.0f %@", value, units[unit]) : String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// 1234567 → "1,234,567".
+    public static func count<I: BinaryInteger>(_ n: I) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// Seconds as "0.4 s", "12 s", "3:05", "1:02:03".
+    public static func duration(_ seconds: Double) -> String {
+        if seconds < 10 { return String(format: "%.1f s", max(0, seconds)) }
+        if seconds < 60 { return String(format: "%.0f s", seconds) }
+        let s = Int(seconds.rounded())
+        if s < 3600 { return String(format: "%d:%02d", s / 60, s % 60) }
+        return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
+    }
+
+    /// "12%" of a part in a whole (0 when the whole is 0).
+    public static func percent(_ part: Int64, of whole: Int64) -> String {
+        guard whole > 0 else { return "0%" }
+        let p = Double(part) * 100 / Double(whole)
+        return p > 0 && p < 1 ? "<1%" : String(format: "%.0f%%", p)
+    }
+
+    /// Pads (or truncates with "…") to a display width, counting characters.
+    public static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        var text = s
+        if text.count > width && width > 1 { text = String(text.prefix(width - 1)) + "…" }
+        let fill = String(repeating: " ", count: max(0, width - text.count))
+        return right ? fill + text : text + fill
+    }
+}
+
+/// Where a report writes its text: standard output in the CLI, a string in tests.
+public protocol ReportSink: AnyObject {
+    func write(_ text: String)
+    func write(bytes: [UInt8])
+}
+
+/// Collects a report in memory.
+public final class StringSink: ReportSink {
+    public private(set) var data: [UInt8] = []
+    public init() {}
+    public func write(_ text: String) { data.append(contentsOf: text.utf8) }
+    public func write(bytes: [UInt8]) { data.append(contentsOf: bytes) }
+    public var text: String { String(decoding: data, as: UTF8.self) }
+}
+
+/// JSON and CSV text, written by hand so reports stream (no whole-document tree in memory)
+/// and keys keep a stable order.
+public enum Encode {
+    /// A JSON string literal.
+    public static func json(_ s: String) -> String {
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// `"path": "..."` plus, for names that are not valid UTF-8, `"path_b64": "..."` with the exact bytes.
+    public static func jsonPath(_ key: String, _ bytes: [UInt8]) -> String {
+        if let s = String(validatingUTF8Bytes: bytes) { return "\(json(key)):\(json(s))" }
+        return "\(json(key)):\(json(PathDisplay.escape(bytes))),\(json(key + "_b64")):\(json(Data(bytes).base64EncodedString()))"
+    }
+
+    /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF.
+    public static func csv(_ s: String) -> String {
+        if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        return s
+    }
+}

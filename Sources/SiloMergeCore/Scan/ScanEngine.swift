@@ -1,0 +1,121 @@
+import Dispatch
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Scans silos into the catalogue: walks them in parallel, compares every folder with what the
+/// catalogue holds, reads what changed and records the run.
+///
+/// With `--hash full` the walk feeds the hashing workers directly, so reading starts with the
+/// first folder and a new file is written to the catalogue once, with its hash. With
+/// `--hash dupes` every file is recorded first; then only files whose size another file shares
+/// are read (first and last blocks), and only those still alike are read whole.
+public final class ScanEngine: Sendable {
+    public typealias ProgressHandler = @Sendable (ScanProgress) -> Void
+
+    let store: any CatalogueStore
+    /// Called with each diagnostic as it happens (tests use it; the CLI reads the result).
+    let testHooks: TestHooks?
+
+    /// Seams for tests: run code between stages, or make a read fail.
+    public struct TestHooks: Sendable {
+        /// Called once the walk is over, before `--hash dupes` starts reading.
+        public var afterWalk: (@Sendable () -> Void)?
+        /// Called before each file is opened for hashing; a returned errno makes the read fail with it.
+        public var beforeRead: (@Sendable (String, RelativePath) -> Int32?)?
+        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil) {
+            self.afterWalk = afterWalk; self.beforeRead = beforeRead
+        }
+    }
+
+    public init(store: any CatalogueStore, testHooks: TestHooks? = nil) {
+        self.store = store
+        self.testHooks = testHooks
+    }
+
+    /// Checks the silos and resolves their roots. Throws `ScanError` for anything the user must fix.
+    public static func validate(_ silos: [SiloDefinition], options: ScanOptions) throws -> [SiloDefinition] {
+        guard !silos.isEmpty else { throw ScanError.noSilos }
+        var seen = Set<String>()
+        for s in silos {
+            try validateName(s.name)
+            guard seen.insert(s.name).inserted else { throw ScanError.duplicateSiloName(s.name) }
+            for p in s.includes + s.excludes {
+                do { _ = try Glob(p) } catch { throw ScanError.invalidPattern(silo: s.name, pattern: p, reason: "\(error)") }
+            }
+        }
+        for p in options.includes + options.excludes {
+            do { _ = try Glob(p) } catch { throw ScanError.invalidPattern(silo: nil, pattern: p, reason: "\(error)") }
+        }
+        var resolved: [SiloDefinition] = []
+        var byID: [FileID: String] = [:]
+        for var s in silos {
+            let absolute = Posix.absolute(s.root)
+            let fd: Int32
+            switch Posix.openPath(absolute, flags: O_RDONLY) {
+            case .success(let f): fd = f
+            case .failure(let e): throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: e)
+            }
+            defer { close(fd) }
+            guard case .success(let st) = Posix.fstat(fd) else {
+                throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: Errno(errno))
+            }
+            guard st.kind == .directory else { throw ScanError.rootNotDirectory(silo: s.name, path: absolute.display) }
+            if let other = byID[st.fileID] {
+                throw ScanError.sameFolder(first: other, second: s.name, path: absolute.display)
+            }
+            byID[st.fileID] = s.name
+            switch Posix.realPath(absolute) {
+            case .success(let real): s.root = real
+            case .failure(let e): throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: e)
+            }
+            resolved.append(s)
+        }
+        return resolved
+    }
+
+    public static func validateName(_ name: String) throws {
+        if name.isEmpty { throw ScanError.invalidSiloName(name, reason: "it is empty") }
+        if name.count > 64 { throw ScanError.invalidSiloName(name, reason: "longer than 64 characters") }
+        if name.hasPrefix("-") { throw ScanError.invalidSiloName(name, reason: "it starts with '-'") }
+        if name.unicodeScalars.contains(where: { $0 == "/" || $0 == "=" || $0.value < 0x20 || $0.value == 0x7F }) {
+            throw ScanError.invalidSiloName(name, reason: "it holds '/', '=' or a control character")
+        }
+    }
+
+    /// Runs a scan of `silos` (already validated or not) into the catalogue.
+    public func scan(_ silos: [SiloDefinition], options: ScanOptions,
+                     progress: ProgressHandler? = nil) throws -> ScanResult {
+        let definitions = try Self.validate(silos, options: options)
+        let lock = try store.lockForScan()
+        defer { withExtendedLifetime(lock) {} }
+        let registered = try store.registerSilos(definitions)
+        let everySilo = try store.silos()
+        let optionsJSON = (try? String(decoding: JSONEncoder.sorted.encode(options), as: UTF8.self)) ?? "{}"
+        let runID = try store.beginRun(kind: options.kind, hashMode: options.hashMode.rawValue,
+                                       options: optionsJSON, silos: registered.map(\.name))
+        let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
+                                      options: options, progress: progress, hooks: testHooks)
+        do {
+            let result = try session.run()
+            try store.finishRun(runID, status: result.status, counts: result.counts, errorMessage: nil)
+            return result
+        } catch {
+            let counts = session.currentCounts()
+            try? store.finishRun(runID, status: .failed, counts: counts, errorMessage: "\(error)")
+            throw error
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+}

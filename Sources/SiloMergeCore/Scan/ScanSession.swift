@@ -1,0 +1,655 @@
+import Dispatch
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file to read, and what to do with the result.
+struct ReadJob: Sendable {
+    enum Kind: Sendable { case full, partial(PartialHashSpec) }
+    enum Completion: Sendable {
+        /// A new or changed file found by the walk: written to the catalogue with its hash.
+        case store(FileRow, replacing: StoredEntry?)
+        /// A catalogued file whose identity has not changed.
+        case update(id: Int64, previous: SHA256Digest?)
+    }
+    let root: Int
+    let path: RelativePath
+    let expected: FileStat
+    let kind: Kind
+    let completion: Completion
+}
+
+/// Collects catalogue writes from many threads and applies them on one writer thread, so
+/// walkers and readers never wait for SQLite. The writer takes everything pending each time
+/// it is free: when SQLite is the slower side, transactions grow and each page of the
+/// catalogue is written once for many files instead of once per file. Producers wait only
+/// when `maxPending` writes are queued, which keeps memory bounded.
+///
+/// `@unchecked Sendable`: `pending`, `writing` and `stopped` are only touched while `lock` is held.
+final class WriteBuffer: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var pending: [CatalogueWrite] = []
+    private var writing = false
+    private var stopped = false
+    private let store: any CatalogueStore
+    private let runID: Int64
+    private let minimumBatch: Int
+    private let maxPending: Int
+    private let onError: @Sendable (any Error) -> Void
+    private let done = DispatchSemaphore(value: 0)
+
+    init(store: any CatalogueStore, runID: Int64, minimumBatch: Int = 512, maxPending: Int = 100_000,
+         onError: @escaping @Sendable (any Error) -> Void) {
+        self.store = store; self.runID = runID; self.minimumBatch = minimumBatch; self.maxPending = maxPending
+        self.onError = onError
+        let thread = Thread { [self] in writerLoop() }
+        thread.name = "silomerge-catalogue-writer"
+        thread.start()
+    }
+
+    func add(_ write: CatalogueWrite) {
+        lock.lock()
+        while pending.count >= maxPending && !stopped { lock.wait(.notFull) }
+        pending.append(write)
+        if pending.count == minimumBatch { lock.signal(.notEmpty) }
+        lock.unlock()
+    }
+
+    /// Returns once everything added so far is in the catalogue.
+    func flush() {
+        lock.lock()
+        flushRequests += 1
+        lock.signal(.notEmpty)
+        while !pending.isEmpty || writing { lock.wait(.notFull) }
+        flushRequests -= 1
+        lock.unlock()
+    }
+
+    /// Flushes, then stops the writer thread (once; later calls return at once).
+    func close() {
+        flush()
+        lock.lock()
+        if stopped { lock.unlock(); return }
+        stopped = true
+        lock.broadcast(.notEmpty)
+        lock.broadcast(.notFull)
+        lock.unlock()
+        done.wait()
+    }
+
+    private var flushRequests = 0
+
+    private func writerLoop() {
+        while true {
+            lock.lock()
+            // Wait for a worthwhile batch, unless somebody is waiting for a flush.
+            while !stopped && (pending.isEmpty || (pending.count < minimumBatch && flushRequests == 0)) {
+                lock.wait(.notEmpty)
+            }
+            if pending.isEmpty && stopped { lock.unlock(); done.signal(); return }
+            var batch = pending
+            pending = []
+            writing = true
+            lock.broadcast(.notFull)
+            lock.unlock()
+            // Hash results for files already catalogued, in row order: neighbouring rows share pages.
+            if batch.contains(where: { if case .hashed = $0 { true } else { false } }) {
+                var others: [CatalogueWrite] = []
+                var hashed: [(Int64, CatalogueWrite)] = []
+                for w in batch {
+                    if case .hashed(let id, _, _, _) = w { hashed.append((id, w)) } else { others.append(w) }
+                }
+                hashed.sort { $0.0 < $1.0 }
+                batch = others + hashed.map(\.1)
+            }
+            do { try store.apply(batch, runID: runID) } catch { onError(error) }
+            lock.lock()
+            writing = false
+            lock.broadcast(.notFull)
+            lock.unlock()
+        }
+    }
+}
+
+/// One object per worker thread (folder readers, file hashers).
+///
+/// `@unchecked Sendable`: element `i` is only ever used by the `DispatchQueue.concurrentPerform`
+/// iteration with index `i`, and no index runs on two threads at once.
+final class PerWorker<Element>: @unchecked Sendable {
+    private let elements: [Element]
+    init(_ elements: [Element]) { self.elements = elements }
+    subscript(worker: Int) -> Element { elements[worker] }
+}
+
+/// One scan in progress. Created by `ScanEngine.scan`, used once.
+final class ScanSession: WalkVisitor, Sendable {
+    let store: any CatalogueStore
+    let runID: Int64
+    let silos: [Silo]
+    let options: ScanOptions
+    let roots: [WalkRoot]
+    let progressHandler: ScanEngine.ProgressHandler?
+    let hooks: ScanEngine.TestHooks?
+    let everySilo: [Silo]
+    let cataloguedCounts: [Int64: Int]
+    let readers: PerWorker<any FolderReader>
+    let hashers: PerWorker<FileHasher>
+    let gate: DeviceGate
+
+    let diagnostics: DiagnosticCollector
+    let walkCounters = WalkCounters()
+    let filesNew = Atomic<Int>(0)
+    let filesChanged = Atomic<Int>(0)
+    let filesUnchanged = Atomic<Int>(0)
+    let filesMissing = Atomic<Int>(0)
+    let filesExcluded = Atomic<Int>(0)
+    let hashesReused = Atomic<Int>(0)
+    let filesRead = Atomic<Int>(0)
+    let bytesRead = Atomic<Int64>(0)
+    let filesQueued = Atomic<Int>(0)
+    let bytesQueued = Atomic<Int64>(0)
+    let walkFinished = Atomic<Bool>(false)
+    let phase = Mutex<ScanProgress.Phase>(.walking)
+    let perSilo: Mutex<[SiloScanSummary]>
+    /// Silos whose walk may not conclude that files vanished (root unreadable, or suspiciously empty).
+    let inconclusive = Mutex<Set<Int>>([])
+    let fatal = Locked<String?>(nil)
+    let linkCache = Mutex<[FileID: SHA256Digest]>([:])
+    let pendingDiagnostics = Locked<[Diagnostic]>([])
+    let started = Date()
+    private let writesBox = Mutex<WriteBuffer?>(nil)
+
+    var writes: WriteBuffer { writesBox.withLock { $0! } }
+
+    init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
+         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?) throws {
+        self.store = store; self.runID = runID; self.silos = silos; self.options = options
+        self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
+        self.cataloguedCounts = try store.fileCounts()
+        let threads = max(1, options.jobs)
+        self.readers = PerWorker(try (0..<threads).map { _ in try store.makeFolderReader() })
+        do {
+            self.hashers = PerWorker(try (0..<threads).map { _ in try FileHasher() })
+        } catch {
+            throw ScanError.hasherUnavailable("\(error)")
+        }
+        self.gate = DeviceGate(rotationalReaders: options.rotationalJobs)
+        self.perSilo = Mutex(silos.map { SiloScanSummary(name: $0.name, root: $0.root, files: 0, bytes: 0, directories: 0) })
+        var roots: [WalkRoot] = []
+        let extraExcludes = try options.excludes.map { try Glob($0) }
+        let extraIncludes = try options.includes.map { try Glob($0) }
+        for (index, silo) in silos.enumerated() {
+            guard case .success(let fd) = Posix.openPath(silo.root, flags: O_RDONLY | O_DIRECTORY) else {
+                for r in roots { close(r.rootFD) }
+                throw ScanError.rootUnavailable(silo: silo.name, path: silo.root.display, errno: Errno(errno))
+            }
+            guard case .success(let st) = Posix.fstat(fd) else {
+                close(fd)
+                for r in roots { close(r.rootFD) }
+                throw ScanError.rootUnavailable(silo: silo.name, path: silo.root.display, errno: Errno(errno))
+            }
+            let rules = FilterRules(excludes: try silo.excludes.map { try Glob($0) } + extraExcludes,
+                                    includes: try silo.includes.map { try Glob($0) } + extraIncludes,
+                                    useDefaultIgnores: options.useDefaultIgnores)
+            roots.append(WalkRoot(index: index, silo: silo, realRoot: silo.root, rootFD: fd, rootID: st.fileID, rules: rules))
+        }
+        self.roots = roots
+        // Every diagnostic goes to the catalogue (in batches); the first 10,000 also stay in memory.
+        let pending = pendingDiagnostics
+        let storeRef = store
+        let fatalRef = fatal
+        self.diagnostics = DiagnosticCollector(limit: 10_000) { d in
+            let batch: [Diagnostic]? = pending.withLock { p in
+                p.append(d)
+                guard p.count >= 500 else { return nil }
+                defer { p = [] }
+                return p
+            }
+            if let batch {
+                do { try storeRef.record(batch, runID: runID) } catch {
+                    fatalRef.withLock { if $0 == nil { $0 = "\(error)" } }
+                }
+            }
+        }
+        let buffer = WriteBuffer(store: store, runID: runID) { [fatal] error in
+            fatal.withLock { if $0 == nil { $0 = "\(error)" } }
+        }
+        writesBox.withLock { $0 = buffer }
+    }
+
+    deinit {
+        for r in roots { close(r.rootFD) }
+    }
+
+    // MARK: - Running
+
+    func run() throws -> ScanResult {
+        defer { writes.close() }
+        try store.beginWalk(runID: runID)
+        // A first scan of these silos loads every file: build the covering indexes once at the
+        // end rather than inserting into them file by file.
+        let bulk = silos.allSatisfy { (cataloguedCounts[$0.id] ?? 0) == 0 }
+            && cataloguedCounts.values.reduce(0, +) < 2_000_000
+        if bulk { try store.deferIndexes() }
+        announceNestedSilos()
+        let ticker = startTicker()
+        defer { ticker?.cancel() }
+
+        setPhase(.walking)
+        let (catalogueDir, catalogueNames) = catalogueFolder()
+        let walker = Walker(
+            roots: roots, followSymlinks: options.followSymlinks, otherSiloRoots: otherSiloRoots(),
+            siloRealRoots: everySilo.map { ($0.name, $0.root) }, catalogueFolder: catalogueDir,
+            catalogueNames: catalogueNames, threads: max(1, options.jobs), visitor: self,
+            diagnostics: diagnostics, counters: walkCounters)
+        walker.run()
+        walkFinished.store(true, ordering: .relaxed)
+        writes.flush()
+        try checkFatal()
+
+        let concluded = silos.indices.filter { i in !inconclusive.withLock { $0.contains(i) } }.map { silos[$0].id }
+        let (missing, excluded) = try store.finishWalk(runID: runID, siloIDs: concluded)
+        filesMissing.add(missing, ordering: .relaxed)
+        filesExcluded.add(excluded, ordering: .relaxed)
+        hooks?.afterWalk?()
+
+        if options.hashMode == .dupes {
+            _ = try store.fillEmptyHashes(siloIDs: silos.map(\.id))
+            setPhase(.partialHashing)
+            try runStage(.partial(options.partial))
+            setPhase(.hashing)
+            try runStage(.full(options.partial))
+        }
+        setPhase(.finishing)
+        writes.close()
+        if bulk { try store.restoreIndexes() }
+        flushDiagnostics()
+        try checkFatal()
+        setPhase(.done)
+
+        let counts = currentCounts()
+        let status: RunStatus = (counts.warnings + counts.errors) > 0 ? .warnings : .ok
+        return ScanResult(runID: runID, status: status, counts: counts, silos: perSilo.withLock { $0 },
+                          diagnostics: diagnostics.diagnostics, diagnosticCount: diagnostics.total,
+                          elapsed: Date().timeIntervalSince(started))
+    }
+
+    func currentCounts() -> RunCounts {
+        var c = RunCounts()
+        c.files = walkCounters.files.load(ordering: .relaxed)
+        c.bytes = walkCounters.bytes.load(ordering: .relaxed)
+        c.directories = walkCounters.directories.load(ordering: .relaxed)
+        c.filesNew = filesNew.load(ordering: .relaxed)
+        c.filesChanged = filesChanged.load(ordering: .relaxed)
+        c.filesUnchanged = filesUnchanged.load(ordering: .relaxed)
+        c.filesMissing = filesMissing.load(ordering: .relaxed)
+        c.filesExcluded = filesExcluded.load(ordering: .relaxed)
+        c.filesHashed = filesRead.load(ordering: .relaxed)
+        c.bytesHashed = bytesRead.load(ordering: .relaxed)
+        c.hashesReused = hashesReused.load(ordering: .relaxed)
+        c.skippedSpecial = walkCounters.special.load(ordering: .relaxed)
+        c.skippedSymlinks = walkCounters.symlinks.load(ordering: .relaxed)
+        c.ignored = walkCounters.ignored.load(ordering: .relaxed)
+        c.warnings = diagnostics.count(.warning)
+        c.errors = diagnostics.count(.error)
+        return c
+    }
+
+    private func checkFatal() throws {
+        if let message = fatal.withLock({ $0 }) { throw ScanError.aborted(message) }
+    }
+
+    private func fail(_ error: any Error) {
+        fatal.withLock { if $0 == nil { $0 = "\(error)" } }
+    }
+
+    private var failed: Bool { fatal.withLock { $0 != nil } }
+
+    // MARK: - Readers
+
+    /// Reads the files of a `--hash dupes` stage, a page at a time from the catalogue (device
+    /// by device, in inode order), spread over the worker threads.
+    private func runStage(_ stage: ReadStage) throws {
+        let plan = try store.prepareStage(stage, siloIDs: silos.map(\.id), rehash: options.rehash)
+        filesQueued.store(plan.files, ordering: .relaxed)
+        bytesQueued.store(plan.bytes, ordering: .relaxed)
+        filesRead.store(0, ordering: .relaxed)
+        bytesRead.store(0, ordering: .relaxed)
+        guard plan.files > 0 else { return }
+        let rootIndex = Dictionary(uniqueKeysWithValues: silos.enumerated().map { ($1.id, $0) })
+        let kind: ReadJob.Kind
+        switch stage {
+        case .partial(let spec): kind = .partial(spec)
+        case .full: kind = .full
+        }
+        let threads = max(1, options.jobs)
+        // A producer thread pages the job list in while the workers read the previous page:
+        // the page query waits for the catalogue writer, and the workers should not.
+        let pages = BoundedQueue<[ReadJob]>(capacity: 2)
+        let pageError = Locked<(any Error)?>(nil)
+        let producer = Thread { [self] in
+            defer { pages.close() }
+            for device in plan.devices {
+                var after: UInt64? = nil
+                while !failed {
+                    let page: [HashJob]
+                    do { page = try store.stageJobs(device: device, afterInode: after, limit: 2048) } catch {
+                        pageError.withLock { $0 = error }
+                        return
+                    }
+                    guard let last = page.last else { break }
+                    after = last.stat.inode
+                    let jobs = page.compactMap { job -> ReadJob? in
+                        guard let root = rootIndex[job.siloID] else { return nil }
+                        return ReadJob(root: root, path: job.path, expected: job.stat, kind: kind,
+                                       completion: .update(id: job.fileID, previous: job.previous))
+                    }
+                    if !pages.push(jobs) { return }
+                    if page.count < 2048 { break }
+                }
+            }
+        }
+        producer.name = "silomerge-stage-pages"
+        producer.start()
+        while let jobs = pages.pop() {
+            // Workers take small chunks off the page in turn, so one large file does not
+            // leave the other threads idle.
+            let next = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                while !failed {
+                    let start = next.add(8, ordering: .relaxed).oldValue
+                    guard start < jobs.count else { return }
+                    read(Array(jobs[start..<min(start + 8, jobs.count)]), worker: worker)
+                }
+            }
+        }
+        if let error = pageError.value { throw error }
+        writes.flush()
+        try checkFatal()
+    }
+
+    func read(_ jobs: [ReadJob], worker: Int) {
+        let hasher = hashers[worker]
+        for job in jobs where !failed {
+            gate.withDevice(job.expected.device) { perform(job, hasher: hasher) }
+        }
+    }
+
+    /// Reads one file and records what came of it.
+    private func perform(_ job: ReadJob, hasher: FileHasher) {
+        let root = roots[job.root]
+        let siloName = root.silo.name
+        var outcome: Result<(SHA256Digest, SHA256Digest?, FileStat), ReadFailure>
+        if let code = hooks?.beforeRead?(siloName, job.path) {
+            outcome = .failure(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open"))
+        } else {
+            switch job.kind {
+            case .full:
+                outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks) {
+                    self.bytesRead.add(Int64($0), ordering: .relaxed)
+                }.map { ($0.0, nil, $0.1) }
+            case .partial(let spec):
+                outcome = hasher.hashPartial(rootFD: root.rootFD, path: job.path, spec: spec,
+                                             followSymlinks: options.followSymlinks) {
+                    self.bytesRead.add(Int64($0), ordering: .relaxed)
+                }.map { ($0.partial, $0.full, $0.stat) }
+            }
+        }
+        filesRead.add(1, ordering: .relaxed)
+
+        switch (outcome, job.completion) {
+        case (.success(let (digest, fullFromPartial, stat)), .store(var row, let replacing)):
+            // A new or changed file: record what was actually read.
+            row.stat = stat
+            row.sha256 = digest
+            row.hashedAt = Date()
+            if stat.linkCount > 1 { linkCache.withLock { $0[stat.fileID] = digest } }
+            _ = fullFromPartial
+            writes.add(.upsert(row, replacing: replacing))
+
+        case (.success(let (digest, fullFromPartial, stat)), .update(let id, let previous)):
+            guard stat.sameIdentity(as: job.expected) else {
+                report(.warning, .changedDuringScan, root, job.path,
+                       "changed since it was listed; it will be read again on the next scan")
+                return
+            }
+            let full: SHA256Digest?
+            let partial: SHA256Digest?
+            switch job.kind {
+            case .full: full = digest; partial = nil
+            case .partial: full = fullFromPartial; partial = digest
+            }
+            if let full, let previous, full != previous {
+                report(.error, .contentChanged, root, job.path,
+                       "content changed although size and mtime did not (was \(previous.hex.prefix(12))…, now \(full.hex.prefix(12))…): possible corruption")
+            }
+            writes.add(.hashed(id: id, sha256: full, partial: partial, previous: full == nil ? nil : previous))
+
+        case (.failure(let failure), _):
+            describe(failure, job: job, root: root)
+        }
+    }
+
+    private func describe(_ failure: ReadFailure, job: ReadJob, root: WalkRoot) {
+        let dir = job.path.parent
+        let name = Array(job.path.lastComponent)
+        switch failure {
+        case .vanished, .notRegular:
+            if case .notRegular(let kind) = failure {
+                report(.warning, .specialFile, root, job.path, "is now a \(kind.label); skipped without opening it")
+            } else {
+                report(.warning, .vanished, root, job.path, "vanished before it could be read")
+            }
+            switch job.completion {
+            case .store(_, let replacing):
+                if let replacing {
+                    writes.add(.remove(replacing, siloID: root.silo.id, dir: dir, reason: .missing))
+                    filesMissing.add(1, ordering: .relaxed)
+                }
+            case .update(let id, let previous):
+                writes.add(.remove(StoredEntry(id: id, name: name, stat: job.expected, sha256: previous),
+                                   siloID: root.silo.id, dir: dir, reason: .missing))
+                filesMissing.add(1, ordering: .relaxed)
+            }
+        case .unreadable(let e, let during):
+            report(.warning, .unreadable, root, job.path, "cannot \(during == "read" ? "read" : "open") it: \(e)", errno: e.code)
+            if case .store(let row, let replacing) = job.completion {
+                // It exists: catalogue it without a hash, so it is not taken for gone.
+                writes.add(.upsert(row, replacing: replacing))
+            }
+        case .changedWhileReading:
+            report(.warning, .changedWhileReading, root, job.path,
+                   "changed while it was being read; not hashed this time")
+            if case .store(let row, let replacing) = job.completion {
+                writes.add(.upsert(row, replacing: replacing))
+            }
+        }
+    }
+
+    private func report(_ severity: Diagnostic.Severity, _ code: Diagnostic.Code, _ root: WalkRoot, _ path: RelativePath,
+                        _ message: String, errno: Int32? = nil) {
+        diagnostics.report(Diagnostic(severity, code, silo: root.silo.name, path: path, errno: errno, message: message))
+    }
+
+    // MARK: - Walk visitor
+
+    func visit(_ listing: DirectoryListing, worker: Int) -> [ReadJob] {
+        guard !failed else { return [] }
+        let root = roots[listing.root]
+        let siloID = root.silo.id
+        if listing.dir.isRoot && listing.entries == 0 && (cataloguedCounts[siloID] ?? 0) > 0 {
+            // An empty root where files used to be is far more often an unmounted share than a
+            // silo that was emptied: keep the catalogue as it is.
+            inconclusive.withLock { _ = $0.insert(listing.root) }
+            diagnostics.report(Diagnostic(.error, .directoryUnreadable, silo: root.silo.name, path: nil,
+                message: "the silo's folder \(root.silo.root.display) is empty, but the catalogue holds \(cataloguedCounts[siloID] ?? 0) files for it: is it mounted? Nothing was marked missing (remove the silo with `silomerge silos remove \(root.silo.name)` if it really is empty)"))
+            return []
+        }
+        let stored: [StoredEntry]
+        do {
+            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir)
+                .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+        } catch {
+            fail(error)
+            return []
+        }
+        perSilo.withLock { s in
+            s[listing.root].directories += 1
+            s[listing.root].files += listing.files.count
+            s[listing.root].bytes += listing.files.reduce(0) { $0 + $1.stat.size }
+        }
+        var reads: [ReadJob] = []
+        var i = 0, j = 0
+        let files = listing.files
+        while i < files.count || j < stored.count {
+            let order: Int
+            if i == files.count { order = 1 }
+            else if j == stored.count { order = -1 }
+            else if files[i].name == stored[j].name { order = 0 }
+            else { order = files[i].name.lexicographicallyPrecedes(stored[j].name) ? -1 : 1 }
+            switch order {
+            case 0:
+                handleExisting(files[i], stored[j], root: root, dir: listing.dir, reads: &reads)
+                i += 1; j += 1
+            case -1:
+                filesNew.add(1, ordering: .relaxed)
+                handleNew(files[i], replacing: nil, root: root, dir: listing.dir, reads: &reads)
+                i += 1
+            default:
+                let reason: ChangeKind = listing.excludedNames.contains(stored[j].name) ? .excluded : .missing
+                if reason == .missing { filesMissing.add(1, ordering: .relaxed) } else { filesExcluded.add(1, ordering: .relaxed) }
+                writes.add(.remove(stored[j], siloID: siloID, dir: listing.dir, reason: reason))
+                j += 1
+            }
+        }
+        writes.add(.visitedDirectory(siloID: siloID, dir: listing.dir))
+        for r in reads {
+            filesQueued.add(1, ordering: .relaxed)
+            bytesQueued.add(r.expected.size, ordering: .relaxed)
+        }
+        return reads
+    }
+
+    func unreadable(root: Int, dir: RelativePath) {
+        if dir.isRoot { inconclusive.withLock { _ = $0.insert(root) } }
+        writes.add(.unreadableDirectory(siloID: roots[root].silo.id, dir: dir))
+    }
+
+    func excluded(root: Int, dir: RelativePath) {
+        writes.add(.excludedDirectory(siloID: roots[root].silo.id, dir: dir))
+    }
+
+    private func handleExisting(_ file: ListedFile, _ stored: StoredEntry, root: WalkRoot, dir: RelativePath,
+                                reads: inout [ReadJob]) {
+        guard file.stat.sameIdentity(as: stored.stat) else {
+            filesChanged.add(1, ordering: .relaxed)
+            handleNew(file, replacing: stored, root: root, dir: dir, reads: &reads)
+            return
+        }
+        filesUnchanged.add(1, ordering: .relaxed)
+        let path = dir.appending(file.name)
+        if options.hashMode == .full && (stored.sha256 == nil || options.rehash) && file.stat.size > 0 {
+            reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full,
+                                 completion: .update(id: stored.id, previous: stored.sha256)))
+        } else if stored.sha256 != nil {
+            hashesReused.add(1, ordering: .relaxed)
+        }
+    }
+
+    private func handleNew(_ file: ListedFile, replacing: StoredEntry?, root: WalkRoot, dir: RelativePath,
+                           reads: inout [ReadJob]) {
+        var row = FileRow(siloID: root.silo.id, dir: dir, name: file.name, stat: file.stat)
+        if file.stat.size == 0 {
+            row.sha256 = .empty; row.partial = .empty; row.hashedAt = Date()
+            writes.add(.upsert(row, replacing: replacing))
+            return
+        }
+        if file.stat.linkCount > 1, let known = knownLinkHash(file.stat) {
+            row.sha256 = known; row.hashedAt = Date()
+            hashesReused.add(1, ordering: .relaxed)
+            writes.add(.upsert(row, replacing: replacing))
+            return
+        }
+        if options.hashMode == .full {
+            reads.append(ReadJob(root: root.index, path: dir.appending(file.name), expected: file.stat, kind: .full,
+                                 completion: .store(row, replacing: replacing)))
+        } else {
+            writes.add(.upsert(row, replacing: replacing))
+        }
+    }
+
+    private func knownLinkHash(_ stat: FileStat) -> SHA256Digest? {
+        if let cached = linkCache.withLock({ $0[stat.fileID] }) { return cached }
+        return (try? store.storedHash(linkedTo: stat)) ?? nil
+    }
+
+    // MARK: - Silos inside silos, and the catalogue's own files
+
+    /// Roots of other silos that lie inside a silo being walked: skipped there, said once.
+    private func otherSiloRoots() -> [FileID: String] {
+        var out: [FileID: String] = [:]
+        for silo in everySilo {
+            if case .success(let st) = Posix.stat(silo.root) { out[st.fileID] = silo.name }
+        }
+        return out
+    }
+
+    private func announceNestedSilos() {
+        for outer in roots {
+            for inner in everySilo where inner.name != outer.silo.name && outer.realRoot.contains(inner.root) {
+                diagnostics.report(Diagnostic(.note, .nestedSilo, silo: outer.silo.name, path: nil,
+                    message: "silo '\(inner.name)' (\(inner.root.display)) lies inside this silo; its files are catalogued under '\(inner.name)' only"))
+            }
+        }
+    }
+
+    /// The folder and file names of the catalogue itself, in case it sits inside a silo.
+    private func catalogueFolder() -> (FileID?, Set<[UInt8]>) {
+        let path = FilePath(store.location)
+        let absolute = Posix.absolute(path)
+        let parentBytes = absolute.bytes.lastIndex(of: 0x2F).map { Array(absolute.bytes[..<max($0, 1)]) } ?? [0x2F]
+        guard case .success(let st) = Posix.stat(FilePath(bytes: parentBytes)) else { return (nil, []) }
+        let base = absolute.lastComponent
+        let names: Set<[UInt8]> = [base, base + Array("-wal".utf8), base + Array("-shm".utf8),
+                                   base + Array("-journal".utf8), base + Array("-lock".utf8)]
+        return (st.fileID, names)
+    }
+
+    // MARK: - Progress and diagnostics
+
+    private func setPhase(_ p: ScanProgress.Phase) {
+        phase.withLock { $0 = p }
+        progressHandler?(snapshot())
+    }
+
+    func snapshot() -> ScanProgress {
+        ScanProgress(phase: phase.withLock { $0 }, directories: walkCounters.directories.load(ordering: .relaxed),
+                     filesWalked: walkCounters.files.load(ordering: .relaxed),
+                     bytesWalked: walkCounters.bytes.load(ordering: .relaxed),
+                     filesToRead: filesQueued.load(ordering: .relaxed), bytesToRead: bytesQueued.load(ordering: .relaxed),
+                     filesRead: filesRead.load(ordering: .relaxed), bytesRead: bytesRead.load(ordering: .relaxed),
+                     walkFinished: walkFinished.load(ordering: .relaxed),
+                     elapsed: Date().timeIntervalSince(started))
+    }
+
+    private func startTicker() -> (any DispatchSourceTimer)? {
+        guard let handler = progressHandler else { return nil }
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global(qos: .utility))
+        timer.schedule(deadline: .now() + .milliseconds(200), repeating: .milliseconds(200))
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
+            handler(self.snapshot())
+        }
+        timer.resume()
+        return timer
+    }
+
+    private func flushDiagnostics() {
+        let rest = pendingDiagnostics.withLock { p -> [Diagnostic] in defer { p = [] }; return p }
+        do { try store.record(rest, runID: runID) } catch { fail(error) }
+    }
+}

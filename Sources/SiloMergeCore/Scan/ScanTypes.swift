@@ -1,0 +1,118 @@
+import Foundation
+
+/// How a scan runs.
+public struct ScanOptions: Sendable, Hashable, Codable {
+    public var hashMode: HashMode = .full
+    /// Read every file again, even those whose identity has not changed.
+    public var rehash = false
+    /// Threads that list folders and read files. Devices that report themselves as spinning
+    /// disks are read by `rotationalJobs` threads at a time whatever this says.
+    public var jobs: Int = ScanOptions.defaultJobs
+    public var rotationalJobs = 1
+    public var followSymlinks = false
+    public var useDefaultIgnores = true
+    /// Extra patterns for every silo, on top of each silo's own.
+    public var excludes: [String] = []
+    public var includes: [String] = []
+    /// The partial hash of `--hash dupes`.
+    public var partial = PartialHashSpec()
+    /// What the run is recorded as.
+    public var kind: RunKind = .scan
+
+    public init() {}
+
+    /// One reader per core, at least 2 and at most 8: enough to keep SHA-256 busy on every core
+    /// when the data is on an SSD or in the page cache. Spinning disks are protected separately
+    /// (`rotationalJobs`), so this default does not make them seek between files.
+    public static var defaultJobs: Int { min(8, max(2, ProcessInfo.processInfo.activeProcessorCount)) }
+}
+
+/// Errors that stop a scan before or while it runs.
+public enum ScanError: Error, CustomStringConvertible, Sendable {
+    case noSilos
+    case invalidSiloName(String, reason: String)
+    case duplicateSiloName(String)
+    case rootUnavailable(silo: String, path: String, errno: Errno)
+    case rootNotDirectory(silo: String, path: String)
+    case sameFolder(first: String, second: String, path: String)
+    case invalidPattern(silo: String?, pattern: String, reason: String)
+    case hasherUnavailable(String)
+    case aborted(String)
+
+    public var description: String {
+        switch self {
+        case .noSilos:
+            "no silos to scan: name folders (silomerge scan marketing=/srv/marketing hr=/srv/hr) or give --config FILE"
+        case .invalidSiloName(let name, let reason):
+            "invalid silo name '\(name)': \(reason)"
+        case .duplicateSiloName(let name):
+            "the silo name '\(name)' is given twice; give each folder its own name (NAME=PATH)"
+        case .rootUnavailable(let silo, let path, let errno):
+            "silo '\(silo)': cannot open \(path): \(errno) (\(errno.name))"
+        case .rootNotDirectory(let silo, let path):
+            "silo '\(silo)': \(path) is not a folder"
+        case .sameFolder(let first, let second, let path):
+            "silos '\(first)' and '\(second)' are the same folder (\(path)); every file would be its own duplicate. Give the folder once."
+        case .invalidPattern(let silo, let pattern, let reason):
+            (silo.map { "silo '\($0)': " } ?? "") + "invalid pattern '\(pattern)': \(reason)"
+        case .hasherUnavailable(let reason):
+            "cannot start SHA-256 hashing: \(reason)"
+        case .aborted(let reason):
+            "scan stopped: \(reason)"
+        }
+    }
+
+    /// Errors in what the user asked for (exit code 64), as opposed to failures while working.
+    public var isUsageError: Bool {
+        switch self {
+        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory: true
+        default: false
+        }
+    }
+}
+
+/// A snapshot of a running scan, handed to the progress callback.
+public struct ScanProgress: Sendable {
+    public enum Phase: String, Sendable {
+        /// Listing folders (and, with `--hash full`, reading new files as they are found).
+        case walking
+        /// `--hash dupes`: reading the first and last blocks of same-size files.
+        case partialHashing = "partial-hashing"
+        /// Reading whole files that still look alike (or, with `--hash full`, what the walk queued).
+        case hashing
+        case finishing
+        case done
+    }
+    public var phase: Phase
+    public var directories: Int
+    public var filesWalked: Int
+    public var bytesWalked: Int64
+    /// Files and bytes queued for reading so far (final once the walk is over).
+    public var filesToRead: Int
+    public var bytesToRead: Int64
+    public var filesRead: Int
+    public var bytesRead: Int64
+    public var walkFinished: Bool
+    public var elapsed: Double
+}
+
+/// What one silo looked like in this scan.
+public struct SiloScanSummary: Sendable, Hashable {
+    public var name: String
+    public var root: FilePath
+    public var files: Int
+    public var bytes: Int64
+    public var directories: Int
+}
+
+/// The outcome of a scan.
+public struct ScanResult: Sendable {
+    public var runID: Int64
+    public var status: RunStatus
+    public var counts: RunCounts
+    public var silos: [SiloScanSummary]
+    /// The first diagnostics (all of them are in the catalogue's `diagnostic` table).
+    public var diagnostics: [Diagnostic]
+    public var diagnosticCount: Int
+    public var elapsed: Double
+}

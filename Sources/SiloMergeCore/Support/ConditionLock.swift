@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A mutex with two condition variables ("not empty", "not full"), for the bounded queues
+/// between walkers, readers and the catalogue writer. `Synchronization.Mutex` has no condition
+/// variables; waking only the side that can make progress avoids the thundering herd a single
+/// condition with broadcasts causes.
+///
+/// `@unchecked Sendable`: the pthread objects are heap-allocated once, never moved, and are
+/// designed to be used from many threads; callers keep their own state under `withLock`.
+final class ConditionLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let conditions: UnsafeMutablePointer<pthread_cond_t>
+
+    enum Condition: Int { case notEmpty = 0, notFull = 1 }
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        conditions = .allocate(capacity: 2)
+        conditions.initialize(repeating: pthread_cond_t(), count: 2)
+        pthread_cond_init(conditions, nil)
+        pthread_cond_init(conditions + 1, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(conditions)
+        pthread_cond_destroy(conditions + 1)
+        conditions.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Waits on a condition; the lock must be held.
+    func wait(_ c: Condition) { pthread_cond_wait(conditions + c.rawValue, mutex) }
+    func signal(_ c: Condition) { pthread_cond_signal(conditions + c.rawValue) }
+    func broadcast(_ c: Condition) { pthread_cond_broadcast(conditions + c.rawValue) }
+
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// A small blocking FIFO between one producer thread and one consumer.
+///
+/// `@unchecked Sendable`: `items` and `closed` are only touched while `lock` is held.
+final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var items: [Element] = []
+    private var closed = false
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Adds an element, waiting while the queue is full; returns false once the queue is closed.
+    @discardableResult
+    func push(_ element: Element) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        while items.count >= capacity && !closed { lock.wait(.notFull) }
+        if closed { return false }
+        items.append(element)
+        lock.signal(.notEmpty)
+        return true
+    }
+
+    /// The next element, waiting for one; nil once the queue is closed and empty.
+    func pop() -> Element? {
+        lock.lock()
+        defer { lock.unlock() }
+        while items.isEmpty && !closed { lock.wait(.notEmpty) }
+        if items.isEmpty { return nil }
+        let element = items.removeFirst()
+        lock.signal(.notFull)
+        return element
+    }
+
+    func close() {
+        lock.lock()
+        closed = true
+        lock.broadcast(.notEmpty)
+        lock.broadcast(.notFull)
+        lock.unlock()
+    }
+}
