@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+@main
+struct SiloMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "silomerge",
+        abstract: "Find, reconcile and merge scattered digital-asset collections (\"silos\").",
+        discussion: """
+            Start with an audit of a few folders:
+
+              silomerge audit marketing=/srv/marketing hr=/srv/hr training=/srv/training
+
+            It catalogues every file (SHA-256 through OpenSSL) into silomerge.sqlite and prints
+            how much is duplicated, where, and between which departments. Then:
+
+              silomerge duplicates --format json    every duplicate group
+              silomerge scan --config silomerge.yml a full fixity scan (rerun: only changes are read)
+              silomerge history                     past scans
+
+            Exit codes: 0 done; 1 done, but some files were skipped or unreadable; 2 failed;
+            64 bad command line or configuration.
+            """,
+        version: SiloMergeVersion.string,
+        subcommands: [Audit.self, Scan.self, Duplicates.self, Silos.self, History.self]
+    )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            if let code = ErrorReporting.exitCode(for: error) {
+                ErrorReporting.report(error)
+                Foundation.exit(code)
+            }
+            self.exit(withError: error)
+        }
+    }
+}

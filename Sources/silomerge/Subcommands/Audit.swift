@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Scan silos for duplicates and print how much is duplicated, where, and between whom.",
+        discussion: """
+            Scans with --hash dupes (files whose size is unique are never read), records the
+            result in the catalogue, and prints per silo: files and bytes, bytes duplicated
+            inside it and shared with other silos; the silo × silo overlap; what keeping one
+            copy of everything would reclaim; and the largest duplicate groups.
+
+            Hard links are one physical copy: shown, never counted as reclaimable.
+
+            Examples:
+              silomerge audit Fixtures/marketing Fixtures/hr Fixtures/training
+              silomerge audit --config silomerge.yml --top 20
+              silomerge audit --format json mk=/srv/marketing hr=/srv/hr > audit.json
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Silos as NAME=PATH or PATH.", valueName: "silo"))
+    var silos: [String] = []
+
+    @Option(name: .customLong("top"), help: "How many of the largest duplicate groups to list.")
+    var top = 10
+
+    @Option(name: .customLong("format"), help: "text or json.")
+    var format: AuditFormat = .text
+
+    @Flag(name: .customLong("include-empty"), help: "Count zero-length files as duplicates of each other.")
+    var includeEmpty = false
+
+    @OptionGroup var flags: ScanFlags
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    enum AuditFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    func validate() throws {
+        if top < 0 { throw ValidationError("--top must be 0 or more") }
+    }
+
+    func run() throws {
+        let config = try flags.loadConfig()
+        let definitions = try flags.silos(arguments: silos, config: config)
+        guard !definitions.isEmpty else {
+            throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
+        }
+        let catalogue = try catalogOptions.open(config: config, create: true)
+        let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
+                                        options: flags.options(hashMode: .dupes, kind: .audit), quiet: flags.quiet)
+        let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)
+        let report = try AuditReport(store: catalogue, query: query, top: top, scan: result)
+        let out = FDSink(fd: STDOUT_FILENO)
+        switch format {
+        case .text:
+            if !flags.quiet {
+                report.writeText(to: out)
+                out.write("\nCatalogue: \(catalogue.location). Every group: silomerge duplicates --catalog \(catalogue.location)\n")
+            }
+        case .json:
+            report.writeJSON(to: out)
+        }
+        out.flush()
+        DiagnosticPrinter.print(result, catalog: catalogue.location)
+        if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
+    }
+}

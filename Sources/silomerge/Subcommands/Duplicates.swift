@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+extension DuplicateReport.Style: ExpressibleByArgument {}
+
+struct Duplicates: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List duplicate groups from the catalogue (no scanning).",
+        discussion: """
+            A group is content held by two or more physical files (distinct device and inode).
+            Groups come largest reclaimable first; inside a group, copies are ordered by silo
+            priority, then path. Hard links appear in their group but never count as reclaimable.
+
+            Formats:
+              table   for people (the default)
+              json    {"groups":[{"sha256","size","files":[{"silo","path","inode"}]}],"summary":{...}};
+                      a name that is not UTF-8 has a display "path" and its exact bytes in "path_b64"
+              csv     one row per file, with the group number
+              fdupes  absolute paths, a blank line between groups (as fdupes and jdupes print)
+
+            Examples:
+              silomerge duplicates
+              silomerge duplicates --format json --silo marketing --silo hr > dupes.json
+              silomerge duplicates --min-size 1M --limit 20
+            """
+    )
+
+    @Option(name: .customLong("format"), help: "table, json, csv or fdupes.")
+    var format: DuplicateReport.Style = .table
+
+    @Option(name: .customLong("silo"), help: ArgumentHelp("Only these silos (repeatable).", valueName: "name"))
+    var silos: [String] = []
+
+    @Flag(name: .customLong("include-empty"), help: "Group zero-length files too.")
+    var includeEmpty = false
+
+    @Option(name: .customLong("min-size"), help: ArgumentHelp("Ignore files smaller than this (bytes, or with K, M, G).", valueName: "size"))
+    var minSize: String?
+
+    @Option(name: .customLong("limit"), help: ArgumentHelp("Show at most this many groups.", valueName: "n"))
+    var limit: Int?
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    func validate() throws {
+        if let minSize, ByteSize.parse(minSize) == nil { throw ValidationError("--min-size: '\(minSize)' is not a size (examples: 4096, 512K, 1M)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
+    }
+
+    func run() throws {
+        let catalogue = try catalogOptions.open(create: false)
+        let query = DuplicateQuery(silos: silos, includeEmpty: includeEmpty, minimumSize: minSize.flatMap(ByteSize.parse) ?? 0)
+        let out = FDSink(fd: STDOUT_FILENO)
+        try DuplicateReport(store: catalogue, query: query, limit: limit).write(format, to: out)
+        out.flush()
+    }
+}
+
+enum ByteSize {
+    /// "4096", "512K", "1.5M", "2G", "1TiB".
+    static func parse(_ text: String) -> Int64? {
+        var t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where t.hasSuffix(suffix) && t.count > suffix.count { t.removeLast(suffix.count); break }
+        let multipliers: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+        var multiplier = 1.0
+        if let last = t.last, let m = multipliers[last] { multiplier = m; t.removeLast() }
+        guard let value = Double(t), value >= 0 else { return nil }
+        return Int64(value * multiplier)
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Catalogue silos: walk them in parallel, hash their files, record the run.",
+        discussion: """
+            Silos are folders given as NAME=PATH (a bare PATH is named after its folder), or
+            listed in --config. With neither, every silo already in the catalogue is scanned
+            again with the rules it was last scanned with.
+
+            A rescan reads only files whose device, inode, size, mtime or ctime changed; the
+            others keep their stored hash (--rehash reads everything again and reports content
+            that changed behind an unchanged size and mtime).
+
+            --hash full (the default) gives every file a SHA-256: the catalogue is a fixity
+            record. --hash dupes reads only what finding duplicates needs: files whose size no
+            other file has are never opened.
+
+            Examples:
+              silomerge scan marketing=/srv/marketing hr=/srv/hr
+              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/catalog.sqlite
+              silomerge scan                      # rescan every catalogued silo
+              silomerge scan --rehash --jobs 2    # full fixity check, gently
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Silos as NAME=PATH or PATH.", valueName: "silo"))
+    var silos: [String] = []
+
+    @Option(name: .customLong("hash"), help: "full: hash every file; dupes: only what finding duplicates needs.")
+    var hashMode: HashMode = .full
+
+    @OptionGroup var flags: ScanFlags
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    func run() throws {
+        let config = try flags.loadConfig()
+        let catalogue = try catalogOptions.open(config: config, create: true)
+        var definitions = try flags.silos(arguments: silos, config: config)
+        if definitions.isEmpty {
+            definitions = try catalogue.silos().map(\.definition)
+            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
+        }
+        let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
+                                        options: flags.options(hashMode: hashMode, kind: .scan), quiet: flags.quiet)
+        if !flags.quiet {
+            let c = result.counts
+            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.count(c.files)) files, \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
+            line += " · new \(Format.count(c.filesNew)), changed \(Format.count(c.filesChanged)), gone \(Format.count(c.filesMissing))"
+            line += " · read \(Format.count(c.filesHashed)) files (\(Format.bytes(c.bytesHashed))), reused \(Format.count(c.hashesReused)) hashes"
+            print(line)
+            print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
+        }
+        DiagnosticPrinter.print(result, catalog: catalogue.location)
+        if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
+    }
+}
+
+/// Runs a scan with the progress line.
+enum ScanRunner {
+    static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, quiet: Bool) throws -> ScanResult {
+        let line = ProgressLine(quiet: quiet)
+        let engine = ScanEngine(store: catalogue)
+        defer { line.clear() }
+        var handler: ScanEngine.ProgressHandler?
+        if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
+        if ProcessInfo.processInfo.environment["SILOMERGE_TRACE"] != nil {
+            let last = Locked<ScanProgress.Phase?>(nil)
+            handler = { @Sendable p in
+                let changed = last.withLock { l -> Bool in defer { l = p.phase }; return l != p.phase }
+                if changed { Stderr.write(String(format: "[%.3f s] %@ (walked %d files, read %d)\n", p.elapsed, p.phase.rawValue, p.filesWalked, p.filesRead)) }
+            }
+        }
+        return try engine.scan(silos, options: options, progress: handler)
+    }
+}

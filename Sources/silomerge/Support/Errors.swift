@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+/// The exit codes, as the README documents them.
+enum ExitStatus {
+    /// Done, nothing to report.
+    static let success: Int32 = 0
+    /// Done, but some files were skipped or could not be read (see the warnings).
+    static let skippedFiles: Int32 = 1
+    /// Could not do the job: the catalogue or a silo could not be used, the disk is full...
+    static let fatal: Int32 = 2
+    /// The command line or the configuration file is wrong.
+    static let usage: Int32 = 64
+}
+
+/// A CLI-level error with its exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var code: Int32
+    var description: String { message }
+    static func usage(_ message: String) -> CLIError { CLIError(message: message, code: ExitStatus.usage) }
+    static func fatal(_ message: String) -> CLIError { CLIError(message: message, code: ExitStatus.fatal) }
+}
+
+enum ErrorReporting {
+    /// The exit code for an error thrown by the core, or nil when ArgumentParser should handle it.
+    static func exitCode(for error: any Error) -> Int32? {
+        switch error {
+        case let e as CLIError: e.code
+        case let e as ScanError: e.isUsageError ? ExitStatus.usage : ExitStatus.fatal
+        case is ConfigError: ExitStatus.usage
+        case let e as CatalogueError:
+            if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
+        case is HashError: ExitStatus.fatal
+        default: nil
+        }
+    }
+
+    static func report(_ error: any Error) {
+        Stderr.write("silomerge: error: \(error)\n")
+    }
+}

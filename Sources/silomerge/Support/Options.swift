@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+extension HashMode: ExpressibleByArgument {}
+
+/// `--catalog PATH`.
+struct CatalogOptions: ParsableArguments {
+    @Option(name: .customLong("catalog"), help: ArgumentHelp(
+        "The SQLite catalogue (created when missing).",
+        discussion: "Default: silomerge.sqlite in the current folder, or the `catalog:` of --config.",
+        valueName: "path"))
+    var catalog: String?
+
+    func resolved(config: SiloMergeConfiguration? = nil) -> String {
+        catalog ?? config?.catalog ?? "silomerge.sqlite"
+    }
+
+    /// Opens the catalogue; for reports, refuses to create an empty one.
+    func open(config: SiloMergeConfiguration? = nil, create: Bool) throws -> SQLiteCatalogue {
+        try SQLiteCatalogue(path: resolved(config: config), create: create)
+    }
+}
+
+/// What every scanning command shares.
+struct ScanFlags: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A silomerge.yml naming the silos (name, path, priority, include/exclude globs, manifest).",
+        valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("jobs"), help: ArgumentHelp(
+        "Files read at once (default: one per core, 2 to 8). Spinning disks are still read one file at a time.",
+        valueName: "n"))
+    var jobs: Int?
+
+    @Flag(name: .customLong("follow-symlinks"), help: "Follow symbolic links (loops and links into a silo are detected and skipped).")
+    var followSymlinks = false
+
+    @Flag(name: .customLong("no-default-ignores"), help: ArgumentHelp(
+        "Catalogue junk files too. By default these are skipped: \(FilterRules.defaultIgnorePatterns.map { $0.replacingOccurrences(of: "\r", with: "\\r") }.joined(separator: " "))"))
+    var noDefaultIgnores = false
+
+    @Option(name: .customLong("exclude"), help: ArgumentHelp(
+        "Skip files and folders matching a glob, in every silo (repeatable). `*.tmp` matches a name anywhere, `drafts/**` a path from the silo root, `cache/` folders only.",
+        valueName: "glob"))
+    var excludes: [String] = []
+
+    @Option(name: .customLong("include"), help: ArgumentHelp(
+        "Catalogue only files matching a glob (repeatable); folders are still walked.", valueName: "glob"))
+    var includes: [String] = []
+
+    @Flag(name: .customLong("rehash"), help: "Read every file again, even unchanged ones (a full fixity check).")
+    var rehash = false
+
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no summary; only errors.")
+    var quiet = false
+
+    func validate() throws {
+        if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
+    }
+
+    func loadConfig() throws -> SiloMergeConfiguration? {
+        try config.map { try SiloMergeConfiguration.load(path: $0) }
+    }
+
+    /// Silos from the command line (`NAME=PATH` or `PATH`) and the configuration file.
+    func silos(arguments: [String], config: SiloMergeConfiguration?) throws -> [SiloDefinition] {
+        var silos = config?.silos ?? []
+        let base = silos.map(\.priority).max() ?? 0
+        for (index, argument) in arguments.enumerated() {
+            var name: String
+            var path: String
+            if let eq = argument.firstIndex(of: "="), !argument[..<eq].contains("/") {
+                name = String(argument[..<eq])
+                path = String(argument[argument.index(after: eq)...])
+                guard !path.isEmpty else { throw CLIError.usage("'\(argument)': no folder after '='") }
+            } else {
+                path = argument
+                var trimmed = argument
+                while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+                name = trimmed == "." || trimmed == "/" || trimmed.isEmpty
+                    ? (URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL.lastPathComponent)
+                    : URL(fileURLWithPath: trimmed).lastPathComponent
+                if name == ".." { name = URL(fileURLWithPath: trimmed).standardizedFileURL.lastPathComponent }
+            }
+            if silos.contains(where: { $0.name == name }) {
+                throw CLIError.usage("the silo name '\(name)' is given twice; name the folders yourself: NAME=PATH")
+            }
+            silos.append(SiloDefinition(name: name, root: FilePath(path), priority: base + index + 1))
+        }
+        return silos
+    }
+
+    func options(hashMode: HashMode, kind: RunKind) -> ScanOptions {
+        var o = ScanOptions()
+        o.hashMode = hashMode
+        o.rehash = rehash
+        if let jobs { o.jobs = jobs }
+        o.followSymlinks = followSymlinks
+        o.useDefaultIgnores = !noDefaultIgnores
+        o.excludes = excludes
+        o.includes = includes
+        o.kind = kind
+        return o
+    }
+}
+
+/// Prints a scan's diagnostics on standard error: all errors, then warnings up to a limit.
+enum DiagnosticPrinter {
+    static func print(_ result: ScanResult, catalog: String, limit: Int = 50) {
+        let shown = result.diagnostics.filter { $0.severity >= .warning }.sorted { $0.severity > $1.severity }
+        for d in shown.prefix(limit) {
+            Stderr.write("silomerge: \(d.severity == .error ? "error" : "warning"): \(d.formatted)\n")
+        }
+        let notes = result.diagnostics.filter { $0.severity == .note }
+        for d in notes.prefix(10) { Stderr.write("silomerge: note: \(d.formatted)\n") }
+        let hidden = result.diagnosticCount - min(shown.count, limit) - min(notes.count, 10)
+        if hidden > 0 {
+            Stderr.write("silomerge: … and \(Format.count(hidden)) more; all are in the catalogue: sqlite3 \(catalog) \"SELECT severity, code, silo, path, message FROM diagnostic WHERE run_id = \(result.runID)\"\n")
+        }
+    }
+}
