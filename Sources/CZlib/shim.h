@@ -1,0 +1,4 @@
+#ifndef SILOMERGE_CZLIB_SHIM_H
+#define SILOMERGE_CZLIB_SHIM_H
+#include <zlib.h>
+#endif
