@@ -11,7 +11,7 @@ public enum Timestamp {
     public static func string(_ date: Date) -> String {
         let seconds = date.timeIntervalSince1970
         var whole = time_t(seconds.rounded(.down))
-        var millis = Int(((seconds - Double(whole)) * 1000).rounded(.down))
+        var millis = Int(((seconds - Double(whole)) * 1000).rounded())
         if millis >= 1000 { whole += 1; millis -= 1000 }
         var tm = tm()
         gmtime_r(&whole, &tm)

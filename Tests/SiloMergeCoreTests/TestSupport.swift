@@ -1,0 +1,115 @@
+import Foundation
+import SiloMergeCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary folder holding silos built by a test, removed when the test ends.
+final class TestTree {
+    let root: URL
+
+    init(_ label: String = #function) throws {
+        let name = "silomerge-test-\(label.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
+        root = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    var path: String { root.path }
+    var catalogue: String { root.appendingPathComponent("catalogue.sqlite").path }
+
+    func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    /// Writes a file (creating folders), returning its URL.
+    @discardableResult
+    func write(_ relative: String, _ bytes: [UInt8]) throws -> URL {
+        let url = self.url(relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+        return url
+    }
+
+    @discardableResult
+    func write(_ relative: String, _ text: String) throws -> URL { try write(relative, Array(text.utf8)) }
+
+    func mkdir(_ relative: String) throws {
+        try FileManager.default.createDirectory(at: url(relative), withIntermediateDirectories: true)
+    }
+
+    /// Writes a file whose last path component is given as raw bytes (possibly not UTF-8).
+    func writeRaw(folder: String, name: [UInt8], _ bytes: [UInt8]) throws {
+        try mkdir(folder)
+        let path = Array(url(folder).path.utf8) + [0x2F] + name + [0]
+        let fd = path.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
+        }
+        precondition(fd >= 0, "cannot create raw-named file: \(errno)")
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    func symlink(_ relative: String, to target: String) throws {
+        try FileManager.default.createSymbolicLink(atPath: url(relative).path, withDestinationPath: target)
+    }
+
+    func hardlink(_ relative: String, to existing: String) throws {
+        try FileManager.default.linkItem(at: url(existing), to: url(relative))
+    }
+
+    func fifo(_ relative: String) throws {
+        precondition(mkfifo(url(relative).path, 0o644) == 0, "mkfifo failed: \(errno)")
+    }
+
+    func remove(_ relative: String) throws { try FileManager.default.removeItem(at: url(relative)) }
+
+    /// Sets a file's mtime (and leaves its size alone).
+    func setMtime(_ relative: String, seconds: Int) {
+        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, url(relative).path, &times, 0)
+    }
+
+    func silo(_ name: String, priority: Int = 1) -> SiloDefinition {
+        SiloDefinition(name: name, root: FilePath(url(name).path), priority: priority)
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests do not depend on /dev/urandom.
+func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed &* 0x9E3779B97F4A7C15 | 1
+    var out = [UInt8](repeating: 0, count: count)
+    for i in 0..<count {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        out[i] = UInt8(truncatingIfNeeded: state)
+    }
+    return out
+}
+
+/// Scans `silos` into the tree's catalogue and returns the result and the catalogue.
+@discardableResult
+func scan(_ tree: TestTree, _ silos: [SiloDefinition], mode: HashMode = .full, configure: (inout ScanOptions) -> Void = { _ in },
+          hooks: ScanEngine.TestHooks? = nil) throws -> (ScanResult, SQLiteCatalogue) {
+    let store = try SQLiteCatalogue(path: tree.catalogue)
+    var options = ScanOptions()
+    options.hashMode = mode
+    configure(&options)
+    let result = try ScanEngine(store: store, testHooks: hooks).scan(silos, options: options)
+    return (result, store)
+}
+
+/// All duplicate groups as sorted "silo/path" lists.
+func groups(_ store: any CatalogueStore, _ query: DuplicateQuery = DuplicateQuery()) throws -> [[String]] {
+    var out: [[String]] = []
+    try store.forEachDuplicateGroup(query) { g in
+        out.append(g.files.map { "\($0.silo)/\($0.path.display)" }.sorted())
+        return true
+    }
+    return out.sorted { $0.first ?? "" < $1.first ?? "" }
+}
+
+/// sha256sum of bytes, through OpenSSL.
+func sha(_ b: [UInt8]) throws -> String { try SHA256Hasher.digest(b).hex }
+
+/// The bundled Fixtures folder.
+let fixturesURL: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures")
