@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "silomerge", targets: ["silomerge"]),
+        .executable(name: "silomerge-bench", targets: ["silomerge-bench"]),
         .library(name: "SiloMergeCore", targets: ["SiloMergeCore"]),
     ],
     dependencies: [
@@ -45,6 +46,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The benchmark: generates its own corpus, times silomerge against peers (jdupes,
+        // rdfind, rmlint) in the same run. `swift run -c release silomerge-bench --help`.
+        .executableTarget(name: "silomerge-bench"),
         .testTarget(
             name: "SiloMergeCoreTests",
             dependencies: ["SiloMergeCore"]

@@ -47,6 +47,7 @@ struct Audit: ParsableCommand {
         guard !definitions.isEmpty else {
             throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
         }
+        _ = try ScanEngine.validate(definitions, options: flags.options(hashMode: .dupes, kind: .audit))
         let catalogue = try catalogOptions.open(config: config, create: true)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: flags.options(hashMode: .dupes, kind: .audit), quiet: flags.quiet)

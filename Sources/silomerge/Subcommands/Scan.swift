@@ -37,8 +37,10 @@ struct Scan: ParsableCommand {
 
     func run() throws {
         let config = try flags.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: true)
         var definitions = try flags.silos(arguments: silos, config: config)
+        // Check the silos before creating a catalogue, so a typo leaves nothing behind.
+        if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: flags.options(hashMode: hashMode, kind: .scan)) }
+        let catalogue = try catalogOptions.open(config: config, create: true)
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }

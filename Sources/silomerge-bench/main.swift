@@ -1,0 +1,565 @@
+// silomerge-bench: the project's benchmark.
+//
+// Generates a deterministic corpus of departmental silos (duplicates across silos, near misses,
+// hard links), warms the page cache, then times `silomerge audit`, a full-hash `silomerge scan`
+// and an unchanged rescan, and the peers that are installed (jdupes, rdfind, rmlint) on the same
+// corpus in the same run. Reports medians, peak memory and ratios, checks that silomerge finds the
+// same duplicate groups as jdupes, and measures memory per file on a large tree of tiny files.
+//
+//   swift run -c release silomerge-bench                 # the full run (~90,000 files, 4 GiB)
+//   swift run -c release silomerge-bench --quick         # a small corpus, for a smoke test
+//   swift run -c release silomerge-bench --help
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Options
+
+struct Options {
+    var files = 90_000
+    var bytes: Int64 = 4 << 30
+    var runs = 5
+    var seed: UInt64 = 1
+    var workdir = ".build-bench"
+    var peers = true
+    var scaleFiles = 300_000
+    var json: String?
+
+    static let usage = """
+        usage: silomerge-bench [--quick] [--files N] [--bytes SIZE] [--runs N] [--seed N]
+                               [--workdir DIR] [--no-peers] [--scale N | --no-scale] [--json FILE]
+
+          --files N      files in the corpus (default 90000)
+          --bytes SIZE   total size, e.g. 4G, 500M (default 4G)
+          --runs N       measured runs per command, after one warm-up run (default 5); medians reported
+          --workdir DIR  where corpora and catalogues go (default .build-bench, reused between runs)
+          --no-peers     do not run jdupes, rdfind, rmlint
+          --scale N      files in the memory-per-file test (default 300000); --no-scale skips it
+          --quick        5000 files, 200M, 3 runs, scale test at 30000 files
+          --json FILE    also write the figures as JSON
+        """
+
+    static func parse(_ args: [String]) -> Options {
+        var o = Options()
+        var i = 0
+        func value() -> String {
+            i += 1
+            guard i < args.count else { fail("\(args[i - 1]) needs a value") }
+            return args[i]
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--quick": o.files = 5000; o.bytes = 200 << 20; o.runs = 3; o.scaleFiles = 30_000
+            case "--files": o.files = need(Int(value()), "--files: a number")
+            case "--bytes": o.bytes = need(parseSize(value()), "--bytes: a size like 4G")
+            case "--runs": o.runs = max(1, need(Int(value()), "--runs: a number"))
+            case "--seed": o.seed = need(UInt64(value()), "--seed: a number")
+            case "--workdir": o.workdir = value()
+            case "--no-peers": o.peers = false
+            case "--scale": o.scaleFiles = need(Int(value()), "--scale: a number")
+            case "--no-scale": o.scaleFiles = 0
+            case "--json": o.json = value()
+            case "-h", "--help": print(usage); exit(0)
+            default: fail("unknown option \(args[i])\n\(usage)")
+            }
+            i += 1
+        }
+        return o
+    }
+}
+
+func need<T>(_ value: T?, _ message: String) -> T {
+    guard let value else { fail(message) }
+    return value
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("silomerge-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+func parseSize(_ text: String) -> Int64? {
+    var t = text.uppercased()
+    var m: Int64 = 1
+    if let last = t.last, let f = ["K": Int64(1) << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40][String(last)] { m = f; t.removeLast() }
+    guard let v = Double(t) else { return nil }
+    return Int64(v * Double(m))
+}
+
+func human(_ n: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n), u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : String(format: "%.2f %@", v, units[u])
+}
+
+func grouped(_ n: Int) -> String {
+    let s = String(n)
+    var out = ""
+    for (i, c) in s.enumerated() { if i > 0 && (s.count - i) % 3 == 0 { out += "," }; out.append(c) }
+    return out
+}
+
+// MARK: - Deterministic data
+
+/// xoshiro256**: fast, deterministic, good enough for file contents.
+struct Random {
+    var s: (UInt64, UInt64, UInt64, UInt64)
+    init(seed: UInt64) {
+        var z = seed &+ 0x9E3779B97F4A7C15
+        func next() -> UInt64 {
+            z = z &+ 0x9E3779B97F4A7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58476D1CE4E5B9
+            x = (x ^ (x >> 27)) &* 0x94D049BB133111EB
+            return x ^ (x >> 31)
+        }
+        s = (next(), next(), next(), next())
+    }
+    mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3; s.2 ^= t
+        s.3 = (s.3 << 45) | (s.3 >> 19)
+        return result
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        let words = buffer.count / 8
+        let p = buffer.baseAddress!
+        for i in 0..<words { p.storeBytes(of: next(), toByteOffset: i * 8, as: UInt64.self) }
+        for i in (words * 8)..<buffer.count { p.storeBytes(of: UInt8(truncatingIfNeeded: next()), toByteOffset: i, as: UInt8.self) }
+    }
+}
+
+/// Writes `size` bytes of content `id` (the same id always gives the same bytes).
+func writeContent(path: String, id: UInt64, size: Int, seed: UInt64, buffer: UnsafeMutableRawBufferPointer,
+                  patch: ((UnsafeMutableRawBufferPointer, Int) -> Void)? = nil) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { fail("cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var rng = Random(seed: seed &* 1_000_003 &+ id)
+    var left = size
+    var offset = 0
+    while left > 0 {
+        let n = min(left, buffer.count)
+        let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+        rng.fill(chunk)
+        patch?(chunk, offset)
+        var done = 0
+        while done < n {
+            let w = write(fd, chunk.baseAddress! + done, n - done)
+            guard w > 0 else { fail("write \(path): \(String(cString: strerror(errno)))") }
+            done += w
+        }
+        left -= n
+        offset += n
+    }
+}
+
+// MARK: - Corpus
+
+struct Corpus {
+    let root: String
+    let silos: [String]
+    var files = 0
+    var bytes: Int64 = 0
+    var folders = 0
+    var generatedIn: Double = 0
+    var siloPaths: [String] { silos.map { "\(root)/\($0)" } }
+}
+
+let departments = ["marketing", "hr", "training", "rnd", "operations", "legal"]
+let words = ["launch", "summer", "staff", "portrait", "site", "event", "product", "module", "lab", "brand",
+             "logo", "banner", "hero", "team", "offsite", "safety", "audit", "catalog", "spring", "report"]
+let exts = [".jpg", ".png", ".tif", ".pdf", ".mp4", ".psd", ".docx", ".xmp"]
+
+/// Log-uniform sizes between 1 KiB and `top`, so most files are small and a few are large, as in
+/// real asset folders; `top` is chosen so the average matches bytes ÷ files.
+func sizeCeiling(mean: Double) -> Double {
+    let a = 1024.0
+    var lo = a * 1.01, hi = 1e12
+    for _ in 0..<200 {
+        let b = (lo + hi) / 2
+        if (b - a) / log(b / a) < mean { lo = b } else { hi = b }
+    }
+    return lo
+}
+
+func generateCorpus(_ o: Options) -> Corpus {
+    let name = "corpus-\(o.files)-\(o.bytes)-\(o.seed)"
+    let root = URL(fileURLWithPath: o.workdir).appendingPathComponent(name).standardizedFileURL.path
+    let stamp = "\(root)/.complete"
+    var corpus = Corpus(root: root, silos: departments)
+    if let text = try? String(contentsOfFile: stamp, encoding: .utf8) {
+        let parts = text.split(separator: " ").compactMap { Int64($0) }
+        if parts.count == 3 {
+            corpus.files = Int(parts[0]); corpus.bytes = parts[1]; corpus.folders = Int(parts[2])
+            return corpus
+        }
+    }
+    try? FileManager.default.removeItem(atPath: root)
+    let started = Date()
+    var rng = Random(seed: o.seed)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+    defer { buffer.deallocate() }
+
+    // Folders: silo/year/project[/stage], ~55 files each.
+    var folders: [[String]] = []
+    for silo in departments {
+        var list: [String] = []
+        let projects = max(2, o.files / (departments.count * 6 * 3 * 55) + 1)
+        for year in 2019...2024 {
+            for p in 0..<projects {
+                let project = "\(year)/\(words[(p * 7 + year) % words.count])-\(words[(p * 3) % words.count])-\(p)"
+                list.append(project)
+                for stage in ["raw", "final"] where rng.below(3) > 0 { list.append("\(project)/\(stage)") }
+            }
+        }
+        for f in list { try? FileManager.default.createDirectory(atPath: "\(root)/\(silo)/\(f)", withIntermediateDirectories: true) }
+        folders.append(list)
+        corpus.folders += list.count
+    }
+
+    // Contents: 30% of them have 2–4 copies in random silos and folders, under other names.
+    let copiesPerContent = 0.7 + 0.3 * (2 + 2 + 2 + 3 + 3 + 4) / 6
+    let contents = max(10, Int(Double(o.files) / copiesPerContent))
+    let top = sizeCeiling(mean: Double(o.bytes) / Double(o.files))
+    var used = Set<String>()
+    func place(_ silo: Int, _ ext: String) -> String {
+        while true {
+            let folder = folders[silo][rng.below(folders[silo].count)]
+            let name = "\(words[rng.below(words.count)])_\(String(format: "%06d", rng.below(1_000_000)))\(ext)"
+            let path = "\(root)/\(departments[silo])/\(folder)/\(name)"
+            if used.insert(path).inserted { return path }
+        }
+    }
+    var id: UInt64 = 0
+    while corpus.files < o.files && id < UInt64(contents) * 2 {
+        id += 1
+        let size = Int(exp(log(1024.0) + rng.unit() * (log(top) - log(1024.0))))
+        let ext = exts[rng.below(exts.count)]
+        let copies = rng.unit() < 0.3 ? [2, 2, 2, 3, 3, 4][rng.below(6)] : 1
+        for _ in 0..<copies where corpus.files < o.files {
+            writeContent(path: place(rng.below(departments.count), ext), id: id, size: size, seed: o.seed, buffer: buffer)
+            corpus.files += 1
+            corpus.bytes += Int64(size)
+        }
+    }
+    // Near misses: same size, different bytes; and same first and last 4 KiB, different middle.
+    for k in 0..<min(200, o.files / 100) {
+        let size = 50_000 + k
+        for variant: UInt64 in 0..<2 {
+            writeContent(path: place(rng.below(departments.count), ".bin"), id: 10_000_000 + UInt64(k) * 2 + variant,
+                         size: size, seed: o.seed, buffer: buffer)
+            corpus.files += 1; corpus.bytes += Int64(size)
+        }
+    }
+    for k in 0..<min(50, o.files / 400) {
+        let size = 200_000
+        for variant in 0..<2 {
+            writeContent(path: place(rng.below(departments.count), ".bin"), id: 20_000_000 + UInt64(k), size: size,
+                         seed: o.seed, buffer: buffer) { chunk, offset in
+                // Only the middle differs between the two variants.
+                let mid = 100_000 - offset
+                if mid >= 0 && mid < chunk.count { chunk[mid] = UInt8(variant) }
+            }
+            corpus.files += 1; corpus.bytes += Int64(size)
+        }
+    }
+    // Hard links: one physical copy under two names.
+    for k in 0..<min(100, o.files / 500) {
+        let silo = k % departments.count
+        let original = place(silo, ".jpg")
+        writeContent(path: original, id: 30_000_000 + UInt64(k), size: 20_000 + k, seed: o.seed, buffer: buffer)
+        link(original, place(silo, ".jpg"))
+        corpus.files += 2; corpus.bytes += Int64(2 * (20_000 + k))
+    }
+    corpus.generatedIn = Date().timeIntervalSince(started)
+    try? "\(corpus.files) \(corpus.bytes) \(corpus.folders)".write(toFile: stamp, atomically: true, encoding: .utf8)
+    return corpus
+}
+
+/// Many tiny files, for memory per file.
+func generateScaleTree(files: Int, workdir: String) -> String {
+    let root = URL(fileURLWithPath: workdir).appendingPathComponent("scale-\(files)").standardizedFileURL.path
+    if FileManager.default.fileExists(atPath: "\(root)/.complete") { return root }
+    try? FileManager.default.removeItem(atPath: root)
+    var rng = Random(seed: 99)
+    let perFolder = 100
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 64)
+    defer { buffer.deallocate() }
+    for i in 0..<files {
+        let folder = "\(root)/big/\(i / (perFolder * 100))/\(i / perFolder)"
+        if i % perFolder == 0 { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        writeContent(path: "\(folder)/f\(i).dat", id: UInt64(i % (files / 3 + 1)), size: 16 + rng.below(240), seed: 7, buffer: buffer)
+    }
+    _ = FileManager.default.createFile(atPath: "\(root)/.complete", contents: nil)
+    return root
+}
+
+// MARK: - Running and timing commands
+
+struct Measurement {
+    var wall: Double
+    var peakRSSKiB: Int
+    var status: Int32
+}
+
+/// GNU time, when installed, measures peak memory truthfully: a child started with posix_spawn
+/// (which shares our address space until exec) inherits this process's RSS as its ru_maxrss, so
+/// small peers would all seem to use as much memory as the benchmark itself. GNU time forks for
+/// real, from a small process.
+let gnuTime: String? = FileManager.default.isExecutableFile(atPath: "/usr/bin/time") ? "/usr/bin/time" : nil
+
+/// Runs a command, its output to `stdoutPath` (or /dev/null), and measures wall time and peak RSS.
+func measure(_ argv: [String], cwd: String? = nil, stdoutPath: String = "/dev/null") -> Measurement {
+    guard let gnuTime else { return spawnAndWait(argv, cwd: cwd, stdoutPath: stdoutPath) }
+    let report = "\(NSTemporaryDirectory())/silomerge-bench-time-\(getpid()).txt"
+    var m = spawnAndWait([gnuTime, "-f", "%M %x", "-o", report] + argv, cwd: cwd, stdoutPath: stdoutPath)
+    if let text = try? String(contentsOfFile: report, encoding: .utf8) {
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        if fields.count >= 2, let kib = Int(fields[fields.count - 2]), let status = Int32(fields[fields.count - 1]) {
+            m.peakRSSKiB = kib
+            m.status = status
+        }
+    }
+    return m
+}
+
+func spawnAndWait(_ argv: [String], cwd: String?, stdoutPath: String) -> Measurement {
+    var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    // The child starts in `cwd` (the benchmark is single-threaded, so changing ours is safe).
+    let previous = FileManager.default.currentDirectoryPath
+    if let cwd { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
+    defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+    var cargs = argv.map { strdup($0) } + [nil]
+    defer { for p in cargs { free(p) } }
+    var pid: pid_t = 0
+    let start = DispatchTime.now()
+    let rc = posix_spawnp(&pid, argv[0], &actions, nil, &cargs, environ)
+    guard rc == 0 else { fail("cannot run \(argv[0]): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    return Measurement(wall: wall, peakRSSKiB: Int(usage.ru_maxrss), status: exitStatus)
+}
+
+func which(_ name: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        let path = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return nil
+}
+
+struct Row {
+    var label: String
+    var runs: [Measurement]
+    var median: Double { let w = runs.map(\.wall).sorted(); return w[w.count / 2] }
+    var min: Double { runs.map(\.wall).min() ?? 0 }
+    var max: Double { runs.map(\.wall).max() ?? 0 }
+    var peak: Int { runs.map(\.peakRSSKiB).max() ?? 0 }
+}
+
+/// One warm-up run, then `runs` measured ones; `before` runs ahead of each (not timed).
+func bench(_ label: String, runs: Int, before: () -> Void = {}, _ argv: [String], cwd: String? = nil) -> Row {
+    FileHandle.standardError.write(Data("  \(label) ".utf8))
+    before()
+    let warm = measure(argv, cwd: cwd)
+    if warm.status != 0 && warm.status != 1 {
+        FileHandle.standardError.write(Data("(exit \(warm.status)) ".utf8))
+    }
+    var row = Row(label: label, runs: [])
+    for _ in 0..<runs {
+        before()
+        row.runs.append(measure(argv, cwd: cwd))
+        FileHandle.standardError.write(Data(".".utf8))
+    }
+    FileHandle.standardError.write(Data(String(format: " %.2f s\n", row.median).utf8))
+    return row
+}
+
+// MARK: - Duplicate groups, as sets of inodes
+
+/// Reads fdupes-style output (paths, blank line between groups) into groups of (device, inode):
+/// hard links to one inode count once, whichever tool listed them.
+func inodeGroups(_ path: String, relativeTo cwd: String) -> Set<Set<String>> {
+    guard let data = FileManager.default.contents(atPath: path) else { return [] }
+    var groups = Set<Set<String>>()
+    for block in data.split(separator: 0x0A, omittingEmptySubsequences: false).split(whereSeparator: { $0.isEmpty }) {
+        var inodes = Set<String>()
+        for line in block {
+            var p = Array(line)
+            if p.first != 0x2F { p = Array("\(cwd)/".utf8) + p }
+            var st = stat()
+            let ok = (p + [0]).withUnsafeBufferPointer { b in b.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &st) } } == 0
+            if ok { inodes.insert("\(st.st_dev):\(st.st_ino)") }
+        }
+        if inodes.count > 1 { groups.insert(inodes) }
+    }
+    return groups
+}
+
+// MARK: - Main
+
+let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let selfURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+let silomerge = selfURL.deletingLastPathComponent().appendingPathComponent("silomerge").path
+guard FileManager.default.isExecutableFile(atPath: silomerge) else {
+    fail("no silomerge binary next to \(selfURL.path): build it first (swift build -c release)")
+}
+try? FileManager.default.createDirectory(atPath: options.workdir, withIntermediateDirectories: true)
+let work = URL(fileURLWithPath: options.workdir).standardizedFileURL.path
+
+let cores = ProcessInfo.processInfo.activeProcessorCount
+var cpu = "unknown CPU"
+if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+   let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
+    cpu = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
+}
+
+FileHandle.standardError.write(Data("Generating (or reusing) the corpus in \(work)…\n".utf8))
+let corpus = generateCorpus(options)
+
+// OpenSSL's own SHA-256 rate on this machine, 16 KiB blocks: the compute limit's denominator.
+FileHandle.standardError.write(Data("Measuring openssl speed -evp sha256…\n".utf8))
+var shaRate = 0.0   // bytes per second, one core
+do {
+    let out = "\(work)/openssl-speed.txt"
+    _ = measure(["openssl", "speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "3"], stdoutPath: out)
+    if let text = try? String(contentsOfFile: out, encoding: .utf8),
+       let line = text.split(separator: "\n").last(where: { $0.hasPrefix("sha256") }),
+       let value = line.split(separator: " ").last.flatMap({ Double($0.replacingOccurrences(of: "k", with: "")) }) {
+        shaRate = value * 1000
+    }
+}
+
+// Warm the page cache: every file read once.
+FileHandle.standardError.write(Data("Warming the page cache…\n".utf8))
+_ = measure(["sh", "-c", "find \(corpus.root) -type f -print0 | xargs -0 cat > /dev/null"])
+
+let runs = options.runs
+let silos = zip(corpus.silos, corpus.siloPaths).map { "\($0)=\($1)" }
+var rows: [Row] = []
+FileHandle.standardError.write(Data("Timing (\(runs) runs after a warm-up, medians):\n".utf8))
+
+let auditDB = "\(work)/audit.sqlite"
+func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
+let audit = bench("silomerge audit", runs: runs, before: { removeCatalogue(auditDB) },
+                  [silomerge, "audit", "-q", "--catalog", auditDB] + silos)
+rows.append(audit)
+
+let fullDB = "\(work)/full.sqlite"
+let full = bench("silomerge scan --hash full", runs: runs, before: { removeCatalogue(fullDB) },
+                 [silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
+rows.append(full)
+let rescan = bench("silomerge scan (unchanged rescan)", runs: runs,
+                   [silomerge, "scan", "-q", "--catalog", fullDB] + silos)
+rows.append(rescan)
+
+var jdupesRow: Row?
+var groupCheck = "not checked (jdupes not installed)"
+if options.peers, let jdupes = which("jdupes") {
+    let row = bench("jdupes -r -q", runs: runs, [jdupes, "-r", "-q"] + corpus.siloPaths)
+    rows.append(row)
+    jdupesRow = row
+    // Same groups? Both outputs reduced to groups of inodes.
+    let theirs = "\(work)/jdupes.txt", ours = "\(work)/silomerge-groups.txt"
+    _ = measure([jdupes, "-r", "-q"] + corpus.siloPaths, stdoutPath: theirs)
+    removeCatalogue(auditDB)
+    _ = measure([silomerge, "audit", "-q", "--catalog", auditDB] + silos)
+    _ = measure([silomerge, "duplicates", "--format", "fdupes", "--catalog", auditDB], stdoutPath: ours)
+    let a = inodeGroups(ours, relativeTo: work), b = inodeGroups(theirs, relativeTo: work)
+    groupCheck = a == b ? "yes: \(grouped(a.count)) groups, identical" : "NO: silomerge \(a.count) groups, jdupes \(b.count); \(a.subtracting(b).count) only in silomerge, \(b.subtracting(a).count) only in jdupes"
+}
+if options.peers, let rdfind = which("rdfind") {
+    rows.append(bench("rdfind -dryrun true", runs: runs,
+                      [rdfind, "-dryrun", "true", "-outputname", "/dev/null"] + corpus.siloPaths, cwd: work))
+}
+if options.peers, let rmlint = which("rmlint") {
+    rows.append(bench("rmlint", runs: runs, [rmlint, "-o", "fdupes:/dev/null"] + corpus.siloPaths, cwd: work))
+}
+
+// Memory per file: a large tree of tiny files, and a tenth of it.
+var scaleLines: [String] = []
+var scaleFigures: [String: Any] = [:]
+if options.scaleFiles > 0 {
+    FileHandle.standardError.write(Data("Scale test: \(options.scaleFiles) files (generated once, reused)…\n".utf8))
+    let big = generateScaleTree(files: options.scaleFiles, workdir: work)
+    let small = generateScaleTree(files: options.scaleFiles / 10, workdir: work)
+    let db = "\(work)/scale.sqlite"
+    removeCatalogue(db)
+    let large = measure([silomerge, "scan", "-q", "--catalog", db, "big=\(big)/big"])
+    removeCatalogue(db)
+    let tenth = measure([silomerge, "scan", "-q", "--catalog", db, "big=\(small)/big"])
+    removeCatalogue(db)
+    let perFile = Double(large.peakRSSKiB - tenth.peakRSSKiB) * 1024 / Double(options.scaleFiles - options.scaleFiles / 10)
+    scaleLines = [
+        String(format: "  %@ files: %.1f s, peak RSS %@ (exit %d)", grouped(options.scaleFiles), large.wall,
+               human(Int64(large.peakRSSKiB) * 1024), large.status),
+        String(format: "  %@ files: %.1f s, peak RSS %@", grouped(options.scaleFiles / 10), tenth.wall,
+               human(Int64(tenth.peakRSSKiB) * 1024)),
+        String(format: "  growth: %.0f bytes of peak memory per additional file; %.0f bytes per file overall",
+               perFile, Double(large.peakRSSKiB) * 1024 / Double(options.scaleFiles)),
+    ]
+    scaleFigures = ["files": options.scaleFiles, "peak_rss_kib": large.peakRSSKiB, "tenth_peak_rss_kib": tenth.peakRSSKiB,
+                    "bytes_per_additional_file": perFile, "seconds": large.wall, "exit": Int(large.status)]
+}
+
+// MARK: - Report
+
+let computeLimit = shaRate > 0 ? Double(corpus.bytes) / (Double(cores) * shaRate) : 0
+var report = """
+    SiloMerge benchmark · \(Date().formatted(.iso8601.year().month().day())) · \(cores) cores (\(cpu)) · OpenSSL SHA-256 \(String(format: "%.2f", shaRate / 1e9)) GB/s per core
+    Corpus: \(grouped(corpus.files)) files, \(human(corpus.bytes)) in \(corpus.silos.count) silos and \(grouped(corpus.folders)) folders (seed \(options.seed)); page cache warm
+
+    | command | median | min | max | peak RSS |
+    |---|---:|---:|---:|---:|
+
+    """
+for r in rows {
+    report += String(format: "| %@ | %.2f s | %.2f s | %.2f s | %@ |\n", r.label, r.median, r.min, r.max,
+                     human(Int64(r.peak) * 1024))
+}
+report += "\n"
+var ratios: [String: Double] = [:]
+if let j = jdupesRow {
+    ratios["audit_over_jdupes"] = audit.median / j.median
+    report += String(format: "- audit / jdupes: %.2f× (target ≤ 0.5×)\n", audit.median / j.median)
+}
+if computeLimit > 0 {
+    ratios["full_over_compute_limit"] = full.median / computeLimit
+    report += String(format: "- full-hash scan / compute limit: %.2f× (limit %.2f s = %@ ÷ (%d cores × %.2f GB/s); target ≤ 1.3×)\n",
+                     full.median / computeLimit, computeLimit, human(corpus.bytes), cores, shaRate / 1e9)
+}
+ratios["full_over_rescan"] = full.median / rescan.median
+report += String(format: "- first full scan / unchanged rescan: %.1f× (target ≥ 20×)\n", full.median / rescan.median)
+report += "- same duplicate groups as jdupes -r (hard links aside): \(groupCheck)\n"
+if !scaleLines.isEmpty { report += "\nMemory at scale (silomerge scan, tiny files):\n" + scaleLines.joined(separator: "\n") + "\n" }
+print(report)
+
+if let path = options.json {
+    var object: [String: Any] = [
+        "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "cpu": cpu, "sha256_bytes_per_second": shaRate,
+        "corpus": ["files": corpus.files, "bytes": corpus.bytes, "folders": corpus.folders, "seed": Int(options.seed)],
+        "commands": rows.map { ["label": $0.label, "median": $0.median, "min": $0.min, "max": $0.max, "peak_rss_kib": $0.peak] },
+        "ratios": ratios, "groups_equal_jdupes": groupCheck, "compute_limit_seconds": computeLimit,
+    ]
+    if !scaleFigures.isEmpty { object["scale"] = scaleFigures }
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+        _ = FileManager.default.createFile(atPath: path, contents: data)
+    }
+}
