@@ -25,41 +25,84 @@ struct FileHasherTests {
         }
     }
 
-    @Test("Partial hash covers the first and last block; small files are hashed whole")
-    func partialHash() throws {
+    func member(_ tree: TestTree, _ fd: Int32, _ name: String, id: Int64, known: SHA256Digest? = nil) throws -> GroupMember {
+        guard case .success(let st) = Posix.stat(FilePath(tree.url(name).path)) else { throw Errno(ENOENT) }
+        return GroupMember(fileID: id, rootFD: fd, silo: "t", path: RelativePath(name), stat: st, known: known)
+    }
+
+    @Test("Quick hash: equal ends agree, a difference at either end shows")
+    func quickHash() throws {
         let tree = try TestTree()
         let hasher = try FileHasher()
         let fd = rootFD(tree)
         defer { close(fd) }
-        var spec = PartialHashSpec()
-        spec.block = 4096
-        spec.wholeFileLimit = 16 * 1024
-        let small = bytes(10_000, seed: 7)
-        try tree.write("small", small)
-        guard case .success(let s) = hasher.hashPartial(rootFD: fd, path: RelativePath("small"), spec: spec) else {
-            Issue.record("partial failed"); return
-        }
-        #expect(s.full?.hex == (try sha(small)))
-        #expect(s.partial == s.full)
-
-        // Same first and last 4 KiB, different middle: equal partial hashes, different full ones.
         let head = bytes(4096, seed: 1), tail = bytes(4096, seed: 2)
-        let a = head + bytes(50_000, seed: 3) + tail
-        let b = head + bytes(50_000, seed: 4) + tail
-        try tree.write("a", a)
-        try tree.write("b", b)
-        guard case .success(let pa) = hasher.hashPartial(rootFD: fd, path: RelativePath("a"), spec: spec),
-              case .success(let pb) = hasher.hashPartial(rootFD: fd, path: RelativePath("b"), spec: spec) else {
-            Issue.record("partial failed"); return
+        try tree.write("a", head + bytes(50_000, seed: 3) + tail)
+        try tree.write("b", head + bytes(50_000, seed: 4) + tail)
+        var changedTail = tail
+        changedTail[4095] ^= 1
+        try tree.write("c", head + bytes(50_000, seed: 3) + changedTail)
+        let spec = PartialHashSpec()
+        func q(_ name: String) throws -> UInt64 {
+            guard case .success(let (h, _)) = hasher.quick(try member(tree, fd, name, id: 0), spec: spec, onBytes: { _ in }) else {
+                throw Errno(EIO)
+            }
+            return h
         }
-        #expect(pa.partial == pb.partial)
-        #expect(pa.full == nil)
-        #expect(pa.partial.hex == (try sha(head + tail)))
-        guard case .success(let fa) = hasher.hashFull(rootFD: fd, path: RelativePath("a")),
-              case .success(let fb) = hasher.hashFull(rootFD: fd, path: RelativePath("b")) else {
-            Issue.record("full failed"); return
-        }
-        #expect(fa.0 != fb.0)
+        #expect(try q("a") == q("b"))
+        #expect(try q("a") != q("c"))
+    }
+
+    @Test("Classify: copies share the first copy's hash; near misses and loners stay unhashed")
+    func classify() throws {
+        let tree = try TestTree()
+        let hasher = try FileHasher(bufferSize: 128 * 1024)   // several chunks per file
+        let fd = rootFD(tree)
+        defer { close(fd) }
+        let a = bytes(300_000, seed: 1)
+        var nearMiss = a
+        nearMiss[150_000] ^= 0xFF
+        for name in ["a1", "a2", "a3"] { try tree.write(name, a) }
+        try tree.write("near", nearMiss)
+        try tree.write("other", bytes(300_000, seed: 9))
+        let members = try ["a1", "near", "a2", "other", "a3"].enumerated().map { try member(tree, fd, $1, id: Int64($0)) }
+        let outcomes = hasher.classify(members, hashSingles: false, onBytes: { _ in })
+        let digest = try SHA256Hasher.digest(a)
+        #expect(outcomes == [.digest(digest), .unique, .digest(digest), .unique, .digest(digest)])
+        // When the hashes of loners are needed (files of other silos to compare with), they get them.
+        let all = hasher.classify(members, hashSingles: true, onBytes: { _ in })
+        #expect(all[1] == .digest(try SHA256Hasher.digest(nearMiss)))
+        #expect(all[3] == .digest(try SHA256Hasher.digest(bytes(300_000, seed: 9))))
+    }
+
+    @Test("Classify reuses a trusted stored hash instead of hashing again")
+    func classifyKnown() throws {
+        let tree = try TestTree()
+        let hasher = try FileHasher()
+        let fd = rootFD(tree)
+        defer { close(fd) }
+        try tree.write("old", bytes(20_000, seed: 5))
+        try tree.write("new", bytes(20_000, seed: 5))
+        // A stand-in stored hash proves the reference was compared, not re-hashed.
+        let stored = try SHA256Hasher.digest(Array("stand-in".utf8))
+        let members = [try member(tree, fd, "new", id: 1), try member(tree, fd, "old", id: 2, known: stored)]
+        let outcomes = hasher.classify(members, hashSingles: false, onBytes: { _ in })
+        #expect(outcomes == [.digest(stored), .digest(stored)])
+    }
+
+    @Test("Classify reports a file that vanished and still sorts the rest")
+    func classifyVanished() throws {
+        let tree = try TestTree()
+        let hasher = try FileHasher()
+        let fd = rootFD(tree)
+        defer { close(fd) }
+        for name in ["x", "y", "z"] { try tree.write(name, bytes(10_000, seed: 3)) }
+        let members = try ["x", "y", "z"].enumerated().map { try member(tree, fd, $1, id: Int64($0)) }
+        try tree.remove("x")
+        let outcomes = hasher.classify(members, hashSingles: false, onBytes: { _ in })
+        #expect(outcomes[0] == .failed(.vanished))
+        #expect(outcomes[1] == .digest(try SHA256Hasher.digest(bytes(10_000, seed: 3))))
+        #expect(outcomes[2] == outcomes[1])
     }
 
     @Test("A vanished file, a FIFO and a symlink are refused without blocking")

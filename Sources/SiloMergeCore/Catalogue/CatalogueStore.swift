@@ -47,13 +47,13 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// excluded), recording each as a change, and returns how many went each way.
     func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
 
-    // MARK: Reading stages of `--hash dupes`
+    // MARK: `--hash dupes`
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
     func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
-    /// Selects the files a stage must read; returns their count, bytes and devices.
-    func prepareStage(_ stage: ReadStage, siloIDs: [Int64], rehash: Bool) throws -> StagePlan
-    /// The next files of the prepared stage on one device, in inode order.
-    func stageJobs(device: UInt64, afterInode: UInt64?, limit: Int) throws -> [HashJob]
+    /// Calls `body` with each group of catalogued files that share a size and are held by two
+    /// or more inodes, in size order, streamed (on a connection of its own, so results can be
+    /// written meanwhile) until it returns false.
+    func forEachSizeGroup(_ body: ([CandidateFile]) throws -> Bool) throws
 
     // MARK: Reports
     /// Totals, per-silo figures, the silo × silo overlap and the `top` largest groups, in one
@@ -67,25 +67,11 @@ public protocol CatalogueStore: AnyObject, Sendable {
 public struct PartialHashSpec: Sendable, Hashable, Codable {
     /// Bytes read from each end of a file.
     public var block = 4096
-    /// Files up to this size are read whole at once (the partial hash is then the full hash):
-    /// for them two small reads and hashing 8 KiB cost about as much as one read.
+    /// Files up to this size are read whole at once: two small reads cost as much as one.
     public var wholeFileLimit = 16 * 1024
     public init() {}
 }
 
-/// A reading stage of `--hash dupes`.
-public enum ReadStage: Sendable, Equatable {
-    /// First and last blocks of files whose size is shared by another inode.
-    case partial(PartialHashSpec)
-    /// Whole files still grouped after the partial stage.
-    case full(PartialHashSpec)
-}
-
-public struct StagePlan: Sendable {
-    public var files: Int
-    public var bytes: Int64
-    public var devices: [UInt64]
-}
 
 /// Looks up the files catalogued in one folder. Not thread-safe: one per walker thread.
 public protocol FolderReader: AnyObject {

@@ -118,9 +118,9 @@ public enum CatalogueWrite: Sendable {
     /// A new file (or, with `replacing`, a file whose identity changed: that row is updated in
     /// place and its old state recorded as a change).
     case upsert(FileRow, replacing: StoredEntry?)
-    /// A hash (full, partial or both) computed for a file already in the catalogue; when
-    /// `previous` is given and differs, the content changed without its size or mtime changing.
-    case hashed(id: Int64, sha256: SHA256Digest?, partial: SHA256Digest?, previous: SHA256Digest?)
+    /// A hash computed for a file already in the catalogue; when `previous` is given and
+    /// differs, the content changed without its size or mtime changing.
+    case hashed(id: Int64, sha256: SHA256Digest, previous: SHA256Digest?)
     /// A file that is gone (or now excluded): the row is deleted, the old state kept as a change.
     case remove(StoredEntry, siloID: Int64, dir: RelativePath, reason: ChangeKind)
     /// A folder the walk listed completely; used at the end to find folders that vanished.
@@ -138,13 +138,12 @@ public struct FileRow: Sendable {
     public var name: [UInt8]
     public var stat: FileStat
     public var sha256: SHA256Digest?
-    public var partial: SHA256Digest?
     public var hashedAt: Date?
 
     public init(siloID: Int64, dir: RelativePath, name: [UInt8], stat: FileStat,
-                sha256: SHA256Digest? = nil, partial: SHA256Digest? = nil, hashedAt: Date? = nil) {
+                sha256: SHA256Digest? = nil, hashedAt: Date? = nil) {
         self.siloID = siloID; self.dir = dir; self.name = name; self.stat = stat
-        self.sha256 = sha256; self.partial = partial; self.hashedAt = hashedAt
+        self.sha256 = sha256; self.hashedAt = hashedAt
     }
 
     public var path: RelativePath { dir.appending(name) }
@@ -162,20 +161,11 @@ public enum ChangeKind: String, Sendable, Codable {
     case content
 }
 
-/// A file the hashing stages of `--hash dupes` must read.
-public struct HashJob: Sendable {
+/// A catalogued file of a same-size group, for `--hash dupes`.
+public struct CandidateFile: Sendable {
     public var fileID: Int64
     public var siloID: Int64
     public var path: RelativePath
     public var stat: FileStat
-    public var previous: SHA256Digest?
-}
-
-/// What reading one file produced.
-public struct HashOutcome: Sendable {
-    public var fileID: Int64
-    public var stat: FileStat
     public var sha256: SHA256Digest?
-    public var partial: SHA256Digest?
-    public var previous: SHA256Digest?
 }

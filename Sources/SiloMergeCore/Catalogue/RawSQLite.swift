@@ -98,6 +98,7 @@ final class SQLiteFolderReader: FolderReader {
         connection = db
         sqlite3_busy_timeout(db, 30_000)
         sqlite3_exec(db, "PRAGMA query_only = 1", nil, nil, nil)
+        sqlite3_exec(db, "PRAGMA cache_size = -4096", nil, nil, nil)   // 4 MiB: it reads one folder at a time
         let sql = """
             SELECT id, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, sha256
             FROM file WHERE silo_id = ? AND dir = ?
@@ -129,5 +130,39 @@ final class SQLiteFolderReader: FolderReader {
             out.append(StoredEntry(id: s.int64(0), name: s.bytes(1), stat: stat, sha256: s.digest(11)))
         }
         return out
+    }
+}
+
+/// A connection of its own, for long reads that must not hold GRDB's writer (streaming a
+/// query while the scan's writer thread records results). Used by one thread.
+final class RawConnection {
+    private var connection: OpaquePointer?
+    private var statements: [OpaquePointer] = []
+
+    init(path: String) throws {
+        var db: OpaquePointer?
+        let code = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        guard code == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "error \(code)"
+            if let db { sqlite3_close_v2(db) }
+            throw CatalogueError.cannotOpen(path: path, reason: message)
+        }
+        connection = db
+        sqlite3_busy_timeout(db, 30_000)
+        sqlite3_exec(db, "PRAGMA cache_size = -4096", nil, nil, nil)
+    }
+
+    deinit {
+        for s in statements { sqlite3_finalize(s) }
+        if let connection { sqlite3_close_v2(connection) }
+    }
+
+    func prepare(_ sql: String) throws -> RawStatement {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(connection, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw DatabaseError(resultCode: .SQLITE_ERROR, message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+        }
+        statements.append(statement)
+        return RawStatement(handle: statement, connection: connection!)
     }
 }

@@ -72,18 +72,16 @@ extension SQLiteCatalogue {
                 let now = Timestamp.string(Date())
                 let update = RawStatement(try db.cachedStatement(sql: """
                     UPDATE file SET size = ?1, mtime_ns = ?2, ctime_ns = ?3, dev = ?4, ino = ?5, nlink = ?6, mode = ?7,
-                        uid = ?8, gid = ?9, sha256 = ?10, partial_sha256 = ?11, hashed_at = ?12, changed_run = ?13
+                        uid = ?8, gid = ?9, sha256 = ?10, hashed_at = ?12, changed_run = ?13
                     WHERE id = ?14
                     """), db)
                 let insert = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO file (size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, sha256,
-                                      partial_sha256, hashed_at, first_seen_run, silo_id, dir, name)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                                      hashed_at, first_seen_run, silo_id, dir, name)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16)
                     """), db)
                 let hashed = RawStatement(try db.cachedStatement(sql: """
-                    UPDATE file SET sha256 = coalesce(?1, sha256), partial_sha256 = coalesce(?2, partial_sha256),
-                        hashed_at = CASE WHEN ?1 IS NULL THEN hashed_at ELSE ?3 END
-                    WHERE id = ?4
+                    UPDATE file SET sha256 = ?1, hashed_at = ?3 WHERE id = ?4
                     """), db)
                 let contentChange = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns,
@@ -127,22 +125,22 @@ extension SQLiteCatalogue {
                         let hashedAt = row.hashedAt == nil ? nil : now
                         if let old = replacing {
                             bindStat(update, row.stat)
-                            update.bind(10, row.sha256); update.bind(11, row.partial); update.bind(12, text: hashedAt)
+                            update.bind(10, row.sha256); update.bind(12, text: hashedAt)
                             update.bind(13, runID); update.bind(14, old.id)
                             try update.run("update a file")
                             try recordChange(.changed, siloID: row.siloID, dir: row.dir, name: row.name, fileID: old.id,
                                              old: old.stat, oldSHA: old.sha256, new: row.stat, newSHA: row.sha256)
                         } else {
                             bindStat(insert, row.stat)
-                            insert.bind(10, row.sha256); insert.bind(11, row.partial); insert.bind(12, text: hashedAt)
+                            insert.bind(10, row.sha256); insert.bind(12, text: hashedAt)
                             insert.bind(13, runID); insert.bind(14, row.siloID)
                             insert.bind(15, text: row.dir.bytes); insert.bind(16, text: row.name)
                             try insert.run("add a file")
                         }
-                    case .hashed(let id, let sha, let partial, let previous):
-                        hashed.bind(1, sha); hashed.bind(2, partial); hashed.bind(3, text: now); hashed.bind(4, id)
+                    case .hashed(let id, let sha, let previous):
+                        hashed.bind(1, sha); hashed.bind(3, text: now); hashed.bind(4, id)
                         try hashed.run("record a hash")
-                        if let sha, let previous, sha != previous {
+                        if let previous, sha != previous {
                             contentChange.bind(1, runID); contentChange.bind(2, previous); contentChange.bind(3, sha)
                             contentChange.bind(4, id)
                             try contentChange.run("record a content change")
@@ -224,150 +222,57 @@ extension SQLiteCatalogue {
             try pool.write { db in
                 let ids = siloIDs.map(String.init).joined(separator: ",")
                 try db.execute(sql: """
-                    UPDATE file SET sha256 = ?, partial_sha256 = ?, hashed_at = ?
+                    UPDATE file SET sha256 = ?, hashed_at = ?
                     WHERE silo_id IN (\(ids)) AND size = 0 AND sha256 IS NULL
-                    """, arguments: [SHA256Digest.empty.hex, SHA256Digest.empty.hex, Timestamp.string(Date())])
+                    """, arguments: [SHA256Digest.empty.hex, Timestamp.string(Date())])
                 return db.changesCount
             }
         }
     }
 
-    public func prepareStage(_ stage: ReadStage, siloIDs: [Int64], rehash: Bool) throws -> StagePlan {
-        let scope = Set(siloIDs)
-        return try wrap("select files to read") {
-            try pool.write { db in
-                try db.execute(sql: """
-                    CREATE TEMP TABLE IF NOT EXISTS stage_job (dev INTEGER NOT NULL, ino INTEGER NOT NULL,
-                        file_id INTEGER NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (dev, ino)) WITHOUT ROWID;
-                    DELETE FROM stage_job;
-                    """)
-                try db.execute(sql: CatalogueSchema.bulkIndexes[1])   // the size index, if a bulk load dropped it
-                let spec: PartialHashSpec
-                switch stage { case .partial(let p): spec = p; case .full(let p): spec = p }
-                let whole = max(spec.wholeFileLimit, 2 * spec.block)
-                if case .partial = stage {
-                    // Small files are read whole by the partial stage: their partial hash is
-                    // their full hash, known already when they were hashed before.
-                    try db.execute(sql: """
-                        UPDATE file SET partial_sha256 = sha256
-                        WHERE partial_sha256 IS NULL AND sha256 IS NOT NULL AND size <= ?
-                        """, arguments: [whole])
+    public func forEachSizeGroup(_ body: ([CandidateFile]) throws -> Bool) throws {
+        try wrap("list files sharing a size") {
+            try pool.write { db in try db.execute(sql: CatalogueSchema.bulkIndexes[1]) }   // the size index
+            let reader = try RawConnection(path: location)
+            // One pass over the covering size index finds the sizes two inodes share; only
+            // their files are then looked up in the table.
+            let sizes = try reader.prepare("""
+                SELECT size, dev, ino, id FROM file INDEXED BY file_size WHERE size > 0 ORDER BY size
+                """)
+            let details = try reader.prepare("""
+                SELECT silo_id, dir, name, mtime_ns, ctime_ns, nlink, mode, uid, gid, sha256 FROM file WHERE id = ?1
+                """)
+            defer { sizes.reset() }
+            var members: [(id: Int64, inode: FileID)] = []
+            var size: Int64 = -1
+            func emit() throws -> Bool {
+                defer { members.removeAll(keepingCapacity: true) }
+                guard members.count > 1, Set(members.map(\.inode)).count > 1 else { return true }
+                var group: [CandidateFile] = []
+                group.reserveCapacity(members.count)
+                for m in members {
+                    details.bind(1, m.id)
+                    defer { details.reset() }
+                    guard try details.step("look up a file") else { continue }
+                    let stat = FileStat(size: size, mtimeNs: details.int64(3), ctimeNs: details.int64(4),
+                                        device: m.inode.device, inode: m.inode.inode,
+                                        linkCount: UInt64(details.int64(5)), mode: UInt32(truncatingIfNeeded: details.int64(6)),
+                                        uid: UInt32(truncatingIfNeeded: details.int64(7)), gid: UInt32(truncatingIfNeeded: details.int64(8)))
+                    group.append(CandidateFile(fileID: m.id, siloID: details.int64(0),
+                                               path: RelativePath(bytes: details.bytes(1)).appending(details.bytes(2)),
+                                               stat: stat, sha256: details.digest(9)))
                 }
-                let insert = RawStatement(try db.cachedStatement(sql: """
-                    INSERT OR IGNORE INTO stage_job (dev, ino, file_id, size) VALUES (?1, ?2, ?3, ?4)
-                    """), db)
-                // One pass in (size, partial hash) order: groups are decided in memory one size
-                // at a time, so memory does not grow with the catalogue. The partial stage needs
-                // only the size index; the full stage also reads the partial hashes, of the
-                // sizes the partial stage kept.
-                if case .partial = stage {
-                    try db.execute(sql: """
-                        CREATE TEMP TABLE IF NOT EXISTS cand_size (size INTEGER PRIMARY KEY);
-                        DELETE FROM cand_size;
-                        INSERT INTO cand_size (size)
-                        SELECT size FROM file INDEXED BY file_size WHERE size > 0
-                        GROUP BY size HAVING count(DISTINCT dev || ':' || ino) > 1;
-                        """)
-                }
-                let rows = RawStatement(try db.cachedStatement(sql: """
-                    SELECT f.size, f.partial_sha256, f.dev, f.ino, f.silo_id, f.id FROM cand_size c
-                    JOIN file f INDEXED BY file_size ON f.size = c.size
-                    ORDER BY f.size, f.partial_sha256
-                    """), db)
-                defer { rows.reset() }
-                struct Entry { var partial: SHA256Digest?; var inode: FileID; var silo: Int64; var id: Int64 }
-                var group: [Entry] = []
-                var groupSize: Int64 = -1
-                func emit(_ row: Entry, size: Int64) throws {
-                    insert.bind(1, Int64(bitPattern: row.inode.device)); insert.bind(2, Int64(bitPattern: row.inode.inode))
-                    insert.bind(3, row.id); insert.bind(4, size)
-                    try insert.run("queue a file")
-                }
-                func decide() throws {
-                    defer { group.removeAll(keepingCapacity: true) }
-                    guard group.count > 1, Set(group.map(\.inode)).count > 1 else { return }
-                    switch stage {
-                    case .partial:
-                        for row in group where scope.contains(row.silo) && (row.partial == nil || rehash) {
-                            try emit(row, size: groupSize)
-                        }
-                    case .full:
-                        // A file whose partial hash is unknown (its silo was not scanned now)
-                        // keeps its whole size group in play.
-                        if group.contains(where: { $0.partial == nil }) {
-                            for row in group where scope.contains(row.silo) { try emit(row, size: groupSize) }
-                            return
-                        }
-                        var start = 0
-                        while start < group.count {
-                            var end = start + 1
-                            while end < group.count && group[end].partial == group[start].partial { end += 1 }
-                            let slice = group[start..<end]
-                            if Set(slice.map(\.inode)).count > 1 {
-                                for row in slice where scope.contains(row.silo) { try emit(row, size: groupSize) }
-                            }
-                            start = end
-                        }
-                    }
-                }
-                while try rows.step("read the size index") {
-                    let size = rows.int64(0)
-                    if size != groupSize { try decide(); groupSize = size }
-                    group.append(Entry(partial: rows.digest(1),
-                                     inode: FileID(device: UInt64(bitPattern: rows.int64(2)), inode: UInt64(bitPattern: rows.int64(3))),
-                                     silo: rows.int64(4), id: rows.int64(5)))
-                }
-                try decide()
-                if case .full = stage, !rehash {
-                    // Files already hashed need no reading.
-                    try db.execute(sql: """
-                        DELETE FROM stage_job WHERE file_id IN (SELECT j.file_id FROM stage_job j JOIN file f ON f.id = j.file_id
-                                                                 WHERE f.sha256 IS NOT NULL)
-                        """)
-                }
-                let total = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM stage_job")!
-                var bytes: Int64 = total[1]
-                if case .partial = stage {
-                    bytes = try Int64.fetchOne(db, sql: """
-                        SELECT coalesce(sum(CASE WHEN size <= ? THEN size ELSE ? END), 0) FROM stage_job
-                        """, arguments: [whole, 2 * spec.block]) ?? 0
-                }
-                let devices = try Int64.fetchAll(db, sql: "SELECT DISTINCT dev FROM stage_job ORDER BY dev")
-                return StagePlan(files: total[0], bytes: bytes, devices: devices.map { UInt64(bitPattern: $0) })
+                return try body(group)
             }
-        }
-    }
-
-    public func stageJobs(device: UInt64, afterInode: UInt64?, limit: Int) throws -> [HashJob] {
-        try wrap("read the list of files to hash") {
-            // The job table lives on the writer connection (TEMP), so it is read there.
-            try pool.write { db in
-                // Two statements, so that each is a plain range scan of the job table's key.
-                let columns = """
-                    SELECT f.id, f.silo_id, f.dir, f.name, f.size, f.mtime_ns, f.ctime_ns,
-                           f.dev, f.ino, f.nlink, f.mode, f.uid, f.gid, f.sha256
-                    FROM stage_job j JOIN file f ON f.id = j.file_id
-                    """
-                let s = afterInode == nil
-                    ? RawStatement(try db.cachedStatement(sql: columns + " WHERE j.dev = ?1 ORDER BY j.ino LIMIT ?3"), db)
-                    : RawStatement(try db.cachedStatement(sql: columns + " WHERE j.dev = ?1 AND j.ino > ?2 ORDER BY j.ino LIMIT ?3"), db)
-                defer { s.reset() }
-                s.bind(1, Int64(bitPattern: device))
-                if let afterInode { s.bind(2, Int64(bitPattern: afterInode)) }
-                s.bind(3, limit)
-                var jobs: [HashJob] = []
-                jobs.reserveCapacity(limit)
-                while try s.step("read the list of files to hash") {
-                    let stat = FileStat(size: s.int64(4), mtimeNs: s.int64(5), ctimeNs: s.int64(6),
-                                        device: UInt64(bitPattern: s.int64(7)), inode: UInt64(bitPattern: s.int64(8)),
-                                        linkCount: UInt64(s.int64(9)), mode: UInt32(truncatingIfNeeded: s.int64(10)),
-                                        uid: UInt32(truncatingIfNeeded: s.int64(11)), gid: UInt32(truncatingIfNeeded: s.int64(12)))
-                    let dir = RelativePath(bytes: s.bytes(2))
-                    jobs.append(HashJob(fileID: s.int64(0), siloID: s.int64(1), path: dir.appending(s.bytes(3)),
-                                        stat: stat, previous: s.digest(13)))
+            while try sizes.step("read the size index") {
+                let rowSize = sizes.int64(0)
+                if rowSize != size {
+                    if try !emit() { return }
+                    size = rowSize
                 }
-                return jobs
+                members.append((sizes.int64(3), FileID(device: UInt64(bitPattern: sizes.int64(1)), inode: UInt64(bitPattern: sizes.int64(2)))))
             }
+            _ = try emit()
         }
     }
 }

@@ -66,7 +66,6 @@ enum CatalogueSchema {
                     uid            INTEGER NOT NULL,
                     gid            INTEGER NOT NULL,
                     sha256         TEXT,
-                    partial_sha256 TEXT,
                     hashed_at      TEXT,
                     first_seen_run INTEGER NOT NULL,
                     changed_run    INTEGER,

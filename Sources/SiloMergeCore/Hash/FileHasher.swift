@@ -22,15 +22,29 @@ public enum ReadFailure: Error, Sendable, Equatable {
 public final class FileHasher {
     public static let defaultBufferSize = 1 << 20
 
+    /// Files read side by side when comparing a group (each needs no buffer of its own: chunks
+    /// are compared one file at a time against the reference's).
+    static let lockstepFiles = 32
+
     private let hasher: SHA256Hasher
-    private let buffer: UnsafeMutableRawBufferPointer
+    let buffer: UnsafeMutableRawBufferPointer
+    /// A small second buffer for partial reads.
+    let scratch: UnsafeMutableRawBufferPointer
 
     public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
         hasher = try SHA256Hasher()
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bufferSize, 64 * 1024), alignment: 4096)
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bufferSize, 128 * 1024), alignment: 4096)
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 4096)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        scratch.deallocate()
+    }
+
+    func resetHasher() throws { try hasher.reset() }
+    func updateHasher(_ bytes: UnsafeRawBufferPointer) throws { try hasher.update(bytes) }
+    func finalizeHasher() throws -> SHA256Digest { try hasher.finalize() }
 
     /// Opens `path` below `rootFD` for reading without ever blocking on a FIFO (O_NONBLOCK) or
     /// following a final symlink (unless asked), then checks it is a regular file.
@@ -95,49 +109,4 @@ public final class FileHasher {
         }
     }
 
-    /// The partial hash: SHA-256 of the first `block` bytes followed by the last `block` bytes;
-    /// for a file no larger than `wholeFileLimit`, the SHA-256 of the whole file, which is then
-    /// also its full hash.
-    public func hashPartial(rootFD: Int32, path: RelativePath, spec: PartialHashSpec, followSymlinks: Bool = false,
-                            onBytes: (Int) -> Void = { _ in })
-        -> Result<(partial: SHA256Digest, full: SHA256Digest?, stat: FileStat), ReadFailure> {
-        let fd: Int32, stat: FileStat
-        switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
-        case .success(let pair): (fd, stat) = pair
-        case .failure(let f): return .failure(f)
-        }
-        let whole = stat.size <= Int64(spec.wholeFileLimit) || stat.size <= Int64(2 * spec.block)
-        if whole {
-            close(fd)
-            return hashFull(rootFD: rootFD, path: path, followSymlinks: followSymlinks, onBytes: onBytes)
-                .map { (partial: $0.0, full: $0.0, stat: $0.1) }
-        }
-        defer { close(fd) }
-        let block = min(spec.block, buffer.count / 2)
-        do {
-            try hasher.reset()
-            let ranges: [(Int64, Int)] = [(0, block), (stat.size - Int64(block), block)]
-            for (offset, length) in ranges {
-                var done = 0
-                while done < length {
-                    let got = pread(fd, buffer.baseAddress! + done, length - done, off_t(offset) + off_t(done))
-                    if got < 0 {
-                        if errno == EINTR { continue }
-                        return .failure(.unreadable(Errno(errno), during: "read"))
-                    }
-                    if got == 0 { return .failure(.changedWhileReading) }
-                    done += got
-                }
-                try hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
-                onBytes(length)
-            }
-            let digest = try hasher.finalize()
-            if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
-                return .failure(.changedWhileReading)
-            }
-            return .success((digest, nil, stat))
-        } catch {
-            return .failure(.unreadable(Errno(EIO), during: "hash"))
-        }
-    }
 }

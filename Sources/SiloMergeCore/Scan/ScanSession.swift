@@ -9,7 +9,7 @@ import Darwin
 
 /// A file to read, and what to do with the result.
 struct ReadJob: Sendable {
-    enum Kind: Sendable { case full, partial(PartialHashSpec) }
+    enum Kind: Sendable { case full }
     enum Completion: Sendable {
         /// A new or changed file found by the walk: written to the catalogue with its hash.
         case store(FileRow, replacing: StoredEntry?)
@@ -101,7 +101,7 @@ final class WriteBuffer: @unchecked Sendable {
                 var others: [CatalogueWrite] = []
                 var hashed: [(Int64, CatalogueWrite)] = []
                 for w in batch {
-                    if case .hashed(let id, _, _, _) = w { hashed.append((id, w)) } else { others.append(w) }
+                    if case .hashed(let id, _, _) = w { hashed.append((id, w)) } else { others.append(w) }
                 }
                 hashed.sort { $0.0 < $1.0 }
                 batch = others + hashed.map(\.1)
@@ -259,10 +259,8 @@ final class ScanSession: WalkVisitor, Sendable {
 
         if options.hashMode == .dupes {
             _ = try store.fillEmptyHashes(siloIDs: silos.map(\.id))
-            setPhase(.partialHashing)
-            try runStage(.partial(options.partial))
             setPhase(.hashing)
-            try runStage(.full(options.partial))
+            try compareSameSizeFiles()
         }
         setPhase(.finishing)
         writes.close()
@@ -311,65 +309,122 @@ final class ScanSession: WalkVisitor, Sendable {
 
     // MARK: - Readers
 
-    /// Reads the files of a `--hash dupes` stage, a page at a time from the catalogue (device
-    /// by device, in inode order), spread over the worker threads.
-    private func runStage(_ stage: ReadStage) throws {
-        let plan = try store.prepareStage(stage, siloIDs: silos.map(\.id), rehash: options.rehash)
-        filesQueued.store(plan.files, ordering: .relaxed)
-        bytesQueued.store(plan.bytes, ordering: .relaxed)
-        filesRead.store(0, ordering: .relaxed)
-        bytesRead.store(0, ordering: .relaxed)
-        guard plan.files > 0 else { return }
-        let rootIndex = Dictionary(uniqueKeysWithValues: silos.enumerated().map { ($1.id, $0) })
-        let kind: ReadJob.Kind
-        switch stage {
-        case .partial(let spec): kind = .partial(spec)
-        case .full: kind = .full
-        }
-        let threads = max(1, options.jobs)
-        // A producer thread pages the job list in while the workers read the previous page:
-        // the page query waits for the catalogue writer, and the workers should not.
-        let pages = BoundedQueue<[ReadJob]>(capacity: 2)
-        let pageError = Locked<(any Error)?>(nil)
+    /// `--hash dupes`: groups of same-size files are read side by side, a group per worker.
+    /// First the quick hash of each file's ends sorts a group into smaller ones; then files
+    /// still alike are compared whole, and each duplicated content is hashed once (see
+    /// `FileHasher.classify`). A file whose size or ends no other file shares is never hashed.
+    private func compareSameSizeFiles() throws {
+        let rootIndex = Dictionary(uniqueKeysWithValues: roots.map { ($0.silo.id, $0.index) })
+        let groups = BoundedQueue<[CandidateFile]>(capacity: 64)
+        let streamError = Locked<(any Error)?>(nil)
         let producer = Thread { [self] in
-            defer { pages.close() }
-            for device in plan.devices {
-                var after: UInt64? = nil
-                while !failed {
-                    let page: [HashJob]
-                    do { page = try store.stageJobs(device: device, afterInode: after, limit: 2048) } catch {
-                        pageError.withLock { $0 = error }
-                        return
+            defer { groups.close() }
+            do {
+                try store.forEachSizeGroup { group in
+                    // Only groups with a file of this scan that is not hashed yet (or, with
+                    // --rehash, any file of this scan) need reading.
+                    guard group.contains(where: { rootIndex[$0.siloID] != nil && ($0.sha256 == nil || options.rehash) }) else {
+                        return !failed
                     }
-                    guard let last = page.last else { break }
-                    after = last.stat.inode
-                    let jobs = page.compactMap { job -> ReadJob? in
-                        guard let root = rootIndex[job.siloID] else { return nil }
-                        return ReadJob(root: root, path: job.path, expected: job.stat, kind: kind,
-                                       completion: .update(id: job.fileID, previous: job.previous))
-                    }
-                    if !pages.push(jobs) { return }
-                    if page.count < 2048 { break }
+                    filesQueued.add(group.count, ordering: .relaxed)
+                    bytesQueued.add(group.reduce(0) { $0 + $1.stat.size }, ordering: .relaxed)
+                    return groups.push(group) && !failed
                 }
+            } catch {
+                streamError.withLock { $0 = error }
             }
         }
-        producer.name = "silomerge-stage-pages"
+        producer.name = "silomerge-size-groups"
         producer.start()
-        while let jobs = pages.pop() {
-            // Workers take small chunks off the page in turn, so one large file does not
-            // leave the other threads idle.
-            let next = Atomic<Int>(0)
-            DispatchQueue.concurrentPerform(iterations: threads) { worker in
-                while !failed {
-                    let start = next.add(8, ordering: .relaxed).oldValue
-                    guard start < jobs.count else { return }
-                    read(Array(jobs[start..<min(start + 8, jobs.count)]), worker: worker)
-                }
+        DispatchQueue.concurrentPerform(iterations: max(1, options.jobs)) { worker in
+            while let group = groups.pop() {
+                if failed { continue }
+                compare(group, rootIndex: rootIndex, hasher: hashers[worker])
             }
         }
-        if let error = pageError.value { throw error }
+        if let error = streamError.value { throw error }
         writes.flush()
         try checkFatal()
+    }
+
+    private func compare(_ group: [CandidateFile], rootIndex: [Int64: Int], hasher: FileHasher) {
+        // Files of silos not scanned now cannot be read (their roots are not open): files that
+        // might equal one of them are hashed, to be compared by hash.
+        var readable: [GroupMember] = []
+        var rootOf: [Int64: Int] = [:]
+        var outside = false
+        for file in group {
+            guard let i = rootIndex[file.siloID] else {
+                // Hashed or not, it may equal a file here: hash these, so that whichever
+                // silo is scanned later can tell.
+                outside = true
+                continue
+            }
+            rootOf[file.fileID] = i
+            readable.append(GroupMember(fileID: file.fileID, rootFD: roots[i].rootFD, silo: roots[i].silo.name,
+                                        path: file.path, stat: file.stat, known: options.rehash ? nil : file.sha256,
+                                        follow: options.followSymlinks))
+        }
+        let previous = Dictionary(uniqueKeysWithValues: group.map { ($0.fileID, $0.sha256) })
+        let onBytes: (Int) -> Void = { self.bytesRead.add(Int64($0), ordering: .relaxed) }
+        func record(_ member: GroupMember, _ outcome: GroupOutcome) {
+            switch outcome {
+            case .unique:
+                break
+            case .digest(let digest):
+                if member.known == digest { hashesReused.add(1, ordering: .relaxed); return }
+                let before = previous[member.fileID] ?? nil
+                if let before, before != digest {
+                    report(.error, .contentChanged, roots[rootOf[member.fileID]!], member.path,
+                           "content changed although size and mtime did not (was \(before.hex.prefix(12))…, now \(digest.hex.prefix(12))…): possible corruption")
+                }
+                writes.add(.hashed(id: member.fileID, sha256: digest, previous: before))
+            case .failed(let failure):
+                let job = ReadJob(root: rootOf[member.fileID]!, path: member.path, expected: member.stat, kind: .full,
+                                  completion: .update(id: member.fileID, previous: previous[member.fileID] ?? nil))
+                describe(failure, job: job, root: roots[job.root])
+            }
+        }
+        if let hook = hooks?.beforeRead {
+            readable = readable.filter { m in
+                guard let code = hook(m.silo, m.path) else { return true }
+                record(m, .failed(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open")))
+                return false
+            }
+        }
+        // Physical copies: hard links to one inode are read once.
+        var byInode: [FileID: [GroupMember]] = [:]
+        for m in readable { byInode[m.stat.fileID, default: []].append(m) }
+        let representatives = byInode.values.map { $0[0] }
+        var classes: [[GroupMember]]
+        if outside || readable.count < 2 {
+            classes = [representatives]
+        } else {
+            // Split by the quick hash of both ends (the whole file when it is small).
+            var split: [UInt64: [GroupMember]] = [:]
+            for m in representatives {
+                switch hasher.quick(m, spec: options.partial, onBytes: onBytes) {
+                case .success(let (h, _)): split[h, default: []].append(m)
+                case .failure(let f):
+                    for link in byInode[m.stat.fileID] ?? [] { record(link, .failed(f)) }
+                }
+            }
+            classes = Array(split.values)
+        }
+        for candidates in classes {
+            let outcomes: [GroupOutcome]
+            if candidates.count < 2 && !outside {
+                // Alone after the quick hash: unique, unless a hard-linked sibling makes it
+                // worth nothing to know either.
+                outcomes = candidates.map { _ in .unique }
+            } else {
+                outcomes = hasher.classify(candidates, hashSingles: outside, onBytes: onBytes)
+            }
+            for (m, outcome) in zip(candidates, outcomes) {
+                filesRead.add(1, ordering: .relaxed)
+                for link in byInode[m.stat.fileID] ?? [m] { record(link, outcome) }
+            }
+        }
     }
 
     func read(_ jobs: [ReadJob], worker: Int) {
@@ -387,17 +442,9 @@ final class ScanSession: WalkVisitor, Sendable {
         if let code = hooks?.beforeRead?(siloName, job.path) {
             outcome = .failure(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open"))
         } else {
-            switch job.kind {
-            case .full:
-                outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks) {
-                    self.bytesRead.add(Int64($0), ordering: .relaxed)
-                }.map { ($0.0, nil, $0.1) }
-            case .partial(let spec):
-                outcome = hasher.hashPartial(rootFD: root.rootFD, path: job.path, spec: spec,
-                                             followSymlinks: options.followSymlinks) {
-                    self.bytesRead.add(Int64($0), ordering: .relaxed)
-                }.map { ($0.partial, $0.full, $0.stat) }
-            }
+            outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks) {
+                self.bytesRead.add(Int64($0), ordering: .relaxed)
+            }.map { ($0.0, nil, $0.1) }
         }
         filesRead.add(1, ordering: .relaxed)
 
@@ -417,17 +464,12 @@ final class ScanSession: WalkVisitor, Sendable {
                        "changed since it was listed; it will be read again on the next scan")
                 return
             }
-            let full: SHA256Digest?
-            let partial: SHA256Digest?
-            switch job.kind {
-            case .full: full = digest; partial = nil
-            case .partial: full = fullFromPartial; partial = digest
-            }
-            if let full, let previous, full != previous {
+            _ = fullFromPartial
+            if let previous, digest != previous {
                 report(.error, .contentChanged, root, job.path,
-                       "content changed although size and mtime did not (was \(previous.hex.prefix(12))…, now \(full.hex.prefix(12))…): possible corruption")
+                       "content changed although size and mtime did not (was \(previous.hex.prefix(12))…, now \(digest.hex.prefix(12))…): possible corruption")
             }
-            writes.add(.hashed(id: id, sha256: full, partial: partial, previous: full == nil ? nil : previous))
+            writes.add(.hashed(id: id, sha256: digest, previous: previous))
 
         case (.failure(let failure), _):
             describe(failure, job: job, root: root)
@@ -564,7 +606,7 @@ final class ScanSession: WalkVisitor, Sendable {
                            reads: inout [ReadJob]) {
         var row = FileRow(siloID: root.silo.id, dir: dir, name: file.name, stat: file.stat)
         if file.stat.size == 0 {
-            row.sha256 = .empty; row.partial = .empty; row.hashedAt = Date()
+            row.sha256 = .empty; row.hashedAt = Date()
             writes.add(.upsert(row, replacing: replacing))
             return
         }

@@ -76,9 +76,7 @@ public struct ScanProgress: Sendable {
     public enum Phase: String, Sendable {
         /// Listing folders (and, with `--hash full`, reading new files as they are found).
         case walking
-        /// `--hash dupes`: reading the first and last blocks of same-size files.
-        case partialHashing = "partial-hashing"
-        /// Reading whole files that still look alike (or, with `--hash full`, what the walk queued).
+        /// `--hash dupes`: comparing files that share a size.
         case hashing
         case finishing
         case done

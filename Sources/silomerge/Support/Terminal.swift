@@ -112,13 +112,8 @@ final class ProgressLine: Sendable {
             if p.filesToRead > 0 {
                 parts.append("hashed \(Format.count(p.filesRead)) of \(Format.count(p.filesToRead)) (\(Format.bytes(p.bytesRead)))")
             }
-        case .partialHashing, .hashing:
-            let label = p.phase == .partialHashing ? "comparing first and last blocks" : "hashing"
-            var text = "\(label): \(Format.count(p.filesRead))/\(Format.count(p.filesToRead)) files"
-            if p.phase == .hashing {
-                text += ", \(Format.bytes(p.bytesRead)) of \(Format.bytes(p.bytesToRead)) (\(Format.percent(p.bytesRead, of: p.bytesToRead)))"
-            }
-            parts.append(text)
+        case .hashing:
+            parts.append("comparing same-size files: \(Format.count(p.filesRead))/\(Format.count(p.filesToRead)) files, \(Format.bytes(p.bytesRead)) read")
         case .finishing: parts.append("finishing")
         case .done: break
         }
