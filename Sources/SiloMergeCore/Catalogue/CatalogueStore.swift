@@ -34,8 +34,6 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func fileCounts() throws -> [Int64: Int]
     /// Prepares per-run scratch state.
     func beginWalk(runID: Int64) throws
-    /// The files catalogued directly inside one folder of a silo.
-    func storedEntries(siloID: Int64, dir: RelativePath) throws -> [StoredEntry]
     /// A reader for `storedEntries` owned by one thread (walkers each get one).
     func makeFolderReader() throws -> any FolderReader
     /// The stored hash of another hard link to the same, unchanged inode, if one is catalogued.
@@ -75,5 +73,7 @@ public struct PartialHashSpec: Sendable, Hashable, Codable {
 
 /// Looks up the files catalogued in one folder. Not thread-safe: one per walker thread.
 public protocol FolderReader: AnyObject {
-    func entries(siloID: Int64, dir: RelativePath) throws -> [StoredEntry]
+    /// The files catalogued directly inside one folder of a silo, with their stored hashes
+    /// when `withHashes` (otherwise only whether there is one).
+    func entries(siloID: Int64, dir: RelativePath, withHashes: Bool) throws -> [StoredEntry]
 }

@@ -109,8 +109,18 @@ public struct RunRecord: Sendable, Hashable {
 public struct StoredEntry: Sendable {
     public var id: Int64
     public var name: [UInt8]
+    /// Size, times, device and inode: what decides whether the file changed. (Link count,
+    /// mode and owner are not read back: any change to them moves the ctime.)
     public var stat: FileStat
+    /// Whether a hash is stored.
+    public var hasHash: Bool
+    /// The stored hash itself, only when asked for (`--rehash` compares with it); changes
+    /// record the old hash from the catalogue row itself.
     public var sha256: SHA256Digest?
+
+    public init(id: Int64, name: [UInt8], stat: FileStat, hasHash: Bool, sha256: SHA256Digest? = nil) {
+        self.id = id; self.name = name; self.stat = stat; self.hasHash = hasHash; self.sha256 = sha256
+    }
 }
 
 /// A change the scanner writes to the catalogue. Batched: one transaction per batch.

@@ -100,8 +100,8 @@ final class SQLiteFolderReader: FolderReader {
         sqlite3_exec(db, "PRAGMA query_only = 1", nil, nil, nil)
         sqlite3_exec(db, "PRAGMA cache_size = -4096", nil, nil, nil)   // 4 MiB: it reads one folder at a time
         let sql = """
-            SELECT id, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, sha256
-            FROM file WHERE silo_id = ? AND dir = ?
+            SELECT id, name, size, mtime_ns, ctime_ns, dev, ino, sha256 IS NOT NULL, iif(?3, sha256, NULL)
+            FROM file WHERE silo_id = ?1 AND dir = ?2
             """
         guard sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK else {
             let message = String(cString: sqlite3_errmsg(db))
@@ -116,18 +116,19 @@ final class SQLiteFolderReader: FolderReader {
         if let connection { sqlite3_close_v2(connection) }
     }
 
-    func entries(siloID: Int64, dir: RelativePath) throws -> [StoredEntry] {
+    func entries(siloID: Int64, dir: RelativePath, withHashes: Bool) throws -> [StoredEntry] {
         let s = RawStatement(handle: statement!, connection: connection!)
         defer { s.reset() }
         s.bind(1, siloID)
         s.bind(2, text: dir.bytes)
+        s.bind(3, withHashes ? 1 : 0)
         var out: [StoredEntry] = []
         while try s.step("read a folder's entries") {
             let stat = FileStat(size: s.int64(2), mtimeNs: s.int64(3), ctimeNs: s.int64(4),
                                 device: UInt64(bitPattern: s.int64(5)), inode: UInt64(bitPattern: s.int64(6)),
-                                linkCount: UInt64(s.int64(7)), mode: UInt32(truncatingIfNeeded: s.int64(8)),
-                                uid: UInt32(truncatingIfNeeded: s.int64(9)), gid: UInt32(truncatingIfNeeded: s.int64(10)))
-            out.append(StoredEntry(id: s.int64(0), name: s.bytes(1), stat: stat, sha256: s.digest(11)))
+                                linkCount: 0, mode: 0, uid: 0, gid: 0)
+            out.append(StoredEntry(id: s.int64(0), name: s.bytes(1), stat: stat, hasHash: s.int64(7) != 0,
+                                   sha256: withHashes ? s.digest(8) : nil))
         }
         return out
     }

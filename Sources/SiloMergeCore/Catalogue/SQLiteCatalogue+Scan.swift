@@ -43,10 +43,6 @@ extension SQLiteCatalogue {
         }
     }
 
-    public func storedEntries(siloID: Int64, dir: RelativePath) throws -> [StoredEntry] {
-        try makeFolderReader().entries(siloID: siloID, dir: dir)
-    }
-
     public func makeFolderReader() throws -> any FolderReader {
         try SQLiteFolderReader(path: location)
     }
@@ -89,10 +85,12 @@ extension SQLiteCatalogue {
                     SELECT ?1, 'content', silo_id, dir, name, id, size, mtime_ns, dev, ino, ?2, size, mtime_ns, ?3
                     FROM file WHERE id = ?4
                     """), db)
+                // The old state comes from the row itself, just before it is updated or deleted.
                 let change = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
                                         old_sha256, new_size, new_mtime_ns, new_sha256)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                    SELECT ?1, ?2, silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, ?3, ?4, ?5
+                    FROM file WHERE id = ?6
                     """), db)
                 let delete = RawStatement(try db.cachedStatement(sql: "DELETE FROM file WHERE id = ?1"), db)
                 let visited = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO visited (silo_id, dir) VALUES (?1, ?2)"), db)
@@ -104,18 +102,11 @@ extension SQLiteCatalogue {
                     s.bind(4, Int64(bitPattern: st.device)); s.bind(5, Int64(bitPattern: st.inode))
                     s.bind(6, Int64(st.linkCount)); s.bind(7, Int64(st.mode)); s.bind(8, Int64(st.uid)); s.bind(9, Int64(st.gid))
                 }
-                func recordChange(_ kind: ChangeKind, siloID: Int64, dir: RelativePath, name: [UInt8], fileID: Int64?,
-                                  old: FileStat?, oldSHA: SHA256Digest?, new: FileStat?, newSHA: SHA256Digest?) throws {
-                    change.bind(1, runID); change.bind(2, text: kind.rawValue); change.bind(3, siloID)
-                    change.bind(4, text: dir.bytes); change.bind(5, text: name)
-                    if let fileID { change.bind(6, fileID) }
-                    if let old {
-                        change.bind(7, old.size); change.bind(8, old.mtimeNs)
-                        change.bind(9, Int64(bitPattern: old.device)); change.bind(10, Int64(bitPattern: old.inode))
-                    }
-                    change.bind(11, oldSHA)
-                    if let new { change.bind(12, new.size); change.bind(13, new.mtimeNs) }
-                    change.bind(14, newSHA)
+                func recordChange(_ kind: ChangeKind, fileID: Int64, new: FileStat?, newSHA: SHA256Digest?) throws {
+                    change.bind(1, runID); change.bind(2, text: kind.rawValue)
+                    if let new { change.bind(3, new.size); change.bind(4, new.mtimeNs) }
+                    change.bind(5, newSHA)
+                    change.bind(6, fileID)
                     try change.run("record a change")
                 }
 
@@ -124,12 +115,11 @@ extension SQLiteCatalogue {
                     case .upsert(let row, let replacing):
                         let hashedAt = row.hashedAt == nil ? nil : now
                         if let old = replacing {
+                            try recordChange(.changed, fileID: old.id, new: row.stat, newSHA: row.sha256)
                             bindStat(update, row.stat)
                             update.bind(10, row.sha256); update.bind(12, text: hashedAt)
                             update.bind(13, runID); update.bind(14, old.id)
                             try update.run("update a file")
-                            try recordChange(.changed, siloID: row.siloID, dir: row.dir, name: row.name, fileID: old.id,
-                                             old: old.stat, oldSHA: old.sha256, new: row.stat, newSHA: row.sha256)
                         } else {
                             bindStat(insert, row.stat)
                             insert.bind(10, row.sha256); insert.bind(12, text: hashedAt)
@@ -145,9 +135,8 @@ extension SQLiteCatalogue {
                             contentChange.bind(4, id)
                             try contentChange.run("record a content change")
                         }
-                    case .remove(let old, let siloID, let dir, let reason):
-                        try recordChange(reason, siloID: siloID, dir: dir, name: old.name, fileID: old.id,
-                                         old: old.stat, oldSHA: old.sha256, new: nil, newSHA: nil)
+                    case .remove(let old, _, _, let reason):
+                        try recordChange(reason, fileID: old.id, new: nil, newSHA: nil)
                         delete.bind(1, old.id)
                         try delete.run("forget a file")
                     case .visitedDirectory(let siloID, let dir):
@@ -188,19 +177,24 @@ extension SQLiteCatalogue {
                 let ids = siloIDs.map(String.init).joined(separator: ",")
                 // Rows in folders the walk did not list, except below folders it could not read
                 // (their content is unknown, not gone). Below an excluded folder: out of scope.
+                // Folders first (from the index, without touching the table), then only the
+                // files of the folders that are gone.
                 try db.execute(sql: """
                     CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY, kind TEXT NOT NULL);
                     DELETE FROM doomed;
-                    INSERT INTO doomed (id, kind)
-                    SELECT f.id,
-                        CASE WHEN EXISTS (SELECT 1 FROM excluded_dir e WHERE e.silo_id = f.silo_id
-                                 AND (f.dir = e.dir OR (f.dir >= e.dir || '/' AND f.dir < e.dir || '0')))
+                    CREATE TEMP TABLE IF NOT EXISTS gone_dir (silo_id INTEGER NOT NULL, dir TEXT NOT NULL, kind TEXT NOT NULL);
+                    DELETE FROM gone_dir;
+                    INSERT INTO gone_dir (silo_id, dir, kind)
+                    SELECT d.silo_id, d.dir,
+                        CASE WHEN EXISTS (SELECT 1 FROM excluded_dir e WHERE e.silo_id = d.silo_id
+                                 AND (d.dir = e.dir OR (d.dir >= e.dir || '/' AND d.dir < e.dir || '0')))
                              THEN 'excluded' ELSE 'missing' END
-                    FROM file f
-                    WHERE f.silo_id IN (\(ids))
-                      AND NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = f.silo_id AND v.dir = f.dir)
-                      AND NOT EXISTS (SELECT 1 FROM kept_dir k WHERE k.silo_id = f.silo_id
-                                 AND (k.dir = '' OR f.dir = k.dir OR (f.dir >= k.dir || '/' AND f.dir < k.dir || '0')));
+                    FROM (SELECT DISTINCT silo_id, dir FROM file WHERE silo_id IN (\(ids))) d
+                    WHERE NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = d.silo_id AND v.dir = d.dir)
+                      AND NOT EXISTS (SELECT 1 FROM kept_dir k WHERE k.silo_id = d.silo_id
+                                 AND (k.dir = '' OR d.dir = k.dir OR (d.dir >= k.dir || '/' AND d.dir < k.dir || '0')));
+                    INSERT INTO doomed (id, kind)
+                    SELECT f.id, g.kind FROM gone_dir g JOIN file f ON f.silo_id = g.silo_id AND f.dir = g.dir;
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev,
                                         old_ino, old_sha256)
                     SELECT \(runID), d.kind, f.silo_id, f.dir, f.name, f.id, f.size, f.mtime_ns, f.dev, f.ino, f.sha256

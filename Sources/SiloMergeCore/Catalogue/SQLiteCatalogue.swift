@@ -29,7 +29,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = FILE")
-            try db.execute(sql: "PRAGMA cache_size = -32768")   // at most 32 MiB per connection
+            try db.execute(sql: "PRAGMA cache_size = -16384")   // at most 16 MiB per connection
             // Checkpoint (copy the WAL back into the file, with an fsync) every 64 MiB rather
             // than every 4 MiB: a scan writes in large transactions.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")

@@ -86,7 +86,7 @@ public struct AuditReport: Sendable {
             if c.skippedSymlinks > 0 { skipped.append("\(Format.count(c.skippedSymlinks)) symlinks not followed") }
             if c.ignored > 0 { skipped.append("\(Format.count(c.ignored)) ignored by rules") }
             if c.skippedSpecial > 0 { skipped.append("\(Format.count(c.skippedSpecial)) special files") }
-            if summary.unhashedFiles > 0 { skipped.append("\(Format.count(summary.unhashedFiles)) files with a unique size not read") }
+            if summary.unhashedFiles > 0 { skipped.append("\(Format.count(summary.unhashedFiles)) files not hashed (no other file shares their size, or their first and last bytes)") }
             if !skipped.isEmpty { sink.write("\nNot compared: " + skipped.joined(separator: " · ") + "\n") }
         }
     }

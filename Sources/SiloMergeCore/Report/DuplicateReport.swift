@@ -114,7 +114,7 @@ public struct DuplicateReport {
                        + "\(Format.bytes(s.bytes)) in \(Format.count(s.files)) files)\n")
         }
         if s.unhashedFiles > 0 {
-            sink.write("\(Format.count(s.unhashedFiles)) files were not read: no other file has their size (or they could not be read).\n")
+            sink.write("\(Format.count(s.unhashedFiles)) files have no hash: no other file shares their size or their first and last bytes (or they could not be read).\n")
         }
     }
 }

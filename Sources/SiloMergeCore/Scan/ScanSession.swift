@@ -42,7 +42,7 @@ final class WriteBuffer: @unchecked Sendable {
     private let onError: @Sendable (any Error) -> Void
     private let done = DispatchSemaphore(value: 0)
 
-    init(store: any CatalogueStore, runID: Int64, minimumBatch: Int = 512, maxPending: Int = 100_000,
+    init(store: any CatalogueStore, runID: Int64, minimumBatch: Int = 512, maxPending: Int = 20_000,
          onError: @escaping @Sendable (any Error) -> Void) {
         self.store = store; self.runID = runID; self.minimumBatch = minimumBatch; self.maxPending = maxPending
         self.onError = onError
@@ -493,7 +493,7 @@ final class ScanSession: WalkVisitor, Sendable {
                     filesMissing.add(1, ordering: .relaxed)
                 }
             case .update(let id, let previous):
-                writes.add(.remove(StoredEntry(id: id, name: name, stat: job.expected, sha256: previous),
+                writes.add(.remove(StoredEntry(id: id, name: name, stat: job.expected, hasHash: previous != nil, sha256: previous),
                                    siloID: root.silo.id, dir: dir, reason: .missing))
                 filesMissing.add(1, ordering: .relaxed)
             }
@@ -533,7 +533,7 @@ final class ScanSession: WalkVisitor, Sendable {
         }
         let stored: [StoredEntry]
         do {
-            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir)
+            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
                 .sorted { $0.name.lexicographicallyPrecedes($1.name) }
         } catch {
             fail(error)
@@ -594,10 +594,10 @@ final class ScanSession: WalkVisitor, Sendable {
         }
         filesUnchanged.add(1, ordering: .relaxed)
         let path = dir.appending(file.name)
-        if options.hashMode == .full && (stored.sha256 == nil || options.rehash) && file.stat.size > 0 {
+        if options.hashMode == .full && (!stored.hasHash || options.rehash) && file.stat.size > 0 {
             reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full,
                                  completion: .update(id: stored.id, previous: stored.sha256)))
-        } else if stored.sha256 != nil {
+        } else if stored.hasHash {
             hashesReused.add(1, ordering: .relaxed)
         }
     }

@@ -50,7 +50,7 @@ struct Audit: ParsableCommand {
         _ = try ScanEngine.validate(definitions, options: flags.options(hashMode: .dupes, kind: .audit))
         let catalogue = try catalogOptions.open(config: config, create: true)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
-                                        options: flags.options(hashMode: .dupes, kind: .audit), quiet: flags.quiet)
+                                        options: flags.options(hashMode: .dupes, kind: .audit), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)
         let report = try AuditReport(store: catalogue, query: query, top: top, scan: result)
         let out = FDSink(fd: STDOUT_FILENO)

@@ -46,7 +46,7 @@ struct Scan: ParsableCommand {
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
         }
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
-                                        options: flags.options(hashMode: hashMode, kind: .scan), quiet: flags.quiet)
+                                        options: flags.options(hashMode: hashMode, kind: .scan), flags: flags)
         if !flags.quiet {
             let c = result.counts
             var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.count(c.files)) files, \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
@@ -62,17 +62,20 @@ struct Scan: ParsableCommand {
 
 /// Runs a scan with the progress line.
 enum ScanRunner {
-    static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, quiet: Bool) throws -> ScanResult {
-        let line = ProgressLine(quiet: quiet)
+    static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
+        let line = ProgressLine(quiet: flags.quiet || flags.verbose)
         let engine = ScanEngine(store: catalogue)
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
-        if ProcessInfo.processInfo.environment["SILOMERGE_TRACE"] != nil {
+        if flags.verbose {
             let last = Locked<ScanProgress.Phase?>(nil)
             handler = { @Sendable p in
                 let changed = last.withLock { l -> Bool in defer { l = p.phase }; return l != p.phase }
-                if changed { Stderr.write(String(format: "[%.3f s] %@ (walked %d files, read %d)\n", p.elapsed, p.phase.rawValue, p.filesWalked, p.filesRead)) }
+                if changed {
+                    Stderr.write(String(format: "silomerge: %7.3f s  %@ (%@ files walked, %@ read, %@)\n", p.elapsed, p.phase.rawValue,
+                                        Format.count(p.filesWalked), Format.count(p.filesRead), Format.bytes(p.bytesRead)))
+                }
             }
         }
         return try engine.scan(silos, options: options, progress: handler)

@@ -53,8 +53,11 @@ struct ScanFlags: ParsableArguments {
     @Flag(name: .customLong("rehash"), help: "Read every file again, even unchanged ones (a full fixity check).")
     var rehash = false
 
-    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no summary; only errors.")
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no summary; only warnings and errors.")
     var quiet = false
+
+    @Flag(name: .customLong("verbose"), help: "Print each phase of the scan with its elapsed time on stderr.")
+    var verbose = false
 
     func validate() throws {
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
