@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Random access to a file's bytes, so parsers read headers, segments and boxes by offset
+/// instead of loading whole files.
+public protocol ByteSource {
+    var size: Int64 { get }
+    /// Up to `count` bytes at `offset`; fewer at the end of the file, none past it or for a
+    /// negative offset. Throws on an I/O error.
+    func read(at offset: Int64, count: Int) throws -> [UInt8]
+}
+
+/// Bytes already in memory (tests, embedded blocks, sidecars).
+public struct DataByteSource: ByteSource, Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var size: Int64 { Int64(bytes.count) }
+
+    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        guard offset >= 0, count > 0, offset < Int64(bytes.count) else { return [] }
+        let start = Int(offset)
+        let end = start + min(count, bytes.count - start)
+        return Array(bytes[start..<end])
+    }
+}
+
+/// An open file read with `pread`, through a small cache of two 64 KiB windows (typically the
+/// head and the tail of the file, or the current segment and the next). Does not own the file
+/// descriptor: the caller closes it.
+///
+/// Not `Sendable`: the cache is mutable and unsynchronised; use one per file, on one thread.
+public final class FileByteSource: ByteSource {
+    public let fd: Int32
+    public let size: Int64
+    /// Counters, for tests and diagnostics: how many `pread` calls and bytes the parsers cost.
+    public private(set) var readCalls = 0
+    public private(set) var bytesRead: Int64 = 0
+
+    private static let window = 64 * 1024
+    private struct Slot { var offset: Int64; var bytes: [UInt8] }
+    private var slots: [Slot] = []   // most recently used first, at most two
+
+    public init(fd: Int32, size: Int64) {
+        self.fd = fd
+        self.size = max(0, size)
+    }
+
+    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        guard offset >= 0, count > 0, offset < size else { return [] }
+        let wanted = Int(min(Int64(count), size - offset))
+        for (index, slot) in slots.enumerated() {
+            let slotEnd = slot.offset + Int64(slot.bytes.count)
+            if offset >= slot.offset, offset + Int64(wanted) <= slotEnd {
+                if index != 0 { slots.swapAt(0, index) }
+                let start = Int(offset - slot.offset)
+                return Array(slot.bytes[start..<(start + wanted)])
+            }
+        }
+        if wanted > Self.window { return try pread(at: offset, count: wanted) }
+        // Load a window that starts at a 4 KiB boundary when that still covers the request.
+        var start = offset & ~4095
+        if offset + Int64(wanted) > start + Int64(Self.window) { start = offset }
+        let length = Int(min(Int64(Self.window), size - start))
+        let bytes = try pread(at: start, count: length)
+        slots.insert(Slot(offset: start, bytes: bytes), at: 0)
+        if slots.count > 2 { slots.removeLast() }
+        let from = Int(offset - start)
+        guard from < bytes.count else { return [] }   // the file shrank under us
+        return Array(bytes[from..<min(bytes.count, from + wanted)])
+    }
+
+    private func pread(at offset: Int64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        try out.withUnsafeMutableBytes { raw in
+            while done < count {
+                readCalls += 1
+                #if canImport(Darwin)
+                let r = Darwin.pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                #else
+                let r = Glibc.pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                #endif
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw Errno(errno)
+                }
+                if r == 0 { break }
+                done += r
+            }
+        }
+        bytesRead += Int64(done)
+        if done < count { out.removeLast(count - done) }
+        return out
+    }
+}
+
+extension ByteSource {
+    /// Exactly `count` bytes at `offset`, or nil when the file is shorter. Refuses (nil) reads
+    /// larger than `limit`, so a corrupt length field can never cause a huge allocation.
+    func exact(at offset: Int64, count: Int, limit: Int = MetadataLimits.maxBlock) throws -> [UInt8]? {
+        guard count >= 0, count <= limit, offset >= 0 else { return nil }
+        if count == 0 { return [] }
+        guard let end = offset.checkedAdd(count), end <= size else { return nil }
+        let bytes = try read(at: offset, count: count)
+        return bytes.count == count ? bytes : nil
+    }
+}
+
+/// Hard limits that keep hostile files from costing unbounded memory or time.
+enum MetadataLimits {
+    /// The largest block (XMP packet, text chunk, IRB...) read into memory.
+    static let maxBlock = 16 * 1024 * 1024
+    /// The most problems kept per file.
+    static let maxProblems = 64
+    /// XML nesting depth.
+    static let maxXMLDepth = 64
+    /// Marker segments / chunks / boxes walked per file.
+    static let maxSegments = 100_000
+    /// Bytes searched for the XMP packet fallback, at each end of the file.
+    static let scanWindow = 1024 * 1024
+}
+
+extension Int64 {
+    /// Checked addition: nil on overflow.
+    func checkedAdd(_ other: Int) -> Int64? {
+        let (r, o) = addingReportingOverflow(Int64(other))
+        return o ? nil : r
+    }
+    func checkedAdd(_ other: Int64) -> Int64? {
+        let (r, o) = addingReportingOverflow(other)
+        return o ? nil : r
+    }
+}
+
+extension Int {
+    /// Checked multiplication: nil on overflow.
+    func checkedMul(_ other: Int) -> Int? {
+        let (r, o) = multipliedReportingOverflow(by: other)
+        return o ? nil : r
+    }
+    func checkedAdd(_ other: Int) -> Int? {
+        let (r, o) = addingReportingOverflow(other)
+        return o ? nil : r
+    }
+}

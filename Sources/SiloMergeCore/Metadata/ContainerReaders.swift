@@ -1,0 +1,247 @@
+/// GIF: the logical screen descriptor for dimensions, then the blocks up to the trailer for the
+/// "XMP DataXMP" application extension.
+enum GIFReader {
+    static let xmpApplication = asciiBytes("XMP DataXMP")
+
+    static func read(_ c: MetadataCollector) throws {
+        let src = c.source
+        guard let lsd = try src.exact(at: 6, count: 7) else {
+            c.problem("GIF", "the logical screen descriptor is truncated")
+            return
+        }
+        c.setDimensions(Int(lsd.u16(at: 0, bigEndian: false)!), Int(lsd.u16(at: 2, bigEndian: false)!), tag: "GIF")
+        var pos: Int64 = 13
+        if lsd[4] & 0x80 != 0 { pos += 3 << (Int(lsd[4] & 7) + 1) }
+        var blocks = 0
+        while true {
+            blocks += 1
+            guard blocks <= MetadataLimits.maxSegments else {
+                c.problem("GIF", "more than \(MetadataLimits.maxSegments) blocks; stopped")
+                return
+            }
+            guard let introducer = try src.exact(at: pos, count: 1)?.first else {
+                c.problem("GIF", "the file ends at offset \(pos) without a trailer")
+                return
+            }
+            switch introducer {
+            case 0x3B:
+                return   // trailer
+            case 0x21:
+                guard let label = try src.exact(at: pos + 1, count: 1)?.first else {
+                    c.problem("GIF", "extension at offset \(pos) is truncated")
+                    return
+                }
+                pos += 2
+                if label == 0xFF, let size = try src.exact(at: pos, count: 1)?.first, size == 11,
+                   let app = try src.exact(at: pos + 1, count: 11), app == xmpApplication {
+                    pos += 12
+                    guard let (xmp, next) = try xmpData(src, from: pos) else {
+                        c.problem("XMP", "the GIF XMP application extension has no magic trailer")
+                        return
+                    }
+                    if !c.foundXMP { c.addXMP(xmp, block: "XMP") }
+                    pos = next
+                    continue
+                }
+                guard let next = try skipSubBlocks(src, from: pos) else {
+                    c.problem("GIF", "extension sub-blocks run past the end of the file")
+                    return
+                }
+                pos = next
+            case 0x2C:
+                guard let d = try src.exact(at: pos + 1, count: 9) else {
+                    c.problem("GIF", "image descriptor at offset \(pos) is truncated")
+                    return
+                }
+                pos += 10
+                if d[8] & 0x80 != 0 { pos += 3 << (Int(d[8] & 7) + 1) }
+                pos += 1   // LZW minimum code size
+                guard let next = try skipSubBlocks(src, from: pos) else {
+                    c.problem("GIF", "image data runs past the end of the file")
+                    return
+                }
+                pos = next
+            default:
+                c.problem("GIF", "unknown block \(hexString(introducer)) at offset \(pos); stopped")
+                return
+            }
+        }
+    }
+
+    /// Skips data sub-blocks (length byte + data) through the zero terminator.
+    private static func skipSubBlocks(_ src: any ByteSource, from start: Int64) throws -> Int64? {
+        var pos = start
+        while true {
+            guard let n = try src.exact(at: pos, count: 1)?.first else { return nil }
+            pos += 1
+            if n == 0 { return pos }
+            pos += Int64(n)
+            if pos > src.size { return nil }
+        }
+    }
+
+    /// The XMP data runs until the 258-byte "magic trailer" (0x01, 0xFF … 0x00, then the block
+    /// terminator 0x00) that makes it parse as sub-blocks. Returns the data and the offset after.
+    private static func xmpData(_ src: any ByteSource, from start: Int64) throws -> ([UInt8], Int64)? {
+        var trailer: [UInt8] = [0x01]
+        for v in stride(from: 0xFF, through: 0, by: -1) { trailer.append(UInt8(v)) }
+        trailer.append(0x00)
+        var collected: [UInt8] = []
+        var pos = start
+        let chunk = 64 * 1024
+        while collected.count <= MetadataLimits.maxBlock {
+            let bytes = try src.read(at: pos, count: chunk)
+            if bytes.isEmpty { return nil }
+            let searchFrom = max(0, collected.count - trailer.count)
+            collected += bytes
+            pos += Int64(bytes.count)
+            if let t = collected.indexOfBytes(trailer, from: searchFrom) {
+                return (Array(collected[..<t]), start + Int64(t + trailer.count))
+            }
+        }
+        return nil
+    }
+}
+
+/// WebP (RIFF): VP8X canvas / VP8 / VP8L dimensions, "XMP " and "EXIF" chunks.
+enum WebPReader {
+    static func read(_ c: MetadataCollector) throws {
+        let src = c.source
+        guard let header = try src.exact(at: 0, count: 12) else {
+            c.problem("WebP", "the RIFF header is truncated")
+            return
+        }
+        let riffEnd = min(src.size, 8 + Int64(header.u32(at: 4, bigEndian: false)!))
+        var pos: Int64 = 12
+        var chunks = 0
+        var canvas: (Int, Int)?, frame: (Int, Int)?
+        while pos + 8 <= riffEnd {
+            chunks += 1
+            guard chunks <= MetadataLimits.maxSegments else { break }
+            guard let h = try src.exact(at: pos, count: 8) else { break }
+            let fourcc = String(decoding: h[0..<4], as: UTF8.self)
+            let size = Int(h.u32(at: 4, bigEndian: false)!)
+            let dataStart = pos + 8
+            guard let end = dataStart.checkedAdd(size), end <= src.size else {
+                c.problem("WebP", "chunk '\(PathDisplay.escape(Array(h[0..<4])))' at offset \(pos) claims \(size) bytes, past the end of the file")
+                break
+            }
+            switch fourcc {
+            case "VP8X":
+                if let d = try src.exact(at: dataStart, count: 10) {
+                    var r = ByteReader(d, bigEndian: false)
+                    r.skip(4)
+                    canvas = (Int(r.u24()!) + 1, Int(r.u24()!) + 1)
+                }
+            case "VP8 ":
+                // Frame tag (3 bytes), start code 9D 01 2A, then 14-bit width and height.
+                if frame == nil, let d = try src.exact(at: dataStart, count: 10), d[3] == 0x9D, d[4] == 0x01, d[5] == 0x2A {
+                    frame = (Int(d.u16(at: 6, bigEndian: false)! & 0x3FFF), Int(d.u16(at: 8, bigEndian: false)! & 0x3FFF))
+                }
+            case "VP8L":
+                // Signature 0x2F, then 14 bits width-1, 14 bits height-1.
+                if frame == nil, let d = try src.exact(at: dataStart, count: 5), d[0] == 0x2F {
+                    let bits = d.u32(at: 1, bigEndian: false)!
+                    frame = (Int(bits & 0x3FFF) + 1, Int((bits >> 14) & 0x3FFF) + 1)
+                }
+            case "XMP ":
+                if size > MetadataLimits.maxBlock {
+                    c.problem("WebP", "XMP chunk of \(size) bytes is larger than the limit; skipped")
+                } else if !c.foundXMP, let d = try src.exact(at: dataStart, count: size) {
+                    c.addXMP(d, block: "XMP")
+                }
+            case "EXIF":
+                if size <= MetadataLimits.maxBlock, let d = try src.exact(at: dataStart, count: size) {
+                    c.addEXIF(d.hasBytes(JPEGReader.exifHeader) ? Array(d[6...]) : d)
+                }
+            default:
+                break
+            }
+            pos = end + (Int64(size) & 1)
+        }
+        if let (w, h) = canvas ?? frame { c.setDimensions(w, h, tag: "RIFF") }
+    }
+}
+
+/// ISO base media (MP4, MOV, HEIC): the top-level `uuid` XMP box, `moov/udta/XMP_`, and the
+/// first visual track's size from `moov/trak/tkhd`. HEIC stores XMP as an item, which is found
+/// by the bounded packet scan instead.
+enum BMFFReader {
+    static let xmpUUID: [UInt8] = [0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC]
+
+    struct Box { var type: String; var start: Int64; var dataStart: Int64; var end: Int64 }
+
+    /// The boxes between `start` and `end`, with their bounds checked.
+    static func boxes(_ c: MetadataCollector, from start: Int64, to end: Int64) throws -> [Box] {
+        var out: [Box] = []
+        var pos = start
+        while pos + 8 <= end {
+            guard out.count < 10_000 else {
+                c.problem("BMFF", "more than 10000 boxes at one level; stopped")
+                break
+            }
+            guard let h = try c.source.exact(at: pos, count: 8) else { break }
+            var size = Int64(h.u32(at: 0, bigEndian: true)!)
+            let type = String(decoding: h[4..<8], as: UTF8.self)
+            var header: Int64 = 8
+            if size == 1 {
+                guard let large = try c.source.exact(at: pos + 8, count: 8),
+                      let v = large.u64(at: 0, bigEndian: true), v <= UInt64(Int64.max) else {
+                    c.problem("BMFF", "box '\(PathDisplay.escape(Array(h[4..<8])))' at offset \(pos) has a truncated size")
+                    break
+                }
+                size = Int64(v)
+                header = 16
+            } else if size == 0 {
+                size = end - pos
+            }
+            guard size >= header, let boxEnd = pos.checkedAdd(size), boxEnd <= end else {
+                c.problem("BMFF", "box '\(PathDisplay.escape(Array(h[4..<8])))' at offset \(pos) claims \(size) bytes, past its container")
+                break
+            }
+            out.append(Box(type: type, start: pos, dataStart: pos + header, end: boxEnd))
+            pos = boxEnd
+        }
+        return out
+    }
+
+    static func read(_ c: MetadataCollector) throws {
+        let top = try boxes(c, from: 0, to: c.source.size)
+        for box in top where box.type == "uuid" && !c.foundXMP {
+            guard let id = try c.source.exact(at: box.dataStart, count: 16), id == xmpUUID else { continue }
+            try readXMP(c, from: box.dataStart + 16, to: box.end)
+        }
+        for moov in top where moov.type == "moov" {
+            for child in try boxes(c, from: moov.dataStart, to: moov.end) {
+                if child.type == "udta", !c.foundXMP {
+                    for x in try boxes(c, from: child.dataStart, to: child.end) where x.type == "XMP_" {
+                        try readXMP(c, from: x.dataStart, to: x.end)
+                    }
+                } else if child.type == "trak", c.width == nil {
+                    for t in try boxes(c, from: child.dataStart, to: child.end) where t.type == "tkhd" {
+                        try trackSize(c, t)
+                    }
+                }
+            }
+        }
+        if !c.foundXMP { try MetadataReader.scanForXMP(c) }
+    }
+
+    private static func readXMP(_ c: MetadataCollector, from: Int64, to: Int64) throws {
+        let size = to - from
+        guard size <= Int64(MetadataLimits.maxBlock) else {
+            c.problem("XMP", "XMP box of \(size) bytes is larger than the limit; skipped")
+            return
+        }
+        if let d = try c.source.exact(at: from, count: Int(size)) { c.addXMP(d, block: "XMP") }
+    }
+
+    /// tkhd: width and height are 16.16 fixed point in the last 8 bytes (84 bytes for version 0,
+    /// 96 for version 1).
+    private static func trackSize(_ c: MetadataCollector, _ t: Box) throws {
+        let size = t.end - t.dataStart
+        guard size == 84 || size == 96, let d = try c.source.exact(at: t.end - 8, count: 8) else { return }
+        let w = Int(d.u32(at: 0, bigEndian: true)! >> 16), h = Int(d.u32(at: 4, bigEndian: true)! >> 16)
+        c.setDimensions(w, h, tag: "Track")
+    }
+}

@@ -1,0 +1,138 @@
+/// Reconciles the values found inside one file to one value per field, following the Metadata
+/// Working Group's "Guidelines for Handling Image Metadata" 2.0 as ExifTool's MWG composite
+/// tags implement them (Image::ExifTool::MWG, lib/Image/ExifTool/MWG.pm, version 1.24: the
+/// `Desire` lists and `RawConv` of Description, Copyright, Creator, Keywords, City, State,
+/// Country, DateTimeOriginal, Orientation, Rating; documented at
+/// https://exiftool.org/TagNames/MWG.html).
+///
+/// Rules, per field:
+///
+/// 1. EXIF first, where EXIF has the field and the value is not blank:
+///    description ← EXIF:ImageDescription, rights ← EXIF:Copyright, creator ← EXIF:Artist
+///    (split as an MWG "; " list), date_created ← EXIF:DateTimeOriginal (+ SubSecTimeOriginal
+///    + OffsetTimeOriginal, ExifTool's Composite:SubSecDateTimeOriginal). title, keywords, city,
+///    state and country have no EXIF source.
+/// 2. Then IPTC against XMP, decided by the IPTC digest (Photoshop resource 0x0425, compared with
+///    the MD5 of the IPTC records, ExifTool's CurrentIPTCDigest):
+///    - digest matches, or no digest stored: XMP, and IPTC only when XMP lacks the value.
+///      (ExifTool: `return $xmp if not defined $current or (defined $xmp and (not defined
+///      $stored or $current eq $stored))`, otherwise the IPTC.)
+///    - digest stale (IPTC edited by a tool that did not update the XMP): IPTC — except that
+///      an IPTC value cut at its IIM length limit (Caption-Abstract 2000, CopyrightNotice 128,
+///      ObjectName/Keywords/Country 64, By-line/City/Province-State 32 bytes) which is a prefix
+///      of the XMP value yields the XMP value (ExifTool's RecoverTruncatedIPTC).
+///      Deviation: when the digest is stale and IPTC lacks the field, ExifTool returns nothing;
+///      SiloMerge falls back to XMP, so that a value present in the file is never dropped (the
+///      cross-copy reconciliation can still flag it).
+///    Fields: title (IPTC:ObjectName / XMP-dc:title; MWG defines no title, the same rule is
+///    applied), description, creator, rights, keywords, date_created (IPTC DateCreated +
+///    TimeCreated / XMP-photoshop:DateCreated), city, state, country.
+/// 3. Fields outside the MWG IPTC rules: gps ← EXIF GPS, else XMP exif:GPSLatitude/Longitude
+///    (ExifTool's Composite:GPSPosition reads EXIF); rating ← XMP xmp:Rating (MWG: XMP only);
+///    orientation ← EXIF:Orientation (MWG: EXIF only), else XMP tiff:Orientation;
+///    make/model ← EXIF, else XMP tiff:Make/Model; width/height ← the image header, else EXIF,
+///    else XMP; format ← the magic bytes.
+/// 4. Last, sources the MWG does not cover, for fields still empty: PNG text chunks (after XMP,
+///    as ExifTool's PNG reader treats iTXt XMP as the richer copy), then the PDF information
+///    dictionary (XMP first, as PDF 1.4+ readers do when the two disagree).
+///
+/// Within one origin, XMP date candidates rank photoshop:DateCreated, then xmp:CreateDate, then
+/// exif:DateTimeOriginal; XMP country ranks photoshop:Country, then Iptc4xmpCore:CountryName;
+/// otherwise the first value read wins (the standard XMP packet before the extended one). XMP
+/// values from a standalone XMP file (origin `.sidecar`) count as XMP.
+enum InFileReconciler {
+    /// IIM length limits (bytes), for recovering values IPTC truncated.
+    static let iimLimits: [UnifiedField: Int] = [
+        .description: 2000, .rights: 128, .title: 64, .keywords: 64, .country: 64,
+        .creator: 32, .city: 32, .state: 32,
+    ]
+
+    private static let iptcFields: Set<UnifiedField> = [
+        .title, .description, .creator, .rights, .keywords, .dateCreated, .city, .state, .country,
+    ]
+    private static let exifFirst: Set<UnifiedField> = [
+        .description, .creator, .rights, .dateCreated, .gps, .orientation, .make, .model, .width, .height,
+    ]
+
+    static func reconcile(_ m: EmbeddedMetadata) -> [UnifiedField: SourcedValue] {
+        var out: [UnifiedField: SourcedValue] = [:]
+        for field in UnifiedField.allCases {
+            if let v = choose(field, m) { out[field] = v }
+        }
+        return out
+    }
+
+    private static func first(_ field: UnifiedField, _ m: EmbeddedMetadata, _ origins: Set<MetadataOrigin>) -> SourcedValue? {
+        let candidates = m.values.filter { $0.field == field && origins.contains($0.origin) && !isBlank($0.value) }
+        return candidates.enumerated().min { a, b in
+            let ra = rank(a.element.tag), rb = rank(b.element.tag)
+            return ra != rb ? ra < rb : a.offset < b.offset
+        }?.element
+    }
+
+    private static func rank(_ tag: String) -> Int {
+        switch tag {
+        case "XMP-photoshop:DateCreated", "XMP-photoshop:Country": return 0
+        case "XMP-xmp:CreateDate", "XMP-Iptc4xmpCore:CountryName": return 1
+        case "XMP-exif:DateTimeOriginal": return 2
+        default: return 0
+        }
+    }
+
+    private static func isBlank(_ v: FieldValue) -> Bool {
+        switch v {
+        case .text(let s), .date(let s): return s.metadataTrimmed.isEmpty
+        case .list(let l): return l.allSatisfy { $0.metadataTrimmed.isEmpty }
+        default: return false
+        }
+    }
+
+    private static func choose(_ field: UnifiedField, _ m: EmbeddedMetadata) -> SourcedValue? {
+        if field == .format || field == .width || field == .height {
+            if let v = first(field, m, [.header]) { return v }
+        }
+        if field == .rating { return first(field, m, [.xmp, .sidecar]) }
+        if exifFirst.contains(field), let v = first(field, m, [.exif]) { return v }
+        let xmp = first(field, m, [.xmp, .sidecar])
+        if iptcFields.contains(field) {
+            let iptc = first(field, m, [.iptc])
+            let chosen: SourcedValue?
+            if m.iptcDigest == .stale {
+                chosen = iptc.map { recoverTruncated($0, xmp: xmp, field: field) } ?? xmp
+            } else {
+                chosen = xmp ?? iptc
+            }
+            if let chosen { return chosen }
+        } else if let xmp {
+            return xmp
+        }
+        return first(field, m, [.png]) ?? first(field, m, [.pdf])
+    }
+
+    /// ExifTool's RecoverTruncatedIPTC: an IPTC value exactly at its IIM limit that is a prefix
+    /// of the XMP value was cut by the IIM limit; the XMP value is the real one.
+    static func recoverTruncated(_ iptc: SourcedValue, xmp: SourcedValue?, field: UnifiedField) -> SourcedValue {
+        guard let xmp, let limit = iimLimits[field] else { return iptc }
+        func recovered(_ i: String, _ x: String) -> String? {
+            let ib = Array(i.utf8), xb = Array(x.utf8)
+            return ib.count == limit && xb.count > limit && xb.starts(with: ib) ? x : nil
+        }
+        switch (iptc.value, xmp.value) {
+        case (.text(let i), .text(let x)):
+            return recovered(i, x) != nil ? xmp : iptc
+        case (.list(let i), .list(let x)):
+            var changed = false
+            let items = i.enumerated().map { k, item -> String in
+                guard k < x.count, let r = recovered(item, x[k]) else { return item }
+                changed = true
+                return r
+            }
+            guard changed else { return iptc }
+            var v = iptc
+            v.value = .list(items)
+            return v
+        default:
+            return iptc
+        }
+    }
+}

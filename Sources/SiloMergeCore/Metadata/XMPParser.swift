@@ -1,0 +1,430 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// XMP (RDF/XML) parsing with Foundation's `XMLParser`, hardened for untrusted input:
+/// no DOCTYPE or ENTITY declarations (billion laughs, external entities), external entities
+/// never resolved, depth capped at `MetadataLimits.maxXMLDepth`, size capped at
+/// `MetadataLimits.maxBlock`.
+///
+/// All three RDF forms are understood: properties as attributes of `rdf:Description`, as child
+/// elements with text, and as `rdf:Bag` / `rdf:Seq` / `rdf:Alt` containers of `rdf:li` (for an
+/// Alt the `xml:lang="x-default"` item is preferred, else the first).
+enum XMPParser {
+    struct Result {
+        var values: [SourcedValue] = []
+        var problems: [MetadataProblem] = []
+        /// `xmpNote:HasExtendedXMP`: the GUID of the extended XMP to merge (JPEG).
+        var extendedGUID: String?
+    }
+
+    static func parse<C: Collection>(_ input: C, origin: MetadataOrigin, block: String = "XMP") -> Result
+    where C.Element == UInt8 {
+        var result = Result()
+        func fail(_ reason: String) -> Result {
+            result.problems.append(MetadataProblem(block: block, reason: reason))
+            return result
+        }
+        guard input.count <= MetadataLimits.maxBlock else {
+            return fail("the XMP packet is \(input.count) bytes, more than the \(MetadataLimits.maxBlock)-byte limit")
+        }
+        guard var bytes = packetBytes(Array(input)) else { return fail("no XML found in the XMP packet") }
+        // Foundation's XMLParser on Linux force-unwraps element, attribute, comment and PI names
+        // as UTF-8 (libxml2 runs in recover mode and can pass invalid bytes through): anything
+        // that is not valid UTF-8 would trap. Repair it first, and say so.
+        if String(validatingUTF8Bytes: bytes) == nil {
+            bytes = Array(String(decoding: bytes, as: UTF8.self).utf8)
+            result.problems.append(MetadataProblem(block: block, reason: "the XMP is not valid UTF-8; invalid bytes replaced"))
+        }
+        // NUL is never valid XML and ends C strings early inside libxml2.
+        for i in bytes.indices where bytes[i] == 0 { bytes[i] = 0x20 }
+        // Blank out every processing instruction (the xpacket wrapper, an XML declaration that
+        // may name another encoding than the UTF-8 the bytes now are): XMP needs none, and
+        // Foundation's XMLParser on Linux crashes on one without data ("<?x?>" makes it call
+        // strlen on a NULL pointer).
+        blankProcessingInstructions(&bytes)
+        if containsDeclaration(bytes) {
+            return fail("the XMP packet holds a DOCTYPE or ENTITY declaration; refused (entity expansion attacks)")
+        }
+        let builder = TreeBuilder()
+        let parser = XMLParser(data: Data(bytes))
+        parser.shouldProcessNamespaces = false
+        parser.shouldReportNamespacePrefixes = false
+        parser.shouldResolveExternalEntities = false
+        parser.delegate = builder
+        builder.parser = parser
+        let ok = parser.parse()
+        if let failure = builder.failure { return fail(failure) }
+        if !ok {
+            let line = parser.lineNumber
+            let detail = parser.parserError.map { ($0 as NSError).localizedDescription } ?? "unknown error"
+            return fail("the XMP is not well-formed XML (line \(line)): \(detail)")
+        }
+        let properties = RDFInterpreter(nodes: builder.nodes).properties()
+        result.values = XMPMapping.values(from: properties, origin: origin)
+        for p in properties where p.namespace == XMPNamespace.xmpNote && p.name == "HasExtendedXMP" {
+            if case .text(let guid) = p.value { result.extendedGUID = guid.metadataTrimmed }
+        }
+        return result
+    }
+
+    /// The bytes to hand to the XML parser: UTF-16/32 transcoded to UTF-8, leading junk and
+    /// anything after `<?xpacket end…?>` (padding, a GIF trailer, "endstream") cut off.
+    static func packetBytes(_ raw: [UInt8]) -> [UInt8]? {
+        var bytes = raw
+        // UTF-16 packets (with or without a BOM): XMP allows them; transcode.
+        if bytes.count >= 2 {
+            let b0 = bytes[0], b1 = bytes[1]
+            let bigEndian16 = (b0 == 0xFE && b1 == 0xFF) || (b0 == 0 && b1 == UInt8(ascii: "<"))
+            let littleEndian16 = (b0 == 0xFF && b1 == 0xFE) || (b0 == UInt8(ascii: "<") && b1 == 0)
+            if bigEndian16 || littleEndian16 {
+                let s = TextDecoding.utf16(bytes[...], bigEndian: bigEndian16)
+                bytes = Array(s.utf8)
+            }
+        }
+        if bytes.hasBytes([0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        guard let start = bytes.firstIndex(of: UInt8(ascii: "<")) else { return nil }
+        var end = bytes.count
+        if let tail = bytes.lastIndexOfBytes(asciiBytes("<?xpacket end")),
+           let close = bytes.indexOfBytes(asciiBytes("?>"), from: tail) {
+            end = close + 2
+        } else {
+            // No trailer: cut trailing NULs and whitespace, and anything after the root's end.
+            while end > start, bytes[end - 1] == 0 || bytes[end - 1] <= 0x20 { end -= 1 }
+            if let meta = bytes.lastIndexOfBytes(asciiBytes("</x:xmpmeta>"), before: end) {
+                end = meta + 12
+            } else if let rdf = bytes.lastIndexOfBytes(asciiBytes("</rdf:RDF>"), before: end) {
+                end = rdf + 10
+            }
+        }
+        guard start < end else { return nil }
+        return Array(bytes[start..<end])
+    }
+
+    /// Replaces each `<?…?>` (to the end when unterminated) with spaces.
+    static func blankProcessingInstructions(_ bytes: inout [UInt8]) {
+        var i = 0
+        while let start = bytes.indexOfBytes(asciiBytes("<?"), from: i) {
+            let end = bytes.indexOfBytes(asciiBytes("?>"), from: start + 2).map { $0 + 2 } ?? bytes.count
+            for k in start..<end { bytes[k] = 0x20 }
+            i = end
+        }
+    }
+
+    /// True when the document declares a DOCTYPE or ENTITY (any case).
+    static func containsDeclaration(_ bytes: [UInt8]) -> Bool {
+        let lower = { (b: UInt8) -> UInt8 in (b >= 0x41 && b <= 0x5A) ? b + 32 : b }
+        let patterns = [asciiBytes("<!doctype"), asciiBytes("<!entity")]
+        var i = 0
+        while i + 1 < bytes.count {
+            if bytes[i] == UInt8(ascii: "<"), bytes[i + 1] == UInt8(ascii: "!") {
+                for p in patterns where i + p.count <= bytes.count {
+                    var k = 2
+                    while k < p.count && lower(bytes[i + k]) == p[k] { k += 1 }
+                    if k == p.count { return true }
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+}
+
+// MARK: - The element tree
+
+/// One XML element, with namespaces resolved by hand (`XMLParser` namespace processing differs
+/// between platforms, so prefixes are mapped from the `xmlns:` attributes here).
+struct XMLNode {
+    var namespace: String
+    var name: String
+    var attributes: [(namespace: String, name: String, value: String)]
+    var children: [Int] = []
+    var text = ""
+}
+
+/// Builds an array of `XMLNode`s from the parser's events. Not `Sendable`; lives for one parse.
+private final class TreeBuilder: NSObject, XMLParserDelegate {
+    var nodes: [XMLNode] = []
+    var failure: String?
+    weak var parser: XMLParser?
+    private var stack: [Int] = []
+    private var scopes: [[String: String]] = [["xml": XMPNamespace.xml]]
+    private static let maxNodes = 500_000
+
+    private func stop(_ reason: String) {
+        if failure == nil { failure = reason }
+        parser?.abortParsing()
+    }
+
+    private func resolve(_ qname: String) -> (String, String) {
+        let parts = qname.split(separator: ":", maxSplits: 1)
+        let (prefix, local) = parts.count == 2 ? (String(parts[0]), String(parts[1])) : ("", qname)
+        for scope in scopes.reversed() {
+            if let uri = scope[prefix] { return (uri, local) }
+        }
+        return ("", local)
+    }
+
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        guard failure == nil else { return }
+        if stack.count >= MetadataLimits.maxXMLDepth {
+            return stop("the XMP nests elements deeper than \(MetadataLimits.maxXMLDepth) levels; refused")
+        }
+        if nodes.count >= Self.maxNodes { return stop("the XMP has more than \(Self.maxNodes) elements; refused") }
+        var scope: [String: String] = [:]
+        for (key, value) in attributeDict {
+            if key == "xmlns" { scope[""] = value }
+            else if key.hasPrefix("xmlns:") { scope[String(key.dropFirst(6))] = value }
+        }
+        scopes.append(scope)
+        let (uri, local) = resolve(elementName)
+        var attributes: [(namespace: String, name: String, value: String)] = []
+        for (key, value) in attributeDict.sorted(by: { $0.key < $1.key }) where key != "xmlns" && !key.hasPrefix("xmlns:") {
+            let (ns, name) = key.contains(":") ? resolve(key) : ("", key)
+            attributes.append((ns, name, value))
+        }
+        nodes.append(XMLNode(namespace: uri, name: local, attributes: attributes))
+        let index = nodes.count - 1
+        if let parent = stack.last { nodes[parent].children.append(index) }
+        stack.append(index)
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        guard failure == nil else { return }
+        _ = stack.popLast()
+        _ = scopes.popLast()
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        guard failure == nil, let top = stack.last else { return }
+        nodes[top].text += string
+    }
+
+    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
+        guard failure == nil, let top = stack.last else { return }
+        nodes[top].text += TextDecoding.utf8OrLatin1(CDATABlock)
+    }
+
+    /// libxml2 runs in recover mode under XMLParser: stop at the first error instead of
+    /// recovering through a cascade of them (binary garbage yields thousands, each allocating).
+    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) {
+        guard failure == nil else { return }
+        let line = parser.lineNumber
+        failure = "the XMP is not well-formed XML (line \(line)): \((parseError as NSError).localizedDescription)"
+        parser.abortParsing()
+    }
+
+    func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) {
+        stop("the XMP declares an entity; refused")
+    }
+
+    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) {
+        stop("the XMP declares an external entity; refused")
+    }
+}
+
+// MARK: - RDF
+
+enum XMPNamespace {
+    static let rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    static let xml = "http://www.w3.org/XML/1998/namespace"
+    static let dc = "http://purl.org/dc/elements/1.1/"
+    static let xmp = "http://ns.adobe.com/xap/1.0/"
+    static let photoshop = "http://ns.adobe.com/photoshop/1.0/"
+    static let exif = "http://ns.adobe.com/exif/1.0/"
+    static let tiff = "http://ns.adobe.com/tiff/1.0/"
+    static let iptcCore = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"
+    static let xmpNote = "http://ns.adobe.com/xmp/note/"
+    static let pdf = "http://ns.adobe.com/pdf/1.3/"
+
+    /// The usual prefix of a namespace, for tags ("XMP-dc:title"), whatever prefix the file used.
+    static let prefixes: [String: String] = [
+        dc: "dc", xmp: "xmp", photoshop: "photoshop", exif: "exif", tiff: "tiff",
+        iptcCore: "Iptc4xmpCore", xmpNote: "xmpNote", pdf: "pdf",
+    ]
+}
+
+/// One top-level XMP property.
+struct XMPProperty {
+    enum Value {
+        case text(String)
+        case list([String])                       // rdf:Bag / rdf:Seq
+        case alternatives([(lang: String?, text: String)])   // rdf:Alt
+    }
+    var namespace: String
+    var name: String
+    var value: Value
+}
+
+/// Reads top-level properties out of the element tree.
+struct RDFInterpreter {
+    let nodes: [XMLNode]
+
+    func properties() -> [XMPProperty] {
+        var out: [XMPProperty] = []
+        // Every rdf:RDF element, wherever it is (normally x:xmpmeta/rdf:RDF).
+        for node in nodes where node.namespace == XMPNamespace.rdf && node.name == "RDF" {
+            for child in node.children {
+                collect(description: nodes[child], into: &out)
+            }
+        }
+        return out
+    }
+
+    private func isRDF(_ n: XMLNode, _ name: String) -> Bool { n.namespace == XMPNamespace.rdf && n.name == name }
+
+    /// A node element (normally rdf:Description): its attributes and child elements are properties.
+    private func collect(description: XMLNode, into out: inout [XMPProperty]) {
+        for a in description.attributes where a.namespace != XMPNamespace.rdf && a.namespace != XMPNamespace.xml && !a.namespace.isEmpty {
+            out.append(XMPProperty(namespace: a.namespace, name: a.name, value: .text(a.value)))
+        }
+        for c in description.children {
+            let p = nodes[c]
+            guard !p.namespace.isEmpty, p.namespace != XMPNamespace.rdf else { continue }
+            if let value = value(of: p) {
+                out.append(XMPProperty(namespace: p.namespace, name: p.name, value: value))
+            }
+        }
+    }
+
+    /// The value of a property element, or nil for structures we do not map.
+    private func value(of p: XMLNode) -> XMPProperty.Value? {
+        if let resource = p.attributes.first(where: { $0.namespace == XMPNamespace.rdf && $0.name == "resource" }) {
+            return .text(resource.value)
+        }
+        let elements = p.children.map { nodes[$0] }
+        if elements.isEmpty {
+            if p.attributes.contains(where: { $0.namespace == XMPNamespace.rdf && $0.name == "parseType" }) { return nil }
+            return .text(p.text)
+        }
+        if let container = elements.first(where: { isRDF($0, "Bag") || isRDF($0, "Seq") || isRDF($0, "Alt") }) {
+            var items: [(lang: String?, text: String)] = []
+            for li in container.children.map({ nodes[$0] }) where isRDF(li, "li") {
+                let lang = li.attributes.first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
+                if let text = simpleText(li) { items.append((lang, text)) }
+            }
+            if isRDF(container, "Alt") { return .alternatives(items) }
+            return .list(items.map(\.text))
+        }
+        // A qualified simple value: <prop><rdf:Description><rdf:value>…</rdf:value>…
+        if let description = elements.first(where: { isRDF($0, "Description") }),
+           let v = description.children.map({ nodes[$0] }).first(where: { isRDF($0, "value") }) {
+            return .text(v.text)
+        }
+        return nil   // a structure
+    }
+
+    /// The text of an rdf:li, including the qualified form with rdf:value.
+    private func simpleText(_ li: XMLNode) -> String? {
+        if li.children.isEmpty {
+            if let r = li.attributes.first(where: { $0.namespace == XMPNamespace.rdf && $0.name == "resource" }) { return r.value }
+            return li.text
+        }
+        for c in li.children {
+            let n = nodes[c]
+            if isRDF(n, "value") { return n.text }
+            if isRDF(n, "Description"), let v = n.children.map({ nodes[$0] }).first(where: { isRDF($0, "value") }) {
+                return v.text
+            }
+        }
+        return nil
+    }
+}
+
+/// Maps XMP properties to unified fields.
+enum XMPMapping {
+    private struct Target { var field: UnifiedField; var kind: Kind }
+    private enum Kind { case text, list, date, integer, orientation }
+
+    private static let targets: [String: Target] = [
+        XMPNamespace.dc + "title": Target(field: .title, kind: .text),
+        XMPNamespace.dc + "description": Target(field: .description, kind: .text),
+        XMPNamespace.dc + "subject": Target(field: .keywords, kind: .list),
+        XMPNamespace.dc + "creator": Target(field: .creator, kind: .list),
+        XMPNamespace.dc + "rights": Target(field: .rights, kind: .text),
+        XMPNamespace.photoshop + "DateCreated": Target(field: .dateCreated, kind: .date),
+        XMPNamespace.xmp + "CreateDate": Target(field: .dateCreated, kind: .date),
+        XMPNamespace.exif + "DateTimeOriginal": Target(field: .dateCreated, kind: .date),
+        XMPNamespace.photoshop + "City": Target(field: .city, kind: .text),
+        XMPNamespace.photoshop + "State": Target(field: .state, kind: .text),
+        XMPNamespace.photoshop + "Country": Target(field: .country, kind: .text),
+        XMPNamespace.iptcCore + "CountryName": Target(field: .country, kind: .text),
+        XMPNamespace.xmp + "Rating": Target(field: .rating, kind: .integer),
+        XMPNamespace.tiff + "Make": Target(field: .make, kind: .text),
+        XMPNamespace.tiff + "Model": Target(field: .model, kind: .text),
+        XMPNamespace.tiff + "Orientation": Target(field: .orientation, kind: .orientation),
+        XMPNamespace.tiff + "ImageWidth": Target(field: .width, kind: .integer),
+        XMPNamespace.tiff + "ImageLength": Target(field: .height, kind: .integer),
+        XMPNamespace.exif + "PixelXDimension": Target(field: .width, kind: .integer),
+        XMPNamespace.exif + "PixelYDimension": Target(field: .height, kind: .integer),
+    ]
+
+    static func tag(_ namespace: String, _ name: String) -> String {
+        "XMP-\(XMPNamespace.prefixes[namespace] ?? "unknown"):\(name)"
+    }
+
+    static func values(from properties: [XMPProperty], origin: MetadataOrigin) -> [SourcedValue] {
+        var out: [SourcedValue] = []
+        var latitude: (String, Double)?, longitude: (String, Double)?
+        for p in properties {
+            if p.namespace == XMPNamespace.exif && (p.name == "GPSLatitude" || p.name == "GPSLongitude") {
+                guard case .text(let raw) = p.value else { continue }
+                let isLat = p.name == "GPSLatitude"
+                if let v = GPSParser.xmpCoordinate(raw, isLatitude: isLat) {
+                    if isLat { if latitude == nil { latitude = (raw, v) } } else if longitude == nil { longitude = (raw, v) }
+                }
+                continue
+            }
+            guard let target = targets[p.namespace + p.name] else { continue }
+            let tag = tag(p.namespace, p.name)
+            let (text, items, raw) = flatten(p.value)
+            var value: FieldValue?
+            switch target.kind {
+            case .text:
+                if let t = text?.metadataTrimmed, !t.isEmpty { value = .text(t) }
+            case .list:
+                let cleaned = items.map(\.metadataTrimmed).filter { !$0.isEmpty }
+                if !cleaned.isEmpty { value = .list(cleaned) }
+            case .date:
+                if let t = text?.metadataTrimmed, !t.isEmpty {
+                    value = DateNormalizer.iso(t).map(FieldValue.date) ?? .text(t)
+                }
+            case .integer:
+                if let t = text?.metadataTrimmed, let n = integer(t) {
+                    if target.field == .rating ? (-1...5).contains(n) : n > 0 { value = .integer(n) }
+                }
+            case .orientation:
+                if let t = text?.metadataTrimmed, let n = integer(t), (1...8).contains(n) { value = .integer(n) }
+            }
+            if let value {
+                out.append(SourcedValue(field: target.field, value: value, origin: origin, tag: tag, raw: raw))
+            }
+        }
+        if let latitude, let longitude {
+            out.append(SourcedValue(field: .gps, value: .gps(latitude: latitude.1, longitude: longitude.1),
+                                    origin: origin, tag: "XMP-exif:GPSLatitude/GPSLongitude",
+                                    raw: "\(latitude.0), \(longitude.0)"))
+        }
+        return out
+    }
+
+    /// (single text, list items, raw) of a value. An Alt gives its x-default (else first) item.
+    private static func flatten(_ v: XMPProperty.Value) -> (String?, [String], String) {
+        switch v {
+        case .text(let t): return (t, [t], t)
+        case .list(let items): return (items.first, items, items.joined(separator: "; "))
+        case .alternatives(let alts):
+            let chosen = alts.first(where: { $0.lang?.lowercased() == "x-default" })?.text ?? alts.first?.text
+            return (chosen, chosen.map { [$0] } ?? [], chosen ?? "")
+        }
+    }
+
+    /// "4", "4.0", "+4" → 4; nil for non-integral or huge values.
+    static func integer(_ s: String) -> Int? {
+        if let n = Int(s) { return n }
+        if let d = Double(s), d.isFinite, d == d.rounded(), abs(d) < 1e9 { return Int(d) }
+        return nil
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+@testable import SiloMergeCore
+
+@Suite("Metadata: image data hash")
+struct MetadataImageDataHashTests {
+    static func hash(_ bytes: [UInt8], _ format: MediaFormat) throws -> SHA256Digest? {
+        try ImageDataHash.compute(DataByteSource(bytes), format: format)
+    }
+
+    static func groups() throws -> [(MediaFormat, [String])] {
+        let groups = try #require(try Fixture.truth()["same_image_groups"] as? [[String: Any]])
+        return groups.map { (MediaFormat(rawValue: $0["format"] as! String)!, $0["files"] as! [String]) }
+    }
+
+    @Test("copies in each same-image group hash alike; groups and other images differ")
+    func sameImageGroups() throws {
+        let groups = try Self.groups()
+        #expect(Set(groups.map(\.0)) == [.jpeg, .png, .tiff])
+        var seen: [SHA256Digest: String] = [:]
+        for (format, files) in groups {
+            #expect(files.count >= 2)
+            var digests: Set<SHA256Digest> = []
+            for f in files {
+                let bytes = try Fixture.bytes(f)
+                // Whole-file SHA-256 differs (different metadata)...
+                #expect(try SHA256Hasher.digest(bytes) != SHA256Hasher.digest(try Fixture.bytes(files[0])) || f == files[0])
+                // ...the image data hash does not.
+                digests.insert(try #require(try Self.hash(bytes, format)))
+            }
+            #expect(digests.count == 1, "\(files)")
+            let d = digests.first!
+            #expect(seen[d] == nil, "\(files[0]) hashes like \(seen[d] ?? "")")
+            seen[d] = files[0]
+        }
+        // Other images: every one different from the groups and from each other.
+        let others = ["marketing/logo.png": MediaFormat.png, "hr/logo.png": .png,
+                      "marketing/campaigns/2023/summer-launch/hero.jpg": .jpeg,
+                      "training/module-03/reference/glossary-poster.jpg": .jpeg,
+                      "hr/records/badge-template.tif": .tiff, "marketing/about/org-chart.png": .png]
+        for (f, format) in others {
+            let d = try #require(try Self.hash(try Fixture.bytes(f), format))
+            #expect(seen[d] == nil, "\(f) hashes like \(seen[d] ?? "")")
+            seen[d] = f
+        }
+    }
+
+    @Test("byte-identical copies hash alike through FileByteSource too")
+    func fileSourceAgrees() throws {
+        let f = "marketing/products/widget-pro/widget-front.jpg"
+        let fd = open(Fixture.url(f).path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let size = Int64(try Fixture.bytes(f).count)
+        let viaFile = try ImageDataHash.compute(FileByteSource(fd: fd, size: size), format: .jpeg)
+        #expect(viaFile == (try Self.hash(try Fixture.bytes(f), .jpeg)))
+    }
+
+    @Test("JPEG: a flipped bit in the scan data changes the hash, one in the metadata does not")
+    func jpegFlips() throws {
+        let bytes = try Fixture.bytes("marketing/products/widget-pro/widget-front.jpg")
+        let original = try #require(try Self.hash(bytes, .jpeg))
+        let sos = try #require(bytes.indexOfBytes([0xFF, 0xDA]))
+        var scan = bytes
+        scan[sos + 40] ^= 0x01
+        #expect(try Self.hash(scan, .jpeg) != original)
+        var app1 = bytes
+        let xmp = try #require(bytes.indexOfBytes(Array("Widget Pro, front view".utf8)))
+        app1[xmp] ^= 0x20
+        #expect(try Self.hash(app1, .jpeg) == original)
+        // Trailing bytes after EOI are ignored.
+        #expect(try Self.hash(bytes + [1, 2, 3], .jpeg) == original)
+        // A truncated JPEG (no EOI) is an error, not a partial hash.
+        #expect(throws: MetadataProblem.self) { try Self.hash(Array(bytes[0..<(sos + 100)]), .jpeg) }
+    }
+
+    @Test("PNG: text chunks are left out, pixel data is not")
+    func pngFlips() throws {
+        let bytes = try Fixture.bytes("marketing/about/org-chart.png")
+        let original = try #require(try Self.hash(bytes, .png))
+        var text = bytes
+        let title = try #require(bytes.indexOfBytes(Array("Northwind org chart".utf8)))
+        text[title] ^= 0x20
+        #expect(try Self.hash(text, .png) == original)
+        var idat = bytes
+        let i = try #require(bytes.indexOfBytes(Array("IDAT".utf8)))
+        idat[i + 10] ^= 0x01
+        #expect(try Self.hash(idat, .png) != original)
+    }
+
+    @Test("TIFF: strip bytes and structure tags count, descriptive tags do not")
+    func tiffFlips() throws {
+        let bytes = try Fixture.bytes("marketing/print/2023/poster-proof.tif")
+        let original = try #require(try Self.hash(bytes, .tiff))
+        // StripOffsets is 3742 (exiftool.json): flip a strip byte.
+        var strip = bytes
+        strip[3742 + 100] ^= 0x01
+        #expect(try Self.hash(strip, .tiff) != original)
+        var description = bytes
+        let d = try #require(bytes.indexOfBytes(Array("Summer launch poster".utf8)))
+        description[d] ^= 0x20
+        #expect(try Self.hash(description, .tiff) == original)
+    }
+
+    @Test("unsupported formats give nil")
+    func unsupported() throws {
+        #expect(try Self.hash(try Fixture.bytes("training/module-01/images/loading-spinner.gif"), .gif) == nil)
+        #expect(try Self.hash([], .other) == nil)
+    }
+}
