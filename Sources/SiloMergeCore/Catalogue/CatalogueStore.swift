@@ -45,6 +45,12 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// excluded), recording each as a change, and returns how many went each way.
     func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
 
+    /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
+    func silosWithSidecars() throws -> Set<Int64>
+    /// Replaces a silo's manifest values with `rows`; returns the rows naming no catalogued file.
+    func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
+                       rows: [ManifestRow]) throws -> [ManifestRow]
+
     // MARK: `--hash dupes`
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
     func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
@@ -76,4 +82,6 @@ public protocol FolderReader: AnyObject {
     /// The files catalogued directly inside one folder of a silo, with their stored hashes
     /// when `withHashes` (otherwise only whether there is one).
     func entries(siloID: Int64, dir: RelativePath, withHashes: Bool) throws -> [StoredEntry]
+    /// The sidecars recorded in one folder.
+    func sidecars(siloID: Int64, dir: RelativePath) throws -> [StoredSidecar]
 }

@@ -12,10 +12,13 @@ public struct SiloDefinition: Sendable, Hashable {
     public var includes: [String]
     /// Glob patterns of files and folders to skip, on top of the default ignore list.
     public var excludes: [String]
+    /// The department's CSV manifest, if it has one.
+    public var manifest: ManifestDefinition?
 
-    public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = []) {
+    public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
+                manifest: ManifestDefinition? = nil) {
         self.name = name; self.root = root; self.priority = priority
-        self.includes = includes; self.excludes = excludes
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest
     }
 }
 
@@ -26,18 +29,19 @@ public struct Silo: Sendable, Hashable, Identifiable {
     public var root: FilePath
     public var priority: Int
     public var lastRunID: Int64?
-    /// The include and exclude globs the silo was last scanned with.
+    /// The include and exclude globs and the manifest the silo was last scanned with.
     public var includes: [String] = []
     public var excludes: [String] = []
+    public var manifest: ManifestDefinition?
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
-                includes: [String] = [], excludes: [String] = []) {
+                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil) {
         self.id = id; self.name = name; self.root = root; self.priority = priority; self.lastRunID = lastRunID
-        self.includes = includes; self.excludes = excludes
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest
     }
 
     public var definition: SiloDefinition {
-        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes)
+        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest)
     }
 }
 
@@ -114,12 +118,15 @@ public struct StoredEntry: Sendable {
     public var stat: FileStat
     /// Whether a hash is stored.
     public var hasHash: Bool
+    /// Whether the embedded metadata of the current content was read.
+    public var metadataRead: Bool = false
     /// The stored hash itself, only when asked for (`--rehash` compares with it); changes
     /// record the old hash from the catalogue row itself.
     public var sha256: SHA256Digest?
 
-    public init(id: Int64, name: [UInt8], stat: FileStat, hasHash: Bool, sha256: SHA256Digest? = nil) {
+    public init(id: Int64, name: [UInt8], stat: FileStat, hasHash: Bool, sha256: SHA256Digest? = nil, metadataRead: Bool = false) {
         self.id = id; self.name = name; self.stat = stat; self.hasHash = hasHash; self.sha256 = sha256
+        self.metadataRead = metadataRead
     }
 }
 
@@ -139,6 +146,37 @@ public enum CatalogueWrite: Sendable {
     case unreadableDirectory(siloID: Int64, dir: RelativePath)
     /// A folder skipped by an exclude rule: what the catalogue holds under it leaves scope.
     case excludedDirectory(siloID: Int64, dir: RelativePath)
+    /// The metadata of a catalogued file's current content.
+    case content(id: Int64, ContentInfo, mtimeNs: Int64)
+    /// A catalogued file's XMP sidecars (replacing what was recorded).
+    case sidecars(fileID: Int64, siloID: Int64, dir: RelativePath, [SidecarRecord])
+}
+
+/// An XMP sidecar as the scan found it.
+public struct SidecarRecord: Sendable {
+    public var name: [UInt8]
+    public var stat: FileStat
+    public var form: SidecarForm
+    /// False for a `name.xmp` overridden by a `name.ext.xmp` of the same asset.
+    public var used: Bool
+    /// nil when its content was not read (metadata reading is off).
+    public var sha256: SHA256Digest?
+    public var values: [SourcedValue]
+
+    public init(name: [UInt8], stat: FileStat, form: SidecarForm, used: Bool, sha256: SHA256Digest?, values: [SourcedValue]) {
+        self.name = name; self.stat = stat; self.form = form; self.used = used; self.sha256 = sha256; self.values = values
+    }
+}
+
+/// A sidecar as the catalogue holds it, for comparing with a fresh listing.
+public struct StoredSidecar: Sendable {
+    /// The asset's name in the same folder.
+    public var assetName: [UInt8]
+    public var name: [UInt8]
+    public var stat: FileStat
+    /// Whether its content was read.
+    public var read: Bool
+    public var used: Bool
 }
 
 /// A row to insert or update.
@@ -149,6 +187,10 @@ public struct FileRow: Sendable {
     public var stat: FileStat
     public var sha256: SHA256Digest?
     public var hashedAt: Date?
+    /// The content's metadata, when it was read (nil: not read; a changed file loses the old).
+    public var content: ContentInfo?
+    /// Its sidecars (nil: leave as recorded).
+    public var sidecars: [SidecarRecord]?
 
     public init(siloID: Int64, dir: RelativePath, name: [UInt8], stat: FileStat,
                 sha256: SHA256Digest? = nil, hashedAt: Date? = nil) {

@@ -86,6 +86,7 @@ struct RawStatement {
 final class SQLiteFolderReader: FolderReader {
     private var connection: OpaquePointer?
     private var statement: OpaquePointer?
+    private var sidecarStatement: OpaquePointer?
 
     init(path: String) throws {
         var db: OpaquePointer?
@@ -100,10 +101,15 @@ final class SQLiteFolderReader: FolderReader {
         sqlite3_exec(db, "PRAGMA query_only = 1", nil, nil, nil)
         sqlite3_exec(db, "PRAGMA cache_size = -4096", nil, nil, nil)   // 4 MiB: it reads one folder at a time
         let sql = """
-            SELECT id, name, size, mtime_ns, ctime_ns, dev, ino, sha256 IS NOT NULL, iif(?3, sha256, NULL)
+            SELECT id, name, size, mtime_ns, ctime_ns, dev, ino, sha256 IS NOT NULL, iif(?3, sha256, NULL), metadata_read
             FROM file WHERE silo_id = ?1 AND dir = ?2
             """
-        guard sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK else {
+        let sidecarSQL = """
+            SELECT f.name, s.name, s.size, s.mtime_ns, s.ctime_ns, s.dev, s.ino, s.sha256 IS NOT NULL, s.used
+            FROM sidecar s JOIN file f ON f.id = s.file_id WHERE s.silo_id = ?1 AND s.dir = ?2
+            """
+        guard sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+              sqlite3_prepare_v3(db, sidecarSQL, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &sidecarStatement, nil) == SQLITE_OK else {
             let message = String(cString: sqlite3_errmsg(db))
             sqlite3_close_v2(db)
             connection = nil
@@ -113,7 +119,23 @@ final class SQLiteFolderReader: FolderReader {
 
     deinit {
         if let statement { sqlite3_finalize(statement) }
+        if let sidecarStatement { sqlite3_finalize(sidecarStatement) }
         if let connection { sqlite3_close_v2(connection) }
+    }
+
+    func sidecars(siloID: Int64, dir: RelativePath) throws -> [StoredSidecar] {
+        let s = RawStatement(handle: sidecarStatement!, connection: connection!)
+        defer { s.reset() }
+        s.bind(1, siloID)
+        s.bind(2, text: dir.bytes)
+        var out: [StoredSidecar] = []
+        while try s.step("read a folder's sidecars") {
+            let stat = FileStat(size: s.int64(2), mtimeNs: s.int64(3), ctimeNs: s.int64(4),
+                                device: UInt64(bitPattern: s.int64(5)), inode: UInt64(bitPattern: s.int64(6)),
+                                linkCount: 0, mode: 0, uid: 0, gid: 0)
+            out.append(StoredSidecar(assetName: s.bytes(0), name: s.bytes(1), stat: stat, read: s.int64(7) != 0, used: s.int64(8) != 0))
+        }
+        return out
     }
 
     func entries(siloID: Int64, dir: RelativePath, withHashes: Bool) throws -> [StoredEntry] {
@@ -128,7 +150,7 @@ final class SQLiteFolderReader: FolderReader {
                                 device: UInt64(bitPattern: s.int64(5)), inode: UInt64(bitPattern: s.int64(6)),
                                 linkCount: 0, mode: 0, uid: 0, gid: 0)
             out.append(StoredEntry(id: s.int64(0), name: s.bytes(1), stat: stat, hasHash: s.int64(7) != 0,
-                                   sha256: withHashes ? s.digest(8) : nil))
+                                   sha256: withHashes ? s.digest(8) : nil, metadataRead: s.int64(9) != 0))
         }
         return out
     }

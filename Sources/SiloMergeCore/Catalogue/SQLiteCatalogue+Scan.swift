@@ -15,6 +15,51 @@ extension SQLiteCatalogue {
         }
     }
 
+    public func silosWithSidecars() throws -> Set<Int64> {
+        try wrap("look for sidecars") {
+            try pool.read { db in Set(try Int64.fetchAll(db, sql: "SELECT DISTINCT silo_id FROM sidecar")) }
+        }
+    }
+
+    public func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
+                              rows: [ManifestRow]) throws -> [ManifestRow] {
+        try wrap("record a manifest") {
+            try pool.write { db in
+                try db.execute(sql: """
+                    DELETE FROM metadata WHERE origin = 'manifest' AND file_id IN (SELECT id FROM file WHERE silo_id = ?)
+                    """, arguments: [siloID])
+                let find = RawStatement(try db.cachedStatement(sql: "SELECT id FROM file WHERE silo_id = ?1 AND dir = ?2 AND name = ?3"), db)
+                let insert = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
+                    VALUES (?1, ?2, 'manifest', ?3, ?4, ?5, ?6, ?7, 0)
+                    """), db)
+                let source = file.string ?? file.display
+                var unmatched: [ManifestRow] = []
+                var matched = 0
+                for row in rows {
+                    find.bind(1, siloID); find.bind(2, text: row.path.parent.bytes); find.bind(3, text: Array(row.path.lastComponent))
+                    let id: Int64? = try find.step("find a manifest's file") ? find.int64(0) : nil
+                    find.reset()
+                    guard let id else { unmatched.append(row); continue }
+                    matched += 1
+                    for v in row.values {
+                        insert.bind(1, id); insert.bind(2, text: v.field.rawValue); insert.bind(3, text: v.tag)
+                        insert.bind(4, text: v.value.json); insert.bind(5, text: v.raw); insert.bind(6, text: source)
+                        insert.bind(7, summary.mtimeNs)
+                        try insert.run("record a manifest value")
+                    }
+                }
+                try db.execute(sql: """
+                    INSERT INTO manifest (silo_id, path, size, mtime_ns, sha256, rows, matched, read_run)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(silo_id) DO UPDATE SET path = excluded.path, size = excluded.size, mtime_ns = excluded.mtime_ns,
+                        sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, read_run = excluded.read_run
+                    """, arguments: [siloID, source, summary.size, summary.mtimeNs, summary.sha256.hex, summary.rows, matched, runID])
+                return unmatched
+            }
+        }
+    }
+
     public func deferIndexes() throws {
         try wrap("drop indexes for loading") {
             try pool.write { db in
@@ -68,14 +113,80 @@ extension SQLiteCatalogue {
                 let now = Timestamp.string(Date())
                 let update = RawStatement(try db.cachedStatement(sql: """
                     UPDATE file SET size = ?1, mtime_ns = ?2, ctime_ns = ?3, dev = ?4, ino = ?5, nlink = ?6, mode = ?7,
-                        uid = ?8, gid = ?9, sha256 = ?10, hashed_at = ?12, changed_run = ?13
+                        uid = ?8, gid = ?9, sha256 = ?10, hashed_at = ?12, changed_run = ?13,
+                        format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21
                     WHERE id = ?14
                     """), db)
                 let insert = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO file (size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, sha256,
-                                      hashed_at, first_seen_run, silo_id, dir, name)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16)
+                                      hashed_at, first_seen_run, silo_id, dir, name,
+                                      format, width, height, image_sha256, metadata_read)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                     """), db)
+                let setContent = RawStatement(try db.cachedStatement(sql: """
+                    UPDATE file SET format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21 WHERE id = ?14
+                    """), db)
+                let dropEmbedded = RawStatement(try db.cachedStatement(sql: """
+                    DELETE FROM metadata WHERE file_id = ?1 AND origin NOT IN ('sidecar', 'manifest')
+                    """), db)
+                let dropSidecars = RawStatement(try db.cachedStatement(sql: "DELETE FROM sidecar WHERE file_id = ?1"), db)
+                let dropSidecarValues = RawStatement(try db.cachedStatement(sql: "DELETE FROM metadata WHERE file_id = ?1 AND origin = 'sidecar'"), db)
+                let insertSidecar = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO sidecar (file_id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, sha256, form, used)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    """), db)
+                let insertValue = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    """), db)
+
+                func bindContent(_ s: RawStatement, _ c: ContentInfo?) {
+                    if let c {
+                        s.bind(17, text: c.format.rawValue)
+                        if let w = c.width { s.bind(18, w) } else { s.bindNull(18) }
+                        if let h = c.height { s.bind(19, h) } else { s.bindNull(19) }
+                        s.bind(20, c.imageSHA256)
+                        s.bind(21, 1)
+                    } else {
+                        s.bindNull(17); s.bindNull(18); s.bindNull(19); s.bindNull(20); s.bind(21, 0)
+                    }
+                }
+                func writeValues(_ fileID: Int64, _ values: [SourcedValue], preferred: [Bool]?, source: String?, mtimeNs: Int64?) throws {
+                    for (i, v) in values.enumerated() {
+                        insertValue.bind(1, fileID); insertValue.bind(2, text: v.field.rawValue)
+                        insertValue.bind(3, text: v.origin.rawValue); insertValue.bind(4, text: v.tag)
+                        insertValue.bind(5, text: v.value.json); insertValue.bind(6, text: v.raw)
+                        insertValue.bind(7, text: source)
+                        if let mtimeNs { insertValue.bind(8, mtimeNs) }
+                        insertValue.bind(9, (preferred?[i] ?? false) ? 1 : 0)
+                        try insertValue.run("record a metadata value")
+                    }
+                }
+                func replaceContent(_ fileID: Int64, _ content: ContentInfo?, mtimeNs: Int64) throws {
+                    dropEmbedded.bind(1, fileID)
+                    try dropEmbedded.run("forget old metadata")
+                    if let content {
+                        try writeValues(fileID, content.values, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
+                    }
+                }
+                func replaceSidecars(_ fileID: Int64, siloID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
+                    dropSidecars.bind(1, fileID)
+                    try dropSidecars.run("forget old sidecars")
+                    dropSidecarValues.bind(1, fileID)
+                    try dropSidecarValues.run("forget old sidecar metadata")
+                    for sc in sidecars {
+                        insertSidecar.bind(1, fileID); insertSidecar.bind(2, siloID); insertSidecar.bind(3, text: dir.bytes)
+                        insertSidecar.bind(4, text: sc.name); insertSidecar.bind(5, sc.stat.size); insertSidecar.bind(6, sc.stat.mtimeNs)
+                        insertSidecar.bind(7, sc.stat.ctimeNs); insertSidecar.bind(8, Int64(bitPattern: sc.stat.device))
+                        insertSidecar.bind(9, Int64(bitPattern: sc.stat.inode)); insertSidecar.bind(10, sc.sha256)
+                        insertSidecar.bind(11, text: sc.form.rawValue); insertSidecar.bind(12, sc.used ? 1 : 0)
+                        try insertSidecar.run("record a sidecar")
+                        if sc.used {
+                            try writeValues(fileID, sc.values, preferred: nil, source: dir.appending(sc.name).string ?? dir.appending(sc.name).display,
+                                            mtimeNs: sc.stat.mtimeNs)
+                        }
+                    }
+                }
                 let hashed = RawStatement(try db.cachedStatement(sql: """
                     UPDATE file SET sha256 = ?1, hashed_at = ?3 WHERE id = ?4
                     """), db)
@@ -114,18 +225,30 @@ extension SQLiteCatalogue {
                     switch write {
                     case .upsert(let row, let replacing):
                         let hashedAt = row.hashedAt == nil ? nil : now
+                        let fileID: Int64
                         if let old = replacing {
                             try recordChange(.changed, fileID: old.id, new: row.stat, newSHA: row.sha256)
                             bindStat(update, row.stat)
                             update.bind(10, row.sha256); update.bind(12, text: hashedAt)
                             update.bind(13, runID); update.bind(14, old.id)
+                            bindContent(update, row.content)
                             try update.run("update a file")
+                            fileID = old.id
+                            try replaceContent(fileID, row.content, mtimeNs: row.stat.mtimeNs)
                         } else {
                             bindStat(insert, row.stat)
                             insert.bind(10, row.sha256); insert.bind(12, text: hashedAt)
                             insert.bind(13, runID); insert.bind(14, row.siloID)
                             insert.bind(15, text: row.dir.bytes); insert.bind(16, text: row.name)
+                            bindContent(insert, row.content)
                             try insert.run("add a file")
+                            fileID = db.lastInsertedRowID
+                            if let content = row.content {
+                                try writeValues(fileID, content.values, preferred: content.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
+                            }
+                        }
+                        if let sidecars = row.sidecars {
+                            try replaceSidecars(fileID, siloID: row.siloID, dir: row.dir, sidecars)
                         }
                     case .hashed(let id, let sha, let previous):
                         hashed.bind(1, sha); hashed.bind(3, text: now); hashed.bind(4, id)
@@ -148,6 +271,13 @@ extension SQLiteCatalogue {
                     case .excludedDirectory(let siloID, let dir):
                         excluded.bind(1, siloID); excluded.bind(2, text: dir.bytes)
                         try excluded.run("note a folder")
+                    case .content(let id, let content, let mtimeNs):
+                        setContent.bind(14, id)
+                        bindContent(setContent, content)
+                        try setContent.run("record a file's metadata")
+                        try replaceContent(id, content, mtimeNs: mtimeNs)
+                    case .sidecars(let fileID, let siloID, let dir, let sidecars):
+                        try replaceSidecars(fileID, siloID: siloID, dir: dir, sidecars)
                     }
                 }
             }

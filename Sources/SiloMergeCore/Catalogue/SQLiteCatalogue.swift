@@ -104,13 +104,16 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
-            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
                             priority: row["priority"], lastRunID: row["last_run_id"])
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
+            if let json: String = row["manifest"], let data = json.data(using: .utf8) {
+                silo.manifest = try? JSONDecoder().decode(ManifestDefinition.self, from: data)
+            }
             return silo
         }
     }
@@ -134,13 +137,14 @@ public final class SQLiteCatalogue: CatalogueStore {
                        !definitions.contains(where: { $0.name == other.name }) {
                         throw CatalogueError.siloRootTaken(root: def.root.display, existing: other.name, requested: def.name)
                     }
+                    let manifest = def.manifest.flatMap { try? String(decoding: JSONEncoder.sorted.encode($0), as: UTF8.self) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, added_at)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
-                            includes = excluded.includes, excludes = excluded.excludes
+                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
-                                         Self.encodeList(def.includes), Self.encodeList(def.excludes),
+                                         Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
                                          Timestamp.string(Date())])
                 }
                 let all = try Self.fetchSilos(db)

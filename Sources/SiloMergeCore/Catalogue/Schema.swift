@@ -108,6 +108,95 @@ enum CatalogueSchema {
                 CREATE INDEX diagnostic_run ON diagnostic(run_id);
                 """)
         }
+        migrator.registerMigration("v2-metadata") { db in
+            try db.execute(sql: """
+                -- What the content is: format from magic bytes, pixel dimensions, and the SHA-256
+                -- of the image data alone (JPEG, PNG, TIFF), shared by copies that differ only in
+                -- embedded metadata. metadata_read is 1 once embedded metadata was read for
+                -- the current content.
+                ALTER TABLE silo ADD COLUMN manifest TEXT;
+                CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+                ALTER TABLE file ADD COLUMN format TEXT;
+                ALTER TABLE file ADD COLUMN width INTEGER;
+                ALTER TABLE file ADD COLUMN height INTEGER;
+                ALTER TABLE file ADD COLUMN image_sha256 TEXT;
+                ALTER TABLE file ADD COLUMN metadata_read INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX file_image ON file(image_sha256) WHERE image_sha256 IS NOT NULL;
+
+                -- XMP sidecars attached to an asset (never catalogued as assets themselves).
+                -- form: 'name.ext.xmp' or 'name.xmp'; used = 0 for a name.xmp that a
+                -- name.ext.xmp of the same asset overrides.
+                CREATE TABLE sidecar (
+                    id        INTEGER PRIMARY KEY,
+                    file_id   INTEGER NOT NULL REFERENCES file(id) ON DELETE CASCADE,
+                    silo_id   INTEGER NOT NULL,
+                    dir       TEXT    NOT NULL,
+                    name      TEXT    NOT NULL,
+                    size      INTEGER NOT NULL,
+                    mtime_ns  INTEGER NOT NULL,
+                    ctime_ns  INTEGER NOT NULL,
+                    dev       INTEGER NOT NULL,
+                    ino       INTEGER NOT NULL,
+                    sha256    TEXT,
+                    form      TEXT    NOT NULL,
+                    used      INTEGER NOT NULL,
+                    UNIQUE (file_id, name)
+                );
+                CREATE INDEX sidecar_dir ON sidecar(silo_id, dir);
+
+                -- Every metadata value found, with where it came from. value is JSON (a string,
+                -- a list of strings, a number, or {"latitude":…,"longitude":…}); raw is the value
+                -- as found. preferred = 1 marks the value the file's own (MWG) reconciliation
+                -- chose among its EXIF, IPTC and XMP.
+                CREATE TABLE metadata (
+                    file_id         INTEGER NOT NULL REFERENCES file(id) ON DELETE CASCADE,
+                    field           TEXT    NOT NULL,
+                    origin          TEXT    NOT NULL,
+                    tag             TEXT    NOT NULL,
+                    value           TEXT    NOT NULL,
+                    raw             TEXT    NOT NULL,
+                    source          TEXT,
+                    source_mtime_ns INTEGER,
+                    preferred       INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX metadata_file ON metadata(file_id);
+
+                -- Departmental CSV manifests as last read.
+                CREATE TABLE manifest (
+                    silo_id   INTEGER PRIMARY KEY REFERENCES silo(id) ON DELETE CASCADE,
+                    path      TEXT    NOT NULL,
+                    size      INTEGER NOT NULL,
+                    mtime_ns  INTEGER NOT NULL,
+                    sha256    TEXT    NOT NULL,
+                    rows      INTEGER NOT NULL,
+                    matched   INTEGER NOT NULL,
+                    read_run  INTEGER NOT NULL
+                );
+
+                -- The unified catalogue: one row per distinct content, and its reconciled fields.
+                CREATE TABLE asset (
+                    sha256         TEXT    PRIMARY KEY,
+                    size           INTEGER NOT NULL,
+                    format         TEXT,
+                    width          INTEGER,
+                    height         INTEGER,
+                    image_sha256   TEXT,
+                    copies         INTEGER NOT NULL,
+                    conflicts      INTEGER NOT NULL,
+                    reconciled_run INTEGER NOT NULL
+                );
+                CREATE TABLE asset_field (
+                    sha256  TEXT NOT NULL REFERENCES asset(sha256) ON DELETE CASCADE,
+                    field   TEXT NOT NULL,
+                    value   TEXT,
+                    status  TEXT NOT NULL,
+                    rule    TEXT NOT NULL,
+                    sources TEXT NOT NULL,
+                    PRIMARY KEY (sha256, field)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

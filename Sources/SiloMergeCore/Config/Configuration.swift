@@ -3,17 +3,25 @@ import Yams
 
 /// A departmental CSV manifest: which column names the file, and which columns map to which
 /// unified field.
-public struct ManifestDefinition: Sendable, Hashable {
-    public struct Column: Sendable, Hashable {
+public struct ManifestDefinition: Sendable, Hashable, Codable {
+    public struct Column: Sendable, Hashable, Codable {
         public var column: String
         public var field: UnifiedField
         /// For list fields: the separator between items inside one cell (`;`, `|`...).
         public var split: String?
+
+        public init(column: String, field: UnifiedField, split: String? = nil) {
+            self.column = column; self.field = field; self.split = split
+        }
     }
     public var file: FilePath
     public var pathColumn: String
     public var columns: [Column]
-    public var delimiter: Character = ","
+    public var delimiter: String = ","
+
+    public init(file: FilePath, pathColumn: String, columns: [Column], delimiter: String = ",") {
+        self.file = file; self.pathColumn = pathColumn; self.columns = columns; self.delimiter = delimiter
+    }
 }
 
 /// `silomerge.yml`: silos with their rules and manifests, and the reconciliation policies.
@@ -168,6 +176,12 @@ private struct ConfigReader {
                     guard let policy = ReconcilePolicy(rawValue: p) else {
                         throw fail(policyNode, "reconcile.\(field): unknown policy '\(p)' (policies: \(ReconcilePolicy.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
+                    if policy == .union && f.kind != .list {
+                        throw fail(policyNode, "reconcile.\(field): 'union' merges lists; it applies to keywords and creator only")
+                    }
+                    if policy == .longest && f.kind != .text {
+                        throw fail(policyNode, "reconcile.\(field): 'longest' compares texts; it does not apply to \(field)")
+                    }
                     config.reconcile[f] = policy
                 }
             default:
@@ -205,23 +219,25 @@ private struct ConfigReader {
         for pattern in includes + excludes {
             do { _ = try Glob(pattern) } catch { throw fail(node, "\(what): \(error)") }
         }
-        let silo = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes)
-        return (silo, try manifestNode.map { try readManifest($0, what: "\(what).manifest") })
+        let manifest = try manifestNode.map { try readManifest($0, what: "\(what).manifest") }
+        let silo = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes,
+                                  manifest: manifest)
+        return (silo, manifest)
     }
 
     func readManifest(_ node: Node, what: String) throws -> ManifestDefinition {
         var file: FilePath?
         var pathColumn: String?
         var columns: [ManifestDefinition.Column] = []
-        var delimiter: Character = ","
+        var delimiter = ","
         for (key, keyNode, value) in try mapping(node, what) {
             switch key {
             case "file": file = path(try string(value, "\(what).file"))
             case "path_column": pathColumn = try string(value, "\(what).path_column")
             case "delimiter":
                 let d = try string(value, "\(what).delimiter")
-                guard d.count == 1, let c = d.first else { throw fail(value, "\(what).delimiter must be one character") }
-                delimiter = c
+                guard d.unicodeScalars.count == 1 else { throw fail(value, "\(what).delimiter must be one character") }
+                delimiter = d
             case "columns":
                 for (column, _, spec) in try mapping(value, "\(what).columns") {
                     columns.append(try readColumn(column, spec, what: "\(what).columns.\(column)"))

@@ -73,6 +73,16 @@ public final class FileHasher {
     /// `onBytes` is called after every chunk with its size (for progress).
     public func hashFull(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false,
                          onBytes: (Int) -> Void = { _ in }) -> Result<(SHA256Digest, FileStat), ReadFailure> {
+        hashFull(rootFD: rootFD, path: path, followSymlinks: followSymlinks, inspect: false, onBytes: onBytes)
+            .map { ($0.digest, $0.stat) }
+    }
+
+    /// The full SHA-256 of a file and, when `inspect`, its metadata (`ContentInspector`),
+    /// read while the file is still open. The bytes streaming past are also searched for an
+    /// XMP packet, so files of unknown format need no second read for it.
+    public func hashFull(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false, inspect: Bool,
+                         onBytes: (Int) -> Void = { _ in })
+        -> Result<(digest: SHA256Digest, stat: FileStat, content: ContentInfo?), ReadFailure> {
         let fd: Int32, stat: FileStat
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
         case .success(let pair): (fd, stat) = pair
@@ -84,29 +94,53 @@ public final class FileHasher {
         if stat.size >= 4 << 20 {
             _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         }
+        // The packet scan covers what the metadata reader's fallback would: the first and
+        // last megabyte. It only matters for formats the readers do not know.
+        var scanner: XPacketStreamScanner? = nil
+        let window = Int64(MetadataLimits.scanWindow)
         do {
             try hasher.reset()
-            var remaining = stat.size
-            while remaining > 0 {
-                let want = Int(min(Int64(buffer.count), remaining))
+            var offset: Int64 = 0
+            while offset < stat.size {
+                let want = Int(min(Int64(buffer.count), stat.size - offset))
                 let got = read(fd, buffer.baseAddress, want)
                 if got < 0 {
                     if errno == EINTR { continue }
                     return .failure(.unreadable(Errno(errno), during: "read"))
                 }
                 if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
-                try hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-                remaining -= Int64(got)
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+                try hasher.update(chunk)
+                if inspect {
+                    if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
+                    if scanner != nil, offset < window || offset + Int64(got) > stat.size - window {
+                        scanner!.feed(chunk, at: offset)
+                    }
+                }
+                offset += Int64(got)
                 onBytes(got)
             }
             let digest = try hasher.finalize()
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
-            return .success((digest, stat))
+            let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown) : nil
+            return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))
         }
     }
+
+    /// Only the metadata of a file (its hash is known and still valid).
+    public func inspect(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false) -> Result<(FileStat, ContentInfo), ReadFailure> {
+        switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
+        case .success(let (fd, stat)):
+            defer { close(fd) }
+            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size)))
+        case .failure(let f):
+            return .failure(f)
+        }
+    }
+
 
 }

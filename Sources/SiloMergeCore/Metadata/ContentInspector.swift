@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where hashing saw an XMP packet begin, for formats that only the packet scan can read.
+public enum XPacketHint: Sendable, Hashable {
+    /// Not known: the reader scans the first and last megabyte itself.
+    case unknown
+    /// The whole file was seen and holds no `<?xpacket begin`.
+    case none
+    /// The last `<?xpacket begin` starts at this offset.
+    case at(Int64)
+}
+
+/// Finds `<?xpacket begin` in a file as it streams past (while it is hashed), so the fallback
+/// scan for unknown formats costs no second read.
+struct XPacketStreamScanner {
+    static let marker = Array("<?xpacket begin".utf8)
+    private(set) var last: Int64?
+    private var carry: [UInt8] = []
+    private var carryOffset: Int64 = 0
+
+    /// Feeds the bytes at `offset` (chunks arrive in order).
+    mutating func feed(_ chunk: UnsafeRawBufferPointer, at offset: Int64) {
+        let m = XPacketStreamScanner.marker
+        // A marker split across the previous chunk's end and this one's start.
+        if !carry.isEmpty {
+            let joined = carry + Array(chunk.prefix(m.count - 1))
+            if let i = joined.indexOfBytes(m) { last = carryOffset + Int64(i) }
+        }
+        // memchr for '<' (vectorised in libc), then compare the rest of the marker.
+        let start = UnsafeRawPointer(chunk.baseAddress!)
+        var index = 0
+        m.withUnsafeBytes { marker in
+            while chunk.count - index >= m.count {
+                guard let hit = memchr(start + index, 0x3C, chunk.count - index - m.count + 1) else { break }
+                let at = UnsafeRawPointer(hit) - start
+                if memcmp(hit, marker.baseAddress!, m.count) == 0 { last = offset + Int64(at) }
+                index = at + 1
+            }
+        }
+        let keep = min(m.count - 1, chunk.count)
+        carry = Array(chunk.suffix(keep))
+        carryOffset = offset + Int64(chunk.count - keep)
+    }
+
+    var hint: XPacketHint { last.map { .at($0) } ?? .none }
+}
+
+/// What the scan learns about a file's content besides its hash: its format from the magic
+/// bytes, pixel dimensions, the SHA-256 of the image data alone (JPEG, PNG, TIFF), and every
+/// embedded metadata value with the one the file's own (MWG) reconciliation prefers.
+public struct ContentInfo: Sendable, Hashable {
+    public var format: MediaFormat
+    public var width: Int?
+    public var height: Int?
+    public var imageSHA256: SHA256Digest?
+    public var values: [SourcedValue]
+    /// Parallel to `values`: true for the value chosen for its field inside the file.
+    public var preferred: [Bool]
+    public var problems: [MetadataProblem]
+
+    public init(format: MediaFormat, width: Int? = nil, height: Int? = nil, imageSHA256: SHA256Digest? = nil,
+                values: [SourcedValue] = [], preferred: [Bool] = [], problems: [MetadataProblem] = []) {
+        self.format = format; self.width = width; self.height = height; self.imageSHA256 = imageSHA256
+        self.values = values; self.preferred = preferred; self.problems = problems
+    }
+}
+
+public enum ContentInspector {
+    /// Reads the metadata of an open file (the caller keeps and closes `fd`).
+    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown) -> ContentInfo {
+        let source = FileByteSource(fd: fd, size: size)
+        let metadata = MetadataReader.read(source, xpacketHint: hint)
+        var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
+                               values: metadata.values, problems: metadata.problems)
+        let winners = MetadataReader.reconcileInFile(metadata)
+        info.preferred = metadata.values.map { winners[$0.field] == $0 }
+        switch metadata.format {
+        case .jpeg, .png, .tiff:
+            do {
+                info.imageSHA256 = try ImageDataHash.compute(FileByteSource(fd: fd, size: size), format: metadata.format)
+            } catch let problem as MetadataProblem {
+                info.problems.append(problem)
+            } catch {
+                info.problems.append(MetadataProblem(block: "image data", reason: "\(error)"))
+            }
+        default:
+            break
+        }
+        return info
+    }
+}
+
+extension MetadataReader {
+    /// `read`, with what hashing learnt about `<?xpacket` packets: for formats only the
+    /// packet scan can read, `.none` skips the scan and `.at` reads the packet directly.
+    public static func read(_ source: some ByteSource, xpacketHint: XPacketHint) -> EmbeddedMetadata {
+        guard case .unknown = xpacketHint else {
+            let c = MetadataCollector(source: source)
+            do {
+                c.format = try FormatSniffer.sniff(source)
+                guard c.format == .other else { return read(source) }
+                if case .at(let offset) = xpacketHint {
+                    let length = Int(min(Int64(MetadataLimits.maxBlock), source.size - offset))
+                    let bytes = try source.read(at: offset, count: max(0, length))
+                    if let packet = XPacketScanner.lastPacket(in: bytes) { c.addXMP(packet, block: "XMP") }
+                }
+            } catch {
+                c.problem("I/O", "read failed: \(error)")
+            }
+            return c.finish()
+        }
+        return read(source)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+extension UnifiedField {
+    /// The kind of value the field holds.
+    public enum Kind: Sendable { case text, list, integer, gps, date }
+
+    public var kind: Kind {
+        switch self {
+        case .keywords, .creator: .list
+        case .width, .height, .orientation, .rating: .integer
+        case .gps: .gps
+        case .dateCreated: .date
+        default: .text
+        }
+    }
+}
+
+extension FieldValue {
+    /// The value as compact JSON: a string, a list of strings, a number, or
+    /// `{"latitude":…,"longitude":…}`. What the catalogue's `value` columns hold.
+    public var json: String {
+        switch self {
+        case .text(let s), .date(let s): return Encode.json(s)
+        case .list(let items): return "[" + items.map(Encode.json).joined(separator: ",") + "]"
+        case .integer(let i): return String(i)
+        case .gps(let lat, let lon): return "{\"latitude\":\(FieldValue.degrees(lat)),\"longitude\":\(FieldValue.degrees(lon))}"
+        }
+    }
+
+    static func degrees(_ d: Double) -> String {
+        var text = String(format: "%.7f", d)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+
+    /// Reads `json` back, as the field's kind.
+    public static func fromJSON(_ text: String, field: UnifiedField) -> FieldValue? {
+        guard let data = text.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { return nil }
+        return from(object: object, field: field)
+    }
+
+    /// From a decoded JSON or YAML value (a resolutions file), as the field's kind.
+    public static func from(object: Any, field: UnifiedField) -> FieldValue? {
+        switch field.kind {
+        case .list:
+            if let items = object as? [Any] { return .list(items.map { "\($0)" }) }
+            if let s = object as? String { return .list(s.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
+            return nil
+        case .integer:
+            if let n = object as? Int { return .integer(n) }
+            if let n = object as? NSNumber { return .integer(n.intValue) }
+            if let s = object as? String, let n = Int(s.trimmingCharacters(in: .whitespaces)) { return .integer(n) }
+            return nil
+        case .gps:
+            if let d = object as? [String: Any], let lat = (d["latitude"] as? NSNumber)?.doubleValue,
+               let lon = (d["longitude"] as? NSNumber)?.doubleValue { return .gps(latitude: lat, longitude: lon) }
+            if let a = object as? [Any], a.count == 2, let lat = (a[0] as? NSNumber)?.doubleValue ?? Double("\(a[0])"),
+               let lon = (a[1] as? NSNumber)?.doubleValue ?? Double("\(a[1])") { return .gps(latitude: lat, longitude: lon) }
+            if let s = object as? String {
+                let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                if parts.count == 2, let lat = Double(parts[0]), let lon = Double(parts[1]) { return .gps(latitude: lat, longitude: lon) }
+            }
+            return nil
+        case .date:
+            if let s = object as? String { return .date(s) }
+            if let d = object as? Date { return .date(Timestamp.string(d)) }
+            return nil
+        case .text:
+            if let s = object as? String { return .text(s) }
+            if let n = object as? NSNumber { return .text(n.stringValue) }
+            return nil
+        }
+    }
+
+    /// A form for people: list items joined by "; ", coordinates as "lat, lon".
+    public var display: String {
+        switch self {
+        case .text(let s), .date(let s): s
+        case .list(let items): items.joined(separator: "; ")
+        case .integer(let i): String(i)
+        case .gps(let lat, let lon): "\(FieldValue.degrees(lat)), \(FieldValue.degrees(lon))"
+        }
+    }
+
+    /// What two values must share to count as the same: text trimmed, runs of white space
+    /// made one space, Unicode-normalised (NFC); list items compared as a case-insensitive
+    /// set; coordinates to about ten centimetres; dates as written.
+    public var comparisonKey: String {
+        switch self {
+        case .text(let s): return FieldValue.normalize(s)
+        case .date(let s): return s.trimmingCharacters(in: .whitespaces)
+        case .list(let items):
+            return Set(items.map { FieldValue.normalize($0).lowercased() }).sorted().joined(separator: "\u{1F}")
+        case .integer(let i): return String(i)
+        case .gps(let lat, let lon): return String(format: "%.6f,%.6f", lat, lon)
+        }
+    }
+
+    /// Trims, collapses white space and applies Unicode NFC.
+    public static func normalize(_ s: String) -> String {
+        let collapsed = s.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return collapsed.precomposedStringWithCanonicalMapping
+    }
+}
