@@ -51,6 +51,20 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
                        rows: [ManifestRow]) throws -> [ManifestRow]
 
+    // MARK: Settings
+    func setting(_ key: String) throws -> String?
+    func setSetting(_ key: String, _ value: String?) throws
+
+    // MARK: The unified catalogue
+    /// Catalogued contents whose SHA-256 hex starts with `prefix`, at most `limit`.
+    func contents(withPrefix prefix: String, limit: Int) throws -> [SHA256Digest]
+    /// Replaces the unified catalogue in one transaction: `transform` turns each distinct
+    /// content's sources into its record, which is stored and handed to `each`.
+    func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
+                       each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int)
+    /// Files with the same image data and different bytes, per image (silos: all when empty).
+    func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
+
     // MARK: `--hash dupes`
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
     func fillEmptyHashes(siloIDs: [Int64]) throws -> Int

@@ -131,6 +131,36 @@ public final class FileHasher {
         }
     }
 
+    /// A small file read whole (an XMP sidecar), with its SHA-256. Files larger than `limit`
+    /// are refused rather than read.
+    public func readSmall(rootFD: Int32, path: RelativePath, limit: Int64) -> Result<(bytes: [UInt8], stat: FileStat, digest: SHA256Digest), ReadFailure> {
+        let fd: Int32, stat: FileStat
+        switch open(rootFD: rootFD, path: path, followSymlinks: false) {
+        case .success(let pair): (fd, stat) = pair
+        case .failure(let f): return .failure(f)
+        }
+        defer { close(fd) }
+        guard stat.size <= limit else { return .failure(.unreadable(Errno(EFBIG), during: "read")) }
+        var bytes = [UInt8](repeating: 0, count: Int(stat.size))
+        var done = 0
+        while done < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                return .failure(.unreadable(Errno(errno), during: "read"))
+            }
+            if got == 0 { return .failure(.changedWhileReading) }
+            done += got
+        }
+        do {
+            try hasher.reset()
+            try bytes.withUnsafeBytes { try hasher.update($0) }
+            return .success((bytes, stat, try hasher.finalize()))
+        } catch {
+            return .failure(.unreadable(Errno(EIO), during: "hash"))
+        }
+    }
+
     /// Only the metadata of a file (its hash is known and still valid).
     public func inspect(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false) -> Result<(FileStat, ContentInfo), ReadFailure> {
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {

@@ -50,10 +50,20 @@ public struct DuplicateReport {
             sink.write(line)
         }
         let s = try store.analyse(query, top: 0).summary
+        sink.write("\n],\"same_image_groups\":[")
+        let images = try store.sameImageGroups(silos: query.silos)
+        sink.write(images.map { g in
+            "\n{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
+                + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
+                + g.files.map { f in
+                    "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"sha256\":\"\(f.sha256.hex)\",\"size\":\(f.size)}"
+                }.joined(separator: ",") + "]}"
+        }.joined(separator: ","))
         sink.write("\n],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
                    + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
                    + "\"redundant_copies\":\(s.redundantCopies),\"physical_bytes\":\(s.physicalBytes),"
-                   + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles)}}\n")
+                   + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles),"
+                   + "\"same_image_groups\":\(images.count)}}\n")
     }
 
     public func writeCSV(to sink: ReportSink) throws {
@@ -112,6 +122,20 @@ public struct DuplicateReport {
             sink.write("\(Format.count(s.duplicateGroups)) duplicate groups · \(Format.count(s.duplicateFiles)) files · "
                        + "\(Format.bytes(s.reclaimableBytes)) reclaimable (\(Format.percent(s.reclaimableBytes, of: s.bytes)) of "
                        + "\(Format.bytes(s.bytes)) in \(Format.count(s.files)) files)\n")
+        }
+        let images = try store.sameImageGroups(silos: query.silos)
+        if !images.isEmpty {
+            sink.write("\nSame image, different metadata (\(images.count) group\(images.count == 1 ? "" : "s")): the picture is identical, the files are not.\n")
+            sink.write("Keep the copy with the metadata you want, or merge it first (silomerge reconcile).\n\n")
+            for g in images {
+                sink.write("\(g.format.rawValue.uppercased()) image \(g.imageSHA256.hex.prefix(16))… · \(g.files.count) files · fields that differ: "
+                           + (g.fieldsThatDiffer.isEmpty ? "none embedded (sidecars or manifests may differ)" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
+                let width = min(20, g.files.map(\.silo.count).max() ?? 0)
+                for f in g.files {
+                    sink.write("    \(Format.pad(f.silo, width))  \(f.path.display)  (\(Format.bytes(f.size)), sha256 \(f.sha256.hex.prefix(12))…)\n")
+                }
+                sink.write("\n")
+            }
         }
         if s.unhashedFiles > 0 {
             sink.write("\(Format.count(s.unhashedFiles)) files have no hash: no other file shares their size or their first and last bytes (or they could not be read).\n")

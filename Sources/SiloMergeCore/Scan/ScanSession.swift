@@ -9,7 +9,12 @@ import Darwin
 
 /// A file to read, and what to do with the result.
 struct ReadJob: Sendable {
-    enum Kind: Sendable { case full }
+    enum Kind: Sendable {
+        /// Hash the whole file (and inspect its metadata when `inspect`).
+        case full
+        /// Only its metadata: the hash is known, or not wanted (`--hash dupes`).
+        case metadata
+    }
     enum Completion: Sendable {
         /// A new or changed file found by the walk: written to the catalogue with its hash.
         case store(FileRow, replacing: StoredEntry?)
@@ -20,6 +25,7 @@ struct ReadJob: Sendable {
     let path: RelativePath
     let expected: FileStat
     let kind: Kind
+    var inspect = false
     let completion: Completion
 }
 
@@ -160,6 +166,10 @@ final class ScanSession: WalkVisitor, Sendable {
     let fatal = Locked<String?>(nil)
     let linkCache = Mutex<[FileID: SHA256Digest]>([:])
     let pendingDiagnostics = Locked<[Diagnostic]>([])
+    /// Silos with sidecars in the catalogue: only their folders need a sidecar lookup.
+    let silosWithSidecars: Set<Int64>
+    let metadataRead = Atomic<Int>(0)
+    let sidecarsRead = Atomic<Int>(0)
     let started = Date()
     private let writesBox = Mutex<WriteBuffer?>(nil)
 
@@ -170,6 +180,7 @@ final class ScanSession: WalkVisitor, Sendable {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
         self.cataloguedCounts = try store.fileCounts()
+        self.silosWithSidecars = try store.silosWithSidecars()
         let threads = max(1, options.jobs)
         self.readers = PerWorker(try (0..<threads).map { _ in try store.makeFolderReader() })
         do {
@@ -255,6 +266,7 @@ final class ScanSession: WalkVisitor, Sendable {
         let (missing, excluded) = try store.finishWalk(runID: runID, siloIDs: concluded)
         filesMissing.add(missing, ordering: .relaxed)
         filesExcluded.add(excluded, ordering: .relaxed)
+        if options.readMetadata { readManifests() }
         hooks?.afterWalk?()
 
         if options.hashMode == .dupes {
@@ -274,6 +286,33 @@ final class ScanSession: WalkVisitor, Sendable {
         return ScanResult(runID: runID, status: status, counts: counts, silos: perSilo.withLock { $0 },
                           diagnostics: diagnostics.diagnostics, diagnosticCount: diagnostics.total,
                           elapsed: Date().timeIntervalSince(started))
+    }
+
+    /// Reads each scanned silo's CSV manifest (after the walk, so its rows can be matched with
+    /// the catalogued files) and reports rows that name no file.
+    private func readManifests() {
+        for root in roots {
+            guard let definition = root.silo.manifest else { continue }
+            let file = definition.file.string ?? definition.file.display
+            do {
+                var rows: [ManifestRow] = []
+                let summary = try ManifestReader.read(definition) { rows.append($0) }
+                for (number, reason) in summary.skipped {
+                    diagnostics.report(Diagnostic(.warning, .manifest, silo: root.silo.name, path: nil,
+                                                  message: "manifest \(file), row \(number): \(reason)"))
+                }
+                let unmatched = try store.applyManifest(siloID: root.silo.id, runID: runID, file: definition.file,
+                                                        summary: summary, rows: rows)
+                for row in unmatched {
+                    diagnostics.report(Diagnostic(.warning, .manifest, silo: root.silo.name, path: row.path,
+                        message: "manifest \(file), row \(row.number): names \(row.path.display), which is not a catalogued file of silo '\(root.silo.name)'"))
+                }
+            } catch let error as ManifestError {
+                diagnostics.report(Diagnostic(.error, .manifest, silo: root.silo.name, path: nil, message: error.description))
+            } catch {
+                fail(error)
+            }
+        }
     }
 
     func currentCounts() -> RunCounts {
@@ -438,38 +477,56 @@ final class ScanSession: WalkVisitor, Sendable {
     private func perform(_ job: ReadJob, hasher: FileHasher) {
         let root = roots[job.root]
         let siloName = root.silo.name
-        var outcome: Result<(SHA256Digest, SHA256Digest?, FileStat), ReadFailure>
+        // digest is nil for a metadata-only read.
+        var outcome: Result<(SHA256Digest?, FileStat, ContentInfo?), ReadFailure>
         if let code = hooks?.beforeRead?(siloName, job.path) {
             outcome = .failure(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open"))
         } else {
-            outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks) {
-                self.bytesRead.add(Int64($0), ordering: .relaxed)
-            }.map { ($0.0, nil, $0.1) }
+            switch job.kind {
+            case .full:
+                outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks,
+                                          inspect: job.inspect) {
+                    self.bytesRead.add(Int64($0), ordering: .relaxed)
+                }.map { ($0.digest, $0.stat, $0.content) }
+            case .metadata:
+                outcome = hasher.inspect(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks)
+                    .map { (nil, $0.0, $0.1) }
+            }
         }
-        filesRead.add(1, ordering: .relaxed)
+        if job.kind == .full { filesRead.add(1, ordering: .relaxed) }
+        if case .success(let (_, _, content?)) = outcome {
+            metadataRead.add(1, ordering: .relaxed)
+            for problem in content.problems {
+                report(.note, .metadata, root, job.path, "metadata: \(problem)")
+            }
+        }
 
         switch (outcome, job.completion) {
-        case (.success(let (digest, fullFromPartial, stat)), .store(var row, let replacing)):
+        case (.success(let (digest, stat, content)), .store(var row, let replacing)):
             // A new or changed file: record what was actually read.
             row.stat = stat
-            row.sha256 = digest
-            row.hashedAt = Date()
-            if stat.linkCount > 1 { linkCache.withLock { $0[stat.fileID] = digest } }
-            _ = fullFromPartial
+            if let digest {
+                row.sha256 = digest
+                row.hashedAt = Date()
+                if stat.linkCount > 1 { linkCache.withLock { $0[stat.fileID] = digest } }
+            }
+            row.content = content
             writes.add(.upsert(row, replacing: replacing))
 
-        case (.success(let (digest, fullFromPartial, stat)), .update(let id, let previous)):
+        case (.success(let (digest, stat, content)), .update(let id, let previous)):
             guard stat.sameIdentity(as: job.expected) else {
                 report(.warning, .changedDuringScan, root, job.path,
                        "changed since it was listed; it will be read again on the next scan")
                 return
             }
-            _ = fullFromPartial
-            if let previous, digest != previous {
-                report(.error, .contentChanged, root, job.path,
-                       "content changed although size and mtime did not (was \(previous.hex.prefix(12))…, now \(digest.hex.prefix(12))…): possible corruption")
+            if let digest {
+                if let previous, digest != previous {
+                    report(.error, .contentChanged, root, job.path,
+                           "content changed although size and mtime did not (was \(previous.hex.prefix(12))…, now \(digest.hex.prefix(12))…): possible corruption")
+                }
+                writes.add(.hashed(id: id, sha256: digest, previous: previous))
             }
-            writes.add(.hashed(id: id, sha256: digest, previous: previous))
+            if let content { writes.add(.content(id: id, content, mtimeNs: stat.mtimeNs)) }
 
         case (.failure(let failure), _):
             describe(failure, job: job, root: root)
@@ -531,10 +588,19 @@ final class ScanSession: WalkVisitor, Sendable {
                 message: "the silo's folder \(root.silo.root.display) is empty, but the catalogue holds \(cataloguedCounts[siloID] ?? 0) files for it: is it mounted? Nothing was marked missing (remove the silo with `silomerge silos remove \(root.silo.name)` if it really is empty)"))
             return []
         }
+        // XMP sidecars belong to their asset: they are taken out of the listing here.
+        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames)
+        let files = plan.sidecars.isEmpty ? listing.files : listing.files.filter { !plan.sidecars.contains($0.name) }
         let stored: [StoredEntry]
+        var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
         do {
             stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
                 .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+            if !plan.attachments.isEmpty || silosWithSidecars.contains(siloID) {
+                for sc in try readers[worker].sidecars(siloID: siloID, dir: listing.dir) {
+                    storedSidecars[sc.assetName, default: []].append(sc)
+                }
+            }
         } catch {
             fail(error)
             return []
@@ -544,9 +610,21 @@ final class ScanSession: WalkVisitor, Sendable {
             s[listing.root].files += listing.files.count
             s[listing.root].bytes += listing.files.reduce(0) { $0 + $1.stat.size }
         }
+        let statsByName = plan.attachments.isEmpty ? [:] : Dictionary(listing.files.map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a })
+        /// The sidecars to record for an asset, when they differ from what is recorded (nil: no change).
+        func sidecarUpdate(for name: [UInt8], forceRead: Bool) -> [SidecarRecord]? {
+            let attached = plan.attachments[name] ?? []
+            let recorded = storedSidecars[name] ?? []
+            if attached.isEmpty && recorded.isEmpty { return nil }
+            let unchanged = !forceRead && attached.count == recorded.count && attached.allSatisfy { a in
+                guard let r = recorded.first(where: { $0.name == a.name }), let st = statsByName[a.name] else { return false }
+                return r.used == a.used && st.sameIdentity(as: r.stat) && (r.read || !options.readMetadata)
+            }
+            if unchanged { return nil }
+            return attached.compactMap { a in readSidecar(a, root: root, dir: listing.dir, stat: statsByName[a.name], hasher: hashers[worker]) }
+        }
         var reads: [ReadJob] = []
         var i = 0, j = 0
-        let files = listing.files
         while i < files.count || j < stored.count {
             let order: Int
             if i == files.count { order = 1 }
@@ -555,25 +633,59 @@ final class ScanSession: WalkVisitor, Sendable {
             else { order = files[i].name.lexicographicallyPrecedes(stored[j].name) ? -1 : 1 }
             switch order {
             case 0:
-                handleExisting(files[i], stored[j], root: root, dir: listing.dir, reads: &reads)
+                let changed = !files[i].stat.sameIdentity(as: stored[j].stat)
+                let sidecars = sidecarUpdate(for: files[i].name, forceRead: options.rehash)
+                if !changed, let sidecars {
+                    writes.add(.sidecars(fileID: stored[j].id, siloID: siloID, dir: listing.dir, sidecars))
+                }
+                handleExisting(files[i], stored[j], sidecars: sidecars, root: root, dir: listing.dir, reads: &reads)
                 i += 1; j += 1
             case -1:
                 filesNew.add(1, ordering: .relaxed)
-                handleNew(files[i], replacing: nil, root: root, dir: listing.dir, reads: &reads)
+                let sidecars = sidecarUpdate(for: files[i].name, forceRead: true)
+                handleNew(files[i], replacing: nil, sidecars: sidecars, root: root, dir: listing.dir, reads: &reads)
                 i += 1
             default:
-                let reason: ChangeKind = listing.excludedNames.contains(stored[j].name) ? .excluded : .missing
+                let name = stored[j].name
+                let reason: ChangeKind = listing.excludedNames.contains(name) || plan.sidecars.contains(name) ? .excluded : .missing
                 if reason == .missing { filesMissing.add(1, ordering: .relaxed) } else { filesExcluded.add(1, ordering: .relaxed) }
                 writes.add(.remove(stored[j], siloID: siloID, dir: listing.dir, reason: reason))
                 j += 1
             }
         }
         writes.add(.visitedDirectory(siloID: siloID, dir: listing.dir))
-        for r in reads {
+        for r in reads where r.kind == .full {
             filesQueued.add(1, ordering: .relaxed)
             bytesQueued.add(r.expected.size, ordering: .relaxed)
         }
         return reads
+    }
+
+    /// Reads an XMP sidecar (never more than 16 MiB); a sidecar that cannot be read is
+    /// recorded without values and reported.
+    private func readSidecar(_ a: SidecarPlan.Attachment, root: WalkRoot, dir: RelativePath, stat: FileStat?,
+                             hasher: FileHasher) -> SidecarRecord? {
+        guard let stat else { return nil }
+        let path = dir.appending(a.name)
+        guard options.readMetadata, a.used else {
+            return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: nil, values: [])
+        }
+        switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
+        case .success(let (bytes, st, digest)):
+            sidecarsRead.add(1, ordering: .relaxed)
+            let (values, problems) = MetadataReader.readSidecar(bytes)
+            for p in problems { report(.note, .metadata, root, path, "sidecar: \(p)") }
+            return SidecarRecord(name: a.name, stat: st, form: a.form, used: true, sha256: digest, values: values)
+        case .failure(let failure):
+            switch failure {
+            case .vanished: report(.warning, .vanished, root, path, "sidecar vanished before it could be read")
+            case .notRegular(let kind): report(.warning, .specialFile, root, path, "sidecar is a \(kind.label); skipped")
+            case .unreadable(let e, _):
+                report(.warning, .unreadable, root, path, e.code == EFBIG ? "sidecar larger than 16 MiB; not read" : "cannot read sidecar: \(e)", errno: e.code)
+            case .changedWhileReading: report(.warning, .changedWhileReading, root, path, "sidecar changed while it was read")
+            }
+            return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: nil, values: [])
+        }
     }
 
     func unreadable(root: Int, dir: RelativePath) {
@@ -585,39 +697,56 @@ final class ScanSession: WalkVisitor, Sendable {
         writes.add(.excludedDirectory(siloID: roots[root].silo.id, dir: dir))
     }
 
-    private func handleExisting(_ file: ListedFile, _ stored: StoredEntry, root: WalkRoot, dir: RelativePath,
-                                reads: inout [ReadJob]) {
+    private func handleExisting(_ file: ListedFile, _ stored: StoredEntry, sidecars: [SidecarRecord]?, root: WalkRoot,
+                                dir: RelativePath, reads: inout [ReadJob]) {
         guard file.stat.sameIdentity(as: stored.stat) else {
             filesChanged.add(1, ordering: .relaxed)
-            handleNew(file, replacing: stored, root: root, dir: dir, reads: &reads)
+            // The row is rewritten: its sidecars go with it (an empty list clears them).
+            handleNew(file, replacing: stored, sidecars: sidecars, root: root, dir: dir, reads: &reads)
             return
         }
         filesUnchanged.add(1, ordering: .relaxed)
         let path = dir.appending(file.name)
+        let wantsMetadata = options.readMetadata && (!stored.metadataRead || options.rehash) && file.stat.size > 0
         if options.hashMode == .full && (!stored.hasHash || options.rehash) && file.stat.size > 0 {
-            reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full,
+            reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full, inspect: wantsMetadata,
                                  completion: .update(id: stored.id, previous: stored.sha256)))
-        } else if stored.hasHash {
-            hashesReused.add(1, ordering: .relaxed)
+        } else {
+            if stored.hasHash { hashesReused.add(1, ordering: .relaxed) }
+            if wantsMetadata {
+                reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .metadata, inspect: true,
+                                     completion: .update(id: stored.id, previous: nil)))
+            }
         }
     }
 
-    private func handleNew(_ file: ListedFile, replacing: StoredEntry?, root: WalkRoot, dir: RelativePath,
-                           reads: inout [ReadJob]) {
+    private func handleNew(_ file: ListedFile, replacing: StoredEntry?, sidecars: [SidecarRecord]?, root: WalkRoot,
+                           dir: RelativePath, reads: inout [ReadJob]) {
         var row = FileRow(siloID: root.silo.id, dir: dir, name: file.name, stat: file.stat)
+        row.sidecars = sidecars
+        let path = dir.appending(file.name)
         if file.stat.size == 0 {
             row.sha256 = .empty; row.hashedAt = Date()
+            if options.readMetadata { row.content = ContentInfo(format: .other) }
             writes.add(.upsert(row, replacing: replacing))
             return
         }
         if file.stat.linkCount > 1, let known = knownLinkHash(file.stat) {
             row.sha256 = known; row.hashedAt = Date()
             hashesReused.add(1, ordering: .relaxed)
-            writes.add(.upsert(row, replacing: replacing))
+            if options.readMetadata {
+                reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .metadata, inspect: true,
+                                     completion: .store(row, replacing: replacing)))
+            } else {
+                writes.add(.upsert(row, replacing: replacing))
+            }
             return
         }
         if options.hashMode == .full {
-            reads.append(ReadJob(root: root.index, path: dir.appending(file.name), expected: file.stat, kind: .full,
+            reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full, inspect: options.readMetadata,
+                                 completion: .store(row, replacing: replacing)))
+        } else if options.readMetadata {
+            reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .metadata, inspect: true,
                                  completion: .store(row, replacing: replacing)))
         } else {
             writes.add(.upsert(row, replacing: replacing))

@@ -18,6 +18,9 @@ public struct ScanOptions: Sendable, Hashable, Codable {
     public var partial = PartialHashSpec()
     /// What the run is recorded as.
     public var kind: RunKind = .scan
+    /// Read embedded metadata, XMP sidecars and manifests. Files are inspected while they are
+    /// hashed; with `--hash dupes` only their metadata blocks are read.
+    public var readMetadata = true
 
     public init() {}
 

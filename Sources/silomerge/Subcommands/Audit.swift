@@ -32,8 +32,17 @@ struct Audit: ParsableCommand {
     @Flag(name: .customLong("include-empty"), help: "Count zero-length files as duplicates of each other.")
     var includeEmpty = false
 
+    @Flag(name: .customLong("metadata"), help: "Also read metadata (embedded, sidecars, manifests): finds the same image saved with different metadata.")
+    var metadata = false
+
     @OptionGroup var flags: ScanFlags
     @OptionGroup var catalogOptions: CatalogOptions
+
+    func options() -> ScanOptions {
+        var o = flags.options(hashMode: .dupes, kind: .audit)
+        o.readMetadata = metadata
+        return o
+    }
 
     enum AuditFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
@@ -47,10 +56,10 @@ struct Audit: ParsableCommand {
         guard !definitions.isEmpty else {
             throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
         }
-        _ = try ScanEngine.validate(definitions, options: flags.options(hashMode: .dupes, kind: .audit))
+        _ = try ScanEngine.validate(definitions, options: options())
         let catalogue = try catalogOptions.open(config: config, create: true)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
-                                        options: flags.options(hashMode: .dupes, kind: .audit), flags: flags)
+                                        options: options(), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)
         let report = try AuditReport(store: catalogue, query: query, top: top, scan: result)
         let out = FDSink(fd: STDOUT_FILENO)

@@ -15,7 +15,10 @@ struct Scan: ParsableCommand {
             that changed behind an unchanged size and mtime).
 
             --hash full (the default) gives every file a SHA-256: the catalogue is a fixity
-            record. --hash dupes reads only what finding duplicates needs: files whose size no
+            record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF) is read
+            while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are attached to it, and
+            the silo's CSV manifest (--config) is matched with the files; --no-metadata skips
+            this. --hash dupes reads only what finding duplicates needs: files whose size no
             other file has are never opened.
 
             Examples:
@@ -32,21 +35,30 @@ struct Scan: ParsableCommand {
     @Option(name: .customLong("hash"), help: "full: hash every file; dupes: only what finding duplicates needs.")
     var hashMode: HashMode = .full
 
+    @Flag(name: .customLong("no-metadata"), help: "Do not read embedded metadata, XMP sidecars or manifests (sidecars are still attached to their assets).")
+    var noMetadata = false
+
     @OptionGroup var flags: ScanFlags
     @OptionGroup var catalogOptions: CatalogOptions
+
+    func options() -> ScanOptions {
+        var o = flags.options(hashMode: hashMode, kind: .scan)
+        o.readMetadata = !noMetadata
+        return o
+    }
 
     func run() throws {
         let config = try flags.loadConfig()
         var definitions = try flags.silos(arguments: silos, config: config)
         // Check the silos before creating a catalogue, so a typo leaves nothing behind.
-        if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: flags.options(hashMode: hashMode, kind: .scan)) }
+        if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: options()) }
         let catalogue = try catalogOptions.open(config: config, create: true)
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
         }
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
-                                        options: flags.options(hashMode: hashMode, kind: .scan), flags: flags)
+                                        options: options(), flags: flags)
         if !flags.quiet {
             let c = result.counts
             var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.count(c.files)) files, \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"

@@ -29,7 +29,7 @@ enum ErrorReporting {
         switch error {
         case let e as CLIError: e.code
         case let e as ScanError: e.isUsageError ? ExitStatus.usage : ExitStatus.fatal
-        case is ConfigError: ExitStatus.usage
+        case is ConfigError, is ReconcileError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
         case is HashError: ExitStatus.fatal

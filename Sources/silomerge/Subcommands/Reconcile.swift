@@ -1,0 +1,220 @@
+import ArgumentParser
+import Foundation
+import SiloMergeCore
+
+/// What every command that reconciles first shares: policies and resolutions.
+struct ReconcileOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A silomerge.yml whose `reconcile:` section sets the policy per field (kept in the catalogue for later runs).",
+        valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("resolutions"), help: ArgumentHelp(
+        "A YAML file of your decisions per asset and field (see `conflicts --template`); remembered for later runs. \"\" forgets it.",
+        valueName: "file"))
+    var resolutions: String?
+
+    func loadConfig() throws -> SiloMergeConfiguration? {
+        try config.map { try SiloMergeConfiguration.load(path: $0) }
+    }
+
+    func run(_ catalogue: any CatalogueStore, config: SiloMergeConfiguration?,
+             each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
+        try Reconciliation.run(store: catalogue, policies: config.map(\.reconcile), resolutionsFile: resolutions, each: each)
+    }
+}
+
+struct Reconcile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reconcile metadata across copies into the unified catalogue (one record per distinct content).",
+        discussion: """
+            For every distinct content, each field gets one value from the values of all its
+            copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP settled on
+            (in the Metadata Working Group's order), then their silo's manifest; copies in silo
+            priority order. Values that agree (after normalising white space, Unicode and case
+            of list items) are `agreed`; values that differ are settled by the field's policy
+            (`resolved`) or left as a `conflict`:
+
+              union     keywords, creator: every value, de-duplicated case-insensitively
+              priority  title and fields not named: the highest-priority silo's value
+              longest   description: the longest text (a truncated caption loses)
+              oldest    date_created: the value from the oldest source (newest also exists)
+              agree     gps: only when every copy agrees, else a conflict
+              conflict  rights: never merged silently
+
+            Change them in --config under `reconcile:` (field: policy). Settle conflicts with a
+            resolutions file (--resolutions; start one with `silomerge conflicts --template`).
+            The result is stored in the catalogue's asset and asset_field tables; conflicts,
+            export and plan run this first, so it is rarely needed on its own.
+
+            Examples:
+              silomerge reconcile --config silomerge.yml
+              silomerge reconcile --resolutions decisions.yml
+            """
+    )
+
+    @OptionGroup var options: ReconcileOptions
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    func run() throws {
+        let config = try options.loadConfig()
+        let catalogue = try catalogOptions.open(config: config, create: false)
+        var statuses: [FieldStatus: Int] = [:]
+        var manual = 0
+        let summary = try options.run(catalogue, config: config) { asset in
+            for f in asset.fields {
+                statuses[f.status, default: 0] += 1
+                if f.rule == .manual { manual += 1 }
+            }
+        }
+        print("Reconciled \(Format.count(summary.assets)) distinct contents: \(Format.count(statuses[.agreed] ?? 0)) fields agreed, "
+              + "\(Format.count((statuses[.resolved] ?? 0) - manual)) resolved by policy, \(Format.count(manual)) by your resolutions, "
+              + "\(Format.count(summary.conflicts)) conflict\(summary.conflicts == 1 ? "" : "s").")
+        if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(summary.resolutions) decisions)") }
+        if summary.conflicts > 0 { print("Next: silomerge conflicts --catalog \(catalogue.location)") }
+    }
+}
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List metadata fields whose copies disagree and no policy settles.",
+        discussion: """
+            Reconciles first (see `silomerge reconcile --help`), then lists each conflict: the
+            asset (the first 12 hex digits of its SHA-256), the field, and every value with
+            where it came from (silo, path, origin, tag).
+
+            To settle them, write a resolutions file and pass it to any command that reconciles:
+
+              silomerge conflicts --template > decisions.yml   # every conflict, values commented out
+              $EDITOR decisions.yml                            # uncomment the value to keep
+              silomerge conflicts --resolutions decisions.yml  # checks it; lists what is left
+
+            Formats: table (default) or json:
+              {"conflicts":[{"sha256","field","policy","copies":[{"silo","path"}],
+                "values":[{"value","sources":[{"silo","path","origin","tag","raw"}]}]}],
+               "summary":{"assets","conflicts","assets_with_conflicts"}}
+            """
+    )
+
+    enum Style: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @Option(name: .customLong("format"), help: "table or json.")
+    var format: Style = .table
+
+    @Flag(name: .customLong("template"), help: "Print a resolutions file to edit instead of the list.")
+    var template = false
+
+    @OptionGroup var options: ReconcileOptions
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    func run() throws {
+        let config = try options.loadConfig()
+        let catalogue = try catalogOptions.open(config: config, create: false)
+        var found: [ReconciledAsset] = []
+        let summary = try options.run(catalogue, config: config) { asset in
+            if asset.fields.contains(where: { $0.status == .conflict }) { found.append(asset) }
+        }
+        let out = FDSink(fd: STDOUT_FILENO)
+        defer { out.flush() }
+        if template {
+            out.write(ConflictText.template(found))
+            return
+        }
+        switch format {
+        case .json: out.write(ConflictText.json(found, summary: summary))
+        case .table: out.write(ConflictText.table(found, summary: summary))
+        }
+    }
+}
+
+/// The conflict listings.
+enum ConflictText {
+    /// Values of one conflicting field, grouped by value, each with its sources.
+    static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] {
+        var order: [String] = []
+        var groups: [String: (FieldValue, [FieldSource])] = [:]
+        for s in f.sources {
+            let key = s.value.comparisonKey
+            if groups[key] == nil { order.append(key); groups[key] = (s.value, []) }
+            groups[key]!.1.append(s)
+        }
+        return order.map { (groups[$0]!.0, groups[$0]!.1) }
+    }
+
+    static func describe(_ s: FieldSource) -> String {
+        "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
+    }
+
+    static func table(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
+        guard !assets.isEmpty else {
+            return "No conflicts among \(Format.count(summary.assets)) distinct contents.\n"
+        }
+        var out = ""
+        for a in assets {
+            let first = a.copies.first.map { "\($0.silo):\($0.path.display)" } ?? "?"
+            out += "\(a.shortID)  \(a.format.rawValue), \(Format.bytes(a.size)), \(a.copies.count) cop\(a.copies.count == 1 ? "y" : "ies"): \(first)"
+            out += a.copies.count > 1 ? " and \(a.copies.count - 1) more\n" : "\n"
+            for f in a.fields where f.status == .conflict {
+                out += "  \(f.field.rawValue) (policy \(f.rule)):\n"
+                for (value, sources) in grouped(f) {
+                    out += "    \(Encode.json(value.display))\n"
+                    for s in sources { out += "        from \(describe(s))\n" }
+                }
+            }
+            out += "\n"
+        }
+        let count = summary.conflicts
+        out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.count(summary.assets)) distinct contents. "
+        out += "Settle them: silomerge conflicts --template > decisions.yml, edit, then --resolutions decisions.yml\n"
+        return out
+    }
+
+    static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
+        var items: [String] = []
+        for a in assets {
+            let copies = a.copies.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes))}" }.joined(separator: ",")
+            for f in a.fields where f.status == .conflict {
+                let values = grouped(f).map { value, sources in
+                    "{\"value\":\(value.json),\"sources\":[" + sources.map { s in
+                        "{\"silo\":\(Encode.json(s.silo)),\(Encode.jsonPath("path", s.path.bytes)),\"origin\":\"\(s.origin.rawValue)\",\"tag\":\(Encode.json(s.tag)),\"raw\":\(Encode.json(s.raw))}"
+                    }.joined(separator: ",") + "]}"
+                }.joined(separator: ",")
+                items.append("{\"sha256\":\"\(a.sha256.hex)\",\"field\":\"\(f.field.rawValue)\",\"policy\":\"\(f.rule)\",\"copies\":[\(copies)],\"values\":[\(values)]}")
+            }
+        }
+        return "{\"conflicts\":[" + items.map { "\n" + $0 }.joined(separator: ",") + "\n],\"summary\":{\"assets\":\(summary.assets),"
+            + "\"conflicts\":\(summary.conflicts),\"assets_with_conflicts\":\(assets.count)}}\n"
+    }
+
+    /// A YAML resolutions file: every conflict with its values commented out.
+    static func template(_ assets: [ReconciledAsset]) -> String {
+        var out = """
+            # SiloMerge resolutions: for each asset (first hex digits of its SHA-256) and field,
+            # the value to keep. Uncomment one value per field (delete the leading "# "), or
+            # write your own. Fields left commented stay in conflict.
+            # Use it with: silomerge conflicts --resolutions THIS_FILE (or reconcile, export, plan)
+
+            """
+        if assets.isEmpty { out += "# No conflicts.\n{}\n"; return out }
+        for a in assets {
+            out += "\n# " + a.copies.map { "\($0.silo):\($0.path.display)" }.joined(separator: ", ") + "\n"
+            out += "\(a.shortID):\n"
+            for f in a.fields where f.status == .conflict {
+                for (value, sources) in grouped(f) {
+                    out += "  # from " + sources.map(describe).joined(separator: "; ") + "\n"
+                    out += "  # \(f.field.rawValue): \(yaml(value))\n"
+                }
+            }
+        }
+        return out
+    }
+
+    static func yaml(_ value: FieldValue) -> String {
+        switch value {
+        case .text(let s), .date(let s): return Encode.json(s)   // JSON strings are valid YAML
+        case .list(let l): return "[" + l.map(Encode.json).joined(separator: ", ") + "]"
+        case .integer(let i): return String(i)
+        case .gps(let lat, let lon): return "[\(lat), \(lon)]"
+        }
+    }
+}
