@@ -131,9 +131,9 @@ extension SQLiteCatalogue {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB)
                     FROM file f
-                    WHERE f.silo_id IN (\(ids)) AND f.sha256 IS NOT NULL AND f.image_sha256 IN (
+                    WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IN (
                         SELECT image_sha256 FROM file WHERE image_sha256 IS NOT NULL AND silo_id IN (\(ids))
-                        GROUP BY image_sha256 HAVING count(DISTINCT sha256) > 1)
+                        GROUP BY image_sha256 HAVING count(DISTINCT coalesce(sha256, size || ':' || id)) > 1)
                     ORDER BY f.image_sha256, f.sha256
                     """)
                 var groups: [SameImageGroup] = []
@@ -156,14 +156,17 @@ extension SQLiteCatalogue {
                     var members: [(Int64, SameImageGroup.Member)] = []
                     while i < rows.count, rows[i][1] as String == image {
                         let r = rows[i]
-                        if let silo = byID[r[5]], let sha = SHA256Digest(hex: r[2]) {
+                        if let silo = byID[r[5]] {
+                            let sha = (r[2] as String?).flatMap { SHA256Digest(hex: $0) }
                             let path = RelativePath(bytes: SQLiteCatalogue.bytes(r[6])).appending(SQLiteCatalogue.bytes(r[7]))
                             members.append((r[0], SameImageGroup.Member(silo: silo.name, siloPriority: silo.priority, path: path,
                                                                         sha256: sha, size: r[3])))
                         }
                         i += 1
                     }
-                    guard let imageSHA = SHA256Digest(hex: image), Set(members.map(\.1.sha256)).count > 1 else { continue }
+                    // Copies of one content are one file here; files of unique size have no hash (--hash dupes).
+                    guard let imageSHA = SHA256Digest(hex: image),
+                          Set(members.map { $0.1.sha256?.hex ?? "\($0.0)" }).count > 1 else { continue }
                     var differ: [UnifiedField] = []
                     for f in UnifiedField.allCases {
                         let seen = Set(members.map { values[$0.0]?[f] ?? "" })
@@ -187,7 +190,8 @@ public struct SameImageGroup: Sendable, Hashable {
         public var silo: String
         public var siloPriority: Int
         public var path: RelativePath
-        public var sha256: SHA256Digest
+        /// nil when the file was not hashed (`--hash dupes` leaves files of unique size alone).
+        public var sha256: SHA256Digest?
         public var size: Int64
     }
     public var imageSHA256: SHA256Digest

@@ -113,7 +113,8 @@ public enum ManifestReader {
         switch column.field.kind {
         case .list:
             let items = column.split.map { sep in text.components(separatedBy: sep) } ?? [text]
-            let cleaned = items.map { FieldValue.normalize($0) }.filter { !$0.isEmpty }
+            var seen = Set<String>()
+            let cleaned = items.map { FieldValue.normalize($0) }.filter { !$0.isEmpty && seen.insert($0.lowercased()).inserted }
             guard !cleaned.isEmpty else { return nil }
             value = .list(cleaned)
         case .date:

@@ -7,6 +7,9 @@ public struct AuditReport: Sendable {
     public var summary: DuplicateSummary
     public var largestGroups: [DuplicateGroup]
     public var scan: ScanResult?
+    /// The same picture in files that differ only in their embedded metadata (known once
+    /// metadata was read: `audit --metadata` or a full scan).
+    public var sameImageGroups: [SameImageGroup] = []
 
     /// Gathers the figures for the silos in `query` from the catalogue.
     public init(store: any CatalogueStore, query: DuplicateQuery, top: Int, scan: ScanResult? = nil) throws {
@@ -16,6 +19,7 @@ public struct AuditReport: Sendable {
         summary = analysis.summary
         largestGroups = analysis.largestGroups
         self.scan = scan
+        sameImageGroups = try store.sameImageGroups(silos: query.silos)
     }
 
     /// Bytes shared between two silos (or duplicated inside one when `a == b`).
@@ -80,6 +84,19 @@ public struct AuditReport: Sendable {
             }
         }
 
+        if !sameImageGroups.isEmpty {
+            sink.write("\nSAME IMAGE, DIFFERENT METADATA: identical pictures in files that are not identical\n")
+            for (i, g) in sameImageGroups.prefix(max(largestGroups.count, 5)).enumerated() {
+                sink.write("\(Format.pad("\(i + 1).", 4))\(g.format.rawValue.uppercased()) · \(g.files.count) files · differ in: "
+                           + (g.fieldsThatDiffer.isEmpty ? "sidecars or manifests only" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
+                for f in g.files.prefix(6) { sink.write("      \(Format.pad(f.silo, nameWidth))\(f.path.display)\n") }
+                if g.files.count > 6 { sink.write("      … and \(g.files.count - 6) more\n") }
+            }
+            if sameImageGroups.count > max(largestGroups.count, 5) {
+                sink.write("      … \(sameImageGroups.count - max(largestGroups.count, 5)) more groups: silomerge duplicates\n")
+            }
+        }
+
         if let scan {
             var skipped: [String] = []
             let c = scan.counts
@@ -109,6 +126,13 @@ public struct AuditReport: Sendable {
         out += largestGroups.map { g in
             "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
                 + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"inode\":\($0.inode)}" }.joined(separator: ",")
+                + "]}"
+        }.joined(separator: ",")
+        out += "],\"same_image_groups\":["
+        out += sameImageGroups.map { g in
+            "{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
+                + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
+                + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"sha256\":\($0.sha256.map { "\"\($0.hex)\"" } ?? "null")}" }.joined(separator: ",")
                 + "]}"
         }.joined(separator: ",")
         out += "]}\n"

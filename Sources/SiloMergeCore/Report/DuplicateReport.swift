@@ -56,7 +56,7 @@ public struct DuplicateReport {
             "\n{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
                 + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
                 + g.files.map { f in
-                    "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"sha256\":\"\(f.sha256.hex)\",\"size\":\(f.size)}"
+                    "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"sha256\":\(f.sha256.map { "\"\($0.hex)\"" } ?? "null"),\"size\":\(f.size)}"
                 }.joined(separator: ",") + "]}"
         }.joined(separator: ","))
         sink.write("\n],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
@@ -132,7 +132,7 @@ public struct DuplicateReport {
                            + (g.fieldsThatDiffer.isEmpty ? "none embedded (sidecars or manifests may differ)" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
                 let width = min(20, g.files.map(\.silo.count).max() ?? 0)
                 for f in g.files {
-                    sink.write("    \(Format.pad(f.silo, width))  \(f.path.display)  (\(Format.bytes(f.size)), sha256 \(f.sha256.hex.prefix(12))…)\n")
+                    sink.write("    \(Format.pad(f.silo, width))  \(f.path.display)  (\(Format.bytes(f.size)), \(f.sha256.map { "sha256 \($0.hex.prefix(12))…" } ?? "not hashed"))\n")
                 }
                 sink.write("\n")
             }

@@ -304,7 +304,8 @@ final class ScanSession: WalkVisitor, Sendable {
                 let unmatched = try store.applyManifest(siloID: root.silo.id, runID: runID, file: definition.file,
                                                         summary: summary, rows: rows)
                 for row in unmatched {
-                    diagnostics.report(Diagnostic(.warning, .manifest, silo: root.silo.name, path: row.path,
+                    // A note, not a warning: the scan itself is complete; the manifest is stale.
+                    diagnostics.report(Diagnostic(.note, .manifest, silo: root.silo.name, path: row.path,
                         message: "manifest \(file), row \(row.number): names \(row.path.display), which is not a catalogued file of silo '\(root.silo.name)'"))
                 }
             } catch let error as ManifestError {

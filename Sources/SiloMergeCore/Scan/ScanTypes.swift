@@ -18,9 +18,14 @@ public struct ScanOptions: Sendable, Hashable, Codable {
     public var partial = PartialHashSpec()
     /// What the run is recorded as.
     public var kind: RunKind = .scan
-    /// Read embedded metadata, XMP sidecars and manifests. Files are inspected while they are
-    /// hashed; with `--hash dupes` only their metadata blocks are read.
-    public var readMetadata = true
+    /// Read embedded metadata, XMP sidecars and manifests: files are inspected while they are
+    /// hashed (with `--hash dupes`, only their metadata blocks are read). nil: yes with
+    /// `--hash full`, no with `--hash dupes` (which promises not to open files of unique size).
+    public var metadata: Bool? = nil
+    public var readMetadata: Bool {
+        get { metadata ?? (hashMode == .full) }
+        set { metadata = newValue }
+    }
 
     public init() {}
 

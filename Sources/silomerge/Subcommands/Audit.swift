@@ -40,7 +40,7 @@ struct Audit: ParsableCommand {
 
     func options() -> ScanOptions {
         var o = flags.options(hashMode: .dupes, kind: .audit)
-        o.readMetadata = metadata
+        if metadata { o.readMetadata = true }
         return o
     }
 
@@ -73,7 +73,7 @@ struct Audit: ParsableCommand {
             report.writeJSON(to: out)
         }
         out.flush()
-        DiagnosticPrinter.print(result, catalog: catalogue.location)
+        DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
         if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }

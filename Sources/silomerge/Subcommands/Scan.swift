@@ -35,15 +35,16 @@ struct Scan: ParsableCommand {
     @Option(name: .customLong("hash"), help: "full: hash every file; dupes: only what finding duplicates needs.")
     var hashMode: HashMode = .full
 
-    @Flag(name: .customLong("no-metadata"), help: "Do not read embedded metadata, XMP sidecars or manifests (sidecars are still attached to their assets).")
-    var noMetadata = false
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp(
+        "Read embedded metadata, XMP sidecars and manifests (default: yes with --hash full, no with --hash dupes). Sidecars are attached to their assets either way."))
+    var metadata: Bool?
 
     @OptionGroup var flags: ScanFlags
     @OptionGroup var catalogOptions: CatalogOptions
 
     func options() -> ScanOptions {
         var o = flags.options(hashMode: hashMode, kind: .scan)
-        o.readMetadata = !noMetadata
+        o.metadata = metadata
         return o
     }
 
@@ -67,7 +68,7 @@ struct Scan: ParsableCommand {
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
-        DiagnosticPrinter.print(result, catalog: catalogue.location)
+        DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
         if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }

@@ -111,14 +111,15 @@ struct ScanFlags: ParsableArguments {
 
 /// Prints a scan's diagnostics on standard error: all errors, then warnings up to a limit.
 enum DiagnosticPrinter {
-    static func print(_ result: ScanResult, catalog: String, limit: Int = 50) {
+    static func print(_ result: ScanResult, catalog: String, quiet: Bool = false, limit: Int = 50) {
         let shown = result.diagnostics.filter { $0.severity >= .warning }.sorted { $0.severity > $1.severity }
         for d in shown.prefix(limit) {
             Stderr.write("silomerge: \(d.severity == .error ? "error" : "warning"): \(d.formatted)\n")
         }
-        let notes = result.diagnostics.filter { $0.severity == .note }
+        let notes = quiet ? [] : result.diagnostics.filter { $0.severity == .note }
         for d in notes.prefix(10) { Stderr.write("silomerge: note: \(d.formatted)\n") }
-        let hidden = result.diagnosticCount - min(shown.count, limit) - min(notes.count, 10)
+        let total = quiet ? result.counts.warnings + result.counts.errors : result.diagnosticCount
+        let hidden = total - min(shown.count, limit) - min(notes.count, 10)
         if hidden > 0 {
             Stderr.write("silomerge: … and \(Format.count(hidden)) more; all are in the catalogue: sqlite3 \(catalog) \"SELECT severity, code, silo, path, message FROM diagnostic WHERE run_id = \(result.runID)\"\n")
         }
