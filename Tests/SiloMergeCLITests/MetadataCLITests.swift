@@ -92,3 +92,67 @@ struct MetadataCLITests {
         #expect(withMeta.out.contains("SAME IMAGE, DIFFERENT METADATA"), "\(withMeta.out)")
     }
 }
+
+@Suite("silomerge export, end to end")
+struct ExportCLITests {
+    @Test("export writes every format for the Fixtures; the silos are left untouched")
+    func exportAll() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        _ = try ws.run("scan", "--config", "silomerge.yml")
+        let before = try ws.run("duplicates", "--format", "json").stdout
+
+        let noFolder = try ws.run("export", "--format", "jsonl", "-o", "out/catalogue.jsonl")
+        #expect(noFolder.status == 2)
+        #expect(noFolder.stderr.hasPrefix("silomerge: error: out/catalogue.jsonl: "), "\(noFolder.stderr)")
+        try FileManager.default.createDirectory(at: ws.url.appendingPathComponent("out"), withIntermediateDirectories: true)
+        let jsonl = try ws.run("export", "--format", "jsonl", "-o", "out/catalogue.jsonl")
+        #expect(jsonl.status == 0, "\(jsonl.stderr)")
+        #expect(jsonl.stderr.contains("3 fields are in conflict"))
+        let lines = try String(contentsOf: ws.url.appendingPathComponent("out/catalogue.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        // One record per distinct non-empty content of the silos (truth's file index, sidecars and junk aside).
+        let index = try truth()["file_index"] as! [String: [String: Any]]
+        let contents = Set(index.values.filter { ($0["kind"] as? String) == "asset" && ($0["size"] as! Int) > 0 }.map { $0["sha256"] as! String })
+        #expect(Set(lines.map { $0["sha256"] as! String }) == contents)
+        let hero = try #require(lines.first { ($0["copies"] as! [[String: Any]]).contains { ($0["path"] as? String) == "campaigns/2023/summer-launch/hero.jpg" } })
+        let fields = hero["fields"] as! [String: [String: Any]]
+        #expect(fields["rights"]?["status"] as? String == "conflict")
+        #expect(fields["title"]?["value"] as? String == "Summer Offsite 2023")
+        #expect((hero["copies"] as! [Any]).count == 3)
+
+        let csv = try ws.run("export", "--format", "csv", "-o", "out/catalogue.csv")
+        #expect(csv.status == 0)
+        let csvBytes = [UInt8](try Data(contentsOf: ws.url.appendingPathComponent("out/catalogue.csv")))
+        #expect(Array(csvBytes.prefix(3)) == [0xEF, 0xBB, 0xBF])
+        #expect(String(decoding: csvBytes, as: UTF8.self).hasSuffix("\r\n"))
+
+        let exif = try ws.run("export", "--format", "exiftool", "-o", "out/tags.json")
+        #expect(exif.status == 0)
+        let objects = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.url.appendingPathComponent("out/tags.json"))) as! [[String: Any]]
+        #expect(!objects.isEmpty)
+        for o in objects {
+            let source = try #require(o["SourceFile"] as? String)
+            #expect(FileManager.default.fileExists(atPath: source), "\(source)")
+            #expect(o["XMP-dc:Rights"] == nil || !(source.contains("hero.jpg") || source.contains("team_offsite.jpg")), "a conflicting field was exported")
+        }
+
+        let xmp = try ws.run("export", "--format", "xmp", "-o", "out/sidecars")
+        #expect(xmp.status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.url.appendingPathComponent("out/sidecars").path).count == contents.count)
+        let again = try ws.run("export", "--format", "xmp", "-o", "out/sidecars")
+        #expect(again.status == 0)
+        #expect(again.out.contains("(\(contents.count) unchanged)"), "\(again.out)")
+
+        let bag = try ws.run("export", "--format", "bagit")
+        #expect(bag.status == 0)
+        let bagLines = bag.out.split(separator: "\n")
+        #expect(bagLines.allSatisfy { $0.count > 70 && $0.dropFirst(64).hasPrefix("  data/") })
+        #expect(bagLines.contains { $0.hasSuffix("data/hr/staff-photos/offsite-2023/team_offsite.jpg") })
+
+        let missing = try ws.run("export", "--format", "xmp")
+        #expect(missing.status == 64)
+        // Exporting changed nothing in the catalogue's view of the silos.
+        #expect(try ws.run("duplicates", "--format", "json").stdout == before)
+    }
+}

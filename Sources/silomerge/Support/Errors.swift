@@ -32,7 +32,7 @@ enum ErrorReporting {
         case is ConfigError, is ReconcileError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
-        case is HashError: ExitStatus.fatal
+        case is HashError, is ExportError, is ManifestError: ExitStatus.fatal
         default: nil
         }
     }
