@@ -51,6 +51,16 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
                        rows: [ManifestRow]) throws -> [ManifestRow]
 
+    /// The `fraction` of hashed files of these silos least recently read, with their hashes.
+    func leastRecentlyVerified(siloIDs: [Int64], fraction: Double) throws -> [Int64: SHA256Digest]
+
+    // MARK: Checks
+    /// What a check run found, from its changes and new files.
+    func findings(runID: Int64) throws -> [Finding]
+    func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
+    /// The latest finished check, its outcome and findings.
+    func lastCheck() throws -> (run: RunRecord, outcome: CheckOutcome?, findings: [Finding])?
+
     // MARK: Settings
     func setting(_ key: String) throws -> String?
     func setSetting(_ key: String, _ value: String?) throws

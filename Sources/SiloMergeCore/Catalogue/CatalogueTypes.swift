@@ -107,6 +107,8 @@ public struct RunRecord: Sendable, Hashable {
     public var silos: [String]
     public var counts: RunCounts
     public var errorMessage: String?
+    /// For checks: unchanged, changed or corrupted.
+    public var outcome: String? = nil
 }
 
 /// What the catalogue holds about one file in a folder, for comparing with a fresh `lstat`.

@@ -19,6 +19,25 @@ extension SQLiteCatalogue {
         }
     }
 
+    public func leastRecentlyVerified(siloIDs: [Int64], fraction: Double) throws -> [Int64: SHA256Digest] {
+        guard fraction > 0, !siloIDs.isEmpty else { return [:] }
+        let ids = siloIDs.map(String.init).joined(separator: ",")
+        return try wrap("choose files to verify") {
+            try pool.read { db in
+                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE silo_id IN (\(ids)) AND sha256 IS NOT NULL AND size > 0") ?? 0
+                let limit = Int((Double(total) * min(1, fraction)).rounded(.up))
+                var out: [Int64: SHA256Digest] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT id, sha256 FROM file WHERE silo_id IN (\(ids)) AND sha256 IS NOT NULL AND size > 0
+                    ORDER BY hashed_at, id LIMIT ?
+                    """, arguments: [limit]) {
+                    if let sha = SHA256Digest(hex: row[1]) { out[row[0]] = sha }
+                }
+                return out
+            }
+        }
+    }
+
     public func contents(withPrefix prefix: String, limit: Int) throws -> [SHA256Digest] {
         let clean = prefix.lowercased().filter(\.isHexDigit)
         return try wrap("look up a content") {

@@ -25,9 +25,21 @@ extension SQLiteCatalogue {
                               rows: [ManifestRow]) throws -> [ManifestRow] {
         try wrap("record a manifest") {
             try pool.write { db in
+                // Values before, to report drift (only when this manifest was read before).
+                let readBefore = try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM manifest WHERE silo_id = ?", arguments: [siloID]) ?? false
+                var before: [Int64: [String: [String]]] = [:]
+                if readBefore {
+                    for row in try Row.fetchAll(db, sql: """
+                        SELECT m.file_id, m.field, m.value FROM metadata m JOIN file f ON f.id = m.file_id
+                        WHERE m.origin = 'manifest' AND f.silo_id = ?
+                        """, arguments: [siloID]) {
+                        before[row[0], default: [:]][row[1] as String, default: []].append(row[2])
+                    }
+                }
                 try db.execute(sql: """
                     DELETE FROM metadata WHERE origin = 'manifest' AND file_id IN (SELECT id FROM file WHERE silo_id = ?)
                     """, arguments: [siloID])
+                var after: [Int64: [String: [String]]] = [:]
                 let find = RawStatement(try db.cachedStatement(sql: "SELECT id FROM file WHERE silo_id = ?1 AND dir = ?2 AND name = ?3"), db)
                 let insert = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
@@ -43,10 +55,24 @@ extension SQLiteCatalogue {
                     guard let id else { unmatched.append(row); continue }
                     matched += 1
                     for v in row.values {
+                        after[id, default: [:]][v.field.rawValue, default: []].append(v.value.json)
                         insert.bind(1, id); insert.bind(2, text: v.field.rawValue); insert.bind(3, text: v.tag)
                         insert.bind(4, text: v.value.json); insert.bind(5, text: v.raw); insert.bind(6, text: source)
                         insert.bind(7, summary.mtimeNs)
                         try insert.run("record a manifest value")
+                    }
+                }
+                if readBefore {
+                    let drift = try db.makeStatement(sql: """
+                        INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
+                                            old_sha256, new_size, new_mtime_ns, new_sha256, detail)
+                        SELECT ?, 'metadata', silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, size, mtime_ns, sha256, ?
+                        FROM file WHERE id = ? AND first_seen_run <> ?
+                        """)
+                    for id in Set(before.keys).union(after.keys).sorted() {
+                        let changed = SQLiteCatalogue.changedFields(before[id] ?? [:], (after[id] ?? [:]).mapValues { $0.sorted() })
+                        guard !changed.isEmpty else { continue }
+                        try drift.execute(arguments: [runID, "manifest \(file.lastComponent.isEmpty ? source : String(decoding: file.lastComponent, as: UTF8.self)): " + changed.joined(separator: ", "), id, runID])
                     }
                 }
                 try db.execute(sql: """
@@ -58,6 +84,20 @@ extension SQLiteCatalogue {
                 return unmatched
             }
         }
+    }
+
+    /// A file's values from one origin, per field, sorted (for drift comparisons).
+    static func valuesByField(_ db: Database, fileID: Int64, origin: String) throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ?", arguments: [fileID, origin]) {
+            out[row[0] as String, default: []].append(row[1])
+        }
+        return out.mapValues { $0.sorted() }
+    }
+
+    /// The fields whose values differ between two maps.
+    static func changedFields(_ old: [String: [String]], _ new: [String: [String]]) -> [String] {
+        Set(old.keys).union(new.keys).filter { (old[$0] ?? []).sorted() != (new[$0] ?? []).sorted() }.sorted()
     }
 
     public func deferIndexes() throws {
@@ -169,6 +209,34 @@ extension SQLiteCatalogue {
                         try writeValues(fileID, content.values, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
                     }
                 }
+                let sidecarState = RawStatement(try db.cachedStatement(sql: """
+                    SELECT count(*), coalesce(sum(sha256 IS NULL), 0) FROM sidecar WHERE file_id = ?1
+                    """), db)
+                let drift = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
+                                        old_sha256, new_size, new_mtime_ns, new_sha256, detail)
+                    SELECT ?1, 'metadata', silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, size, mtime_ns, sha256, ?2
+                    FROM file WHERE id = ?3
+                    """), db)
+                /// Metadata drift of a file whose content did not change: its sidecars now say
+                /// something else. Only when the old sidecars had been read (or there were none).
+                func sidecarDrift(_ fileID: Int64, _ sidecars: [SidecarRecord]) throws {
+                    sidecarState.bind(1, fileID)
+                    _ = try sidecarState.step("read a file's sidecars")
+                    let (count, unread) = (sidecarState.int64(0), sidecarState.int64(1))
+                    sidecarState.reset()
+                    guard unread == 0 else { return }
+                    let old = try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar")
+                    var new: [String: [String]] = [:]
+                    for sc in sidecars where sc.used { for v in sc.values { new[v.field.rawValue, default: []].append(v.value.json) } }
+                    let changed = SQLiteCatalogue.changedFields(old, new.mapValues { $0.sorted() })
+                    guard !changed.isEmpty || (count == 0 && !sidecars.isEmpty) else { return }
+                    let names = sidecars.map { String(decoding: $0.name, as: UTF8.self) }.joined(separator: ", ")
+                    let what = count == 0 ? "sidecar added (\(names))" : sidecars.isEmpty ? "sidecar removed" : "sidecar \(names)"
+                    drift.bind(1, runID); drift.bind(2, text: what + (changed.isEmpty ? "" : ": " + changed.joined(separator: ", ")))
+                    drift.bind(3, fileID)
+                    try drift.run("record metadata drift")
+                }
                 func replaceSidecars(_ fileID: Int64, siloID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
                     dropSidecars.bind(1, fileID)
                     try dropSidecars.run("forget old sidecars")
@@ -277,6 +345,7 @@ extension SQLiteCatalogue {
                         try setContent.run("record a file's metadata")
                         try replaceContent(id, content, mtimeNs: mtimeNs)
                     case .sidecars(let fileID, let siloID, let dir, let sidecars):
+                        try sidecarDrift(fileID, sidecars)
                         try replaceSidecars(fileID, siloID: siloID, dir: dir, sidecars)
                     }
                 }

@@ -217,12 +217,14 @@ public final class SQLiteCatalogue: CatalogueStore {
                     c.skippedSpecial = row["skipped_special"]; c.skippedSymlinks = row["skipped_symlinks"]
                     c.ignored = row["ignored"]; c.warnings = row["warnings"]; c.errors = row["errors"]
                     let finished: String? = row["finished_at"]
-                    return RunRecord(id: row["id"], kind: RunKind(rawValue: row["kind"]) ?? .scan,
+                    var record = RunRecord(id: row["id"], kind: RunKind(rawValue: row["kind"]) ?? .scan,
                                      status: RunStatus(rawValue: row["status"]) ?? .failed,
                                      startedAt: Timestamp.date(row["started_at"]) ?? Date(timeIntervalSince1970: 0),
                                      finishedAt: finished.flatMap(Timestamp.date), toolVersion: row["tool_version"],
                                      host: row["host"], hashMode: row["hash_mode"], options: row["options"],
                                      silos: Self.decodeList(row["silos"]), counts: c, errorMessage: row["error_message"])
+                    record.outcome = row["outcome"]
+                    return record
                 }
             }
         }

@@ -197,6 +197,34 @@ enum CatalogueSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-check") { db in
+            try db.execute(sql: """
+                -- What a change was about when the row alone does not say (metadata drift: the
+                -- sidecar or manifest and the fields whose values changed).
+                ALTER TABLE change ADD COLUMN detail TEXT;
+                -- A check's outcome: unchanged, changed or corrupted.
+                ALTER TABLE run ADD COLUMN outcome TEXT;
+
+                -- Every finding of a check (silomerge check), as it reported them.
+                CREATE TABLE finding (
+                    id            INTEGER PRIMARY KEY,
+                    run_id        INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    kind          TEXT    NOT NULL,
+                    silo          TEXT    NOT NULL,
+                    path          TEXT    NOT NULL,
+                    old_silo      TEXT,
+                    old_path      TEXT,
+                    old_size      INTEGER,
+                    old_mtime_ns  INTEGER,
+                    old_sha256    TEXT,
+                    new_size      INTEGER,
+                    new_mtime_ns  INTEGER,
+                    new_sha256    TEXT,
+                    detail        TEXT
+                );
+                CREATE INDEX finding_run ON finding(run_id);
+                """)
+        }
         return migrator
     }
 

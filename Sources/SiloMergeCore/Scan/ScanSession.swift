@@ -168,6 +168,9 @@ final class ScanSession: WalkVisitor, Sendable {
     let pendingDiagnostics = Locked<[Diagnostic]>([])
     /// Silos with sidecars in the catalogue: only their folders need a sidecar lookup.
     let silosWithSidecars: Set<Int64>
+    /// Unchanged files to read again this run (`verifyFraction`), with their stored hashes.
+    let verify: [Int64: SHA256Digest]
+    let filesVerified = Atomic<Int>(0)
     let metadataRead = Atomic<Int>(0)
     let sidecarsRead = Atomic<Int>(0)
     let started = Date()
@@ -181,6 +184,7 @@ final class ScanSession: WalkVisitor, Sendable {
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
         self.cataloguedCounts = try store.fileCounts()
         self.silosWithSidecars = try store.silosWithSidecars()
+        self.verify = options.rehash ? [:] : try store.leastRecentlyVerified(siloIDs: silos.map(\.id), fraction: options.verifyFraction)
         let threads = max(1, options.jobs)
         self.readers = PerWorker(try (0..<threads).map { _ in try store.makeFolderReader() })
         do {
@@ -709,7 +713,11 @@ final class ScanSession: WalkVisitor, Sendable {
         filesUnchanged.add(1, ordering: .relaxed)
         let path = dir.appending(file.name)
         let wantsMetadata = options.readMetadata && (!stored.metadataRead || options.rehash) && file.stat.size > 0
-        if options.hashMode == .full && (!stored.hasHash || options.rehash) && file.stat.size > 0 {
+        if let expected = verify[stored.id], file.stat.size > 0 {
+            filesVerified.add(1, ordering: .relaxed)
+            reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full, inspect: wantsMetadata,
+                                 completion: .update(id: stored.id, previous: expected)))
+        } else if options.hashMode == .full && (!stored.hasHash || options.rehash) && file.stat.size > 0 {
             reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .full, inspect: wantsMetadata,
                                  completion: .update(id: stored.id, previous: stored.sha256)))
         } else {

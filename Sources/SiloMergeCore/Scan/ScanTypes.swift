@@ -22,6 +22,9 @@ public struct ScanOptions: Sendable, Hashable, Codable {
     /// hashed (with `--hash dupes`, only their metadata blocks are read). nil: yes with
     /// `--hash full`, no with `--hash dupes` (which promises not to open files of unique size).
     public var metadata: Bool? = nil
+    /// Also re-read this fraction of the unchanged files, those least recently verified (by
+    /// `hashed_at`), and compare with their stored hash: a rotating fixity check.
+    public var verifyFraction: Double = 0
     public var readMetadata: Bool {
         get { metadata ?? (hashMode == .full) }
         set { metadata = newValue }

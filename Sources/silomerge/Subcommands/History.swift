@@ -28,19 +28,20 @@ struct History: ParsableCommand {
                     + "\"tool_version\":\(Encode.json(r.toolVersion)),\"host\":\(Encode.json(r.host)),\"hash_mode\":\"\(r.hashMode)\","
                     + "\"silos\":[\(r.silos.map(Encode.json).joined(separator: ","))],\"files\":\(c.files),\"bytes\":\(c.bytes),"
                     + "\"new\":\(c.filesNew),\"changed\":\(c.filesChanged),\"missing\":\(c.filesMissing),"
-                    + "\"hashed\":\(c.filesHashed),\"bytes_hashed\":\(c.bytesHashed),\"warnings\":\(c.warnings),\"errors\":\(c.errors)}"
+                    + "\"hashed\":\(c.filesHashed),\"bytes_hashed\":\(c.bytesHashed),\"warnings\":\(c.warnings),\"errors\":\(c.errors),"
+                    + "\"outcome\":\(r.outcome.map { "\"\($0)\"" } ?? "null")}"
             }
             print("[" + items.joined(separator: ",\n") + "]")
         case .table:
             if runs.isEmpty { print("No runs recorded in \(catalogue.location)."); return }
             print(Format.pad("RUN", 6) + Format.pad("KIND", 7) + Format.pad("STARTED (UTC)", 21) + Format.pad("TOOK", 8)
-                  + Format.pad("STATUS", 12) + Format.pad("FILES", 10, right: true) + Format.pad("NEW", 8, right: true)
+                  + Format.pad("STATUS", 18) + Format.pad("FILES", 10, right: true) + Format.pad("NEW", 8, right: true)
                   + Format.pad("CHANGED", 9, right: true) + Format.pad("GONE", 8, right: true) + "  SILOS")
             for r in runs {
                 let took = r.finishedAt.map { Format.duration($0.timeIntervalSince(r.startedAt)) } ?? "-"
                 let started = String(Timestamp.string(r.startedAt).prefix(19)).replacingOccurrences(of: "T", with: " ")
                 print(Format.pad(String(r.id), 6) + Format.pad(r.kind.rawValue, 7) + Format.pad(started, 21)
-                      + Format.pad(took, 8) + Format.pad(r.status.rawValue, 12)
+                      + Format.pad(took, 8) + Format.pad(r.status.rawValue + (r.outcome.map { r.kind == .check ? " " + $0 : "" } ?? ""), 18)
                       + Format.pad(Format.count(r.counts.files), 10, right: true)
                       + Format.pad(Format.count(r.counts.filesNew), 8, right: true)
                       + Format.pad(Format.count(r.counts.filesChanged), 9, right: true)

@@ -10,6 +10,10 @@ enum ExitStatus {
     static let skippedFiles: Int32 = 1
     /// Could not do the job: the catalogue or a silo could not be used, the disk is full...
     static let fatal: Int32 = 2
+    /// `check`: changes found since the last scan.
+    static let changes: Int32 = 3
+    /// `check`: content changed behind an unchanged size and mtime.
+    static let corruption: Int32 = 4
     /// The command line or the configuration file is wrong.
     static let usage: Int32 = 64
 }
@@ -33,6 +37,7 @@ enum ErrorReporting {
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
         case is HashError, is ExportError, is ManifestError: ExitStatus.fatal
+        case let e as CheckError: if case .unknownSilo = e { ExitStatus.usage } else { ExitStatus.fatal }
         default: nil
         }
     }

@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+
+extension SQLiteCatalogue {
+    private struct ChangeRow {
+        var kind: String
+        var silo: String
+        var path: RelativePath
+        var old: Finding.State
+        var oldInode: FileID?
+        var new: Finding.State
+        var currentInode: FileID?
+        var detail: String?
+    }
+
+    private struct NewFile {
+        var silo: String
+        var path: RelativePath
+        var state: Finding.State
+        var inode: FileID
+    }
+
+    public func findings(runID: Int64) throws -> [Finding] {
+        try wrap("compare with the last scan") {
+            try pool.read { db in
+                func fileID(_ row: Row, _ dev: Int, _ ino: Int) -> FileID? {
+                    guard let d: Int64 = row[dev], let i: Int64 = row[ino] else { return nil }
+                    return FileID(device: UInt64(bitPattern: d), inode: UInt64(bitPattern: i))
+                }
+                let changes = try Row.fetchAll(db, sql: """
+                    SELECT c.kind, s.name, CAST(c.dir AS BLOB), CAST(c.name AS BLOB), c.old_size, c.old_mtime_ns, c.old_dev, c.old_ino,
+                           c.old_sha256, c.new_size, c.new_mtime_ns, c.new_sha256, c.detail, f.dev, f.ino
+                    FROM change c JOIN silo s ON s.id = c.silo_id LEFT JOIN file f ON f.id = c.file_id
+                    WHERE c.run_id = ? ORDER BY c.id
+                    """, arguments: [runID]).map { r in
+                    ChangeRow(kind: r[0], silo: r[1],
+                              path: RelativePath(bytes: SQLiteCatalogue.bytes(r[2])).appending(SQLiteCatalogue.bytes(r[3])),
+                              old: Finding.State(size: r[4], mtimeNs: r[5], sha256: (r[8] as String?).flatMap { SHA256Digest(hex: $0) }),
+                              oldInode: fileID(r, 6, 7),
+                              new: Finding.State(size: r[9], mtimeNs: r[10], sha256: (r[11] as String?).flatMap { SHA256Digest(hex: $0) }),
+                              currentInode: fileID(r, 13, 14), detail: r[12])
+                }
+                let newFiles = try Row.fetchAll(db, sql: """
+                    SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.sha256, f.dev, f.ino
+                    FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.first_seen_run = ? ORDER BY s.priority, s.name, f.dir, f.name
+                    """, arguments: [runID]).map { r in
+                    NewFile(silo: r[0], path: RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])),
+                            state: Finding.State(size: r[3], mtimeNs: r[4], sha256: (r[5] as String?).flatMap { SHA256Digest(hex: $0) }),
+                            inode: fileID(r, 6, 7)!)
+                }
+
+                var out: [Finding] = []
+                // Moves: a vanished file whose content turned up at a new path (same name first).
+                var unmatchedNew = Array(newFiles.indices)
+                var movedFrom = Set<Int>()
+                for (ci, c) in changes.enumerated() where c.kind == ChangeKind.missing.rawValue {
+                    guard let sha = c.old.sha256, sha != .empty else { continue }
+                    let candidates = unmatchedNew.filter { newFiles[$0].state.sha256 == sha }
+                    guard let pick = candidates.first(where: { newFiles[$0].path.lastComponent.elementsEqual(c.path.lastComponent) }) ?? candidates.first
+                    else { continue }
+                    unmatchedNew.removeAll { $0 == pick }
+                    movedFrom.insert(ci)
+                    let n = newFiles[pick]
+                    out.append(Finding(kind: .moved, silo: n.silo, path: n.path, oldSilo: c.silo, oldPath: c.path, old: c.old, new: n.state,
+                                       detail: c.silo == n.silo ? nil : "moved across silos"))
+                }
+                for i in unmatchedNew {
+                    out.append(Finding(kind: .new, silo: newFiles[i].silo, path: newFiles[i].path, new: newFiles[i].state))
+                }
+                for (ci, c) in changes.enumerated() {
+                    switch c.kind {
+                    case ChangeKind.missing.rawValue where !movedFrom.contains(ci):
+                        out.append(Finding(kind: .missing, silo: c.silo, path: c.path, old: c.old))
+                    case ChangeKind.changed.rawValue where c.old.sha256 != nil && c.new.sha256 != nil && c.old.sha256 != c.new.sha256
+                                                            && c.old.size == c.new.size && c.old.mtimeNs == c.new.mtimeNs:
+                        // Only the ctime (or inode) moved: the content changed behind the same size and mtime.
+                        out.append(Finding(kind: .corrupted, silo: c.silo, path: c.path, old: c.old, new: c.new,
+                                           detail: "content changed, size and mtime did not"))
+                    case ChangeKind.changed.rawValue where c.old.sha256 != c.new.sha256 || c.new.sha256 == nil:
+                        out.append(Finding(kind: .modified, silo: c.silo, path: c.path, old: c.old, new: c.new,
+                                           detail: c.new.sha256 == nil ? "not read: see the warnings" : nil))
+                    case ChangeKind.content.rawValue:
+                        out.append(Finding(kind: .corrupted, silo: c.silo, path: c.path, old: c.old, new: c.new,
+                                           detail: "content changed, size and mtime did not"))
+                    case "metadata":
+                        out.append(Finding(kind: .metadataDrift, silo: c.silo, path: c.path, old: c.old, new: c.new, detail: c.detail))
+                    default:
+                        break
+                    }
+                }
+
+                // Copies per content before and after, for the contents this run touched.
+                var affected = Set<SHA256Digest>()
+                for n in newFiles { if let s = n.state.sha256 { affected.insert(s) } }
+                for c in changes where c.kind != "metadata" {
+                    if let s = c.old.sha256 { affected.insert(s) }
+                    if let s = c.new.sha256 { affected.insert(s) }
+                }
+                affected.remove(.empty)
+                for sha in affected.sorted(by: { $0.hex < $1.hex }) {
+                    let rows = try Row.fetchAll(db, sql: """
+                        SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.dev, f.ino, f.first_seen_run
+                        FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.sha256 = ? ORDER BY s.priority, s.name, f.dir, f.name
+                        """, arguments: [sha.hex])
+                    var after = Set<FileID>()
+                    for r in rows { if let id = fileID(r, 3, 4) { after.insert(id) } }
+                    var before = after
+                    for n in newFiles where n.state.sha256 == sha { before.remove(n.inode) }
+                    for c in changes where c.kind == ChangeKind.changed.rawValue && c.new.sha256 == sha {
+                        if let id = c.currentInode { before.remove(id) }
+                    }
+                    for c in changes where (c.kind == ChangeKind.missing.rawValue || c.kind == ChangeKind.changed.rawValue
+                                            || c.kind == ChangeKind.excluded.rawValue) && c.old.sha256 == sha {
+                        if let id = c.oldInode { before.insert(id) }
+                    }
+                    let state = Finding.State(size: nil, mtimeNs: nil, sha256: sha)
+                    if after.count > before.count && after.count >= 2 {
+                        let newest = rows.first { ($0[5] as Int64) == runID } ?? rows.first!
+                        out.append(Finding(kind: .newDuplicate, silo: newest[0],
+                                           path: RelativePath(bytes: SQLiteCatalogue.bytes(newest[1])).appending(SQLiteCatalogue.bytes(newest[2])),
+                                           new: state, detail: "\(after.count) copies (was \(before.count))"))
+                    } else if before.count >= 2 && after.count < before.count {
+                        let gone = changes.first { $0.old.sha256 == sha && $0.kind != "metadata" }
+                        out.append(Finding(kind: .duplicateGone, silo: gone?.silo ?? "", path: gone?.path ?? .root, old: state,
+                                           detail: "\(after.count) cop\(after.count == 1 ? "y" : "ies") (was \(before.count))"))
+                    }
+                }
+                let order = Dictionary(uniqueKeysWithValues: Finding.Kind.allCases.enumerated().map { ($1, $0) })
+                return out.sorted { (order[$0.kind]!, $0.silo, $0.path) < (order[$1.kind]!, $1.silo, $1.path) }
+            }
+        }
+    }
+
+    public func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws {
+        try wrap("record the check's findings") {
+            try pool.write { db in
+                let insert = try db.makeStatement(sql: """
+                    INSERT INTO finding (run_id, kind, silo, path, old_silo, old_path, old_size, old_mtime_ns, old_sha256,
+                                         new_size, new_mtime_ns, new_sha256, detail)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for f in findings {
+                    try insert.execute(arguments: [runID, f.kind.rawValue, f.silo, SQLiteCatalogue.textArgument(f.path.bytes),
+                                                   f.oldSilo, f.oldPath.map { SQLiteCatalogue.textArgument($0.bytes) },
+                                                   f.old?.size, f.old?.mtimeNs, f.old?.sha256?.hex,
+                                                   f.new?.size, f.new?.mtimeNs, f.new?.sha256?.hex, f.detail])
+                }
+                try db.execute(sql: "UPDATE run SET outcome = ? WHERE id = ?", arguments: [outcome.rawValue, runID])
+            }
+        }
+    }
+
+    public func lastCheck() throws -> (run: RunRecord, outcome: CheckOutcome?, findings: [Finding])? {
+        guard let run = try runs(limit: nil).first(where: { $0.kind == .check && $0.status != .running }) else { return nil }
+        return try wrap("read the last check") {
+            try pool.read { db in
+                let outcome = try String.fetchOne(db, sql: "SELECT outcome FROM run WHERE id = ?", arguments: [run.id]).flatMap(CheckOutcome.init)
+                let findings = try Row.fetchAll(db, sql: """
+                    SELECT kind, silo, CAST(path AS BLOB), old_silo, CAST(old_path AS BLOB), old_size, old_mtime_ns, old_sha256,
+                           new_size, new_mtime_ns, new_sha256, detail FROM finding WHERE run_id = ? ORDER BY id
+                    """, arguments: [run.id]).compactMap { r -> Finding? in
+                    guard let kind = Finding.Kind(rawValue: r[0]) else { return nil }
+                    let oldPath: RelativePath? = (r[4] as Data?).map { RelativePath(bytes: [UInt8]($0)) }
+                    return Finding(kind: kind, silo: r[1], path: RelativePath(bytes: SQLiteCatalogue.bytes(r[2])),
+                                   oldSilo: r[3], oldPath: oldPath,
+                                   old: Finding.State(size: r[5], mtimeNs: r[6], sha256: (r[7] as String?).flatMap { SHA256Digest(hex: $0) }),
+                                   new: Finding.State(size: r[8], mtimeNs: r[9], sha256: (r[10] as String?).flatMap { SHA256Digest(hex: $0) }),
+                                   detail: r[11])
+                }
+                return (run, outcome, findings)
+            }
+        }
+    }
+}
