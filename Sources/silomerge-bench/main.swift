@@ -469,6 +469,13 @@ rows.append(full)
 let rescan = bench("silomerge scan (unchanged rescan)", runs: runs,
                    [silomerge, "scan", "-q", "--catalog", fullDB] + silos)
 rows.append(rescan)
+// The nightly check: the same incremental rescan plus the comparison with the last scan, and
+// with a tenth of the files re-read for bit rot.
+let check = bench("silomerge check (unchanged)", runs: runs, [silomerge, "check", "-q", "--catalog", fullDB])
+rows.append(check)
+let checkVerify = bench("silomerge check --verify-fraction 0.1", runs: runs,
+                        [silomerge, "check", "-q", "--verify-fraction", "0.1", "--catalog", fullDB])
+rows.append(checkVerify)
 
 // The floor for any rescan: stat every file of the tree, single-threaded.
 let findRow = bench("find -printf (stat every file)", runs: runs,
@@ -554,6 +561,10 @@ ratios["full_over_rescan"] = full.median / rescan.median
 report += String(format: "- first full scan / unchanged rescan: %.1f× (target ≥ 20×); the rescan takes %.1f× the time of `find` stat-ing the same tree\n",
                  full.median / rescan.median, rescan.median / findRow.median)
 ratios["rescan_over_find"] = rescan.median / findRow.median
+ratios["full_over_check"] = full.median / check.median
+ratios["full_over_check_verify"] = full.median / checkVerify.median
+report += String(format: "- first full scan / unchanged check: %.1f× (target ≥ 20×); with --verify-fraction 0.1: %.1f×\n",
+                 full.median / check.median, full.median / checkVerify.median)
 report += "- same duplicate groups as jdupes -r (hard links aside): \(groupCheck)\n"
 if !scaleLines.isEmpty { report += "\nMemory at scale (silomerge scan, tiny files):\n" + scaleLines.joined(separator: "\n") + "\n" }
 print(report)
