@@ -23,7 +23,7 @@ struct SiloMergeCommand: ParsableCommand {
             64 bad command line or configuration.
             """,
         version: SiloMergeVersion.string,
-        subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Silos.self, History.self]
+        subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Silos.self, History.self]
     )
 
     static func main() {

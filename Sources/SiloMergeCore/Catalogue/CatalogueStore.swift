@@ -54,6 +54,9 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// The `fraction` of hashed files of these silos least recently read, with their hashes.
     func leastRecentlyVerified(siloIDs: [Int64], fraction: Double) throws -> [Int64: SHA256Digest]
 
+    /// Files and bytes per format (from magic bytes; "unknown" when metadata was not read).
+    func formatTotals() throws -> [(format: String, files: Int, bytes: Int64)]
+
     // MARK: Checks
     /// What a check run found, from its changes and new files.
     func findings(runID: Int64) throws -> [Finding]

@@ -38,6 +38,16 @@ extension SQLiteCatalogue {
         }
     }
 
+    public func formatTotals() throws -> [(format: String, files: Int, bytes: Int64)] {
+        try wrap("count formats") {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT coalesce(format, 'unknown'), count(*), coalesce(sum(size), 0) FROM file GROUP BY 1 ORDER BY 3 DESC, 1
+                    """).map { ($0[0], $0[1], $0[2]) }
+            }
+        }
+    }
+
     public func contents(withPrefix prefix: String, limit: Int) throws -> [SHA256Digest] {
         let clean = prefix.lowercased().filter(\.isHexDigit)
         return try wrap("look up a content") {

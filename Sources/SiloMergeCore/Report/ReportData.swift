@@ -1,0 +1,87 @@
+import Foundation
+
+extension HTMLReportData {
+    /// Everything the audit page shows, from the catalogue: figures, overlap, formats, the
+    /// largest groups, same-image groups, conflicts (after reconciling with the stored
+    /// policies and resolutions) and the latest check. Lists stop at `rowLimit`; totals count all.
+    public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date()) throws -> HTMLReportData {
+        let query = DuplicateQuery()
+        let analysis = try store.analyse(query, top: rowLimit)
+        let silos = try store.silos()
+
+        // Per silo: what keeping the best-priority silo's copy of every group would free there.
+        var reclaimable: [String: Int64] = [:]
+        var duplicatedBytes: Int64 = 0
+        try store.forEachDuplicateGroup(query) { g in
+            var seen = Set<FileID>()
+            for f in g.files where seen.insert(FileID(device: f.device, inode: f.inode)).inserted {
+                duplicatedBytes += g.size
+                if seen.count > 1 { reclaimable[f.silo, default: 0] += g.size }
+            }
+            return true
+        }
+
+        var conflicts: [ConflictRow] = []
+        var conflictCount = 0
+        let summary = try Reconciliation.run(store: store) { asset in
+            for f in asset.fields where f.status == .conflict {
+                conflictCount += 1
+                guard conflicts.count < rowLimit else { continue }
+                conflicts.append(ConflictRow(asset: asset.shortID, field: f.field.rawValue, sources: f.sources.map {
+                    .init(silo: $0.silo, path: $0.path.display, origin: $0.origin.rawValue, value: $0.value.display)
+                }))
+            }
+        }
+
+        let images = try store.sameImageGroups(silos: [])
+        let runs = try store.runs(limit: nil)
+        let lastScan = runs.first { ($0.kind == .scan || $0.kind == .audit) && $0.finishedAt != nil }?.finishedAt
+        var check: CheckSection?
+        var lastCheck: Date?
+        if let last = try store.lastCheck() {
+            lastCheck = last.run.finishedAt ?? last.run.startedAt
+            var counts: [Finding.Kind: Int] = [:]
+            for f in last.findings { counts[f.kind, default: 0] += 1 }
+            check = CheckSection(
+                finishedAt: lastCheck!,
+                countsByKind: Finding.Kind.allCases.compactMap { k in counts[k].map { .init(kind: k.rawValue, count: $0) } },
+                findings: last.findings.prefix(rowLimit).map { f in
+                    var detail = f.detail ?? ""
+                    if f.kind == .moved, let op = f.oldPath { detail = "from \(f.oldSilo ?? f.silo):\(op.display)" + (detail.isEmpty ? "" : "; " + detail) }
+                    return .init(kind: f.kind.rawValue, silo: f.silo, path: f.path.display, detail: detail)
+                },
+                totalFindings: last.findings.count)
+        }
+
+        let s = analysis.summary
+        let figures = Figures(silos: silos.count, files: s.files, bytes: s.bytes, distinctContents: summary.assets,
+                              duplicatedBytes: duplicatedBytes, reclaimableBytes: s.reclaimableBytes,
+                              duplicateGroups: s.duplicateGroups, conflicts: conflictCount, lastScan: lastScan, lastCheck: lastCheck)
+        let roots = Dictionary(uniqueKeysWithValues: silos.map { ($0.name, $0.root.display) })
+        return HTMLReportData(
+            title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location,
+            figures: figures,
+            silos: analysis.silos.map { st in
+                SiloRow(name: st.silo, root: roots[st.silo] ?? "", priority: st.priority, files: st.files, bytes: st.bytes,
+                        duplicateBytesInside: st.duplicateBytesInside, sharedBytes: st.sharedBytes,
+                        reclaimableBytes: reclaimable[st.silo] ?? 0)
+            },
+            overlap: analysis.overlap.map { OverlapCell(a: $0.a, b: $0.b, bytes: $0.bytes, contents: $0.contents) },
+            formats: try store.formatTotals().map { FormatRow(format: $0.format, files: $0.files, bytes: $0.bytes) },
+            largestGroups: analysis.largestGroups.map { g in
+                var count: [FileID: Int] = [:]
+                for f in g.files { count[FileID(device: f.device, inode: f.inode), default: 0] += 1 }
+                return GroupRow(sha256: g.sha256.hex, size: g.size, reclaimableBytes: g.reclaimableBytes, copies: g.files.map { f in
+                    .init(silo: f.silo, path: f.path.display, hardLinked: (count[FileID(device: f.device, inode: f.inode)] ?? 0) > 1)
+                })
+            },
+            totalGroups: s.duplicateGroups,
+            sameImageGroups: images.prefix(rowLimit).map { g in
+                SameImageRow(imageSHA256: g.imageSHA256.hex,
+                             copies: g.files.map { .init(silo: $0.silo, path: $0.path.display, sha256: $0.sha256?.hex ?? "not hashed") },
+                             fieldsThatDiffer: g.fieldsThatDiffer.map(\.rawValue))
+            },
+            totalSameImageGroups: images.count,
+            conflicts: conflicts, totalConflicts: conflictCount, check: check)
+    }
+}

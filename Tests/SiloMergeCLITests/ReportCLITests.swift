@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@Suite("silomerge report --html, end to end")
+struct ReportCLITests {
+    @Test("The Fixtures page: figures, groups, same-image groups, conflicts, the check; self-contained; hostile names escaped")
+    func fixturesPage() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        // A hostile name and a hostile caption (in the manifest) must render as text.
+        let hostile = "<img src=x onerror=alert(1)>.jpg"
+        try FileManager.default.copyItem(at: ws.url.appendingPathComponent("hr/logo.png"),
+                                         to: ws.url.appendingPathComponent("marketing/\(hostile)"))
+        let manifest = ws.url.appendingPathComponent("manifests/marketing.csv")
+        var csv = try String(contentsOf: manifest, encoding: .utf8)
+        csv += "\"\(hostile)\",\"</script><script>alert(2)</script>\",,,Evil rights\r\n"
+        try csv.write(to: manifest, atomically: false, encoding: .utf8)
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
+        try FileManager.default.removeItem(at: ws.url.appendingPathComponent("training/module-01/handouts/northwind-overview.pdf"))
+        #expect(try ws.run("check").status == 3)
+
+        let r = try ws.run("report", "--html", "audit.html")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.out.contains("Wrote audit.html: 3 silos"))
+        let page = try String(contentsOf: ws.url.appendingPathComponent("audit.html"), encoding: .utf8)
+        // Figures: the planted duplicate groups and their copies.
+        for group in try truth()["duplicate_groups"] as! [[String: Any]] {
+            let files = group["files"] as! [String]
+            if files.contains(where: { $0.hasSuffix(".pdf") }) { continue }   // the PDF's second copy was deleted before the check
+            for file in files {
+                #expect(page.contains(String(file.split(separator: "/", maxSplits: 1)[1])), "\(file)")
+            }
+        }
+        #expect(page.contains("Same image, different metadata"))
+        #expect(page.contains("widget-front.jpg"))
+        #expect(page.contains("Summer Offsite 2023") || page.contains("rights"))
+        #expect(page.contains("missing"))   // the check's finding
+        #expect(page.contains("northwind-overview.pdf"))
+        // Escaped, never live.
+        #expect(!page.contains("<img src=x"))
+        #expect(page.contains("&lt;img src=x onerror=alert(1)&gt;.jpg"))
+        #expect(!page.contains("<script>alert(2)"))
+        #expect(page.components(separatedBy: "<script").count == 2, "exactly one script element, the page's own")
+        // Self-contained: nothing fetched from anywhere.
+        for forbidden in ["http://", "https://", "<link", "@import", "url("] {
+            #expect(!page.contains(forbidden), "\(forbidden)")
+        }
+        // No element loads anything: every `src=` in the page is inside escaped text.
+        #expect(page.range(of: #"<[a-zA-Z][^>]*\ssrc\s*="#, options: .regularExpression) == nil)
+        let missing = try ws.run("report", "--html", "no-such-folder/audit.html")
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no-such-folder/audit.html"))
+        #expect(!FileManager.default.fileExists(atPath: ws.url.appendingPathComponent("no-such-folder").path))
+    }
+}
