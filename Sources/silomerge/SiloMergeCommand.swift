@@ -16,11 +16,15 @@ struct SiloMergeCommand: ParsableCommand {
             how much is duplicated, where, and between which departments. Then:
 
               silomerge duplicates --format json    every duplicate group
-              silomerge scan --config silomerge.yml a full fixity scan (rerun: only changes are read)
-              silomerge history                     past scans
+              silomerge scan --config silomerge.yml a full fixity scan with metadata (rerun: only changes are read)
+              silomerge conflicts                   metadata the copies disagree on
+              silomerge export --format csv -o x.csv the unified catalogue (jsonl, csv, exiftool, xmp, bagit)
+              silomerge check -q                    nightly: what changed since the last scan
+              silomerge report --html audit.html    one page for people who will not read JSON
+              silomerge history                     past scans and checks
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable; 2 failed;
-            64 bad command line or configuration.
+            3 check found changes; 4 check found corruption; 64 bad command line or configuration.
             """,
         version: SiloMergeVersion.string,
         subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Silos.self, History.self]
