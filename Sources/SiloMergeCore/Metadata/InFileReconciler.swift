@@ -56,7 +56,10 @@ enum InFileReconciler {
 
     static func reconcile(_ m: EmbeddedMetadata) -> [UnifiedField: SourcedValue] {
         var out: [UnifiedField: SourcedValue] = [:]
-        for field in UnifiedField.allCases {
+        // Most files of a silo carry no metadata at all: nothing to decide.
+        guard !m.values.isEmpty else { return out }
+        let present = Set(m.values.map(\.field))
+        for field in UnifiedField.allCases where present.contains(field) {
             if let v = choose(field, m) { out[field] = v }
         }
         return out
