@@ -116,12 +116,16 @@ extension Applier {
 
     /// The folder holding a source (opened without following links) and its name.
     func openSourceParent(_ s: PlanSource) throws -> (dir: Int32, name: [UInt8]) {
-        let root = try siloFD(s.siloRoot)
-        let parts = s.path.components.map { Array($0) }
-        guard let name = parts.last else { throw ApplyError.unsafePath(path: s.display, detail: "empty source path") }
-        let display: ([UInt8]) -> String = { s.siloRoot.appending(RelativePath(bytes: $0)).display }
-        guard let dir = try openDirectory(root, Array(parts.dropLast()), create: false, root: .target, display: display) else {
-            throw ApplyError.sourceChanged(path: s.display, detail: "its folder is gone")
+        try openSiloParent(s.siloRoot, s.path, display: s.display)
+    }
+
+    func openSiloParent(_ siloRoot: FilePath, _ path: RelativePath, display: String) throws -> (dir: Int32, name: [UInt8]) {
+        let root = try siloFD(siloRoot)
+        let parts = path.components.map { Array($0) }
+        guard let name = parts.last else { throw ApplyError.unsafePath(path: display, detail: "empty source path") }
+        let show: ([UInt8]) -> String = { siloRoot.appending(RelativePath(bytes: $0)).display }
+        guard let dir = try openDirectory(root, Array(parts.dropLast()), create: false, root: .target, display: show) else {
+            throw ApplyError.sourceChanged(path: display, detail: "its folder is gone")
         }
         return (dir, name)
     }

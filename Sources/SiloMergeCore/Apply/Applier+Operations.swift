@@ -102,7 +102,10 @@ extension Applier {
             let (srcFD, srcStat) = try openSource(srcDir, srcName, s)
             defer { fs.close(srcFD) }
             var linked = false
-            if op.kind == .hardlink {
+            if op.kind == .hardlink || op.kind == .move {
+                // On one file system a move is a hard link, then the source name removed: no
+                // data is copied, the file keeps its inode (and any other names it has), and
+                // undo can link it back exactly.
                 let destDevice = try sys(destDisplay, "stat") { try fs.fstat(destDir) }.device
                 if destDevice == srcStat.device {
                     let (digest, _) = try hash(srcFD, s.display)
@@ -119,7 +122,7 @@ extension Applier {
                     }
                     linked = true
                     created = true
-                } else if !op.fallbackToCopy {
+                } else if op.kind == .hardlink && !op.fallbackToCopy {
                     throw ApplyError.crossDevice(path: destDisplay, detail: "a hard link cannot cross file systems (source on device \(srcStat.device), target on \(destDevice)); plan with the copy fallback, or another transfer method")
                 } else {
                     viaCopy = true
@@ -143,7 +146,16 @@ extension Applier {
             try record(r)
         }
 
-        var detail = alreadyPresent ? "the destination already held this content" : (op.kind == .hardlink && !viaCopy ? "hard-linked" : (viaCopy ? "copied (other file system)" : "\(op.kind == .reflink ? "cloned or copied" : "copied") and verified"))
+        var detail: String
+        if alreadyPresent {
+            detail = "the destination already held this content"
+        } else if placedStat.device == s.device && placedStat.inode == s.inode {
+            detail = "hard-linked (content verified)"
+        } else if viaCopy {
+            detail = "copied and verified (the source is on another file system)"
+        } else {
+            detail = op.kind == .reflink ? "cloned or copied, and verified" : "copied and verified"
+        }
         if op.kind == .move {
             let (srcDir, srcName) = try openSourceParent(s)
             defer { fs.close(srcDir) }

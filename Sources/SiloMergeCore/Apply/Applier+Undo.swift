@@ -160,7 +160,17 @@ extension Applier {
                 guard let cur = try lstatIfPresent(ddir, dname, destDisplay), placed.matches(cur) else {
                     throw ApplyError.changedSinceApply(path: s.display, detail: "cannot be restored: its copy \(destDisplay) changed or is gone")
                 }
-                try restore(op, from: (ddir, dname, destDisplay), to: (sdir, sname, s.display), sha256: s.sha256, like: taking)
+                if cur.device == taking.device && cur.inode == taking.inode {
+                    // Moved by linking: link it back, the very same file.
+                    let (digest, _) = try hashFile(ddir, dname, destDisplay)
+                    guard digest.hex == s.sha256.lowercased() else {
+                        throw ApplyError.changedSinceApply(path: s.display, detail: "cannot be restored: the content of \(destDisplay) changed")
+                    }
+                    try sys(s.display, "link back") { try fs.link(ddir, dname, sdir, sname) }
+                    try sys(s.display, "fsync folder") { try fs.fsync(sdir) }
+                } else {
+                    try restore(op, from: (ddir, dname, destDisplay), to: (sdir, sname, s.display), sha256: s.sha256, like: taking)
+                }
                 notes.append("source restored")
             }
         }
@@ -209,6 +219,17 @@ extension Applier {
     func restore(_ op: PlanOperation, from: (dir: Int32, name: [UInt8], display: String),
                  to: (dir: Int32, name: [UInt8], display: String), sha256: String, like taken: JournalStat,
                  replace: Bool = false) throws {
+        let original = FileID(device: taken.device, inode: taken.inode)
+        // Another name of the same file is already back (or never left): link to it.
+        var candidates = restoredNames[original] ?? []
+        if op.kind == .move {
+            for link in op.hardLinks {
+                if let silo = plan.silos.first(where: { $0.name == link.silo }) { candidates.append((silo.root, link.path, original)) }
+            }
+        }
+        for c in candidates {
+            if try relink(op, from: c, size: taken.size, sha256: sha256, to: to, replace: replace) { return }
+        }
         let fd = try sys(from.display, "open") { try fs.open(from.dir, from.name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, mode: 0) }
         defer { fs.close(fd) }
         let temp = try writeTemporary(op: op.id, undo: true, in: to.dir, destination: to.display,
@@ -224,6 +245,33 @@ extension Applier {
             _ = try place(temp, as: to.name, in: to.dir, sha256: sha256, display: to.display)
         }
         try sys(to.display, "fsync folder") { try fs.fsync(to.dir) }
+        if let source = op.source, let st = try? fs.lstat(to.dir, to.name) {
+            restoredNames[original, default: []].append((source.siloRoot, source.path, st.fileID))
+        }
+    }
+
+    /// Makes `to` a hard link to the candidate name when that still is the expected file with
+    /// the expected content. False when it is not (then the caller copies).
+    func relink(_ op: PlanOperation, from c: (root: FilePath, path: RelativePath, file: FileID), size: Int64, sha256: String,
+                to: (dir: Int32, name: [UInt8], display: String), replace: Bool) throws -> Bool {
+        let display = c.root.appending(c.path).display
+        guard let (dir, name) = try? openSiloParent(c.root, c.path, display: display) else { return false }
+        defer { fs.close(dir) }
+        guard let st = try lstatIfPresent(dir, name, display), st.kind == .regular, st.fileID == c.file, st.size == size else { return false }
+        let (digest, _) = try hashFile(dir, name, display)
+        guard digest.hex == sha256.lowercased() else { return false }
+        if replace {
+            let temp = temporaryName(op.id, undo: true)
+            try sys(to.display, "hard link") { try fs.link(dir, name, to.dir, temp) }
+            do { try fs.rename(to.dir, temp, to.dir, to.name, noReplace: false) } catch let e as Errno {
+                try bestEffort { try fs.unlink(to.dir, temp, directory: false) }
+                throw ApplyError.io(path: to.display, operation: "rename", errno: e)
+            }
+        } else {
+            try sys(to.display, "hard link") { try fs.link(dir, name, to.dir, to.name) }
+        }
+        try sys(to.display, "fsync folder") { try fs.fsync(to.dir) }
+        return true
     }
 
     func reverseRemove(_ op: PlanOperation, _ rec: OperationRecord) throws -> String {

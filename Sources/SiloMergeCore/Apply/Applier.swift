@@ -33,6 +33,9 @@ public final class Applier {
     let hasher: SHA256Hasher
     var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
     var bytesWritten: Int64 = 0
+    /// Undo: files restored by copying, by their identity before apply, so another name of the
+    /// same file is restored as a hard link to it (one file again, as before).
+    var restoredNames: [FileID: [(root: FilePath, path: RelativePath, file: FileID)]] = [:]
 
     public static let temporaryPrefix = ".silomerge-tmp-"
     static let bufferSize = 1 << 20

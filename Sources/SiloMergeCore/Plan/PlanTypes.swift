@@ -296,6 +296,28 @@ public struct PlanSource: Sendable, Hashable, Codable {
     }
 }
 
+/// A file name in a silo.
+public struct SiloName: Sendable, Hashable, Codable {
+    public var silo: String
+    public var path: RelativePath
+
+    public init(silo: String, path: RelativePath) { self.silo = silo; self.path = path }
+
+    enum CodingKeys: String, CodingKey { case silo, path, pathB64 = "path_b64" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        silo = try c.decode(String.self, forKey: .silo)
+        path = RelativePath(bytes: try c.decodePath(.path, b64: .pathB64))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(silo, forKey: .silo)
+        try c.encodePath(path.bytes, .path, b64: .pathB64)
+    }
+}
+
 /// One step of a plan.
 public struct PlanOperation: Sendable, Hashable, Codable {
     /// 1, 2, 3... in the order the operations run.
@@ -315,15 +337,18 @@ public struct PlanOperation: Sendable, Hashable, Codable {
     public var contentSHA256: String?
     /// With `hardlink`: copy when the source is on another file system than the target.
     public var fallbackToCopy: Bool
+    /// With `move`: the other names (hard links) of the source's file, which stay where they
+    /// are; undo links a moved-away name back to one of them, so the file is one file again.
+    public var hardLinks: [SiloName]
     /// Why: a sentence for a person.
     public var reason: String
 
     public init(id: Int, kind: OperationKind, source: PlanSource? = nil, destination: RelativePath? = nil,
                 canonicalOp: Int? = nil, content: String? = nil, contentSHA256: String? = nil,
-                fallbackToCopy: Bool = false, reason: String) {
+                fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], reason: String) {
         self.id = id; self.kind = kind; self.source = source; self.destination = destination
         self.canonicalOp = canonicalOp; self.content = content; self.contentSHA256 = contentSHA256
-        self.fallbackToCopy = fallbackToCopy; self.reason = reason
+        self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.reason = reason
     }
 
     /// The content this operation writes or acts on.
@@ -333,7 +358,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, kind, source, destination, destinationB64 = "destination_b64", canonicalOp = "canonical_op"
-        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", reason
+        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links", reason
     }
 
     public init(from decoder: Decoder) throws {
@@ -346,6 +371,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         content = try c.decodeIfPresent(String.self, forKey: .content)
         contentSHA256 = try c.decodeIfPresent(String.self, forKey: .contentSHA256)
         fallbackToCopy = try c.decodeIfPresent(Bool.self, forKey: .fallbackToCopy) ?? false
+        hardLinks = try c.decodeIfPresent([SiloName].self, forKey: .hardLinks) ?? []
         reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
     }
 
@@ -359,6 +385,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         try c.encodeIfPresent(content, forKey: .content)
         try c.encodeIfPresent(contentSHA256, forKey: .contentSHA256)
         if fallbackToCopy { try c.encode(true, forKey: .fallbackToCopy) }
+        if !hardLinks.isEmpty { try c.encode(hardLinks, forKey: .hardLinks) }
         try c.encode(reason, forKey: .reason)
     }
 

@@ -142,6 +142,10 @@ public enum PlanValidator {
                 }
             }
             if op.fallbackToCopy && op.kind != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            for link in op.hardLinks {
+                if silos[link.silo] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }
+                if let why = relativePathProblem(link.path) { add(id, "\(link.silo):\(link.path.display)", "hard link path: \(why)") }
+            }
 
             // The source: inside its silo, as the plan lists it.
             if let s = op.source {

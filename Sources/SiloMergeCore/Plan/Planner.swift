@@ -111,11 +111,16 @@ public struct Planner: Sendable {
             if template.usesDate { reason += "; \(p.dateOrigin)" }
             if let why = p.renamedBecause { reason += "; \(why)" }
             if settings.transfer == .move { reason += "; moved out of its silo once verified in the target" }
+            let canonicalFile = FileID(device: p.canonical.device, inode: p.canonical.inode)
+            let links = settings.transfer != .move ? [] : p.asset.copies
+                .filter { $0 != p.canonical && FileID(device: $0.device, inode: $0.inode) == canonicalFile }
+                .sorted(by: CanonicalChooser.stableOrder)
+                .map { SiloName(silo: $0.silo, path: $0.path) }
             let op = PlanOperation(id: 0, kind: OperationKind(rawValue: settings.transfer.rawValue)!,
                                    source: Self.source(p.canonical, asset: p.asset, silos: silos),
                                    destination: dest,
                                    fallbackToCopy: settings.transfer == .hardlink && settings.hardlinkFallbackToCopy,
-                                   reason: reason)
+                                   hardLinks: links, reason: reason)
             transfers.append((i, op, dest.bytes))
         }
         transfers.sort { $0.key.lexicographicallyPrecedes($1.key) }
