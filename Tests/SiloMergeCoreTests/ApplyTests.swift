@@ -449,3 +449,478 @@ func diff(_ a: [String: TreeEntry], _ b: [String: TreeEntry]) -> String {
     }
     return out.joined(separator: "\n")
 }
+
+// MARK: - Hostile plans
+
+@Suite("Apply: hostile plans are refused before anything is written")
+struct HostilePlanTests {
+    /// Applies `plan` and expects it refused as a whole, naming `text`, with nothing written:
+    /// no target, no journal, silos unchanged, and `outside` (if given) still empty.
+    static func expectRefused(_ f: MergeFixture, _ plan: MergePlan, _ text: String, outside: String? = nil,
+                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let silos = f.silosSnapshot
+        let target = f.snapshot(f.target.string!)
+        do {
+            let r = try Applier(plan: plan, journal: f.journal).apply()
+            Issue.record("a hostile plan was applied: \(r.done.count) operations done", sourceLocation: sourceLocation)
+        } catch let e as ApplyError {
+            guard case .invalidPlan(let problems) = e else {
+                Issue.record("wrong error: \(e)", sourceLocation: sourceLocation)
+                return
+            }
+            #expect(problems.contains { $0.description.contains(text) }, "\(problems)", sourceLocation: sourceLocation)
+            #expect(e.description.contains(text), sourceLocation: sourceLocation)
+        }
+        #expect(f.snapshot(f.target.string!) == target, sourceLocation: sourceLocation)
+        #expect(!exists(f.journal.string!), sourceLocation: sourceLocation)
+        #expect(f.silosSnapshot == silos, sourceLocation: sourceLocation)
+        if let outside { #expect(TreeEntry.list(Array(outside.utf8)).isEmpty, sourceLocation: sourceLocation) }
+    }
+
+    static func fixtureAndPlan(_ label: String = #function, duplicates: DuplicateAction = .remove) throws -> (MergeFixture, MergePlan) {
+        let f = try standardFixture(label)
+        return (f, try f.plan(f.settings(duplicates: duplicates)))
+    }
+
+    @Test("a destination with '..' escaping the target")
+    func traversal() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        for evil in ["../escape.jpg", "marketing/../../escape.jpg", "./x.jpg", "a//b.jpg", "a/b/"] {
+            var p = plan
+            p.operations[0].destination = RelativePath(evil)
+            try Self.expectRefused(f, p, "destination:")
+        }
+        #expect(!exists(f.tree.path + "/escape.jpg"))
+    }
+
+    @Test("an absolute destination, or one holding a NUL byte")
+    func absoluteDestination() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        var p = plan
+        p.operations[0].destination = RelativePath(f.tree.path + "/evil.jpg")
+        try Self.expectRefused(f, p, "absolute path")
+        p = plan
+        p.operations[0].destination = RelativePath(bytes: Array("a".utf8) + [0] + Array("b.jpg".utf8))
+        try Self.expectRefused(f, p, "NUL")
+        #expect(!exists(f.tree.path + "/evil.jpg"))
+    }
+
+    @Test("a symbolic link swapped into the target on the way to a destination")
+    func symlinkInTarget() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        try f.tree.mkdir("outside")
+        try f.tree.mkdir("target")
+        // The layout is {silo}/{path}: every marketing file goes through target/marketing.
+        try f.tree.symlink("target/marketing", to: f.tree.path + "/outside")
+        try Self.expectRefused(f, plan, "is a symbolic link", outside: f.tree.path + "/outside")
+        // Deeper down too.
+        try f.tree.remove("target/marketing")
+        try f.tree.mkdir("target/marketing")
+        try f.tree.symlink("target/marketing/campaigns", to: f.tree.path + "/outside")
+        try Self.expectRefused(f, plan, "is a symbolic link", outside: f.tree.path + "/outside")
+    }
+
+    @Test("a symlink swapped in after validation makes that operation fail, writing nothing through it")
+    func symlinkAfterValidation() throws {
+        let f = try standardFixture()
+        let plan = try f.plan(f.settings())
+        try f.tree.mkdir("outside")
+        // Swap the link in when the first operation starts (after validation).
+        let swapped = SwapOnce {
+            try? FileManager.default.createDirectory(atPath: f.target.string!, withIntermediateDirectories: true)
+            try? f.tree.symlink("target/training", to: f.tree.path + "/outside")
+        }
+        let report = try Applier(plan: plan, journal: f.journal, progress: { _ in swapped.run() }).apply()
+        let training = plan.operations.filter { $0.destination!.display.hasPrefix("training/") }
+        #expect(!training.isEmpty)
+        for op in training {
+            #expect(report.refused.contains { $0.op == op.id && $0.detail.contains("symbolic link") })
+        }
+        #expect(TreeEntry.list(Array((f.tree.path + "/outside").utf8)).isEmpty)
+    }
+
+    @Test("two operations writing one destination, also when the names differ only by case or normalisation")
+    func twoOperationsOneDestination() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        var p = plan
+        p.operations[1].destination = p.operations[0].destination
+        try Self.expectRefused(f, p, "writes the same destination")
+        p = plan
+        p.operations[1].destination = RelativePath(p.operations[0].destination!.display.uppercased())
+        try Self.expectRefused(f, p, "writes the same destination")
+        p = plan
+        p.operations[0].destination = RelativePath("x/caf\u{E9}.jpg")
+        p.operations[1].destination = RelativePath("x/cafe\u{301}.jpg")
+        try Self.expectRefused(f, p, "writes the same destination")
+        // A file where another operation needs a folder.
+        p = plan
+        p.operations[0].destination = RelativePath("x")
+        p.operations[1].destination = RelativePath("x/y.jpg")
+        try Self.expectRefused(f, p, "needs a folder of this name")
+    }
+
+    @Test("a hash that is not a SHA-256 is refused; a wrong one stops that content, writing nothing of it")
+    func tamperedHash() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        var p = plan
+        p.operations[0].source!.sha256 = "not-a-hash"
+        try Self.expectRefused(f, p, "is not a SHA-256")
+
+        // A valid but wrong hash on a transfer and on its duplicates (edited consistently, so
+        // the plan's own checks pass): the content read does not match, nothing is written for
+        // it and its duplicates are not removed.
+        p = plan
+        let victim = p.operations.first { op in op.kind == .copy && p.operations.contains { $0.canonicalOp == op.id } }!
+        let wrong = String(repeating: "ab", count: 32)
+        for i in p.operations.indices where p.operations[i].id == victim.id || p.operations[i].canonicalOp == victim.id {
+            p.operations[i].source!.sha256 = wrong
+        }
+        // validate(hashSources:) finds it before anything is written.
+        #expect(throws: ApplyError.self) { try Applier(plan: p, journal: f.journal).validate(hashSources: true) }
+        #expect(!exists(f.target.string!))
+
+        let silos = f.silosSnapshot
+        let report = try Applier(plan: p, journal: f.journal).apply()
+        let refused = try #require(report.refused.first { $0.op == victim.id })
+        #expect(refused.detail.contains("the plan says abababab"))
+        #expect(!exists(f.target.bytes + [0x2F] + victim.destination!.bytes))
+        for op in p.operations where op.canonicalOp == victim.id {
+            #expect(report.refused.contains { $0.op == op.id })
+            #expect(f.silosSnapshot[op.source!.silo + "/" + op.source!.path.display] == silos[op.source!.silo + "/" + op.source!.path.display])
+        }
+        #expect(temporaryFiles(f.target.string!).isEmpty)
+    }
+
+    @Test("a source changed since the plan")
+    func changedSource() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        let op = plan.operations[0]
+        let path = op.source!.siloRoot.string! + "/" + op.source!.path.display
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data([1, 2, 3]))
+        try handle.close()
+        try Self.expectRefused(f, plan, "the source changed since the plan was made")
+        // Same size, other mtime.
+        let (g, plan2) = try Self.fixtureAndPlan("changedSource2")
+        let op2 = plan2.operations[0]
+        g.tree.setMtime(String((op2.source!.siloRoot.string! + "/" + op2.source!.path.display).dropFirst(g.tree.path.count + 1)), seconds: 1_234_567_890)
+        try Self.expectRefused(g, plan2, "mtime")
+        // Replaced by another file (another inode).
+        let (h, plan3) = try Self.fixtureAndPlan("changedSource3")
+        let op3 = plan3.operations[0]
+        let p3 = op3.source!.siloRoot.string! + "/" + op3.source!.path.display
+        let content = try readFile(Array(p3.utf8))
+        try FileManager.default.removeItem(atPath: p3)
+        try Data(content).write(to: URL(fileURLWithPath: p3))
+        try Self.expectRefused(h, plan3, "inode")
+    }
+
+    @Test("sources outside their silo: '..', another root, a symlinked folder in the silo")
+    func sourcesOutsideSilos() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        var p = plan
+        p.operations[0].source!.path = RelativePath("../hr/staff/offsite/team.jpg")
+        try Self.expectRefused(f, p, "source path: '.' or '..' component")
+        p = plan
+        p.operations[0].source!.siloRoot = FilePath("/etc")
+        try Self.expectRefused(f, p, "is not silo")
+        p = plan
+        p.operations[0].source!.silo = "finance"
+        try Self.expectRefused(f, p, "is not listed in the plan")
+        // A folder inside a silo replaced by a link elsewhere.
+        let op = plan.operations.first { $0.source!.silo == "hr" && $0.source!.path.display.hasPrefix("staff/") }!
+        try f.tree.mkdir("elsewhere/offsite")
+        try FileManager.default.moveItem(atPath: f.silosRoot + "/hr/staff", toPath: f.tree.path + "/elsewhere-staff")
+        try FileManager.default.createSymbolicLink(atPath: f.silosRoot + "/hr/staff", withDestinationPath: f.tree.path + "/elsewhere-staff")
+        _ = op
+        try Self.expectRefused(f, plan, "is a symbolic link")
+    }
+
+    @Test("a hand-edited plan that would remove the last copy of a content")
+    func lastCopy() throws {
+        let (f, plan) = try Self.fixtureAndPlan()
+        let victim = plan.operations.first { op in op.kind == .copy && plan.operations.contains { $0.canonicalOp == op.id } }!
+        var p = plan
+        p.operations.removeAll { $0.id == victim.id }
+        try Self.expectRefused(f, p, "is not in the plan")
+        // The canonical copy itself turned into a removal.
+        p = plan
+        let i = p.operations.firstIndex { $0.id == victim.id }!
+        p.operations.append(PlanOperation(id: p.operations.last!.id + 1, kind: .removeDuplicate, source: victim.source,
+                                          canonicalOp: victim.id, reason: "edited"))
+        _ = i
+        try Self.expectRefused(f, p, "hard link to the canonical copy's own file")
+    }
+}
+
+/// Runs a closure once (from the Sendable progress callback).
+final class SwapOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    private let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+    func run() {
+        lock.lock(); defer { lock.unlock() }
+        if !done { done = true; body() }
+    }
+}
+
+// MARK: - Crashes and full disks
+
+@Suite("Apply: crashes at every step and full disks")
+struct CrashTests {
+    struct Reference {
+        var target: [String: TreeEntry]
+        var quarantine: [String: TreeEntry]
+        var silos: [String: TreeEntry]
+    }
+
+    static func reference(_ transfer: TransferMethod, _ duplicates: DuplicateAction, sidecars: Bool) throws -> Reference {
+        let f = try standardFixture("reference")
+        let plan = try f.plan(f.settings(layout: "{year}/{month}/{name}", transfer: transfer, duplicates: duplicates, sidecars: sidecars))
+        let r = try Applier(plan: plan, journal: f.journal).apply()
+        #expect(r.isComplete)
+        return Reference(target: withoutWriteTimes(f.snapshot(f.target.string!)), quarantine: f.snapshot(plan.quarantineRoot.string!),
+                         silos: f.silosSnapshot)
+    }
+
+    /// Generated files (sidecars, the manifest) are stamped with the time they are written.
+    static func withoutWriteTimes(_ listing: [String: TreeEntry]) -> [String: TreeEntry] {
+        listing.mapValues { $0 }.reduce(into: [:]) { out, item in
+            var e = item.value
+            if item.key.hasSuffix(".xmp") || item.key.hasSuffix(".csv") { e.mtimeNs = 0 }
+            out[item.key] = e
+        }
+    }
+
+    static func check(_ f: MergeFixture, _ plan: MergePlan, _ ref: Reference, _ label: String,
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+        let target = withoutWriteTimes(f.snapshot(f.target.string!))
+        #expect(target == ref.target, "\(label): \(diff(ref.target, target))", sourceLocation: sourceLocation)
+        let quarantine = f.snapshot(plan.quarantineRoot.string!)
+        #expect(quarantine == ref.quarantine, "\(label): \(diff(ref.quarantine, quarantine))", sourceLocation: sourceLocation)
+        let silos = f.silosSnapshot
+        #expect(silos == ref.silos, "\(label): \(diff(ref.silos, silos))", sourceLocation: sourceLocation)
+        #expect(temporaryFiles(f.tree.path).isEmpty && temporaryFiles(f.silosRoot).isEmpty, "\(label): temporary files left",
+                sourceLocation: sourceLocation)
+    }
+
+    /// The real file layer without fsync, for the runs that follow a simulated crash (hundreds
+    /// of them: fsync is what makes them slow, and a crash that is simulated loses nothing).
+    static var fast: FaultInjectingFileOps { FaultInjectingFileOps(faults: .init(skipFsync: true)) }
+
+    static let configurations: [(TransferMethod, DuplicateAction)] = [(.copy, .remove), (.move, .quarantine), (.reflink, .hardlink)]
+
+    @Test("a crash at every step, then resume: the intended tree, sources intact, no temporary file; then undo",
+          arguments: configurations)
+    func crashThenResume(_ transfer: TransferMethod, _ duplicates: DuplicateAction) throws {
+        let ref = try Self.reference(transfer, duplicates, sidecars: true)
+        var step = 1
+        while step < 5_000 {
+            let f = try standardFixture("crash\(step)")
+            let original = f.silosSnapshot
+            let plan = try f.plan(f.settings(layout: "{year}/{month}/{name}", transfer: transfer, duplicates: duplicates, sidecars: true))
+            let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+            var crashed = false
+            do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).apply() } catch is SimulatedCrash { crashed = true }
+            faults.closeAll()
+            if !crashed { break }
+            let resumed = try Applier(plan: plan, journal: f.journal, fileSystem: Self.fast).apply()
+            #expect(resumed.isComplete, "step \(step): \(resumed.refused) \(resumed.failed) \(String(describing: resumed.stoppedBy))")
+            Self.check(f, plan, ref, "step \(step)")
+            let undo = try Applier(plan: plan, journal: f.journal, fileSystem: Self.fast).undo()
+            #expect(undo.isComplete, "step \(step): \(undo.left) \(undo.failed) \(undo.leftDirectories)")
+            #expect(f.silosSnapshot == original, "step \(step): \(diff(original, f.silosSnapshot))")
+            #expect(!exists(f.target.string!), "step \(step)")
+            step += 1
+        }
+        #expect(step > 20, "only \(step - 1) steps")
+    }
+
+    @Test("a crash at every step, then undo straight away: the original silos, nothing left", arguments: configurations)
+    func crashThenUndo(_ transfer: TransferMethod, _ duplicates: DuplicateAction) throws {
+        var step = 1
+        while step < 5_000 {
+            let f = try standardFixture("undo\(step)")
+            let original = f.silosSnapshot
+            let plan = try f.plan(f.settings(layout: "{year}/{month}/{name}", transfer: transfer, duplicates: duplicates))
+            let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+            var crashed = false
+            do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).apply() } catch is SimulatedCrash { crashed = true }
+            faults.closeAll()
+            if !crashed { break }
+            if exists(f.journal.string!) {
+                let undo = try Applier(plan: plan, journal: f.journal, fileSystem: Self.fast).undo()
+
+                #expect(undo.isComplete, "step \(step): \(undo.left) \(undo.failed) \(undo.leftDirectories)")
+            }
+            #expect(f.silosSnapshot == original, "step \(step): \(diff(original, f.silosSnapshot))")
+            #expect(!exists(f.target.string!), "step \(step)")
+            #expect(!exists(plan.quarantineRoot.string!), "step \(step)")
+            #expect(temporaryFiles(f.silosRoot).isEmpty, "step \(step)")
+            step += 1
+        }
+        #expect(step > 20)
+    }
+
+    @Test("a crash at every step of undo, then undo again: the original silos")
+    func crashDuringUndo() throws {
+        var step = 1
+        while step < 5_000 {
+            let f = try standardFixture("undocrash\(step)")
+            let original = f.silosSnapshot
+            let plan = try f.plan(f.settings(transfer: .move, duplicates: .hardlink))
+            _ = try Applier(plan: plan, journal: f.journal, fileSystem: Self.fast).apply()
+            let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+            var crashed = false
+            do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).undo() } catch is SimulatedCrash { crashed = true }
+            faults.closeAll()
+            if !crashed { break }
+            let undo = try Applier(plan: plan, journal: f.journal, fileSystem: Self.fast).undo()
+            #expect(undo.isComplete, "step \(step): \(undo.left) \(undo.failed) \(undo.leftDirectories)")
+            #expect(f.silosSnapshot == original, "step \(step): \(diff(original, f.silosSnapshot))")
+            #expect(!exists(f.target.string!), "step \(step)")
+            step += 1
+        }
+        #expect(step > 20)
+    }
+
+    @Test("a full disk at the Nth write stops cleanly with the file and the space needed; nothing partial; resume or undo")
+    func diskFull() throws {
+        let ref = try Self.reference(.copy, .quarantine, sidecars: false)
+        var n = 1
+        var sawData = false
+        while n < 1_000 {
+            let f = try standardFixture("full\(n)")
+            let original = f.silosSnapshot
+            let plan = try f.plan(f.settings(layout: "{year}/{month}/{name}", duplicates: .quarantine))
+            let faults = FaultInjectingFileOps(faults: .init(failWrites: (n, ENOSPC, true), availableBytes: 4096))
+            var stop: ApplyError? = nil
+            do {
+                let r = try Applier(plan: plan, journal: f.journal, fileSystem: faults).apply()
+                stop = r.stoppedBy
+                if stop == nil { #expect(r.isComplete); break }
+                #expect(!r.isComplete)
+            } catch let e as ApplyError { stop = e }
+            faults.closeAll()
+            let error = try #require(stop)
+            #expect(error.description.contains("space") || error.description.contains("full"), "\(error)")
+            if case .noSpace(let path, _, let fileBytes, _, _, let available) = error {
+                sawData = true
+                let op = plan.operations.first { $0.destination.map { path.hasSuffix($0.display) } ?? false }
+                #expect(op != nil, "\(path) is no destination")
+                #expect(fileBytes == op?.size)
+                #expect(available == 4096)
+                #expect(error.description.contains(path))
+            }
+            // Nothing partial: no temporary file, every file in the target complete.
+            #expect(temporaryFiles(f.tree.path).isEmpty, "write \(n)")
+            let target = Self.withoutWriteTimes(f.snapshot(f.target.string!))
+            for (key, entry) in target where entry.kind == .regular {
+                #expect(ref.target[key] == entry, "write \(n): \(key) partial or wrong")
+            }
+            if n % 2 == 0 {
+                // Space is freed: run again.
+                let resumed = try Applier(plan: plan, journal: f.journal).apply()
+                #expect(resumed.isComplete, "write \(n)")
+                Self.check(f, plan, ref, "write \(n)")
+            } else if exists(f.journal.string!) {
+                let undo = try Applier(plan: plan, journal: f.journal).undo()
+                #expect(undo.isComplete, "write \(n): \(undo.left) \(undo.failed) \(undo.leftDirectories)")
+                #expect(f.silosSnapshot == original, "write \(n)")
+                #expect(!exists(f.target.string!), "write \(n)")
+            }
+            n += 1
+        }
+        #expect(sawData)
+        #expect(n > 10)
+    }
+}
+
+// MARK: - Across file systems
+
+let otherFileSystem: String? = {
+    guard case .success(let shm) = Posix.stat(FilePath("/dev/shm")),
+          case .success(let tmp) = Posix.stat(FilePath(FileManager.default.temporaryDirectory.path)),
+          shm.device != tmp.device, access("/dev/shm", W_OK) == 0 else { return nil }
+    return "/dev/shm"
+}()
+
+@Suite("Apply: silos on another file system than the target", .enabled(if: otherFileSystem != nil))
+struct CrossDeviceTests {
+    @Test("hard links cannot cross file systems: refused before anything is written, unless the copy fallback is on")
+    func hardlinkAcross() throws {
+        let f = try standardFixture(silosOn: otherFileSystem)
+        var settings = f.settings(transfer: .hardlink)
+        let plan = try f.plan(settings)
+        try HostilePlanTests.expectRefused(f, plan, "a hard link cannot cross file systems")
+        settings.hardlinkFallbackToCopy = true
+        let fallback = try f.plan(settings)
+        let report = try Applier(plan: fallback, journal: f.journal).apply()
+        #expect(report.isComplete)
+        #expect(report.done.allSatisfy { $0.detail.contains("another file system") })
+        _ = try Applier(plan: fallback, journal: f.journal).undo()
+        #expect(!exists(f.target.string!))
+    }
+
+    @Test("duplicates cannot become hard links across file systems")
+    func linkDuplicatesAcross() throws {
+        let f = try standardFixture(silosOn: otherFileSystem)
+        let plan = try f.plan(f.settings(duplicates: .hardlink))
+        try HostilePlanTests.expectRefused(f, plan, "cannot be replaced by a hard link")
+    }
+
+    @Test("move and quarantine across file systems copy, verify and remove; undo restores exactly",
+          arguments: [DuplicateAction.quarantine, .remove, .keep])
+    func moveAcross(_ duplicates: DuplicateAction) throws {
+        let f = try standardFixture("across\(duplicates)", silosOn: otherFileSystem)
+        let before = f.silosSnapshot
+        let plan = try f.plan(f.settings(transfer: .move, duplicates: duplicates))
+        let report = try Applier(plan: plan, journal: f.journal).apply()
+        #expect(report.isComplete, "\(report.refused) \(report.failed)")
+        let target = f.snapshot(f.target.string!)
+        for op in plan.operations where op.kind == .move {
+            #expect(target[op.destination!.display]?.sha256 == op.source!.sha256)
+            #expect(target[op.destination!.display]?.mtimeNs == op.source!.mtimeNs)
+            #expect(f.silosSnapshot[op.source!.silo + "/" + op.source!.path.display] == nil)
+        }
+        if duplicates == .quarantine {
+            #expect(report.done.contains { $0.detail.contains("copied to quarantine") })
+        }
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        #expect(undo.isComplete, "\(undo.left) \(undo.failed)")
+        #expect(f.silosSnapshot == before, "\(diff(before, f.silosSnapshot))")
+        #expect(!exists(f.target.string!))
+    }
+
+    @Test("a crash at every step of a move across file systems, then resume, then undo")
+    func crashAcross() throws {
+        var step = 1
+        var reference: [String: TreeEntry]? = nil
+        while step < 5_000 {
+            let f = try standardFixture("acrosscrash\(step)", silosOn: otherFileSystem)
+            let original = f.silosSnapshot
+            let plan = try f.plan(f.settings(transfer: .move, duplicates: .quarantine))
+            if reference == nil {
+                let g = try standardFixture("acrossref", silosOn: otherFileSystem)
+                _ = try Applier(plan: try g.plan(g.settings(transfer: .move, duplicates: .quarantine)), journal: g.journal).apply()
+                reference = g.snapshot(g.target.string!)
+            }
+            let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+            var crashed = false
+            do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).apply() } catch is SimulatedCrash { crashed = true }
+            faults.closeAll()
+            if !crashed { break }
+            let resumed = try Applier(plan: plan, journal: f.journal).apply()
+            #expect(resumed.isComplete, "step \(step): \(resumed.refused) \(resumed.failed)")
+            #expect(f.snapshot(f.target.string!) == reference!, "step \(step)")
+            #expect(temporaryFiles(f.tree.path).isEmpty && temporaryFiles(f.silosRoot).isEmpty, "step \(step)")
+            let undo = try Applier(plan: plan, journal: f.journal).undo()
+            #expect(undo.isComplete, "step \(step): \(undo.left) \(undo.failed)")
+            #expect(f.silosSnapshot == original, "step \(step): \(diff(original, f.silosSnapshot))")
+            step += 1
+        }
+        #expect(step > 20)
+    }
+}

@@ -313,6 +313,14 @@ extension Applier {
         }
     }
 
+    /// Journals that a temporary file is about to be put in place; removes it if that fails.
+    func announcePlacing(_ op: Int, temp: [UInt8], in dir: Int32) throws {
+        do { try record(JournalRecord(event: "placing", op: op)) } catch {
+            try bestEffort { try fs.unlink(dir, temp, directory: false) }
+            throw error
+        }
+    }
+
     /// Renames a verified temporary file to `name` without replacing anything. Returns false
     /// (after removing the temporary file) when `name` appeared meanwhile with the same
     /// content; throws `destinationExists` when it holds other content.

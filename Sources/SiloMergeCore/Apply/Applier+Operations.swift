@@ -132,7 +132,7 @@ extension Applier {
                 let temp = try writeTemporary(op: op.id, in: destDir, destination: destDisplay,
                                               from: .file(srcFD, reflink: op.kind == .reflink), sha256: s.sha256, size: s.size,
                                               mode: srcStat.mode & 0o777, mtimeNs: srcStat.mtimeNs, sourceDisplay: s.display)
-                try record(JournalRecord(event: "placing", op: op.id))
+                try announcePlacing(op.id, temp: temp, in: destDir)
                 created = try place(temp, as: name, in: destDir, sha256: s.sha256, display: destDisplay)
                 alreadyPresent = !created
             }
@@ -204,7 +204,7 @@ extension Applier {
         } else {
             let temp = try writeTemporary(op: op.id, in: dir, destination: destDisplay, from: .bytes(bytes), sha256: sha,
                                           size: Int64(bytes.count), mode: 0o644, mtimeNs: nil, sourceDisplay: destDisplay)
-            try record(JournalRecord(event: "placing", op: op.id))
+            try announcePlacing(op.id, temp: temp, in: dir)
             created = try place(temp, as: name, in: dir, sha256: sha, display: destDisplay)
             alreadyPresent = !created
             try sys(destDisplay, "fsync folder") { try fs.fsync(dir) }
@@ -367,7 +367,7 @@ extension Applier {
             let temp = try writeTemporary(op: op.id, in: qdir, destination: qDisplay, from: .file(srcFD, reflink: false),
                                           sha256: s.sha256, size: s.size, mode: srcStat.mode & 0o7777, mtimeNs: srcStat.mtimeNs,
                                           owner: (srcStat.uid, srcStat.gid), sourceDisplay: s.display)
-            try record(JournalRecord(event: "placing", op: op.id))
+            try announcePlacing(op.id, temp: temp, in: qdir)
             guard try place(temp, as: qname, in: qdir, sha256: s.sha256, display: qDisplay) else {
                 throw ApplyError.destinationExists(path: qDisplay, detail: "appeared while applying")
             }

@@ -15,7 +15,9 @@ extension Applier {
         var report = UndoReport()
         state = try loadJournal()
         defer { closeAll() }
-        if state.isEmpty { throw ApplyError.noJournal(path: journalPath.display) }
+        if !state.exists { throw ApplyError.noJournal(path: journalPath.display) }
+        // A journal left empty by a crash as it was created: nothing was done.
+        if state.isEmpty { return report }
         let problems = PlanValidator.structuralProblems(in: plan)
         if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
@@ -144,9 +146,19 @@ extension Applier {
     func reverseWrite(_ op: PlanOperation, _ rec: OperationRecord) throws -> String {
         guard let dest = op.destination, let sha = op.sha256 else { return "nothing to undo" }
         let destDisplay = targetDisplay(dest.bytes)
-        let placed = rec.placed ?? rec.done?.stat
-        let created = rec.placed != nil ? rec.created : (rec.done?.created ?? rec.placing)
+        var placed = rec.placed ?? rec.done?.stat
+        var created = rec.placed != nil ? rec.created : (rec.done?.created ?? rec.placing)
         var notes: [String] = []
+        if placed == nil, rec.placing, let (ddir, dname) = try openTargetParent(dest, create: false) {
+            // Interrupted between the rename into place and the journal saying so: the file
+            // there with the planned content is the one this apply put there.
+            defer { fs.close(ddir) }
+            if let cur = try lstatIfPresent(ddir, dname, destDisplay), cur.kind == .regular,
+               try hashFile(ddir, dname, destDisplay).0.hex == sha.lowercased() {
+                placed = JournalStat(cur)
+                created = true
+            }
+        }
 
         // A moved source comes back first, copied from the target (which must be unchanged).
         if op.kind == .move, let taking = rec.taking, let s = op.source {
@@ -220,11 +232,30 @@ extension Applier {
                  to: (dir: Int32, name: [UInt8], display: String), sha256: String, like taken: JournalStat,
                  replace: Bool = false) throws {
         let original = FileID(device: taken.device, inode: taken.inode)
-        // Another name of the same file is already back (or never left): link to it.
-        var candidates = restoredNames[original] ?? []
+        // Another name of the same file is already back (or never left): link to it, so the
+        // names are one file again as before. Candidates: names of the plan that were the same
+        // file before apply (restored ones have its mode, mtime and content), and a moved
+        // file's untouched hard links.
+        var excluded: Set<FileID> = []
+        if let cid = op.canonicalOp, let c = state.ops[cid], let t = c.placed ?? c.done?.stat {
+            excluded.insert(FileID(device: t.device, inode: t.inode))
+        }
+        var candidates: [(root: FilePath, path: RelativePath, accept: (FileStat) -> Bool)] = []
+        for other in plan.operations where other.id != op.id {
+            guard let os = other.source else { continue }
+            let r = state.ops[other.id]
+            let wasSame = (r?.taking ?? r?.previousTaking).map { $0.device == taken.device && $0.inode == taken.inode } ?? false
+            guard wasSame || os.fileID == original else { continue }
+            candidates.append((os.siloRoot, os.path, { st in
+                !excluded.contains(st.fileID) && st.size == taken.size && st.mtimeNs == taken.mtimeNs
+                    && st.mode & 0o7777 == taken.mode & 0o7777
+            }))
+        }
         if op.kind == .move {
             for link in op.hardLinks {
-                if let silo = plan.silos.first(where: { $0.name == link.silo }) { candidates.append((silo.root, link.path, original)) }
+                if let silo = plan.silos.first(where: { $0.name == link.silo }) {
+                    candidates.append((silo.root, link.path, { $0.fileID == original }))
+                }
             }
         }
         for c in candidates {
@@ -245,19 +276,17 @@ extension Applier {
             _ = try place(temp, as: to.name, in: to.dir, sha256: sha256, display: to.display)
         }
         try sys(to.display, "fsync folder") { try fs.fsync(to.dir) }
-        if let source = op.source, let st = try? fs.lstat(to.dir, to.name) {
-            restoredNames[original, default: []].append((source.siloRoot, source.path, st.fileID))
-        }
     }
 
     /// Makes `to` a hard link to the candidate name when that still is the expected file with
     /// the expected content. False when it is not (then the caller copies).
-    func relink(_ op: PlanOperation, from c: (root: FilePath, path: RelativePath, file: FileID), size: Int64, sha256: String,
-                to: (dir: Int32, name: [UInt8], display: String), replace: Bool) throws -> Bool {
+    func relink(_ op: PlanOperation, from c: (root: FilePath, path: RelativePath, accept: (FileStat) -> Bool), size: Int64,
+                sha256: String, to: (dir: Int32, name: [UInt8], display: String), replace: Bool) throws -> Bool {
         let display = c.root.appending(c.path).display
         guard let (dir, name) = try? openSiloParent(c.root, c.path, display: display) else { return false }
         defer { fs.close(dir) }
-        guard let st = try lstatIfPresent(dir, name, display), st.kind == .regular, st.fileID == c.file, st.size == size else { return false }
+        guard let st = try lstatIfPresent(dir, name, display), st.kind == .regular, st.size == size, c.accept(st) else { return false }
+        if let mine = try lstatIfPresent(to.dir, to.name, to.display), mine.fileID == st.fileID { return false }
         let (digest, _) = try hashFile(dir, name, display)
         guard digest.hex == sha256.lowercased() else { return false }
         if replace {
@@ -299,6 +328,11 @@ extension Applier {
         let c = try canonicalForRestore(op)
         defer { fs.close(c.dir) }
         guard cur.device == c.stat.device && cur.inode == c.stat.inode else {
+            // Restored by an interrupted undo (its own file, as it was)?
+            if cur.kind == .regular, cur.size == taking.size, cur.mtimeNs == taking.mtimeNs,
+               cur.mode & 0o7777 == taking.mode & 0o7777, try hashFile(dir, name, s.display).0.hex == s.sha256.lowercased() {
+                return "its own file again"
+            }
             throw ApplyError.changedSinceApply(path: s.display, detail: "is no longer the link apply made; left in place")
         }
         // The name is a link to the canonical copy: give it back its own file, atomically.

@@ -33,9 +33,6 @@ public final class Applier {
     let hasher: SHA256Hasher
     var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
     var bytesWritten: Int64 = 0
-    /// Undo: files restored by copying, by their identity before apply, so another name of the
-    /// same file is restored as a hard link to it (one file again, as before).
-    var restoredNames: [FileID: [(root: FilePath, path: RelativePath, file: FileID)]] = [:]
 
     public static let temporaryPrefix = ".silomerge-tmp-"
     static let bufferSize = 1 << 20
@@ -160,6 +157,8 @@ public final class Applier {
                     report.done.append(outcome(op, result.detail))
                 }
             } catch let e as ApplyError {
+                // Whatever the operation had half made goes (a temporary file).
+                try bestEffort { try cleanTemporaryFiles(op) }
                 var failed = JournalRecord(event: Self.isRefusal(e) ? "refused" : "failed", op: op.id)
                 failed.detail = e.description
                 try bestEffort { try record(failed) }

@@ -93,6 +93,9 @@ struct OperationRecord: Sendable {
     var taking: JournalStat?
     var done: JournalRecord?
     var undone = false
+    /// The source's identity before an apply that was later undone (other names of the same
+    /// file are restored as links to each other).
+    var previousTaking: JournalStat?
     /// Any event at all (something may need undoing or cleaning).
     var touched: Bool { begun || placing || placed != nil || taking != nil || done != nil }
 }
@@ -107,6 +110,8 @@ struct JournalState: Sendable {
     var tornLines = 0
     var endsWithNewline = true
     var isEmpty = true
+    /// The journal file exists (possibly empty: a crash as it was created).
+    var exists = false
 
     mutating func apply(_ r: JournalRecord) {
         isEmpty = false
@@ -131,7 +136,11 @@ struct JournalState: Sendable {
             case "placed": o.placed = r.stat; o.created = r.created ?? true
             case "taking": if o.taking == nil { o.taking = r.stat }
             case "done": o.done = r
-            case "undone": o = OperationRecord(); o.undone = true
+            case "undone":
+                let before = o.taking ?? o.previousTaking
+                o = OperationRecord()
+                o.undone = true
+                o.previousTaking = before
             default: break
             }
             ops[id] = o
@@ -230,6 +239,8 @@ final class JournalWriter {
             if n == 0 { break }
             bytes += chunk[0..<n]
         }
-        return JournalState.parse(bytes)
+        var state = JournalState.parse(bytes)
+        state.exists = true
+        return state
     }
 }
