@@ -77,9 +77,10 @@ struct CanonicalChooser {
         case .richestMetadata:
             let mine = Self.fields(of: winner, in: asset)
             let others = dropped.reduce(into: Set<UnifiedField>()) { $0.formUnion(Self.fields(of: $1, in: asset)) }
-            if let unique = mine.subtracting(others).sorted().first {
-                let name = unique.rawValue.replacingOccurrences(of: "_", with: " ")
-                return kept.count == 1 ? "only copy with \(name)" : "copies with \(name) preferred"
+            let unique = mine.subtracting(others).sorted().map { $0.rawValue.replacingOccurrences(of: "_", with: " ") }
+            if !unique.isEmpty {
+                let names = unique.count == 1 ? unique[0] : unique.dropLast().joined(separator: ", ") + " and " + unique.last!
+                return kept.count == 1 ? "only copy with \(names)" : "copies with \(names) preferred"
             }
             let most = dropped.map { Self.fields(of: $0, in: asset).count }.max() ?? 0
             return "richest metadata (\(mine.count) fields, others \(most))"

@@ -144,7 +144,7 @@ public enum PlanValidator {
             if op.fallbackToCopy && op.kind != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
             for link in op.hardLinks {
                 if silos[link.silo] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }
-                if let why = relativePathProblem(link.path) { add(id, "\(link.silo):\(link.path.display)", "hard link path: \(why)") }
+                if let why = relativePathProblem(link.path, limitComponents: false) { add(id, "\(link.silo):\(link.path.display)", "hard link path: \(why)") }
             }
 
             // The source: inside its silo, as the plan lists it.
@@ -156,7 +156,8 @@ public enum PlanValidator {
                 } else {
                     add(id, s.display, "silo '\(s.silo)' is not listed in the plan")
                 }
-                if let why = relativePathProblem(s.path) { add(id, s.display, "source path: \(why)") }
+                // Sources are as the file system named them: only their structure is checked.
+                if let why = relativePathProblem(s.path, limitComponents: false) { add(id, s.display, "source path: \(why)") }
                 if SHA256Digest(hex: s.sha256) == nil { add(id, s.display, "sha256 is not a SHA-256: '\(s.sha256)'") }
                 if s.size < 0 { add(id, s.display, "negative size") }
             }
@@ -206,7 +207,7 @@ public enum PlanValidator {
 
     /// Why a relative path is unsafe, or nil: empty, absolute, `//`, `.` or `..` components,
     /// NUL bytes, components over 255 bytes.
-    public static func relativePathProblem(_ path: RelativePath) -> String? {
+    public static func relativePathProblem(_ path: RelativePath, limitComponents: Bool = true) -> String? {
         let b = path.bytes
         if b.isEmpty { return "empty path" }
         if b.first == 0x2F { return "absolute path" }
@@ -215,7 +216,7 @@ public enum PlanValidator {
         for part in parts {
             if part.isEmpty { return "empty component (// or a trailing /)" }
             if part.elementsEqual([0x2E]) || part.elementsEqual([0x2E, 0x2E]) { return "'.' or '..' component" }
-            if part.count > NameSanitizer.maxComponentBytes { return "a component is longer than 255 bytes" }
+            if limitComponents && part.count > NameSanitizer.maxComponentBytes { return "a component is longer than 255 bytes" }
         }
         return nil
     }

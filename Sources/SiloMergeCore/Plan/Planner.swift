@@ -53,17 +53,20 @@ public struct Planner: Sendable {
             }
         }
 
-        // One asset per content (merging any repeated SHA-256), in SHA-256 order.
-        var bySHA: [SHA256Digest: ReconciledAsset] = [:]
-        for a in input.assets where !a.copies.isEmpty {
-            if var existing = bySHA[a.sha256] {
-                for c in a.copies where !existing.copies.contains(c) { existing.copies.append(c) }
-                bySHA[a.sha256] = existing
-            } else {
-                bySHA[a.sha256] = a
-            }
-        }
-        let assets = bySHA.values.sorted { $0.sha256 < $1.sha256 }
+        // One asset per content, in SHA-256 order. A content given twice is merged: all copies,
+        // and the fields of the record with most of them (ties: the one whose first copy sorts
+        // first), so the input order never matters.
+        var bySHA: [SHA256Digest: [ReconciledAsset]] = [:]
+        for a in input.assets where !a.copies.isEmpty { bySHA[a.sha256, default: []].append(a) }
+        let assets: [ReconciledAsset] = bySHA.values.map { records in
+            guard records.count > 1 else { return records[0] }
+            let first: (ReconciledAsset) -> AssetCopy = { $0.copies.min(by: CanonicalChooser.stableOrder)! }
+            var base = records.min { a, b in
+                a.fields.count != b.fields.count ? a.fields.count > b.fields.count : CanonicalChooser.stableOrder(first(a), first(b))
+            }!
+            base.copies = Array(Set(records.flatMap(\.copies))).sorted(by: CanonicalChooser.stableOrder)
+            return base
+        }.sorted { $0.sha256 < $1.sha256 }
         for a in assets {
             for c in a.copies where silos[c.silo] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
         }
