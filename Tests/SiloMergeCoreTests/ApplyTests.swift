@@ -453,7 +453,7 @@ func diff(_ a: [String: TreeEntry], _ b: [String: TreeEntry]) -> String {
 // MARK: - Hostile plans
 
 @Suite("Apply: hostile plans are refused before anything is written")
-struct HostilePlanTests {
+struct ApplyHostilePlanTests {
     /// Applies `plan` and expects it refused as a whole, naming `text`, with nothing written:
     /// no target, no journal, silos unchanged, and `outside` (if given) still empty.
     static func expectRefused(_ f: MergeFixture, _ plan: MergePlan, _ text: String, outside: String? = nil,
@@ -669,7 +669,7 @@ final class SwapOnce: @unchecked Sendable {
 // MARK: - Crashes and full disks
 
 @Suite("Apply: crashes at every step and full disks")
-struct CrashTests {
+struct ApplyCrashTests {
     struct Reference {
         var target: [String: TreeEntry]
         var quarantine: [String: TreeEntry]
@@ -848,13 +848,13 @@ let otherFileSystem: String? = {
 }()
 
 @Suite("Apply: silos on another file system than the target", .enabled(if: otherFileSystem != nil))
-struct CrossDeviceTests {
+struct ApplyCrossDeviceTests {
     @Test("hard links cannot cross file systems: refused before anything is written, unless the copy fallback is on")
     func hardlinkAcross() throws {
         let f = try standardFixture(silosOn: otherFileSystem)
         var settings = f.settings(transfer: .hardlink)
         let plan = try f.plan(settings)
-        try HostilePlanTests.expectRefused(f, plan, "a hard link cannot cross file systems")
+        try ApplyHostilePlanTests.expectRefused(f, plan, "a hard link cannot cross file systems")
         settings.hardlinkFallbackToCopy = true
         let fallback = try f.plan(settings)
         let report = try Applier(plan: fallback, journal: f.journal).apply()
@@ -868,7 +868,7 @@ struct CrossDeviceTests {
     func linkDuplicatesAcross() throws {
         let f = try standardFixture(silosOn: otherFileSystem)
         let plan = try f.plan(f.settings(duplicates: .hardlink))
-        try HostilePlanTests.expectRefused(f, plan, "cannot be replaced by a hard link")
+        try ApplyHostilePlanTests.expectRefused(f, plan, "cannot be replaced by a hard link")
     }
 
     @Test("move and quarantine across file systems copy, verify and remove; undo restores exactly",

@@ -63,7 +63,7 @@ enum P {
 // MARK: - Canonical choice
 
 @Suite("Plan: the canonical copy, by ordered rules, with reasons")
-struct CanonicalTests {
+struct PlanCanonicalTests {
     /// marketing: priority 1, newest, longest path, no metadata; hr: priority 2, oldest, the
     /// only one with keywords; training: priority 3, shortest path.
     static let hero = P.asset(1, [
@@ -160,7 +160,7 @@ struct CanonicalTests {
 // MARK: - Layout and names
 
 @Suite("Plan: layout templates and names safe on every file system")
-struct LayoutTests {
+struct PlanLayoutTests {
     static let dated = P.asset(1, [P.copy("marketing", "campaigns/Hero Shot.JPG", mtime: "2019-03-02T08:00:00Z", inode: 1)], fields: [
         P.field(.dateCreated, .date("2023-06-14T18:30:00+02:00")),
         P.field(.creator, .list(["AC/DC Studio", "B"])),
@@ -298,7 +298,7 @@ struct LayoutTests {
 // MARK: - Collisions and determinism
 
 @Suite("Plan: collisions and determinism")
-struct CollisionTests {
+struct PlanCollisionTests {
     /// Three contents whose names differ only by Unicode normalisation and case.
     static let colliding = [
         P.asset(101, [P.copy("marketing", "caf\u{E9}.jpg", inode: 1)]),
@@ -357,7 +357,7 @@ struct CollisionTests {
         var settings = P.settings("{year}/{name}", duplicates: .quarantine)
         settings.writeSidecars = true
         settings.writeManifest = true
-        let assets = Self.colliding + [CanonicalTests.hero, LayoutTests.dated]
+        let assets = Self.colliding + [PlanCanonicalTests.hero, PlanLayoutTests.dated]
         let a = try PlanFile.encode(try P.plan(assets, settings))
         let b = try PlanFile.encode(try P.plan(assets, settings))
         #expect(a == b)
@@ -383,7 +383,7 @@ struct CollisionTests {
 
     @Test("plan files of another schema, or broken, are refused with what is wrong")
     func decodeErrors() throws {
-        let plan = try P.plan([CanonicalTests.hero])
+        let plan = try P.plan([PlanCanonicalTests.hero])
         var text = String(decoding: try PlanFile.encode(plan), as: UTF8.self)
         do { _ = try PlanFile.decode(Array(text.replacingOccurrences(of: "silomerge-plan/1", with: "silomerge-plan/9").utf8)) } catch {
             #expect(error == .unsupportedSchema(found: "silomerge-plan/9"))
@@ -401,7 +401,7 @@ struct CollisionTests {
 // MARK: - Conflicts, duplicates, the invariant
 
 @Suite("Plan: conflicts, duplicates and the one-verified-copy invariant")
-struct InvariantTests {
+struct PlanInvariantTests {
     static let conflicted = P.asset(7, [P.copy("marketing", "a.jpg", inode: 71), P.copy("hr", "a.jpg", inode: 72)], fields: [
         P.field(.rights, nil, status: .conflict, from: [("marketing", "a.jpg", .xmp, .text("CC-BY")),
                                                         ("hr", "a.jpg", .manifest, .text("All rights reserved"))]),
@@ -552,7 +552,7 @@ struct InvariantTests {
                 settings.allowConflicts = true
                 settings.writeSidecars = true
                 settings.writeManifest = true
-                let plan = try P.plan([CanonicalTests.hero, Self.conflicted] + CollisionTests.colliding, settings)
+                let plan = try P.plan([PlanCanonicalTests.hero, Self.conflicted] + PlanCollisionTests.colliding, settings)
                 #expect(PlanValidator.problems(in: plan).isEmpty, "\(transfer) \(action)")
                 // Every content has exactly one transfer into the target.
                 let transfers = plan.operations.filter { $0.kind.isTransfer }
@@ -566,7 +566,7 @@ struct InvariantTests {
     @Test("settings that cannot work are refused")
     func badSettings() throws {
         #expect(throws: PlanError.self) { try Planner(settings: PlanSettings(targetRoot: FilePath("relative/target"))) }
-        do { _ = try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/hr/merged"))).plan(P.input([CanonicalTests.hero])) } catch {
+        do { _ = try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/hr/merged"))).plan(P.input([PlanCanonicalTests.hero])) } catch {
             #expect(error.description.contains("overlaps silo 'hr'"))
         }
         let stray = P.asset(11, [AssetCopy(silo: "finance", siloPriority: 9, path: RelativePath("x"), size: 1, mtimeNs: 0, uid: 0, gid: 0,
@@ -617,7 +617,7 @@ struct PlanOutputTests {
     func summary() throws {
         var settings = P.settings("{name}", duplicates: .quarantine)
         settings.allowConflicts = true
-        let assets = CollisionTests.colliding + [CanonicalTests.hero, InvariantTests.conflicted]
+        let assets = PlanCollisionTests.colliding + [PlanCanonicalTests.hero, PlanInvariantTests.conflicted]
         let plan = try P.plan(assets, settings)
         let s = PlanSummary.of(plan)
         #expect(s.contents == 5)
