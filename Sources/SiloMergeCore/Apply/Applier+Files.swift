@@ -182,6 +182,40 @@ extension Applier {
         }
     }
 
+    /// The same for many operations at once, listing each folder once (undo: every operation
+    /// it may reverse; a large plan has many operations per folder).
+    func cleanTemporaryFiles(_ ops: [PlanOperation]) throws {
+        let ids = Set(ops.map(\.id))
+        var seen: Set<[UInt8]> = []
+        let prefix = Array(Self.temporaryPrefix.utf8)
+        for op in ops {
+            var dirs: [(key: [UInt8], open: () throws -> Int32?)] = []
+            if op.kind.writesTarget, let d = op.destination {
+                dirs.append(([0x74] + d.parent.bytes, { try self.openTargetParent(d, create: false)?.dir }))
+            }
+            if op.kind == .quarantineDuplicate, let d = op.destination {
+                dirs.append(([0x71] + d.parent.bytes, { try self.openQuarantineParent(d, create: false)?.dir }))
+            }
+            if let s = op.source, op.kind.isDestructive {
+                dirs.append(([0x73] + s.siloRoot.bytes + [0] + s.path.parent.bytes, { try self.openSourceParent(s).dir }))
+            }
+            for (key, open) in dirs where seen.insert(key).inserted {
+                guard let dir = try? open() else { continue }
+                defer { fs.close(dir) }
+                var removed = false
+                for name in (try? fs.list(dir)) ?? [] where name.starts(with: prefix) {
+                    // .silomerge-tmp-<op>-<random>
+                    let rest = name.dropFirst(prefix.count)
+                    guard let dash = rest.firstIndex(of: 0x2D), let id = Int(String(decoding: rest[..<dash], as: UTF8.self)),
+                          ids.contains(id) else { continue }
+                    try bestEffort { try fs.unlink(dir, Array(name), directory: false) }
+                    removed = true
+                }
+                if removed { try bestEffort { try fs.fsync(dir) } }
+            }
+        }
+    }
+
     // MARK: hashing and writing
 
     /// SHA-256 of an open file from its start; also the bytes read.

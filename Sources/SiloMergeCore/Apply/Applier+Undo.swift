@@ -23,6 +23,15 @@ extension Applier {
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
 
         let touched = plan.operations.filter { state.ops[$0.id]?.touched == true }
+        // Temporary files of interrupted operations (of the apply, or of an earlier undo).
+        try cleanTemporaryFiles(touched)
+        operationsByOriginalFile = [:]
+        for op in plan.operations {
+            guard let s = op.source else { continue }
+            var files: Set<FileID> = [s.fileID]
+            if let t = state.ops[op.id]?.taking ?? state.ops[op.id]?.previousTaking { files.insert(FileID(device: t.device, inode: t.inode)) }
+            for f in files { operationsByOriginalFile[f, default: []].append(op.id) }
+        }
         progress = ApplyProgress(operationsDone: 0, operationsTotal: touched.count, bytesDone: 0,
                                  bytesTotal: touched.reduce(0) { $0 + $1.size })
         for op in plan.operations.reversed() {
@@ -34,7 +43,6 @@ extension Applier {
             progress.currentPath = (op.destination ?? op.source?.path)?.display
             notify(progress)
             do {
-                try cleanTemporaryFiles(op)
                 let detail = try reverse(op, rec)
                 var r = JournalRecord(event: "undone", op: op.id)
                 r.detail = detail
@@ -241,8 +249,8 @@ extension Applier {
             excluded.insert(FileID(device: t.device, inode: t.inode))
         }
         var candidates: [(root: FilePath, path: RelativePath, accept: (FileStat) -> Bool)] = []
-        for other in plan.operations where other.id != op.id {
-            guard let os = other.source else { continue }
+        for otherID in operationsByOriginalFile[original] ?? [] where otherID != op.id {
+            guard let other = plan.operation(otherID), let os = other.source else { continue }
             let r = state.ops[other.id]
             let wasSame = (r?.taking ?? r?.previousTaking).map { $0.device == taken.device && $0.inode == taken.inode } ?? false
             guard wasSame || os.fileID == original else { continue }

@@ -33,6 +33,9 @@ public final class Applier {
     let hasher: SHA256Hasher
     var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
     var bytesWritten: Int64 = 0
+    /// Undo: the operations whose source was (before apply) each file, to restore the names
+    /// of one file as links to each other. Built once per undo.
+    var operationsByOriginalFile: [FileID: [Int]] = [:]
 
     public static let temporaryPrefix = ".silomerge-tmp-"
     static let bufferSize = 1 << 20
@@ -102,6 +105,7 @@ public final class Applier {
     public func apply(dryRun: Bool = false) throws -> ApplyReport {
         var report = ApplyReport(dryRun: dryRun)
         report.operationsTotal = plan.operations.count
+        bytesWritten = 0
         state = try loadJournal()
         defer { closeAll() }
         let problems = PlanValidator.problems(in: plan) + (try fileSystemProblems(hashSources: false))
