@@ -166,10 +166,12 @@ extension Applier {
                 try record(r)
                 try sys(s.display, "unlink") { try fs.unlink(srcDir, srcName, directory: false) }
                 try sys(s.display, "fsync folder") { try fs.fsync(srcDir) }
+                detail += "; source removed"
             } else if state.ops[op.id]?.taking == nil {
                 detail += "; the source had already gone"
+            } else {
+                detail += "; source removed"
             }
-            detail += "; source removed"
         }
         return Performed(detail: detail, stat: JournalStat(placedStat), created: created, alreadyPresent: alreadyPresent, viaCopy: viaCopy)
     }
