@@ -34,7 +34,11 @@ final class MergeFixture {
         }
     }
 
-    deinit { if ownsSilosRoot { try? FileManager.default.removeItem(atPath: silosRoot) } }
+    deinit {
+        // Byte by byte: FileManager cannot always remove names that are not UTF-8.
+        removeTree(Array(tree.path.utf8))
+        if ownsSilosRoot { removeTree(Array(silosRoot.utf8)) }
+    }
 
     var root: [UInt8] { Array(tree.path.utf8) }
     var target: FilePath { FilePath(tree.path + "/target") }
@@ -169,6 +173,25 @@ struct TreeEntry: Hashable, CustomStringConvertible {
 
 func cPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
     try (bytes + [0]).withUnsafeBufferPointer { b in try b.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }
+}
+
+/// Removes a folder and everything in it (names as bytes, links not followed).
+func removeTree(_ path: [UInt8]) {
+    guard case .success(let st) = cPath(path, { Posix.lstat(at: AT_FDCWD, $0) }) else { return }
+    if st.kind == .directory {
+        if let d = cPath(path, { opendir($0) }) {
+            var names: [[UInt8]] = []
+            while let e = readdir(d) {
+                let name: [UInt8] = withUnsafeBytes(of: &e.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+                if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
+            }
+            closedir(d)
+            for n in names { removeTree(path + [0x2F] + n) }
+        }
+        _ = cPath(path) { rmdir($0) }
+    } else {
+        _ = cPath(path) { unlink($0) }
+    }
 }
 
 func readFile(_ path: [UInt8]) throws -> [UInt8] {
