@@ -1,0 +1,261 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Carries out a merge plan safely, and undoes it.
+///
+/// - `validate()` checks the whole plan, and the disk under it, before anything is written.
+/// - `apply()` runs the operations in order. Every file is written to a hidden temporary name
+///   beside its destination, hashed as it is read from the source, fsynced, read back and
+///   verified, then renamed into place without ever replacing a file; the folder is fsynced.
+///   Duplicates are touched only after their canonical copy is verified in the target.
+/// - An append-only journal (one fsynced JSON line per event) lets a run killed at any point
+///   be resumed by applying again, and `undo()` reverse what was done.
+///
+/// Not thread-safe: one applier runs one plan at a time. It never prints; progress goes to the
+/// callback, results to the report.
+public final class Applier {
+    public let plan: MergePlan
+    public let journalPath: FilePath
+    let fs: any FileOps
+    let progressHandler: ApplyProgressHandler?
+    let planDigest: String
+
+    var state = JournalState()
+    var journal: JournalWriter?
+    var targetFD: Int32 = -1
+    var quarantineFD: Int32 = -1
+    var siloFDs: [FilePath: Int32] = [:]
+    let buffer: UnsafeMutableRawBufferPointer
+    let hasher: SHA256Hasher
+    var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
+    var bytesWritten: Int64 = 0
+    /// Undo: the operations whose source was (before apply) each file, to restore the names
+    /// of one file as links to each other. Built once per undo.
+    var operationsByOriginalFile: [FileID: [Int]] = [:]
+
+    public static let temporaryPrefix = ".silomerge-tmp-"
+    static let bufferSize = 1 << 20
+
+    public init(plan: MergePlan, journal: FilePath, fileSystem: any FileOps = RealFileOps(),
+                progress: ApplyProgressHandler? = nil) throws(ApplyError) {
+        self.plan = plan
+        self.journalPath = journal
+        self.fs = fileSystem
+        self.progressHandler = progress
+        do { planDigest = try PlanFile.digest(plan) } catch {
+            throw .journal(path: journal.display, reason: "cannot compute the plan's digest: \(error)")
+        }
+        do { hasher = try SHA256Hasher() } catch {
+            throw .journal(path: journal.display, reason: "\(error)")
+        }
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 4096)
+    }
+
+    public convenience init(plan: MergePlan, journalURL: URL, fileSystem: any FileOps = RealFileOps(),
+                            progress: ApplyProgressHandler? = nil) throws(ApplyError) {
+        try self.init(plan: plan, journal: FilePath(journalURL.path), fileSystem: fileSystem, progress: progress)
+    }
+
+    deinit {
+        closeAll()
+        buffer.deallocate()
+    }
+
+    func closeAll() {
+        if targetFD >= 0 { fs.close(targetFD); targetFD = -1 }
+        if quarantineFD >= 0 { fs.close(quarantineFD); quarantineFD = -1 }
+        for fd in siloFDs.values { fs.close(fd) }
+        siloFDs = [:]
+        journal = nil
+    }
+
+    // MARK: - Validation
+
+    /// Checks the plan and the disk under it; throws `ApplyError.invalidPlan` listing every
+    /// problem. Operations the journal records as done are not checked against their sources
+    /// (a moved or removed source is gone by design). With `hashSources`, every source still to
+    /// be read is hashed too (slow: it reads everything once more).
+    public func validate(hashSources: Bool = false) throws {
+        state = try loadJournal()
+        defer { closeAll() }
+        let problems = PlanValidator.problems(in: plan) + (try fileSystemProblems(hashSources: hashSources))
+        if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
+    }
+
+    func loadJournal() throws -> JournalState {
+        let s = try JournalWriter.read(fs: fs, path: journalPath)
+        if let digest = s.planDigest, digest != planDigest {
+            throw ApplyError.journalMismatch(path: journalPath.display, journalPlan: digest, thisPlan: planDigest)
+        }
+        return s
+    }
+
+    // MARK: - Apply
+
+    /// Runs the plan (or, with `dryRun`, validates it and reports what would be done, writing
+    /// nothing, not even the journal). Resumes from the journal: operations it records as done
+    /// are skipped, temporary files of unfinished ones are removed and those are done again.
+    ///
+    /// Throws `ApplyError` when the plan is refused or the journal cannot be used; a run that
+    /// stops midway (a full disk) returns its report with `stoppedBy` set.
+    public func apply(dryRun: Bool = false) throws -> ApplyReport {
+        var report = ApplyReport(dryRun: dryRun)
+        report.operationsTotal = plan.operations.count
+        bytesWritten = 0
+        state = try loadJournal()
+        defer { closeAll() }
+        let problems = PlanValidator.problems(in: plan) + (try fileSystemProblems(hashSources: false))
+        if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
+
+        progress = ApplyProgress(operationsDone: 0, operationsTotal: plan.operations.count, bytesDone: 0,
+                                 bytesTotal: plan.operations.reduce(0) { $0 + $1.size })
+        if dryRun { return dryRunReport(report) }
+
+        journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
+        if state.planDigest == nil {
+            var header = JournalRecord(event: "plan")
+            header.plan = planDigest
+            header.schema = JournalState.schema
+            header.detail = "\(plan.operations.count) operations into \(plan.targetRoot.display)"
+            try record(header)
+        }
+        targetFD = try openRoot(plan.targetRoot, root: .target, create: true)!
+
+        for (index, op) in plan.operations.enumerated() {
+            progress.currentOperation = op.id
+            progress.currentPath = (op.destination ?? op.source?.path)?.display
+            notify(progress)
+            defer {
+                progress.operationsDone = index + 1
+                notify(progress)
+            }
+            if state.ops[op.id]?.done != nil {
+                report.skipped.append(outcome(op, "done by an earlier run"))
+                progress.bytesDone += op.size
+                continue
+            }
+            if let c = op.canonicalOp, op.kind.isDuplicateAction || op.kind == .xmpSidecar, state.ops[c]?.done == nil {
+                let e = ApplyError.canonicalNotReady(op: op.id, canonical: c, detail: "it was not done")
+                report.refused.append(outcome(op, e.description, e))
+                progress.bytesDone += op.size
+                continue
+            }
+            let bytesBefore = progress.bytesDone
+            do {
+                if state.ops[op.id]?.touched == true { try cleanTemporaryFiles(op) }
+                try record(JournalRecord(event: "begin", op: op.id))
+                let result = try perform(op)
+                var done = JournalRecord(event: "done", op: op.id)
+                done.stat = result.stat
+                done.created = result.created
+                done.viaCopy = result.viaCopy ? true : nil
+                done.detail = result.detail
+                try record(done)
+                if result.alreadyPresent {
+                    report.skipped.append(outcome(op, result.detail))
+                } else {
+                    report.done.append(outcome(op, result.detail))
+                }
+            } catch let e as ApplyError {
+                // Whatever the operation had half made goes (a temporary file).
+                try bestEffort { try cleanTemporaryFiles(op) }
+                var failed = JournalRecord(event: Self.isRefusal(e) ? "refused" : "failed", op: op.id)
+                failed.detail = e.description
+                try bestEffort { try record(failed) }
+                if e.stopsRun {
+                    report.stoppedBy = e
+                    report.failed.append(outcome(op, e.description, e))
+                    break
+                }
+                if Self.isRefusal(e) {
+                    report.refused.append(outcome(op, e.description, e))
+                } else {
+                    report.failed.append(outcome(op, e.description, e))
+                }
+            }
+            progress.bytesDone = bytesBefore + op.size
+        }
+        report.bytesWritten = bytesWritten
+        return report
+    }
+
+    static func isRefusal(_ e: ApplyError) -> Bool {
+        switch e {
+        case .sourceChanged, .destinationExists, .unsafePath, .crossDevice, .canonicalNotReady: true
+        default: false
+        }
+    }
+
+    func outcome(_ op: PlanOperation, _ detail: String, _ error: ApplyError? = nil) -> OperationOutcome {
+        OperationOutcome(op: op.id, kind: op.kind, summary: op.display, detail: detail, error: error)
+    }
+
+    func notify(_ p: ApplyProgress) { progressHandler?(p) }
+
+    /// Runs `body`, ignoring the file-system and journal errors it throws (not a simulated crash).
+    func bestEffort(_ body: () throws -> Void) throws {
+        do { try body() } catch is ApplyError {} catch is Errno {}
+    }
+
+    func record(_ r: JournalRecord) throws {
+        guard let journal else { return }
+        try journal.append(r)
+        state.apply(r)
+    }
+
+    func dryRunReport(_ base: ApplyReport) -> ApplyReport {
+        var report = base
+        for op in plan.operations {
+            if state.ops[op.id]?.done != nil {
+                report.skipped.append(outcome(op, "done by an earlier run"))
+            } else {
+                let verb: String
+                switch op.kind {
+                case .copy: verb = "would copy"
+                case .hardlink: verb = op.fallbackToCopy ? "would hard-link (or copy across file systems)" : "would hard-link"
+                case .reflink: verb = "would clone (or copy where cloning is not supported)"
+                case .move: verb = "would copy, verify, then remove the source"
+                case .xmpSidecar: verb = "would write the XMP sidecar"
+                case .importManifest: verb = "would write the import manifest"
+                case .linkDuplicate: verb = "would replace the duplicate by a hard link to the canonical copy"
+                case .removeDuplicate: verb = "would remove the duplicate"
+                case .quarantineDuplicate: verb = "would move the duplicate to quarantine"
+                }
+                report.done.append(outcome(op, verb))
+            }
+        }
+        return report
+    }
+
+    // MARK: - Errors
+
+    /// Turns an errno thrown by `body` into `ApplyError.io` (or `.noSpace`); other errors pass.
+    func sys<R>(_ path: @autoclosure () -> String, _ operation: String, fileBytes: Int64 = 0,
+                _ body: () throws -> R) throws -> R {
+        do { return try body() } catch let e as Errno {
+            if e.code == ENOSPC || e.code == EDQUOT { throw noSpace(path(), e, fileBytes: fileBytes) }
+            throw ApplyError.io(path: path(), operation: operation, errno: e)
+        }
+    }
+
+    func noSpace(_ path: String, _ e: Errno, fileBytes: Int64) -> ApplyError {
+        let remainingOps = plan.operations.filter { state.ops[$0.id]?.done == nil }
+        let remaining = remainingOps.filter { $0.kind == .copy || $0.kind == .reflink || $0.kind == .move || $0.kind.isGenerated || $0.kind == .quarantineDuplicate }
+            .reduce(Int64(0)) { $0 + $1.size }
+        return .noSpace(path: path, errno: e, fileBytes: fileBytes, remainingBytes: remaining,
+                        remainingOperations: remainingOps.count,
+                        available: targetFD >= 0 ? fs.availableBytes(targetFD) : nil)
+    }
+
+    /// nil when the file does not exist.
+    func lstatIfPresent(_ dir: Int32, _ name: [UInt8], _ display: @autoclosure () -> String) throws -> FileStat? {
+        do { return try fs.lstat(dir, name) } catch let e as Errno {
+            if e.code == ENOENT { return nil }
+            throw ApplyError.io(path: display(), operation: "stat", errno: e)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+/// Reading and writing plan files: JSON with sorted keys and a fixed layout, so the same plan
+/// is always the same bytes (and a plan can be diffed, reviewed and checksummed).
+public enum PlanFile {
+    /// The plan as JSON (pretty-printed, sorted keys, a final newline).
+    public static func encode(_ plan: MergePlan) throws(PlanError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return Array(try encoder.encode(plan)) + [0x0A]
+        } catch {
+            throw .cannotEncode(reason: "\(error)")
+        }
+    }
+
+    /// A plan from JSON. Refuses other schemas with `.unsupportedSchema`.
+    public static func decode(_ bytes: [UInt8], path: String? = nil) throws(PlanError) -> MergePlan {
+        struct Head: Decodable { var schema: String? }
+        let data = Data(bytes)
+        guard let head = try? JSONDecoder().decode(Head.self, from: data) else {
+            throw .cannotDecode(path: path, reason: "not a JSON object")
+        }
+        guard let schema = head.schema else { throw .cannotDecode(path: path, reason: "no \"schema\" field: not a SiloMerge plan") }
+        guard schema == MergePlan.currentSchema else { throw .unsupportedSchema(found: schema) }
+        do {
+            return try JSONDecoder().decode(MergePlan.self, from: data)
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw .cannotDecode(path: path, reason: "missing \"\(key.stringValue)\" at \(Self.where(context.codingPath))")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw .cannotDecode(path: path, reason: "wrong type at \(Self.where(context.codingPath)): \(context.debugDescription)")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw .cannotDecode(path: path, reason: "null at \(Self.where(context.codingPath))")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw .cannotDecode(path: path, reason: "\(context.debugDescription) at \(Self.where(context.codingPath))")
+        } catch {
+            throw .cannotDecode(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Writes the plan to a file (atomically: a temporary file renamed over).
+    public static func write(_ plan: MergePlan, to path: FilePath) throws(PlanError) {
+        let bytes = try encode(plan)
+        guard let p = path.string else { throw .cannotEncode(reason: "the plan path is not UTF-8: \(path.display)") }
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: p), options: .atomic)
+        } catch {
+            throw .cannotEncode(reason: "\(p): \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads a plan file.
+    public static func read(_ path: FilePath) throws(PlanError) -> MergePlan {
+        guard let p = path.string else { throw .cannotDecode(path: path.display, reason: "the path is not UTF-8") }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: p)) } catch {
+            throw .cannotDecode(path: p, reason: error.localizedDescription)
+        }
+        return try decode(Array(data), path: p)
+    }
+
+    /// The SHA-256 of the plan's encoding: what a journal is tied to.
+    public static func digest(_ plan: MergePlan) throws(PlanError) -> String {
+        let bytes = try encode(plan)
+        do { return try SHA256Hasher.digest(bytes).hex } catch { throw .cannotEncode(reason: "\(error)") }
+    }
+
+    static func `where`(_ path: [CodingKey]) -> String {
+        path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+    }
+}
+
+/// What `silomerge plan show` prints: the plan in figures.
+public struct PlanSummary: Sendable, Hashable, Codable {
+    public struct KindTotal: Sendable, Hashable, Codable {
+        public var operations: Int
+        public var bytes: Int64
+    }
+
+    public var schema: String
+    public var toolVersion: String
+    public var createdAt: String
+    public var catalogue: String
+    public var scanRunID: Int64
+    public var targetRoot: String
+    public var quarantineRoot: String?
+    public var layout: String
+    public var transfer: TransferMethod
+    public var duplicates: DuplicateAction
+    public var canonicalRules: [String]
+
+    /// Distinct contents placed in the target.
+    public var contents: Int
+    public var operations: Int
+    /// By kind ("copy", "remove-duplicate"…), in `OperationKind` order.
+    public var byKind: [String: KindTotal]
+    /// Bytes written into the target (copies, reflinks, moves, generated files; not hard links).
+    public var bytesWritten: Int64
+    /// Bytes freed in the silos: each physical file removed, quarantined, replaced by a link
+    /// or moved away, counted once.
+    public var bytesFreed: Int64
+    public var collisions: Int
+    /// Contents renamed because of a collision.
+    public var renamed: Int
+    public var conflicts: Int
+    public var untouched: PlanUntouched
+
+    public static func of(_ plan: MergePlan) -> PlanSummary {
+        var byKind: [String: KindTotal] = [:]
+        var written: Int64 = 0
+        var freedFiles: Set<FileID> = []
+        var freed: Int64 = 0
+        var contents: Set<String> = []
+        for op in plan.operations {
+            byKind[op.kind.rawValue, default: KindTotal(operations: 0, bytes: 0)].operations += 1
+            byKind[op.kind.rawValue]!.bytes += op.size
+            if op.kind.isTransfer, let s = op.source { contents.insert(s.sha256) }
+            if op.kind == .copy || op.kind == .reflink || op.kind == .move || op.kind.isGenerated { written += op.size }
+            if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
+        }
+        return PlanSummary(
+            schema: plan.schema, toolVersion: plan.toolVersion, createdAt: plan.createdAt, catalogue: plan.catalogue,
+            scanRunID: plan.scanRunID, targetRoot: plan.targetRoot.display,
+            quarantineRoot: plan.settings.duplicates == .quarantine ? plan.quarantineRoot.display : nil,
+            layout: plan.settings.layout, transfer: plan.settings.transfer, duplicates: plan.settings.duplicates,
+            canonicalRules: plan.settings.canonicalRules.map(\.description),
+            contents: contents.count, operations: plan.operations.count, byKind: byKind, bytesWritten: written,
+            bytesFreed: freed, collisions: plan.collisions.count,
+            renamed: plan.collisions.reduce(0) { n, c in n + c.entries.filter { $0.destination != c.destination }.count },
+            conflicts: plan.conflicts.count, untouched: plan.untouched)
+    }
+
+    /// The kinds present, in a fixed order, for printing.
+    public var kindsInOrder: [(kind: OperationKind, total: KindTotal)] {
+        OperationKind.allCases.compactMap { k in byKind[k.rawValue].map { (k, $0) } }
+    }
+}

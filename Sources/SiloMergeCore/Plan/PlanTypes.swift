@@ -1,0 +1,636 @@
+import Foundation
+
+// MARK: - Input and settings
+
+/// A silo as the planner sees it.
+public struct PlanSilo: Sendable, Hashable, Codable {
+    public var name: String
+    /// The silo's root folder (absolute).
+    public var root: FilePath
+    /// 1 is the most important.
+    public var priority: Int
+
+    public init(name: String, root: FilePath, priority: Int) {
+        self.name = name; self.root = root; self.priority = priority
+    }
+
+    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        root = FilePath(bytes: try c.decodePath(.root, b64: .rootB64))
+        priority = try c.decode(Int.self, forKey: .priority)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encodePath(root.bytes, .root, b64: .rootB64)
+        try c.encode(priority, forKey: .priority)
+    }
+}
+
+/// Everything the planner reads: the unified catalogue's records and where they came from.
+public struct PlanInput: Sendable {
+    public var assets: [ReconciledAsset]
+    public var silos: [PlanSilo]
+    /// What identifies the catalogue (its path, or a UUID the catalogue keeps).
+    public var catalogueIdentity: String
+    /// The scan run the assets reflect.
+    public var scanRunID: Int64
+    /// Written into the plan as its creation time (given, not read from the clock, so the same
+    /// input gives the same bytes).
+    public var createdAt: Date
+
+    public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
+                createdAt: Date) {
+        self.assets = assets; self.silos = silos; self.catalogueIdentity = catalogueIdentity
+        self.scanRunID = scanRunID; self.createdAt = createdAt
+    }
+}
+
+/// A rule that chooses the canonical copy of a content. Rules are applied in order: each keeps
+/// the candidates that are best by it, and the next rule decides among those.
+public enum CanonicalRule: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The copy in the silo with the best (lowest) priority number.
+    case siloPriority
+    /// The copy that contributed most reconciled fields (its own embedded data, sidecar or
+    /// manifest row): the one a person curated.
+    case richestMetadata
+    /// The copy with the oldest mtime: usually the original, the others copies of it.
+    case oldestMtime
+    /// The copy with the shortest path inside its silo.
+    case shortestPath
+    /// Copies whose path inside the silo matches this glob (see `Glob`).
+    case preferredPath(String)
+
+    public static let defaults: [CanonicalRule] = [.siloPriority, .richestMetadata, .oldestMtime, .shortestPath]
+
+    /// "silo-priority", "richest-metadata", "oldest-mtime", "shortest-path", "preferred-path:GLOB".
+    public var description: String {
+        switch self {
+        case .siloPriority: "silo-priority"
+        case .richestMetadata: "richest-metadata"
+        case .oldestMtime: "oldest-mtime"
+        case .shortestPath: "shortest-path"
+        case .preferredPath(let glob): "preferred-path:\(glob)"
+        }
+    }
+
+    /// Parses the forms `description` writes (also `preferred-path=GLOB`).
+    public init(parsing text: String) throws(PlanError) {
+        switch text {
+        case "silo-priority": self = .siloPriority
+        case "richest-metadata": self = .richestMetadata
+        case "oldest-mtime": self = .oldestMtime
+        case "shortest-path": self = .shortestPath
+        default:
+            for prefix in ["preferred-path:", "preferred-path="] where text.hasPrefix(prefix) {
+                let glob = String(text.dropFirst(prefix.count))
+                do { _ = try Glob(glob) } catch {
+                    throw PlanError.invalidSettings("canonical rule '\(text)': \(error)")
+                }
+                self = .preferredPath(glob)
+                return
+            }
+            throw PlanError.invalidSettings(
+                "unknown canonical rule '\(text)' (known: silo-priority, richest-metadata, oldest-mtime, shortest-path, preferred-path:GLOB)")
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { self = try CanonicalRule(parsing: text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+}
+
+/// What happens to a copy that is not canonical.
+public enum DuplicateAction: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Left where it is, untouched.
+    case keep
+    /// Replaced by a hard link to the canonical copy in the target (same file system needed).
+    case hardlink
+    /// Deleted, once the canonical copy is verified in the target.
+    case remove
+    /// Moved into the quarantine folder (keeping silo/path), once the canonical copy is verified.
+    case quarantine
+}
+
+/// How the canonical copy gets into the target.
+public enum TransferMethod: String, Sendable, Hashable, Codable, CaseIterable {
+    case copy, hardlink, reflink, move
+}
+
+/// What the user asked for. Encoded into the plan as given.
+public struct PlanSettings: Sendable, Hashable, Codable {
+    /// The folder the merged tree is built in (absolute).
+    public var targetRoot: FilePath
+    /// Where each canonical copy goes, relative to the target root. See `LayoutTemplate`.
+    public var layout: String
+    public var canonicalRules: [CanonicalRule]
+    public var duplicates: DuplicateAction
+    /// Where quarantined duplicates go (absolute). nil: `<target>/.silomerge-quarantine`.
+    public var quarantineRoot: FilePath?
+    public var transfer: TransferMethod
+    /// With `transfer: hardlink`, copy instead when a source is on another file system than the
+    /// target (otherwise such a plan is refused before anything is written).
+    public var hardlinkFallbackToCopy: Bool
+    /// Write the reconciled metadata beside each destination as an XMP sidecar.
+    public var writeSidecars: Bool
+    /// Write a DAM import manifest (CSV) at the target root.
+    public var writeManifest: Bool
+    /// Plan even while some fields are in conflict (they are listed in the plan).
+    public var allowConflicts: Bool
+
+    /// The default layout: a date tree with the original names.
+    ///
+    /// Why `{year}/{month}/{name}`: the point of merging is to leave the departmental structure
+    /// behind, and the date an asset was created is the one key every asset has (from its
+    /// metadata, else its mtime), that means the same thing in every silo, and that a DAM and a
+    /// person browsing both understand. The original name is kept so people still recognise
+    /// their files; the few names that meet in one month are renamed deterministically and
+    /// listed. `{silo}/{path}` would reproduce the silos (and their duplicated structure) in
+    /// one place instead of merging them.
+    public static let defaultLayout = "{year}/{month}/{name}"
+
+    public init(targetRoot: FilePath, layout: String = PlanSettings.defaultLayout,
+                canonicalRules: [CanonicalRule] = CanonicalRule.defaults, duplicates: DuplicateAction = .keep,
+                quarantineRoot: FilePath? = nil, transfer: TransferMethod = .copy, hardlinkFallbackToCopy: Bool = false,
+                writeSidecars: Bool = false, writeManifest: Bool = false, allowConflicts: Bool = false) {
+        self.targetRoot = targetRoot; self.layout = layout; self.canonicalRules = canonicalRules
+        self.duplicates = duplicates; self.quarantineRoot = quarantineRoot; self.transfer = transfer
+        self.hardlinkFallbackToCopy = hardlinkFallbackToCopy; self.writeSidecars = writeSidecars
+        self.writeManifest = writeManifest; self.allowConflicts = allowConflicts
+    }
+
+    /// The quarantine folder the plan uses.
+    public var effectiveQuarantineRoot: FilePath {
+        quarantineRoot ?? targetRoot.appending(RelativePath(PlanSettings.defaultQuarantineFolder))
+    }
+
+    public static let defaultQuarantineFolder = ".silomerge-quarantine"
+
+    enum CodingKeys: String, CodingKey {
+        case targetRoot = "target_root", targetRootB64 = "target_root_b64", layout
+        case canonicalRules = "canonical_rules", duplicates
+        case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
+        case transfer, hardlinkFallbackToCopy = "hardlink_fallback_to_copy", writeSidecars = "write_sidecars"
+        case writeManifest = "write_manifest", allowConflicts = "allow_conflicts"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        targetRoot = FilePath(bytes: try c.decodePath(.targetRoot, b64: .targetRootB64))
+        layout = try c.decode(String.self, forKey: .layout)
+        canonicalRules = try c.decode([CanonicalRule].self, forKey: .canonicalRules)
+        duplicates = try c.decode(DuplicateAction.self, forKey: .duplicates)
+        quarantineRoot = try c.decodePathIfPresent(.quarantineRoot, b64: .quarantineRootB64).map { FilePath(bytes: $0) }
+        transfer = try c.decode(TransferMethod.self, forKey: .transfer)
+        hardlinkFallbackToCopy = try c.decodeIfPresent(Bool.self, forKey: .hardlinkFallbackToCopy) ?? false
+        writeSidecars = try c.decodeIfPresent(Bool.self, forKey: .writeSidecars) ?? false
+        writeManifest = try c.decodeIfPresent(Bool.self, forKey: .writeManifest) ?? false
+        allowConflicts = try c.decodeIfPresent(Bool.self, forKey: .allowConflicts) ?? false
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodePath(targetRoot.bytes, .targetRoot, b64: .targetRootB64)
+        try c.encode(layout, forKey: .layout)
+        try c.encode(canonicalRules, forKey: .canonicalRules)
+        try c.encode(duplicates, forKey: .duplicates)
+        if let q = quarantineRoot { try c.encodePath(q.bytes, .quarantineRoot, b64: .quarantineRootB64) }
+        try c.encode(transfer, forKey: .transfer)
+        try c.encode(hardlinkFallbackToCopy, forKey: .hardlinkFallbackToCopy)
+        try c.encode(writeSidecars, forKey: .writeSidecars)
+        try c.encode(writeManifest, forKey: .writeManifest)
+        try c.encode(allowConflicts, forKey: .allowConflicts)
+    }
+}
+
+// MARK: - The plan
+
+/// What an operation does.
+public enum OperationKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The canonical copy into the target: copied, hard-linked, cloned, or moved.
+    case copy, hardlink, reflink, move
+    /// A generated XMP sidecar beside a destination.
+    case xmpSidecar = "xmp-sidecar"
+    /// A generated DAM import manifest (CSV) at the target root.
+    case importManifest = "import-manifest"
+    /// A duplicate replaced by a hard link to the canonical copy in the target.
+    case linkDuplicate = "link-duplicate"
+    /// A duplicate deleted.
+    case removeDuplicate = "remove-duplicate"
+    /// A duplicate moved into the quarantine folder.
+    case quarantineDuplicate = "quarantine-duplicate"
+
+    /// Brings a content into the target from a source file.
+    public var isTransfer: Bool { self == .copy || self == .hardlink || self == .reflink || self == .move }
+    /// Writes generated bytes (`content`) into the target.
+    public var isGenerated: Bool { self == .xmpSidecar || self == .importManifest }
+    /// Acts on a copy that is not canonical (after the canonical one is verified).
+    public var isDuplicateAction: Bool { self == .linkDuplicate || self == .removeDuplicate || self == .quarantineDuplicate }
+    /// Writes a file under the target root.
+    public var writesTarget: Bool { isTransfer || isGenerated }
+    /// Takes a source file away from where it is (its name, at least).
+    public var isDestructive: Bool { self == .move || isDuplicateAction }
+}
+
+/// A file in a silo an operation reads or acts on, as the catalogue saw it.
+public struct PlanSource: Sendable, Hashable, Codable {
+    public var silo: String
+    public var siloRoot: FilePath
+    public var path: RelativePath
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var device: UInt64
+    public var inode: UInt64
+    /// The content (lower-case hex).
+    public var sha256: String
+
+    public init(silo: String, siloRoot: FilePath, path: RelativePath, size: Int64, mtimeNs: Int64, device: UInt64,
+                inode: UInt64, sha256: String) {
+        self.silo = silo; self.siloRoot = siloRoot; self.path = path; self.size = size; self.mtimeNs = mtimeNs
+        self.device = device; self.inode = inode; self.sha256 = sha256
+    }
+
+    public var fileID: FileID { FileID(device: device, inode: inode) }
+    /// "marketing:campaigns/hero.jpg".
+    public var display: String { "\(silo):\(path.display)" }
+
+    enum CodingKeys: String, CodingKey {
+        case silo, siloRoot = "silo_root", siloRootB64 = "silo_root_b64", path, pathB64 = "path_b64", size
+        case mtimeNs = "mtime_ns", device, inode, sha256
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        silo = try c.decode(String.self, forKey: .silo)
+        siloRoot = FilePath(bytes: try c.decodePath(.siloRoot, b64: .siloRootB64))
+        path = RelativePath(bytes: try c.decodePath(.path, b64: .pathB64))
+        size = try c.decode(Int64.self, forKey: .size)
+        mtimeNs = try c.decode(Int64.self, forKey: .mtimeNs)
+        device = try c.decode(UInt64.self, forKey: .device)
+        inode = try c.decode(UInt64.self, forKey: .inode)
+        sha256 = try c.decode(String.self, forKey: .sha256)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(silo, forKey: .silo)
+        try c.encodePath(siloRoot.bytes, .siloRoot, b64: .siloRootB64)
+        try c.encodePath(path.bytes, .path, b64: .pathB64)
+        try c.encode(size, forKey: .size)
+        try c.encode(mtimeNs, forKey: .mtimeNs)
+        try c.encode(device, forKey: .device)
+        try c.encode(inode, forKey: .inode)
+        try c.encode(sha256, forKey: .sha256)
+    }
+}
+
+/// A file name in a silo.
+public struct SiloName: Sendable, Hashable, Codable {
+    public var silo: String
+    public var path: RelativePath
+
+    public init(silo: String, path: RelativePath) { self.silo = silo; self.path = path }
+
+    enum CodingKeys: String, CodingKey { case silo, path, pathB64 = "path_b64" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        silo = try c.decode(String.self, forKey: .silo)
+        path = RelativePath(bytes: try c.decodePath(.path, b64: .pathB64))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(silo, forKey: .silo)
+        try c.encodePath(path.bytes, .path, b64: .pathB64)
+    }
+}
+
+/// One step of a plan.
+public struct PlanOperation: Sendable, Hashable, Codable {
+    /// 1, 2, 3... in the order the operations run.
+    public var id: Int
+    public var kind: OperationKind
+    /// The file read or acted on (transfers and duplicate actions).
+    public var source: PlanSource?
+    /// Where the result goes: relative to the target root for transfers and generated files,
+    /// relative to the quarantine root for `quarantine-duplicate`; nil for the others.
+    public var destination: RelativePath?
+    /// For duplicate actions and sidecars: the transfer operation of the canonical copy, which
+    /// must be done (and verified) first.
+    public var canonicalOp: Int?
+    /// For generated files: their text.
+    public var content: String?
+    /// For generated files: the SHA-256 of `content` as UTF-8.
+    public var contentSHA256: String?
+    /// With `hardlink`: copy when the source is on another file system than the target.
+    public var fallbackToCopy: Bool
+    /// With `move`: the other names (hard links) of the source's file, which stay where they
+    /// are; undo links a moved-away name back to one of them, so the file is one file again.
+    public var hardLinks: [SiloName]
+    /// Why: a sentence for a person.
+    public var reason: String
+
+    public init(id: Int, kind: OperationKind, source: PlanSource? = nil, destination: RelativePath? = nil,
+                canonicalOp: Int? = nil, content: String? = nil, contentSHA256: String? = nil,
+                fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], reason: String) {
+        self.id = id; self.kind = kind; self.source = source; self.destination = destination
+        self.canonicalOp = canonicalOp; self.content = content; self.contentSHA256 = contentSHA256
+        self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.reason = reason
+    }
+
+    /// The content this operation writes or acts on.
+    public var sha256: String? { source?.sha256 ?? contentSHA256 }
+    /// The number of bytes this operation writes or acts on.
+    public var size: Int64 { source?.size ?? Int64(content?.utf8.count ?? 0) }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, source, destination, destinationB64 = "destination_b64", canonicalOp = "canonical_op"
+        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links", reason
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int.self, forKey: .id)
+        kind = try c.decode(OperationKind.self, forKey: .kind)
+        source = try c.decodeIfPresent(PlanSource.self, forKey: .source)
+        destination = try c.decodePathIfPresent(.destination, b64: .destinationB64).map { RelativePath(bytes: $0) }
+        canonicalOp = try c.decodeIfPresent(Int.self, forKey: .canonicalOp)
+        content = try c.decodeIfPresent(String.self, forKey: .content)
+        contentSHA256 = try c.decodeIfPresent(String.self, forKey: .contentSHA256)
+        fallbackToCopy = try c.decodeIfPresent(Bool.self, forKey: .fallbackToCopy) ?? false
+        hardLinks = try c.decodeIfPresent([SiloName].self, forKey: .hardLinks) ?? []
+        reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(source, forKey: .source)
+        if let d = destination { try c.encodePath(d.bytes, .destination, b64: .destinationB64) }
+        try c.encodeIfPresent(canonicalOp, forKey: .canonicalOp)
+        try c.encodeIfPresent(content, forKey: .content)
+        try c.encodeIfPresent(contentSHA256, forKey: .contentSHA256)
+        if fallbackToCopy { try c.encode(true, forKey: .fallbackToCopy) }
+        if !hardLinks.isEmpty { try c.encode(hardLinks, forKey: .hardLinks) }
+        try c.encode(reason, forKey: .reason)
+    }
+
+    /// "copy marketing:a/b.jpg → 2023/06/b.jpg".
+    public var display: String {
+        var s = kind.rawValue
+        if let src = source { s += " " + src.display }
+        if let d = destination { s += (source == nil ? " " : " → ") + d.display }
+        return s
+    }
+}
+
+/// Two or more contents that the layout put on one destination (the same name after Unicode
+/// normalisation and case folding), and where each went instead.
+public struct PlanCollision: Sendable, Hashable, Codable {
+    public struct Entry: Sendable, Hashable, Codable {
+        public var sha256: String
+        /// "marketing:a/b.jpg": the canonical copy.
+        public var source: String
+        /// Where it goes.
+        public var destination: String
+        public init(sha256: String, source: String, destination: String) {
+            self.sha256 = sha256; self.source = source; self.destination = destination
+        }
+    }
+    /// The contested destination.
+    public var destination: String
+    /// In the order decided (by SHA-256): the first keeps the name.
+    public var entries: [Entry]
+    public var reason: String
+
+    public init(destination: String, entries: [Entry], reason: String) {
+        self.destination = destination; self.entries = entries; self.reason = reason
+    }
+}
+
+/// A field left in conflict by reconciliation.
+public struct PlanConflict: Sendable, Hashable, Codable {
+    public var sha256: String
+    /// The canonical copy, "silo:path".
+    public var asset: String
+    public var field: String
+    /// Each differing value with its source: "CC-BY (marketing:a.jpg, xmp)".
+    public var values: [String]
+
+    public init(sha256: String, asset: String, field: String, values: [String]) {
+        self.sha256 = sha256; self.asset = asset; self.field = field; self.values = values
+    }
+}
+
+/// What the plan leaves alone.
+public struct PlanUntouched: Sendable, Hashable, Codable {
+    /// Files (names) in the silos no operation removes, replaces or moves.
+    public var files: Int
+    public var bytes: Int64
+    /// Why, with the number of files: "duplicate kept (--duplicates keep)", "hard link of the
+    /// canonical copy", "canonical copy (copied, left in place)".
+    public var byReason: [String: Int]
+
+    public init(files: Int = 0, bytes: Int64 = 0, byReason: [String: Int] = [:]) {
+        self.files = files; self.bytes = bytes; self.byReason = byReason
+    }
+
+    enum CodingKeys: String, CodingKey { case files, bytes, byReason = "by_reason" }
+}
+
+/// A merge plan: what `silomerge plan` writes and `silomerge apply` carries out.
+public struct MergePlan: Sendable, Hashable, Codable {
+    public static let currentSchema = "silomerge-plan/1"
+
+    public var schema: String
+    public var toolVersion: String
+    /// ISO 8601 UTC.
+    public var createdAt: String
+    public var catalogue: String
+    public var scanRunID: Int64
+    public var targetRoot: FilePath
+    public var quarantineRoot: FilePath
+    public var settings: PlanSettings
+    public var silos: [PlanSilo]
+    public var operations: [PlanOperation]
+    public var collisions: [PlanCollision]
+    public var conflicts: [PlanConflict]
+    public var untouched: PlanUntouched
+
+    public init(schema: String = MergePlan.currentSchema, toolVersion: String = SiloMergeVersion.string,
+                createdAt: String, catalogue: String, scanRunID: Int64, targetRoot: FilePath, quarantineRoot: FilePath,
+                settings: PlanSettings, silos: [PlanSilo], operations: [PlanOperation], collisions: [PlanCollision] = [],
+                conflicts: [PlanConflict] = [], untouched: PlanUntouched = PlanUntouched()) {
+        self.schema = schema; self.toolVersion = toolVersion; self.createdAt = createdAt; self.catalogue = catalogue
+        self.scanRunID = scanRunID; self.targetRoot = targetRoot; self.quarantineRoot = quarantineRoot
+        self.settings = settings; self.silos = silos; self.operations = operations; self.collisions = collisions
+        self.conflicts = conflicts; self.untouched = untouched
+    }
+
+    public func operation(_ id: Int) -> PlanOperation? {
+        // Ids are 1...n in order in every plan the planner writes; hand-edited ones are searched.
+        if id >= 1, id <= operations.count, operations[id - 1].id == id { return operations[id - 1] }
+        return operations.first { $0.id == id }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, toolVersion = "tool_version", createdAt = "created_at", catalogue, scanRunID = "scan_run_id"
+        case targetRoot = "target_root", targetRootB64 = "target_root_b64"
+        case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
+        case settings, silos, operations, collisions, conflicts, untouched
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(String.self, forKey: .schema)
+        guard schema == MergePlan.currentSchema else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.schema],
+                                                    debugDescription: "unsupported plan schema '\(schema)'"))
+        }
+        toolVersion = try c.decode(String.self, forKey: .toolVersion)
+        createdAt = try c.decode(String.self, forKey: .createdAt)
+        catalogue = try c.decode(String.self, forKey: .catalogue)
+        scanRunID = try c.decode(Int64.self, forKey: .scanRunID)
+        targetRoot = FilePath(bytes: try c.decodePath(.targetRoot, b64: .targetRootB64))
+        quarantineRoot = FilePath(bytes: try c.decodePath(.quarantineRoot, b64: .quarantineRootB64))
+        settings = try c.decode(PlanSettings.self, forKey: .settings)
+        silos = try c.decode([PlanSilo].self, forKey: .silos)
+        operations = try c.decode([PlanOperation].self, forKey: .operations)
+        collisions = try c.decodeIfPresent([PlanCollision].self, forKey: .collisions) ?? []
+        conflicts = try c.decodeIfPresent([PlanConflict].self, forKey: .conflicts) ?? []
+        untouched = try c.decodeIfPresent(PlanUntouched.self, forKey: .untouched) ?? PlanUntouched()
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schema, forKey: .schema)
+        try c.encode(toolVersion, forKey: .toolVersion)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(catalogue, forKey: .catalogue)
+        try c.encode(scanRunID, forKey: .scanRunID)
+        try c.encodePath(targetRoot.bytes, .targetRoot, b64: .targetRootB64)
+        try c.encodePath(quarantineRoot.bytes, .quarantineRoot, b64: .quarantineRootB64)
+        try c.encode(settings, forKey: .settings)
+        try c.encode(silos, forKey: .silos)
+        try c.encode(operations, forKey: .operations)
+        try c.encode(collisions, forKey: .collisions)
+        try c.encode(conflicts, forKey: .conflicts)
+        try c.encode(untouched, forKey: .untouched)
+    }
+}
+
+// MARK: - Errors
+
+/// One thing wrong with a plan (or with the file system under it), found by validation.
+public struct PlanProblem: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The operation concerned, if one.
+    public var op: Int?
+    /// The path concerned (display form), if one.
+    public var path: String?
+    public var reason: String
+
+    public init(op: Int? = nil, path: String? = nil, reason: String) {
+        self.op = op; self.path = path; self.reason = reason
+    }
+
+    public var description: String {
+        var s = ""
+        if let op { s += "operation \(op): " }
+        if let path { s += "\(path): " }
+        return s + reason
+    }
+}
+
+/// Errors of the planning stage.
+public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidSettings(String)
+    case unknownTemplateToken(token: String, template: String)
+    case malformedTemplate(template: String, reason: String)
+    /// Fields in conflict, and `allowConflicts` is off.
+    case unresolvedConflicts([PlanConflict])
+    case unknownSilo(name: String, asset: String)
+    /// The plan breaks a rule (the planner checks its own output too).
+    case invalidPlan([PlanProblem])
+    case unsupportedSchema(found: String)
+    case cannotDecode(path: String?, reason: String)
+    case cannotEncode(reason: String)
+    case io(path: String, errno: Errno, operation: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSettings(let s):
+            return "invalid plan settings: \(s)"
+        case .unknownTemplateToken(let token, let template):
+            return "unknown token {\(token)} in layout '\(template)' (known: \(LayoutTemplate.knownTokens))"
+        case .malformedTemplate(let template, let reason):
+            return "layout '\(template)': \(reason)"
+        case .unresolvedConflicts(let conflicts):
+            let contents = Set(conflicts.map(\.sha256)).count
+            var s = "\(conflicts.count) field\(conflicts.count == 1 ? "" : "s") of \(contents) content\(contents == 1 ? "" : "s") are in conflict; resolve them first, or plan with --allow-conflicts to list them in the plan:"
+            for c in conflicts.prefix(20) { s += "\n  \(c.asset) \(c.field): \(c.values.joined(separator: " | "))" }
+            if conflicts.count > 20 { s += "\n  … and \(conflicts.count - 20) more" }
+            return s
+        case .unknownSilo(let name, let asset):
+            return "content \(asset) has a copy in silo '\(name)', which the plan input does not list"
+        case .invalidPlan(let problems):
+            var s = "the plan is not valid (\(problems.count) problem\(problems.count == 1 ? "" : "s")):"
+            for p in problems.prefix(50) { s += "\n  " + p.description }
+            if problems.count > 50 { s += "\n  … and \(problems.count - 50) more" }
+            return s
+        case .unsupportedSchema(let found):
+            return "unsupported plan schema '\(found)' (this silomerge reads \(MergePlan.currentSchema)); make the plan again with this version"
+        case .cannotDecode(let path, let reason):
+            return "cannot read the plan\(path.map { " " + $0 } ?? ""): \(reason)"
+        case .cannotEncode(let reason):
+            return "cannot write the plan: \(reason)"
+        case .io(let path, let errno, let operation):
+            return "\(path): \(operation) failed: \(errno) (\(errno.name))"
+        }
+    }
+}
+
+// MARK: - Byte paths in JSON
+
+extension KeyedEncodingContainer {
+    /// Writes `key: "exact text"` when the bytes are UTF-8, else `key: "display form"` and
+    /// `key_b64: "exact bytes, base64"`, as the duplicate reports do.
+    mutating func encodePath(_ bytes: [UInt8], _ key: Key, b64: Key) throws {
+        if let s = String(validatingUTF8Bytes: bytes) {
+            try encode(s, forKey: key)
+        } else {
+            try encode(PathDisplay.escape(bytes), forKey: key)
+            try encode(Data(bytes).base64EncodedString(), forKey: b64)
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    func decodePath(_ key: Key, b64: Key) throws -> [UInt8] {
+        if let encoded = try decodeIfPresent(String.self, forKey: b64) {
+            guard let data = Data(base64Encoded: encoded) else {
+                throw DecodingError.dataCorruptedError(forKey: b64, in: self, debugDescription: "not base64")
+            }
+            return Array(data)
+        }
+        return Array(try decode(String.self, forKey: key).utf8)
+    }
+
+    func decodePathIfPresent(_ key: Key, b64: Key) throws -> [UInt8]? {
+        if contains(b64) || contains(key) { return try decodePath(key, b64: b64) }
+        return nil
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+
+/// Checks a plan's structure and its safety invariant without touching the disk. Used by the
+/// planner on its own output and by the applier on any plan it is given (a hand-edited one
+/// included). The applier adds the checks that need the file system.
+public enum PlanValidator {
+    /// Every problem found (empty: the plan is valid).
+    public static func problems(in plan: MergePlan) -> [PlanProblem] {
+        structuralProblems(in: plan) + invariantProblems(in: plan)
+    }
+
+    /// The invariant: every distinct content keeps at least one verified copy.
+    ///
+    /// - A duplicate action (link, remove, quarantine) names the transfer operation of its
+    ///   canonical copy; that operation must exist, come earlier, bring the same content into the
+    ///   target, and be of a file that is not the duplicate itself. The applier runs the action
+    ///   only after that transfer is done and verified, so the content always has its copy in
+    ///   the target before any other copy goes.
+    /// - Hard links to one file (device and inode) are one copy: a duplicate action on a name of
+    ///   the canonical copy's own file is refused, as is acting twice on one name.
+    public static func invariantProblems(in plan: MergePlan) -> [PlanProblem] {
+        var problems: [PlanProblem] = []
+        var index: [Int: Int] = [:]
+        for (i, op) in plan.operations.enumerated() where index[op.id] == nil { index[op.id] = i }
+        var actedOn: [String: Int] = [:]        // "silo\0path" → op id of a destructive op
+        for (i, op) in plan.operations.enumerated() {
+            guard op.kind.isDestructive, let source = op.source else { continue }
+            let nameKey = source.silo + "\u{0}" + (source.path.string ?? source.path.display)
+            if let other = actedOn[nameKey] {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "operation \(other) already removes or moves this file; a file can be taken away only once"))
+            } else {
+                actedOn[nameKey] = op.id
+            }
+            guard op.kind.isDuplicateAction else { continue }
+            guard let canonicalID = op.canonicalOp else {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "\(op.kind.rawValue) names no canonical operation: nothing guarantees the content keeps a copy"))
+                continue
+            }
+            guard let ci = index[canonicalID] else {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "its canonical operation \(canonicalID) is not in the plan: the content would lose this copy with no verified copy kept"))
+                continue
+            }
+            let canonical = plan.operations[ci]
+            guard ci < i else {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "its canonical operation \(canonicalID) comes after it; the canonical copy must be verified first"))
+                continue
+            }
+            guard canonical.kind.isTransfer, let cs = canonical.source, canonical.destination != nil else {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "its canonical operation \(canonicalID) (\(canonical.kind.rawValue)) does not bring the content into the target"))
+                continue
+            }
+            if cs.sha256.lowercased() != source.sha256.lowercased() {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "its canonical operation \(canonicalID) is of another content (\(cs.sha256.prefix(12)) ≠ \(source.sha256.prefix(12)))"))
+            }
+            if cs.fileID == source.fileID {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "this is a hard link to the canonical copy's own file (device \(source.device), inode \(source.inode)), not a separate copy; it cannot be \(op.kind == .linkDuplicate ? "relinked" : "removed")"))
+            } else if cs.silo == source.silo && cs.path == source.path {
+                problems.append(PlanProblem(op: op.id, path: source.display, reason: "this is the canonical copy itself"))
+            }
+        }
+        return problems
+    }
+
+    /// Schema, paths, hashes, references and destinations.
+    public static func structuralProblems(in plan: MergePlan) -> [PlanProblem] {
+        var problems: [PlanProblem] = []
+        func add(_ op: Int?, _ path: String?, _ reason: String) { problems.append(PlanProblem(op: op, path: path, reason: reason)) }
+
+        if plan.schema != MergePlan.currentSchema {
+            add(nil, nil, "unsupported schema '\(plan.schema)' (expected \(MergePlan.currentSchema))")
+        }
+        for (what, root) in [("target", plan.targetRoot), ("quarantine folder", plan.quarantineRoot)] {
+            if root.bytes.first != 0x2F { add(nil, root.display, "the \(what) is not an absolute path") }
+            if root.bytes.contains(0) { add(nil, root.display, "the \(what) holds a NUL byte") }
+            if RelativePath(bytes: root.bytes).components.contains(where: { $0.elementsEqual("..".utf8) }) {
+                add(nil, root.display, "the \(what) holds a '..' component")
+            }
+        }
+        if plan.settings.targetRoot != plan.targetRoot {
+            add(nil, plan.targetRoot.display, "the target differs from the one in the settings (\(plan.settings.targetRoot.display))")
+        }
+        var silos: [String: PlanSilo] = [:]
+        for s in plan.silos {
+            if silos[s.name] != nil { add(nil, nil, "silo '\(s.name)' is listed twice") }
+            silos[s.name] = s
+            if s.root.bytes.first != 0x2F || s.root.bytes.contains(0) { add(nil, s.root.display, "silo '\(s.name)': the root is not a clean absolute path") }
+            if s.root.contains(plan.targetRoot) || plan.targetRoot.contains(s.root) {
+                add(nil, s.root.display, "silo '\(s.name)' overlaps the target \(plan.targetRoot.display)")
+            }
+        }
+        var quarantineInTarget: [UInt8]? = nil
+        if plan.targetRoot.contains(plan.quarantineRoot) {
+            let rest = Array(plan.quarantineRoot.bytes.dropFirst(plan.targetRoot.bytes.count).drop(while: { $0 == 0x2F }))
+            if rest.isEmpty {
+                add(nil, plan.quarantineRoot.display, "the quarantine folder is the target itself")
+            } else {
+                quarantineInTarget = NameSanitizer.collisionKey(path: RelativePath(bytes: rest))
+            }
+        }
+
+        var ids: Set<Int> = []
+        var lastID = Int.min
+        var targetKeys: [[UInt8]: Int] = [:]
+        var targetDirectories: [[UInt8]: Int] = [:]
+        var quarantineKeys: [[UInt8]: Int] = [:]
+        for op in plan.operations {
+            let id = op.id
+            if !ids.insert(id).inserted { add(id, nil, "the id is used twice") }
+            if id <= lastID { add(id, nil, "operations are not in increasing id order") }
+            lastID = max(lastID, id)
+
+            // What each kind needs.
+            if op.kind.isTransfer || op.kind.isDuplicateAction {
+                if op.source == nil { add(id, nil, "\(op.kind.rawValue) needs a source") }
+            } else if op.source != nil {
+                add(id, nil, "\(op.kind.rawValue) takes no source")
+            }
+            if op.kind.writesTarget || op.kind == .quarantineDuplicate {
+                if op.destination == nil { add(id, nil, "\(op.kind.rawValue) needs a destination") }
+            } else if op.destination != nil {
+                add(id, op.destination?.display, "\(op.kind.rawValue) takes no destination")
+            }
+            if op.kind.isGenerated {
+                if let text = op.content, let sha = op.contentSHA256 {
+                    if SHA256Digest(hex: sha) == nil {
+                        add(id, op.destination?.display, "content_sha256 is not a SHA-256: '\(sha)'")
+                    } else if (try? SHA256Hasher.digest(Array(text.utf8)))?.hex != sha.lowercased() {
+                        add(id, op.destination?.display, "the content does not match its content_sha256 (edited?)")
+                    }
+                } else {
+                    add(id, op.destination?.display, "\(op.kind.rawValue) needs content and content_sha256")
+                }
+                if let c = op.canonicalOp, plan.operation(c)?.kind.isTransfer != true {
+                    add(id, op.destination?.display, "canonical operation \(c) is not a transfer in this plan")
+                }
+            }
+            if op.fallbackToCopy && op.kind != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            for link in op.hardLinks {
+                if silos[link.silo] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }
+                if let why = relativePathProblem(link.path, limitComponents: false) { add(id, "\(link.silo):\(link.path.display)", "hard link path: \(why)") }
+            }
+
+            // The source: inside its silo, as the plan lists it.
+            if let s = op.source {
+                if let silo = silos[s.silo] {
+                    if silo.root != s.siloRoot {
+                        add(id, s.display, "the silo root \(s.siloRoot.display) is not silo '\(s.silo)''s root \(silo.root.display)")
+                    }
+                } else {
+                    add(id, s.display, "silo '\(s.silo)' is not listed in the plan")
+                }
+                // Sources are as the file system named them: only their structure is checked.
+                if let why = relativePathProblem(s.path, limitComponents: false) { add(id, s.display, "source path: \(why)") }
+                if SHA256Digest(hex: s.sha256) == nil { add(id, s.display, "sha256 is not a SHA-256: '\(s.sha256)'") }
+                if s.size < 0 { add(id, s.display, "negative size") }
+            }
+
+            // The destination: relative, clean, inside its root, unique.
+            if let d = op.destination {
+                if let why = relativePathProblem(d) { add(id, d.display, "destination: \(why)") }
+                if !op.kind.writesTarget, d.components.contains(where: { $0.starts(with: ".silomerge-tmp-".utf8) }) {
+                    add(id, d.display, "destination: names starting with .silomerge-tmp- are the applier's temporary files")
+                }
+                if op.kind.writesTarget {
+                    let key = NameSanitizer.collisionKey(path: d)
+                    if let other = targetKeys[key] {
+                        add(id, d.display, "operation \(other) writes the same destination (names are compared after Unicode normalisation and case folding)")
+                    } else {
+                        targetKeys[key] = id
+                    }
+                    if let q = quarantineInTarget, key == q || key.starts(with: q + [0x2F]) {
+                        add(id, d.display, "destination is inside the quarantine folder")
+                    }
+                    if d.components.contains(where: { $0.starts(with: ".silomerge-".utf8) }) {
+                        add(id, d.display, "destination: names starting with .silomerge- are kept for the tool")
+                    }
+                    var prefix: [UInt8] = []
+                    for part in d.components.dropLast() {
+                        prefix += (prefix.isEmpty ? [] : [0x2F]) + Array(part)
+                        let k = NameSanitizer.collisionKey(path: RelativePath(bytes: prefix))
+                        if targetDirectories[k] == nil { targetDirectories[k] = id }
+                    }
+                } else {
+                    if let other = quarantineKeys[d.bytes] {
+                        add(id, d.display, "operation \(other) quarantines to the same place")
+                    } else {
+                        quarantineKeys[d.bytes] = id
+                    }
+                }
+            }
+        }
+        // A file where another operation needs a folder.
+        for (key, id) in targetKeys.sorted(by: { $0.value < $1.value }) {
+            if let other = targetDirectories[key] {
+                add(id, plan.operation(id)?.destination?.display, "operation \(other) needs a folder of this name")
+            }
+        }
+        return problems
+    }
+
+    /// Why a relative path is unsafe, or nil: empty, absolute, `//`, `.` or `..` components,
+    /// NUL bytes, components over 255 bytes.
+    public static func relativePathProblem(_ path: RelativePath, limitComponents: Bool = true) -> String? {
+        let b = path.bytes
+        if b.isEmpty { return "empty path" }
+        if b.first == 0x2F { return "absolute path" }
+        if b.contains(0) { return "holds a NUL byte" }
+        let parts = b.split(separator: 0x2F, omittingEmptySubsequences: false)
+        for part in parts {
+            if part.isEmpty { return "empty component (// or a trailing /)" }
+            if part.elementsEqual([0x2E]) || part.elementsEqual([0x2E, 0x2E]) { return "'.' or '..' component" }
+            if limitComponents && part.count > NameSanitizer.maxComponentBytes { return "a component is longer than 255 bytes" }
+        }
+        return nil
+    }
+}

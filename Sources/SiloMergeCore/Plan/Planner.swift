@@ -1,0 +1,382 @@
+import Foundation
+
+/// Turns the unified catalogue into a merge plan: one canonical copy per content, its place in
+/// the target, an action per other copy, and a reason for each choice.
+///
+/// Planning reads nothing from disk and never prints. The same input and settings give the
+/// same plan, whatever order the assets and copies come in.
+public struct Planner: Sendable {
+    public let settings: PlanSettings
+    let template: LayoutTemplate
+    let chooser: CanonicalChooser
+
+    public init(settings: PlanSettings) throws(PlanError) {
+        self.settings = settings
+        template = try LayoutTemplate(settings.layout)
+        chooser = try CanonicalChooser(rules: settings.canonicalRules)
+        try Self.checkAbsolute(settings.targetRoot, "the target")
+        if let q = settings.quarantineRoot { try Self.checkAbsolute(q, "the quarantine folder") }
+    }
+
+    static func checkAbsolute(_ path: FilePath, _ what: String) throws(PlanError) {
+        guard path.bytes.first == 0x2F else { throw .invalidSettings("\(what) must be an absolute path: \(path.display)") }
+        guard !path.bytes.contains(0) else { throw .invalidSettings("\(what) holds a NUL byte: \(path.display)") }
+    }
+
+    /// One content's decisions before operations are numbered.
+    struct Placed {
+        var asset: ReconciledAsset
+        var canonical: AssetCopy
+        var choiceReason: String
+        var dateOrigin: String
+        /// The destination the layout gave, then the one after collisions.
+        var wanted: [String]
+        var final: [String]
+        var renamedBecause: String?
+        var sidecar: [String]?
+    }
+
+    public func plan(_ input: PlanInput) throws(PlanError) -> MergePlan {
+        // Silos by name.
+        var silos: [String: PlanSilo] = [:]
+        for s in input.silos {
+            guard silos[s.name] == nil else { throw .invalidSettings("silo '\(s.name)' is listed twice") }
+            silos[s.name] = s
+        }
+        let quarantineRoot = settings.effectiveQuarantineRoot
+        for s in input.silos {
+            if s.root.contains(settings.targetRoot) || settings.targetRoot.contains(s.root) {
+                throw .invalidSettings("the target \(settings.targetRoot.display) overlaps silo '\(s.name)' (\(s.root.display)); the merged tree must be outside every silo")
+            }
+            if settings.duplicates == .quarantine, s.root.contains(quarantineRoot) || quarantineRoot.contains(s.root) {
+                throw .invalidSettings("the quarantine folder \(quarantineRoot.display) overlaps silo '\(s.name)' (\(s.root.display))")
+            }
+        }
+
+        // One asset per content, in SHA-256 order. A content given twice is merged: all copies,
+        // and the fields of the record with most of them (ties: the one whose first copy sorts
+        // first), so the input order never matters.
+        var bySHA: [SHA256Digest: [ReconciledAsset]] = [:]
+        for a in input.assets where !a.copies.isEmpty { bySHA[a.sha256, default: []].append(a) }
+        let assets: [ReconciledAsset] = bySHA.values.map { records in
+            guard records.count > 1 else { return records[0] }
+            let first: (ReconciledAsset) -> AssetCopy = { $0.copies.min(by: CanonicalChooser.stableOrder)! }
+            var base = records.min { a, b in
+                a.fields.count != b.fields.count ? a.fields.count > b.fields.count : CanonicalChooser.stableOrder(first(a), first(b))
+            }!
+            base.copies = Array(Set(records.flatMap(\.copies))).sorted(by: CanonicalChooser.stableOrder)
+            return base
+        }.sorted { $0.sha256 < $1.sha256 }
+        for a in assets {
+            for c in a.copies where silos[c.silo] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
+        }
+
+        // Conflicts.
+        let conflicts = Self.conflicts(assets)
+        if !conflicts.isEmpty && !settings.allowConflicts { throw .unresolvedConflicts(conflicts) }
+
+        // Canonical copies and wanted destinations.
+        var placed: [Placed] = []
+        for asset in assets {
+            guard let choice = chooser.choose(asset) else { continue }
+            let date = AssetDate(asset: asset, mtimeNs: choice.copy.mtimeNs)
+            let values = LayoutTemplate.Values(
+                silo: choice.copy.silo, path: choice.copy.path, sha256: asset.sha256.hex,
+                year: date.year, month: date.month, day: date.day,
+                creator: Self.first(asset, .creator), keyword: Self.first(asset, .keywords),
+                format: asset.format.rawValue)
+            let wanted = template.render(values)
+            placed.append(Placed(asset: asset, canonical: choice.copy, choiceReason: choice.reason,
+                                 dateOrigin: date.origin, wanted: wanted, final: wanted))
+        }
+
+        // Collisions.
+        var names = NameTable()
+        if let inside = Self.relative(quarantineRoot, in: settings.targetRoot) {
+            names.reserveDirectory(inside)
+        }
+        let collisions = names.assign(&placed)
+
+        // Sidecars, then the manifest (files keep their names; generated ones give way).
+        if settings.writeSidecars {
+            for i in placed.indices where placed[i].asset.format != .xmp {
+                placed[i].sidecar = names.claimSidecar(for: placed[i].final, sha: placed[i].asset.sha256.hex)
+            }
+        }
+        var manifestDestination: [String]? = nil
+        if settings.writeManifest { manifestDestination = names.claimManifest() }
+
+        // Operations: transfers by destination, then sidecars, the manifest, duplicate actions.
+        var transfers: [(placedIndex: Int, op: PlanOperation, key: [UInt8])] = []
+        for (i, p) in placed.enumerated() {
+            let dest = RelativePath(p.final.joined(separator: "/"))
+            var reason = "canonical copy: \(p.choiceReason)"
+            if template.usesDate { reason += "; \(p.dateOrigin)" }
+            if let why = p.renamedBecause { reason += "; \(why)" }
+            if settings.transfer == .move { reason += "; moved out of its silo once verified in the target" }
+            let canonicalFile = FileID(device: p.canonical.device, inode: p.canonical.inode)
+            let links = settings.transfer != .move ? [] : p.asset.copies
+                .filter { $0 != p.canonical && FileID(device: $0.device, inode: $0.inode) == canonicalFile }
+                .sorted(by: CanonicalChooser.stableOrder)
+                .map { SiloName(silo: $0.silo, path: $0.path) }
+            let op = PlanOperation(id: 0, kind: OperationKind(rawValue: settings.transfer.rawValue)!,
+                                   source: Self.source(p.canonical, asset: p.asset, silos: silos),
+                                   destination: dest,
+                                   fallbackToCopy: settings.transfer == .hardlink && settings.hardlinkFallbackToCopy,
+                                   hardLinks: links, reason: reason)
+            transfers.append((i, op, dest.bytes))
+        }
+        transfers.sort { $0.key.lexicographicallyPrecedes($1.key) }
+
+        var operations: [PlanOperation] = []
+        var transferID: [Int: Int] = [:]       // placed index → op id
+        for t in transfers {
+            var op = t.op
+            op.id = operations.count + 1
+            transferID[t.placedIndex] = op.id
+            operations.append(op)
+        }
+        if settings.writeSidecars {
+            let sidecarOrder = placed.indices.filter { placed[$0].sidecar != nil }
+                .sorted { placed[$0].sidecar!.joined(separator: "/").utf8.lexicographicallyPrecedes(placed[$1].sidecar!.joined(separator: "/").utf8) }
+            for i in sidecarOrder {
+                let p = placed[i]
+                let text = PlanSidecars.xmpPacket(for: p.asset)
+                operations.append(PlanOperation(
+                    id: operations.count + 1, kind: .xmpSidecar, destination: RelativePath(p.sidecar!.joined(separator: "/")),
+                    canonicalOp: transferID[i], content: text, contentSHA256: Self.sha(text),
+                    reason: "reconciled metadata of \(p.final.joined(separator: "/")) (\(p.asset.fields.filter { $0.value != nil && $0.status != .conflict }.count) fields)"))
+            }
+        }
+        if let m = manifestDestination {
+            let rows = transfers.map { t in
+                (destination: placed[t.placedIndex].final.joined(separator: "/"), asset: placed[t.placedIndex].asset,
+                 source: "\(placed[t.placedIndex].canonical.silo):\(placed[t.placedIndex].canonical.path.display)")
+            }
+            let text = PlanSidecars.manifest(rows: rows)
+            operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,
+                                            destination: RelativePath(m.joined(separator: "/")),
+                                            content: text, contentSHA256: Self.sha(text),
+                                            reason: "DAM import manifest: one row per file in the target (\(rows.count) rows)"))
+        }
+
+        // Duplicate actions, and what stays untouched.
+        var untouched = PlanUntouched()
+        func keep(_ copy: AssetCopy, _ why: String) {
+            untouched.files += 1
+            untouched.bytes += copy.size
+            untouched.byReason[why, default: 0] += 1
+        }
+        var duplicates: [(op: PlanOperation, silo: String, path: RelativePath)] = []
+        for (i, p) in placed.enumerated() {
+            let canonicalID = FileID(device: p.canonical.device, inode: p.canonical.inode)
+            if settings.transfer != .move { keep(p.canonical, "canonical copy, left in place (\(settings.transfer.rawValue) into the target)") }
+            let others = p.asset.copies.filter { $0 != p.canonical }.sorted(by: CanonicalChooser.stableOrder)
+            let namesPerFile = Dictionary(grouping: others, by: { FileID(device: $0.device, inode: $0.inode) }).mapValues(\.count)
+            for copy in others {
+                let id = FileID(device: copy.device, inode: copy.inode)
+                if id == canonicalID {
+                    keep(copy, "hard link of the canonical copy (one file, not a separate copy)")
+                    continue
+                }
+                let kind: OperationKind
+                let what: String
+                switch settings.duplicates {
+                case .keep:
+                    keep(copy, "duplicate kept (--duplicates keep)")
+                    continue
+                case .hardlink: kind = .linkDuplicate; what = "replaced by a hard link to the canonical copy in the target"
+                case .remove: kind = .removeDuplicate; what = "removed"
+                case .quarantine: kind = .quarantineDuplicate; what = "moved to the quarantine folder"
+                }
+                var reason = "duplicate of \(p.canonical.silo):\(p.canonical.path.display) (canonical, → \(p.final.joined(separator: "/"))); \(what) once the canonical copy is verified in the target"
+                if let n = namesPerFile[id], n > 1 { reason += "; one of \(n) names of one file, each acted on" }
+                var destination: RelativePath? = nil
+                if kind == .quarantineDuplicate {
+                    destination = RelativePath(NameSanitizer.component(copy.silo)).appending(copy.path.bytes)
+                }
+                let op = PlanOperation(id: 0, kind: kind, source: Self.source(copy, asset: p.asset, silos: silos),
+                                       destination: destination, canonicalOp: transferID[i], reason: reason)
+                duplicates.append((op, copy.silo, copy.path))
+            }
+        }
+        duplicates.sort { a, b in
+            a.silo != b.silo ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
+        }
+        for d in duplicates {
+            var op = d.op
+            op.id = operations.count + 1
+            operations.append(op)
+        }
+
+        let plan = MergePlan(
+            createdAt: Timestamp.string(input.createdAt), catalogue: input.catalogueIdentity, scanRunID: input.scanRunID,
+            targetRoot: settings.targetRoot, quarantineRoot: quarantineRoot, settings: settings,
+            silos: input.silos.sorted { $0.priority != $1.priority ? $0.priority < $1.priority : $0.name < $1.name },
+            operations: operations, collisions: collisions, conflicts: settings.allowConflicts ? conflicts : [],
+            untouched: untouched)
+        let problems = PlanValidator.problems(in: plan)
+        guard problems.isEmpty else { throw .invalidPlan(problems) }
+        return plan
+    }
+
+    // MARK: helpers
+
+    static func source(_ copy: AssetCopy, asset: ReconciledAsset, silos: [String: PlanSilo]) -> PlanSource {
+        PlanSource(silo: copy.silo, siloRoot: silos[copy.silo]!.root, path: copy.path, size: copy.size,
+                   mtimeNs: copy.mtimeNs, device: copy.device, inode: copy.inode, sha256: asset.sha256.hex)
+    }
+
+    static func first(_ asset: ReconciledAsset, _ field: UnifiedField) -> String? {
+        guard let f = asset.field(field), f.status != .conflict, let v = f.value else { return nil }
+        return v.list?.first ?? v.text
+    }
+
+    static func sha(_ text: String) -> String {
+        (try? SHA256Hasher.digest(Array(text.utf8)).hex) ?? ""
+    }
+
+    static func relative(_ inner: FilePath, in outer: FilePath) -> [String]? {
+        guard outer.contains(inner), inner.bytes.count > outer.bytes.count else { return nil }
+        var rest = Array(inner.bytes.dropFirst(outer.bytes.count))
+        while rest.first == 0x2F { rest.removeFirst() }
+        return RelativePath(bytes: rest).components.map { NameSanitizer.text(fromBytes: $0) }
+    }
+
+    static func conflicts(_ assets: [ReconciledAsset]) -> [PlanConflict] {
+        var out: [PlanConflict] = []
+        for a in assets {
+            let first = a.copies.sorted(by: CanonicalChooser.stableOrder).first
+            let label = first.map { "\($0.silo):\($0.path.display)" } ?? a.shortID
+            for f in a.fields where f.status == .conflict {
+                var values: [String] = []
+                for s in f.sources {
+                    let v = "\(PlanSidecars.display(s.value)) (\(s.silo):\(s.path.display), \(s.origin.rawValue))"
+                    if !values.contains(v) { values.append(v) }
+                }
+                out.append(PlanConflict(sha256: a.sha256.hex, asset: label, field: f.field.rawValue, values: values))
+            }
+        }
+        return out
+    }
+}
+
+/// The names taken in the target, compared as a case-insensitive, normalising file system would.
+struct NameTable {
+    /// Keys of files, and of folders (every proper prefix of a destination).
+    var files: Set<[UInt8]> = []
+    var directories: Set<[UInt8]> = []
+    /// The spelling of each folder, by key: the first content (by SHA-256) to use a folder
+    /// decides how it is spelt, so `Photos/` and `photos/` become one folder everywhere.
+    var spelling: [[UInt8]: String] = [:]
+
+    static func key(_ components: [String]) -> [UInt8] { NameSanitizer.collisionKey(components.joined(separator: "/")) }
+
+    mutating func reserveDirectory(_ components: [String]) {
+        for n in 1...max(1, components.count) where n <= components.count {
+            directories.insert(Self.key(Array(components.prefix(n))))
+        }
+    }
+
+    /// Folders spelt consistently, then files assigned in SHA-256 order: in each group of
+    /// contents that want one name, the first by SHA-256 keeps it, the others get
+    /// `-<sha256:8>` before the extension (longer if that is taken too).
+    mutating func assign(_ placed: inout [Planner.Placed]) -> [PlanCollision] {
+        for i in placed.indices {
+            var spelled: [String] = []
+            let parts = placed[i].final
+            for level in parts.dropLast() {
+                let k = Self.key(spelled + [level])
+                if let s = spelling[k] { spelled.append(s) } else { spelling[k] = level; spelled.append(level) }
+            }
+            spelled.append(parts.last!)
+            placed[i].final = spelled
+            placed[i].wanted = spelled
+            reserveDirectory(Array(spelled.dropLast()))
+        }
+        var groups: [[UInt8]: [Int]] = [:]
+        for i in placed.indices { groups[Self.key(placed[i].final), default: []].append(i) }
+        // Keys in a fixed order; members in SHA-256 order (placed is sorted by SHA-256).
+        let keys = groups.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        var losers: [(index: Int, key: [UInt8])] = []
+        for k in keys {
+            let members = groups[k]!
+            if directories.contains(k) {
+                losers += members.map { ($0, k) }
+            } else {
+                files.insert(k)
+                losers += members.dropFirst().map { ($0, k) }
+            }
+        }
+        var renamed: [[UInt8]: [Int]] = [:]
+        for (index, k) in losers.sorted(by: { placed[$0.index].asset.sha256 < placed[$1.index].asset.sha256 }) {
+            let sha = placed[index].asset.sha256.hex
+            let parts = placed[index].final
+            var chosen = parts
+            for length in [8, 16, 64] {
+                let name = NameSanitizer.component(NameTable.suffixed(parts.last!, "-" + String(sha.prefix(length))))
+                chosen = Array(parts.dropLast()) + [name]
+                if !files.contains(Self.key(chosen)) && !directories.contains(Self.key(chosen)) { break }
+            }
+            files.insert(Self.key(chosen))
+            placed[index].final = chosen
+            renamed[k, default: []].append(index)
+        }
+        var out: [PlanCollision] = []
+        for k in keys where renamed[k] != nil {
+            let members = groups[k]!
+            let isDir = directories.contains(k)
+            let entries = members.map { i in
+                PlanCollision.Entry(sha256: placed[i].asset.sha256.hex,
+                                    source: "\(placed[i].canonical.silo):\(placed[i].canonical.path.display)",
+                                    destination: placed[i].final.joined(separator: "/"))
+            }
+            let contested = placed[members[0]].wanted.joined(separator: "/")
+            let reason = isDir
+                ? "the name is a folder in the target; every file wanting it gets -<sha256:8>"
+                : "\(members.count) contents want this name (names are compared after Unicode normalisation and case folding); the first by SHA-256 keeps it, the others get -<sha256:8>"
+            for i in members where placed[i].final != placed[i].wanted {
+                placed[i].renamedBecause = "renamed from \(contested): another content has that name"
+            }
+            out.append(PlanCollision(destination: contested, entries: entries, reason: reason))
+        }
+        return out
+    }
+
+    /// `name` with `suffix` before its extension, shortened to fit in 255 bytes.
+    static func suffixed(_ name: String, _ suffix: String) -> String {
+        let (stem, ext) = NameSanitizer.splitExtension(name)
+        let keepExt = ext.utf8.count <= NameSanitizer.maxKeptExtensionBytes ? ext : ""
+        let body = keepExt.isEmpty ? name : stem
+        let room = NameSanitizer.maxComponentBytes - suffix.utf8.count - keepExt.utf8.count
+        let head = body.utf8.count <= room ? body : NameSanitizer.shorten(body, to: room)
+        return head + suffix + keepExt
+    }
+
+    mutating func claim(_ candidates: [[String]]) -> [String]? {
+        for c in candidates {
+            let k = Self.key(c)
+            if !files.contains(k) && !directories.contains(k) { files.insert(k); return c }
+        }
+        return nil
+    }
+
+    /// `stem.xmp` (Adobe's convention); `name.ext.xmp` when that is taken (another format of
+    /// the same stem); `stem-<sha8>.xmp` last.
+    mutating func claimSidecar(for destination: [String], sha: String) -> [String]? {
+        let folder = Array(destination.dropLast())
+        let name = destination.last!
+        let (stem, _) = NameSanitizer.splitExtension(name)
+        let candidates = [
+            NameSanitizer.component(NameTable.suffixed(stem + ".xmp", "")),
+            NameSanitizer.component(NameTable.suffixed(name + ".xmp", "")),
+            NameSanitizer.component(NameTable.suffixed(stem + ".xmp", "-" + String(sha.prefix(8)))),
+            NameSanitizer.component(NameTable.suffixed(stem + ".xmp", "-" + sha)),
+        ]
+        return claim(candidates.map { folder + [$0] })
+    }
+
+    mutating func claimManifest() -> [String]? {
+        claim((1...99).map { $0 == 1 ? ["silomerge-manifest.csv"] : ["silomerge-manifest-\($0).csv"] })
+    }
+}
