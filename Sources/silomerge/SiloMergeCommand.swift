@@ -27,7 +27,7 @@ struct SiloMergeCommand: ParsableCommand {
             3 check found changes; 4 check found corruption; 64 bad command line or configuration.
             """,
         version: SiloMergeVersion.string,
-        subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Silos.self, History.self]
+        subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
     )
 
     static func main() {

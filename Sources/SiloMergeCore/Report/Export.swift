@@ -230,7 +230,7 @@ public final class ExportWriter {
         self.summary = ExportSummary(format: format)
         switch (format.writesFolder, destination) {
         case (true, .directory(let dir)):
-            try FileOps.makeDirectories(dir)
+            try ExportFileOps.makeDirectories(dir)
             folder = dir
         case (true, .file(let p)):
             throw ExportError(.destination, path: p, reason: "the xmp format writes one sidecar per asset: give a folder")
@@ -249,7 +249,7 @@ public final class ExportWriter {
             try output?.write(Self.csvHeader + "\r\n")
         case .bagit:
             var parent = FilePath(NSTemporaryDirectory())
-            if case .file(let p) = destination { parent = FileOps.parent(of: p) }
+            if case .file(let p) = destination { parent = ExportFileOps.parent(of: p) }
             manifest = ManifestSorter(tempParent: parent, runLimit: manifestRunLimit)
         default: break
         }
@@ -331,7 +331,7 @@ public final class ExportWriter {
     private func writeSidecar(_ bytes: [UInt8], named name: String, in folder: FilePath) throws -> Bool {
         let target = folder.appending(RelativePath(name))
         var replace = false
-        switch try FileOps.compare(target, with: bytes) {
+        switch try ExportFileOps.compare(target, with: bytes) {
         case .identical: return false
         case .different:
             guard options.replaceDifferentSidecars else {
@@ -342,10 +342,10 @@ public final class ExportWriter {
         }
         sidecarCounter += 1
         let temp = folder.appending(RelativePath(".\(name).silomerge-\(getpid())-\(sidecarCounter).tmp"))
-        try FileOps.writeNew(temp, bytes)
+        try ExportFileOps.writeNew(temp, bytes)
         defer { _ = temp.withCString { unlink($0) } }
         if replace {
-            try FileOps.rename(temp, to: target)
+            try ExportFileOps.rename(temp, to: target)
             return true
         }
         // link() fails when the name exists: no sidecar that appeared meanwhile is clobbered.
@@ -353,11 +353,11 @@ public final class ExportWriter {
         if linked == 0 { return true }
         let code = errno
         if code == EEXIST {
-            if try FileOps.compare(target, with: bytes) == .identical { return false }
+            if try ExportFileOps.compare(target, with: bytes) == .identical { return false }
             throw ExportError(.exists, path: target, reason: "a different file is already there; not overwritten")
         }
         // File systems without hard links: rename (the name was free a moment ago).
-        try FileOps.rename(temp, to: target)
+        try ExportFileOps.rename(temp, to: target)
         return true
     }
 }
@@ -780,7 +780,7 @@ final class ExportOutput {
         if case .success(let st) = Posix.stat(file), st.kind == .directory {
             throw ExportError(.destination, path: file, reason: "is a folder; give a file name")
         }
-        let parent = FileOps.parent(of: file)
+        let parent = ExportFileOps.parent(of: file)
         var attempt = 0
         while true {
             attempt += 1
@@ -827,7 +827,7 @@ final class ExportOutput {
         }
         closed = true
         if close(fd) != 0 { throw ExportError(.write, path: target, errno: errno, reason: "cannot close the output file") }
-        try FileOps.rename(temp, to: target)
+        try ExportFileOps.rename(temp, to: target)
     }
 
     /// Closes and removes the temporary file of an unfinished output.
@@ -957,7 +957,7 @@ final class LineReader {
 }
 
 /// File operations on byte paths, with errors as `ExportError`.
-enum FileOps {
+enum ExportFileOps {
     enum Comparison { case missing, identical, different }
 
     static func parent(of path: FilePath) -> FilePath {

@@ -36,7 +36,8 @@ enum ErrorReporting {
         case is ConfigError, is ReconcileError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
-        case is HashError, is ExportError, is ManifestError: ExitStatus.fatal
+        case is HashError, is ExportError, is ManifestError, is ApplyError: ExitStatus.fatal
+        case is PlanError: ExitStatus.usage
         case let e as CheckError: if case .unknownSilo = e { ExitStatus.usage } else { ExitStatus.fatal }
         default: nil
         }
