@@ -396,12 +396,27 @@ func bench(_ label: String, runs: Int, before: () -> Void = {}, _ argv: [String]
 
 /// Reads fdupes-style output (paths, blank line between groups) into groups of (device, inode):
 /// hard links to one inode count once, whichever tool listed them.
-func inodeGroups(_ path: String, relativeTo cwd: String) -> Set<Set<String>> {
+/// Whether silomerge takes this file for an XMP sidecar of an asset beside it (`a.jpg.xmp`, or
+/// `a.xmp` next to an `a.*`): sidecars belong to their asset and are never grouped on their own,
+/// where jdupes groups every file.
+func isSidecar(_ path: String) -> Bool {
+    guard path.lowercased().hasSuffix(".xmp") else { return false }
+    let base = String(path.dropLast(4))
+    if FileManager.default.fileExists(atPath: base) { return true }
+    let url = URL(fileURLWithPath: base)
+    let stem = url.lastPathComponent
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path)) ?? []
+    return names.contains { $0.hasPrefix(stem + ".") && !$0.lowercased().hasSuffix(".xmp") }
+}
+
+func inodeGroups(_ path: String, relativeTo cwd: String, withoutSidecars: Bool = false) -> Set<Set<String>> {
     guard let data = FileManager.default.contents(atPath: path) else { return [] }
     var groups = Set<Set<String>>()
     for block in data.split(separator: 0x0A, omittingEmptySubsequences: false).split(whereSeparator: { $0.isEmpty }) {
         var inodes = Set<String>()
         for line in block {
+            if withoutSidecars, let text = String(bytes: line, encoding: .utf8),
+               isSidecar(text.hasPrefix("/") ? text : "\(cwd)/\(text)") { continue }
             var p = Array(line)
             if p.first != 0x2F { p = Array("\(cwd)/".utf8) + p }
             var st = stat()
@@ -494,8 +509,8 @@ if options.peers, let jdupes = which("jdupes") {
     removeCatalogue(auditDB)
     _ = measure([silomerge, "audit", "-q", "--catalog", auditDB] + silos)
     _ = measure([silomerge, "duplicates", "--format", "fdupes", "--catalog", auditDB], stdoutPath: ours)
-    let a = inodeGroups(ours, relativeTo: work), b = inodeGroups(theirs, relativeTo: work)
-    groupCheck = a == b ? "yes: \(grouped(a.count)) groups, identical" : "NO: silomerge \(a.count) groups, jdupes \(b.count); \(a.subtracting(b).count) only in silomerge, \(b.subtracting(a).count) only in jdupes"
+    let a = inodeGroups(ours, relativeTo: work), b = inodeGroups(theirs, relativeTo: work, withoutSidecars: true)
+    groupCheck = a == b ? "yes: \(grouped(a.count)) groups, identical (XMP sidecars aside: silomerge attaches them to their asset)" : "NO: silomerge \(a.count) groups, jdupes \(b.count); \(a.subtracting(b).count) only in silomerge, \(b.subtracting(a).count) only in jdupes"
 }
 if options.peers, let rdfind = which("rdfind") {
     rows.append(bench("rdfind -dryrun true", runs: runs,

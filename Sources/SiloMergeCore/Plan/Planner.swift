@@ -104,7 +104,11 @@ public struct Planner: Sendable {
             }
         }
         var manifestDestination: [String]? = nil
-        if settings.writeManifest { manifestDestination = names.claimManifest() }
+        var exiftoolDestination: [String]? = nil
+        if settings.writeManifest {
+            manifestDestination = names.claimManifest()
+            exiftoolDestination = names.claimExifToolManifest()
+        }
 
         // Operations: transfers by destination, then sidecars, the manifest, duplicate actions.
         var transfers: [(placedIndex: Int, op: PlanOperation, key: [UInt8])] = []
@@ -158,6 +162,24 @@ public struct Planner: Sendable {
                                             destination: RelativePath(m.joined(separator: "/")),
                                             content: text, contentSHA256: Self.sha(text),
                                             reason: "DAM import manifest: one row per file in the target (\(rows.count) rows)"))
+        }
+        if let m = exiftoolDestination {
+            // The same reconciled fields as ExifTool JSON, `SourceFile` naming each file in the
+            // target: `exiftool -j=silomerge-exiftool.json TARGET` writes them into the files.
+            var records: [String] = []
+            for t in transfers {
+                var asset = placed[t.placedIndex].asset
+                let dest = RelativePath(placed[t.placedIndex].final.joined(separator: "/"))
+                guard var copy = asset.copies.first else { continue }
+                copy.absolutePath = settings.targetRoot.appending(dest)
+                asset.copies = [copy]
+                records += ExportWriter.exiftoolObjects(for: asset)
+            }
+            let text = "[" + records.map { "\n" + $0 }.joined(separator: ",") + (records.isEmpty ? "]\n" : "\n]\n")
+            operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,
+                                            destination: RelativePath(m.joined(separator: "/")),
+                                            content: text, contentSHA256: Self.sha(text),
+                                            reason: "ExifTool JSON of the reconciled metadata for the target (\(records.count) files): exiftool -j=FILE TARGET"))
         }
 
         // Duplicate actions, and what stays untouched.
@@ -378,5 +400,9 @@ struct NameTable {
 
     mutating func claimManifest() -> [String]? {
         claim((1...99).map { $0 == 1 ? ["silomerge-manifest.csv"] : ["silomerge-manifest-\($0).csv"] })
+    }
+
+    mutating func claimExifToolManifest() -> [String]? {
+        claim((1...99).map { $0 == 1 ? ["silomerge-exiftool.json"] : ["silomerge-exiftool-\($0).json"] })
     }
 }

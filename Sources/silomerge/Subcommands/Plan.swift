@@ -77,7 +77,7 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("sidecars"), help: "Write the reconciled metadata beside each destination as an XMP sidecar.")
         var sidecars = false
 
-        @Flag(name: .customLong("import-manifest"), help: "Write a DAM import manifest (CSV) at the target root.")
+        @Flag(name: .customLong("import-manifest"), help: "Write DAM import manifests at the target root: silomerge-manifest.csv and silomerge-exiftool.json (for exiftool -j=).")
         var importManifest = false
 
         @Flag(name: .customLong("allow-conflicts"), help: "Plan despite unresolved metadata conflicts (listed in the plan).")
