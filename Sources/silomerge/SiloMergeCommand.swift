@@ -10,21 +10,23 @@ struct SiloMergeCommand: ParsableCommand {
         discussion: """
             Start with an audit of a few folders:
 
-              silomerge audit marketing=/srv/marketing hr=/srv/hr training=/srv/training
+              silomerge audit marketing=/srv/mk hr=/srv/hr training=/srv/training
 
-            It catalogues every file (SHA-256 through OpenSSL) into silomerge.sqlite and prints
-            how much is duplicated, where, and between which departments. Then:
+            It catalogues every file (SHA-256 through OpenSSL) into silomerge.sqlite
+            and prints how much is duplicated, where, and between whom. Then:
 
-              silomerge duplicates --format json    every duplicate group
-              silomerge scan --config silomerge.yml a full fixity scan with metadata (rerun: only changes are read)
-              silomerge conflicts                   metadata the copies disagree on
-              silomerge export --format csv -o x.csv the unified catalogue (jsonl, csv, exiftool, xmp, bagit)
-              silomerge check -q                    nightly: what changed since the last scan
-              silomerge report --html audit.html    one page for people who will not read JSON
-              silomerge history                     past scans and checks
+              silomerge scan --config silomerge.yml   fixity scan with metadata
+              silomerge duplicates --format json      every duplicate group
+              silomerge conflicts                     metadata copies disagree on
+              silomerge export --format csv -o x.csv  the unified catalogue
+              silomerge report --html audit.html      one page for people
+              silomerge plan --target /srv/dam -o p   plan a merge; then apply
+              silomerge check -q                      nightly: what changed
+              silomerge history                       past scans and checks
 
-            Exit codes: 0 done; 1 done, but some files were skipped or unreadable; 2 failed;
-            3 check found changes; 4 check found corruption; 64 bad command line or configuration.
+            Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
+            2 failed; 3 check found changes; 4 check found corruption; 64 bad
+            command line or configuration.
             """,
         version: SiloMergeVersion.string,
         subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
