@@ -259,4 +259,24 @@ struct UnifiedCatalogueTests {
         let sidecarValues = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM metadata WHERE origin = 'sidecar'") }
         #expect((sidecarValues ?? 0) > 0)
     }
+
+    @Test("A manifest that cannot be used is an error naming it; the scan still catalogues the silo")
+    func brokenManifests() throws {
+        let tree = try TestTree()
+        try tree.write("s/a.txt", "alpha")
+        try tree.write("no-path-column.csv", "Name,Tags\na.txt,x\n")
+        try tree.write("binary.csv", [0xFF, 0xFE, 0x00, 0x00, 0x41, 0x00])
+        for (file, message) in [("no-path-column.csv", "File"), ("missing.csv", "cannot open"), ("binary.csv", "has no column")] {
+            var silo = tree.silo("s")
+            silo.manifest = ManifestDefinition(file: FilePath(tree.url(file).path), pathColumn: "File",
+                                               columns: [.init(column: "Tags", field: .keywords, split: ";")])
+            let (result, store) = try scan(tree, [silo])
+            let errors = result.diagnostics.filter { $0.code == .manifest && $0.severity == .error }
+            #expect(errors.count == 1, "\(file): \(result.diagnostics)")
+            #expect(errors.first?.message.contains(file) == true, "\(file)")
+            #expect(errors.first?.message.contains(message) == true, "\(file): \(errors.first?.message ?? "")")
+            #expect(result.status == .warnings)
+            #expect(try store.fileCounts().values.reduce(0, +) == 1)
+        }
+    }
 }
