@@ -120,6 +120,10 @@ struct ExportCLITests {
         #expect(fields["rights"]?["status"] as? String == "conflict")
         #expect(fields["title"]?["value"] as? String == "Summer Offsite 2023")
         #expect((hero["copies"] as! [Any]).count == 3)
+        // Who owns each copy: the uid, and the account name where the machine knows it.
+        let owners = (hero["copies"] as! [[String: Any]])
+        #expect(owners.allSatisfy { $0["uid"] as? Int == Int(getuid()) })
+        #expect(owners.allSatisfy { $0["owner"] is String || $0["owner"] is NSNull })
 
         let csv = try ws.run("export", "--format", "csv", "-o", "out/catalogue.csv")
         #expect(csv.status == 0)

@@ -389,7 +389,8 @@ extension ExportWriter {
         for (i, copy) in asset.copies.enumerated() {
             if i > 0 { out += "," }
             out += "{\"silo\":\(Encode.json(copy.silo)),\(Encode.jsonPath("path", copy.path.bytes)),\"size\":\(copy.size),"
-            out += "\"mtime\":\(Encode.json(isoTime(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs)}"
+            out += "\"mtime\":\(Encode.json(isoTime(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs),"
+            out += "\"uid\":\(copy.uid),\"owner\":\(UserNames.name(of: copy.uid).map(Encode.json) ?? "null")}"
         }
         out += "],\"fields\":{"
         for (i, field) in orderedFields(asset).enumerated() {
