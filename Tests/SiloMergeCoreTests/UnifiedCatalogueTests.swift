@@ -279,4 +279,27 @@ struct UnifiedCatalogueTests {
             #expect(try store.fileCounts().values.reduce(0, +) == 1)
         }
     }
+
+    @Test("Manifests saved as UTF-16 or Windows-1252 are converted and said, not read as garbage")
+    func manifestEncodings() throws {
+        let text = "File,Title\r\na.txt,Caf\u{E9} \u{2013} \u{201C}Br\u{FC}cke\u{201D}\r\n"
+        let cases: [(String, Data, String)] = [
+            ("utf16le.csv", Data([0xFF, 0xFE]) + text.data(using: .utf16LittleEndian)!, "UTF-16LE"),
+            ("utf16be.csv", Data([0xFE, 0xFF]) + text.data(using: .utf16BigEndian)!, "UTF-16BE"),
+            ("cp1252.csv", text.data(using: .windowsCP1252)!, "Windows-1252"),
+        ]
+        for (name, data, encoding) in cases {
+            let tree = try TestTree()
+            try tree.write("s/a.txt", "alpha")
+            try tree.write(name, [UInt8](data))
+            var silo = tree.silo("s")
+            silo.manifest = ManifestDefinition(file: FilePath(tree.url(name).path), pathColumn: "File",
+                                               columns: [.init(column: "Title", field: .title)])
+            let (result, store) = try scan(tree, [silo])
+            #expect(result.diagnostics.contains { $0.code == .manifest && $0.message.contains("read as \(encoding)") }, "\(name)")
+            var titles: [String] = []
+            try Reconciliation.run(store: store) { titles += $0.field(.title)?.value?.text.map { [$0] } ?? [] }
+            #expect(titles == ["Caf\u{E9} \u{2013} \u{201C}Br\u{FC}cke\u{201D}"], "\(name)")
+        }
+    }
 }

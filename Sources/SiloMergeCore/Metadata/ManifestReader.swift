@@ -18,6 +18,9 @@ public struct ManifestSummary: Sendable {
     public var sha256: SHA256Digest
     /// Rows skipped, with the reason (no path, a path leaving the silo).
     public var skipped: [(row: Int, reason: String)]
+    /// How the bytes were decoded: "UTF-8", or what a department's spreadsheet wrote instead
+    /// ("UTF-16LE", "UTF-16BE", "Windows-1252" for files that are not valid UTF-8).
+    public var encoding: String = "UTF-8"
 }
 
 /// A manifest that cannot be used at all.
@@ -51,9 +54,10 @@ public enum ManifestReader {
         guard let delimiter = definition.delimiter.unicodeScalars.first else {
             throw ManifestError(file: path, reason: "no delimiter")
         }
+        let (utf8, encoding) = try decode(data, file: path)
         let reader: CSVReader
         do {
-            reader = try CSVReader(stream: InputStream(data: data), hasHeaderRow: true, trimFields: false, delimiter: delimiter)
+            reader = try CSVReader(stream: InputStream(data: utf8), hasHeaderRow: true, trimFields: false, delimiter: delimiter)
         } catch {
             throw ManifestError(file: path, reason: "not readable as CSV: \(error)")
         }
@@ -88,7 +92,28 @@ public enum ManifestReader {
         if let error = reader.error {
             throw ManifestError(file: path, reason: "stopped at row \(count + 1): \(error)")
         }
-        return ManifestSummary(rows: count, size: stat.size, mtimeNs: stat.mtimeNs, sha256: digest, skipped: skipped)
+        var summary = ManifestSummary(rows: count, size: stat.size, mtimeNs: stat.mtimeNs, sha256: digest, skipped: skipped)
+        summary.encoding = encoding
+        return summary
+    }
+
+    /// The manifest as UTF-8. Spreadsheets export "Unicode text" as UTF-16 with a byte-order
+    /// mark, and Excel on Windows writes "CSV" in Windows-1252: both are converted (and said),
+    /// rather than refused or read as garbage.
+    static func decode(_ data: Data, file: String) throws -> (Data, String) {
+        let bytes = [UInt8](data.prefix(3))
+        if bytes.count >= 2, (bytes[0] == 0xFF && bytes[1] == 0xFE) || (bytes[0] == 0xFE && bytes[1] == 0xFF) {
+            let little = bytes[0] == 0xFF
+            guard let text = String(data: data.dropFirst(2), encoding: little ? .utf16LittleEndian : .utf16BigEndian) else {
+                throw ManifestError(file: file, reason: "starts with a UTF-16 byte-order mark but is not valid UTF-16")
+            }
+            return (Data(text.utf8), little ? "UTF-16LE" : "UTF-16BE")
+        }
+        if String(validatingUTF8Bytes: data) != nil { return (data, "UTF-8") }
+        guard let text = String(data: data, encoding: .windowsCP1252) else {
+            throw ManifestError(file: file, reason: "is neither UTF-8, UTF-16 nor Windows-1252 text")
+        }
+        return (Data(text.utf8), "Windows-1252")
     }
 
     /// A path as departments write it (`./a/b.jpg`, `a\b.jpg`, `/a/b.jpg`) relative to the silo

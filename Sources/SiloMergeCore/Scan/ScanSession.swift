@@ -301,6 +301,10 @@ final class ScanSession: WalkVisitor, Sendable {
             do {
                 var rows: [ManifestRow] = []
                 let summary = try ManifestReader.read(definition) { rows.append($0) }
+                if summary.encoding != "UTF-8" {
+                    diagnostics.report(Diagnostic(.note, .manifest, silo: root.silo.name, path: nil,
+                        message: "manifest \(file) is not UTF-8: read as \(summary.encoding)"))
+                }
                 for (number, reason) in summary.skipped {
                     diagnostics.report(Diagnostic(.warning, .manifest, silo: root.silo.name, path: nil,
                                                   message: "manifest \(file), row \(number): \(reason)"))
