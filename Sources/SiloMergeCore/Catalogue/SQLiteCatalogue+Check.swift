@@ -51,20 +51,23 @@ extension SQLiteCatalogue {
 
                 var out: [Finding] = []
                 // Moves: a vanished file whose content turned up at a new path (same name first).
-                var unmatchedNew = Array(newFiles.indices)
+                // New files are indexed by content, so a night of many moves stays linear.
+                var newBySHA: [SHA256Digest: [Int]] = [:]
+                for (i, n) in newFiles.enumerated() { if let sha = n.state.sha256 { newBySHA[sha, default: []].append(i) } }
+                var matchedNew = Set<Int>()
                 var movedFrom = Set<Int>()
                 for (ci, c) in changes.enumerated() where c.kind == ChangeKind.missing.rawValue {
-                    guard let sha = c.old.sha256, sha != .empty else { continue }
-                    let candidates = unmatchedNew.filter { newFiles[$0].state.sha256 == sha }
+                    guard let sha = c.old.sha256, sha != .empty, let indices = newBySHA[sha] else { continue }
+                    let candidates = indices.filter { !matchedNew.contains($0) }
                     guard let pick = candidates.first(where: { newFiles[$0].path.lastComponent.elementsEqual(c.path.lastComponent) }) ?? candidates.first
                     else { continue }
-                    unmatchedNew.removeAll { $0 == pick }
+                    matchedNew.insert(pick)
                     movedFrom.insert(ci)
                     let n = newFiles[pick]
                     out.append(Finding(kind: .moved, silo: n.silo, path: n.path, oldSilo: c.silo, oldPath: c.path, old: c.old, new: n.state,
                                        detail: c.silo == n.silo ? nil : "moved across silos"))
                 }
-                for i in unmatchedNew {
+                for i in newFiles.indices where !matchedNew.contains(i) {
                     out.append(Finding(kind: .new, silo: newFiles[i].silo, path: newFiles[i].path, new: newFiles[i].state))
                 }
                 for (ci, c) in changes.enumerated() {
@@ -89,12 +92,30 @@ extension SQLiteCatalogue {
                     }
                 }
 
-                // Copies per content before and after, for the contents this run touched.
+                // Copies per content before and after, for the contents this run touched: the
+                // inodes that arrived and left, per content, gathered in one pass.
+                var arrived: [SHA256Digest: [FileID]] = [:]
+                var left: [SHA256Digest: [FileID]] = [:]
+                var firstGone: [SHA256Digest: ChangeRow] = [:]
                 var affected = Set<SHA256Digest>()
-                for n in newFiles { if let s = n.state.sha256 { affected.insert(s) } }
+                for n in newFiles {
+                    guard let sha = n.state.sha256 else { continue }
+                    affected.insert(sha)
+                    arrived[sha, default: []].append(n.inode)
+                }
                 for c in changes where c.kind != "metadata" {
-                    if let s = c.old.sha256 { affected.insert(s) }
-                    if let s = c.new.sha256 { affected.insert(s) }
+                    if let sha = c.old.sha256 {
+                        affected.insert(sha)
+                        if firstGone[sha] == nil { firstGone[sha] = c }
+                        if c.kind == ChangeKind.missing.rawValue || c.kind == ChangeKind.changed.rawValue
+                            || c.kind == ChangeKind.excluded.rawValue, let id = c.oldInode {
+                            left[sha, default: []].append(id)
+                        }
+                    }
+                    if let sha = c.new.sha256 {
+                        affected.insert(sha)
+                        if c.kind == ChangeKind.changed.rawValue, let id = c.currentInode { arrived[sha, default: []].append(id) }
+                    }
                 }
                 affected.remove(.empty)
                 for sha in affected.sorted(by: { $0.hex < $1.hex }) {
@@ -104,15 +125,8 @@ extension SQLiteCatalogue {
                         """, arguments: [sha.hex])
                     var after = Set<FileID>()
                     for r in rows { if let id = fileID(r, 3, 4) { after.insert(id) } }
-                    var before = after
-                    for n in newFiles where n.state.sha256 == sha { before.remove(n.inode) }
-                    for c in changes where c.kind == ChangeKind.changed.rawValue && c.new.sha256 == sha {
-                        if let id = c.currentInode { before.remove(id) }
-                    }
-                    for c in changes where (c.kind == ChangeKind.missing.rawValue || c.kind == ChangeKind.changed.rawValue
-                                            || c.kind == ChangeKind.excluded.rawValue) && c.old.sha256 == sha {
-                        if let id = c.oldInode { before.insert(id) }
-                    }
+                    var before = after.subtracting(arrived[sha] ?? [])
+                    before.formUnion(left[sha] ?? [])
                     let state = Finding.State(size: nil, mtimeNs: nil, sha256: sha)
                     if after.count > before.count && after.count >= 2 {
                         let newest = rows.first { ($0[5] as Int64) == runID } ?? rows.first!
@@ -120,7 +134,7 @@ extension SQLiteCatalogue {
                                            path: RelativePath(bytes: SQLiteCatalogue.bytes(newest[1])).appending(SQLiteCatalogue.bytes(newest[2])),
                                            new: state, detail: "\(after.count) copies (was \(before.count))"))
                     } else if before.count >= 2 && after.count < before.count {
-                        let gone = changes.first { $0.old.sha256 == sha && $0.kind != "metadata" }
+                        let gone = firstGone[sha]
                         out.append(Finding(kind: .duplicateGone, silo: gone?.silo ?? "", path: gone?.path ?? .root, old: state,
                                            detail: "\(after.count) cop\(after.count == 1 ? "y" : "ies") (was \(before.count))"))
                     }
