@@ -72,9 +72,10 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// Catalogued contents whose SHA-256 hex starts with `prefix`, at most `limit`.
     func contents(withPrefix prefix: String, limit: Int) throws -> [SHA256Digest]
     /// Replaces the unified catalogue in one transaction: `transform` turns each distinct
-    /// content's sources into its record, which is stored and handed to `each`.
+    /// content's sources into its record, which is stored and handed to `each`. `unhashed`
+    /// counts the catalogued files left out because they have no full hash.
     func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
-                       each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int)
+                       each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
     /// Files with the same image data and different bytes, per image (silos: all when empty).
     func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
 

@@ -113,7 +113,7 @@ extension SQLiteCatalogue {
     }
 
     public func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
-                              each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int) {
+                              each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
         try wrap("reconcile the catalogue") {
             try pool.write { db in
                 let silos = try Self.fetchSilos(db)
@@ -146,7 +146,8 @@ extension SQLiteCatalogue {
                     conflicts += n
                     try each(reconciled)
                 }
-                return (assets, conflicts)
+                let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
+                return (assets, conflicts, unhashed)
             }
         }
     }

@@ -7,6 +7,9 @@ public struct ReconcileSummary: Sendable {
     /// Fields settled by the resolutions file.
     public var resolutions: Int
     public var resolutionsFile: String?
+    /// Catalogued files without a full hash (an audit's `--hash dupes` leaves files of unique
+    /// size unhashed): they are in no record.
+    public var unhashedFiles: Int
     public var policies: ReconcilePolicies
 }
 
@@ -50,8 +53,8 @@ public enum Reconciliation {
         }
         let reconciler = Reconciler(policies: policies, resolutions: resolutions)
         let runID = try store.runs(limit: 1).first?.id ?? 0
-        let (assets, conflicts) = try store.rebuildAssets(runID: runID, transform: reconciler.reconcile, each: each)
+        let (assets, conflicts, unhashed) = try store.rebuildAssets(runID: runID, transform: reconciler.reconcile, each: each)
         return ReconcileSummary(assets: assets, conflicts: conflicts, resolutions: resolutions.count,
-                                resolutionsFile: path, policies: policies)
+                                resolutionsFile: path, unhashedFiles: unhashed, policies: policies)
     }
 }

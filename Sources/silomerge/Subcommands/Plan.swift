@@ -90,12 +90,12 @@ struct Plan: ParsableCommand {
             let config = try options.loadConfig()
             let catalogue = try catalogOptions.open(config: config, create: false)
             var assets: [ReconciledAsset] = []
-            _ = try options.run(catalogue, config: config) { assets.append($0) }
+            let reconciled = try options.run(catalogue, config: config) { assets.append($0) }
             let runs = try catalogue.runs(limit: nil)
             guard let lastScan = runs.first(where: { $0.status == .ok || $0.status == .warnings }) else {
                 throw CLIError.usage("the catalogue has no finished scan: run silomerge scan first")
             }
-            let unhashed = try catalogue.analyse(DuplicateQuery(), top: 0).summary.unhashedFiles
+            let unhashed = reconciled.unhashedFiles
             if unhashed > 0 {
                 Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?) and are left out of the plan: run silomerge scan first\n")
             }
