@@ -22,7 +22,7 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
         case .newerSchema(let path, let unknown):
             "the catalogue \(path) was written by a newer SiloMerge (schema \(unknown.joined(separator: ", "))); upgrade silomerge to use it"
         case .locked(let path, let holder):
-            "the catalogue \(path) is in use by another scan (\(holder)); wait for it to finish"
+            "the catalogue \(path) is in use by another silomerge (\(holder)); wait for it to finish"
         case .sqlite(let path, let operation, let reason):
             "catalogue \(path): \(operation) failed: \(reason)"
         case .unknownSilo(let name):

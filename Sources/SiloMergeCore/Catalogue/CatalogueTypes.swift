@@ -14,6 +14,9 @@ public struct SiloDefinition: Sendable, Hashable {
     public var excludes: [String]
     /// The department's CSV manifest, if it has one.
     public var manifest: ManifestDefinition?
+    /// The root folder's device and inode, once the scan has opened it (recorded in the
+    /// catalogue so a plan can be checked against the folder that was scanned).
+    public var rootIdentity: FileID?
 
     public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
                 manifest: ManifestDefinition? = nil) {
@@ -33,6 +36,9 @@ public struct Silo: Sendable, Hashable, Identifiable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var manifest: ManifestDefinition?
+    /// The root folder's device and inode when it was last scanned (nil: scanned by a
+    /// SiloMerge that did not record them).
+    public var rootIdentity: FileID?
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
                 includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil) {
@@ -57,6 +63,30 @@ public enum HashMode: String, Sendable, Codable, CaseIterable {
 /// The kind of recorded run.
 public enum RunKind: String, Sendable, Codable {
     case scan, audit, check
+    /// `silomerge apply` and `silomerge undo` of a plan (details in `PlanRunRecord`).
+    case apply, undo
+}
+
+/// What an apply or undo run did with its plan (the catalogue's `plan_run` table).
+public struct PlanRunRecord: Sendable, Hashable {
+    /// The plan file and journal, as given on the command line (made absolute).
+    public var plan: String
+    public var planSHA256: String
+    public var journal: String
+    /// Operations in the plan.
+    public var operations: Int
+    /// Apply: done in this run; undo: reversed.
+    public var done = 0
+    /// Apply: already done before; undo: nothing to reverse.
+    public var skipped = 0
+    /// Apply: refused (the disk no longer matches the plan); undo: left in place (changed since apply).
+    public var refused = 0
+    public var failed = 0
+    public var bytesWritten: Int64 = 0
+
+    public init(plan: String, planSHA256: String, journal: String, operations: Int) {
+        self.plan = plan; self.planSHA256 = planSHA256; self.journal = journal; self.operations = operations
+    }
 }
 
 /// How a run ended.

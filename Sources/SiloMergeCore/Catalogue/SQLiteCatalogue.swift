@@ -71,27 +71,32 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     /// Takes the catalogue for one scan at a time (an advisory lock on `<catalogue>-lock`),
     /// then marks runs left `running` by a killed process as `interrupted`.
-    public func lockForScan() throws -> ScanLock {
-        let lockPath = location + "-lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw CatalogueError.cannotOpen(path: lockPath, reason: Posix.errorString(errno))
+    public func lockForScan() throws -> ScanLock { try lockForScan(purpose: "scan") }
+
+    /// The lock file: beside the catalogue's real file, whatever path (a symbolic link to the
+    /// file or to a folder above it) named the catalogue, so every path to one catalogue
+    /// shares one lock. SQLite itself resolves links the same way for its `-wal` file.
+    public var lockPath: String {
+        let real = Posix.realPath(FilePath(location)).map { $0.string ?? location }
+        return ((try? real.get()) ?? location) + "-lock"
+    }
+
+    /// `lockForScan`, saying in the lock file what holds it ("apply plan.json"): a command
+    /// refused because of it names the process holding it.
+    public func lockForScan(purpose: String) throws -> ScanLock {
+        let fd: Int32
+        do { fd = try ExclusiveLock.take(lockPath, purpose: purpose) } catch let e as ExclusiveLock.Failure {
+            switch e {
+            case .cannotOpen(let errno): throw CatalogueError.cannotOpen(path: lockPath, reason: "\(errno)")
+            case .held(let holder): throw CatalogueError.locked(path: location, holder: holder)
+            }
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(fd)
-            throw CatalogueError.locked(path: location, holder: holder.isEmpty ? "another process" : holder)
-        }
-        let note = "pid \(getpid()) since \(Timestamp.string(Date()))\n"
-        _ = ftruncate(fd, 0)
-        _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
         try wrap("mark interrupted runs") {
             try pool.write { db in
                 try db.execute(sql: "UPDATE run SET status = 'interrupted' WHERE status = 'running'")
             }
         }
-        return ScanLock { _ = flock(fd, LOCK_UN); close(fd) }
+        return ScanLock { ExclusiveLock.release(fd) }
     }
 
     // MARK: - Silos
@@ -104,11 +109,14 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
-            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
                             priority: row["priority"], lastRunID: row["last_run_id"])
+            if let dev: Int64 = row["root_dev"], let ino: Int64 = row["root_ino"] {
+                silo.rootIdentity = FileID(device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino))
+            }
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
             if let json: String = row["manifest"], let data = json.data(using: .utf8) {
@@ -138,14 +146,17 @@ public final class SQLiteCatalogue: CatalogueStore {
                         throw CatalogueError.siloRootTaken(root: def.root.display, existing: other.name, requested: def.name)
                     }
                     let manifest = def.manifest.flatMap { try? String(decoding: JSONEncoder.sorted.encode($0), as: UTF8.self) }
+                    let dev = def.rootIdentity.map { Int64(bitPattern: $0.device) }
+                    let ino = def.rootIdentity.map { Int64(bitPattern: $0.inode) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
-                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest
+                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest,
+                            root_dev = excluded.root_dev, root_ino = excluded.root_ino
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
                                          Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
-                                         Timestamp.string(Date())])
+                                         Timestamp.string(Date()), dev, ino])
                 }
                 let all = try Self.fetchSilos(db)
                 return definitions.compactMap { d in all.first { $0.name == d.name } }

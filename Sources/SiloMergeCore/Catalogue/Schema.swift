@@ -225,6 +225,28 @@ enum CatalogueSchema {
                 CREATE INDEX finding_run ON finding(run_id);
                 """)
         }
+        migrator.registerMigration("v5-apply") { db in
+            try db.execute(sql: """
+                -- The device and inode of each silo's root folder when it was last scanned: a
+                -- plan records them, and apply refuses a root that is no longer that folder.
+                ALTER TABLE silo ADD COLUMN root_dev INTEGER;
+                ALTER TABLE silo ADD COLUMN root_ino INTEGER;
+
+                -- What an apply or undo run (run.kind 'apply' or 'undo') did with its plan.
+                CREATE TABLE plan_run (
+                    run_id        INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+                    plan          TEXT    NOT NULL,
+                    plan_sha256   TEXT    NOT NULL,
+                    journal       TEXT    NOT NULL,
+                    operations    INTEGER NOT NULL,
+                    done          INTEGER NOT NULL DEFAULT 0,
+                    skipped       INTEGER NOT NULL DEFAULT 0,
+                    refused       INTEGER NOT NULL DEFAULT 0,
+                    failed        INTEGER NOT NULL DEFAULT 0,
+                    bytes_written INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+        }
         return migrator
     }
 

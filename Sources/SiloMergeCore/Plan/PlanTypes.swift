@@ -9,18 +9,24 @@ public struct PlanSilo: Sendable, Hashable, Codable {
     public var root: FilePath
     /// 1 is the most important.
     public var priority: Int
+    /// The root folder's device and inode when the plan was made: apply, undo and verify open
+    /// the root without following links and refuse it when it is not this folder any more.
+    public var identity: FileID?
 
-    public init(name: String, root: FilePath, priority: Int) {
-        self.name = name; self.root = root; self.priority = priority
+    public init(name: String, root: FilePath, priority: Int, identity: FileID? = nil) {
+        self.name = name; self.root = root; self.priority = priority; self.identity = identity
     }
 
-    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority }
+    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority, device, inode }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         root = FilePath(bytes: try c.decodePath(.root, b64: .rootB64))
         priority = try c.decode(Int.self, forKey: .priority)
+        if let device = try c.decodeIfPresent(UInt64.self, forKey: .device), let inode = try c.decodeIfPresent(UInt64.self, forKey: .inode) {
+            identity = FileID(device: device, inode: inode)
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -28,6 +34,53 @@ public struct PlanSilo: Sendable, Hashable, Codable {
         try c.encode(name, forKey: .name)
         try c.encodePath(root.bytes, .root, b64: .rootB64)
         try c.encode(priority, forKey: .priority)
+        try c.encodeIfPresent(identity?.device, forKey: .device)
+        try c.encodeIfPresent(identity?.inode, forKey: .inode)
+    }
+}
+
+/// Where a root of the plan (the target, the quarantine folder) is pinned: the folder itself
+/// when it existed as the plan was made, else its nearest existing parent, by device and inode.
+///
+/// Why the parent and not a refusal: a merge usually goes into a folder that does not exist
+/// yet. Its nearest existing parent is what decides where it will be made; apply opens that
+/// parent from `/` one level at a time without following links, checks its device and inode,
+/// then makes the missing levels below it itself (journalled, so undo removes them). A
+/// symbolic link swapped in at any level, or the parent replaced by another folder, is refused.
+public struct RootAnchor: Sendable, Hashable, Codable {
+    /// An existing folder (absolute, symbolic links resolved) when the plan was made.
+    public var path: FilePath
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(path: FilePath, device: UInt64, inode: UInt64) {
+        self.path = path; self.device = device; self.inode = inode
+    }
+
+    public var identity: FileID { FileID(device: device, inode: inode) }
+
+    /// The components of `root` below the anchor (empty: the anchor is the root), or nil when
+    /// the anchor is not `root` or one of its parents.
+    public func levels(to root: FilePath) -> [[UInt8]]? {
+        guard path.contains(root) else { return nil }
+        let rest = root.bytes.dropFirst(path.bytes.count)
+        return rest.split(separator: 0x2F, omittingEmptySubsequences: true).map { Array($0) }
+    }
+
+    enum CodingKeys: String, CodingKey { case path, pathB64 = "path_b64", device, inode }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = FilePath(bytes: try c.decodePath(.path, b64: .pathB64))
+        device = try c.decode(UInt64.self, forKey: .device)
+        inode = try c.decode(UInt64.self, forKey: .inode)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodePath(path.bytes, .path, b64: .pathB64)
+        try c.encode(device, forKey: .device)
+        try c.encode(inode, forKey: .inode)
     }
 }
 
@@ -42,11 +95,16 @@ public struct PlanInput: Sendable {
     /// Written into the plan as its creation time (given, not read from the clock, so the same
     /// input gives the same bytes).
     public var createdAt: Date
+    /// Where the target and the quarantine folder are pinned (see `PlanRoots`); the planner
+    /// reads no disk, so these come with the input.
+    public var targetAnchor: RootAnchor?
+    public var quarantineAnchor: RootAnchor?
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
-                createdAt: Date) {
+                createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil) {
         self.assets = assets; self.silos = silos; self.catalogueIdentity = catalogueIdentity
         self.scanRunID = scanRunID; self.createdAt = createdAt
+        self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
     }
 }
 
@@ -454,7 +512,9 @@ public struct PlanUntouched: Sendable, Hashable, Codable {
 
 /// A merge plan: what `silomerge plan` writes and `silomerge apply` carries out.
 public struct MergePlan: Sendable, Hashable, Codable {
-    public static let currentSchema = "silomerge-plan/1"
+    /// /2: each root's identity (`target_anchor`, `quarantine_anchor`, each silo's device and
+    /// inode), which apply, undo and verify check before they touch anything.
+    public static let currentSchema = "silomerge-plan/2"
 
     public var schema: String
     public var toolVersion: String
@@ -464,6 +524,9 @@ public struct MergePlan: Sendable, Hashable, Codable {
     public var scanRunID: Int64
     public var targetRoot: FilePath
     public var quarantineRoot: FilePath
+    /// Where the target and the quarantine folder are pinned (see `RootAnchor`).
+    public var targetAnchor: RootAnchor?
+    public var quarantineAnchor: RootAnchor?
     public var settings: PlanSettings
     public var silos: [PlanSilo]
     public var operations: [PlanOperation]
@@ -473,12 +536,19 @@ public struct MergePlan: Sendable, Hashable, Codable {
 
     public init(schema: String = MergePlan.currentSchema, toolVersion: String = SiloMergeVersion.string,
                 createdAt: String, catalogue: String, scanRunID: Int64, targetRoot: FilePath, quarantineRoot: FilePath,
+                targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
                 settings: PlanSettings, silos: [PlanSilo], operations: [PlanOperation], collisions: [PlanCollision] = [],
                 conflicts: [PlanConflict] = [], untouched: PlanUntouched = PlanUntouched()) {
         self.schema = schema; self.toolVersion = toolVersion; self.createdAt = createdAt; self.catalogue = catalogue
         self.scanRunID = scanRunID; self.targetRoot = targetRoot; self.quarantineRoot = quarantineRoot
+        self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
         self.settings = settings; self.silos = silos; self.operations = operations; self.collisions = collisions
         self.conflicts = conflicts; self.untouched = untouched
+    }
+
+    /// Whether the plan moves anything into the quarantine folder.
+    public var usesQuarantine: Bool {
+        settings.duplicates == .quarantine || operations.contains { $0.kind == .quarantineDuplicate }
     }
 
     public func operation(_ id: Int) -> PlanOperation? {
@@ -491,6 +561,7 @@ public struct MergePlan: Sendable, Hashable, Codable {
         case schema, toolVersion = "tool_version", createdAt = "created_at", catalogue, scanRunID = "scan_run_id"
         case targetRoot = "target_root", targetRootB64 = "target_root_b64"
         case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
+        case targetAnchor = "target_anchor", quarantineAnchor = "quarantine_anchor"
         case settings, silos, operations, collisions, conflicts, untouched
     }
 
@@ -507,6 +578,8 @@ public struct MergePlan: Sendable, Hashable, Codable {
         scanRunID = try c.decode(Int64.self, forKey: .scanRunID)
         targetRoot = FilePath(bytes: try c.decodePath(.targetRoot, b64: .targetRootB64))
         quarantineRoot = FilePath(bytes: try c.decodePath(.quarantineRoot, b64: .quarantineRootB64))
+        targetAnchor = try c.decodeIfPresent(RootAnchor.self, forKey: .targetAnchor)
+        quarantineAnchor = try c.decodeIfPresent(RootAnchor.self, forKey: .quarantineAnchor)
         settings = try c.decode(PlanSettings.self, forKey: .settings)
         silos = try c.decode([PlanSilo].self, forKey: .silos)
         operations = try c.decode([PlanOperation].self, forKey: .operations)
@@ -524,6 +597,8 @@ public struct MergePlan: Sendable, Hashable, Codable {
         try c.encode(scanRunID, forKey: .scanRunID)
         try c.encodePath(targetRoot.bytes, .targetRoot, b64: .targetRootB64)
         try c.encodePath(quarantineRoot.bytes, .quarantineRoot, b64: .quarantineRootB64)
+        try c.encodeIfPresent(targetAnchor, forKey: .targetAnchor)
+        try c.encodeIfPresent(quarantineAnchor, forKey: .quarantineAnchor)
         try c.encode(settings, forKey: .settings)
         try c.encode(silos, forKey: .silos)
         try c.encode(operations, forKey: .operations)
@@ -592,6 +667,10 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
             if problems.count > 50 { s += "\n  … and \(problems.count - 50) more" }
             return s
         case .unsupportedSchema(let found):
+            let number = { (s: String) in s.hasPrefix("silomerge-plan/") ? Int(s.dropFirst("silomerge-plan/".count)) : nil }
+            if let old = number(found), let current = number(MergePlan.currentSchema), old < current {
+                return "the plan (\(found)) was made by an older SiloMerge: run `silomerge plan` again (this silomerge reads \(MergePlan.currentSchema), which records each root's identity)"
+            }
             return "unsupported plan schema '\(found)' (this silomerge reads \(MergePlan.currentSchema)); make the plan again with this version"
         case .cannotDecode(let path, let reason):
             return "cannot read the plan\(path.map { " " + $0 } ?? ""): \(reason)"

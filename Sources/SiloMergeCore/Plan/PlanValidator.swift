@@ -94,6 +94,14 @@ public enum PlanValidator {
             if s.root.contains(plan.targetRoot) || plan.targetRoot.contains(s.root) {
                 add(nil, s.root.display, "silo '\(s.name)' overlaps the target \(plan.targetRoot.display)")
             }
+            if plan.usesQuarantine, s.root.contains(plan.quarantineRoot) || plan.quarantineRoot.contains(s.root) {
+                add(nil, s.root.display, "silo '\(s.name)' overlaps the quarantine folder \(plan.quarantineRoot.display)")
+            }
+        }
+        for (what, root, anchor) in [("target", plan.targetRoot, plan.targetAnchor), ("quarantine folder", plan.quarantineRoot, plan.quarantineAnchor)] {
+            if let anchor, anchor.levels(to: root) == nil {
+                add(nil, anchor.path.display, "the \(what)'s anchor is neither the \(what) \(root.display) nor one of its parents")
+            }
         }
         var quarantineInTarget: [UInt8]? = nil
         if plan.targetRoot.contains(plan.quarantineRoot) {
@@ -200,6 +208,37 @@ public enum PlanValidator {
         for (key, id) in targetKeys.sorted(by: { $0.value < $1.value }) {
             if let other = targetDirectories[key] {
                 add(id, plan.operation(id)?.destination?.display, "operation \(other) needs a folder of this name")
+            }
+        }
+        return problems
+    }
+
+    /// The plan's roots against the catalogue it was made from: every silo the plan names is
+    /// catalogued under that name with that root (and, when the catalogue recorded it, the same
+    /// device and inode), and the target and the quarantine folder overlap no catalogued silo
+    /// (the rules `silomerge plan` applies). A hand-edited plan that re-roots a silo or puts the
+    /// quarantine inside one is refused here.
+    public static func catalogueProblems(in plan: MergePlan, catalogued: [Silo], catalogue: String) -> [PlanProblem] {
+        var problems: [PlanProblem] = []
+        func add(_ path: String?, _ reason: String) { problems.append(PlanProblem(path: path, reason: reason)) }
+        let byName = Dictionary(catalogued.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for s in plan.silos {
+            guard let c = byName[s.name] else {
+                add(s.root.display, "silo '\(s.name)' is not in the catalogue \(catalogue)")
+                continue
+            }
+            if c.root != s.root {
+                add(s.root.display, "silo '\(s.name)': the plan gives its root as \(s.root.display), the catalogue \(catalogue) as \(c.root.display) (the plan was edited, or the silo moved since): plan again")
+            } else if let recorded = c.rootIdentity, let mine = s.identity, recorded != mine {
+                add(s.root.display, "silo '\(s.name)': the plan recorded its root as device \(mine.device) inode \(mine.inode), the catalogue as device \(recorded.device) inode \(recorded.inode) (the folder was replaced since it was scanned): scan and plan again")
+            }
+        }
+        for c in catalogued {
+            if c.root.contains(plan.targetRoot) || plan.targetRoot.contains(c.root) {
+                add(plan.targetRoot.display, "the target overlaps silo '\(c.name)' (\(c.root.display)); the merged tree must be outside every silo")
+            }
+            if plan.usesQuarantine, c.root.contains(plan.quarantineRoot) || plan.quarantineRoot.contains(c.root) {
+                add(plan.quarantineRoot.display, "the quarantine folder overlaps silo '\(c.name)' (\(c.root.display)); it must be outside every silo")
             }
         }
         return problems

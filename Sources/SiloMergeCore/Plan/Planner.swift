@@ -233,7 +233,8 @@ public struct Planner: Sendable {
 
         let plan = MergePlan(
             createdAt: Timestamp.string(input.createdAt), catalogue: input.catalogueIdentity, scanRunID: input.scanRunID,
-            targetRoot: settings.targetRoot, quarantineRoot: quarantineRoot, settings: settings,
+            targetRoot: settings.targetRoot, quarantineRoot: quarantineRoot,
+            targetAnchor: input.targetAnchor, quarantineAnchor: input.quarantineAnchor, settings: settings,
             silos: input.silos.sorted { $0.priority != $1.priority ? $0.priority < $1.priority : $0.name < $1.name },
             operations: operations, collisions: collisions, conflicts: settings.allowConflicts ? conflicts : [],
             untouched: untouched)

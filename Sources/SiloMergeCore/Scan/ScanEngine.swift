@@ -69,6 +69,7 @@ public final class ScanEngine: Sendable {
                 throw ScanError.sameFolder(first: other, second: s.name, path: absolute.display)
             }
             byID[st.fileID] = s.name
+            s.rootIdentity = st.fileID
             switch Posix.realPath(absolute) {
             case .success(let real): s.root = real
             case .failure(let e): throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: e)
