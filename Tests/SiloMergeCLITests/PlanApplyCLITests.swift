@@ -37,7 +37,7 @@ struct PlanApplyCLITests {
         #expect(try Data(contentsOf: ws.url.appendingPathComponent("plan2.json")) == first, "the same catalogue and settings give the same bytes")
 
         let plan = try json([UInt8](first)) as! [String: Any]
-        #expect(plan["schema"] as? String == "silomerge-plan/1")
+        #expect(plan["schema"] as? String == "silomerge-plan/2")
         let ops = plan["operations"] as! [[String: Any]]
         #expect(ops.filter { ($0["kind"] as? String) == "copy" }.count == 20)
         #expect(ops.filter { ($0["kind"] as? String) == "quarantine-duplicate" }.count == 6)
@@ -50,7 +50,7 @@ struct PlanApplyCLITests {
         let dry = try ws.run("apply", "plan.json", "--dry-run")
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(!ws.exists("dam"))
-        #expect(snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "plan2.json"]).count == silos.count)
+        #expect(snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json"]).count == silos.count)
 
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status == 0, "\(applied.stderr)")
@@ -66,7 +66,7 @@ struct PlanApplyCLITests {
 
         let undo = try ws.run("undo", "plan.json")
         #expect(undo.status == 0, "\(undo.stderr)")
-        let after = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "plan2.json", "plan.json.journal", "dam"])
+        let after = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json", "plan.json.journal", "dam"])
         #expect(after == silos, "undo restores every source byte for byte")
         #expect(snapshot(ws.url.appendingPathComponent("dam")).isEmpty)
     }
@@ -139,7 +139,7 @@ struct PlanApplyCLITests {
         #expect(try ws.run("scan", "a", "b").status == 0)
         #expect(try ws.run("plan", "--target", "dam", "-o", "plan.json", "--method", "move", "--duplicates", "quarantine",
                            "--layout", "{silo}/{path}").status == 0)
-        let sources = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "dam"])
+        let sources = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "dam"])
         #expect(sources.count == 80)
 
         // How long a whole apply takes, to spread the kills over it.
@@ -172,7 +172,7 @@ struct PlanApplyCLITests {
             // Undo (after a full or a partial apply) restores every source byte for byte.
             let undo = try ws.run("undo", "plan.json")
             #expect(undo.status == 0, "round \(round): \(undo.stderr)")
-            let now = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "plan.json.journal", "dam"])
+            let now = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan.json.journal", "dam"])
             #expect(now == sources, "round \(round): the silos differ after undo")
             #expect(snapshot(ws.url.appendingPathComponent("dam")).isEmpty, "round \(round): files left in the target")
         }

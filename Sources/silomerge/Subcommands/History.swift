@@ -4,7 +4,7 @@ import SiloMergeCore
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List past scans, audits and checks recorded in the catalogue.")
+        abstract: "List past scans, audits, checks, applies and undos recorded in the catalogue.")
 
     @Option(name: .customLong("limit"), help: "How many runs, newest first.")
     var limit = 20
@@ -19,6 +19,7 @@ struct History: ParsableCommand {
     func run() throws {
         let catalogue = try catalogOptions.open(create: false)
         let runs = try catalogue.runs(limit: limit)
+        let plans = try catalogue.planRuns(runs.filter { $0.kind == .apply || $0.kind == .undo }.map(\.id))
         switch format {
         case .json:
             let items = runs.map { r -> String in
@@ -29,7 +30,12 @@ struct History: ParsableCommand {
                     + "\"silos\":[\(r.silos.map(Encode.json).joined(separator: ","))],\"files\":\(c.files),\"bytes\":\(c.bytes),"
                     + "\"new\":\(c.filesNew),\"changed\":\(c.filesChanged),\"missing\":\(c.filesMissing),"
                     + "\"hashed\":\(c.filesHashed),\"bytes_hashed\":\(c.bytesHashed),\"warnings\":\(c.warnings),\"errors\":\(c.errors),"
-                    + "\"outcome\":\(r.outcome.map { "\"\($0)\"" } ?? "null")}"
+                    + "\"outcome\":\(r.outcome.map { "\"\($0)\"" } ?? "null")"
+                    + (plans[r.id].map { p in
+                        ",\"plan\":{\"path\":\(Encode.json(p.plan)),\"journal\":\(Encode.json(p.journal)),\"sha256\":\(Encode.json(p.planSHA256)),"
+                            + "\"operations\":\(p.operations),\"done\":\(p.done),\"skipped\":\(p.skipped),\"refused\":\(p.refused),"
+                            + "\"failed\":\(p.failed),\"bytes_written\":\(p.bytesWritten)}"
+                    } ?? "") + "}"
             }
             print("[" + items.joined(separator: ",\n") + "]")
         case .table:
@@ -40,6 +46,17 @@ struct History: ParsableCommand {
             for r in runs {
                 let took = r.finishedAt.map { Format.duration($0.timeIntervalSince(r.startedAt)) } ?? "-"
                 let started = String(Timestamp.string(r.startedAt).prefix(19)).replacingOccurrences(of: "T", with: " ")
+                if let p = plans[r.id] {
+                    // Apply and undo: operations, and what became of them.
+                    let what = r.kind == .undo
+                        ? "\(p.done) reversed, \(p.refused) left, \(p.failed) failed"
+                        : "\(p.done) done, \(p.skipped) already done, \(p.refused) refused, \(p.failed) failed"
+                    print(Format.pad(String(r.id), 6) + Format.pad(r.kind.rawValue, 7) + Format.pad(started, 21)
+                          + Format.pad(took, 8) + Format.pad(r.status.rawValue, 18)
+                          + Format.pad(Format.count(p.operations) + " ops", 10, right: true)
+                          + "  \(p.plan): \(what)")
+                    continue
+                }
                 print(Format.pad(String(r.id), 6) + Format.pad(r.kind.rawValue, 7) + Format.pad(started, 21)
                       + Format.pad(took, 8) + Format.pad(r.status.rawValue + (r.outcome.map { r.kind == .check ? " " + $0 : "" } ?? ""), 18)
                       + Format.pad(Format.count(r.counts.files), 10, right: true)

@@ -102,16 +102,22 @@ struct Plan: ParsableCommand {
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
-            let absoluteTarget = Posix.absolute(FilePath(target))
-            let settings = PlanSettings(targetRoot: absoluteTarget, layout: layout,
+            // Every root is pinned by device and inode (its nearest existing parent for a
+            // folder apply will make), with its links resolved: apply, undo and verify refuse
+            // a root that is not that folder any more.
+            let (targetRoot, targetAnchor) = try PlanRoots.anchor(FilePath(target), what: "the target")
+            let quarantineRoot = try quarantine.map { try PlanRoots.anchor(FilePath($0), what: "the quarantine folder").root }
+            let settings = PlanSettings(targetRoot: targetRoot, layout: layout,
                                         canonicalRules: rules.isEmpty ? CanonicalRule.defaults : rules,
-                                        duplicates: duplicates, quarantineRoot: quarantine.map { Posix.absolute(FilePath($0)) },
+                                        duplicates: duplicates, quarantineRoot: quarantineRoot,
                                         transfer: method, hardlinkFallbackToCopy: hardlinkFallback, writeSidecars: sidecars,
                                         writeManifest: importManifest, allowConflicts: allowConflicts)
-            let silos = try catalogue.silos().map { PlanSilo(name: $0.name, root: $0.root, priority: $0.priority) }
+            let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
+            let silos = try catalogue.silos().map { try PlanRoots.identify($0) }
             // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
             let input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
-                                  scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt)
+                                  scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
+                                  targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor)
             let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
@@ -125,7 +131,13 @@ struct Plan: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Summarise a plan: operations, bytes, collisions, conflicts, what stays untouched; --operations lists each with its reason.")
+            abstract: "Summarise a plan: its roots, operations, bytes, collisions, conflicts, what stays untouched; --operations lists each with its reason.",
+            discussion: """
+                Prints every root the plan names (the target, the quarantine folder, each silo)
+                with the device and inode it was pinned to, and checks them against the
+                catalogue the plan was made from (or --catalog): a plan whose roots do not match
+                it (edited by hand, or the silos moved since) is flagged, and the command exits 1.
+                """)
 
         @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
         var plan: String
@@ -133,17 +145,43 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("operations"), help: "List every operation with its reason.")
         var operations = false
 
+        @Option(name: .customLong("catalog"), help: ArgumentHelp("The catalogue to check the plan's roots against (default: the one the plan names).", valueName: "path"))
+        var catalog: String?
+
         func run() throws {
             let plan = try PlanFile.read(FilePath(plan))
             print(PlanText.summary(plan))
+            var mismatch = false
+            switch PlanCatalogue.open(plan, override: catalog) {
+            case .success(let catalogue):
+                let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+                if problems.isEmpty {
+                    print("Roots checked against the catalogue \(catalogue.location): they match.")
+                } else {
+                    mismatch = true
+                    print("THE PLAN DOES NOT MATCH ITS CATALOGUE \(catalogue.location) (apply will refuse it):")
+                    for p in problems { print("  \(p)") }
+                }
+            case .failure(let why):
+                print("Roots not checked: \(why)")
+            }
             if operations {
+                print("")
                 for op in plan.operations { print(PlanText.operation(op)) }
             }
+            if mismatch { throw ExitCode(ExitStatus.skippedFiles) }
         }
     }
 }
 
 enum PlanText {
+    /// "device 2049 inode 12" or "to be made in /srv (device 2049 inode 12)".
+    static func anchorText(_ anchor: RootAnchor?, _ root: FilePath) -> String {
+        guard let anchor else { return "NO IDENTITY RECORDED (apply refuses it)" }
+        if anchor.path == root { return "device \(anchor.device) inode \(anchor.inode)" }
+        return "to be made in \(anchor.path.display) (device \(anchor.device) inode \(anchor.inode))"
+    }
+
     static func operation(_ op: PlanOperation) -> String {
         let source = op.source.map { "\($0.silo):\($0.path.display)" } ?? "(generated)"
         let dest = op.destination.map { " → \($0.display)" } ?? ""
@@ -153,9 +191,19 @@ enum PlanText {
     static func summary(_ plan: MergePlan) -> String {
         let s = PlanSummary.of(plan)
         var out = "Plan \(s.schema), made by SiloMerge \(s.toolVersion) from \(s.catalogue) (scan run \(s.scanRunID), \(s.createdAt))\n"
-        out += "Target: \(s.targetRoot)   layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
-        if let q = s.quarantineRoot { out += "Quarantine: \(q)\n" }
-        out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))\n\n"
+        out += "Layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
+        out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))\n"
+        out += "Roots (opened without following links, and refused when not these folders):\n"
+        out += "  target      \(plan.targetRoot.display)  \(anchorText(plan.targetAnchor, plan.targetRoot))\n"
+        if plan.usesQuarantine {
+            out += "  quarantine  \(plan.quarantineRoot.display)  \(anchorText(plan.quarantineAnchor, plan.quarantineRoot))\n"
+        }
+        let width = max(10, (plan.silos.map(\.name.count).max() ?? 0) + 1)
+        for silo in plan.silos {
+            let id = silo.identity.map { "device \($0.device) inode \($0.inode)" } ?? "NO IDENTITY RECORDED (apply refuses it)"
+            out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\n"
+        }
+        out += "\n"
         out += "\(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents:\n"
         for (kind, total) in s.kindsInOrder {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
@@ -179,148 +227,6 @@ enum PlanText {
             for c in plan.conflicts.prefix(20) { out += "  \(c.asset) \(c.field): \(c.values.joined(separator: " | "))\n" }
         }
         return out
-    }
-}
-
-struct Apply: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Carry out a plan safely; run it again to resume after a crash or a full disk.",
-        discussion: """
-            Validates the whole plan before touching anything (destinations inside the target,
-            no symlinked folders on the way, no two operations on one name, sources inside
-            their silos). Then per operation: checks the source still matches the plan, writes
-            to a temporary name beside the destination, fsyncs, verifies the SHA-256 of what
-            was written, and renames into place without ever overwriting; a destination that
-            already holds the content counts as done. Duplicates are acted on only after their
-            canonical copy is verified in the target. Every step is journalled (fsynced) in
-            PLAN.journal: after a crash, a kill or a full disk, run the same command again; 
-            `silomerge undo PLAN` reverses what was done.
-
-            Exit codes: 0 all done; 1 some operations were refused (the source changed, the
-            destination holds other content) or failed; 2 stopped (full disk, unusable plan).
-
-            Examples:
-              silomerge apply plan.json --dry-run
-              silomerge apply plan.json
-            """
-    )
-
-    @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
-
-    @Flag(name: .customLong("dry-run"), help: "Validate and say what would be done; write nothing.")
-    var dryRun = false
-
-    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal (default: PLAN.journal).", valueName: "file"))
-    var journal: String?
-
-    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no list of operations.")
-    var quiet = false
-
-    func run() throws {
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let line = ApplyProgressLine(enabled: !quiet)
-        let applier = try Applier(plan: plan, journal: FilePath(journal ?? self.plan + ".journal"),
-                                  progress: line.enabled ? { @Sendable p in line.update(p) } : nil)
-        let report: ApplyReport
-        do {
-            defer { line.clear() }
-            try applier.validate()
-            report = try applier.apply(dryRun: dryRun)
-        }
-        let verb = dryRun ? "would do" : "done"
-        if !quiet || !report.isComplete {
-            if dryRun { for o in report.done { print("  would \(o.summary)") } }
-            print("\(dryRun ? "Dry run" : "Applied") \(self.plan): \(report.done.count) \(verb), \(report.skipped.count) already done, "
-                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal); "
-                  + "\(Format.bytes(report.bytesWritten)) written.")
-        }
-        for o in report.refused { Stderr.write("silomerge: warning: refused \(o.summary): \(o.detail)\n") }
-        for o in report.failed { Stderr.write("silomerge: error: failed \(o.summary): \(o.detail)\n") }
-        if let stop = report.stoppedBy {
-            Stderr.write("silomerge: error: stopped: \(stop)\nNothing partial is left visible; free space and run `silomerge apply \(self.plan)` again to resume.\n")
-            throw ExitCode(ExitStatus.fatal)
-        }
-        if !report.refused.isEmpty || !report.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-        if !dryRun && !quiet { print("Verify the tree: silomerge verify \(self.plan); undo: silomerge undo \(self.plan)") }
-    }
-}
-
-struct Undo: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Reverse what `apply` did, from its journal (after a full or a partial apply).",
-        discussion: """
-            Created files are removed only if they are unchanged since apply wrote them; moved
-            and quarantined files go back where they were; duplicates replaced by hard links
-            are restored. Files changed since are left, and listed.
-            """
-    )
-
-    @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
-
-    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal (default: PLAN.journal).", valueName: "file"))
-    var journal: String?
-
-    func run() throws {
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let applier = try Applier(plan: plan, journal: FilePath(journal ?? self.plan + ".journal"))
-        let r = try applier.undo()
-        print("Undid \(self.plan): \(r.undone.count) operations reversed, \(r.skipped.count) with nothing to undo, "
-              + "\(r.left.count) left in place, \(r.failed.count) failed; \(r.removedDirectories) folders removed.")
-        for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
-        for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
-        for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left (not empty): \(d)\n") }
-        if let stop = r.stoppedBy { Stderr.write("silomerge: error: stopped: \(stop)\n"); throw ExitCode(ExitStatus.fatal) }
-        if !r.left.isEmpty || !r.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-    }
-}
-
-struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
-        discussion: """
-            BagIt's "complete and valid" for a tree built by `silomerge apply`: every file the
-            plan put in the target exists (not as a symlink) and holds the content the plan
-            names, and the target holds no other file (the quarantine folder and SiloMerge's
-            temporary names aside). Exit codes: 0 complete and valid; 3 files missing or
-            unexpected; 4 a file's content differs (corruption); 2 could not run.
-            """
-    )
-
-    @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
-
-    @Option(name: .customLong("format"), help: "text or json.")
-    var format: Check.Style = .text
-
-    func run() throws {
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let r = try PlanVerifier.verify(plan)
-        switch format {
-        case .json:
-            let items = r.problems.map { p in
-                "{\"kind\":\"\(p.kind.rawValue)\",\(Encode.jsonPath("path", p.path.bytes)),\"expected\":\(p.expected.map(Encode.json) ?? "null"),"
-                    + "\"found\":\(p.found.map(Encode.json) ?? "null"),\"detail\":\(p.detail.map(Encode.json) ?? "null")}"
-            }
-            print("{\"target\":\(Encode.json(plan.targetRoot.display)),\"expected_files\":\(r.expectedFiles),\"verified_files\":\(r.verifiedFiles),"
-                  + "\"bytes_read\":\(r.bytesRead),\"complete\":\(r.isComplete),\"valid\":\(r.isValid),\"unexpected\":\(r.hasUnexpected),"
-                  + "\"problems\":[\(items.joined(separator: ","))]}")
-        case .text:
-            let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
-                                                                     r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(r.expectedFiles) files hold their content "
-                  + "(\(Format.bytes(r.bytesRead)) read): \(state).")
-            for p in r.problems.prefix(100) {
-                var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"
-                if let e = p.expected, let f = p.found { line += "  (expected \(e.prefix(12))…, found \(f.prefix(12))…)" }
-                if let d = p.detail { line += "  \(d)" }
-                print(line)
-            }
-            if r.problems.count > 100 { print("  … \(r.problems.count - 100) more (--format json)") }
-        }
-        if !r.isValid { throw ExitCode(ExitStatus.corruption) }
-        if !r.isComplete || r.hasUnexpected { throw ExitCode(ExitStatus.changes) }
     }
 }
 
