@@ -385,16 +385,22 @@ struct PlanCollisionTests {
     func decodeErrors() throws {
         let plan = try P.plan([PlanCanonicalTests.hero])
         var text = String(decoding: try PlanFile.encode(plan), as: UTF8.self)
-        do { _ = try PlanFile.decode(Array(text.replacingOccurrences(of: "silomerge-plan/1", with: "silomerge-plan/9").utf8)) } catch {
-            #expect(error == .unsupportedSchema(found: "silomerge-plan/9"))
+        #expect(text.contains("\"schema\" : \"\(MergePlan.currentSchema)\""))
+        // Each must throw, and throw this error: the check is not only inside a `catch`.
+        let newer = #expect(throws: PlanError.self) {
+            try PlanFile.decode(Array(text.replacingOccurrences(of: MergePlan.currentSchema, with: "silomerge-plan/9").utf8))
         }
-        do { _ = try PlanFile.decode(Array("not json".utf8)) } catch {
-            guard case .cannotDecode = error else { Issue.record("\(error)"); return }
+        #expect(newer == .unsupportedSchema(found: "silomerge-plan/9"))
+        let older = #expect(throws: PlanError.self) {
+            try PlanFile.decode(Array(text.replacingOccurrences(of: MergePlan.currentSchema, with: "silomerge-plan/1").utf8))
         }
+        #expect(older == .unsupportedSchema(found: "silomerge-plan/1"))
+        #expect(older?.description.contains("made by an older SiloMerge: run `silomerge plan` again") == true, "\(String(describing: older))")
+        let notJSON = #expect(throws: PlanError.self) { try PlanFile.decode(Array("not json".utf8)) }
+        #expect(notJSON == .cannotDecode(path: nil, reason: "not a JSON object"))
         text = text.replacingOccurrences(of: "\"scan_run_id\" : 42,", with: "")
-        do { _ = try PlanFile.decode(Array(text.utf8)); Issue.record("decoded") } catch {
-            #expect(error.description.contains("scan_run_id"))
-        }
+        let missing = #expect(throws: PlanError.self) { try PlanFile.decode(Array(text.utf8)) }
+        #expect(missing?.description.contains("scan_run_id") == true)
     }
 }
 
@@ -566,9 +572,16 @@ struct PlanInvariantTests {
     @Test("settings that cannot work are refused")
     func badSettings() throws {
         #expect(throws: PlanError.self) { try Planner(settings: PlanSettings(targetRoot: FilePath("relative/target"))) }
-        do { _ = try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/hr/merged"))).plan(P.input([PlanCanonicalTests.hero])) } catch {
-            #expect(error.description.contains("overlaps silo 'hr'"))
+        let overlap = #expect(throws: PlanError.self) {
+            try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/hr/merged"))).plan(P.input([PlanCanonicalTests.hero]))
         }
+        #expect(overlap?.description.contains("overlaps silo 'hr'") == true)
+        // The quarantine folder may not lie in a silo either (what `plan --quarantine` refuses).
+        let quarantine = #expect(throws: PlanError.self) {
+            try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/merged"), duplicates: .quarantine,
+                                               quarantineRoot: FilePath("/srv/hr/held"))).plan(P.input([PlanCanonicalTests.hero]))
+        }
+        #expect(quarantine?.description.contains("the quarantine folder /srv/hr/held overlaps silo 'hr'") == true)
         let stray = P.asset(11, [AssetCopy(silo: "finance", siloPriority: 9, path: RelativePath("x"), size: 1, mtimeNs: 0, uid: 0, gid: 0,
                                            device: 1, inode: 1, absolutePath: FilePath("/srv/finance/x"))])
         do { _ = try P.plan([stray]); Issue.record("planned") } catch {
