@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GRDB
 @testable import SiloMergeCore
 #if canImport(Glibc)
 import Glibc
@@ -440,5 +441,56 @@ struct PlanRootCheckTests {
         var k = keep
         k.quarantineRoot = keep.silos[0].root.appending(RelativePath("q"))
         #expect(PlanValidator.catalogueProblems(in: k, catalogued: Self.catalogued(keep), catalogue: "c").isEmpty)
+    }
+}
+
+// MARK: - Lock files and older catalogues
+
+@Suite("Apply: lock files are never followed; older catalogues migrate in place")
+struct ApplyLockFileTests {
+    @Test("a lock file swapped for a symbolic link is refused, and the file it points at is not truncated")
+    func symlinkedLockFiles() throws {
+        let f = try standardFixture()
+        let plan = try f.plan(f.settings())
+        try f.tree.write("precious.txt", "do not truncate me")
+        try f.tree.symlink("apply.journal-lock", to: f.tree.path + "/precious.txt")
+        let error = #expect(throws: ApplyError.self) { try Applier(plan: plan, journal: f.journal).apply() }
+        #expect("\(String(describing: error))".contains("cannot make its lock file"), "\(String(describing: error))")
+        #expect(try String(contentsOfFile: f.tree.path + "/precious.txt", encoding: .utf8) == "do not truncate me")
+        #expect(!exists(f.target.string!))
+
+        let tree = try TestTree("catalogueLockLink")
+        try tree.write("a/x.txt", "x")
+        let (_, store) = try scan(tree, [tree.silo("a")])
+        try tree.write("precious.txt", "do not truncate me either")
+        try tree.remove("catalogue.sqlite-lock")
+        try tree.symlink("catalogue.sqlite-lock", to: tree.path + "/precious.txt")
+        #expect(throws: CatalogueError.self) { try store.lockForScan() }
+        #expect(try String(contentsOfFile: tree.path + "/precious.txt", encoding: .utf8) == "do not truncate me either")
+    }
+
+    @Test("a catalogue made before root identities migrates in place: no identity until the next scan records it")
+    func olderCatalogue() throws {
+        let tree = try TestTree()
+        try tree.write("a/x.txt", "x")
+        let path = tree.catalogue
+        do {
+            let pool = try DatabasePool(path: path)
+            try CatalogueSchema.migrator().migrate(pool, upTo: "v3-check")
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO silo (name, root, priority, added_at) VALUES ('a', ?, 1, '2026-01-01T00:00:00.000Z')",
+                               arguments: [tree.url("a").path])
+            }
+        }
+        let store = try SQLiteCatalogue(path: path, create: false)
+        let before = try #require(try store.silos().first)
+        #expect(before.rootIdentity == nil)
+        // A plan of it pins the root from the disk (nothing to compare with yet).
+        #expect(try PlanRoots.identify(before).identity != nil)
+        _ = try scan(tree, [tree.silo("a")])
+        let after = try #require(try SQLiteCatalogue(path: path, create: false).silos().first)
+        guard case .success(let st) = Posix.stat(FilePath(tree.url("a").path)) else { Issue.record("stat"); return }
+        #expect(after.rootIdentity == st.fileID)
+        #expect(try store.planRuns([1]).isEmpty)
     }
 }

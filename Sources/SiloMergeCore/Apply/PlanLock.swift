@@ -20,7 +20,8 @@ public final class PlanLock: Sendable {
 
     /// Exclusive for what writes (apply, undo); `shared` for what only reads (a dry run,
     /// verify): readers may share it, never with a writer. A reader whose journal folder cannot
-    /// hold a lock file (read-only) goes on without one: nothing can write a journal there either.
+    /// hold a lock file (read-only, or missing) goes on without one: nothing can write a journal
+    /// there either. A lock file that is a symbolic link is refused, never followed.
     public init(journal: FilePath, purpose: String, shared: Bool = false) throws(ApplyError) {
         let path = Self.lockPath(forJournal: journal)
         self.path = path
@@ -30,7 +31,7 @@ public final class PlanLock: Sendable {
             switch error {
             case .held(let holder): throw .locked(path: journal.display, holder: holder)
             case .cannotOpen(let e):
-                if shared && (e.code == EACCES || e.code == EROFS || e.code == EPERM) { fd = -1; return }
+                if shared && (e.code == EACCES || e.code == EROFS || e.code == EPERM || e.code == ENOENT) { fd = -1; return }
                 throw .journal(path: journal.display, reason: "cannot make its lock file \(path.display): \(e) (\(e.name))")
             }
         }
