@@ -529,6 +529,35 @@ struct PlanInvariantTests {
         #expect(!PlanValidator.problems(in: p).isEmpty)
     }
 
+    @Test("names and silo names that differ only by Unicode form are different files: each is taken away once, none refused")
+    func unicodeFormsAreDifferentNames() throws {
+        let nfc = Array("dup/caf\u{E9}.jpg".utf8), nfd = Array("dup/cafe\u{301}.jpg".utf8)
+        #expect(String(decoding: nfc, as: UTF8.self) == String(decoding: nfd, as: UTF8.self))   // one string to Swift
+        let a = P.asset(21, [P.copy("marketing", "a.jpg", inode: 211), P.copy("hr", nfc, inode: 212)])
+        let b = P.asset(22, [P.copy("marketing", "b.jpg", inode: 221), P.copy("hr", nfd, inode: 222)])
+        for action in [DuplicateAction.remove, .quarantine, .hardlink] {
+            for transfer in [TransferMethod.move, .copy] {
+                let plan = try P.plan([a, b], P.settings(duplicates: action, transfer: transfer))
+                let taken = plan.operations.filter { $0.kind.isDuplicateAction }.map { $0.source!.path.bytes }
+                #expect(Set(taken) == [nfc, nfd], "\(action) \(transfer)")
+                #expect(PlanValidator.problems(in: plan).isEmpty, "\(action) \(transfer)")
+            }
+        }
+        // Two silos whose names differ only by Unicode form are two silos.
+        let silos = [PlanSilo(name: "caf\u{E9}", root: FilePath("/srv/one"), priority: 1),
+                     PlanSilo(name: "cafe\u{301}", root: FilePath("/srv/two"), priority: 2)]
+        func copy(_ silo: PlanSilo, _ inode: UInt64) -> AssetCopy {
+            AssetCopy(silo: silo.name, siloPriority: silo.priority, path: RelativePath("x.jpg"), size: 100, mtimeNs: 0, uid: 0, gid: 0,
+                      device: 1, inode: inode, absolutePath: silo.root.appending(RelativePath("x.jpg")))
+        }
+        let input = PlanInput(assets: [P.asset(23, [copy(silos[0], 231), copy(silos[1], 232)])], silos: silos,
+                              catalogueIdentity: "c", scanRunID: 1, createdAt: Date(timeIntervalSince1970: 0))
+        let plan = try Planner(settings: P.settings(duplicates: .remove, transfer: .move)).plan(input)
+        let removed = try #require(plan.operations.first { $0.kind == .removeDuplicate }?.source)
+        #expect(removed.silo.exactBytes == silos[1].name.exactBytes && removed.siloRoot == FilePath("/srv/two"))
+        #expect(PlanValidator.problems(in: plan).isEmpty)
+    }
+
     @Test("a plan file edited by hand (JSON) is checked the same way")
     func editedJSON() throws {
         let plan = try Self.removalPlan()

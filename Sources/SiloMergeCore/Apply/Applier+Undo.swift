@@ -261,7 +261,7 @@ extension Applier {
         }
         if op.kind == .move {
             for link in op.hardLinks {
-                if let silo = plan.silos.first(where: { $0.name == link.silo }) {
+                if let silo = plan.silos.first(where: { $0.name.exactBytes == link.silo.exactBytes }) {
                     candidates.append((silo.root, link.path, { $0.fileID == original }))
                 }
             }

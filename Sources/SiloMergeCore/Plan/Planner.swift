@@ -38,10 +38,10 @@ public struct Planner: Sendable {
 
     public func plan(_ input: PlanInput) throws(PlanError) -> MergePlan {
         // Silos by name.
-        var silos: [String: PlanSilo] = [:]
+        var silos: [[UInt8]: PlanSilo] = [:]     // by exact name bytes (see `String.exactBytes`)
         for s in input.silos {
-            guard silos[s.name] == nil else { throw .invalidSettings("silo '\(s.name)' is listed twice") }
-            silos[s.name] = s
+            guard silos[s.name.exactBytes] == nil else { throw .invalidSettings("silo '\(s.name)' is listed twice") }
+            silos[s.name.exactBytes] = s
         }
         let quarantineRoot = settings.effectiveQuarantineRoot
         for s in input.silos {
@@ -68,7 +68,7 @@ public struct Planner: Sendable {
             return base
         }.sorted { $0.sha256 < $1.sha256 }
         for a in assets {
-            for c in a.copies where silos[c.silo] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
+            for c in a.copies where silos[c.silo.exactBytes] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
         }
 
         // Conflicts.
@@ -223,7 +223,7 @@ public struct Planner: Sendable {
             }
         }
         duplicates.sort { a, b in
-            a.silo != b.silo ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
+            !a.silo.utf8.elementsEqual(b.silo.utf8) ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
         }
         for d in duplicates {
             var op = d.op
@@ -244,8 +244,8 @@ public struct Planner: Sendable {
 
     // MARK: helpers
 
-    static func source(_ copy: AssetCopy, asset: ReconciledAsset, silos: [String: PlanSilo]) -> PlanSource {
-        PlanSource(silo: copy.silo, siloRoot: silos[copy.silo]!.root, path: copy.path, size: copy.size,
+    static func source(_ copy: AssetCopy, asset: ReconciledAsset, silos: [[UInt8]: PlanSilo]) -> PlanSource {
+        PlanSource(silo: copy.silo, siloRoot: silos[copy.silo.exactBytes]!.root, path: copy.path, size: copy.size,
                    mtimeNs: copy.mtimeNs, device: copy.device, inode: copy.inode, sha256: asset.sha256.hex)
     }
 
