@@ -185,21 +185,30 @@ struct PlanLayoutTests {
         #expect(try Self.destination(bare, "{creator}/{keyword}/{name}") == "unknown/untagged/x.png")
     }
 
-    @Test("the date: date_created, else the mtime (also when date_created is in conflict)")
+    @Test("the date: date_created, else the mtime, said on the operation (also when date_created is in conflict)")
     func dates() throws {
         let bare = P.asset(2, [P.copy("hr", "x.png", mtime: "2019-03-02T08:00:00Z", inode: 2)])
         let plan = try P.plan([bare], P.settings("{year}/{month}/{name}"))
         #expect(plan.operations[0].destination?.string == "2019/03/x.png")
-        #expect(plan.operations[0].reason.contains("mtime 2019-03-02 (no date_created)"))
+        #expect(plan.operations[0].reason.contains("no capture date; file modified 2019-03-02"))
+        #expect(plan.operations[0].dateSource == .fileModified)
+        #expect(PlanSummary.of(plan).placedByFileModified == 1)
+        // A layout without date tokens says nothing about dates.
+        let undated = try P.plan([bare], P.settings("{name}"))
+        #expect(undated.operations[0].dateSource == nil && !undated.operations[0].reason.contains("file modified"))
+        #expect(PlanSummary.of(undated).placedByFileModified == 0)
         var settings = P.settings("{year}/{month}/{name}")
         settings.allowConflicts = true
         let conflicted = P.asset(3, [P.copy("hr", "y.png", mtime: "2018-12-31T23:59:59Z", inode: 3)],
                                  fields: [P.field(.dateCreated, nil, status: .conflict)])
         let p2 = try P.plan([conflicted], settings)
         #expect(p2.operations[0].destination?.string == "2018/12/y.png")
-        #expect(p2.operations[0].reason.contains("date_created in conflict"))
+        #expect(p2.operations[0].reason.contains("date_created in conflict; file modified 2018-12-31"))
+        #expect(p2.operations[0].dateSource == .fileModified)
         let withDate = try P.plan([Self.dated], P.settings("{year}/{month}/{name}"))
         #expect(withDate.operations[0].reason.contains("date_created 2023-06-14"))
+        #expect(withDate.operations[0].dateSource == .dateCreated)
+        #expect(PlanSummary.of(withDate).placedByFileModified == 0)
     }
 
     @Test("unknown tokens and malformed layouts are refused with what is wrong")

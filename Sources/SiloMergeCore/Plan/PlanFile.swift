@@ -102,6 +102,8 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var collisions: Int
     /// Contents renamed because of a collision.
     public var renamed: Int
+    /// Contents the layout's date tokens placed by their file's mtime (no metadata dates them).
+    public var placedByFileModified: Int
     public var conflicts: Int
     public var untouched: PlanUntouched
 
@@ -127,6 +129,7 @@ public struct PlanSummary: Sendable, Hashable, Codable {
             contents: contents.count, operations: plan.operations.count, byKind: byKind, bytesWritten: written,
             bytesFreed: freed, collisions: plan.collisions.count,
             renamed: plan.collisions.reduce(0) { n, c in n + c.entries.filter { $0.destination != c.destination }.count },
+            placedByFileModified: plan.operations.filter { $0.kind.isTransfer && $0.dateSource == .fileModified }.count,
             conflicts: plan.conflicts.count, untouched: plan.untouched)
     }
 

@@ -318,6 +318,15 @@ public struct SiloName: Sendable, Hashable, Codable {
     }
 }
 
+/// Where a transfer's date tokens (`{year}`, `{month}`, `{day}`) came from.
+public enum PlanDateSource: String, Sendable, Hashable, Codable {
+    /// The reconciled metadata's `date_created`.
+    case dateCreated = "date_created"
+    /// No metadata dates the content: the canonical copy's mtime placed it (and nothing more:
+    /// it is never written anywhere as a date).
+    case fileModified = "file_modified"
+}
+
 /// One step of a plan.
 public struct PlanOperation: Sendable, Hashable, Codable {
     /// 1, 2, 3... in the order the operations run.
@@ -340,15 +349,18 @@ public struct PlanOperation: Sendable, Hashable, Codable {
     /// With `move`: the other names (hard links) of the source's file, which stay where they
     /// are; undo links a moved-away name back to one of them, so the file is one file again.
     public var hardLinks: [SiloName]
+    /// Transfers placed by a layout with date tokens: where the date came from — the metadata's
+    /// `date_created`, or (no capture date) the file's mtime, which is only ever a place.
+    public var dateSource: PlanDateSource?
     /// Why: a sentence for a person.
     public var reason: String
 
     public init(id: Int, kind: OperationKind, source: PlanSource? = nil, destination: RelativePath? = nil,
                 canonicalOp: Int? = nil, content: String? = nil, contentSHA256: String? = nil,
-                fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], reason: String) {
+                fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], dateSource: PlanDateSource? = nil, reason: String) {
         self.id = id; self.kind = kind; self.source = source; self.destination = destination
         self.canonicalOp = canonicalOp; self.content = content; self.contentSHA256 = contentSHA256
-        self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.reason = reason
+        self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.dateSource = dateSource; self.reason = reason
     }
 
     /// The content this operation writes or acts on.
@@ -358,7 +370,8 @@ public struct PlanOperation: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, kind, source, destination, destinationB64 = "destination_b64", canonicalOp = "canonical_op"
-        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links", reason
+        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links"
+        case dateSource = "date_source", reason
     }
 
     public init(from decoder: Decoder) throws {
@@ -372,6 +385,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         contentSHA256 = try c.decodeIfPresent(String.self, forKey: .contentSHA256)
         fallbackToCopy = try c.decodeIfPresent(Bool.self, forKey: .fallbackToCopy) ?? false
         hardLinks = try c.decodeIfPresent([SiloName].self, forKey: .hardLinks) ?? []
+        dateSource = try c.decodeIfPresent(PlanDateSource.self, forKey: .dateSource)
         reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
     }
 
@@ -386,6 +400,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         try c.encodeIfPresent(contentSHA256, forKey: .contentSHA256)
         if fallbackToCopy { try c.encode(true, forKey: .fallbackToCopy) }
         if !hardLinks.isEmpty { try c.encode(hardLinks, forKey: .hardLinks) }
+        try c.encodeIfPresent(dateSource, forKey: .dateSource)
         try c.encode(reason, forKey: .reason)
     }
 

@@ -29,6 +29,7 @@ public struct Planner: Sendable {
         var canonical: AssetCopy
         var choiceReason: String
         var dateOrigin: String
+        var dateSource: PlanDateSource
         /// The destination the layout gave, then the one after collisions.
         var wanted: [String]
         var final: [String]
@@ -87,7 +88,7 @@ public struct Planner: Sendable {
                 format: asset.format.rawValue)
             let wanted = template.render(values)
             placed.append(Placed(asset: asset, canonical: choice.copy, choiceReason: choice.reason,
-                                 dateOrigin: date.origin, wanted: wanted, final: wanted))
+                                 dateOrigin: date.origin, dateSource: date.source, wanted: wanted, final: wanted))
         }
 
         // Collisions.
@@ -127,7 +128,7 @@ public struct Planner: Sendable {
                                    source: Self.source(p.canonical, asset: p.asset, silos: silos),
                                    destination: dest,
                                    fallbackToCopy: settings.transfer == .hardlink && settings.hardlinkFallbackToCopy,
-                                   hardLinks: links, reason: reason)
+                                   hardLinks: links, dateSource: template.usesDate ? p.dateSource : nil, reason: reason)
             transfers.append((i, op, dest.bytes))
         }
         transfers.sort { $0.key.lexicographicallyPrecedes($1.key) }
@@ -155,7 +156,8 @@ public struct Planner: Sendable {
         if let m = manifestDestination {
             let rows = transfers.map { t in
                 (destination: placed[t.placedIndex].final.joined(separator: "/"), asset: placed[t.placedIndex].asset,
-                 source: "\(placed[t.placedIndex].canonical.silo):\(placed[t.placedIndex].canonical.path.display)")
+                 source: "\(placed[t.placedIndex].canonical.silo):\(placed[t.placedIndex].canonical.path.display)",
+                 mtimeNs: placed[t.placedIndex].canonical.mtimeNs)
             }
             let text = PlanSidecars.manifest(rows: rows)
             operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,

@@ -27,8 +27,11 @@ struct Plan: ParsableCommand {
                 oldest-mtime, shortest-path, preferred-path:GLOB. Default:
                 silo-priority,richest-metadata,oldest-mtime,shortest-path.
 
-                Layout tokens: {silo} {path} {year} {month} (date_created, else mtime) {name}
-                {stem} {ext} {sha256:8} {creator} {keyword}. Default {year}/{month}/{name}.
+                Layout tokens: {silo} {path} {year} {month} {day} {name} {stem} {ext}
+                {sha256:8} {creator} {keyword} {format}. Default {year}/{month}/{name}. Dates
+                come from the metadata's date_created; a content no metadata dates is placed by
+                its file's mtime, and the plan says so on its operation and in its summary (the
+                mtime is never written anywhere as a date).
                 Names are made safe for every common file system; names that differ only by case
                 or Unicode normalisation count as the same; two contents on one name are renamed
                 deterministically and listed.
@@ -161,6 +164,10 @@ enum PlanText {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
         }
         out += "Bytes written into the target: \(Format.bytes(s.bytesWritten)); freed in the silos: \(Format.bytes(s.bytesFreed))\n"
+        if s.placedByFileModified > 0 {
+            out += "Dates: \(Format.count(s.placedByFileModified)) placed by their file modification time (no capture date), "
+                + "the others by their metadata's date_created; a file's mtime is never written as a date\n"
+        }
         out += "Untouched: \(Format.count(s.untouched.files)) files (\(Format.bytes(s.untouched.bytes)))"
         if !s.untouched.byReason.isEmpty {
             out += ": " + s.untouched.byReason.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
