@@ -144,3 +144,177 @@ struct FileDatesCLITests {
         #expect(show.out.contains("\(withoutDate) placed by their file modification time (no capture date)"), "\(show.out)")
     }
 }
+
+/// The Fixtures plus one of each thing a merge can leave behind: a symbolic link, exiftool's
+/// `*_original` backup, a FIFO, a `.git/` folder, a file an exclude rule skips.
+func leftoverWorkspace(_ label: String) throws -> Workspace {
+    let ws = try Workspace(label)
+    try ws.copyFixtures()
+    try FileManager.default.createSymbolicLink(atPath: ws.url.appendingPathComponent("marketing/link-to-logo.png").path,
+                                               withDestinationPath: "logo.png")
+    try FileManager.default.copyItem(at: ws.url.appendingPathComponent("hr/logo.png"),
+                                     to: ws.url.appendingPathComponent("hr/logo.png_original"))
+    #expect(mkfifo(ws.url.appendingPathComponent("training/pipe").path, 0o644) == 0)
+    try ws.write("marketing/.git/config", "[core]\n")
+    try ws.write("hr/drafts/notes.tmp", "draft\n")
+    return ws
+}
+
+/// Every entry of the silos, as "silo/path" bytes: files, links, FIFOs, and the folders named
+/// in `wholeFolders` (not entered).
+func siloEntries(_ ws: Workspace, wholeFolders: Set<[UInt8]> = []) -> Set<[UInt8]> {
+    var out: Set<[UInt8]> = []
+    for silo in ["marketing", "hr", "training"] {
+        let prefix = Array(silo.utf8) + [0x2F]
+        let stop = Set(wholeFolders.filter { $0.starts(with: prefix) }.map { Array($0.dropFirst(prefix.count)) })
+        for (path, entry) in RawTree.list(ws.url.path + "/" + silo, foldersToo: false, stopAt: stop) where entry.kind != .folder || stop.contains(path) {
+            out.insert(prefix + path)
+        }
+    }
+    return out
+}
+
+func silosSnapshot(_ ws: Workspace) -> [[UInt8]: RawEntry] {
+    var out: [[UInt8]: RawEntry] = [:]
+    for silo in ["marketing", "hr", "training"] {
+        for (path, entry) in RawTree.list(ws.url.path + "/" + silo) { out[Array(silo.utf8) + [0x2F] + path] = entry }
+    }
+    return out
+}
+
+struct LeftBehindEntry: Hashable {
+    var key: [UInt8]
+    var kind: String
+    var reason: String
+    var detail: String
+}
+
+/// `plan show --format json`: the summary and the entries left behind.
+func planReport(_ ws: Workspace, _ plan: String = "plan.json") throws -> (summary: [String: Any], entries: [LeftBehindEntry]) {
+    let r = try ws.run("plan", "show", plan, "--format", "json")
+    #expect(r.status == 0, "\(r.stderr)")
+    let object = try json(r.stdout) as! [String: Any]
+    let entries = (object["left_behind"] as! [[String: Any]]).map { e -> LeftBehindEntry in
+        let path = (e["path_b64"] as? String).map { Array(Data(base64Encoded: $0)!) } ?? Array((e["path"] as! String).utf8)
+        return LeftBehindEntry(key: Array((e["silo"] as! String).utf8) + [0x2F] + path, kind: e["kind"] as! String,
+                               reason: e["reason"] as! String, detail: e["detail"] as! String)
+    }
+    return (object["summary"] as! [String: Any], entries)
+}
+
+@Suite("What a merge leaves behind: every entry of the silos accounted for, end to end")
+struct LeftBehindCLITests {
+    @Test("a move-apply leaves in the silos exactly what the plan lists as left behind; sidecars travel; empty files are planned; undo restores all",
+          arguments: ["remove", "quarantine", "keep", "hardlink"])
+    func moveLeavesExactlyLeftBehind(mode: String) throws {
+        let ws = try leftoverWorkspace("left\(mode)")
+        let scan = try ws.run("scan", "--config", "silomerge.yml", "--exclude", "*.tmp")
+        #expect(scan.status == 1 && scan.stderr.contains("training:pipe"), "the FIFO is a warning: \(scan.stderr)")
+        let before = silosSnapshot(ws)
+        let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts", "--method", "move", "--duplicates", mode)
+        #expect(made.status == 0, "\(made.stderr)")
+        let (summary, entries) = try planReport(ws)
+        let byKey = Dictionary(entries.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byKey.count == entries.count, "an entry is listed twice")
+        // The counts are the entries'.
+        let counts = summary["left_behind"] as! [String: Any]
+        #expect(counts["entries"] as? Int == entries.count)
+        let byReason = counts["by_reason"] as! [String: Int]
+        #expect(byReason.values.reduce(0, +) == entries.count)
+        for (reason, n) in byReason { #expect(entries.filter { $0.reason == reason }.count == n, "\(reason)") }
+
+        func reason(_ path: String) -> String? { byKey[Array(path.utf8)]?.reason }
+        #expect(reason("marketing/link-to-logo.png") == "symlink")
+        #expect(reason("hr/logo.png_original") == "ignored")
+        #expect(reason("training/pipe") == "special-file" && byKey[Array("training/pipe".utf8)]?.kind == "fifo")
+        #expect(reason("marketing/.git") == "ignored" && byKey[Array("marketing/.git".utf8)]?.kind == "directory")
+        #expect(reason("hr/drafts/notes.tmp") == "excluded")
+        for junk in ["hr/staff-photos/offsite-2023/Thumbs.db", "marketing/.DS_Store", "training/.DS_Store",
+                     "marketing/campaigns/2023/summer-launch/._hero.jpg"] { #expect(reason(junk) == "ignored", "\(junk)") }
+        // Sidecars of duplicates stay; the canonical copy's sidecar travels; empty files are planned.
+        for sidecar in ["hr/staff-photos/offsite-2023/team_offsite.xmp", "training/module-01/images/intro-hero.jpg.xmp",
+                        "training/module-01/images/intro-hero.xmp"] { #expect(reason(sidecar) == "sidecar-of-duplicate", "\(sidecar)") }
+        #expect(reason("marketing/campaigns/2023/summer-launch/teaser.xmp") == nil)
+        #expect(reason("hr/notes/empty.txt") == nil)
+        switch mode {
+        case "keep":
+            #expect(reason("training/module-01/notes/todo.txt") == "duplicate-kept")
+            #expect(reason("hr/staff-photos/offsite-2023/team_offsite.jpg") == "duplicate-kept")
+        case "hardlink":
+            #expect(reason("training/module-01/notes/todo.txt") == "linked-duplicate")
+        default:
+            #expect(reason("training/module-01/notes/todo.txt") == nil)
+            #expect(reason("hr/staff-photos/offsite-2023/team_offsite.jpg") == nil)
+        }
+        let show = try ws.run("plan", "show", "plan.json")
+        #expect(show.out.contains("Left behind: after apply the silos still hold \(entries.count) entries"), "\(show.out)")
+        #expect(show.out.contains("hr:drafts/notes.tmp: exclude rule: *.tmp"))
+
+        let applied = try ws.run("apply", "plan.json")
+        #expect(applied.status == 0, "\(applied.stderr)")
+        // What the silos hold now is exactly what the plan said it would leave.
+        let now = siloEntries(ws, wholeFolders: Set(entries.filter { $0.kind == "directory" }.map(\.key)))
+        let listed = Set(entries.map(\.key))
+        #expect(now.subtracting(listed).isEmpty, "left but not listed: \(now.subtracting(listed).map(RawTree.show))")
+        #expect(listed.subtracting(now).isEmpty, "listed but gone: \(listed.subtracting(now).map(RawTree.show))")
+        // The teaser's sidecar is beside the teaser in the target, byte for byte.
+        let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        let ops = plan["operations"] as! [[String: Any]]
+        let teaser = try #require(ops.first { (($0["source"] as? [String: Any])?["path"] as? String) == "campaigns/2023/summer-launch/teaser.mp4" })
+        let sidecarOp = try #require(ops.first { ($0["kind"] as? String) == "sidecar-move" })
+        #expect(sidecarOp["canonical_op"] as? Int == teaser["id"] as? Int)
+        let teaserDest = teaser["destination"] as! String
+        let sidecarDest = sidecarOp["destination"] as! String
+        #expect(sidecarDest == String(teaserDest.dropLast(".mp4".count)) + ".xmp")
+        #expect(before[Array("marketing/campaigns/2023/summer-launch/teaser.xmp".utf8)]?.data
+                == [UInt8](try Data(contentsOf: ws.url.appendingPathComponent("dam/" + sidecarDest))))
+        // The empty content is in the target once.
+        #expect(ops.contains { ($0["kind"] as? String) == "move" && (($0["source"] as? [String: Any])?["size"] as? Int) == 0 })
+        #expect(applied.out.contains("Moved "), "\(applied.out)")
+        #expect(applied.out.contains("freed in the silos"), "\(applied.out)")
+
+        let verify = try ws.run("verify", "plan.json")
+        #expect(verify.status == 0, "\(verify.out)")
+        let undo = try ws.run("undo", "plan.json")
+        #expect(undo.status == 0, "\(undo.stderr)")
+        let after = silosSnapshot(ws)
+        #expect(after == before, "undo: \(Set(after.keys).symmetricDifference(before.keys).map(RawTree.show)) \(after.filter { before[$0.key] != $0.value }.keys.map(RawTree.show))")
+    }
+
+    @Test("--method copy --no-sidecars: sources stay (copied), original sidecars stay (not carried); the silos hold exactly that")
+    func copyWithoutSidecars() throws {
+        let ws = try leftoverWorkspace("copynosidecars")
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 1)   // the FIFO
+        let both = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts", "--sidecars", "--no-sidecars")
+        #expect(both.status == 64 && both.stderr.contains("--no-sidecars"))
+        let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts", "--no-sidecars", "--duplicates", "remove")
+        #expect(made.status == 0, "\(made.stderr)")
+        let (_, entries) = try planReport(ws)
+        let byKey = Dictionary(entries.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(byKey[Array("marketing/campaigns/2023/summer-launch/teaser.xmp".utf8)]?.reason == "sidecar-not-carried")
+        #expect(byKey[Array("marketing/campaigns/2023/summer-launch/teaser.mp4".utf8)]?.reason == "copied")
+        #expect(byKey[Array("hr/notes/empty.txt".utf8)]?.reason == "copied")
+        let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        #expect(!(plan["operations"] as! [[String: Any]]).contains { ($0["kind"] as! String).hasPrefix("sidecar-") })
+        #expect(try ws.run("apply", "plan.json", "-q").status == 0)
+        let now = siloEntries(ws, wholeFolders: Set(entries.filter { $0.kind == "directory" }.map(\.key)))
+        #expect(now == Set(entries.map(\.key)), "\(now.symmetricDifference(Set(entries.map(\.key))).map(RawTree.show))")
+    }
+
+    @Test("files an audit (--hash dupes) never hashed are left behind as unhashed, not silently dropped")
+    func unhashedAfterAudit() throws {
+        let ws = try leftoverWorkspace("unhashed")
+        #expect(try ws.run("audit", "--config", "silomerge.yml").status == 1)   // the FIFO
+        let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts", "--method", "move", "--duplicates", "remove")
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.stderr.contains("no full hash"), "\(made.stderr)")
+        let (summary, entries) = try planReport(ws)
+        let unhashed = entries.filter { $0.reason == "unhashed" }
+        #expect(unhashed.count > 10)
+        #expect(unhashed.allSatisfy { $0.detail.contains("--hash full") })
+        #expect(((summary["left_behind"] as! [String: Any])["by_reason"] as! [String: Int])["unhashed"] == unhashed.count)
+        #expect(try ws.run("apply", "plan.json", "-q").status == 0)
+        let now = siloEntries(ws, wholeFolders: Set(entries.filter { $0.kind == "directory" }.map(\.key)))
+        #expect(now == Set(entries.map(\.key)), "\(now.symmetricDifference(Set(entries.map(\.key))).map(RawTree.show))")
+    }
+}

@@ -37,10 +37,12 @@ struct PlanApplyCLITests {
         #expect(try Data(contentsOf: ws.url.appendingPathComponent("plan2.json")) == first, "the same catalogue and settings give the same bytes")
 
         let plan = try json([UInt8](first)) as! [String: Any]
-        #expect(plan["schema"] as? String == "silomerge-plan/1")
+        #expect(plan["schema"] as? String == "silomerge-plan/2")
         let ops = plan["operations"] as! [[String: Any]]
-        #expect(ops.filter { ($0["kind"] as? String) == "copy" }.count == 20)
-        #expect(ops.filter { ($0["kind"] as? String) == "quarantine-duplicate" }.count == 6)
+        // 21 contents (the empty one included), 7 duplicates, and the one original sidecar of a canonical copy.
+        #expect(ops.filter { ($0["kind"] as? String) == "copy" }.count == 21)
+        #expect(ops.filter { ($0["kind"] as? String) == "quarantine-duplicate" }.count == 7)
+        #expect(ops.filter { ($0["kind"] as? String) == "sidecar-copy" }.count == 1)
 
         let show = try ws.run("plan", "show", "plan.json")
         #expect(show.status == 0)
@@ -54,13 +56,14 @@ struct PlanApplyCLITests {
 
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status == 0, "\(applied.stderr)")
-        #expect(applied.out.contains("26 done"), "\(applied.out)")
+        #expect(applied.out.contains("29 done"), "\(applied.out)")
+        #expect(applied.out.contains("Copied 181 KiB (21 files and 1 sidecar); 7 duplicates quarantined"), "\(applied.out)")
         let verify = try ws.run("verify", "plan.json")
         #expect(verify.status == 0, "\(verify.out)")
         #expect(verify.out.contains("complete and valid"))
         // Every content is in the target exactly once; quarantined duplicates keep silo/path.
         let target = snapshot(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
-        #expect(target.count == 20)
+        #expect(target.count == 22)
         #expect(ws.exists("dam/.silomerge-quarantine/hr/staff-photos/offsite-2023/team_offsite.jpg"))
         #expect(!ws.exists("hr/staff-photos/offsite-2023/team_offsite.jpg"))
 

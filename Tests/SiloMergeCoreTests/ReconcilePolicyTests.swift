@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GRDB
 @testable import SiloMergeCore
 
 /// Sources of one content built by hand: each copy with its values (value, origin, time).
@@ -78,5 +79,32 @@ struct ReconcilePolicyTests {
         let r = Reconciler().reconcile(linked)
         #expect(r.copies.count == 3)
         #expect(r.physicalCopies == 2)
+    }
+}
+
+@Suite("Unified catalogue: every content, the empty one included; copies are physical copies")
+struct UnifiedContentsTests {
+    @Test("zero-length files are one content; a hard link is not a copy (asset.copies, CSV copies)")
+    func emptyContentAndPhysicalCopies() throws {
+        let tree = try TestTree()
+        try tree.write("a/empty.txt", [])
+        try tree.write("b/notes/todo.txt", [])
+        try tree.write("a/photo.jpg", bytes(2000, seed: 1))
+        try tree.hardlink("a/photo-link.jpg", to: "a/photo.jpg")
+        try tree.write("b/photo-copy.jpg", bytes(2000, seed: 1))
+        let (_, store) = try scan(tree, [tree.silo("a"), tree.silo("b", priority: 2)])
+        var assets: [ReconciledAsset] = []
+        try Reconciliation.run(store: store) { assets.append($0) }
+        #expect(assets.count == 2)
+        let empty = try #require(assets.first { $0.sha256 == .empty })
+        #expect(empty.size == 0)
+        #expect(Set(empty.copies.map { "\($0.silo)/\($0.path.display)" }) == ["a/empty.txt", "b/notes/todo.txt"])
+        let photo = try #require(assets.first { $0.size == 2000 })
+        #expect(photo.copies.count == 3 && photo.physicalCopies == 2)
+        let stored = try store.pool.read { db in
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT size, copies FROM asset").map { ($0[0] as Int64, $0[1] as Int) })
+        }
+        #expect(stored == [0: 2, 2000: 2])
+        #expect(ExportWriter.csvRow(for: photo).split(separator: ",", omittingEmptySubsequences: false)[5] == "2")
     }
 }

@@ -59,13 +59,13 @@ extension SQLiteCatalogue {
         }
     }
 
-    /// Streams every distinct content (non-empty, hashed) with its copies and their values, in
-    /// SHA-256 order.
+    /// Streams every distinct content (hashed; the empty content is one content too) with its
+    /// copies and their values, in SHA-256 order.
     func forEachAssetSources(_ db: Database, silos: [Silo], _ body: (AssetSources) throws -> Void) throws {
         let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
         let files = RawStatement(try db.makeStatement(sql: """
             SELECT id, sha256, size, mtime_ns, uid, gid, dev, ino, silo_id, dir, name, format, width, height, image_sha256
-            FROM file WHERE sha256 IS NOT NULL AND size > 0
+            FROM file WHERE sha256 IS NOT NULL
             ORDER BY sha256
             """), db)
         defer { files.reset() }
@@ -133,7 +133,7 @@ extension SQLiteCatalogue {
                     asset.bind(1, reconciled.sha256); asset.bind(2, reconciled.size); asset.bind(3, text: reconciled.format.rawValue)
                     if let w = reconciled.width { asset.bind(4, w) } else { asset.bindNull(4) }
                     if let h = reconciled.height { asset.bind(5, h) } else { asset.bindNull(5) }
-                    asset.bind(6, reconciled.imageSHA256); asset.bind(7, reconciled.copies.count); asset.bind(8, n)
+                    asset.bind(6, reconciled.imageSHA256); asset.bind(7, reconciled.physicalCopies); asset.bind(8, n)
                     asset.bind(9, runID)
                     try asset.run("record an asset")
                     for f in reconciled.fields {

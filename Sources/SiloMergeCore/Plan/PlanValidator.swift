@@ -120,7 +120,7 @@ public enum PlanValidator {
             lastID = max(lastID, id)
 
             // What each kind needs.
-            if op.kind.isTransfer || op.kind.isDuplicateAction {
+            if op.kind.carriesFile || op.kind.isDuplicateAction {
                 if op.source == nil { add(id, nil, "\(op.kind.rawValue) needs a source") }
             } else if op.source != nil {
                 add(id, nil, "\(op.kind.rawValue) takes no source")
@@ -144,7 +144,8 @@ public enum PlanValidator {
                     add(id, op.destination?.display, "canonical operation \(c) is not a transfer in this plan")
                 }
             }
-            if op.fallbackToCopy && op.kind != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            if op.fallbackToCopy && op.kind.method != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            if op.kind.isSidecarTransfer { sidecarProblems(op, in: plan).forEach { add(id, op.source?.display, $0) } }
             for link in op.hardLinks {
                 if silos[link.silo.exactBytes] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }
                 if let why = relativePathProblem(link.path, limitComponents: false) { add(id, "\(link.silo):\(link.path.display)", "hard link path: \(why)") }
@@ -206,6 +207,28 @@ public enum PlanValidator {
             }
         }
         return problems
+    }
+
+    /// An original sidecar travels beside its file, nowhere else: it names the content transfer
+    /// of that file, which comes earlier; it is a `.xmp` file of the same silo folder as that
+    /// file, and lands in the same target folder as it.
+    static func sidecarProblems(_ op: PlanOperation, in plan: MergePlan) -> [String] {
+        guard let cid = op.canonicalOp else { return ["\(op.kind.rawValue) names no canonical operation (the file it belongs beside)"] }
+        guard let c = plan.operation(cid), c.kind.isTransfer, let cs = c.source, let cd = c.destination else {
+            return ["its canonical operation \(cid) is not a content transfer in this plan"]
+        }
+        var out: [String] = []
+        if cid >= op.id { out.append("its canonical operation \(cid) comes after it; the file must be in place first") }
+        if let s = op.source {
+            if !SidecarPlan.isXMP(Array(s.path.lastComponent)) { out.append("a sidecar operation carries .xmp files only") }
+            if s.silo.exactBytes != cs.silo.exactBytes || s.path.parent != cs.path.parent {
+                out.append("the sidecar is not in the folder of its file \(cs.display)")
+            }
+        }
+        if let d = op.destination, NameSanitizer.collisionKey(path: d.parent) != NameSanitizer.collisionKey(path: cd.parent) {
+            out.append("the sidecar does not land beside its file \(cd.display)")
+        }
+        return out
     }
 
     /// Why a relative path is unsafe, or nil: empty, absolute, `//`, `.` or `..` components,
