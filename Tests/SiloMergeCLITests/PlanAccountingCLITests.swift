@@ -270,8 +270,10 @@ struct LeftBehindCLITests {
                 == [UInt8](try Data(contentsOf: ws.url.appendingPathComponent("dam/" + sidecarDest))))
         // The empty content is in the target once.
         #expect(ops.contains { ($0["kind"] as? String) == "move" && (($0["source"] as? [String: Any])?["size"] as? Int) == 0 })
-        #expect(applied.out.contains("Moved "), "\(applied.out)")
-        #expect(applied.out.contains("freed in the silos"), "\(applied.out)")
+        // The summary says what was moved (by links on one file system: no data written) and freed.
+        #expect(applied.out.contains("Moved 181 KiB (21 files and 1 sidecar)"), "\(applied.out)")
+        #expect(applied.out.contains("Data written: 0 B (moves and hard links on one file system write none)"), "\(applied.out)")
+        #expect(applied.out.contains("; freed in the silos: "), "\(applied.out)")
 
         let verify = try ws.run("verify", "plan.json")
         #expect(verify.status == 0, "\(verify.out)")
@@ -316,5 +318,46 @@ struct LeftBehindCLITests {
         #expect(try ws.run("apply", "plan.json", "-q").status == 0)
         let now = siloEntries(ws, wholeFolders: Set(entries.filter { $0.kind == "directory" }.map(\.key)))
         #expect(now == Set(entries.map(\.key)), "\(now.symmetricDifference(Set(entries.map(\.key))).map(RawTree.show))")
+    }
+}
+
+@Suite("silomerge plan --rule, end to end")
+struct PlanRuleCLITests {
+    @Test("--rule from the command line decides the canonical copy, in order; repeated or comma-separated; unknown rules are refused")
+    func rules() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        // The hero photo is in marketing (priority 1), hr and training; make hr's copy the oldest.
+        for (path, year) in [("marketing/campaigns/2023/summer-launch/hero.jpg", 2023.0), ("hr/staff-photos/offsite-2023/team_offsite.jpg", 2019.0),
+                             ("training/module-01/images/intro-hero.jpg", 2021.0)] {
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: (year - 1970) * 365.25 * 86_400)],
+                                                  ofItemAtPath: ws.url.appendingPathComponent(path).path)
+        }
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
+        func canonical(_ args: [String]) throws -> (path: String, reason: String) {
+            let r = try silomerge(["plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts", "--layout", "{silo}/{path}"] + args, in: ws.url)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+            let op = (plan["operations"] as! [[String: Any]]).first {
+                ($0["kind"] as? String) == "copy" && ($0["source"] as? [String: Any])?["sha256"] as? String == "9508fa571338009b8034da3a99da5ee648c1b84749024a0fbb049a0bc07332ea"
+            }
+            let source = op?["source"] as? [String: Any]
+            return ("\(source?["silo"] ?? "?"):\(source?["path"] ?? "?")", op?["reason"] as? String ?? "")
+        }
+        let byDefault = try canonical([])
+        #expect(byDefault.path == "marketing:campaigns/2023/summer-launch/hero.jpg")
+        #expect(byDefault.reason.contains("marketing has priority 1"))
+        let oldest = try canonical(["--rule", "oldest-mtime", "--rule", "silo-priority"])
+        #expect(oldest.path == "hr:staff-photos/offsite-2023/team_offsite.jpg", "\(oldest)")
+        #expect(oldest.reason.contains("oldest copy (2019-"), "\(oldest.reason)")
+        let listed = try canonical(["--rule", "preferred-path:module-01/**,silo-priority"])
+        #expect(listed.path == "training:module-01/images/intro-hero.jpg", "\(listed)")
+        #expect(listed.reason.contains("path matches preferred 'module-01/**'"))
+        let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        #expect((plan["settings"] as! [String: Any])["canonical_rules"] as? [String] == ["preferred-path:module-01/**", "silo-priority"])
+        let bad = try ws.run("plan", "--target", "dam", "-o", "bad.json", "--allow-conflicts", "--rule", "biggest-first")
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("unknown canonical rule 'biggest-first'") && bad.stderr.contains("oldest-mtime"), "\(bad.stderr)")
+        #expect(!ws.exists("bad.json"))
     }
 }

@@ -138,12 +138,22 @@ struct PlanApplyCLITests {
                 try FileManager.default.createDirectory(at: ws.url.appendingPathComponent("b/copies"), withIntermediateDirectories: true)
                 try Data(data).write(to: ws.url.appendingPathComponent("b/copies/copy\(i).bin"))
             }
+            // Some files have an XMP sidecar: it moves with them (sidecar-move), resumed and undone alike.
+            if i % 6 == 0 {
+                try ws.write("a/d\(i % 5)/f\(i).bin.xmp", """
+                    <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+                    <rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt><rdf:li xml:lang="x-default">File \(i)</rdf:li></rdf:Alt></dc:title></rdf:Description>
+                    </rdf:RDF></x:xmpmeta>
+                    """)
+            }
         }
         #expect(try ws.run("scan", "a", "b").status == 0)
         #expect(try ws.run("plan", "--target", "dam", "-o", "plan.json", "--method", "move", "--duplicates", "quarantine",
                            "--layout", "{silo}/{path}").status == 0)
         let sources = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "dam"])
-        #expect(sources.count == 80)
+        #expect(sources.count == 90)
+        let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        #expect((plan["operations"] as! [[String: Any]]).filter { ($0["kind"] as? String) == "sidecar-move" }.count == 10)
 
         // How long a whole apply takes, to spread the kills over it.
         let t0 = Date()
