@@ -426,10 +426,11 @@ enum ApplyText {
         }
         let would = report.dryRun
         var parts: [String] = []
-        for (content, sidecar, verb) in [(OperationKind.move, OperationKind.sidecarMove, "moved"), (.copy, .sidecarCopy, "copied"),
-                                         (.reflink, .sidecarReflink, "cloned"), (.hardlink, .sidecarHardlink, "hard-linked")]
+        for (content, sidecar, verb, future) in [(OperationKind.move, OperationKind.sidecarMove, "moved", "would move"),
+                                                 (.copy, .sidecarCopy, "copied", "would copy"), (.reflink, .sidecarReflink, "cloned", "would clone"),
+                                                 (.hardlink, .sidecarHardlink, "hard-linked", "would hard-link")]
         where n(content) + n(sidecar) > 0 {
-            parts.append("\(would ? "would be " : "")\(verb) \(Format.bytes(b(content, sidecar))) (\(files(content, sidecar)))")
+            parts.append("\(would ? future : verb) \(Format.bytes(b(content, sidecar))) (\(files(content, sidecar)))")
         }
         if n(.xmpSidecar) + n(.importManifest) > 0 {
             parts.append("\(would ? "would write" : "wrote") \(Format.count(n(.xmpSidecar) + n(.importManifest))) generated files (\(Format.bytes(b(.xmpSidecar, .importManifest))))")
