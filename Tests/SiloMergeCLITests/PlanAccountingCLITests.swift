@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SiloMergeCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -301,6 +302,22 @@ struct LeftBehindCLITests {
         #expect(try ws.run("apply", "plan.json", "-q").status == 0)
         let now = siloEntries(ws, wholeFolders: Set(entries.filter { $0.kind == "directory" }.map(\.key)))
         #expect(now == Set(entries.map(\.key)), "\(now.symmetricDifference(Set(entries.map(\.key))).map(RawTree.show))")
+    }
+
+    @Test("a catalogue whose silos were last scanned before scans recorded what they pass over: the plan says so")
+    func staleRecord() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
+        let fresh = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts")
+        #expect(fresh.status == 0 && !fresh.stderr.contains("older SiloMerge"), "\(fresh.stderr)")
+        // As the v6-plan migration leaves an older catalogue: its runs predate the record.
+        try SQLiteCatalogue(path: ws.url.appendingPathComponent("silomerge.sqlite").path).setSetting("uncatalogued.since_run", "1")
+        let stale = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts")
+        #expect(stale.status == 0)
+        #expect(stale.stderr.contains("marketing, hr, training: last scanned by an older SiloMerge"), "\(stale.stderr)")
+        #expect(try ws.run("scan").status == 0)
+        #expect(!(try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts")).stderr.contains("older SiloMerge"))
     }
 
     @Test("files an audit (--hash dupes) never hashed are left behind as unhashed, not silently dropped")

@@ -324,6 +324,23 @@ struct ScanTests {
         #expect(Set(rows.keys) == ["a/link.jpg", "a/pipe"])
     }
 
+    @Test("Files without a full hash are listed for plans, with the last problem reading them")
+    func unhashedFilesListed() throws {
+        let tree = try TestTree()
+        try tree.write("a/unique.bin", bytes(1234, seed: 1))
+        try tree.write("a/x.bin", bytes(500, seed: 2))
+        try tree.write("b/y.bin", bytes(500, seed: 2))
+        let (result, store) = try scan(tree, [tree.silo("a"), tree.silo("b", priority: 2)], mode: .dupes)
+        var unhashed = try store.unhashedFiles()
+        #expect(unhashed.map { "\($0.silo)/\($0.path.display)" } == ["a/unique.bin"])
+        #expect(unhashed.first?.problem == nil && unhashed.first?.size == 1234)
+        // A read that failed is named (the last such diagnostic for that file).
+        try store.record([Diagnostic(.warning, .unreadable, silo: "a", path: RelativePath("unique.bin"), errno: 13,
+                                     message: "cannot read it: Permission denied")], runID: result.runID)
+        unhashed = try store.unhashedFiles()
+        #expect(unhashed.first?.problem == "cannot read it: Permission denied")
+    }
+
     @Test("Zero-length files are not grouped unless asked")
     func emptyFiles() throws {
         let tree = try TestTree()

@@ -245,6 +245,10 @@ enum CatalogueSchema {
                     size     INTEGER,
                     PRIMARY KEY (silo_id, dir, name)
                 ) WITHOUT ROWID;
+                -- Runs up to this one predate the table: a silo last scanned by one of them has
+                -- no record of what was passed over until it is scanned again.
+                INSERT OR REPLACE INTO setting (key, value)
+                SELECT 'uncatalogued.since_run', CAST(coalesce(max(id), 0) AS TEXT) FROM run;
                 """)
         }
         return migrator

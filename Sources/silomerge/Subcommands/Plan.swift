@@ -133,7 +133,15 @@ struct Plan: ParsableCommand {
                                         transfer: method, hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars,
                                         writeSidecars: sidecars,
                                         writeManifest: importManifest, allowConflicts: allowConflicts)
-            let silos = try catalogue.silos().map { PlanSilo(name: $0.name, root: $0.root, priority: $0.priority) }
+            let catalogued = try catalogue.silos()
+            let silos = catalogued.map { PlanSilo(name: $0.name, root: $0.root, priority: $0.priority) }
+            // A catalogue upgraded from a version that did not record what scans pass over.
+            if let since = try catalogue.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
+                let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
+                if !stale.isEmpty {
+                    Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+                }
+            }
             // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
             let input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
                                   scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
