@@ -696,7 +696,8 @@ struct PlanSidecarCarryTests {
     /// has a sidecar the scan did not hash; unhashed, junk and a symlink come from the catalogue.
     static func input() -> (PlanInput, [ReconciledAsset]) {
         let assets = [
-            P.asset(31, [P.copy("marketing", "shoot/photo.jpg", inode: 1), P.copy("hr", "photo.jpg", inode: 2)]),
+            P.asset(31, [P.copy("marketing", "shoot/photo.jpg", inode: 1), P.copy("hr", "photo.jpg", inode: 2),
+                         P.copy("marketing", "links/photo-link.jpg", inode: 1)]),
             P.asset(32, [P.copy("marketing", "shoot/photo.png", inode: 3)], format: .png),
             P.asset(33, [P.copy("training", "doc.pdf", inode: 4)], format: .pdf),
         ]
@@ -758,12 +759,15 @@ struct PlanSidecarCarryTests {
             "hr:locked.jpg": .unreadable,
             "hr:Thumbs.db": .ignored,
             "marketing:link": .symlink,
+            "marketing:links/photo-link.jpg": .hardLink,
         ])
         // Sorted by silo, then path bytes.
         let order = plan.leftBehind.map { Array($0.silo.utf8) + [0] + $0.path.bytes }
         #expect(order == order.sorted { $0.lexicographicallyPrecedes($1) })
         let s = PlanSummary.of(plan)
-        #expect(s.leftBehind.entries == 8 && s.leftBehind.inTarget == 1 && s.leftBehind.onlyInSilos == 7)
+        #expect(s.leftBehind.entries == 9 && s.leftBehind.inTarget == 2 && s.leftBehind.onlyInSilos == 7)
+        // The moved file's other name stays, and undo links the moved name back to it.
+        #expect(P.transfer(plan, 31)?.hardLinks == [SiloName(silo: "marketing", path: RelativePath("links/photo-link.jpg"))])
         #expect(s.byKind["sidecar-move"]?.operations == 1 && s.byKind["sidecar-copy"]?.operations == 2)
         #expect(s.contents == 3)
     }
