@@ -165,9 +165,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
     /// The default layout: a date tree with the original names.
     ///
     /// Why `{year}/{month}/{name}`: the point of merging is to leave the departmental structure
-    /// behind, and the date an asset was created is the one key every asset has (from its
-    /// metadata, else its mtime), that means the same thing in every silo, and that a DAM and a
-    /// person browsing both understand. The original name is kept so people still recognise
+    /// behind, and the date an asset was created is the key that means the same thing in every
+    /// silo, and that a DAM and a person browsing both understand. It comes from the metadata;
+    /// a content no metadata dates is filed by its file's mtime, and the plan says so on the
+    /// operation and in its summary (the mtime is a place to put it, never its date). The original name is kept so people still recognise
     /// their files; the few names that meet in one month are renamed deterministically and
     /// listed. `{silo}/{path}` would reproduce the silos (and their duplicated structure) in
     /// one place instead of merging them.
