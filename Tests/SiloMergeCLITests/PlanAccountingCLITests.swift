@@ -284,7 +284,7 @@ struct LeftBehindCLITests {
         #expect(after == before, "undo: \(Set(after.keys).symmetricDifference(before.keys).map(RawTree.show)) \(after.filter { before[$0.key] != $0.value }.keys.map(RawTree.show))")
     }
 
-    @Test("--method copy --no-sidecars: sources stay (copied), original sidecars stay (not carried); the silos hold exactly that")
+    @Test("--method copy --no-sidecars: sources stay (copied), original sidecars stay (not carried); the silos hold exactly that; a /1 plan is refused")
     func copyWithoutSidecars() throws {
         let ws = try leftoverWorkspace("copynosidecars")
         #expect(try ws.run("scan", "--config", "silomerge.yml").status == 1)   // the FIFO
@@ -299,6 +299,16 @@ struct LeftBehindCLITests {
         #expect(byKey[Array("hr/notes/empty.txt".utf8)]?.reason == "copied")
         let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
         #expect(!(plan["operations"] as! [[String: Any]]).contains { ($0["kind"] as! String).hasPrefix("sidecar-") })
+        // A plan from before schema 2 is refused by every command, saying what to do; nothing is written.
+        let text = try String(contentsOf: ws.url.appendingPathComponent("plan.json"), encoding: .utf8)
+        try text.replacingOccurrences(of: "\"silomerge-plan/2\"", with: "\"silomerge-plan/1\"")
+            .write(to: ws.url.appendingPathComponent("old.json"), atomically: true, encoding: .utf8)
+        for command in [["apply", "old.json"], ["plan", "show", "old.json"], ["verify", "old.json"], ["undo", "old.json"]] {
+            let r = try silomerge(command, in: ws.url)
+            #expect(r.status == 64, "\(command)")
+            #expect(r.stderr.contains("made by an older SiloMerge: run `silomerge plan` again"), "\(command): \(r.stderr)")
+        }
+        #expect(!ws.exists("dam"))
         #expect(try ws.run("apply", "plan.json", "-q").status == 0)
         let now = siloEntries(ws, wholeFolders: Set(entries.filter { $0.kind == "directory" }.map(\.key)))
         #expect(now == Set(entries.map(\.key)), "\(now.symmetricDifference(Set(entries.map(\.key))).map(RawTree.show))")
