@@ -111,9 +111,10 @@ struct ExportCLITests {
         #expect(jsonl.stderr.contains("3 fields are in conflict"))
         let lines = try String(contentsOf: ws.url.appendingPathComponent("out/catalogue.jsonl"), encoding: .utf8)
             .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        // One record per distinct non-empty content of the silos (truth's file index, sidecars and junk aside).
+        // One record per distinct content of the silos, the empty one included (truth's file
+        // index, sidecars and junk aside).
         let index = try truth()["file_index"] as! [String: [String: Any]]
-        let contents = Set(index.values.filter { ($0["kind"] as? String) == "asset" && ($0["size"] as! Int) > 0 }.map { $0["sha256"] as! String })
+        let contents = Set(index.values.filter { ($0["kind"] as? String) == "asset" }.map { $0["sha256"] as! String })
         #expect(Set(lines.map { $0["sha256"] as! String }) == contents)
         let hero = try #require(lines.first { ($0["copies"] as! [[String: Any]]).contains { ($0["path"] as? String) == "campaigns/2023/summer-launch/hero.jpg" } })
         let fields = hero["fields"] as! [String: [String: Any]]
@@ -143,16 +144,31 @@ struct ExportCLITests {
 
         let xmp = try ws.run("export", "--format", "xmp", "-o", "out/sidecars")
         #expect(xmp.status == 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.url.appendingPathComponent("out/sidecars").path).count == contents.count)
+        // A sidecar per content with a descriptive value to write (file dates are none).
+        let descriptive = ["title", "description", "keywords", "creator", "rights", "date_created", "city", "state", "country", "gps", "rating"]
+        let described = lines.filter { line in
+            let fields = line["fields"] as! [String: [String: Any]]
+            return descriptive.contains { fields[$0].map { !($0["value"] is NSNull) } ?? false }
+        }.count
+        #expect(described > 0 && described < contents.count)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.url.appendingPathComponent("out/sidecars").path).count == described)
         let again = try ws.run("export", "--format", "xmp", "-o", "out/sidecars")
         #expect(again.status == 0)
-        #expect(again.out.contains("(\(contents.count) unchanged)"), "\(again.out)")
+        #expect(again.out.contains("(\(described) unchanged)"), "\(again.out)")
 
         let bag = try ws.run("export", "--format", "bagit")
         #expect(bag.status == 0)
         let bagLines = bag.out.split(separator: "\n")
         #expect(bagLines.allSatisfy { $0.count > 70 && $0.dropFirst(64).hasPrefix("  data/") })
         #expect(bagLines.contains { $0.hasSuffix("data/hr/staff-photos/offsite-2023/team_offsite.jpg") })
+        // Zero-length files are content too: a BagIt manifest lists every file of the bag.
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        #expect(bagLines.contains { $0 == "\(empty)  data/hr/notes/empty.txt" })
+        #expect(bagLines.contains { $0 == "\(empty)  data/training/module-01/notes/todo.txt" })
+        let csvText = String(decoding: csvBytes, as: UTF8.self)
+        #expect(csvText.contains("\r\n\(empty),0,"), "the empty content has its CSV row")
+        let exifText = try String(contentsOf: ws.url.appendingPathComponent("out/tags.json"), encoding: .utf8)
+        #expect(!exifText.contains("empty.txt"), "nothing to write into an empty file")
 
         let missing = try ws.run("export", "--format", "xmp")
         #expect(missing.status == 64)

@@ -163,7 +163,7 @@ extension Applier {
     /// holds now. Returns what was done; throws `changedSinceApply` for what is left alone.
     func reverse(_ op: PlanOperation, _ rec: OperationRecord) throws -> String {
         switch op.kind {
-        case .copy, .hardlink, .reflink, .move, .xmpSidecar, .importManifest:
+        case .copy, .hardlink, .reflink, .move, .sidecarCopy, .sidecarHardlink, .sidecarReflink, .sidecarMove, .xmpSidecar, .importManifest:
             return try reverseWrite(op, rec)
         case .removeDuplicate:
             return try reverseRemove(op, rec)
@@ -192,7 +192,7 @@ extension Applier {
         }
 
         // A moved source comes back first, copied from the target (which must be unchanged).
-        if op.kind == .move, let taking = rec.taking, let s = op.source {
+        if op.kind.method == .move, let taking = rec.taking, let s = op.source {
             let (sdir, sname) = try openSourceParent(s)
             defer { fs.close(sdir) }
             if try lstatIfPresent(sdir, sname, s.display) == nil {
@@ -282,9 +282,9 @@ extension Applier {
                     && st.mode & 0o7777 == taken.mode & 0o7777
             }))
         }
-        if op.kind == .move {
+        if op.kind.method == .move {
             for link in op.hardLinks {
-                if let silo = plan.silos.first(where: { $0.name == link.silo }) {
+                if let silo = plan.silos.first(where: { $0.name.exactBytes == link.silo.exactBytes }) {
                     candidates.append((silo.root, link.path, { $0.fileID == original }))
                 }
             }

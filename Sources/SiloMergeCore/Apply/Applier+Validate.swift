@@ -91,7 +91,7 @@ extension Applier {
                 }
             }
             if let targetDevice, let device = sourceStat?.device ?? (acted ? nil : s.device) {
-                if op.kind == .hardlink && !op.fallbackToCopy && device != targetDevice {
+                if op.kind.method == .hardlink && !op.fallbackToCopy && device != targetDevice {
                     add(op.id, s.display, "a hard link cannot cross file systems: the source is on device \(device), the target on \(targetDevice) (plan with the copy fallback, or copy)")
                 }
                 if op.kind == .linkDuplicate && device != targetDevice {

@@ -172,7 +172,7 @@ public final class Applier {
                 progress.bytesDone += op.size
                 continue
             }
-            if let c = op.canonicalOp, op.kind.isDuplicateAction || op.kind == .xmpSidecar, state.ops[c]?.done == nil {
+            if let c = op.canonicalOp, op.kind.followsCanonical, state.ops[c]?.done == nil {
                 let e = ApplyError.canonicalNotReady(op: op.id, canonical: c, detail: "it was not done")
                 report.refused.append(outcome(op, e.description, e))
                 progress.bytesDone += op.size
@@ -253,6 +253,10 @@ public final class Applier {
                 case .hardlink: verb = op.fallbackToCopy ? "would hard-link (or copy across file systems)" : "would hard-link"
                 case .reflink: verb = "would clone (or copy where cloning is not supported)"
                 case .move: verb = "would copy, verify, then remove the source"
+                case .sidecarCopy: verb = "would copy the original sidecar beside its file"
+                case .sidecarHardlink: verb = op.fallbackToCopy ? "would hard-link (or copy) the original sidecar beside its file" : "would hard-link the original sidecar beside its file"
+                case .sidecarReflink: verb = "would clone (or copy) the original sidecar beside its file"
+                case .sidecarMove: verb = "would move the original sidecar beside its file (copy, verify, remove)"
                 case .xmpSidecar: verb = "would write the XMP sidecar"
                 case .importManifest: verb = "would write the import manifest"
                 case .linkDuplicate: verb = "would replace the duplicate by a hard link to the canonical copy"
@@ -278,7 +282,7 @@ public final class Applier {
 
     func noSpace(_ path: String, _ e: Errno, fileBytes: Int64) -> ApplyError {
         let remainingOps = plan.operations.filter { state.ops[$0.id]?.done == nil }
-        let remaining = remainingOps.filter { $0.kind == .copy || $0.kind == .reflink || $0.kind == .move || $0.kind.isGenerated || $0.kind == .quarantineDuplicate }
+        let remaining = remainingOps.filter { ($0.kind.carriesFile && $0.kind.method != .hardlink) || $0.kind.isGenerated || $0.kind == .quarantineDuplicate }
             .reduce(Int64(0)) { $0 + $1.size }
         return .noSpace(path: path, errno: e, fileBytes: fileBytes, remainingBytes: remaining,
                         remainingOperations: remainingOps.count,

@@ -47,6 +47,8 @@ public protocol CatalogueStore: AnyObject, Sendable {
 
     /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
     func silosWithSidecars() throws -> Set<Int64>
+    /// Silo ids that have uncatalogued entries recorded.
+    func silosWithUncatalogued() throws -> Set<Int64>
     /// Replaces a silo's manifest values with `rows`; returns the rows naming no catalogued file.
     func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
                        rows: [ManifestRow]) throws -> [ManifestRow]
@@ -78,6 +80,15 @@ public protocol CatalogueStore: AnyObject, Sendable {
                        each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
     /// Files with the same image data and different bytes, per image (silos: all when empty).
     func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
+
+    // MARK: What a plan accounts for besides the unified catalogue
+    /// Every XMP sidecar, with the file it belongs to.
+    func sidecarFiles() throws -> [SidecarFileRecord]
+    /// Catalogued files without a full hash (not in the unified catalogue), with the last
+    /// problem reading them, if one was reported.
+    func unhashedFiles() throws -> [UnhashedFileRecord]
+    /// What the scans saw in the silos and did not catalogue.
+    func uncatalogued() throws -> [UncataloguedRecord]
 
     // MARK: `--hash dupes`
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.

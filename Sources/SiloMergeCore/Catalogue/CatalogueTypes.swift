@@ -162,6 +162,91 @@ public struct StoredEntry: Sendable {
     }
 }
 
+/// Why a scan saw an entry in a silo and did not catalogue it.
+public enum UncataloguedReason: String, Sendable, Codable, CaseIterable {
+    /// Matched the default ignore list (junk: `.DS_Store`, `Thumbs.db`, `*_original`…).
+    case ignored
+    /// Matched an exclude rule (or is the XMP sidecar of an excluded file).
+    case excluded
+    /// A file no include rule matches.
+    case notIncluded = "not-included"
+    /// A symbolic link: not followed, or followed into a loop, nothing, or a silo.
+    case symlink
+    /// A FIFO, socket or device: never opened.
+    case specialFile = "special-file"
+    /// The catalogue's own file.
+    case catalogue
+    /// Could not be stat-ed, or a folder that could not be listed.
+    case unreadable
+}
+
+/// An entry a scan saw and did not catalogue.
+public struct UncataloguedEntry: Sendable, Hashable {
+    public var name: [UInt8]
+    public var kind: FileKind
+    public var reason: UncataloguedReason
+    /// The rule that matched, or what was seen ("not followed", "leads back to a folder above it").
+    public var detail: String
+    public var size: Int64?
+
+    public init(name: [UInt8], kind: FileKind, reason: UncataloguedReason, detail: String, size: Int64? = nil) {
+        self.name = name; self.kind = kind; self.reason = reason; self.detail = detail; self.size = size
+    }
+}
+
+/// An entry of a silo the catalogue holds no file row for, as the last scan saw it.
+public struct UncataloguedRecord: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    public var kind: FileKind
+    public var reason: UncataloguedReason
+    public var detail: String
+    public var size: Int64?
+
+    public init(silo: String, path: RelativePath, kind: FileKind, reason: UncataloguedReason, detail: String, size: Int64?) {
+        self.silo = silo; self.path = path; self.kind = kind; self.reason = reason; self.detail = detail; self.size = size
+    }
+}
+
+/// An XMP sidecar as recorded, with the file it belongs to (one row per file: a `name.xmp`
+/// shared by `name.jpg` and `name.png` comes twice).
+public struct SidecarFileRecord: Sendable, Hashable {
+    public var silo: String
+    /// The sidecar's path in the silo.
+    public var path: RelativePath
+    /// The file it belongs to (same folder).
+    public var assetPath: RelativePath
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var device: UInt64
+    public var inode: UInt64
+    /// nil when its content was not read (a scan with --hash dupes and no metadata).
+    public var sha256: SHA256Digest?
+    public var form: SidecarForm
+    /// False for a `name.xmp` a `name.ext.xmp` overrides.
+    public var used: Bool
+
+    public init(silo: String, path: RelativePath, assetPath: RelativePath, size: Int64, mtimeNs: Int64, device: UInt64,
+                inode: UInt64, sha256: SHA256Digest?, form: SidecarForm, used: Bool) {
+        self.silo = silo; self.path = path; self.assetPath = assetPath; self.size = size; self.mtimeNs = mtimeNs
+        self.device = device; self.inode = inode; self.sha256 = sha256; self.form = form; self.used = used
+    }
+}
+
+/// A catalogued file without a full hash.
+public struct UnhashedFileRecord: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    public var size: Int64
+    /// Why it could not be read at the last scan that tried ("cannot read it: Permission
+    /// denied"), or nil when it simply was not read (a unique size under --hash dupes).
+    public var problem: String?
+
+    public init(silo: String, path: RelativePath, size: Int64, problem: String?) {
+        self.silo = silo; self.path = path; self.size = size; self.problem = problem
+    }
+}
+
 /// A change the scanner writes to the catalogue. Batched: one transaction per batch.
 public enum CatalogueWrite: Sendable {
     /// A new file (or, with `replacing`, a file whose identity changed: that row is updated in
@@ -182,6 +267,10 @@ public enum CatalogueWrite: Sendable {
     case content(id: Int64, ContentInfo, mtimeNs: Int64)
     /// A catalogued file's XMP sidecars (replacing what was recorded).
     case sidecars(fileID: Int64, siloID: Int64, dir: RelativePath, [SidecarRecord])
+    /// What a folder holds that is not catalogued; `replace` drops what was recorded for the
+    /// folder first (a complete listing), otherwise the entries are added (a child folder
+    /// that could not be listed).
+    case uncatalogued(siloID: Int64, dir: RelativePath, [UncataloguedEntry], replace: Bool)
 }
 
 /// An XMP sidecar as the scan found it.

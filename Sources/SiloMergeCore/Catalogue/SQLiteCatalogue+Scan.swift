@@ -21,6 +21,12 @@ extension SQLiteCatalogue {
         }
     }
 
+    public func silosWithUncatalogued() throws -> Set<Int64> {
+        try wrap("look for uncatalogued entries") {
+            try pool.read { db in Set(try Int64.fetchAll(db, sql: "SELECT DISTINCT silo_id FROM uncatalogued")) }
+        }
+    }
+
     public func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
                               rows: [ManifestRow]) throws -> [ManifestRow] {
         try wrap("record a manifest") {
@@ -275,6 +281,10 @@ extension SQLiteCatalogue {
                 let visited = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO visited (silo_id, dir) VALUES (?1, ?2)"), db)
                 let kept = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO kept_dir (silo_id, dir) VALUES (?1, ?2)"), db)
                 let excluded = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO excluded_dir (silo_id, dir) VALUES (?1, ?2)"), db)
+                let dropUncatalogued = RawStatement(try db.cachedStatement(sql: "DELETE FROM uncatalogued WHERE silo_id = ?1 AND dir = ?2"), db)
+                let addUncatalogued = RawStatement(try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO uncatalogued (silo_id, dir, name, kind, reason, detail, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    """), db)
 
                 func bindStat(_ s: RawStatement, _ st: FileStat) {
                     s.bind(1, st.size); s.bind(2, st.mtimeNs); s.bind(3, st.ctimeNs)
@@ -347,6 +357,18 @@ extension SQLiteCatalogue {
                     case .sidecars(let fileID, let siloID, let dir, let sidecars):
                         try sidecarDrift(fileID, sidecars)
                         try replaceSidecars(fileID, siloID: siloID, dir: dir, sidecars)
+                    case .uncatalogued(let siloID, let dir, let entries, let replace):
+                        if replace {
+                            dropUncatalogued.bind(1, siloID); dropUncatalogued.bind(2, text: dir.bytes)
+                            try dropUncatalogued.run("forget a folder's uncatalogued entries")
+                        }
+                        for e in entries {
+                            addUncatalogued.bind(1, siloID); addUncatalogued.bind(2, text: dir.bytes); addUncatalogued.bind(3, text: e.name)
+                            addUncatalogued.bind(4, text: e.kind.rawValue); addUncatalogued.bind(5, text: e.reason.rawValue)
+                            addUncatalogued.bind(6, text: e.detail)
+                            if let size = e.size { addUncatalogued.bind(7, size) } else { addUncatalogued.bindNull(7) }
+                            try addUncatalogued.run("record an uncatalogued entry")
+                        }
                     }
                 }
             }
@@ -399,6 +421,11 @@ extension SQLiteCatalogue {
                     SELECT \(runID), d.kind, f.silo_id, f.dir, f.name, f.id, f.size, f.mtime_ns, f.dev, f.ino, f.sha256
                     FROM doomed d JOIN file f ON f.id = d.id;
                     DELETE FROM file WHERE id IN (SELECT id FROM doomed);
+                    DELETE FROM uncatalogued WHERE silo_id IN (\(ids))
+                      AND NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = uncatalogued.silo_id AND v.dir = uncatalogued.dir)
+                      AND NOT EXISTS (SELECT 1 FROM kept_dir k WHERE k.silo_id = uncatalogued.silo_id
+                                 AND (k.dir = '' OR uncatalogued.dir = k.dir
+                                      OR (uncatalogued.dir >= k.dir || '/' AND uncatalogued.dir < k.dir || '0')));
                     """)
                 let missing = try Int.fetchOne(db, sql: "SELECT count(*) FROM doomed WHERE kind = 'missing'") ?? 0
                 let excluded = try Int.fetchOne(db, sql: "SELECT count(*) FROM doomed WHERE kind = 'excluded'") ?? 0

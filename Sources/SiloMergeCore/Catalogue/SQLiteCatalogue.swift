@@ -171,6 +171,7 @@ public final class SQLiteCatalogue: CatalogueStore {
                     throw CatalogueError.unknownSilo(name)
                 }
                 try db.execute(sql: "DELETE FROM file WHERE silo_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM uncatalogued WHERE silo_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM silo WHERE id = ?", arguments: [id])
             }
         }

@@ -247,6 +247,32 @@ enum CatalogueSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v6-plan") { db in
+            try db.execute(sql: """
+                -- What a scan saw in a silo's folders and did not catalogue, and why: files and
+                -- folders the ignore, exclude and include rules skip, symbolic links, FIFOs,
+                -- sockets and devices, the catalogue's own files, entries that could not be
+                -- read. Each folder's rows are replaced when the folder is listed again, so a
+                -- plan can account for everything the silos hold (what a merge leaves behind).
+                -- kind: regular, directory, symlink, fifo, socket, character-device,
+                -- block-device, unknown; reason: ignored, excluded, not-included, symlink,
+                -- special-file, catalogue, unreadable; detail: the rule or what was seen.
+                CREATE TABLE uncatalogued (
+                    silo_id  INTEGER NOT NULL REFERENCES silo(id) ON DELETE CASCADE,
+                    dir      TEXT    NOT NULL,
+                    name     TEXT    NOT NULL,
+                    kind     TEXT    NOT NULL,
+                    reason   TEXT    NOT NULL,
+                    detail   TEXT    NOT NULL,
+                    size     INTEGER,
+                    PRIMARY KEY (silo_id, dir, name)
+                ) WITHOUT ROWID;
+                -- Runs up to this one predate the table: a silo last scanned by one of them has
+                -- no record of what was passed over until it is scanned again.
+                INSERT OR REPLACE INTO setting (key, value)
+                SELECT 'uncatalogued.since_run', CAST(coalesce(max(id), 0) AS TEXT) FROM run;
+                """)
+        }
         return migrator
     }
 

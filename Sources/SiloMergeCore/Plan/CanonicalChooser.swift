@@ -54,7 +54,7 @@ struct CanonicalChooser {
 
     static func stableOrder(_ a: AssetCopy, _ b: AssetCopy) -> Bool {
         if a.siloPriority != b.siloPriority { return a.siloPriority < b.siloPriority }
-        if a.silo != b.silo { return a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) }
+        if !a.silo.utf8.elementsEqual(b.silo.utf8) { return a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) }
         return a.path < b.path
     }
 
@@ -103,7 +103,7 @@ struct CanonicalChooser {
         var out: Set<UnifiedField> = []
         for field in asset.fields {
             for source in field.sources where source.origin != .filesystem && source.origin != .header {
-                if source.silo == copy.silo && belongs(source.path, to: copy.path) { out.insert(field.field); break }
+                if source.silo.exactBytes == copy.silo.exactBytes && belongs(source.path, to: copy.path) { out.insert(field.field); break }
             }
         }
         return out

@@ -8,8 +8,11 @@ enum PlanSidecars {
     /// conflict are left out: a sidecar never states what people have not agreed on.
     static func xmpPacket(for asset: ReconciledAsset) -> String { ExportWriter.xmpPacket(for: asset) }
 
-    static func manifest(rows: [(destination: String, asset: ReconciledAsset, source: String)]) -> String {
-        var out = "path,sha256,size,format,title,description,keywords,creator,rights,date_created,source\r\n"
+    /// One row per file in the target. `date_created` is the reconciled metadata's (empty when
+    /// no metadata has one); `file_modified` the mtime the file keeps in the target (its
+    /// canonical copy's), under its own name: a file date is never offered as a creation date.
+    static func manifest(rows: [(destination: String, asset: ReconciledAsset, source: String, mtimeNs: Int64)]) -> String {
+        var out = "path,sha256,size,format,title,description,keywords,creator,rights,date_created,source,file_modified\r\n"
         for row in rows {
             let a = row.asset
             func text(_ f: UnifiedField) -> String {
@@ -17,7 +20,8 @@ enum PlanSidecars {
                 return display(v)
             }
             let cells = [row.destination, a.sha256.hex, String(a.size), a.format.rawValue, text(.title), text(.description),
-                         text(.keywords), text(.creator), text(.rights), text(.dateCreated), row.source]
+                         text(.keywords), text(.creator), text(.rights), text(.dateCreated), row.source,
+                         ExportWriter.isoTime(nanoseconds: row.mtimeNs)]
             out += cells.map(Encode.csv).joined(separator: ",") + "\r\n"
         }
         return out

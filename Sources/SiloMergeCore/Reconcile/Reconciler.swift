@@ -70,8 +70,9 @@ public struct ReconcilePolicies: Sendable, Hashable, Codable {
 /// that order. When they all agree (after normalisation: white space, Unicode NFC, lists as
 /// case-insensitive sets, coordinates to ~10 cm) the field is `agreed`; when they differ the
 /// field's policy decides (`resolved`) or declines (`conflict`). A person's resolution wins over
-/// both (`manual`). When no source has a creation date, the oldest copy's mtime stands in
-/// (`fallback`).
+/// both (`manual`). A field no source has is absent: in particular a file's mtime never stands
+/// in for `date_created` (it is the time the file was last written or copied, not when the
+/// picture was taken; exports carry it as `file_modified`).
 public struct Reconciler: Sendable {
     public var policies: ReconcilePolicies
     public var resolutions: Resolutions
@@ -122,15 +123,7 @@ public struct Reconciler: Sendable {
                 fields.append(ReconciledField(field: field, value: manual, status: .resolved, rule: .manual, sources: candidates))
                 continue
             }
-            if candidates.isEmpty {
-                if field == .dateCreated, let oldest = sources.copies.min(by: { $0.copy.mtimeNs < $1.copy.mtimeNs }) {
-                    let date = Timestamp.string(Date(timeIntervalSince1970: Double(oldest.copy.mtimeNs) / 1e9))
-                    let source = FieldSource(silo: oldest.copy.silo, path: oldest.copy.path, origin: .filesystem, tag: "mtime",
-                                             raw: date, value: .date(date), timeNs: oldest.copy.mtimeNs)
-                    fields.append(ReconciledField(field: field, value: .date(date), status: .agreed, rule: .fallback, sources: [source]))
-                }
-                continue
-            }
+            if candidates.isEmpty { continue }
             fields.append(decide(field, candidates))
         }
         return ReconciledAsset(sha256: sources.sha256, size: sources.size, format: sources.format, width: sources.width,

@@ -385,6 +385,8 @@ extension ExportWriter {
         if let w = asset.width { out += ",\"width\":\(w)" }
         if let h = asset.height { out += ",\"height\":\(h)" }
         if let image = asset.imageSHA256 { out += ",\"image_sha256\":\(Encode.json(image.hex))" }
+        // The file system's time, under its own name: never a creation date.
+        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(isoTime(nanoseconds: modified)))" }
         out += ",\"copies\":["
         for (i, copy) in asset.copies.enumerated() {
             if i > 0 { out += "," }
@@ -427,7 +429,7 @@ extension ExportWriter {
     public static let csvColumns = [
         "sha256", "size", "format", "width", "height", "copies", "canonical_silo", "canonical_path", "all_paths",
         "title", "description", "keywords", "creator", "rights", "date_created", "city", "state", "country", "gps",
-        "rating", "make", "model", "orientation", "conflicts",
+        "rating", "make", "model", "orientation", "conflicts", "file_modified",
     ]
 
     public static var csvHeader: String { csvColumns.joined(separator: ",") }
@@ -465,7 +467,7 @@ extension ExportWriter {
         let height = asset.height ?? value(.height)?.integer
         var cells: [String] = [
             asset.sha256.hex, String(asset.size), asset.format.rawValue,
-            width.map(String.init) ?? "", height.map(String.init) ?? "", String(asset.copies.count),
+            width.map(String.init) ?? "", height.map(String.init) ?? "", String(asset.physicalCopies),
             csvCell(canonical?.silo ?? ""), csvCell(canonical.map { pathText($0.path) } ?? ""),
             csvCell(asset.copies.map { "\($0.silo):\(pathText($0.path))" }.joined(separator: " | ")),
         ]
@@ -478,6 +480,7 @@ extension ExportWriter {
         cells.append(text(.model))
         cells.append(number(.orientation))
         cells.append(csvCell(fields.filter { $0.status == .conflict }.map(\.field.rawValue).joined(separator: "; ")))
+        cells.append(asset.fileModifiedNs.map { isoTime(nanoseconds: $0) } ?? "")
         return cells.joined(separator: ",")
     }
 

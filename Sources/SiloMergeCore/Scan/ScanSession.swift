@@ -168,6 +168,9 @@ final class ScanSession: WalkVisitor, Sendable {
     let pendingDiagnostics = Locked<[Diagnostic]>([])
     /// Silos with sidecars in the catalogue: only their folders need a sidecar lookup.
     let silosWithSidecars: Set<Int64>
+    /// Silos with uncatalogued entries recorded: only their folders need those rows replaced
+    /// when they hold none now.
+    let silosWithUncatalogued: Set<Int64>
     /// Unchanged files to read again this run (`verifyFraction`), with their stored hashes.
     let verify: [Int64: SHA256Digest]
     let filesVerified = Atomic<Int>(0)
@@ -184,6 +187,7 @@ final class ScanSession: WalkVisitor, Sendable {
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
         self.cataloguedCounts = try store.fileCounts()
         self.silosWithSidecars = try store.silosWithSidecars()
+        self.silosWithUncatalogued = try store.silosWithUncatalogued()
         self.verify = options.rehash ? [:] : try store.leastRecentlyVerified(siloIDs: silos.map(\.id), fraction: options.verifyFraction)
         let threads = max(1, options.jobs)
         self.readers = PerWorker(try (0..<threads).map { _ in try store.makeFolderReader() })
@@ -597,9 +601,19 @@ final class ScanSession: WalkVisitor, Sendable {
                 message: "the silo's folder \(root.silo.root.display) is empty, but the catalogue holds \(cataloguedCounts[siloID] ?? 0) files for it: is it mounted? Nothing was marked missing (remove the silo with `silomerge silos remove \(root.silo.name)` if it really is empty)"))
             return []
         }
-        // XMP sidecars belong to their asset: they are taken out of the listing here.
+        // XMP sidecars belong to their asset: they are taken out of the listing here, and the
+        // sidecars of excluded files are excluded with them.
         let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames)
-        let files = plan.sidecars.isEmpty ? listing.files : listing.files.filter { !plan.sidecars.contains($0.name) }
+        let files = plan.sidecars.isEmpty && plan.excludedSidecars.isEmpty ? listing.files
+            : listing.files.filter { !plan.sidecars.contains($0.name) && !plan.excludedSidecars.contains($0.name) }
+        var uncatalogued = listing.uncatalogued
+        for f in listing.files where plan.excludedSidecars.contains(f.name) {
+            uncatalogued.append(UncataloguedEntry(name: f.name, kind: .regular, reason: .excluded,
+                                                  detail: "XMP sidecar of an excluded file", size: f.stat.size))
+        }
+        if !uncatalogued.isEmpty || silosWithUncatalogued.contains(siloID) {
+            writes.add(.uncatalogued(siloID: siloID, dir: listing.dir, uncatalogued, replace: true))
+        }
         let stored: [StoredEntry]
         var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
         do {
@@ -627,7 +641,7 @@ final class ScanSession: WalkVisitor, Sendable {
             if attached.isEmpty && recorded.isEmpty { return nil }
             let unchanged = !forceRead && attached.count == recorded.count && attached.allSatisfy { a in
                 guard let r = recorded.first(where: { $0.name == a.name }), let st = statsByName[a.name] else { return false }
-                return r.used == a.used && st.sameIdentity(as: r.stat) && (r.read || !options.readMetadata)
+                return r.used == a.used && st.sameIdentity(as: r.stat) && (r.read || !readsSidecar(a))
             }
             if unchanged { return nil }
             return attached.compactMap { a in readSidecar(a, root: root, dir: listing.dir, stat: statsByName[a.name], hasher: hashers[worker]) }
@@ -656,7 +670,8 @@ final class ScanSession: WalkVisitor, Sendable {
                 i += 1
             default:
                 let name = stored[j].name
-                let reason: ChangeKind = listing.excludedNames.contains(name) || plan.sidecars.contains(name) ? .excluded : .missing
+                let reason: ChangeKind = listing.excludedNames.contains(name) || plan.sidecars.contains(name)
+                    || plan.excludedSidecars.contains(name) ? .excluded : .missing
                 if reason == .missing { filesMissing.add(1, ordering: .relaxed) } else { filesExcluded.add(1, ordering: .relaxed) }
                 writes.add(.remove(stored[j], siloID: siloID, dir: listing.dir, reason: reason))
                 j += 1
@@ -670,18 +685,29 @@ final class ScanSession: WalkVisitor, Sendable {
         return reads
     }
 
+    /// Whether a sidecar is read: for its values (metadata on, the sidecar in use), and with
+    /// `--hash full` for its SHA-256 alone when it is overridden (a `name.xmp` beside a
+    /// `name.ext.xmp`), so a plan can carry it verified too. A sidecar in use is read only with
+    /// its values: a stored hash says its values were read.
+    private func readsSidecar(_ a: SidecarPlan.Attachment) -> Bool {
+        a.used ? options.readMetadata : options.hashMode == .full
+    }
+
     /// Reads an XMP sidecar (never more than 16 MiB); a sidecar that cannot be read is
     /// recorded without values and reported.
     private func readSidecar(_ a: SidecarPlan.Attachment, root: WalkRoot, dir: RelativePath, stat: FileStat?,
                              hasher: FileHasher) -> SidecarRecord? {
         guard let stat else { return nil }
         let path = dir.appending(a.name)
-        guard options.readMetadata, a.used else {
+        guard readsSidecar(a) else {
             return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: nil, values: [])
         }
         switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
         case .success(let (bytes, st, digest)):
             sidecarsRead.add(1, ordering: .relaxed)
+            guard options.readMetadata, a.used else {
+                return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: [])
+            }
             let (values, problems) = MetadataReader.readSidecar(bytes)
             for p in problems { report(.note, .metadata, root, path, "sidecar: \(p)") }
             return SidecarRecord(name: a.name, stat: st, form: a.form, used: true, sha256: digest, values: values)
@@ -704,6 +730,10 @@ final class ScanSession: WalkVisitor, Sendable {
 
     func excluded(root: Int, dir: RelativePath) {
         writes.add(.excludedDirectory(siloID: roots[root].silo.id, dir: dir))
+    }
+
+    func unlisted(root: Int, dir: RelativePath, _ entry: UncataloguedEntry) {
+        writes.add(.uncatalogued(siloID: roots[root].silo.id, dir: dir, [entry], replace: false))
     }
 
     private func handleExisting(_ file: ListedFile, _ stored: StoredEntry, sidecars: [SidecarRecord]?, root: WalkRoot,

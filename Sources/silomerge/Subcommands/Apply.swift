@@ -100,8 +100,8 @@ struct Apply: ParsableCommand {
         if !quiet || !report.isComplete {
             if dryRun { for o in report.done { print("  would \(o.summary)") } }
             print("\(dryRun ? "Dry run" : "Applied") \(self.plan): \(report.done.count) \(verb), \(report.skipped.count) already done, "
-                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal); "
-                  + "\(Format.bytes(report.bytesWritten)) written.")
+                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal).")
+            print(ApplyText.totals(plan, report))
         }
         for o in report.refused { Stderr.write("silomerge: warning: refused \(o.summary): \(o.detail)\n") }
         for o in report.failed { Stderr.write("silomerge: error: failed \(o.summary): \(o.detail)\n") }

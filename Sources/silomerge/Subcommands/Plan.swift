@@ -27,8 +27,11 @@ struct Plan: ParsableCommand {
                 oldest-mtime, shortest-path, preferred-path:GLOB. Default:
                 silo-priority,richest-metadata,oldest-mtime,shortest-path.
 
-                Layout tokens: {silo} {path} {year} {month} (date_created, else mtime) {name}
-                {stem} {ext} {sha256:8} {creator} {keyword}. Default {year}/{month}/{name}.
+                Layout tokens: {silo} {path} {year} {month} {day} {name} {stem} {ext}
+                {sha256:8} {creator} {keyword} {format}. Default {year}/{month}/{name}. Dates
+                come from the metadata's date_created; a content no metadata dates is placed by
+                its file's mtime, and the plan says so on its operation and in its summary (the
+                mtime is never written anywhere as a date).
                 Names are made safe for every common file system; names that differ only by case
                 or Unicode normalisation count as the same; two contents on one name are renamed
                 deterministically and listed.
@@ -37,6 +40,16 @@ struct Plan: ParsableCommand {
                 hardlink (replaced by a link to the canonical copy in the target), remove,
                 quarantine (moved under --quarantine, keeping silo/path). Hard links to one
                 inode are never taken for independent copies; every content keeps a verified copy.
+                Zero-length files are planned like any content (the empty content is one).
+
+                Original XMP sidecars (photo.jpg.xmp, photo.xmp) travel beside their canonical
+                copy by default, by the same method, verified and journalled like it; a sidecar
+                several files share is copied beside each. --no-sidecars leaves them in the
+                silos; --sidecars also writes the reconciled metadata as one more sidecar.
+
+                Everything the silos will still hold after apply is listed in the plan with why
+                (left_behind: copied sources, kept duplicates, sidecars of duplicates, junk and
+                excluded files, links, files without a full hash…): silomerge plan show.
 
                 The plan refuses while metadata conflicts are unresolved (silomerge conflicts),
                 unless --allow-conflicts, which lists them in the plan.
@@ -45,6 +58,8 @@ struct Plan: ParsableCommand {
                   silomerge plan --target /srv/dam -o plan.json
                   silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink -o plan.json
                   silomerge plan --target /srv/dam --duplicates quarantine --sidecars -o plan.json
+                  silomerge plan --target /srv/dam --method move --duplicates remove -o plan.json
+                  silomerge plan --target /srv/dam --rule oldest-mtime,silo-priority -o plan.json
                 """
         )
 
@@ -74,8 +89,11 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("hardlink-fallback-copy"), help: "With --method hardlink: copy files on another file system instead of refusing.")
         var hardlinkFallback = false
 
-        @Flag(name: .customLong("sidecars"), help: "Write the reconciled metadata beside each destination as an XMP sidecar.")
+        @Flag(name: .customLong("sidecars"), help: "Also write the reconciled metadata beside each destination as an XMP sidecar (original sidecars travel anyway).")
         var sidecars = false
+
+        @Flag(name: .customLong("no-sidecars"), help: "Leave the original XMP sidecars in the silos (listed as left behind) instead of carrying them beside their files.")
+        var noSidecars = false
 
         @Flag(name: .customLong("import-manifest"), help: "Write DAM import manifests at the target root: silomerge-manifest.csv and silomerge-exiftool.json (for exiftool -j=).")
         var importManifest = false
@@ -85,6 +103,12 @@ struct Plan: ParsableCommand {
 
         @OptionGroup var options: ReconcileOptions
         @OptionGroup var catalogOptions: CatalogOptions
+
+        func validate() throws {
+            if sidecars && noSidecars {
+                throw ValidationError("--sidecars (also write the reconciled sidecar) and --no-sidecars (leave the originals) cannot go together")
+            }
+        }
 
         func run() throws {
             let config = try options.loadConfig()
@@ -97,7 +121,7 @@ struct Plan: ParsableCommand {
             }
             let unhashed = reconciled.unhashedFiles
             if unhashed > 0 {
-                Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?) and are left out of the plan: run silomerge scan first\n")
+                Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
             }
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
@@ -110,33 +134,59 @@ struct Plan: ParsableCommand {
             let settings = PlanSettings(targetRoot: targetRoot, layout: layout,
                                         canonicalRules: rules.isEmpty ? CanonicalRule.defaults : rules,
                                         duplicates: duplicates, quarantineRoot: quarantineRoot,
-                                        transfer: method, hardlinkFallbackToCopy: hardlinkFallback, writeSidecars: sidecars,
+                                        transfer: method, hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars,
+                                        writeSidecars: sidecars,
                                         writeManifest: importManifest, allowConflicts: allowConflicts)
             let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
-            let silos = try catalogue.silos().map { try PlanRoots.identify($0) }
+            let catalogued = try catalogue.silos()
+            let silos = try catalogued.map { try PlanRoots.identify($0) }
+            // A catalogue upgraded from a version that did not record what scans pass over.
+            if let since = try catalogue.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
+                let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
+                if !stale.isEmpty {
+                    Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+                }
+            }
             // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
             let input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
                                   scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
-                                  targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor)
+                                  targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
+                                  sidecars: try catalogue.sidecarFiles(), unhashed: try catalogue.unhashedFiles(),
+                                  uncatalogued: try catalogue.uncatalogued())
             let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
             print("Wrote \(output): \(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents, "
                   + "\(Format.bytes(s.bytesWritten)) to write into \(s.targetRoot)"
                   + (s.bytesFreed > 0 ? ", \(Format.bytes(s.bytesFreed)) freed in the silos" : "")
-                  + (s.collisions > 0 ? ", \(s.collisions) name collisions resolved" : "") + ".")
+                  + (s.collisions > 0 ? ", \(s.collisions) name collisions resolved" : "") + "; "
+                  + "\(Format.count(s.leftBehind.entries)) entries stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
         }
     }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Summarise a plan: its roots, operations, bytes, collisions, conflicts, what stays untouched; --operations lists each with its reason.",
+            abstract: "Summarise a plan: its roots, operations, bytes, collisions, conflicts, and everything the silos will still hold, with why.",
             discussion: """
                 Prints every root the plan names (the target, the quarantine folder, each silo)
                 with the device and inode it was pinned to, and checks them against the
                 catalogue the plan was made from (or --catalog): a plan whose roots do not match
                 it (edited by hand, or the silos moved since) is flagged, and the command exits 1.
+
+                The text then lists the operations by kind, then what the silos still hold once
+                the plan is applied (left behind), by reason: first what exists only in the silos
+                (junk, excluded files, sidecars of duplicates, files without a full hash…),
+                each entry with its reason and detail; then what is also in the target (copied
+                sources, kept duplicates). --operations lists every operation with its reason.
+
+                --format json prints {"summary", "left_behind", "collisions", "conflicts"} (and
+                "operations" with --operations): summary.left_behind has the counts by reason,
+                left_behind every entry (silo, path, kind, size, reason, detail).
+
+                Examples:
+                  silomerge plan show plan.json
+                  silomerge plan show plan.json --format json | jq '.left_behind[] | select(.reason == "ignored")'
                 """)
 
         @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
@@ -148,26 +198,36 @@ struct Plan: ParsableCommand {
         @Option(name: .customLong("catalog"), help: ArgumentHelp("The catalogue to check the plan's roots against (default: the one the plan names).", valueName: "path"))
         var catalog: String?
 
+        @Option(name: .customLong("format"), help: "text or json.")
+        var format: Check.Style = .text
+
         func run() throws {
             let plan = try PlanFile.read(FilePath(plan))
-            print(PlanText.summary(plan))
             var mismatch = false
+            var rootsLine = ""
+            var problems: [PlanProblem] = []
             switch PlanCatalogue.open(plan, override: catalog) {
             case .success(let catalogue):
-                let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
-                if problems.isEmpty {
-                    print("Roots checked against the catalogue \(catalogue.location): they match.")
-                } else {
-                    mismatch = true
-                    print("THE PLAN DOES NOT MATCH ITS CATALOGUE \(catalogue.location) (apply will refuse it):")
-                    for p in problems { print("  \(p)") }
-                }
+                problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+                mismatch = !problems.isEmpty
+                rootsLine = problems.isEmpty ? "Roots checked against the catalogue \(catalogue.location): they match."
+                    : "THE PLAN DOES NOT MATCH ITS CATALOGUE \(catalogue.location) (apply will refuse it):"
             case .failure(let why):
-                print("Roots not checked: \(why)")
+                rootsLine = "Roots not checked: \(why)"
             }
-            if operations {
-                print("")
-                for op in plan.operations { print(PlanText.operation(op)) }
+            switch format {
+            case .json:
+                let bytes = try PlanReport(plan, operations: operations).json()
+                FileHandle.standardOutput.write(Data(bytes))
+                for p in problems { Stderr.write("silomerge: error: \(p)\n") }
+            case .text:
+                print(PlanText.summary(plan), terminator: "")
+                print(rootsLine)
+                for p in problems { print("  \(p)") }
+                if operations {
+                    print("")
+                    for op in plan.operations { print(PlanText.operation(op)) }
+                }
             }
             if mismatch { throw ExitCode(ExitStatus.skippedFiles) }
         }
@@ -188,11 +248,36 @@ enum PlanText {
         return "\(Format.pad(String(op.id), 6, right: true))  \(Format.pad(op.kind.rawValue, 20)) \(source)\(dest)\n        \(op.reason)"
     }
 
+    /// What the silos still hold after apply: what exists only there, entry by entry (the
+    /// first 50 per reason), then what is also in the target, counted.
+    static func leftBehind(_ plan: MergePlan, _ s: LeftBehindSummary) -> String {
+        var out = "\nLeft behind: after apply the silos still hold \(Format.count(s.entries)) entr\(s.entries == 1 ? "y" : "ies") (\(Format.bytes(s.bytes)))"
+        if s.entries == 0 { return out + ": nothing.\n" }
+        out += ", \(Format.count(s.onlyInSilos)) of them only there:\n"
+        for (reason, count) in s.reasonsInOrder where !reason.isInTarget {
+            out += "  \(Format.pad(Format.count(count), 7, right: true))  \(reason.label) [\(reason.rawValue)]\n"
+            let entries = plan.leftBehind.filter { $0.reason == reason }
+            for e in entries.prefix(50) {
+                let kind = e.kind == .directory ? " (folder)" : e.kind == .regular ? "" : " (\(e.kind.label))"
+                out += "             \(e.display)\(kind): \(e.detail)\n"
+            }
+            if entries.count > 50 { out += "             … \(entries.count - 50) more (plan show --format json)\n" }
+        }
+        if s.inTarget > 0 {
+            out += "  and \(Format.count(s.inTarget)) whose content is also in the target:\n"
+            for (reason, count) in s.reasonsInOrder where reason.isInTarget {
+                out += "  \(Format.pad(Format.count(count), 7, right: true))  \(reason.label) [\(reason.rawValue)]\n"
+            }
+        }
+        return out
+    }
+
     static func summary(_ plan: MergePlan) -> String {
         let s = PlanSummary.of(plan)
         var out = "Plan \(s.schema), made by SiloMerge \(s.toolVersion) from \(s.catalogue) (scan run \(s.scanRunID), \(s.createdAt))\n"
         out += "Layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
-        out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))\n"
+        out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))   "
+            + "original sidecars: \(s.carrySidecars ? "carried beside their files" : "left in the silos (--no-sidecars)")\n"
         out += "Roots (opened without following links, and refused when not these folders):\n"
         out += "  target      \(plan.targetRoot.display)  \(anchorText(plan.targetAnchor, plan.targetRoot))\n"
         if plan.usesQuarantine {
@@ -209,11 +294,11 @@ enum PlanText {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
         }
         out += "Bytes written into the target: \(Format.bytes(s.bytesWritten)); freed in the silos: \(Format.bytes(s.bytesFreed))\n"
-        out += "Untouched: \(Format.count(s.untouched.files)) files (\(Format.bytes(s.untouched.bytes)))"
-        if !s.untouched.byReason.isEmpty {
-            out += ": " + s.untouched.byReason.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        if s.placedByFileModified > 0 {
+            out += "Dates: \(Format.count(s.placedByFileModified)) placed by their file modification time (no capture date), "
+                + "the others by their metadata's date_created; a file's mtime is never written as a date\n"
         }
-        out += "\n"
+        out += leftBehind(plan, s.leftBehind)
         if !plan.collisions.isEmpty {
             out += "\n\(plan.collisions.count) name collision\(plan.collisions.count == 1 ? "" : "s") (resolved):\n"
             for c in plan.collisions.prefix(20) {
@@ -225,6 +310,54 @@ enum PlanText {
         if !plan.conflicts.isEmpty {
             out += "\n\(plan.conflicts.count) unresolved metadata conflict\(plan.conflicts.count == 1 ? "" : "s") (planned with --allow-conflicts):\n"
             for c in plan.conflicts.prefix(20) { out += "  \(c.asset) \(c.field): \(c.values.joined(separator: " | "))\n" }
+        }
+        return out
+    }
+}
+
+enum ApplyText {
+    /// What the operations done in this run did, each kind by its own verb: "Moved 1.8 GiB
+    /// (1,234 files and 56 sidecars); removed 12 duplicates (40 MiB). Data written: 2.7 MiB
+    /// (moves and links on one file system write none); freed in the silos: 1.84 GiB."
+    static func totals(_ plan: MergePlan, _ report: ApplyReport) -> String {
+        var count: [OperationKind: Int] = [:]
+        var bytes: [OperationKind: Int64] = [:]
+        var freedFiles: Set<FileID> = []
+        var freed: Int64 = 0
+        for o in report.done {
+            guard let op = plan.operation(o.op) else { continue }
+            count[op.kind, default: 0] += 1
+            bytes[op.kind, default: 0] += op.size
+            if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
+        }
+        func n(_ k: OperationKind) -> Int { count[k] ?? 0 }
+        func b(_ ks: OperationKind...) -> Int64 { ks.reduce(0) { $0 + (bytes[$1] ?? 0) } }
+        func files(_ content: OperationKind, _ sidecar: OperationKind) -> String {
+            let parts = [n(content) > 0 ? "\(Format.count(n(content))) file\(n(content) == 1 ? "" : "s")" : nil,
+                         n(sidecar) > 0 ? "\(Format.count(n(sidecar))) sidecar\(n(sidecar) == 1 ? "" : "s")" : nil].compactMap { $0 }
+            return parts.joined(separator: " and ")
+        }
+        let would = report.dryRun
+        var parts: [String] = []
+        for (content, sidecar, verb, future) in [(OperationKind.move, OperationKind.sidecarMove, "moved", "would move"),
+                                                 (.copy, .sidecarCopy, "copied", "would copy"), (.reflink, .sidecarReflink, "cloned", "would clone"),
+                                                 (.hardlink, .sidecarHardlink, "hard-linked", "would hard-link")]
+        where n(content) + n(sidecar) > 0 {
+            parts.append("\(would ? future : verb) \(Format.bytes(b(content, sidecar))) (\(files(content, sidecar)))")
+        }
+        if n(.xmpSidecar) + n(.importManifest) > 0 {
+            parts.append("\(would ? "would write" : "wrote") \(Format.count(n(.xmpSidecar) + n(.importManifest))) generated files (\(Format.bytes(b(.xmpSidecar, .importManifest))))")
+        }
+        for (kind, verb) in [(OperationKind.removeDuplicate, "removed"), (.quarantineDuplicate, "quarantined"),
+                             (.linkDuplicate, "replaced by hard links")] where n(kind) > 0 {
+            parts.append("\(Format.count(n(kind))) duplicate\(n(kind) == 1 ? "" : "s") \(would ? "would be " : "")\(verb) (\(Format.bytes(b(kind))))")
+        }
+        var out = parts.isEmpty ? "Nothing \(would ? "would be" : "was") done in this run." : parts.joined(separator: "; ").prefix(1).uppercased() + parts.joined(separator: "; ").dropFirst() + "."
+        if !would {
+            out += " Data written: \(Format.bytes(report.bytesWritten)) (moves and hard links on one file system write none)"
+            out += "; freed in the silos: \(Format.bytes(freed))."
+        } else {
+            out += " Freed in the silos: \(Format.bytes(freed))."
         }
         return out
     }

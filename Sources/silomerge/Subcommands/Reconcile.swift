@@ -152,7 +152,8 @@ enum ConflictText {
         var out = ""
         for a in assets {
             let first = a.copies.first.map { "\($0.silo):\($0.path.display)" } ?? "?"
-            out += "\(a.shortID)  \(a.format.rawValue), \(Format.bytes(a.size)), \(a.copies.count) cop\(a.copies.count == 1 ? "y" : "ies"): \(first)"
+            // Physical copies: hard links to one file are one copy under several names.
+            out += "\(a.shortID)  \(a.format.rawValue), \(Format.bytes(a.size)), \(a.physicalCopies) cop\(a.physicalCopies == 1 ? "y" : "ies"): \(first)"
             out += a.copies.count > 1 ? " and \(a.copies.count - 1) more\n" : "\n"
             for f in a.fields where f.status == .conflict {
                 out += "  \(f.field.rawValue) (policy \(f.rule)):\n"
