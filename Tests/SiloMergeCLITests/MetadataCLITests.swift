@@ -159,4 +159,76 @@ struct ExportCLITests {
         // Exporting changed nothing in the catalogue's view of the silos.
         #expect(try ws.run("duplicates", "--format", "json").stdout == before)
     }
+    /// A standalone XMP file with a title.
+    static func lonePacket(_ title: String) -> String {
+        """
+        <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+        <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+        <dc:title><rdf:Alt><rdf:li xml:lang="x-default">\(title)</rdf:li></rdf:Alt></dc:title>
+        <dc:creator><rdf:Seq><rdf:li>Ann Example</rdf:li></rdf:Seq></dc:creator>
+        <dc:subject><rdf:Bag><rdf:li>archive</rdf:li><rdf:li>notes</rdf:li></rdf:Bag></dc:subject>
+        </rdf:Description></rdf:RDF></x:xmpmeta>
+        """
+    }
+
+    @Test("A lone .xmp edited and rescanned five times: one value per field, the latest, exported as such, no conflict with itself")
+    func loneXMPRescans() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        try ws.write("hr/notes/lone.xmp", Self.lonePacket("Version 0"))
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
+        for round in 1...5 {
+            try ws.write("hr/notes/lone.xmp", Self.lonePacket("Version \(round)"))
+            let r = try ws.run("scan", "--config", "silomerge.yml", "-q")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let export = try ws.run("export", "--format", "jsonl")
+        #expect(export.status == 0, "\(export.stderr)")
+        let records = export.out.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let lone = try #require(records.first { (($0["copies"] as! [[String: Any]]).contains { ($0["path"] as? String) == "notes/lone.xmp" }) })
+        let fields = lone["fields"] as! [String: [String: Any]]
+        for (name, expected) in [("title", "Version 5" as Any), ("creator", ["Ann Example"] as Any), ("keywords", ["archive", "notes"] as Any)] {
+            let field = try #require(fields[name], "\(name)")
+            #expect("\(field["value"]!)" == "\(expected)", "\(name): \(field)")
+            #expect(field["status"] as? String == "agreed", "\(name): \(field)")
+            #expect((field["sources"] as! [Any]).count == 1, "\(name): every rescan added another copy of its value: \(field)")
+        }
+        let csv = try ws.run("export", "--format", "csv")
+        #expect(csv.out.contains("Version 5"))
+        #expect(!csv.out.contains("Version 4"))
+    }
+
+    @Test("An asset with both sidecar forms: editing either is metadata drift naming that sidecar (exit 3), not \"nothing changed\"")
+    func driftWithBothSidecarForms() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
+        #expect(try ws.run("check").status == 0)
+        let folder = "training/module-01/images/"
+        func edit(_ name: String, _ from: String, _ to: String) throws {
+            let url = ws.url.appendingPathComponent(folder + name)
+            try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: from, with: to).write(to: url, atomically: false, encoding: .utf8)
+        }
+        func drift(_ r: CommandResult) throws -> [String] {
+            ((try json(r.stdout) as! [String: Any])["findings"] as! [[String: Any]])
+                .filter { ($0["kind"] as? String) == "metadata-drift" && ($0["path"] as? String) == "module-01/images/intro-hero.jpg" }
+                .compactMap { $0["detail"] as? String }
+        }
+        try edit("intro-hero.jpg.xmp", "Module 1 - Welcome hero", "Module 1 - Welcome, edited")
+        let exact = try ws.run("check", "--format", "json")
+        #expect(exact.status == 3, "\(exact.stderr)")
+        #expect(try drift(exact) == ["sidecar intro-hero.jpg.xmp: title"])
+        try edit("intro-hero.xmp", "<rdf:li>legacy</rdf:li>", "<rdf:li>legacy</rdf:li><rdf:li>archived</rdf:li>")
+        let stem = try ws.run("check", "--format", "json")
+        #expect(stem.status == 3, "\(stem.stderr)")
+        #expect(try drift(stem) == ["sidecar intro-hero.xmp (not used: intro-hero.jpg.xmp takes precedence): keywords"])
+        #expect(try ws.run("check").status == 0)
+        // The catalogue took the used sidecar's new title as a source, and never the overridden one's keywords.
+        let export = try ws.run("export", "--format", "jsonl")
+        let record = try #require(export.out.split(separator: "\n").first { $0.contains("module-01/images/intro-hero.jpg") })
+        #expect(record.contains("Module 1 - Welcome, edited"))
+        #expect(!record.contains("archived"))
+        #expect(!record.contains("legacy"))
+    }
 }
+

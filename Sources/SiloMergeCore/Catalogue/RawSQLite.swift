@@ -69,6 +69,8 @@ struct RawStatement {
         return Array(UnsafeBufferPointer(start: pointer, count: count))
     }
 
+    func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
+
     func digest(_ column: Int32) -> SHA256Digest? {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

@@ -225,6 +225,21 @@ enum CatalogueSchema {
                 CREATE INDEX finding_run ON finding(run_id);
                 """)
         }
+        migrator.registerMigration("v4-open-findings") { db in
+            try db.execute(sql: """
+                -- Every sidecar's values, per field (JSON object of sorted JSON values), used or
+                -- not: metadata drift is found for each source of an asset.
+                ALTER TABLE sidecar ADD COLUMN fields TEXT;
+
+                -- A standalone .xmp file's values used to pile up on every rescan (they were
+                -- never replaced): keep only those of its latest read, the rows written with
+                -- its format row.
+                DELETE FROM metadata
+                WHERE origin = 'sidecar' AND source IS NULL
+                  AND rowid < coalesce((SELECT min(h.rowid) FROM metadata h
+                                        WHERE h.file_id = metadata.file_id AND h.origin = 'header' AND h.source IS NULL), 0);
+                """)
+        }
         return migrator
     }
 

@@ -676,7 +676,9 @@ final class ScanSession: WalkVisitor, Sendable {
                              hasher: FileHasher) -> SidecarRecord? {
         guard let stat else { return nil }
         let path = dir.appending(a.name)
-        guard options.readMetadata, a.used else {
+        // Overridden sidecars are read too: drift is found for every source of an asset (their
+        // values are kept per sidecar, and never reconciled).
+        guard options.readMetadata else {
             return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: nil, values: [])
         }
         switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
@@ -684,7 +686,7 @@ final class ScanSession: WalkVisitor, Sendable {
             sidecarsRead.add(1, ordering: .relaxed)
             let (values, problems) = MetadataReader.readSidecar(bytes)
             for p in problems { report(.note, .metadata, root, path, "sidecar: \(p)") }
-            return SidecarRecord(name: a.name, stat: st, form: a.form, used: true, sha256: digest, values: values)
+            return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: values)
         case .failure(let failure):
             switch failure {
             case .vanished: report(.warning, .vanished, root, path, "sidecar vanished before it could be read")
