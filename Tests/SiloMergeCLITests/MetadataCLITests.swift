@@ -230,5 +230,36 @@ struct ExportCLITests {
         #expect(!record.contains("archived"))
         #expect(!record.contains("legacy"))
     }
+    @Test("A name.xmp beside name.jpg and name.png is attached to neither (a note names both); an SVG with XMP reads as an SVG")
+    func ambiguousSidecarAndSVG() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        let fm = FileManager.default
+        let u = { (p: String) in ws.url.appendingPathComponent(p) }
+        try fm.copyItem(at: u("marketing/logo.png"), to: u("marketing/brochures/2023/product-brochure.png"))
+        try fm.copyItem(at: u("hr/staff-photos/offsite-2023/team_offsite.xmp"), to: u("marketing/brochures/2023/product-brochure.xmp"))
+        try ws.write("marketing/brand/mark.svg", """
+            <?xml version="1.0" encoding="utf-8"?>
+            <!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
+            <svg version="1.1" xmlns="http://www.w3.org/2000/svg" xmlns:x="adobe:ns:meta/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" width="64" height="32">
+            <metadata><x:xmpmeta><rdf:RDF><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Brand mark</rdf:li></rdf:Alt></dc:title>
+            </rdf:Description></rdf:RDF></x:xmpmeta></metadata><rect width="64" height="32"/></svg>
+            """)
+        let scan = try ws.run("scan", "--config", "silomerge.yml")
+        #expect(scan.status == 0, "\(scan.stderr)")
+        #expect(scan.stderr.contains("marketing:brochures/2023/product-brochure.xmp: could be the XMP sidecar of product-brochure.pdf, product-brochure.png: attached to none"), "\(scan.stderr)")
+        #expect(!scan.stderr.contains("mark.svg"), "\(scan.stderr)")
+        let export = try ws.run("export", "--format", "jsonl")
+        let records = export.out.split(separator: "\n").map(String.init)
+        func record(_ path: String) throws -> String { try #require(records.first { $0.contains("\"path\":\"\(path)\"") }, "\(path)") }
+        // The HR sidecar's values stay with the .xmp itself.
+        #expect(try !record("brochures/2023/product-brochure.pdf").contains("For internal HR use only"))
+        #expect(try !record("brochures/2023/product-brochure.png").contains("For internal HR use only"))
+        #expect(try record("brochures/2023/product-brochure.xmp").contains("For internal HR use only"))
+        let mark = try JSONSerialization.jsonObject(with: Data(try record("brand/mark.svg").utf8)) as! [String: Any]
+        #expect(mark["format"] as? String == "svg")
+        #expect(mark["width"] as? Int == 64 && mark["height"] as? Int == 32)
+        #expect((mark["fields"] as? [String: [String: Any]])?["title"]?["value"] as? String == "Brand mark")
+    }
 }
-

@@ -598,7 +598,20 @@ final class ScanSession: WalkVisitor, Sendable {
             return []
         }
         // XMP sidecars belong to their asset: they are taken out of the listing here.
-        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames)
+        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames) { name in
+            sidecarContent(root: root, path: listing.dir.appending(name))
+        }
+        for u in plan.unattached {
+            let candidates = u.candidates.map { String(decoding: $0, as: UTF8.self) }
+            let message: String
+            switch u.reason {
+            case .ambiguous:
+                message = "could be the XMP sidecar of \(candidates.joined(separator: ", ")): attached to none, catalogued as a file of its own (name each sidecar after its file, e.g. \(candidates[0]).xmp)"
+            case .notXMP(let kind):
+                message = "is \(kind ?? "not an XMP packet"), not an XMP sidecar of \(candidates.joined(separator: ", ")): catalogued as a file of its own"
+            }
+            diagnostics.report(Diagnostic(.note, .sidecar, silo: root.silo.name, path: listing.dir.appending(u.name), message: message))
+        }
         let files = plan.sidecars.isEmpty ? listing.files : listing.files.filter { !plan.sidecars.contains($0.name) }
         let stored: [StoredEntry]
         var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
@@ -668,6 +681,18 @@ final class ScanSession: WalkVisitor, Sendable {
             bytesQueued.add(r.expected.size, ordering: .relaxed)
         }
         return reads
+    }
+
+    /// What a `.xmp` file beside an asset holds, from its first 4 KiB (see `SidecarPlan`).
+    private func sidecarContent(root: WalkRoot, path: RelativePath) -> SidecarPlan.Content {
+        let flags = O_RDONLY | O_NONBLOCK | (options.followSymlinks ? 0 : O_NOFOLLOW)
+        guard case .success(let fd) = Posix.openAt(root.rootFD, path, flags: flags) else { return .unknown }
+        defer { close(fd) }
+        guard case .success(let st) = Posix.fstat(fd), st.kind == .regular else { return .unknown }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard got >= 0 else { return .unknown }
+        return SidecarPlan.classify(head: Array(head.prefix(got)))
     }
 
     /// Reads an XMP sidecar (never more than 16 MiB); a sidecar that cannot be read is
