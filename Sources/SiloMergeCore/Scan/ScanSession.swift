@@ -140,6 +140,7 @@ final class ScanSession: WalkVisitor, Sendable {
     let roots: [WalkRoot]
     let progressHandler: ScanEngine.ProgressHandler?
     let hooks: ScanEngine.TestHooks?
+    let interruption: Interruption?
     let everySilo: [Silo]
     let cataloguedCounts: [Int64: Int]
     let readers: PerWorker<any FolderReader>
@@ -179,9 +180,10 @@ final class ScanSession: WalkVisitor, Sendable {
     var writes: WriteBuffer { writesBox.withLock { $0! } }
 
     init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
-         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?) throws {
+         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil) throws {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
+        self.interruption = interruption
         self.cataloguedCounts = try store.fileCounts()
         self.silosWithSidecars = try store.silosWithSidecars()
         self.verify = options.rehash ? [:] : try store.leastRecentlyVerified(siloIDs: silos.map(\.id), fraction: options.verifyFraction)
@@ -260,11 +262,13 @@ final class ScanSession: WalkVisitor, Sendable {
             roots: roots, followSymlinks: options.followSymlinks, otherSiloRoots: otherSiloRoots(),
             siloRealRoots: everySilo.map { ($0.name, $0.root) }, catalogueFolder: catalogueDir,
             catalogueNames: catalogueNames, threads: max(1, options.jobs), visitor: self,
-            diagnostics: diagnostics, counters: walkCounters)
+            diagnostics: diagnostics, counters: walkCounters, stop: { [interruption] in interruption?.isRequested == true })
         walker.run()
         walkFinished.store(true, ordering: .relaxed)
         writes.flush()
         try checkFatal()
+        // An interrupted walk did not see every folder: nothing may be concluded missing.
+        try checkInterrupted()
 
         let concluded = silos.indices.filter { i in !inconclusive.withLock { $0.contains(i) } }.map { silos[$0].id }
         let (missing, excluded) = try store.finishWalk(runID: runID, siloIDs: concluded)
@@ -277,6 +281,7 @@ final class ScanSession: WalkVisitor, Sendable {
             _ = try store.fillEmptyHashes(siloIDs: silos.map(\.id))
             setPhase(.hashing)
             try compareSameSizeFiles()
+            try checkInterrupted()
         }
         setPhase(.finishing)
         writes.close()
@@ -349,11 +354,16 @@ final class ScanSession: WalkVisitor, Sendable {
         if let message = fatal.withLock({ $0 }) { throw ScanError.aborted(message) }
     }
 
+    private func checkInterrupted() throws {
+        if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
+    }
+
     private func fail(_ error: any Error) {
         fatal.withLock { if $0 == nil { $0 = "\(error)" } }
     }
 
-    private var failed: Bool { fatal.withLock { $0 != nil } }
+    /// Stop working: a fatal error, or a request to stop.
+    private var failed: Bool { fatal.withLock { $0 != nil } || interruption?.isRequested == true }
 
     // MARK: - Readers
 
