@@ -129,4 +129,20 @@ struct SidecarPairingTests {
         // A bare XMP file is still one.
         #expect(MetadataReader.read(DataByteSource(Array(xmpPacket(title: "x").utf8))).format == .xmp)
     }
+    @Test("A sidecar rewritten as something else is looked at again on the next scan: no longer a sidecar")
+    func sidecarThatChangesNature() throws {
+        let tree = try TestTree()
+        try tree.write("s/chart.png", try Fixture.bytes("marketing/about/org-chart.png"))
+        try tree.write("s/chart.xmp", xmpPacket(title: "Org chart"))
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        let sidecars = { try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sidecar") ?? 0 } }
+        #expect(try sidecars() == 1)
+        let again = try CheckEngine(store: store).check()
+        #expect(again.outcome == .unchanged, "an unchanged sidecar stays one: \(again.findings)")
+        try tree.write("s/chart.xmp", illustratorSVG)
+        let changed = try CheckEngine(store: store).check()
+        #expect(try sidecars() == 0)
+        #expect(changed.findings.contains { $0.kind == .new && $0.path == RelativePath("chart.xmp") })
+        #expect(changed.findings.contains { $0.kind == .metadataDrift && ($0.detail ?? "").contains("sidecar removed (chart.xmp)") })
+    }
 }

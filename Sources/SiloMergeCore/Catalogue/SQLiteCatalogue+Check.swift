@@ -55,7 +55,12 @@ extension SQLiteCatalogue {
                  OR EXISTS (SELECT 1 FROM open_finding o WHERE o.closed_at IS NULL AND o.silo_id = f.silo_id
                             AND o.dir = f.dir AND o.name = f.name))
             """ : ""
-        let newFiles = try Row.fetchAll(db, sql: """
+        // Nothing vanished this run and nothing is open: no new file can matter to alerts.
+        let skipNew = try scope == .alerts && !(Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM change WHERE run_id = ? AND kind = 'missing')
+                OR EXISTS (SELECT 1 FROM open_finding WHERE closed_at IS NULL)
+            """, arguments: [runID]) ?? true)
+        let newFiles = skipNew ? [] : try Row.fetchAll(db, sql: """
             SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.sha256, f.dev, f.ino
             FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.first_seen_run = ?1 \(alertsOnly)
             ORDER BY s.priority, s.name, f.dir, f.name

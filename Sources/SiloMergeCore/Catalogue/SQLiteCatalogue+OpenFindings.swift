@@ -37,8 +37,11 @@ extension SQLiteCatalogue {
         let runStarted = try String.fetchOne(db, sql: "SELECT started_at FROM run WHERE id = ?", arguments: [runID])
             ?? Timestamp.string(Date())
         var open: [Key: OpenFinding] = [:]
+        /// Open missing files by the content they held, oldest first (a new file holding it closes one).
+        var missingBySHA: [SHA256Digest: [OpenFinding]] = [:]
         for f in try fetchOpenFindings(db, where: "closed_at IS NULL", arguments: []) {
             open[Key(silo: f.silo, path: f.path.bytes)] = f
+            if f.kind == .missing, let sha = f.verified.sha256 { missingBySHA[sha, default: []].append(f) }
         }
         var siloIDs: [String: Int64] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT name, id FROM silo") { siloIDs[row[0]] = row[1] }
@@ -110,7 +113,7 @@ extension SQLiteCatalogue {
                         out.append(f)
                     }
                 } else if let sha = f.new?.sha256, sha != .empty,
-                          let o = open.values.sorted(by: { $0.id < $1.id }).first(where: { $0.kind == .missing && $0.verified.sha256 == sha }) {
+                          let o = missingBySHA[sha]?.first(where: { open[Key(silo: $0.silo, path: $0.path.bytes)]?.id == $0.id }) {
                     try close(o, .moved, detail: "found at \(f.silo):\(f.path.display)")
                     out.append(Finding(kind: .moved, silo: f.silo, path: f.path, oldSilo: o.silo, oldPath: o.path, old: o.verified,
                                        new: f.new, detail: "was \(since(o))" + (o.silo == f.silo ? "" : "; moved across silos")))

@@ -607,9 +607,31 @@ final class ScanSession: WalkVisitor, Sendable {
                 message: "the silo's folder \(root.silo.root.display) is empty, but the catalogue holds \(cataloguedCounts[siloID] ?? 0) files for it: is it mounted? Nothing was marked missing (remove the silo with `silomerge silos remove \(root.silo.name)` if it really is empty)"))
             return []
         }
-        // XMP sidecars belong to their asset: they are taken out of the listing here.
+        let stored: [StoredEntry]
+        var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
+        let hasXMP = listing.files.contains { SidecarPlan.isXMP($0.name) }
+        do {
+            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
+                .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+            if hasXMP || silosWithSidecars.contains(siloID) {
+                for sc in try readers[worker].sidecars(siloID: siloID, dir: listing.dir) {
+                    storedSidecars[sc.assetName, default: []].append(sc)
+                }
+            }
+        } catch {
+            fail(error)
+            return []
+        }
+        // XMP sidecars belong to their asset: they are taken out of the listing here. A .xmp
+        // recorded as a sidecar whose identity has not changed is still one: only new or
+        // changed ones are sniffed.
+        let knownSidecars: [[UInt8]: FileStat] = hasXMP
+            ? Dictionary(storedSidecars.values.joined().map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let listedStats: [[UInt8]: FileStat] = hasXMP
+            ? Dictionary(listing.files.filter { SidecarPlan.isXMP($0.name) }.map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a }) : [:]
         let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames) { name in
-            sidecarContent(root: root, path: listing.dir.appending(name))
+            if let known = knownSidecars[name], let now = listedStats[name], now.sameIdentity(as: known) { return .xmp }
+            return sidecarContent(root: root, path: listing.dir.appending(name))
         }
         for u in plan.unattached {
             let candidates = u.candidates.map { String(decoding: $0, as: UTF8.self) }
@@ -623,20 +645,6 @@ final class ScanSession: WalkVisitor, Sendable {
             diagnostics.report(Diagnostic(.note, .sidecar, silo: root.silo.name, path: listing.dir.appending(u.name), message: message))
         }
         let files = plan.sidecars.isEmpty ? listing.files : listing.files.filter { !plan.sidecars.contains($0.name) }
-        let stored: [StoredEntry]
-        var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
-        do {
-            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
-                .sorted { $0.name.lexicographicallyPrecedes($1.name) }
-            if !plan.attachments.isEmpty || silosWithSidecars.contains(siloID) {
-                for sc in try readers[worker].sidecars(siloID: siloID, dir: listing.dir) {
-                    storedSidecars[sc.assetName, default: []].append(sc)
-                }
-            }
-        } catch {
-            fail(error)
-            return []
-        }
         perSilo.withLock { s in
             s[listing.root].directories += 1
             s[listing.root].files += listing.files.count

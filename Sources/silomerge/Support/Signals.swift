@@ -13,6 +13,7 @@ import Darwin
 /// already recorded, and the command exits 130 (SIGINT) or 143 (SIGTERM). A second signal, or a
 /// run still busy 10 s later (a huge file half read), ends the process at once with the same
 /// code: every catalogue write is a transaction, so nothing half-written survives.
+/// Signals the parent process ignores stay ignored, as for any well-behaved command.
 enum Signals {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
     private static let grace: DispatchTimeInterval = .seconds(10)
@@ -23,7 +24,10 @@ enum Signals {
         let queue = DispatchQueue(label: "silomerge-signals")
         let count = Mutex(0)
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
+            // A signal the parent ignores stays ignored (a job started with `&` by a script
+            // ignores Ctrl-C meant for the terminal, as POSIX shells arrange).
+            let previous = signal(sig, SIG_IGN)
+            if let previous, unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
                 let n = count.withLock { c -> Int in c += 1; return c }
