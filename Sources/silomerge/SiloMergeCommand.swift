@@ -25,8 +25,10 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge history                       past scans and checks
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
-            2 failed; 3 check found changes; 4 check found corruption; 64 bad
-            command line or configuration.
+            2 failed; 3 check found changes (or missing files are still open);
+            4 check found corruption (or it is still open); 64 bad command line
+            or configuration; 130/143 stopped by SIGINT/SIGTERM (recorded as
+            interrupted, nothing lost).
             """,
         version: SiloMergeVersion.string,
         subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]

@@ -196,7 +196,9 @@ struct CLITests {
         let history = try ws.run("history")
         #expect(history.out.contains("audit"))
         #expect(history.out.contains("scan"))
-        let runs = try json(try ws.run("history", "--format", "json").stdout) as! [[String: Any]]
+        let report = try json(try ws.run("history", "--format", "json").stdout) as! [String: Any]
+        let runs = report["runs"] as! [[String: Any]]
+        #expect((report["open_findings"] as? [Any])?.isEmpty == true)
         #expect(runs.map { $0["kind"] as! String } == ["scan", "audit"])
         #expect(runs.allSatisfy { $0["status"] as? String == "ok" })
         let removed = try ws.run("silos", "remove", "hr")

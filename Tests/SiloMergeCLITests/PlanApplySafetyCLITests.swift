@@ -368,12 +368,15 @@ struct PlanApplySafetyCLITests {
 
         let table = try ws.run("history")
         #expect(table.status == 0)
-        let rows = table.out.split(separator: "\n").map(String.init)
+        // The runs, then (after a blank line) the findings still open.
+        let rows = table.out.components(separatedBy: "\n\n")[0].split(separator: "\n").map(String.init)
         #expect(rows.count == 5, "\(table.out)")
+        #expect(table.out.contains("No finding is open."), "\(table.out)")
         #expect(rows[1].contains("undo") && rows[1].contains("ok") && rows[1].contains("30 reversed, 0 left, 0 failed"), "\(table.out)")
         #expect(rows[2].contains("apply") && rows[2].contains("ok") && rows[2].contains("already done"), "\(table.out)")
         #expect(rows[3].contains("apply") && rows[3].contains("interrupted"), "\(table.out)")
-        let list = try json(try ws.run("history", "--format", "json").stdout) as! [[String: Any]]
+        let history = try json(try ws.run("history", "--format", "json").stdout) as! [String: Any]
+        let list = try #require(history["runs"] as? [[String: Any]])
         #expect(list.map { $0["kind"] as? String } == ["undo", "apply", "apply", "scan"])
         #expect(list.map { $0["status"] as? String } == ["ok", "ok", "interrupted", "ok"])
         let applied = try #require(list[1]["plan"] as? [String: Any])

@@ -3,8 +3,9 @@
 // SwiftPM package.
 
 /// Every input goes through everything a hostile file can reach: format sniffing and all the
-/// block readers, in-file reconciliation, the sidecar XMP parser, and the image data hash (each
-/// supported format, whatever the magic bytes say, so the hash code sees every input too).
+/// block readers, in-file reconciliation, the sidecar XMP parser and the sidecar sniffer, the
+/// SVG reader, and the image data hash (each supported format, whatever the magic bytes say, so
+/// the hash code sees every input too).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -17,6 +18,11 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if case .gps(let lat, let lon) = value.value { precondition(abs(lat) <= 90 && abs(lon) <= 180) }
     }
     _ = MetadataReader.readSidecar(bytes)
+    // Whether a .xmp beside an asset is a sidecar, and the SVG reader whatever the sniffer says.
+    _ = SidecarPlan.classify(head: bytes)
+    let svg = MetadataCollector(source: source)
+    try? SVGReader.read(svg)
+    _ = svg.finish()
     for format in [MediaFormat.jpeg, .png, .tiff] {
         _ = try? ImageDataHash.compute(source, format: format)
     }

@@ -23,6 +23,8 @@ public protocol CatalogueStore: AnyObject, Sendable {
     // MARK: Runs
     func beginRun(kind: RunKind, hashMode: String, options: String, silos: [String]) throws -> Int64
     func finishRun(_ id: Int64, status: RunStatus, counts: RunCounts, errorMessage: String?) throws
+    /// Records a run that is still `running` as `interrupted` (nothing when it already ended).
+    func markInterrupted(_ id: Int64, counts: RunCounts, reason: String) throws
     func runs(limit: Int?) throws -> [RunRecord]
 
     // MARK: Scanning
@@ -65,6 +67,16 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
     /// The latest finished check, its outcome and findings.
     func lastCheck() throws -> (run: RunRecord, outcome: CheckOutcome?, findings: [Finding])?
+    /// After a run's writes, before it is recorded finished: works out what it found (`scope`),
+    /// keeps corrupted and missing files open and closes the open findings it resolved (see
+    /// `OpenFinding`), for it and for earlier runs that ended before doing so. Returns its findings.
+    func settleFindings(runID: Int64, scope: FindingScope) throws -> [Finding]
+    /// The findings still open, of these silos (all when empty), corrupted first.
+    func openFindings(silos: [String]) throws -> [OpenFinding]
+    /// The most recently closed findings, newest first.
+    func closedFindings(limit: Int) throws -> [OpenFinding]
+    /// Closes the open findings the selectors match, as accepted by `user`; returns them.
+    func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding]
 
     // MARK: Settings
     func setting(_ key: String) throws -> String?

@@ -280,12 +280,17 @@ public struct SidecarRecord: Sendable {
     public var form: SidecarForm
     /// False for a `name.xmp` overridden by a `name.ext.xmp` of the same asset.
     public var used: Bool
-    /// nil when its content was not read (metadata reading is off).
+    /// nil when its content was not read.
     public var sha256: SHA256Digest?
     public var values: [SourcedValue]
+    /// Whether `values` are what the sidecar holds (false when it was read for its hash alone,
+    /// with metadata reading off): a later scan with metadata reads it again.
+    public var valuesRead: Bool
 
-    public init(name: [UInt8], stat: FileStat, form: SidecarForm, used: Bool, sha256: SHA256Digest?, values: [SourcedValue]) {
+    public init(name: [UInt8], stat: FileStat, form: SidecarForm, used: Bool, sha256: SHA256Digest?, values: [SourcedValue],
+                valuesRead: Bool? = nil) {
         self.name = name; self.stat = stat; self.form = form; self.used = used; self.sha256 = sha256; self.values = values
+        self.valuesRead = valuesRead ?? (sha256 != nil)
     }
 }
 
@@ -295,8 +300,10 @@ public struct StoredSidecar: Sendable {
     public var assetName: [UInt8]
     public var name: [UInt8]
     public var stat: FileStat
-    /// Whether its content was read.
-    public var read: Bool
+    /// Whether its SHA-256 is recorded.
+    public var hashed: Bool
+    /// Whether its values were read (with metadata reading on).
+    public var valuesRead: Bool
     public var used: Bool
 }
 

@@ -92,10 +92,13 @@ extension SQLiteCatalogue {
         }
     }
 
-    /// A file's values from one origin, per field, sorted (for drift comparisons).
-    static func valuesByField(_ db: Database, fileID: Int64, origin: String) throws -> [String: [String]] {
+    /// A file's values from one origin (and source, when given), per field, sorted (for drift comparisons).
+    static func valuesByField(_ db: Database, fileID: Int64, origin: String, source: String? = nil) throws -> [String: [String]] {
         var out: [String: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ?", arguments: [fileID, origin]) {
+        let rows = try source.map {
+            try Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ? AND source = ?", arguments: [fileID, origin, $0])
+        } ?? Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ?", arguments: [fileID, origin])
+        for row in rows {
             out[row[0] as String, default: []].append(row[1])
         }
         return out.mapValues { $0.sorted() }
@@ -172,14 +175,19 @@ extension SQLiteCatalogue {
                 let setContent = RawStatement(try db.cachedStatement(sql: """
                     UPDATE file SET format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21 WHERE id = ?14
                     """), db)
+                // Metadata rows are replaced per source, never added to: a file's own bytes
+                // (embedded values, a standalone .xmp file's values: `source IS NULL`), its
+                // sidecars (`source` = the sidecar's path) and its silo's manifest (`origin =
+                // 'manifest'`, see applyManifest). Each reader deletes exactly its source's rows
+                // before writing the new ones, so no source can pile up stale rows.
                 let dropEmbedded = RawStatement(try db.cachedStatement(sql: """
-                    DELETE FROM metadata WHERE file_id = ?1 AND origin NOT IN ('sidecar', 'manifest')
+                    DELETE FROM metadata WHERE file_id = ?1 AND \(MetadataSourceSQL.ownContent)
                     """), db)
                 let dropSidecars = RawStatement(try db.cachedStatement(sql: "DELETE FROM sidecar WHERE file_id = ?1"), db)
-                let dropSidecarValues = RawStatement(try db.cachedStatement(sql: "DELETE FROM metadata WHERE file_id = ?1 AND origin = 'sidecar'"), db)
+                let dropSidecarValues = RawStatement(try db.cachedStatement(sql: "DELETE FROM metadata WHERE file_id = ?1 AND \(MetadataSourceSQL.sidecars)"), db)
                 let insertSidecar = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO sidecar (file_id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, sha256, form, used)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    INSERT INTO sidecar (file_id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, sha256, form, used, fields)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                     """), db)
                 let insertValue = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
@@ -215,8 +223,8 @@ extension SQLiteCatalogue {
                         try writeValues(fileID, content.values, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
                     }
                 }
-                let sidecarState = RawStatement(try db.cachedStatement(sql: """
-                    SELECT count(*), coalesce(sum(sha256 IS NULL), 0) FROM sidecar WHERE file_id = ?1
+                let storedSidecars = RawStatement(try db.cachedStatement(sql: """
+                    SELECT name, sha256, used, fields FROM sidecar WHERE file_id = ?1 ORDER BY name
                     """), db)
                 let drift = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
@@ -224,22 +232,55 @@ extension SQLiteCatalogue {
                     SELECT ?1, 'metadata', silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, size, mtime_ns, sha256, ?2
                     FROM file WHERE id = ?3
                     """), db)
-                /// Metadata drift of a file whose content did not change: its sidecars now say
-                /// something else. Only when the old sidecars had been read (or there were none).
-                func sidecarDrift(_ fileID: Int64, _ sidecars: [SidecarRecord]) throws {
-                    sidecarState.bind(1, fileID)
-                    _ = try sidecarState.step("read a file's sidecars")
-                    let (count, unread) = (sidecarState.int64(0), sidecarState.int64(1))
-                    sidecarState.reset()
-                    guard unread == 0 else { return }
-                    let old = try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar")
-                    var new: [String: [String]] = [:]
-                    for sc in sidecars where sc.used { for v in sc.values { new[v.field.rawValue, default: []].append(v.value.json) } }
-                    let changed = SQLiteCatalogue.changedFields(old, new.mapValues { $0.sorted() })
-                    guard !changed.isEmpty || (count == 0 && !sidecars.isEmpty) else { return }
-                    let names = sidecars.map { String(decoding: $0.name, as: UTF8.self) }.joined(separator: ", ")
-                    let what = count == 0 ? "sidecar added (\(names))" : sidecars.isEmpty ? "sidecar removed" : "sidecar \(names)"
-                    drift.bind(1, runID); drift.bind(2, text: what + (changed.isEmpty ? "" : ": " + changed.joined(separator: ", ")))
+                /// Metadata drift of a file whose content did not change, sidecar by sidecar:
+                /// one used or overridden (a `name.xmp` beside a `name.ext.xmp`) whose values
+                /// changed, one added, one removed. A sidecar not read on either side (metadata
+                /// reading was off) cannot be compared and is not claimed to have drifted.
+                func sidecarDrift(_ fileID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
+                    struct Old { var name: [UInt8]; var sha256: String?; var used: Bool; var fields: [String: [String]]? }
+                    var old: [Old] = []
+                    storedSidecars.bind(1, fileID)
+                    while try storedSidecars.step("read a file's sidecars") {
+                        let fields = storedSidecars.isNull(3) ? nil : SidecarFields.decode(storedSidecars.text(3))
+                        old.append(Old(name: storedSidecars.bytes(0), sha256: storedSidecars.isNull(1) ? nil : storedSidecars.text(1),
+                                       used: storedSidecars.int64(2) != 0, fields: fields))
+                    }
+                    storedSidecars.reset()
+                    func label(_ name: [UInt8]) -> String { String(decoding: name, as: UTF8.self) }
+                    let winner = sidecars.first { $0.used && $0.form == .nameWithExtension }.map { label($0.name) }
+                    func described(_ sc: SidecarRecord) -> String {
+                        label(sc.name) + (sc.used ? "" : " (not used: \(winner ?? "another sidecar") takes precedence)")
+                    }
+                    var parts: [String] = []
+                    for sc in sidecars {
+                        let newFields = sc.valuesRead ? SidecarFields.of(sc.values) : nil
+                        guard let o = old.first(where: { $0.name == sc.name }) else {
+                            let fields = newFields.map { $0.keys.sorted() } ?? []
+                            parts.append("sidecar added (\(described(sc)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
+                            continue
+                        }
+                        guard let oldSHA = o.sha256, let newSHA = sc.sha256 else { continue }
+                        if oldSHA == newSHA.hex && o.used == sc.used { continue }
+                        // Catalogues from before per-sidecar fields: a used sidecar's values are its metadata rows.
+                        let path = dir.appending(sc.name)
+                        var oldFields = o.fields
+                        if oldFields == nil && o.used {
+                            oldFields = try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar", source: path.string ?? path.display)
+                        }
+                        guard let oldFields, let newFields else { continue }
+                        let changed = SQLiteCatalogue.changedFields(oldFields, newFields)
+                        if !changed.isEmpty {
+                            parts.append("sidecar \(described(sc)): " + changed.joined(separator: ", "))
+                        } else if o.used != sc.used {
+                            parts.append("sidecar \(described(sc))" + (sc.used ? ": now used" : ""))
+                        }
+                    }
+                    for o in old where !sidecars.contains(where: { $0.name == o.name }) {
+                        let fields = (o.fields ?? [:]).keys.sorted()
+                        parts.append("sidecar removed (\(label(o.name)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
+                    }
+                    guard !parts.isEmpty else { return }
+                    drift.bind(1, runID); drift.bind(2, text: parts.joined(separator: "; "))
                     drift.bind(3, fileID)
                     try drift.run("record metadata drift")
                 }
@@ -254,6 +295,8 @@ extension SQLiteCatalogue {
                         insertSidecar.bind(7, sc.stat.ctimeNs); insertSidecar.bind(8, Int64(bitPattern: sc.stat.device))
                         insertSidecar.bind(9, Int64(bitPattern: sc.stat.inode)); insertSidecar.bind(10, sc.sha256)
                         insertSidecar.bind(11, text: sc.form.rawValue); insertSidecar.bind(12, sc.used ? 1 : 0)
+                        if sc.valuesRead { insertSidecar.bind(13, text: SidecarFields.encode(SidecarFields.of(sc.values))) }
+                        else { insertSidecar.bindNull(13) }
                         try insertSidecar.run("record a sidecar")
                         if sc.used {
                             try writeValues(fileID, sc.values, preferred: nil, source: dir.appending(sc.name).string ?? dir.appending(sc.name).display,
@@ -355,7 +398,7 @@ extension SQLiteCatalogue {
                         try setContent.run("record a file's metadata")
                         try replaceContent(id, content, mtimeNs: mtimeNs)
                     case .sidecars(let fileID, let siloID, let dir, let sidecars):
-                        try sidecarDrift(fileID, sidecars)
+                        try sidecarDrift(fileID, dir: dir, sidecars)
                         try replaceSidecars(fileID, siloID: siloID, dir: dir, sidecars)
                     case .uncatalogued(let siloID, let dir, let entries, let replace):
                         if replace {
@@ -494,5 +537,30 @@ extension SQLiteCatalogue {
             }
             _ = try emit()
         }
+    }
+}
+
+/// Which rows of `metadata` belong to which source (see `apply`).
+enum MetadataSourceSQL {
+    /// The file's own bytes: embedded metadata, the header facts, a standalone .xmp file's values.
+    static let ownContent = "source IS NULL"
+    /// The file's XMP sidecars.
+    static let sidecars = "origin = 'sidecar' AND source IS NOT NULL"
+}
+
+/// A sidecar's values per field (`sidecar.fields`): JSON values, sorted, for drift comparisons.
+enum SidecarFields {
+    static func of(_ values: [SourcedValue]) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for v in values { out[v.field.rawValue, default: []].append(v.value.json) }
+        return out.mapValues { $0.sorted() }
+    }
+
+    static func encode(_ fields: [String: [String]]) -> String {
+        (try? String(decoding: JSONEncoder.sorted.encode(fields), as: UTF8.self)) ?? "{}"
+    }
+
+    static func decode(_ json: String) -> [String: [String]]? {
+        try? JSONDecoder().decode([String: [String]].self, from: Data(json.utf8))
     }
 }

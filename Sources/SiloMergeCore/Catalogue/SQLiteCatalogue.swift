@@ -99,6 +99,19 @@ public final class SQLiteCatalogue: CatalogueStore {
         return ScanLock { ExclusiveLock.release(fd) }
     }
 
+    /// True while a scan, check or audit holds the catalogue (its scan lock is taken). Reads
+    /// only: a run still `running` when this is false was killed.
+    public func isScanning() -> Bool {
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
     // MARK: - Silos
 
     public func silos() throws -> [Silo] {
@@ -172,6 +185,13 @@ public final class SQLiteCatalogue: CatalogueStore {
                 }
                 try db.execute(sql: "DELETE FROM file WHERE silo_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM uncatalogued WHERE silo_id = ?", arguments: [id])
+                // Its open findings are closed (recorded, not deleted): nobody will check it again.
+                try db.execute(sql: """
+                    UPDATE open_finding SET closed_at = ?, resolution = 'silo-removed', closed_by = ?,
+                        closed_detail = 'the silo was removed from the catalogue (silomerge silos remove)'
+                    WHERE silo_id = ? AND closed_at IS NULL
+                    """, arguments: [Timestamp.string(Date()), UserNames.current, id])
+                try db.execute(sql: "UPDATE open_finding SET silo_id = NULL WHERE silo_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM silo WHERE id = ?", arguments: [id])
             }
         }
@@ -211,6 +231,20 @@ public final class SQLiteCatalogue: CatalogueStore {
                         try db.execute(sql: "UPDATE silo SET last_run_id = ? WHERE name = ?", arguments: [id, name])
                     }
                 }
+            }
+        }
+    }
+
+    public func markInterrupted(_ id: Int64, counts c: RunCounts, reason: String) throws {
+        try wrap("record the run as interrupted") {
+            try pool.write { db in
+                try db.execute(sql: """
+                    UPDATE run SET status = 'interrupted', finished_at = ?, files = ?, bytes = ?, directories = ?, files_new = ?,
+                        files_changed = ?, files_unchanged = ?, files_hashed = ?, bytes_hashed = ?, warnings = ?, errors = ?,
+                        error_message = ?
+                    WHERE id = ? AND status = 'running'
+                    """, arguments: [Timestamp.string(Date()), c.files, c.bytes, c.directories, c.filesNew, c.filesChanged,
+                                     c.filesUnchanged, c.filesHashed, c.bytesHashed, c.warnings, c.errors, reason, id])
             }
         }
     }

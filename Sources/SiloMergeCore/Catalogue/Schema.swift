@@ -225,6 +225,80 @@ enum CatalogueSchema {
                 CREATE INDEX finding_run ON finding(run_id);
                 """)
         }
+        migrator.registerMigration("v4-open-findings") { db in
+            try db.execute(sql: """
+                -- Findings that stay open until resolved: a corrupted or missing file is listed
+                -- by every later check until its path reads as the verified content again
+                -- (restored), its content turns up at another path (moved), or a person accepts
+                -- the new state (silomerge check --accept). Closed rows are kept: they record
+                -- how, when and by whom each finding was closed.
+                CREATE TABLE open_finding (
+                    id                INTEGER PRIMARY KEY,
+                    kind              TEXT    NOT NULL,
+                    silo_id           INTEGER,
+                    silo              TEXT    NOT NULL,
+                    dir               TEXT    NOT NULL,
+                    name              TEXT    NOT NULL,
+                    verified_size     INTEGER,
+                    verified_mtime_ns INTEGER,
+                    verified_sha256   TEXT,
+                    seen_size         INTEGER,
+                    seen_mtime_ns     INTEGER,
+                    seen_sha256       TEXT,
+                    opened_run        INTEGER NOT NULL,
+                    opened_at         TEXT    NOT NULL,
+                    last_run          INTEGER NOT NULL,
+                    detail            TEXT,
+                    closed_run        INTEGER,
+                    closed_at         TEXT,
+                    resolution        TEXT,
+                    closed_by         TEXT,
+                    closed_detail     TEXT
+                );
+                CREATE INDEX open_finding_path ON open_finding(silo_id, dir, name) WHERE closed_at IS NULL;
+
+                -- Every sidecar's values, per field (JSON object of sorted JSON values), used or
+                -- not: metadata drift is found for each source of an asset.
+                ALTER TABLE sidecar ADD COLUMN fields TEXT;
+
+                -- A standalone .xmp file's values used to pile up on every rescan (they were
+                -- never replaced): keep only those of its latest read, the rows written with
+                -- its format row.
+                DELETE FROM metadata
+                WHERE origin = 'sidecar' AND source IS NULL
+                  AND rowid < coalesce((SELECT min(h.rowid) FROM metadata h
+                                        WHERE h.file_id = metadata.file_id AND h.origin = 'header' AND h.source IS NULL), 0);
+                """)
+            // Corruption reported by checks before open findings existed, whose file still
+            // holds the content the check read: open again, so it is not forgotten.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT f.silo, CAST(f.path AS BLOB) AS path, f.old_size, f.old_mtime_ns, f.old_sha256, f.new_size,
+                       f.new_mtime_ns, f.new_sha256, f.run_id, r.started_at, s.id AS silo_id
+                FROM finding f JOIN run r ON r.id = f.run_id JOIN silo s ON s.name = f.silo
+                WHERE f.kind = 'corrupted' AND f.id IN (SELECT max(id) FROM finding WHERE kind = 'corrupted' GROUP BY silo, path)
+                ORDER BY f.id
+                """)
+            for row in rows {
+                let path = RelativePath(bytes: SQLiteCatalogue.bytes(row["path"]))
+                let dir = path.parent.bytes, name = Array(path.lastComponent)
+                let current = try String.fetchOne(db, sql: "SELECT sha256 FROM file WHERE silo_id = ? AND dir = CAST(? AS TEXT) AND name = CAST(? AS TEXT)",
+                                                  arguments: [row["silo_id"] as Int64, SQLiteCatalogue.textArgument(dir), SQLiteCatalogue.textArgument(name)])
+                guard let current, current == (row["new_sha256"] as String?) else { continue }
+                try db.execute(sql: """
+                    INSERT INTO open_finding (kind, silo_id, silo, dir, name, verified_size, verified_mtime_ns, verified_sha256,
+                                              seen_size, seen_mtime_ns, seen_sha256, opened_run, opened_at, last_run, detail)
+                    VALUES ('corrupted', ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [row["silo_id"] as Int64, row["silo"] as String, SQLiteCatalogue.textArgument(dir),
+                                     SQLiteCatalogue.textArgument(name), row["old_size"] as Int64?, row["old_mtime_ns"] as Int64?,
+                                     row["old_sha256"] as String?, row["new_size"] as Int64?, row["new_mtime_ns"] as Int64?,
+                                     current, row["run_id"] as Int64, row["started_at"] as String, row["run_id"] as Int64,
+                                     "content changed, size and mtime did not"])
+            }
+            // Runs up to now are settled: their findings were reported (or are history).
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO setting (key, value) SELECT 'findings.settled_through', CAST(coalesce(max(id), 0) AS TEXT) FROM run
+                """)
+        }
         migrator.registerMigration("v5-apply") { db in
             try db.execute(sql: """
                 -- The device and inode of each silo's root folder when it was last scanned: a

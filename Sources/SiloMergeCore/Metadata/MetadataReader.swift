@@ -22,6 +22,7 @@ public enum MetadataReader {
             case .webp: try WebPReader.read(c)
             case .mp4, .mov, .heic: try BMFFReader.read(c)
             case .pdf: try PDFReader.read(c)
+            case .svg: try SVGReader.read(c)
             case .xmp: try readStandaloneXMP(c)
             case .other: try scanForXMP(c)
             }
@@ -160,8 +161,31 @@ enum FormatSniffer {
         if h.hasBytes(asciiBytes("RIFF")), h.hasBytes(asciiBytes("WEBP"), at: 8) { return .webp }
         if h.hasBytes(asciiBytes("ftyp"), at: 4) { return bmffBrand(h) }
         if h.hasBytes(asciiBytes("%PDF-")) { return .pdf }
-        if looksLikeXMP(h, source: source) { return .xmp }
-        return .other
+        return xmlFormat(h, source: source) ?? .other
+    }
+
+    /// An XML document by its first element: `svg` (an SVG image, whatever XMP it holds), or an
+    /// XMP packet (`<?xpacket begin`, `x:xmpmeta`, `x:xapmeta`, `rdf:RDF`).
+    static func xmlFormat(_ h: [UInt8], source: (any ByteSource)?) -> MediaFormat? {
+        guard looksLikeXMP(h, source: source) || looksLikeSVG(h) else { return nil }
+        let head = (try? source?.read(at: 0, count: 64 << 10)) ?? h
+        guard let root = XMLHead.root(head) else {
+            // An XMP packet cut short (or whose prolog does not end in the first 64 KiB).
+            return looksLikeXMP(h, source: nil) ? .xmp : nil
+        }
+        switch root.local {
+        case "svg": return .svg
+        case "xmpmeta", "xapmeta", "RDF": return .xmp
+        default: return nil
+        }
+    }
+
+    /// Text that may be an SVG: `<svg`, or an XML declaration, comment or DOCTYPE first.
+    static func looksLikeSVG(_ h: [UInt8]) -> Bool {
+        var i = h.hasBytes([0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while i < h.count, h[i] == 0x20 || h[i] == 0x09 || h[i] == 0x0A || h[i] == 0x0D { i += 1 }
+        return h.hasBytes(asciiBytes("<svg"), at: i) || h.hasBytes(asciiBytes("<?xml"), at: i)
+            || h.hasBytes(asciiBytes("<!--"), at: i) || h.hasBytes(asciiBytes("<!DOCTYPE svg"), at: i)
     }
 
     /// ISO BMFF: the major brand, else the first known compatible brand.

@@ -1,6 +1,6 @@
 /// The container format of a file, decided from its magic bytes (never from its name).
 public enum MediaFormat: String, Sendable, Codable, CaseIterable {
-    case jpeg, png, tiff, webp, gif, mp4, mov, heic, pdf, xmp, other
+    case jpeg, png, tiff, webp, gif, mp4, mov, heic, pdf, svg, xmp, other
 }
 
 /// Where a value came from.

@@ -32,6 +32,16 @@ public enum Format {
         return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
     }
 
+    /// How long something has been open, for people: "40 s", "12 min", "5 h 3 min", "3 d 4 h", "41 d".
+    public static func age(_ seconds: Double) -> String {
+        let s = Int(max(0, seconds).rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min" }
+        if s < 86_400 { return s % 3600 / 60 == 0 ? "\(s / 3600) h" : "\(s / 3600) h \(s % 3600 / 60) min" }
+        if s < 10 * 86_400 { return s % 86_400 / 3600 == 0 ? "\(s / 86_400) d" : "\(s / 86_400) d \(s % 86_400 / 3600) h" }
+        return "\(s / 86_400) d"
+    }
+
     /// "12%" of a part in a whole (0 when the whole is 0).
     public static func percent(_ part: Int64, of whole: Int64) -> String {
         guard whole > 0 else { return "0%" }

@@ -58,7 +58,8 @@ extension HTMLReportData {
                               duplicatedBytes: duplicatedBytes, reclaimableBytes: s.reclaimableBytes,
                               duplicateGroups: s.duplicateGroups, conflicts: conflictCount, lastScan: lastScan, lastCheck: lastCheck)
         let roots = Dictionary(uniqueKeysWithValues: silos.map { ($0.name, $0.root.display) })
-        return HTMLReportData(
+        let open = try store.openFindings(silos: []).sorted { $0.openedAt < $1.openedAt }
+        var report = HTMLReportData(
             title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location,
             figures: figures,
             silos: analysis.silos.map { st in
@@ -83,5 +84,14 @@ extension HTMLReportData {
             },
             totalSameImageGroups: images.count,
             conflicts: conflicts, totalConflicts: conflictCount, check: check)
+        report.openFindings = open.prefix(rowLimit).map { f in
+            var detail = "verified " + (f.verified.sha256.map { String($0.hex.prefix(12)) + "…" } ?? "not hashed")
+            detail += f.seen.map { ", reads " + ($0.sha256.map { String($0.hex.prefix(12)) + "…" } ?? "not read") } ?? ", gone"
+            if let d = f.detail { detail += "; " + d }
+            return .init(kind: f.kind.rawValue, silo: f.silo, path: f.path.display, since: f.openedAt, age: Format.age(f.age(at: now)),
+                         openedRun: f.openedRun, detail: detail)
+        }
+        report.totalOpenFindings = open.count
+        return report
     }
 }

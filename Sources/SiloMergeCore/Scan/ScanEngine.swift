@@ -20,6 +20,8 @@ public final class ScanEngine: Sendable {
     let store: any CatalogueStore
     /// Called with each diagnostic as it happens (tests use it; the CLI reads the result).
     let testHooks: TestHooks?
+    /// Set (on SIGINT, SIGTERM) to stop early; see `Interruption`.
+    let interruption: Interruption?
 
     /// Seams for tests: run code between stages, or make a read fail.
     public struct TestHooks: Sendable {
@@ -32,9 +34,10 @@ public final class ScanEngine: Sendable {
         }
     }
 
-    public init(store: any CatalogueStore, testHooks: TestHooks? = nil) {
+    public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil) {
         self.store = store
         self.testHooks = testHooks
+        self.interruption = interruption
     }
 
     /// Checks the silos and resolves their roots. Throws `ScanError` for anything the user must fix.
@@ -100,13 +103,29 @@ public final class ScanEngine: Sendable {
         let runID = try store.beginRun(kind: options.kind, hashMode: options.hashMode.rawValue,
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
-                                      options: options, progress: progress, hooks: testHooks)
+                                      options: options, progress: progress, hooks: testHooks, interruption: interruption)
+        // Interrupted: recorded at once, whatever the scan is busy with (the counts are
+        // brought up to date when it has stopped).
+        let token = interruption?.onRequest { [store, session] in
+            try? store.markInterrupted(runID, counts: session.currentCounts(),
+                                       reason: "interrupted by \(Interruption.name(of: self.interruption?.signal ?? SIGINT))")
+        }
+        defer { if let token { interruption?.remove(token) } }
         do {
-            let result = try session.run()
+            var result = try session.run()
+            if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
+            // Corrupted and missing files stay open, and what restores them closes them, for
+            // scans as for checks: one missed report never makes rot the baseline.
+            result.findings = try store.settleFindings(runID: runID, scope: options.kind == .check ? .all : .alerts)
+            result.openFindings = try store.openFindings(silos: registered.map(\.name))
             try store.finishRun(runID, status: result.status, counts: result.counts, errorMessage: nil)
             return result
         } catch {
             let counts = session.currentCounts()
+            if let signal = interruption?.signal {
+                try? store.finishRun(runID, status: .interrupted, counts: counts, errorMessage: "interrupted by \(Interruption.name(of: signal))")
+                throw ScanError.interrupted(signal: signal)
+            }
             try? store.finishRun(runID, status: .failed, counts: counts, errorMessage: "\(error)")
             throw error
         }

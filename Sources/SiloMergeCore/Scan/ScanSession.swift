@@ -140,6 +140,7 @@ final class ScanSession: WalkVisitor, Sendable {
     let roots: [WalkRoot]
     let progressHandler: ScanEngine.ProgressHandler?
     let hooks: ScanEngine.TestHooks?
+    let interruption: Interruption?
     let everySilo: [Silo]
     let cataloguedCounts: [Int64: Int]
     let readers: PerWorker<any FolderReader>
@@ -182,9 +183,10 @@ final class ScanSession: WalkVisitor, Sendable {
     var writes: WriteBuffer { writesBox.withLock { $0! } }
 
     init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
-         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?) throws {
+         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil) throws {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
+        self.interruption = interruption
         self.cataloguedCounts = try store.fileCounts()
         self.silosWithSidecars = try store.silosWithSidecars()
         self.silosWithUncatalogued = try store.silosWithUncatalogued()
@@ -264,11 +266,13 @@ final class ScanSession: WalkVisitor, Sendable {
             roots: roots, followSymlinks: options.followSymlinks, otherSiloRoots: otherSiloRoots(),
             siloRealRoots: everySilo.map { ($0.name, $0.root) }, catalogueFolder: catalogueDir,
             catalogueNames: catalogueNames, threads: max(1, options.jobs), visitor: self,
-            diagnostics: diagnostics, counters: walkCounters)
+            diagnostics: diagnostics, counters: walkCounters, stop: { [interruption] in interruption?.isRequested == true })
         walker.run()
         walkFinished.store(true, ordering: .relaxed)
         writes.flush()
         try checkFatal()
+        // An interrupted walk did not see every folder: nothing may be concluded missing.
+        try checkInterrupted()
 
         let concluded = silos.indices.filter { i in !inconclusive.withLock { $0.contains(i) } }.map { silos[$0].id }
         let (missing, excluded) = try store.finishWalk(runID: runID, siloIDs: concluded)
@@ -281,6 +285,7 @@ final class ScanSession: WalkVisitor, Sendable {
             _ = try store.fillEmptyHashes(siloIDs: silos.map(\.id))
             setPhase(.hashing)
             try compareSameSizeFiles()
+            try checkInterrupted()
         }
         setPhase(.finishing)
         writes.close()
@@ -353,11 +358,16 @@ final class ScanSession: WalkVisitor, Sendable {
         if let message = fatal.withLock({ $0 }) { throw ScanError.aborted(message) }
     }
 
+    private func checkInterrupted() throws {
+        if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
+    }
+
     private func fail(_ error: any Error) {
         fatal.withLock { if $0 == nil { $0 = "\(error)" } }
     }
 
-    private var failed: Bool { fatal.withLock { $0 != nil } }
+    /// Stop working: a fatal error, or a request to stop.
+    private var failed: Bool { fatal.withLock { $0 != nil } || interruption?.isRequested == true }
 
     // MARK: - Readers
 
@@ -601,9 +611,44 @@ final class ScanSession: WalkVisitor, Sendable {
                 message: "the silo's folder \(root.silo.root.display) is empty, but the catalogue holds \(cataloguedCounts[siloID] ?? 0) files for it: is it mounted? Nothing was marked missing (remove the silo with `silomerge silos remove \(root.silo.name)` if it really is empty)"))
             return []
         }
-        // XMP sidecars belong to their asset: they are taken out of the listing here, and the
-        // sidecars of excluded files are excluded with them.
-        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames)
+        let stored: [StoredEntry]
+        var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
+        let hasXMP = listing.files.contains { SidecarPlan.isXMP($0.name) }
+        do {
+            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
+                .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+            if hasXMP || silosWithSidecars.contains(siloID) {
+                for sc in try readers[worker].sidecars(siloID: siloID, dir: listing.dir) {
+                    storedSidecars[sc.assetName, default: []].append(sc)
+                }
+            }
+        } catch {
+            fail(error)
+            return []
+        }
+        // XMP sidecars belong to their asset: they are taken out of the listing here. A .xmp
+        // recorded as a sidecar whose identity has not changed is still one: only new or
+        // changed ones are sniffed.
+        let knownSidecars: [[UInt8]: FileStat] = hasXMP
+            ? Dictionary(storedSidecars.values.joined().map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let listedStats: [[UInt8]: FileStat] = hasXMP
+            ? Dictionary(listing.files.filter { SidecarPlan.isXMP($0.name) }.map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames) { name in
+            if let known = knownSidecars[name], let now = listedStats[name], now.sameIdentity(as: known) { return .xmp }
+            return sidecarContent(root: root, path: listing.dir.appending(name))
+        }
+        for u in plan.unattached {
+            let candidates = u.candidates.map { String(decoding: $0, as: UTF8.self) }
+            let message: String
+            switch u.reason {
+            case .ambiguous:
+                message = "could be the XMP sidecar of \(candidates.joined(separator: ", ")): attached to none, catalogued as a file of its own (name each sidecar after its file, e.g. \(candidates[0]).xmp)"
+            case .notXMP(let kind):
+                message = "is \(kind ?? "not an XMP packet"), not an XMP sidecar of \(candidates.joined(separator: ", ")): catalogued as a file of its own"
+            }
+            diagnostics.report(Diagnostic(.note, .sidecar, silo: root.silo.name, path: listing.dir.appending(u.name), message: message))
+        }
+        // The sidecars of excluded files are excluded with them, and recorded as passed over.
         let files = plan.sidecars.isEmpty && plan.excludedSidecars.isEmpty ? listing.files
             : listing.files.filter { !plan.sidecars.contains($0.name) && !plan.excludedSidecars.contains($0.name) }
         var uncatalogued = listing.uncatalogued
@@ -613,20 +658,6 @@ final class ScanSession: WalkVisitor, Sendable {
         }
         if !uncatalogued.isEmpty || silosWithUncatalogued.contains(siloID) {
             writes.add(.uncatalogued(siloID: siloID, dir: listing.dir, uncatalogued, replace: true))
-        }
-        let stored: [StoredEntry]
-        var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
-        do {
-            stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
-                .sorted { $0.name.lexicographicallyPrecedes($1.name) }
-            if !plan.attachments.isEmpty || silosWithSidecars.contains(siloID) {
-                for sc in try readers[worker].sidecars(siloID: siloID, dir: listing.dir) {
-                    storedSidecars[sc.assetName, default: []].append(sc)
-                }
-            }
-        } catch {
-            fail(error)
-            return []
         }
         perSilo.withLock { s in
             s[listing.root].directories += 1
@@ -641,7 +672,8 @@ final class ScanSession: WalkVisitor, Sendable {
             if attached.isEmpty && recorded.isEmpty { return nil }
             let unchanged = !forceRead && attached.count == recorded.count && attached.allSatisfy { a in
                 guard let r = recorded.first(where: { $0.name == a.name }), let st = statsByName[a.name] else { return false }
-                return r.used == a.used && st.sameIdentity(as: r.stat) && (r.read || !readsSidecar(a))
+                return r.used == a.used && st.sameIdentity(as: r.stat)
+                    && (r.valuesRead || !options.readMetadata) && (r.hashed || options.hashMode != .full)
             }
             if unchanged { return nil }
             return attached.compactMap { a in readSidecar(a, root: root, dir: listing.dir, stat: statsByName[a.name], hasher: hashers[worker]) }
@@ -685,12 +717,23 @@ final class ScanSession: WalkVisitor, Sendable {
         return reads
     }
 
-    /// Whether a sidecar is read: for its values (metadata on, the sidecar in use), and with
-    /// `--hash full` for its SHA-256 alone when it is overridden (a `name.xmp` beside a
-    /// `name.ext.xmp`), so a plan can carry it verified too. A sidecar in use is read only with
-    /// its values: a stored hash says its values were read.
+    /// Whether a sidecar is read: for its values (metadata on; overridden sidecars too, so their
+    /// drift is found — their values are kept per sidecar and never reconciled), and with
+    /// `--hash full` for its SHA-256 alone, so a plan can carry it verified.
     private func readsSidecar(_ a: SidecarPlan.Attachment) -> Bool {
-        a.used ? options.readMetadata : options.hashMode == .full
+        options.readMetadata || options.hashMode == .full
+    }
+
+    /// What a `.xmp` file beside an asset holds, from its first 4 KiB (see `SidecarPlan`).
+    private func sidecarContent(root: WalkRoot, path: RelativePath) -> SidecarPlan.Content {
+        let flags = O_RDONLY | O_NONBLOCK | (options.followSymlinks ? 0 : O_NOFOLLOW)
+        guard case .success(let fd) = Posix.openAt(root.rootFD, path, flags: flags) else { return .unknown }
+        defer { close(fd) }
+        guard case .success(let st) = Posix.fstat(fd), st.kind == .regular else { return .unknown }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard got >= 0 else { return .unknown }
+        return SidecarPlan.classify(head: Array(head.prefix(got)))
     }
 
     /// Reads an XMP sidecar (never more than 16 MiB); a sidecar that cannot be read is
@@ -705,12 +748,12 @@ final class ScanSession: WalkVisitor, Sendable {
         switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
         case .success(let (bytes, st, digest)):
             sidecarsRead.add(1, ordering: .relaxed)
-            guard options.readMetadata, a.used else {
-                return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: [])
+            guard options.readMetadata else {
+                return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: [], valuesRead: false)
             }
             let (values, problems) = MetadataReader.readSidecar(bytes)
             for p in problems { report(.note, .metadata, root, path, "sidecar: \(p)") }
-            return SidecarRecord(name: a.name, stat: st, form: a.form, used: true, sha256: digest, values: values)
+            return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: values)
         case .failure(let failure):
             switch failure {
             case .vanished: report(.warning, .vanished, root, path, "sidecar vanished before it could be read")

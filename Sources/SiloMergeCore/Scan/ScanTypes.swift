@@ -49,6 +49,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     case invalidPattern(silo: String?, pattern: String, reason: String)
     case hasherUnavailable(String)
     case aborted(String)
+    /// Stopped on request (SIGINT, SIGTERM): the run is recorded `interrupted`.
+    case interrupted(signal: Int32)
 
     public var description: String {
         switch self {
@@ -70,6 +72,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
             "cannot start SHA-256 hashing: \(reason)"
         case .aborted(let reason):
             "scan stopped: \(reason)"
+        case .interrupted(let signal):
+            "interrupted by \(Interruption.name(of: signal)): the run is recorded as interrupted in `silomerge history`; what was read so far is kept, nothing was marked missing. Run the same command again to finish."
         }
     }
 
@@ -124,4 +128,9 @@ public struct ScanResult: Sendable {
     public var diagnostics: [Diagnostic]
     public var diagnosticCount: Int
     public var elapsed: Double
+    /// What the run found, as `CatalogueStore.settleFindings` works it out (a check: every
+    /// kind; a scan or an audit: corrupted, missing, restored, and moves that close a finding).
+    public var findings: [Finding] = []
+    /// Findings still open in the scanned silos after the run (see `OpenFinding`).
+    public var openFindings: [OpenFinding] = []
 }

@@ -117,13 +117,17 @@ final class Walker: Sendable {
     private let state = Mutex(State())
     private let semaphore = DispatchSemaphore(value: 0)
 
+    /// Asked before each folder or batch of files: true stops the walk (what is queued is dropped).
+    private let stop: @Sendable () -> Bool
+
     init(roots: [WalkRoot], followSymlinks: Bool, otherSiloRoots: [FileID: String],
          siloRealRoots: [(name: String, path: FilePath)], catalogueFolder: FileID?, catalogueNames: Set<[UInt8]>,
-         threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: WalkCounters) {
+         threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: WalkCounters,
+         stop: @escaping @Sendable () -> Bool = { false }) {
         self.roots = roots; self.followSymlinks = followSymlinks; self.otherSiloRoots = otherSiloRoots
         self.siloRealRoots = siloRealRoots; self.catalogueFolder = catalogueFolder; self.catalogueNames = catalogueNames
         self.threads = max(1, threads); self.visitor = visitor; self.diagnostics = diagnostics
-        self.counters = counters; self.cancelled = Atomic(false)
+        self.counters = counters; self.cancelled = Atomic(false); self.stop = stop
     }
 
     func cancel() {
@@ -147,6 +151,7 @@ final class Walker: Sendable {
                 }
                 guard let work else { return }
                 var children: [Work] = []
+                if stop() { cancel() }
                 if !cancelled.load(ordering: .relaxed) {
                     switch work {
                     case .directory(let job): children = process(job, worker: worker)

@@ -31,6 +31,7 @@ public struct Diagnostic: Sendable, Hashable, Codable {
         case contentChanged = "content-changed"   // hash differs while size and mtime do not: possible corruption
         case metadata                             // a metadata block could not be parsed
         case manifest                             // a manifest row could not be used
+        case sidecar                              // a .xmp left as a file of its own although its name pairs it with assets
         case other
     }
 

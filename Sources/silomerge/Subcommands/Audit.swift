@@ -74,6 +74,7 @@ struct Audit: ParsableCommand {
         }
         out.flush()
         DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
-        if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
+        OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }

@@ -69,7 +69,8 @@ struct Scan: ParsableCommand {
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
         DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
-        if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
+        OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }
 
@@ -77,7 +78,7 @@ struct Scan: ParsableCommand {
 enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
-        let engine = ScanEngine(store: catalogue)
+        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible())
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
@@ -92,5 +93,35 @@ enum ScanRunner {
             }
         }
         return try engine.scan(silos, options: options, progress: handler)
+    }
+}
+
+/// What a scan or an audit says about open findings (see `OpenFinding`): a scan keeps them
+/// open as a check does, so it says so rather than letting a missed report become the baseline.
+enum OpenFindingsPrinter {
+    static func corruptionOpen(_ result: ScanResult) -> Bool {
+        result.openFindings.contains { $0.kind == .corrupted }
+    }
+
+    static func print(_ result: ScanResult, quiet: Bool, limit: Int = 20) {
+        let now = Date()
+        for f in result.findings where f.kind == .restored || (f.kind == .moved && (f.detail ?? "").contains("was missing")) {
+            guard !quiet else { break }
+            let where_ = f.kind == .moved ? "\(f.oldSilo ?? f.silo):\(f.oldPath?.display ?? "") is at \(f.silo):\(f.path.display)" : "\(f.silo):\(f.path.display)"
+            Stderr.write("silomerge: note: \(where_): \(f.detail ?? f.kind.rawValue); finding closed\n")
+        }
+        let corrupted = result.openFindings.filter { $0.kind == .corrupted }
+        for f in corrupted.prefix(limit) {
+            Stderr.write("silomerge: warning: \(f.silo):\(f.path.display): corrupted since \(CheckText.since(f, now: now)), still open: "
+                         + "verified \(CheckText.short(f.verified.sha256)), reads \(f.seen.map { CheckText.short($0.sha256) } ?? "nothing (gone)")"
+                         + "; restore it from a good copy, or accept it: silomerge check --accept \(f.silo):\(f.path.display)\n")
+        }
+        if corrupted.count > limit {
+            Stderr.write("silomerge: warning: … and \(corrupted.count - limit) more corrupted files still open: silomerge check lists them\n")
+        }
+        let missing = result.openFindings.filter { $0.kind == .missing }
+        if !missing.isEmpty && !quiet {
+            Stderr.write("silomerge: note: \(Format.count(missing.count)) missing file\(missing.count == 1 ? " is" : "s are") still open (oldest since \(CheckText.since(missing.min { $0.openedAt < $1.openedAt }!, now: now))): silomerge check lists them; silomerge check --accept SILO:PATH closes one\n")
+        }
     }
 }

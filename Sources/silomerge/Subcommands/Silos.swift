@@ -39,9 +39,13 @@ struct Silos: ParsableCommand {
         func run() throws {
             let catalogue = try catalogOptions.open(create: false)
             let lock = try catalogue.lockForScan()
+            let open = try catalogue.openFindings(silos: [name])
             try catalogue.removeSilo(named: name)
             withExtendedLifetime(lock) {}
             print("Removed silo '\(name)' from \(catalogue.location); no file was touched.")
+            if !open.isEmpty {
+                print("Its \(open.count) open finding\(open.count == 1 ? " was" : "s were") closed as silo-removed, by \(UserNames.current) (silomerge history lists them).")
+            }
         }
     }
 }
