@@ -131,9 +131,9 @@ enum MetadataLimits {
     static let maxValuesPerField = 16
     /// Per value: list items kept.
     static let maxListItems = 2000
-    /// Per value: bytes (value and raw form).
+    /// Per value: bytes of its text (or of its raw form, if longer).
     static let maxValueBytes = 1024 * 1024
-    /// Per file: bytes of values stored in the catalogue.
+    /// Per file: bytes of values stored in the catalogue (values and raw forms).
     static let maxStoredBytesPerFile = 4 * 1024 * 1024
 }
 

@@ -38,8 +38,7 @@
 ///
 /// Within one origin, XMP date candidates rank photoshop:DateCreated (MWG's), then
 /// exif:DateTimeOriginal (when the photo was taken), then xmp:CreateDate (when the resource was
-/// created: for a photo, MWG maps it to EXIF's DateTimeDigitized); PNG text ranks Description
-/// before Comment; XMP country ranks photoshop:Country, then Iptc4xmpCore:CountryName;
+/// created: for a photo, MWG maps it to EXIF's DateTimeDigitized); XMP country ranks photoshop:Country, then Iptc4xmpCore:CountryName;
 /// otherwise the first value read wins (the standard XMP packet before the extended one). XMP
 /// values from a standalone XMP file (origin `.sidecar`) count as XMP.
 enum InFileReconciler {
@@ -78,7 +77,7 @@ enum InFileReconciler {
     private static func rank(_ tag: String) -> Int {
         switch tag {
         case "XMP-photoshop:DateCreated", "XMP-photoshop:Country": return 0
-        case "XMP-exif:DateTimeOriginal", "XMP-Iptc4xmpCore:CountryName", "PNG:Comment": return 1
+        case "XMP-exif:DateTimeOriginal", "XMP-Iptc4xmpCore:CountryName": return 1
         case "XMP-xmp:CreateDate": return 2
         default: return 0
         }

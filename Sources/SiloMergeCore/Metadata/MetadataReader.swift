@@ -115,6 +115,16 @@ final class MetadataCollector {
 
     init(source: any ByteSource) { self.source = source }
 
+    /// False once `field` already has as many values as the file may keep: a reader can skip
+    /// decoding more (`finish` would drop them), with a note.
+    func wants(_ field: UnifiedField, block: String) -> Bool {
+        var n = 0
+        for v in values where v.field == field { n += 1 }
+        guard n >= MetadataLimits.maxValuesPerField else { return true }
+        capReached("metadata", "field \(field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(field.rawValue) in one file; the rest are ignored")
+        return false
+    }
+
     /// A note about a per-file cap, once per cap and block.
     func capReached(_ block: String, _ key: String, _ reason: String) {
         guard reportedCaps.insert(block + "\u{1F}" + key).inserted else { return }
@@ -228,11 +238,12 @@ final class MetadataCollector {
             default:
                 break
             }
-            let size = v.value.json.utf8.count + v.raw.utf8.count
-            guard size <= MetadataLimits.maxValueBytes else {
-                problem(block, "\(v.tag): a \(size)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
+            let valueBytes = max(v.value.json.utf8.count, v.raw.utf8.count)
+            guard valueBytes <= MetadataLimits.maxValueBytes else {
+                problem(block, "\(v.tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
                 continue
             }
+            let size = v.value.json.utf8.count + v.raw.utf8.count
             let n = perField[v.field, default: 0]
             guard n < MetadataLimits.maxValuesPerField else {
                 capReached("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")

@@ -8,13 +8,13 @@ enum PNGReader {
 
     /// PNG text keywords → unified fields, matched without regard to case or spaces (ExifTool
     /// also takes "author" for "Author", and keeps "CreationTime" as well as the registered
-    /// "Creation Time"). The value is the tag's name, as ExifTool names it.
+    /// "Creation Time"). The value is the tag's name, as ExifTool names it. "Comment" is not a
+    /// description: GIMP writes "Created with GIMP" there.
     static let keywordFields: [String: (UnifiedField, String)] = [
         "title": (.title, "Title"),
         "author": (.creator, "Author"),
         "artist": (.creator, "Artist"),
         "description": (.description, "Description"),
-        "comment": (.description, "Comment"),
         "copyright": (.rights, "Copyright"),
         "creationtime": (.dateCreated, "CreationTime"),
         "make": (.make, "Make"),
@@ -93,6 +93,7 @@ enum PNGReader {
         }
         let keyword = TextDecoding.latin1(keywordBytes)
         let key = keywordKey(keyword)
+        if let (field, _) = keywordFields[key], !c.wants(field, block: "PNG") { return }
         var value: String
         var bytes: [UInt8]
         switch type {

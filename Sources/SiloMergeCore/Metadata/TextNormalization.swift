@@ -70,10 +70,11 @@ enum TextDecoding {
     }
 
     static func latin1<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var s = ""
-        s.unicodeScalars.reserveCapacity(bytes.count)
-        for b in bytes { s.unicodeScalars.append(Unicode.Scalar(b)) }
-        return s
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        var units: [UInt16] = []
+        units.reserveCapacity(bytes.count)
+        for b in bytes { units.append(UInt16(b)) }
+        return String(decoding: units, as: UTF16.self)
     }
 
     /// Drops trailing NULs (and anything after the first NUL).
