@@ -175,6 +175,60 @@ struct MetadataHostileInputTests {
         #expect(Self.read(broken).problems.contains { $0.reason.contains("cannot be decompressed") })
     }
 
+    /// A PNG holding `count` zTXt chunks with `keyword`, each inflating to `inflated` bytes of
+    /// distinct text (issue #10 item 5: 1,000 Title chunks in a 1 MB file took 92 s, 1.1 GB and
+    /// a 2.1 GB catalogue).
+    static func textBomb(count: Int, keyword: String = "Title", inflated: Int) throws -> [UInt8] {
+        var png = try Fixture.bytes("marketing/logo.png")
+        let iend = png.count - 12
+        var chunks: [UInt8] = []
+        for i in 0..<count {
+            let text = Array("\(i) ".utf8) + [UInt8](repeating: 0x41 + UInt8(i % 26), count: inflated)
+            let data = Array(keyword.utf8) + [0, 0] + Self.deflate(text)
+            chunks += Self.be32(UInt32(data.count)) + Array("zTXt".utf8) + data + [0, 0, 0, 0]
+        }
+        png.insert(contentsOf: chunks, at: iend)
+        return png
+    }
+
+    @Test("1,000 zTXt Title chunks: bounded time, values and stored bytes; the caps are notes", .timeLimit(.minutes(1)))
+    func manyTextChunks() throws {
+        let png = try Self.textBomb(count: 1000, inflated: 64 * 1024)
+        let start = Date()
+        let m = Self.read(png)
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(m.width == 120)
+        let titles = m.values(for: .title)
+        #expect(titles.count == MetadataLimits.maxValuesPerField)
+        #expect(titles.first?.value.text?.hasPrefix("0 AAAA") == true)
+        let stored = m.values.reduce(0) { $0 + $1.value.json.utf8.count + $1.raw.utf8.count }
+        #expect(stored <= MetadataLimits.maxStoredBytesPerFile)
+        #expect(m.problems.contains { $0.reason.contains("more than 16 values for title") })
+        #expect(m.problems.count <= MetadataLimits.maxProblems)
+    }
+
+    @Test("per-file caps hold for every format: values per field, list items, value size")
+    func capsEveryFormat() throws {
+        // An XMP sidecar with 5,000 keywords and a 2 MiB description.
+        let items = (0..<5000).map { "<rdf:li>k\($0)</rdf:li>" }.joined()
+        let long = String(repeating: "d", count: 2 * 1024 * 1024)
+        let xmp = "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+            + "<rdf:Description rdf:about='' xmlns:dc='http://purl.org/dc/elements/1.1/' dc:description='\(long)'>"
+            + "<dc:subject><rdf:Bag>\(items)</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"
+        let m = Self.read(Array(xmp.utf8))
+        #expect(m.first(.keywords, from: .sidecar)?.value.list?.count == MetadataLimits.maxListItems)
+        #expect(m.values(for: .description).isEmpty)
+        #expect(m.problems.contains { $0.reason.contains("holds 5000 items; only the first 2000 are kept") })
+        #expect(m.problems.contains { $0.reason.contains("larger than the 1048576-byte limit") })
+        // A PNG with 40 XMP packets: 16 are parsed, then a note.
+        let packet = Array("XML:com.adobe.xmp\0\0\0\0\0<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description xmlns:dc='http://purl.org/dc/elements/1.1/' dc:title='t'/></rdf:RDF></x:xmpmeta>".utf8)
+        var png = try Fixture.bytes("marketing/logo.png")
+        for _ in 0..<40 { png.insert(contentsOf: Self.be32(UInt32(packet.count)) + Array("iTXt".utf8) + packet + [0, 0, 0, 0], at: png.count - 12) }
+        let p = Self.read(png)
+        #expect(p.values(for: .title).filter { $0.origin == .xmp }.count == MetadataLimits.maxValuesPerField)
+        #expect(p.problems.contains { $0.reason.contains("more than 16 XMP packets") })
+    }
+
     @Test("an unreadable file descriptor gives an I/O problem, not a crash")
     func ioError() {
         let m = MetadataReader.read(FileByteSource(fd: -1, size: 1000))
