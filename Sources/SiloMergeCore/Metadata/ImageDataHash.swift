@@ -287,6 +287,9 @@ public enum ImageDataHash {
             offset = ifd.next
         }
         for (o, c) in walker.ranges {
+            guard o <= UInt64(s.size), c <= UInt64(s.size) else {
+                throw MetadataProblem(block: "TIFF", reason: "image data at offset \(o) (+\(c) bytes) runs past the end of the file")
+            }
             try hashRange(s, h, Int64(o), Int64(c), "TIFF")
         }
     }

@@ -106,14 +106,14 @@ enum JPEGReader {
                         if let d = try src.exact(at: dataStart, count: dataLength), exif!.count + d.count <= MetadataLimits.maxBlock {
                             exif! += d[header...]
                             continuesEXIF = true
-                            c.capReached("EXIF", "multi-segment", "the EXIF spans several APP1 segments (joined)")
+                            c.noteOnce("EXIF", "multi-segment", "the EXIF spans several APP1 segments (joined)")
                         }
                     }
                 } else if peek.hasBytes(xmpHeader), standardXMP == nil {
                     if let d = try src.exact(at: dataStart, count: dataLength) { standardXMP = Array(d[xmpHeader.count...]) }
                 } else if peek.hasBytes(extendedXMPHeader) {
                     if extendedBytes + dataLength > 2 * MetadataLimits.maxBlock {
-                        c.capReached("XMP", "extended", "more than \(2 * MetadataLimits.maxBlock) bytes of extended XMP segments; the rest are not read")
+                        c.noteOnce("XMP", "extended", "more than \(2 * MetadataLimits.maxBlock) bytes of extended XMP segments; the rest are not read")
                     } else if let d = try src.exact(at: dataStart, count: dataLength) {
                         extendedBytes += dataLength
                         addExtendedChunk(d, to: &extended, collector: c)

@@ -121,12 +121,12 @@ final class MetadataCollector {
         var n = 0
         for v in values where v.field == field { n += 1 }
         guard n >= MetadataLimits.maxValuesPerField else { return true }
-        capReached("metadata", "field \(field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(field.rawValue) in one file; the rest are ignored")
+        noteOnce("metadata", "field \(field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(field.rawValue) in one file; the rest are ignored")
         return false
     }
 
-    /// A note about a per-file cap, once per cap and block.
-    func capReached(_ block: String, _ key: String, _ reason: String) {
+    /// A note given once per file for each block and key (a cap reached, a repair made).
+    func noteOnce(_ block: String, _ key: String, _ reason: String) {
         guard reportedCaps.insert(block + "\u{1F}" + key).inserted else { return }
         problem(block, reason)
     }
@@ -135,7 +135,7 @@ final class MetadataCollector {
     func inflate(_ bytes: ArraySlice<UInt8>, block: String, what: String) -> [UInt8]? {
         let left = MetadataLimits.maxInflatedPerFile - inflatedBytes
         guard left > 0 else {
-            capReached(block, "inflate", "\(what) and later compressed blocks not read: the file already inflated to \(MetadataLimits.maxInflatedPerFile) bytes, the per-file limit")
+            noteOnce(block, "inflate", "\(what) and later compressed blocks not read: the file already inflated to \(MetadataLimits.maxInflatedPerFile) bytes, the per-file limit")
             return nil
         }
         switch Inflate.zlib(bytes, limit: min(MetadataLimits.maxBlock, left)) {
@@ -145,7 +145,7 @@ final class MetadataCollector {
         case .failure(.tooLarge(let limit)):
             inflatedBytes += limit
             if limit < MetadataLimits.maxBlock {
-                capReached(block, "inflate", "\(what) and later compressed blocks not read: the file inflates to more than \(MetadataLimits.maxInflatedPerFile) bytes, the per-file limit")
+                noteOnce(block, "inflate", "\(what) and later compressed blocks not read: the file inflates to more than \(MetadataLimits.maxInflatedPerFile) bytes, the per-file limit")
             } else {
                 problem(block, "\(what) inflates to more than \(limit) bytes; refused")
             }
@@ -174,7 +174,7 @@ final class MetadataCollector {
         foundXMP = true
         xmpPackets += 1
         guard xmpPackets <= MetadataLimits.maxXMPPackets else {
-            capReached(block, "packets", "more than \(MetadataLimits.maxXMPPackets) XMP packets; the rest are not read")
+            noteOnce(block, "packets", "more than \(MetadataLimits.maxXMPPackets) XMP packets; the rest are not read")
             return nil
         }
         let r = XMPParser.parse(bytes, origin: origin, block: block)
@@ -226,7 +226,7 @@ final class MetadataCollector {
                 var cleaned = items.map { TextDecoding.withoutControlCharacters($0).metadataTrimmed }.filter { !$0.isEmpty }
                 guard !cleaned.isEmpty else { continue }
                 if cleaned.count > MetadataLimits.maxListItems {
-                    capReached(block, "items \(v.tag)", "\(v.tag) holds \(cleaned.count) items; only the first \(MetadataLimits.maxListItems) are kept")
+                    noteOnce(block, "items \(v.tag)", "\(v.tag) holds \(cleaned.count) items; only the first \(MetadataLimits.maxListItems) are kept")
                     cleaned.removeLast(cleaned.count - MetadataLimits.maxListItems)
                 }
                 v.value = .list(cleaned)
@@ -246,11 +246,11 @@ final class MetadataCollector {
             let size = v.value.json.utf8.count + v.raw.utf8.count
             let n = perField[v.field, default: 0]
             guard n < MetadataLimits.maxValuesPerField else {
-                capReached("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")
+                noteOnce("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")
                 continue
             }
             guard stored + size <= MetadataLimits.maxStoredBytesPerFile else {
-                capReached("metadata", "stored", "the file's metadata values exceed \(MetadataLimits.maxStoredBytesPerFile) bytes; the rest are ignored")
+                noteOnce("metadata", "stored", "the file's metadata values exceed \(MetadataLimits.maxStoredBytesPerFile) bytes; the rest are ignored")
                 continue
             }
             perField[v.field] = n + 1

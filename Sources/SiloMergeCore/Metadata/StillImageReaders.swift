@@ -124,7 +124,9 @@ enum EPSReader {
             }
             if name == "BoundingBox", boundingBox == nil {
                 let n = String(decoding: value, as: UTF8.self).split(separator: " ").prefix(4).compactMap { Double($0) }
-                if n.count == 4, n[2] > n[0], n[3] > n[1] { boundingBox = (Int(n[2] - n[0]), Int(n[3] - n[1])) }
+                if n.count == 4, n.allSatisfy({ $0.isFinite && abs($0) < 1e9 }), n[2] > n[0], n[3] > n[1] {
+                    boundingBox = (Int(n[2] - n[0]), Int(n[3] - n[1]))
+                }
                 continue
             }
             guard let (field, tagName) = fields[name], seen.insert(name).inserted else { continue }

@@ -58,6 +58,10 @@ final class TIFFParser {
     private(set) var kind: TIFFHeaderKind = .classic
     private(set) var problems: [MetadataProblem] = []
     private var visited: Set<UInt64> = []
+    /// IFD entries read so far: IFDs may overlap (a chain of IFDs one byte apart), so loops are
+    /// not the only way to make a small file cost a lot; the total is capped.
+    private var entriesRead = 0
+    static let maxEntries = 500_000
 
     var isBigTIFF: Bool { kind == .bigTIFF }
     /// Size of an offset, an inline value and the next-IFD pointer.
@@ -154,6 +158,11 @@ final class TIFFParser {
         }
         var entries: [UInt16: TIFFEntry] = [:]
         var next: UInt64 = 0
+        guard entriesRead + count <= Self.maxEntries else {
+            problem("more than \(Self.maxEntries) IFD entries in all; \(name) and the IFDs after it are not read")
+            return nil
+        }
+        entriesRead += count
         guard count > 0 else { return TIFFIFD(name: name, offset: offset, entries: [:], next: 0) }
         let tableEnd = start + Int64(countSize) + Int64(count * entrySize)
         guard let raw = try source.exact(at: base + start + Int64(countSize), count: count * entrySize) else {

@@ -229,6 +229,52 @@ struct MetadataHostileInputTests {
         #expect(p.problems.contains { $0.reason.contains("more than 16 XMP packets") })
     }
 
+    @Test("a TIFF of 64 SubIFDs of 8,000 entries each: the entry budget stops it, with a note", .timeLimit(.minutes(1)))
+    func tiffEntryBudget() throws {
+        let subs = 64, perIFD = 8000
+        let ifdSize = 2 + perIFD * 12 + 4
+        let first = UInt32(8 + 2 + 12 + 4 + subs * 4)
+        var b: [UInt8] = Array("MM".utf8) + [0, 42] + Self.be32(8)
+        b += Self.be16(1) + Self.be16(0x014A) + Self.be16(4) + Self.be32(UInt32(subs)) + Self.be32(8 + 2 + 12 + 4) + Self.be32(0)
+        for i in 0..<subs { b += Self.be32(first + UInt32(i * ifdSize)) }
+        for _ in 0..<subs {
+            b += Self.be16(perIFD)
+            for k in 0..<perIFD { b += Self.be16(0x8000 + k) + Self.be16(3) + Self.be32(1) + Self.be32(0) }
+            b += Self.be32(0)
+        }
+        let start = Date()
+        let m = Self.read(b)
+        #expect(m.problems.contains { $0.reason.contains("more than 500000 IFD entries in all") })
+        _ = try? ImageDataHash.compute(DataByteSource(b), format: .tiff)
+        #expect(Date().timeIntervalSince(start) < 20)
+    }
+
+    @Test("BigTIFF strip offsets and counts beyond Int64 (LONG8): a problem, not a trap (found by the fuzzer)")
+    func bigTIFFHugeOffsets() throws {
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        func le64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        for (offset, count) in [(UInt64(1) << 63, UInt64(16)), (UInt64(32), UInt64(1) << 63)] {
+            var b: [UInt8] = Array("II".utf8) + le16(43) + le16(8) + le16(0) + le64(16)
+            b += le64(2)
+            b += le16(0x0111) + le16(16) + le64(1) + le64(offset)
+            b += le16(0x0117) + le16(16) + le64(1) + le64(count)
+            b += le64(0)
+            #expect(throws: MetadataProblem.self) { try ImageDataHash.compute(DataByteSource(b), format: .tiff) }
+            #expect(Self.read(b).format == .tiff)
+        }
+    }
+
+    @Test("EPS comments with numbers out of range, unterminated blocks and junk: no trap, no value")
+    func epsJunk() {
+        let eps = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1e300 5\n%ImageData: -5 99999999999999999999\n%%Title: (unclosed\n%%+ more\n%%CreationDate: (not a date)\n%begin_xml_packet: 10\n<?xpacket begin=\n"
+        let m = Self.read(Array(eps.utf8))
+        #expect(m.format == .eps)
+        #expect(m.width == nil)
+        #expect(m.first(.title, from: .postscript)?.value == .text("(unclosed more"))
+        #expect(m.values(for: .dateCreated).isEmpty)
+        #expect(m.problems.contains { $0.reason.contains("CreationDate '(not a date)' is not a date") || $0.reason.contains("CreationDate 'not a date'") })
+    }
+
     @Test("an unreadable file descriptor gives an I/O problem, not a crash")
     func ioError() {
         let m = MetadataReader.read(FileByteSource(fd: -1, size: 1000))
