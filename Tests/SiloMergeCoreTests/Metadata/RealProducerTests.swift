@@ -288,7 +288,7 @@ struct MetadataRealProducerTests {
         #expect(m.first(.dateCreated, from: .exif)?.value == .date("2019-03-04T05:06:07"))
     }
 
-    @Test("EXIF over three APP1 segments is joined: the GPS IFD in a later segment is read")
+    @Test("EXIF over several APP1 segments is joined: the GPS IFD in a later segment is read")
     func multiSegmentEXIF() throws {
         let bytes = try F.bytes("jpeg/multi-segment-exif.jpg")
         var exifSegments = 0, i = bytes.startIndex
