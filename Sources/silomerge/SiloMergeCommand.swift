@@ -23,6 +23,7 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge plan --target /srv/dam -o p   plan a merge; then apply
               silomerge check -q                      nightly: what changed
               silomerge history                       past scans and checks
+              silomerge inspect photo.jpg             what SiloMerge reads from a file
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
             2 failed; 3 check found changes (or missing files are still open);
@@ -31,7 +32,7 @@ struct SiloMergeCommand: ParsableCommand {
             interrupted, nothing lost).
             """,
         version: SiloMergeVersion.string,
-        subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
+        subcommands: [Audit.self, Scan.self, Inspect.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
     )
 
     static func main() {

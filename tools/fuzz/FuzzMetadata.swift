@@ -13,6 +13,14 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let metadata = MetadataReader.read(source)
     _ = MetadataReader.reconcileInFile(metadata)
     precondition(metadata.problems.count <= 64, "problems are capped")
+    // The per-file caps hold whatever the input.
+    var perField: [UnifiedField: Int] = [:]
+    for value in metadata.values { perField[value.field, default: 0] += 1 }
+    precondition(perField.allSatisfy { $0.key == .width || $0.key == .height || $0.value <= MetadataLimits.maxValuesPerField }, "values per field are capped")
+    precondition(metadata.values.allSatisfy { v in
+        if case .list(let items) = v.value { return items.count <= MetadataLimits.maxListItems } else { return true }
+    }, "list items are capped")
+    precondition(metadata.values.allSatisfy { $0.field != .dateCreated || $0.value.date != nil }, "a date is a date")
     for value in metadata.values {
         if case .integer(let n) = value.value, value.field == .orientation { precondition((1...8).contains(n)) }
         if case .gps(let lat, let lon) = value.value { precondition(abs(lat) <= 90 && abs(lon) <= 180) }
@@ -23,7 +31,7 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let svg = MetadataCollector(source: source)
     try? SVGReader.read(svg)
     _ = svg.finish()
-    for format in [MediaFormat.jpeg, .png, .tiff] {
+    for format in MediaFormat.allCases where ImageDataHash.supports(format) {
         _ = try? ImageDataHash.compute(source, format: format)
     }
     return 0

@@ -150,7 +150,8 @@ public struct StoredEntry: Sendable {
     public var stat: FileStat
     /// Whether a hash is stored.
     public var hasHash: Bool
-    /// Whether the embedded metadata of the current content was read.
+    /// Whether the embedded metadata of the current content was read, by the current
+    /// `MetadataReader.version` (an older reader's values are read again).
     public var metadataRead: Bool = false
     /// The stored hash itself, only when asked for (`--rehash` compares with it); changes
     /// record the old hash from the catalogue row itself.

@@ -153,7 +153,8 @@ final class SQLiteFolderReader: FolderReader {
                                 device: UInt64(bitPattern: s.int64(5)), inode: UInt64(bitPattern: s.int64(6)),
                                 linkCount: 0, mode: 0, uid: 0, gid: 0)
             out.append(StoredEntry(id: s.int64(0), name: s.bytes(1), stat: stat, hasHash: s.int64(7) != 0,
-                                   sha256: withHashes ? s.digest(8) : nil, metadataRead: s.int64(9) != 0))
+                                   sha256: withHashes ? s.digest(8) : nil,
+                                   metadataRead: s.int64(9) >= Int64(MetadataReader.version)))
         }
         return out
     }

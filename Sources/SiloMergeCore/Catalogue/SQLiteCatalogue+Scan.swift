@@ -200,7 +200,7 @@ extension SQLiteCatalogue {
                         if let w = c.width { s.bind(18, w) } else { s.bindNull(18) }
                         if let h = c.height { s.bind(19, h) } else { s.bindNull(19) }
                         s.bind(20, c.imageSHA256)
-                        s.bind(21, 1)
+                        s.bind(21, MetadataReader.version)
                     } else {
                         s.bindNull(17); s.bindNull(18); s.bindNull(19); s.bindNull(20); s.bind(21, 0)
                     }
