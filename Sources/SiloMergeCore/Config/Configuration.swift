@@ -49,28 +49,24 @@ public struct SiloMergeConfiguration: Sendable {
     public var catalog: String?
     public var silos: [SiloDefinition]
     public var manifests: [String: ManifestDefinition]
-    public var reconcile: [UnifiedField: ReconcilePolicy]
+    /// The `reconcile:` policies; nil when the file has no such section (the catalogue's stored
+    /// policies then stay as they are).
+    public var reconcile: [UnifiedField: ReconcilePolicy]?
 
     public init(source: String = "", catalog: String? = nil, silos: [SiloDefinition] = [],
-                manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy] = [:]) {
+                manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy]? = nil) {
         self.source = source; self.catalog = catalog; self.silos = silos
         self.manifests = manifests; self.reconcile = reconcile
     }
 
+    /// The largest configuration file read (a configuration is a few kilobytes).
+    public static let maximumFileSize = 4 << 20
+
     /// Reads and validates a configuration file. Every problem names the file, line and key.
     public static func load(path: String) throws -> SiloMergeConfiguration {
         let text: String
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let decoded = String(data: data, encoding: .utf8) else {
-                throw ConfigError(file: path, line: nil, message: "is not UTF-8 text")
-            }
-            text = decoded
-        } catch let error as ConfigError {
-            throw error
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? "cannot be read (\((error as NSError).localizedDescription))"
-            throw ConfigError(file: path, line: nil, message: reason)
+        do { text = try InputFile.readText(path, limit: maximumFileSize) } catch {
+            throw ConfigError(file: path, line: nil, message: error.reason)
         }
         let base = Posix.absolute(FilePath(path)).bytes
         let folder = base.lastIndex(of: 0x2F).map { Array(base[..<max($0, 1)]) } ?? base
@@ -80,10 +76,8 @@ public struct SiloMergeConfiguration: Sendable {
     /// Parses configuration text; relative paths are taken relative to `folder`.
     public static func parse(_ text: String, source: String, relativeTo folder: FilePath) throws -> SiloMergeConfiguration {
         let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigError(file: source, line: nil, message: "is not valid YAML: \(error)")
+        do { root = try YAMLInput.compose(text) } catch {
+            throw ConfigError(file: source, line: error.line, message: error.message)
         }
         guard let root else { throw ConfigError(file: source, line: nil, message: "is empty") }
         let reader = ConfigReader(file: source, folder: folder)
@@ -168,6 +162,7 @@ private struct ConfigReader {
                     if let manifest { config.manifests[silo.name] = manifest }
                 }
             case "reconcile":
+                config.reconcile = [:]
                 for (field, fieldNode, policyNode) in try mapping(value, "reconcile") {
                     guard let f = UnifiedField(rawValue: field) else {
                         throw fail(fieldNode, "reconcile: unknown field '\(field)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -182,7 +177,7 @@ private struct ConfigReader {
                     if policy == .longest && f.kind != .text {
                         throw fail(policyNode, "reconcile.\(field): 'longest' compares texts; it does not apply to \(field)")
                     }
-                    config.reconcile[f] = policy
+                    config.reconcile?[f] = policy
                 }
             default:
                 throw fail(keyNode, "unknown key '\(key)' (expected catalog, silos, reconcile)")
