@@ -76,6 +76,9 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// counts the catalogued files left out because they have no full hash.
     func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                        each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
+    /// The same pass without storing anything: for commands that only read.
+    func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
+                         each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
     /// Files with the same image data and different bytes, per image (silos: all when empty).
     func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
 

@@ -15,21 +15,50 @@ public final class SQLiteCatalogue: CatalogueStore {
     public let location: String
     let pool: DatabasePool
 
+    /// Whether this connection may write (see `CatalogueAccess`).
+    public let access: CatalogueAccess
+
     /// Opens (creating when `create` is true) the catalogue at `path` and brings its schema up
     /// to date. Refuses files written by a newer SiloMerge.
-    public init(path: String, create: Bool = true) throws {
+    public convenience init(path: String, create: Bool = true) throws {
+        try self.init(path: path, access: create ? .create : .readWrite)
+    }
+
+    /// Opens the catalogue at `path` for `access`. What the file is (missing, empty, somebody
+    /// else's database, a catalogue of a newer or an older SiloMerge) is decided before anything
+    /// writes to it; a foreign file is refused byte for byte untouched, and `.readOnly` never
+    /// writes at all.
+    public init(path: String, access: CatalogueAccess) throws {
         self.location = path
-        if !create && !FileManager.default.fileExists(atPath: path) {
+        self.access = access
+        let migrator = CatalogueSchema.migrator()
+        switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
+        case (.missing, .create), (.empty, .create):
+            break
+        case (.missing, _):
             throw CatalogueError.cannotOpen(path: path, reason: "no such file; run `silomerge scan` or `silomerge audit` first, or pass --catalog")
+        case (.empty, _):
+            throw CatalogueError.notACatalogue(path: path, reason: "it is empty (no scan has recorded anything in it); run `silomerge scan` first")
+        case (.foreign(let reason), _):
+            throw CatalogueError.notACatalogue(path: path, reason: reason)
+        case (.newer(let unknown), _):
+            throw CatalogueError.newerSchema(path: path, unknown: unknown)
+        case (.catalogue(let applied), .readOnly):
+            let pending = migrator.migrations.filter { !applied.contains($0) }
+            if !pending.isEmpty { throw CatalogueError.olderSchema(path: path, missing: pending) }
+        case (.catalogue, _):
+            break
         }
         var config = Configuration()
         config.label = "silomerge-catalogue"
         config.busyMode = .timeout(30)
         config.maximumReaderCount = 8
+        config.readonly = access == .readOnly
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = FILE")
             try db.execute(sql: "PRAGMA cache_size = -16384")   // at most 16 MiB per connection
+            guard !db.configuration.readonly else { return }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Checkpoint (copy the WAL back into the file, with an fsync) every 64 MiB rather
             // than every 4 MiB: a scan writes in large transactions.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
@@ -39,21 +68,8 @@ public final class SQLiteCatalogue: CatalogueStore {
         } catch {
             throw CatalogueError.wrap(error, path: path, "open")
         }
+        guard access != .readOnly else { return }
         do {
-            let migrator = CatalogueSchema.migrator()
-            let unknown = try pool.read { db -> [String] in
-                guard try db.tableExists("grdb_migrations") else { return [] }
-                let applied = try migrator.appliedIdentifiers(db)
-                return applied.subtracting(migrator.migrations).sorted()
-            }
-            if !unknown.isEmpty { throw CatalogueError.newerSchema(path: path, unknown: unknown) }
-            try pool.read { db in
-                // A database that has tables but not ours is somebody else's file.
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-                if !tables.isEmpty && !tables.contains("grdb_migrations") {
-                    throw CatalogueError.notACatalogue(path: path, reason: "it holds other tables (\(tables.prefix(3).joined(separator: ", ")))")
-                }
-            }
             try migrator.migrate(pool)
             try pool.write { db in
                 for sql in CatalogueSchema.bulkIndexes { try db.execute(sql: sql) }

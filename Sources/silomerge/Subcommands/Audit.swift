@@ -57,7 +57,9 @@ struct Audit: ParsableCommand {
             throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
         }
         _ = try ScanEngine.validate(definitions, options: options())
-        let catalogue = try catalogOptions.open(config: config, create: true)
+        let catalogue = try catalogOptions.open(config: config, access: .create)
+        // The configuration's policies are remembered whichever command reads it.
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)

@@ -62,6 +62,7 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("limit"), help: ArgumentHelp("Text format: list at most this many findings.", valueName: "n"))
     var limit = 50
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
@@ -71,7 +72,9 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
+        let config = try configOption.load()
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         var options = CheckOptions()
         options.scan.rehash = rehash
         options.scan.verifyFraction = verifyFraction

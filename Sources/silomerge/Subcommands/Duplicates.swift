@@ -41,6 +41,7 @@ struct Duplicates: ParsableCommand {
     @Option(name: .customLong("limit"), help: ArgumentHelp("Show at most this many groups.", valueName: "n"))
     var limit: Int?
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
@@ -49,7 +50,7 @@ struct Duplicates: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
+        let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let query = DuplicateQuery(silos: silos, includeEmpty: includeEmpty, minimumSize: minSize.flatMap(ByteSize.parse) ?? 0)
         let out = FDSink(fd: STDOUT_FILENO)
         try DuplicateReport(store: catalogue, query: query, limit: limit).write(format, to: out)

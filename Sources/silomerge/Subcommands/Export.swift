@@ -53,7 +53,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let config = try options.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: false)
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         let destination: ExportDestination
         if format.writesFolder { destination = .directory(FilePath(output!)) }
         else if let output, output != "-" { destination = .file(FilePath(output)) }

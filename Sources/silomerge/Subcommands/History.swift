@@ -12,12 +12,13 @@ struct History: ParsableCommand {
     @Option(name: .customLong("format"), help: "table or json.")
     var format: HistoryFormat = .table
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     enum HistoryFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
+        let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let runs = try catalogue.runs(limit: limit)
         switch format {
         case .json:

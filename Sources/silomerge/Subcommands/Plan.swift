@@ -88,7 +88,7 @@ struct Plan: ParsableCommand {
 
         func run() throws {
             let config = try options.loadConfig()
-            let catalogue = try catalogOptions.open(config: config, create: false)
+            let catalogue = try catalogOptions.open(config: config, access: .readWrite)
             var assets: [ReconciledAsset] = []
             let reconciled = try options.run(catalogue, config: config) { assets.append($0) }
             let runs = try catalogue.runs(limit: nil)

@@ -58,7 +58,7 @@ struct Reconcile: ParsableCommand {
 
     func run() throws {
         let config = try options.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: false)
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         var statuses: [FieldStatus: Int] = [:]
         var manual = 0
         let summary = try options.run(catalogue, config: config) { asset in
@@ -89,6 +89,9 @@ struct Conflicts: ParsableCommand {
               $EDITOR decisions.yml                            # uncomment the value to keep
               silomerge conflicts --resolutions decisions.yml  # checks it; lists what is left
 
+            Exit codes: 0 no conflict remains; 3 conflicts remain (listed); 64 a bad
+            resolutions file or configuration. --template exits 0.
+
             Formats: table (default) or json:
               {"conflicts":[{"sha256","field","policy","copies":[{"silo","path"}],
                 "values":[{"value","sources":[{"silo","path","origin","tag","raw"}]}]}],
@@ -109,7 +112,7 @@ struct Conflicts: ParsableCommand {
 
     func run() throws {
         let config = try options.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: false)
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         var found: [ReconciledAsset] = []
         let summary = try options.run(catalogue, config: config) { asset in
             if asset.fields.contains(where: { $0.status == .conflict }) { found.append(asset) }
@@ -124,6 +127,8 @@ struct Conflicts: ParsableCommand {
         case .json: out.write(ConflictText.json(found, summary: summary))
         case .table: out.write(ConflictText.table(found, summary: summary))
         }
+        // Scripts can tell: 3 while a person still has something to decide.
+        if summary.conflicts > 0 { out.flush(); throw ExitCode(ExitStatus.changes) }
     }
 }
 

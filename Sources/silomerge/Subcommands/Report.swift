@@ -26,6 +26,7 @@ struct Report: ParsableCommand {
     @Option(name: .customLong("rows"), help: ArgumentHelp("Rows per table at most (the rest is counted).", valueName: "n"))
     var rows = 200
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
@@ -33,8 +34,16 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
-        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows)
+        let config = try configOption.load()
+        let catalogue = try catalogOptions.open(config: config, access: .readOnly)
+        // A report only reads: the configuration's policies decide this page's conflicts but are
+        // not stored.
+        if let policies = config?.reconcile,
+           ReconcilePolicies(policies) != (try Reconciliation.storedPolicies(in: catalogue) ?? ReconcilePolicies()) {
+            Stderr.write("silomerge: note: the reconcile policies of \(configOption.config ?? "") are used for this report but not stored "
+                         + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
+        }
+        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile)
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
         let target = URL(fileURLWithPath: html)

@@ -53,7 +53,9 @@ struct Scan: ParsableCommand {
         var definitions = try flags.silos(arguments: silos, config: config)
         // Check the silos before creating a catalogue, so a typo leaves nothing behind.
         if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: options()) }
-        let catalogue = try catalogOptions.open(config: config, create: true)
+        let catalogue = try catalogOptions.open(config: config, access: .create)
+        // The configuration's policies are remembered whichever command reads it.
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }

@@ -7,8 +7,8 @@ extension HashMode: ExpressibleByArgument {}
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The SQLite catalogue (created when missing).",
-        discussion: "Default: silomerge.sqlite in the current folder, or the `catalog:` of --config.",
+        "The SQLite catalogue.",
+        discussion: "Default: the catalog: of --config, else silomerge.sqlite in the current folder.",
         valueName: "path"))
     var catalog: String?
 
@@ -16,9 +16,22 @@ struct CatalogOptions: ParsableArguments {
         catalog ?? config?.catalog ?? "silomerge.sqlite"
     }
 
-    /// Opens the catalogue; for reports, refuses to create an empty one.
-    func open(config: SiloMergeConfiguration? = nil, create: Bool) throws -> SQLiteCatalogue {
-        try SQLiteCatalogue(path: resolved(config: config), create: create)
+    /// Opens the catalogue: `.readOnly` for commands that only read (never created, migrated
+    /// or written), `.readWrite` for those that must find one, `.create` for scans.
+    func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> SQLiteCatalogue {
+        try SQLiteCatalogue(path: resolved(config: config), access: access)
+    }
+}
+
+/// `--config FILE` for commands that need only the configuration's `catalog:` (and, when they
+/// write the catalogue, store its `reconcile:` policies).
+struct ConfigOption: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A silomerge.yml; its catalog: names the catalogue.", valueName: "file"))
+    var config: String?
+
+    func load() throws -> SiloMergeConfiguration? {
+        try config.map { try SiloMergeConfiguration.load(path: $0) }
     }
 }
 
