@@ -9,16 +9,17 @@ enum PlanSidecars {
     static func xmpPacket(for asset: ReconciledAsset) -> String { ExportWriter.xmpPacket(for: asset) }
 
     static func manifest(rows: [(destination: String, asset: ReconciledAsset, source: String)]) -> String {
-        var out = "path,sha256,size,format,title,description,keywords,creator,rights,date_created,source\r\n"
+        // Through `CSV`, the one CSV writer: formula-like names and values are neutralised.
+        var out = CSV.header(["path", "sha256", "size", "format", "title", "description", "keywords", "creator", "rights",
+                              "date_created", "source"])
         for row in rows {
             let a = row.asset
-            func text(_ f: UnifiedField) -> String {
-                guard let field = a.field(f), field.status != .conflict, let v = field.value else { return "" }
-                return display(v)
+            func text(_ f: UnifiedField) -> CSV.Cell {
+                guard let field = a.field(f), field.status != .conflict, let v = field.value else { return .empty }
+                return .text(display(v))
             }
-            let cells = [row.destination, a.sha256.hex, String(a.size), a.format.rawValue, text(.title), text(.description),
-                         text(.keywords), text(.creator), text(.rights), text(.dateCreated), row.source]
-            out += cells.map(Encode.csv).joined(separator: ",") + "\r\n"
+            out += CSV.row([.text(row.destination), .own(a.sha256.hex), .number(a.size), .own(a.format.rawValue), text(.title),
+                            text(.description), text(.keywords), text(.creator), text(.rights), text(.dateCreated), .text(row.source)])
         }
         return out
     }

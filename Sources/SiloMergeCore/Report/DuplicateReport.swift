@@ -66,16 +66,20 @@ public struct DuplicateReport {
                    + "\"same_image_groups\":\(images.count)}}\n")
     }
 
+    /// One row per file, through `CSV` (the one CSV writer: a name a spreadsheet would run as a
+    /// formula gets a leading `'`). `path_b64` carries the exact bytes whenever `path` is not
+    /// the exact name: a name that is not UTF-8, or one that was neutralised.
     public func writeCSV(to sink: ReportSink) throws {
-        sink.write("group,sha256,size,physical_copies,reclaimable_bytes,silo,path,path_b64,inode,device,links\r\n")
+        sink.write(CSV.header(["group", "sha256", "size", "physical_copies", "reclaimable_bytes", "silo", "path", "path_b64",
+                               "inode", "device", "links"]))
         try groups { index, g in
             for f in g.files {
                 let text = f.path.string
-                let fields = [String(index), g.sha256.hex, String(g.size), String(g.physicalCopies),
-                              String(g.reclaimableBytes), Encode.csv(f.silo), Encode.csv(text ?? f.path.display),
-                              text == nil ? Data(f.path.bytes).base64EncodedString() : "",
-                              String(f.inode), String(f.device), String(f.linkCount)]
-                sink.write(fields.joined(separator: ",") + "\r\n")
+                let exact = text.map { !CSV.needsNeutralizing($0) } ?? false
+                sink.write(CSV.row([.number(index), .own(g.sha256.hex), .number(g.size), .number(g.physicalCopies),
+                                    .number(g.reclaimableBytes), .text(f.silo), .text(text ?? f.path.display),
+                                    exact ? .empty : .own(Data(f.path.bytes).base64EncodedString()),
+                                    .number(f.inode), .number(f.device), .number(f.linkCount)]))
             }
         }
     }

@@ -63,7 +63,7 @@ public final class StringSink: ReportSink {
     public var text: String { String(decoding: data, as: UTF8.self) }
 }
 
-/// JSON and CSV text, written by hand so reports stream (no whole-document tree in memory)
+/// JSON text, written by hand so reports stream (no whole-document tree in memory)
 /// and keys keep a stable order.
 public enum Encode {
     /// A JSON string literal.
@@ -94,11 +94,4 @@ public enum Encode {
         return "\(json(key)):\(json(PathDisplay.escape(bytes))),\(json(key + "_b64")):\(json(Data(bytes).base64EncodedString()))"
     }
 
-    /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF.
-    public static func csv(_ s: String) -> String {
-        if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return s
-    }
 }
