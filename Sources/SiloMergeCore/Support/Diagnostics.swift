@@ -53,9 +53,8 @@ public struct Diagnostic: Sendable, Hashable, Codable {
 
     /// "marketing:2021/a.jpg: cannot read: Permission denied (EACCES)".
     public var formatted: String {
-        var where_ = ""
-        if let silo { where_ = silo + ":" }
-        if let path { where_ += path.display }
+        var where_ = silo ?? ""
+        if let path { where_ += (silo == nil ? "" : ":") + path.display }
         var text = where_.isEmpty ? message : "\(where_): \(message)"
         if let errno { text += " (\(Errno(errno).name))" }
         return text
