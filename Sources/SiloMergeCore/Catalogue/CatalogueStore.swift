@@ -83,8 +83,9 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// The same pass without storing anything: for commands that only read.
     func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
                          each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
-    /// Files with the same image data and different bytes, per image (silos: all when empty).
-    func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
+    /// Files with the same image data and different bytes, per image (silos: all when empty),
+    /// counting only files of at least `minimumSize` bytes.
+    func sameImageGroups(silos: [String], minimumSize: Int64) throws -> [SameImageGroup]
 
     // MARK: `--hash dupes`
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
@@ -100,6 +101,11 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
     /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
     func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
+}
+
+extension CatalogueStore {
+    /// Same-image groups of every size.
+    public func sameImageGroups(silos: [String]) throws -> [SameImageGroup] { try sameImageGroups(silos: silos, minimumSize: 0) }
 }
 
 /// What recording a manifest found.

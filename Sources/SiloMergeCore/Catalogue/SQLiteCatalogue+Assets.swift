@@ -173,7 +173,7 @@ extension SQLiteCatalogue {
         return (assets, conflicts, unhashed)
     }
 
-    public func sameImageGroups(silos names: [String]) throws -> [SameImageGroup] {
+    public func sameImageGroups(silos names: [String], minimumSize: Int64) throws -> [SameImageGroup] {
         try wrap("find images saved with different metadata") {
             try pool.read { db in
                 let silos = try Self.fetchSilos(db).filter { names.isEmpty || names.contains($0.name) }
@@ -182,11 +182,11 @@ extension SQLiteCatalogue {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB)
                     FROM file f
-                    WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IN (
-                        SELECT image_sha256 FROM file WHERE image_sha256 IS NOT NULL AND silo_id IN (\(ids))
+                    WHERE f.silo_id IN (\(ids)) AND f.size >= ?1 AND f.image_sha256 IN (
+                        SELECT image_sha256 FROM file WHERE image_sha256 IS NOT NULL AND silo_id IN (\(ids)) AND size >= ?1
                         GROUP BY image_sha256 HAVING count(DISTINCT coalesce(sha256, size || ':' || id)) > 1)
                     ORDER BY f.image_sha256, f.sha256
-                    """)
+                    """, arguments: [minimumSize])
                 var groups: [SameImageGroup] = []
                 var values: [Int64: [UnifiedField: String]] = [:]
                 for row in rows {

@@ -127,8 +127,13 @@ public final class SQLiteCatalogue: CatalogueStore {
                             priority: row["priority"], lastRunID: row["last_run_id"])
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
-            if let json: String = row["manifest"], let data = json.data(using: .utf8) {
-                silo.manifest = try? JSONDecoder().decode(ManifestDefinition.self, from: data)
+            if let json: String = row["manifest"] {
+                // A mapping that cannot be read is said, never dropped (the manifest would
+                // silently stop being read).
+                do { silo.manifest = try JSONDecoder().decode(ManifestDefinition.self, from: Data(json.utf8)) } catch {
+                    throw CatalogueError.sqlite(path: "silo \(silo.name)", operation: "read its manifest mapping",
+                                                reason: "\(error); scan it again with --config to store it anew")
+                }
             }
             return silo
         }

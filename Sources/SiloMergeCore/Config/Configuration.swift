@@ -22,6 +22,20 @@ public struct ManifestDefinition: Sendable, Hashable, Codable {
     public init(file: FilePath, pathColumn: String, columns: [Column], delimiter: String = ",") {
         self.file = file; self.pathColumn = pathColumn; self.columns = columns; self.delimiter = delimiter
     }
+
+    /// As the catalogue stores it (`silo.manifest`): `{"columns","delimiter","file","path_column"}`.
+    enum CodingKeys: String, CodingKey { case file, pathColumn = "path_column", columns, delimiter }
+    enum OldKeys: String, CodingKey { case pathColumn }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        file = try c.decode(FilePath.self, forKey: .file)
+        columns = try c.decode([Column].self, forKey: .columns)
+        delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter) ?? ","
+        // Catalogues written by earlier versions stored "pathColumn".
+        pathColumn = try c.decodeIfPresent(String.self, forKey: .pathColumn)
+            ?? decoder.container(keyedBy: OldKeys.self).decode(String.self, forKey: .pathColumn)
+    }
 }
 
 /// `silomerge.yml`: silos with their rules and manifests, and the reconciliation policies.

@@ -19,7 +19,7 @@ public struct AuditReport: Sendable {
         summary = analysis.summary
         largestGroups = analysis.largestGroups
         self.scan = scan
-        sameImageGroups = try store.sameImageGroups(silos: query.silos)
+        sameImageGroups = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
     }
 
     /// Bytes shared between two silos (or duplicated inside one when `a == b`).
@@ -66,8 +66,9 @@ public struct AuditReport: Sendable {
 
         sink.write("\nRECLAIMABLE: \(Format.bytes(summary.reclaimableBytes)) (\(Format.percent(summary.reclaimableBytes, of: summary.bytes)) of \(Format.bytes(summary.bytes)))"
                    + " in \(Format.count(summary.duplicateGroups)) duplicate groups, \(Format.count(summary.redundantCopies)) redundant copies\n")
-        let insideBytes = silos.reduce(Int64(0)) { $0 + $1.duplicateBytesInside }
-        sink.write("  inside silos: \(Format.bytes(insideBytes)) · \(Format.count(summary.crossSiloContents)) contents held by several silos: \(Format.bytes(crossSiloBytes)) (counted once)\n")
+        // The two parts add up to the total: inside silos, then across them.
+        sink.write("  inside silos: \(Format.bytes(summary.reclaimableInsideSilos)) · across silos: \(Format.bytes(summary.reclaimableAcrossSilos))"
+                   + " (\(Format.plural(summary.crossSiloContents, "content")) held by several silos)\n")
         if summary.hardLinkedFiles > 0 {
             sink.write("  \(Format.count(summary.hardLinkedFiles)) paths are hard links to a file already counted: they take no extra space and are not reclaimable\n")
         }
@@ -108,34 +109,8 @@ public struct AuditReport: Sendable {
         }
     }
 
-    public func writeJSON(to sink: ReportSink) {
-        var out = "{\"silos\":["
-        out += silos.map { s in
-            "{\"name\":\(Encode.json(s.silo)),\"priority\":\(s.priority),\"files\":\(s.files),\"bytes\":\(s.bytes),"
-                + "\"duplicate_bytes_inside\":\(s.duplicateBytesInside),\"shared_bytes\":\(s.sharedBytes),\"shared_files\":\(s.sharedFiles)}"
-        }.joined(separator: ",")
-        out += "],\"overlap\":["
-        out += overlap.map { o in
-            "{\"a\":\(Encode.json(o.a)),\"b\":\(Encode.json(o.b)),\"bytes\":\(o.bytes),\"contents\":\(o.contents)}"
-        }.joined(separator: ",")
-        let s = summary
-        out += "],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
-            + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
-            + "\"redundant_copies\":\(s.redundantCopies),\"cross_silo_bytes\":\(crossSiloBytes),"
-            + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles)},\"largest_groups\":["
-        out += largestGroups.map { g in
-            "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
-                + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"inode\":\($0.inode)}" }.joined(separator: ",")
-                + "]}"
-        }.joined(separator: ",")
-        out += "],\"same_image_groups\":["
-        out += sameImageGroups.map { g in
-            "{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
-                + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
-                + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"sha256\":\($0.sha256.map { "\"\($0.hex)\"" } ?? "null")}" }.joined(separator: ",")
-                + "]}"
-        }.joined(separator: ",")
-        out += "]}\n"
-        sink.write(out)
+    /// `{"silos","overlap","summary","largest_groups","same_image_groups"}` (`JSONOutput`).
+    public func writeJSON(to sink: ReportSink) throws {
+        sink.write(try JSONOutput.string(JSON(r: self)) + "\n")
     }
 }

@@ -35,35 +35,27 @@ public struct DuplicateReport {
         }
     }
 
+    /// `{"groups":[…],"same_image_groups":[…],"summary":{…}}`, each group encoded as it is read
+    /// (the designed shapes of `JSONOutput`).
     public func writeJSON(to sink: ReportSink) throws {
+        let encoder = JSONOutput.encoder()
         sink.write("{\"groups\":[")
         var first = true
         try groups { _, g in
-            var line = first ? "\n" : ",\n"
+            sink.write(first ? "\n" : ",\n")
             first = false
-            line += "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"physical_copies\":\(g.physicalCopies),"
-            line += "\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
-            line += g.files.map { f in
-                "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"inode\":\(f.inode),\"device\":\(f.device),\"links\":\(f.linkCount)}"
-            }.joined(separator: ",")
-            line += "]}"
-            sink.write(line)
+            sink.write(bytes: [UInt8](try encoder.encode(DuplicateGroup.JSON(g: g))))
         }
         let s = try store.analyse(query, top: 0).summary
+        let images = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
         sink.write("\n],\"same_image_groups\":[")
-        let images = try store.sameImageGroups(silos: query.silos)
-        sink.write(images.map { g in
-            "\n{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
-                + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
-                + g.files.map { f in
-                    "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"sha256\":\(f.sha256.map { "\"\($0.hex)\"" } ?? "null"),\"size\":\(f.size)}"
-                }.joined(separator: ",") + "]}"
-        }.joined(separator: ","))
-        sink.write("\n],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
-                   + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
-                   + "\"redundant_copies\":\(s.redundantCopies),\"physical_bytes\":\(s.physicalBytes),"
-                   + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles),"
-                   + "\"same_image_groups\":\(images.count)}}\n")
+        for (i, g) in images.enumerated() {
+            sink.write(i == 0 ? "\n" : ",\n")
+            sink.write(bytes: [UInt8](try encoder.encode(SameImageGroup.JSON(g: g))))
+        }
+        sink.write("\n],\"summary\":")
+        sink.write(bytes: [UInt8](try encoder.encode(DuplicateSummary.JSON(s: s, sameImageGroups: images.count))))
+        sink.write("}\n")
     }
 
     /// One row per file, through `CSV` (the one CSV writer: a name a spreadsheet would run as a
@@ -127,7 +119,7 @@ public struct DuplicateReport {
                        + "\(Format.bytes(s.reclaimableBytes)) reclaimable (\(Format.percent(s.reclaimableBytes, of: s.bytes)) of "
                        + "\(Format.bytes(s.bytes)) in \(Format.count(s.files)) files)\n")
         }
-        let images = try store.sameImageGroups(silos: query.silos)
+        let images = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
         if !images.isEmpty {
             sink.write("\nSame image, different metadata (\(images.count) group\(images.count == 1 ? "" : "s")): the picture is identical, the files are not.\n")
             sink.write("Keep the copy with the metadata you want, or merge it first (silomerge reconcile).\n\n")

@@ -32,6 +32,18 @@ public enum Format {
         return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
     }
 
+    /// "1 file", "2 files", "1,204 copies": a count with its noun, singular or plural. `plural`
+    /// defaults to the noun with "s" (or "ies" for a consonant + "y").
+    public static func plural<I: BinaryInteger>(_ n: I, _ noun: String, _ plural: String? = nil) -> String {
+        "\(count(n)) \(n == 1 ? noun : (plural ?? pluralForm(noun)))"
+    }
+
+    static func pluralForm(_ noun: String) -> String {
+        if noun.hasSuffix("y"), let before = noun.dropLast().last, !"aeiou".contains(before) { return noun.dropLast() + "ies" }
+        if noun.hasSuffix("s") || noun.hasSuffix("x") || noun.hasSuffix("ch") || noun.hasSuffix("sh") { return noun + "es" }
+        return noun + "s"
+    }
+
     /// "12%" of a part in a whole (0 when the whole is 0).
     public static func percent(_ part: Int64, of whole: Int64) -> String {
         guard whole > 0 else { return "0%" }

@@ -11,7 +11,8 @@ struct Audit: ParsableCommand {
             inside it and shared with other silos; the silo × silo overlap; what keeping one
             copy of everything would reclaim; and the largest duplicate groups.
 
-            Hard links are one physical copy: shown, never counted as reclaimable.
+            Hard links are one physical copy: shown, never counted as reclaimable. -q hides the
+            progress line and notes (as jdupes' -q), not the report.
 
             Examples:
               silomerge audit Fixtures/marketing Fixtures/hr Fixtures/training
@@ -67,12 +68,13 @@ struct Audit: ParsableCommand {
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .text:
+            // The report is what was asked for: -q hides progress and notes (as jdupes' -q), not it.
+            report.writeText(to: out)
             if !flags.quiet {
-                report.writeText(to: out)
                 out.write("\nCatalogue: \(catalogue.location). Every group: silomerge duplicates --catalog \(catalogue.location)\n")
             }
         case .json:
-            report.writeJSON(to: out)
+            try report.writeJSON(to: out)
         }
         out.flush()
         DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)

@@ -92,7 +92,7 @@ struct Check: ParsableCommand {
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .json:
-            out.write(CheckText.json(result))
+            out.write(try CheckText.json(result))
         case .text:
             if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location)) }
         }
@@ -138,37 +138,8 @@ enum CheckText {
         return out
     }
 
-    static func state(_ s: Finding.State?) -> String {
-        guard let s else { return "null" }
-        var parts: [String] = []
-        parts.append("\"size\":" + (s.size.map(String.init) ?? "null"))
-        if let m = s.mtimeNs {
-            parts.append("\"mtime\":" + Encode.json(Timestamp.string(Date(timeIntervalSince1970: Double(m) / 1e9))))
-            parts.append("\"mtime_ns\":\(m)")
-        } else {
-            parts.append("\"mtime\":null,\"mtime_ns\":null")
-        }
-        parts.append("\"sha256\":" + (s.sha256.map { "\"\($0.hex)\"" } ?? "null"))
-        return "{" + parts.joined(separator: ",") + "}"
-    }
-
-    static func json(_ r: CheckResult) -> String {
-        let c = r.scan.counts
-        let counts = Finding.Kind.allCases.map { "\"\($0.rawValue)\":\(r.counts[$0] ?? 0)" }.joined(separator: ",")
-        var out = "{\"run_id\":\(r.scan.runID),\"outcome\":\"\(r.outcome.rawValue)\",\"tool_version\":\(Encode.json(SiloMergeVersion.string)),"
-        out += "\"silos\":[" + r.scan.silos.map { Encode.json($0.name) }.joined(separator: ",") + "],"
-        out += "\"scan\":{\"files\":\(c.files),\"bytes\":\(c.bytes),\"files_read\":\(c.filesHashed),\"bytes_read\":\(c.bytesHashed),"
-        out += "\"warnings\":\(c.warnings),\"errors\":\(c.errors),\"seconds\":\(String(format: "%.3f", r.scan.elapsed))},"
-        out += "\"counts\":{\(counts)},\"findings\":["
-        out += r.findings.map { f in
-            var item = "{\"kind\":\"\(f.kind.rawValue)\",\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes))"
-            if let os = f.oldSilo { item += ",\"old_silo\":\(Encode.json(os))" }
-            if let op = f.oldPath { item += ",\(Encode.jsonPath("old_path", op.bytes))" }
-            item += ",\"old\":\(state(f.old)),\"new\":\(state(f.new))"
-            item += ",\"detail\":" + (f.detail.map(Encode.json) ?? "null") + "}"
-            return "\n" + item
-        }.joined(separator: ",")
-        out += "\n]}\n"
-        return out
+    /// The designed shape of `JSONOutput` (`CheckJSON`).
+    static func json(_ r: CheckResult) throws -> String {
+        try JSONOutput.string(CheckJSON(r)) + "\n"
     }
 }

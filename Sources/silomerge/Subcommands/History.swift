@@ -22,17 +22,7 @@ struct History: ParsableCommand {
         let runs = try catalogue.runs(limit: limit)
         switch format {
         case .json:
-            let items = runs.map { r -> String in
-                let c = r.counts
-                return "{\"id\":\(r.id),\"kind\":\"\(r.kind.rawValue)\",\"status\":\"\(r.status.rawValue)\","
-                    + "\"started_at\":\"\(Timestamp.string(r.startedAt))\",\"finished_at\":\(r.finishedAt.map { "\"\(Timestamp.string($0))\"" } ?? "null"),"
-                    + "\"tool_version\":\(Encode.json(r.toolVersion)),\"host\":\(Encode.json(r.host)),\"hash_mode\":\"\(r.hashMode)\","
-                    + "\"silos\":[\(r.silos.map(Encode.json).joined(separator: ","))],\"files\":\(c.files),\"bytes\":\(c.bytes),"
-                    + "\"new\":\(c.filesNew),\"changed\":\(c.filesChanged),\"missing\":\(c.filesMissing),"
-                    + "\"hashed\":\(c.filesHashed),\"bytes_hashed\":\(c.bytesHashed),\"warnings\":\(c.warnings),\"errors\":\(c.errors),"
-                    + "\"outcome\":\(r.outcome.map { "\"\($0)\"" } ?? "null")}"
-            }
-            print("[" + items.joined(separator: ",\n") + "]")
+            print(try JSONOutput.string(runs.map(RunJSON.init)))
         case .table:
             if runs.isEmpty { print("No runs recorded in \(catalogue.location)."); return }
             print(Format.pad("RUN", 6) + Format.pad("KIND", 7) + Format.pad("STARTED (UTC)", 21) + Format.pad("TOOK", 8)

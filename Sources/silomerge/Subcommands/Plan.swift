@@ -299,13 +299,7 @@ struct Verify: ParsableCommand {
         let r = try PlanVerifier.verify(plan)
         switch format {
         case .json:
-            let items = r.problems.map { p in
-                "{\"kind\":\"\(p.kind.rawValue)\",\(Encode.jsonPath("path", p.path.bytes)),\"expected\":\(p.expected.map(Encode.json) ?? "null"),"
-                    + "\"found\":\(p.found.map(Encode.json) ?? "null"),\"detail\":\(p.detail.map(Encode.json) ?? "null")}"
-            }
-            print("{\"target\":\(Encode.json(plan.targetRoot.display)),\"expected_files\":\(r.expectedFiles),\"verified_files\":\(r.verifiedFiles),"
-                  + "\"bytes_read\":\(r.bytesRead),\"complete\":\(r.isComplete),\"valid\":\(r.isValid),\"unexpected\":\(r.hasUnexpected),"
-                  + "\"problems\":[\(items.joined(separator: ","))]}")
+            print(try JSONOutput.string(VerifyJSON(target: plan.targetRoot, report: r)))
         case .text:
             let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")

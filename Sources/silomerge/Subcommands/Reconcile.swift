@@ -124,7 +124,7 @@ struct Conflicts: ParsableCommand {
             return
         }
         switch format {
-        case .json: out.write(ConflictText.json(found, summary: summary))
+        case .json: out.write(try ConflictText.json(found, summary: summary))
         case .table: out.write(ConflictText.table(found, summary: summary))
         }
         // Scripts can tell: 3 while a person still has something to decide.
@@ -135,16 +135,7 @@ struct Conflicts: ParsableCommand {
 /// The conflict listings.
 enum ConflictText {
     /// Values of one conflicting field, grouped by value, each with its sources.
-    static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] {
-        var order: [String] = []
-        var groups: [String: (FieldValue, [FieldSource])] = [:]
-        for s in f.sources {
-            let key = s.value.comparisonKey
-            if groups[key] == nil { order.append(key); groups[key] = (s.value, []) }
-            groups[key]!.1.append(s)
-        }
-        return order.map { (groups[$0]!.0, groups[$0]!.1) }
-    }
+    static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] { ConflictsJSON.grouped(f) }
 
     static func describe(_ s: FieldSource) -> String {
         "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
@@ -174,21 +165,8 @@ enum ConflictText {
         return out
     }
 
-    static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
-        var items: [String] = []
-        for a in assets {
-            let copies = a.copies.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes))}" }.joined(separator: ",")
-            for f in a.fields where f.status == .conflict {
-                let values = grouped(f).map { value, sources in
-                    "{\"value\":\(value.json),\"sources\":[" + sources.map { s in
-                        "{\"silo\":\(Encode.json(s.silo)),\(Encode.jsonPath("path", s.path.bytes)),\"origin\":\"\(s.origin.rawValue)\",\"tag\":\(Encode.json(s.tag)),\"raw\":\(Encode.json(s.raw))}"
-                    }.joined(separator: ",") + "]}"
-                }.joined(separator: ",")
-                items.append("{\"sha256\":\"\(a.sha256.hex)\",\"field\":\"\(f.field.rawValue)\",\"policy\":\"\(f.rule)\",\"copies\":[\(copies)],\"values\":[\(values)]}")
-            }
-        }
-        return "{\"conflicts\":[" + items.map { "\n" + $0 }.joined(separator: ",") + "\n],\"summary\":{\"assets\":\(summary.assets),"
-            + "\"conflicts\":\(summary.conflicts),\"assets_with_conflicts\":\(assets.count)}}\n"
+    static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) throws -> String {
+        try JSONOutput.string(ConflictsJSON(assets: assets, summary: summary)) + "\n"
     }
 
     /// A YAML resolutions file: every conflict with its values commented out.

@@ -66,7 +66,7 @@ struct ScanFlags: ParsableArguments {
     @Flag(name: .customLong("rehash"), help: "Read every file again, even unchanged ones (a full fixity check).")
     var rehash = false
 
-    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no summary; only warnings and errors.")
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no notes (scan: no summary line either; audit still prints its report); warnings and errors are still shown.")
     var quiet = false
 
     @Flag(name: .customLong("verbose"), help: "Print each phase of the scan with its elapsed time on stderr.")
