@@ -14,11 +14,14 @@ public struct SiloDefinition: Sendable, Hashable {
     public var excludes: [String]
     /// The department's CSV manifest, if it has one.
     public var manifest: ManifestDefinition?
+    /// Walk only the root's file system (`--one-file-system`, like `find -xdev`): folders that
+    /// are mount points of other file systems are skipped.
+    public var oneFileSystem: Bool
 
     public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
-                manifest: ManifestDefinition? = nil) {
+                manifest: ManifestDefinition? = nil, oneFileSystem: Bool = false) {
         self.name = name; self.root = root; self.priority = priority
-        self.includes = includes; self.excludes = excludes; self.manifest = manifest
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest; self.oneFileSystem = oneFileSystem
     }
 }
 
@@ -33,15 +36,18 @@ public struct Silo: Sendable, Hashable, Identifiable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var manifest: ManifestDefinition?
+    public var oneFileSystem = false
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
-                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil) {
+                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil,
+                oneFileSystem: Bool = false) {
         self.id = id; self.name = name; self.root = root; self.priority = priority; self.lastRunID = lastRunID
-        self.includes = includes; self.excludes = excludes; self.manifest = manifest
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest; self.oneFileSystem = oneFileSystem
     }
 
     public var definition: SiloDefinition {
-        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest)
+        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
+                       oneFileSystem: oneFileSystem)
     }
 }
 

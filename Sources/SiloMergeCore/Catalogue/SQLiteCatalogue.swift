@@ -120,11 +120,12 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
-            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, one_file_system
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
                             priority: row["priority"], lastRunID: row["last_run_id"])
+            silo.oneFileSystem = (row["one_file_system"] as Int64?) == 1
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
             if let json: String = row["manifest"] {
@@ -160,13 +161,14 @@ public final class SQLiteCatalogue: CatalogueStore {
                     }
                     let manifest = def.manifest.flatMap { try? String(decoding: JSONEncoder.sorted.encode($0), as: UTF8.self) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, one_file_system)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
-                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest
+                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest,
+                            one_file_system = excluded.one_file_system
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
                                          Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
-                                         Timestamp.string(Date())])
+                                         Timestamp.string(Date()), def.oneFileSystem ? 1 : 0])
                 }
                 let all = try Self.fetchSilos(db)
                 return definitions.compactMap { d in all.first { $0.name == d.name } }

@@ -207,6 +207,7 @@ private struct ConfigReader {
         var root: FilePath?
         var priority = defaultPriority
         var includes: [String] = [], excludes: [String] = []
+        var oneFileSystem = false
         var manifestNode: Node?
         for (key, keyNode, value) in try mapping(node, what) {
             switch key {
@@ -218,8 +219,14 @@ private struct ConfigReader {
             case "include": includes = try stringList(value, "\(what).include")
             case "exclude": excludes = try stringList(value, "\(what).exclude")
             case "manifest": manifestNode = value
+            case "one_file_system":
+                switch try string(value, "\(what).one_file_system").lowercased() {
+                case "true", "yes", "on": oneFileSystem = true
+                case "false", "no", "off": oneFileSystem = false
+                default: throw fail(value, "\(what).one_file_system must be true or false")
+                }
             default:
-                throw fail(keyNode, "\(what): unknown key '\(key)' (expected name, path, priority, include, exclude, manifest)")
+                throw fail(keyNode, "\(what): unknown key '\(key)' (expected name, path, priority, include, exclude, manifest, one_file_system)")
             }
         }
         guard let name else { throw fail(node, "\(what) has no name") }
@@ -230,7 +237,7 @@ private struct ConfigReader {
         }
         let manifest = try manifestNode.map { try readManifest($0, what: "\(what).manifest") }
         let silo = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes,
-                                  manifest: manifest)
+                                  manifest: manifest, oneFileSystem: oneFileSystem)
         return (silo, manifest)
     }
 

@@ -65,6 +65,9 @@ public final class ScanEngine: Sendable {
                 throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: Errno(errno))
             }
             guard st.kind == .directory else { throw ScanError.rootNotDirectory(silo: s.name, path: absolute.display) }
+            if let type = PseudoFileSystems.name(fd: fd, device: st.device) {
+                throw ScanError.pseudoFileSystem(silo: s.name, path: absolute.display, type: type)
+            }
             if let other = byID[st.fileID] {
                 throw ScanError.sameFolder(first: other, second: s.name, path: absolute.display)
             }

@@ -53,7 +53,7 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         let config = try flags.loadConfig()
-        let definitions = try flags.silos(arguments: silos, config: config)
+        let definitions = flags.applyingSiloFlags(try flags.silos(arguments: silos, config: config))
         guard !definitions.isEmpty else {
             throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
         }

@@ -60,6 +60,7 @@ struct Scan: ParsableCommand {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
         }
+        definitions = flags.applyingSiloFlags(definitions)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         if !flags.quiet {

@@ -50,6 +50,10 @@ struct ScanFlags: ParsableArguments {
     @Flag(name: .customLong("follow-symlinks"), help: "Follow symbolic links (loops and links into a silo are detected and skipped).")
     var followSymlinks = false
 
+    @Flag(name: [.customShort("x"), .customLong("one-file-system")], help: ArgumentHelp(
+        "Do not walk into folders on another file system than the silo's root (mount points), like find -xdev and rsync -x. Remembered for rescans and checks."))
+    var oneFileSystem = false
+
     @Flag(name: .customLong("no-default-ignores"), help: ArgumentHelp(
         "Catalogue junk files too. By default these are skipped: \(FilterRules.defaultIgnorePatterns.map { $0.replacingOccurrences(of: "\r", with: "\\r") }.joined(separator: " "))"))
     var noDefaultIgnores = false
@@ -106,6 +110,12 @@ struct ScanFlags: ParsableArguments {
             silos.append(SiloDefinition(name: name, root: FilePath(path), priority: base + index + 1))
         }
         return silos
+    }
+
+    /// `definitions` with `--one-file-system` applied (when given; else as they are).
+    func applyingSiloFlags(_ definitions: [SiloDefinition]) -> [SiloDefinition] {
+        guard oneFileSystem else { return definitions }
+        return definitions.map { var d = $0; d.oneFileSystem = true; return d }
     }
 
     func options(hashMode: HashMode, kind: RunKind) -> ScanOptions {
