@@ -25,8 +25,9 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge history                       past scans and checks
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
-            2 failed; 3 check found changes; 4 check found corruption; 64 bad
-            command line or configuration.
+            2 failed; 3 check found changes, conflicts remain, verify found files
+            missing or unexpected; 4 corruption found; 64 bad command line,
+            configuration or resolutions file.
             """,
         version: SiloMergeVersion.string,
         subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]

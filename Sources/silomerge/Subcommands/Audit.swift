@@ -6,13 +6,14 @@ struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Scan silos for duplicates and print how much is duplicated, where, and between whom.",
         discussion: """
-            Scans with --hash dupes (files whose size is unique are never read), records the
-            result in the catalogue, and prints per silo: files and bytes, bytes duplicated
-            inside it and shared with other silos; the silo × silo overlap; what keeping one
-            copy of everything would reclaim; and the largest duplicate groups.
+            Scans with --hash dupes (files whose size is unique are never read), records
+            the result in the catalogue, and prints per silo: files and bytes, bytes
+            duplicated inside it and shared with other silos; the silo × silo overlap;
+            what keeping one copy of everything would reclaim; and the largest duplicate
+            groups.
 
-            Hard links are one physical copy: shown, never counted as reclaimable. -q hides the
-            progress line and notes (as jdupes' -q), not the report.
+            Hard links are one physical copy: shown, never counted as reclaimable. -q
+            hides the progress line and notes (as jdupes' -q), not the report.
 
             Examples:
               silomerge audit Fixtures/marketing Fixtures/hr Fixtures/training

@@ -5,32 +5,37 @@ import SiloMergeCore
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rescan the catalogued silos and report what changed since the last scan (for cron).",
+        usage: "silomerge check [<silo> ...] [<options>]",
         discussion: """
-            Rescans every catalogued silo (or those named) incrementally: files whose device,
-            inode, size, mtime and ctime are unchanged are not read. Then reports, per file:
+            Rescans every catalogued silo (or those named) incrementally: files whose
+            device, inode, size, mtime and ctime are unchanged are not read. Then reports,
+            per file:
 
               new             a file not catalogued before
               missing         gone, and its content did not turn up elsewhere
               modified        size or mtime changed and the content differs
-              moved           the same content at a new path, the old path gone (also across silos)
+              moved           the same content at a new path, the old path gone (also
+                              across silos)
               corrupted       content changed behind an unchanged size and mtime (bit rot);
                               found by --rehash or --verify-fraction
               new-duplicate   content that now has more physical copies than before
               duplicate-gone  content that had several copies and now has fewer
-              metadata-drift  a sidecar's or manifest's values changed for an unchanged file
+              metadata-drift  a sidecar's or manifest's values changed for an unchanged
+                              file
 
-            --verify-fraction 0.1 re-reads the tenth of the files least recently verified, so
-            ten nightly runs read everything once. The check is recorded in the catalogue
-            (silomerge history) with its findings (table `finding`).
+            --verify-fraction 0.1 re-reads the tenth of the files least recently verified,
+            so ten nightly runs read everything once. The check is recorded in the
+            catalogue (silomerge history) with its findings (table `finding`).
 
-            Exit codes: 0 nothing changed; 1 nothing changed, but some files could not be read;
-            3 changes found; 4 corruption found; 2 the check could not run; 64 bad command line.
+            Exit codes: 0 nothing changed; 1 nothing changed, but some files could not be
+            read; 3 changes found; 4 corruption found; 2 the check could not run; 64 bad
+            command line.
 
             Examples:
-              silomerge check                                # after a scan, e.g. nightly
-              silomerge check -q --verify-fraction 0.1       # silent unless something changed
+              silomerge check                            # after a scan, e.g. nightly
+              silomerge check -q --verify-fraction 0.1   # silent unless something changed
               silomerge check --format json > check.json
-              silomerge check --rehash marketing             # full fixity check of one silo
+              silomerge check --rehash marketing         # full fixity check of one silo
             """
     )
 

@@ -7,17 +7,20 @@ extension DuplicateReport.Style: ExpressibleByArgument {}
 struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List duplicate groups from the catalogue (no scanning).",
+        usage: "silomerge duplicates [<options>]",
         discussion: """
-            A group is content held by two or more physical files (distinct device and inode).
-            Groups come largest reclaimable first; inside a group, copies are ordered by silo
-            priority, then path. Hard links appear in their group but never count as reclaimable.
+            A group is content held by two or more physical files (distinct device and
+            inode). Groups come largest reclaimable first; inside a group, copies are
+            ordered by silo priority, then path. Hard links appear in their group but
+            never count as reclaimable.
 
             Formats:
               table   for people (the default)
-              json    {"groups":[{"sha256","size","files":[{"silo","path","inode"}]}],"summary":{...}};
-                      a name that is not UTF-8 has a display "path" and its exact bytes in "path_b64"
+              json    {"groups":[{"sha256","size","files":[{"silo","path",...}]}],
+                       "same_image_groups":[...],"summary":{...}}; a name that is not
+                      UTF-8 has a display "path" and its exact bytes in "path_b64"
               csv     one row per file, with the group number
-              fdupes  absolute paths, a blank line between groups (as fdupes and jdupes print)
+              fdupes  absolute paths, a blank line between groups (as fdupes prints)
 
             Examples:
               silomerge duplicates

@@ -4,7 +4,8 @@ import SiloMergeCore
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List past scans, audits and checks recorded in the catalogue.")
+        abstract: "List past scans, audits and checks recorded in the catalogue.",
+        usage: "silomerge history [<options>]")
 
     @Option(name: .customLong("limit"), help: "How many runs, newest first.")
     var limit = 20

@@ -18,10 +18,11 @@ struct Plan: ParsableCommand {
             abstract: "Write a merge plan: one canonical copy per distinct content, its destination, and what happens to the others.",
             discussion: """
                 Reconciles first (see `silomerge reconcile --help`), then for every distinct
-                content chooses the canonical copy by the ordered --rule list, places it by the
-                --layout template, and decides what happens to the other copies (--duplicates).
-                Every choice carries its reason (`silomerge plan show plan.json`). The plan is
-                versioned JSON; the same catalogue and settings give byte-identical plans.
+                content chooses the canonical copy by the ordered --rule list, places it by
+                the --layout template, and decides what happens to the other copies
+                (--duplicates). Every choice carries its reason (`silomerge plan show
+                plan.json`). The plan is versioned JSON; the same catalogue and settings give
+                byte-identical plans.
 
                 Rules (first decides, later ones break ties): silo-priority, richest-metadata,
                 oldest-mtime, shortest-path, preferred-path:GLOB. Default:
@@ -29,22 +30,25 @@ struct Plan: ParsableCommand {
 
                 Layout tokens: {silo} {path} {year} {month} (date_created, else mtime) {name}
                 {stem} {ext} {sha256:8} {creator} {keyword}. Default {year}/{month}/{name}.
-                Names are made safe for every common file system; names that differ only by case
-                or Unicode normalisation count as the same; two contents on one name are renamed
-                deterministically and listed.
+                Names are made safe for every common file system; names that differ only by
+                case or Unicode normalisation count as the same; two contents on one name are
+                renamed deterministically and listed.
 
                 Duplicates (copies that are not canonical): keep (default: sources untouched),
                 hardlink (replaced by a link to the canonical copy in the target), remove,
                 quarantine (moved under --quarantine, keeping silo/path). Hard links to one
-                inode are never taken for independent copies; every content keeps a verified copy.
+                inode are never taken for independent copies; every content keeps a verified
+                copy.
 
-                The plan refuses while metadata conflicts are unresolved (silomerge conflicts),
-                unless --allow-conflicts, which lists them in the plan.
+                The plan refuses while metadata conflicts are unresolved (silomerge
+                conflicts), unless --allow-conflicts, which lists them in the plan.
 
                 Examples:
                   silomerge plan --target /srv/dam -o plan.json
-                  silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink -o plan.json
-                  silomerge plan --target /srv/dam --duplicates quarantine --sidecars -o plan.json
+                  silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --duplicates quarantine --sidecars \\
+                    -o plan.json
                 """
         )
 
@@ -186,18 +190,20 @@ struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Carry out a plan safely; run it again to resume after a crash or a full disk.",
         discussion: """
-            Validates the whole plan before touching anything (destinations inside the target,
-            no symlinked folders on the way, no two operations on one name, sources inside
-            their silos). Then per operation: checks the source still matches the plan, writes
-            to a temporary name beside the destination, fsyncs, verifies the SHA-256 of what
-            was written, and renames into place without ever overwriting; a destination that
-            already holds the content counts as done. Duplicates are acted on only after their
-            canonical copy is verified in the target. Every step is journalled (fsynced) in
-            PLAN.journal: after a crash, a kill or a full disk, run the same command again; 
-            `silomerge undo PLAN` reverses what was done.
+            Validates the whole plan before touching anything (destinations inside the
+            target, no symlinked folders on the way, no two operations on one name,
+            sources inside their silos). Then per operation: checks the source still
+            matches the plan, writes to a temporary name beside the destination, fsyncs,
+            verifies the SHA-256 of what was written, and renames into place without ever
+            overwriting; a destination that already holds the content counts as done.
+            Duplicates are acted on only after their canonical copy is verified in the
+            target. Every step is journalled (fsynced) in PLAN.journal: after a crash, a
+            kill or a full disk, run the same command again; `silomerge undo PLAN`
+            reverses what was done.
 
-            Exit codes: 0 all done; 1 some operations were refused (the source changed, the
-            destination holds other content) or failed; 2 stopped (full disk, unusable plan).
+            Exit codes: 0 all done; 1 some operations were refused (the source changed,
+            the destination holds other content) or failed; 2 stopped (full disk, unusable
+            plan).
 
             Examples:
               silomerge apply plan.json --dry-run
@@ -250,9 +256,9 @@ struct Undo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reverse what `apply` did, from its journal (after a full or a partial apply).",
         discussion: """
-            Created files are removed only if they are unchanged since apply wrote them; moved
-            and quarantined files go back where they were; duplicates replaced by hard links
-            are restored. Files changed since are left, and listed.
+            Created files are removed only if they are unchanged since apply wrote them;
+            moved and quarantined files go back where they were; duplicates replaced by
+            hard links are restored. Files changed since are left, and listed.
             """
     )
 
@@ -280,11 +286,12 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
         discussion: """
-            BagIt's "complete and valid" for a tree built by `silomerge apply`: every file the
-            plan put in the target exists (not as a symlink) and holds the content the plan
-            names, and the target holds no other file (the quarantine folder and SiloMerge's
-            temporary names aside). Exit codes: 0 complete and valid; 3 files missing or
-            unexpected; 4 a file's content differs (corruption); 2 could not run.
+            BagIt's "complete and valid" for a tree built by `silomerge apply`: every file
+            the plan put in the target exists (not as a symlink) and holds the content the
+            plan names, and the target holds no other file (the quarantine folder and
+            SiloMerge's temporary names aside). Exit codes: 0 complete and valid; 3 files
+            missing or unexpected; 4 a file's content differs (corruption); 2 could not
+            run.
             """
     )
 

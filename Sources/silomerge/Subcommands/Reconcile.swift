@@ -27,13 +27,14 @@ struct ReconcileOptions: ParsableArguments {
 struct Reconcile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconcile metadata across copies into the unified catalogue (one record per distinct content).",
+        usage: "silomerge reconcile [<options>]",
         discussion: """
-            For every distinct content, each field gets one value from the values of all its
-            copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP settled on
-            (in the Metadata Working Group's order), then their silo's manifest; copies in silo
-            priority order. Values that agree (after normalising white space, Unicode and case
-            of list items) are `agreed`; values that differ are settled by the field's policy
-            (`resolved`) or left as a `conflict`:
+            For every distinct content, each field gets one value from the values of all
+            its copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP
+            settled on (in the Metadata Working Group's order), then their silo's
+            manifest; copies in silo priority order. Values that agree (after normalising
+            white space, Unicode and case of list items) are `agreed`; values that differ
+            are settled by the field's policy (`resolved`) or left as a `conflict`:
 
               union     keywords, creator: every value, de-duplicated case-insensitively
               priority  title and fields not named: the highest-priority silo's value
@@ -42,10 +43,11 @@ struct Reconcile: ParsableCommand {
               agree     gps: only when every copy agrees, else a conflict
               conflict  rights: never merged silently
 
-            Change them in --config under `reconcile:` (field: policy). Settle conflicts with a
-            resolutions file (--resolutions; start one with `silomerge conflicts --template`).
-            The result is stored in the catalogue's asset and asset_field tables; conflicts,
-            export and plan run this first, so it is rarely needed on its own.
+            Change them in --config under `reconcile:` (field: policy). Settle conflicts
+            with a resolutions file (--resolutions; start one with `silomerge conflicts
+            --template`). The result is stored in the catalogue's asset and asset_field
+            tables; conflicts, export and plan run this first, so it is rarely needed on
+            its own.
 
             Examples:
               silomerge reconcile --config silomerge.yml
@@ -78,16 +80,18 @@ struct Reconcile: ParsableCommand {
 struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List metadata fields whose copies disagree and no policy settles.",
+        usage: "silomerge conflicts [<options>]",
         discussion: """
-            Reconciles first (see `silomerge reconcile --help`), then lists each conflict: the
-            asset (the first 12 hex digits of its SHA-256), the field, and every value with
-            where it came from (silo, path, origin, tag).
+            Reconciles first (see `silomerge reconcile --help`), then lists each conflict:
+            the asset (the first 12 hex digits of its SHA-256), the field, and every value
+            with where it came from (silo, path, origin, tag).
 
-            To settle them, write a resolutions file and pass it to any command that reconciles:
+            To settle them, write a resolutions file and pass it to any command that
+            reconciles:
 
-              silomerge conflicts --template > decisions.yml   # every conflict, values commented out
-              $EDITOR decisions.yml                            # uncomment the value to keep
-              silomerge conflicts --resolutions decisions.yml  # checks it; lists what is left
+              silomerge conflicts --template > decisions.yml   # values commented out
+              $EDITOR decisions.yml                            # uncomment what to keep
+              silomerge conflicts --resolutions decisions.yml  # checks it; lists the rest
 
             Exit codes: 0 no conflict remains; 3 conflicts remain (listed); 64 a bad
             resolutions file or configuration. --template exits 0.

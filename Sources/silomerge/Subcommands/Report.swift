@@ -5,18 +5,21 @@ import SiloMergeCore
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the audit as one self-contained HTML page (charts, tables, conflicts, the latest check).",
+        usage: "silomerge report --html <file> [<options>]",
         discussion: """
-            From the catalogue (no scanning): summary figures, the silo × silo overlap heatmap,
-            reclaimable bytes per silo, formats by bytes, the largest duplicate groups, the same
-            image saved with different metadata, metadata conflicts with their sources, and the
-            latest check's findings. One file, no network, no external assets: open it in any
-            browser, e-mail it, print it, archive it. Tables sort and filter with a little inline
-            script and read the same with scripts off; they stop at --rows, and the full data is
-            in `silomerge export` and `duplicates --format json`.
+            From the catalogue (no scanning): summary figures, the silo × silo overlap
+            heatmap, reclaimable bytes per silo, formats by bytes, the largest duplicate
+            groups, the same image saved with different metadata, metadata conflicts with
+            their sources, and the latest check's findings. One file, no network, no
+            external assets: open it in any browser, e-mail it, print it, archive it.
+            Tables sort and filter with a little inline script and read the same with
+            scripts off; they stop at --rows, and the full data is in `silomerge export`
+            and `duplicates --format json`.
 
             Examples:
               silomerge report --html audit.html
-              silomerge audit --metadata marketing=/srv/mk hr=/srv/hr && silomerge report --html audit.html
+              silomerge audit --metadata marketing=/srv/mk hr=/srv/hr
+              silomerge report --html audit.html
             """
     )
 

@@ -6,24 +6,24 @@ struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Catalogue silos: walk them in parallel, hash their files, record the run.",
         discussion: """
-            Silos are folders given as NAME=PATH (a bare PATH is named after its folder), or
-            listed in --config. With neither, every silo already in the catalogue is scanned
-            again with the rules it was last scanned with.
+            Silos are folders given as NAME=PATH (a bare PATH is named after its folder),
+            or listed in --config. With neither, every silo already in the catalogue is
+            scanned again with the rules it was last scanned with.
 
-            A rescan reads only files whose device, inode, size, mtime or ctime changed; the
-            others keep their stored hash (--rehash reads everything again and reports content
-            that changed behind an unchanged size and mtime).
+            A rescan reads only files whose device, inode, size, mtime or ctime changed;
+            the others keep their stored hash (--rehash reads everything again and reports
+            content that changed behind an unchanged size and mtime).
 
-            --hash full (the default) gives every file a SHA-256: the catalogue is a fixity
-            record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF) is read
-            while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are attached to it, and
-            the silo's CSV manifest (--config) is matched with the files; --no-metadata skips
-            this. --hash dupes reads only what finding duplicates needs: files whose size no
-            other file has are never opened.
+            --hash full (the default) gives every file a SHA-256: the catalogue is a
+            fixity record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF)
+            is read while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are
+            attached to it, and the silo's CSV manifest (--config) is matched with the
+            files; --no-metadata skips this. --hash dupes reads only what finding
+            duplicates needs: files whose size no other file has are never opened.
 
             Examples:
               silomerge scan marketing=/srv/marketing hr=/srv/hr
-              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/catalog.sqlite
+              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/cat.sqlite
               silomerge scan                      # rescan every catalogued silo
               silomerge scan --rehash --jobs 2    # full fixity check, gently
             """

@@ -7,8 +7,7 @@ extension HashMode: ExpressibleByArgument {}
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The SQLite catalogue.",
-        discussion: "Default: the catalog: of --config, else silomerge.sqlite in the current folder.",
+        "The SQLite catalogue (default: the catalog: of --config, else silomerge.sqlite in the current folder).",
         valueName: "path"))
     var catalog: String?
 
