@@ -134,3 +134,40 @@ struct ReadmePromisesCLITests {
 }
 
 private func JSON(_ bytes: [UInt8]) throws -> Any { try JSONSerialization.jsonObject(with: Data(bytes)) }
+
+@Suite("Counts read as English: 1 file, 2 files")
+struct PluralsCLITests {
+    /// "1 files", "1 copies", "1 operations"...: a count of one with a plural noun.
+    static let wrong = try! NSRegularExpression(pattern: #"(?<![\d,.])1 (files|copies|groups|duplicate groups|operations|conflicts|silos|folders|contents|distinct contents|hashes|rows|decisions|assets|records|paths|fields|redundant copies)\b"#)
+
+    @Test("One of everything: every command's output says it in the singular")
+    func singular() throws {
+        let ws = try Workspace()
+        try ws.write("one/only.txt", "the one file")
+        try ws.write("two/same.txt", "the one file")
+        var outputs: [(String, String)] = []
+        func run(_ arguments: String...) throws {
+            let r = try silomerge(arguments, in: ws.url)
+            outputs.append((arguments.joined(separator: " "), r.out + r.stderr))
+        }
+        try run("scan", "one")
+        try run("scan", "one")
+        try run("audit", "one", "two")
+        try run("duplicates")
+        try run("check")
+        try run("reconcile")
+        try run("export", "--format", "jsonl", "-o", "x.jsonl")
+        try run("report", "--html", "r.html")
+        try run("plan", "--target", "merged", "-o", "p.json")
+        try run("plan", "show", "p.json")
+        #expect(outputs[0].1.contains("1 file, "), "\(outputs[0].1)")
+        #expect(outputs[0].1.contains("read 1 file ("), "\(outputs[0].1)")
+        #expect(outputs[1].1.contains("reused 1 hash"), "\(outputs[1].1)")
+        #expect(outputs[2].1.contains("in 1 duplicate group, 1 redundant copy"), "\(outputs[2].1)")
+        for (command, text) in outputs {
+            let hits = Self.wrong.matches(in: text, range: NSRange(text.startIndex..., in: text))
+                .map { String(text[Range($0.range, in: text)!]) }
+            #expect(hits.isEmpty, "\(command): \(hits) in \(text)")
+        }
+    }
+}

@@ -34,7 +34,7 @@ public struct AuditReport: Sendable {
         let names = silos.map(\.silo)
         let totalFiles = silos.reduce(0) { $0 + $1.files }
         let totalBytes = silos.reduce(Int64(0)) { $0 + $1.bytes }
-        var head = "SiloMerge audit: \(silos.count) silo\(silos.count == 1 ? "" : "s"), \(Format.count(totalFiles)) files, \(Format.bytes(totalBytes))"
+        var head = "SiloMerge audit: \(silos.count) silo\(silos.count == 1 ? "" : "s"), \(Format.plural(totalFiles, "file")), \(Format.bytes(totalBytes))"
         if let scan { head += " (scanned in \(Format.duration(scan.elapsed)))" }
         sink.write(head + "\n\n")
 
@@ -42,7 +42,7 @@ public struct AuditReport: Sendable {
         sink.write(Format.pad("SILO", nameWidth) + Format.pad("FILES", 10, right: true) + Format.pad("SIZE", 12, right: true)
                    + Format.pad("DUPLICATED INSIDE", 20, right: true) + Format.pad("ALSO IN OTHER SILOS", 24, right: true) + "\n")
         for s in silos {
-            let shared = s.sharedBytes > 0 ? "\(Format.bytes(s.sharedBytes)) (\(Format.count(s.sharedFiles)) files)" : "-"
+            let shared = s.sharedBytes > 0 ? "\(Format.bytes(s.sharedBytes)) (\(Format.plural(s.sharedFiles, "file")))" : "-"
             sink.write(Format.pad(s.silo, nameWidth) + Format.pad(Format.count(s.files), 10, right: true)
                        + Format.pad(Format.bytes(s.bytes), 12, right: true)
                        + Format.pad(s.duplicateBytesInside > 0 ? Format.bytes(s.duplicateBytesInside) : "-", 20, right: true)
@@ -65,18 +65,18 @@ public struct AuditReport: Sendable {
         }
 
         sink.write("\nRECLAIMABLE: \(Format.bytes(summary.reclaimableBytes)) (\(Format.percent(summary.reclaimableBytes, of: summary.bytes)) of \(Format.bytes(summary.bytes)))"
-                   + " in \(Format.count(summary.duplicateGroups)) duplicate groups, \(Format.count(summary.redundantCopies)) redundant copies\n")
+                   + " in \(Format.plural(summary.duplicateGroups, "duplicate group")), \(Format.plural(summary.redundantCopies, "redundant copy"))\n")
         // The two parts add up to the total: inside silos, then across them.
         sink.write("  inside silos: \(Format.bytes(summary.reclaimableInsideSilos)) · across silos: \(Format.bytes(summary.reclaimableAcrossSilos))"
                    + " (\(Format.plural(summary.crossSiloContents, "content")) held by several silos)\n")
         if summary.hardLinkedFiles > 0 {
-            sink.write("  \(Format.count(summary.hardLinkedFiles)) paths are hard links to a file already counted: they take no extra space and are not reclaimable\n")
+            sink.write("  \(Format.plural(summary.hardLinkedFiles, "path")) are hard links to a file already counted: they take no extra space and are not reclaimable\n")
         }
 
         if !largestGroups.isEmpty {
             sink.write("\nLARGEST DUPLICATE GROUPS\n")
             for (i, g) in largestGroups.enumerated() {
-                sink.write("\(Format.pad("\(i + 1).", 4))\(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.physicalCopies) copies of \(Format.bytes(g.size)) · \(g.silos.joined(separator: ", "))\n")
+                sink.write("\(Format.pad("\(i + 1).", 4))\(Format.bytes(g.reclaimableBytes)) reclaimable · \(Format.plural(g.physicalCopies, "copy")) of \(Format.bytes(g.size)) · \(g.silos.joined(separator: ", "))\n")
                 let shown = g.files.prefix(6)
                 for f in shown {
                     sink.write("      \(Format.pad(f.silo, nameWidth))\(f.path.display)\n")
@@ -88,7 +88,7 @@ public struct AuditReport: Sendable {
         if !sameImageGroups.isEmpty {
             sink.write("\nSAME IMAGE, DIFFERENT METADATA: identical pictures in files that are not identical\n")
             for (i, g) in sameImageGroups.prefix(max(largestGroups.count, 5)).enumerated() {
-                sink.write("\(Format.pad("\(i + 1).", 4))\(g.format.rawValue.uppercased()) · \(g.files.count) files · differ in: "
+                sink.write("\(Format.pad("\(i + 1).", 4))\(g.format.rawValue.uppercased()) · \(Format.plural(g.files.count, "file")) · differ in: "
                            + (g.fieldsThatDiffer.isEmpty ? "sidecars or manifests only" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
                 for f in g.files.prefix(6) { sink.write("      \(Format.pad(f.silo, nameWidth))\(f.path.display)\n") }
                 if g.files.count > 6 { sink.write("      … and \(g.files.count - 6) more\n") }
@@ -104,7 +104,7 @@ public struct AuditReport: Sendable {
             if c.skippedSymlinks > 0 { skipped.append("\(Format.count(c.skippedSymlinks)) symlinks not followed") }
             if c.ignored > 0 { skipped.append("\(Format.count(c.ignored)) ignored by rules") }
             if c.skippedSpecial > 0 { skipped.append("\(Format.count(c.skippedSpecial)) special files") }
-            if summary.unhashedFiles > 0 { skipped.append("\(Format.count(summary.unhashedFiles)) files not hashed (no other file shares their size, or their first and last bytes)") }
+            if summary.unhashedFiles > 0 { skipped.append("\(Format.plural(summary.unhashedFiles, "file")) not hashed (no other file shares their size, or their first and last bytes)") }
             if !skipped.isEmpty { sink.write("\nNot compared: " + skipped.joined(separator: " · ") + "\n") }
         }
     }

@@ -92,7 +92,7 @@ public struct DuplicateReport {
         try groups { index, g in
             shown += 1
             let links = g.files.count - g.physicalCopies
-            var head = "#\(index)  \(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.physicalCopies) copies of \(Format.bytes(g.size))"
+            var head = "#\(index)  \(Format.bytes(g.reclaimableBytes)) reclaimable · \(Format.plural(g.physicalCopies, "copy")) of \(Format.bytes(g.size))"
             if links > 0 { head += " (+\(links) hard link\(links == 1 ? "" : "s"))" }
             head += " · sha256 \(g.sha256.hex.prefix(16))…"
             sink.write(head + "\n")
@@ -110,21 +110,21 @@ public struct DuplicateReport {
         }
         let s = try store.analyse(query, top: 0).summary
         if shown == 0 {
-            sink.write("No duplicates among \(Format.count(s.files)) files (\(Format.bytes(s.bytes))).\n")
+            sink.write("No duplicates among \(Format.plural(s.files, "file")) (\(Format.bytes(s.bytes))).\n")
         } else {
             if let limit, s.duplicateGroups > limit {
                 sink.write("… \(Format.count(s.duplicateGroups - limit)) more groups (--limit shows more).\n\n")
             }
-            sink.write("\(Format.count(s.duplicateGroups)) duplicate groups · \(Format.count(s.duplicateFiles)) files · "
+            sink.write("\(Format.plural(s.duplicateGroups, "duplicate group")) · \(Format.plural(s.duplicateFiles, "file")) · "
                        + "\(Format.bytes(s.reclaimableBytes)) reclaimable (\(Format.percent(s.reclaimableBytes, of: s.bytes)) of "
-                       + "\(Format.bytes(s.bytes)) in \(Format.count(s.files)) files)\n")
+                       + "\(Format.bytes(s.bytes)) in \(Format.plural(s.files, "file")))\n")
         }
         let images = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
         if !images.isEmpty {
             sink.write("\nSame image, different metadata (\(images.count) group\(images.count == 1 ? "" : "s")): the picture is identical, the files are not.\n")
             sink.write("Keep the copy with the metadata you want, or merge it first (silomerge reconcile).\n\n")
             for g in images {
-                sink.write("\(g.format.rawValue.uppercased()) image \(g.imageSHA256.hex.prefix(16))… · \(g.files.count) files · fields that differ: "
+                sink.write("\(g.format.rawValue.uppercased()) image \(g.imageSHA256.hex.prefix(16))… · \(Format.plural(g.files.count, "file")) · fields that differ: "
                            + (g.fieldsThatDiffer.isEmpty ? "none embedded (sidecars or manifests may differ)" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
                 let width = min(20, g.files.map(\.silo.count).max() ?? 0)
                 for f in g.files {
@@ -134,7 +134,7 @@ public struct DuplicateReport {
             }
         }
         if s.unhashedFiles > 0 {
-            sink.write("\(Format.count(s.unhashedFiles)) files have no hash: no other file shares their size or their first and last bytes (or they could not be read).\n")
+            sink.write("\(Format.plural(s.unhashedFiles, "file")) have no hash: no other file shares their size or their first and last bytes (or they could not be read).\n")
         }
     }
 }

@@ -188,8 +188,8 @@ public struct ExportSummary: Sendable, Hashable, CustomStringConvertible {
 
     /// "csv: 3 assets, 5 copies, 3 records written; left out: 1 copies whose path is not UTF-8".
     public var description: String {
-        var text = "\(format.rawValue): \(Format.count(assets)) assets, \(Format.count(copies)) copies, "
-            + "\(Format.count(records)) records written"
+        var text = "\(format.rawValue): \(Format.plural(assets, "asset")), \(Format.plural(copies, "copy")), "
+            + "\(Format.plural(records, "record")) written"
         if unchanged > 0 { text += ", \(Format.count(unchanged)) unchanged" }
         let left = skipped.keys.sorted().map { "\(Format.count(skipped[$0]!)) \($0.label)" }
         if !left.isEmpty { text += "; left out: " + left.joined(separator: ", ") }

@@ -115,13 +115,13 @@ struct Check: ParsableCommand {
 enum CheckText {
     static func text(_ r: CheckResult, limit: Int, catalog: String) -> String {
         let c = r.scan.counts
-        var out = "Check of \(r.scan.silos.count) silo\(r.scan.silos.count == 1 ? "" : "s") (\(Format.count(c.files)) files, \(Format.bytes(c.bytes))) in \(Format.duration(r.scan.elapsed)): "
+        var out = "Check of \(r.scan.silos.count) silo\(r.scan.silos.count == 1 ? "" : "s") (\(Format.plural(c.files, "file")), \(Format.bytes(c.bytes))) in \(Format.duration(r.scan.elapsed)): "
         switch r.outcome {
         case .unchanged: out += "nothing changed"
         case .changed: out += "changes found"
         case .corrupted: out += "CORRUPTION FOUND"
         }
-        out += " · read \(Format.count(c.filesHashed)) files (\(Format.bytes(c.bytesHashed))) (run \(r.scan.runID))\n"
+        out += " · read \(Format.plural(c.filesHashed, "file")) (\(Format.bytes(c.bytesHashed))) (run \(r.scan.runID))\n"
         let counts = r.counts
         if !counts.isEmpty {
             out += Finding.Kind.allCases.compactMap { k in counts[k].map { "\(Format.count($0)) \(k.rawValue)" } }.joined(separator: " · ") + "\n\n"

@@ -70,7 +70,7 @@ struct Export: ParsableCommand {
         let reconciled = try options.run(catalogue, config: config) { try writer.write($0) }
         let summary = try writer.finish()
         if let output, output != "-" {
-            print("Exported \(Format.count(summary.assets)) distinct contents (\(Format.count(summary.copies)) copies) as \(format.rawValue) to \(output)"
+            print("Exported \(Format.plural(summary.assets, "distinct content")) (\(Format.plural(summary.copies, "copy"))) as \(format.rawValue) to \(output)"
                   + (summary.unchanged > 0 ? " (\(Format.count(summary.unchanged)) unchanged)" : "") + ".")
         }
         if reconciled.conflicts > 0 {

@@ -119,10 +119,10 @@ struct Plan: ParsableCommand {
             let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
-            print("Wrote \(output): \(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents, "
+            print("Wrote \(output): \(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")), "
                   + "\(Format.bytes(s.bytesWritten)) to write into \(s.targetRoot)"
                   + (s.bytesFreed > 0 ? ", \(Format.bytes(s.bytesFreed)) freed in the silos" : "")
-                  + (s.collisions > 0 ? ", \(s.collisions) name collisions resolved" : "") + ".")
+                  + (s.collisions > 0 ? ", \(Format.plural(s.collisions, "name collision")) resolved" : "") + ".")
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
         }
     }
@@ -160,12 +160,12 @@ enum PlanText {
         out += "Target: \(s.targetRoot)   layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
         if let q = s.quarantineRoot { out += "Quarantine: \(q)\n" }
         out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))\n\n"
-        out += "\(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents:\n"
+        out += "\(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")):\n"
         for (kind, total) in s.kindsInOrder {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
         }
         out += "Bytes written into the target: \(Format.bytes(s.bytesWritten)); freed in the silos: \(Format.bytes(s.bytesFreed))\n"
-        out += "Untouched: \(Format.count(s.untouched.files)) files (\(Format.bytes(s.untouched.bytes)))"
+        out += "Untouched: \(Format.plural(s.untouched.files, "file")) (\(Format.bytes(s.untouched.bytes)))"
         if !s.untouched.byReason.isEmpty {
             out += ": " + s.untouched.byReason.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         }
@@ -272,8 +272,8 @@ struct Undo: ParsableCommand {
         let plan = try PlanFile.read(FilePath(self.plan))
         let applier = try Applier(plan: plan, journal: FilePath(journal ?? self.plan + ".journal"))
         let r = try applier.undo()
-        print("Undid \(self.plan): \(r.undone.count) operations reversed, \(r.skipped.count) with nothing to undo, "
-              + "\(r.left.count) left in place, \(r.failed.count) failed; \(r.removedDirectories) folders removed.")
+        print("Undid \(self.plan): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
+              + "\(r.left.count) left in place, \(r.failed.count) failed; \(Format.plural(r.removedDirectories, "folder")) removed.")
         for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
         for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
         for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left (not empty): \(d)\n") }
@@ -310,7 +310,7 @@ struct Verify: ParsableCommand {
         case .text:
             let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(r.expectedFiles) files hold their content "
+            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
                   + "(\(Format.bytes(r.bytesRead)) read): \(state).")
             for p in r.problems.prefix(100) {
                 var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"
@@ -341,7 +341,7 @@ final class ApplyProgressLine: Sendable {
         if p.bytesDone > 0, p.bytesTotal > p.bytesDone {
             eta = " · ETA " + Format.duration(elapsed * Double(p.bytesTotal - p.bytesDone) / Double(p.bytesDone))
         }
-        Stderr.write("\r\u{1B}[2K  \(p.operationsDone)/\(p.operationsTotal) operations · \(Format.bytes(p.bytesDone)) of \(Format.bytes(p.bytesTotal))\(eta)")
+        Stderr.write("\r\u{1B}[2K  \(p.operationsDone)/\(Format.plural(p.operationsTotal, "operation")) · \(Format.bytes(p.bytesDone)) of \(Format.bytes(p.bytesTotal))\(eta)")
     }
 
     func clear() { if enabled { Stderr.write("\r\u{1B}[2K") } }

@@ -69,10 +69,10 @@ struct Reconcile: ParsableCommand {
                 if f.rule == .manual { manual += 1 }
             }
         }
-        print("Reconciled \(Format.count(summary.assets)) distinct contents: \(Format.count(statuses[.agreed] ?? 0)) fields agreed, "
+        print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(statuses[.agreed] ?? 0, "field")) agreed, "
               + "\(Format.count((statuses[.resolved] ?? 0) - manual)) resolved by policy, \(Format.count(manual)) by your resolutions, "
               + "\(Format.count(summary.conflicts)) conflict\(summary.conflicts == 1 ? "" : "s").")
-        if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(summary.resolutions) decisions)") }
+        if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(Format.plural(summary.resolutions, "decision")))") }
         if summary.conflicts > 0 { print("Next: silomerge conflicts --catalog \(catalogue.location)") }
     }
 }
@@ -147,7 +147,7 @@ enum ConflictText {
 
     static func table(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
         guard !assets.isEmpty else {
-            return "No conflicts among \(Format.count(summary.assets)) distinct contents.\n"
+            return "No conflicts among \(Format.plural(summary.assets, "distinct content")).\n"
         }
         var out = ""
         for a in assets {
@@ -164,7 +164,7 @@ enum ConflictText {
             out += "\n"
         }
         let count = summary.conflicts
-        out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.count(summary.assets)) distinct contents. "
+        out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.plural(summary.assets, "distinct content")). "
         out += "Settle them: silomerge conflicts --template > decisions.yml, edit, then --resolutions decisions.yml\n"
         return out
     }

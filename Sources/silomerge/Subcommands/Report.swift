@@ -64,8 +64,8 @@ struct Report: ParsableCommand {
             throw CLIError.fatal("\(html): cannot write the report: \((error as NSError).localizedDescription)")
         }
         let f = data.figures
-        print("Wrote \(html): \(f.silos) silos, \(Format.count(f.files)) files, \(Format.count(f.duplicateGroups)) duplicate groups, "
-              + "\(Format.bytes(f.reclaimableBytes)) reclaimable, \(Format.count(f.conflicts)) conflicts"
+        print("Wrote \(html): \(Format.plural(f.silos, "silo")), \(Format.plural(f.files, "file")), \(Format.plural(f.duplicateGroups, "duplicate group")), "
+              + "\(Format.bytes(f.reclaimableBytes)) reclaimable, \(Format.plural(f.conflicts, "conflict"))"
               + (data.check.map { ", latest check \($0.totalFindings) findings" } ?? "") + ".")
     }
 }

@@ -65,9 +65,9 @@ struct Scan: ParsableCommand {
                                         options: options(), flags: flags)
         if !flags.quiet {
             let c = result.counts
-            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.count(c.files)) files, \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
+            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.plural(c.files, "file")), \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
             line += " · new \(Format.count(c.filesNew)), changed \(Format.count(c.filesChanged)), gone \(Format.count(c.filesMissing))"
-            line += " · read \(Format.count(c.filesHashed)) files (\(Format.bytes(c.bytesHashed))), reused \(Format.count(c.hashesReused)) hashes"
+            line += " · read \(Format.plural(c.filesHashed, "file")) (\(Format.bytes(c.bytesHashed))), reused \(Format.plural(c.hashesReused, "hash"))"
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
