@@ -171,3 +171,33 @@ struct PluralsCLITests {
         }
     }
 }
+
+@Suite("Every file a command reads or writes: what, where and why")
+struct FileErrorsCLITests {
+    @Test("Folders, missing files and missing folders are named with the reason, never a Foundation error code")
+    func fileErrors() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        _ = try ws.run("scan", "--config", "silomerge.yml")
+        try FileManager.default.createDirectory(at: ws.url.appendingPathComponent("folder"), withIntermediateDirectories: true)
+        let cases: [([String], Int32, String)] = [
+            (["check", "--config", "folder"], 64, "folder: is a folder, not a file"),
+            (["scan", "--config", "nothing.yml"], 64, "nothing.yml: no such file"),
+            (["conflicts", "--resolutions", "folder"], 64, "/folder: is a folder, not a file"),
+            (["plan", "show", "folder"], 64, "cannot read the plan folder: is a folder, not a file"),
+            (["plan", "show", "nothing.json"], 64, "cannot read the plan nothing.json: no such file"),
+            (["apply", "nothing.json"], 64, "cannot read the plan nothing.json: no such file"),
+            (["verify", "folder"], 64, "cannot read the plan folder: is a folder, not a file"),
+            (["plan", "--target", "t", "-o", "folder", "--allow-conflicts"], 64, "cannot write the plan: folder: is a folder; give a file name"),
+            (["plan", "--target", "t", "-o", "none/plan.json", "--allow-conflicts"], 64, "none/plan.json: its folder none does not exist"),
+            (["report", "--html", "folder"], 2, "folder: cannot write the report: is a folder; give a file name"),
+            (["report", "--html", "none/r.html"], 2, "none/r.html: cannot write the report: its folder none does not exist"),
+        ]
+        for (arguments, status, message) in cases {
+            let r = try silomerge(arguments, in: ws.url)
+            #expect(r.status == status, "\(arguments): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(message), "\(arguments): \(r.stderr)")
+            #expect(!r.stderr.contains("NSCocoaErrorDomain") && !r.stderr.contains("The operation could not be completed"), "\(arguments): \(r.stderr)")
+        }
+    }
+}

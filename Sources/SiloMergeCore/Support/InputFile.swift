@@ -25,6 +25,17 @@ public enum InputFile {
     }
 
     public static func readText(_ path: String, limit: Int) throws(Failure) -> String {
+        var bytes = try readBytes(path, limit: limit)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        guard let text = String(validatingUTF8Bytes: bytes) else {
+            let offset = firstInvalidUTF8(bytes)
+            throw Failure(file: path, reason: "is not UTF-8 text (the byte at offset \(offset) is not UTF-8); save it as UTF-8")
+        }
+        return text
+    }
+
+    /// The file's bytes, at most `limit` of them (see the type's notes).
+    public static func readBytes(_ path: String, limit: Int) throws(Failure) -> [UInt8] {
         func fail(_ reason: String) -> Failure { Failure(file: path, reason: reason) }
         guard !path.isEmpty else { throw fail("no file named (an empty path)") }
         let fd: Int32
@@ -67,12 +78,53 @@ public enum InputFile {
                 throw fail("holds more than the \(Format.bytes(Int64(limit))) such a file may hold")
             }
         }
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-        guard let text = String(validatingUTF8Bytes: bytes) else {
-            let offset = firstInvalidUTF8(bytes)
-            throw fail("is not UTF-8 text (the byte at offset \(offset) is not UTF-8); save it as UTF-8")
+        return bytes
+    }
+
+    /// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, fsynced,
+    /// then renamed over it. Failures name the file and the reason (errno), never a Foundation
+    /// error domain.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(Failure) {
+        func fail(_ reason: String) -> Failure { Failure(file: path, reason: reason) }
+        if case .success(let st) = Posix.stat(FilePath(path)), st.kind == .directory {
+            throw fail("is a folder; give a file name")
         }
-        return text
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = (folder == "/" ? "" : folder) + "/.\(name).silomerge-tmp-\(getpid())"
+        let fd: Int32
+        switch Posix.openPath(FilePath(temporary), flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW) {
+        case .success(let f): fd = f
+        case .failure(let e):
+            throw fail(e.code == ENOENT ? "its folder \(folder) does not exist" : "cannot be written in \(folder): \(e) (\(e.name))")
+        }
+        var written = 0
+        var failure: Errno?
+        bytes.withUnsafeBytes { raw in
+            while written < raw.count {
+                let n = Glibc_write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; failure = Errno(errno); return }
+                written += n
+            }
+        }
+        if failure == nil && fsync(fd) != 0 { failure = Errno(errno) }
+        close(fd)
+        if failure == nil && rename(temporary, path) != 0 { failure = Errno(errno) }
+        if let failure {
+            unlink(temporary)
+            throw fail(failure.code == ENOSPC ? "cannot be written: the disk is full (ENOSPC)" : "cannot be written: \(failure) (\(failure.name))")
+        }
+    }
+
+    static func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+        #if canImport(Glibc)
+        Glibc.write(fd, p, n)
+        #elseif canImport(Darwin)
+        Darwin.write(fd, p, n)
+        #else
+        Musl.write(fd, p, n)
+        #endif
     }
 
     static func reason(opening e: Errno) -> String {

@@ -49,19 +49,8 @@ struct Report: ParsableCommand {
         let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile)
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
-        let target = URL(fileURLWithPath: html)
-        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).silomerge-tmp")
-        do {
-            try Data(page.utf8).write(to: temporary)
-            guard rename(temporary.path, target.path) == 0 else {
-                throw CLIError.fatal("\(html): cannot write the report: \(String(cString: strerror(errno)))")
-            }
-        } catch let e as CLIError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw e
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw CLIError.fatal("\(html): cannot write the report: \((error as NSError).localizedDescription)")
+        do { try InputFile.writeAtomically(html, Array(page.utf8)) } catch {
+            throw CLIError.fatal("\(error.file): cannot write the report: \(error.reason)")
         }
         let f = data.figures
         print("Wrote \(html): \(Format.plural(f.silos, "silo")), \(Format.plural(f.files, "file")), \(Format.plural(f.duplicateGroups, "duplicate group")), "
