@@ -104,7 +104,7 @@ struct CLITests {
         let r = try ws.run("scan", "a", timeout: 60)
         #expect(r.status == 1)
         #expect(r.stderr.contains("warning: a:pipe: skipped FIFO"))
-        #expect(r.out.contains("Scanned 1 silo: 1 files"))
+        #expect(r.out.contains("Scanned 1 silo: 1 file, "))
     }
 
     @Test("Usage errors exit 64 and say what is wrong", arguments: [

@@ -6,8 +6,10 @@ import Glibc
 #endif
 
 /// Runs the built `silomerge` as a child of this process and returns its exit status and peak
-/// resident memory, from `wait4` (the kernel's own figure for exactly that child). Paths in
-/// `arguments` must be absolute (the child runs in this process's folder); stderr is kept in
+/// resident memory: the kernel's high-water mark of the child's own memory (`VmHWM` in
+/// /proc/PID/status), read every 2 ms while it runs. (`wait4`'s `ru_maxrss` would not do: a
+/// child made by posix_spawn shares this test process's memory until it execs, and the kernel
+/// keeps that high-water mark too.) Paths in `arguments` must be absolute; stderr is kept in
 /// `directory`.
 func silomergeMeasured(_ arguments: [String], in directory: URL) throws -> (status: Int32, peakRSS: Int, stderr: String) {
     let binary = productsDirectory.appendingPathComponent("silomerge").path
@@ -24,12 +26,24 @@ func silomergeMeasured(_ arguments: [String], in directory: URL) throws -> (stat
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
     guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+    var peak = 0
     var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let deadline = Date().addingTimeInterval(600)
+    while true {
+        if let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+            peak = max(peak, kib * 1024)
+        }
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid { break }
+        if r < 0 && errno != EINTR { break }
+        if Date() > deadline { kill(pid, SIGKILL); Issue.record("silomerge \(arguments) did not finish in 10 minutes") }
+        usleep(2000)
+    }
     let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     let stderr = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
-    return (exit, Int(usage.ru_maxrss) * 1024, stderr)   // ru_maxrss is in KiB on Linux
+    return (exit, peak, stderr)
 }
 
 @Suite("Large manifests: streamed, read once, reported once")
@@ -68,8 +82,9 @@ struct LargeManifestCLITests {
                     "--catalog", ws.url.appendingPathComponent("silomerge.sqlite").path]
         let first = try silomergeMeasured(scan, in: ws.url)
         #expect(first.status == 0, "\(first.stderr)")
-        // 2.5 GB for 1.6 M rows before; the rows now stream through a scratch table on disk.
-        #expect(first.peakRSS < 200 << 20, "peak RSS \(first.peakRSS >> 20) MiB")
+        // 2.5 GB for 1.6 M rows before (845 MB here for these short rows); the rows now stream.
+        #expect(first.peakRSS > 0, "the measurement saw the process")
+        #expect(first.peakRSS < 150 << 20, "peak RSS \(first.peakRSS >> 20) MiB")
         let notes = first.stderr.split(separator: "\n").filter { $0.contains("manifest") }
         #expect(notes.count == 1, "\(notes)")
         #expect(notes.first?.contains("note: s: manifest ") == true)

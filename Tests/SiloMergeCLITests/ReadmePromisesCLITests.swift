@@ -201,3 +201,39 @@ struct FileErrorsCLITests {
         }
     }
 }
+
+@Suite("The catalogue's JSON columns have designed shapes")
+struct CatalogueJSONCLITests {
+    @Test("asset_field.sources, run.options, silo.manifest and the stored policies: snake_case, values as people read them, no Swift enum encoding")
+    func shapes() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
+        #expect(try ws.run("reconcile").status == 0)
+        let db = try DatabaseQueue(path: ws.url.appendingPathComponent("silomerge.sqlite").path)
+        let (sources, options, manifest, policies) = try db.read { db in
+            (try String.fetchAll(db, sql: "SELECT sources FROM asset_field"),
+             try String.fetchOne(db, sql: "SELECT options FROM run") ?? "",
+             try String.fetchOne(db, sql: "SELECT manifest FROM silo WHERE name = 'marketing'") ?? "",
+             try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'reconcile.policies'") ?? "")
+        }
+        #expect(!sources.isEmpty)
+        for text in sources + [options, manifest, policies] {
+            #expect(!text.contains("\"_0\""), "\(text)")
+            #expect(text.range(of: #""[a-z]+[A-Z][A-Za-z]*":"#, options: .regularExpression) == nil, "camelCase key in \(text)")
+        }
+        let all = try sources.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [[String: Any]] }
+        #expect(all.allSatisfy { Set($0.keys).isSuperset(of: ["silo", "path", "origin", "tag", "raw", "value"]) })
+        // Values are strings, lists of strings, numbers or {latitude, longitude}.
+        #expect(all.allSatisfy { v in
+            let value = v["value"]
+            if value is String || value is [String] || value is NSNumber { return true }
+            if let gps = value as? [String: Any] { return Set(gps.keys) == ["latitude", "longitude"] }
+            return false
+        })
+        #expect(all.contains { $0["value"] is [String] } && all.contains { $0["value"] is [String: Any] })
+        #expect(options.contains("\"hash_mode\":\"full\""))
+        #expect(manifest.contains("\"path_column\":\"File\""))
+        #expect(policies.contains("\"rights\":\"conflict\""))
+    }
+}
