@@ -12,7 +12,7 @@ struct MetadataCLITests {
         #expect(scan.stderr.contains("campaigns/2022/winter-sale/banner.jpg"))
         #expect(scan.stderr.contains("module-04/images/process-diagram.png"))
         let r = try ws.run("conflicts", "--config", "silomerge.yml", "--format", "json")
-        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.status == 3, "conflicts remain: \(r.stderr)")
         let object = try json(r.stdout) as! [String: Any]
         let conflicts = object["conflicts"] as! [[String: Any]]
         let found = conflicts.map { c -> String in
@@ -26,6 +26,7 @@ struct MetadataCLITests {
         #expect(values.count == 3)
         #expect(values.contains { ($0["sources"] as! [[String: Any]]).contains { ($0["origin"] as? String) == "sidecar" && ($0["silo"] as? String) == "hr" } })
         let table = try ws.run("conflicts")
+        #expect(table.status == 3)
         #expect(table.out.contains("rights (policy conflict)"))
         #expect(table.out.contains("gps (policy agree)"))
         #expect(table.out.contains("3 conflicts in 3 of"))

@@ -418,7 +418,8 @@ struct ScanTests {
         #expect(runs[0].status == .ok)
         #expect(runs[0].counts.files == 1)
         #expect(runs[0].silos == ["a"])
-        #expect(runs[0].options.contains("\"hashMode\":\"full\""))
+        #expect(runs[0].options.contains("\"hash_mode\":\"full\""))
+        #expect(runs[0].options.contains("\"follow_symlinks\":false"))
         #expect(runs[0].finishedAt != nil)
     }
 

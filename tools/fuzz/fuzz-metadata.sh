@@ -25,9 +25,10 @@ shift || true
 out="$root/.build-fuzz"
 mkdir -p "$out/corpus" "$out/artifacts"
 
-# Every metadata parser; the manifest reader is left out (it needs the CSV package, which a
-# bare swiftc build does not have, and it reads files through that library, not ours), and so
-# is FileInspection.swift (what `inspect` prints: no parsing, and it needs the catalogue's
+# Every metadata parser; the manifest reader is left out (it reads files named by the
+# configuration, not bytes; its record splitter is checked against a reference parser on
+# random input, cut at random chunk boundaries, in the test suite), and so is
+# FileInspection.swift (what `inspect` prints: no parsing, and it needs the catalogue's
 # Codable types).
 metadata=()
 for f in Sources/SiloMergeCore/Metadata/*.swift; do

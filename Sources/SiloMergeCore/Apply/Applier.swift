@@ -152,7 +152,7 @@ public final class Applier {
             var header = JournalRecord(event: "plan")
             header.plan = planDigest
             header.schema = JournalState.schema
-            header.detail = "\(plan.operations.count) operations into \(plan.targetRoot.display)"
+            header.detail = "\(Format.plural(plan.operations.count, "operation")) into \(plan.targetRoot.display)"
             try record(header)
         }
         guard try targetRootFD(create: true) != nil else {

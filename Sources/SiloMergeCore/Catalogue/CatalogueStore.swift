@@ -51,9 +51,13 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func silosWithSidecars() throws -> Set<Int64>
     /// Silo ids that have uncatalogued entries recorded.
     func silosWithUncatalogued() throws -> Set<Int64>
-    /// Replaces a silo's manifest values with `rows`; returns the rows naming no catalogued file.
-    func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
-                       rows: [ManifestRow]) throws -> [ManifestRow]
+    /// Replaces a silo's manifest values with the rows `read` streams (in one transaction,
+    /// in bounded memory), records drift against the values before, and remembers `identity`.
+    func applyManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
+                       read: ((ManifestRow) throws -> Void) throws -> ManifestSummary) throws -> ManifestOutcome
+    /// True when the silo's manifest was last read with this identity and no file of the silo
+    /// appeared or went in run `runID` (its rows would match the same files): no need to read it.
+    func manifestIsCurrent(siloID: Int64, runID: Int64, identity: ManifestIdentity) throws -> Bool
 
     /// The `fraction` of hashed files of these silos least recently read, with their hashes.
     func leastRecentlyVerified(siloIDs: [Int64], fraction: Double) throws -> [Int64: SHA256Digest]
@@ -90,8 +94,12 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// counts the catalogued files left out because they have no full hash.
     func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                        each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
-    /// Files with the same image data and different bytes, per image (silos: all when empty).
-    func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
+    /// The same pass without storing anything: for commands that only read.
+    func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
+                         each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
+    /// Files with the same image data and different bytes, per image (silos: all when empty),
+    /// counting only files of at least `minimumSize` bytes.
+    func sameImageGroups(silos: [String], minimumSize: Int64) throws -> [SameImageGroup]
 
     // MARK: What a plan accounts for besides the unified catalogue
     /// Every XMP sidecar, with the file it belongs to.
@@ -116,6 +124,24 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
     /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
     func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
+}
+
+extension CatalogueStore {
+    /// Same-image groups of every size.
+    public func sameImageGroups(silos: [String]) throws -> [SameImageGroup] { try sameImageGroups(silos: silos, minimumSize: 0) }
+}
+
+/// What recording a manifest found.
+public struct ManifestOutcome: Sendable {
+    public var summary = ManifestSummary(rows: 0, size: 0, mtimeNs: 0, sha256: SHA256Digest(hex: String(repeating: "0", count: 64))!)
+    /// Rows naming a catalogued file.
+    public var matched = 0
+    /// Rows naming no catalogued file: how many, and the first `ManifestReader.sampleLimit`.
+    public var unmatched = 0
+    public var unmatchedSample: [ManifestRow] = []
+    /// Files whose manifest values changed (recorded as `metadata` changes).
+    public var drifted = 0
+    public init() {}
 }
 
 /// How `--hash dupes` tells same-size files apart before reading them whole.

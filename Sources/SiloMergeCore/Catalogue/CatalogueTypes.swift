@@ -17,11 +17,14 @@ public struct SiloDefinition: Sendable, Hashable {
     /// The root folder's device and inode, once the scan has opened it (recorded in the
     /// catalogue so a plan can be checked against the folder that was scanned).
     public var rootIdentity: FileID?
+    /// Walk only the root's file system (`--one-file-system`, like `find -xdev`): folders that
+    /// are mount points of other file systems are skipped.
+    public var oneFileSystem: Bool
 
     public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
-                manifest: ManifestDefinition? = nil) {
+                manifest: ManifestDefinition? = nil, oneFileSystem: Bool = false) {
         self.name = name; self.root = root; self.priority = priority
-        self.includes = includes; self.excludes = excludes; self.manifest = manifest
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest; self.oneFileSystem = oneFileSystem
     }
 }
 
@@ -39,15 +42,18 @@ public struct Silo: Sendable, Hashable, Identifiable {
     /// The root folder's device and inode when it was last scanned (nil: scanned by a
     /// SiloMerge that did not record them).
     public var rootIdentity: FileID?
+    public var oneFileSystem = false
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
-                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil) {
+                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil,
+                oneFileSystem: Bool = false) {
         self.id = id; self.name = name; self.root = root; self.priority = priority; self.lastRunID = lastRunID
-        self.includes = includes; self.excludes = excludes; self.manifest = manifest
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest; self.oneFileSystem = oneFileSystem
     }
 
     public var definition: SiloDefinition {
-        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest)
+        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
+                       oneFileSystem: oneFileSystem)
     }
 }
 

@@ -157,7 +157,7 @@ extension SQLiteCatalogue {
                 let newest = rows.first { ($0[5] as Int64) == runID } ?? rows.first!
                 out.append(Finding(kind: .newDuplicate, silo: newest[0],
                                    path: RelativePath(bytes: SQLiteCatalogue.bytes(newest[1])).appending(SQLiteCatalogue.bytes(newest[2])),
-                                   new: state, detail: "\(after.count) copies (was \(before.count))"))
+                                   new: state, detail: "\(Format.plural(after.count, "copy")) (was \(before.count))"))
             } else if before.count >= 2 && after.count < before.count {
                 let gone = firstGone[sha]
                 out.append(Finding(kind: .duplicateGone, silo: gone?.silo ?? "", path: gone?.path ?? .root, old: state,

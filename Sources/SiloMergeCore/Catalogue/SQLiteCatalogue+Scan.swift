@@ -27,67 +27,115 @@ extension SQLiteCatalogue {
         }
     }
 
-    public func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
-                              rows: [ManifestRow]) throws -> [ManifestRow] {
-        try wrap("record a manifest") {
-            try pool.write { db in
-                // Values before, to report drift (only when this manifest was read before).
+    public func manifestIsCurrent(siloID: Int64, runID: Int64, identity m: ManifestIdentity) throws -> Bool {
+        try wrap("compare a manifest with the one last read") {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT path, size, mtime_ns, ctime_ns, dev, ino, definition FROM manifest WHERE silo_id = ?
+                    """, arguments: [siloID]) else { return false }
+                let path: String? = row[0], size: Int64? = row[1], mtime: Int64? = row[2], ctime: Int64? = row[3]
+                let dev: Int64? = row[4], ino: Int64? = row[5], definition: String? = row[6]
+                guard path == m.path, size == m.size, mtime == m.mtimeNs, ctime == m.ctimeNs,
+                      dev == Int64(bitPattern: m.device), ino == Int64(bitPattern: m.inode), definition == m.definition else { return false }
+                // Rows match files by path: files that appeared or went this run may match differently.
+                let moved = try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM file WHERE silo_id = ?1 AND first_seen_run = ?2)
+                        OR EXISTS (SELECT 1 FROM change WHERE run_id = ?2 AND silo_id = ?1 AND kind IN ('missing', 'excluded'))
+                    """, arguments: [siloID, runID]) ?? true
+                return !moved
+            }
+        }
+    }
+
+    public func applyManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
+                              read: ((ManifestRow) throws -> Void) throws -> ManifestSummary) throws -> ManifestOutcome {
+        // A manifest that cannot be read is the manifest's error, not the catalogue's: the
+        // transaction is rolled back (the values read before stay) and the error goes up as is.
+        do {
+            return try recordManifest(siloID: siloID, runID: runID, identity: identity, read: read)
+        } catch let error as ManifestError {
+            throw error
+        } catch {
+            throw CatalogueError.wrap(error, path: location, "record a manifest")
+        }
+    }
+
+    private func recordManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
+                                read: ((ManifestRow) throws -> Void) throws -> ManifestSummary) throws -> ManifestOutcome {
+        do {
+            return try pool.write { db in
                 let readBefore = try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM manifest WHERE silo_id = ?", arguments: [siloID]) ?? false
-                var before: [Int64: [String: [String]]] = [:]
-                if readBefore {
-                    for row in try Row.fetchAll(db, sql: """
-                        SELECT m.file_id, m.field, m.value FROM metadata m JOIN file f ON f.id = m.file_id
-                        WHERE m.origin = 'manifest' AND f.silo_id = ?
-                        """, arguments: [siloID]) {
-                        before[row[0], default: [:]][row[1] as String, default: []].append(row[2])
-                    }
-                }
+                // The new values wait in a scratch table (on disk, not in memory) until the
+                // manifest has been read whole; drift is then one comparison in SQL.
                 try db.execute(sql: """
-                    DELETE FROM metadata WHERE origin = 'manifest' AND file_id IN (SELECT id FROM file WHERE silo_id = ?)
-                    """, arguments: [siloID])
-                var after: [Int64: [String: [String]]] = [:]
+                    CREATE TEMP TABLE IF NOT EXISTS manifest_new (
+                        file_id INTEGER NOT NULL, field TEXT NOT NULL, tag TEXT NOT NULL, value TEXT NOT NULL, raw TEXT NOT NULL);
+                    DELETE FROM temp.manifest_new;
+                    """)
                 let find = RawStatement(try db.cachedStatement(sql: "SELECT id FROM file WHERE silo_id = ?1 AND dir = ?2 AND name = ?3"), db)
                 let insert = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
-                    VALUES (?1, ?2, 'manifest', ?3, ?4, ?5, ?6, ?7, 0)
+                    INSERT INTO temp.manifest_new (file_id, field, tag, value, raw) VALUES (?1, ?2, ?3, ?4, ?5)
                     """), db)
-                let source = file.string ?? file.display
-                var unmatched: [ManifestRow] = []
-                var matched = 0
-                for row in rows {
+                var outcome = ManifestOutcome()
+                let summary = try read { row in
                     find.bind(1, siloID); find.bind(2, text: row.path.parent.bytes); find.bind(3, text: Array(row.path.lastComponent))
                     let id: Int64? = try find.step("find a manifest's file") ? find.int64(0) : nil
                     find.reset()
-                    guard let id else { unmatched.append(row); continue }
-                    matched += 1
+                    guard let id else {
+                        outcome.unmatched += 1
+                        if outcome.unmatchedSample.count < ManifestReader.sampleLimit { outcome.unmatchedSample.append(row) }
+                        return
+                    }
+                    outcome.matched += 1
                     for v in row.values {
-                        after[id, default: [:]][v.field.rawValue, default: []].append(v.value.json)
                         insert.bind(1, id); insert.bind(2, text: v.field.rawValue); insert.bind(3, text: v.tag)
-                        insert.bind(4, text: v.value.json); insert.bind(5, text: v.raw); insert.bind(6, text: source)
-                        insert.bind(7, summary.mtimeNs)
+                        insert.bind(4, text: v.value.json); insert.bind(5, text: v.raw)
                         try insert.run("record a manifest value")
                     }
                 }
+                outcome.summary = summary
+                let source = identity.path
+                let old = """
+                    SELECT m.file_id, m.field, m.value FROM metadata m JOIN file f ON f.id = m.file_id
+                    WHERE m.origin = 'manifest' AND f.silo_id = ?1
+                    """
                 if readBefore {
-                    let drift = try db.makeStatement(sql: """
+                    let name = identity.path.split(separator: "/").last.map(String.init) ?? identity.path
+                    try db.execute(sql: """
                         INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
                                             old_sha256, new_size, new_mtime_ns, new_sha256, detail)
-                        SELECT ?, 'metadata', silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, size, mtime_ns, sha256, ?
-                        FROM file WHERE id = ? AND first_seen_run <> ?
-                        """)
-                    for id in Set(before.keys).union(after.keys).sorted() {
-                        let changed = SQLiteCatalogue.changedFields(before[id] ?? [:], (after[id] ?? [:]).mapValues { $0.sorted() })
-                        guard !changed.isEmpty else { continue }
-                        try drift.execute(arguments: [runID, "manifest \(file.lastComponent.isEmpty ? source : String(decoding: file.lastComponent, as: UTF8.self)): " + changed.joined(separator: ", "), id, runID])
-                    }
+                        SELECT ?2, 'metadata', f.silo_id, f.dir, f.name, f.id, f.size, f.mtime_ns, f.dev, f.ino, f.sha256,
+                               f.size, f.mtime_ns, f.sha256, ?3 || d.fields
+                        FROM (SELECT file_id, group_concat(field, ', ') AS fields FROM (
+                                SELECT DISTINCT file_id, field FROM (
+                                    SELECT * FROM (\(old) EXCEPT SELECT file_id, field, value FROM temp.manifest_new)
+                                    UNION ALL
+                                    SELECT * FROM (SELECT file_id, field, value FROM temp.manifest_new EXCEPT \(old)))
+                                ORDER BY file_id, field)
+                              GROUP BY file_id) d
+                        JOIN file f ON f.id = d.file_id
+                        WHERE f.first_seen_run <> ?2
+                        """, arguments: [siloID, runID, "manifest \(name): "])
+                    outcome.drifted = db.changesCount
                 }
                 try db.execute(sql: """
-                    INSERT INTO manifest (silo_id, path, size, mtime_ns, sha256, rows, matched, read_run)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    DELETE FROM metadata WHERE origin = 'manifest' AND file_id IN (SELECT id FROM file WHERE silo_id = ?);
+                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
+                        SELECT file_id, field, 'manifest', tag, value, raw, ?, ?, 0 FROM temp.manifest_new ORDER BY rowid;
+                    DELETE FROM temp.manifest_new;
+                    """, arguments: [siloID, source, summary.mtimeNs])
+                try db.execute(sql: """
+                    INSERT INTO manifest (silo_id, path, size, mtime_ns, sha256, rows, matched, read_run, ctime_ns, dev, ino,
+                                          definition, unmatched, skipped)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(silo_id) DO UPDATE SET path = excluded.path, size = excluded.size, mtime_ns = excluded.mtime_ns,
-                        sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, read_run = excluded.read_run
-                    """, arguments: [siloID, source, summary.size, summary.mtimeNs, summary.sha256.hex, summary.rows, matched, runID])
-                return unmatched
+                        sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, read_run = excluded.read_run,
+                        ctime_ns = excluded.ctime_ns, dev = excluded.dev, ino = excluded.ino, definition = excluded.definition,
+                        unmatched = excluded.unmatched, skipped = excluded.skipped
+                    """, arguments: [siloID, source, summary.size, summary.mtimeNs, summary.sha256.hex, summary.rows, outcome.matched,
+                                     runID, identity.ctimeNs, Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode),
+                                     identity.definition, outcome.unmatched, summary.skipped])
+                return outcome
             }
         }
     }

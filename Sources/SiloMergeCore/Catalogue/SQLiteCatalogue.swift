@@ -15,21 +15,50 @@ public final class SQLiteCatalogue: CatalogueStore {
     public let location: String
     let pool: DatabasePool
 
+    /// Whether this connection may write (see `CatalogueAccess`).
+    public let access: CatalogueAccess
+
     /// Opens (creating when `create` is true) the catalogue at `path` and brings its schema up
     /// to date. Refuses files written by a newer SiloMerge.
-    public init(path: String, create: Bool = true) throws {
+    public convenience init(path: String, create: Bool = true) throws {
+        try self.init(path: path, access: create ? .create : .readWrite)
+    }
+
+    /// Opens the catalogue at `path` for `access`. What the file is (missing, empty, somebody
+    /// else's database, a catalogue of a newer or an older SiloMerge) is decided before anything
+    /// writes to it; a foreign file is refused byte for byte untouched, and `.readOnly` never
+    /// writes at all.
+    public init(path: String, access: CatalogueAccess) throws {
         self.location = path
-        if !create && !FileManager.default.fileExists(atPath: path) {
+        self.access = access
+        let migrator = CatalogueSchema.migrator()
+        switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
+        case (.missing, .create), (.empty, .create):
+            break
+        case (.missing, _):
             throw CatalogueError.cannotOpen(path: path, reason: "no such file; run `silomerge scan` or `silomerge audit` first, or pass --catalog")
+        case (.empty, _):
+            throw CatalogueError.notACatalogue(path: path, reason: "it is empty (no scan has recorded anything in it); run `silomerge scan` first")
+        case (.foreign(let reason), _):
+            throw CatalogueError.notACatalogue(path: path, reason: reason)
+        case (.newer(let unknown), _):
+            throw CatalogueError.newerSchema(path: path, unknown: unknown)
+        case (.catalogue(let applied), .readOnly):
+            let pending = migrator.migrations.filter { !applied.contains($0) }
+            if !pending.isEmpty { throw CatalogueError.olderSchema(path: path, missing: pending) }
+        case (.catalogue, _):
+            break
         }
         var config = Configuration()
         config.label = "silomerge-catalogue"
         config.busyMode = .timeout(30)
         config.maximumReaderCount = 8
+        config.readonly = access == .readOnly
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = FILE")
             try db.execute(sql: "PRAGMA cache_size = -16384")   // at most 16 MiB per connection
+            guard !db.configuration.readonly else { return }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Checkpoint (copy the WAL back into the file, with an fsync) every 64 MiB rather
             // than every 4 MiB: a scan writes in large transactions.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
@@ -39,21 +68,8 @@ public final class SQLiteCatalogue: CatalogueStore {
         } catch {
             throw CatalogueError.wrap(error, path: path, "open")
         }
+        guard access != .readOnly else { return }
         do {
-            let migrator = CatalogueSchema.migrator()
-            let unknown = try pool.read { db -> [String] in
-                guard try db.tableExists("grdb_migrations") else { return [] }
-                let applied = try migrator.appliedIdentifiers(db)
-                return applied.subtracting(migrator.migrations).sorted()
-            }
-            if !unknown.isEmpty { throw CatalogueError.newerSchema(path: path, unknown: unknown) }
-            try pool.read { db in
-                // A database that has tables but not ours is somebody else's file.
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-                if !tables.isEmpty && !tables.contains("grdb_migrations") {
-                    throw CatalogueError.notACatalogue(path: path, reason: "it holds other tables (\(tables.prefix(3).joined(separator: ", ")))")
-                }
-            }
             try migrator.migrate(pool)
             try pool.write { db in
                 for sql in CatalogueSchema.bulkIndexes { try db.execute(sql: sql) }
@@ -122,7 +138,8 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
-            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino,
+                   one_file_system
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
@@ -130,10 +147,16 @@ public final class SQLiteCatalogue: CatalogueStore {
             if let dev: Int64 = row["root_dev"], let ino: Int64 = row["root_ino"] {
                 silo.rootIdentity = FileID(device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino))
             }
+            silo.oneFileSystem = (row["one_file_system"] as Int64?) == 1
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
-            if let json: String = row["manifest"], let data = json.data(using: .utf8) {
-                silo.manifest = try? JSONDecoder().decode(ManifestDefinition.self, from: data)
+            if let json: String = row["manifest"] {
+                // A mapping that cannot be read is said, never dropped (the manifest would
+                // silently stop being read).
+                do { silo.manifest = try JSONDecoder().decode(ManifestDefinition.self, from: Data(json.utf8)) } catch {
+                    throw CatalogueError.sqlite(path: "silo \(silo.name)", operation: "read its manifest mapping",
+                                                reason: "\(error); scan it again with --config to store it anew")
+                }
             }
             return silo
         }
@@ -162,14 +185,14 @@ public final class SQLiteCatalogue: CatalogueStore {
                     let dev = def.rootIdentity.map { Int64(bitPattern: $0.device) }
                     let ino = def.rootIdentity.map { Int64(bitPattern: $0.inode) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino, one_file_system)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
                             includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest,
-                            root_dev = excluded.root_dev, root_ino = excluded.root_ino
+                            root_dev = excluded.root_dev, root_ino = excluded.root_ino, one_file_system = excluded.one_file_system
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
                                          Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
-                                         Timestamp.string(Date()), dev, ino])
+                                         Timestamp.string(Date()), dev, ino, def.oneFileSystem ? 1 : 0])
                 }
                 let all = try Self.fetchSilos(db)
                 return definitions.compactMap { d in all.first { $0.name == d.name } }

@@ -347,6 +347,27 @@ enum CatalogueSchema {
                 SELECT 'uncatalogued.since_run', CAST(coalesce(max(id), 0) AS TEXT) FROM run;
                 """)
         }
+        migrator.registerMigration("v7-input") { db in
+            // Marks the file as a SiloMerge catalogue in its header ("SLMG"), so that no
+            // command mistakes it for somebody else's database, or the other way round.
+            try db.execute(sql: "PRAGMA application_id = \(CatalogueFile.applicationID)")
+            try db.execute(sql: """
+                -- What identifies a manifest as unchanged since it was read (with size, mtime_ns
+                -- and sha256): its ctime, device and inode, and the column mapping it was read
+                -- with. An unchanged manifest of a silo whose files did not change is not read
+                -- again. unmatched and skipped count its rows that name no catalogued file, and
+                -- rows without a usable path.
+                ALTER TABLE manifest ADD COLUMN ctime_ns INTEGER;
+                ALTER TABLE manifest ADD COLUMN dev INTEGER;
+                ALTER TABLE manifest ADD COLUMN ino INTEGER;
+                ALTER TABLE manifest ADD COLUMN definition TEXT;
+                ALTER TABLE manifest ADD COLUMN unmatched INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE manifest ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+                -- scan --one-file-system: folders on another file system than the silo root
+                -- are not walked (remembered for rescans and checks).
+                ALTER TABLE silo ADD COLUMN one_file_system INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 

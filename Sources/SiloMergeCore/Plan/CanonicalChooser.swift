@@ -83,7 +83,7 @@ struct CanonicalChooser {
                 return kept.count == 1 ? "only copy with \(names)" : "copies with \(names) preferred"
             }
             let most = dropped.map { Self.fields(of: $0, in: asset).count }.max() ?? 0
-            return "richest metadata (\(mine.count) fields, others \(most))"
+            return "richest metadata (\(Format.plural(mine.count, "field")), others \(most))"
         case .oldestMtime:
             let (y, m, d) = AssetDate.utcDay(nanoseconds: winner.mtimeNs)
             let sameDay = dropped.contains { AssetDate.utcDay(nanoseconds: $0.mtimeNs) == (y, m, d) }

@@ -38,25 +38,26 @@ public enum PlanFile {
         }
     }
 
+    /// The largest plan file read (millions of operations).
+    public static let maximumFileSize = 4 << 30
+
     /// Writes the plan to a file (atomically: a temporary file renamed over).
     public static func write(_ plan: MergePlan, to path: FilePath) throws(PlanError) {
         let bytes = try encode(plan)
         guard let p = path.string else { throw .cannotEncode(reason: "the plan path is not UTF-8: \(path.display)") }
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: p), options: .atomic)
-        } catch {
-            throw .cannotEncode(reason: "\(p): \(error.localizedDescription)")
+        do { try InputFile.writeAtomically(p, bytes) } catch {
+            throw .cannotEncode(reason: error.description)
         }
     }
 
     /// Reads a plan file.
     public static func read(_ path: FilePath) throws(PlanError) -> MergePlan {
         guard let p = path.string else { throw .cannotDecode(path: path.display, reason: "the path is not UTF-8") }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: p)) } catch {
-            throw .cannotDecode(path: p, reason: error.localizedDescription)
+        let data: [UInt8]
+        do { data = try InputFile.readBytes(p, limit: maximumFileSize) } catch {
+            throw .cannotDecode(path: p, reason: error.reason)
         }
-        return try decode(Array(data), path: p)
+        return try decode(data, path: p)
     }
 
     /// The SHA-256 of the plan's encoding: what a journal is tied to.

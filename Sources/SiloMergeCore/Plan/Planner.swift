@@ -172,7 +172,7 @@ public struct Planner: Sendable {
             operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,
                                             destination: RelativePath(m.joined(separator: "/")),
                                             content: text, contentSHA256: Self.sha(text),
-                                            reason: "DAM import manifest: one row per file in the target (\(rows.count) rows)"))
+                                            reason: "DAM import manifest: one row per file in the target (\(Format.plural(rows.count, "row")))"))
         }
         if let m = exiftoolDestination {
             // The same reconciled fields as ExifTool JSON, `SourceFile` naming each file in the
@@ -190,7 +190,7 @@ public struct Planner: Sendable {
             operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,
                                             destination: RelativePath(m.joined(separator: "/")),
                                             content: text, contentSHA256: Self.sha(text),
-                                            reason: "ExifTool JSON of the reconciled metadata for the target (\(records.count) files): exiftool -j=FILE TARGET"))
+                                            reason: "ExifTool JSON of the reconciled metadata for the target (\(Format.plural(records.count, "file"))): exiftool -j=FILE TARGET"))
         }
 
         // Duplicate actions, and what the silos keep.
@@ -503,7 +503,7 @@ struct NameTable {
             let contested = placed[members[0]].wanted.joined(separator: "/")
             let reason = isDir
                 ? "the name is a folder in the target; every file wanting it gets -<sha256:8>"
-                : "\(members.count) contents want this name (names are compared after Unicode normalisation and case folding); the first by SHA-256 keeps it, the others get -<sha256:8>"
+                : "\(Format.plural(members.count, "content")) want this name (names are compared after Unicode normalisation and case folding); the first by SHA-256 keeps it, the others get -<sha256:8>"
             for i in members where placed[i].final != placed[i].wanted {
                 placed[i].renamedBecause = "renamed from \(contested): another content has that name"
             }

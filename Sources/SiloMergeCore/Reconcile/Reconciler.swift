@@ -60,6 +60,37 @@ public struct ReconcilePolicies: Sendable, Hashable, Codable {
 
     /// `priority` for every field not named.
     public func policy(for field: UnifiedField) -> ReconcilePolicy { byField[field] ?? .priority }
+
+    /// As stored in the catalogue (`setting` reconcile.policies): `{"date_created":"oldest",…}`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(Dictionary(uniqueKeysWithValues: byField.map { ($0.key.rawValue, $0.value.rawValue) }))
+    }
+
+    /// Reads `{"field":"policy",…}`, and the shape older versions stored
+    /// (`{"byField":["field","policy",…]}`), so remembered policies survive an upgrade.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        var pairs: [(String, String)] = []
+        if let map = try? c.decode([String: String].self) {
+            pairs = map.map { ($0.key, $0.value) }
+        } else {
+            struct Old: Decodable { var byField: [String] }
+            let flat = try c.decode(Old.self).byField
+            guard flat.count % 2 == 0 else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "an odd list of fields and policies")
+            }
+            pairs = stride(from: 0, to: flat.count, by: 2).map { (flat[$0], flat[$0 + 1]) }
+        }
+        var byField: [UnifiedField: ReconcilePolicy] = [:]
+        for (f, p) in pairs {
+            guard let field = UnifiedField(rawValue: f), let policy = ReconcilePolicy(rawValue: p) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown field or policy '\(f): \(p)'")
+            }
+            byField[field] = policy
+        }
+        self.byField = byField
+    }
 }
 
 /// Decides one value per field for a distinct content, from the values of all its copies.

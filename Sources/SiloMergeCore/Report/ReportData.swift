@@ -4,7 +4,10 @@ extension HTMLReportData {
     /// Everything the audit page shows, from the catalogue: figures, overlap, formats, the
     /// largest groups, same-image groups, conflicts (after reconciling with the stored
     /// policies and resolutions) and the latest check. Lists stop at `rowLimit`; totals count all.
-    public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date()) throws -> HTMLReportData {
+    /// Only reads the catalogue: conflicts come from a reconciliation that stores nothing, with
+    /// `policies` when given, else the stored ones.
+    public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date(),
+                              policies: [UnifiedField: ReconcilePolicy]? = nil) throws -> HTMLReportData {
         let query = DuplicateQuery()
         let analysis = try store.analyse(query, top: rowLimit)
         let silos = try store.silos()
@@ -23,7 +26,7 @@ extension HTMLReportData {
 
         var conflicts: [ConflictRow] = []
         var conflictCount = 0
-        let summary = try Reconciliation.run(store: store) { asset in
+        let summary = try Reconciliation.run(store: store, policies: policies, record: false) { asset in
             for f in asset.fields where f.status == .conflict {
                 conflictCount += 1
                 guard conflicts.count < rowLimit else { continue }

@@ -68,6 +68,9 @@ public final class ScanEngine: Sendable {
                 throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: Errno(errno))
             }
             guard st.kind == .directory else { throw ScanError.rootNotDirectory(silo: s.name, path: absolute.display) }
+            if let type = PseudoFileSystems.name(fd: fd, device: st.device) {
+                throw ScanError.pseudoFileSystem(silo: s.name, path: absolute.display, type: type)
+            }
             if let other = byID[st.fileID] {
                 throw ScanError.sameFolder(first: other, second: s.name, path: absolute.display)
             }
@@ -99,7 +102,10 @@ public final class ScanEngine: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let registered = try store.registerSilos(definitions)
         let everySilo = try store.silos()
-        let optionsJSON = (try? String(decoding: JSONEncoder.sorted.encode(options), as: UTF8.self)) ?? "{}"
+        // run.options: the options as JSON with snake_case keys, like every other JSON SiloMerge writes.
+        let optionsEncoder = JSONEncoder.sorted
+        optionsEncoder.keyEncodingStrategy = .convertToSnakeCase
+        let optionsJSON = (try? String(decoding: optionsEncoder.encode(options), as: UTF8.self)) ?? "{}"
         let runID = try store.beginRun(kind: options.kind, hashMode: options.hashMode.rawValue,
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
@@ -133,9 +139,11 @@ public final class ScanEngine: Sendable {
 }
 
 extension JSONEncoder {
+    /// What the catalogue's JSON columns are written with: sorted keys (the same value gives
+    /// the same text), slashes as they are.
     static var sorted: JSONEncoder {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }
 }

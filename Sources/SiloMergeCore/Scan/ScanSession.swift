@@ -302,31 +302,40 @@ final class ScanSession: WalkVisitor, Sendable {
     }
 
     /// Reads each scanned silo's CSV manifest (after the walk, so its rows can be matched with
-    /// the catalogued files) and reports rows that name no file.
+    /// the catalogued files), streamed in bounded memory. A manifest unchanged since it was last
+    /// read (same identity and mapping) of a silo where no file appeared or went is not read
+    /// again (unless --rehash). Rows naming no file and rows without a usable path are each
+    /// reported once per manifest: a count and the first few rows.
     private func readManifests() {
         for root in roots {
             guard let definition = root.silo.manifest else { continue }
             let file = definition.file.string ?? definition.file.display
+            let silo = root.silo.name
             do {
-                var rows: [ManifestRow] = []
-                let summary = try ManifestReader.read(definition) { rows.append($0) }
+                let identity = try ManifestReader.identity(definition)
+                if !options.rehash, try store.manifestIsCurrent(siloID: root.silo.id, runID: runID, identity: identity) { continue }
+                let outcome = try store.applyManifest(siloID: root.silo.id, runID: runID, identity: identity) { body in
+                    try ManifestReader.read(definition, body)
+                }
+                let summary = outcome.summary
                 if summary.encoding != "UTF-8" {
-                    diagnostics.report(Diagnostic(.note, .manifest, silo: root.silo.name, path: nil,
+                    diagnostics.report(Diagnostic(.note, .manifest, silo: silo, path: nil,
                         message: "manifest \(file) is not UTF-8: read as \(summary.encoding)"))
                 }
-                for (number, reason) in summary.skipped {
-                    diagnostics.report(Diagnostic(.warning, .manifest, silo: root.silo.name, path: nil,
-                                                  message: "manifest \(file), row \(number): \(reason)"))
+                if summary.skipped > 0 {
+                    let sample = summary.skippedSample.map { "row \($0.row): \($0.reason)" }.joined(separator: "; ")
+                    diagnostics.report(Diagnostic(.warning, .manifest, silo: silo, path: nil,
+                        message: "manifest \(file): \(Format.count(summary.skipped)) \(summary.skipped == 1 ? "row was" : "rows were") skipped (\(sample)\(summary.skipped > summary.skippedSample.count ? "; …" : ""))"))
                 }
-                let unmatched = try store.applyManifest(siloID: root.silo.id, runID: runID, file: definition.file,
-                                                        summary: summary, rows: rows)
-                for row in unmatched {
+                if outcome.unmatched > 0 {
                     // A note, not a warning: the scan itself is complete; the manifest is stale.
-                    diagnostics.report(Diagnostic(.note, .manifest, silo: root.silo.name, path: row.path,
-                        message: "manifest \(file), row \(row.number): names \(row.path.display), which is not a catalogued file of silo '\(root.silo.name)'"))
+                    let sample = outcome.unmatchedSample.map { "row \($0.number): \($0.path.display)" }.joined(separator: "; ")
+                    let more = outcome.unmatched > outcome.unmatchedSample.count ? "; … (the first \(outcome.unmatchedSample.count) shown)" : ""
+                    diagnostics.report(Diagnostic(.note, .manifest, silo: silo, path: outcome.unmatched == 1 ? outcome.unmatchedSample.first?.path : nil,
+                        message: "manifest \(file): \(Format.count(outcome.unmatched)) of \(Format.count(summary.rows)) \(summary.rows == 1 ? "row names" : "rows name") no catalogued file of silo '\(silo)' (\(sample)\(more))"))
                 }
             } catch let error as ManifestError {
-                diagnostics.report(Diagnostic(.error, .manifest, silo: root.silo.name, path: nil, message: error.description))
+                diagnostics.report(Diagnostic(.error, .manifest, silo: silo, path: nil, message: error.description))
             } catch {
                 fail(error)
             }

@@ -45,6 +45,7 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     case duplicateSiloName(String)
     case rootUnavailable(silo: String, path: String, errno: Errno)
     case rootNotDirectory(silo: String, path: String)
+    case pseudoFileSystem(silo: String, path: String, type: String)
     case sameFolder(first: String, second: String, path: String)
     case invalidPattern(silo: String?, pattern: String, reason: String)
     case hasherUnavailable(String)
@@ -64,6 +65,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
             "silo '\(silo)': cannot open \(path): \(errno) (\(errno.name))"
         case .rootNotDirectory(let silo, let path):
             "silo '\(silo)': \(path) is not a folder"
+        case .pseudoFileSystem(let silo, let path, let type):
+            "silo '\(silo)': \(path) is on a \(type) file system, the kernel's view of itself, not files: SiloMerge never scans those"
         case .sameFolder(let first, let second, let path):
             "silos '\(first)' and '\(second)' are the same folder (\(path)); every file would be its own duplicate. Give the folder once."
         case .invalidPattern(let silo, let pattern, let reason):
@@ -80,7 +83,7 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     /// Errors in what the user asked for (exit code 64), as opposed to failures while working.
     public var isUsageError: Bool {
         switch self {
-        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory: true
+        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory, .pseudoFileSystem: true
         default: false
         }
     }

@@ -270,7 +270,8 @@ final class Walker: Sendable {
             }
             switch st.kind {
             case .directory:
-                handleDirectory(job: job, root: root, name: name, stat: st, viaSymlink: false, listing: &listing, children: &children)
+                handleDirectory(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, stat: st,
+                                viaSymlink: false, listing: &listing, children: &children)
             case .regular:
                 if inCatalogueFolder && catalogueNames.contains(name) {
                     listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .regular, reason: .catalogue,
@@ -293,8 +294,8 @@ final class Walker: Sendable {
                                                                   detail: "symbolic link, not followed (--follow-symlinks follows links)"))
                     continue
                 }
-                followLink(job: job, root: root, dirFD: dirFD, name: name, listing: &listing, children: &children,
-                           filesHere: &filesHere, bytesHere: &bytesHere)
+                followLink(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, listing: &listing,
+                           children: &children, filesHere: &filesHere, bytesHere: &bytesHere)
             default:
                 skipSpecial(root: root, path: job.dir.appending(name), kind: st.kind)
                 listing.uncatalogued.append(UncataloguedEntry(name: name, kind: st.kind, reason: .specialFile,
@@ -342,14 +343,35 @@ final class Walker: Sendable {
                                       message: "skipped \(kind.label): special files are never opened"))
     }
 
-    private func handleDirectory(job: Job, root: WalkRoot, name: [UInt8], stat: FileStat, viaSymlink: Bool,
-                                 listing: inout DirectoryListing, children: inout [Job]) {
+    private func handleDirectory(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], stat: FileStat,
+                                 viaSymlink: Bool, listing: inout DirectoryListing, children: inout [Job]) {
         let path = job.dir.appending(name)
         if root.rules.skips(parent: job.dir, name: name, isDirectory: true) {
             counters.ignored.add(1, ordering: .relaxed)
             visitor.excluded(root: job.root, dir: path)
             skipped(job, root, name, stat, isDirectory: true, asLink: viaSymlink, listing: &listing)
             return
+        }
+        // A mount point: another file system starts here.
+        if stat.device != parentDevice {
+            if root.silo.oneFileSystem && stat.device != root.rootID.device {
+                counters.ignored.add(1, ordering: .relaxed)
+                diagnostics.report(Diagnostic(.note, .otherFileSystem, silo: root.silo.name, path: path,
+                                              message: "is on another file system (a mount point): not walked (--one-file-system)"))
+                listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory, reason: .excluded,
+                                                              detail: "another file system (--one-file-system)"))
+                visitor.excluded(root: job.root, dir: path)
+                return
+            }
+            if let type = pseudoFileSystem(dirFD: dirFD, name: name, follow: viaSymlink, device: stat.device) {
+                counters.ignored.add(1, ordering: .relaxed)
+                diagnostics.report(Diagnostic(.note, .pseudoFileSystem, silo: root.silo.name, path: path,
+                                              message: "is a \(type) file system (the kernel's view of itself, not files): never walked"))
+                listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory, reason: .excluded,
+                                                              detail: "a \(type) file system: never walked"))
+                visitor.excluded(root: job.root, dir: path)
+                return
+            }
         }
         if let other = otherSiloRoots[stat.fileID], stat.fileID != root.rootID {
             _ = other   // announced once by the engine before the walk
@@ -368,7 +390,15 @@ final class Walker: Sendable {
                             viaSymlink: viaSymlink || job.viaSymlink))
     }
 
-    private func followLink(job: Job, root: WalkRoot, dirFD: Int32, name: [UInt8], listing: inout DirectoryListing,
+    /// The pseudo file system (proc, sysfs...) the folder `name` in `dirFD` is on, if any.
+    private func pseudoFileSystem(dirFD: Int32, name: [UInt8], follow: Bool, device: UInt64) -> String? {
+        let flags = O_RDONLY | O_DIRECTORY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW)
+        guard case .success(let fd) = Posix.openAt(dirFD, RelativePath(bytes: name), flags: flags) else { return nil }
+        defer { close(fd) }
+        return PseudoFileSystems.name(fd: fd, device: device)
+    }
+
+    private func followLink(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], listing: inout DirectoryListing,
                             children: inout [Job], filesHere: inout Int, bytesHere: inout Int64) {
         let path = job.dir.appending(name)
         let target = RelativePath(bytes: name).withCString { Posix.stat(at: dirFD, $0) }
@@ -392,7 +422,8 @@ final class Walker: Sendable {
                                                               detail: "links into silo '\(owner.name)'; its files are catalogued there"))
                 return
             }
-            handleDirectory(job: job, root: root, name: name, stat: st, viaSymlink: true, listing: &listing, children: &children)
+            handleDirectory(job: job, root: root, dirFD: dirFD, parentDevice: parentDevice, name: name, stat: st, viaSymlink: true,
+                            listing: &listing, children: &children)
         case .regular:
             if root.rules.skips(parent: job.dir, name: name, isDirectory: false) {
                 counters.ignored.add(1, ordering: .relaxed)

@@ -5,29 +5,31 @@ import SiloMergeCore
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Carry out a plan safely; run it again to resume after a crash or a full disk.",
+        usage: "silomerge apply <plan.json> [<options>]",
         discussion: """
-            Checks the plan against the catalogue it was made from (each silo's name, root,
-            device and inode; the target and the quarantine folder outside every silo), then
-            validates the whole plan before touching anything: every root (the target, the
-            quarantine folder, each silo) is opened from / without following symbolic links
-            and must be the folder the plan recorded; destinations stay inside the target with
-            no symlinked folder on the way; no two operations on one name; sources unchanged.
-            Then per operation: checks the source still matches the plan, writes to a
-            temporary name beside the destination, fsyncs, verifies the SHA-256 of what was
-            written, and renames into place without ever overwriting; a destination that
-            already holds the content counts as done. Duplicates are acted on only after their
-            canonical copy is verified in the target. Every step is journalled (fsynced) in
-            PLAN.journal: after a crash, a kill or a full disk, run the same command again;
-            `silomerge undo PLAN` reverses what was done.
+            Checks the plan against the catalogue it was made from (each silo's name,
+            root, device and inode; the target and the quarantine folder outside every
+            silo), then validates the whole plan before touching anything: every root
+            (the target, the quarantine folder, each silo) is opened from / without
+            following symbolic links and must be the folder the plan recorded;
+            destinations stay inside the target with no symlinked folder on the way; no
+            two operations on one name; sources unchanged. Then per operation: checks
+            the source still matches the plan, writes to a temporary name beside the
+            destination, fsyncs, verifies the SHA-256 of what was written, and renames
+            into place without ever overwriting; a destination that already holds the
+            content counts as done. Duplicates are acted on only after their canonical
+            copy is verified in the target. Every step is journalled (fsynced) in
+            PLAN.journal: after a crash, a kill or a full disk, run the same command
+            again; `silomerge undo PLAN` reverses what was done.
 
             One apply, undo or verify of a plan at a time: the plan's journal is locked
             (PLAN.journal-lock), and so is the catalogue, as for a scan. A second one is
-            refused at once, naming the process that holds the lock. Each apply is recorded
-            in the catalogue: `silomerge history` lists it.
+            refused at once, naming the process that holds the lock. Each apply is
+            recorded in the catalogue: `silomerge history` lists it.
 
-            Exit codes: 0 all done; 1 some operations were refused (the source changed, the
-            destination holds other content) or failed; 2 stopped (full disk, plan refused,
-            locked by another process, catalogue missing).
+            Exit codes: 0 all done; 1 some operations were refused (the source changed,
+            the destination holds other content) or failed; 2 stopped (full disk, plan
+            refused, locked by another process, catalogue missing).
 
             Examples:
               silomerge apply plan.json --dry-run
@@ -117,20 +119,23 @@ struct Apply: ParsableCommand {
 struct Undo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reverse what `apply` did, from its journal (after a full or a partial apply).",
+        usage: "silomerge undo <plan.json> [<options>]",
         discussion: """
-            Created files are removed only if they are unchanged since apply wrote them; moved
-            and quarantined files go back where they were; duplicates replaced by hard links
-            are restored; folders apply made are removed when empty. Files changed since are
-            left, and listed (exit 1). Roots are opened as apply opens them (from /, without
-            following links, checked against the identities the plan and the journal recorded).
+            Created files are removed only if they are unchanged since apply wrote them;
+            moved and quarantined files go back where they were; duplicates replaced by
+            hard links are restored; folders apply made are removed when empty. Files
+            changed since are left, and listed (exit 1). Roots are opened as apply opens
+            them (from /, without following links, checked against the identities the
+            plan and the journal recorded).
 
-            Undo needs only the plan and its journal: it works when the catalogue is gone
-            (and is then not recorded in the history). With the catalogue, it locks it as a
-            scan does and is listed by `silomerge history`. The plan's journal is locked: an
-            apply or another undo of the plan running is refused at once.
+            Undo needs only the plan and its journal: it works when the catalogue is
+            gone (and is then not recorded in the history). With the catalogue, it locks
+            it as a scan does and is listed by `silomerge history`. The plan's journal
+            is locked: an apply or another undo of the plan running is refused at once.
 
-            Exit codes: 0 everything reversed; 1 some files were left (changed since apply) or
-            could not be restored; 2 could not run (no journal, locked, another plan's journal).
+            Exit codes: 0 everything reversed; 1 some files were left (changed since
+            apply) or could not be restored; 2 could not run (no journal, locked,
+            another plan's journal).
             """
     )
 
@@ -184,8 +189,8 @@ struct Undo: ParsableCommand {
             log?.finish(status: r.isComplete ? .ok : .warnings, outcome: r.isComplete ? "complete" : "incomplete", error: nil)
         }
 
-        print("Undid \(self.plan): \(r.undone.count) operations reversed, \(r.skipped.count) with nothing to undo, "
-              + "\(r.left.count) left in place, \(r.failed.count) failed; \(r.removedDirectories) folders removed.")
+        print("Undid \(self.plan): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
+              + "\(r.left.count) left in place, \(r.failed.count) failed; \(Format.plural(r.removedDirectories, "folder")) removed.")
         for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
         for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
         for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left: \(d)\n") }
@@ -197,15 +202,16 @@ struct Undo: ParsableCommand {
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
+        usage: "silomerge verify <plan.json> [<options>]",
         discussion: """
-            BagIt's "complete and valid" for a tree built by `silomerge apply`: every file the
-            plan put in the target exists (not as a symlink) and holds the content the plan
-            names, and the target holds no other file (the quarantine folder and SiloMerge's
-            temporary names aside). The target is opened as apply opens it (from /, without
-            following links; refused when it is not the folder the plan and the journal
-            recorded) and walked folder by folder, so trees deeper than PATH_MAX verify too.
-            It does not need the catalogue. It waits for no one: while an apply or undo of the
-            plan runs, it is refused at once.
+            BagIt's "complete and valid" for a tree built by `silomerge apply`: every
+            file the plan put in the target exists (not as a symlink) and holds the
+            content the plan names, and the target holds no other file (the quarantine
+            folder and SiloMerge's temporary names aside). The target is opened as apply
+            opens it (from /, without following links; refused when it is not the folder
+            the plan and the journal recorded) and walked folder by folder, so trees
+            deeper than PATH_MAX verify too. It does not need the catalogue. It waits
+            for no one: while an apply or undo of the plan runs, it is refused at once.
 
             Exit codes: 0 complete and valid; 3 files missing or unexpected; 4 a file's
             content differs (corruption); 2 could not run.
@@ -221,39 +227,6 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("format"), help: "text or json.")
     var format: Check.Style = .text
 
-    struct Output: Encodable {
-        struct Problem: Encodable {
-            var kind: String
-            var path: String
-            var pathB64: String?
-            var expected: String?
-            var found: String?
-            var detail: String?
-            enum CodingKeys: String, CodingKey { case kind, path, pathB64 = "path_b64", expected, found, detail }
-            func encode(to encoder: Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(kind, forKey: .kind)
-                try c.encode(path, forKey: .path)
-                try c.encodeIfPresent(pathB64, forKey: .pathB64)
-                try c.encode(expected, forKey: .expected)
-                try c.encode(found, forKey: .found)
-                try c.encode(detail, forKey: .detail)
-            }
-        }
-        var target: String
-        var expectedFiles: Int
-        var verifiedFiles: Int
-        var bytesRead: Int64
-        var complete: Bool
-        var valid: Bool
-        var unexpected: Bool
-        var problems: [Problem]
-        enum CodingKeys: String, CodingKey {
-            case target, expectedFiles = "expected_files", verifiedFiles = "verified_files", bytesRead = "bytes_read"
-            case complete, valid, unexpected, problems
-        }
-    }
-
     func run() throws {
         let planPath = Posix.absolute(FilePath(self.plan))
         let plan = try PlanFile.read(FilePath(self.plan))
@@ -263,21 +236,11 @@ struct Verify: ParsableCommand {
         let r = try PlanVerifier.verify(plan, journal: journalPath)
         switch format {
         case .json:
-            let output = Output(
-                target: plan.targetRoot.display, expectedFiles: r.expectedFiles, verifiedFiles: r.verifiedFiles,
-                bytesRead: r.bytesRead, complete: r.isComplete, valid: r.isValid, unexpected: r.hasUnexpected,
-                problems: r.problems.map { p in
-                    Output.Problem(kind: p.kind.rawValue, path: p.path.display,
-                                   pathB64: p.path.isValidUTF8 ? nil : Data(p.path.bytes).base64EncodedString(),
-                                   expected: p.expected, found: p.found, detail: p.detail)
-                })
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(output), as: UTF8.self))
+            print(try JSONOutput.string(VerifyJSON(target: plan.targetRoot, report: r)))
         case .text:
             let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(r.expectedFiles) files hold their content "
+            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
                   + "(\(Format.bytes(r.bytesRead)) read): \(state).")
             for p in r.problems.prefix(100) {
                 var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"

@@ -5,6 +5,7 @@ import SiloMergeCore
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rescan the catalogued silos and report what changed since the last scan (for cron).",
+        usage: "silomerge check [<silo> ...] [<options>]",
         discussion: """
             Rescans every catalogued silo (or those named) incrementally: files
             whose device, inode, size, mtime and ctime are unchanged are not
@@ -94,6 +95,8 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("reason"), help: ArgumentHelp("With --accept: why, recorded with the acceptance.", valueName: "text"))
     var reason: String?
 
+    @OptionGroup var configOption: ConfigOption
+
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
@@ -107,11 +110,13 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
+        let config = try configOption.load()
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         if !accept.isEmpty || acceptAll {
             try runAccept(catalogue)
             return
         }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         var options = CheckOptions()
         options.scan.rehash = rehash
         options.scan.verifyFraction = verifyFraction
@@ -130,7 +135,7 @@ struct Check: ParsableCommand {
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .json:
-            out.write(CheckText.json(result))
+            out.write(try CheckText.json(result))
         case .text:
             if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location)) }
         }
@@ -311,14 +316,14 @@ enum CheckText {
 
     static func text(_ r: CheckResult, limit: Int, catalog: String) -> String {
         let c = r.scan.counts
-        var out = "Check of \(r.scan.silos.count) silo\(r.scan.silos.count == 1 ? "" : "s") (\(Format.count(c.files)) files, \(Format.bytes(c.bytes))) in \(Format.duration(r.scan.elapsed)): "
+        var out = "Check of \(r.scan.silos.count) silo\(r.scan.silos.count == 1 ? "" : "s") (\(Format.plural(c.files, "file")), \(Format.bytes(c.bytes))) in \(Format.duration(r.scan.elapsed)): "
         let earlier = r.open.filter { $0.openedRun != r.scan.runID }
         switch r.outcome {
         case .unchanged: out += "nothing changed"
         case .changed: out += r.findings.isEmpty ? "nothing changed, \(earlier.count) finding\(earlier.count == 1 ? "" : "s") still open" : "changes found"
         case .corrupted: out += r.findings.contains { $0.kind == .corrupted } ? "CORRUPTION FOUND" : "CORRUPTION STILL OPEN"
         }
-        out += " · read \(Format.count(c.filesHashed)) file\(c.filesHashed == 1 ? "" : "s") (\(Format.bytes(c.bytesHashed))) (run \(r.scan.runID))\n"
+        out += " · read \(Format.plural(c.filesHashed, "file")) (\(Format.bytes(c.bytesHashed))) (run \(r.scan.runID))\n"
         let counts = r.counts
         if !counts.isEmpty {
             out += Finding.Kind.allCases.compactMap { k in counts[k].map { "\(Format.count($0)) \(k.rawValue)" } }.joined(separator: " · ") + "\n\n"

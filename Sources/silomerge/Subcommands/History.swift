@@ -5,12 +5,14 @@ import SiloMergeCore
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List past scans, audits, checks, applies and undos recorded in the catalogue, and the findings still open.",
+        usage: "silomerge history [<options>]",
         discussion: """
             Runs come newest first: kind, start (UTC), duration, status (a
             check's, apply's or undo's outcome beside it), files, and how many
             were new, changed and gone (for apply and undo: the plan's
-            operations done, skipped, refused and failed). A run stopped by SIGINT or SIGTERM, or left `running` by
-            a process that was killed, is shown as `interrupted`.
+            operations done, skipped, refused and failed). A run stopped by
+            SIGINT or SIGTERM, or left `running` by a process that was killed,
+            is shown as `interrupted`.
 
             Below them: every finding still open (corrupted and missing
             files, kept open until restored or accepted: see silomerge check
@@ -27,6 +29,7 @@ struct History: ParsableCommand {
     @Option(name: .customLong("format"), help: "table or json.")
     var format: HistoryFormat = .table
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     enum HistoryFormat: String, ExpressibleByArgument, CaseIterable { case table, json }
@@ -67,7 +70,7 @@ struct History: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
+        let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let recorded = try catalogue.runs(limit: limit)
         let plans = try catalogue.planRuns(recorded.filter { $0.kind == .apply || $0.kind == .undo }.map(\.id))
         // A run still `running` with nobody holding the catalogue's scan lock was killed.

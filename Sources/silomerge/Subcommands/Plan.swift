@@ -18,48 +18,56 @@ struct Plan: ParsableCommand {
             abstract: "Write a merge plan: one canonical copy per distinct content, its destination, and what happens to the others.",
             discussion: """
                 Reconciles first (see `silomerge reconcile --help`), then for every distinct
-                content chooses the canonical copy by the ordered --rule list, places it by the
-                --layout template, and decides what happens to the other copies (--duplicates).
-                Every choice carries its reason (`silomerge plan show plan.json`). The plan is
-                versioned JSON; the same catalogue and settings give byte-identical plans.
+                content chooses the canonical copy by the ordered --rule list, places it by
+                the --layout template, and decides what happens to the other copies
+                (--duplicates). Every choice carries its reason (`silomerge plan show
+                plan.json`). The plan is versioned JSON; the same catalogue and settings
+                give byte-identical plans.
 
-                Rules (first decides, later ones break ties): silo-priority, richest-metadata,
-                oldest-mtime, shortest-path, preferred-path:GLOB. Default:
+                Rules (first decides, later ones break ties): silo-priority,
+                richest-metadata, oldest-mtime, shortest-path, preferred-path:GLOB. Default:
                 silo-priority,richest-metadata,oldest-mtime,shortest-path.
 
                 Layout tokens: {silo} {path} {year} {month} {day} {name} {stem} {ext}
-                {sha256:8} {creator} {keyword} {format}. Default {year}/{month}/{name}. Dates
-                come from the metadata's date_created; a content no metadata dates is placed by
-                its file's mtime, and the plan says so on its operation and in its summary (the
-                mtime is never written anywhere as a date).
-                Names are made safe for every common file system; names that differ only by case
-                or Unicode normalisation count as the same; two contents on one name are renamed
+                {sha256:8} {creator} {keyword} {format}. Default {year}/{month}/{name}.
+                Dates come from the metadata's date_created; a content no metadata dates is
+                placed by its file's mtime, and the plan says so on its operation and in its
+                summary (the mtime is never written anywhere as a date). Names are made safe
+                for every common file system; names that differ only by case or Unicode
+                normalisation count as the same; two contents on one name are renamed
                 deterministically and listed.
 
-                Duplicates (copies that are not canonical): keep (default: sources untouched),
-                hardlink (replaced by a link to the canonical copy in the target), remove,
-                quarantine (moved under --quarantine, keeping silo/path). Hard links to one
-                inode are never taken for independent copies; every content keeps a verified copy.
-                Zero-length files are planned like any content (the empty content is one).
+                Duplicates (copies that are not canonical): keep (default: sources
+                untouched), hardlink (replaced by a link to the canonical copy in the
+                target), remove, quarantine (moved under --quarantine, keeping silo/path).
+                Hard links to one inode are never taken for independent copies; every
+                content keeps a verified copy. Zero-length files are planned like any
+                content (the empty content is one).
 
-                Original XMP sidecars (photo.jpg.xmp, photo.xmp) travel beside their canonical
-                copy by default, by the same method, verified and journalled like it; a sidecar
-                several files share is copied beside each. --no-sidecars leaves them in the
-                silos; --sidecars also writes the reconciled metadata as one more sidecar.
+                Original XMP sidecars (photo.jpg.xmp, photo.xmp) travel beside their
+                canonical copy by default, by the same method, verified and journalled like
+                it; a sidecar several files share is copied beside each. --no-sidecars
+                leaves them in the silos; --sidecars also writes the reconciled metadata as
+                one more sidecar.
 
-                Everything the silos will still hold after apply is listed in the plan with why
-                (left_behind: copied sources, kept duplicates, sidecars of duplicates, junk and
-                excluded files, links, files without a full hash…): silomerge plan show.
+                Everything the silos will still hold after apply is listed in the plan with
+                why (left_behind: copied sources, kept duplicates, sidecars of duplicates,
+                junk and excluded files, links, files without a full hash…): silomerge plan
+                show.
 
-                The plan refuses while metadata conflicts are unresolved (silomerge conflicts),
-                unless --allow-conflicts, which lists them in the plan.
+                The plan refuses while metadata conflicts are unresolved (silomerge
+                conflicts), unless --allow-conflicts, which lists them in the plan.
 
                 Examples:
                   silomerge plan --target /srv/dam -o plan.json
-                  silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink -o plan.json
-                  silomerge plan --target /srv/dam --duplicates quarantine --sidecars -o plan.json
-                  silomerge plan --target /srv/dam --method move --duplicates remove -o plan.json
-                  silomerge plan --target /srv/dam --rule oldest-mtime,silo-priority -o plan.json
+                  silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --duplicates quarantine --sidecars \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --method move --duplicates remove \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --rule oldest-mtime,silo-priority \\
+                    -o plan.json
                 """
         )
 
@@ -112,7 +120,7 @@ struct Plan: ParsableCommand {
 
         func run() throws {
             let config = try options.loadConfig()
-            let catalogue = try catalogOptions.open(config: config, create: false)
+            let catalogue = try catalogOptions.open(config: config, access: .readWrite)
             var assets: [ReconciledAsset] = []
             let reconciled = try options.run(catalogue, config: config) { assets.append($0) }
             let runs = try catalogue.runs(limit: nil)
@@ -156,11 +164,11 @@ struct Plan: ParsableCommand {
             let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
-            print("Wrote \(output): \(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents, "
+            print("Wrote \(output): \(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")), "
                   + "\(Format.bytes(s.bytesWritten)) to write into \(s.targetRoot)"
                   + (s.bytesFreed > 0 ? ", \(Format.bytes(s.bytesFreed)) freed in the silos" : "")
-                  + (s.collisions > 0 ? ", \(s.collisions) name collisions resolved" : "") + "; "
-                  + "\(Format.count(s.leftBehind.entries)) entries stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
+                  + (s.collisions > 0 ? ", \(Format.plural(s.collisions, "name collision")) resolved" : "") + "; "
+                  + "\(Format.plural(s.leftBehind.entries, "entry", "entries")) stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
         }
     }
@@ -168,25 +176,29 @@ struct Plan: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Summarise a plan: its roots, operations, bytes, collisions, conflicts, and everything the silos will still hold, with why.",
+            usage: "silomerge plan show <plan.json> [<options>]",
             discussion: """
-                Prints every root the plan names (the target, the quarantine folder, each silo)
-                with the device and inode it was pinned to, and checks them against the
-                catalogue the plan was made from (or --catalog): a plan whose roots do not match
-                it (edited by hand, or the silos moved since) is flagged, and the command exits 1.
+                Prints every root the plan names (the target, the quarantine folder, each
+                silo) with the device and inode it was pinned to, and checks them against
+                the catalogue the plan was made from (or --catalog): a plan whose roots do
+                not match it (edited by hand, or the silos moved since) is flagged, and the
+                command exits 1.
 
-                The text then lists the operations by kind, then what the silos still hold once
-                the plan is applied (left behind), by reason: first what exists only in the silos
-                (junk, excluded files, sidecars of duplicates, files without a full hash…),
-                each entry with its reason and detail; then what is also in the target (copied
-                sources, kept duplicates). --operations lists every operation with its reason.
+                The text then lists the operations by kind, then what the silos still hold
+                once the plan is applied (left behind), by reason: first what exists only in
+                the silos (junk, excluded files, sidecars of duplicates, files without a
+                full hash…), each entry with its reason and detail; then what is also in the
+                target (copied sources, kept duplicates). --operations lists every operation
+                with its reason.
 
-                --format json prints {"summary", "left_behind", "collisions", "conflicts"} (and
-                "operations" with --operations): summary.left_behind has the counts by reason,
-                left_behind every entry (silo, path, kind, size, reason, detail).
+                --format json prints {"summary", "left_behind", "collisions", "conflicts"}
+                (and "operations" with --operations): summary.left_behind has the counts by
+                reason, left_behind every entry (silo, path, kind, size, reason, detail).
 
                 Examples:
                   silomerge plan show plan.json
-                  silomerge plan show plan.json --format json | jq '.left_behind[] | select(.reason == "ignored")'
+                  silomerge plan show plan.json --format json |
+                    jq '.left_behind[] | select(.reason == "ignored")'
                 """)
 
         @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
@@ -289,7 +301,7 @@ enum PlanText {
             out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\n"
         }
         out += "\n"
-        out += "\(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents:\n"
+        out += "\(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")):\n"
         for (kind, total) in s.kindsInOrder {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
         }
@@ -379,7 +391,7 @@ final class ApplyProgressLine: Sendable {
         if p.bytesDone > 0, p.bytesTotal > p.bytesDone {
             eta = " · ETA " + Format.duration(elapsed * Double(p.bytesTotal - p.bytesDone) / Double(p.bytesDone))
         }
-        Stderr.write("\r\u{1B}[2K  \(p.operationsDone)/\(p.operationsTotal) operations · \(Format.bytes(p.bytesDone)) of \(Format.bytes(p.bytesTotal))\(eta)")
+        Stderr.write("\r\u{1B}[2K  \(p.operationsDone)/\(Format.plural(p.operationsTotal, "operation")) · \(Format.bytes(p.bytesDone)) of \(Format.bytes(p.bytesTotal))\(eta)")
     }
 
     func clear() { if enabled { Stderr.write("\r\u{1B}[2K") } }

@@ -6,24 +6,24 @@ struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Catalogue silos: walk them in parallel, hash their files, record the run.",
         discussion: """
-            Silos are folders given as NAME=PATH (a bare PATH is named after its folder), or
-            listed in --config. With neither, every silo already in the catalogue is scanned
-            again with the rules it was last scanned with.
+            Silos are folders given as NAME=PATH (a bare PATH is named after its folder),
+            or listed in --config. With neither, every silo already in the catalogue is
+            scanned again with the rules it was last scanned with.
 
-            A rescan reads only files whose device, inode, size, mtime or ctime changed; the
-            others keep their stored hash (--rehash reads everything again and reports content
-            that changed behind an unchanged size and mtime).
+            A rescan reads only files whose device, inode, size, mtime or ctime changed;
+            the others keep their stored hash (--rehash reads everything again and reports
+            content that changed behind an unchanged size and mtime).
 
-            --hash full (the default) gives every file a SHA-256: the catalogue is a fixity
-            record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF) is read
-            while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are attached to it, and
-            the silo's CSV manifest (--config) is matched with the files; --no-metadata skips
-            this. --hash dupes reads only what finding duplicates needs: files whose size no
-            other file has are never opened.
+            --hash full (the default) gives every file a SHA-256: the catalogue is a
+            fixity record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF)
+            is read while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are
+            attached to it, and the silo's CSV manifest (--config) is matched with the
+            files; --no-metadata skips this. --hash dupes reads only what finding
+            duplicates needs: files whose size no other file has are never opened.
 
             Examples:
               silomerge scan marketing=/srv/marketing hr=/srv/hr
-              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/catalog.sqlite
+              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/cat.sqlite
               silomerge scan                      # rescan every catalogued silo
               silomerge scan --rehash --jobs 2    # full fixity check, gently
             """
@@ -53,18 +53,21 @@ struct Scan: ParsableCommand {
         var definitions = try flags.silos(arguments: silos, config: config)
         // Check the silos before creating a catalogue, so a typo leaves nothing behind.
         if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: options()) }
-        let catalogue = try catalogOptions.open(config: config, create: true)
+        let catalogue = try catalogOptions.open(config: config, access: .create)
+        // The configuration's policies are remembered whichever command reads it.
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
         }
+        definitions = flags.applyingSiloFlags(definitions)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         if !flags.quiet {
             let c = result.counts
-            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.count(c.files)) files, \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
+            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.plural(c.files, "file")), \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
             line += " · new \(Format.count(c.filesNew)), changed \(Format.count(c.filesChanged)), gone \(Format.count(c.filesMissing))"
-            line += " · read \(Format.count(c.filesHashed)) files (\(Format.bytes(c.bytesHashed))), reused \(Format.count(c.hashesReused)) hashes"
+            line += " · read \(Format.plural(c.filesHashed, "file")) (\(Format.bytes(c.bytesHashed))), reused \(Format.plural(c.hashesReused, "hash"))"
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }

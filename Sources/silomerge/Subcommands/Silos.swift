@@ -11,10 +11,11 @@ struct Silos: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List catalogued silos with their root, priority and size.")
+        @OptionGroup var configOption: ConfigOption
         @OptionGroup var catalogOptions: CatalogOptions
 
         func run() throws {
-            let catalogue = try catalogOptions.open(create: false)
+            let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
             let silos = try catalogue.silos()
             if silos.isEmpty { print("No silos in \(catalogue.location) yet."); return }
             let stats = try catalogue.analyse(DuplicateQuery(), top: 0).silos
@@ -34,10 +35,11 @@ struct Silos: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Forget a silo and everything catalogued in it (its files are not touched).")
         @Argument(help: "The silo's name.") var name: String
+        @OptionGroup var configOption: ConfigOption
         @OptionGroup var catalogOptions: CatalogOptions
 
         func run() throws {
-            let catalogue = try catalogOptions.open(create: false)
+            let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readWrite)
             let lock = try catalogue.lockForScan()
             let open = try catalogue.openFindings(silos: [name])
             try catalogue.removeSilo(named: name)

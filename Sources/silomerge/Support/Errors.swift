@@ -10,7 +10,8 @@ enum ExitStatus {
     static let skippedFiles: Int32 = 1
     /// Could not do the job: the catalogue or a silo could not be used, the disk is full...
     static let fatal: Int32 = 2
-    /// `check`: changes found since the last scan.
+    /// `check`: changes found since the last scan; `conflicts`: conflicts remain; `verify`:
+    /// files missing or unexpected.
     static let changes: Int32 = 3
     /// `check`: content changed behind an unchanged size and mtime (found now, or still open).
     static let corruption: Int32 = 4
