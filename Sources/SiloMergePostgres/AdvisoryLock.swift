@@ -59,7 +59,7 @@ extension PostgresSession {
     /// Takes the lock if it is free (`pg_try_advisory_lock`), or says who holds it. Session-level
     /// locks stack: a session taking a lock it already holds succeeds, and must release it as
     /// many times.
-    public func tryAdvisoryLock(_ key: AdvisoryLockKey) throws(PostgresError) -> AdvisoryLockOutcome {
+    public func tryAdvisoryLock(_ key: AdvisoryLockKey) throws(PostgresClientError) -> AdvisoryLockOutcome {
         let rows = try query("SELECT pg_try_advisory_lock(\(key.key))", as: Bool.self)
         if rows.first == true { return .acquired }
         return .held(by: try advisoryLockHolder(key))
@@ -67,21 +67,21 @@ extension PostgresSession {
 
     /// Takes the lock or throws `.lockHeld` at once, naming the holder: "PURPOSE is already under
     /// way: advisory lock "NAME" ... is held by SiloMerge on host H, pid P (...)".
-    public func advisoryLock(_ key: AdvisoryLockKey, purpose: String) throws(PostgresError) {
+    public func advisoryLock(_ key: AdvisoryLockKey, purpose: String) throws(PostgresClientError) {
         guard case .held(let holder) = try tryAdvisoryLock(key) else { return }
-        throw PostgresError(.lockHeld,
+        throw PostgresClientError(.lockHeld,
                             "\(purpose) is already under way: \(key) on \(settings.display) is held by \(holder.map { "\($0)" } ?? "another session")",
                             server: settings.display)
     }
 
     /// Releases a lock this session holds; false when it held none.
     @discardableResult
-    public func advisoryUnlock(_ key: AdvisoryLockKey) throws(PostgresError) -> Bool {
+    public func advisoryUnlock(_ key: AdvisoryLockKey) throws(PostgresClientError) -> Bool {
         try query("SELECT pg_advisory_unlock(\(key.key))", as: Bool.self).first == true
     }
 
     /// The session holding `key` in this database, if any.
-    public func advisoryLockHolder(_ key: AdvisoryLockKey) throws(PostgresError) -> AdvisoryLockHolder? {
+    public func advisoryLockHolder(_ key: AdvisoryLockKey) throws(PostgresClientError) -> AdvisoryLockHolder? {
         // A bigint key is stored as classid (high 32 bits), objid (low 32 bits), objsubid 1.
         let high = Int64(UInt32(truncatingIfNeeded: UInt64(bitPattern: key.key) >> 32))
         let low = Int64(UInt32(truncatingIfNeeded: UInt64(bitPattern: key.key)))

@@ -26,7 +26,7 @@ enum Bridge {
     }
 
     /// Waits for `future` off the event loops.
-    static func wait<T>(_ future: EventLoopFuture<T>) throws -> T {
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         assertNotOnEventLoop()
         return try future.wait()
     }

@@ -32,10 +32,10 @@ public struct ConnectionParameters: Sendable, Equatable {
     }
 
     /// Parses a connection URI. Errors quote the URI with its password removed.
-    public static func parse(uri: String) throws(PostgresError) -> ConnectionParameters {
+    public static func parse(uri: String) throws(PostgresClientError) -> ConnectionParameters {
         let shown = redacted(uri)
-        func fail(_ why: String) -> PostgresError {
-            PostgresError(.invalidSettings, "cannot read the connection URI \(shown): \(why)")
+        func fail(_ why: String) -> PostgresClientError {
+            PostgresClientError(.invalidSettings, "cannot read the connection URI \(shown): \(why)")
         }
         let bytes = Array(uri.utf8)
         let prefixLength: Int
@@ -44,7 +44,7 @@ public struct ConnectionParameters: Sendable, Equatable {
         else { throw fail("it must start with postgresql:// or postgres://") }
 
         var params = ConnectionParameters()
-        func store(_ keyword: String, _ raw: ArraySlice<UInt8>) throws(PostgresError) {
+        func store(_ keyword: String, _ raw: ArraySlice<UInt8>) throws(PostgresClientError) {
             params.values[keyword] = try decode(raw, part: keyword, shown: shown)
         }
 
@@ -142,7 +142,7 @@ public struct ConnectionParameters: Sendable, Equatable {
 
     /// Percent-decodes one part of a URI (libpq's `conninfo_uri_decode`): `%xy` with two hex
     /// digits; `%00` and a stray `%` are refused; the result must be UTF-8.
-    static func decode(_ raw: ArraySlice<UInt8>, part: String, shown: String) throws(PostgresError) -> String {
+    static func decode(_ raw: ArraySlice<UInt8>, part: String, shown: String) throws(PostgresClientError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var i = raw.startIndex
@@ -152,20 +152,20 @@ public struct ConnectionParameters: Sendable, Equatable {
             guard raw.distance(from: i, to: raw.endIndex) >= 3,
                   let hi = hexValue(raw[i + 1]), let lo = hexValue(raw[i + 2]) else {
                 let what = part == "password" ? "the password" : "\"\(part)\""
-                throw PostgresError(.invalidSettings,
+                throw PostgresClientError(.invalidSettings,
                     "cannot read the connection URI \(shown): a \"%\" in \(what) is not followed by two hex digits")
             }
             let value = hi << 4 | lo
             if value == 0 {
                 let what = part == "password" ? "the password" : "\"\(part)\""
-                throw PostgresError(.invalidSettings, "cannot read the connection URI \(shown): %00 in \(what) is not allowed")
+                throw PostgresClientError(.invalidSettings, "cannot read the connection URI \(shown): %00 in \(what) is not allowed")
             }
             out.append(value)
             i += 3
         }
         guard let text = String(validating: out, as: UTF8.self) else {
             let what = part == "password" ? "the password" : "\"\(part)\""
-            throw PostgresError(.invalidSettings,
+            throw PostgresClientError(.invalidSettings,
                 "cannot read the connection URI \(shown): \(what) is not valid UTF-8 once percent-decoded")
         }
         return text

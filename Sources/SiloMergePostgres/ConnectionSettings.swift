@@ -156,12 +156,12 @@ public struct ConnectionResolver: Sendable {
 
     /// Settings for a connection URI (`postgresql://...`), with the environment and defaults filling
     /// what the URI leaves out, and the password file consulted when no password is given.
-    public func resolve(uri: String) throws(PostgresError) -> ConnectionSettings {
+    public func resolve(uri: String) throws(PostgresClientError) -> ConnectionSettings {
         try resolve(ConnectionParameters.parse(uri: uri))
     }
 
     /// Settings for keyword/value parameters (from a URI or built by hand).
-    public func resolve(_ given: ConnectionParameters) throws(PostgresError) -> ConnectionSettings {
+    public func resolve(_ given: ConnectionParameters) throws(PostgresClientError) -> ConnectionSettings {
         var values = given.values
         var fromEnvironment: [String: String] = [:]   // keyword -> variable name, for messages
         for (keyword, variable) in LibpqKeyword.environment where values[keyword] == nil {
@@ -179,7 +179,7 @@ public struct ConnectionResolver: Sendable {
             if let variable = fromEnvironment[keyword] { return "\(variable) (environment)" }
             return "\(keyword) (connection URL)"
         }
-        func invalid(_ text: String) -> PostgresError { PostgresError(.invalidSettings, text) }
+        func invalid(_ text: String) -> PostgresClientError { PostgresClientError(.invalidSettings, text) }
 
         // What cannot be honoured is refused, naming where it came from.
         for keyword in values.keys.sorted() {

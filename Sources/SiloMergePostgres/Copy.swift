@@ -30,31 +30,31 @@ public struct CopyTextWriter {
         buffer = ByteBufferAllocator().buffer(capacity: Self.chunkBytes + 4096)
     }
 
-    private mutating func separate() throws(PostgresError) {
+    private mutating func separate() throws(PostgresClientError) {
         if column >= columns.count {
-            throw PostgresError(.client, "COPY into \(table): row \(rows + 1) has more values than the \(columns.count) columns (\(columns.joined(separator: ", ")))")
+            throw PostgresClientError(.client, "COPY into \(table): row \(rows + 1) has more values than the \(columns.count) columns (\(columns.joined(separator: ", ")))")
         }
         if column > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
         column += 1
     }
 
-    public mutating func null() throws(PostgresError) {
+    public mutating func null() throws(PostgresClientError) {
         try separate()
         buffer.writeStaticString("\\N")
     }
 
-    public mutating func int(_ value: some BinaryInteger) throws(PostgresError) {
+    public mutating func int(_ value: some BinaryInteger) throws(PostgresClientError) {
         try separate()
         buffer.writeString(String(value))
     }
 
-    public mutating func bool(_ value: Bool) throws(PostgresError) {
+    public mutating func bool(_ value: Bool) throws(PostgresClientError) {
         try separate()
         buffer.writeInteger(UInt8(ascii: value ? "t" : "f"))
     }
 
     /// A `bytea` value: every byte as it is.
-    public mutating func bytes(_ value: some Collection<UInt8>) throws(PostgresError) {
+    public mutating func bytes(_ value: some Collection<UInt8>) throws(PostgresClientError) {
         try separate()
         buffer.writeStaticString("\\\\x")
         let digits: StaticString = "0123456789abcdef"
@@ -75,13 +75,13 @@ public struct CopyTextWriter {
     }
 
     /// A `text` value.
-    public mutating func text(_ value: String) throws(PostgresError) {
+    public mutating func text(_ value: String) throws(PostgresClientError) {
         try separate()
         var escaped = false
         for b in value.utf8 {
             switch b {
             case 0:
-                throw PostgresError(.client, "COPY into \(table): column \(columns[column - 1]) of row \(rows + 1) contains a NUL character, which PostgreSQL text cannot hold")
+                throw PostgresClientError(.client, "COPY into \(table): column \(columns[column - 1]) of row \(rows + 1) contains a NUL character, which PostgreSQL text cannot hold")
             case UInt8(ascii: "\\"), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
                 escaped = true
             default: continue
@@ -102,7 +102,7 @@ public struct CopyTextWriter {
     /// Ends the row: every column must have had its value.
     public mutating func endRow() throws {
         guard column == columns.count else {
-            throw PostgresError(.client, "COPY into \(table): row \(rows + 1) has \(column) values for \(columns.count) columns (\(columns.joined(separator: ", ")))")
+            throw PostgresClientError(.client, "COPY into \(table): row \(rows + 1) has \(column) values for \(columns.count) columns (\(columns.joined(separator: ", ")))")
         }
         buffer.writeInteger(UInt8(ascii: "\n"))
         column = 0
@@ -122,19 +122,19 @@ struct CopyConsumerStopped: Error {}
 
 extension Wire {
     /// A simple SQL identifier (PostgresNIO puts table and column names in double quotes as given).
-    static func checkIdentifier(_ name: String, what: String) throws(PostgresError) {
+    static func checkIdentifier(_ name: String, what: String) throws(PostgresClientError) {
         let bytes = Array(name.utf8)
         let ok = !bytes.isEmpty && bytes.count <= 63 && bytes.enumerated().allSatisfy { i, b in
             (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
                 || b == UInt8(ascii: "_") || (i > 0 && b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
         }
-        if !ok { throw PostgresError(.client, "COPY: \(what) \"\(name)\" is not a plain SQL identifier (letters, digits, _)") }
+        if !ok { throw PostgresClientError(.client, "COPY: \(what) \"\(name)\" is not a plain SQL identifier (letters, digits, _)") }
     }
 
     func copyIn(table: String, columns: [String], _ produce: (inout CopyTextWriter) throws -> Void) throws -> Int {
         try Self.checkIdentifier(table, what: "table")
         for column in columns { try Self.checkIdentifier(column, what: "column") }
-        guard !columns.isEmpty else { throw PostgresError(.client, "COPY into \(table): no columns named") }
+        guard !columns.isEmpty else { throw PostgresClientError(.client, "COPY into \(table): no columns named") }
         Bridge.assertNotOnEventLoop()
 
         let handoff = ChunkHandoff<ByteBuffer>(capacity: 4)
@@ -160,17 +160,24 @@ extension Wire {
             if !handoff.put(chunk) { throw CopyConsumerStopped() }
         }
         var producerError: (any Error)?
-        do {
-            try produce(&writer)
-            guard writer.column == 0 else {
-                throw PostgresError(.client, "COPY into \(table): the last row was not ended (endRow())")
+        // If the connection closes, PostgresNIO may never finish the COPY: stop waiting for it.
+        whileInFlight(onClose: { error in
+            outcome.withLock { if $0 == nil { $0 = .failure(error) } }
+            handoff.consumerEnded()
+            done.signal()
+        }) {
+            do {
+                try produce(&writer)
+                guard writer.column == 0 else {
+                    throw PostgresClientError(.client, "COPY into \(table): the last row was not ended (endRow())")
+                }
+                try writer.flush()
+            } catch {
+                producerError = error
             }
-            try writer.flush()
-        } catch {
-            producerError = error
+            handoff.finish(error: producerError.map { _ in CopyConsumerStopped() })
+            done.wait()
         }
-        handoff.finish(error: producerError.map { _ in CopyConsumerStopped() })
-        done.wait()
         if let producerError, !(producerError is CopyConsumerStopped) { throw producerError }
         let result = outcome.withLock { $0! }
         switch result {

@@ -9,16 +9,16 @@ import Glibc
 import Darwin
 #endif
 
-/// Turns what PostgresNIO throws while connecting into a `PostgresError` that says what, where
+/// Turns what PostgresNIO throws while connecting into a `PostgresClientError` that says what, where
 /// and why, naming the server by its display URL.
 enum ConnectFailure {
-    static func describe(_ error: any Error, settings: ConnectionSettings, triedTLS: Bool) -> PostgresError {
+    static func describe(_ error: any Error, settings: ConnectionSettings, triedTLS: Bool) -> PostgresClientError {
         let target = settings.display
-        func make(_ kind: PostgresError.Kind, _ message: String, hint: String? = nil, server info: PSQLError.ServerInfo? = nil) -> PostgresError {
-            PostgresError(kind, message, sqlState: info?[.sqlState], serverMessage: info?[.message],
+        func make(_ kind: PostgresClientError.Kind, _ message: String, hint: String? = nil, server info: PSQLError.ServerInfo? = nil) -> PostgresClientError {
+            PostgresClientError(kind, message, sqlState: info?[.sqlState], serverMessage: info?[.message],
                           detail: info?[.detail], hint: hint ?? info?[.hint], server: target)
         }
-        if let error = error as? PostgresError { return error }
+        if let error = error as? PostgresClientError { return error }
         guard let psql = error as? PSQLError else {
             return make(.client, "cannot connect to PostgreSQL at \(target): \(error)")
         }
@@ -104,18 +104,18 @@ enum ConnectFailure {
         }
     }
 
-    private static func refused(_ code: Int32, target: String, settings: ConnectionSettings) -> PostgresError {
+    private static func refused(_ code: Int32, target: String, settings: ConnectionSettings) -> PostgresClientError {
         let name = String(cString: strerror(code))
         switch (code, settings.endpoint) {
         case (ENOENT, .unixSocket):
-            return PostgresError(.connectionRefused,
+            return PostgresClientError(.connectionRefused,
                 "no PostgreSQL server listens at \(target): the socket \"\(settings.endpoint.socketPath ?? "")\" does not exist",
                 hint: "start the server, or give host= and port= for where it runs", server: target)
         case (ECONNREFUSED, _):
-            return PostgresError(.connectionRefused, "no PostgreSQL server listens at \(target): connection refused",
+            return PostgresClientError(.connectionRefused, "no PostgreSQL server listens at \(target): connection refused",
                 hint: "start the server, or check host and port", server: target)
         default:
-            return PostgresError(.connectionRefused, "cannot reach PostgreSQL at \(target): \(name)", server: target)
+            return PostgresClientError(.connectionRefused, "cannot reach PostgreSQL at \(target): \(name)", server: target)
         }
     }
 
@@ -129,28 +129,28 @@ enum ConnectFailure {
     }
 }
 
-/// Turns what PostgresNIO throws for a statement into a `PostgresError`.
+/// Turns what PostgresNIO throws for a statement into a `PostgresClientError`.
 enum QueryFailure {
-    static func describe(_ error: any Error, sql: String, settings: ConnectionSettings) -> PostgresError {
+    static func describe(_ error: any Error, sql: String, settings: ConnectionSettings) -> PostgresClientError {
         let target = settings.display
-        if let error = error as? PostgresError { return error }
+        if let error = error as? PostgresClientError { return error }
         guard let psql = error as? PSQLError else {
-            return PostgresError(.client, "\(excerpt(sql)) on \(target) failed: \(error)", server: target)
+            return PostgresClientError(.client, "\(excerpt(sql)) on \(target) failed: \(error)", server: target)
         }
         switch psql.code {
         case .server:
             let info = psql.serverInfo
             let state = info?[.sqlState] ?? "?????"
-            return PostgresError(.server,
+            return PostgresClientError(.server,
                                  "PostgreSQL at \(target) refused \(excerpt(sql)): \(info?[.message] ?? "(no message)") [SQLSTATE \(state)]",
                                  sqlState: info?[.sqlState], serverMessage: info?[.message], detail: info?[.detail],
                                  hint: info?[.hint], server: target)
         case .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .connectionError:
-            return PostgresError(.connectionLost,
+            return PostgresClientError(.connectionLost,
                                  "the connection to PostgreSQL at \(target) was lost during \(excerpt(sql))\(psql.underlying.map { ": \($0)" } ?? "")",
                                  server: target)
         default:
-            return PostgresError(.client, "\(excerpt(sql)) on \(target) failed: \(psql.code)\(psql.underlying.map { ": \($0)" } ?? "")",
+            return PostgresClientError(.client, "\(excerpt(sql)) on \(target) failed: \(psql.code)\(psql.underlying.map { ": \($0)" } ?? "")",
                                  server: target)
         }
     }

@@ -48,11 +48,11 @@ public struct PostgresMigrator: Sendable {
     /// How long to wait for another process's migration to finish.
     public var lockTimeoutSeconds = 300
 
-    public init(_ migrations: [PostgresMigration]) throws(PostgresError) {
+    public init(_ migrations: [PostgresMigration]) throws(PostgresClientError) {
         var seen = Set<Int>()
         for migration in migrations {
             guard migration.version > 0, seen.insert(migration.version).inserted else {
-                throw PostgresError(.client, "migration versions must be positive and distinct (\(migration.version) \"\(migration.name)\")")
+                throw PostgresClientError(.client, "migration versions must be positive and distinct (\(migration.version) \"\(migration.name)\")")
             }
         }
         self.migrations = migrations.sorted { $0.version < $1.version }
@@ -71,7 +71,7 @@ public struct PostgresMigrator: Sendable {
 
     /// The database's newest applied version (0 when it was never migrated), without changing
     /// anything; throws `.schemaTooNew` when it is above the newest known one.
-    public func currentVersion(_ session: PostgresSession) throws(PostgresError) -> Int {
+    public func currentVersion(_ session: PostgresSession) throws(PostgresClientError) -> Int {
         let exists = try session.query("SELECT to_regclass('silomerge_schema') IS NOT NULL", as: Bool.self).first ?? false
         guard exists else { return 0 }
         let version = try session.query("SELECT COALESCE(max(version), 0) FROM silomerge_schema", as: Int.self).first ?? 0
@@ -81,14 +81,14 @@ public struct PostgresMigrator: Sendable {
 
     /// Applies what is missing; `appliedBy` is recorded with each version (e.g. "silomerge 1.4 on host h").
     @discardableResult
-    public func migrate(_ session: PostgresSession, appliedBy: String) throws(PostgresError) -> MigrationReport {
+    public func migrate(_ session: PostgresSession, appliedBy: String) throws(PostgresClientError) -> MigrationReport {
         do {
             return try session.withTransaction { transaction in
                 try transaction.execute(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(max(1, lockTimeoutSeconds))s'"))
                 do {
                     try transaction.execute("SELECT pg_advisory_xact_lock(\(lock.key))")
-                } catch let error as PostgresError where error.sqlState == "55P03" {
-                    throw PostgresError(.lockHeld,
+                } catch let error as PostgresClientError where error.sqlState == "55P03" {
+                    throw PostgresClientError(.lockHeld,
                         "the schema of \(session.settings.display) is being migrated by another process and it did not finish within \(lockTimeoutSeconds) s (\(lock))",
                         server: session.settings.display)
                 }
@@ -101,7 +101,7 @@ public struct PostgresMigrator: Sendable {
                 for migration in migrations where !done.contains(migration.version) {
                     do {
                         try migration.apply(transaction)
-                    } catch let error as PostgresError {
+                    } catch let error as PostgresClientError {
                         var error = error
                         error.message = "migration \(migration.version) \"\(migration.name)\" of \(session.settings.display) failed, nothing of it was kept: " + error.message
                         throw error
@@ -113,16 +113,16 @@ public struct PostgresMigrator: Sendable {
                 }
                 return MigrationReport(from: from, to: max(from, newestKnownVersion), applied: applied)
             }
-        } catch let error as PostgresError {
+        } catch let error as PostgresClientError {
             throw error
         } catch {
-            throw PostgresError(.client, "migrating \(session.settings.display) failed: \(error)", server: session.settings.display)
+            throw PostgresClientError(.client, "migrating \(session.settings.display) failed: \(error)", server: session.settings.display)
         }
     }
 
-    private func refuseNewer(_ version: Int, _ settings: ConnectionSettings) throws(PostgresError) {
+    private func refuseNewer(_ version: Int, _ settings: ConnectionSettings) throws(PostgresClientError) {
         if version > newestKnownVersion {
-            throw PostgresError(.schemaTooNew,
+            throw PostgresClientError(.schemaTooNew,
                 "the catalogue at \(settings.display) has schema version \(version), made by a newer SiloMerge (this one knows up to \(newestKnownVersion)): upgrade SiloMerge on this host",
                 server: settings.display)
         }

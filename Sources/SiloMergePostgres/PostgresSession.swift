@@ -44,7 +44,7 @@ public struct ClientIdentity: Sendable, Equatable {
 }
 
 /// One connection to PostgreSQL for synchronous code (Dispatch worker threads): every call
-/// blocks until the server has answered, and throws `PostgresError`.
+/// blocks until the server has answered, and throws `PostgresClientError`.
 ///
 /// A session is safe to share between threads: calls are serialised, and a transaction holds
 /// the session for its whole length (other threads wait). Inside `withTransaction`, use the
@@ -67,7 +67,7 @@ public final class PostgresSession: Sendable {
 
     /// Connects, authenticates, and identifies itself as `silomerge <host> <pid>`.
     public static func connect(_ settings: ConnectionSettings,
-                               identity: ClientIdentity = .current()) throws(PostgresError) -> PostgresSession {
+                               identity: ClientIdentity = .current()) throws(PostgresClientError) -> PostgresSession {
         Bridge.assertNotOnEventLoop()
         let plan = try TLSPlan.make(for: settings)
         let logger = Logger(label: "silomerge.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -91,7 +91,7 @@ public final class PostgresSession: Sendable {
             configuration.options.additionalStartupParameters = startup
             return configuration
         }
-        func attempt(_ tls: PostgresConnection.Configuration.TLS) throws(PostgresError) -> PostgresConnection {
+        func attempt(_ tls: PostgresConnection.Configuration.TLS) throws(PostgresClientError) -> PostgresConnection {
             let future = PostgresConnection.connect(on: Bridge.eventLoopGroup.next(), configuration: configuration(tls),
                                                     id: nextConnectionID(), logger: logger)
             do {
@@ -109,10 +109,10 @@ public final class PostgresSession: Sendable {
             connection = try attempt(plan.retry!)
         }
         let wire = Wire(connection: connection, settings: settings, logger: logger)
-        do throws(PostgresError) {
+        do throws(PostgresClientError) {
             let rows = try wire.rows("SELECT pg_backend_pid(), current_setting('server_version_num')::int, COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)")
             guard let row = rows.first else {
-                throw PostgresError(.client, "PostgreSQL at \(settings.display) did not say who it is", server: settings.display)
+                throw PostgresClientError(.client, "PostgreSQL at \(settings.display) did not say who it is", server: settings.display)
             }
             let (pid, version, ssl) = try wire.decode(row, as: (Int32, Int32, Bool).self, sql: "pg_backend_pid()")
             return PostgresSession(settings: settings, identity: identity, backendPID: pid,
@@ -147,7 +147,7 @@ public final class PostgresSession: Sendable {
         var result: Result<R, any Error>!
         gate.withLock { closed in
             if closed {
-                result = .failure(PostgresError(.connectionLost, "the session with \(settings.display) was closed",
+                result = .failure(PostgresClientError(.connectionLost, "the session with \(settings.display) was closed",
                                                 server: settings.display))
             } else {
                 result = Result { try body(wire) }
@@ -159,20 +159,27 @@ public final class PostgresSession: Sendable {
     /// Runs a statement; returns the number of rows it affected when the server says (INSERT,
     /// UPDATE, DELETE, COPY, ...).
     @discardableResult
-    public func execute(_ query: PostgresQuery) throws(PostgresError) -> Int? {
+    public func execute(_ query: PostgresQuery) throws(PostgresClientError) -> Int? {
         try typed { try held { try $0.execute(query) } }
     }
 
     /// Runs a query and returns all its rows (use `stream` when there may be many).
-    public func query(_ query: PostgresQuery) throws(PostgresError) -> [PostgresRow] {
+    public func query(_ query: PostgresQuery) throws(PostgresClientError) -> [PostgresRow] {
         try typed { try held { try $0.rows(query) } }
     }
 
     /// Runs a query and decodes every row as `types`.
     public func query<each T: PostgresDecodable>(_ query: PostgresQuery, as types: (repeat each T).Type)
-        throws(PostgresError) -> [(repeat each T)] {
+        throws(PostgresClientError) -> [(repeat each T)] {
         try typed {
             try held { wire in try wire.rows(query).map { try wire.decode($0, as: types, sql: query.sql) } }
+        }
+    }
+
+    /// Runs a query and decodes the one column of every row as `type`.
+    public func query<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) throws(PostgresClientError) -> [T] {
+        try typed {
+            try held { wire in try wire.rows(query).map { try wire.decode($0, as: (T).self, sql: query.sql) } }
         }
     }
 
@@ -200,9 +207,9 @@ public final class PostgresSession: Sendable {
         try held { wire in try wire.copyIn(table: table, columns: columns, rows) }
     }
 
-    func typed<R>(_ body: () throws -> R) throws(PostgresError) -> R {
-        do { return try body() } catch let error as PostgresError { throw error } catch {
-            throw PostgresError(.client, "\(error)", server: settings.display)
+    func typed<R>(_ body: () throws -> R) throws(PostgresClientError) -> R {
+        do { return try body() } catch let error as PostgresClientError { throw error } catch {
+            throw PostgresClientError(.client, "\(error)", server: settings.display)
         }
     }
 }
@@ -215,17 +222,21 @@ public struct PostgresTransaction {
     public var settings: ConnectionSettings { wire.settings }
 
     @discardableResult
-    public func execute(_ query: PostgresQuery) throws(PostgresError) -> Int? {
+    public func execute(_ query: PostgresQuery) throws(PostgresClientError) -> Int? {
         try wire.typed { try wire.execute(query) }
     }
 
-    public func query(_ query: PostgresQuery) throws(PostgresError) -> [PostgresRow] {
+    public func query(_ query: PostgresQuery) throws(PostgresClientError) -> [PostgresRow] {
         try wire.typed { try wire.rows(query) }
     }
 
     public func query<each T: PostgresDecodable>(_ query: PostgresQuery, as types: (repeat each T).Type)
-        throws(PostgresError) -> [(repeat each T)] {
+        throws(PostgresClientError) -> [(repeat each T)] {
         try wire.typed { try wire.rows(query).map { try wire.decode($0, as: types, sql: query.sql) } }
+    }
+
+    public func query<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) throws(PostgresClientError) -> [T] {
+        try wire.typed { try wire.rows(query).map { try wire.decode($0, as: (T).self, sql: query.sql) } }
     }
 
     /// As `PostgresSession.stream`, inside this transaction.
@@ -248,41 +259,76 @@ final class Wire: Sendable {
     let settings: ConnectionSettings
     let logger: Logger
     private let cursors = Atomic<Int>(0)
+    /// How to end the wait in progress when the connection closes. PostgresNIO leaves a
+    /// request written to a connection that has just closed without an answer, which would
+    /// block the waiting thread for ever; the session is serialised, so one slot is enough.
+    private let inFlight = Mutex<(@Sendable (any Error) -> Void)?>(nil)
 
     init(connection: PostgresConnection, settings: ConnectionSettings, logger: Logger) {
         self.connection = connection; self.settings = settings; self.logger = logger
+        connection.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            let end = self.inFlight.withLock { $0 }
+            end?(self.lost())
+        }
     }
 
-    func typed<R>(_ body: () throws -> R) throws(PostgresError) -> R {
-        do { return try body() } catch let error as PostgresError { throw error } catch {
-            throw PostgresError(.client, "\(error)", server: settings.display)
+    func lost() -> PostgresClientError {
+        PostgresClientError(.connectionLost, "the connection to PostgreSQL at \(settings.display) was closed", server: settings.display)
+    }
+
+    /// Waits for `future`, or fails as soon as the connection closes.
+    func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let promise = future.eventLoop.makePromise(of: T.self)
+        inFlight.withLock { $0 = { promise.fail($0) } }
+        defer { inFlight.withLock { $0 = nil } }
+        future.cascade(to: promise)
+        if connection.isClosed { promise.fail(lost()) }
+        return try Bridge.wait(promise.futureResult)
+    }
+
+    /// For COPY: `end` is called if the connection closes while it runs.
+    func whileInFlight<R>(onClose end: @escaping @Sendable (any Error) -> Void, _ body: () throws -> R) rethrows -> R {
+        inFlight.withLock { $0 = end }
+        defer { inFlight.withLock { $0 = nil } }
+        if connection.isClosed { end(lost()) }
+        return try body()
+    }
+
+    func typed<R>(_ body: () throws -> R) throws(PostgresClientError) -> R {
+        do { return try body() } catch let error as PostgresClientError { throw error } catch {
+            throw PostgresClientError(.client, "\(error)", server: settings.display)
         }
     }
 
     @discardableResult
-    func execute(_ query: PostgresQuery) throws(PostgresError) -> Int? {
+    func execute(_ query: PostgresQuery) throws(PostgresClientError) -> Int? {
         do {
-            let result = try Bridge.wait(connection.query(query, logger: logger))
+            let result = try wait(connection.query(query, logger: logger))
             return result.metadata.rows
         } catch {
             throw QueryFailure.describe(error, sql: query.sql, settings: settings)
         }
     }
 
-    func rows(_ query: PostgresQuery) throws(PostgresError) -> [PostgresRow] {
+    func rows(_ query: PostgresQuery) throws(PostgresClientError) -> [PostgresRow] {
         do {
-            return try Bridge.wait(connection.query(query, logger: logger)).rows
+            return try wait(connection.query(query, logger: logger)).rows
         } catch {
             throw QueryFailure.describe(error, sql: query.sql, settings: settings)
         }
     }
 
     func decode<each T: PostgresDecodable>(_ row: PostgresRow, as types: (repeat each T).Type, sql: String)
-        throws(PostgresError) -> (repeat each T) {
+        throws(PostgresClientError) -> (repeat each T) {
         do {
             return try row.decode(types)
+        } catch let error as PostgresDecodingError {
+            throw PostgresClientError(.client,
+                "cannot read a row of \(QueryFailure.excerpt(sql)) from \(settings.display): column \(error.columnIndex + 1) (\(error.columnName)) is \(error.postgresType)\(error.postgresData == nil ? " NULL" : ""), read as \(error.targetType) (\(error.code))",
+                server: settings.display)
         } catch {
-            throw PostgresError(.client, "cannot read a row of \(QueryFailure.excerpt(sql)) from \(settings.display): \(error)",
+            throw PostgresClientError(.client, "cannot read a row of \(QueryFailure.excerpt(sql)) from \(settings.display): \(error)",
                                 server: settings.display)
         }
     }
@@ -307,7 +353,7 @@ final class Wire: Sendable {
         var declare = query
         declare.sql = "DECLARE \(name) NO SCROLL CURSOR FOR " + query.sql
         do {
-            _ = try Bridge.wait(connection.query(declare, logger: logger))
+            _ = try wait(connection.query(declare, logger: logger))
         } catch {
             throw QueryFailure.describe(error, sql: query.sql, settings: settings)
         }
@@ -315,7 +361,7 @@ final class Wire: Sendable {
         while true {
             let batch: [PostgresRow]
             do {
-                batch = try Bridge.wait(connection.query(fetch, logger: logger)).rows
+                batch = try wait(connection.query(fetch, logger: logger)).rows
             } catch {
                 throw QueryFailure.describe(error, sql: query.sql, settings: settings)
             }

@@ -24,9 +24,9 @@ struct TLSPlan {
     /// The name checked against the certificate (verify-full) and sent as SNI.
     var serverName: String?
 
-    static func make(for settings: ConnectionSettings) throws(PostgresError) -> TLSPlan {
+    static func make(for settings: ConnectionSettings) throws(PostgresClientError) -> TLSPlan {
         guard case .tcp(let host, _) = settings.endpoint else { return TLSPlan(first: .disable, retry: nil, serverName: nil) }
-        func context(verifyHost: Bool) throws(PostgresError) -> NIOSSLContext {
+        func context(verifyHost: Bool) throws(PostgresClientError) -> NIOSSLContext {
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.minimumTLSVersion = nioVersion(settings.sslMinProtocolVersion.flatMap(TLSVersion.init) ?? .v1_2)
             configuration.maximumTLSVersion = settings.sslMaxProtocolVersion.flatMap(TLSVersion.init).map(nioVersion)
@@ -43,7 +43,7 @@ struct TLSPlan {
             do {
                 return try NIOSSLContext(configuration: configuration)
             } catch {
-                throw PostgresError(.invalidSettings,
+                throw PostgresClientError(.invalidSettings,
                     "cannot use the root certificate \"\(settings.sslRootCert ?? "")\" for \(settings.display): \(error)",
                     server: settings.display)
             }

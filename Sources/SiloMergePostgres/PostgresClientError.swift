@@ -3,7 +3,7 @@
 /// `description` is the sentence a person reads: it names the server by its display URL
 /// (never the password), what SiloMerge was doing, and the server's own words with their
 /// SQLSTATE when the server refused.
-public struct PostgresError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct PostgresClientError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Kind: String, Sendable, Equatable {
         /// The URL, an environment variable or a setting cannot be used.
         case invalidSettings = "invalid-settings"
