@@ -29,6 +29,8 @@ start)
   command -v openssl >/dev/null || die "openssl is needed to make the test certificates (apt-get install openssl)"
   dir=$(mktemp -d /tmp/silomerge-pg.XXXXXX)
   chmod 755 "$dir"
+  # Whatever goes wrong from here, leave no cluster running and no folder behind.
+  trap 'bash "$0" stop "$dir" >/dev/null 2>&1 || true' EXIT
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
     chown postgres "$dir"
@@ -78,6 +80,7 @@ EOF
       -c "CREATE ROLE silomerge_password NOLOGIN" \
       -c "CREATE ROLE silomerge_tls_only NOLOGIN" >/dev/null || die "could not create the test database"
   } >&2
+  trap - EXIT
   echo "export SILOMERGE_TEST_PG_DIR='$dir'"
   echo "export SILOMERGE_TEST_PG='postgresql://silomerge@127.0.0.1:$port/silomerge?sslmode=disable'"
   echo "export SILOMERGE_TEST_PG_CA='$dir/ca.crt'"

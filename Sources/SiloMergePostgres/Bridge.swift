@@ -11,39 +11,26 @@ import Synchronization
 /// - Futures are waited for with `.wait()`, which is only safe off the event loops: waiting on
 ///   an event-loop thread would block the very thread that must complete the future. Every
 ///   wait checks it first and stops with a clear message (a programming error, never data).
-/// - `async` work runs in a `Task` whose executor preference is a serial Dispatch queue of its
-///   own, not Swift's cooperative pool: the calling thread blocks on a semaphore, and the task
-///   never needs a cooperative thread that blocked callers (tests run there) may all be holding.
+/// - `async` work (COPY) runs in a `Task` whose executor preference is a serial Dispatch queue
+///   of its own, not Swift's cooperative pool: the calling thread blocks on a semaphore, and the
+///   task never needs a cooperative thread that blocked callers (tests run there) may all hold.
 enum Bridge {
     /// The one event-loop group every session shares (NIO's process-wide singleton: one thread
     /// a core, started on first use, never shut down).
     static var eventLoopGroup: MultiThreadedEventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
+    /// Whether the calling thread is a SwiftNIO event loop's.
+    static var onEventLoop: Bool { MultiThreadedEventLoopGroup.currentEventLoop != nil }
+
     /// Stops when called on an event-loop thread, where waiting would deadlock.
     static func assertNotOnEventLoop(_ what: StaticString = #function) {
-        precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil,
-                     "SiloMergePostgres: \(what) blocks and must not be called on a SwiftNIO event-loop thread")
+        precondition(!onEventLoop, "SiloMergePostgres: \(what) blocks and must not be called on a SwiftNIO event-loop thread")
     }
 
     /// Waits for `future` off the event loops.
     static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         assertNotOnEventLoop()
         return try future.wait()
-    }
-
-    /// Runs `operation` to completion and returns its result, blocking the calling thread.
-    static func run<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) throws -> T {
-        assertNotOnEventLoop()
-        let outcome = Mutex<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task(executorPreference: executor) {
-            let result: Result<T, any Error>
-            do { result = .success(try await operation()) } catch { result = .failure(error) }
-            outcome.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try outcome.withLock { $0! }.get()
     }
 
     static let executor = QueueTaskExecutor(label: "silomerge.postgres.bridge")

@@ -112,6 +112,18 @@ public struct ConnectionSettings: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension ConnectionSettings: CustomReflectable {
+    /// `dump()` and debuggers see every field but the password.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "endpoint": endpoint, "user": user, "password": password == nil ? "(none)" : "(hidden)",
+            "passwordSource": passwordSource, "database": database, "sslMode": sslMode, "sslRootCert": sslRootCert as Any,
+            "connectTimeoutSeconds": connectTimeoutSeconds as Any, "applicationLabel": applicationLabel as Any,
+            "options": options as Any, "warnings": warnings,
+        ])
+    }
+}
+
 /// Resolves connection settings the way libpq does, with every outside input injectable so each
 /// rule can be tested.
 public struct ConnectionResolver: Sendable {

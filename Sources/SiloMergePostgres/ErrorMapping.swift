@@ -33,7 +33,9 @@ enum ConnectFailure {
                 if case .passwordFile(let file) = settings.passwordSource { text += " (the password came from \"\(file)\")" }
                 if settings.passwordSource == .environment { text += " (the password came from PGPASSWORD)" }
                 return make(.authenticationFailed, text + " [SQLSTATE 28P01]", server: info)
-            case "28000" where message.contains("no encryption") && !triedTLS:
+            // pg_hba.conf refuses plain connections: "..., no encryption" (PostgreSQL 12 and
+            // later), "..., SSL off" (before).
+            case "28000" where (message.hasSuffix("no encryption") || message.hasSuffix("SSL off")) && !triedTLS:
                 return make(.tlsRequired,
                             "PostgreSQL at \(target) accepts user \"\(settings.user)\" only over TLS, and sslmode=\(settings.sslMode.rawValue) does not use it: \(message) [SQLSTATE 28000]",
                             hint: "use sslmode=require (or verify-full with sslrootcert) in the URL or PGSSLMODE", server: info)

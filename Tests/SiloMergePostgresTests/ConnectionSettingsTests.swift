@@ -135,6 +135,11 @@ struct ConnectionURITests {
         #expect(settings.password == secret)
         #expect(!settings.display.contains(secret))
         #expect(!"\(settings)".contains(secret))
+        #expect(!String(reflecting: settings).contains(secret))
+        var dumped = ""
+        dump(settings, to: &dumped)
+        #expect(!dumped.contains(secret))
+        #expect(dumped.contains("(hidden)"))
         #expect(ConnectionParameters.redacted("postgresql://alice:\(secret)@h/db?password=\(secret)&x=1")
                 == "postgresql://alice:…@h/db?password=…&x=1")
     }
@@ -445,6 +450,16 @@ struct AdvisoryKeyTests {
         #expect(ClientIdentity.parse(applicationName: "silomerge nas_01 4242 nightly") == ClientIdentity(host: "nas_01", pid: 4242))
         #expect(ClientIdentity.parse(applicationName: "psql") == nil)
         #expect(ClientIdentity.parse(applicationName: "silomerge host") == nil)
+    }
+}
+
+@Suite("blocking bridge")
+struct BridgeTests {
+    @Test("it knows an event-loop thread (where a blocking wait would deadlock) from others")
+    func eventLoopDetection() throws {
+        #expect(Bridge.onEventLoop == false)
+        let onLoop = try Bridge.eventLoopGroup.next().submit { Bridge.onEventLoop }.wait()
+        #expect(onLoop == true)
     }
 }
 
