@@ -128,7 +128,7 @@ struct ScanTests {
             let summary = try store.analyse(DuplicateQuery(), top: 0).summary
             #expect(summary.hardLinkedFiles == 1)
             #expect(summary.reclaimableBytes == 9000)
-            try FileManager.default.removeItem(atPath: tree.catalogue)
+            try tree.removeCatalogue()
         }
         // Hard links alone are not a duplicate group at all.
         try tree.remove("b/copy.jpg")
@@ -151,7 +151,7 @@ struct ScanTests {
         #expect(plain.counts.files == 1)
         #expect(plain.counts.skippedSymlinks == 4)
 
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         let (followed, store) = try scan(tree, [tree.silo("a")], configure: { $0.followSymlinks = true })
         // real.jpg, to-file (the same inode: a second path, not a second copy), outside/extra.jpg
         #expect(followed.counts.files == 3)
@@ -247,21 +247,21 @@ struct ScanTests {
         try tree.write("a/drafts/layout.psd", "psd")
         let (defaults, _) = try scan(tree, [tree.silo("a")])
         #expect(defaults.counts.files == 3)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         let (all, _) = try scan(tree, [tree.silo("a")], configure: { $0.useDefaultIgnores = false })
         #expect(all.counts.files == 7)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         var silo = tree.silo("a")
         silo.excludes = ["*.tmp", "drafts/"]
         let (excluded, _) = try scan(tree, [silo])
         #expect(excluded.counts.files == 1)
         // Excluding later takes files out of scope without calling them vanished.
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         _ = try scan(tree, [tree.silo("a")])
         let (narrowed, _) = try scan(tree, [silo])
         #expect(narrowed.counts.filesExcluded == 2)
         #expect(narrowed.counts.filesMissing == 0)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         var only = tree.silo("a")
         only.includes = ["*.jpg"]
         let (included, _) = try scan(tree, [only])
@@ -350,7 +350,7 @@ struct ScanTests {
             let (_, store) = try scan(tree, [tree.silo("a"), tree.silo("b", priority: 2)], mode: mode)
             #expect(try groups(store).isEmpty)
             #expect(try groups(store, DuplicateQuery(includeEmpty: true)) == [["a/empty1", "b/empty2"]])
-            try FileManager.default.removeItem(atPath: tree.catalogue)
+            try tree.removeCatalogue()
         }
     }
 

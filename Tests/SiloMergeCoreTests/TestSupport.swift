@@ -19,6 +19,14 @@ final class TestTree {
     var path: String { root.path }
     var catalogue: String { root.appendingPathComponent("catalogue.sqlite").path }
 
+    /// Removes the catalogue with its side files: a new catalogue made at the same path must not
+    /// meet the old one's `-wal` (SQLite would replay it into the new file: "disk I/O error").
+    func removeCatalogue() throws {
+        for suffix in ["", "-wal", "-shm", "-lock"] where FileManager.default.fileExists(atPath: catalogue + suffix) {
+            try FileManager.default.removeItem(atPath: catalogue + suffix)
+        }
+    }
+
     func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     /// Writes a file (creating folders), returning its URL.
