@@ -203,6 +203,31 @@ extension SQLiteCatalogue {
         }
     }
 
+    /// Files with a `corrupted` finding still open, of these silos (all when empty), each with
+    /// up to three catalogued files holding its verified content: what `plan` refuses to plan.
+    public func unverifiedCopies(silos: [String] = []) throws -> [UnverifiedCopy] {
+        try wrap("list files with corruption still open") {
+            try pool.read { db in
+                let open = try Self.fetchOpenFindings(db, where: "closed_at IS NULL AND kind = 'corrupted'", arguments: [],
+                                                      suffix: "ORDER BY silo, dir, name")
+                    .filter { silos.isEmpty || silos.contains($0.silo) }
+                return try open.map { f in
+                    var good: [String] = []
+                    if let sha = f.verified.sha256 {
+                        good = try Row.fetchAll(db, sql: """
+                            SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB) FROM file f JOIN silo s ON s.id = f.silo_id
+                            WHERE f.sha256 = ? ORDER BY s.priority, s.name, f.dir, f.name LIMIT 3
+                            """, arguments: [sha.hex]).map { r in
+                            "\(r[0] as String):\(RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])).display)"
+                        }
+                    }
+                    return UnverifiedCopy(silo: f.silo, path: f.path, verifiedSHA256: f.verified.sha256,
+                                          currentSHA256: f.seen?.sha256, openedAt: f.openedAt, openedRun: f.openedRun, goodCopies: good)
+                }
+            }
+        }
+    }
+
     public func closedFindings(limit: Int) throws -> [OpenFinding] {
         try wrap("list closed findings") {
             try pool.read { db in
