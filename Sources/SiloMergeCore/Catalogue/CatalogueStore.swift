@@ -71,6 +71,11 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// keeps corrupted and missing files open and closes the open findings it resolved (see
     /// `OpenFinding`), for it and for earlier runs that ended before doing so. Returns its findings.
     func settleFindings(runID: Int64, scope: FindingScope) throws -> [Finding]
+    /// Before `settleFindings`: brings the merge ledger (what applied plans did to which
+    /// file) in step with the journals of the plans it records, so a file a plan took away is
+    /// `merged`, not missing, even when the apply was killed before recording its end. Returns
+    /// what could not be read, in words.
+    func syncMerges(runID: Int64) throws -> [String]
     /// The findings still open, of these silos (all when empty), corrupted first.
     func openFindings(silos: [String]) throws -> [OpenFinding]
     /// The most recently closed findings, newest first.
@@ -116,6 +121,11 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
     /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
     func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
+}
+
+extension CatalogueStore {
+    /// A store without a merge ledger has nothing to bring in step.
+    public func syncMerges(runID: Int64) throws -> [String] { [] }
 }
 
 /// How `--hash dupes` tells same-size files apart before reading them whole.

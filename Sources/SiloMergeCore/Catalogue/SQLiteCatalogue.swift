@@ -122,7 +122,7 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
-            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino, adopted_plan
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
@@ -130,6 +130,7 @@ public final class SQLiteCatalogue: CatalogueStore {
             if let dev: Int64 = row["root_dev"], let ino: Int64 = row["root_ino"] {
                 silo.rootIdentity = FileID(device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino))
             }
+            silo.adoptedPlan = row["adopted_plan"]
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
             if let json: String = row["manifest"], let data = json.data(using: .utf8) {
