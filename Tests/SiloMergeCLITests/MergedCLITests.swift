@@ -309,8 +309,16 @@ struct MergedCLITests {
         #expect((check.object["scan"] as! [String: Any])["files_read"] as? Int == 0)
         // The plan still matches its catalogue (its target is its own adopted silo).
         #expect(try ws.run("plan", "show", "plan.json").status == 0)
-        // A name taken, or a folder that is not the plan's target, is refused.
-        #expect(try ws.run("silos", "add", "merged=dam", "--from-plan", "plan.json").status == 64)
+        // Run again (as after an interruption): nothing to do, nothing read.
+        let again = try ws.run("silos", "add", "merged=dam", "--from-plan", "plan.json")
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.out.contains("\(placed.count) already catalogued in this silo by an earlier run"), "\(again.out)")
+        #expect(!again.out.contains("no longer in the target"), "\(again.out)")
+        #expect(again.out.contains("Hashed 0 files"), "\(again.out)")
+        // A name another folder has, or a folder that is not the plan's target, is refused.
+        let taken = try ws.run("silos", "add", "merged=hr", "--from-plan", "plan.json")
+        #expect(taken.status == 64)
+        #expect(taken.stderr.contains("a silo named 'merged' is already catalogued"), "\(taken.stderr)")
         let wrong = try ws.run("silos", "add", "other=hr", "--from-plan", "plan.json")
         #expect(wrong.status == 64)
         #expect(wrong.stderr.contains("is not the target of the plan"), "\(wrong.stderr)")

@@ -15,13 +15,11 @@ public enum MergeAdoption {
     }
 
     /// Checks that `path` is the target of `plan` as its journal recorded it, that the journal
-    /// records files placed there, and that `name` is free; returns the silo and what is known
-    /// of its files.
+    /// records files placed there, and that `name` is free (or already names that folder: an
+    /// interrupted adoption is finished by running it again); returns the silo and what is
+    /// known of its files.
     public static func prepare(name: String, path: FilePath, priority: Int, plan: MergePlan, journalPath: FilePath,
                                catalogued: [Silo]) throws(AdoptionError) -> Prepared {
-        if let s = catalogued.first(where: { $0.name == name }) {
-            throw .nameTaken(name: name, root: s.root.display)
-        }
         let planSHA256: String
         do { planSHA256 = try PlanFile.digest(plan) } catch { throw .journal(journalPath.display, "\(error)") }
         let journal: MergeJournal
@@ -39,6 +37,14 @@ public enum MergeAdoption {
         switch Posix.realPath(absolute) {
         case .success(let r): real = r
         case .failure(let e): throw .notTheTarget(path: absolute.display, target: plan.targetRoot.display, why: "it cannot be opened: \(e) (\(e.name))")
+        }
+        // The name is free, or already this folder: adopting again finishes an adoption that
+        // was interrupted (or takes a silo catalogued there before as the plan's target).
+        if let s = catalogued.first(where: { $0.name == name }), s.root != real {
+            throw .nameTaken(name: name, root: s.root.display)
+        }
+        if let s = catalogued.first(where: { $0.name == name }), let other = s.adoptedPlan, other != planSHA256 {
+            throw .nameTaken(name: name, root: s.root.display + ", adopted from another plan (\(other.prefix(12)))")
         }
         guard real == plan.targetRoot else {
             throw .notTheTarget(path: absolute.display, target: plan.targetRoot.display, why: "it is \(real.display)")

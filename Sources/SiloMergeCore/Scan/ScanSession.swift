@@ -182,6 +182,7 @@ final class ScanSession: WalkVisitor, Sendable {
     let known: KnownContents?
     let knownTaken = Atomic<Int>(0)
     let knownRead = Atomic<Int>(0)
+    let knownSeen = Atomic<Int>(0)
     let knownDiffering = Locked<[RelativePath]>([])
     let metadataRead = Atomic<Int>(0)
     let sidecarsRead = Atomic<Int>(0)
@@ -311,6 +312,7 @@ final class ScanSession: WalkVisitor, Sendable {
                                 elapsed: Date().timeIntervalSince(started))
         result.knownTaken = knownTaken.load(ordering: .relaxed)
         result.knownRead = knownRead.load(ordering: .relaxed)
+        result.knownSeen = knownSeen.load(ordering: .relaxed)
         result.knownDiffering = knownDiffering.value.sorted()
         return result
     }
@@ -687,6 +689,10 @@ final class ScanSession: WalkVisitor, Sendable {
         }
         if !uncatalogued.isEmpty || silosWithUncatalogued.contains(siloID) {
             writes.add(.uncatalogued(siloID: siloID, dir: listing.dir, uncatalogued, replace: true))
+        }
+        if let k = known, k.silo == root.silo.name {
+            let seen = listing.files.reduce(0) { $0 + (k.files[listing.dir.appending($1.name)] != nil ? 1 : 0) }
+            if seen > 0 { knownSeen.add(seen, ordering: .relaxed) }
         }
         perSilo.withLock { s in
             s[listing.root].directories += 1

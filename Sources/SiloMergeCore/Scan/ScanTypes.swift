@@ -138,5 +138,7 @@ public struct ScanResult: Sendable {
     /// those, the ones whose content is not the recorded one (each also a warning).
     public var knownTaken = 0
     public var knownRead = 0
+    /// Known files the walk found at all (taken, read, or catalogued by an earlier run).
+    public var knownSeen = 0
     public var knownDiffering: [RelativePath] = []
 }

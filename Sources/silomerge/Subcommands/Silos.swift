@@ -36,7 +36,8 @@ struct Silos: ParsableCommand {
             abstract: "Add a silo and scan it; with --from-plan, adopt a merged tree without hashing what apply verified.",
             discussion: """
                 Without --from-plan, catalogues a new folder as `silomerge scan NAME=PATH`
-                would, refusing a name already taken.
+                would, refusing a name another folder has. Run again, it finishes an addition
+                that was interrupted (Ctrl-C): files already catalogued are not read again.
 
                 With --from-plan PLAN, PATH must be the plan's target, the folder the apply
                 wrote (checked by path and by device and inode). The plan and its journal give
@@ -131,7 +132,8 @@ struct Silos: ParsableCommand {
                     for path in try catalogue.mergeContentKnown(planSHA256: p.planSHA256) { p.known.files[path]?.contentKnown = true }
                 }
                 prepared = p
-            } else if let s = catalogued.first(where: { $0.name == name }) {
+            } else if let s = catalogued.first(where: { $0.name == name }),
+                      (try? Posix.realPath(Posix.absolute(path)).get()) != s.root {
                 throw AdoptionError.nameTaken(name: name, root: s.root.display)
             }
             var options = ScanOptions()
@@ -166,7 +168,11 @@ struct Silos: ParsableCommand {
                     if metadata {
                         text += "Metadata: \(Format.count(contentTaken)) taken from what the catalogue read before the merge (those files were not opened); the others read from their metadata blocks.\n"
                     }
-                    let missing = prepared.known.files.count - result.knownTaken - result.knownRead
+                    let earlier = result.knownSeen - result.knownTaken - result.knownRead
+                    if earlier > 0 {
+                        text += "\(Format.count(earlier)) already catalogued in this silo by an earlier run (unchanged, not read).\n"
+                    }
+                    let missing = prepared.known.files.count - result.knownSeen
                     if missing > 0 {
                         text += "\(Format.count(missing)) file\(missing == 1 ? "" : "s") the apply placed \(missing == 1 ? "is" : "are") no longer in the target (silomerge verify \(fromPlan) lists them).\n"
                     }
