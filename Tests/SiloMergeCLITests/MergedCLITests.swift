@@ -224,6 +224,36 @@ struct MergedCLITests {
         }
     }
 
+    @Test("Missing findings opened before the ledger knew the plan (an older SiloMerge applied it) are closed as merged once it does")
+    func missingOpenedBeforeTheLedger() throws {
+        let ws = try planned("quarantine")
+        #expect(try ws.run("apply", "plan.json", "-q").status == 0)
+        // As an apply by a SiloMerge without the ledger leaves the catalogue.
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        let db = try DatabaseQueue(path: ws.url.appendingPathComponent("silomerge.sqlite").path, configuration: config)
+        try db.write { db in try db.execute(sql: "DELETE FROM merge_plan") }
+        #expect(try db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM merge_op") } == 0)
+        try db.close()
+        let missing = try checkJSON(ws)
+        #expect(missing.status == 3)
+        let opened = (missing.object["open_findings"] as! [[String: Any]]).count
+        #expect(opened > 20)
+        #expect(opened == count(missing.object, "missing"))
+
+        // Applying the plan again (everything is done) records it: the open findings close.
+        let again = try ws.run("apply", "plan.json", "-q")
+        #expect(again.status == 0, "\(again.stderr)")
+        let check = try checkJSON(ws)
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect((check.object["open_findings"] as! [Any]).isEmpty)
+        #expect(count(check.object, "merged") == opened)
+        #expect(findings(check.object, "merged").allSatisfy { ($0["detail"] as! String).contains("was missing since run") })
+        let closed = (try json(try ws.run("history", "--format", "json").stdout) as! [String: Any])["closed_findings"] as! [[String: Any]]
+        #expect(closed.filter { ($0["resolution"] as? String) == "merged" }.count == min(opened, 10))
+        #expect(try ws.run("check").status == 0)
+    }
+
     @Test("Undo after a check reported the merge: the files are simply present again; undo before any check: unchanged")
     func undoThenCheck() throws {
         let ws = try planned()

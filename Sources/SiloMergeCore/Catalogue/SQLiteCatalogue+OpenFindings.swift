@@ -163,6 +163,23 @@ extension SQLiteCatalogue {
             let state = Finding.State(size: row[1], mtimeNs: row[2], sha256: (row[3] as String?).flatMap(SHA256Digest.init(hex:)))
             out.append(try restored(o, at: Finding(kind: .restored, silo: o.silo, path: o.path, old: o.seen, new: state)))
         }
+        // A missing file that a reviewed plan took, learnt by the merge ledger after the finding
+        // was opened (the plan applied by an older SiloMerge and applied again to record it, or
+        // a journal read late): not missing, merged; closed, and said once.
+        let mergedAway = try Row.fetchAll(db, sql: """
+            SELECT o.id, p.plan, m.effect, m.op FROM open_finding o
+            JOIN merge_op m ON m.silo_id = o.silo_id AND m.dir = o.dir AND m.name = o.name
+            JOIN merge_plan p ON p.plan_sha256 = m.plan_sha256
+            WHERE o.closed_at IS NULL AND o.kind = 'missing' AND m.op IS NOT NULL AND m.state IN ('done', 'taking')
+              AND m.effect IN ('moved', 'removed', 'quarantined') AND m.sha256 = o.verified_sha256
+            ORDER BY m.id
+            """)
+        for row in mergedAway {
+            guard let o = open.values.first(where: { $0.id == (row[0] as Int64) }) else { continue }
+            let detail = "\(row[2] as String) by the apply of plan \(row[1] as String) (operation \(row[3] as Int64)); was \(since(o))"
+            try close(o, .merged, detail: detail)
+            out.append(Finding(kind: .merged, silo: o.silo, path: o.path, old: o.verified, detail: detail))
+        }
         // Still open after this run, in the silos it read: seen again.
         let silos = SQLiteCatalogue.decodeList(try String.fetchOne(db, sql: "SELECT silos FROM run WHERE id = ?", arguments: [runID]))
         for o in open.values where silos.contains(o.silo) {
