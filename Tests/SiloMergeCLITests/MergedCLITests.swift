@@ -99,6 +99,11 @@ struct MergedCLITests {
         let mergedLeft = Set(merged.filter { !($0["old"] is [String: Any]) }.map { "\($0["silo"]!)/\($0["path"]!)" })
         #expect(mergedLeft == leftBehind)
 
+        // The report shows them as news, not as a warning.
+        #expect(try ws.run("report", "--html", "report.html").status == 0)
+        let html = try String(contentsOf: ws.url.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("<div class=\"card\"><div class=\"label\">merged</div>"))
+
         let quiet = try ws.run("check", "-q")
         #expect(quiet.status == 0)
         #expect(quiet.stdout.isEmpty, "\(quiet.out)")
