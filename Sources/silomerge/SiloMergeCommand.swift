@@ -21,6 +21,8 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge export --format csv -o x.csv  the unified catalogue
               silomerge report --html audit.html      one page for people
               silomerge plan --target /srv/dam -o p   plan a merge; then apply
+              silomerge silos add dam=/srv/dam --from-plan p
+                                                      adopt the merged tree as a silo
               silomerge check -q                      nightly: what changed
               silomerge history                       past scans and checks
               silomerge inspect photo.jpg             what SiloMerge reads from a file

@@ -82,6 +82,26 @@ struct CatalogueTests {
         #expect(try store.uncatalogued().isEmpty)
     }
 
+    @Test("A catalogue made before v8-merges migrates in place: an empty merge ledger, its silos adopted from no plan, rescans unchanged")
+    func migratesFromV6() throws {
+        let tree = try TestTree()
+        try tree.write("a/photo.jpg", bytes(1000, seed: 1))
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v6-plan")
+        try queue.close()
+        _ = try scan(tree, [tree.silo("a")])
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        #expect(try store.silos().map(\.adoptedPlan) == [nil])
+        #expect(try store.syncMerges(runID: 1).isEmpty)
+        #expect(try store.mergeContentKnown(planSHA256: "0").isEmpty)
+        let (again, _) = try scan(tree, [tree.silo("a")])
+        #expect(again.counts.filesUnchanged == 1)
+        #expect(again.findings.isEmpty)
+        let reader = try DatabaseQueue(path: tree.catalogue)
+        #expect(try reader.read { db in try db.tableExists("merge_op") && db.tableExists("merge_plan") && db.tableExists("merge_metadata") })
+        #expect(try reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }.contains("v8-merges"))
+    }
+
     @Test("A run killed half way is marked interrupted by the next scan")
     func interruptedRuns() throws {
         let tree = try TestTree()

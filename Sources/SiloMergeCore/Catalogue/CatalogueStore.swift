@@ -75,6 +75,11 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// keeps corrupted and missing files open and closes the open findings it resolved (see
     /// `OpenFinding`), for it and for earlier runs that ended before doing so. Returns its findings.
     func settleFindings(runID: Int64, scope: FindingScope) throws -> [Finding]
+    /// Before `settleFindings`: brings the merge ledger (what applied plans did to which
+    /// file) in step with the journals of the plans it records, so a file a plan took away is
+    /// `merged`, not missing, even when the apply was killed before recording its end. Returns
+    /// what could not be read, in words.
+    func syncMerges(runID: Int64) throws -> [String]
     /// The findings still open, of these silos (all when empty), corrupted first.
     func openFindings(silos: [String]) throws -> [OpenFinding]
     /// The most recently closed findings, newest first.
@@ -129,6 +134,8 @@ public protocol CatalogueStore: AnyObject, Sendable {
 extension CatalogueStore {
     /// Same-image groups of every size.
     public func sameImageGroups(silos: [String]) throws -> [SameImageGroup] { try sameImageGroups(silos: silos, minimumSize: 0) }
+    /// A store without a merge ledger has nothing to bring in step.
+    public func syncMerges(runID: Int64) throws -> [String] { [] }
 }
 
 /// What recording a manifest found.

@@ -43,6 +43,9 @@ public struct Silo: Sendable, Hashable, Identifiable {
     /// SiloMerge that did not record them).
     public var rootIdentity: FileID?
     public var oneFileSystem = false
+    /// The plan (the SHA-256 its journal names) whose target this silo is, when it was adopted
+    /// with `silomerge silos add NAME=TARGET --from-plan PLAN`.
+    public var adoptedPlan: String?
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
                 includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil,

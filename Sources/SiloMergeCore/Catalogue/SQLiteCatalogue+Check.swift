@@ -3,6 +3,7 @@ import GRDB
 
 extension SQLiteCatalogue {
     private struct ChangeRow {
+        var id: Int64
         var kind: String
         var silo: String
         var path: RelativePath
@@ -14,6 +15,7 @@ extension SQLiteCatalogue {
     }
 
     private struct NewFile {
+        var id: Int64
         var silo: String
         var path: RelativePath
         var state: Finding.State
@@ -35,11 +37,11 @@ extension SQLiteCatalogue {
         }
         let changes = try Row.fetchAll(db, sql: """
             SELECT c.kind, s.name, CAST(c.dir AS BLOB), CAST(c.name AS BLOB), c.old_size, c.old_mtime_ns, c.old_dev, c.old_ino,
-                   c.old_sha256, c.new_size, c.new_mtime_ns, c.new_sha256, c.detail, f.dev, f.ino
+                   c.old_sha256, c.new_size, c.new_mtime_ns, c.new_sha256, c.detail, f.dev, f.ino, c.id
             FROM change c JOIN silo s ON s.id = c.silo_id LEFT JOIN file f ON f.id = c.file_id
             WHERE c.run_id = ? ORDER BY c.id
             """, arguments: [runID]).map { r in
-            ChangeRow(kind: r[0], silo: r[1],
+            ChangeRow(id: r[15], kind: r[0], silo: r[1],
                       path: RelativePath(bytes: SQLiteCatalogue.bytes(r[2])).appending(SQLiteCatalogue.bytes(r[3])),
                       old: Finding.State(size: r[4], mtimeNs: r[5], sha256: (r[8] as String?).flatMap { SHA256Digest(hex: $0) }),
                       oldInode: fileID(r, 6, 7),
@@ -61,23 +63,29 @@ extension SQLiteCatalogue {
                 OR EXISTS (SELECT 1 FROM open_finding WHERE closed_at IS NULL)
             """, arguments: [runID]) ?? true)
         let newFiles = skipNew ? [] : try Row.fetchAll(db, sql: """
-            SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.sha256, f.dev, f.ino
+            SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.sha256, f.dev, f.ino, f.id
             FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.first_seen_run = ?1 \(alertsOnly)
             ORDER BY s.priority, s.name, f.dir, f.name
             """, arguments: [runID]).map { r in
-            NewFile(silo: r[0], path: RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])),
+            NewFile(id: r[8], silo: r[0], path: RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])),
                     state: Finding.State(size: r[3], mtimeNs: r[4], sha256: (r[5] as String?).flatMap { SHA256Digest(hex: $0) }),
                     inode: fileID(r, 6, 7)!)
         }
 
+        // What reviewed plans did: files an apply moved, removed or quarantined are `merged`,
+        // not missing (and not moves to pair); files an undo put back are simply present again;
+        // sidecars left behind when their file was taken are files of their own, as planned.
+        let merges = try mergeNotes(db, runID: runID)
         var out: [Finding] = []
         // Moves: a vanished file whose content turned up at a new path (same name first).
         // New files are indexed by content, so a night of many moves stays linear.
         var newBySHA: [SHA256Digest: [Int]] = [:]
-        for (i, n) in newFiles.enumerated() { if let sha = n.state.sha256 { newBySHA[sha, default: []].append(i) } }
+        for (i, n) in newFiles.enumerated() where !merges.back.contains(n.id) {
+            if let sha = n.state.sha256 { newBySHA[sha, default: []].append(i) }
+        }
         var matchedNew = Set<Int>()
         var movedFrom = Set<Int>()
-        for (ci, c) in changes.enumerated() where c.kind == ChangeKind.missing.rawValue {
+        for (ci, c) in changes.enumerated() where c.kind == ChangeKind.missing.rawValue && merges.gone[c.id] == nil {
             guard let sha = c.old.sha256, sha != .empty, let indices = newBySHA[sha] else { continue }
             let candidates = indices.filter { !matchedNew.contains($0) }
             guard let pick = candidates.first(where: { newFiles[$0].path.lastComponent.elementsEqual(c.path.lastComponent) }) ?? candidates.first
@@ -88,10 +96,18 @@ extension SQLiteCatalogue {
             out.append(Finding(kind: .moved, silo: n.silo, path: n.path, oldSilo: c.silo, oldPath: c.path, old: c.old, new: n.state,
                                detail: c.silo == n.silo ? nil : "moved across silos"))
         }
-        for i in newFiles.indices where !matchedNew.contains(i) {
-            out.append(Finding(kind: .new, silo: newFiles[i].silo, path: newFiles[i].path, new: newFiles[i].state))
+        for i in newFiles.indices where !matchedNew.contains(i) && !merges.back.contains(newFiles[i].id) {
+            if let detail = merges.left[newFiles[i].id] {
+                out.append(Finding(kind: .merged, silo: newFiles[i].silo, path: newFiles[i].path, new: newFiles[i].state, detail: detail))
+            } else {
+                out.append(Finding(kind: .new, silo: newFiles[i].silo, path: newFiles[i].path, new: newFiles[i].state))
+            }
         }
         for (ci, c) in changes.enumerated() {
+            if let detail = merges.gone[c.id] {
+                out.append(Finding(kind: .merged, silo: c.silo, path: c.path, old: c.old, detail: detail))
+                continue
+            }
             switch c.kind {
             case ChangeKind.missing.rawValue where !movedFrom.contains(ci):
                 out.append(Finding(kind: .missing, silo: c.silo, path: c.path, old: c.old))
@@ -123,12 +139,14 @@ extension SQLiteCatalogue {
         var left: [SHA256Digest: [FileID]] = [:]
         var firstGone: [SHA256Digest: ChangeRow] = [:]
         var affected = Set<SHA256Digest>()
-        for n in newFiles {
+        for n in newFiles where !merges.back.contains(n.id) {
             guard let sha = n.state.sha256 else { continue }
             affected.insert(sha)
             arrived[sha, default: []].append(n.inode)
         }
-        for c in changes where c.kind != "metadata" {
+        // Copies a plan took away (or an undo put back) are no news about duplicates: the plan
+        // was reviewed, and said so.
+        for c in changes where c.kind != "metadata" && merges.gone[c.id] == nil {
             if let sha = c.old.sha256 {
                 affected.insert(sha)
                 if firstGone[sha] == nil { firstGone[sha] = c }

@@ -163,6 +163,23 @@ extension SQLiteCatalogue {
             let state = Finding.State(size: row[1], mtimeNs: row[2], sha256: (row[3] as String?).flatMap(SHA256Digest.init(hex:)))
             out.append(try restored(o, at: Finding(kind: .restored, silo: o.silo, path: o.path, old: o.seen, new: state)))
         }
+        // A missing file that a reviewed plan took, learnt by the merge ledger after the finding
+        // was opened (the plan applied by an older SiloMerge and applied again to record it, or
+        // a journal read late): not missing, merged; closed, and said once.
+        let mergedAway = try Row.fetchAll(db, sql: """
+            SELECT o.id, p.plan, m.effect, m.op FROM open_finding o
+            JOIN merge_op m ON m.silo_id = o.silo_id AND m.dir = o.dir AND m.name = o.name
+            JOIN merge_plan p ON p.plan_sha256 = m.plan_sha256
+            WHERE o.closed_at IS NULL AND o.kind = 'missing' AND m.op IS NOT NULL AND m.state IN ('done', 'taking')
+              AND m.effect IN ('moved', 'removed', 'quarantined') AND m.sha256 = o.verified_sha256
+            ORDER BY m.id
+            """)
+        for row in mergedAway {
+            guard let o = open.values.first(where: { $0.id == (row[0] as Int64) }) else { continue }
+            let detail = "\(row[2] as String) by the apply of plan \(row[1] as String) (operation \(row[3] as Int64)); was \(since(o))"
+            try close(o, .merged, detail: detail)
+            out.append(Finding(kind: .merged, silo: o.silo, path: o.path, old: o.verified, detail: detail))
+        }
         // Still open after this run, in the silos it read: seen again.
         let silos = SQLiteCatalogue.decodeList(try String.fetchOne(db, sql: "SELECT silos FROM run WHERE id = ?", arguments: [runID]))
         for o in open.values where silos.contains(o.silo) {
@@ -199,6 +216,31 @@ extension SQLiteCatalogue {
                 try Self.fetchOpenFindings(db, where: "closed_at IS NULL", arguments: [],
                                            suffix: "ORDER BY kind = 'missing', silo, dir, name")
                     .filter { silos.isEmpty || silos.contains($0.silo) }
+            }
+        }
+    }
+
+    /// Files with a `corrupted` finding still open, of these silos (all when empty), each with
+    /// up to three catalogued files holding its verified content: what `plan` refuses to plan.
+    public func unverifiedCopies(silos: [String] = []) throws -> [UnverifiedCopy] {
+        try wrap("list files with corruption still open") {
+            try pool.read { db in
+                let open = try Self.fetchOpenFindings(db, where: "closed_at IS NULL AND kind = 'corrupted'", arguments: [],
+                                                      suffix: "ORDER BY silo, dir, name")
+                    .filter { silos.isEmpty || silos.contains($0.silo) }
+                return try open.map { f in
+                    var good: [String] = []
+                    if let sha = f.verified.sha256 {
+                        good = try Row.fetchAll(db, sql: """
+                            SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB) FROM file f JOIN silo s ON s.id = f.silo_id
+                            WHERE f.sha256 = ? ORDER BY s.priority, s.name, f.dir, f.name LIMIT 3
+                            """, arguments: [sha.hex]).map { r in
+                            "\(r[0] as String):\(RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])).display)"
+                        }
+                    }
+                    return UnverifiedCopy(silo: f.silo, path: f.path, verifiedSHA256: f.verified.sha256,
+                                          currentSHA256: f.seen?.sha256, openedAt: f.openedAt, openedRun: f.openedRun, goodCopies: good)
+                }
             }
         }
     }

@@ -139,7 +139,7 @@ public final class SQLiteCatalogue: CatalogueStore {
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
             SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino,
-                   one_file_system
+                   one_file_system, adopted_plan
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
@@ -148,6 +148,7 @@ public final class SQLiteCatalogue: CatalogueStore {
                 silo.rootIdentity = FileID(device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino))
             }
             silo.oneFileSystem = (row["one_file_system"] as Int64?) == 1
+            silo.adoptedPlan = row["adopted_plan"]
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
             if let json: String = row["manifest"] {

@@ -368,6 +368,88 @@ enum CatalogueSchema {
                 ALTER TABLE silo ADD COLUMN one_file_system INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v8-merges") { db in
+            try db.execute(sql: """
+                -- Plans applied with this catalogue, one row per plan (by the SHA-256 of its
+                -- encoding, as its journal names it): where its journal is, and how far the
+                -- ledger below has read it. Scans and checks read a journal again when it has
+                -- grown (an apply or undo killed before it could record its end).
+                CREATE TABLE merge_plan (
+                    plan_sha256     TEXT    PRIMARY KEY,
+                    plan            TEXT    NOT NULL,
+                    journal         TEXT    NOT NULL,
+                    target_root     TEXT    NOT NULL,
+                    quarantine_root TEXT    NOT NULL,
+                    recorded_run    INTEGER NOT NULL,
+                    synced_run      INTEGER,
+                    journal_size    INTEGER
+                ) WITHOUT ROWID;
+
+                -- The ledger: what each operation of an applied plan did to which catalogued
+                -- file, and where its content lives now. effect: moved, removed, quarantined,
+                -- linked (replaced by a hard link into the target), copied (the source stays),
+                -- written (a generated file), left (a sidecar that stays in the silo while the
+                -- file it belonged to was moved or removed: op is NULL, follows_op the operation
+                -- that took its file). state, from the journal: pending, taking (the source is
+                -- being taken away), done, undone. dest_root/dest_dir/dest_name: where the
+                -- content lives (relative to the target or the quarantine folder).
+                CREATE TABLE merge_op (
+                    id              INTEGER PRIMARY KEY,
+                    plan_sha256     TEXT    NOT NULL REFERENCES merge_plan(plan_sha256) ON DELETE CASCADE,
+                    op              INTEGER,
+                    follows_op      INTEGER,
+                    kind            TEXT    NOT NULL,
+                    effect          TEXT    NOT NULL,
+                    silo_id         INTEGER,
+                    silo            TEXT,
+                    dir             TEXT,
+                    name            TEXT,
+                    size            INTEGER,
+                    mtime_ns        INTEGER,
+                    dev             INTEGER,
+                    ino             INTEGER,
+                    sha256          TEXT,
+                    dest_root       TEXT,
+                    dest_dir        TEXT,
+                    dest_name       TEXT,
+                    note            TEXT,
+                    state           TEXT    NOT NULL DEFAULT 'pending',
+                    state_run       INTEGER,
+                    placed_dev      INTEGER,
+                    placed_ino      INTEGER,
+                    placed_size     INTEGER,
+                    placed_mtime_ns INTEGER,
+                    format          TEXT,
+                    width           INTEGER,
+                    height          INTEGER,
+                    image_sha256    TEXT,
+                    metadata_read   INTEGER
+                );
+                CREATE UNIQUE INDEX merge_op_plan ON merge_op(plan_sha256, op) WHERE op IS NOT NULL;
+                CREATE INDEX merge_op_source ON merge_op(silo_id, dir, name);
+                CREATE INDEX merge_op_dest ON merge_op(plan_sha256, dest_dir, dest_name);
+
+                -- What the content a transfer carries holds (format, dimensions, image hash in
+                -- merge_op; its embedded metadata here), as the catalogue knew it when the apply
+                -- began: a target adopted as a silo takes it as it takes the SHA-256, without
+                -- reading the files again.
+                CREATE TABLE merge_metadata (
+                    plan_sha256 TEXT    NOT NULL REFERENCES merge_plan(plan_sha256) ON DELETE CASCADE,
+                    op          INTEGER NOT NULL,
+                    field       TEXT    NOT NULL,
+                    origin      TEXT    NOT NULL,
+                    tag         TEXT    NOT NULL,
+                    value       TEXT    NOT NULL,
+                    raw         TEXT    NOT NULL,
+                    preferred   INTEGER NOT NULL
+                );
+                CREATE INDEX merge_metadata_op ON merge_metadata(plan_sha256, op);
+
+                -- A silo adopted from a plan's target (silomerge silos add NAME=TARGET --from-plan):
+                -- the plan's SHA-256.
+                ALTER TABLE silo ADD COLUMN adopted_plan TEXT;
+                """)
+        }
         return migrator
     }
 

@@ -7,7 +7,8 @@ import Foundation
 /// - its path reads as the verified content again (`restored`),
 /// - a missing file's content turns up at another path (`moved`),
 /// - a person accepts the new state (`silomerge check --accept`: `accepted`), or
-/// - its silo is removed from the catalogue (`silo-removed`).
+/// - its silo is removed from the catalogue (`silo-removed`), or
+/// - (a missing file) the merge ledger learns that a reviewed plan took it (`merged`).
 ///
 /// Other findings (new, modified, moved, duplicates, metadata drift) are reported once: they
 /// are ordinary work, and the catalogue takes the new state. A `scan` keeps findings open as a
@@ -20,6 +21,8 @@ public struct OpenFinding: Sendable, Hashable {
     public enum Resolution: String, Sendable, Codable {
         case restored, moved, accepted
         case siloRemoved = "silo-removed"
+        /// A missing file the merge ledger learnt a reviewed plan took (see `Finding.Kind.merged`).
+        case merged
     }
 
     public var id: Int64

@@ -106,6 +106,9 @@ public struct PlanInput: Sendable {
     public var unhashed: [UnhashedFileRecord]
     /// What the scans saw in the silos and did not catalogue: left behind, each with why.
     public var uncatalogued: [UncataloguedRecord]
+    /// Copies whose content is not the one last verified (an open `corrupted` finding): the
+    /// planner refuses while there is one, and never takes one as a canonical copy.
+    public var unverified: [UnverifiedCopy] = []
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
                 createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
@@ -116,6 +119,29 @@ public struct PlanInput: Sendable {
         self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
         self.sidecars = sidecars; self.unhashed = unhashed; self.uncatalogued = uncatalogued
     }
+}
+
+/// A catalogued file whose current content is not the content last verified at its path: a
+/// `corrupted` finding still open (see `OpenFinding`). Its catalogued SHA-256 is the rotten
+/// content: a plan would carry rot into the target, and could count it as a copy of something.
+public struct UnverifiedCopy: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    /// The content to restore (what was verified), and what the file reads as now.
+    public var verifiedSHA256: SHA256Digest?
+    public var currentSHA256: SHA256Digest?
+    public var openedAt: Date
+    public var openedRun: Int64
+    /// Catalogued files holding the verified content ("silo:path"): where to restore it from.
+    public var goodCopies: [String]
+
+    public init(silo: String, path: RelativePath, verifiedSHA256: SHA256Digest?, currentSHA256: SHA256Digest?,
+                openedAt: Date, openedRun: Int64, goodCopies: [String] = []) {
+        self.silo = silo; self.path = path; self.verifiedSHA256 = verifiedSHA256; self.currentSHA256 = currentSHA256
+        self.openedAt = openedAt; self.openedRun = openedRun; self.goodCopies = goodCopies
+    }
+
+    var key: [UInt8] { silo.exactBytes + [0] + path.bytes }
 }
 
 /// A rule that chooses the canonical copy of a content. Rules are applied in order: each keeps
@@ -820,6 +846,9 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The plan breaks a rule (the planner checks its own output too).
     case invalidPlan([PlanProblem])
     case unsupportedSchema(found: String)
+    /// Files with corruption still open in the silos the plan covers: planning would treat
+    /// their rotten content as theirs.
+    case openCorruption([UnverifiedCopy])
     case cannotDecode(path: String?, reason: String)
     case cannotEncode(reason: String)
     case io(path: String, errno: Errno, operation: String)
@@ -844,6 +873,16 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
             var s = "the plan is not valid (\(problems.count) problem\(problems.count == 1 ? "" : "s")):"
             for p in problems.prefix(50) { s += "\n  " + p.description }
             if problems.count > 50 { s += "\n  … and \(problems.count - 50) more" }
+            return s
+        case .openCorruption(let copies):
+            var s = "\(copies.count) file\(copies.count == 1 ? " has" : "s have") corruption still open (content changed behind an unchanged size and mtime): a plan would take \(copies.count == 1 ? "its" : "their") current, rotten content for the real one, carry it into the target, and could act on the good copies as its duplicates. Nothing was planned. Restore or accept each first:"
+            for c in copies.prefix(50) {
+                s += "\n  \(c.silo):\(c.path.display)  corrupted since \(Timestamp.string(c.openedAt).prefix(10)) (run \(c.openedRun)): verified \(c.verifiedSHA256.map { String($0.hex.prefix(12)) + "…" } ?? "?"), reads \(c.currentSHA256.map { String($0.hex.prefix(12)) + "…" } ?? "nothing")"
+                s += c.goodCopies.isEmpty ? "; no catalogued copy holds the verified content (restore it from a backup)"
+                                          : "; the verified content is at \(c.goodCopies.prefix(3).joined(separator: ", "))"
+            }
+            if copies.count > 50 { s += "\n  … and \(copies.count - 50) more (silomerge check lists them)" }
+            s += "\nRestore: copy the good content back over the file (keeping its name), then run silomerge check (it reports it restored). Accept: silomerge check --accept SILO:PATH (its current content becomes the baseline), or --accept-all. Then plan again."
             return s
         case .unsupportedSchema(let found):
             let number = { (s: String) in s.hasPrefix("silomerge-plan/") ? Int(s.dropFirst("silomerge-plan/".count)) : nil }

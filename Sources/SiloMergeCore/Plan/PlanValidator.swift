@@ -237,7 +237,11 @@ public enum PlanValidator {
                 add(s.root.display, "silo '\(s.name)': the plan recorded its root as device \(mine.device) inode \(mine.inode), the catalogue as device \(recorded.device) inode \(recorded.inode) (the folder was replaced since it was scanned): scan and plan again")
             }
         }
+        // The plan's own target, adopted as a silo once applied (silos add --from-plan), is
+        // that plan's to resume or undo; any other silo overlapping it is refused.
+        let digest = catalogued.contains { $0.adoptedPlan != nil } ? (try? PlanFile.digest(plan)) : nil
         for c in catalogued {
+            if let digest, c.adoptedPlan == digest, c.root == plan.targetRoot { continue }
             if c.root.contains(plan.targetRoot) || plan.targetRoot.contains(c.root) {
                 add(plan.targetRoot.display, "the target overlaps silo '\(c.name)' (\(c.root.display)); the merged tree must be outside every silo")
             }

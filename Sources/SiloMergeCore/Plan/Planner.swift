@@ -54,6 +54,11 @@ public struct Planner: Sendable {
             }
         }
 
+        // Rot is never planned: a file whose content is not the one last verified (corruption
+        // still open) would be carried as it reads now, and counted as a copy of that.
+        if !input.unverified.isEmpty { throw .openCorruption(input.unverified) }
+        let unverified = Set(input.unverified.map(\.key))
+
         // One asset per content, in SHA-256 order. A content given twice is merged: all copies,
         // and the fields of the record with most of them (ties: the one whose first copy sorts
         // first), so the input order never matters.
@@ -79,7 +84,10 @@ public struct Planner: Sendable {
         // Canonical copies and wanted destinations.
         var placed: [Placed] = []
         for asset in assets {
-            guard let choice = chooser.choose(asset) else { continue }
+            guard let choice = chooser.choose(asset, unverified: unverified) else {
+                if !asset.copies.isEmpty { throw .openCorruption(input.unverified) }
+                continue
+            }
             let date = AssetDate(asset: asset, mtimeNs: choice.copy.mtimeNs)
             let values = LayoutTemplate.Values(
                 silo: choice.copy.silo, path: choice.copy.path, sha256: asset.sha256.hex,

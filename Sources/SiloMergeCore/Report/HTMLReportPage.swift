@@ -323,7 +323,8 @@ struct HTMLPage {
         return section("check", "Latest check",
             .p(cls("lede"), text("Finished "), HTMLDate.node(check.finishedAt), text(": \(HTMLChart.plural(total, "finding")).")),
             .if(!check.countsByKind.isEmpty, .div(cls("cards kinds"), .forEach(check.countsByKind) { k in
-                card(k.kind, Format.count(k.count), warn: k.count > 0)
+                // What a reviewed plan did is news, not a warning.
+                card(k.kind, Format.count(k.count), warn: k.count > 0 && k.kind != Finding.Kind.merged.rawValue)
             })),
             table(id: "t-check", caption: "Check findings", columns: columns, rows: rows,
                   total: total, noun: "findings", empty: "Nothing to report: every file is as catalogued.", hints: ["silomerge export"], stack: true),

@@ -95,7 +95,12 @@ public final class ScanEngine: Sendable {
     }
 
     /// Runs a scan of `silos` (already validated or not) into the catalogue.
-    public func scan(_ silos: [SiloDefinition], options: ScanOptions,
+    ///
+    /// `known`: files of one of the silos whose content is known without reading them (what
+    /// the apply of a plan placed and verified, see `KnownFile`): while a file's device, inode,
+    /// size and mtime are the recorded ones, its SHA-256 is taken as is; a file that differs
+    /// is read, and a warning says when its content is not what was recorded.
+    public func scan(_ silos: [SiloDefinition], options: ScanOptions, known: KnownContents? = nil,
                      progress: ProgressHandler? = nil) throws -> ScanResult {
         let definitions = try Self.validate(silos, options: options)
         let lock = try store.lockForScan()
@@ -109,7 +114,8 @@ public final class ScanEngine: Sendable {
         let runID = try store.beginRun(kind: options.kind, hashMode: options.hashMode.rawValue,
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
-                                      options: options, progress: progress, hooks: testHooks, interruption: interruption)
+                                      options: options, progress: progress, hooks: testHooks, interruption: interruption,
+                                      known: known)
         // Interrupted: recorded at once, whatever the scan is busy with (the counts are
         // brought up to date when it has stopped).
         let token = interruption?.onRequest { [store, session] in
@@ -122,6 +128,15 @@ public final class ScanEngine: Sendable {
             if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
             // Corrupted and missing files stay open, and what restores them closes them, for
             // scans as for checks: one missed report never makes rot the baseline.
+            // What applied plans did, as their journals say (an apply or undo killed before
+            // recording its end included): files they took away are merged, not missing.
+            let ledgerNotes = try store.syncMerges(runID: runID)
+            if !ledgerNotes.isEmpty {
+                let notes = ledgerNotes.map { Diagnostic(.note, .other, silo: nil, path: nil, message: $0) }
+                try store.record(notes, runID: runID)
+                result.diagnostics += notes
+                result.diagnosticCount += notes.count
+            }
             result.findings = try store.settleFindings(runID: runID, scope: options.kind == .check ? .all : .alerts)
             result.openFindings = try store.openFindings(silos: registered.map(\.name))
             try store.finishRun(runID, status: result.status, counts: result.counts, errorMessage: nil)

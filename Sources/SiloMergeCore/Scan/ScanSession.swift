@@ -27,6 +27,9 @@ struct ReadJob: Sendable {
     let kind: Kind
     var inspect = false
     let completion: Completion
+    /// A file of known content (see `KnownFile`) that is not as recorded: the content it
+    /// should hold, and why it is read.
+    var known: (sha256: SHA256Digest, why: String)? = nil
 }
 
 /// Collects catalogue writes from many threads and applies them on one writer thread, so
@@ -175,6 +178,12 @@ final class ScanSession: WalkVisitor, Sendable {
     /// Unchanged files to read again this run (`verifyFraction`), with their stored hashes.
     let verify: [Int64: SHA256Digest]
     let filesVerified = Atomic<Int>(0)
+    /// Files whose content is known without reading (`ScanEngine.scan(_:options:known:)`).
+    let known: KnownContents?
+    let knownTaken = Atomic<Int>(0)
+    let knownRead = Atomic<Int>(0)
+    let knownSeen = Atomic<Int>(0)
+    let knownDiffering = Locked<[RelativePath]>([])
     let metadataRead = Atomic<Int>(0)
     let sidecarsRead = Atomic<Int>(0)
     let started = Date()
@@ -183,8 +192,10 @@ final class ScanSession: WalkVisitor, Sendable {
     var writes: WriteBuffer { writesBox.withLock { $0! } }
 
     init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
-         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil) throws {
+         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil,
+         known: KnownContents? = nil) throws {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
+        self.known = known
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
         self.interruption = interruption
         self.cataloguedCounts = try store.fileCounts()
@@ -296,9 +307,14 @@ final class ScanSession: WalkVisitor, Sendable {
 
         let counts = currentCounts()
         let status: RunStatus = (counts.warnings + counts.errors) > 0 ? .warnings : .ok
-        return ScanResult(runID: runID, status: status, counts: counts, silos: perSilo.withLock { $0 },
-                          diagnostics: diagnostics.diagnostics, diagnosticCount: diagnostics.total,
-                          elapsed: Date().timeIntervalSince(started))
+        var result = ScanResult(runID: runID, status: status, counts: counts, silos: perSilo.withLock { $0 },
+                                diagnostics: diagnostics.diagnostics, diagnosticCount: diagnostics.total,
+                                elapsed: Date().timeIntervalSince(started))
+        result.knownTaken = knownTaken.load(ordering: .relaxed)
+        result.knownRead = knownRead.load(ordering: .relaxed)
+        result.knownSeen = knownSeen.load(ordering: .relaxed)
+        result.knownDiffering = knownDiffering.value.sorted()
+        return result
     }
 
     /// Reads each scanned silo's CSV manifest (after the walk, so its rows can be matched with
@@ -536,6 +552,21 @@ final class ScanSession: WalkVisitor, Sendable {
         switch (outcome, job.completion) {
         case (.success(let (digest, stat, content)), .store(var row, let replacing)):
             // A new or changed file: record what was actually read.
+            if let expected = job.known, let digest {
+                if digest != expected.sha256 {
+                    knownDiffering.withLock { $0.append(job.path) }
+                    report(.warning, .mergeDiffers, root, job.path,
+                           "not the content the plan's apply placed and verified here (SHA-256 \(expected.sha256.hex.prefix(12))…, now \(digest.hex.prefix(12))…): \(expected.why); catalogued as it is now")
+                } else {
+                    report(.note, .mergeDiffers, root, job.path, "read: \(expected.why), and the content is the one the apply verified")
+                }
+            }
+            if digest == nil, row.sha256 != nil, !stat.sameIdentity(as: job.expected) {
+                // A hash taken without reading (a hard link's, a known file's) is only good for
+                // the file as listed: this one changed since.
+                row.sha256 = nil; row.hashedAt = nil
+                report(.warning, .changedDuringScan, root, job.path, "changed since it was listed; it will be read again on the next scan")
+            }
             row.stat = stat
             if let digest {
                 row.sha256 = digest
@@ -668,6 +699,10 @@ final class ScanSession: WalkVisitor, Sendable {
         if !uncatalogued.isEmpty || silosWithUncatalogued.contains(siloID) {
             writes.add(.uncatalogued(siloID: siloID, dir: listing.dir, uncatalogued, replace: true))
         }
+        if let k = known, k.silo == root.silo.name {
+            let seen = listing.files.reduce(0) { $0 + (k.files[listing.dir.appending($1.name)] != nil ? 1 : 0) }
+            if seen > 0 { knownSeen.add(seen, ordering: .relaxed) }
+        }
         perSilo.withLock { s in
             s[listing.root].directories += 1
             s[listing.root].files += listing.files.count
@@ -754,9 +789,24 @@ final class ScanSession: WalkVisitor, Sendable {
         guard readsSidecar(a) else {
             return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: nil, values: [])
         }
+        // A sidecar the apply of a plan placed and verified: its hash is known; it is read
+        // only for its values (metadata on), or when it is not as the apply left it.
+        let recorded = known.flatMap { $0.silo == root.silo.name ? $0.files[path] : nil }
+        if let recorded, recorded.matches(stat), !options.readMetadata {
+            knownTaken.add(1, ordering: .relaxed)
+            return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: recorded.sha256, values: [], valuesRead: false)
+        }
         switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
         case .success(let (bytes, st, digest)):
             sidecarsRead.add(1, ordering: .relaxed)
+            if let recorded {
+                if recorded.matches(st) { knownTaken.add(1, ordering: .relaxed) } else { knownRead.add(1, ordering: .relaxed) }
+                if digest != recorded.sha256 {
+                    knownDiffering.withLock { $0.append(path) }
+                    report(.warning, .mergeDiffers, root, path,
+                           "sidecar: not the content the plan's apply placed and verified here (SHA-256 \(recorded.sha256.hex.prefix(12))…, now \(digest.hex.prefix(12))…): \(recorded.differences(from: st)) since \(recorded.origin) placed it; catalogued as it is now")
+                }
+            }
             guard options.readMetadata else {
                 return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: [], valuesRead: false)
             }
@@ -821,9 +871,40 @@ final class ScanSession: WalkVisitor, Sendable {
         row.sidecars = sidecars
         let path = dir.appending(file.name)
         if file.stat.size == 0 {
+            if let k = known, k.silo == root.silo.name, let recorded = k.files[path] {
+                // Nothing to read either way; an empty file where the apply placed content is flagged.
+                if recorded.matches(file.stat) { knownTaken.add(1, ordering: .relaxed) } else { knownRead.add(1, ordering: .relaxed) }
+                if recorded.sha256 != .empty {
+                    knownDiffering.withLock { $0.append(path) }
+                    report(.warning, .mergeDiffers, root, path,
+                           "not the content the plan's apply placed and verified here (SHA-256 \(recorded.sha256.hex.prefix(12))…): it is empty now (\(recorded.differences(from: file.stat)) since \(recorded.origin) placed it); catalogued as it is now")
+                }
+            }
             row.sha256 = .empty; row.hashedAt = Date()
             if options.readMetadata { row.content = ContentInfo(format: .other) }
             writes.add(.upsert(row, replacing: replacing))
+            return
+        }
+        if let k = known, k.silo == root.silo.name, let recorded = k.files[path] {
+            guard recorded.matches(file.stat) else {
+                // Not as the apply left it: read, and compared with what it verified.
+                knownRead.add(1, ordering: .relaxed)
+                var job = ReadJob(root: root.index, path: path, expected: file.stat, kind: .full, inspect: options.readMetadata,
+                                  completion: .store(row, replacing: replacing))
+                job.known = (recorded.sha256, "\(recorded.differences(from: file.stat)) since \(recorded.origin) placed it")
+                reads.append(job)
+                return
+            }
+            // As the apply placed and verified it: its SHA-256 is known, nothing is hashed.
+            row.sha256 = recorded.sha256; row.hashedAt = Date()
+            knownTaken.add(1, ordering: .relaxed)
+            hashesReused.add(1, ordering: .relaxed)
+            if options.readMetadata && !recorded.contentKnown {
+                reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .metadata, inspect: true,
+                                     completion: .store(row, replacing: replacing)))
+            } else {
+                writes.add(.upsert(row, replacing: replacing))
+            }
             return
         }
         if file.stat.linkCount > 1, let known = knownLinkHash(file.stat) {

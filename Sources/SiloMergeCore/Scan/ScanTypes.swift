@@ -136,4 +136,12 @@ public struct ScanResult: Sendable {
     public var findings: [Finding] = []
     /// Findings still open in the scanned silos after the run (see `OpenFinding`).
     public var openFindings: [OpenFinding] = []
+    /// With known contents (`ScanEngine.scan(_:options:known:)`): files whose SHA-256 was taken
+    /// as recorded without reading them, files read because they were not as recorded, and of
+    /// those, the ones whose content is not the recorded one (each also a warning).
+    public var knownTaken = 0
+    public var knownRead = 0
+    /// Known files the walk found at all (taken, read, or catalogued by an earlier run).
+    public var knownSeen = 0
+    public var knownDiffering: [RelativePath] = []
 }

@@ -25,7 +25,9 @@ struct Apply: ParsableCommand {
             One apply, undo or verify of a plan at a time: the plan's journal is locked
             (PLAN.journal-lock), and so is the catalogue, as for a scan. A second one is
             refused at once, naming the process that holds the lock. Each apply is
-            recorded in the catalogue: `silomerge history` lists it.
+            recorded in the catalogue: `silomerge history` lists it, and what each
+            operation did to which file goes into the catalogue's merge ledger, so the
+            next check reports the files the plan took as merged, not missing.
 
             Exit codes: 0 all done; 1 some operations were refused (the source changed,
             the destination holds other content) or failed; 2 stopped (full disk, plan
@@ -82,6 +84,12 @@ struct Apply: ParsableCommand {
         do {
             defer { line.clear() }
             try applier.validate()
+            // The ledger learns the plan before anything is done, and what was done from the
+            // journal at the end, whatever the end: a check then knows which files the plan
+            // took away (merged, not missing). A run killed midway is read from the journal
+            // by the next scan or check.
+            if let log { try MergeLedgerLog.record(catalogue, plan: plan, planPath: planPath, journal: journalPath, runID: log.runID) }
+            defer { if let log { MergeLedgerLog.sync(catalogue, plan: plan, journal: journalPath, runID: log.runID) } }
             report = try applier.apply(dryRun: dryRun)
         } catch {
             log?.finish(status: .failed, outcome: "stopped", error: error)
@@ -130,8 +138,9 @@ struct Undo: ParsableCommand {
 
             Undo needs only the plan and its journal: it works when the catalogue is
             gone (and is then not recorded in the history). With the catalogue, it locks
-            it as a scan does and is listed by `silomerge history`. The plan's journal
-            is locked: an apply or another undo of the plan running is refused at once.
+            it as a scan does and is listed by `silomerge history`; what it reverses is
+            no longer merged in the catalogue's ledger. The plan's journal is locked: an
+            apply or another undo of the plan running is refused at once.
 
             Exit codes: 0 everything reversed; 1 some files were left (changed since
             apply) or could not be restored; 2 could not run (no journal, locked,
@@ -174,6 +183,11 @@ struct Undo: ParsableCommand {
         let r: UndoReport
         do {
             defer { line.clear() }
+            // What undo reverses is no longer merged: the ledger follows the journal.
+            if let catalogue, let log {
+                try MergeLedgerLog.record(catalogue, plan: plan, planPath: planPath, journal: journalPath, runID: log.runID)
+            }
+            defer { if let catalogue, let log { MergeLedgerLog.sync(catalogue, plan: plan, journal: journalPath, runID: log.runID) } }
             r = try applier.undo()
         } catch {
             log?.finish(status: .failed, outcome: "stopped", error: error)
@@ -271,6 +285,24 @@ enum PlanCatalogue {
 struct PlanCatalogueUnavailable: Error, CustomStringConvertible {
     var text: String
     var description: String { text }
+}
+
+/// The catalogue's merge ledger (see `SQLiteCatalogue.recordMerge`), from apply and undo.
+enum MergeLedgerLog {
+    static func record(_ catalogue: SQLiteCatalogue, plan: MergePlan, planPath: FilePath, journal: FilePath, runID: Int64) throws {
+        try catalogue.recordMerge(plan: plan, planSHA256: try PlanFile.digest(plan), planPath: planPath, journal: journal, runID: runID)
+    }
+
+    /// Reads the journal into the ledger. Failing is a warning: the next scan or check reads
+    /// the journal again.
+    static func sync(_ catalogue: SQLiteCatalogue, plan: MergePlan, journal: FilePath, runID: Int64) {
+        do {
+            guard let j = try MergeJournal.read(journal) else { return }
+            try catalogue.syncMerge(planSHA256: try PlanFile.digest(plan), journal: j, runID: runID)
+        } catch {
+            Stderr.write("silomerge: warning: could not record in the catalogue what the plan did (the next scan or check reads the journal again): \(error)\n")
+        }
+    }
 }
 
 /// An apply or undo recorded in the catalogue as a run (kind `apply`/`undo`), so `history`

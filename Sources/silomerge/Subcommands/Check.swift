@@ -16,6 +16,10 @@ struct Check: ParsableCommand {
               modified        size or mtime changed, and the content differs
               moved           the same content at a new path, the old one gone
                               (also across silos)
+              merged          gone because a reviewed plan's apply moved, removed
+                              or quarantined it (the plan and where the
+                              content is now in the detail); no finding is
+                              opened for it and it is no change (exit 0)
               corrupted       content changed behind an unchanged size and
                               mtime (bit rot), found when the file is re-read:
                               --rehash, --verify-fraction, or a changed ctime
@@ -319,7 +323,9 @@ enum CheckText {
         var out = "Check of \(r.scan.silos.count) silo\(r.scan.silos.count == 1 ? "" : "s") (\(Format.plural(c.files, "file")), \(Format.bytes(c.bytes))) in \(Format.duration(r.scan.elapsed)): "
         let earlier = r.open.filter { $0.openedRun != r.scan.runID }
         switch r.outcome {
-        case .unchanged: out += "nothing changed"
+        case .unchanged:
+            let merged = r.findings.filter { $0.kind == .merged }.count
+            out += merged == 0 ? "nothing changed" : "nothing changed but what applied plans did (\(Format.count(merged)) merged)"
         case .changed: out += r.findings.isEmpty ? "nothing changed, \(earlier.count) finding\(earlier.count == 1 ? "" : "s") still open" : "changes found"
         case .corrupted: out += r.findings.contains { $0.kind == .corrupted } ? "CORRUPTION FOUND" : "CORRUPTION STILL OPEN"
         }

@@ -56,7 +56,12 @@ struct Plan: ParsableCommand {
                 show.
 
                 The plan refuses while metadata conflicts are unresolved (silomerge
-                conflicts), unless --allow-conflicts, which lists them in the plan.
+                conflicts), unless --allow-conflicts, which lists them in the plan. It also
+                refuses (exit 4) while a file of the silos has corruption still open
+                (silomerge check lists it): its current content is rot, not the content to
+                merge. Restore the file from a good copy (the message names where the
+                verified content is) and check, or accept its state (silomerge check
+                --accept SILO:PATH), then plan again.
 
                 Examples:
                   silomerge plan --target /srv/dam -o plan.json
@@ -156,11 +161,14 @@ struct Plan: ParsableCommand {
                 }
             }
             // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
-            let input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
+            var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
                                   scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
                                   targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
                                   sidecars: try catalogue.sidecarFiles(), unhashed: try catalogue.unhashedFiles(),
                                   uncatalogued: try catalogue.uncatalogued())
+            // Files whose content is not the one last verified (corruption still open) refuse
+            // the plan: their rot would be taken for their content.
+            input.unverified = try catalogue.unverifiedCopies(silos: catalogued.map(\.name))
             let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)

@@ -113,6 +113,10 @@ enum OpenFindingsPrinter {
             let where_ = f.kind == .moved ? "\(f.oldSilo ?? f.silo):\(f.oldPath?.display ?? "") is at \(f.silo):\(f.path.display)" : "\(f.silo):\(f.path.display)"
             Stderr.write("silomerge: note: \(where_): \(f.detail ?? f.kind.rawValue); finding closed\n")
         }
+        let merged = result.findings.filter { $0.kind == .merged && $0.old != nil }
+        if !merged.isEmpty && !quiet {
+            Stderr.write("silomerge: note: \(Format.count(merged.count)) file\(merged.count == 1 ? " is" : "s are") gone because an applied plan moved, removed or quarantined \(merged.count == 1 ? "it" : "them") (merged, not missing; e.g. \(merged[0].silo):\(merged[0].path.display): \(merged[0].detail ?? "merged")): silomerge check lists them\n")
+        }
         let corrupted = result.openFindings.filter { $0.kind == .corrupted }
         for f in corrupted.prefix(limit) {
             Stderr.write("silomerge: warning: \(f.silo):\(f.path.display): corrupted since \(CheckText.since(f, now: now)), still open: "

@@ -43,7 +43,10 @@ enum ErrorReporting {
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
         case is HashError, is ExportError, is ManifestError, is ApplyError: ExitStatus.fatal
-        case is PlanError: ExitStatus.usage
+        case let e as PlanError:
+            // Rot still open is what exit 4 means everywhere: restore or accept, then plan again.
+            if case .openCorruption = e { ExitStatus.corruption } else { ExitStatus.usage }
+        case let e as AdoptionError: e.isUsageError ? ExitStatus.usage : ExitStatus.fatal
         case let e as CheckError:
             switch e {
             case .unknownSilo, .nothingOpen: ExitStatus.usage
