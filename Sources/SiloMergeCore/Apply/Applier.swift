@@ -151,6 +151,9 @@ public final class Applier {
         if dryRun { return dryRunReport(report) }
 
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
+        // The journal exists now: lock its inode before writing to it, so a hard link made to it
+        // from now on cannot start a second run (see `PlanLock`).
+        try heldLock?.lockJournal(journalPath)
         if state.planDigest == nil {
             var header = JournalRecord(event: "plan")
             header.plan = planDigest
