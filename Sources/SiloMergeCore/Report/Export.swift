@@ -378,12 +378,12 @@ extension ExportWriter {
         if let h = asset.height { out += ",\"height\":\(h)" }
         if let image = asset.imageSHA256 { out += ",\"image_sha256\":\(Encode.json(image.hex))" }
         // The file system's time, under its own name: never a creation date.
-        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(isoTime(nanoseconds: modified)))" }
+        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(Timestamp.string(nanoseconds: modified)))" }
         out += ",\"copies\":["
         for (i, copy) in asset.copies.enumerated() {
             if i > 0 { out += "," }
             out += "{\"silo\":\(Encode.json(copy.silo)),\(Encode.jsonPath("path", copy.path.bytes)),\"size\":\(copy.size),"
-            out += "\"mtime\":\(Encode.json(isoTime(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs),"
+            out += "\"mtime\":\(Encode.json(Timestamp.string(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs),"
             out += "\"uid\":\(copy.uid),\"owner\":\(UserNames.name(of: copy.uid).map(Encode.json) ?? "null")}"
         }
         out += "],\"fields\":{"
@@ -403,17 +403,6 @@ extension ExportWriter {
         return out + "}}"
     }
 
-    /// ISO 8601 UTC with milliseconds (truncated, as `ls` shows times), from a nanosecond time.
-    static func isoTime(nanoseconds ns: Int64) -> String {
-        var seconds = ns / 1_000_000_000
-        var rest = ns % 1_000_000_000
-        if rest < 0 { rest += 1_000_000_000; seconds -= 1 }
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(rest / 1_000_000))
-    }
 
     // MARK: csv
 
@@ -463,7 +452,7 @@ extension ExportWriter {
         cells.append(text(.model))
         cells.append(number(.orientation))
         cells.append(.own(fields.filter { $0.status == .conflict }.map(\.field.rawValue).joined(separator: "; ")))
-        cells.append(.own(asset.fileModifiedNs.map { isoTime(nanoseconds: $0) } ?? ""))
+        cells.append(.own(asset.fileModifiedNs.map { Timestamp.string(nanoseconds: $0) } ?? ""))
         return CSV.row(cells)
     }
 
@@ -527,18 +516,10 @@ extension ExportWriter {
 
     /// Drops the characters XML 1.0 forbids (C0 controls but TAB, LF and CR; U+FFFE, U+FFFF).
     static func xmlClean(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { !isXMLChar($0) }) else { return s }
+        guard s.unicodeScalars.contains(where: { !Encode.isXMLChar($0) }) else { return s }
         var out = String.UnicodeScalarView()
-        out.append(contentsOf: s.unicodeScalars.filter(isXMLChar))
+        out.append(contentsOf: s.unicodeScalars.filter(Encode.isXMLChar))
         return String(out)
-    }
-
-    static func isXMLChar(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0x09, 0x0A, 0x0D: true
-        case 0..<0x20, 0xFFFE, 0xFFFF: false
-        default: true
-        }
     }
 
     /// "2023", "2023-06", "2023-06-14", "2023-06-14T18:30", "…:00", "…:00.25", each time with
@@ -685,23 +666,8 @@ extension ExportWriter {
             + "  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end=\"w\"?>\n"
     }
 
-    /// XML text: & < > " escaped, CR kept as a character reference (a parser would turn a raw
-    /// one into LF), characters XML 1.0 forbids dropped.
-    public static func xmlEscape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "\r": out += "&#xD;"
-            default: if isXMLChar(c) { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
-    }
+    /// XML text for an XMP packet: `Encode.xml`, characters XML 1.0 forbids dropped.
+    public static func xmlEscape(_ s: String) -> String { Encode.xml(s, invalid: .drop) }
 
     /// XMP's GPSCoordinate "DDD,MM.mmmmmmk": degrees, decimal minutes (to a millionth of a
     /// minute, about 2 mm, trailing zeros dropped) and N/S or E/W.
