@@ -23,13 +23,14 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge plan --target /srv/dam -o p   plan a merge; then apply
               silomerge check -q                      nightly: what changed
               silomerge history                       past scans and checks
+              silomerge inspect photo.jpg             what SiloMerge reads from a file
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
             2 failed; 3 check found changes; 4 check found corruption; 64 bad
             command line or configuration.
             """,
         version: SiloMergeVersion.string,
-        subcommands: [Audit.self, Scan.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
+        subcommands: [Audit.self, Scan.self, Inspect.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
     )
 
     static func main() {
