@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+@Suite("tools/compare-exiftool")
+struct CompareExifToolTests {
+    static let tool = fixturesURL.deletingLastPathComponent().appendingPathComponent("tools/compare-exiftool").path
+
+    /// Saved outputs of both tools for made-up files, each planting one matching rule.
+    static var silomerge: [[String: Any]] { [
+        ["path": "d/utc.jpg", "format": "jpeg", "fields": [
+            "date_created": ["value": "2023-06-14T18:32:07+01:00"],
+            "keywords": ["value": ["Beach", "sun", "sea"]],
+            "gps": ["value": ["latitude": 38.7223, "longitude": -9.1393]],
+            "title": ["value": "A  title "],
+            "orientation": ["value": 6],
+            "width": ["value": 64], "height": ["value": 48],
+            "city": ["value": "Lisbon"],
+        ]],
+        ["path": "d/local.jpg", "format": "jpeg", "fields": [
+            "date_created": ["value": "2023-06-14T18:32:07"],
+            "gps": ["value": ["latitude": 38.722302, "longitude": -9.1393]],
+            "title": ["value": "a title"],
+            "creator": ["value": ["Ann; Bo"]],
+        ]],
+        ["path": "d/video.mp4", "format": "mp4", "fields": [
+            "date_created": ["value": "2022-05-06T07:08:09Z"],
+            "gps": ["value": ["latitude": 48.8584, "longitude": 2.2945]],
+        ]],
+        ["path": "d/only-silomerge.bin", "format": "other", "fields": [:]],
+        ["path": "d/error.jpg", "error": ["kind": "unreadable", "message": "cannot open"]],
+    ] }
+    static var exiftool: [[String: Any]] { [
+        ["SourceFile": "d/utc.jpg", "File:FileType": "JPEG", "ExifTool:ExifToolVersion": 12.57,
+         "MWG:DateTimeOriginal": "2023:06:14 17:32:07Z",            // the same instant
+         "MWG:Keywords": ["sea", "beach", "Sun", "sun"],             // a set, case-insensitive
+         "Composite:GPSLatitude": 38.7223004, "Composite:GPSLongitude": -9.1393,   // within 1e-6
+         "XMP-dc:Title": "A title",                                  // white space
+         "MWG:Orientation": 6, "Composite:ImageSize": "64 48",
+         "MWG:Copyright": "© someone"],                              // missing in SiloMerge
+        ["SourceFile": "d/local.jpg", "File:FileType": "JPEG",
+         "MWG:DateTimeOriginal": "2023:06:14 18:32:07+05:00",        // one side has no zone: local times
+         "Composite:GPSLatitude": 38.7223, "Composite:GPSLongitude": -9.1393,      // 2.0e-6 apart: differ
+         "XMP-dc:Title": "A title",                                  // case differs: differ
+         "MWG:Creator": ["Bo", "Ann"]],
+        ["SourceFile": "d/video.mp4", "File:FileType": "MP4",
+         "ItemList:ContentCreateDate": "0000:00:00 00:00:00",        // a zero date is no value
+         "QuickTime:CreateDate": "2022:05:06 07:08:09",
+         "Keys:GPSCoordinates": "48.8584 2.2945 35"],
+        ["SourceFile": "d/only-exiftool.txt", "File:FileType": "TXT"],
+    ] }
+
+    func run(_ extra: [String]) throws -> (Int32, String, Any?) {
+        let ws = try Workspace()
+        let sm = try Self.silomerge.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        try ws.write("sm.jsonl", sm.joined(separator: "\n") + "\n")
+        try ws.write("et.json", String(decoding: try JSONSerialization.data(withJSONObject: Self.exiftool), as: UTF8.self))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", Self.tool, "--silomerge-json", "sm.jsonl", "--exiftool-json", "et.json"] + extra
+        p.currentDirectoryURL = ws.url
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        return (p.terminationStatus, text, extra.contains("-") ? try JSONSerialization.jsonObject(with: data) : nil)
+    }
+
+    @Test("dates, GPS, keyword sets, white space and zero dates are matched as --help defines", .enabled(if: commandExists("python3")))
+    func matchingRules() throws {
+        let (status, _, object) = try run(["--json", "-"])
+        #expect(status == 0)
+        let summary = try #require(object as? [String: Any])
+        let fields = summary["fields"] as! [String: [String: Int]]
+        func counts(_ f: String) -> [Int] { ["agree", "differ", "missing", "extra"].map { fields[f]![$0]! } }
+        #expect(counts("date_created") == [3, 0, 0, 0])
+        #expect(counts("keywords") == [1, 0, 0, 0])
+        #expect(counts("gps") == [2, 1, 0, 0])
+        #expect(counts("title") == [1, 1, 0, 0])
+        #expect(counts("creator") == [1, 0, 0, 0])
+        #expect(counts("rights") == [0, 0, 1, 0])
+        #expect(counts("city") == [0, 0, 0, 1])
+        #expect(counts("orientation") == [1, 0, 0, 0])
+        #expect(counts("width") == [1, 0, 0, 0] && counts("height") == [1, 0, 0, 0])
+        let total = summary["total"] as! [String: Any]
+        #expect(total["values"] as? Int == 15 && total["agree"] as? Int == 11)
+        let files = summary["files"] as! [String: Int]
+        #expect(files == ["both": 3, "only_silomerge": 1, "only_exiftool": 1])
+    }
+
+    @Test("text report: examples of disagreements, per-format lines, and --min-agreement as the exit code", .enabled(if: commandExists("python3")))
+    func textReport() throws {
+        let (status, text, _) = try run(["--show-differences", "2", "--min-agreement", "80"])
+        #expect(status == 1, "73.3 % is below 80 %")
+        #expect(text.contains("Overall agreement: 73.3 % of 15 values"))
+        #expect(text.contains("gps: differ (1 in all)"))
+        #expect(text.contains("d/local.jpg [JPEG]"))
+        #expect(text.contains("rights: missing (1 in all)"))
+        #expect(text.range(of: #"JPEG\s+2\s+13"#, options: .regularExpression) != nil, "\(text)")
+        let help = Process()
+        help.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        help.arguments = ["python3", Self.tool, "--help"]
+        let out = Pipe()
+        help.standardOutput = out
+        try help.run()
+        let h = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        help.waitUntilExit()
+        for needle in ["--show-differences", "1e-6", "case-insensitive sets", "MWG:DateTimeOriginal", "Exit codes"] {
+            #expect(h.contains(needle), "\(needle)")
+        }
+    }
+}
