@@ -111,3 +111,39 @@ struct CompareExifToolTests {
         }
     }
 }
+
+@Suite("silomerge inspect against ExifTool on Fixtures/media")
+struct MediaAgreementTests {
+    /// Every value ExifTool 12.57 reads from the container, document and audio fixtures
+    /// (recorded in Fixtures/media/exiftool.json) is read by SiloMerge too, and nothing more.
+    /// The only disagreements are ExifTool's: it keeps one of several ODF meta:keyword
+    /// elements, and decodes RIFF INFO text as Latin-1 where ffmpeg wrote UTF-8.
+    @Test("agreement with ExifTool on every media fixture", .enabled(if: commandExists("python3")))
+    func agreement() throws {
+        let ws = try Workspace()
+        let media = fixturesURL.appendingPathComponent("media")
+        for item in try FileManager.default.contentsOfDirectory(atPath: media.path) {
+            try FileManager.default.copyItem(at: media.appendingPathComponent(item), to: ws.url.appendingPathComponent(item))
+        }
+        let inspect = try ws.run("inspect", "--format", "jsonl", ".")
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        try Data(inspect.stdout).write(to: ws.url.appendingPathComponent("sm.jsonl"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", CompareExifToolTests.tool, "--silomerge-json", "sm.jsonl", "--exiftool-json", "exiftool.json",
+                       "--show-differences", "20", "--json", "-"]
+        p.currentDirectoryURL = ws.url
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let summary = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let total = summary["total"] as! [String: Any]
+        #expect(total["missing"] as? Int == 0 && total["extra"] as? Int == 0, "\(total)")
+        let examples = summary["examples"] as! [String: [String: [[String: Any]]]]
+        let differ = examples.flatMap { field, kinds in (kinds["differ"] ?? []).map { "\(field) \($0["path"]!)" } }.sorted()
+        #expect(differ == ["keywords budget.ods", "keywords deck.odp", "keywords report.odt", "rights intro.avi", "rights jingle.wav"])
+        #expect((total["values"] as? Int ?? 0) > 180)
+    }
+}

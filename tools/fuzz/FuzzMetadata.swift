@@ -16,8 +16,10 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if case .integer(let n) = value.value, value.field == .orientation { precondition((1...8).contains(n)) }
         if case .gps(let lat, let lon) = value.value { precondition(abs(lat) <= 90 && abs(lon) <= 180) }
     }
+    // The opt-in packet scan (scan --scan-for-xmp) on top of the structural readers.
+    _ = MetadataReader.read(source, options: MetadataReadOptions(scanForXMP: true))
     _ = MetadataReader.readSidecar(bytes)
-    for format in [MediaFormat.jpeg, .png, .tiff] {
+    for format in [MediaFormat.jpeg, .png, .tiff, .heic, .mp4] {
         _ = try? ImageDataHash.compute(source, format: format)
     }
     return 0

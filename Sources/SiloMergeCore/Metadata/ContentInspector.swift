@@ -76,16 +76,19 @@ public struct ContentInfo: Sendable, Hashable {
 }
 
 public enum ContentInspector {
-    /// Reads the metadata of an open file (the caller keeps and closes `fd`).
-    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown) -> ContentInfo {
+    /// Reads the metadata of an open file (the caller keeps and closes `fd`). `scanForXMP`
+    /// also searches for an XMP packet where the structure gave none (see
+    /// `MetadataReadOptions`); `hint` is what the hashing pass saw of such packets.
+    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false) -> ContentInfo {
         let source = FileByteSource(fd: fd, size: size)
-        let metadata = MetadataReader.read(source, xpacketHint: hint)
+        let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
+                                  : MetadataReader.read(source, options: MetadataReadOptions())
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
                                values: metadata.values, problems: metadata.problems)
         let winners = MetadataReader.reconcileInFile(metadata)
         info.preferred = metadata.values.map { winners[$0.field] == $0 }
         switch metadata.format {
-        case .jpeg, .png, .tiff:
+        case .jpeg, .png, .tiff, .heic, .avif, .mp4, .mov, .cr3:
             do {
                 info.imageSHA256 = try ImageDataHash.compute(FileByteSource(fd: fd, size: size), format: metadata.format)
             } catch let problem as MetadataProblem {
@@ -101,14 +104,16 @@ public enum ContentInspector {
 }
 
 extension MetadataReader {
-    /// `read`, with what hashing learnt about `<?xpacket` packets: for formats only the
-    /// packet scan can read, `.none` skips the scan and `.at` reads the packet directly.
+    /// `read` with `scanForXMP`, using what hashing learnt about `<?xpacket` packets: for
+    /// formats only the packet scan can read, `.none` skips the scan and `.at` reads the packet
+    /// directly.
     public static func read(_ source: some ByteSource, xpacketHint: XPacketHint) -> EmbeddedMetadata {
+        let scanning = MetadataReadOptions(scanForXMP: true)
         guard case .unknown = xpacketHint else {
             let c = MetadataCollector(source: source)
             do {
                 c.format = try FormatSniffer.sniff(source)
-                guard c.format == .other else { return read(source) }
+                guard c.format == .other else { return read(source, options: scanning) }
                 if case .at(let offset) = xpacketHint {
                     let length = Int(min(Int64(MetadataLimits.maxBlock), source.size - offset))
                     let bytes = try source.read(at: offset, count: max(0, length))
@@ -119,6 +124,6 @@ extension MetadataReader {
             }
             return c.finish()
         }
-        return read(source)
+        return read(source, options: scanning)
     }
 }

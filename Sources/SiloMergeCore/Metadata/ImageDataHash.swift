@@ -11,6 +11,9 @@ public enum ImageDataHash {
     ///   photometric, samples per pixel, planar config, predictor) as numbers, whatever the
     ///   byte order, then the bytes of its strips or tiles, in order.
     ///
+    /// - HEIC/HEIF, AVIF: the primary picture's coded data (see `heif`).
+    /// - MP4, MOV, 3GP, CR3: the media data, every top-level `mdat` payload (see `mediaData`).
+    ///
     /// Throws a `MetadataProblem` when the structure is broken (a segment or strip past the end
     /// of the file), or the source's error on an I/O failure.
     public static func compute(_ source: some ByteSource, format: MediaFormat) throws -> SHA256Digest? {
@@ -19,6 +22,8 @@ public enum ImageDataHash {
         case .jpeg: try jpeg(source, hasher)
         case .png: try png(source, hasher)
         case .tiff: try tiff(source, hasher)
+        case .heic, .avif: try heif(source, hasher)
+        case .mp4, .mov, .cr3: try mediaData(source, hasher)
         default: return nil
         }
         return try hasher.finalize()

@@ -34,7 +34,9 @@
 ///    else XMP; format ← the magic bytes.
 /// 4. Last, sources the MWG does not cover, for fields still empty: PNG text chunks (after XMP,
 ///    as ExifTool's PNG reader treats iTXt XMP as the richer copy), then the PDF information
-///    dictionary (XMP first, as PDF 1.4+ readers do when the two disagree).
+///    dictionary (XMP first, as PDF 1.4+ readers do when the two disagree), then QuickTime /
+///    MP4 metadata (Apple keys, then iTunes items, then user data atoms, then the movie
+///    header's date), document properties (OOXML, ODF), audio tags (ID3v2 before ID3v1).
 ///
 /// Within one origin, XMP date candidates rank photoshop:DateCreated, then xmp:CreateDate, then
 /// exif:DateTimeOriginal; XMP country ranks photoshop:Country, then Iptc4xmpCore:CountryName;
@@ -110,6 +112,7 @@ enum InFileReconciler {
             return xmp
         }
         return first(field, m, [.png]) ?? first(field, m, [.pdf])
+            ?? first(field, m, [.quicktime]) ?? first(field, m, [.document]) ?? first(field, m, [.audio])
     }
 
     /// ExifTool's RecoverTruncatedIPTC: an IPTC value exactly at its IIM limit that is a prefix

@@ -1,6 +1,14 @@
 /// The container format of a file, decided from its magic bytes (never from its name).
 public enum MediaFormat: String, Sendable, Codable, CaseIterable {
     case jpeg, png, tiff, webp, gif, mp4, mov, heic, pdf, xmp, other
+    // ISO base media file format relatives: AVIF images, Canon CR3 raw files.
+    case avif, cr3
+    // JPEG 2000 (JP2 boxes or a bare codestream) and JPEG XL (container or bare codestream).
+    case jp2, jxl
+    // Office documents: Office Open XML, OpenDocument, and any other zip archive.
+    case docx, xlsx, pptx, odt, ods, odp, zip
+    // Audio and RIFF video.
+    case mp3, ogg, flac, wav, avi
 }
 
 /// Where a value came from.
@@ -24,6 +32,13 @@ public enum MetadataOrigin: String, Sendable, Codable, CaseIterable {
     /// The file's own structure: the format from its magic bytes and the pixel dimensions from
     /// its image header (JPEG SOF, PNG IHDR, GIF screen descriptor, TIFF IFD0, WebP, MP4 tkhd).
     case header
+    /// QuickTime / MP4 metadata: `moov/udta` atoms, `meta`/`ilst` items, `mdta` keys, the movie
+    /// header's creation date.
+    case quicktime
+    /// Document properties: Office Open XML `docProps/core.xml`, OpenDocument `meta.xml`.
+    case document
+    /// Audio tags: ID3 (MP3), Vorbis comments (Ogg, FLAC), RIFF INFO (WAV, AVI).
+    case audio
 }
 
 /// A normalised value.

@@ -82,6 +82,7 @@ public struct Reconciler: Sendable {
 
     static let originRank: [MetadataOrigin: Int] = [
         .sidecar: 0, .xmp: 1, .iptc: 1, .exif: 1, .png: 1, .pdf: 1, .header: 1, .manifest: 2, .filesystem: 3,
+        .quicktime: 1, .document: 1, .audio: 1,
     ]
 
     /// The candidate values of one field, best first.

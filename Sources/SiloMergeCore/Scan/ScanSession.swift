@@ -494,11 +494,12 @@ final class ScanSession: WalkVisitor, Sendable {
             switch job.kind {
             case .full:
                 outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks,
-                                          inspect: job.inspect) {
+                                          inspect: job.inspect, scanForXMP: options.scanForXMP) {
                     self.bytesRead.add(Int64($0), ordering: .relaxed)
                 }.map { ($0.digest, $0.stat, $0.content) }
             case .metadata:
-                outcome = hasher.inspect(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks)
+                outcome = hasher.inspect(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks,
+                                         scanForXMP: options.scanForXMP)
                     .map { (nil, $0.0, $0.1) }
             }
         }
