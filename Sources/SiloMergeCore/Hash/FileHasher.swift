@@ -125,7 +125,7 @@ public final class FileHasher {
                 return .failure(.changedWhileReading)
             }
             let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
-                                                             scanForXMP: scanForXMP) : nil
+                                                             scanForXMP: scanForXMP, imageHashing: .prefix) : nil
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))
@@ -168,7 +168,7 @@ public final class FileHasher {
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
         case .success(let (fd, stat)):
             defer { close(fd) }
-            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size, scanForXMP: scanForXMP)))
+            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size, scanForXMP: scanForXMP, imageHashing: .prefix)))
         case .failure(let f):
             return .failure(f)
         }

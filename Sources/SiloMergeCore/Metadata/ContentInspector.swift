@@ -63,6 +63,9 @@ public struct ContentInfo: Sendable, Hashable {
     public var width: Int?
     public var height: Int?
     public var imageSHA256: SHA256Digest?
+    /// The SHA-256 of the first `ImageHashing.prefixBytes` of the image data (see
+    /// `ImageDataHash.prefix`); equal to `imageSHA256` when the image data is no longer.
+    public var imagePrefixSHA256: SHA256Digest?
     public var values: [SourcedValue]
     /// Parallel to `values`: true for the value chosen for its field inside the file.
     public var preferred: [Bool]
@@ -75,11 +78,23 @@ public struct ContentInfo: Sendable, Hashable {
     }
 }
 
+/// How much of the image data `ContentInspector.inspect` hashes.
+public enum ImageHashing: Sendable {
+    /// All of it: `imageSHA256` is set (`silomerge inspect`).
+    case full
+    /// The first `prefixBytes` only (`imagePrefixSHA256`), and `imageSHA256` when that is all of
+    /// it; the scan completes the others only where another file shares the prefix.
+    case prefix
+    /// Bytes of image data in the prefix digest.
+    public static let prefixBytes: Int64 = 64 * 1024
+}
+
 public enum ContentInspector {
     /// Reads the metadata of an open file (the caller keeps and closes `fd`). `scanForXMP`
     /// also searches for an XMP packet where the structure gave none (see
     /// `MetadataReadOptions`); `hint` is what the hashing pass saw of such packets.
-    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false) -> ContentInfo {
+    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false,
+                               imageHashing: ImageHashing = .full) -> ContentInfo {
         let source = FileByteSource(fd: fd, size: size)
         let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
                                   : MetadataReader.read(source, options: MetadataReadOptions())
@@ -90,7 +105,11 @@ public enum ContentInspector {
         switch metadata.format {
         case .jpeg, .png, .tiff, .heic, .avif, .mp4, .mov, .cr3:
             do {
-                info.imageSHA256 = try ImageDataHash.compute(FileByteSource(fd: fd, size: size), format: metadata.format)
+                let limit: Int64? = imageHashing == .prefix ? ImageHashing.prefixBytes : nil
+                if let r = try ImageDataHash.prefix(FileByteSource(fd: fd, size: size), format: metadata.format, bytes: limit) {
+                    if limit != nil { info.imagePrefixSHA256 = r.digest }
+                    if r.complete { info.imageSHA256 = r.digest }
+                }
             } catch let problem as MetadataProblem {
                 info.problems.append(problem)
             } catch {

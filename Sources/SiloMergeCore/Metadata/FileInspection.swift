@@ -166,7 +166,7 @@ public struct InspectedFile: Sendable, Hashable, Encodable {
         try c.encodeIfPresent(format, forKey: .format)
         try c.encodeIfPresent(width, forKey: .width)
         try c.encodeIfPresent(height, forKey: .height)
-        try c.encodeIfPresent(imageSHA256, forKey: .imageSHA256)
+        try c.encodeIfPresent(imageSHA256?.hex, forKey: .imageSHA256)
         try c.encode(ChosenFields(values: chosen), forKey: .fields)
         try c.encode(values, forKey: .values)
         try c.encode(notes, forKey: .notes)

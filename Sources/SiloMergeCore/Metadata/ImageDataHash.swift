@@ -17,16 +17,38 @@ public enum ImageDataHash {
     /// Throws a `MetadataProblem` when the structure is broken (a segment or strip past the end
     /// of the file), or the source's error on an I/O failure.
     public static func compute(_ source: some ByteSource, format: MediaFormat) throws -> SHA256Digest? {
+        try prefix(source, format: format, bytes: nil)?.digest
+    }
+
+    /// The SHA-256 of the first `bytes` bytes of the image data as `compute` defines it (of all
+    /// of it when it is shorter, or when `bytes` is nil), and whether that was all of it: then
+    /// `digest` equals `compute`'s. Stops reading once `bytes` are hashed. The scan keeps this
+    /// prefix digest for every picture and computes the whole image hash only for files whose
+    /// prefix another file with other bytes shares — the only ones that can show the same
+    /// picture — so reading metadata never hashes every picture twice.
+    public static func prefix(_ source: some ByteSource, format: MediaFormat, bytes: Int64?) throws
+        -> (digest: SHA256Digest, complete: Bool)? {
         let hasher = try SHA256Hasher()
+        hasher.budget = bytes
+        do {
+            guard try hash(source, format: format, hasher) else { return nil }
+        } catch is SHA256Hasher.BudgetSpent {
+            return (try hasher.finalize(), false)
+        }
+        return (try hasher.finalize(), true)
+    }
+
+    /// Feeds the image data of `format` to `hasher`; false for formats without an image hash.
+    private static func hash(_ source: some ByteSource, format: MediaFormat, _ hasher: SHA256Hasher) throws -> Bool {
         switch format {
         case .jpeg: try jpeg(source, hasher)
         case .png: try png(source, hasher)
         case .tiff: try tiff(source, hasher)
         case .heic, .avif: try heif(source, hasher)
         case .mp4, .mov, .cr3: try mediaData(source, hasher)
-        default: return nil
+        default: return false
         }
-        return try hasher.finalize()
+        return true
     }
 
     private static let chunk = 64 * 1024
