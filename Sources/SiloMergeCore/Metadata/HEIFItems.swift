@@ -300,6 +300,10 @@ extension ImageDataHash {
         switch items.primaryImageRanges(fileSize: s.size) {
         case .failure(let p): throw p
         case .success(let extents):
+            // No bytes is no picture: an empty hash would make every such file "the same image".
+            guard extents.contains(where: { $0.length > 0 }) else {
+                throw MetadataProblem(block: "HEIF", reason: "the primary item has no data")
+            }
             for e in extents { try hashBytes(s, h, e.offset, e.length, "HEIF") }
         }
     }
@@ -310,7 +314,9 @@ extension ImageDataHash {
     static func mediaData(_ s: some ByteSource, _ h: SHA256Hasher) throws {
         let c = MetadataCollector(source: s)
         let mdats = try BMFFReader.boxes(c, from: 0, to: s.size).filter { $0.is("mdat") }
-        guard !mdats.isEmpty else { throw MetadataProblem(block: "BMFF", reason: "no mdat box (no media data)") }
+        // No media bytes (a reference movie, an empty mdat) is no picture: an empty hash would
+        // make every such file "the same image".
+        guard mdats.contains(where: { $0.dataSize > 0 }) else { throw MetadataProblem(block: "BMFF", reason: "no media data (no mdat box, or an empty one)") }
         if let p = c.problems.first { throw p }
         for m in mdats { try hashBytes(s, h, m.dataStart, m.dataSize, "BMFF") }
     }

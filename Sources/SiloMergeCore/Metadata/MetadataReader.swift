@@ -181,6 +181,11 @@ enum FormatSniffer {
         if h.hasBytes([0x49, 0x49, 0x2A, 0x00]) || h.hasBytes([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
         if h.hasBytes(asciiBytes("RIFF")), h.hasBytes(asciiBytes("WEBP"), at: 8) { return .webp }
         if h.hasBytes(asciiBytes("ftyp"), at: 4) { return bmffBrand(h) }
+        // QuickTime files older than ftyp (before 2001) start with one of these atoms.
+        if h.count >= 8, ["moov", "mdat", "wide", "free", "skip", "pnot"].contains(where: { h.hasBytes(Array($0.utf8), at: 4) }),
+           let size = h.u32(at: 0, bigEndian: true), size == 1 || size >= 8 {
+            return .mov
+        }
         if h.hasBytes(asciiBytes("%PDF-")) { return .pdf }
         if let f = AudioReaders.sniff(h, source: source) ?? JP2Reader.sniff(h) ?? ZipReader.sniff(h) { return f }
         if looksLikeXMP(h, source: source) { return .xmp }

@@ -189,6 +189,18 @@ struct MediaFormatTests {
         #expect(try hash("phone-video.mov", .mov) != clip)
     }
 
+    @Test("a movie without media data has no image hash (an empty one would make such files all alike)")
+    func emptyMediaData() throws {
+        let ftyp: [UInt8] = [0, 0, 0, 16] + Array("ftypqt  ".utf8) + [0, 0, 0, 0]
+        let moov: [UInt8] = [0, 0, 0, 8] + Array("moov".utf8)
+        let mdat: [UInt8] = [0, 0, 0, 8] + Array("mdat".utf8)
+        #expect(throws: MetadataProblem.self) { try ImageDataHash.compute(DataByteSource(ftyp + moov + mdat), format: .mov) }
+        #expect(throws: MetadataProblem.self) { try ImageDataHash.compute(DataByteSource(ftyp + moov), format: .mov) }
+        // Old QuickTime files start with an atom, not ftyp.
+        #expect(FormatSniffer.sniff(head: moov + mdat) == .mov)
+        #expect(FormatSniffer.sniff(head: [0, 0, 0, 8] + Array("wide".utf8) + mdat) == .mov)
+    }
+
     @Test("image hash of a grid: every tile counts, the Exif item does not")
     func gridHash() throws {
         let bytes = try Fixture.bytes("media/grid.heic")
