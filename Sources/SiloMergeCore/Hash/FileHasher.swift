@@ -98,6 +98,8 @@ public final class FileHasher {
         // last megabyte. It only matters for formats the readers do not know.
         var scanner: XPacketStreamScanner? = nil
         let window = Int64(MetadataLimits.scanWindow)
+        // The first bytes, kept for the metadata reader: most formats are told by them alone.
+        var head: [UInt8] = []
         do {
             try hasher.reset()
             var offset: Int64 = 0
@@ -111,6 +113,7 @@ public final class FileHasher {
                 if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 try hasher.update(chunk)
+                if inspect && offset == 0 { head = Array(chunk.prefix(4096)) }
                 if inspect && scanForXMP {
                     if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
                     if scanner != nil, offset < window || offset + Int64(got) > stat.size - window {
@@ -125,7 +128,7 @@ public final class FileHasher {
                 return .failure(.changedWhileReading)
             }
             let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
-                                                             scanForXMP: scanForXMP, imageHashing: .prefix) : nil
+                                                             scanForXMP: scanForXMP, imageHashing: .prefix, head: head) : nil
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))

@@ -94,8 +94,8 @@ public enum ContentInspector {
     /// also searches for an XMP packet where the structure gave none (see
     /// `MetadataReadOptions`); `hint` is what the hashing pass saw of such packets.
     public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false,
-                               imageHashing: ImageHashing = .full) -> ContentInfo {
-        let source = FileByteSource(fd: fd, size: size)
+                               imageHashing: ImageHashing = .full, head: [UInt8] = []) -> ContentInfo {
+        let source = FileByteSource(fd: fd, size: size, head: head)
         let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
                                   : MetadataReader.read(source, options: MetadataReadOptions())
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,

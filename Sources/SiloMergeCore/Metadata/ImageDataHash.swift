@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A hash of the image data alone, so that copies differing only in embedded metadata match.
 public enum ImageDataHash {
     /// SHA-256 over the image data only, metadata left out, so copies differing only in embedded
@@ -107,22 +113,27 @@ public enum ImageDataHash {
         while true {
             let bytes = try s.read(at: pos, count: chunk)
             if bytes.isEmpty { return pos }
-            var i = 0
-            while i + 1 < bytes.count {
-                if bytes[i] == 0xFF {
-                    let n = bytes[i + 1]
-                    if n != 0x00 && n != 0xFF && !(0xD0...0xD7).contains(n) {
-                        try h.update(Array(bytes[0..<i]))
-                        return pos + Int64(i)
-                    }
+            // memchr finds each 0xFF (vectorised in libc); the bytes are hashed in place.
+            let marker: Int? = bytes.withUnsafeBytes { raw -> Int? in
+                let base = raw.baseAddress!
+                var i = 0
+                while i + 1 < raw.count, let hit = memchr(base + i, 0xFF, raw.count - 1 - i) {
+                    let at = UnsafeRawPointer(hit) - base
+                    let n = raw[at + 1]
+                    if n != 0x00 && n != 0xFF && !(0xD0...0xD7).contains(n) { return at }
+                    i = at + 1
                 }
-                i += 1
+                return nil
+            }
+            if let marker {
+                try bytes.withUnsafeBytes { try h.update(UnsafeRawBufferPointer(rebasing: $0[0..<marker])) }
+                return pos + Int64(marker)
             }
             // The last byte may be the 0xFF of a marker split across reads: keep it for the
             // next read, unless this was the end of the file.
             let atEnd = pos + Int64(bytes.count) >= s.size
             let consumed = atEnd ? bytes.count : bytes.count - 1
-            try h.update(Array(bytes[0..<consumed]))
+            try bytes.withUnsafeBytes { try h.update(UnsafeRawBufferPointer(rebasing: $0[0..<consumed])) }
             pos += Int64(consumed)
             if atEnd { return pos }
         }

@@ -58,8 +58,13 @@ enum InFileReconciler {
 
     static func reconcile(_ m: EmbeddedMetadata) -> [UnifiedField: SourcedValue] {
         var out: [UnifiedField: SourcedValue] = [:]
-        // Most files of a silo carry no metadata at all: nothing to decide.
+        // Most files of a silo carry no metadata at all: nothing to decide, or only what the
+        // file's structure says (its format, its size), one value per field.
         guard !m.values.isEmpty else { return out }
+        if m.values.allSatisfy({ $0.origin == .header }) {
+            for v in m.values where out[v.field] == nil { out[v.field] = v }
+            return out
+        }
         let present = Set(m.values.map(\.field))
         for field in UnifiedField.allCases where present.contains(field) {
             if let v = choose(field, m) { out[field] = v }
