@@ -138,11 +138,19 @@ enum ID3 {
             let idBytes = tag[pos..<(pos + idLength)]
             guard idBytes.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }) else { break }   // padding
             let id = String(decoding: idBytes, as: UTF8.self)
-            let frameSize: Int
+            var frameSize: Int
             switch version {
             case 2: frameSize = Int(tag[pos + 3]) << 16 | Int(tag[pos + 4]) << 8 | Int(tag[pos + 5])
             case 3: frameSize = Int(tag.u32(at: pos + 4, bigEndian: true)!)
-            default: frameSize = Int(syncsafe(tag[(pos + 4)..<(pos + 8)]))
+            default:
+                frameSize = Int(syncsafe(tag[(pos + 4)..<(pos + 8)]))
+                // iTunes wrote 2.4 tags with plain 32-bit frame sizes: when the syncsafe size
+                // lands on no frame and the plain one does, take the plain one (as ExifTool does).
+                let plain = Int(tag.u32(at: pos + 4, bigEndian: true)!)
+                if plain != frameSize, !frameStarts(tag, at: pos + headerLength + frameSize),
+                   frameStarts(tag, at: pos + headerLength + plain) {
+                    frameSize = plain
+                }
             }
             let frameFlags = version == 2 ? UInt16(0) : tag.u16(at: pos + 8, bigEndian: true)!
             let dataStart = pos + headerLength
@@ -178,6 +186,18 @@ enum ID3 {
             AudioReaders.add(c, field, first, tag: "\(group):\(name)")
         }
         return end
+    }
+
+    /// Whether a 2.4 frame (or the tag's end, or its padding) starts at `at`.
+    static func frameStarts(_ tag: [UInt8], at: Int) -> Bool {
+        if at == tag.count { return true }
+        guard at >= 0, at < tag.count else { return false }
+        if tag[at] == 0 { return true }   // padding
+        guard at + 10 <= tag.count,
+              tag[at..<(at + 4)].allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }) else { return false }
+        // A frame header's size, read either way, must fit in the tag.
+        let size = min(Int(syncsafe(tag[(at + 4)..<(at + 8)])), Int(tag.u32(at: at + 4, bigEndian: true)!))
+        return at + 10 + size <= tag.count
     }
 
     /// A text frame: encoding byte (0 Latin-1, 1 UTF-16 with BOM, 2 UTF-16BE, 3 UTF-8), text.
@@ -269,7 +289,23 @@ enum VorbisComment {
             c.problem("Vorbis", "the comment header is truncated")
             return
         }
-        var seen: Set<String> = []
+        var values: [(key: String, text: String)] = []
+        defer {
+            // The first value of each key; every value of ARTIST (one comment per artist).
+            var seen: Set<String> = []
+            for (key, text) in values where seen.insert(key).inserted {
+                guard let (field, tag) = keys[key] else { continue }
+                if field == .creator {
+                    let all = values.filter { $0.key == key }.map(\.text.metadataTrimmed).filter { !$0.isEmpty }
+                    if !all.isEmpty {
+                        c.values.append(SourcedValue(field: .creator, value: .list(all), origin: .audio, tag: tag,
+                                                     raw: all.joined(separator: "; ")))
+                    }
+                } else {
+                    AudioReaders.add(c, field, text, tag: tag)
+                }
+            }
+        }
         for _ in 0..<min(Int(count), 10_000) {
             guard let n = r.u32(), let bytes = r.bytes(Int(n)) else {
                 c.problem("Vorbis", "a comment runs past the end of its block")
@@ -277,8 +313,8 @@ enum VorbisComment {
             }
             guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
             let key = String(decoding: bytes[bytes.startIndex..<eq], as: UTF8.self).uppercased()
-            guard let (field, tag) = keys[key], seen.insert(key).inserted else { continue }
-            AudioReaders.add(c, field, TextDecoding.utf8OrLatin1(bytes[(eq + 1)...]), tag: tag)
+            guard keys[key] != nil else { continue }
+            values.append((key, TextDecoding.utf8OrLatin1(bytes[(eq + 1)...])))
         }
     }
 }

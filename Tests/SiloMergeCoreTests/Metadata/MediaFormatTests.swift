@@ -189,6 +189,28 @@ struct MediaFormatTests {
         #expect(try hash("phone-video.mov", .mov) != clip)
     }
 
+    @Test("ID3v2.4 with iTunes' plain 32-bit frame sizes; several ARTIST comments make a list of creators")
+    func audioQuirks() {
+        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func syncsafe(_ v: Int) -> [UInt8] { [UInt8(v >> 21 & 0x7F), UInt8(v >> 14 & 0x7F), UInt8(v >> 7 & 0x7F), UInt8(v & 0x7F)] }
+        // A 200-byte APIC frame whose size iTunes wrote as a plain integer (0xC8, not the
+        // syncsafe 0x148), then the title: read as syncsafe, the title would be lost.
+        let apic = Array("APIC".utf8) + be32(200) + [0, 0] + [UInt8](repeating: 0x41, count: 200)
+        let title = Array("TIT2".utf8) + syncsafe(9) + [0, 0] + [3] + Array("Sunshine".utf8)
+        let frames = apic + title + [UInt8](repeating: 0, count: 16)
+        let tag = Array("ID3".utf8) + [4, 0, 0] + syncsafe(frames.count) + frames
+        let m = MetadataReader.read(DataByteSource(tag))
+        #expect(m.first(.title, from: .audio)?.value == .text("Sunshine"), "\(m.problems)")
+        // Vorbis comments: ARTIST=piman, ARTIST=jzig.
+        func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24 & 0xFF)] }
+        let comments = ["TITLE=Silence", "ARTIST=piman", "ARTIST=jzig"].map { le32($0.utf8.count) + Array($0.utf8) }.joined()
+        let vorbis = le32(0) + le32(3) + Array(comments)
+        let flac = Array("fLaC".utf8) + [0x84, 0, 0, UInt8(vorbis.count)] + vorbis
+        let f = MetadataReader.read(DataByteSource(flac))
+        #expect(f.first(.creator, from: .audio)?.value == .list(["piman", "jzig"]))
+        #expect(f.first(.title, from: .audio)?.value == .text("Silence"))
+    }
+
     @Test("a movie without media data has no image hash (an empty one would make such files all alike)")
     func emptyMediaData() throws {
         let ftyp: [UInt8] = [0, 0, 0, 16] + Array("ftypqt  ".utf8) + [0, 0, 0, 0]
