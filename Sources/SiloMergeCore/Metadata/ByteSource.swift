@@ -69,7 +69,8 @@ public final class FileByteSource: ByteSource {
                 return Array(slot.bytes[start..<(start + wanted)])
             }
         }
-        if wanted > Self.window { return try pread(at: offset, count: wanted) }
+        // A read as large as a window gains nothing from the cache: straight into the result.
+        if wanted >= Self.window { return try pread(at: offset, count: wanted) }
         // Load a window that starts at a 4 KiB boundary when that still covers the request. The
         // first one is 4 KiB when that will do: most files need only their magic bytes.
         let window = slots.isEmpty && wanted <= 4096 ? 4096 : Self.window
