@@ -208,7 +208,7 @@ extension SQLiteCatalogue {
                     dropEmbedded.bind(1, fileID)
                     try dropEmbedded.run("forget old metadata")
                     if let content {
-                        try writeValues(fileID, content.values, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
+                        try writeValues(fileID, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
                     }
                 }
                 let sidecarState = RawStatement(try db.cachedStatement(sql: """
@@ -314,7 +314,7 @@ extension SQLiteCatalogue {
                             try insert.run("add a file")
                             fileID = db.lastInsertedRowID
                             if let content = row.content {
-                                try writeValues(fileID, content.values, preferred: content.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
+                                try writeValues(fileID, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
                             }
                         }
                         if let sidecars = row.sidecars {
@@ -469,5 +469,15 @@ extension SQLiteCatalogue {
             }
             _ = try emit()
         }
+    }
+}
+
+extension ContentInfo {
+    /// The values worth a `metadata` row. A file of no known format carries nothing but the
+    /// value 'other', which `file.format` already holds (and reconciliation falls back to):
+    /// most files of a silo are such, and a row each made the catalogue's writes the largest
+    /// part of what reading metadata cost.
+    var storedValues: [SourcedValue] {
+        format == .other && values.allSatisfy({ $0.origin == .header }) ? [] : values
     }
 }
