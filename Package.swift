@@ -13,8 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         .package(url: "https://github.com/JohnSundell/Plot", from: "0.14.0"),
+        // The PostgreSQL wire protocol (issue #13): a pure-Swift client over SwiftNIO, no libpq.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Already brought by postgres-nio; named so the PostgreSQL layer can silence its logger.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.5.3"),
     ],
     targets: [
         // OpenSSL's libcrypto (EVP SHA-256) from the system: apt `libssl-dev`, brew `openssl@3`.
@@ -37,8 +40,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Plot", package: "Plot"),
+            ]
+        ),
+        // The layer under a future PostgreSQL catalogue: libpq-compatible connection settings,
+        // a synchronous session over PostgresNIO, COPY, cursors, advisory locks, migrations.
+        // The CLI does not use it yet.
+        .target(
+            name: "SiloMergePostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -54,6 +66,10 @@ let package = Package(
         .testTarget(
             name: "SiloMergeCoreTests",
             dependencies: ["SiloMergeCore"]
+        ),
+        .testTarget(
+            name: "SiloMergePostgresTests",
+            dependencies: ["SiloMergePostgres"]
         ),
         .testTarget(
             name: "SiloMergeCLITests",

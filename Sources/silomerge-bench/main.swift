@@ -524,17 +524,30 @@ func bench(_ label: String, runs: Int, before: () -> Void = {}, _ argv: [String]
 
 /// Reads fdupes-style output (paths, blank line between groups) into groups of (device, inode):
 /// hard links to one inode count once, whichever tool listed them.
-/// Whether silomerge takes this file for an XMP sidecar of an asset beside it (`a.jpg.xmp`, or
-/// `a.xmp` next to an `a.*`): sidecars belong to their asset and are never grouped on their own,
-/// where jdupes groups every file.
+/// Whether silomerge takes this file for an XMP sidecar of an asset beside it: sidecars belong
+/// to their asset and are never grouped on their own, where jdupes groups every file. As
+/// silomerge decides (see SidecarPlan): `a.jpg.xmp` beside `a.jpg`, or `a.xmp` beside exactly
+/// one `a.*` (or one raw file among them), and only when the file starts as an XMP packet.
 func isSidecar(_ path: String) -> Bool {
     guard path.lowercased().hasSuffix(".xmp") else { return false }
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    let head = String(decoding: handle.readData(ofLength: 4096), as: UTF8.self)
+    try? handle.close()
+    var text = Substring(head)
+    while let c = text.first, c == "\u{FEFF}" || c.isWhitespace { text = text.dropFirst() }
+    let starts = ["<?xpacket", "<x:xmpmeta", "<x:xapmeta", "<rdf:RDF"]
+    guard starts.contains(where: text.hasPrefix) || (text.hasPrefix("<?xml") && starts.contains { text.contains($0) } && !text.contains("<svg")) else {
+        return false
+    }
     let base = String(path.dropLast(4))
     if FileManager.default.fileExists(atPath: base) { return true }
     let url = URL(fileURLWithPath: base)
     let stem = url.lastPathComponent
     let names = (try? FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path)) ?? []
-    return names.contains { $0.hasPrefix(stem + ".") && !$0.lowercased().hasSuffix(".xmp") }
+    let candidates = names.filter { $0.hasPrefix(stem + ".") && !$0.lowercased().hasSuffix(".xmp") && !$0.dropFirst(stem.count + 1).contains(".") }
+    let raw: Set<String> = ["3fr", "arw", "cr2", "cr3", "crw", "dng", "erf", "iiq", "kdc", "mef", "mos", "mrw", "nef", "nrw",
+                            "orf", "pef", "raf", "raw", "rw2", "rwl", "sr2", "srf", "srw", "x3f"]
+    return candidates.count == 1 || candidates.filter { raw.contains(($0.split(separator: ".").last.map(String.init) ?? "").lowercased()) }.count == 1
 }
 
 func inodeGroups(_ path: String, relativeTo cwd: String, withoutSidecars: Bool = false) -> Set<Set<String>> {

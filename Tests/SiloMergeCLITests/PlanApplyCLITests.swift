@@ -37,10 +37,12 @@ struct PlanApplyCLITests {
         #expect(try Data(contentsOf: ws.url.appendingPathComponent("plan2.json")) == first, "the same catalogue and settings give the same bytes")
 
         let plan = try json([UInt8](first)) as! [String: Any]
-        #expect(plan["schema"] as? String == "silomerge-plan/1")
+        #expect(plan["schema"] as? String == "silomerge-plan/2")
         let ops = plan["operations"] as! [[String: Any]]
-        #expect(ops.filter { ($0["kind"] as? String) == "copy" }.count == 20)
-        #expect(ops.filter { ($0["kind"] as? String) == "quarantine-duplicate" }.count == 6)
+        // 21 contents (the empty one included), 7 duplicates, and the one original sidecar of a canonical copy.
+        #expect(ops.filter { ($0["kind"] as? String) == "copy" }.count == 21)
+        #expect(ops.filter { ($0["kind"] as? String) == "quarantine-duplicate" }.count == 7)
+        #expect(ops.filter { ($0["kind"] as? String) == "sidecar-copy" }.count == 1)
 
         let show = try ws.run("plan", "show", "plan.json")
         #expect(show.status == 0)
@@ -50,23 +52,24 @@ struct PlanApplyCLITests {
         let dry = try ws.run("apply", "plan.json", "--dry-run")
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(!ws.exists("dam"))
-        #expect(snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "plan2.json"]).count == silos.count)
+        #expect(snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json"]).count == silos.count)
 
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status == 0, "\(applied.stderr)")
-        #expect(applied.out.contains("26 done"), "\(applied.out)")
+        #expect(applied.out.contains("29 done"), "\(applied.out)")
+        #expect(applied.out.contains("Copied 181 KiB (21 files and 1 sidecar); 7 duplicates quarantined"), "\(applied.out)")
         let verify = try ws.run("verify", "plan.json")
         #expect(verify.status == 0, "\(verify.out)")
         #expect(verify.out.contains("complete and valid"))
         // Every content is in the target exactly once; quarantined duplicates keep silo/path.
         let target = snapshot(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
-        #expect(target.count == 20)
+        #expect(target.count == 22)
         #expect(ws.exists("dam/.silomerge-quarantine/hr/staff-photos/offsite-2023/team_offsite.jpg"))
         #expect(!ws.exists("hr/staff-photos/offsite-2023/team_offsite.jpg"))
 
         let undo = try ws.run("undo", "plan.json")
         #expect(undo.status == 0, "\(undo.stderr)")
-        let after = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "plan2.json", "plan.json.journal", "dam"])
+        let after = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json", "plan.json.journal", "dam"])
         #expect(after == silos, "undo restores every source byte for byte")
         #expect(snapshot(ws.url.appendingPathComponent("dam")).isEmpty)
     }
@@ -135,12 +138,22 @@ struct PlanApplyCLITests {
                 try FileManager.default.createDirectory(at: ws.url.appendingPathComponent("b/copies"), withIntermediateDirectories: true)
                 try Data(data).write(to: ws.url.appendingPathComponent("b/copies/copy\(i).bin"))
             }
+            // Some files have an XMP sidecar: it moves with them (sidecar-move), resumed and undone alike.
+            if i % 6 == 0 {
+                try ws.write("a/d\(i % 5)/f\(i).bin.xmp", """
+                    <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+                    <rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt><rdf:li xml:lang="x-default">File \(i)</rdf:li></rdf:Alt></dc:title></rdf:Description>
+                    </rdf:RDF></x:xmpmeta>
+                    """)
+            }
         }
         #expect(try ws.run("scan", "a", "b").status == 0)
         #expect(try ws.run("plan", "--target", "dam", "-o", "plan.json", "--method", "move", "--duplicates", "quarantine",
                            "--layout", "{silo}/{path}").status == 0)
-        let sources = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "dam"])
-        #expect(sources.count == 80)
+        let sources = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "dam"])
+        #expect(sources.count == 90)
+        let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        #expect((plan["operations"] as! [[String: Any]]).filter { ($0["kind"] as? String) == "sidecar-move" }.count == 10)
 
         // How long a whole apply takes, to spread the kills over it.
         let t0 = Date()
@@ -172,7 +185,7 @@ struct PlanApplyCLITests {
             // Undo (after a full or a partial apply) restores every source byte for byte.
             let undo = try ws.run("undo", "plan.json")
             #expect(undo.status == 0, "round \(round): \(undo.stderr)")
-            let now = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json", "plan.json.journal", "dam"])
+            let now = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan.json.journal", "dam"])
             #expect(now == sources, "round \(round): the silos differ after undo")
             #expect(snapshot(ws.url.appendingPathComponent("dam")).isEmpty, "round \(round): files left in the target")
         }

@@ -33,7 +33,10 @@ struct ReportCLITests {
         }
         #expect(page.contains("Same image, different metadata"))
         #expect(page.contains("widget-front.jpg"))
-        #expect(page.contains("Summer Offsite 2023") || page.contains("rights"))
+        // The hero's rights conflict: its asset, its field, and each disagreeing value with its source.
+        #expect(page.contains("<td class=\"sha\" data-label=\"Asset\"><code class=\"hash\">9508fa571338</code></td><td class=\"sha\" data-label=\"Field\"><strong>rights</strong></td>"))
+        #expect(page.contains("<span class=\"value\">© 2023 Northwind Traders. All rights reserved.</span><span class=\"from\"><span class=\"silo\">marketing</span> <code class=\"path\">campaigns/2023/summer-launch/hero.jpg</code> <span class=\"origin\">exif</span></span>"))
+        #expect(page.contains("<span class=\"value\">For internal HR use only. Contact hr@northwind.example before external use.</span><span class=\"from\"><span class=\"silo\">hr</span> <code class=\"path\">staff-photos/offsite-2023/team_offsite.jpg</code>"))
         #expect(page.contains("missing"))   // the check's finding
         #expect(page.contains("northwind-overview.pdf"))
         // Escaped, never live.

@@ -104,7 +104,14 @@ final class MergeFixture {
         let assets = byContent.map { sha, v in
             ReconciledAsset(sha256: sha, size: v.size, format: .jpeg, copies: v.copies, fields: fields[sha.hex] ?? [])
         }
-        return PlanInput(assets: assets, silos: silos, catalogueIdentity: "test-catalogue", scanRunID: 7, createdAt: createdAt)
+        // Each silo root pinned by device and inode, as `silomerge plan` records it.
+        let pinned = try silos.map { s -> PlanSilo in
+            var s = s
+            guard case .success(let st) = Posix.stat(s.root) else { throw Errno(errno) }
+            s.identity = st.fileID
+            return s
+        }
+        return PlanInput(assets: assets, silos: pinned, catalogueIdentity: "test-catalogue", scanRunID: 7, createdAt: createdAt)
     }
 
     func settings(layout: String = "{silo}/{path}", transfer: TransferMethod = .copy, duplicates: DuplicateAction = .keep,
@@ -113,7 +120,13 @@ final class MergeFixture {
                      writeSidecars: sidecars, writeManifest: manifest)
     }
 
-    func plan(_ settings: PlanSettings) throws -> MergePlan { try Planner(settings: settings).plan(try input()) }
+    /// The plan, its roots pinned as `silomerge plan` pins them.
+    func plan(_ settings: PlanSettings) throws -> MergePlan {
+        var i = try input()
+        i.targetAnchor = try PlanRoots.anchor(settings.targetRoot, what: "the target").anchor
+        i.quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
+        return try Planner(settings: settings).plan(i)
+    }
 
     /// A full listing of the silos (and target, quarantine) with content hashes, modes, mtimes.
     func snapshot(_ path: String) -> [String: TreeEntry] { TreeEntry.list(Array(path.utf8)) }
@@ -450,10 +463,9 @@ struct ApplyTests {
         let plan = try f.plan(f.settings())
         _ = try Applier(plan: plan, journal: f.journal).apply()
         let other = try f.plan(f.settings(layout: "{name}"))
-        #expect(throws: ApplyError.self) { try Applier(plan: other, journal: f.journal).apply() }
-        do { _ = try Applier(plan: other, journal: f.journal).apply() } catch let e as ApplyError {
-            guard case .journalMismatch = e else { Issue.record("wrong error \(e)"); return }
-        }
+        let error = #expect(throws: ApplyError.self) { try Applier(plan: other, journal: f.journal).apply() }
+        guard case .journalMismatch = error else { Issue.record("wrong error \(String(describing: error))"); return }
+        #expect(!exists(f.target.string! + "/" + other.operations[0].destination!.display), "the other plan wrote")
     }
 }
 

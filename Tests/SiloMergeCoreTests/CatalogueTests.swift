@@ -57,6 +57,51 @@ struct CatalogueTests {
         }
     }
 
+    @Test("A catalogue made before v6-plan migrates in place: its scans are known to predate the record of what they passed over")
+    func migratesFromV3() throws {
+        let tree = try TestTree()
+        try tree.write("a/photo.jpg", bytes(1000, seed: 1))
+        try tree.write("a/Thumbs.db", "junk")
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v3-check")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO run (kind, status, started_at, tool_version, host, hash_mode, options, silos)
+                VALUES ('scan', 'ok', '2026-01-01T00:00:00.000Z', '0.0.9', 'old', 'full', '{}', '[]')
+                """)
+        }
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        #expect(try store.setting("uncatalogued.since_run") == "1")
+        #expect(try store.uncatalogued().isEmpty)
+        let (result, _) = try scan(tree, [tree.silo("a")])
+        #expect(result.runID > 1)
+        #expect(try store.uncatalogued().map(\.path) == [RelativePath("Thumbs.db")])
+        #expect(try store.silos().allSatisfy { ($0.lastRunID ?? 0) > 1 })
+        // Removing the silo forgets what was recorded for it.
+        try store.removeSilo(named: "a")
+        #expect(try store.uncatalogued().isEmpty)
+    }
+
+    @Test("A catalogue made before v8-merges migrates in place: an empty merge ledger, its silos adopted from no plan, rescans unchanged")
+    func migratesFromV6() throws {
+        let tree = try TestTree()
+        try tree.write("a/photo.jpg", bytes(1000, seed: 1))
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v6-plan")
+        try queue.close()
+        _ = try scan(tree, [tree.silo("a")])
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        #expect(try store.silos().map(\.adoptedPlan) == [nil])
+        #expect(try store.syncMerges(runID: 1).isEmpty)
+        #expect(try store.mergeContentKnown(planSHA256: "0").isEmpty)
+        let (again, _) = try scan(tree, [tree.silo("a")])
+        #expect(again.counts.filesUnchanged == 1)
+        #expect(again.findings.isEmpty)
+        let reader = try DatabaseQueue(path: tree.catalogue)
+        #expect(try reader.read { db in try db.tableExists("merge_op") && db.tableExists("merge_plan") && db.tableExists("merge_metadata") })
+        #expect(try reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }.contains("v8-merges"))
+    }
+
     @Test("A run killed half way is marked interrupted by the next scan")
     func interruptedRuns() throws {
         let tree = try TestTree()

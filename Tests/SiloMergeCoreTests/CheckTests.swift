@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 @testable import SiloMergeCore
 
@@ -92,5 +93,185 @@ struct CheckTests {
         let tree = try TestTree()
         let store = try SQLiteCatalogue(path: tree.catalogue)
         #expect(throws: CheckError.self) { try CheckEngine(store: store).check() }
+    }
+    /// Makes the stored hash of `name` wrong without touching the file: rot the ctime hides.
+    func hideRot(_ store: SQLiteCatalogue, _ name: String) throws {
+        try store.pool.write { db in
+            try db.execute(sql: "UPDATE file SET sha256 = ? WHERE name = ?", arguments: [String(repeating: "0", count: 64), name])
+        }
+    }
+
+    @Test("Path 1, the changed ctime: new bytes behind the same size and mtime are corrupted on a plain check, and stay open")
+    func ctimePathStaysOpen() throws {
+        let tree = try TestTree()
+        try tree.write("s/a.bin", bytes(50_000, seed: 1))
+        try tree.write("s/b.bin", bytes(50_000, seed: 2))
+        tree.setMtime("s/a.bin", seconds: 1_700_000_000)
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        let good = try sha(bytes(50_000, seed: 1))
+        var rotten = bytes(50_000, seed: 1)
+        rotten[7] ^= 0x01
+        try tree.write("s/a.bin", rotten)
+        tree.setMtime("s/a.bin", seconds: 1_700_000_000)
+        let found = try CheckEngine(store: store).check()
+        #expect(found.outcome == .corrupted)
+        #expect(found.findings.map(\.kind) == [.corrupted])
+        #expect(found.open.map(\.kind) == [.corrupted])
+        #expect(found.open.first?.verified.sha256?.hex == good)
+        #expect(found.open.first?.seen?.sha256?.hex == (try sha(rotten)))
+        for _ in 0..<3 {
+            let later = try CheckEngine(store: store).check()
+            #expect(later.outcome == .corrupted)
+            #expect(later.findings.isEmpty)
+            #expect(later.open.first?.openedRun == found.scan.runID)
+            #expect(later.open.first?.lastRun == later.scan.runID)
+        }
+        // The good bytes back (a restore from backup, the mtime as it was): restored, closed.
+        try tree.write("s/a.bin", bytes(50_000, seed: 1))
+        tree.setMtime("s/a.bin", seconds: 1_700_000_000)
+        let restored = try CheckEngine(store: store).check()
+        #expect(restored.findings.map(\.kind) == [.restored])
+        #expect(restored.outcome == .changed)
+        #expect(restored.open.isEmpty)
+        #expect(try CheckEngine(store: store).check().outcome == .unchanged)
+    }
+
+    @Test("Path 2, the re-read: check --rehash finds rot the ctime hides, and so does scan --rehash; both keep it open")
+    func rereadPathStaysOpen() throws {
+        let tree = try TestTree()
+        try tree.write("s/a.bin", bytes(50_000, seed: 1))
+        try tree.write("s/b.bin", bytes(50_000, seed: 2))
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        try hideRot(store, "a.bin")
+        var rehash = CheckOptions()
+        rehash.scan.rehash = true
+        let checked = try CheckEngine(store: store).check(options: rehash)
+        #expect(checked.outcome == .corrupted)
+        #expect(checked.findings.map(\.path) == [RelativePath("a.bin")])
+        #expect(try CheckEngine(store: store).check().outcome == .corrupted)
+
+        // A scan, not a check: the same finding, found by the scan, and open for the next check.
+        let other = try TestTree()
+        try other.write("s/a.bin", bytes(50_000, seed: 1))
+        let (_, store2) = try scan(other, [other.silo("s")])
+        try hideRot(store2, "a.bin")
+        let scanned = try scan(other, [other.silo("s")]) { $0.rehash = true }.0
+        #expect(scanned.status == .warnings)
+        #expect(scanned.openFindings.map(\.kind) == [.corrupted])
+        let next = try CheckEngine(store: store2).check()
+        #expect(next.outcome == .corrupted)
+        #expect(next.open.first?.openedRun == scanned.runID)
+    }
+
+    @Test("Path 3, --hash dupes: a copy compared byte for byte with its twin finds the rot, and keeps it open")
+    func dupesPathStaysOpen() throws {
+        let tree = try TestTree()
+        try tree.write("s/a.bin", bytes(50_000, seed: 1))
+        try tree.write("s/twin.bin", bytes(50_000, seed: 1))
+        let (_, store) = try scan(tree, [tree.silo("s")], mode: .dupes)
+        try hideRot(store, "a.bin")
+        let audit = try scan(tree, [tree.silo("s")], mode: .dupes) { $0.rehash = true; $0.kind = .audit }.0
+        #expect(audit.diagnostics.contains { $0.code == .contentChanged && $0.path == RelativePath("a.bin") })
+        #expect(audit.openFindings.map(\.path) == [RelativePath("a.bin")])
+        #expect(try CheckEngine(store: store).check().outcome == .corrupted)
+    }
+
+    @Test("A missing file stays open until it is back; its content at a new path closes it as moved; --accept closes it")
+    func missingLifecycle() throws {
+        let tree = try TestTree()
+        for name in ["a", "b", "c", "keep"] { try tree.write("s/\(name).bin", bytes(4000, seed: UInt64(name.count * 7 + Int(name.utf8.first!)))) }
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        let a = try Data(contentsOf: tree.url("s/a.bin")), b = try Data(contentsOf: tree.url("s/b.bin"))
+        for name in ["a", "b", "c"] { try tree.remove("s/\(name).bin") }
+        let gone = try CheckEngine(store: store).check()
+        #expect(gone.findings.map(\.kind) == [.missing, .missing, .missing])
+        #expect(try CheckEngine(store: store).check().open.count == 3)
+        try a.write(to: tree.url("s/a.bin"))
+        try b.write(to: tree.url("s/renamed.bin"))
+        let back = try CheckEngine(store: store).check()
+        #expect(back.findings.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.moved, .restored])
+        #expect(back.findings.first { $0.kind == .moved }?.oldPath == RelativePath("b.bin"))
+        #expect(back.open.map(\.path) == [RelativePath("c.bin")])
+        #expect(back.outcome == .changed)
+        let accepted = try store.acceptFindings([FindingSelector(silo: "s", path: RelativePath("c.bin"))], by: "tester", reason: "gone for good")
+        #expect(accepted.map(\.path) == [RelativePath("c.bin")])
+        #expect(try CheckEngine(store: store).check().outcome == .unchanged)
+        let closed = try store.closedFindings(limit: 10)
+        #expect(Set(closed.compactMap(\.resolution)) == [.restored, .moved, .accepted])
+        #expect(closed.first { $0.resolution == .accepted }?.closedBy == "tester")
+    }
+
+    @Test("A check interrupted after reading rot does not lose it: the next check keeps it open")
+    func interruptedRunIsSettledLater() throws {
+        let tree = try TestTree()
+        try tree.write("s/a.bin", bytes(50_000, seed: 1))
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        try hideRot(store, "a.bin")
+        let interruption = Interruption()
+        var options = CheckOptions()
+        options.scan.rehash = true
+        let engine = ScanEngine(store: store, testHooks: .init(afterWalk: { interruption.request(signal: SIGINT) }), interruption: interruption)
+        #expect(throws: ScanError.self) { try engine.scan(try store.silos().map(\.definition), options: options.scan) }
+        let runs = try store.runs(limit: 1)
+        #expect(runs.first?.status == .interrupted)
+        let next = try CheckEngine(store: store).check()
+        #expect(next.outcome == .corrupted)
+        #expect(next.open.first?.openedRun == runs.first?.id)
+    }
+
+    @Test("Migrating an older catalogue reopens corruption its last check reported and the file still holds")
+    func migrationReopensCorruption() throws {
+        let tree = try TestTree()
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v3-check")
+        let good = String(repeating: "a", count: 64), rotten = String(repeating: "b", count: 64)
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
+                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos, outcome)
+                    VALUES (1, 'check', 'ok', '2026-01-02T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]', 'corrupted');
+                INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run, sha256)
+                    VALUES (1, 1, 'd', 'rotten.bin', 10, 1, 1, 1, 1, 1, 33188, 0, 0, 1, ?),
+                           (2, 1, 'd', 'fixed.bin', 10, 1, 1, 1, 2, 1, 33188, 0, 0, 1, ?);
+                INSERT INTO finding (run_id, kind, silo, path, old_size, old_mtime_ns, old_sha256, new_size, new_mtime_ns, new_sha256)
+                    VALUES (1, 'corrupted', 's', 'd/rotten.bin', 10, 1, ?, 10, 1, ?),
+                           (1, 'corrupted', 's', 'd/fixed.bin', 10, 1, ?, 10, 1, ?);
+                """, arguments: [rotten, good, good, rotten, good, rotten])
+        }
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        let open = try store.openFindings(silos: [])
+        #expect(open.map(\.path) == [RelativePath("d/rotten.bin")])
+        #expect(open.first?.verified.sha256?.hex == good)
+        #expect(open.first?.openedRun == 1)
+    }
+    @Test("An interrupted rescan is recorded interrupted the moment it is asked, stops, and marks nothing missing")
+    func interruptedRescanMarksNothingMissing() throws {
+        let tree = try TestTree()
+        for d in 0..<20 { for f in 0..<10 { try tree.write("s/d\(d)/f\(f).bin", bytes(2000, seed: UInt64(d * 10 + f))) } }
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        let interruption = Interruption()
+        let reads = Mutex(0)
+        let statusAtRequest = Mutex<RunStatus?>(nil)
+        let hooks = ScanEngine.TestHooks(beforeRead: { _, _ in
+            if reads.withLock({ $0 += 1; return $0 }) == 20 {
+                interruption.request(signal: SIGINT)
+                statusAtRequest.withLock { $0 = try? store.runs(limit: 1).first?.status }
+            }
+            return nil
+        })
+        var options = ScanOptions()
+        options.rehash = true
+        options.jobs = 2
+        #expect(throws: ScanError.self) {
+            try ScanEngine(store: store, testHooks: hooks, interruption: interruption).scan([tree.silo("s")], options: options)
+        }
+        #expect(statusAtRequest.withLock { $0 } == .interrupted)
+        let run = try #require(try store.runs(limit: 1).first)
+        #expect(run.status == .interrupted)
+        #expect(run.counts.filesHashed < 200)
+        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change WHERE run_id = ?", arguments: [run.id]) } == 0)
+        let next = try CheckEngine(store: store).check()
+        #expect(next.outcome == .unchanged)
+        #expect(next.scan.counts.files == 200)
     }
 }

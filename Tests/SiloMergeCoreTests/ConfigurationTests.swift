@@ -14,8 +14,8 @@ struct ConfigurationTests {
         #expect(marketing.pathColumn == "File")
         #expect(marketing.columns.contains { $0.column == "Tags" && $0.field == .keywords && $0.split == ";" })
         #expect(config.manifests["training"]?.columns.contains { $0.column == "Subject" && $0.split == "|" } == true)
-        #expect(config.reconcile[.rights] == .conflict)
-        #expect(config.reconcile[.keywords] == .union)
+        #expect(config.reconcile?[.rights] == .conflict)
+        #expect(config.reconcile?[.keywords] == .union)
     }
 
     func parse(_ yaml: String) throws -> SiloMergeConfiguration {

@@ -212,11 +212,21 @@ struct HTMLReportTests {
         for svg in Self.svgs(in: html) { try Self.parseXML(svg) }
     }
 
-    /// Writes the realistic sample page where `SILOMERGE_HTML_SAMPLE` says, to look at it in a browser.
-    @Test("Sample page for a browser (when SILOMERGE_HTML_SAMPLE is set)")
+    /// Writes the realistic sample page (where `SILOMERGE_HTML_SAMPLE` says, to look at it in a
+    /// browser; else in a temporary folder) and checks what was written is the whole page.
+    @Test("Sample page for a browser: written whole, one document, every section")
     func writeSample() throws {
-        guard let path = ProcessInfo.processInfo.environment["SILOMERGE_HTML_SAMPLE"] else { return }
-        try HTMLReport.render(HTMLReportSample.realistic()).write(toFile: path, atomically: true, encoding: .utf8)
+        let tree = try TestTree()
+        let path = ProcessInfo.processInfo.environment["SILOMERGE_HTML_SAMPLE"] ?? tree.url("sample.html").path
+        let page = HTMLReport.render(HTMLReportSample.realistic())
+        try page.write(toFile: path, atomically: true, encoding: .utf8)
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(written == page)
+        #expect(written.hasPrefix("<!DOCTYPE html><html lang=\"en\">") && written.hasSuffix("</html>"))
+        #expect(written.components(separatedBy: "<html").count == 2)
+        for section in ["t-silos", "t-groups", "t-conflicts", "t-check"] {
+            #expect(written.contains("id=\"\(section)\""), "\(section)")
+        }
     }
 
     // MARK: Helpers

@@ -185,21 +185,30 @@ struct PlanLayoutTests {
         #expect(try Self.destination(bare, "{creator}/{keyword}/{name}") == "unknown/untagged/x.png")
     }
 
-    @Test("the date: date_created, else the mtime (also when date_created is in conflict)")
+    @Test("the date: date_created, else the mtime, said on the operation (also when date_created is in conflict)")
     func dates() throws {
         let bare = P.asset(2, [P.copy("hr", "x.png", mtime: "2019-03-02T08:00:00Z", inode: 2)])
         let plan = try P.plan([bare], P.settings("{year}/{month}/{name}"))
         #expect(plan.operations[0].destination?.string == "2019/03/x.png")
-        #expect(plan.operations[0].reason.contains("mtime 2019-03-02 (no date_created)"))
+        #expect(plan.operations[0].reason.contains("no capture date; file modified 2019-03-02"))
+        #expect(plan.operations[0].dateSource == .fileModified)
+        #expect(PlanSummary.of(plan).placedByFileModified == 1)
+        // A layout without date tokens says nothing about dates.
+        let undated = try P.plan([bare], P.settings("{name}"))
+        #expect(undated.operations[0].dateSource == nil && !undated.operations[0].reason.contains("file modified"))
+        #expect(PlanSummary.of(undated).placedByFileModified == 0)
         var settings = P.settings("{year}/{month}/{name}")
         settings.allowConflicts = true
         let conflicted = P.asset(3, [P.copy("hr", "y.png", mtime: "2018-12-31T23:59:59Z", inode: 3)],
                                  fields: [P.field(.dateCreated, nil, status: .conflict)])
         let p2 = try P.plan([conflicted], settings)
         #expect(p2.operations[0].destination?.string == "2018/12/y.png")
-        #expect(p2.operations[0].reason.contains("date_created in conflict"))
+        #expect(p2.operations[0].reason.contains("date_created in conflict; file modified 2018-12-31"))
+        #expect(p2.operations[0].dateSource == .fileModified)
         let withDate = try P.plan([Self.dated], P.settings("{year}/{month}/{name}"))
         #expect(withDate.operations[0].reason.contains("date_created 2023-06-14"))
+        #expect(withDate.operations[0].dateSource == .dateCreated)
+        #expect(PlanSummary.of(withDate).placedByFileModified == 0)
     }
 
     @Test("unknown tokens and malformed layouts are refused with what is wrong")
@@ -374,9 +383,9 @@ struct PlanCollisionTests {
         #expect(decoded == (try P.plan(assets, settings)))
         // The file carries what a reviewer needs.
         let text = String(decoding: a, as: UTF8.self)
-        for key in ["\"schema\" : \"silomerge-plan/1\"", "\"tool_version\" : \"\(SiloMergeVersion.string)\"",
+        for key in ["\"schema\" : \"silomerge-plan/2\"", "\"tool_version\" : \"\(SiloMergeVersion.string)\"",
                     "\"created_at\" : \"2023-11-14T22:13:20.000Z\"", "\"catalogue\" : \"catalogue-1\"", "\"scan_run_id\" : 42",
-                    "\"target_root\" : \"/srv/merged\"", "\"collisions\"", "\"untouched\"", "\"reason\""] {
+                    "\"target_root\" : \"/srv/merged\"", "\"collisions\"", "\"left_behind\"", "\"carry_sidecars\" : true", "\"reason\""] {
             #expect(text.contains(key), "\(key)")
         }
     }
@@ -385,16 +394,22 @@ struct PlanCollisionTests {
     func decodeErrors() throws {
         let plan = try P.plan([PlanCanonicalTests.hero])
         var text = String(decoding: try PlanFile.encode(plan), as: UTF8.self)
-        do { _ = try PlanFile.decode(Array(text.replacingOccurrences(of: "silomerge-plan/1", with: "silomerge-plan/9").utf8)) } catch {
-            #expect(error == .unsupportedSchema(found: "silomerge-plan/9"))
+        #expect(text.contains("\"schema\" : \"\(MergePlan.currentSchema)\""))
+        // Each must throw, and throw this error: the check is not only inside a `catch`.
+        let newer = #expect(throws: PlanError.self) {
+            try PlanFile.decode(Array(text.replacingOccurrences(of: MergePlan.currentSchema, with: "silomerge-plan/9").utf8))
         }
-        do { _ = try PlanFile.decode(Array("not json".utf8)) } catch {
-            guard case .cannotDecode = error else { Issue.record("\(error)"); return }
+        #expect(newer == .unsupportedSchema(found: "silomerge-plan/9"))
+        let older = #expect(throws: PlanError.self) {
+            try PlanFile.decode(Array(text.replacingOccurrences(of: MergePlan.currentSchema, with: "silomerge-plan/1").utf8))
         }
+        #expect(older == .unsupportedSchema(found: "silomerge-plan/1"))
+        #expect(older?.description.contains("made by an older SiloMerge: run `silomerge plan` again") == true, "\(String(describing: older))")
+        let notJSON = #expect(throws: PlanError.self) { try PlanFile.decode(Array("not json".utf8)) }
+        #expect(notJSON == .cannotDecode(path: nil, reason: "not a JSON object"))
         text = text.replacingOccurrences(of: "\"scan_run_id\" : 42,", with: "")
-        do { _ = try PlanFile.decode(Array(text.utf8)); Issue.record("decoded") } catch {
-            #expect(error.description.contains("scan_run_id"))
-        }
+        let missing = #expect(throws: PlanError.self) { try PlanFile.decode(Array(text.utf8)) }
+        #expect(missing?.description.contains("scan_run_id") == true)
     }
 }
 
@@ -443,7 +458,8 @@ struct PlanInvariantTests {
         try f.hardlink("marketing", "shared/leave.pdf", to: "hr", "policies/leave.pdf")
         let plan = try f.plan(f.settings(duplicates: action))
         #expect(plan.operations.map(\.kind) == [.copy])
-        #expect(plan.untouched.byReason["hard link of the canonical copy (one file, not a separate copy)"] == 2)
+        #expect(plan.leftBehind.filter { $0.reason == .hardLink }.count == 2)
+        #expect(plan.leftBehind.filter { $0.reason == .copied }.count == 1)
         #expect(PlanValidator.problems(in: plan).isEmpty)
         _ = try Applier(plan: plan, journal: f.journal).apply()
         #expect(f.silosSnapshot.values.filter { $0.kind == .regular }.count == 3)
@@ -460,7 +476,7 @@ struct PlanInvariantTests {
         let summary = PlanSummary.of(plan)
         #expect(summary.bytesFreed == 100)
         #expect(summary.byKind["remove-duplicate"]?.operations == 2)
-        #expect(summary.untouched.byReason["canonical copy, left in place (copy into the target)"] == 1)
+        #expect(summary.leftBehind.byReason["copied"] == 1 && summary.leftBehind.entries == 1)
     }
 
     static func removalPlan() throws -> MergePlan {
@@ -529,6 +545,35 @@ struct PlanInvariantTests {
         #expect(!PlanValidator.problems(in: p).isEmpty)
     }
 
+    @Test("names and silo names that differ only by Unicode form are different files: each is taken away once, none refused")
+    func unicodeFormsAreDifferentNames() throws {
+        let nfc = Array("dup/caf\u{E9}.jpg".utf8), nfd = Array("dup/cafe\u{301}.jpg".utf8)
+        #expect(String(decoding: nfc, as: UTF8.self) == String(decoding: nfd, as: UTF8.self))   // one string to Swift
+        let a = P.asset(21, [P.copy("marketing", "a.jpg", inode: 211), P.copy("hr", nfc, inode: 212)])
+        let b = P.asset(22, [P.copy("marketing", "b.jpg", inode: 221), P.copy("hr", nfd, inode: 222)])
+        for action in [DuplicateAction.remove, .quarantine, .hardlink] {
+            for transfer in [TransferMethod.move, .copy] {
+                let plan = try P.plan([a, b], P.settings(duplicates: action, transfer: transfer))
+                let taken = plan.operations.filter { $0.kind.isDuplicateAction }.map { $0.source!.path.bytes }
+                #expect(Set(taken) == [nfc, nfd], "\(action) \(transfer)")
+                #expect(PlanValidator.problems(in: plan).isEmpty, "\(action) \(transfer)")
+            }
+        }
+        // Two silos whose names differ only by Unicode form are two silos.
+        let silos = [PlanSilo(name: "caf\u{E9}", root: FilePath("/srv/one"), priority: 1),
+                     PlanSilo(name: "cafe\u{301}", root: FilePath("/srv/two"), priority: 2)]
+        func copy(_ silo: PlanSilo, _ inode: UInt64) -> AssetCopy {
+            AssetCopy(silo: silo.name, siloPriority: silo.priority, path: RelativePath("x.jpg"), size: 100, mtimeNs: 0, uid: 0, gid: 0,
+                      device: 1, inode: inode, absolutePath: silo.root.appending(RelativePath("x.jpg")))
+        }
+        let input = PlanInput(assets: [P.asset(23, [copy(silos[0], 231), copy(silos[1], 232)])], silos: silos,
+                              catalogueIdentity: "c", scanRunID: 1, createdAt: Date(timeIntervalSince1970: 0))
+        let plan = try Planner(settings: P.settings(duplicates: .remove, transfer: .move)).plan(input)
+        let removed = try #require(plan.operations.first { $0.kind == .removeDuplicate }?.source)
+        #expect(removed.silo.exactBytes == silos[1].name.exactBytes && removed.siloRoot == FilePath("/srv/two"))
+        #expect(PlanValidator.problems(in: plan).isEmpty)
+    }
+
     @Test("a plan file edited by hand (JSON) is checked the same way")
     func editedJSON() throws {
         let plan = try Self.removalPlan()
@@ -566,9 +611,16 @@ struct PlanInvariantTests {
     @Test("settings that cannot work are refused")
     func badSettings() throws {
         #expect(throws: PlanError.self) { try Planner(settings: PlanSettings(targetRoot: FilePath("relative/target"))) }
-        do { _ = try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/hr/merged"))).plan(P.input([PlanCanonicalTests.hero])) } catch {
-            #expect(error.description.contains("overlaps silo 'hr'"))
+        let overlap = #expect(throws: PlanError.self) {
+            try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/hr/merged"))).plan(P.input([PlanCanonicalTests.hero]))
         }
+        #expect(overlap?.description.contains("overlaps silo 'hr'") == true)
+        // The quarantine folder may not lie in a silo either (what `plan --quarantine` refuses).
+        let quarantine = #expect(throws: PlanError.self) {
+            try Planner(settings: PlanSettings(targetRoot: FilePath("/srv/merged"), duplicates: .quarantine,
+                                               quarantineRoot: FilePath("/srv/hr/held"))).plan(P.input([PlanCanonicalTests.hero]))
+        }
+        #expect(quarantine?.description.contains("the quarantine folder /srv/hr/held overlaps silo 'hr'") == true)
         let stray = P.asset(11, [AssetCopy(silo: "finance", siloPriority: 9, path: RelativePath("x"), size: 1, mtimeNs: 0, uid: 0, gid: 0,
                                            device: 1, inode: 1, absolutePath: FilePath("/srv/finance/x"))])
         do { _ = try P.plan([stray]); Issue.record("planned") } catch {
@@ -629,9 +681,156 @@ struct PlanOutputTests {
         #expect(s.collisions == 1)
         #expect(s.renamed == 2)
         #expect(s.conflicts == 1)
-        #expect(s.untouched.files == 5)
+        #expect(s.leftBehind.entries == 5 && s.leftBehind.byReason == ["copied": 5] && s.leftBehind.inTarget == 5)
         #expect(s.quarantineRoot == "/srv/merged/.silomerge-quarantine")
         #expect(s.kindsInOrder.map(\.kind) == [.copy, .quarantineDuplicate])
         #expect(s.operations == plan.operations.count)
+    }
+}
+
+// MARK: - Original sidecars and what stays behind
+
+@Suite("Plan: original sidecars travel beside their files; everything else is listed as left behind")
+struct PlanSidecarCarryTests {
+    static func sidecar(_ silo: String, _ path: String, of asset: String, form: SidecarForm, sha: Int? = 900, inode: UInt64,
+                        used: Bool = true) -> SidecarFileRecord {
+        SidecarFileRecord(silo: silo, path: RelativePath(path), assetPath: RelativePath(asset), size: 50, mtimeNs: 0, device: 1,
+                          inode: inode, sha256: sha.map { P.sha($0) }, form: form, used: used)
+    }
+
+    /// photo.jpg (marketing, with a copy in hr) and photo.png share marketing's folder; doc.pdf
+    /// has a sidecar the scan did not hash; unhashed, junk and a symlink come from the catalogue.
+    static func input() -> (PlanInput, [ReconciledAsset]) {
+        let assets = [
+            P.asset(31, [P.copy("marketing", "shoot/photo.jpg", inode: 1), P.copy("hr", "photo.jpg", inode: 2),
+                         P.copy("marketing", "links/photo-link.jpg", inode: 1)]),
+            P.asset(32, [P.copy("marketing", "shoot/photo.png", inode: 3)], format: .png),
+            P.asset(33, [P.copy("training", "doc.pdf", inode: 4)], format: .pdf),
+        ]
+        let sidecars = [
+            sidecar("marketing", "shoot/photo.jpg.xmp", of: "shoot/photo.jpg", form: .nameWithExtension, inode: 11),
+            sidecar("marketing", "shoot/photo.xmp", of: "shoot/photo.jpg", form: .name, sha: 901, inode: 12, used: false),
+            sidecar("marketing", "shoot/photo.xmp", of: "shoot/photo.png", form: .name, sha: 901, inode: 12),
+            sidecar("hr", "photo.xmp", of: "photo.jpg", form: .name, sha: 902, inode: 13),
+            sidecar("training", "doc.xmp", of: "doc.pdf", form: .name, sha: nil, inode: 14),
+            sidecar("training", "gone.xmp", of: "gone.tif", form: .name, sha: 903, inode: 15),
+        ]
+        var input = P.input(assets)
+        input.sidecars = sidecars.reversed()     // the order given never matters
+        input.unhashed = [UnhashedFileRecord(silo: "training", path: RelativePath("gone.tif"), size: 7, problem: nil),
+                          UnhashedFileRecord(silo: "hr", path: RelativePath("locked.jpg"), size: 9, problem: "cannot read it: Permission denied")]
+        input.uncatalogued = [UncataloguedRecord(silo: "hr", path: RelativePath("Thumbs.db"), kind: .regular, reason: .ignored,
+                                                 detail: "default ignore list: Thumbs.db", size: 3),
+                              UncataloguedRecord(silo: "marketing", path: RelativePath("link"), kind: .symlink, reason: .symlink,
+                                                 detail: "symbolic link, not followed", size: nil)]
+        return (input, assets)
+    }
+
+    static func plan(_ transfer: TransferMethod, duplicates: DuplicateAction = .remove, carry: Bool = true) throws -> MergePlan {
+        var settings = P.settings("{name}", duplicates: duplicates, transfer: transfer)
+        settings.carrySidecars = carry
+        return try Planner(settings: settings).plan(input().0)
+    }
+
+    static func reasons(_ plan: MergePlan) -> [String: LeftBehindReason] {
+        Dictionary(uniqueKeysWithValues: plan.leftBehind.map { ($0.display, $0.reason) })
+    }
+
+    @Test("a canonical copy's sidecars travel beside it by its method; a shared one is copied beside each file and stays")
+    func carried() throws {
+        let plan = try Self.plan(.move)
+        #expect(PlanValidator.problems(in: plan).isEmpty, "\(PlanValidator.problems(in: plan))")
+        let ops = plan.operations.filter { $0.kind.isSidecarTransfer }
+        let byDest = Dictionary(uniqueKeysWithValues: ops.map { ($0.destination!.string!, $0) })
+        // photo.jpg.xmp is photo.jpg's alone: moved beside it, keeping its form.
+        #expect(byDest["photo.jpg.xmp"]?.kind == .sidecarMove)
+        #expect(byDest["photo.jpg.xmp"]?.source?.path == RelativePath("shoot/photo.jpg.xmp"))
+        #expect(byDest["photo.jpg.xmp"]?.canonicalOp == P.transfer(plan, 31)?.id)
+        // photo.xmp belongs to photo.jpg and photo.png: copied beside each, under a name that
+        // stays theirs (photo.jpg.xmp is taken; photo.png.xmp since photo.* share a folder).
+        #expect(byDest["photo.xmp"]?.kind == .sidecarCopy && byDest["photo.xmp"]?.canonicalOp == P.transfer(plan, 31)?.id)
+        #expect(byDest["photo.png.xmp"]?.kind == .sidecarCopy && byDest["photo.png.xmp"]?.canonicalOp == P.transfer(plan, 32)?.id)
+        #expect(ops.count == 3)
+        // Sidecar operations come after every transfer, before the duplicate actions.
+        let firstSidecar = plan.operations.firstIndex { $0.kind.isSidecarTransfer }!
+        #expect(plan.operations[..<firstSidecar].allSatisfy { $0.kind.isTransfer })
+        #expect(plan.operations[firstSidecar...].allSatisfy { !$0.kind.isTransfer })
+        let reasons = Self.reasons(plan)
+        #expect(reasons == [
+            "marketing:shoot/photo.xmp": .sidecarShared,
+            "hr:photo.xmp": .sidecarOfDuplicate,
+            "training:doc.xmp": .sidecarNotHashed,
+            "training:gone.xmp": .sidecarOfUnplanned,
+            "training:gone.tif": .unhashed,
+            "hr:locked.jpg": .unreadable,
+            "hr:Thumbs.db": .ignored,
+            "marketing:link": .symlink,
+            "marketing:links/photo-link.jpg": .hardLink,
+        ])
+        // Sorted by silo, then path bytes.
+        let order = plan.leftBehind.map { Array($0.silo.utf8) + [0] + $0.path.bytes }
+        #expect(order == order.sorted { $0.lexicographicallyPrecedes($1) })
+        let s = PlanSummary.of(plan)
+        #expect(s.leftBehind.entries == 9 && s.leftBehind.inTarget == 2 && s.leftBehind.onlyInSilos == 7)
+        // The moved file's other name stays, and undo links the moved name back to it.
+        #expect(P.transfer(plan, 31)?.hardLinks == [SiloName(silo: "marketing", path: RelativePath("links/photo-link.jpg"))])
+        #expect(s.byKind["sidecar-move"]?.operations == 1 && s.byKind["sidecar-copy"]?.operations == 2)
+        #expect(s.contents == 3)
+    }
+
+    @Test("every catalogued name is accounted for: named by an operation, or left behind; with copy the sources are listed as copied",
+          arguments: [TransferMethod.copy, .move, .hardlink], [DuplicateAction.keep, .remove, .hardlink])
+    func everyNameAccountedFor(_ transfer: TransferMethod, _ duplicates: DuplicateAction) throws {
+        let plan = try Self.plan(transfer, duplicates: duplicates)
+        #expect(PlanValidator.problems(in: plan).isEmpty)
+        let (input, assets) = Self.input()
+        let catalogued = Set(assets.flatMap { $0.copies.map { "\($0.silo):\($0.path.display)" } }
+                             + input.sidecars.map { "\($0.silo):\($0.path.display)" })
+        let named = Set(plan.operations.compactMap { $0.source?.display })
+        let left = Set(plan.leftBehind.map(\.display))
+        #expect(catalogued.subtracting(named).subtracting(left).isEmpty, "unaccounted: \(catalogued.subtracting(named).subtracting(left))")
+        // What stays after apply: not moved, removed or quarantined.
+        for op in plan.operations where op.kind.isDestructive && op.kind != .linkDuplicate {
+            #expect(!left.contains(op.source!.display), "\(op.display) takes it away, yet it is listed as left behind")
+        }
+        for op in plan.operations where op.source != nil && !op.kind.isDestructive || op.kind == .linkDuplicate {
+            #expect(left.contains(op.source!.display), "\(op.display) leaves it in its silo, yet it is not listed")
+        }
+    }
+
+    @Test("--no-sidecars: the originals stay, listed; nothing else changes")
+    func notCarried() throws {
+        let plan = try Self.plan(.move, carry: false)
+        #expect(!plan.operations.contains { $0.kind.isSidecarTransfer })
+        let reasons = Self.reasons(plan)
+        #expect(reasons["marketing:shoot/photo.jpg.xmp"] == .sidecarNotCarried)
+        #expect(reasons["marketing:shoot/photo.xmp"] == .sidecarNotCarried)
+        #expect(reasons["hr:photo.xmp"] == .sidecarOfDuplicate)
+        #expect(PlanSummary.of(plan).carrySidecars == false)
+    }
+
+    @Test("hand-edited sidecar operations are refused: elsewhere than beside their file, not an .xmp, no canonical transfer")
+    func validatorChecksSidecars() throws {
+        let plan = try Self.plan(.move)
+        let index = plan.operations.firstIndex { $0.kind == .sidecarMove }!
+        func rejected(_ edit: (inout PlanOperation) -> Void, _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            var p = plan
+            edit(&p.operations[index])
+            let problems = PlanValidator.problems(in: p)
+            #expect(problems.contains { $0.reason.contains(text) }, "\(problems)", sourceLocation: sourceLocation)
+        }
+        rejected({ $0.destination = RelativePath("elsewhere/photo.jpg.xmp") }, "does not land beside its file")
+        rejected({ $0.source!.path = RelativePath("shoot/photo.jpg") }, "carries .xmp files only")
+        rejected({ $0.source!.path = RelativePath("other/photo.jpg.xmp") }, "not in the folder of its file")
+        rejected({ $0.canonicalOp = nil }, "names no canonical operation")
+        rejected({ $0.canonicalOp = plan.operations.last!.id }, "not a content transfer")
+        rejected({ $0.fallbackToCopy = true }, "fallback_to_copy only applies to hardlink")
+        // Moving it twice is taking one file away twice.
+        var p = plan
+        var twice = plan.operations[index]
+        twice.id = p.operations.last!.id + 1
+        twice.destination = RelativePath("photo-again.xmp")
+        p.operations.append(twice)
+        #expect(PlanValidator.problems(in: p).contains { $0.reason.contains("taken away only once") })
     }
 }

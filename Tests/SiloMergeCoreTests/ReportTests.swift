@@ -108,13 +108,24 @@ struct ReportTests {
         #expect(report.crossSiloBytes == 7695 + 5700 + 5800 + 1242)
         #expect(report.largestGroups.count == 3)
         #expect(report.largestGroups[0].size == 7695)
+        // The RECLAIMABLE breakdown adds up to its total: 1,242 B inside hr (the org chart
+        // twice), the rest across silos.
+        let s = report.summary
+        #expect(s.reclaimableInsideSilos == 1242)
+        #expect(s.reclaimableInsideSilos + s.reclaimableAcrossSilos == s.reclaimableBytes)
         let text = StringSink()
         report.writeText(to: text)
-        #expect(text.text.contains("RECLAIMABLE: "))
+        #expect(text.text.contains("RECLAIMABLE: \(Format.bytes(s.reclaimableBytes)) "))
+        #expect(text.text.contains("  inside silos: \(Format.bytes(1242)) · across silos: \(Format.bytes(s.reclaimableAcrossSilos)) (4 contents held by several silos)\n"),
+                "\(text.text)")
         #expect(text.text.contains("marketing"))
         let json = StringSink()
-        report.writeJSON(to: json)
+        try report.writeJSON(to: json)
         let object = try JSONSerialization.jsonObject(with: Data(json.data)) as! [String: Any]
         #expect((object["silos"] as! [Any]).count == 3)
+        let summary = object["summary"] as! [String: Any]
+        #expect(summary["reclaimable_inside_silos"] as? Int == 1242)
+        let across = try #require(summary["reclaimable_across_silos"] as? Int)
+        #expect(1242 + across == summary["reclaimable_bytes"] as? Int)
     }
 }

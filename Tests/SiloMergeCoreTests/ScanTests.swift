@@ -128,7 +128,7 @@ struct ScanTests {
             let summary = try store.analyse(DuplicateQuery(), top: 0).summary
             #expect(summary.hardLinkedFiles == 1)
             #expect(summary.reclaimableBytes == 9000)
-            try FileManager.default.removeItem(atPath: tree.catalogue)
+            try tree.removeCatalogue()
         }
         // Hard links alone are not a duplicate group at all.
         try tree.remove("b/copy.jpg")
@@ -151,7 +151,7 @@ struct ScanTests {
         #expect(plain.counts.files == 1)
         #expect(plain.counts.skippedSymlinks == 4)
 
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         let (followed, store) = try scan(tree, [tree.silo("a")], configure: { $0.followSymlinks = true })
         // real.jpg, to-file (the same inode: a second path, not a second copy), outside/extra.jpg
         #expect(followed.counts.files == 3)
@@ -247,25 +247,98 @@ struct ScanTests {
         try tree.write("a/drafts/layout.psd", "psd")
         let (defaults, _) = try scan(tree, [tree.silo("a")])
         #expect(defaults.counts.files == 3)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         let (all, _) = try scan(tree, [tree.silo("a")], configure: { $0.useDefaultIgnores = false })
         #expect(all.counts.files == 7)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         var silo = tree.silo("a")
         silo.excludes = ["*.tmp", "drafts/"]
         let (excluded, _) = try scan(tree, [silo])
         #expect(excluded.counts.files == 1)
         // Excluding later takes files out of scope without calling them vanished.
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         _ = try scan(tree, [tree.silo("a")])
         let (narrowed, _) = try scan(tree, [silo])
         #expect(narrowed.counts.filesExcluded == 2)
         #expect(narrowed.counts.filesMissing == 0)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         var only = tree.silo("a")
         only.includes = ["*.jpg"]
         let (included, _) = try scan(tree, [only])
         #expect(included.counts.files == 1)
+    }
+
+    @Test("What a scan passes over is recorded with why: junk, exiftool backups, rules, sidecars of excluded files, links, FIFOs")
+    func uncataloguedRecorded() throws {
+        let tree = try TestTree()
+        try tree.write("a/photo.jpg", bytes(3000, seed: 1))
+        try tree.write("a/photo.jpg_original", bytes(3000, seed: 2))       // exiftool's backup
+        try tree.write("a/Thumbs.db", "junk")
+        try tree.write("a/.git/config", "[core]")
+        try tree.write("a/drafts/b.tmp", "draft")
+        try tree.write("a/layers/c.psd", bytes(500, seed: 3))
+        try tree.write("a/layers/c.psd.xmp", "<x:xmpmeta/>")                 // the sidecar of an excluded file
+        try tree.symlink("a/link.jpg", to: tree.url("a/photo.jpg").path)
+        try tree.fifo("a/pipe")
+        var silo = tree.silo("a")
+        silo.excludes = ["*.tmp", "*.psd"]
+        let (_, store) = try scan(tree, [silo])
+        func recorded() throws -> [String: UncataloguedRecord] {
+            Dictionary(uniqueKeysWithValues: try store.uncatalogued().map { ("\($0.silo)/\($0.path.display)", $0) })
+        }
+        var rows = try recorded()
+        #expect(Set(rows.keys) == ["a/photo.jpg_original", "a/Thumbs.db", "a/.git", "a/drafts/b.tmp", "a/layers/c.psd",
+                                   "a/layers/c.psd.xmp", "a/link.jpg", "a/pipe"])
+        #expect(rows["a/photo.jpg_original"]?.reason == .ignored && rows["a/photo.jpg_original"]?.detail.contains("*_original") == true)
+        #expect(rows["a/photo.jpg_original"]?.size == 3000)
+        #expect(rows["a/Thumbs.db"]?.reason == .ignored)
+        #expect(rows["a/.git"]?.reason == .ignored && rows["a/.git"]?.kind == .directory)
+        #expect(rows["a/drafts/b.tmp"]?.reason == .excluded && rows["a/drafts/b.tmp"]?.detail == "exclude rule: *.tmp")
+        #expect(rows["a/layers/c.psd.xmp"]?.reason == .excluded && rows["a/layers/c.psd.xmp"]?.detail.contains("sidecar") == true)
+        #expect(rows["a/link.jpg"]?.reason == .symlink && rows["a/link.jpg"]?.kind == .symlink)
+        #expect(rows["a/pipe"]?.reason == .specialFile && rows["a/pipe"]?.kind == .fifo)
+        // Only photo.jpg is catalogued: the sidecar of an excluded file is not an asset.
+        let files = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT path FROM file") }
+        #expect(files == ["photo.jpg"])
+
+        // Rows follow the folders: a junk file removed, a folder removed, a rule dropped.
+        try tree.remove("a/Thumbs.db")
+        try tree.remove("a/drafts")
+        silo.excludes = ["*.psd"]
+        _ = try ScanEngine(store: store).scan([silo], options: ScanOptions())
+        rows = try recorded()
+        #expect(rows["a/Thumbs.db"] == nil && rows["a/drafts/b.tmp"] == nil)
+        #expect(rows["a/photo.jpg_original"] != nil && rows["a/pipe"] != nil)
+        // An include rule: what it leaves out is said.
+        var only = tree.silo("a")
+        only.includes = ["*.jpg"]
+        _ = try ScanEngine(store: store).scan([only], options: ScanOptions())
+        rows = try recorded()
+        #expect(rows["a/layers/c.psd"]?.reason == .notIncluded && rows["a/layers/c.psd.xmp"]?.reason == .notIncluded)
+        // --no-default-ignores catalogues junk: its rows go.
+        var options = ScanOptions()
+        options.useDefaultIgnores = false
+        _ = try ScanEngine(store: store).scan([tree.silo("a")], options: options)
+        rows = try recorded()
+        #expect(rows["a/photo.jpg_original"] == nil && rows["a/.git"] == nil)
+        #expect(Set(rows.keys) == ["a/link.jpg", "a/pipe"])
+    }
+
+    @Test("Files without a full hash are listed for plans, with the last problem reading them")
+    func unhashedFilesListed() throws {
+        let tree = try TestTree()
+        try tree.write("a/unique.bin", bytes(1234, seed: 1))
+        try tree.write("a/x.bin", bytes(500, seed: 2))
+        try tree.write("b/y.bin", bytes(500, seed: 2))
+        let (result, store) = try scan(tree, [tree.silo("a"), tree.silo("b", priority: 2)], mode: .dupes)
+        var unhashed = try store.unhashedFiles()
+        #expect(unhashed.map { "\($0.silo)/\($0.path.display)" } == ["a/unique.bin"])
+        #expect(unhashed.first?.problem == nil && unhashed.first?.size == 1234)
+        // A read that failed is named (the last such diagnostic for that file).
+        try store.record([Diagnostic(.warning, .unreadable, silo: "a", path: RelativePath("unique.bin"), errno: 13,
+                                     message: "cannot read it: Permission denied")], runID: result.runID)
+        unhashed = try store.unhashedFiles()
+        #expect(unhashed.first?.problem == "cannot read it: Permission denied")
     }
 
     @Test("Zero-length files are not grouped unless asked")
@@ -277,7 +350,7 @@ struct ScanTests {
             let (_, store) = try scan(tree, [tree.silo("a"), tree.silo("b", priority: 2)], mode: mode)
             #expect(try groups(store).isEmpty)
             #expect(try groups(store, DuplicateQuery(includeEmpty: true)) == [["a/empty1", "b/empty2"]])
-            try FileManager.default.removeItem(atPath: tree.catalogue)
+            try tree.removeCatalogue()
         }
     }
 
@@ -345,7 +418,8 @@ struct ScanTests {
         #expect(runs[0].status == .ok)
         #expect(runs[0].counts.files == 1)
         #expect(runs[0].silos == ["a"])
-        #expect(runs[0].options.contains("\"hashMode\":\"full\""))
+        #expect(runs[0].options.contains("\"hash_mode\":\"full\""))
+        #expect(runs[0].options.contains("\"follow_symlinks\":false"))
         #expect(runs[0].finishedAt != nil)
     }
 

@@ -111,9 +111,9 @@ struct SupportTests {
         #expect(Format.duration(0.42) == "0.4 s")
         #expect(Format.duration(185) == "3:05")
         #expect(Encode.json("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
-        #expect(Encode.csv("plain") == "plain")
-        #expect(Encode.csv("a,b") == "\"a,b\"")
-        #expect(Encode.csv("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(CSV.quote("plain") == "plain")
+        #expect(CSV.quote("a,b") == "\"a,b\"")
+        #expect(CSV.quote("say \"hi\"") == "\"say \"\"hi\"\"\"")
     }
 
     @Test("Timestamps are ISO 8601 UTC with milliseconds and parse back")

@@ -19,6 +19,18 @@ final class TestTree {
     var path: String { root.path }
     var catalogue: String { root.appendingPathComponent("catalogue.sqlite").path }
 
+    /// Puts the catalogue and its side files aside, so the next scan makes a new one. They are
+    /// renamed, not deleted: a store of the earlier scan may still hold them open, and a new file
+    /// that reused a deleted one's inode would meet SQLite's state for that inode in this process
+    /// ("disk I/O error"). The test tree's removal deletes them at the end.
+    func removeCatalogue() throws {
+        let n = (try FileManager.default.contentsOfDirectory(atPath: root.path)).filter { $0.hasPrefix("old-catalogue-") }.count
+        for suffix in ["", "-wal", "-shm", "-lock"] where FileManager.default.fileExists(atPath: catalogue + suffix) {
+            try FileManager.default.moveItem(atPath: catalogue + suffix,
+                                            toPath: root.appendingPathComponent("old-catalogue-\(n)\(suffix)").path)
+        }
+    }
+
     func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     /// Writes a file (creating folders), returning its URL.

@@ -14,36 +14,66 @@ extension Applier {
     func targetDisplay(_ rel: [UInt8]) -> String { plan.targetRoot.appending(RelativePath(bytes: rel)).display }
     func quarantineDisplay(_ rel: [UInt8]) -> String { plan.quarantineRoot.appending(RelativePath(bytes: rel)).display }
 
-    /// Opens a root folder given as an absolute path (the target, the quarantine folder); with
-    /// `create`, makes it and any missing parent, journaling each. nil when missing.
-    func openRoot(_ path: FilePath, root: CreatedDirectory.Root, create: Bool) throws -> Int32? {
-        do {
-            return try fs.open(AT_FDCWD, path.bytes, flags: O_RDONLY | O_DIRECTORY, mode: 0)
-        } catch let e as Errno {
-            if e.code == ENOTDIR { throw ApplyError.unsafePath(path: path.display, detail: "is not a folder") }
-            guard e.code == ENOENT else { throw ApplyError.io(path: path.display, operation: "open", errno: e) }
+    /// Which root of the plan.
+    enum PlanRoot: String {
+        case target, quarantine
+        var what: String { self == .target ? "the target" : "the quarantine folder" }
+    }
+
+    /// Opens the target or the quarantine folder: its anchor from `/` without following links
+    /// (checked by device and inode against the plan), then the levels below it, made when
+    /// `create` is set (each journalled first). A root this plan's journal saw before must still
+    /// be that folder. nil when a level is missing and `create` is off.
+    func openPlanRoot(_ which: PlanRoot, create: Bool) throws -> Int32? {
+        let root = which == .target ? plan.targetRoot : plan.quarantineRoot
+        guard let anchor = which == .target ? plan.targetAnchor : plan.quarantineAnchor else {
+            throw ApplyError.invalidPlan([PlanProblem(path: root.display, reason: "the plan records no identity for \(which.what) (made by an older SiloMerge, or edited): run silomerge plan again")])
         }
-        guard create else { return nil }
-        var prefix: [UInt8] = []
-        for part in RelativePath(bytes: path.bytes).components {
-            prefix += [0x2F] + Array(part)
-            if try lstatIfPresent(AT_FDCWD, prefix, FilePath(bytes: prefix).display) != nil { continue }
-            var r = JournalRecord(event: "mkdir")
-            r.root = CreatedDirectory.Root.absolute.rawValue
-            r.setPath(prefix)
-            try record(r)
-            do { try fs.mkdir(AT_FDCWD, prefix, mode: 0o755) } catch let e as Errno where e.code == EEXIST {} catch let e as Errno {
-                throw ApplyError.io(path: FilePath(bytes: prefix).display, operation: "mkdir", errno: e)
+        guard let levels = anchor.levels(to: root) else {
+            throw ApplyError.invalidPlan([PlanProblem(path: anchor.path.display, reason: "the anchor of \(which.what) is not \(root.display) nor one of its parents")])
+        }
+        let anchorFD = try openAnchor(anchor, what: which.what)
+        defer { fs.close(anchorFD) }
+        guard let fd = try openDirectory(anchorFD, levels, create: create, root: which == .target ? .targetAnchor : .quarantineAnchor,
+                                         display: { anchor.path.appending(RelativePath(bytes: $0)).display }) else { return nil }
+        let st: FileStat
+        do { st = try fs.fstat(fd) } catch let e as Errno {
+            fs.close(fd)
+            throw ApplyError.io(path: root.display, operation: "stat", errno: e)
+        }
+        if let seen = state.roots[which.rawValue] {
+            guard seen == st.fileID else {
+                fs.close(fd)
+                throw ApplyError.rootChanged(path: root.display, detail: "is not the folder this plan's journal recorded (device \(st.device) inode \(st.inode), recorded device \(seen.device) inode \(seen.inode)): it was replaced since; nothing is done through it")
             }
+        } else if journal != nil {
+            var r = JournalRecord(event: "root")
+            r.root = which.rawValue
+            r.stat = JournalStat(st)
+            do { try record(r) } catch { fs.close(fd); throw error }
         }
-        return try sys(path.display, "open") { try fs.open(AT_FDCWD, path.bytes, flags: O_RDONLY | O_DIRECTORY, mode: 0) }
+        return fd
+    }
+
+    /// Opens a folder the plan pinned (a root's anchor, a silo root): from `/`, one level at a
+    /// time without following links, then checks its device and inode.
+    func openAnchor(_ anchor: RootAnchor, what: String, missing: ((FilePath) -> ApplyError)? = nil) throws -> Int32 {
+        try PlanRoots.openPinned(anchor, what: what, fs: fs, missing: missing)
     }
 
     /// The quarantine root, opened (and created) on first use.
     func quarantineRootFD(create: Bool) throws -> Int32? {
         if quarantineFD >= 0 { return quarantineFD }
-        guard let fd = try openRoot(plan.quarantineRoot, root: .quarantine, create: create) else { return nil }
+        guard let fd = try openPlanRoot(.quarantine, create: create) else { return nil }
         quarantineFD = fd
+        return fd
+    }
+
+    /// The target root, opened (and created) on first use.
+    func targetRootFD(create: Bool) throws -> Int32? {
+        if targetFD >= 0 { return targetFD }
+        guard let fd = try openPlanRoot(.target, create: create) else { return nil }
+        targetFD = fd
         return fd
     }
 
@@ -101,17 +131,20 @@ extension Applier {
         return .io(path: path, operation: "open folder", errno: e)
     }
 
-    /// The silo root, opened once per run.
+    /// The silo root, opened once per run: from `/` without following links, and checked
+    /// against the device and inode the plan recorded.
     func siloFD(_ root: FilePath) throws -> Int32 {
         if let fd = siloFDs[root] { return fd }
-        do {
-            let fd = try fs.open(AT_FDCWD, root.bytes, flags: O_RDONLY | O_DIRECTORY, mode: 0)
-            siloFDs[root] = fd
-            return fd
-        } catch let e as Errno {
-            if e.code == ENOENT { throw ApplyError.sourceChanged(path: root.display, detail: "the silo root is gone (unmounted?)") }
-            throw ApplyError.io(path: root.display, operation: "open silo root", errno: e)
+        guard let silo = plan.silos.first(where: { $0.root == root }) else {
+            throw ApplyError.invalidPlan([PlanProblem(path: root.display, reason: "no silo of the plan has this root")])
         }
+        guard let identity = silo.identity else {
+            throw ApplyError.invalidPlan([PlanProblem(path: root.display, reason: "the plan records no device and inode for silo '\(silo.name)''s root (made by an older SiloMerge, or edited): run silomerge plan again")])
+        }
+        let fd = try openAnchor(RootAnchor(path: root, device: identity.device, inode: identity.inode), what: "silo '\(silo.name)''s root",
+                                missing: { _ in ApplyError.sourceChanged(path: root.display, detail: "the silo root is gone (unmounted?)") })
+        siloFDs[root] = fd
+        return fd
     }
 
     /// The folder holding a source (opened without following links) and its name.
@@ -135,12 +168,7 @@ extension Applier {
         let parts = dest.components.map { Array($0) }
         guard let name = parts.last else { throw ApplyError.unsafePath(path: plan.targetRoot.display, detail: "empty destination") }
         guard targetFD >= 0 || !create else { return nil }
-        let root: Int32
-        if targetFD >= 0 { root = targetFD } else {
-            guard let fd = try openRoot(plan.targetRoot, root: .target, create: false) else { return nil }
-            targetFD = fd
-            root = fd
-        }
+        guard let root = try targetRootFD(create: false) else { return nil }
         guard let dir = try openDirectory(root, Array(parts.dropLast()), create: create, root: .target,
                                           display: { self.targetDisplay($0) }) else { return nil }
         return (dir, name)

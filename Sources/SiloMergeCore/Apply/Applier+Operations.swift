@@ -21,7 +21,7 @@ extension Applier {
 
     func perform(_ op: PlanOperation) throws -> Performed {
         switch op.kind {
-        case .copy, .hardlink, .reflink, .move: return try transfer(op)
+        case .copy, .hardlink, .reflink, .move, .sidecarCopy, .sidecarHardlink, .sidecarReflink, .sidecarMove: return try transfer(op)
         case .xmpSidecar, .importManifest: return try generate(op)
         case .removeDuplicate: return try removeDuplicate(op)
         case .linkDuplicate: return try linkDuplicate(op)
@@ -102,7 +102,8 @@ extension Applier {
             let (srcFD, srcStat) = try openSource(srcDir, srcName, s)
             defer { fs.close(srcFD) }
             var linked = false
-            if op.kind == .hardlink || op.kind == .move {
+            let method = op.kind.method
+            if method == .hardlink || method == .move {
                 // On one file system a move is a hard link, then the source name removed: no
                 // data is copied, the file keeps its inode (and any other names it has), and
                 // undo can link it back exactly.
@@ -122,7 +123,7 @@ extension Applier {
                     }
                     linked = true
                     created = true
-                } else if op.kind == .hardlink && !op.fallbackToCopy {
+                } else if method == .hardlink && !op.fallbackToCopy {
                     throw ApplyError.crossDevice(path: destDisplay, detail: "a hard link cannot cross file systems (source on device \(srcStat.device), target on \(destDevice)); plan with the copy fallback, or another transfer method")
                 } else {
                     viaCopy = true
@@ -130,7 +131,7 @@ extension Applier {
             }
             if !linked {
                 let temp = try writeTemporary(op: op.id, in: destDir, destination: destDisplay,
-                                              from: .file(srcFD, reflink: op.kind == .reflink), sha256: s.sha256, size: s.size,
+                                              from: .file(srcFD, reflink: method == .reflink), sha256: s.sha256, size: s.size,
                                               mode: srcStat.mode & 0o777, mtimeNs: srcStat.mtimeNs, sourceDisplay: s.display)
                 try announcePlacing(op.id, temp: temp, in: destDir)
                 created = try place(temp, as: name, in: destDir, sha256: s.sha256, display: destDisplay)
@@ -154,9 +155,9 @@ extension Applier {
         } else if viaCopy {
             detail = "copied and verified (the source is on another file system)"
         } else {
-            detail = op.kind == .reflink ? "cloned or copied, and verified" : "copied and verified"
+            detail = op.kind.method == .reflink ? "cloned or copied, and verified" : "copied and verified"
         }
-        if op.kind == .move {
+        if op.kind.method == .move {
             let (srcDir, srcName) = try openSourceParent(s)
             defer { fs.close(srcDir) }
             if let current = try lstatIfPresent(srcDir, srcName, s.display) {

@@ -12,6 +12,10 @@ import Foundation
 /// interrupted undo can be run again.
 extension Applier {
     public func undo() throws -> UndoReport {
+        try withPlanLock(shared: false, purpose: "undo") { try undoLocked() }
+    }
+
+    func undoLocked() throws -> UndoReport {
         var report = UndoReport()
         state = try loadJournal()
         defer { closeAll() }
@@ -23,6 +27,12 @@ extension Applier {
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
 
         let touched = plan.operations.filter { state.ops[$0.id]?.touched == true }
+        // The roots first, each opened once as apply opens them: nothing is undone through a
+        // root that is not the folder the plan and the journal recorded (a target or a silo
+        // root swapped for a symbolic link stops the undo here, before anything changes).
+        _ = try targetRootFD(create: false)
+        if touched.contains(where: { $0.kind == .quarantineDuplicate }) { _ = try quarantineRootFD(create: false) }
+        for silo in plan.silos where touched.contains(where: { $0.source?.silo == silo.name }) { _ = try siloFD(silo.root) }
         // Temporary files of interrupted operations (of the apply, or of an earlier undo).
         try cleanTemporaryFiles(touched)
         operationsByOriginalFile = [:]
@@ -58,7 +68,7 @@ extension Applier {
                     break
                 }
                 switch e {
-                case .changedSinceApply, .sourceChanged, .destinationExists, .canonicalNotReady, .unsafePath:
+                case .changedSinceApply, .sourceChanged, .destinationExists, .canonicalNotReady, .unsafePath, .rootChanged:
                     report.left.append(outcome(op, e.description, e))
                 default:
                     report.failed.append(outcome(op, e.description, e))
@@ -74,48 +84,57 @@ extension Applier {
 
     func removeCreatedDirectories(_ report: inout UndoReport) throws {
         for d in state.directories.reversed() {
-            let display: String
-            let removal: () throws -> Void
-            switch d.root {
-            case .absolute:
-                display = FilePath(bytes: d.path).display
-                removal = { try self.fs.unlink(AT_FDCWD, d.path, directory: true) }
-            case .target, .quarantine:
-                let rootPath = d.root == .target ? plan.targetRoot : plan.quarantineRoot
-                display = rootPath.appending(RelativePath(bytes: d.path)).display
-                let parts = RelativePath(bytes: d.path).components.map { Array($0) }
-                let rootFD: Int32?
-                do {
-                    if d.root == .target {
-                        if targetFD < 0, let fd = try openRoot(plan.targetRoot, root: .target, create: false) { targetFD = fd }
-                        rootFD = targetFD >= 0 ? targetFD : nil
-                    } else {
-                        rootFD = try quarantineRootFD(create: false)
-                    }
-                } catch let e as ApplyError {
-                    report.leftDirectories.append("\(display): \(e)")
-                    continue
-                }
-                guard let rootFD, let name = parts.last,
-                      let parent = try? openDirectory(rootFD, Array(parts.dropLast()), create: false, root: d.root,
-                                                      display: { rootPath.appending(RelativePath(bytes: $0)).display })
-                else {
-                    try recordRmdir(d)
-                    continue
-                }
-                removal = {
-                    defer { self.fs.close(parent) }
-                    try self.fs.unlink(parent, name, directory: true)
-                    try self.fs.fsync(parent)
-                }
-            }
+            let base: FilePath
+            let rootFD: Int32?
+            var ownedRoot: Int32? = nil
+            var isRootItself: PlanRoot? = nil
             do {
-                try removal()
+                switch d.root {
+                case .target:
+                    base = plan.targetRoot
+                    rootFD = try targetRootFD(create: false)
+                case .quarantine:
+                    base = plan.quarantineRoot
+                    rootFD = try quarantineRootFD(create: false)
+                case .targetAnchor, .quarantineAnchor:
+                    let which: PlanRoot = d.root == .targetAnchor ? .target : .quarantine
+                    let root = which == .target ? plan.targetRoot : plan.quarantineRoot
+                    guard let anchor = which == .target ? plan.targetAnchor : plan.quarantineAnchor else {
+                        report.leftDirectories.append("\(root.display): the plan records no anchor for \(which.what)")
+                        continue
+                    }
+                    base = anchor.path
+                    if let levels = anchor.levels(to: root), levels.flatMap({ [0x2F] + $0 }).dropFirst().elementsEqual(d.path) {
+                        isRootItself = which
+                    }
+                    let fd = try openAnchor(anchor, what: which.what)
+                    ownedRoot = fd
+                    rootFD = fd
+                }
+            } catch let e as ApplyError {
+                let root = d.root == .target || d.root == .targetAnchor ? plan.targetRoot : plan.quarantineRoot
+                report.leftDirectories.append("\(root.display): \(e)")
+                continue
+            }
+            defer { if let ownedRoot { fs.close(ownedRoot) } }
+            let display = base.appending(RelativePath(bytes: d.path)).display
+            let parts = RelativePath(bytes: d.path).components.map { Array($0) }
+            guard let rootFD, let name = parts.last,
+                  let parent = try? openDirectory(rootFD, Array(parts.dropLast()), create: false, root: d.root,
+                                                  display: { base.appending(RelativePath(bytes: $0)).display })
+            else {
+                try recordRmdir(d, isRootItself)
+                continue
+            }
+            defer { fs.close(parent) }
+            do {
+                try fs.unlink(parent, name, directory: true)
+                try fs.fsync(parent)
                 report.removedDirectories += 1
-                try recordRmdir(d)
+                try recordRmdir(d, isRootItself)
             } catch let e as Errno {
                 if e.code == ENOENT {
-                    try recordRmdir(d)
+                    try recordRmdir(d, isRootItself)
                 } else if e.code == ENOTEMPTY || e.code == EEXIST {
                     report.leftDirectories.append("\(display): not empty")
                 } else {
@@ -125,22 +144,26 @@ extension Applier {
         }
     }
 
-    func recordRmdir(_ d: CreatedDirectory) throws {
+    /// Journals a removed folder; when it was a root itself, forgets that root's identity (a
+    /// later apply makes a new one) and closes it.
+    func recordRmdir(_ d: CreatedDirectory, _ rootItself: PlanRoot?) throws {
         var r = JournalRecord(event: "rmdir")
         r.root = d.root.rawValue
         r.setPath(d.path)
         try record(r)
-        if d.root == .absolute && FilePath(bytes: d.path) == plan.quarantineRoot, quarantineFD >= 0 {
-            fs.close(quarantineFD)
-            quarantineFD = -1
-        }
+        guard let rootItself else { return }
+        var forget = JournalRecord(event: "root")
+        forget.root = rootItself.rawValue
+        try record(forget)
+        if rootItself == .quarantine, quarantineFD >= 0 { fs.close(quarantineFD); quarantineFD = -1 }
+        if rootItself == .target, targetFD >= 0 { fs.close(targetFD); targetFD = -1 }
     }
 
     /// Reverses one operation, looking at what the journal says was done and what the disk
     /// holds now. Returns what was done; throws `changedSinceApply` for what is left alone.
     func reverse(_ op: PlanOperation, _ rec: OperationRecord) throws -> String {
         switch op.kind {
-        case .copy, .hardlink, .reflink, .move, .xmpSidecar, .importManifest:
+        case .copy, .hardlink, .reflink, .move, .sidecarCopy, .sidecarHardlink, .sidecarReflink, .sidecarMove, .xmpSidecar, .importManifest:
             return try reverseWrite(op, rec)
         case .removeDuplicate:
             return try reverseRemove(op, rec)
@@ -169,7 +192,7 @@ extension Applier {
         }
 
         // A moved source comes back first, copied from the target (which must be unchanged).
-        if op.kind == .move, let taking = rec.taking, let s = op.source {
+        if op.kind.method == .move, let taking = rec.taking, let s = op.source {
             let (sdir, sname) = try openSourceParent(s)
             defer { fs.close(sdir) }
             if try lstatIfPresent(sdir, sname, s.display) == nil {
@@ -259,9 +282,9 @@ extension Applier {
                     && st.mode & 0o7777 == taken.mode & 0o7777
             }))
         }
-        if op.kind == .move {
+        if op.kind.method == .move {
             for link in op.hardLinks {
-                if let silo = plan.silos.first(where: { $0.name == link.silo }) {
+                if let silo = plan.silos.first(where: { $0.name.exactBytes == link.silo.exactBytes }) {
                     candidates.append((silo.root, link.path, { $0.fileID == original }))
                 }
             }

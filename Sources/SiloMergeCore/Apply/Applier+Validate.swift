@@ -13,13 +13,20 @@ extension Applier {
         var problems: [PlanProblem] = []
         func add(_ op: Int?, _ path: String?, _ reason: String) { problems.append(PlanProblem(op: op, path: path, reason: reason)) }
 
-        let targetRoot: Int32? = probeRoot(plan.targetRoot, "the target", &problems)
+        let (targetRoot, targetDevice) = try probeRoot(.target, &problems)
         defer { if let targetRoot { fs.close(targetRoot) } }
-        let targetDevice = deviceOfNearestFolder(plan.targetRoot)
         let needsQuarantine = plan.operations.contains { $0.kind == .quarantineDuplicate && state.ops[$0.id]?.done == nil }
-        let quarantineRoot: Int32? = needsQuarantine ? probeRoot(plan.quarantineRoot, "the quarantine folder", &problems) : nil
+        let quarantineRoot: Int32? = needsQuarantine ? try probeRoot(.quarantine, &problems).fd : nil
         defer { if let quarantineRoot { fs.close(quarantineRoot) } }
         var reportedFolders: Set<String> = []
+        // Each silo root the remaining operations read from, opened once (and kept for the run).
+        var unusableSilos: Set<String> = []
+        for silo in plan.silos where plan.operations.contains(where: { $0.source?.silo == silo.name && state.ops[$0.id]?.done == nil }) {
+            do { _ = try siloFD(silo.root) } catch let e as ApplyError {
+                unusableSilos.insert(silo.name)
+                if case .invalidPlan(let inner) = e { problems += inner } else { add(nil, nil, e.description) }
+            }
+        }
 
         func checkDestination(_ op: PlanOperation, root: Int32?, dest: RelativePath, display: @escaping ([UInt8]) -> String,
                               expectedSize: Int64?) {
@@ -58,7 +65,7 @@ extension Applier {
             if op.kind == .quarantineDuplicate, let d = op.destination {
                 checkDestination(op, root: quarantineRoot, dest: d, display: { self.quarantineDisplay($0) }, expectedSize: nil)
             }
-            guard let s = op.source else { continue }
+            guard let s = op.source, !unusableSilos.contains(s.silo) else { continue }
             // Sources an interrupted run already acted on are reconciled when the operation runs.
             let acted = rec?.taking != nil || rec?.placed != nil || rec?.placing == true
             var sourceStat: FileStat? = nil
@@ -84,7 +91,7 @@ extension Applier {
                 }
             }
             if let targetDevice, let device = sourceStat?.device ?? (acted ? nil : s.device) {
-                if op.kind == .hardlink && !op.fallbackToCopy && device != targetDevice {
+                if op.kind.method == .hardlink && !op.fallbackToCopy && device != targetDevice {
                     add(op.id, s.display, "a hard link cannot cross file systems: the source is on device \(device), the target on \(targetDevice) (plan with the copy fallback, or copy)")
                 }
                 if op.kind == .linkDuplicate && device != targetDevice {
@@ -95,26 +102,18 @@ extension Applier {
         return problems
     }
 
-    /// Opens a root folder if it exists; notes a problem when it is not a folder.
-    func probeRoot(_ path: FilePath, _ what: String, _ problems: inout [PlanProblem]) -> Int32? {
+    /// Opens the target (or the quarantine folder) if it exists, checking it and its anchor;
+    /// notes a problem when it cannot be used. Also the device it is (or will be made) on.
+    func probeRoot(_ which: PlanRoot, _ problems: inout [PlanProblem]) throws -> (fd: Int32?, device: UInt64?) {
         do {
-            return try fs.open(AT_FDCWD, path.bytes, flags: O_RDONLY | O_DIRECTORY, mode: 0)
-        } catch let e as Errno {
-            if e.code == ENOENT { return nil }
-            problems.append(PlanProblem(path: path.display, reason: e.code == ENOTDIR ? "\(what) is not a folder" : "\(what) cannot be opened: \(e) (\(e.name))"))
-            return nil
-        } catch {
-            return nil
+            if let fd = try openPlanRoot(which, create: false) {
+                return (fd, try? fs.fstat(fd).device)
+            }
+            let anchor = which == .target ? plan.targetAnchor : plan.quarantineAnchor
+            return (nil, anchor?.device)
+        } catch let e as ApplyError {
+            if case .invalidPlan(let inner) = e { problems += inner } else { problems.append(PlanProblem(reason: e.description)) }
         }
-    }
-
-    /// The device of `path`, or of its nearest existing parent (where it would be created).
-    func deviceOfNearestFolder(_ path: FilePath) -> UInt64? {
-        var bytes = path.bytes
-        while true {
-            if case .success(let st) = Posix.stat(FilePath(bytes: bytes.isEmpty ? [0x2F] : bytes)) { return st.device }
-            guard let slash = bytes.lastIndex(of: 0x2F), !bytes.isEmpty else { return nil }
-            bytes = Array(bytes[..<slash])
-        }
+        return (nil, nil)
     }
 }

@@ -65,6 +65,30 @@ public final class Applier {
         buffer.deallocate()
     }
 
+    // MARK: - The plan's lock
+
+    /// The plan's lock, while this applier holds it.
+    var heldLock: PlanLock?
+
+    /// Takes the plan's lock (see `PlanLock`) until `releaseLock()` or the end of this applier:
+    /// exclusive for what writes (apply, undo), `shared` for what only reads (a dry run,
+    /// `validate`). `apply`, `undo` and `validate` take it themselves for their own duration
+    /// when it is not held.
+    public func lock(purpose: String, shared: Bool = false) throws(ApplyError) {
+        guard heldLock == nil else { return }
+        heldLock = try PlanLock(journal: journalPath, purpose: purpose, shared: shared)
+    }
+
+    public func releaseLock() { heldLock = nil }
+
+    /// Runs `body` holding the plan's lock: the one already held, or one taken for this call.
+    func withPlanLock<R>(shared: Bool, purpose: String, _ body: () throws -> R) throws -> R {
+        if heldLock != nil { return try body() }
+        try lock(purpose: purpose, shared: shared)
+        defer { releaseLock() }
+        return try body()
+    }
+
     func closeAll() {
         if targetFD >= 0 { fs.close(targetFD); targetFD = -1 }
         if quarantineFD >= 0 { fs.close(quarantineFD); quarantineFD = -1 }
@@ -80,6 +104,10 @@ public final class Applier {
     /// (a moved or removed source is gone by design). With `hashSources`, every source still to
     /// be read is hashed too (slow: it reads everything once more).
     public func validate(hashSources: Bool = false) throws {
+        try withPlanLock(shared: true, purpose: "validate") { try validateLocked(hashSources: hashSources) }
+    }
+
+    func validateLocked(hashSources: Bool) throws {
         state = try loadJournal()
         defer { closeAll() }
         let problems = PlanValidator.problems(in: plan) + (try fileSystemProblems(hashSources: hashSources))
@@ -103,6 +131,10 @@ public final class Applier {
     /// Throws `ApplyError` when the plan is refused or the journal cannot be used; a run that
     /// stops midway (a full disk) returns its report with `stoppedBy` set.
     public func apply(dryRun: Bool = false) throws -> ApplyReport {
+        try withPlanLock(shared: dryRun, purpose: dryRun ? "apply --dry-run" : "apply") { try applyLocked(dryRun: dryRun) }
+    }
+
+    func applyLocked(dryRun: Bool) throws -> ApplyReport {
         var report = ApplyReport(dryRun: dryRun)
         report.operationsTotal = plan.operations.count
         bytesWritten = 0
@@ -120,10 +152,12 @@ public final class Applier {
             var header = JournalRecord(event: "plan")
             header.plan = planDigest
             header.schema = JournalState.schema
-            header.detail = "\(plan.operations.count) operations into \(plan.targetRoot.display)"
+            header.detail = "\(Format.plural(plan.operations.count, "operation")) into \(plan.targetRoot.display)"
             try record(header)
         }
-        targetFD = try openRoot(plan.targetRoot, root: .target, create: true)!
+        guard try targetRootFD(create: true) != nil else {
+            throw ApplyError.io(path: plan.targetRoot.display, operation: "make the target", errno: Errno(ENOENT))
+        }
 
         for (index, op) in plan.operations.enumerated() {
             progress.currentOperation = op.id
@@ -138,7 +172,7 @@ public final class Applier {
                 progress.bytesDone += op.size
                 continue
             }
-            if let c = op.canonicalOp, op.kind.isDuplicateAction || op.kind == .xmpSidecar, state.ops[c]?.done == nil {
+            if let c = op.canonicalOp, op.kind.followsCanonical, state.ops[c]?.done == nil {
                 let e = ApplyError.canonicalNotReady(op: op.id, canonical: c, detail: "it was not done")
                 report.refused.append(outcome(op, e.description, e))
                 progress.bytesDone += op.size
@@ -185,7 +219,7 @@ public final class Applier {
 
     static func isRefusal(_ e: ApplyError) -> Bool {
         switch e {
-        case .sourceChanged, .destinationExists, .unsafePath, .crossDevice, .canonicalNotReady: true
+        case .sourceChanged, .destinationExists, .unsafePath, .crossDevice, .canonicalNotReady, .rootChanged: true
         default: false
         }
     }
@@ -219,6 +253,10 @@ public final class Applier {
                 case .hardlink: verb = op.fallbackToCopy ? "would hard-link (or copy across file systems)" : "would hard-link"
                 case .reflink: verb = "would clone (or copy where cloning is not supported)"
                 case .move: verb = "would copy, verify, then remove the source"
+                case .sidecarCopy: verb = "would copy the original sidecar beside its file"
+                case .sidecarHardlink: verb = op.fallbackToCopy ? "would hard-link (or copy) the original sidecar beside its file" : "would hard-link the original sidecar beside its file"
+                case .sidecarReflink: verb = "would clone (or copy) the original sidecar beside its file"
+                case .sidecarMove: verb = "would move the original sidecar beside its file (copy, verify, remove)"
                 case .xmpSidecar: verb = "would write the XMP sidecar"
                 case .importManifest: verb = "would write the import manifest"
                 case .linkDuplicate: verb = "would replace the duplicate by a hard link to the canonical copy"
@@ -244,7 +282,7 @@ public final class Applier {
 
     func noSpace(_ path: String, _ e: Errno, fileBytes: Int64) -> ApplyError {
         let remainingOps = plan.operations.filter { state.ops[$0.id]?.done == nil }
-        let remaining = remainingOps.filter { $0.kind == .copy || $0.kind == .reflink || $0.kind == .move || $0.kind.isGenerated || $0.kind == .quarantineDuplicate }
+        let remaining = remainingOps.filter { ($0.kind.carriesFile && $0.kind.method != .hardlink) || $0.kind.isGenerated || $0.kind == .quarantineDuplicate }
             .reduce(Int64(0)) { $0 + $1.size }
         return .noSpace(path: path, errno: e, fileBytes: fileBytes, remainingBytes: remaining,
                         remainingOperations: remainingOps.count,

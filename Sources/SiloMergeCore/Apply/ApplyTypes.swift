@@ -29,6 +29,11 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Undo: a file changed after apply wrote it (or what it needs to restore a file is gone):
     /// it is left as it is.
     case changedSinceApply(path: String, detail: String)
+    /// A root of the plan (the target, the quarantine folder, a silo root, or the folder one of
+    /// them was pinned to) is not the folder the plan (or its journal) recorded: replaced, or gone.
+    case rootChanged(path: String, detail: String)
+    /// Another process is using the plan's journal (or the catalogue): what its lock file says.
+    case locked(path: String, holder: String)
 
     public var description: String {
         switch self {
@@ -65,13 +70,17 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
             return "operation \(op) waits for its canonical copy (operation \(canonical)): \(detail)"
         case .changedSinceApply(let path, let detail):
             return "\(path): \(detail)"
+        case .rootChanged(let path, let detail):
+            return "\(path): \(detail)"
+        case .locked(let path, let holder):
+            return "the plan's journal \(path) is in use by another silomerge (\(holder)); wait for it to finish (one apply, undo or verify of a plan at a time)"
         }
     }
 
     /// Errors that stop the whole run (the next operation would fail the same way).
     public var stopsRun: Bool {
         switch self {
-        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan: true
+        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked: true
         case .io(_, _, let e): e.code == EIO || e.code == EROFS || e.code == ENOSPC || e.code == EDQUOT
         default: false
         }

@@ -41,7 +41,14 @@ public struct JournalStat: Sendable, Hashable, Codable {
 /// - `done`: the operation finished (`stat`: the resulting file, if any; `via_copy`);
 /// - `failed`, `refused`: with `detail`;
 /// - `undone`: undo reversed the operation; `left`: undo left a changed file in place;
-/// - `rmdir`: undo removed a folder the apply created.
+/// - `rmdir`: undo removed a folder the apply created;
+/// - `root`: the target (`root`: target) or the quarantine folder (quarantine) was opened, with
+///   its identity (`stat`): later runs refuse a root that is not that folder any more. Without
+///   `stat`: undo removed the root itself (a later apply makes it again).
+///
+/// `mkdir` and `rmdir` paths are relative to their `root`: `target`, `quarantine` (the roots
+/// themselves), or `target-anchor`, `quarantine-anchor` (the existing folder each root was
+/// pinned to when the plan was made: the levels apply made to reach the root).
 ///
 /// Intent events (`mkdir`, `placing`, `taking`) are fsynced before the action they announce,
 /// so after a crash the journal always knows of everything that may have happened.
@@ -79,7 +86,10 @@ struct JournalRecord: Codable, Sendable {
 
 /// A folder the apply created (to be removed by undo when empty).
 struct CreatedDirectory: Hashable, Sendable {
-    enum Root: String, Sendable { case target, quarantine, absolute }
+    enum Root: String, Sendable {
+        case target, quarantine
+        case targetAnchor = "target-anchor", quarantineAnchor = "quarantine-anchor"
+    }
     var root: Root
     var path: [UInt8]
 }
@@ -112,6 +122,8 @@ struct JournalState: Sendable {
     var isEmpty = true
     /// The journal file exists (possibly empty: a crash as it was created).
     var exists = false
+    /// The identity of each root ("target", "quarantine") when a run opened it.
+    var roots: [String: FileID] = [:]
 
     mutating func apply(_ r: JournalRecord) {
         isEmpty = false
@@ -126,6 +138,10 @@ struct JournalState: Sendable {
         case "rmdir":
             if let root = r.root.flatMap(CreatedDirectory.Root.init(rawValue:)), let p = r.pathBytes {
                 directories.removeAll { $0 == CreatedDirectory(root: root, path: p) }
+            }
+        case "root":
+            if let root = r.root {
+                if let st = r.stat { roots[root] = FileID(device: st.device, inode: st.inode) } else { roots[root] = nil }
             }
         default:
             guard let id = r.op else { return }

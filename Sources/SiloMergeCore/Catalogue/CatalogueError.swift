@@ -7,6 +7,7 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, reason: String)
     case notACatalogue(path: String, reason: String)
     case newerSchema(path: String, unknown: [String])
+    case olderSchema(path: String, missing: [String])
     case locked(path: String, holder: String)
     case sqlite(path: String, operation: String, reason: String)
     case unknownSilo(String)
@@ -21,8 +22,10 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
             "\(path) is not a SiloMerge catalogue: \(reason)"
         case .newerSchema(let path, let unknown):
             "the catalogue \(path) was written by a newer SiloMerge (schema \(unknown.joined(separator: ", "))); upgrade silomerge to use it"
+        case .olderSchema(let path, let missing):
+            "the catalogue \(path) was written by an older SiloMerge (it lacks \(missing.joined(separator: ", "))) and this command only reads; run `silomerge scan` to upgrade it"
         case .locked(let path, let holder):
-            "the catalogue \(path) is in use by another scan (\(holder)); wait for it to finish"
+            "the catalogue \(path) is in use by another silomerge (\(holder)); wait for it to finish"
         case .sqlite(let path, let operation, let reason):
             "catalogue \(path): \(operation) failed: \(reason)"
         case .unknownSilo(let name):

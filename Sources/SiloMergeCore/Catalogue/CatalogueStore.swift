@@ -23,6 +23,8 @@ public protocol CatalogueStore: AnyObject, Sendable {
     // MARK: Runs
     func beginRun(kind: RunKind, hashMode: String, options: String, silos: [String]) throws -> Int64
     func finishRun(_ id: Int64, status: RunStatus, counts: RunCounts, errorMessage: String?) throws
+    /// Records a run that is still `running` as `interrupted` (nothing when it already ended).
+    func markInterrupted(_ id: Int64, counts: RunCounts, reason: String) throws
     func runs(limit: Int?) throws -> [RunRecord]
 
     // MARK: Scanning
@@ -47,9 +49,15 @@ public protocol CatalogueStore: AnyObject, Sendable {
 
     /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
     func silosWithSidecars() throws -> Set<Int64>
-    /// Replaces a silo's manifest values with `rows`; returns the rows naming no catalogued file.
-    func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
-                       rows: [ManifestRow]) throws -> [ManifestRow]
+    /// Silo ids that have uncatalogued entries recorded.
+    func silosWithUncatalogued() throws -> Set<Int64>
+    /// Replaces a silo's manifest values with the rows `read` streams (in one transaction,
+    /// in bounded memory), records drift against the values before, and remembers `identity`.
+    func applyManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
+                       read: ((ManifestRow) throws -> Void) throws -> ManifestSummary) throws -> ManifestOutcome
+    /// True when the silo's manifest was last read with this identity and no file of the silo
+    /// appeared or went in run `runID` (its rows would match the same files): no need to read it.
+    func manifestIsCurrent(siloID: Int64, runID: Int64, identity: ManifestIdentity) throws -> Bool
 
     /// The `fraction` of hashed files of these silos least recently read, with their hashes.
     func leastRecentlyVerified(siloIDs: [Int64], fraction: Double) throws -> [Int64: SHA256Digest]
@@ -63,6 +71,21 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
     /// The latest finished check, its outcome and findings.
     func lastCheck() throws -> (run: RunRecord, outcome: CheckOutcome?, findings: [Finding])?
+    /// After a run's writes, before it is recorded finished: works out what it found (`scope`),
+    /// keeps corrupted and missing files open and closes the open findings it resolved (see
+    /// `OpenFinding`), for it and for earlier runs that ended before doing so. Returns its findings.
+    func settleFindings(runID: Int64, scope: FindingScope) throws -> [Finding]
+    /// Before `settleFindings`: brings the merge ledger (what applied plans did to which
+    /// file) in step with the journals of the plans it records, so a file a plan took away is
+    /// `merged`, not missing, even when the apply was killed before recording its end. Returns
+    /// what could not be read, in words.
+    func syncMerges(runID: Int64) throws -> [String]
+    /// The findings still open, of these silos (all when empty), corrupted first.
+    func openFindings(silos: [String]) throws -> [OpenFinding]
+    /// The most recently closed findings, newest first.
+    func closedFindings(limit: Int) throws -> [OpenFinding]
+    /// Closes the open findings the selectors match, as accepted by `user`; returns them.
+    func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding]
 
     // MARK: Settings
     func setting(_ key: String) throws -> String?
@@ -76,8 +99,21 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// counts the catalogued files left out because they have no full hash.
     func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                        each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
-    /// Files with the same image data and different bytes, per image (silos: all when empty).
-    func sameImageGroups(silos: [String]) throws -> [SameImageGroup]
+    /// The same pass without storing anything: for commands that only read.
+    func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
+                         each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
+    /// Files with the same image data and different bytes, per image (silos: all when empty),
+    /// counting only files of at least `minimumSize` bytes.
+    func sameImageGroups(silos: [String], minimumSize: Int64) throws -> [SameImageGroup]
+
+    // MARK: What a plan accounts for besides the unified catalogue
+    /// Every XMP sidecar, with the file it belongs to.
+    func sidecarFiles() throws -> [SidecarFileRecord]
+    /// Catalogued files without a full hash (not in the unified catalogue), with the last
+    /// problem reading them, if one was reported.
+    func unhashedFiles() throws -> [UnhashedFileRecord]
+    /// What the scans saw in the silos and did not catalogue.
+    func uncatalogued() throws -> [UncataloguedRecord]
 
     /// Files of these silos whose whole image hash is not known and that may show the same
     /// picture as another file: the same image-data prefix as a file with other bytes.
@@ -99,6 +135,26 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
     /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
     func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
+}
+
+extension CatalogueStore {
+    /// Same-image groups of every size.
+    public func sameImageGroups(silos: [String]) throws -> [SameImageGroup] { try sameImageGroups(silos: silos, minimumSize: 0) }
+    /// A store without a merge ledger has nothing to bring in step.
+    public func syncMerges(runID: Int64) throws -> [String] { [] }
+}
+
+/// What recording a manifest found.
+public struct ManifestOutcome: Sendable {
+    public var summary = ManifestSummary(rows: 0, size: 0, mtimeNs: 0, sha256: SHA256Digest(hex: String(repeating: "0", count: 64))!)
+    /// Rows naming a catalogued file.
+    public var matched = 0
+    /// Rows naming no catalogued file: how many, and the first `ManifestReader.sampleLimit`.
+    public var unmatched = 0
+    public var unmatchedSample: [ManifestRow] = []
+    /// Files whose manifest values changed (recorded as `metadata` changes).
+    public var drifted = 0
+    public init() {}
 }
 
 /// How `--hash dupes` tells same-size files apart before reading them whole.

@@ -14,11 +14,17 @@ public struct SiloDefinition: Sendable, Hashable {
     public var excludes: [String]
     /// The department's CSV manifest, if it has one.
     public var manifest: ManifestDefinition?
+    /// The root folder's device and inode, once the scan has opened it (recorded in the
+    /// catalogue so a plan can be checked against the folder that was scanned).
+    public var rootIdentity: FileID?
+    /// Walk only the root's file system (`--one-file-system`, like `find -xdev`): folders that
+    /// are mount points of other file systems are skipped.
+    public var oneFileSystem: Bool
 
     public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
-                manifest: ManifestDefinition? = nil) {
+                manifest: ManifestDefinition? = nil, oneFileSystem: Bool = false) {
         self.name = name; self.root = root; self.priority = priority
-        self.includes = includes; self.excludes = excludes; self.manifest = manifest
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest; self.oneFileSystem = oneFileSystem
     }
 }
 
@@ -33,15 +39,24 @@ public struct Silo: Sendable, Hashable, Identifiable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var manifest: ManifestDefinition?
+    /// The root folder's device and inode when it was last scanned (nil: scanned by a
+    /// SiloMerge that did not record them).
+    public var rootIdentity: FileID?
+    public var oneFileSystem = false
+    /// The plan (the SHA-256 its journal names) whose target this silo is, when it was adopted
+    /// with `silomerge silos add NAME=TARGET --from-plan PLAN`.
+    public var adoptedPlan: String?
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
-                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil) {
+                includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil,
+                oneFileSystem: Bool = false) {
         self.id = id; self.name = name; self.root = root; self.priority = priority; self.lastRunID = lastRunID
-        self.includes = includes; self.excludes = excludes; self.manifest = manifest
+        self.includes = includes; self.excludes = excludes; self.manifest = manifest; self.oneFileSystem = oneFileSystem
     }
 
     public var definition: SiloDefinition {
-        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest)
+        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
+                       oneFileSystem: oneFileSystem)
     }
 }
 
@@ -57,6 +72,30 @@ public enum HashMode: String, Sendable, Codable, CaseIterable {
 /// The kind of recorded run.
 public enum RunKind: String, Sendable, Codable {
     case scan, audit, check
+    /// `silomerge apply` and `silomerge undo` of a plan (details in `PlanRunRecord`).
+    case apply, undo
+}
+
+/// What an apply or undo run did with its plan (the catalogue's `plan_run` table).
+public struct PlanRunRecord: Sendable, Hashable {
+    /// The plan file and journal, as given on the command line (made absolute).
+    public var plan: String
+    public var planSHA256: String
+    public var journal: String
+    /// Operations in the plan.
+    public var operations: Int
+    /// Apply: done in this run; undo: reversed.
+    public var done = 0
+    /// Apply: already done before; undo: nothing to reverse.
+    public var skipped = 0
+    /// Apply: refused (the disk no longer matches the plan); undo: left in place (changed since apply).
+    public var refused = 0
+    public var failed = 0
+    public var bytesWritten: Int64 = 0
+
+    public init(plan: String, planSHA256: String, journal: String, operations: Int) {
+        self.plan = plan; self.planSHA256 = planSHA256; self.journal = journal; self.operations = operations
+    }
 }
 
 /// How a run ended.
@@ -120,7 +159,8 @@ public struct StoredEntry: Sendable {
     public var stat: FileStat
     /// Whether a hash is stored.
     public var hasHash: Bool
-    /// Whether the embedded metadata of the current content was read.
+    /// Whether the embedded metadata of the current content was read, by the current
+    /// `MetadataReader.version` (an older reader's values are read again).
     public var metadataRead: Bool = false
     /// The stored hash itself, only when asked for (`--rehash` compares with it); changes
     /// record the old hash from the catalogue row itself.
@@ -129,6 +169,91 @@ public struct StoredEntry: Sendable {
     public init(id: Int64, name: [UInt8], stat: FileStat, hasHash: Bool, sha256: SHA256Digest? = nil, metadataRead: Bool = false) {
         self.id = id; self.name = name; self.stat = stat; self.hasHash = hasHash; self.sha256 = sha256
         self.metadataRead = metadataRead
+    }
+}
+
+/// Why a scan saw an entry in a silo and did not catalogue it.
+public enum UncataloguedReason: String, Sendable, Codable, CaseIterable {
+    /// Matched the default ignore list (junk: `.DS_Store`, `Thumbs.db`, `*_original`…).
+    case ignored
+    /// Matched an exclude rule (or is the XMP sidecar of an excluded file).
+    case excluded
+    /// A file no include rule matches.
+    case notIncluded = "not-included"
+    /// A symbolic link: not followed, or followed into a loop, nothing, or a silo.
+    case symlink
+    /// A FIFO, socket or device: never opened.
+    case specialFile = "special-file"
+    /// The catalogue's own file.
+    case catalogue
+    /// Could not be stat-ed, or a folder that could not be listed.
+    case unreadable
+}
+
+/// An entry a scan saw and did not catalogue.
+public struct UncataloguedEntry: Sendable, Hashable {
+    public var name: [UInt8]
+    public var kind: FileKind
+    public var reason: UncataloguedReason
+    /// The rule that matched, or what was seen ("not followed", "leads back to a folder above it").
+    public var detail: String
+    public var size: Int64?
+
+    public init(name: [UInt8], kind: FileKind, reason: UncataloguedReason, detail: String, size: Int64? = nil) {
+        self.name = name; self.kind = kind; self.reason = reason; self.detail = detail; self.size = size
+    }
+}
+
+/// An entry of a silo the catalogue holds no file row for, as the last scan saw it.
+public struct UncataloguedRecord: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    public var kind: FileKind
+    public var reason: UncataloguedReason
+    public var detail: String
+    public var size: Int64?
+
+    public init(silo: String, path: RelativePath, kind: FileKind, reason: UncataloguedReason, detail: String, size: Int64?) {
+        self.silo = silo; self.path = path; self.kind = kind; self.reason = reason; self.detail = detail; self.size = size
+    }
+}
+
+/// An XMP sidecar as recorded, with the file it belongs to (one row per file: a `name.xmp`
+/// shared by `name.jpg` and `name.png` comes twice).
+public struct SidecarFileRecord: Sendable, Hashable {
+    public var silo: String
+    /// The sidecar's path in the silo.
+    public var path: RelativePath
+    /// The file it belongs to (same folder).
+    public var assetPath: RelativePath
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var device: UInt64
+    public var inode: UInt64
+    /// nil when its content was not read (a scan with --hash dupes and no metadata).
+    public var sha256: SHA256Digest?
+    public var form: SidecarForm
+    /// False for a `name.xmp` a `name.ext.xmp` overrides.
+    public var used: Bool
+
+    public init(silo: String, path: RelativePath, assetPath: RelativePath, size: Int64, mtimeNs: Int64, device: UInt64,
+                inode: UInt64, sha256: SHA256Digest?, form: SidecarForm, used: Bool) {
+        self.silo = silo; self.path = path; self.assetPath = assetPath; self.size = size; self.mtimeNs = mtimeNs
+        self.device = device; self.inode = inode; self.sha256 = sha256; self.form = form; self.used = used
+    }
+}
+
+/// A catalogued file without a full hash.
+public struct UnhashedFileRecord: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    public var size: Int64
+    /// Why it could not be read at the last scan that tried ("cannot read it: Permission
+    /// denied"), or nil when it simply was not read (a unique size under --hash dupes).
+    public var problem: String?
+
+    public init(silo: String, path: RelativePath, size: Int64, problem: String?) {
+        self.silo = silo; self.path = path; self.size = size; self.problem = problem
     }
 }
 
@@ -152,6 +277,10 @@ public enum CatalogueWrite: Sendable {
     case content(id: Int64, ContentInfo, mtimeNs: Int64)
     /// A catalogued file's XMP sidecars (replacing what was recorded).
     case sidecars(fileID: Int64, siloID: Int64, dir: RelativePath, [SidecarRecord])
+    /// What a folder holds that is not catalogued; `replace` drops what was recorded for the
+    /// folder first (a complete listing), otherwise the entries are added (a child folder
+    /// that could not be listed).
+    case uncatalogued(siloID: Int64, dir: RelativePath, [UncataloguedEntry], replace: Bool)
 }
 
 /// An XMP sidecar as the scan found it.
@@ -161,12 +290,17 @@ public struct SidecarRecord: Sendable {
     public var form: SidecarForm
     /// False for a `name.xmp` overridden by a `name.ext.xmp` of the same asset.
     public var used: Bool
-    /// nil when its content was not read (metadata reading is off).
+    /// nil when its content was not read.
     public var sha256: SHA256Digest?
     public var values: [SourcedValue]
+    /// Whether `values` are what the sidecar holds (false when it was read for its hash alone,
+    /// with metadata reading off): a later scan with metadata reads it again.
+    public var valuesRead: Bool
 
-    public init(name: [UInt8], stat: FileStat, form: SidecarForm, used: Bool, sha256: SHA256Digest?, values: [SourcedValue]) {
+    public init(name: [UInt8], stat: FileStat, form: SidecarForm, used: Bool, sha256: SHA256Digest?, values: [SourcedValue],
+                valuesRead: Bool? = nil) {
         self.name = name; self.stat = stat; self.form = form; self.used = used; self.sha256 = sha256; self.values = values
+        self.valuesRead = valuesRead ?? (sha256 != nil)
     }
 }
 
@@ -176,8 +310,10 @@ public struct StoredSidecar: Sendable {
     public var assetName: [UInt8]
     public var name: [UInt8]
     public var stat: FileStat
-    /// Whether its content was read.
-    public var read: Bool
+    /// Whether its SHA-256 is recorded.
+    public var hashed: Bool
+    /// Whether its values were read (with metadata reading on).
+    public var valuesRead: Bool
     public var used: Bool
 }
 

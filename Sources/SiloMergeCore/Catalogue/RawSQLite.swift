@@ -69,6 +69,8 @@ struct RawStatement {
         return Array(UnsafeBufferPointer(start: pointer, count: count))
     }
 
+    func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
+
     func digest(_ column: Int32) -> SHA256Digest? {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))
@@ -105,7 +107,7 @@ final class SQLiteFolderReader: FolderReader {
             FROM file WHERE silo_id = ?1 AND dir = ?2
             """
         let sidecarSQL = """
-            SELECT f.name, s.name, s.size, s.mtime_ns, s.ctime_ns, s.dev, s.ino, s.sha256 IS NOT NULL, s.used
+            SELECT f.name, s.name, s.size, s.mtime_ns, s.ctime_ns, s.dev, s.ino, s.sha256 IS NOT NULL, s.used, s.fields IS NOT NULL
             FROM sidecar s JOIN file f ON f.id = s.file_id WHERE s.silo_id = ?1 AND s.dir = ?2
             """
         guard sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
@@ -133,7 +135,8 @@ final class SQLiteFolderReader: FolderReader {
             let stat = FileStat(size: s.int64(2), mtimeNs: s.int64(3), ctimeNs: s.int64(4),
                                 device: UInt64(bitPattern: s.int64(5)), inode: UInt64(bitPattern: s.int64(6)),
                                 linkCount: 0, mode: 0, uid: 0, gid: 0)
-            out.append(StoredSidecar(assetName: s.bytes(0), name: s.bytes(1), stat: stat, read: s.int64(7) != 0, used: s.int64(8) != 0))
+            out.append(StoredSidecar(assetName: s.bytes(0), name: s.bytes(1), stat: stat, hashed: s.int64(7) != 0,
+                                     valuesRead: s.int64(9) != 0, used: s.int64(8) != 0))
         }
         return out
     }
@@ -150,7 +153,8 @@ final class SQLiteFolderReader: FolderReader {
                                 device: UInt64(bitPattern: s.int64(5)), inode: UInt64(bitPattern: s.int64(6)),
                                 linkCount: 0, mode: 0, uid: 0, gid: 0)
             out.append(StoredEntry(id: s.int64(0), name: s.bytes(1), stat: stat, hasHash: s.int64(7) != 0,
-                                   sha256: withHashes ? s.digest(8) : nil, metadataRead: s.int64(9) != 0))
+                                   sha256: withHashes ? s.digest(8) : nil,
+                                   metadataRead: s.int64(9) >= Int64(MetadataReader.version)))
         }
         return out
     }

@@ -59,13 +59,13 @@ extension SQLiteCatalogue {
         }
     }
 
-    /// Streams every distinct content (non-empty, hashed) with its copies and their values, in
-    /// SHA-256 order.
+    /// Streams every distinct content (hashed; the empty content is one content too) with its
+    /// copies and their values, in SHA-256 order.
     func forEachAssetSources(_ db: Database, silos: [Silo], _ body: (AssetSources) throws -> Void) throws {
         let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
         let files = RawStatement(try db.makeStatement(sql: """
             SELECT id, sha256, size, mtime_ns, uid, gid, dev, ino, silo_id, dir, name, format, width, height, image_sha256
-            FROM file WHERE sha256 IS NOT NULL AND size > 0
+            FROM file WHERE sha256 IS NOT NULL
             ORDER BY sha256
             """), db)
         defer { files.reset() }
@@ -115,44 +115,65 @@ extension SQLiteCatalogue {
     public func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                               each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
         try wrap("reconcile the catalogue") {
-            try pool.write { db in
-                let silos = try Self.fetchSilos(db)
-                try db.execute(sql: "DELETE FROM asset_field; DELETE FROM asset;")
-                let asset = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO asset (sha256, size, format, width, height, image_sha256, copies, conflicts, reconciled_run)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                    """), db)
-                let field = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO asset_field (sha256, field, value, status, rule, sources) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                    """), db)
-                let encoder = JSONEncoder.sorted
-                var assets = 0, conflicts = 0
-                try forEachAssetSources(db, silos: silos) { sources in
-                    let reconciled = try transform(sources)
-                    let n = reconciled.fields.filter { $0.status == .conflict }.count
-                    asset.bind(1, reconciled.sha256); asset.bind(2, reconciled.size); asset.bind(3, text: reconciled.format.rawValue)
-                    if let w = reconciled.width { asset.bind(4, w) } else { asset.bindNull(4) }
-                    if let h = reconciled.height { asset.bind(5, h) } else { asset.bindNull(5) }
-                    asset.bind(6, reconciled.imageSHA256); asset.bind(7, reconciled.copies.count); asset.bind(8, n)
-                    asset.bind(9, runID)
-                    try asset.run("record an asset")
-                    for f in reconciled.fields {
-                        field.bind(1, reconciled.sha256); field.bind(2, text: f.field.rawValue); field.bind(3, text: f.value?.json)
-                        field.bind(4, text: f.status.rawValue); field.bind(5, text: f.rule.description)
-                        field.bind(6, text: String(decoding: try encoder.encode(f.sources), as: UTF8.self))
-                        try field.run("record an asset's field")
-                    }
-                    assets += 1
-                    conflicts += n
-                    try each(reconciled)
-                }
-                let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
-                return (assets, conflicts, unhashed)
-            }
+            try pool.write { db in try rebuildAssets(db, runID: runID, record: true, transform: transform, each: each) }
         }
     }
 
-    public func sameImageGroups(silos names: [String]) throws -> [SameImageGroup] {
+    public func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
+                                each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
+        try wrap("reconcile the catalogue") {
+            try pool.read { db in try rebuildAssets(db, runID: 0, record: false, transform: transform, each: each) }
+        }
+    }
+
+    private func rebuildAssets(_ db: Database, runID: Int64, record: Bool, transform: (AssetSources) throws -> ReconciledAsset,
+                               each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
+        let silos = try Self.fetchSilos(db)
+        if !record {
+            var assets = 0, conflicts = 0
+            try forEachAssetSources(db, silos: silos) { sources in
+                let reconciled = try transform(sources)
+                assets += 1
+                conflicts += reconciled.fields.filter { $0.status == .conflict }.count
+                try each(reconciled)
+            }
+            let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
+            return (assets, conflicts, unhashed)
+        }
+        try db.execute(sql: "DELETE FROM asset_field; DELETE FROM asset;")
+        let asset = RawStatement(try db.cachedStatement(sql: """
+            INSERT INTO asset (sha256, size, format, width, height, image_sha256, copies, conflicts, reconciled_run)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            """), db)
+        let field = RawStatement(try db.cachedStatement(sql: """
+            INSERT INTO asset_field (sha256, field, value, status, rule, sources) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """), db)
+        let encoder = JSONEncoder.sorted
+        var assets = 0, conflicts = 0
+        try forEachAssetSources(db, silos: silos) { sources in
+            let reconciled = try transform(sources)
+            let n = reconciled.fields.filter { $0.status == .conflict }.count
+            asset.bind(1, reconciled.sha256); asset.bind(2, reconciled.size); asset.bind(3, text: reconciled.format.rawValue)
+            if let w = reconciled.width { asset.bind(4, w) } else { asset.bindNull(4) }
+            if let h = reconciled.height { asset.bind(5, h) } else { asset.bindNull(5) }
+            asset.bind(6, reconciled.imageSHA256); asset.bind(7, reconciled.physicalCopies); asset.bind(8, n)
+            asset.bind(9, runID)
+            try asset.run("record an asset")
+            for f in reconciled.fields {
+                field.bind(1, reconciled.sha256); field.bind(2, text: f.field.rawValue); field.bind(3, text: f.value?.json)
+                field.bind(4, text: f.status.rawValue); field.bind(5, text: f.rule.description)
+                field.bind(6, text: String(decoding: try encoder.encode(f.sources), as: UTF8.self))
+                try field.run("record an asset's field")
+            }
+            assets += 1
+            conflicts += n
+            try each(reconciled)
+        }
+        let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
+        return (assets, conflicts, unhashed)
+    }
+
+    public func sameImageGroups(silos names: [String], minimumSize: Int64) throws -> [SameImageGroup] {
         try wrap("find images saved with different metadata") {
             try pool.read { db in
                 let silos = try Self.fetchSilos(db).filter { names.isEmpty || names.contains($0.name) }
@@ -161,11 +182,11 @@ extension SQLiteCatalogue {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB)
                     FROM file f
-                    WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IN (
-                        SELECT image_sha256 FROM file WHERE image_sha256 IS NOT NULL AND silo_id IN (\(ids))
+                    WHERE f.silo_id IN (\(ids)) AND f.size >= ?1 AND f.image_sha256 IN (
+                        SELECT image_sha256 FROM file WHERE image_sha256 IS NOT NULL AND silo_id IN (\(ids)) AND size >= ?1
                         GROUP BY image_sha256 HAVING count(DISTINCT coalesce(sha256, size || ':' || id)) > 1)
                     ORDER BY f.image_sha256, f.sha256
-                    """)
+                    """, arguments: [minimumSize])
                 var groups: [SameImageGroup] = []
                 var values: [Int64: [UnifiedField: String]] = [:]
                 for row in rows {
@@ -229,4 +250,71 @@ public struct SameImageGroup: Sendable, Hashable {
     public var files: [Member]
     /// Fields whose embedded values differ between the files.
     public var fieldsThatDiffer: [UnifiedField]
+}
+
+// MARK: - What a plan accounts for besides the unified catalogue
+
+extension SQLiteCatalogue {
+    public func sidecarFiles() throws -> [SidecarFileRecord] {
+        try wrap("read the sidecars") {
+            try pool.read { db in
+                let names = Dictionary(uniqueKeysWithValues: try Self.fetchSilos(db).map { ($0.id, $0.name) })
+                return try Row.fetchAll(db, sql: """
+                    SELECT sc.silo_id, CAST(sc.dir AS BLOB), CAST(sc.name AS BLOB), CAST(f.name AS BLOB), sc.size, sc.mtime_ns,
+                           sc.dev, sc.ino, sc.sha256, sc.form, sc.used
+                    FROM sidecar sc JOIN file f ON f.id = sc.file_id
+                    ORDER BY sc.silo_id, sc.dir, sc.name, f.name
+                    """).compactMap { r -> SidecarFileRecord? in
+                    guard let silo = names[r[0]] else { return nil }
+                    let dir = RelativePath(bytes: Self.bytes(r[1]))
+                    return SidecarFileRecord(silo: silo, path: dir.appending(Self.bytes(r[2])), assetPath: dir.appending(Self.bytes(r[3])),
+                                             size: r[4], mtimeNs: r[5], device: UInt64(bitPattern: r[6]), inode: UInt64(bitPattern: r[7]),
+                                             sha256: (r[8] as String?).flatMap(SHA256Digest.init(hex:)),
+                                             form: SidecarForm(rawValue: r[9]) ?? .name, used: (r[10] as Int) != 0)
+                }
+            }
+        }
+    }
+
+    public func unhashedFiles() throws -> [UnhashedFileRecord] {
+        try wrap("read the files without a hash") {
+            try pool.read { db in
+                let names = Dictionary(uniqueKeysWithValues: try Self.fetchSilos(db).map { ($0.id, $0.name) })
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT silo_id, CAST(dir AS BLOB), CAST(name AS BLOB), size FROM file WHERE sha256 IS NULL ORDER BY silo_id, dir, name
+                    """)
+                guard !rows.isEmpty else { return [] }
+                // The last problem reported reading each (one pass over those diagnostics).
+                var problems: [[UInt8]: String] = [:]
+                for d in try Row.fetchAll(db, sql: """
+                    SELECT silo, CAST(path AS BLOB), message FROM diagnostic
+                    WHERE code IN ('unreadable', 'changed-while-reading', 'vanished') AND path IS NOT NULL ORDER BY id
+                    """) {
+                    problems[((d[0] as String?) ?? "").exactBytes + [0] + Self.bytes(d[1])] = d[2]
+                }
+                return rows.compactMap { r -> UnhashedFileRecord? in
+                    guard let silo = names[r[0]] else { return nil }
+                    let path = RelativePath(bytes: Self.bytes(r[1])).appending(Self.bytes(r[2]))
+                    return UnhashedFileRecord(silo: silo, path: path, size: r[3], problem: problems[silo.exactBytes + [0] + path.bytes])
+                }
+            }
+        }
+    }
+
+    public func uncatalogued() throws -> [UncataloguedRecord] {
+        try wrap("read what the scans passed over") {
+            try pool.read { db in
+                let names = Dictionary(uniqueKeysWithValues: try Self.fetchSilos(db).map { ($0.id, $0.name) })
+                return try Row.fetchAll(db, sql: """
+                    SELECT silo_id, CAST(dir AS BLOB), CAST(name AS BLOB), kind, reason, detail, size FROM uncatalogued
+                    ORDER BY silo_id, dir, name
+                    """).compactMap { r -> UncataloguedRecord? in
+                    guard let silo = names[r[0]] else { return nil }
+                    return UncataloguedRecord(silo: silo, path: RelativePath(bytes: Self.bytes(r[1])).appending(Self.bytes(r[2])),
+                                              kind: FileKind(rawValue: r[3]) ?? .unknown,
+                                              reason: UncataloguedReason(rawValue: r[4]) ?? .excluded, detail: r[5], size: r[6])
+                }
+            }
+        }
+    }
 }

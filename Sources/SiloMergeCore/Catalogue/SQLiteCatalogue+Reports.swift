@@ -83,6 +83,11 @@ extension SQLiteCatalogue {
                     }
                     let copies = inodes.count
                     if copies > 1 {
+                        // One copy per silo holding the content is what "across" frees (hard
+                        // links shared by two silos can make that fewer); the rest is inside.
+                        let across = min(copies, perSilo.count) - 1
+                        summary.reclaimableAcrossSilos += Int64(across) * size
+                        summary.reclaimableInsideSilos += Int64(copies - 1 - across) * size
                         summary.duplicateGroups += 1
                         summary.duplicateFiles += rows.count
                         summary.redundantCopies += copies - 1

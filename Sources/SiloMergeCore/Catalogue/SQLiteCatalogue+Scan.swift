@@ -21,75 +21,132 @@ extension SQLiteCatalogue {
         }
     }
 
-    public func applyManifest(siloID: Int64, runID: Int64, file: FilePath, summary: ManifestSummary,
-                              rows: [ManifestRow]) throws -> [ManifestRow] {
-        try wrap("record a manifest") {
-            try pool.write { db in
-                // Values before, to report drift (only when this manifest was read before).
-                let readBefore = try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM manifest WHERE silo_id = ?", arguments: [siloID]) ?? false
-                var before: [Int64: [String: [String]]] = [:]
-                if readBefore {
-                    for row in try Row.fetchAll(db, sql: """
-                        SELECT m.file_id, m.field, m.value FROM metadata m JOIN file f ON f.id = m.file_id
-                        WHERE m.origin = 'manifest' AND f.silo_id = ?
-                        """, arguments: [siloID]) {
-                        before[row[0], default: [:]][row[1] as String, default: []].append(row[2])
-                    }
-                }
-                try db.execute(sql: """
-                    DELETE FROM metadata WHERE origin = 'manifest' AND file_id IN (SELECT id FROM file WHERE silo_id = ?)
-                    """, arguments: [siloID])
-                var after: [Int64: [String: [String]]] = [:]
-                let find = RawStatement(try db.cachedStatement(sql: "SELECT id FROM file WHERE silo_id = ?1 AND dir = ?2 AND name = ?3"), db)
-                let insert = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
-                    VALUES (?1, ?2, 'manifest', ?3, ?4, ?5, ?6, ?7, 0)
-                    """), db)
-                let source = file.string ?? file.display
-                var unmatched: [ManifestRow] = []
-                var matched = 0
-                for row in rows {
-                    find.bind(1, siloID); find.bind(2, text: row.path.parent.bytes); find.bind(3, text: Array(row.path.lastComponent))
-                    let id: Int64? = try find.step("find a manifest's file") ? find.int64(0) : nil
-                    find.reset()
-                    guard let id else { unmatched.append(row); continue }
-                    matched += 1
-                    for v in row.values {
-                        after[id, default: [:]][v.field.rawValue, default: []].append(v.value.json)
-                        insert.bind(1, id); insert.bind(2, text: v.field.rawValue); insert.bind(3, text: v.tag)
-                        insert.bind(4, text: v.value.json); insert.bind(5, text: v.raw); insert.bind(6, text: source)
-                        insert.bind(7, summary.mtimeNs)
-                        try insert.run("record a manifest value")
-                    }
-                }
-                if readBefore {
-                    let drift = try db.makeStatement(sql: """
-                        INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
-                                            old_sha256, new_size, new_mtime_ns, new_sha256, detail)
-                        SELECT ?, 'metadata', silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, size, mtime_ns, sha256, ?
-                        FROM file WHERE id = ? AND first_seen_run <> ?
-                        """)
-                    for id in Set(before.keys).union(after.keys).sorted() {
-                        let changed = SQLiteCatalogue.changedFields(before[id] ?? [:], (after[id] ?? [:]).mapValues { $0.sorted() })
-                        guard !changed.isEmpty else { continue }
-                        try drift.execute(arguments: [runID, "manifest \(file.lastComponent.isEmpty ? source : String(decoding: file.lastComponent, as: UTF8.self)): " + changed.joined(separator: ", "), id, runID])
-                    }
-                }
-                try db.execute(sql: """
-                    INSERT INTO manifest (silo_id, path, size, mtime_ns, sha256, rows, matched, read_run)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(silo_id) DO UPDATE SET path = excluded.path, size = excluded.size, mtime_ns = excluded.mtime_ns,
-                        sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, read_run = excluded.read_run
-                    """, arguments: [siloID, source, summary.size, summary.mtimeNs, summary.sha256.hex, summary.rows, matched, runID])
-                return unmatched
+    public func silosWithUncatalogued() throws -> Set<Int64> {
+        try wrap("look for uncatalogued entries") {
+            try pool.read { db in Set(try Int64.fetchAll(db, sql: "SELECT DISTINCT silo_id FROM uncatalogued")) }
+        }
+    }
+
+    public func manifestIsCurrent(siloID: Int64, runID: Int64, identity m: ManifestIdentity) throws -> Bool {
+        try wrap("compare a manifest with the one last read") {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT path, size, mtime_ns, ctime_ns, dev, ino, definition FROM manifest WHERE silo_id = ?
+                    """, arguments: [siloID]) else { return false }
+                let path: String? = row[0], size: Int64? = row[1], mtime: Int64? = row[2], ctime: Int64? = row[3]
+                let dev: Int64? = row[4], ino: Int64? = row[5], definition: String? = row[6]
+                guard path == m.path, size == m.size, mtime == m.mtimeNs, ctime == m.ctimeNs,
+                      dev == Int64(bitPattern: m.device), ino == Int64(bitPattern: m.inode), definition == m.definition else { return false }
+                // Rows match files by path: files that appeared or went this run may match differently.
+                let moved = try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM file WHERE silo_id = ?1 AND first_seen_run = ?2)
+                        OR EXISTS (SELECT 1 FROM change WHERE run_id = ?2 AND silo_id = ?1 AND kind IN ('missing', 'excluded'))
+                    """, arguments: [siloID, runID]) ?? true
+                return !moved
             }
         }
     }
 
-    /// A file's values from one origin, per field, sorted (for drift comparisons).
-    static func valuesByField(_ db: Database, fileID: Int64, origin: String) throws -> [String: [String]] {
+    public func applyManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
+                              read: ((ManifestRow) throws -> Void) throws -> ManifestSummary) throws -> ManifestOutcome {
+        // A manifest that cannot be read is the manifest's error, not the catalogue's: the
+        // transaction is rolled back (the values read before stay) and the error goes up as is.
+        do {
+            return try recordManifest(siloID: siloID, runID: runID, identity: identity, read: read)
+        } catch let error as ManifestError {
+            throw error
+        } catch {
+            throw CatalogueError.wrap(error, path: location, "record a manifest")
+        }
+    }
+
+    private func recordManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
+                                read: ((ManifestRow) throws -> Void) throws -> ManifestSummary) throws -> ManifestOutcome {
+        do {
+            return try pool.write { db in
+                let readBefore = try Bool.fetchOne(db, sql: "SELECT count(*) > 0 FROM manifest WHERE silo_id = ?", arguments: [siloID]) ?? false
+                // The new values wait in a scratch table (on disk, not in memory) until the
+                // manifest has been read whole; drift is then one comparison in SQL.
+                try db.execute(sql: """
+                    CREATE TEMP TABLE IF NOT EXISTS manifest_new (
+                        file_id INTEGER NOT NULL, field TEXT NOT NULL, tag TEXT NOT NULL, value TEXT NOT NULL, raw TEXT NOT NULL);
+                    DELETE FROM temp.manifest_new;
+                    """)
+                let find = RawStatement(try db.cachedStatement(sql: "SELECT id FROM file WHERE silo_id = ?1 AND dir = ?2 AND name = ?3"), db)
+                let insert = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO temp.manifest_new (file_id, field, tag, value, raw) VALUES (?1, ?2, ?3, ?4, ?5)
+                    """), db)
+                var outcome = ManifestOutcome()
+                let summary = try read { row in
+                    find.bind(1, siloID); find.bind(2, text: row.path.parent.bytes); find.bind(3, text: Array(row.path.lastComponent))
+                    let id: Int64? = try find.step("find a manifest's file") ? find.int64(0) : nil
+                    find.reset()
+                    guard let id else {
+                        outcome.unmatched += 1
+                        if outcome.unmatchedSample.count < ManifestReader.sampleLimit { outcome.unmatchedSample.append(row) }
+                        return
+                    }
+                    outcome.matched += 1
+                    for v in row.values {
+                        insert.bind(1, id); insert.bind(2, text: v.field.rawValue); insert.bind(3, text: v.tag)
+                        insert.bind(4, text: v.value.json); insert.bind(5, text: v.raw)
+                        try insert.run("record a manifest value")
+                    }
+                }
+                outcome.summary = summary
+                let source = identity.path
+                let old = """
+                    SELECT m.file_id, m.field, m.value FROM metadata m JOIN file f ON f.id = m.file_id
+                    WHERE m.origin = 'manifest' AND f.silo_id = ?1
+                    """
+                if readBefore {
+                    let name = identity.path.split(separator: "/").last.map(String.init) ?? identity.path
+                    try db.execute(sql: """
+                        INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
+                                            old_sha256, new_size, new_mtime_ns, new_sha256, detail)
+                        SELECT ?2, 'metadata', f.silo_id, f.dir, f.name, f.id, f.size, f.mtime_ns, f.dev, f.ino, f.sha256,
+                               f.size, f.mtime_ns, f.sha256, ?3 || d.fields
+                        FROM (SELECT file_id, group_concat(field, ', ') AS fields FROM (
+                                SELECT DISTINCT file_id, field FROM (
+                                    SELECT * FROM (\(old) EXCEPT SELECT file_id, field, value FROM temp.manifest_new)
+                                    UNION ALL
+                                    SELECT * FROM (SELECT file_id, field, value FROM temp.manifest_new EXCEPT \(old)))
+                                ORDER BY file_id, field)
+                              GROUP BY file_id) d
+                        JOIN file f ON f.id = d.file_id
+                        WHERE f.first_seen_run <> ?2
+                        """, arguments: [siloID, runID, "manifest \(name): "])
+                    outcome.drifted = db.changesCount
+                }
+                try db.execute(sql: """
+                    DELETE FROM metadata WHERE origin = 'manifest' AND file_id IN (SELECT id FROM file WHERE silo_id = ?);
+                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
+                        SELECT file_id, field, 'manifest', tag, value, raw, ?, ?, 0 FROM temp.manifest_new ORDER BY rowid;
+                    DELETE FROM temp.manifest_new;
+                    """, arguments: [siloID, source, summary.mtimeNs])
+                try db.execute(sql: """
+                    INSERT INTO manifest (silo_id, path, size, mtime_ns, sha256, rows, matched, read_run, ctime_ns, dev, ino,
+                                          definition, unmatched, skipped)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(silo_id) DO UPDATE SET path = excluded.path, size = excluded.size, mtime_ns = excluded.mtime_ns,
+                        sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, read_run = excluded.read_run,
+                        ctime_ns = excluded.ctime_ns, dev = excluded.dev, ino = excluded.ino, definition = excluded.definition,
+                        unmatched = excluded.unmatched, skipped = excluded.skipped
+                    """, arguments: [siloID, source, summary.size, summary.mtimeNs, summary.sha256.hex, summary.rows, outcome.matched,
+                                     runID, identity.ctimeNs, Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode),
+                                     identity.definition, outcome.unmatched, summary.skipped])
+                return outcome
+            }
+        }
+    }
+
+    /// A file's values from one origin (and source, when given), per field, sorted (for drift comparisons).
+    static func valuesByField(_ db: Database, fileID: Int64, origin: String, source: String? = nil) throws -> [String: [String]] {
         var out: [String: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ?", arguments: [fileID, origin]) {
+        let rows = try source.map {
+            try Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ? AND source = ?", arguments: [fileID, origin, $0])
+        } ?? Row.fetchAll(db, sql: "SELECT field, value FROM metadata WHERE file_id = ? AND origin = ?", arguments: [fileID, origin])
+        for row in rows {
             out[row[0] as String, default: []].append(row[1])
         }
         return out.mapValues { $0.sorted() }
@@ -167,14 +224,19 @@ extension SQLiteCatalogue {
                     UPDATE file SET format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21, image_prefix = ?22
                     WHERE id = ?14
                     """), db)
+                // Metadata rows are replaced per source, never added to: a file's own bytes
+                // (embedded values, a standalone .xmp file's values: `source IS NULL`), its
+                // sidecars (`source` = the sidecar's path) and its silo's manifest (`origin =
+                // 'manifest'`, see applyManifest). Each reader deletes exactly its source's rows
+                // before writing the new ones, so no source can pile up stale rows.
                 let dropEmbedded = RawStatement(try db.cachedStatement(sql: """
-                    DELETE FROM metadata WHERE file_id = ?1 AND origin NOT IN ('sidecar', 'manifest')
+                    DELETE FROM metadata WHERE file_id = ?1 AND \(MetadataSourceSQL.ownContent)
                     """), db)
                 let dropSidecars = RawStatement(try db.cachedStatement(sql: "DELETE FROM sidecar WHERE file_id = ?1"), db)
-                let dropSidecarValues = RawStatement(try db.cachedStatement(sql: "DELETE FROM metadata WHERE file_id = ?1 AND origin = 'sidecar'"), db)
+                let dropSidecarValues = RawStatement(try db.cachedStatement(sql: "DELETE FROM metadata WHERE file_id = ?1 AND \(MetadataSourceSQL.sidecars)"), db)
                 let insertSidecar = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO sidecar (file_id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, sha256, form, used)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    INSERT INTO sidecar (file_id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, sha256, form, used, fields)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                     """), db)
                 let insertValue = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
@@ -187,7 +249,7 @@ extension SQLiteCatalogue {
                         if let w = c.width { s.bind(18, w) } else { s.bindNull(18) }
                         if let h = c.height { s.bind(19, h) } else { s.bindNull(19) }
                         s.bind(20, c.imageSHA256)
-                        s.bind(21, 1)
+                        s.bind(21, MetadataReader.version)
                         s.bind(22, c.imagePrefixSHA256)
                     } else {
                         s.bindNull(17); s.bindNull(18); s.bindNull(19); s.bindNull(20); s.bind(21, 0); s.bindNull(22)
@@ -211,8 +273,8 @@ extension SQLiteCatalogue {
                         try writeValues(fileID, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
                     }
                 }
-                let sidecarState = RawStatement(try db.cachedStatement(sql: """
-                    SELECT count(*), coalesce(sum(sha256 IS NULL), 0) FROM sidecar WHERE file_id = ?1
+                let storedSidecars = RawStatement(try db.cachedStatement(sql: """
+                    SELECT name, sha256, used, fields FROM sidecar WHERE file_id = ?1 ORDER BY name
                     """), db)
                 let drift = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev, old_ino,
@@ -220,22 +282,55 @@ extension SQLiteCatalogue {
                     SELECT ?1, 'metadata', silo_id, dir, name, id, size, mtime_ns, dev, ino, sha256, size, mtime_ns, sha256, ?2
                     FROM file WHERE id = ?3
                     """), db)
-                /// Metadata drift of a file whose content did not change: its sidecars now say
-                /// something else. Only when the old sidecars had been read (or there were none).
-                func sidecarDrift(_ fileID: Int64, _ sidecars: [SidecarRecord]) throws {
-                    sidecarState.bind(1, fileID)
-                    _ = try sidecarState.step("read a file's sidecars")
-                    let (count, unread) = (sidecarState.int64(0), sidecarState.int64(1))
-                    sidecarState.reset()
-                    guard unread == 0 else { return }
-                    let old = try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar")
-                    var new: [String: [String]] = [:]
-                    for sc in sidecars where sc.used { for v in sc.values { new[v.field.rawValue, default: []].append(v.value.json) } }
-                    let changed = SQLiteCatalogue.changedFields(old, new.mapValues { $0.sorted() })
-                    guard !changed.isEmpty || (count == 0 && !sidecars.isEmpty) else { return }
-                    let names = sidecars.map { String(decoding: $0.name, as: UTF8.self) }.joined(separator: ", ")
-                    let what = count == 0 ? "sidecar added (\(names))" : sidecars.isEmpty ? "sidecar removed" : "sidecar \(names)"
-                    drift.bind(1, runID); drift.bind(2, text: what + (changed.isEmpty ? "" : ": " + changed.joined(separator: ", ")))
+                /// Metadata drift of a file whose content did not change, sidecar by sidecar:
+                /// one used or overridden (a `name.xmp` beside a `name.ext.xmp`) whose values
+                /// changed, one added, one removed. A sidecar not read on either side (metadata
+                /// reading was off) cannot be compared and is not claimed to have drifted.
+                func sidecarDrift(_ fileID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
+                    struct Old { var name: [UInt8]; var sha256: String?; var used: Bool; var fields: [String: [String]]? }
+                    var old: [Old] = []
+                    storedSidecars.bind(1, fileID)
+                    while try storedSidecars.step("read a file's sidecars") {
+                        let fields = storedSidecars.isNull(3) ? nil : SidecarFields.decode(storedSidecars.text(3))
+                        old.append(Old(name: storedSidecars.bytes(0), sha256: storedSidecars.isNull(1) ? nil : storedSidecars.text(1),
+                                       used: storedSidecars.int64(2) != 0, fields: fields))
+                    }
+                    storedSidecars.reset()
+                    func label(_ name: [UInt8]) -> String { String(decoding: name, as: UTF8.self) }
+                    let winner = sidecars.first { $0.used && $0.form == .nameWithExtension }.map { label($0.name) }
+                    func described(_ sc: SidecarRecord) -> String {
+                        label(sc.name) + (sc.used ? "" : " (not used: \(winner ?? "another sidecar") takes precedence)")
+                    }
+                    var parts: [String] = []
+                    for sc in sidecars {
+                        let newFields = sc.valuesRead ? SidecarFields.of(sc.values) : nil
+                        guard let o = old.first(where: { $0.name == sc.name }) else {
+                            let fields = newFields.map { $0.keys.sorted() } ?? []
+                            parts.append("sidecar added (\(described(sc)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
+                            continue
+                        }
+                        guard let oldSHA = o.sha256, let newSHA = sc.sha256 else { continue }
+                        if oldSHA == newSHA.hex && o.used == sc.used { continue }
+                        // Catalogues from before per-sidecar fields: a used sidecar's values are its metadata rows.
+                        let path = dir.appending(sc.name)
+                        var oldFields = o.fields
+                        if oldFields == nil && o.used {
+                            oldFields = try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar", source: path.string ?? path.display)
+                        }
+                        guard let oldFields, let newFields else { continue }
+                        let changed = SQLiteCatalogue.changedFields(oldFields, newFields)
+                        if !changed.isEmpty {
+                            parts.append("sidecar \(described(sc)): " + changed.joined(separator: ", "))
+                        } else if o.used != sc.used {
+                            parts.append("sidecar \(described(sc))" + (sc.used ? ": now used" : ""))
+                        }
+                    }
+                    for o in old where !sidecars.contains(where: { $0.name == o.name }) {
+                        let fields = (o.fields ?? [:]).keys.sorted()
+                        parts.append("sidecar removed (\(label(o.name)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
+                    }
+                    guard !parts.isEmpty else { return }
+                    drift.bind(1, runID); drift.bind(2, text: parts.joined(separator: "; "))
                     drift.bind(3, fileID)
                     try drift.run("record metadata drift")
                 }
@@ -250,6 +345,8 @@ extension SQLiteCatalogue {
                         insertSidecar.bind(7, sc.stat.ctimeNs); insertSidecar.bind(8, Int64(bitPattern: sc.stat.device))
                         insertSidecar.bind(9, Int64(bitPattern: sc.stat.inode)); insertSidecar.bind(10, sc.sha256)
                         insertSidecar.bind(11, text: sc.form.rawValue); insertSidecar.bind(12, sc.used ? 1 : 0)
+                        if sc.valuesRead { insertSidecar.bind(13, text: SidecarFields.encode(SidecarFields.of(sc.values))) }
+                        else { insertSidecar.bindNull(13) }
                         try insertSidecar.run("record a sidecar")
                         if sc.used {
                             try writeValues(fileID, sc.values, preferred: nil, source: dir.appending(sc.name).string ?? dir.appending(sc.name).display,
@@ -277,6 +374,10 @@ extension SQLiteCatalogue {
                 let visited = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO visited (silo_id, dir) VALUES (?1, ?2)"), db)
                 let kept = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO kept_dir (silo_id, dir) VALUES (?1, ?2)"), db)
                 let excluded = RawStatement(try db.cachedStatement(sql: "INSERT OR IGNORE INTO excluded_dir (silo_id, dir) VALUES (?1, ?2)"), db)
+                let dropUncatalogued = RawStatement(try db.cachedStatement(sql: "DELETE FROM uncatalogued WHERE silo_id = ?1 AND dir = ?2"), db)
+                let addUncatalogued = RawStatement(try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO uncatalogued (silo_id, dir, name, kind, reason, detail, size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    """), db)
 
                 func bindStat(_ s: RawStatement, _ st: FileStat) {
                     s.bind(1, st.size); s.bind(2, st.mtimeNs); s.bind(3, st.ctimeNs)
@@ -347,8 +448,20 @@ extension SQLiteCatalogue {
                         try setContent.run("record a file's metadata")
                         try replaceContent(id, content, mtimeNs: mtimeNs)
                     case .sidecars(let fileID, let siloID, let dir, let sidecars):
-                        try sidecarDrift(fileID, sidecars)
+                        try sidecarDrift(fileID, dir: dir, sidecars)
                         try replaceSidecars(fileID, siloID: siloID, dir: dir, sidecars)
+                    case .uncatalogued(let siloID, let dir, let entries, let replace):
+                        if replace {
+                            dropUncatalogued.bind(1, siloID); dropUncatalogued.bind(2, text: dir.bytes)
+                            try dropUncatalogued.run("forget a folder's uncatalogued entries")
+                        }
+                        for e in entries {
+                            addUncatalogued.bind(1, siloID); addUncatalogued.bind(2, text: dir.bytes); addUncatalogued.bind(3, text: e.name)
+                            addUncatalogued.bind(4, text: e.kind.rawValue); addUncatalogued.bind(5, text: e.reason.rawValue)
+                            addUncatalogued.bind(6, text: e.detail)
+                            if let size = e.size { addUncatalogued.bind(7, size) } else { addUncatalogued.bindNull(7) }
+                            try addUncatalogued.run("record an uncatalogued entry")
+                        }
                     }
                 }
             }
@@ -401,6 +514,11 @@ extension SQLiteCatalogue {
                     SELECT \(runID), d.kind, f.silo_id, f.dir, f.name, f.id, f.size, f.mtime_ns, f.dev, f.ino, f.sha256
                     FROM doomed d JOIN file f ON f.id = d.id;
                     DELETE FROM file WHERE id IN (SELECT id FROM doomed);
+                    DELETE FROM uncatalogued WHERE silo_id IN (\(ids))
+                      AND NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = uncatalogued.silo_id AND v.dir = uncatalogued.dir)
+                      AND NOT EXISTS (SELECT 1 FROM kept_dir k WHERE k.silo_id = uncatalogued.silo_id
+                                 AND (k.dir = '' OR uncatalogued.dir = k.dir
+                                      OR (uncatalogued.dir >= k.dir || '/' AND uncatalogued.dir < k.dir || '0')));
                     """)
                 let missing = try Int.fetchOne(db, sql: "SELECT count(*) FROM doomed WHERE kind = 'missing'") ?? 0
                 let excluded = try Int.fetchOne(db, sql: "SELECT count(*) FROM doomed WHERE kind = 'excluded'") ?? 0
@@ -479,5 +597,30 @@ extension ContentInfo {
     /// part of what reading metadata cost.
     var storedValues: [SourcedValue] {
         format == .other && values.allSatisfy({ $0.origin == .header }) ? [] : values
+    }
+}
+
+/// Which rows of `metadata` belong to which source (see `apply`).
+enum MetadataSourceSQL {
+    /// The file's own bytes: embedded metadata, the header facts, a standalone .xmp file's values.
+    static let ownContent = "source IS NULL"
+    /// The file's XMP sidecars.
+    static let sidecars = "origin = 'sidecar' AND source IS NOT NULL"
+}
+
+/// A sidecar's values per field (`sidecar.fields`): JSON values, sorted, for drift comparisons.
+enum SidecarFields {
+    static func of(_ values: [SourcedValue]) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for v in values { out[v.field.rawValue, default: []].append(v.value.json) }
+        return out.mapValues { $0.sorted() }
+    }
+
+    static func encode(_ fields: [String: [String]]) -> String {
+        (try? String(decoding: JSONEncoder.sorted.encode(fields), as: UTF8.self)) ?? "{}"
+    }
+
+    static func decode(_ json: String) -> [String: [String]]? {
+        try? JSONDecoder().decode([String: [String]].self, from: Data(json.utf8))
     }
 }

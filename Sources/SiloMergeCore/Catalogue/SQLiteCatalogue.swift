@@ -15,21 +15,50 @@ public final class SQLiteCatalogue: CatalogueStore {
     public let location: String
     let pool: DatabasePool
 
+    /// Whether this connection may write (see `CatalogueAccess`).
+    public let access: CatalogueAccess
+
     /// Opens (creating when `create` is true) the catalogue at `path` and brings its schema up
     /// to date. Refuses files written by a newer SiloMerge.
-    public init(path: String, create: Bool = true) throws {
+    public convenience init(path: String, create: Bool = true) throws {
+        try self.init(path: path, access: create ? .create : .readWrite)
+    }
+
+    /// Opens the catalogue at `path` for `access`. What the file is (missing, empty, somebody
+    /// else's database, a catalogue of a newer or an older SiloMerge) is decided before anything
+    /// writes to it; a foreign file is refused byte for byte untouched, and `.readOnly` never
+    /// writes at all.
+    public init(path: String, access: CatalogueAccess) throws {
         self.location = path
-        if !create && !FileManager.default.fileExists(atPath: path) {
+        self.access = access
+        let migrator = CatalogueSchema.migrator()
+        switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
+        case (.missing, .create), (.empty, .create):
+            break
+        case (.missing, _):
             throw CatalogueError.cannotOpen(path: path, reason: "no such file; run `silomerge scan` or `silomerge audit` first, or pass --catalog")
+        case (.empty, _):
+            throw CatalogueError.notACatalogue(path: path, reason: "it is empty (no scan has recorded anything in it); run `silomerge scan` first")
+        case (.foreign(let reason), _):
+            throw CatalogueError.notACatalogue(path: path, reason: reason)
+        case (.newer(let unknown), _):
+            throw CatalogueError.newerSchema(path: path, unknown: unknown)
+        case (.catalogue(let applied), .readOnly):
+            let pending = migrator.migrations.filter { !applied.contains($0) }
+            if !pending.isEmpty { throw CatalogueError.olderSchema(path: path, missing: pending) }
+        case (.catalogue, _):
+            break
         }
         var config = Configuration()
         config.label = "silomerge-catalogue"
         config.busyMode = .timeout(30)
         config.maximumReaderCount = 8
+        config.readonly = access == .readOnly
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA temp_store = FILE")
             try db.execute(sql: "PRAGMA cache_size = -16384")   // at most 16 MiB per connection
+            guard !db.configuration.readonly else { return }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Checkpoint (copy the WAL back into the file, with an fsync) every 64 MiB rather
             // than every 4 MiB: a scan writes in large transactions.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
@@ -39,21 +68,8 @@ public final class SQLiteCatalogue: CatalogueStore {
         } catch {
             throw CatalogueError.wrap(error, path: path, "open")
         }
+        guard access != .readOnly else { return }
         do {
-            let migrator = CatalogueSchema.migrator()
-            let unknown = try pool.read { db -> [String] in
-                guard try db.tableExists("grdb_migrations") else { return [] }
-                let applied = try migrator.appliedIdentifiers(db)
-                return applied.subtracting(migrator.migrations).sorted()
-            }
-            if !unknown.isEmpty { throw CatalogueError.newerSchema(path: path, unknown: unknown) }
-            try pool.read { db in
-                // A database that has tables but not ours is somebody else's file.
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-                if !tables.isEmpty && !tables.contains("grdb_migrations") {
-                    throw CatalogueError.notACatalogue(path: path, reason: "it holds other tables (\(tables.prefix(3).joined(separator: ", ")))")
-                }
-            }
             try migrator.migrate(pool)
             try pool.write { db in
                 for sql in CatalogueSchema.bulkIndexes { try db.execute(sql: sql) }
@@ -71,27 +87,45 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     /// Takes the catalogue for one scan at a time (an advisory lock on `<catalogue>-lock`),
     /// then marks runs left `running` by a killed process as `interrupted`.
-    public func lockForScan() throws -> ScanLock {
-        let lockPath = location + "-lock"
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw CatalogueError.cannotOpen(path: lockPath, reason: Posix.errorString(errno))
+    public func lockForScan() throws -> ScanLock { try lockForScan(purpose: "scan") }
+
+    /// The lock file: beside the catalogue's real file, whatever path (a symbolic link to the
+    /// file or to a folder above it) named the catalogue, so every path to one catalogue
+    /// shares one lock. SQLite itself resolves links the same way for its `-wal` file.
+    public var lockPath: String {
+        let real = Posix.realPath(FilePath(location)).map { $0.string ?? location }
+        return ((try? real.get()) ?? location) + "-lock"
+    }
+
+    /// `lockForScan`, saying in the lock file what holds it ("apply plan.json"): a command
+    /// refused because of it names the process holding it.
+    public func lockForScan(purpose: String) throws -> ScanLock {
+        let fd: Int32
+        do { fd = try ExclusiveLock.take(lockPath, purpose: purpose) } catch let e as ExclusiveLock.Failure {
+            switch e {
+            case .cannotOpen(let errno): throw CatalogueError.cannotOpen(path: lockPath, reason: "\(errno)")
+            case .held(let holder): throw CatalogueError.locked(path: location, holder: holder)
+            }
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: lockPath, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(fd)
-            throw CatalogueError.locked(path: location, holder: holder.isEmpty ? "another process" : holder)
-        }
-        let note = "pid \(getpid()) since \(Timestamp.string(Date()))\n"
-        _ = ftruncate(fd, 0)
-        _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
         try wrap("mark interrupted runs") {
             try pool.write { db in
                 try db.execute(sql: "UPDATE run SET status = 'interrupted' WHERE status = 'running'")
             }
         }
-        return ScanLock { _ = flock(fd, LOCK_UN); close(fd) }
+        return ScanLock { ExclusiveLock.release(fd) }
+    }
+
+    /// True while a scan, check or audit holds the catalogue (its scan lock is taken). Reads
+    /// only: a run still `running` when this is false was killed.
+    public func isScanning() -> Bool {
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return false
+        }
+        return true
     }
 
     // MARK: - Silos
@@ -104,15 +138,26 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
-            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest
+            SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino,
+                   one_file_system, adopted_plan
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
                             priority: row["priority"], lastRunID: row["last_run_id"])
+            if let dev: Int64 = row["root_dev"], let ino: Int64 = row["root_ino"] {
+                silo.rootIdentity = FileID(device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino))
+            }
+            silo.oneFileSystem = (row["one_file_system"] as Int64?) == 1
+            silo.adoptedPlan = row["adopted_plan"]
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
-            if let json: String = row["manifest"], let data = json.data(using: .utf8) {
-                silo.manifest = try? JSONDecoder().decode(ManifestDefinition.self, from: data)
+            if let json: String = row["manifest"] {
+                // A mapping that cannot be read is said, never dropped (the manifest would
+                // silently stop being read).
+                do { silo.manifest = try JSONDecoder().decode(ManifestDefinition.self, from: Data(json.utf8)) } catch {
+                    throw CatalogueError.sqlite(path: "silo \(silo.name)", operation: "read its manifest mapping",
+                                                reason: "\(error); scan it again with --config to store it anew")
+                }
             }
             return silo
         }
@@ -138,14 +183,17 @@ public final class SQLiteCatalogue: CatalogueStore {
                         throw CatalogueError.siloRootTaken(root: def.root.display, existing: other.name, requested: def.name)
                     }
                     let manifest = def.manifest.flatMap { try? String(decoding: JSONEncoder.sorted.encode($0), as: UTF8.self) }
+                    let dev = def.rootIdentity.map { Int64(bitPattern: $0.device) }
+                    let ino = def.rootIdentity.map { Int64(bitPattern: $0.inode) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino, one_file_system)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
-                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest
+                            includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest,
+                            root_dev = excluded.root_dev, root_ino = excluded.root_ino, one_file_system = excluded.one_file_system
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
                                          Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
-                                         Timestamp.string(Date())])
+                                         Timestamp.string(Date()), dev, ino, def.oneFileSystem ? 1 : 0])
                 }
                 let all = try Self.fetchSilos(db)
                 return definitions.compactMap { d in all.first { $0.name == d.name } }
@@ -160,6 +208,14 @@ public final class SQLiteCatalogue: CatalogueStore {
                     throw CatalogueError.unknownSilo(name)
                 }
                 try db.execute(sql: "DELETE FROM file WHERE silo_id = ?", arguments: [id])
+                try db.execute(sql: "DELETE FROM uncatalogued WHERE silo_id = ?", arguments: [id])
+                // Its open findings are closed (recorded, not deleted): nobody will check it again.
+                try db.execute(sql: """
+                    UPDATE open_finding SET closed_at = ?, resolution = 'silo-removed', closed_by = ?,
+                        closed_detail = 'the silo was removed from the catalogue (silomerge silos remove)'
+                    WHERE silo_id = ? AND closed_at IS NULL
+                    """, arguments: [Timestamp.string(Date()), UserNames.current, id])
+                try db.execute(sql: "UPDATE open_finding SET silo_id = NULL WHERE silo_id = ?", arguments: [id])
                 try db.execute(sql: "DELETE FROM silo WHERE id = ?", arguments: [id])
             }
         }
@@ -199,6 +255,20 @@ public final class SQLiteCatalogue: CatalogueStore {
                         try db.execute(sql: "UPDATE silo SET last_run_id = ? WHERE name = ?", arguments: [id, name])
                     }
                 }
+            }
+        }
+    }
+
+    public func markInterrupted(_ id: Int64, counts c: RunCounts, reason: String) throws {
+        try wrap("record the run as interrupted") {
+            try pool.write { db in
+                try db.execute(sql: """
+                    UPDATE run SET status = 'interrupted', finished_at = ?, files = ?, bytes = ?, directories = ?, files_new = ?,
+                        files_changed = ?, files_unchanged = ?, files_hashed = ?, bytes_hashed = ?, warnings = ?, errors = ?,
+                        error_message = ?
+                    WHERE id = ? AND status = 'running'
+                    """, arguments: [Timestamp.string(Date()), c.files, c.bytes, c.directories, c.filesNew, c.filesChanged,
+                                     c.filesUnchanged, c.filesHashed, c.bytesHashed, c.warnings, c.errors, reason, id])
             }
         }
     }

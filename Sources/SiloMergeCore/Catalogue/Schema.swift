@@ -225,6 +225,231 @@ enum CatalogueSchema {
                 CREATE INDEX finding_run ON finding(run_id);
                 """)
         }
+        migrator.registerMigration("v4-open-findings") { db in
+            try db.execute(sql: """
+                -- Findings that stay open until resolved: a corrupted or missing file is listed
+                -- by every later check until its path reads as the verified content again
+                -- (restored), its content turns up at another path (moved), or a person accepts
+                -- the new state (silomerge check --accept). Closed rows are kept: they record
+                -- how, when and by whom each finding was closed.
+                CREATE TABLE open_finding (
+                    id                INTEGER PRIMARY KEY,
+                    kind              TEXT    NOT NULL,
+                    silo_id           INTEGER,
+                    silo              TEXT    NOT NULL,
+                    dir               TEXT    NOT NULL,
+                    name              TEXT    NOT NULL,
+                    verified_size     INTEGER,
+                    verified_mtime_ns INTEGER,
+                    verified_sha256   TEXT,
+                    seen_size         INTEGER,
+                    seen_mtime_ns     INTEGER,
+                    seen_sha256       TEXT,
+                    opened_run        INTEGER NOT NULL,
+                    opened_at         TEXT    NOT NULL,
+                    last_run          INTEGER NOT NULL,
+                    detail            TEXT,
+                    closed_run        INTEGER,
+                    closed_at         TEXT,
+                    resolution        TEXT,
+                    closed_by         TEXT,
+                    closed_detail     TEXT
+                );
+                CREATE INDEX open_finding_path ON open_finding(silo_id, dir, name) WHERE closed_at IS NULL;
+
+                -- Every sidecar's values, per field (JSON object of sorted JSON values), used or
+                -- not: metadata drift is found for each source of an asset.
+                ALTER TABLE sidecar ADD COLUMN fields TEXT;
+
+                -- A standalone .xmp file's values used to pile up on every rescan (they were
+                -- never replaced): keep only those of its latest read, the rows written with
+                -- its format row.
+                DELETE FROM metadata
+                WHERE origin = 'sidecar' AND source IS NULL
+                  AND rowid < coalesce((SELECT min(h.rowid) FROM metadata h
+                                        WHERE h.file_id = metadata.file_id AND h.origin = 'header' AND h.source IS NULL), 0);
+                """)
+            // Corruption reported by checks before open findings existed, whose file still
+            // holds the content the check read: open again, so it is not forgotten.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT f.silo, CAST(f.path AS BLOB) AS path, f.old_size, f.old_mtime_ns, f.old_sha256, f.new_size,
+                       f.new_mtime_ns, f.new_sha256, f.run_id, r.started_at, s.id AS silo_id
+                FROM finding f JOIN run r ON r.id = f.run_id JOIN silo s ON s.name = f.silo
+                WHERE f.kind = 'corrupted' AND f.id IN (SELECT max(id) FROM finding WHERE kind = 'corrupted' GROUP BY silo, path)
+                ORDER BY f.id
+                """)
+            for row in rows {
+                let path = RelativePath(bytes: SQLiteCatalogue.bytes(row["path"]))
+                let dir = path.parent.bytes, name = Array(path.lastComponent)
+                let current = try String.fetchOne(db, sql: "SELECT sha256 FROM file WHERE silo_id = ? AND dir = CAST(? AS TEXT) AND name = CAST(? AS TEXT)",
+                                                  arguments: [row["silo_id"] as Int64, SQLiteCatalogue.textArgument(dir), SQLiteCatalogue.textArgument(name)])
+                guard let current, current == (row["new_sha256"] as String?) else { continue }
+                try db.execute(sql: """
+                    INSERT INTO open_finding (kind, silo_id, silo, dir, name, verified_size, verified_mtime_ns, verified_sha256,
+                                              seen_size, seen_mtime_ns, seen_sha256, opened_run, opened_at, last_run, detail)
+                    VALUES ('corrupted', ?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [row["silo_id"] as Int64, row["silo"] as String, SQLiteCatalogue.textArgument(dir),
+                                     SQLiteCatalogue.textArgument(name), row["old_size"] as Int64?, row["old_mtime_ns"] as Int64?,
+                                     row["old_sha256"] as String?, row["new_size"] as Int64?, row["new_mtime_ns"] as Int64?,
+                                     current, row["run_id"] as Int64, row["started_at"] as String, row["run_id"] as Int64,
+                                     "content changed, size and mtime did not"])
+            }
+            // Runs up to now are settled: their findings were reported (or are history).
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO setting (key, value) SELECT 'findings.settled_through', CAST(coalesce(max(id), 0) AS TEXT) FROM run
+                """)
+        }
+        migrator.registerMigration("v5-apply") { db in
+            try db.execute(sql: """
+                -- The device and inode of each silo's root folder when it was last scanned: a
+                -- plan records them, and apply refuses a root that is no longer that folder.
+                ALTER TABLE silo ADD COLUMN root_dev INTEGER;
+                ALTER TABLE silo ADD COLUMN root_ino INTEGER;
+
+                -- What an apply or undo run (run.kind 'apply' or 'undo') did with its plan.
+                CREATE TABLE plan_run (
+                    run_id        INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+                    plan          TEXT    NOT NULL,
+                    plan_sha256   TEXT    NOT NULL,
+                    journal       TEXT    NOT NULL,
+                    operations    INTEGER NOT NULL,
+                    done          INTEGER NOT NULL DEFAULT 0,
+                    skipped       INTEGER NOT NULL DEFAULT 0,
+                    refused       INTEGER NOT NULL DEFAULT 0,
+                    failed        INTEGER NOT NULL DEFAULT 0,
+                    bytes_written INTEGER NOT NULL DEFAULT 0
+                );
+                """)
+        }
+        migrator.registerMigration("v6-plan") { db in
+            try db.execute(sql: """
+                -- What a scan saw in a silo's folders and did not catalogue, and why: files and
+                -- folders the ignore, exclude and include rules skip, symbolic links, FIFOs,
+                -- sockets and devices, the catalogue's own files, entries that could not be
+                -- read. Each folder's rows are replaced when the folder is listed again, so a
+                -- plan can account for everything the silos hold (what a merge leaves behind).
+                -- kind: regular, directory, symlink, fifo, socket, character-device,
+                -- block-device, unknown; reason: ignored, excluded, not-included, symlink,
+                -- special-file, catalogue, unreadable; detail: the rule or what was seen.
+                CREATE TABLE uncatalogued (
+                    silo_id  INTEGER NOT NULL REFERENCES silo(id) ON DELETE CASCADE,
+                    dir      TEXT    NOT NULL,
+                    name     TEXT    NOT NULL,
+                    kind     TEXT    NOT NULL,
+                    reason   TEXT    NOT NULL,
+                    detail   TEXT    NOT NULL,
+                    size     INTEGER,
+                    PRIMARY KEY (silo_id, dir, name)
+                ) WITHOUT ROWID;
+                -- Runs up to this one predate the table: a silo last scanned by one of them has
+                -- no record of what was passed over until it is scanned again.
+                INSERT OR REPLACE INTO setting (key, value)
+                SELECT 'uncatalogued.since_run', CAST(coalesce(max(id), 0) AS TEXT) FROM run;
+                """)
+        }
+        migrator.registerMigration("v7-input") { db in
+            // Marks the file as a SiloMerge catalogue in its header ("SLMG"), so that no
+            // command mistakes it for somebody else's database, or the other way round.
+            try db.execute(sql: "PRAGMA application_id = \(CatalogueFile.applicationID)")
+            try db.execute(sql: """
+                -- What identifies a manifest as unchanged since it was read (with size, mtime_ns
+                -- and sha256): its ctime, device and inode, and the column mapping it was read
+                -- with. An unchanged manifest of a silo whose files did not change is not read
+                -- again. unmatched and skipped count its rows that name no catalogued file, and
+                -- rows without a usable path.
+                ALTER TABLE manifest ADD COLUMN ctime_ns INTEGER;
+                ALTER TABLE manifest ADD COLUMN dev INTEGER;
+                ALTER TABLE manifest ADD COLUMN ino INTEGER;
+                ALTER TABLE manifest ADD COLUMN definition TEXT;
+                ALTER TABLE manifest ADD COLUMN unmatched INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE manifest ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+                -- scan --one-file-system: folders on another file system than the silo root
+                -- are not walked (remembered for rescans and checks).
+                ALTER TABLE silo ADD COLUMN one_file_system INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
+        migrator.registerMigration("v8-merges") { db in
+            try db.execute(sql: """
+                -- Plans applied with this catalogue, one row per plan (by the SHA-256 of its
+                -- encoding, as its journal names it): where its journal is, and how far the
+                -- ledger below has read it. Scans and checks read a journal again when it has
+                -- grown (an apply or undo killed before it could record its end).
+                CREATE TABLE merge_plan (
+                    plan_sha256     TEXT    PRIMARY KEY,
+                    plan            TEXT    NOT NULL,
+                    journal         TEXT    NOT NULL,
+                    target_root     TEXT    NOT NULL,
+                    quarantine_root TEXT    NOT NULL,
+                    recorded_run    INTEGER NOT NULL,
+                    synced_run      INTEGER,
+                    journal_size    INTEGER
+                ) WITHOUT ROWID;
+
+                -- The ledger: what each operation of an applied plan did to which catalogued
+                -- file, and where its content lives now. effect: moved, removed, quarantined,
+                -- linked (replaced by a hard link into the target), copied (the source stays),
+                -- written (a generated file), left (a sidecar that stays in the silo while the
+                -- file it belonged to was moved or removed: op is NULL, follows_op the operation
+                -- that took its file). state, from the journal: pending, taking (the source is
+                -- being taken away), done, undone. dest_root/dest_dir/dest_name: where the
+                -- content lives (relative to the target or the quarantine folder).
+                CREATE TABLE merge_op (
+                    id              INTEGER PRIMARY KEY,
+                    plan_sha256     TEXT    NOT NULL REFERENCES merge_plan(plan_sha256) ON DELETE CASCADE,
+                    op              INTEGER,
+                    follows_op      INTEGER,
+                    kind            TEXT    NOT NULL,
+                    effect          TEXT    NOT NULL,
+                    silo_id         INTEGER,
+                    silo            TEXT,
+                    dir             TEXT,
+                    name            TEXT,
+                    size            INTEGER,
+                    mtime_ns        INTEGER,
+                    dev             INTEGER,
+                    ino             INTEGER,
+                    sha256          TEXT,
+                    dest_root       TEXT,
+                    dest_dir        TEXT,
+                    dest_name       TEXT,
+                    note            TEXT,
+                    state           TEXT    NOT NULL DEFAULT 'pending',
+                    state_run       INTEGER,
+                    placed_dev      INTEGER,
+                    placed_ino      INTEGER,
+                    placed_size     INTEGER,
+                    placed_mtime_ns INTEGER,
+                    format          TEXT,
+                    width           INTEGER,
+                    height          INTEGER,
+                    image_sha256    TEXT,
+                    metadata_read   INTEGER
+                );
+                CREATE UNIQUE INDEX merge_op_plan ON merge_op(plan_sha256, op) WHERE op IS NOT NULL;
+                CREATE INDEX merge_op_source ON merge_op(silo_id, dir, name);
+                CREATE INDEX merge_op_dest ON merge_op(plan_sha256, dest_dir, dest_name);
+
+                -- What the content a transfer carries holds (format, dimensions, image hash in
+                -- merge_op; its embedded metadata here), as the catalogue knew it when the apply
+                -- began: a target adopted as a silo takes it as it takes the SHA-256, without
+                -- reading the files again.
+                CREATE TABLE merge_metadata (
+                    plan_sha256 TEXT    NOT NULL REFERENCES merge_plan(plan_sha256) ON DELETE CASCADE,
+                    op          INTEGER NOT NULL,
+                    field       TEXT    NOT NULL,
+                    origin      TEXT    NOT NULL,
+                    tag         TEXT    NOT NULL,
+                    value       TEXT    NOT NULL,
+                    raw         TEXT    NOT NULL,
+                    preferred   INTEGER NOT NULL
+                );
+                CREATE INDEX merge_metadata_op ON merge_metadata(plan_sha256, op);
+
+                -- A silo adopted from a plan's target (silomerge silos add NAME=TARGET --from-plan):
+                -- the plan's SHA-256.
+                ALTER TABLE silo ADD COLUMN adopted_plan TEXT;
+                """)
+        }
         migrator.registerMigration("v9-meta") { db in
             try db.execute(sql: """
                 -- The SHA-256 of the first 64 KiB of a picture's image data. A scan keeps it for
@@ -234,6 +459,8 @@ enum CatalogueSchema {
                 -- before this migration have image_sha256 and no prefix.
                 ALTER TABLE file ADD COLUMN image_prefix TEXT;
                 CREATE INDEX file_image_prefix ON file(image_prefix) WHERE image_prefix IS NOT NULL;
+                -- The merge ledger carries it with the image hash, for a target adopted as a silo.
+                ALTER TABLE merge_op ADD COLUMN image_prefix TEXT;
                 """)
         }
         return migrator

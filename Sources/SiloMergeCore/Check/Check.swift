@@ -11,8 +11,15 @@ public struct Finding: Sendable, Hashable, Codable {
         case modified
         /// The same content at a new path while the old path is gone (also across silos).
         case moved
+        /// Gone from its silo because the apply of a reviewed plan moved, removed or quarantined
+        /// it (or, in a silo adopted from a plan's target, because the plan's undo took it back);
+        /// the detail names the plan and where the content lives now. Not a change to alert on:
+        /// no finding is opened for it and it does not make a check exit 3.
+        case merged
         /// The content changed while size and mtime did not: bit rot, or tampering.
         case corrupted
+        /// A file an open finding was about (corrupted, missing) reads as its verified content again.
+        case restored
         /// Content that now has more physical copies than before.
         case newDuplicate = "new-duplicate"
         /// Content that had two or more copies and now has fewer.
@@ -50,7 +57,8 @@ public struct Finding: Sendable, Hashable, Codable {
 
 /// How a check ended, for people and for exit codes.
 public enum CheckOutcome: String, Sendable, Codable {
-    /// Nothing changed since the last scan.
+    /// Nothing changed since the last scan (files a reviewed plan merged away aside: they are
+    /// reported as `merged`, not as changes).
     case unchanged
     /// Files were added, changed, moved or removed, or metadata drifted.
     case changed
@@ -68,8 +76,11 @@ public struct CheckOptions: Sendable {
 
 public struct CheckResult: Sendable {
     public var scan: ScanResult
+    /// What this check found (a `restored` file included).
     public var findings: [Finding]
     public var outcome: CheckOutcome
+    /// Every finding still open in the checked silos, those this check opened included.
+    public var open: [OpenFinding] { scan.openFindings }
     public var counts: [Finding.Kind: Int] {
         var c: [Finding.Kind: Int] = [:]
         for f in findings { c[f.kind, default: 0] += 1 }
@@ -81,6 +92,8 @@ public struct CheckResult: Sendable {
 public enum CheckError: Error, CustomStringConvertible, Sendable {
     case nothingCatalogued(String)
     case unknownSilo(String)
+    /// `--accept` named nothing that is open.
+    case nothingOpen(String)
 
     public var description: String {
         switch self {
@@ -88,6 +101,8 @@ public enum CheckError: Error, CustomStringConvertible, Sendable {
             "the catalogue \(path) holds no silos yet: a check compares with a previous scan (silomerge scan NAME=PATH … first)"
         case .unknownSilo(let name):
             "no silo named '\(name)' in the catalogue (silomerge silos lists them)"
+        case .nothingOpen(let what):
+            "no open finding at \(what): silomerge check lists the open ones (SILO:PATH, or a path inside a silo)"
         }
     }
 }
@@ -97,7 +112,9 @@ public enum CheckError: Error, CustomStringConvertible, Sendable {
 /// (or all with `--rehash`), whose content is compared with the stored hash.
 public struct CheckEngine {
     public let store: any CatalogueStore
-    public init(store: any CatalogueStore) { self.store = store }
+    /// Set by the caller (on SIGINT/SIGTERM) to stop the check and record it interrupted.
+    public let interruption: Interruption?
+    public init(store: any CatalogueStore, interruption: Interruption? = nil) { self.store = store; self.interruption = interruption }
 
     public func check(silos names: [String] = [], options: CheckOptions = CheckOptions(),
                       progress: ScanEngine.ProgressHandler? = nil) throws -> CheckResult {
@@ -110,9 +127,21 @@ public struct CheckEngine {
         var scanOptions = options.scan
         scanOptions.kind = .check
         scanOptions.hashMode = .full
-        let result = try ScanEngine(store: store).scan(chosen.map(\.definition), options: scanOptions, progress: progress)
-        let findings = try store.findings(runID: result.runID)
-        let outcome: CheckOutcome = findings.contains { $0.kind == .corrupted } ? .corrupted : findings.isEmpty ? .unchanged : .changed
+        let result = try ScanEngine(store: store, interruption: interruption).scan(chosen.map(\.definition), options: scanOptions,
+                                                                                 progress: progress)
+        let findings = result.findings
+        // Open findings count every night until resolved: corruption still open is exit 4,
+        // a missing file still open exit 3, whatever this run read. What a reviewed plan's
+        // apply did (merged) is reported, and is no change to alert on.
+        let changes = findings.filter { $0.kind != .merged }
+        let outcome: CheckOutcome
+        if changes.contains(where: { $0.kind == .corrupted }) || result.openFindings.contains(where: { $0.kind == .corrupted }) {
+            outcome = .corrupted
+        } else if !changes.isEmpty || !result.openFindings.isEmpty {
+            outcome = .changed
+        } else {
+            outcome = .unchanged
+        }
         try store.recordFindings(findings, outcome: outcome, runID: result.runID)
         return CheckResult(scan: result, findings: findings, outcome: outcome)
     }

@@ -29,25 +29,94 @@ public struct VerifyReport: Sendable {
 /// Checks a target tree against the plan that built it: every destination exists (not as a
 /// symlink) with its expected SHA-256, and nothing else is there (the quarantine folder, the
 /// journal and SiloMerge's own temporary names aside).
+///
+/// The target is opened the way apply opens it: its anchor from `/` without following links,
+/// checked against the device and inode the plan recorded (and the identity the journal
+/// recorded, when there is one), then the levels below. The tree is walked with descriptors
+/// relative to each folder, never full paths, so a tree deeper than PATH_MAX verifies like any
+/// other; at most two folders are open at once (the walk climbs back with `..`, checking each
+/// folder is still the one it left).
 public enum PlanVerifier {
-    public static func verify(_ plan: MergePlan, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> VerifyReport {
+    public static func verify(_ plan: MergePlan, journal: FilePath? = nil,
+                              progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> VerifyReport {
         var report = VerifyReport()
         var expected: [RelativePath: String] = [:]
         for op in plan.operations where op.kind.writesTarget {
             guard let dest = op.destination else { continue }
-            if let sha = op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256 { expected[dest] = sha }
+            if let sha = op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256 { expected[dest] = sha.lowercased() }
         }
         report.expectedFiles = expected.count
-        guard case .success(let rootFD) = Posix.openPath(plan.targetRoot, flags: O_RDONLY | O_DIRECTORY) else {
-            throw ApplyError.io(path: plan.targetRoot.display, operation: "open the target", errno: Errno(errno))
+        let rootFD = try openTarget(plan, journal: journal)
+        var fd = rootFD
+        defer { close(fd) }
+
+        // The quarantine folder, when it lies in the target, is not part of the tree.
+        var quarantine: RelativePath? = nil
+        if plan.targetRoot.contains(plan.quarantineRoot), plan.quarantineRoot != plan.targetRoot {
+            quarantine = RelativePath(bytes: Array(plan.quarantineRoot.bytes.dropFirst(plan.targetRoot.bytes.count).drop(while: { $0 == 0x2F })))
         }
-        defer { close(rootFD) }
         let hasher = try FileHasher()
+        let fs: any FileOps = RealFileOps()
+        var seen: Set<RelativePath> = []
         var done = 0
-        for (path, sha) in expected.sorted(by: { $0.key < $1.key }) {
+
+        func listing(_ dir: Int32, _ path: RelativePath) throws -> Frame {
+            try Frame(dir, path, fs: fs, display: plan.targetRoot.appending(path).display)
+        }
+
+        var stack = [try listing(fd, .root)]
+        while !stack.isEmpty {
+            let top = stack.count - 1
+            guard stack[top].next < stack[top].names.count else {
+                stack.removeLast()
+                guard let parent = stack.last else { break }
+                // Back up one level, and make sure it is the folder we came down from.
+                let up: Int32
+                do { up = try fs.open(fd, [0x2E, 0x2E], flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, mode: 0) } catch let e as Errno {
+                    throw ApplyError.io(path: plan.targetRoot.appending(parent.path).display, operation: "open", errno: e)
+                }
+                close(fd)
+                fd = up
+                guard (try? fs.fstat(fd).fileID) == parent.id else {
+                    throw ApplyError.rootChanged(path: plan.targetRoot.appending(parent.path).display,
+                                                 detail: "was moved while it was verified; run verify again")
+                }
+                continue
+            }
+            let name = stack[top].names[stack[top].next]
+            stack[top].next += 1
+            let path = stack[top].path.appending(name)
+            if name.starts(with: Array(".silomerge-".utf8)) { continue }   // temporary names, the quarantine folder
+            if let quarantine, path == quarantine { continue }
+            guard let st = try? fs.lstat(fd, name) else {
+                if expected[path] != nil { seen.insert(path); report.problems.append(.init(kind: .missing, path: path, expected: expected[path])) }
+                continue
+            }
+            if st.kind == .directory {
+                let child: Int32
+                do { child = try fs.open(fd, name, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, mode: 0) } catch {
+                    report.problems.append(.init(kind: .unreadable, path: path, detail: "folder cannot be opened: \(error)"))
+                    continue
+                }
+                let frame: Frame
+                do { frame = try listing(child, path) } catch {
+                    close(child)
+                    report.problems.append(.init(kind: .unreadable, path: path, detail: "\(error)"))
+                    continue
+                }
+                close(fd)
+                fd = child
+                stack.append(frame)
+                continue
+            }
+            guard let sha = expected[path] else {
+                report.problems.append(.init(kind: .unexpected, path: path))
+                continue
+            }
+            seen.insert(path)
             done += 1
             progress?(done, expected.count)
-            switch hasher.hashFull(rootFD: rootFD, path: path, followSymlinks: false) {
+            switch hasher.hashFull(rootFD: fd, path: RelativePath(bytes: name), followSymlinks: false) {
             case .success(let (digest, stat)):
                 report.bytesRead += stat.size
                 if digest.hex == sha { report.verifiedFiles += 1 }
@@ -62,29 +131,48 @@ public enum PlanVerifier {
                 report.problems.append(.init(kind: .unreadable, path: path, expected: sha, detail: "changed while it was read"))
             }
         }
-        // Everything else in the tree.
-        let quarantine = plan.quarantineRoot
-        var stack: [RelativePath] = [.root]
-        while let dir = stack.popLast() {
-            let url = URL(fileURLWithPath: plan.targetRoot.appending(dir).string ?? plan.targetRoot.appending(dir).display)
-            if plan.targetRoot.appending(dir) == quarantine { continue }
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) else { continue }
-            for name in names.sorted() {
-                let child = dir.appending(Array(name.utf8))
-                if child.isRoot { continue }
-                if name.hasPrefix(".silomerge-") { continue }   // temporary names, the quarantine folder
-                var isDir: ObjCBool = false
-                let full = plan.targetRoot.appending(child)
-                if full == quarantine { continue }
-                if let s = full.string, FileManager.default.fileExists(atPath: s, isDirectory: &isDir), isDir.boolValue,
-                   (try? FileManager.default.destinationOfSymbolicLink(atPath: s)) == nil {
-                    stack.append(child)
-                } else if expected[child] == nil {
-                    report.problems.append(.init(kind: .unexpected, path: child))
-                }
-            }
+        for (path, sha) in expected where !seen.contains(path) {
+            report.problems.append(.init(kind: .missing, path: path, expected: sha))
         }
         report.problems.sort { ($0.kind.rawValue, $0.path) < ($1.kind.rawValue, $1.path) }
         return report
+    }
+
+    /// A folder of the walk: its sorted names, the next to look at, its identity.
+    struct Frame {
+        var names: [[UInt8]]
+        var next = 0
+        var path: RelativePath
+        var id: FileID
+
+        init(_ dir: Int32, _ path: RelativePath, fs: any FileOps, display: String) throws {
+            do {
+                names = try fs.list(dir).sorted { $0.lexicographicallyPrecedes($1) }
+                id = try fs.fstat(dir).fileID
+            } catch let e as Errno {
+                throw ApplyError.io(path: display, operation: "list", errno: e)
+            }
+            self.path = path
+        }
+    }
+
+    /// The target, opened as apply opens it (see the type's documentation).
+    static func openTarget(_ plan: MergePlan, journal: FilePath?) throws -> Int32 {
+        guard let anchor = plan.targetAnchor, let levels = anchor.levels(to: plan.targetRoot) else {
+            throw ApplyError.invalidPlan([PlanProblem(path: plan.targetRoot.display, reason: "the plan records no identity for the target (made by an older SiloMerge, or edited): run silomerge plan again")])
+        }
+        let anchorFD = try PlanRoots.openPinned(anchor, what: "the target")
+        defer { close(anchorFD) }
+        guard let fd = try PlanRoots.openLevels(anchorFD, levels, base: anchor.path) else {
+            throw ApplyError.io(path: plan.targetRoot.display, operation: "open the target", errno: Errno(ENOENT))
+        }
+        if let journal, let seen = try JournalWriter.read(fs: RealFileOps(), path: journal).roots[Applier.PlanRoot.target.rawValue] {
+            let id = (try? RealFileOps().fstat(fd).fileID)
+            guard id == seen else {
+                close(fd)
+                throw ApplyError.rootChanged(path: plan.targetRoot.display, detail: "is not the folder apply built (its journal recorded device \(seen.device) inode \(seen.inode)): it was replaced since")
+            }
+        }
+        return fd
     }
 }

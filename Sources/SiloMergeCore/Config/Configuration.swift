@@ -22,6 +22,20 @@ public struct ManifestDefinition: Sendable, Hashable, Codable {
     public init(file: FilePath, pathColumn: String, columns: [Column], delimiter: String = ",") {
         self.file = file; self.pathColumn = pathColumn; self.columns = columns; self.delimiter = delimiter
     }
+
+    /// As the catalogue stores it (`silo.manifest`): `{"columns","delimiter","file","path_column"}`.
+    enum CodingKeys: String, CodingKey { case file, pathColumn = "path_column", columns, delimiter }
+    enum OldKeys: String, CodingKey { case pathColumn }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        file = try c.decode(FilePath.self, forKey: .file)
+        columns = try c.decode([Column].self, forKey: .columns)
+        delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter) ?? ","
+        // Catalogues written by earlier versions stored "pathColumn".
+        pathColumn = try c.decodeIfPresent(String.self, forKey: .pathColumn)
+            ?? decoder.container(keyedBy: OldKeys.self).decode(String.self, forKey: .pathColumn)
+    }
 }
 
 /// `silomerge.yml`: silos with their rules and manifests, and the reconciliation policies.
@@ -49,28 +63,24 @@ public struct SiloMergeConfiguration: Sendable {
     public var catalog: String?
     public var silos: [SiloDefinition]
     public var manifests: [String: ManifestDefinition]
-    public var reconcile: [UnifiedField: ReconcilePolicy]
+    /// The `reconcile:` policies; nil when the file has no such section (the catalogue's stored
+    /// policies then stay as they are).
+    public var reconcile: [UnifiedField: ReconcilePolicy]?
 
     public init(source: String = "", catalog: String? = nil, silos: [SiloDefinition] = [],
-                manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy] = [:]) {
+                manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy]? = nil) {
         self.source = source; self.catalog = catalog; self.silos = silos
         self.manifests = manifests; self.reconcile = reconcile
     }
 
+    /// The largest configuration file read (a configuration is a few kilobytes).
+    public static let maximumFileSize = 4 << 20
+
     /// Reads and validates a configuration file. Every problem names the file, line and key.
     public static func load(path: String) throws -> SiloMergeConfiguration {
         let text: String
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let decoded = String(data: data, encoding: .utf8) else {
-                throw ConfigError(file: path, line: nil, message: "is not UTF-8 text")
-            }
-            text = decoded
-        } catch let error as ConfigError {
-            throw error
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? "cannot be read (\((error as NSError).localizedDescription))"
-            throw ConfigError(file: path, line: nil, message: reason)
+        do { text = try InputFile.readText(path, limit: maximumFileSize) } catch {
+            throw ConfigError(file: path, line: nil, message: error.reason)
         }
         let base = Posix.absolute(FilePath(path)).bytes
         let folder = base.lastIndex(of: 0x2F).map { Array(base[..<max($0, 1)]) } ?? base
@@ -80,10 +90,8 @@ public struct SiloMergeConfiguration: Sendable {
     /// Parses configuration text; relative paths are taken relative to `folder`.
     public static func parse(_ text: String, source: String, relativeTo folder: FilePath) throws -> SiloMergeConfiguration {
         let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigError(file: source, line: nil, message: "is not valid YAML: \(error)")
+        do { root = try YAMLInput.compose(text) } catch {
+            throw ConfigError(file: source, line: error.line, message: error.message)
         }
         guard let root else { throw ConfigError(file: source, line: nil, message: "is empty") }
         let reader = ConfigReader(file: source, folder: folder)
@@ -168,6 +176,7 @@ private struct ConfigReader {
                     if let manifest { config.manifests[silo.name] = manifest }
                 }
             case "reconcile":
+                config.reconcile = [:]
                 for (field, fieldNode, policyNode) in try mapping(value, "reconcile") {
                     guard let f = UnifiedField(rawValue: field) else {
                         throw fail(fieldNode, "reconcile: unknown field '\(field)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -182,7 +191,7 @@ private struct ConfigReader {
                     if policy == .longest && f.kind != .text {
                         throw fail(policyNode, "reconcile.\(field): 'longest' compares texts; it does not apply to \(field)")
                     }
-                    config.reconcile[f] = policy
+                    config.reconcile?[f] = policy
                 }
             default:
                 throw fail(keyNode, "unknown key '\(key)' (expected catalog, silos, reconcile)")
@@ -198,6 +207,7 @@ private struct ConfigReader {
         var root: FilePath?
         var priority = defaultPriority
         var includes: [String] = [], excludes: [String] = []
+        var oneFileSystem = false
         var manifestNode: Node?
         for (key, keyNode, value) in try mapping(node, what) {
             switch key {
@@ -209,8 +219,14 @@ private struct ConfigReader {
             case "include": includes = try stringList(value, "\(what).include")
             case "exclude": excludes = try stringList(value, "\(what).exclude")
             case "manifest": manifestNode = value
+            case "one_file_system":
+                switch try string(value, "\(what).one_file_system").lowercased() {
+                case "true", "yes", "on": oneFileSystem = true
+                case "false", "no", "off": oneFileSystem = false
+                default: throw fail(value, "\(what).one_file_system must be true or false")
+                }
             default:
-                throw fail(keyNode, "\(what): unknown key '\(key)' (expected name, path, priority, include, exclude, manifest)")
+                throw fail(keyNode, "\(what): unknown key '\(key)' (expected name, path, priority, include, exclude, manifest, one_file_system)")
             }
         }
         guard let name else { throw fail(node, "\(what) has no name") }
@@ -221,7 +237,7 @@ private struct ConfigReader {
         }
         let manifest = try manifestNode.map { try readManifest($0, what: "\(what).manifest") }
         let silo = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes,
-                                  manifest: manifest)
+                                  manifest: manifest, oneFileSystem: oneFileSystem)
         return (silo, manifest)
     }
 

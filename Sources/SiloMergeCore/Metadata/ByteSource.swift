@@ -134,6 +134,18 @@ enum MetadataLimits {
     static let maxSegments = 100_000
     /// Bytes searched for the XMP packet fallback, at each end of the file.
     static let scanWindow = 1024 * 1024
+    /// Per file, whatever the format: bytes inflated from compressed blocks in all.
+    static let maxInflatedPerFile = 16 * 1024 * 1024
+    /// Per file: XMP packets parsed.
+    static let maxXMPPackets = 16
+    /// Per file: values kept for one field.
+    static let maxValuesPerField = 16
+    /// Per value: list items kept.
+    static let maxListItems = 2000
+    /// Per value: bytes of its text (or of its raw form, if longer).
+    static let maxValueBytes = 1024 * 1024
+    /// Per file: bytes of values stored in the catalogue (values and raw forms).
+    static let maxStoredBytesPerFile = 4 * 1024 * 1024
 }
 
 extension Int64 {

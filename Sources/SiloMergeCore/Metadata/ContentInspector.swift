@@ -56,7 +56,8 @@ struct XPacketStreamScanner {
 }
 
 /// What the scan learns about a file's content besides its hash: its format from the magic
-/// bytes, pixel dimensions, the SHA-256 of the image data alone (JPEG, PNG, TIFF), and every
+/// bytes, pixel dimensions, the SHA-256 of the image data alone (JPEG, PNG, TIFF and TIFF-based
+/// raw, WebP: see `ImageDataHash`), and every
 /// embedded metadata value with the one the file's own (MWG) reconciliation prefers.
 public struct ContentInfo: Sendable, Hashable {
     public var format: MediaFormat
@@ -102,8 +103,7 @@ public enum ContentInspector {
                                values: metadata.values, problems: metadata.problems)
         let winners = MetadataReader.reconcileInFile(metadata)
         info.preferred = metadata.values.map { winners[$0.field] == $0 }
-        switch metadata.format {
-        case .jpeg, .png, .tiff, .heic, .avif, .mp4, .mov, .cr3:
+        if ImageDataHash.supports(metadata.format) {
             do {
                 let limit: Int64? = imageHashing == .prefix ? ImageHashing.prefixBytes : nil
                 if let r = try ImageDataHash.prefix(FileByteSource(fd: fd, size: size), format: metadata.format, bytes: limit) {
@@ -115,8 +115,6 @@ public enum ContentInspector {
             } catch {
                 info.problems.append(MetadataProblem(block: "image data", reason: "\(error)"))
             }
-        default:
-            break
         }
         return info
     }

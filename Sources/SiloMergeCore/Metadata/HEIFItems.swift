@@ -290,7 +290,7 @@ extension ImageDataHash {
     /// derived from, in the order `iref/dimg` lists them. Exif, XMP, thumbnails and every box
     /// outside the items' data are left out, so rewriting the metadata (which moves the data
     /// about in the file) keeps the hash.
-    static func heif(_ s: some ByteSource, _ h: SHA256Hasher) throws {
+    static func heif(_ s: some ByteSource, _ h: Counting) throws {
         let c = MetadataCollector(source: s)
         let top = try BMFFReader.boxes(c, from: 0, to: s.size)
         guard let meta = top.first(where: { $0.is("meta") }) else {
@@ -311,7 +311,7 @@ extension ImageDataHash {
     /// MP4, MOV, 3GP, CR3: the media data — the payload of every top-level `mdat` box, in file
     /// order. Metadata lives in `moov` (and `uuid` boxes), which editing tools rewrite; the
     /// samples they leave alone.
-    static func mediaData(_ s: some ByteSource, _ h: SHA256Hasher) throws {
+    static func mediaData(_ s: some ByteSource, _ h: Counting) throws {
         let c = MetadataCollector(source: s)
         let mdats = try BMFFReader.boxes(c, from: 0, to: s.size).filter { $0.is("mdat") }
         // No media bytes (a reference movie, an empty mdat) is no picture: an empty hash would
@@ -322,7 +322,7 @@ extension ImageDataHash {
     }
 
     /// Hashes `count` bytes at `offset` in 1 MiB reads; throws when the file is shorter.
-    static func hashBytes(_ s: some ByteSource, _ h: SHA256Hasher, _ offset: Int64, _ count: Int64, _ what: String) throws {
+    static func hashBytes(_ s: some ByteSource, _ h: Counting, _ offset: Int64, _ count: Int64, _ what: String) throws {
         guard let end = offset.checkedAdd(count), end <= s.size, offset >= 0 else {
             throw MetadataProblem(block: what, reason: "data at offset \(offset) (+\(count) bytes) runs past the end of the file")
         }

@@ -5,6 +5,10 @@ enum IPTCReader {
         var iim: [UInt8]?
         /// Resource 0x0425: the MD5 of the IIM data when the XMP was last synchronised.
         var digest: [UInt8]?
+        /// Resource 0x0422: an EXIF block (TIFF structure), as Photoshop stores it in PSD files.
+        var exif: [UInt8]?
+        /// Resource 0x0424: the XMP packet.
+        var xmp: [UInt8]?
     }
 
     /// Walks Photoshop image resource blocks: signature "8BIM" (or the rarer "PHUT", "AgHg",
@@ -34,6 +38,8 @@ enum IPTCReader {
             if size % 2 == 1 { r.skip(1) }
             if id == 0x0404, out.iim == nil { out.iim = Array(data) }
             if id == 0x0425, out.digest == nil { out.digest = Array(data) }
+            if id == 0x0422, out.exif == nil { out.exif = Array(data) }
+            if id == 0x0424, out.xmp == nil { out.xmp = Array(data) }
         }
         return out
     }
@@ -82,11 +88,14 @@ enum IPTCReader {
             sets.append(DataSet(record: record, number: number, data: data))
             if sets.count > 100_000 { break }
         }
+        // CodedCharacterSet (1:90) "ESC % G" declares UTF-8. Without it, ExifTool's rule: UTF-8
+        // when the bytes are valid UTF-8, else Windows-1252 (never ISO-8859-1, whose 0x80-0x9F
+        // are control characters); control characters are never kept.
         let utf8 = sets.contains { $0.record == 1 && $0.number == 90 && Array($0.data) == [0x1B, 0x25, 0x47] }
         func decode(_ d: ArraySlice<UInt8>) -> String {
             let bytes = TextDecoding.cutAtNUL(d)
-            if utf8, let s = String(validatingUTF8Bytes: bytes) { return s }
-            return TextDecoding.utf8OrLatin1(bytes)
+            if utf8, let s = String(validatingUTF8Bytes: bytes) { return TextDecoding.withoutControlCharacters(s) }
+            return TextDecoding.utf8OrWindows1252(bytes)
         }
         var out: [SourcedValue] = []
         func text(_ number: UInt8, _ field: UnifiedField, _ tag: String) {

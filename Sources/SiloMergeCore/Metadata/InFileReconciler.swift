@@ -38,8 +38,9 @@
 ///    MP4 metadata (Apple keys, then iTunes items, then user data atoms, then the movie
 ///    header's date), document properties (OOXML, ODF), audio tags (ID3v2 before ID3v1).
 ///
-/// Within one origin, XMP date candidates rank photoshop:DateCreated, then xmp:CreateDate, then
-/// exif:DateTimeOriginal; XMP country ranks photoshop:Country, then Iptc4xmpCore:CountryName;
+/// Within one origin, XMP date candidates rank photoshop:DateCreated (MWG's), then
+/// exif:DateTimeOriginal (when the photo was taken), then xmp:CreateDate (when the resource was
+/// created: for a photo, MWG maps it to EXIF's DateTimeDigitized); XMP country ranks photoshop:Country, then Iptc4xmpCore:CountryName;
 /// otherwise the first value read wins (the standard XMP packet before the extended one). XMP
 /// values from a standalone XMP file (origin `.sidecar`) count as XMP.
 enum InFileReconciler {
@@ -83,8 +84,8 @@ enum InFileReconciler {
     private static func rank(_ tag: String) -> Int {
         switch tag {
         case "XMP-photoshop:DateCreated", "XMP-photoshop:Country": return 0
-        case "XMP-xmp:CreateDate", "XMP-Iptc4xmpCore:CountryName": return 1
-        case "XMP-exif:DateTimeOriginal": return 2
+        case "XMP-exif:DateTimeOriginal", "XMP-Iptc4xmpCore:CountryName": return 1
+        case "XMP-xmp:CreateDate": return 2
         default: return 0
         }
     }
@@ -116,7 +117,7 @@ enum InFileReconciler {
         } else if let xmp {
             return xmp
         }
-        return first(field, m, [.png]) ?? first(field, m, [.pdf])
+        return first(field, m, [.png]) ?? first(field, m, [.pdf]) ?? first(field, m, [.postscript])
             ?? first(field, m, [.quicktime]) ?? first(field, m, [.document]) ?? first(field, m, [.audio])
     }
 

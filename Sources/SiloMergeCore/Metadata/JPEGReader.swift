@@ -12,14 +12,48 @@ enum JPEGReader {
         var chunks: [(offset: Int, data: ArraySlice<UInt8>)] = []
     }
 
+    /// The most stray bytes skipped looking for the next marker after a segment.
+    static let maxResync = 1 << 20
+
+    /// Finds the next marker at or after `from`: returns its offset (the 0xFF) and how many
+    /// stray bytes came first. A marker is 0xFF followed by a byte that is neither 0x00 (a
+    /// stuffed byte) nor 0xFF (fill); fill bytes before a marker are not stray.
+    static func nextMarker(_ src: any ByteSource, from: Int64) throws -> (offset: Int64, skipped: Int)? {
+        var pos = from
+        var skipped = 0
+        while skipped <= maxResync {
+            let chunk = try src.read(at: pos, count: 4096)
+            guard chunk.count >= 2 else { return nil }
+            var i = 0
+            while i + 1 < chunk.count {
+                if chunk[i] == 0xFF {
+                    var k = i + 1
+                    while k < chunk.count, chunk[k] == 0xFF { k += 1 }
+                    if k == chunk.count { break }         // fill runs past this chunk: read on from i
+                    if chunk[k] != 0x00 { return (pos + Int64(k - 1), skipped + i) }
+                    i = k + 1
+                    continue
+                }
+                i += 1
+            }
+            guard i > 0 else { return nil }
+            pos += Int64(i)
+            skipped += i
+        }
+        return nil
+    }
+
     static func read(_ c: MetadataCollector) throws {
         let src = c.source
         var pos: Int64 = 2
         var segments = 0
         var standardXMP: [UInt8]?
         var extended: [String: Extended] = [:]
+        var extendedBytes = 0
         var photoshop: [UInt8] = []
-        var sawExif = false
+        var exif: [UInt8]?
+        var exifOpen = false   // the last segment was EXIF: an "Exif\0\0" APP1 without a TIFF header continues it
+        var previous = "SOI"
         while true {
             segments += 1
             guard segments <= MetadataLimits.maxSegments else {
@@ -30,9 +64,16 @@ enum JPEGReader {
                 c.problem("JPEG", "the file ends at offset \(pos) before the image data (no SOS marker)")
                 break
             }
-            guard m[0] == 0xFF else {
-                c.problem("JPEG", "expected a marker at offset \(pos), found \(hexString(m[0]))")
-                break
+            if m[0] != 0xFF || m[1] == 0x00 {
+                // Stray bytes between segments: resynchronise on the next marker, as ExifTool
+                // and libjpeg do.
+                guard let (next, skipped) = try nextMarker(src, from: pos) else {
+                    c.problem("JPEG", "expected a marker at offset \(pos), found \(hexString(m[0])) and no marker after it; stopped")
+                    break
+                }
+                c.problem("JPEG", "skipped \(skipped) unknown bytes after the \(previous) segment (offset \(pos))")
+                pos = next
+                continue
             }
             let marker = m[1]
             if marker == 0xFF { pos += 1; continue }     // fill byte
@@ -48,16 +89,33 @@ enum JPEGReader {
                 c.problem("JPEG", "segment \(hexString(marker)) at offset \(pos) claims \(length) bytes, past the end of the file")
                 break
             }
+            var continuesEXIF = false
             switch marker {
             case 0xE1:
                 let peek = try src.read(at: dataStart, count: min(dataLength, 64))
-                if peek.hasBytes(exifHeader), !sawExif {
-                    sawExif = true
-                    if let d = try src.exact(at: dataStart, count: dataLength) { c.addEXIF(Array(d[6...])) }
+                if let header = exifHeaderLength(peek) {
+                    let tiffFollows = peek.count >= header + 4
+                        && (peek.hasBytes([0x4D, 0x4D, 0x00, 0x2A], at: header) || peek.hasBytes([0x49, 0x49, 0x2A, 0x00], at: header))
+                    if exif == nil {
+                        if let d = try src.exact(at: dataStart, count: dataLength) {
+                            exif = Array(d[header...])
+                            continuesEXIF = true
+                        }
+                    } else if exifOpen, !tiffFollows {
+                        // Multi-segment EXIF (larger than one APP1): joined, as ExifTool does.
+                        if let d = try src.exact(at: dataStart, count: dataLength), exif!.count + d.count <= MetadataLimits.maxBlock {
+                            exif! += d[header...]
+                            continuesEXIF = true
+                            c.noteOnce("EXIF", "multi-segment", "the EXIF spans several APP1 segments (joined)")
+                        }
+                    }
                 } else if peek.hasBytes(xmpHeader), standardXMP == nil {
                     if let d = try src.exact(at: dataStart, count: dataLength) { standardXMP = Array(d[xmpHeader.count...]) }
                 } else if peek.hasBytes(extendedXMPHeader) {
-                    if let d = try src.exact(at: dataStart, count: dataLength) {
+                    if extendedBytes + dataLength > 2 * MetadataLimits.maxBlock {
+                        c.noteOnce("XMP", "extended", "more than \(2 * MetadataLimits.maxBlock) bytes of extended XMP segments; the rest are not read")
+                    } else if let d = try src.exact(at: dataStart, count: dataLength) {
+                        extendedBytes += dataLength
                         addExtendedChunk(d, to: &extended, collector: c)
                     }
                 }
@@ -75,8 +133,11 @@ enum JPEGReader {
             default:
                 break
             }
+            exifOpen = continuesEXIF
+            previous = markerName(marker)
             pos = segmentEnd
         }
+        if let exif { c.addEXIF(exif) }
         if !photoshop.isEmpty { c.addPhotoshop(photoshop) }
         guard let standardXMP else {
             if !extended.isEmpty { c.problem("XMP", "extended XMP without a standard XMP packet naming it; ignored") }
@@ -93,6 +154,30 @@ enum JPEGReader {
             }
         } else if !extended.isEmpty {
             c.problem("XMP", "extended XMP segments present but the standard XMP has no xmpNote:HasExtendedXMP; ignored")
+        }
+    }
+
+    /// The length of an EXIF APP1 header: "Exif\0\0" (or "Exif\0" and any byte, as some
+    /// Kodak cameras write), after up to 4 bytes of garbage, as ExifTool accepts it. nil when
+    /// the segment is not EXIF.
+    static func exifHeaderLength(_ peek: [UInt8]) -> Int? {
+        for garbage in 0...4 where peek.hasBytes(asciiBytes("Exif") + [0], at: garbage) && peek.count > garbage + 5 {
+            return garbage + 6
+        }
+        return nil
+    }
+
+    /// "APP1", "SOF0", "DQT"... for messages.
+    static func markerName(_ m: UInt8) -> String {
+        switch m {
+        case 0xC4: return "DHT"
+        case 0xCC: return "DAC"
+        case 0xC0...0xCF: return "SOF\(m - 0xC0)"
+        case 0xDB: return "DQT"
+        case 0xDD: return "DRI"
+        case 0xE0...0xEF: return "APP\(m - 0xE0)"
+        case 0xFE: return "COM"
+        default: return "marker \(hexString(m))"
         }
     }
 

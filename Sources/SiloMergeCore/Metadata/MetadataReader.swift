@@ -8,6 +8,15 @@
 /// mutable state. It never throws or traps on a broken file; I/O errors and malformed blocks
 /// come back as `problems`, with whatever could still be read.
 public enum MetadataReader {
+    /// What the readers know how to read, as a number stored with each file's metadata
+    /// (`file.metadata_read`): a rescan reads the metadata of a file again, even unchanged,
+    /// when it was read by an older version, so formats and fields added since reach the
+    /// catalogue without a full rehash. 1: the first readers; 2: TIFF-based raw, BigTIFF,
+    /// PSD, EPS, BMP, ICO, ImageMagick PNG profiles, ExifTool's image data hash.
+    /// 3: HEIC/AVIF, QuickTime/MP4/3GP, CR3, JPEG 2000/XL, Office/ODF, PDF XMP streams, audio;
+    /// image hashes of HEIF and video; the image-data prefix (`file.image_prefix`).
+    public static let version = 3
+
     /// Sniffs the format from magic bytes (never the extension) and reads every embedded block.
     /// Never throws and never traps: whatever cannot be read becomes a `MetadataProblem`.
     public static func read(_ source: some ByteSource) -> EmbeddedMetadata {
@@ -24,7 +33,7 @@ public enum MetadataReader {
             switch c.format {
             case .jpeg: try JPEGReader.read(c)
             case .png: try PNGReader.read(c)
-            case .tiff: try readTIFF(c)
+            case .tiff, .dng, .nef, .cr2, .arw, .orf, .rw2, .pef, .iiq: try readTIFF(c)
             case .gif: try GIFReader.read(c)
             case .webp: try WebPReader.read(c)
             case .mp4, .mov, .heic, .avif, .cr3: try BMFFReader.read(c)
@@ -32,7 +41,12 @@ public enum MetadataReader {
             case .docx, .xlsx, .pptx, .odt, .ods, .odp, .zip: try ZipReader.read(c)
             case .mp3, .ogg, .flac, .wav, .avi: try AudioReaders.read(c)
             case .pdf: try PDFReader.read(c)
+            case .svg: try SVGReader.read(c)
             case .xmp: try readStandaloneXMP(c)
+            case .psd: try PSDReader.read(c)
+            case .eps: try EPSReader.read(c)
+            case .bmp: try BMPReader.read(c)
+            case .ico: try ICOReader.read(c)
             case .other: break
             }
             // ExifTool's -scanForXMP: every file whose structure gave no XMP is searched for a
@@ -58,11 +72,14 @@ public enum MetadataReader {
 
     // MARK: - Formats without a reader of their own
 
+    /// TIFF, BigTIFF and the TIFF-based raw formats: the format is refined from the header,
+    /// DNGVersion and Make once IFD0 is read.
     static func readTIFF(_ c: MetadataCollector) throws {
         let r = EXIFReader.read(c.source, tiffFile: true)
+        if let raw = r.rawFormat { c.format = raw }
         c.values += r.values
         c.addProblems(r.problems)
-        c.setDimensions(r.imageWidth, r.imageHeight, tag: "IFD0")
+        c.setDimensions(r.imageWidth, r.imageHeight, tag: r.dimensionIFD)
         if let xmp = r.xmp { c.addXMP(xmp, block: "XMP") }
         if let ps = r.photoshop {
             c.addPhotoshop(ps)
@@ -101,6 +118,12 @@ public struct MetadataReadOptions: Sendable, Hashable {
 }
 
 /// Collects what the format readers find. One per `read`; not shared across threads.
+///
+/// Every file, whatever its format, is held to the same per-file caps (`MetadataLimits`):
+/// compressed blocks inflate to at most `maxInflatedPerFile` bytes in all, at most
+/// `maxXMPPackets` XMP packets are parsed, and `finish` keeps at most `maxValuesPerField`
+/// values per field, `maxListItems` items per list, values of at most `maxValueBytes` and
+/// `maxStoredBytesPerFile` bytes in all. Reaching a cap is a note on the file, never a stall.
 final class MetadataCollector {
     let source: any ByteSource
     var format: MediaFormat = .other
@@ -110,8 +133,52 @@ final class MetadataCollector {
     var problems: [MetadataProblem] = []
     var iptcDigest: IPTCDigestState = .absent
     var foundXMP = false
+    /// Bytes inflated so far for this file (PNG text, PDF streams, ...).
+    private(set) var inflatedBytes = 0
+    private var xmpPackets = 0
+    private var reportedCaps: Set<String> = []
 
     init(source: any ByteSource) { self.source = source }
+
+    /// False once `field` already has as many values as the file may keep: a reader can skip
+    /// decoding more (`finish` would drop them), with a note.
+    func wants(_ field: UnifiedField, block: String) -> Bool {
+        var n = 0
+        for v in values where v.field == field { n += 1 }
+        guard n >= MetadataLimits.maxValuesPerField else { return true }
+        noteOnce("metadata", "field \(field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(field.rawValue) in one file; the rest are ignored")
+        return false
+    }
+
+    /// A note given once per file for each block and key (a cap reached, a repair made).
+    func noteOnce(_ block: String, _ key: String, _ reason: String) {
+        guard reportedCaps.insert(block + "\u{1F}" + key).inserted else { return }
+        problem(block, reason)
+    }
+
+    /// zlib-inflates a block within what is left of the file's inflate budget.
+    func inflate(_ bytes: ArraySlice<UInt8>, block: String, what: String) -> [UInt8]? {
+        let left = MetadataLimits.maxInflatedPerFile - inflatedBytes
+        guard left > 0 else {
+            noteOnce(block, "inflate", "\(what) and later compressed blocks not read: the file already inflated to \(MetadataLimits.maxInflatedPerFile) bytes, the per-file limit")
+            return nil
+        }
+        switch Inflate.zlib(bytes, limit: min(MetadataLimits.maxBlock, left)) {
+        case .success(let out):
+            inflatedBytes += out.count
+            return out
+        case .failure(.tooLarge(let limit)):
+            inflatedBytes += limit
+            if limit < MetadataLimits.maxBlock {
+                noteOnce(block, "inflate", "\(what) and later compressed blocks not read: the file inflates to more than \(MetadataLimits.maxInflatedPerFile) bytes, the per-file limit")
+            } else {
+                problem(block, "\(what) inflates to more than \(limit) bytes; refused")
+            }
+        case .failure(.corrupt(let why)):
+            problem(block, "\(what) cannot be decompressed: \(why)")
+        }
+        return nil
+    }
 
     func problem(_ block: String, _ reason: String) {
         if problems.count < MetadataLimits.maxProblems { problems.append(MetadataProblem(block: block, reason: reason)) }
@@ -130,13 +197,19 @@ final class MetadataCollector {
     @discardableResult
     func addXMP<C: Collection>(_ bytes: C, block: String, origin: MetadataOrigin = .xmp) -> String? where C.Element == UInt8 {
         foundXMP = true
+        xmpPackets += 1
+        guard xmpPackets <= MetadataLimits.maxXMPPackets else {
+            noteOnce(block, "packets", "more than \(MetadataLimits.maxXMPPackets) XMP packets; the rest are not read")
+            return nil
+        }
         let r = XMPParser.parse(bytes, origin: origin, block: block)
         values += r.values
         addProblems(r.problems)
         return r.extendedGUID
     }
 
-    /// A Photoshop image resource block: IPTC records and the IPTC digest.
+    /// A Photoshop image resource block: IPTC records and the IPTC digest, and the EXIF and
+    /// XMP resources PSD files keep there.
     func addPhotoshop(_ bytes: [UInt8]) {
         var problems: [MetadataProblem] = []
         let res = IPTCReader.resources(bytes, problems: &problems)
@@ -145,6 +218,8 @@ final class MetadataCollector {
         }
         iptcDigest = IPTCReader.digestState(res)
         addProblems(problems)
+        if let exif = res.exif { addEXIF(exif.hasBytes(JPEGReader.exifHeader) ? Array(exif[6...]) : exif) }
+        if let xmp = res.xmp, !foundXMP { addXMP(xmp, block: "XMP") }
     }
 
     func addEXIF(_ bytes: [UInt8]) {
@@ -153,7 +228,65 @@ final class MetadataCollector {
         addProblems(r.problems)
     }
 
+    /// The values as stored: control characters removed, invalid dates turned into notes, and
+    /// the per-file caps applied.
+    private func checkedValues() -> [SourcedValue] {
+        var out: [SourcedValue] = []
+        out.reserveCapacity(values.count)
+        var perField: [UnifiedField: Int] = [:]
+        var stored = 0
+        for var v in values {
+            let block = v.tag.split(separator: ":").first.map(String.init) ?? "metadata"
+            v.raw = TextDecoding.withoutControlCharacters(v.raw)
+            switch v.value {
+            case .text(let s):
+                let t = TextDecoding.withoutControlCharacters(s).metadataTrimmed
+                guard !t.isEmpty else { continue }
+                if v.field.kind == .date {
+                    problem(block, "\(v.tag) '\(TextDecoding.printable(s, limit: 40))' is not a date; ignored")
+                    continue
+                }
+                v.value = .text(t)
+            case .list(let items):
+                var cleaned = items.map { TextDecoding.withoutControlCharacters($0).metadataTrimmed }.filter { !$0.isEmpty }
+                guard !cleaned.isEmpty else { continue }
+                if cleaned.count > MetadataLimits.maxListItems {
+                    noteOnce(block, "items \(v.tag)", "\(v.tag) holds \(cleaned.count) items; only the first \(MetadataLimits.maxListItems) are kept")
+                    cleaned.removeLast(cleaned.count - MetadataLimits.maxListItems)
+                }
+                v.value = .list(cleaned)
+            case .date(let d):
+                guard DateNormalizer.isValidISO(d) else {
+                    problem(block, "\(v.tag) '\(TextDecoding.printable(d, limit: 40))' is not a date; ignored")
+                    continue
+                }
+            default:
+                break
+            }
+            let valueBytes = max(v.value.json.utf8.count, v.raw.utf8.count)
+            guard valueBytes <= MetadataLimits.maxValueBytes else {
+                problem(block, "\(v.tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
+                continue
+            }
+            let size = v.value.json.utf8.count + v.raw.utf8.count
+            let n = perField[v.field, default: 0]
+            guard n < MetadataLimits.maxValuesPerField else {
+                noteOnce("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")
+                continue
+            }
+            guard stored + size <= MetadataLimits.maxStoredBytesPerFile else {
+                noteOnce("metadata", "stored", "the file's metadata values exceed \(MetadataLimits.maxStoredBytesPerFile) bytes; the rest are ignored")
+                continue
+            }
+            perField[v.field] = n + 1
+            stored += size
+            out.append(v)
+        }
+        return out
+    }
+
     func finish() -> EmbeddedMetadata {
+        let kept = checkedValues()
         var all: [SourcedValue] = [SourcedValue(field: .format, value: .text(format.rawValue), origin: .header,
                                                 tag: "File:FileType", raw: format.rawValue)]
         if let width, let height {
@@ -162,7 +295,7 @@ final class MetadataCollector {
             all.append(SourcedValue(field: .height, value: .integer(height), origin: .header,
                                     tag: "\(dimensionTag):ImageHeight", raw: "\(height)"))
         }
-        return EmbeddedMetadata(format: format, width: width, height: height, values: all + values,
+        return EmbeddedMetadata(format: format, width: width, height: height, values: all + kept,
                                 iptcDigest: iptcDigest, problems: problems)
     }
 }
@@ -178,7 +311,11 @@ enum FormatSniffer {
         if h.hasBytes([0xFF, 0xD8, 0xFF]) { return .jpeg }
         if h.hasBytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
         if h.hasBytes(asciiBytes("GIF87a")) || h.hasBytes(asciiBytes("GIF89a")) { return .gif }
-        if h.hasBytes([0x49, 0x49, 0x2A, 0x00]) || h.hasBytes([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        if isTIFF(h) { return .tiff }
+        if h.hasBytes(asciiBytes("8BPS")), let v = h.u16(at: 4, bigEndian: true), v == 1 || v == 2 { return .psd }
+        if h.hasBytes(asciiBytes("%!PS")) || h.hasBytes([0xC5, 0xD0, 0xD3, 0xC6]) { return .eps }
+        if BMPReader.looksLikeBMP(h) { return .bmp }
+        if ICOReader.looksLikeICO(h) { return .ico }
         if h.hasBytes(asciiBytes("RIFF")), h.hasBytes(asciiBytes("WEBP"), at: 8) { return .webp }
         if h.hasBytes(asciiBytes("ftyp"), at: 4) { return bmffBrand(h) }
         // QuickTime files older than ftyp (before 2001) start with one of these atoms.
@@ -188,8 +325,39 @@ enum FormatSniffer {
         }
         if h.hasBytes(asciiBytes("%PDF-")) { return .pdf }
         if let f = AudioReaders.sniff(h, source: source) ?? JP2Reader.sniff(h) ?? ZipReader.sniff(h) { return f }
-        if looksLikeXMP(h, source: source) { return .xmp }
-        return .other
+        return xmlFormat(h, source: source) ?? .other
+    }
+
+    /// An XML document by its first element: `svg` (an SVG image, whatever XMP it holds), or an
+    /// XMP packet (`<?xpacket begin`, `x:xmpmeta`, `x:xapmeta`, `rdf:RDF`).
+    static func xmlFormat(_ h: [UInt8], source: (any ByteSource)?) -> MediaFormat? {
+        guard looksLikeXMP(h, source: source) || looksLikeSVG(h) else { return nil }
+        let head = (try? source?.read(at: 0, count: 64 << 10)) ?? h
+        guard let root = XMLHead.root(head) else {
+            // An XMP packet cut short (or whose prolog does not end in the first 64 KiB).
+            return looksLikeXMP(h, source: nil) ? .xmp : nil
+        }
+        switch root.local {
+        case "svg": return .svg
+        case "xmpmeta", "xapmeta", "RDF": return .xmp
+        default: return nil
+        }
+    }
+
+    /// Text that may be an SVG: `<svg`, or an XML declaration, comment or DOCTYPE first.
+    static func looksLikeSVG(_ h: [UInt8]) -> Bool {
+        var i = h.hasBytes([0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while i < h.count, h[i] == 0x20 || h[i] == 0x09 || h[i] == 0x0A || h[i] == 0x0D { i += 1 }
+        return h.hasBytes(asciiBytes("<svg"), at: i) || h.hasBytes(asciiBytes("<?xml"), at: i)
+            || h.hasBytes(asciiBytes("<!--"), at: i) || h.hasBytes(asciiBytes("<!DOCTYPE svg"), at: i)
+    }
+
+    /// Classic TIFF, BigTIFF, and the raw variants with their own magic numbers (Olympus ORF
+    /// "IIRO"/"IIRS"/"MMOR", Panasonic RW2 "IIU").
+    static func isTIFF(_ h: [UInt8]) -> Bool {
+        let little: [[UInt8]] = [[0x49, 0x49, 0x2A, 0x00], [0x49, 0x49, 0x2B, 0x00], asciiBytes("IIRO"), asciiBytes("IIRS"), [0x49, 0x49, 0x55, 0x00]]
+        let big: [[UInt8]] = [[0x4D, 0x4D, 0x00, 0x2A], [0x4D, 0x4D, 0x00, 0x2B], asciiBytes("MMOR")]
+        return (little + big).contains { h.hasBytes($0) }
     }
 
     /// ISO BMFF: from the major and compatible brands. A specific brand (CR3, QuickTime, AVIF,

@@ -1,6 +1,13 @@
-/// The container format of a file, decided from its magic bytes (never from its name).
+/// The container format of a file, decided from its magic bytes and structure (never from its
+/// name).
 public enum MediaFormat: String, Sendable, Codable, CaseIterable {
-    case jpeg, png, tiff, webp, gif, mp4, mov, heic, pdf, xmp, other
+    case jpeg, png, tiff, webp, gif, mp4, mov, heic, pdf, svg, xmp
+    /// Camera raw files built on TIFF: Adobe DNG, Nikon NEF, Canon CR2, Sony ARW, Olympus ORF,
+    /// Panasonic RW2, Pentax PEF, Phase One IIQ.
+    case dng, nef, cr2, arw, orf, rw2, pef, iiq
+    /// Photoshop PSD and PSB, Encapsulated PostScript (and PostScript-based Illustrator files),
+    /// Windows bitmaps and icons (ICO and CUR).
+    case psd, eps, bmp, ico
     // ISO base media file format relatives: AVIF images, Canon CR3 raw files.
     case avif, cr3
     // JPEG 2000 (JP2 boxes or a bare codestream) and JPEG XL (container or bare codestream).
@@ -9,6 +16,15 @@ public enum MediaFormat: String, Sendable, Codable, CaseIterable {
     case docx, xlsx, pptx, odt, ods, odp, zip
     // Audio and RIFF video.
     case mp3, ogg, flac, wav, avi
+    case other
+
+    /// TIFF and the raw formats built on it: read, and their image data hashed, as TIFF.
+    public var isTIFFBased: Bool {
+        switch self {
+        case .tiff, .dng, .nef, .cr2, .arw, .orf, .rw2, .pef, .iiq: true
+        default: false
+        }
+    }
 }
 
 /// Where a value came from.
@@ -29,6 +45,8 @@ public enum MetadataOrigin: String, Sendable, Codable, CaseIterable {
     case filesystem
     /// The PDF document information dictionary (/Title, /Author, ...).
     case pdf
+    /// PostScript / EPS document structuring comments (%%Title, %%Author, ...).
+    case postscript
     /// The file's own structure: the format from its magic bytes and the pixel dimensions from
     /// its image header (JPEG SOF, PNG IHDR, GIF screen descriptor, TIFF IFD0, WebP, MP4 tkhd).
     case header

@@ -1,18 +1,30 @@
 /// PNG: walks the chunks up to IEND, reading IHDR and the textual chunks (tEXt Latin-1,
-/// zTXt compressed Latin-1, iTXt UTF-8 optionally compressed, the iTXt XMP packet) and eXIf.
+/// zTXt compressed Latin-1, iTXt UTF-8 optionally compressed, the iTXt XMP packet), eXIf, and
+/// the hex-encoded "Raw profile type exif|APP1|iptc|xmp|8bim" text chunks ImageMagick writes.
 /// Image data (IDAT) is never read.
 enum PNGReader {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
     private static let textChunks: Set<String> = ["tEXt", "zTXt", "iTXt"]
 
-    /// PNG keywords → unified fields (keywords are case-sensitive in PNG).
+    /// PNG text keywords → unified fields, matched without regard to case or spaces (ExifTool
+    /// also takes "author" for "Author", and keeps "CreationTime" as well as the registered
+    /// "Creation Time"). The value is the tag's name, as ExifTool names it. "Comment" is not a
+    /// description: GIMP writes "Created with GIMP" there.
     static let keywordFields: [String: (UnifiedField, String)] = [
-        "Title": (.title, "Title"),
-        "Author": (.creator, "Author"),
-        "Description": (.description, "Description"),
-        "Copyright": (.rights, "Copyright"),
-        "Creation Time": (.dateCreated, "CreationTime"),
+        "title": (.title, "Title"),
+        "author": (.creator, "Author"),
+        "artist": (.creator, "Artist"),
+        "description": (.description, "Description"),
+        "copyright": (.rights, "Copyright"),
+        "creationtime": (.dateCreated, "CreationTime"),
+        "make": (.make, "Make"),
+        "model": (.model, "Model"),
     ]
+
+    /// The lookup key of a keyword: lower case, spaces dropped.
+    static func keywordKey(_ keyword: String) -> String {
+        String(keyword.lowercased().unicodeScalars.filter { $0 != " " })
+    }
 
     static func read(_ c: MetadataCollector) throws {
         let src = c.source
@@ -80,58 +92,133 @@ enum PNGReader {
             return
         }
         let keyword = TextDecoding.latin1(keywordBytes)
+        let key = keywordKey(keyword)
+        if let (field, _) = keywordFields[key], !c.wants(field, block: "PNG") { return }
         var value: String
+        var bytes: [UInt8]
         switch type {
         case "tEXt":
-            value = TextDecoding.latin1(r.rest())
+            bytes = Array(r.rest())
         case "zTXt":
             guard let method = r.u8(), method == 0 else {
-                c.problem("PNG", "zTXt '\(keyword)' uses an unknown compression method")
+                c.problem("PNG", "zTXt '\(printable(keyword))' uses an unknown compression method")
                 return
             }
-            guard let inflated = inflate(c, r.rest(), what: "zTXt '\(keyword)'") else { return }
-            value = TextDecoding.latin1(inflated)
+            guard let inflated = c.inflate(r.rest(), block: "PNG", what: "zTXt '\(printable(keyword))'") else { return }
+            bytes = inflated
         default: // iTXt
             guard let compressed = r.u8(), let method = r.u8(), r.cString() != nil, r.cString() != nil else {
-                c.problem("PNG", "iTXt '\(keyword)' has a truncated header")
+                c.problem("PNG", "iTXt '\(printable(keyword))' has a truncated header")
                 return
             }
-            var bytes = Array(r.rest())
+            bytes = Array(r.rest())
             if compressed == 1 {
                 guard method == 0 else {
-                    c.problem("PNG", "iTXt '\(keyword)' uses an unknown compression method")
+                    c.problem("PNG", "iTXt '\(printable(keyword))' uses an unknown compression method")
                     return
                 }
-                guard let inflated = inflate(c, bytes[...], what: "iTXt '\(keyword)'") else { return }
+                guard let inflated = c.inflate(bytes[...], block: "PNG", what: "iTXt '\(printable(keyword))'") else { return }
                 bytes = inflated
             }
             if keyword == "XML:com.adobe.xmp" {
                 c.addXMP(bytes, block: "XMP")
                 return
             }
-            value = TextDecoding.utf8OrLatin1(bytes)
         }
-        guard let (field, name) = keywordFields[keyword] else { return }
+        if key.hasPrefix("rawprofiletype") {
+            rawProfile(c, String(key.dropFirst("rawprofiletype".count)), keyword: keyword, text: bytes)
+            return
+        }
+        guard let (field, name) = keywordFields[key] else { return }
+        // tEXt and zTXt are Latin-1 by the PNG specification; iTXt is UTF-8.
+        value = type == "iTXt" ? TextDecoding.utf8OrWindows1252(bytes) : TextDecoding.latin1(bytes)
         let tag = "PNG:" + name
         let t = value.metadataTrimmed
         guard !t.isEmpty else { return }
         let v: FieldValue
         switch field {
         case .creator: v = .list([t])
-        case .dateCreated: v = DateNormalizer.iso(t).map(FieldValue.date) ?? .text(t)
+        case .dateCreated:
+            guard let iso = DateNormalizer.iso(t) else {
+                c.problem("PNG", "\(name) '\(TextDecoding.printable(t, limit: 40))' is not a date; ignored")
+                return
+            }
+            v = .date(iso)
         default: v = .text(t)
         }
         c.values.append(SourcedValue(field: field, value: v, origin: .png, tag: tag, raw: value))
     }
 
-    private static func inflate(_ c: MetadataCollector, _ bytes: ArraySlice<UInt8>, what: String) -> [UInt8]? {
-        switch Inflate.zlib(bytes) {
-        case .success(let out): return out
-        case .failure(.tooLarge(let limit)):
-            c.problem("PNG", "\(what) inflates to more than \(limit) bytes; refused")
-        case .failure(.corrupt(let why)):
-            c.problem("PNG", "\(what) cannot be decompressed: \(why)")
+    /// ImageMagick's "Raw profile type NAME" chunks: "\nNAME\n   LENGTH\nHEX…" holding an EXIF
+    /// block (with or without "Exif\0\0"; an APP1 profile may hold XMP instead), IPTC IIM or a
+    /// Photoshop resource block, or an XMP packet; decoded as ExifTool's ProcessProfile does.
+    private static func rawProfile(_ c: MetadataCollector, _ kind: String, keyword: String, text: [UInt8]) {
+        guard let profile = decodeRawProfile(text) else {
+            c.problem("PNG", "'\(printable(keyword))' is not a hex-encoded profile")
+            return
         }
-        return nil
+        if profile.declaredLength != profile.bytes.count {
+            c.problem("PNG", "'\(printable(keyword))' declares \(profile.declaredLength) bytes but holds \(profile.bytes.count)")
+        }
+        let b = profile.bytes
+        switch kind {
+        case "exif", "app1":
+            if b.hasBytes(JPEGReader.exifHeader) { c.addEXIF(Array(b[6...])) }
+            else if b.hasBytes(JPEGReader.xmpHeader) { c.addXMP(b[JPEGReader.xmpHeader.count...], block: "XMP") }
+            else if b.hasBytes(asciiBytes("MM")) || b.hasBytes(asciiBytes("II")) { c.addEXIF(b) }
+            else if kind == "exif" { c.problem("PNG", "'\(printable(keyword))' holds neither EXIF nor XMP") }
+        case "iptc":
+            if b.first == 0x1C {
+                var problems: [MetadataProblem] = []
+                c.values += IPTCReader.values(b, problems: &problems)
+                c.addProblems(problems)
+            } else {
+                c.addPhotoshop(b)
+            }
+        case "8bim":
+            c.addPhotoshop(b)
+        case "xmp":
+            c.addXMP(b, block: "XMP")
+        default:
+            break   // icc, icm and other profiles hold no descriptive metadata
+        }
+    }
+
+    /// "\nNAME\n  LENGTH\nHEX DIGITS (with white space)" → the bytes and the declared length.
+    static func decodeRawProfile(_ text: [UInt8]) -> (bytes: [UInt8], declaredLength: Int)? {
+        var i = 0
+        guard text.first == 0x0A else { return nil }
+        i = 1
+        while i < text.count, text[i] != 0x0A { i += 1 }          // the profile's name
+        guard i < text.count else { return nil }
+        i += 1
+        while i < text.count, text[i] == 0x20 || text[i] == 0x09 || text[i] == 0x0D || text[i] == 0x0A { i += 1 }
+        var length = 0
+        var digits = 0
+        while i < text.count, DateNormalizer.isDigit(text[i]) {
+            guard digits < 10 else { return nil }
+            length = length * 10 + Int(text[i] - 0x30)
+            digits += 1
+            i += 1
+        }
+        guard digits > 0, i < text.count, text[i] == 0x0A else { return nil }
+        i += 1
+        var out: [UInt8] = []
+        out.reserveCapacity(min(length, text.count / 2))
+        var high: UInt8?
+        while i < text.count {
+            let ch = text[i]
+            i += 1
+            let nibble: UInt8
+            switch ch {
+            case 0x30...0x39: nibble = ch - 0x30
+            case 0x61...0x66: nibble = ch - 0x61 + 10
+            case 0x41...0x46: nibble = ch - 0x41 + 10
+            case 0x20, 0x09, 0x0A, 0x0D: continue
+            default: return nil
+            }
+            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
+        }
+        return (out, length)
     }
 }

@@ -2,30 +2,71 @@
 struct TIFFEntry {
     var tag: UInt16
     var type: UInt16
-    var count: UInt32
-    /// The value bytes when they fit in the entry (4 bytes or fewer).
+    var count: UInt64
+    /// The value bytes when they fit in the entry (4 bytes, 8 in a BigTIFF).
     var inline: [UInt8]?
     /// Otherwise the value's offset inside the TIFF block.
-    var offset: UInt32
+    var offset: UInt64
     /// count × type size, or nil when that overflows or the type is unknown.
     var byteCount: Int?
 }
 
-/// A bounds-checked reader of TIFF structure (EXIF blocks and TIFF files), both byte orders.
-/// Reads through a `ByteSource` so that a TIFF file is never loaded whole: the IFDs and the
-/// few values asked for are read by offset.
+/// One image file directory, with the name ExifTool gives it ("IFD0", "ExifIFD", "SubIFD1"...).
+struct TIFFIFD {
+    var name: String
+    var offset: UInt64
+    var entries: [UInt16: TIFFEntry]
+    /// The next IFD in the chain (0 when none).
+    var next: UInt64
+    subscript(tag: UInt16) -> TIFFEntry? { entries[tag] }
+}
+
+/// The TIFF variants told apart by their header, as ExifTool's DoProcessTIFF does.
+enum TIFFHeaderKind: Sendable, Equatable {
+    /// Classic TIFF (magic 42) and the raw formats built on it (DNG, NEF, ARW, PEF...).
+    case classic
+    /// BigTIFF (magic 43): 8-byte offsets and counts, 20-byte entries.
+    case bigTIFF
+    /// Canon CR2: classic TIFF with "CR\x02\0" after the header.
+    case cr2
+    /// Olympus ORF: magic "RO" or "RS".
+    case orf
+    /// Panasonic RW2 / RWL / RAW: magic 0x55.
+    case panasonic
+    /// Phase One IIQ: classic TIFF with "IIII" after the header.
+    case iiq
+}
+
+/// A bounds-checked reader of TIFF structure (EXIF blocks, TIFF and BigTIFF files, TIFF-based
+/// raw files), both byte orders. Reads through a `ByteSource` so that a TIFF file is never
+/// loaded whole: the IFDs and the few values asked for are read by offset.
 ///
 /// Offsets inside a TIFF are relative to `base`, and nothing may lie past `base + length`.
 /// Guards: IFD offsets visited twice (loops), entry counts that do not fit, count × size
 /// overflow, value offsets outside the block.
+///
+/// Values are read whatever type the file stored them with, converted as ExifTool converts
+/// them: every integer type (BYTE, SHORT, LONG, SBYTE, SSHORT, SLONG, IFD, and BigTIFF's LONG8,
+/// SLONG8, IFD8), RATIONAL and SRATIONAL (0/0 is no value, n/0 infinite), FLOAT and DOUBLE;
+/// text from ASCII, UNDEFINED, BYTE and Exif 3.0's UTF-8 type.
 final class TIFFParser {
     let source: any ByteSource
     let base: Int64
     let length: Int64
     let block: String
     private(set) var bigEndian = true
+    private(set) var kind: TIFFHeaderKind = .classic
     private(set) var problems: [MetadataProblem] = []
-    private var visited: Set<UInt32> = []
+    private var visited: Set<UInt64> = []
+    /// IFD entries read so far: IFDs may overlap (a chain of IFDs one byte apart), so loops are
+    /// not the only way to make a small file cost a lot; the total is capped.
+    private var entriesRead = 0
+    static let maxEntries = 500_000
+
+    var isBigTIFF: Bool { kind == .bigTIFF }
+    /// Size of an offset, an inline value and the next-IFD pointer.
+    private var wordSize: Int { isBigTIFF ? 8 : 4 }
+    private var entrySize: Int { isBigTIFF ? 20 : 12 }
 
     init(source: any ByteSource, base: Int64 = 0, length: Int64? = nil, block: String) {
         self.source = source
@@ -38,9 +79,9 @@ final class TIFFParser {
         if problems.count < MetadataLimits.maxProblems { problems.append(MetadataProblem(block: block, reason: reason)) }
     }
 
-    /// Reads the 8-byte header; returns the offset of IFD0.
-    func header() throws -> UInt32? {
-        guard let h = try source.exact(at: base, count: 8) else {
+    /// Reads the header; returns the offset of IFD0.
+    func header() throws -> UInt64? {
+        guard let h = try source.exact(at: base, count: min(16, Int(min(length, 16)))), h.count >= 8 else {
             problem("the TIFF header is truncated (\(length) bytes)")
             return nil
         }
@@ -50,26 +91,45 @@ final class TIFFParser {
             problem("unknown byte order mark \(hexString(h[0]))\(String(h[1], radix: 16))")
             return nil
         }
-        guard h.u16(at: 2, bigEndian: bigEndian) == 42 else {
-            problem("the TIFF magic number is not 42")
+        let magic = h.u16(at: 2, bigEndian: bigEndian)!
+        switch magic {
+        case 42:
+            kind = .classic
+            if h.count >= 12, h.hasBytes(asciiBytes("CR"), at: 8), h[10] == 2 { kind = .cr2 }
+            else if h.count >= 12, h.hasBytes(asciiBytes("IIII"), at: 8) { kind = .iiq }
+        case 43:
+            // BigTIFF: bytesize of offsets (8), a zero word, then the 8-byte IFD0 offset.
+            guard h.count >= 16, h.u16(at: 4, bigEndian: bigEndian) == 8, h.u16(at: 6, bigEndian: bigEndian) == 0 else {
+                problem("the BigTIFF header is invalid")
+                return nil
+            }
+            kind = .bigTIFF
+            return h.u64(at: 8, bigEndian: bigEndian)
+        case 0x4F52, 0x5352:
+            kind = .orf
+        case 0x55:
+            kind = .panasonic
+        default:
+            problem("the TIFF magic number is \(magic), not 42")
             return nil
         }
-        return h.u32(at: 4, bigEndian: bigEndian)
+        return UInt64(h.u32(at: 4, bigEndian: bigEndian)!)
     }
 
     static func typeSize(_ type: UInt16) -> Int? {
         switch type {
-        case 1, 2, 6, 7: return 1
-        case 3, 8: return 2
+        case 1, 2, 6, 7, 129: return 1
+        case 3, 8, 14: return 2
         case 4, 9, 11, 13: return 4
-        case 5, 10, 12: return 8
+        case 5, 10, 12, 15, 16, 17, 18: return 8
         default: return nil
         }
     }
 
-    /// The entries of the IFD at `offset`, keyed by tag (the first of duplicate tags wins).
-    func ifd(at offset: UInt32, name: String) throws -> [UInt16: TIFFEntry]? {
-        guard offset >= 8, Int64(offset) < length else {
+    /// The IFD at `offset`: its entries keyed by tag (the first of duplicate tags wins) and the
+    /// offset of the next IFD.
+    func ifd(at offset: UInt64, name: String) throws -> TIFFIFD? {
+        guard offset >= 8, offset < UInt64(length) else {
             problem("\(name) offset \(hexString(offset)) points past the end of the \(blockNoun)")
             return nil
         }
@@ -77,36 +137,55 @@ final class TIFFParser {
             problem("\(name) offset \(hexString(offset)) was already read (IFD loop)")
             return nil
         }
-        guard let countBytes = try source.exact(at: base + Int64(offset), count: 2),
-              let declared = countBytes.u16(at: 0, bigEndian: bigEndian) else {
+        let countSize = isBigTIFF ? 8 : 2
+        let start = Int64(offset)
+        guard let countBytes = try source.exact(at: base + start, count: countSize) else {
             problem("\(name) at \(hexString(offset)) is truncated")
             return nil
         }
-        var count = Int(declared)
-        let room = Int((length - Int64(offset) - 2) / 12)
-        if count > room {
-            problem("\(name) declares \(count) entries but only \(max(0, room)) fit in the \(blockNoun)")
-            count = max(0, room)
+        let declared = isBigTIFF ? countBytes.u64(at: 0, bigEndian: bigEndian)! : UInt64(countBytes.u16(at: 0, bigEndian: bigEndian)!)
+        let room = max(0, (length - start - Int64(countSize)) / Int64(entrySize))
+        var count = Int(min(declared, UInt64(Int32.max)))
+        if Int64(count) > room {
+            // ExifTool rejects such a directory ("Bad IFD0 directory"): its entries cannot be
+            // trusted.
+            problem("\(name) declares \(declared) entries but only \(room) fit in the \(blockNoun); not read")
+            return nil
         }
-        guard count > 0 else { return [:] }
-        guard let raw = try source.exact(at: base + Int64(offset) + 2, count: count * 12) else {
+        if count > 65_535 {
+            problem("\(name) declares \(declared) entries; only the first 65535 are read")
+            count = 65_535
+        }
+        var entries: [UInt16: TIFFEntry] = [:]
+        var next: UInt64 = 0
+        guard entriesRead + count <= Self.maxEntries else {
+            problem("more than \(Self.maxEntries) IFD entries in all; \(name) and the IFDs after it are not read")
+            return nil
+        }
+        entriesRead += count
+        guard count > 0 else { return TIFFIFD(name: name, offset: offset, entries: [:], next: 0) }
+        let tableEnd = start + Int64(countSize) + Int64(count * entrySize)
+        guard let raw = try source.exact(at: base + start + Int64(countSize), count: count * entrySize) else {
             problem("\(name) entries are truncated")
             return nil
         }
-        var entries: [UInt16: TIFFEntry] = [:]
         for i in 0..<count {
-            let p = i * 12
-            guard let tag = raw.u16(at: p, bigEndian: bigEndian), let type = raw.u16(at: p + 2, bigEndian: bigEndian),
-                  let n = raw.u32(at: p + 4, bigEndian: bigEndian), let valueOffset = raw.u32(at: p + 8, bigEndian: bigEndian)
-            else { break }
+            let p = i * entrySize
+            let tag = raw.u16(at: p, bigEndian: bigEndian)!, type = raw.u16(at: p + 2, bigEndian: bigEndian)!
+            let n = isBigTIFF ? raw.u64(at: p + 4, bigEndian: bigEndian)! : UInt64(raw.u32(at: p + 4, bigEndian: bigEndian)!)
+            let valueAt = p + (isBigTIFF ? 12 : 8)
+            let valueOffset = isBigTIFF ? raw.u64(at: valueAt, bigEndian: bigEndian)! : UInt64(raw.u32(at: valueAt, bigEndian: bigEndian)!)
             if entries[tag] != nil { continue }
             var size: Int?
-            if let unit = Self.typeSize(type) { size = Int(n).checkedMul(unit) }
+            if let unit = Self.typeSize(type), n <= UInt64(Int32.max) { size = Int(n).checkedMul(unit) }
             var entry = TIFFEntry(tag: tag, type: type, count: n, inline: nil, offset: valueOffset, byteCount: size)
-            if let size, size <= 4 { entry.inline = Array(raw[(p + 8)..<(p + 8 + size)]) }
+            if let size, size <= wordSize { entry.inline = Array(raw[valueAt..<(valueAt + size)]) }
             entries[tag] = entry
         }
-        return entries
+        if let n = try source.exact(at: base + tableEnd, count: wordSize) {
+            next = isBigTIFF ? n.u64(at: 0, bigEndian: bigEndian)! : UInt64(n.u32(at: 0, bigEndian: bigEndian)!)
+        }
+        return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
     }
 
     private var blockNoun: String { block == "TIFF" ? "file" : "\(block) block" }
@@ -123,7 +202,7 @@ final class TIFFParser {
             problem("\(name): \(size)-byte value is larger than the \(limit)-byte limit")
             return nil
         }
-        guard let end = Int64(e.offset).checkedAdd(size), end <= length else {
+        guard e.offset <= UInt64(Int64.max), let end = Int64(e.offset).checkedAdd(size), end <= length else {
             problem("\(name): value offset \(hexString(e.offset)) (+\(size) bytes) points past the end of the \(blockNoun)")
             return nil
         }
@@ -134,71 +213,215 @@ final class TIFFParser {
         return bytes
     }
 
-    /// SHORT / LONG values (also BYTE), at most `limit` of them.
-    func integers(_ e: TIFFEntry, name: String, limit: Int = 1 << 20) throws -> [UInt32]? {
-        guard e.type == 1 || e.type == 3 || e.type == 4 || e.type == 13 else {
-            problem("\(name): expected an integer type, found type \(e.type)")
+    static func isNumeric(_ type: UInt16) -> Bool {
+        switch type {
+        case 1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 16, 17, 18: return true
+        default: return false
+        }
+    }
+
+    /// Every numeric value of an entry as a Double, whatever its type: NaN for a 0/0 rational
+    /// (ExifTool's "undef"), ±infinity for n/0 ("inf"). nil, with a problem, for text types.
+    func numbers(_ e: TIFFEntry, name: String, limit: Int = 1 << 20) throws -> [Double]? {
+        guard Self.isNumeric(e.type) else {
+            problem("\(name): expected a number, found type \(e.type)")
             return nil
         }
-        guard Int(e.count) <= limit else {
+        guard e.count <= UInt64(limit) else {
             problem("\(name): \(e.count) values, more than the limit of \(limit)")
             return nil
         }
         guard let d = try data(e, name: name) else { return nil }
-        var out: [UInt32] = []
+        let be = bigEndian
+        var out: [Double] = []
         out.reserveCapacity(Int(e.count))
         for i in 0..<Int(e.count) {
+            let v: Double?
             switch e.type {
-            case 1: if let v = d.u8(at: i) { out.append(UInt32(v)) }
-            case 3: if let v = d.u16(at: i * 2, bigEndian: bigEndian) { out.append(UInt32(v)) }
-            default: if let v = d.u32(at: i * 4, bigEndian: bigEndian) { out.append(v) }
+            case 1: v = d.u8(at: i).map { Double($0) }
+            case 6: v = d.u8(at: i).map { Double(Int8(bitPattern: $0)) }
+            case 3: v = d.u16(at: i * 2, bigEndian: be).map { Double($0) }
+            case 8: v = d.u16(at: i * 2, bigEndian: be).map { Double(Int16(bitPattern: $0)) }
+            case 4, 13: v = d.u32(at: i * 4, bigEndian: be).map { Double($0) }
+            case 9: v = d.u32(at: i * 4, bigEndian: be).map { Double(Int32(bitPattern: $0)) }
+            case 11: v = d.u32(at: i * 4, bigEndian: be).map { Double(Float(bitPattern: $0)) }
+            case 12: v = d.u64(at: i * 8, bigEndian: be).map { Double(bitPattern: $0) }
+            case 16, 18: v = d.u64(at: i * 8, bigEndian: be).map { Double($0) }
+            case 17: v = d.u64(at: i * 8, bigEndian: be).map { Double(Int64(bitPattern: $0)) }
+            case 5, 10:
+                guard let n = d.u32(at: i * 8, bigEndian: be), let q = d.u32(at: i * 8 + 4, bigEndian: be) else { v = nil; break }
+                let (num, den) = e.type == 5 ? (Double(n), Double(q)) : (Double(Int32(bitPattern: n)), Double(Int32(bitPattern: q)))
+                if den == 0 { v = num == 0 ? .nan : (num > 0 ? .infinity : -.infinity) } else { v = num / den }
+            default: v = nil
             }
+            guard let v else { break }
+            out.append(v)
         }
         return out
     }
 
-    func integer(_ e: TIFFEntry?, name: String) throws -> UInt32? {
-        guard let e else { return nil }
-        return try integers(e, name: name, limit: 16)?.first
+    /// Non-negative integral values (offsets, counts, dimensions, pointers) of any numeric type.
+    /// A value that is negative, fractional or not finite makes the whole entry unusable.
+    func integers(_ e: TIFFEntry, name: String, limit: Int = 1 << 20) throws -> [UInt64]? {
+        guard let values = try numbers(e, name: name, limit: limit) else { return nil }
+        var out: [UInt64] = []
+        out.reserveCapacity(values.count)
+        for v in values {
+            guard v.isFinite, v >= 0, v == v.rounded(), v < 18_446_744_073_709_551_616 else {
+                problem("\(name): \(v) is not a whole number")
+                return nil
+            }
+            out.append(UInt64(v))
+        }
+        return out
     }
 
-    /// RATIONAL values as (numerator, denominator).
-    func rationals(_ e: TIFFEntry, name: String) throws -> [(UInt32, UInt32)]? {
-        guard e.type == 5 || e.type == 10 else {
-            problem("\(name): expected RATIONAL, found type \(e.type)")
+    /// The first value of `integers`.
+    func integer(_ e: TIFFEntry?, name: String) throws -> UInt64? {
+        guard let e else { return nil }
+        return try integers(e, name: name, limit: 64)?.first
+    }
+
+    /// An ASCII (or UNDEFINED / BYTE / UTF-8) string: cut at the first NUL, UTF-8 when valid
+    /// else Windows-1252; control characters removed.
+    func string(_ e: TIFFEntry?, name: String) throws -> String? {
+        guard let e else { return nil }
+        guard [1, 2, 7, 129].contains(e.type) else {
+            problem("\(name): expected text, found type \(e.type)")
             return nil
         }
-        guard e.count <= 16, let d = try data(e, name: name) else { return nil }
-        var out: [(UInt32, UInt32)] = []
-        for i in 0..<Int(e.count) {
-            guard let n = d.u32(at: i * 8, bigEndian: bigEndian), let q = d.u32(at: i * 8 + 4, bigEndian: bigEndian) else { break }
-            out.append((n, q))
-        }
-        return out
-    }
-
-    /// An ASCII (or UNDEFINED / BYTE) string: cut at the first NUL, UTF-8 when valid else Latin-1.
-    func string(_ e: TIFFEntry?, name: String) throws -> String? {
-        guard let e, let d = try data(e, name: name, limit: 1 << 20) else { return nil }
-        return TextDecoding.utf8OrLatin1(TextDecoding.cutAtNUL(d))
+        guard let d = try data(e, name: name, limit: 1 << 20) else { return nil }
+        return TextDecoding.utf8OrWindows1252(TextDecoding.cutAtNUL(d))
     }
 }
 
-/// EXIF (IFD0 + ExifIFD + GPS IFD) to unified values.
+/// The directories of one TIFF structure, in the order ExifTool processes them: each IFD of
+/// the main chain, then the SubIFDs, ExifIFD and GPS IFD it points to.
+struct TIFFDirectories {
+    var ifds: [TIFFIFD] = []
+    /// How many IFDs the main chain holds (pages of a multi-page TIFF; IFD1 of an EXIF block
+    /// is its thumbnail).
+    var pages = 0
+
+    func named(_ name: String) -> TIFFIFD? { ifds.first { $0.name == name } }
+
+    /// Walks IFD0, its SubIFDs (0x014A), ExifIFD (0x8769) and GPS IFD (0x8825), then the next
+    /// IFD in the chain, up to `maxPages` IFDs in the chain.
+    static func walk(_ p: TIFFParser, from ifd0Offset: UInt64, maxPages: Int) throws -> TIFFDirectories {
+        var out = TIFFDirectories()
+        var offset = ifd0Offset
+        var page = 0
+        while offset != 0 {
+            guard page < maxPages else {
+                p.problem("more than \(maxPages) IFDs in the chain; the rest are not read")
+                break
+            }
+            guard let ifd = try p.ifd(at: offset, name: "IFD\(page)") else { break }
+            out.ifds.append(ifd)
+            page += 1
+            if let e = ifd[0x014A], let subs = try p.integers(e, name: "\(ifd.name) SubIFDs", limit: 64) {
+                for (i, o) in subs.enumerated() {
+                    let name = page == 1 ? (i == 0 ? "SubIFD" : "SubIFD\(i)") : "\(ifd.name) SubIFD\(i == 0 ? "" : "\(i)")"
+                    if let sub = try p.ifd(at: o, name: name) { out.ifds.append(sub) }
+                }
+            }
+            if let o = try p.integer(ifd[0x8769], name: "ExifIFD pointer"), let exif = try p.ifd(at: o, name: "ExifIFD") {
+                out.ifds.append(exif)
+            }
+            if let o = try p.integer(ifd[0x8825], name: "GPS IFD pointer"), let gps = try p.ifd(at: o, name: "GPS") {
+                out.ifds.append(gps)
+            }
+            offset = ifd.next
+        }
+        out.pages = page
+        return out
+    }
+
+    /// The IFDs that hold EXIF main-table tags, searched in order: IFD0, ExifIFD, SubIFDs, then
+    /// the later IFDs of the chain (IFD1, the thumbnail of an EXIF block, has the lowest
+    /// priority, as in ExifTool).
+    var exifSearchOrder: [TIFFIFD] {
+        let main = ifds.filter { $0.name != "GPS" }
+        let ifd0 = main.filter { $0.name == "IFD0" }
+        let exif = main.filter { $0.name == "ExifIFD" }
+        let subs = main.filter { $0.name.hasPrefix("SubIFD") }
+        let rest = main.filter { $0.name != "IFD0" && $0.name != "ExifIFD" && !$0.name.hasPrefix("SubIFD") }
+        return ifd0 + exif + subs + rest
+    }
+
+    /// ExifTool's priority directory: the first IFD (in processing order) whose SubfileType is
+    /// 0 (the full-resolution image) or whose OldSubfileType is 1.
+    func priorityDirectory(_ p: TIFFParser) throws -> TIFFIFD? {
+        for ifd in ifds where ifd.name != "ExifIFD" && ifd.name != "GPS" {
+            if let t = ifd[0x00FE], let v = try p.integer(t, name: "\(ifd.name) SubfileType"), v == 0 { return ifd }
+            if let t = ifd[0x00FF], let v = try p.integer(t, name: "\(ifd.name) OldSubfileType"), v == 1 { return ifd }
+        }
+        return nil
+    }
+
+    /// The first entry of `tag` in the priority directory (for the tags ExifTool gives priority
+    /// 0 there), else in the search order.
+    func first(_ tag: UInt16, priority: TIFFIFD? = nil) -> (TIFFIFD, TIFFEntry)? {
+        if let priority, let e = priority[tag] { return (priority, e) }
+        for ifd in exifSearchOrder { if let e = ifd[tag] { return (ifd, e) } }
+        return nil
+    }
+}
+
+/// The camera raw formats built on TIFF, told apart by header, DNGVersion and Make (never by
+/// the file's name).
+enum TIFFRawKind {
+    static func format(_ p: TIFFParser, dirs: TIFFDirectories, make: String?) throws -> MediaFormat? {
+        switch p.kind {
+        case .cr2: return .cr2
+        case .orf: return .orf
+        case .panasonic: return .rw2
+        case .iiq: return .iiq
+        case .bigTIFF: return nil
+        case .classic: break
+        }
+        if dirs.ifds.contains(where: { $0[0xC612] != nil }) { return .dng }
+        // A raw sensor image: a CFA or LinearRaw photometric interpretation in any IFD, or
+        // Sony's SR2Private pointer.
+        var hasRaw = dirs.ifds.contains { $0[0xC634] != nil }
+        for ifd in dirs.ifds where !hasRaw {
+            if let v = try p.integer(ifd[0x0106], name: "\(ifd.name) PhotometricInterpretation"), v == 32803 || v == 34892 {
+                hasRaw = true
+            }
+        }
+        guard hasRaw else { return nil }
+        let m = (make ?? "").uppercased()
+        if m.hasPrefix("NIKON") { return .nef }
+        if m.hasPrefix("SONY") { return .arw }
+        if m.hasPrefix("PENTAX") || m.hasPrefix("RICOH") || m.hasPrefix("ASAHI") { return .pef }
+        if m.hasPrefix("PHASE ONE") || m.hasPrefix("LEAF") { return .iiq }
+        return nil
+    }
+}
+
+/// EXIF (IFD0, ExifIFD, GPS IFD, SubIFDs, IFD1) to unified values.
 enum EXIFReader {
     struct Result {
         var values: [SourcedValue] = []
         var problems: [MetadataProblem] = []
-        /// TIFF IFD0 ImageWidth / ImageLength (the image size for TIFF files).
+        /// TIFF files only: the main image's size (the full-resolution IFD of a raw file, else
+        /// IFD0), the IFD it came from, the raw format when the file is one.
         var imageWidth: Int?, imageHeight: Int?
+        var dimensionIFD = "IFD0"
+        var rawFormat: MediaFormat?
+        var isBigTIFF = false
+        var pages = 0
         /// TIFF files only: the XMP packet in tag 700 and IPTC in 33723 / Photoshop IRB in 34377.
         var xmp: [UInt8]?
         var iptc: [UInt8]?
         var photoshop: [UInt8]?
     }
 
+    /// The most IFDs of a TIFF file's main chain (pages) walked for metadata.
+    static let maxPages = 4096
+
     /// Reads an EXIF block (TIFF structure starting at `base`). `tiffFile` also collects the
-    /// XMP/IPTC tags TIFF files carry and names problems after the file.
+    /// XMP/IPTC tags TIFF files carry, the main image's size, and names problems after the file.
     static func read(_ source: any ByteSource, base: Int64 = 0, length: Int64? = nil, tiffFile: Bool = false) -> Result {
         let parser = TIFFParser(source: source, base: base, length: length, block: tiffFile ? "TIFF" : "EXIF")
         var result = Result()
@@ -212,103 +435,155 @@ enum EXIFReader {
     }
 
     private static func readInto(_ r: inout Result, parser p: TIFFParser, tiffFile: Bool) throws {
-        guard let ifd0Offset = try p.header(), let ifd0 = try p.ifd(at: ifd0Offset, name: "IFD0") else { return }
-        var exif: [UInt16: TIFFEntry] = [:], gps: [UInt16: TIFFEntry] = [:]
-        if let e = ifd0[0x8769], let o = try p.integer(e, name: "ExifIFD pointer") {
-            exif = try p.ifd(at: o, name: "ExifIFD") ?? [:]
-        }
-        if let e = ifd0[0x8825], let o = try p.integer(e, name: "GPS IFD pointer") {
-            gps = try p.ifd(at: o, name: "GPS IFD") ?? [:]
-        }
+        guard let ifd0Offset = try p.header() else { return }
+        r.isBigTIFF = p.isBigTIFF
+        // An EXIF block needs IFD0, ExifIFD, GPS and IFD1; a TIFF file every page.
+        let dirs = try TIFFDirectories.walk(p, from: ifd0Offset, maxPages: tiffFile ? maxPages : 2)
+        guard dirs.named("IFD0") != nil else { return }
+        r.pages = dirs.pages
+        let priority = try dirs.priorityDirectory(p)
         func add(_ field: UnifiedField, _ value: FieldValue, _ tag: String, _ raw: String) {
             r.values.append(SourcedValue(field: field, value: value, origin: .exif, tag: "EXIF:" + tag, raw: raw))
         }
-        func text(_ field: UnifiedField, _ entry: TIFFEntry?, _ tag: String) throws {
-            guard let s = try p.string(entry, name: tag) else { return }
-            let t = s.metadataTrimmed
-            if !t.isEmpty { add(field, .text(t), tag, s) }
+        func entry(_ tag: UInt16, usesPriority: Bool = false) -> TIFFEntry? {
+            dirs.first(tag, priority: usesPriority ? priority : nil)?.1
         }
-        try text(.description, ifd0[0x010E], "ImageDescription")
-        try text(.make, ifd0[0x010F], "Make")
-        try text(.model, ifd0[0x0110], "Model")
-        if let o = try p.integer(ifd0[0x0112], name: "Orientation") {
-            if (1...8).contains(o) { add(.orientation, .integer(Int(o)), "Orientation", "\(o)") }
+        func text(_ field: UnifiedField, _ tag: UInt16, _ name: String, usesPriority: Bool = false) throws {
+            guard let s = try p.string(entry(tag, usesPriority: usesPriority), name: name) else { return }
+            let t = s.metadataTrimmed
+            if !t.isEmpty { add(field, .text(t), name, s) }
+        }
+        try text(.description, 0x010E, "ImageDescription", usesPriority: true)
+        try text(.make, 0x010F, "Make")
+        try text(.model, 0x0110, "Model")
+        if let e = entry(0x0112, usesPriority: true), let values = try p.numbers(e, name: "Orientation", limit: 16), let o = values.first {
+            if o.isFinite, o == o.rounded(), (1...8).contains(o) { add(.orientation, .integer(Int(o)), "Orientation", "\(Int(o))") }
             else { p.problem("Orientation \(o) is outside 1...8") }
         }
-        if let artist = try p.string(ifd0[0x013B], name: "Artist") {
+        if let artist = try p.string(entry(0x013B), name: "Artist") {
             let items = MWGStringList.split(artist).map(\.metadataTrimmed).filter { !$0.isEmpty }
             if !items.isEmpty { add(.creator, .list(items), "Artist", artist) }
         }
-        if let e = ifd0[0x8298], let d = try p.data(e, name: "Copyright", limit: 1 << 20) {
-            // "photographer NUL editor NUL": both parts kept, joined.
-            let parts = d.split(separator: 0).map { TextDecoding.utf8OrLatin1($0).metadataTrimmed }.filter { !$0.isEmpty }
+        if let e = entry(0x8298), [1, 2, 7, 129].contains(e.type), let d = try p.data(e, name: "Copyright", limit: 1 << 20) {
+            // "photographer NUL editor NUL": ExifTool joins the two with a newline.
+            let parts = d.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false).prefix(2)
+                .map { TextDecoding.utf8OrWindows1252($0).metadataTrimmed }.filter { !$0.isEmpty }
             if !parts.isEmpty {
-                add(.rights, .text(parts.joined(separator: " - ")), "Copyright",
-                    TextDecoding.utf8OrLatin1(TextDecoding.cutAtNUL(d)))
+                add(.rights, .text(parts.joined(separator: "\n")), "Copyright",
+                    TextDecoding.utf8OrWindows1252(TextDecoding.cutAtNUL(d)))
             }
         }
         // Dimensions: ExifImageWidth/Height, or the TIFF ImageWidth/ImageLength of a TIFF file.
-        let w = try p.integer(ifd0[0x0100], name: "ImageWidth"), h = try p.integer(ifd0[0x0101], name: "ImageLength")
         if tiffFile {
-            r.imageWidth = w.flatMap { $0 > 0 ? Int($0) : nil }
-            r.imageHeight = h.flatMap { $0 > 0 ? Int($0) : nil }
+            try mainImageSize(&r, parser: p, dirs: dirs, priority: priority)
         }
-        if let ew = try p.integer(exif[0xA002], name: "ExifImageWidth"), ew > 0 {
+        if let ew = try p.integer(entry(0xA002), name: "ExifImageWidth"), ew > 0, ew <= UInt64(Int32.max) {
             add(.width, .integer(Int(ew)), "ExifImageWidth", "\(ew)")
-        } else if tiffFile, let w, w > 0 {
-            add(.width, .integer(Int(w)), "ImageWidth", "\(w)")
+        } else if tiffFile, let w = r.imageWidth {
+            add(.width, .integer(w), "ImageWidth", "\(w)")
         }
-        if let eh = try p.integer(exif[0xA003], name: "ExifImageHeight"), eh > 0 {
+        if let eh = try p.integer(entry(0xA003), name: "ExifImageHeight"), eh > 0, eh <= UInt64(Int32.max) {
             add(.height, .integer(Int(eh)), "ExifImageHeight", "\(eh)")
-        } else if tiffFile, let h, h > 0 {
-            add(.height, .integer(Int(h)), "ImageLength", "\(h)")
+        } else if tiffFile, let h = r.imageHeight {
+            add(.height, .integer(h), "ImageLength", "\(h)")
         }
         // DateTimeOriginal + SubSecTimeOriginal + OffsetTimeOriginal.
-        if let dto = try p.string(exif[0x9003], name: "DateTimeOriginal") {
-            let sub = try p.string(exif[0x9291], name: "SubSecTimeOriginal")
-            let off = try p.string(exif[0x9011], name: "OffsetTimeOriginal")
+        if let dto = try p.string(entry(0x9003), name: "DateTimeOriginal") {
+            let sub = try p.string(entry(0x9291), name: "SubSecTimeOriginal")
+            let off = try p.string(entry(0x9011), name: "OffsetTimeOriginal")
             if let iso = DateNormalizer.exif(dto, subSeconds: sub, offset: off) {
                 let raw = [dto, sub, off].compactMap { $0 }.joined(separator: " ")
                 add(.dateCreated, .date(iso), "DateTimeOriginal", raw)
-            } else if !dto.metadataTrimmed.isEmpty, !dto.hasPrefix("0000") {
-                p.problem("DateTimeOriginal '\(dto.prefix(40))' is not a date")
+            } else if !DateNormalizer.isBlankEXIFDate(dto) {
+                p.problem("DateTimeOriginal '\(TextDecoding.printable(dto, limit: 40))' is not a date; ignored")
             }
         }
-        try gpsValue(gps, parser: p, add: add)
+        if let gps = dirs.named("GPS") { try gpsValue(gps, parser: p, add: add) }
         if tiffFile {
+            let make = try p.string(entry(0x010F), name: "Make")
+            r.rawFormat = try TIFFRawKind.format(p, dirs: dirs, make: make)
+            let ifd0 = dirs.named("IFD0")!
             if let e = ifd0[0x02BC] { r.xmp = try p.data(e, name: "XMP (tag 700)") }
             if let e = ifd0[0x83BB] { r.iptc = try p.data(e, name: "IPTC-NAA (tag 33723)") }
             if let e = ifd0[0x8649] { r.photoshop = try p.data(e, name: "Photoshop (tag 34377)") }
         }
     }
 
-    private static func gpsValue(_ gps: [UInt16: TIFFEntry], parser p: TIFFParser,
+    /// The main image's size as ExifTool's Composite:ImageSize gives it: the ImageWidth and
+    /// ImageLength of the full-resolution IFD (SubfileType 0) when there is one, else of the
+    /// first IFD that has them; ExifImageWidth/Height for CR2 and IIQ; the sensor borders of a
+    /// Panasonic RW2.
+    private static func mainImageSize(_ r: inout Result, parser p: TIFFParser, dirs: TIFFDirectories, priority: TIFFIFD?) throws {
+        func dims(_ wTag: UInt16, _ hTag: UInt16, _ from: TIFFIFD) throws -> (Int, Int)? {
+            guard let w = try p.integer(from[wTag], name: "\(from.name) ImageWidth"),
+                  let h = try p.integer(from[hTag], name: "\(from.name) ImageLength"),
+                  w > 0, h > 0, w <= UInt64(Int32.max), h <= UInt64(Int32.max) else { return nil }
+            return (Int(w), Int(h))
+        }
+        switch p.kind {
+        case .cr2, .iiq:
+            if let exif = dirs.named("ExifIFD"), let (w, h) = try dims(0xA002, 0xA003, exif) {
+                r.imageWidth = w; r.imageHeight = h; r.dimensionIFD = "ExifIFD"
+                return
+            }
+        case .panasonic:
+            // PanasonicRaw: SensorTopBorder 4, SensorLeftBorder 5, SensorBottomBorder 6,
+            // SensorRightBorder 7.
+            let ifd0 = dirs.named("IFD0")!
+            if let top = try p.integer(ifd0[0x0004], name: "SensorTopBorder"),
+               let left = try p.integer(ifd0[0x0005], name: "SensorLeftBorder"),
+               let bottom = try p.integer(ifd0[0x0006], name: "SensorBottomBorder"),
+               let right = try p.integer(ifd0[0x0007], name: "SensorRightBorder"),
+               right > left, bottom > top, right - left <= UInt64(Int32.max), bottom - top <= UInt64(Int32.max) {
+                r.imageWidth = Int(right - left); r.imageHeight = Int(bottom - top); r.dimensionIFD = "PanasonicRaw"
+                return
+            }
+        default:
+            break
+        }
+        if let priority, let (w, h) = try dims(0x0100, 0x0101, priority) {
+            r.imageWidth = w; r.imageHeight = h; r.dimensionIFD = priority.name
+            return
+        }
+        for ifd in dirs.ifds where ifd.name != "ExifIFD" && ifd.name != "GPS" {
+            if let (w, h) = try dims(0x0100, 0x0101, ifd) {
+                r.imageWidth = w; r.imageHeight = h; r.dimensionIFD = ifd.name
+                return
+            }
+        }
+    }
+
+    /// GPSLatitude/GPSLongitude with their references, as ExifTool's Composite:GPSLatitude and
+    /// GPSLongitude: both references are required; a coordinate holding a 0/0 or n/0 rational
+    /// (cameras without a fix write 0/0) is no position.
+    private static func gpsValue(_ gps: TIFFIFD, parser p: TIFFParser,
                                  add: (UnifiedField, FieldValue, String, String) -> Void) throws {
         guard let latE = gps[0x0002], let lonE = gps[0x0004] else { return }
-        let latRef = try p.string(gps[0x0001], name: "GPSLatitudeRef")?.metadataTrimmed.uppercased() ?? "N"
-        let lonRef = try p.string(gps[0x0003], name: "GPSLongitudeRef")?.metadataTrimmed.uppercased() ?? "E"
-        guard let lat = try p.rationals(latE, name: "GPSLatitude"), let lon = try p.rationals(lonE, name: "GPSLongitude") else { return }
-        func degrees(_ parts: [(UInt32, UInt32)], _ name: String) -> Double? {
-            guard !parts.isEmpty, parts.count <= 3 else { p.problem("\(name) has \(parts.count) parts"); return nil }
-            var v = 0.0
-            for (i, (n, d)) in parts.enumerated() {
-                guard d != 0 else {
-                    if n == 0 { continue }
-                    p.problem("\(name) has a zero denominator")
-                    return nil
-                }
-                v += Double(n) / Double(d) / [1.0, 60.0, 3600.0][i]
+        guard let latRef = try p.string(gps[0x0001], name: "GPSLatitudeRef")?.metadataTrimmed.uppercased(),
+              let lonRef = try p.string(gps[0x0003], name: "GPSLongitudeRef")?.metadataTrimmed.uppercased() else {
+            p.problem("GPS position without GPSLatitudeRef or GPSLongitudeRef (hemisphere unknown); ignored")
+            return
+        }
+        guard let lat = try p.numbers(latE, name: "GPSLatitude", limit: 16),
+              let lon = try p.numbers(lonE, name: "GPSLongitude", limit: 16) else { return }
+        func degrees(_ parts: [Double], _ name: String) -> Double? {
+            guard !parts.isEmpty else { p.problem("\(name) is empty"); return nil }
+            let used = Array(parts.prefix(3))
+            guard used.allSatisfy(\.isFinite) else {
+                // 0/0 is how many cameras say "no fix": no value, and nothing wrong with the file.
+                if used.contains(where: \.isInfinite) { p.problem("\(name) has a zero denominator; ignored") }
+                return nil
             }
-            return v
+            return used[0] + ((used.count > 1 ? used[1] : 0) + (used.count > 2 ? used[2] : 0) / 60) / 60
         }
         guard var la = degrees(lat, "GPSLatitude"), var lo = degrees(lon, "GPSLongitude") else { return }
         if latRef.hasPrefix("S") { la = -la }
         if lonRef.hasPrefix("W") { lo = -lo }
         guard GPSParser.valid(la, true), GPSParser.valid(lo, false) else {
-            p.problem("GPS position \(la), \(lo) is out of range")
+            p.problem("GPS position \(la), \(lo) is out of range; ignored")
             return
         }
-        let raw = { (parts: [(UInt32, UInt32)]) in parts.map { "\($0.0)/\($0.1)" }.joined(separator: " ") }
+        let raw = { (parts: [Double]) in parts.map { FieldValue.degrees($0) }.joined(separator: " ") }
         add(.gps, .gps(latitude: la, longitude: lo), "GPSLatitude/GPSLongitude",
             "\(raw(lat)) \(latRef), \(raw(lon)) \(lonRef)")
     }

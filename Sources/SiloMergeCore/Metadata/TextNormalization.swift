@@ -8,11 +8,73 @@ enum TextDecoding {
         return latin1(bytes)
     }
 
-    static func latin1<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    /// UTF-8 when the bytes are valid UTF-8, else Windows-1252 (ExifTool's "Latin", a superset
+    /// of ISO-8859-1 whose 0x80–0x9F are printable: €, ‚, “ …), with control characters removed.
+    /// The decoding for legacy 8-bit metadata: IPTC without a CodedCharacterSet, EXIF ASCII.
+    static func utf8OrWindows1252<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        if let s = String(validatingUTF8Bytes: bytes) { return withoutControlCharacters(s) }
+        return windows1252(bytes)
+    }
+
+    /// Windows-1252: 0x80–0x9F through the code page's table; the five bytes it leaves
+    /// undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) and every control character are dropped.
+    static func windows1252<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var s = ""
         s.unicodeScalars.reserveCapacity(bytes.count)
-        for b in bytes { s.unicodeScalars.append(Unicode.Scalar(b)) }
+        for b in bytes {
+            let scalar: Unicode.Scalar?
+            if b >= 0x80 && b <= 0x9F {
+                let v = cp1252High[Int(b - 0x80)]
+                scalar = v == 0 ? nil : Unicode.Scalar(v)
+            } else {
+                scalar = Unicode.Scalar(b)
+            }
+            if let scalar, !isControl(scalar) { s.unicodeScalars.append(scalar) }
+        }
         return s
+    }
+
+    /// Windows-1252 0x80...0x9F (0 where undefined).
+    private static let cp1252High: [UInt32] = [
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
+        0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+    ]
+
+    /// C0 controls other than tab, line feed and carriage return; DEL; C1 controls.
+    static func isControl(_ s: Unicode.Scalar) -> Bool {
+        let v = s.value
+        return (v < 0x20 && v != 0x09 && v != 0x0A && v != 0x0D) || (v >= 0x7F && v <= 0x9F)
+    }
+
+    /// The string without control characters (tab, line feed and carriage return kept).
+    static func withoutControlCharacters(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        out.unicodeScalars.append(contentsOf: s.unicodeScalars.filter { !isControl($0) })
+        return out
+    }
+
+    /// A short form of a value for a message: control characters escaped, cut at `limit`
+    /// characters.
+    static func printable(_ s: String, limit: Int = 60) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars.prefix(limit) {
+            if isControl(scalar) || scalar.value == 0x0A || scalar.value == 0x0D || scalar.value == 0x09 {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        if s.unicodeScalars.count > limit { out += "…" }
+        return out
+    }
+
+    static func latin1<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        var units: [UInt16] = []
+        units.reserveCapacity(bytes.count)
+        for b in bytes { units.append(UInt16(b)) }
+        return String(decoding: units, as: UTF16.self)
     }
 
     /// Drops trailing NULs (and anything after the first NUL).
@@ -65,6 +127,18 @@ enum DateNormalizer {
         guard !s.isEmpty, s.utf8.count <= 64 else { return nil }
         if let r = isoOrExif(Array(s.utf8)) { return r }
         return rfc1123(s)
+    }
+
+    /// True when `d` is a date as the readers store it: ISO 8601 that `iso` gives back
+    /// unchanged, with a day that exists in its month.
+    static func isValidISO(_ d: String) -> Bool {
+        guard let normal = iso(d), normal == d else { return false }
+        return true
+    }
+
+    /// True for the forms EXIF uses for "no date": empty, blanks and colons, or all zeros.
+    static func isBlankEXIFDate(_ s: String) -> Bool {
+        s.unicodeScalars.allSatisfy { $0 == " " || $0 == ":" || $0 == "0" || $0 == "-" || $0 == "T" || $0.value < 0x20 }
     }
 
     /// EXIF DateTimeOriginal + SubSecTimeOriginal + OffsetTimeOriginal → one ISO date.
@@ -146,10 +220,12 @@ enum DateNormalizer {
         var out = format4(number(b[0..<4]))
         var i = 4
         var dateParts = 1
+        var month = 0
         while dateParts < 3, i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: ":") {
             guard i + 3 <= b.count, b[(i + 1)..<(i + 3)].allSatisfy(isDigit) else { return nil }
             let v = number(b[(i + 1)..<(i + 3)])
-            guard dateParts == 1 ? (1...12).contains(v) : (1...31).contains(v) else { return nil }
+            guard dateParts == 1 ? (1...12).contains(v) : (1...daysIn(month: month, year: number(b[0..<4]))).contains(v) else { return nil }
+            if dateParts == 1 { month = v }
             out += "-" + two(v)
             i += 3
             dateParts += 1
@@ -181,6 +257,15 @@ enum DateNormalizer {
         if i == b.count { return out }
         guard let zone = zoneSuffix(Array(b[i...])) else { return nil }
         return out + zone
+    }
+
+    /// Days in a month (February by the Gregorian leap-year rule).
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 4, 6, 9, 11: return 30
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        default: return 31
+        }
     }
 
     private static func hasZone(_ s: String) -> Bool {

@@ -86,15 +86,19 @@ enum XMPParser {
         if bytes.hasBytes([0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard let start = bytes.firstIndex(of: UInt8(ascii: "<")) else { return nil }
         var end = bytes.count
-        if let tail = bytes.lastIndexOfBytes(asciiBytes("<?xpacket end")),
+        // The packet ends at the first `<?xpacket end…?>` after its begin: whatever follows
+        // (padding, a stale copy of an older packet left in a PNG iTXt or a JPEG APP1, a GIF
+        // trailer, "endstream") is not part of it.
+        let begin = bytes.indexOfBytes(asciiBytes("<?xpacket begin"), from: start) ?? start
+        if let tail = bytes.indexOfBytes(asciiBytes("<?xpacket end"), from: begin),
            let close = bytes.indexOfBytes(asciiBytes("?>"), from: tail) {
             end = close + 2
         } else {
-            // No trailer: cut trailing NULs and whitespace, and anything after the root's end.
+            // No trailer: cut at the end of the first x:xmpmeta (else rdf:RDF) root.
             while end > start, bytes[end - 1] == 0 || bytes[end - 1] <= 0x20 { end -= 1 }
-            if let meta = bytes.lastIndexOfBytes(asciiBytes("</x:xmpmeta>"), before: end) {
+            if let meta = bytes.indexOfBytes(asciiBytes("</x:xmpmeta>"), from: start), meta + 12 <= end {
                 end = meta + 12
-            } else if let rdf = bytes.lastIndexOfBytes(asciiBytes("</rdf:RDF>"), before: end) {
+            } else if let rdf = bytes.indexOfBytes(asciiBytes("</rdf:RDF>"), from: start), rdf + 10 <= end {
                 end = rdf + 10
             }
         }
@@ -258,22 +262,60 @@ struct XMPProperty {
     var value: Value
 }
 
-/// Reads top-level properties out of the element tree.
+/// Reads top-level properties out of the element tree, as RDF/XML defines them: node
+/// elements (rdf:Description or typed nodes) at the rdf:RDF level describe the resource;
+/// a property's value is its text, an rdf:resource, a container (rdf:Bag, rdf:Seq, rdf:Alt of
+/// rdf:li, or a node typed as one with rdf:li / rdf:_N members), a qualified value
+/// (rdf:value, in an rdf:Description or an rdf:parseType="Resource" property), or a blank
+/// node referenced by rdf:nodeID and described elsewhere at the rdf:RDF level.
 struct RDFInterpreter {
     let nodes: [XMLNode]
+    /// Blank nodes by rdf:nodeID: the node elements that describe them.
+    private let blank: [String: [Int]]
+    /// The blank nodes some property refers to (their node elements are not resource
+    /// descriptions of their own).
+    private let referenced: Set<String>
+
+    init(nodes: [XMLNode]) {
+        self.nodes = nodes
+        var blank: [String: [Int]] = [:]
+        var referenced: Set<String> = []
+        func nodeID(_ n: XMLNode) -> String? {
+            n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == "nodeID" }?.value
+        }
+        for rdf in nodes where rdf.namespace == XMPNamespace.rdf && rdf.name == "RDF" {
+            for child in rdf.children {
+                if let id = nodeID(nodes[child]) { blank[id, default: []].append(child) }
+            }
+        }
+        for n in nodes where !(n.namespace == XMPNamespace.rdf && (n.name == "RDF" || n.name == "Description")) {
+            if let id = nodeID(n), n.children.isEmpty { referenced.insert(id) }
+        }
+        self.blank = blank
+        self.referenced = referenced
+    }
+
+    /// How deep blank-node references are followed (a node referring to itself is a loop).
+    private static let maxReferenceDepth = 8
 
     func properties() -> [XMPProperty] {
         var out: [XMPProperty] = []
         // Every rdf:RDF element, wherever it is (normally x:xmpmeta/rdf:RDF).
         for node in nodes where node.namespace == XMPNamespace.rdf && node.name == "RDF" {
             for child in node.children {
-                collect(description: nodes[child], into: &out)
+                let n = nodes[child]
+                if let id = attribute(n, "nodeID"), referenced.contains(id) { continue }
+                collect(description: n, into: &out)
             }
         }
         return out
     }
 
     private func isRDF(_ n: XMLNode, _ name: String) -> Bool { n.namespace == XMPNamespace.rdf && n.name == name }
+    private func attribute(_ n: XMLNode, _ name: String) -> String? {
+        n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == name }?.value
+    }
+    private func isContainer(_ n: XMLNode) -> Bool { isRDF(n, "Bag") || isRDF(n, "Seq") || isRDF(n, "Alt") }
 
     /// A node element (normally rdf:Description): its attributes and child elements are properties.
     private func collect(description: XMLNode, into out: inout [XMPProperty]) {
@@ -283,50 +325,104 @@ struct RDFInterpreter {
         for c in description.children {
             let p = nodes[c]
             guard !p.namespace.isEmpty, p.namespace != XMPNamespace.rdf else { continue }
-            if let value = value(of: p) {
+            if let value = value(of: p, depth: 0) {
                 out.append(XMPProperty(namespace: p.namespace, name: p.name, value: value))
             }
         }
     }
 
     /// The value of a property element, or nil for structures we do not map.
-    private func value(of p: XMLNode) -> XMPProperty.Value? {
-        if let resource = p.attributes.first(where: { $0.namespace == XMPNamespace.rdf && $0.name == "resource" }) {
-            return .text(resource.value)
+    private func value(of p: XMLNode, depth: Int) -> XMPProperty.Value? {
+        if let resource = attribute(p, "resource") { return .text(resource) }
+        if let id = attribute(p, "nodeID"), p.children.isEmpty {
+            return blankValue(id, depth: depth)
         }
         let elements = p.children.map { nodes[$0] }
         if elements.isEmpty {
-            if p.attributes.contains(where: { $0.namespace == XMPNamespace.rdf && $0.name == "parseType" }) { return nil }
+            if attribute(p, "parseType") != nil { return nil }
             return .text(p.text)
         }
-        if let container = elements.first(where: { isRDF($0, "Bag") || isRDF($0, "Seq") || isRDF($0, "Alt") }) {
-            var items: [(lang: String?, text: String)] = []
-            for li in container.children.map({ nodes[$0] }) where isRDF(li, "li") {
-                let lang = li.attributes.first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
-                if let text = simpleText(li) { items.append((lang, text)) }
-            }
-            if isRDF(container, "Alt") { return .alternatives(items) }
-            return .list(items.map(\.text))
+        if let container = elements.first(where: isContainer) { return items(of: container, depth: depth) }
+        // rdf:parseType="Resource": the children are the fields of a blank node; rdf:value is
+        // its value.
+        if attribute(p, "parseType") == "Resource" {
+            if let v = elements.first(where: { isRDF($0, "value") }) { return value(of: v, depth: depth + 1) }
+            return nil   // a structure
         }
-        // A qualified simple value: <prop><rdf:Description><rdf:value>…</rdf:value>…
-        if let description = elements.first(where: { isRDF($0, "Description") }),
-           let v = description.children.map({ nodes[$0] }).first(where: { isRDF($0, "value") }) {
-            return .text(v.text)
+        // <prop><rdf:Description>…: a qualified value, a structure, or a node typed as a container.
+        if let description = elements.first(where: { isRDF($0, "Description") }) {
+            return nodeValue(description, depth: depth + 1)
         }
         return nil   // a structure
     }
 
-    /// The text of an rdf:li, including the qualified form with rdf:value.
-    private func simpleText(_ li: XMLNode) -> String? {
+    /// The value of a blank node described elsewhere (merging every description of it).
+    private func blankValue(_ id: String, depth: Int) -> XMPProperty.Value? {
+        guard depth < Self.maxReferenceDepth, let described = blank[id] else { return nil }
+        for index in described {
+            if let v = nodeValue(nodes[index], depth: depth + 1) { return v }
+        }
+        return nil
+    }
+
+    /// The value of a node element: a container, a node typed as a container, or a
+    /// description with rdf:value.
+    private func nodeValue(_ n: XMLNode, depth: Int) -> XMPProperty.Value? {
+        guard depth < Self.maxReferenceDepth else { return nil }
+        if isContainer(n) { return items(of: n, depth: depth) }
+        let children = n.children.map { nodes[$0] }
+        if let v = children.first(where: { isRDF($0, "value") }) { return value(of: v, depth: depth + 1) }
+        if let v = attribute(n, "value") { return .text(v) }
+        let type = children.first(where: { isRDF($0, "type") }).flatMap { attribute($0, "resource") }
+        if let type, type.hasPrefix(XMPNamespace.rdf), ["Bag", "Seq", "Alt"].contains(String(type.dropFirst(XMPNamespace.rdf.count))) {
+            return items(of: n, depth: depth, alt: type.hasSuffix("Alt"))
+        }
+        if children.contains(where: { $0.namespace == XMPNamespace.rdf && ($0.name == "li" || isMemberName($0.name)) }) {
+            return items(of: n, depth: depth)
+        }
+        return nil
+    }
+
+    /// rdf:_1, rdf:_2, ...
+    private func isMemberName(_ name: String) -> Bool {
+        name.hasPrefix("_") && name.count > 1 && name.dropFirst().allSatisfy(\.isASCIIDigit)
+    }
+
+    /// The members of a container: rdf:li in order, then rdf:_N by N.
+    private func items(of container: XMLNode, depth: Int, alt: Bool? = nil) -> XMPProperty.Value {
+        var items: [(lang: String?, text: String)] = []
+        var numbered: [(Int, (lang: String?, text: String))] = []
+        for li in container.children.map({ nodes[$0] }) where li.namespace == XMPNamespace.rdf {
+            let lang = li.attributes.first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
+            if li.name == "li" {
+                if let text = simpleText(li, depth: depth) { items.append((lang, text)) }
+            } else if isMemberName(li.name), let n = Int(li.name.dropFirst()), let text = simpleText(li, depth: depth) {
+                numbered.append((n, (lang, text)))
+            }
+        }
+        items += numbered.sorted { $0.0 < $1.0 }.map(\.1)
+        if alt ?? isRDF(container, "Alt") { return .alternatives(items) }
+        return .list(items.map(\.text))
+    }
+
+    /// The text of an rdf:li: its text, rdf:resource, a qualified value (rdf:value, in an
+    /// rdf:Description or with rdf:parseType="Resource"), or a blank node's rdf:value.
+    private func simpleText(_ li: XMLNode, depth: Int) -> String? {
         if li.children.isEmpty {
-            if let r = li.attributes.first(where: { $0.namespace == XMPNamespace.rdf && $0.name == "resource" }) { return r.value }
+            if let r = attribute(li, "resource") { return r }
+            if let id = attribute(li, "nodeID"), depth < Self.maxReferenceDepth {
+                if case .text(let t)? = blankValue(id, depth: depth + 1) { return t }
+                return nil
+            }
+            if attribute(li, "parseType") != nil { return nil }
             return li.text
         }
         for c in li.children {
             let n = nodes[c]
-            if isRDF(n, "value") { return n.text }
-            if isRDF(n, "Description"), let v = n.children.map({ nodes[$0] }).first(where: { isRDF($0, "value") }) {
-                return v.text
+            if isRDF(n, "value") { return n.children.isEmpty ? n.text : nil }
+            if isRDF(n, "Description") {
+                if let v = n.children.map({ nodes[$0] }).first(where: { isRDF($0, "value") }) { return v.text }
+                if let v = attribute(n, "value") { return v }
             }
         }
         return nil

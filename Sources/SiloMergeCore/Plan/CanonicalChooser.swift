@@ -27,11 +27,21 @@ struct CanonicalChooser {
         var reason: String
     }
 
-    func choose(_ asset: ReconciledAsset) -> Choice? {
+    /// `unverified`: copies (`UnverifiedCopy.key`) whose content is not the one last verified:
+    /// never chosen, whatever the rules say (nil when no other copy is left).
+    func choose(_ asset: ReconciledAsset, unverified: Set<[UInt8]> = []) -> Choice? {
         // A deterministic starting order: silo priority, silo name, path bytes.
         var candidates = asset.copies.sorted(by: Self.stableOrder)
+        var passedOver: [String] = []
+        if !unverified.isEmpty {
+            let suspect = candidates.filter { unverified.contains($0.silo.exactBytes + [0] + $0.path.bytes) }
+            candidates.removeAll { unverified.contains($0.silo.exactBytes + [0] + $0.path.bytes) }
+            passedOver = suspect.map { "\($0.silo):\($0.path.display) passed over (its content is not the one last verified)" }
+        }
         guard let only = candidates.first else { return nil }
-        if candidates.count == 1 { return Choice(copy: only, reason: "only copy") }
+        if candidates.count == 1 {
+            return Choice(copy: only, reason: (passedOver + ["only copy" + (passedOver.isEmpty ? "" : " left")]).joined(separator: "; "))
+        }
         // Copies that are one physical file (hard links) have the same mtime and content; they
         // still compete on silo, path and metadata, since the one chosen is the name read from.
         let physical = Set(candidates.map { FileID(device: $0.device, inode: $0.inode) }).count
@@ -49,12 +59,12 @@ struct CanonicalChooser {
             reasons.append(physical == 1 ? "all copies are one file (hard links); first by silo and path"
                                          : "rules tie; first by silo name and path")
         }
-        return Choice(copy: candidates[0], reason: reasons.joined(separator: "; "))
+        return Choice(copy: candidates[0], reason: (passedOver + reasons).joined(separator: "; "))
     }
 
     static func stableOrder(_ a: AssetCopy, _ b: AssetCopy) -> Bool {
         if a.siloPriority != b.siloPriority { return a.siloPriority < b.siloPriority }
-        if a.silo != b.silo { return a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) }
+        if !a.silo.utf8.elementsEqual(b.silo.utf8) { return a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) }
         return a.path < b.path
     }
 
@@ -83,7 +93,7 @@ struct CanonicalChooser {
                 return kept.count == 1 ? "only copy with \(names)" : "copies with \(names) preferred"
             }
             let most = dropped.map { Self.fields(of: $0, in: asset).count }.max() ?? 0
-            return "richest metadata (\(mine.count) fields, others \(most))"
+            return "richest metadata (\(Format.plural(mine.count, "field")), others \(most))"
         case .oldestMtime:
             let (y, m, d) = AssetDate.utcDay(nanoseconds: winner.mtimeNs)
             let sameDay = dropped.contains { AssetDate.utcDay(nanoseconds: $0.mtimeNs) == (y, m, d) }
@@ -103,7 +113,7 @@ struct CanonicalChooser {
         var out: Set<UnifiedField> = []
         for field in asset.fields {
             for source in field.sources where source.origin != .filesystem && source.origin != .header {
-                if source.silo == copy.silo && belongs(source.path, to: copy.path) { out.insert(field.field); break }
+                if source.silo.exactBytes == copy.silo.exactBytes && belongs(source.path, to: copy.path) { out.insert(field.field); break }
             }
         }
         return out

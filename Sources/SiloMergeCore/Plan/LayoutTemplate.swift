@@ -12,7 +12,9 @@ import Darwin
 /// - `{path}`: its path inside the silo (folders and name; a folder level of its own);
 /// - `{name}`, `{stem}`, `{ext}`: its file name, the name without its extension, the extension
 ///   without its dot (`hero.jpg` → `hero`, `jpg`);
-/// - `{year}`, `{month}`, `{day}`: from the reconciled `date_created`, else the file's mtime (UTC);
+/// - `{year}`, `{month}`, `{day}`: from the reconciled `date_created` (metadata only); when no
+///   metadata dates the content, from its canonical copy's mtime (UTC), and the plan says so on
+///   that operation (`date_source: file_modified`) and counts them in its summary;
 /// - `{sha256}`, `{sha256:N}`: the content's SHA-256 (hex), or its first N digits (1–64);
 /// - `{creator}`, `{keyword}`: the first creator, the first keyword (`unknown`, `untagged` when none);
 /// - `{format}`: the format from the file's magic bytes (`jpeg`, `png`…).
@@ -171,23 +173,28 @@ public struct LayoutTemplate: Sendable, Hashable {
 }
 
 /// Year, month and day for the date tokens: from `date_created` when it holds a date, else
-/// from the mtime (UTC).
+/// from the file's mtime (UTC) — which is only ever a place in the layout, said as such, never
+/// a date given to the content.
 struct AssetDate {
     var year: String, month: String, day: String
-    /// "date_created 2023-06-14" or "mtime 2019-03-02 (no date_created)".
+    var source: PlanDateSource
+    /// "date_created 2023-06-14" or "no capture date; file modified 2019-03-02".
     var origin: String
 
     init(asset: ReconciledAsset, mtimeNs: Int64) {
-        if let field = asset.field(.dateCreated), let value = field.value,
+        if let field = asset.field(.dateCreated), let value = field.value, field.status != .conflict,
            let text = value.date ?? value.text, let parsed = AssetDate.parse(text) {
             (year, month, day) = parsed
+            source = .dateCreated
             origin = "date_created \(year)-\(month)-\(day)"
             return
         }
         let (y, m, d) = AssetDate.utcDay(nanoseconds: mtimeNs)
         year = y; month = m; day = d
-        let why = asset.field(.dateCreated)?.status == .conflict ? "date_created in conflict" : "no date_created"
-        origin = "mtime \(y)-\(m)-\(d) (\(why))"
+        source = .fileModified
+        let why = asset.field(.dateCreated)?.status == .conflict ? "date_created in conflict"
+            : asset.field(.dateCreated) != nil ? "date_created is not a date" : "no capture date"
+        origin = "\(why); file modified \(y)-\(m)-\(d)"
     }
 
     /// "2023-06-14…" → ("2023", "06", "14"); "2023-06" and "2023" are accepted ("01" fills in).

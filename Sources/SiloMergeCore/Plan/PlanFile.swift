@@ -38,25 +38,26 @@ public enum PlanFile {
         }
     }
 
+    /// The largest plan file read (millions of operations).
+    public static let maximumFileSize = 4 << 30
+
     /// Writes the plan to a file (atomically: a temporary file renamed over).
     public static func write(_ plan: MergePlan, to path: FilePath) throws(PlanError) {
         let bytes = try encode(plan)
         guard let p = path.string else { throw .cannotEncode(reason: "the plan path is not UTF-8: \(path.display)") }
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: p), options: .atomic)
-        } catch {
-            throw .cannotEncode(reason: "\(p): \(error.localizedDescription)")
+        do { try InputFile.writeAtomically(p, bytes) } catch {
+            throw .cannotEncode(reason: error.description)
         }
     }
 
     /// Reads a plan file.
     public static func read(_ path: FilePath) throws(PlanError) -> MergePlan {
         guard let p = path.string else { throw .cannotDecode(path: path.display, reason: "the path is not UTF-8") }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: p)) } catch {
-            throw .cannotDecode(path: p, reason: error.localizedDescription)
+        let data: [UInt8]
+        do { data = try InputFile.readBytes(p, limit: maximumFileSize) } catch {
+            throw .cannotDecode(path: p, reason: error.reason)
         }
-        return try decode(Array(data), path: p)
+        return try decode(data, path: p)
     }
 
     /// The SHA-256 of the plan's encoding: what a journal is tied to.
@@ -67,6 +68,39 @@ public enum PlanFile {
 
     static func `where`(_ path: [CodingKey]) -> String {
         path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+    }
+}
+
+/// What a plan leaves in the silos, in figures.
+public struct LeftBehindSummary: Sendable, Hashable, Codable {
+    /// Entries the silos still hold once the plan is applied.
+    public var entries: Int
+    public var bytes: Int64
+    /// Of those, the ones whose content is also in the target (copied sources, kept or linked
+    /// duplicates, hard links, shared sidecars).
+    public var inTarget: Int
+    /// The ones that exist only in the silos (junk, excluded files, sidecars of duplicates…).
+    public var onlyInSilos: Int
+    /// By reason (`LeftBehindReason` raw values).
+    public var byReason: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case entries, bytes, inTarget = "in_target", onlyInSilos = "only_in_silos", byReason = "by_reason"
+    }
+
+    public static func of(_ entries: [LeftBehind]) -> LeftBehindSummary {
+        var s = LeftBehindSummary(entries: entries.count, bytes: 0, inTarget: 0, onlyInSilos: 0, byReason: [:])
+        for e in entries {
+            s.bytes += e.size ?? 0
+            if e.reason.isInTarget { s.inTarget += 1 } else { s.onlyInSilos += 1 }
+            s.byReason[e.reason.rawValue, default: 0] += 1
+        }
+        return s
+    }
+
+    /// The reasons present, in `LeftBehindReason` order, for printing.
+    public var reasonsInOrder: [(reason: LeftBehindReason, count: Int)] {
+        LeftBehindReason.allCases.compactMap { r in byReason[r.rawValue].map { (r, $0) } }
     }
 }
 
@@ -88,13 +122,15 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var transfer: TransferMethod
     public var duplicates: DuplicateAction
     public var canonicalRules: [String]
+    public var carrySidecars: Bool
 
     /// Distinct contents placed in the target.
     public var contents: Int
     public var operations: Int
     /// By kind ("copy", "remove-duplicate"…), in `OperationKind` order.
     public var byKind: [String: KindTotal]
-    /// Bytes written into the target (copies, reflinks, moves, generated files; not hard links).
+    /// Bytes brought into the target (contents and sidecars copied, cloned or moved, generated
+    /// files; not hard links).
     public var bytesWritten: Int64
     /// Bytes freed in the silos: each physical file removed, quarantined, replaced by a link
     /// or moved away, counted once.
@@ -102,8 +138,19 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var collisions: Int
     /// Contents renamed because of a collision.
     public var renamed: Int
+    /// Contents the layout's date tokens placed by their file's mtime (no metadata dates them).
+    public var placedByFileModified: Int
     public var conflicts: Int
-    public var untouched: PlanUntouched
+    /// What the silos still hold once the plan is applied.
+    public var leftBehind: LeftBehindSummary
+
+    enum CodingKeys: String, CodingKey {
+        case schema, toolVersion = "tool_version", createdAt = "created_at", catalogue, scanRunID = "scan_run_id"
+        case targetRoot = "target_root", quarantineRoot = "quarantine_root", layout, transfer, duplicates
+        case canonicalRules = "canonical_rules", carrySidecars = "carry_sidecars", contents, operations, byKind = "by_kind"
+        case bytesWritten = "bytes_written", bytesFreed = "bytes_freed", collisions, renamed
+        case placedByFileModified = "placed_by_file_modified", conflicts, leftBehind = "left_behind"
+    }
 
     public static func of(_ plan: MergePlan) -> PlanSummary {
         var byKind: [String: KindTotal] = [:]
@@ -115,7 +162,7 @@ public struct PlanSummary: Sendable, Hashable, Codable {
             byKind[op.kind.rawValue, default: KindTotal(operations: 0, bytes: 0)].operations += 1
             byKind[op.kind.rawValue]!.bytes += op.size
             if op.kind.isTransfer, let s = op.source { contents.insert(s.sha256) }
-            if op.kind == .copy || op.kind == .reflink || op.kind == .move || op.kind.isGenerated { written += op.size }
+            if (op.kind.carriesFile && op.kind.method != .hardlink) || op.kind.isGenerated { written += op.size }
             if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
         }
         return PlanSummary(
@@ -123,15 +170,43 @@ public struct PlanSummary: Sendable, Hashable, Codable {
             scanRunID: plan.scanRunID, targetRoot: plan.targetRoot.display,
             quarantineRoot: plan.settings.duplicates == .quarantine ? plan.quarantineRoot.display : nil,
             layout: plan.settings.layout, transfer: plan.settings.transfer, duplicates: plan.settings.duplicates,
-            canonicalRules: plan.settings.canonicalRules.map(\.description),
+            canonicalRules: plan.settings.canonicalRules.map(\.description), carrySidecars: plan.settings.carrySidecars,
             contents: contents.count, operations: plan.operations.count, byKind: byKind, bytesWritten: written,
             bytesFreed: freed, collisions: plan.collisions.count,
             renamed: plan.collisions.reduce(0) { n, c in n + c.entries.filter { $0.destination != c.destination }.count },
-            conflicts: plan.conflicts.count, untouched: plan.untouched)
+            placedByFileModified: plan.operations.filter { $0.kind.isTransfer && $0.dateSource == .fileModified }.count,
+            conflicts: plan.conflicts.count, leftBehind: LeftBehindSummary.of(plan.leftBehind))
     }
 
     /// The kinds present, in a fixed order, for printing.
     public var kindsInOrder: [(kind: OperationKind, total: KindTotal)] {
         OperationKind.allCases.compactMap { k in byKind[k.rawValue].map { (k, $0) } }
+    }
+}
+
+/// What `silomerge plan show --format json` prints: the figures, every entry left behind,
+/// collisions, conflicts and (with `--operations`) every operation.
+public struct PlanReport: Sendable, Hashable, Codable {
+    public var summary: PlanSummary
+    public var leftBehind: [LeftBehind]
+    public var collisions: [PlanCollision]
+    public var conflicts: [PlanConflict]
+    public var operations: [PlanOperation]?
+
+    enum CodingKeys: String, CodingKey { case summary, leftBehind = "left_behind", collisions, conflicts, operations }
+
+    public init(_ plan: MergePlan, operations: Bool) {
+        summary = PlanSummary.of(plan)
+        leftBehind = plan.leftBehind
+        collisions = plan.collisions
+        conflicts = plan.conflicts
+        self.operations = operations ? plan.operations : nil
+    }
+
+    /// The report as JSON: sorted keys, one object.
+    public func json() throws(PlanError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do { return Array(try encoder.encode(self)) + [0x0A] } catch { throw .cannotEncode(reason: "\(error)") }
     }
 }

@@ -8,17 +8,22 @@ enum PlanSidecars {
     /// conflict are left out: a sidecar never states what people have not agreed on.
     static func xmpPacket(for asset: ReconciledAsset) -> String { ExportWriter.xmpPacket(for: asset) }
 
-    static func manifest(rows: [(destination: String, asset: ReconciledAsset, source: String)]) -> String {
-        var out = "path,sha256,size,format,title,description,keywords,creator,rights,date_created,source\r\n"
+    /// One row per file in the target. `date_created` is the reconciled metadata's (empty when
+    /// no metadata has one); `file_modified` the mtime the file keeps in the target (its
+    /// canonical copy's), under its own name: a file date is never offered as a creation date.
+    static func manifest(rows: [(destination: String, asset: ReconciledAsset, source: String, mtimeNs: Int64)]) -> String {
+        // Through `CSV`, the one CSV writer: formula-like names and values are neutralised.
+        var out = CSV.header(["path", "sha256", "size", "format", "title", "description", "keywords", "creator", "rights",
+                              "date_created", "source", "file_modified"])
         for row in rows {
             let a = row.asset
-            func text(_ f: UnifiedField) -> String {
-                guard let field = a.field(f), field.status != .conflict, let v = field.value else { return "" }
-                return display(v)
+            func text(_ f: UnifiedField) -> CSV.Cell {
+                guard let field = a.field(f), field.status != .conflict, let v = field.value else { return .empty }
+                return .text(display(v))
             }
-            let cells = [row.destination, a.sha256.hex, String(a.size), a.format.rawValue, text(.title), text(.description),
-                         text(.keywords), text(.creator), text(.rights), text(.dateCreated), row.source]
-            out += cells.map(Encode.csv).joined(separator: ",") + "\r\n"
+            out += CSV.row([.text(row.destination), .own(a.sha256.hex), .number(a.size), .own(a.format.rawValue), text(.title),
+                            text(.description), text(.keywords), text(.creator), text(.rights), text(.dateCreated), .text(row.source),
+                            .own(ExportWriter.isoTime(nanoseconds: row.mtimeNs))])
         }
         return out
     }

@@ -9,18 +9,24 @@ public struct PlanSilo: Sendable, Hashable, Codable {
     public var root: FilePath
     /// 1 is the most important.
     public var priority: Int
+    /// The root folder's device and inode when the plan was made: apply, undo and verify open
+    /// the root without following links and refuse it when it is not this folder any more.
+    public var identity: FileID?
 
-    public init(name: String, root: FilePath, priority: Int) {
-        self.name = name; self.root = root; self.priority = priority
+    public init(name: String, root: FilePath, priority: Int, identity: FileID? = nil) {
+        self.name = name; self.root = root; self.priority = priority; self.identity = identity
     }
 
-    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority }
+    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority, device, inode }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         root = FilePath(bytes: try c.decodePath(.root, b64: .rootB64))
         priority = try c.decode(Int.self, forKey: .priority)
+        if let device = try c.decodeIfPresent(UInt64.self, forKey: .device), let inode = try c.decodeIfPresent(UInt64.self, forKey: .inode) {
+            identity = FileID(device: device, inode: inode)
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -28,6 +34,53 @@ public struct PlanSilo: Sendable, Hashable, Codable {
         try c.encode(name, forKey: .name)
         try c.encodePath(root.bytes, .root, b64: .rootB64)
         try c.encode(priority, forKey: .priority)
+        try c.encodeIfPresent(identity?.device, forKey: .device)
+        try c.encodeIfPresent(identity?.inode, forKey: .inode)
+    }
+}
+
+/// Where a root of the plan (the target, the quarantine folder) is pinned: the folder itself
+/// when it existed as the plan was made, else its nearest existing parent, by device and inode.
+///
+/// Why the parent and not a refusal: a merge usually goes into a folder that does not exist
+/// yet. Its nearest existing parent is what decides where it will be made; apply opens that
+/// parent from `/` one level at a time without following links, checks its device and inode,
+/// then makes the missing levels below it itself (journalled, so undo removes them). A
+/// symbolic link swapped in at any level, or the parent replaced by another folder, is refused.
+public struct RootAnchor: Sendable, Hashable, Codable {
+    /// An existing folder (absolute, symbolic links resolved) when the plan was made.
+    public var path: FilePath
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(path: FilePath, device: UInt64, inode: UInt64) {
+        self.path = path; self.device = device; self.inode = inode
+    }
+
+    public var identity: FileID { FileID(device: device, inode: inode) }
+
+    /// The components of `root` below the anchor (empty: the anchor is the root), or nil when
+    /// the anchor is not `root` or one of its parents.
+    public func levels(to root: FilePath) -> [[UInt8]]? {
+        guard path.contains(root) else { return nil }
+        let rest = root.bytes.dropFirst(path.bytes.count)
+        return rest.split(separator: 0x2F, omittingEmptySubsequences: true).map { Array($0) }
+    }
+
+    enum CodingKeys: String, CodingKey { case path, pathB64 = "path_b64", device, inode }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = FilePath(bytes: try c.decodePath(.path, b64: .pathB64))
+        device = try c.decode(UInt64.self, forKey: .device)
+        inode = try c.decode(UInt64.self, forKey: .inode)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodePath(path.bytes, .path, b64: .pathB64)
+        try c.encode(device, forKey: .device)
+        try c.encode(inode, forKey: .inode)
     }
 }
 
@@ -42,12 +95,53 @@ public struct PlanInput: Sendable {
     /// Written into the plan as its creation time (given, not read from the clock, so the same
     /// input gives the same bytes).
     public var createdAt: Date
+    /// Where the target and the quarantine folder are pinned (see `PlanRoots`); the planner
+    /// reads no disk, so these come with the input.
+    public var targetAnchor: RootAnchor?
+    public var quarantineAnchor: RootAnchor?
+    /// The silos' XMP sidecars, each with the file it belongs to: the canonical copy's travel
+    /// beside it (unless `PlanSettings.carrySidecars` is off); the others stay, listed.
+    public var sidecars: [SidecarFileRecord]
+    /// Catalogued files with no full hash: in no asset, so left behind, each with why.
+    public var unhashed: [UnhashedFileRecord]
+    /// What the scans saw in the silos and did not catalogue: left behind, each with why.
+    public var uncatalogued: [UncataloguedRecord]
+    /// Copies whose content is not the one last verified (an open `corrupted` finding): the
+    /// planner refuses while there is one, and never takes one as a canonical copy.
+    public var unverified: [UnverifiedCopy] = []
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
-                createdAt: Date) {
+                createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
+                sidecars: [SidecarFileRecord] = [], unhashed: [UnhashedFileRecord] = [],
+                uncatalogued: [UncataloguedRecord] = []) {
         self.assets = assets; self.silos = silos; self.catalogueIdentity = catalogueIdentity
         self.scanRunID = scanRunID; self.createdAt = createdAt
+        self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
+        self.sidecars = sidecars; self.unhashed = unhashed; self.uncatalogued = uncatalogued
     }
+}
+
+/// A catalogued file whose current content is not the content last verified at its path: a
+/// `corrupted` finding still open (see `OpenFinding`). Its catalogued SHA-256 is the rotten
+/// content: a plan would carry rot into the target, and could count it as a copy of something.
+public struct UnverifiedCopy: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    /// The content to restore (what was verified), and what the file reads as now.
+    public var verifiedSHA256: SHA256Digest?
+    public var currentSHA256: SHA256Digest?
+    public var openedAt: Date
+    public var openedRun: Int64
+    /// Catalogued files holding the verified content ("silo:path"): where to restore it from.
+    public var goodCopies: [String]
+
+    public init(silo: String, path: RelativePath, verifiedSHA256: SHA256Digest?, currentSHA256: SHA256Digest?,
+                openedAt: Date, openedRun: Int64, goodCopies: [String] = []) {
+        self.silo = silo; self.path = path; self.verifiedSHA256 = verifiedSHA256; self.currentSHA256 = currentSHA256
+        self.openedAt = openedAt; self.openedRun = openedRun; self.goodCopies = goodCopies
+    }
+
+    var key: [UInt8] { silo.exactBytes + [0] + path.bytes }
 }
 
 /// A rule that chooses the canonical copy of a content. Rules are applied in order: each keeps
@@ -143,7 +237,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
     /// With `transfer: hardlink`, copy instead when a source is on another file system than the
     /// target (otherwise such a plan is refused before anything is written).
     public var hardlinkFallbackToCopy: Bool
-    /// Write the reconciled metadata beside each destination as an XMP sidecar.
+    /// Carry each canonical copy's original XMP sidecars beside it into the target (default).
+    /// Off (`--no-sidecars`): they stay in the silos, listed as left behind.
+    public var carrySidecars: Bool
+    /// Also write the reconciled metadata beside each destination as an XMP sidecar.
     public var writeSidecars: Bool
     /// Write a DAM import manifest (CSV) at the target root.
     public var writeManifest: Bool
@@ -153,9 +250,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
     /// The default layout: a date tree with the original names.
     ///
     /// Why `{year}/{month}/{name}`: the point of merging is to leave the departmental structure
-    /// behind, and the date an asset was created is the one key every asset has (from its
-    /// metadata, else its mtime), that means the same thing in every silo, and that a DAM and a
-    /// person browsing both understand. The original name is kept so people still recognise
+    /// behind, and the date an asset was created is the key that means the same thing in every
+    /// silo, and that a DAM and a person browsing both understand. It comes from the metadata;
+    /// a content no metadata dates is filed by its file's mtime, and the plan says so on the
+    /// operation and in its summary (the mtime is a place to put it, never its date). The original name is kept so people still recognise
     /// their files; the few names that meet in one month are renamed deterministically and
     /// listed. `{silo}/{path}` would reproduce the silos (and their duplicated structure) in
     /// one place instead of merging them.
@@ -164,10 +262,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
     public init(targetRoot: FilePath, layout: String = PlanSettings.defaultLayout,
                 canonicalRules: [CanonicalRule] = CanonicalRule.defaults, duplicates: DuplicateAction = .keep,
                 quarantineRoot: FilePath? = nil, transfer: TransferMethod = .copy, hardlinkFallbackToCopy: Bool = false,
-                writeSidecars: Bool = false, writeManifest: Bool = false, allowConflicts: Bool = false) {
+                carrySidecars: Bool = true, writeSidecars: Bool = false, writeManifest: Bool = false, allowConflicts: Bool = false) {
         self.targetRoot = targetRoot; self.layout = layout; self.canonicalRules = canonicalRules
         self.duplicates = duplicates; self.quarantineRoot = quarantineRoot; self.transfer = transfer
-        self.hardlinkFallbackToCopy = hardlinkFallbackToCopy; self.writeSidecars = writeSidecars
+        self.hardlinkFallbackToCopy = hardlinkFallbackToCopy; self.carrySidecars = carrySidecars; self.writeSidecars = writeSidecars
         self.writeManifest = writeManifest; self.allowConflicts = allowConflicts
     }
 
@@ -182,7 +280,8 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         case targetRoot = "target_root", targetRootB64 = "target_root_b64", layout
         case canonicalRules = "canonical_rules", duplicates
         case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
-        case transfer, hardlinkFallbackToCopy = "hardlink_fallback_to_copy", writeSidecars = "write_sidecars"
+        case transfer, hardlinkFallbackToCopy = "hardlink_fallback_to_copy", carrySidecars = "carry_sidecars"
+        case writeSidecars = "write_sidecars"
         case writeManifest = "write_manifest", allowConflicts = "allow_conflicts"
     }
 
@@ -195,6 +294,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         quarantineRoot = try c.decodePathIfPresent(.quarantineRoot, b64: .quarantineRootB64).map { FilePath(bytes: $0) }
         transfer = try c.decode(TransferMethod.self, forKey: .transfer)
         hardlinkFallbackToCopy = try c.decodeIfPresent(Bool.self, forKey: .hardlinkFallbackToCopy) ?? false
+        carrySidecars = try c.decode(Bool.self, forKey: .carrySidecars)
         writeSidecars = try c.decodeIfPresent(Bool.self, forKey: .writeSidecars) ?? false
         writeManifest = try c.decodeIfPresent(Bool.self, forKey: .writeManifest) ?? false
         allowConflicts = try c.decodeIfPresent(Bool.self, forKey: .allowConflicts) ?? false
@@ -209,6 +309,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         if let q = quarantineRoot { try c.encodePath(q.bytes, .quarantineRoot, b64: .quarantineRootB64) }
         try c.encode(transfer, forKey: .transfer)
         try c.encode(hardlinkFallbackToCopy, forKey: .hardlinkFallbackToCopy)
+        try c.encode(carrySidecars, forKey: .carrySidecars)
         try c.encode(writeSidecars, forKey: .writeSidecars)
         try c.encode(writeManifest, forKey: .writeManifest)
         try c.encode(allowConflicts, forKey: .allowConflicts)
@@ -221,6 +322,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
 public enum OperationKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// The canonical copy into the target: copied, hard-linked, cloned, or moved.
     case copy, hardlink, reflink, move
+    /// An original XMP sidecar of a canonical copy, brought beside it in the target the same
+    /// ways (a sidecar several files share is copied beside each and stays).
+    case sidecarCopy = "sidecar-copy", sidecarHardlink = "sidecar-hardlink", sidecarReflink = "sidecar-reflink"
+    case sidecarMove = "sidecar-move"
     /// A generated XMP sidecar beside a destination.
     case xmpSidecar = "xmp-sidecar"
     /// A generated DAM import manifest (CSV) at the target root.
@@ -234,14 +339,42 @@ public enum OperationKind: String, Sendable, Hashable, Codable, CaseIterable {
 
     /// Brings a content into the target from a source file.
     public var isTransfer: Bool { self == .copy || self == .hardlink || self == .reflink || self == .move }
+    /// Brings an original sidecar beside its canonical copy in the target.
+    public var isSidecarTransfer: Bool {
+        self == .sidecarCopy || self == .sidecarHardlink || self == .sidecarReflink || self == .sidecarMove
+    }
+    /// Brings a file of a silo into the target (a content or a sidecar), verified.
+    public var carriesFile: Bool { isTransfer || isSidecarTransfer }
+    /// How a file-carrying operation brings it: copy, hard link, clone or move.
+    public var method: TransferMethod? {
+        switch self {
+        case .copy, .sidecarCopy: .copy
+        case .hardlink, .sidecarHardlink: .hardlink
+        case .reflink, .sidecarReflink: .reflink
+        case .move, .sidecarMove: .move
+        default: nil
+        }
+    }
     /// Writes generated bytes (`content`) into the target.
     public var isGenerated: Bool { self == .xmpSidecar || self == .importManifest }
     /// Acts on a copy that is not canonical (after the canonical one is verified).
     public var isDuplicateAction: Bool { self == .linkDuplicate || self == .removeDuplicate || self == .quarantineDuplicate }
     /// Writes a file under the target root.
-    public var writesTarget: Bool { isTransfer || isGenerated }
+    public var writesTarget: Bool { carriesFile || isGenerated }
     /// Takes a source file away from where it is (its name, at least).
-    public var isDestructive: Bool { self == .move || isDuplicateAction }
+    public var isDestructive: Bool { method == .move || isDuplicateAction }
+    /// Waits for its canonical operation to be done (and verified) first.
+    public var followsCanonical: Bool { isDuplicateAction || isSidecarTransfer || self == .xmpSidecar }
+
+    /// The sidecar kind that carries a file the way `method` carries contents.
+    public static func sidecar(_ method: TransferMethod) -> OperationKind {
+        switch method {
+        case .copy: .sidecarCopy
+        case .hardlink: .sidecarHardlink
+        case .reflink: .sidecarReflink
+        case .move: .sidecarMove
+        }
+    }
 }
 
 /// A file in a silo an operation reads or acts on, as the catalogue saw it.
@@ -318,6 +451,15 @@ public struct SiloName: Sendable, Hashable, Codable {
     }
 }
 
+/// Where a transfer's date tokens (`{year}`, `{month}`, `{day}`) came from.
+public enum PlanDateSource: String, Sendable, Hashable, Codable {
+    /// The reconciled metadata's `date_created`.
+    case dateCreated = "date_created"
+    /// No metadata dates the content: the canonical copy's mtime placed it (and nothing more:
+    /// it is never written anywhere as a date).
+    case fileModified = "file_modified"
+}
+
 /// One step of a plan.
 public struct PlanOperation: Sendable, Hashable, Codable {
     /// 1, 2, 3... in the order the operations run.
@@ -340,15 +482,18 @@ public struct PlanOperation: Sendable, Hashable, Codable {
     /// With `move`: the other names (hard links) of the source's file, which stay where they
     /// are; undo links a moved-away name back to one of them, so the file is one file again.
     public var hardLinks: [SiloName]
+    /// Transfers placed by a layout with date tokens: where the date came from — the metadata's
+    /// `date_created`, or (no capture date) the file's mtime, which is only ever a place.
+    public var dateSource: PlanDateSource?
     /// Why: a sentence for a person.
     public var reason: String
 
     public init(id: Int, kind: OperationKind, source: PlanSource? = nil, destination: RelativePath? = nil,
                 canonicalOp: Int? = nil, content: String? = nil, contentSHA256: String? = nil,
-                fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], reason: String) {
+                fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], dateSource: PlanDateSource? = nil, reason: String) {
         self.id = id; self.kind = kind; self.source = source; self.destination = destination
         self.canonicalOp = canonicalOp; self.content = content; self.contentSHA256 = contentSHA256
-        self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.reason = reason
+        self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.dateSource = dateSource; self.reason = reason
     }
 
     /// The content this operation writes or acts on.
@@ -358,7 +503,8 @@ public struct PlanOperation: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case id, kind, source, destination, destinationB64 = "destination_b64", canonicalOp = "canonical_op"
-        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links", reason
+        case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links"
+        case dateSource = "date_source", reason
     }
 
     public init(from decoder: Decoder) throws {
@@ -372,6 +518,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         contentSHA256 = try c.decodeIfPresent(String.self, forKey: .contentSHA256)
         fallbackToCopy = try c.decodeIfPresent(Bool.self, forKey: .fallbackToCopy) ?? false
         hardLinks = try c.decodeIfPresent([SiloName].self, forKey: .hardLinks) ?? []
+        dateSource = try c.decodeIfPresent(PlanDateSource.self, forKey: .dateSource)
         reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
     }
 
@@ -386,6 +533,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         try c.encodeIfPresent(contentSHA256, forKey: .contentSHA256)
         if fallbackToCopy { try c.encode(true, forKey: .fallbackToCopy) }
         if !hardLinks.isEmpty { try c.encode(hardLinks, forKey: .hardLinks) }
+        try c.encodeIfPresent(dateSource, forKey: .dateSource)
         try c.encode(reason, forKey: .reason)
     }
 
@@ -436,25 +584,140 @@ public struct PlanConflict: Sendable, Hashable, Codable {
     }
 }
 
-/// What the plan leaves alone.
-public struct PlanUntouched: Sendable, Hashable, Codable {
-    /// Files (names) in the silos no operation removes, replaces or moves.
-    public var files: Int
-    public var bytes: Int64
-    /// Why, with the number of files: "duplicate kept (--duplicates keep)", "hard link of the
-    /// canonical copy", "canonical copy (copied, left in place)".
-    public var byReason: [String: Int]
+/// Why an entry of a silo is still there after the plan is applied.
+public enum LeftBehindReason: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// A canonical copy (or its sidecar) copied, cloned or hard-linked into the target: the
+    /// source stays (`--method copy|reflink|hardlink`).
+    case copied
+    /// A duplicate replaced by a hard link to its copy in the target (`--duplicates hardlink`).
+    case linkedDuplicate = "linked-duplicate"
+    /// A duplicate left as it is (`--duplicates keep`).
+    case duplicateKept = "duplicate-kept"
+    /// Another name (hard link) of a file the plan carries: one file, not a separate copy.
+    case hardLink = "hard-link"
+    /// A sidecar several files share (`name.xmp` of `name.jpg` and `name.png`): copied beside
+    /// each file in the target, the original stays.
+    case sidecarShared = "sidecar-shared"
+    /// The XMP sidecar of a duplicate: stays beside it (its values are reconciled into the asset).
+    case sidecarOfDuplicate = "sidecar-of-duplicate"
+    /// The original sidecar of a canonical copy, not carried (`--no-sidecars`).
+    case sidecarNotCarried = "sidecar-not-carried"
+    /// A sidecar the last scan did not hash (metadata not read): it cannot be carried verified.
+    case sidecarNotHashed = "sidecar-not-hashed"
+    /// The sidecar of a file the plan does not carry (no full hash).
+    case sidecarOfUnplanned = "sidecar-of-unplanned"
+    /// A catalogued file with no full hash (a unique size under `--hash dupes`): not planned.
+    case unhashed
+    /// A file (or folder) the last scan could not read: not planned.
+    case unreadable
+    /// Junk on the default ignore list (`.DS_Store`, `Thumbs.db`, `*_original`…).
+    case ignored
+    /// Matched an exclude rule (or is the sidecar of an excluded file).
+    case excluded
+    /// No include rule matched it.
+    case notIncluded = "not-included"
+    /// A symbolic link (never followed by a merge).
+    case symlink
+    /// A FIFO, socket or device.
+    case specialFile = "special-file"
+    /// The catalogue's own file.
+    case catalogue
 
-    public init(files: Int = 0, bytes: Int64 = 0, byReason: [String: Int] = [:]) {
-        self.files = files; self.bytes = bytes; self.byReason = byReason
+    public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+
+    /// Whether what it holds is also in the target after apply (the same content, or a link to
+    /// it): such entries can go with the silo; the others exist only there.
+    public var isInTarget: Bool {
+        switch self {
+        case .copied, .linkedDuplicate, .duplicateKept, .hardLink, .sidecarShared: true
+        default: false
+        }
     }
 
-    enum CodingKeys: String, CodingKey { case files, bytes, byReason = "by_reason" }
+    /// A phrase for plan show: "duplicates kept (--duplicates keep)".
+    public var label: String {
+        switch self {
+        case .copied: "sources copied or linked into the target (the source stays)"
+        case .linkedDuplicate: "duplicates replaced by a hard link to the target's copy"
+        case .duplicateKept: "duplicates kept (--duplicates keep)"
+        case .hardLink: "other names (hard links) of files the plan carries"
+        case .sidecarShared: "sidecars shared by several files (copied beside each; the original stays)"
+        case .sidecarOfDuplicate: "sidecars of duplicates (their values are reconciled into the asset)"
+        case .sidecarNotCarried: "original sidecars not carried (--no-sidecars)"
+        case .sidecarNotHashed: "sidecars not read by the last scan (scan with metadata to carry them)"
+        case .sidecarOfUnplanned: "sidecars of files the plan does not carry"
+        case .unhashed: "files without a full hash (scan with --hash full to plan them)"
+        case .unreadable: "entries the last scan could not read"
+        case .ignored: "junk on the default ignore list"
+        case .excluded: "entries an exclude rule skips"
+        case .notIncluded: "files no include rule matches"
+        case .symlink: "symbolic links"
+        case .specialFile: "FIFOs, sockets and devices"
+        case .catalogue: "the catalogue's own files"
+        }
+    }
+
+    init(_ r: UncataloguedReason) {
+        switch r {
+        case .ignored: self = .ignored
+        case .excluded: self = .excluded
+        case .notIncluded: self = .notIncluded
+        case .symlink: self = .symlink
+        case .specialFile: self = .specialFile
+        case .catalogue: self = .catalogue
+        case .unreadable: self = .unreadable
+        }
+    }
+}
+
+/// An entry a silo still holds after the plan is applied, and why.
+public struct LeftBehind: Sendable, Hashable, Codable {
+    public var silo: String
+    public var path: RelativePath
+    /// regular, directory (a folder left whole: an excluded `.git/`), symlink, fifo…
+    public var kind: FileKind
+    /// nil for folders, links and special files.
+    public var size: Int64?
+    public var reason: LeftBehindReason
+    /// A sentence: the rule, the canonical copy, the operation that carries its content.
+    public var detail: String
+
+    public init(silo: String, path: RelativePath, kind: FileKind = .regular, size: Int64?, reason: LeftBehindReason, detail: String) {
+        self.silo = silo; self.path = path; self.kind = kind; self.size = size; self.reason = reason; self.detail = detail
+    }
+
+    public var display: String { "\(silo):\(path.display)" }
+
+    enum CodingKeys: String, CodingKey { case silo, path, pathB64 = "path_b64", kind, size, reason, detail }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        silo = try c.decode(String.self, forKey: .silo)
+        path = RelativePath(bytes: try c.decodePath(.path, b64: .pathB64))
+        kind = try c.decode(FileKind.self, forKey: .kind)
+        size = try c.decodeIfPresent(Int64.self, forKey: .size)
+        reason = try c.decode(LeftBehindReason.self, forKey: .reason)
+        detail = try c.decode(String.self, forKey: .detail)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(silo, forKey: .silo)
+        try c.encodePath(path.bytes, .path, b64: .pathB64)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(size, forKey: .size)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(detail, forKey: .detail)
+    }
 }
 
 /// A merge plan: what `silomerge plan` writes and `silomerge apply` carries out.
 public struct MergePlan: Sendable, Hashable, Codable {
-    public static let currentSchema = "silomerge-plan/1"
+    /// /2: each root's identity (`target_anchor`, `quarantine_anchor`, each silo's device and
+    /// inode), which apply, undo and verify check before they touch anything; original sidecars
+    /// carried (`sidecar-*` operations, `carry_sidecars`), `left_behind` (every entry the silos
+    /// still hold after apply, with why), `date_source`.
+    public static let currentSchema = "silomerge-plan/2"
 
     public var schema: String
     public var toolVersion: String
@@ -464,21 +727,33 @@ public struct MergePlan: Sendable, Hashable, Codable {
     public var scanRunID: Int64
     public var targetRoot: FilePath
     public var quarantineRoot: FilePath
+    /// Where the target and the quarantine folder are pinned (see `RootAnchor`).
+    public var targetAnchor: RootAnchor?
+    public var quarantineAnchor: RootAnchor?
     public var settings: PlanSettings
     public var silos: [PlanSilo]
     public var operations: [PlanOperation]
     public var collisions: [PlanCollision]
     public var conflicts: [PlanConflict]
-    public var untouched: PlanUntouched
+    /// Every entry the silos still hold once the plan is applied, with why (sorted by silo and
+    /// path): what a merge leaves behind, so nothing goes unaccounted for.
+    public var leftBehind: [LeftBehind]
 
     public init(schema: String = MergePlan.currentSchema, toolVersion: String = SiloMergeVersion.string,
                 createdAt: String, catalogue: String, scanRunID: Int64, targetRoot: FilePath, quarantineRoot: FilePath,
+                targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
                 settings: PlanSettings, silos: [PlanSilo], operations: [PlanOperation], collisions: [PlanCollision] = [],
-                conflicts: [PlanConflict] = [], untouched: PlanUntouched = PlanUntouched()) {
+                conflicts: [PlanConflict] = [], leftBehind: [LeftBehind] = []) {
         self.schema = schema; self.toolVersion = toolVersion; self.createdAt = createdAt; self.catalogue = catalogue
         self.scanRunID = scanRunID; self.targetRoot = targetRoot; self.quarantineRoot = quarantineRoot
+        self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
         self.settings = settings; self.silos = silos; self.operations = operations; self.collisions = collisions
-        self.conflicts = conflicts; self.untouched = untouched
+        self.conflicts = conflicts; self.leftBehind = leftBehind
+    }
+
+    /// Whether the plan moves anything into the quarantine folder.
+    public var usesQuarantine: Bool {
+        settings.duplicates == .quarantine || operations.contains { $0.kind == .quarantineDuplicate }
     }
 
     public func operation(_ id: Int) -> PlanOperation? {
@@ -491,7 +766,8 @@ public struct MergePlan: Sendable, Hashable, Codable {
         case schema, toolVersion = "tool_version", createdAt = "created_at", catalogue, scanRunID = "scan_run_id"
         case targetRoot = "target_root", targetRootB64 = "target_root_b64"
         case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
-        case settings, silos, operations, collisions, conflicts, untouched
+        case targetAnchor = "target_anchor", quarantineAnchor = "quarantine_anchor"
+        case settings, silos, operations, collisions, conflicts, leftBehind = "left_behind"
     }
 
     public init(from decoder: Decoder) throws {
@@ -507,12 +783,14 @@ public struct MergePlan: Sendable, Hashable, Codable {
         scanRunID = try c.decode(Int64.self, forKey: .scanRunID)
         targetRoot = FilePath(bytes: try c.decodePath(.targetRoot, b64: .targetRootB64))
         quarantineRoot = FilePath(bytes: try c.decodePath(.quarantineRoot, b64: .quarantineRootB64))
+        targetAnchor = try c.decodeIfPresent(RootAnchor.self, forKey: .targetAnchor)
+        quarantineAnchor = try c.decodeIfPresent(RootAnchor.self, forKey: .quarantineAnchor)
         settings = try c.decode(PlanSettings.self, forKey: .settings)
         silos = try c.decode([PlanSilo].self, forKey: .silos)
         operations = try c.decode([PlanOperation].self, forKey: .operations)
         collisions = try c.decodeIfPresent([PlanCollision].self, forKey: .collisions) ?? []
         conflicts = try c.decodeIfPresent([PlanConflict].self, forKey: .conflicts) ?? []
-        untouched = try c.decodeIfPresent(PlanUntouched.self, forKey: .untouched) ?? PlanUntouched()
+        leftBehind = try c.decode([LeftBehind].self, forKey: .leftBehind)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -524,12 +802,14 @@ public struct MergePlan: Sendable, Hashable, Codable {
         try c.encode(scanRunID, forKey: .scanRunID)
         try c.encodePath(targetRoot.bytes, .targetRoot, b64: .targetRootB64)
         try c.encodePath(quarantineRoot.bytes, .quarantineRoot, b64: .quarantineRootB64)
+        try c.encodeIfPresent(targetAnchor, forKey: .targetAnchor)
+        try c.encodeIfPresent(quarantineAnchor, forKey: .quarantineAnchor)
         try c.encode(settings, forKey: .settings)
         try c.encode(silos, forKey: .silos)
         try c.encode(operations, forKey: .operations)
         try c.encode(collisions, forKey: .collisions)
         try c.encode(conflicts, forKey: .conflicts)
-        try c.encode(untouched, forKey: .untouched)
+        try c.encode(leftBehind, forKey: .leftBehind)
     }
 }
 
@@ -566,6 +846,9 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The plan breaks a rule (the planner checks its own output too).
     case invalidPlan([PlanProblem])
     case unsupportedSchema(found: String)
+    /// Files with corruption still open in the silos the plan covers: planning would treat
+    /// their rotten content as theirs.
+    case openCorruption([UnverifiedCopy])
     case cannotDecode(path: String?, reason: String)
     case cannotEncode(reason: String)
     case io(path: String, errno: Errno, operation: String)
@@ -591,7 +874,21 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
             for p in problems.prefix(50) { s += "\n  " + p.description }
             if problems.count > 50 { s += "\n  … and \(problems.count - 50) more" }
             return s
+        case .openCorruption(let copies):
+            var s = "\(copies.count) file\(copies.count == 1 ? " has" : "s have") corruption still open (content changed behind an unchanged size and mtime): a plan would take \(copies.count == 1 ? "its" : "their") current, rotten content for the real one, carry it into the target, and could act on the good copies as its duplicates. Nothing was planned. Restore or accept each first:"
+            for c in copies.prefix(50) {
+                s += "\n  \(c.silo):\(c.path.display)  corrupted since \(Timestamp.string(c.openedAt).prefix(10)) (run \(c.openedRun)): verified \(c.verifiedSHA256.map { String($0.hex.prefix(12)) + "…" } ?? "?"), reads \(c.currentSHA256.map { String($0.hex.prefix(12)) + "…" } ?? "nothing")"
+                s += c.goodCopies.isEmpty ? "; no catalogued copy holds the verified content (restore it from a backup)"
+                                          : "; the verified content is at \(c.goodCopies.prefix(3).joined(separator: ", "))"
+            }
+            if copies.count > 50 { s += "\n  … and \(copies.count - 50) more (silomerge check lists them)" }
+            s += "\nRestore: copy the good content back over the file (keeping its name), then run silomerge check (it reports it restored). Accept: silomerge check --accept SILO:PATH (its current content becomes the baseline), or --accept-all. Then plan again."
+            return s
         case .unsupportedSchema(let found):
+            let number = { (s: String) in s.hasPrefix("silomerge-plan/") ? Int(s.dropFirst("silomerge-plan/".count)) : nil }
+            if let old = number(found), let current = number(MergePlan.currentSchema), old < current {
+                return "this plan (\(found)) was made by an older SiloMerge: run `silomerge plan` again (this silomerge reads \(MergePlan.currentSchema): plans now record each root's identity, carry sidecars and list what they leave behind)"
+            }
             return "unsupported plan schema '\(found)' (this silomerge reads \(MergePlan.currentSchema)); make the plan again with this version"
         case .cannotDecode(let path, let reason):
             return "cannot read the plan\(path.map { " " + $0 } ?? ""): \(reason)"

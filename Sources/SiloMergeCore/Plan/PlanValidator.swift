@@ -22,10 +22,13 @@ public enum PlanValidator {
         var problems: [PlanProblem] = []
         var index: [Int: Int] = [:]
         for (i, op) in plan.operations.enumerated() where index[op.id] == nil { index[op.id] = i }
-        var actedOn: [String: Int] = [:]        // "silo\0path" → op id of a destructive op
+        // "silo\0path" as exact bytes → op id of a destructive op. Never a `String` key: Swift
+        // compares strings after Unicode normalisation, and NFC `é.txt` and NFD `é.txt` are two
+        // different files in one folder.
+        var actedOn: [[UInt8]: Int] = [:]
         for (i, op) in plan.operations.enumerated() {
             guard op.kind.isDestructive, let source = op.source else { continue }
-            let nameKey = source.silo + "\u{0}" + (source.path.string ?? source.path.display)
+            let nameKey = source.silo.exactBytes + [0] + source.path.bytes
             if let other = actedOn[nameKey] {
                 problems.append(PlanProblem(op: op.id, path: source.display,
                                             reason: "operation \(other) already removes or moves this file; a file can be taken away only once"))
@@ -61,7 +64,7 @@ public enum PlanValidator {
             if cs.fileID == source.fileID {
                 problems.append(PlanProblem(op: op.id, path: source.display,
                                             reason: "this is a hard link to the canonical copy's own file (device \(source.device), inode \(source.inode)), not a separate copy; it cannot be \(op.kind == .linkDuplicate ? "relinked" : "removed")"))
-            } else if cs.silo == source.silo && cs.path == source.path {
+            } else if cs.silo.exactBytes == source.silo.exactBytes && cs.path == source.path {
                 problems.append(PlanProblem(op: op.id, path: source.display, reason: "this is the canonical copy itself"))
             }
         }
@@ -86,13 +89,21 @@ public enum PlanValidator {
         if plan.settings.targetRoot != plan.targetRoot {
             add(nil, plan.targetRoot.display, "the target differs from the one in the settings (\(plan.settings.targetRoot.display))")
         }
-        var silos: [String: PlanSilo] = [:]
+        var silos: [[UInt8]: PlanSilo] = [:]
         for s in plan.silos {
-            if silos[s.name] != nil { add(nil, nil, "silo '\(s.name)' is listed twice") }
-            silos[s.name] = s
+            if silos[s.name.exactBytes] != nil { add(nil, nil, "silo '\(s.name)' is listed twice") }
+            silos[s.name.exactBytes] = s
             if s.root.bytes.first != 0x2F || s.root.bytes.contains(0) { add(nil, s.root.display, "silo '\(s.name)': the root is not a clean absolute path") }
             if s.root.contains(plan.targetRoot) || plan.targetRoot.contains(s.root) {
                 add(nil, s.root.display, "silo '\(s.name)' overlaps the target \(plan.targetRoot.display)")
+            }
+            if plan.usesQuarantine, s.root.contains(plan.quarantineRoot) || plan.quarantineRoot.contains(s.root) {
+                add(nil, s.root.display, "silo '\(s.name)' overlaps the quarantine folder \(plan.quarantineRoot.display)")
+            }
+        }
+        for (what, root, anchor) in [("target", plan.targetRoot, plan.targetAnchor), ("quarantine folder", plan.quarantineRoot, plan.quarantineAnchor)] {
+            if let anchor, anchor.levels(to: root) == nil {
+                add(nil, anchor.path.display, "the \(what)'s anchor is neither the \(what) \(root.display) nor one of its parents")
             }
         }
         var quarantineInTarget: [UInt8]? = nil
@@ -117,7 +128,7 @@ public enum PlanValidator {
             lastID = max(lastID, id)
 
             // What each kind needs.
-            if op.kind.isTransfer || op.kind.isDuplicateAction {
+            if op.kind.carriesFile || op.kind.isDuplicateAction {
                 if op.source == nil { add(id, nil, "\(op.kind.rawValue) needs a source") }
             } else if op.source != nil {
                 add(id, nil, "\(op.kind.rawValue) takes no source")
@@ -141,15 +152,16 @@ public enum PlanValidator {
                     add(id, op.destination?.display, "canonical operation \(c) is not a transfer in this plan")
                 }
             }
-            if op.fallbackToCopy && op.kind != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            if op.fallbackToCopy && op.kind.method != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            if op.kind.isSidecarTransfer { sidecarProblems(op, in: plan).forEach { add(id, op.source?.display, $0) } }
             for link in op.hardLinks {
-                if silos[link.silo] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }
+                if silos[link.silo.exactBytes] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }
                 if let why = relativePathProblem(link.path, limitComponents: false) { add(id, "\(link.silo):\(link.path.display)", "hard link path: \(why)") }
             }
 
             // The source: inside its silo, as the plan lists it.
             if let s = op.source {
-                if let silo = silos[s.silo] {
+                if let silo = silos[s.silo.exactBytes] {
                     if silo.root != s.siloRoot {
                         add(id, s.display, "the silo root \(s.siloRoot.display) is not silo '\(s.silo)''s root \(silo.root.display)")
                     }
@@ -203,6 +215,63 @@ public enum PlanValidator {
             }
         }
         return problems
+    }
+
+    /// The plan's roots against the catalogue it was made from: every silo the plan names is
+    /// catalogued under that name with that root (and, when the catalogue recorded it, the same
+    /// device and inode), and the target and the quarantine folder overlap no catalogued silo
+    /// (the rules `silomerge plan` applies). A hand-edited plan that re-roots a silo or puts the
+    /// quarantine inside one is refused here.
+    public static func catalogueProblems(in plan: MergePlan, catalogued: [Silo], catalogue: String) -> [PlanProblem] {
+        var problems: [PlanProblem] = []
+        func add(_ path: String?, _ reason: String) { problems.append(PlanProblem(path: path, reason: reason)) }
+        let byName = Dictionary(catalogued.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for s in plan.silos {
+            guard let c = byName[s.name] else {
+                add(s.root.display, "silo '\(s.name)' is not in the catalogue \(catalogue)")
+                continue
+            }
+            if c.root != s.root {
+                add(s.root.display, "silo '\(s.name)': the plan gives its root as \(s.root.display), the catalogue \(catalogue) as \(c.root.display) (the plan was edited, or the silo moved since): plan again")
+            } else if let recorded = c.rootIdentity, let mine = s.identity, recorded != mine {
+                add(s.root.display, "silo '\(s.name)': the plan recorded its root as device \(mine.device) inode \(mine.inode), the catalogue as device \(recorded.device) inode \(recorded.inode) (the folder was replaced since it was scanned): scan and plan again")
+            }
+        }
+        // The plan's own target, adopted as a silo once applied (silos add --from-plan), is
+        // that plan's to resume or undo; any other silo overlapping it is refused.
+        let digest = catalogued.contains { $0.adoptedPlan != nil } ? (try? PlanFile.digest(plan)) : nil
+        for c in catalogued {
+            if let digest, c.adoptedPlan == digest, c.root == plan.targetRoot { continue }
+            if c.root.contains(plan.targetRoot) || plan.targetRoot.contains(c.root) {
+                add(plan.targetRoot.display, "the target overlaps silo '\(c.name)' (\(c.root.display)); the merged tree must be outside every silo")
+            }
+            if plan.usesQuarantine, c.root.contains(plan.quarantineRoot) || plan.quarantineRoot.contains(c.root) {
+                add(plan.quarantineRoot.display, "the quarantine folder overlaps silo '\(c.name)' (\(c.root.display)); it must be outside every silo")
+            }
+        }
+        return problems
+    }
+
+    /// An original sidecar travels beside its file, nowhere else: it names the content transfer
+    /// of that file, which comes earlier; it is a `.xmp` file of the same silo folder as that
+    /// file, and lands in the same target folder as it.
+    static func sidecarProblems(_ op: PlanOperation, in plan: MergePlan) -> [String] {
+        guard let cid = op.canonicalOp else { return ["\(op.kind.rawValue) names no canonical operation (the file it belongs beside)"] }
+        guard let c = plan.operation(cid), c.kind.isTransfer, let cs = c.source, let cd = c.destination else {
+            return ["its canonical operation \(cid) is not a content transfer in this plan"]
+        }
+        var out: [String] = []
+        if cid >= op.id { out.append("its canonical operation \(cid) comes after it; the file must be in place first") }
+        if let s = op.source {
+            if !SidecarPlan.isXMP(Array(s.path.lastComponent)) { out.append("a sidecar operation carries .xmp files only") }
+            if s.silo.exactBytes != cs.silo.exactBytes || s.path.parent != cs.path.parent {
+                out.append("the sidecar is not in the folder of its file \(cs.display)")
+            }
+        }
+        if let d = op.destination, NameSanitizer.collisionKey(path: d.parent) != NameSanitizer.collisionKey(path: cd.parent) {
+            out.append("the sidecar does not land beside its file \(cd.display)")
+        }
+        return out
     }
 
     /// Why a relative path is unsafe, or nil: empty, absolute, `//`, `.` or `..` components,

@@ -29,6 +29,7 @@ public struct Planner: Sendable {
         var canonical: AssetCopy
         var choiceReason: String
         var dateOrigin: String
+        var dateSource: PlanDateSource
         /// The destination the layout gave, then the one after collisions.
         var wanted: [String]
         var final: [String]
@@ -38,10 +39,10 @@ public struct Planner: Sendable {
 
     public func plan(_ input: PlanInput) throws(PlanError) -> MergePlan {
         // Silos by name.
-        var silos: [String: PlanSilo] = [:]
+        var silos: [[UInt8]: PlanSilo] = [:]     // by exact name bytes (see `String.exactBytes`)
         for s in input.silos {
-            guard silos[s.name] == nil else { throw .invalidSettings("silo '\(s.name)' is listed twice") }
-            silos[s.name] = s
+            guard silos[s.name.exactBytes] == nil else { throw .invalidSettings("silo '\(s.name)' is listed twice") }
+            silos[s.name.exactBytes] = s
         }
         let quarantineRoot = settings.effectiveQuarantineRoot
         for s in input.silos {
@@ -52,6 +53,11 @@ public struct Planner: Sendable {
                 throw .invalidSettings("the quarantine folder \(quarantineRoot.display) overlaps silo '\(s.name)' (\(s.root.display))")
             }
         }
+
+        // Rot is never planned: a file whose content is not the one last verified (corruption
+        // still open) would be carried as it reads now, and counted as a copy of that.
+        if !input.unverified.isEmpty { throw .openCorruption(input.unverified) }
+        let unverified = Set(input.unverified.map(\.key))
 
         // One asset per content, in SHA-256 order. A content given twice is merged: all copies,
         // and the fields of the record with most of them (ties: the one whose first copy sorts
@@ -68,7 +74,7 @@ public struct Planner: Sendable {
             return base
         }.sorted { $0.sha256 < $1.sha256 }
         for a in assets {
-            for c in a.copies where silos[c.silo] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
+            for c in a.copies where silos[c.silo.exactBytes] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
         }
 
         // Conflicts.
@@ -78,7 +84,10 @@ public struct Planner: Sendable {
         // Canonical copies and wanted destinations.
         var placed: [Placed] = []
         for asset in assets {
-            guard let choice = chooser.choose(asset) else { continue }
+            guard let choice = chooser.choose(asset, unverified: unverified) else {
+                if !asset.copies.isEmpty { throw .openCorruption(input.unverified) }
+                continue
+            }
             let date = AssetDate(asset: asset, mtimeNs: choice.copy.mtimeNs)
             let values = LayoutTemplate.Values(
                 silo: choice.copy.silo, path: choice.copy.path, sha256: asset.sha256.hex,
@@ -87,7 +96,7 @@ public struct Planner: Sendable {
                 format: asset.format.rawValue)
             let wanted = template.render(values)
             placed.append(Placed(asset: asset, canonical: choice.copy, choiceReason: choice.reason,
-                                 dateOrigin: date.origin, wanted: wanted, final: wanted))
+                                 dateOrigin: date.origin, dateSource: date.source, wanted: wanted, final: wanted))
         }
 
         // Collisions.
@@ -97,7 +106,10 @@ public struct Planner: Sendable {
         }
         let collisions = names.assign(&placed)
 
-        // Sidecars, then the manifest (files keep their names; generated ones give way).
+        // Original sidecars beside their files, then generated sidecars, then the manifest
+        // (files keep their names; what is generated gives way).
+        var leftBehind: [LeftBehind] = []
+        let carried = carrySidecars(input.sidecars, placed: placed, silos: silos, names: &names, leftBehind: &leftBehind)
         if settings.writeSidecars {
             for i in placed.indices where placed[i].asset.format != .xmp {
                 placed[i].sidecar = names.claimSidecar(for: placed[i].final, sha: placed[i].asset.sha256.hex)
@@ -127,7 +139,7 @@ public struct Planner: Sendable {
                                    source: Self.source(p.canonical, asset: p.asset, silos: silos),
                                    destination: dest,
                                    fallbackToCopy: settings.transfer == .hardlink && settings.hardlinkFallbackToCopy,
-                                   hardLinks: links, reason: reason)
+                                   hardLinks: links, dateSource: template.usesDate ? p.dateSource : nil, reason: reason)
             transfers.append((i, op, dest.bytes))
         }
         transfers.sort { $0.key.lexicographicallyPrecedes($1.key) }
@@ -139,6 +151,12 @@ public struct Planner: Sendable {
             op.id = operations.count + 1
             transferID[t.placedIndex] = op.id
             operations.append(op)
+        }
+        for c in carried.sorted(by: { $0.destination.bytes.lexicographicallyPrecedes($1.destination.bytes) }) {
+            operations.append(PlanOperation(id: operations.count + 1, kind: c.kind, source: c.source, destination: c.destination,
+                                            canonicalOp: transferID[c.placedIndex],
+                                            fallbackToCopy: c.kind == .sidecarHardlink && settings.hardlinkFallbackToCopy,
+                                            reason: c.reason))
         }
         if settings.writeSidecars {
             let sidecarOrder = placed.indices.filter { placed[$0].sidecar != nil }
@@ -155,13 +173,14 @@ public struct Planner: Sendable {
         if let m = manifestDestination {
             let rows = transfers.map { t in
                 (destination: placed[t.placedIndex].final.joined(separator: "/"), asset: placed[t.placedIndex].asset,
-                 source: "\(placed[t.placedIndex].canonical.silo):\(placed[t.placedIndex].canonical.path.display)")
+                 source: "\(placed[t.placedIndex].canonical.silo):\(placed[t.placedIndex].canonical.path.display)",
+                 mtimeNs: placed[t.placedIndex].canonical.mtimeNs)
             }
             let text = PlanSidecars.manifest(rows: rows)
             operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,
                                             destination: RelativePath(m.joined(separator: "/")),
                                             content: text, contentSHA256: Self.sha(text),
-                                            reason: "DAM import manifest: one row per file in the target (\(rows.count) rows)"))
+                                            reason: "DAM import manifest: one row per file in the target (\(Format.plural(rows.count, "row")))"))
         }
         if let m = exiftoolDestination {
             // The same reconciled fields as ExifTool JSON, `SourceFile` naming each file in the
@@ -179,51 +198,57 @@ public struct Planner: Sendable {
             operations.append(PlanOperation(id: operations.count + 1, kind: .importManifest,
                                             destination: RelativePath(m.joined(separator: "/")),
                                             content: text, contentSHA256: Self.sha(text),
-                                            reason: "ExifTool JSON of the reconciled metadata for the target (\(records.count) files): exiftool -j=FILE TARGET"))
+                                            reason: "ExifTool JSON of the reconciled metadata for the target (\(Format.plural(records.count, "file"))): exiftool -j=FILE TARGET"))
         }
 
-        // Duplicate actions, and what stays untouched.
-        var untouched = PlanUntouched()
-        func keep(_ copy: AssetCopy, _ why: String) {
-            untouched.files += 1
-            untouched.bytes += copy.size
-            untouched.byReason[why, default: 0] += 1
-        }
+        // Duplicate actions, and what the silos keep.
         var duplicates: [(op: PlanOperation, silo: String, path: RelativePath)] = []
         for (i, p) in placed.enumerated() {
             let canonicalID = FileID(device: p.canonical.device, inode: p.canonical.inode)
-            if settings.transfer != .move { keep(p.canonical, "canonical copy, left in place (\(settings.transfer.rawValue) into the target)") }
+            let destination = p.final.joined(separator: "/")
+            let canonicalLabel = "\(p.canonical.silo):\(p.canonical.path.display)"
+            func stays(_ copy: AssetCopy, _ reason: LeftBehindReason, _ detail: String) {
+                leftBehind.append(LeftBehind(silo: copy.silo, path: copy.path, size: copy.size, reason: reason, detail: detail))
+            }
+            switch settings.transfer {
+            case .move: break
+            case .copy: stays(p.canonical, .copied, "copied into the target as \(destination) (--method copy); the source stays")
+            case .reflink: stays(p.canonical, .copied, "cloned into the target as \(destination) (--method reflink); the source stays")
+            case .hardlink: stays(p.canonical, .copied, "hard-linked into the target as \(destination) (--method hardlink): one file under two names")
+            }
             let others = p.asset.copies.filter { $0 != p.canonical }.sorted(by: CanonicalChooser.stableOrder)
             let namesPerFile = Dictionary(grouping: others, by: { FileID(device: $0.device, inode: $0.inode) }).mapValues(\.count)
             for copy in others {
                 let id = FileID(device: copy.device, inode: copy.inode)
                 if id == canonicalID {
-                    keep(copy, "hard link of the canonical copy (one file, not a separate copy)")
+                    stays(copy, .hardLink, "another name (hard link) of \(canonicalLabel), which is \(settings.transfer == .move ? "moved" : "carried") to \(destination): one file, not a separate copy")
                     continue
                 }
                 let kind: OperationKind
                 let what: String
                 switch settings.duplicates {
                 case .keep:
-                    keep(copy, "duplicate kept (--duplicates keep)")
+                    stays(copy, .duplicateKept, "duplicate of \(canonicalLabel) (→ \(destination)), kept (--duplicates keep)")
                     continue
-                case .hardlink: kind = .linkDuplicate; what = "replaced by a hard link to the canonical copy in the target"
+                case .hardlink:
+                    kind = .linkDuplicate; what = "replaced by a hard link to the canonical copy in the target"
+                    stays(copy, .linkedDuplicate, "duplicate of \(canonicalLabel): replaced by a hard link to \(destination) in the target")
                 case .remove: kind = .removeDuplicate; what = "removed"
                 case .quarantine: kind = .quarantineDuplicate; what = "moved to the quarantine folder"
                 }
-                var reason = "duplicate of \(p.canonical.silo):\(p.canonical.path.display) (canonical, → \(p.final.joined(separator: "/"))); \(what) once the canonical copy is verified in the target"
+                var reason = "duplicate of \(canonicalLabel) (canonical, → \(destination)); \(what) once the canonical copy is verified in the target"
                 if let n = namesPerFile[id], n > 1 { reason += "; one of \(n) names of one file, each acted on" }
-                var destination: RelativePath? = nil
+                var quarantined: RelativePath? = nil
                 if kind == .quarantineDuplicate {
-                    destination = RelativePath(NameSanitizer.component(copy.silo)).appending(copy.path.bytes)
+                    quarantined = RelativePath(NameSanitizer.component(copy.silo)).appending(copy.path.bytes)
                 }
                 let op = PlanOperation(id: 0, kind: kind, source: Self.source(copy, asset: p.asset, silos: silos),
-                                       destination: destination, canonicalOp: transferID[i], reason: reason)
+                                       destination: quarantined, canonicalOp: transferID[i], reason: reason)
                 duplicates.append((op, copy.silo, copy.path))
             }
         }
         duplicates.sort { a, b in
-            a.silo != b.silo ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
+            !a.silo.utf8.elementsEqual(b.silo.utf8) ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
         }
         for d in duplicates {
             var op = d.op
@@ -233,19 +258,149 @@ public struct Planner: Sendable {
 
         let plan = MergePlan(
             createdAt: Timestamp.string(input.createdAt), catalogue: input.catalogueIdentity, scanRunID: input.scanRunID,
-            targetRoot: settings.targetRoot, quarantineRoot: quarantineRoot, settings: settings,
+            targetRoot: settings.targetRoot, quarantineRoot: quarantineRoot,
+            targetAnchor: input.targetAnchor, quarantineAnchor: input.quarantineAnchor, settings: settings,
             silos: input.silos.sorted { $0.priority != $1.priority ? $0.priority < $1.priority : $0.name < $1.name },
             operations: operations, collisions: collisions, conflicts: settings.allowConflicts ? conflicts : [],
-            untouched: untouched)
+            leftBehind: Self.sortedLeftBehind(leftBehind + Self.leftOut(input)))
         let problems = PlanValidator.problems(in: plan)
         guard problems.isEmpty else { throw .invalidPlan(problems) }
         return plan
     }
 
+    // MARK: what stays in the silos
+
+    /// Catalogued files without a hash and what the scans did not catalogue: left behind.
+    static func leftOut(_ input: PlanInput) -> [LeftBehind] {
+        var out: [LeftBehind] = []
+        for u in input.unhashed {
+            if let problem = u.problem {
+                out.append(LeftBehind(silo: u.silo, path: u.path, size: u.size, reason: .unreadable,
+                                      detail: "the last scan could not read it (\(problem)): it has no hash, so it is not planned"))
+            } else {
+                out.append(LeftBehind(silo: u.silo, path: u.path, size: u.size, reason: .unhashed,
+                                      detail: "no full hash (catalogued with --hash dupes, which never reads a file whose size nothing else has): not planned; scan with --hash full to plan it"))
+            }
+        }
+        for u in input.uncatalogued {
+            out.append(LeftBehind(silo: u.silo, path: u.path, kind: u.kind, size: u.size, reason: LeftBehindReason(u.reason), detail: u.detail))
+        }
+        return out
+    }
+
+    /// By silo, then path bytes; one entry per name (the first reason given wins).
+    static func sortedLeftBehind(_ entries: [LeftBehind]) -> [LeftBehind] {
+        var seen: Set<[UInt8]> = []
+        return entries.filter { seen.insert($0.silo.exactBytes + [0] + $0.path.bytes).inserted }.sorted { a, b in
+            !a.silo.utf8.elementsEqual(b.silo.utf8) ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
+        }
+    }
+
+    /// An original sidecar brought beside its canonical copy.
+    struct CarriedSidecar {
+        var placedIndex: Int
+        var kind: OperationKind
+        var source: PlanSource
+        var destination: RelativePath
+        var reason: String
+    }
+
+    /// Original XMP sidecars: those of a canonical copy travel beside it (by the transfer
+    /// method; a sidecar several files share is copied beside each and stays); the others stay,
+    /// each listed with why. Names beside the destination keep the sidecar's association:
+    /// `name.ext.xmp` stays `<destination name>.xmp`, `name.xmp` becomes `<destination stem>.xmp`
+    /// unless another file of that folder shares the stem, then `<destination name>.xmp`.
+    func carrySidecars(_ records: [SidecarFileRecord], placed: [Placed], silos: [[UInt8]: PlanSilo], names: inout NameTable,
+                       leftBehind: inout [LeftBehind]) -> [CarriedSidecar] {
+        guard !records.isEmpty else { return [] }
+        func key(_ silo: String, _ path: RelativePath) -> [UInt8] { silo.exactBytes + [0] + path.bytes }
+        // Every copy the plan knows: which content it is, and whether it is the canonical one.
+        var copies: [[UInt8]: (index: Int, canonical: Bool)] = [:]
+        for (i, p) in placed.enumerated() {
+            for c in p.asset.copies { copies[key(c.silo, c.path)] = (i, c == p.canonical) }
+        }
+        // Stems shared by several files in one target folder: `stem.xmp` would belong to each.
+        var stems: [[UInt8]: Int] = [:]
+        for p in placed {
+            let (stem, _) = NameSanitizer.splitExtension(p.final.last!)
+            stems[NameTable.key(Array(p.final.dropLast()) + [stem]), default: 0] += 1
+        }
+        var bySidecar: [[UInt8]: [SidecarFileRecord]] = [:]
+        for r in records { bySidecar[key(r.silo, r.path), default: []].append(r) }
+        var out: [CarriedSidecar] = []
+        for k in bySidecar.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let rows = bySidecar[k]!.sorted { $0.assetPath < $1.assetPath }
+            let r = rows[0]
+            let owners = rows.compactMap { copies[key($0.silo, $0.assetPath)] }
+            let canonical = Array(Set(owners.filter(\.canonical).map(\.index))).sorted()
+            let ownerNames = rows.map { String(decoding: $0.assetPath.lastComponent, as: UTF8.self) }.joined(separator: ", ")
+            func stays(_ reason: LeftBehindReason, _ detail: String) {
+                leftBehind.append(LeftBehind(silo: r.silo, path: r.path, size: r.size, reason: reason, detail: detail))
+            }
+            guard !canonical.isEmpty else {
+                if let o = owners.first {
+                    let p = placed[o.index]
+                    stays(.sidecarOfDuplicate, "XMP sidecar of \(ownerNames), a duplicate of \(p.canonical.silo):\(p.canonical.path.display) (→ \(p.final.joined(separator: "/"))); stays beside it")
+                } else {
+                    stays(.sidecarOfUnplanned, "XMP sidecar of \(ownerNames), which the plan does not carry (no full hash)")
+                }
+                continue
+            }
+            let firstOwner = placed[canonical[0]]
+            let ownerLabel = "\(firstOwner.canonical.silo):\(firstOwner.canonical.path.display)"
+            guard settings.carrySidecars else {
+                stays(.sidecarNotCarried, "original XMP sidecar of \(ownerLabel), not carried (--no-sidecars)")
+                continue
+            }
+            guard let sha = r.sha256 else {
+                stays(.sidecarNotHashed, "original XMP sidecar of \(ownerLabel); the last scan did not read it (metadata off), so it cannot be carried verified: scan with metadata, then plan again")
+                continue
+            }
+            let shared = rows.count > 1
+            let kind: OperationKind = shared ? .sidecarCopy : .sidecar(settings.transfer)
+            var placedAt: [String] = []
+            for index in canonical {
+                let p = placed[index]
+                let folder = Array(p.final.dropLast())
+                let name = p.final.last!
+                let (stem, _) = NameSanitizer.splitExtension(name)
+                let stemShared = (stems[NameTable.key(folder + [stem])] ?? 0) > 1
+                let exact = NameSanitizer.component(NameTable.suffixed(name + ".xmp", ""))
+                let byStem = NameSanitizer.component(NameTable.suffixed(stem + ".xmp", ""))
+                let natural = r.form == .nameWithExtension || stemShared ? [exact, byStem] : [byStem, exact]
+                let candidates = natural + [NameSanitizer.component(NameTable.suffixed(stem + ".xmp", "-" + String(sha.hex.prefix(8)))),
+                                            NameSanitizer.component(NameTable.suffixed(stem + ".xmp", "-" + sha.hex))]
+                guard let chosen = names.claim(candidates.map { folder + [$0] }) else {
+                    stays(.sidecarNotCarried, "original XMP sidecar of \(ownerLabel): no free name beside \(p.final.joined(separator: "/"))")
+                    continue
+                }
+                let destination = chosen.joined(separator: "/")
+                var reason = "original XMP sidecar (\(r.form.rawValue)) of \(p.canonical.silo):\(p.canonical.path.display), beside it at \(p.final.joined(separator: "/"))"
+                if chosen.last! != natural[0] { reason += "; named \(chosen.last!) (\(natural[0]) is taken)" }
+                if shared {
+                    reason += "; it belongs to \(rows.count) files (\(ownerNames)): copied beside each, the original stays"
+                } else if kind == .sidecarMove {
+                    reason += "; moved out of its silo once verified in the target"
+                }
+                let source = PlanSource(silo: r.silo, siloRoot: silos[r.silo.exactBytes]!.root, path: r.path, size: r.size,
+                                        mtimeNs: r.mtimeNs, device: r.device, inode: r.inode, sha256: sha.hex)
+                out.append(CarriedSidecar(placedIndex: index, kind: kind, source: source, destination: RelativePath(destination), reason: reason))
+                placedAt.append(destination)
+            }
+            guard !placedAt.isEmpty else { continue }
+            if shared {
+                stays(.sidecarShared, "XMP sidecar of \(ownerNames): copied beside each file the plan carries (\(placedAt.joined(separator: ", "))); the original stays for the others")
+            } else if kind != .sidecarMove {
+                stays(.copied, "original XMP sidecar of \(ownerLabel), carried into the target as \(placedAt[0]) (--method \(settings.transfer.rawValue)); the source stays")
+            }
+        }
+        return out
+    }
+
     // MARK: helpers
 
-    static func source(_ copy: AssetCopy, asset: ReconciledAsset, silos: [String: PlanSilo]) -> PlanSource {
-        PlanSource(silo: copy.silo, siloRoot: silos[copy.silo]!.root, path: copy.path, size: copy.size,
+    static func source(_ copy: AssetCopy, asset: ReconciledAsset, silos: [[UInt8]: PlanSilo]) -> PlanSource {
+        PlanSource(silo: copy.silo, siloRoot: silos[copy.silo.exactBytes]!.root, path: copy.path, size: copy.size,
                    mtimeNs: copy.mtimeNs, device: copy.device, inode: copy.inode, sha256: asset.sha256.hex)
     }
 
@@ -356,7 +511,7 @@ struct NameTable {
             let contested = placed[members[0]].wanted.joined(separator: "/")
             let reason = isDir
                 ? "the name is a folder in the target; every file wanting it gets -<sha256:8>"
-                : "\(members.count) contents want this name (names are compared after Unicode normalisation and case folding); the first by SHA-256 keeps it, the others get -<sha256:8>"
+                : "\(Format.plural(members.count, "content")) want this name (names are compared after Unicode normalisation and case folding); the first by SHA-256 keeps it, the others get -<sha256:8>"
             for i in members where placed[i].final != placed[i].wanted {
                 placed[i].renamedBecause = "renamed from \(contested): another content has that name"
             }

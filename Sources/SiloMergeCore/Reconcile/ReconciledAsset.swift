@@ -10,18 +10,17 @@ public enum FieldStatus: String, Sendable, Codable, Hashable {
     case conflict
 }
 
-/// What decided a reconciled value: a policy, a person's resolution, or the fallback to what
-/// the file system says when no metadata has the field.
+/// What decided a reconciled value: a policy, or a person's resolution. A value only ever comes
+/// from metadata (or a person): a file's mtime is never made into a date (see
+/// `ReconciledAsset.fileModifiedNs`).
 public enum DecisionRule: Sendable, Codable, Hashable, CustomStringConvertible {
     case policy(ReconcilePolicy)
     case manual
-    case fallback
 
     public var description: String {
         switch self {
         case .policy(let p): p.rawValue
         case .manual: "manual"
-        case .fallback: "fallback"
         }
     }
 
@@ -29,7 +28,6 @@ public enum DecisionRule: Sendable, Codable, Hashable, CustomStringConvertible {
         let text = try decoder.singleValueContainer().decode(String.self)
         switch text {
         case "manual": self = .manual
-        case "fallback": self = .fallback
         default:
             guard let p = ReconcilePolicy(rawValue: text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown rule \(text)"))
@@ -128,6 +126,15 @@ public struct ReconciledAsset: Sendable, Codable, Hashable {
 
     /// The short id people use in resolutions files and reports: the first 12 hex digits.
     public var shortID: String { String(sha256.hex.prefix(12)) }
+
+    /// The oldest mtime of its copies (nanoseconds since 1970): when the file system last saw
+    /// the content written. A file-system time, exported as `file_modified`, never as a
+    /// creation or capture date (copying a file gives it a new mtime).
+    public var fileModifiedNs: Int64? { copies.map(\.mtimeNs).min() }
+
+    /// Physical copies: distinct files (device and inode). Hard links to one file are one copy
+    /// under several names.
+    public var physicalCopies: Int { Set(copies.map { FileID(device: $0.device, inode: $0.inode) }).count }
 }
 
 extension SHA256Digest: Codable {

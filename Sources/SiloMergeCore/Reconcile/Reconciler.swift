@@ -60,6 +60,37 @@ public struct ReconcilePolicies: Sendable, Hashable, Codable {
 
     /// `priority` for every field not named.
     public func policy(for field: UnifiedField) -> ReconcilePolicy { byField[field] ?? .priority }
+
+    /// As stored in the catalogue (`setting` reconcile.policies): `{"date_created":"oldest",…}`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(Dictionary(uniqueKeysWithValues: byField.map { ($0.key.rawValue, $0.value.rawValue) }))
+    }
+
+    /// Reads `{"field":"policy",…}`, and the shape older versions stored
+    /// (`{"byField":["field","policy",…]}`), so remembered policies survive an upgrade.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        var pairs: [(String, String)] = []
+        if let map = try? c.decode([String: String].self) {
+            pairs = map.map { ($0.key, $0.value) }
+        } else {
+            struct Old: Decodable { var byField: [String] }
+            let flat = try c.decode(Old.self).byField
+            guard flat.count % 2 == 0 else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "an odd list of fields and policies")
+            }
+            pairs = stride(from: 0, to: flat.count, by: 2).map { (flat[$0], flat[$0 + 1]) }
+        }
+        var byField: [UnifiedField: ReconcilePolicy] = [:]
+        for (f, p) in pairs {
+            guard let field = UnifiedField(rawValue: f), let policy = ReconcilePolicy(rawValue: p) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown field or policy '\(f): \(p)'")
+            }
+            byField[field] = policy
+        }
+        self.byField = byField
+    }
 }
 
 /// Decides one value per field for a distinct content, from the values of all its copies.
@@ -70,8 +101,9 @@ public struct ReconcilePolicies: Sendable, Hashable, Codable {
 /// that order. When they all agree (after normalisation: white space, Unicode NFC, lists as
 /// case-insensitive sets, coordinates to ~10 cm) the field is `agreed`; when they differ the
 /// field's policy decides (`resolved`) or declines (`conflict`). A person's resolution wins over
-/// both (`manual`). When no source has a creation date, the oldest copy's mtime stands in
-/// (`fallback`).
+/// both (`manual`). A field no source has is absent: in particular a file's mtime never stands
+/// in for `date_created` (it is the time the file was last written or copied, not when the
+/// picture was taken; exports carry it as `file_modified`).
 public struct Reconciler: Sendable {
     public var policies: ReconcilePolicies
     public var resolutions: Resolutions
@@ -81,7 +113,7 @@ public struct Reconciler: Sendable {
     }
 
     static let originRank: [MetadataOrigin: Int] = [
-        .sidecar: 0, .xmp: 1, .iptc: 1, .exif: 1, .png: 1, .pdf: 1, .header: 1, .manifest: 2, .filesystem: 3,
+        .sidecar: 0, .xmp: 1, .iptc: 1, .exif: 1, .png: 1, .pdf: 1, .postscript: 1, .header: 1, .manifest: 2, .filesystem: 3,
         .quicktime: 1, .document: 1, .audio: 1,
     ]
 
@@ -109,8 +141,10 @@ public struct Reconciler: Sendable {
             if candidates.isEmpty {
                 switch field {
                 case .format:
+                    // The tag the reader gives the format: a file of no known format has no
+                    // stored row for it (see `ContentInfo.storedValues`), and says the same.
                     candidates = [FieldSource(silo: sources.copies.first?.copy.silo ?? "", path: sources.copies.first?.copy.path ?? .root,
-                                              origin: .header, tag: "magic bytes", raw: sources.format.rawValue,
+                                              origin: .header, tag: "File:FileType", raw: sources.format.rawValue,
                                               value: .text(sources.format.rawValue))]
                 case .width, .height:
                     guard let n = field == .width ? sources.width : sources.height, let first = sources.copies.first else { break }
@@ -123,15 +157,7 @@ public struct Reconciler: Sendable {
                 fields.append(ReconciledField(field: field, value: manual, status: .resolved, rule: .manual, sources: candidates))
                 continue
             }
-            if candidates.isEmpty {
-                if field == .dateCreated, let oldest = sources.copies.min(by: { $0.copy.mtimeNs < $1.copy.mtimeNs }) {
-                    let date = Timestamp.string(Date(timeIntervalSince1970: Double(oldest.copy.mtimeNs) / 1e9))
-                    let source = FieldSource(silo: oldest.copy.silo, path: oldest.copy.path, origin: .filesystem, tag: "mtime",
-                                             raw: date, value: .date(date), timeNs: oldest.copy.mtimeNs)
-                    fields.append(ReconciledField(field: field, value: .date(date), status: .agreed, rule: .fallback, sources: [source]))
-                }
-                continue
-            }
+            if candidates.isEmpty { continue }
             fields.append(decide(field, candidates))
         }
         return ReconciledAsset(sha256: sources.sha256, size: sources.size, format: sources.format, width: sources.width,

@@ -16,45 +16,79 @@ public struct ReconcileSummary: Sendable {
 /// Runs the reconciliation over the whole catalogue and stores the unified catalogue
 /// (`asset`, `asset_field`). Later stages (conflicts, export, plan, report) run it first so
 /// they always see the catalogue as it is now.
+///
+/// The catalogue remembers the policies and the resolutions file it was last given; nothing is
+/// forgotten without a word: a remembered file that is gone is an error naming it (give it
+/// again, or forget it with `--resolutions ""`), and stored policies that cannot be read are
+/// an error too.
 public enum Reconciliation {
     static let policiesKey = "reconcile.policies"
     static let resolutionsKey = "reconcile.resolutions"
 
-    /// `policies`: from the configuration; nil uses (and keeps) the ones last given. 
-    /// `resolutionsFile`: nil uses the one last given, if it still exists; "" forgets it.
+    /// `policies`: from the configuration; nil uses (and keeps) the ones last given.
+    /// `resolutionsFile`: nil uses the one last given; "" forgets it.
+    /// `record`: false for commands that only read (`report`): nothing is stored, neither the
+    /// unified catalogue nor the settings.
     @discardableResult
     public static func run(store: any CatalogueStore, policies overrides: [UnifiedField: ReconcilePolicy]? = nil,
-                           resolutionsFile: String? = nil,
+                           resolutionsFile: String? = nil, record: Bool = true,
                            each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
         let policies: ReconcilePolicies
         if let overrides {
             policies = ReconcilePolicies(overrides)
-            try store.setSetting(policiesKey, String(decoding: try JSONEncoder.sorted.encode(policies), as: UTF8.self))
-        } else if let json = try store.setting(policiesKey), let data = json.data(using: .utf8),
-                  let stored = try? JSONDecoder().decode(ReconcilePolicies.self, from: data) {
-            policies = stored
+            if record { try remember(policies: overrides, in: store) }
         } else {
-            policies = ReconcilePolicies()
+            policies = try storedPolicies(in: store) ?? ReconcilePolicies()
         }
         var path: String?
+        var remembered = false
         if let resolutionsFile {
             if resolutionsFile.isEmpty {
-                try store.setSetting(resolutionsKey, nil)
+                if record { try store.setSetting(resolutionsKey, nil) }
             } else {
                 path = Posix.absolute(FilePath(resolutionsFile)).string ?? resolutionsFile
             }
-        } else if let stored = try store.setting(resolutionsKey), FileManager.default.fileExists(atPath: stored) {
+        } else if let stored = try store.setting(resolutionsKey) {
             path = stored
+            remembered = true
         }
         var resolutions = Resolutions()
         if let path {
-            resolutions = try Resolutions.load(path: path) { try store.contents(withPrefix: $0, limit: 2) }
-            if resolutionsFile != nil { try store.setSetting(resolutionsKey, path) }
+            do {
+                resolutions = try Resolutions.load(path: path) { try store.contents(withPrefix: $0, limit: 2) }
+            } catch let error as ReconcileError where remembered && error.line == nil {
+                throw ReconcileError(file: path, reason: "the resolutions file remembered in the catalogue \(store.location) "
+                    + "cannot be used (\(error.reason)): give it again with --resolutions FILE, or forget it with --resolutions \"\"")
+            }
+            if resolutionsFile != nil && record { try store.setSetting(resolutionsKey, path) }
         }
         let reconciler = Reconciler(policies: policies, resolutions: resolutions)
-        let runID = try store.runs(limit: 1).first?.id ?? 0
-        let (assets, conflicts, unhashed) = try store.rebuildAssets(runID: runID, transform: reconciler.reconcile, each: each)
+        let (assets, conflicts, unhashed): (Int, Int, Int)
+        if record {
+            let runID = try store.runs(limit: 1).first?.id ?? 0
+            (assets, conflicts, unhashed) = try store.rebuildAssets(runID: runID, transform: reconciler.reconcile, each: each)
+        } else {
+            (assets, conflicts, unhashed) = try store.reconcileAssets(transform: reconciler.reconcile, each: each)
+        }
         return ReconcileSummary(assets: assets, conflicts: conflicts, resolutions: resolutions.count,
                                 resolutionsFile: path, unhashedFiles: unhashed, policies: policies)
+    }
+
+    /// Stores a configuration's policies (`reconcile:`) for later runs: every command that
+    /// takes `--config` and writes the catalogue calls this.
+    public static func remember(policies overrides: [UnifiedField: ReconcilePolicy], in store: any CatalogueStore) throws {
+        let json = String(decoding: try JSONEncoder.sorted.encode(ReconcilePolicies(overrides)), as: UTF8.self)
+        if try store.setting(policiesKey) != json { try store.setSetting(policiesKey, json) }
+    }
+
+    /// The policies stored in the catalogue, nil when none were ever given.
+    public static func storedPolicies(in store: any CatalogueStore) throws -> ReconcilePolicies? {
+        guard let json = try store.setting(policiesKey) else { return nil }
+        do {
+            return try JSONDecoder().decode(ReconcilePolicies.self, from: Data(json.utf8))
+        } catch {
+            throw ReconcileError(file: store.location, reason: "the reconcile policies stored in the catalogue (setting \(policiesKey)) "
+                + "cannot be read: \(error); give them again with --config FILE")
+        }
     }
 }

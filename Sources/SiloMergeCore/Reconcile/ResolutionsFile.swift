@@ -2,22 +2,25 @@ import Foundation
 import Yams
 
 extension Resolutions {
+    /// The largest resolutions file read (about a million decisions).
+    public static let maximumFileSize = 64 << 20
+
     /// Reads and validates a resolutions file. `lookup` returns the catalogued contents whose
     /// SHA-256 starts with a prefix (at most two are needed to call a prefix ambiguous).
     /// Every problem is an error with its line: an unknown or ambiguous asset, an unknown
     /// field, a value of the wrong kind.
     public static func load(path: String, lookup: (String) throws -> [SHA256Digest]) throws -> Resolutions {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ReconcileError(file: path, reason: "cannot read: \((error as NSError).localizedDescription)")
+        do { text = try InputFile.readText(path, limit: maximumFileSize) } catch {
+            throw ReconcileError(file: path, reason: error.reason)
         }
         return try parse(text, file: path, lookup: lookup)
     }
 
     public static func parse(_ text: String, file: String, lookup: (String) throws -> [SHA256Digest]) throws -> Resolutions {
         let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
-            throw ReconcileError(file: file, reason: "not valid YAML: \(error)")
+        do { root = try YAMLInput.compose(text) } catch {
+            throw ReconcileError(file: file, line: error.line, reason: error.message)
         }
         var out = Resolutions(file: file)
         guard let root else { return out }
@@ -46,8 +49,10 @@ extension Resolutions {
                 guard case .scalar(let name) = fieldNode, let field = UnifiedField(rawValue: name.string) else {
                     throw fail(fieldNode, "unknown field '\(fieldNode.scalar?.string ?? "?")' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
-                guard let object = plain(valueNode), let value = FieldValue.from(object: object, field: field) else {
-                    throw fail(valueNode, "\(field.rawValue): \(expectation(field))")
+                let value: FieldValue
+                switch resolution(valueNode, field: field) {
+                case .success(let v): value = v
+                case .failure(let problem): throw fail(valueNode, "\(field.rawValue): \(problem.reason)")
                 }
                 if out.values[sha]?[field] != nil { throw fail(fieldNode, "\(id): \(field.rawValue) is given twice") }
                 out.values[sha, default: [:]][field] = value
@@ -57,12 +62,90 @@ extension Resolutions {
     }
 
     static func expectation(_ field: UnifiedField) -> String {
+        switch field {
+        case .rating: return "expected a whole number from -1 (rejected) to 5"
+        case .orientation: return "expected a whole number from 1 to 8 (the EXIF orientation)"
+        default: break
+        }
         switch field.kind {
-        case .text: "expected a text"
-        case .list: "expected a list of texts ([a, b]) or one text with ; between items"
-        case .integer: "expected a whole number"
-        case .gps: "expected [latitude, longitude] in decimal degrees"
-        case .date: "expected a date such as 2023-06-14 or 2023-06-14T18:32:07+01:00"
+        case .text: return "expected a text"
+        case .list: return "expected a list of texts ([a, b]) or one text with ; between items"
+        case .integer: return "expected a whole number"
+        case .gps: return "expected [latitude, longitude] in decimal degrees (latitude -90 to 90, longitude -180 to 180)"
+        case .date: return "expected a date such as 2023-06-14 or 2023-06-14T18:32:07+01:00"
+        }
+    }
+
+    /// Why a value cannot be a resolution.
+    struct Problem: Error { var reason: String }
+
+    /// Fields measured from the content itself: every copy of a content has the same, so they
+    /// are never in conflict and are not a person's to decide.
+    static let measuredFields: Set<UnifiedField> = [.width, .height, .format]
+
+    /// A resolution checked against its field's type and range, so that what a person decides
+    /// is exactly what every export writes (a value an export would have to drop is refused
+    /// here, with its line, instead of silently losing the asset's real values later).
+    static func resolution(_ node: Node, field: UnifiedField) -> Result<FieldValue, Problem> {
+        func problem(_ found: String? = nil) -> Result<FieldValue, Problem> {
+            .failure(Problem(reason: expectation(field) + (found.map { ", found \($0)" } ?? "")))
+        }
+        if measuredFields.contains(field) {
+            return .failure(Problem(reason: "is measured from the content itself (every copy has the same); it cannot be resolved"))
+        }
+        guard let object = plain(node) else { return problem() }
+        let shown: String = {
+            if case .scalar(let s) = node { return Encode.json(s.string) }
+            if case .mapping = node { return "a mapping" }
+            return "a list"
+        }()
+        func clean(_ text: String) -> Result<String, Problem> {
+            if let bad = text.unicodeScalars.first(where: { !ExportWriter.isXMLChar($0) }) {
+                return .failure(Problem(reason: "holds the control character U+\(String(format: "%04X", bad.value)), which no metadata format can store"))
+            }
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                return .failure(Problem(reason: "is empty: give the value to keep, or leave the line commented out to keep the conflict"))
+            }
+            return .success(text)
+        }
+        switch field.kind {
+        case .integer:
+            let number: Int?
+            if let n = object as? NSNumber, !(object is String) {
+                let d = n.doubleValue
+                number = d.rounded() == d && abs(d) < 1e15 ? Int(d) : nil
+            } else if let s = object as? String {
+                number = Int(s.trimmingCharacters(in: .whitespaces))
+            } else {
+                number = nil
+            }
+            guard let number else { return problem(shown) }
+            let range: ClosedRange<Int> = field == .rating ? -1...5 : field == .orientation ? 1...8 : Int.min...Int.max
+            guard range.contains(number) else { return problem(shown) }
+            return .success(.integer(number))
+        case .gps:
+            guard let value = FieldValue.from(object: object, field: .gps), let g = value.gps,
+                  g.latitude.isFinite, g.longitude.isFinite, abs(g.latitude) <= 90, abs(g.longitude) <= 180 else { return problem(shown) }
+            return .success(value)
+        case .date:
+            guard let text = object as? String, let iso = DateNormalizer.iso(text), ExportWriter.isISODate(iso) else {
+                return problem(shown)
+            }
+            return .success(.date(iso))
+        case .list:
+            guard let value = FieldValue.from(object: object, field: field), let items = value.list else { return problem(shown) }
+            var cleaned: [String] = []
+            for item in items {
+                switch clean(item) {
+                case .success(let c): cleaned.append(c)
+                case .failure(let p): return .failure(Problem(reason: "an item " + p.reason))
+                }
+            }
+            guard !cleaned.isEmpty else { return .failure(Problem(reason: "is an empty list: give the values to keep")) }
+            return .success(.list(cleaned))
+        case .text:
+            guard let value = FieldValue.from(object: object, field: field), let text = value.text else { return problem(shown) }
+            return clean(text).map { .text($0) }
         }
     }
 

@@ -19,7 +19,7 @@ public struct AuditReport: Sendable {
         summary = analysis.summary
         largestGroups = analysis.largestGroups
         self.scan = scan
-        sameImageGroups = try store.sameImageGroups(silos: query.silos)
+        sameImageGroups = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
     }
 
     /// Bytes shared between two silos (or duplicated inside one when `a == b`).
@@ -34,7 +34,7 @@ public struct AuditReport: Sendable {
         let names = silos.map(\.silo)
         let totalFiles = silos.reduce(0) { $0 + $1.files }
         let totalBytes = silos.reduce(Int64(0)) { $0 + $1.bytes }
-        var head = "SiloMerge audit: \(silos.count) silo\(silos.count == 1 ? "" : "s"), \(Format.count(totalFiles)) files, \(Format.bytes(totalBytes))"
+        var head = "SiloMerge audit: \(silos.count) silo\(silos.count == 1 ? "" : "s"), \(Format.plural(totalFiles, "file")), \(Format.bytes(totalBytes))"
         if let scan { head += " (scanned in \(Format.duration(scan.elapsed)))" }
         sink.write(head + "\n\n")
 
@@ -42,7 +42,7 @@ public struct AuditReport: Sendable {
         sink.write(Format.pad("SILO", nameWidth) + Format.pad("FILES", 10, right: true) + Format.pad("SIZE", 12, right: true)
                    + Format.pad("DUPLICATED INSIDE", 20, right: true) + Format.pad("ALSO IN OTHER SILOS", 24, right: true) + "\n")
         for s in silos {
-            let shared = s.sharedBytes > 0 ? "\(Format.bytes(s.sharedBytes)) (\(Format.count(s.sharedFiles)) files)" : "-"
+            let shared = s.sharedBytes > 0 ? "\(Format.bytes(s.sharedBytes)) (\(Format.plural(s.sharedFiles, "file")))" : "-"
             sink.write(Format.pad(s.silo, nameWidth) + Format.pad(Format.count(s.files), 10, right: true)
                        + Format.pad(Format.bytes(s.bytes), 12, right: true)
                        + Format.pad(s.duplicateBytesInside > 0 ? Format.bytes(s.duplicateBytesInside) : "-", 20, right: true)
@@ -65,17 +65,18 @@ public struct AuditReport: Sendable {
         }
 
         sink.write("\nRECLAIMABLE: \(Format.bytes(summary.reclaimableBytes)) (\(Format.percent(summary.reclaimableBytes, of: summary.bytes)) of \(Format.bytes(summary.bytes)))"
-                   + " in \(Format.count(summary.duplicateGroups)) duplicate groups, \(Format.count(summary.redundantCopies)) redundant copies\n")
-        let insideBytes = silos.reduce(Int64(0)) { $0 + $1.duplicateBytesInside }
-        sink.write("  inside silos: \(Format.bytes(insideBytes)) · \(Format.count(summary.crossSiloContents)) contents held by several silos: \(Format.bytes(crossSiloBytes)) (counted once)\n")
+                   + " in \(Format.plural(summary.duplicateGroups, "duplicate group")), \(Format.plural(summary.redundantCopies, "redundant copy"))\n")
+        // The two parts add up to the total: inside silos, then across them.
+        sink.write("  inside silos: \(Format.bytes(summary.reclaimableInsideSilos)) · across silos: \(Format.bytes(summary.reclaimableAcrossSilos))"
+                   + " (\(Format.plural(summary.crossSiloContents, "content")) held by several silos)\n")
         if summary.hardLinkedFiles > 0 {
-            sink.write("  \(Format.count(summary.hardLinkedFiles)) paths are hard links to a file already counted: they take no extra space and are not reclaimable\n")
+            sink.write("  \(Format.plural(summary.hardLinkedFiles, "path")) are hard links to a file already counted: they take no extra space and are not reclaimable\n")
         }
 
         if !largestGroups.isEmpty {
             sink.write("\nLARGEST DUPLICATE GROUPS\n")
             for (i, g) in largestGroups.enumerated() {
-                sink.write("\(Format.pad("\(i + 1).", 4))\(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.physicalCopies) copies of \(Format.bytes(g.size)) · \(g.silos.joined(separator: ", "))\n")
+                sink.write("\(Format.pad("\(i + 1).", 4))\(Format.bytes(g.reclaimableBytes)) reclaimable · \(Format.plural(g.physicalCopies, "copy")) of \(Format.bytes(g.size)) · \(g.silos.joined(separator: ", "))\n")
                 let shown = g.files.prefix(6)
                 for f in shown {
                     sink.write("      \(Format.pad(f.silo, nameWidth))\(f.path.display)\n")
@@ -87,7 +88,7 @@ public struct AuditReport: Sendable {
         if !sameImageGroups.isEmpty {
             sink.write("\nSAME IMAGE, DIFFERENT METADATA: identical pictures in files that are not identical\n")
             for (i, g) in sameImageGroups.prefix(max(largestGroups.count, 5)).enumerated() {
-                sink.write("\(Format.pad("\(i + 1).", 4))\(g.format.rawValue.uppercased()) · \(g.files.count) files · differ in: "
+                sink.write("\(Format.pad("\(i + 1).", 4))\(g.format.rawValue.uppercased()) · \(Format.plural(g.files.count, "file")) · differ in: "
                            + (g.fieldsThatDiffer.isEmpty ? "sidecars or manifests only" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
                 for f in g.files.prefix(6) { sink.write("      \(Format.pad(f.silo, nameWidth))\(f.path.display)\n") }
                 if g.files.count > 6 { sink.write("      … and \(g.files.count - 6) more\n") }
@@ -103,39 +104,13 @@ public struct AuditReport: Sendable {
             if c.skippedSymlinks > 0 { skipped.append("\(Format.count(c.skippedSymlinks)) symlinks not followed") }
             if c.ignored > 0 { skipped.append("\(Format.count(c.ignored)) ignored by rules") }
             if c.skippedSpecial > 0 { skipped.append("\(Format.count(c.skippedSpecial)) special files") }
-            if summary.unhashedFiles > 0 { skipped.append("\(Format.count(summary.unhashedFiles)) files not hashed (no other file shares their size, or their first and last bytes)") }
+            if summary.unhashedFiles > 0 { skipped.append("\(Format.plural(summary.unhashedFiles, "file")) not hashed (no other file shares their size, or their first and last bytes)") }
             if !skipped.isEmpty { sink.write("\nNot compared: " + skipped.joined(separator: " · ") + "\n") }
         }
     }
 
-    public func writeJSON(to sink: ReportSink) {
-        var out = "{\"silos\":["
-        out += silos.map { s in
-            "{\"name\":\(Encode.json(s.silo)),\"priority\":\(s.priority),\"files\":\(s.files),\"bytes\":\(s.bytes),"
-                + "\"duplicate_bytes_inside\":\(s.duplicateBytesInside),\"shared_bytes\":\(s.sharedBytes),\"shared_files\":\(s.sharedFiles)}"
-        }.joined(separator: ",")
-        out += "],\"overlap\":["
-        out += overlap.map { o in
-            "{\"a\":\(Encode.json(o.a)),\"b\":\(Encode.json(o.b)),\"bytes\":\(o.bytes),\"contents\":\(o.contents)}"
-        }.joined(separator: ",")
-        let s = summary
-        out += "],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
-            + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
-            + "\"redundant_copies\":\(s.redundantCopies),\"cross_silo_bytes\":\(crossSiloBytes),"
-            + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles)},\"largest_groups\":["
-        out += largestGroups.map { g in
-            "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
-                + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"inode\":\($0.inode)}" }.joined(separator: ",")
-                + "]}"
-        }.joined(separator: ",")
-        out += "],\"same_image_groups\":["
-        out += sameImageGroups.map { g in
-            "{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
-                + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
-                + g.files.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes)),\"sha256\":\($0.sha256.map { "\"\($0.hex)\"" } ?? "null")}" }.joined(separator: ",")
-                + "]}"
-        }.joined(separator: ",")
-        out += "]}\n"
-        sink.write(out)
+    /// `{"silos","overlap","summary","largest_groups","same_image_groups"}` (`JSONOutput`).
+    public func writeJSON(to sink: ReportSink) throws {
+        sink.write(try JSONOutput.string(JSON(r: self)) + "\n")
     }
 }

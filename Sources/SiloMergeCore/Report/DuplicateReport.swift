@@ -35,47 +35,43 @@ public struct DuplicateReport {
         }
     }
 
+    /// `{"groups":[…],"same_image_groups":[…],"summary":{…}}`, each group encoded as it is read
+    /// (the designed shapes of `JSONOutput`).
     public func writeJSON(to sink: ReportSink) throws {
+        let encoder = JSONOutput.encoder()
         sink.write("{\"groups\":[")
         var first = true
         try groups { _, g in
-            var line = first ? "\n" : ",\n"
+            sink.write(first ? "\n" : ",\n")
             first = false
-            line += "{\"sha256\":\"\(g.sha256.hex)\",\"size\":\(g.size),\"physical_copies\":\(g.physicalCopies),"
-            line += "\"reclaimable_bytes\":\(g.reclaimableBytes),\"files\":["
-            line += g.files.map { f in
-                "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"inode\":\(f.inode),\"device\":\(f.device),\"links\":\(f.linkCount)}"
-            }.joined(separator: ",")
-            line += "]}"
-            sink.write(line)
+            sink.write(bytes: [UInt8](try encoder.encode(DuplicateGroup.JSON(g: g))))
         }
         let s = try store.analyse(query, top: 0).summary
+        let images = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
         sink.write("\n],\"same_image_groups\":[")
-        let images = try store.sameImageGroups(silos: query.silos)
-        sink.write(images.map { g in
-            "\n{\"image_sha256\":\"\(g.imageSHA256.hex)\",\"format\":\"\(g.format.rawValue)\",\"fields_differ\":["
-                + g.fieldsThatDiffer.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "],\"files\":["
-                + g.files.map { f in
-                    "{\"silo\":\(Encode.json(f.silo)),\(Encode.jsonPath("path", f.path.bytes)),\"sha256\":\(f.sha256.map { "\"\($0.hex)\"" } ?? "null"),\"size\":\(f.size)}"
-                }.joined(separator: ",") + "]}"
-        }.joined(separator: ","))
-        sink.write("\n],\"summary\":{\"files\":\(s.files),\"bytes\":\(s.bytes),\"duplicate_groups\":\(s.duplicateGroups),"
-                   + "\"duplicate_files\":\(s.duplicateFiles),\"reclaimable_bytes\":\(s.reclaimableBytes),"
-                   + "\"redundant_copies\":\(s.redundantCopies),\"physical_bytes\":\(s.physicalBytes),"
-                   + "\"hard_linked_files\":\(s.hardLinkedFiles),\"unhashed_files\":\(s.unhashedFiles),"
-                   + "\"same_image_groups\":\(images.count)}}\n")
+        for (i, g) in images.enumerated() {
+            sink.write(i == 0 ? "\n" : ",\n")
+            sink.write(bytes: [UInt8](try encoder.encode(SameImageGroup.JSON(g: g))))
+        }
+        sink.write("\n],\"summary\":")
+        sink.write(bytes: [UInt8](try encoder.encode(DuplicateSummary.JSON(s: s, sameImageGroups: images.count))))
+        sink.write("}\n")
     }
 
+    /// One row per file, through `CSV` (the one CSV writer: a name a spreadsheet would run as a
+    /// formula gets a leading `'`). `path_b64` carries the exact bytes whenever `path` is not
+    /// the exact name: a name that is not UTF-8, or one that was neutralised.
     public func writeCSV(to sink: ReportSink) throws {
-        sink.write("group,sha256,size,physical_copies,reclaimable_bytes,silo,path,path_b64,inode,device,links\r\n")
+        sink.write(CSV.header(["group", "sha256", "size", "physical_copies", "reclaimable_bytes", "silo", "path", "path_b64",
+                               "inode", "device", "links"]))
         try groups { index, g in
             for f in g.files {
                 let text = f.path.string
-                let fields = [String(index), g.sha256.hex, String(g.size), String(g.physicalCopies),
-                              String(g.reclaimableBytes), Encode.csv(f.silo), Encode.csv(text ?? f.path.display),
-                              text == nil ? Data(f.path.bytes).base64EncodedString() : "",
-                              String(f.inode), String(f.device), String(f.linkCount)]
-                sink.write(fields.joined(separator: ",") + "\r\n")
+                let exact = text.map { !CSV.needsNeutralizing($0) } ?? false
+                sink.write(CSV.row([.number(index), .own(g.sha256.hex), .number(g.size), .number(g.physicalCopies),
+                                    .number(g.reclaimableBytes), .text(f.silo), .text(text ?? f.path.display),
+                                    exact ? .empty : .own(Data(f.path.bytes).base64EncodedString()),
+                                    .number(f.inode), .number(f.device), .number(f.linkCount)]))
             }
         }
     }
@@ -96,7 +92,7 @@ public struct DuplicateReport {
         try groups { index, g in
             shown += 1
             let links = g.files.count - g.physicalCopies
-            var head = "#\(index)  \(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.physicalCopies) copies of \(Format.bytes(g.size))"
+            var head = "#\(index)  \(Format.bytes(g.reclaimableBytes)) reclaimable · \(Format.plural(g.physicalCopies, "copy")) of \(Format.bytes(g.size))"
             if links > 0 { head += " (+\(links) hard link\(links == 1 ? "" : "s"))" }
             head += " · sha256 \(g.sha256.hex.prefix(16))…"
             sink.write(head + "\n")
@@ -114,21 +110,21 @@ public struct DuplicateReport {
         }
         let s = try store.analyse(query, top: 0).summary
         if shown == 0 {
-            sink.write("No duplicates among \(Format.count(s.files)) files (\(Format.bytes(s.bytes))).\n")
+            sink.write("No duplicates among \(Format.plural(s.files, "file")) (\(Format.bytes(s.bytes))).\n")
         } else {
             if let limit, s.duplicateGroups > limit {
                 sink.write("… \(Format.count(s.duplicateGroups - limit)) more groups (--limit shows more).\n\n")
             }
-            sink.write("\(Format.count(s.duplicateGroups)) duplicate groups · \(Format.count(s.duplicateFiles)) files · "
+            sink.write("\(Format.plural(s.duplicateGroups, "duplicate group")) · \(Format.plural(s.duplicateFiles, "file")) · "
                        + "\(Format.bytes(s.reclaimableBytes)) reclaimable (\(Format.percent(s.reclaimableBytes, of: s.bytes)) of "
-                       + "\(Format.bytes(s.bytes)) in \(Format.count(s.files)) files)\n")
+                       + "\(Format.bytes(s.bytes)) in \(Format.plural(s.files, "file")))\n")
         }
-        let images = try store.sameImageGroups(silos: query.silos)
+        let images = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
         if !images.isEmpty {
             sink.write("\nSame image, different metadata (\(images.count) group\(images.count == 1 ? "" : "s")): the picture is identical, the files are not.\n")
             sink.write("Keep the copy with the metadata you want, or merge it first (silomerge reconcile).\n\n")
             for g in images {
-                sink.write("\(g.format.rawValue.uppercased()) image \(g.imageSHA256.hex.prefix(16))… · \(g.files.count) files · fields that differ: "
+                sink.write("\(g.format.rawValue.uppercased()) image \(g.imageSHA256.hex.prefix(16))… · \(Format.plural(g.files.count, "file")) · fields that differ: "
                            + (g.fieldsThatDiffer.isEmpty ? "none embedded (sidecars or manifests may differ)" : g.fieldsThatDiffer.map(\.rawValue).joined(separator: ", ")) + "\n")
                 let width = min(20, g.files.map(\.silo.count).max() ?? 0)
                 for f in g.files {
@@ -138,7 +134,7 @@ public struct DuplicateReport {
             }
         }
         if s.unhashedFiles > 0 {
-            sink.write("\(Format.count(s.unhashedFiles)) files have no hash: no other file shares their size or their first and last bytes (or they could not be read).\n")
+            sink.write("\(Format.plural(s.unhashedFiles, "file")) have no hash: no other file shares their size or their first and last bytes (or they could not be read).\n")
         }
     }
 }

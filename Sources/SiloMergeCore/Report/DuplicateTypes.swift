@@ -67,6 +67,11 @@ public struct DuplicateSummary: Sendable, Hashable, Codable {
     /// Distinct contents held by two or more silos, and their bytes (each content once).
     public var crossSiloContents: Int = 0
     public var crossSiloBytes: Int64 = 0
+    /// `reclaimableBytes` split in two that add up to it: what keeping one copy per silo would
+    /// free (duplicates inside silos), and what keeping one silo's copy would free on top
+    /// (copies across silos).
+    public var reclaimableInsideSilos: Int64 = 0
+    public var reclaimableAcrossSilos: Int64 = 0
 
     public init(files: Int = 0, bytes: Int64 = 0, physicalBytes: Int64 = 0, unhashedFiles: Int = 0,
                 duplicateGroups: Int = 0, duplicateFiles: Int = 0, redundantCopies: Int = 0,

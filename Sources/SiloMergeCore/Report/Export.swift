@@ -188,8 +188,8 @@ public struct ExportSummary: Sendable, Hashable, CustomStringConvertible {
 
     /// "csv: 3 assets, 5 copies, 3 records written; left out: 1 copies whose path is not UTF-8".
     public var description: String {
-        var text = "\(format.rawValue): \(Format.count(assets)) assets, \(Format.count(copies)) copies, "
-            + "\(Format.count(records)) records written"
+        var text = "\(format.rawValue): \(Format.plural(assets, "asset")), \(Format.plural(copies, "copy")), "
+            + "\(Format.plural(records, "record")) written"
         if unchanged > 0 { text += ", \(Format.count(unchanged)) unchanged" }
         let left = skipped.keys.sorted().map { "\(Format.count(skipped[$0]!)) \($0.label)" }
         if !left.isEmpty { text += "; left out: " + left.joined(separator: ", ") }
@@ -245,8 +245,8 @@ public final class ExportWriter {
         }
         switch format {
         case .csv:
-            try output?.write(bytes: [0xEF, 0xBB, 0xBF])
-            try output?.write(Self.csvHeader + "\r\n")
+            try output?.write(CSV.byteOrderMark)
+            try output?.write(Self.csvHeader)
         case .bagit:
             var parent = FilePath(NSTemporaryDirectory())
             if case .file(let p) = destination { parent = ExportFileOps.parent(of: p) }
@@ -274,7 +274,7 @@ public final class ExportWriter {
             try stream { try $0.write(Self.jsonLine(for: asset) + "\n") }
             summary.records += 1
         case .csv:
-            try stream { try $0.write(Self.csvRow(for: asset) + "\r\n") }
+            try stream { try $0.write(Self.csvRow(for: asset)) }
             summary.records += 1
         case .exiftool:
             let rendered = Self.renderExifTool(asset)
@@ -385,6 +385,8 @@ extension ExportWriter {
         if let w = asset.width { out += ",\"width\":\(w)" }
         if let h = asset.height { out += ",\"height\":\(h)" }
         if let image = asset.imageSHA256 { out += ",\"image_sha256\":\(Encode.json(image.hex))" }
+        // The file system's time, under its own name: never a creation date.
+        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(isoTime(nanoseconds: modified)))" }
         out += ",\"copies\":["
         for (i, copy) in asset.copies.enumerated() {
             if i > 0 { out += "," }
@@ -427,47 +429,38 @@ extension ExportWriter {
     public static let csvColumns = [
         "sha256", "size", "format", "width", "height", "copies", "canonical_silo", "canonical_path", "all_paths",
         "title", "description", "keywords", "creator", "rights", "date_created", "city", "state", "country", "gps",
-        "rating", "make", "model", "orientation", "conflicts",
+        "rating", "make", "model", "orientation", "conflicts", "file_modified",
     ]
 
-    public static var csvHeader: String { csvColumns.joined(separator: ",") }
+    /// The header row, with its CRLF.
+    public static var csvHeader: String { CSV.header(csvColumns) }
 
-    /// One CSV cell: RFC 4180 quoting; `neutralize` prefixes an apostrophe to a cell a
-    /// spreadsheet would read as a formula (starting with = + - @ TAB or CR).
-    public static func csvCell(_ text: String, neutralize: Bool = true) -> String {
-        var cell = text
-        if neutralize, let first = cell.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) {
-            cell = "'" + cell
-        }
-        return Encode.csv(cell)
-    }
-
-    /// The row of one asset (without the CRLF).
+    /// The row of one asset, with its CRLF (through `CSV`, the one CSV writer).
     public static func csvRow(for asset: ReconciledAsset) -> String {
         let fields = orderedFields(asset)
         func value(_ f: UnifiedField) -> FieldValue? {
             guard let field = fields.first(where: { $0.field == f }), field.status != .conflict else { return nil }
             return field.value
         }
-        func text(_ f: UnifiedField) -> String { csvCell(value(f)?.display ?? "") }
+        func text(_ f: UnifiedField) -> CSV.Cell { .text(value(f)?.display ?? "") }
         /// A number the exporter formats itself: never prefixed; anything else is metadata text.
-        func number(_ f: UnifiedField) -> String {
-            guard let v = value(f) else { return "" }
+        func number(_ f: UnifiedField) -> CSV.Cell {
+            guard let v = value(f) else { return .empty }
             switch v {
-            case .integer(let n): return String(n)
-            case .gps: return csvCell(v.display, neutralize: false)
-            default: return csvCell(v.display)
+            case .integer(let n): return .number(n)
+            case .gps: return .formatted(v.display)
+            default: return .text(v.display)
             }
         }
         func pathText(_ p: RelativePath) -> String { p.string ?? p.display }
         let canonical = asset.copies.first
         let width = asset.width ?? value(.width)?.integer
         let height = asset.height ?? value(.height)?.integer
-        var cells: [String] = [
-            asset.sha256.hex, String(asset.size), asset.format.rawValue,
-            width.map(String.init) ?? "", height.map(String.init) ?? "", String(asset.copies.count),
-            csvCell(canonical?.silo ?? ""), csvCell(canonical.map { pathText($0.path) } ?? ""),
-            csvCell(asset.copies.map { "\($0.silo):\(pathText($0.path))" }.joined(separator: " | ")),
+        var cells: [CSV.Cell] = [
+            .own(asset.sha256.hex), .number(asset.size), .own(asset.format.rawValue),
+            width.map { .number($0) } ?? .empty, height.map { .number($0) } ?? .empty, .number(asset.physicalCopies),
+            .text(canonical?.silo ?? ""), .text(canonical.map { pathText($0.path) } ?? ""),
+            .text(asset.copies.map { "\($0.silo):\(pathText($0.path))" }.joined(separator: " | ")),
         ]
         for f: UnifiedField in [.title, .description, .keywords, .creator, .rights, .dateCreated, .city, .state, .country] {
             cells.append(text(f))
@@ -477,8 +470,9 @@ extension ExportWriter {
         cells.append(text(.make))
         cells.append(text(.model))
         cells.append(number(.orientation))
-        cells.append(csvCell(fields.filter { $0.status == .conflict }.map(\.field.rawValue).joined(separator: "; ")))
-        return cells.joined(separator: ",")
+        cells.append(.own(fields.filter { $0.status == .conflict }.map(\.field.rawValue).joined(separator: "; ")))
+        cells.append(.own(asset.fileModifiedNs.map { isoTime(nanoseconds: $0) } ?? ""))
+        return CSV.row(cells)
     }
 
     // MARK: descriptive fields (exiftool, xmp)

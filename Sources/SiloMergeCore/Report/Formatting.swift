@@ -32,6 +32,28 @@ public enum Format {
         return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
     }
 
+    /// How long something has been open, for people: "40 s", "12 min", "5 h 3 min", "3 d 4 h", "41 d".
+    public static func age(_ seconds: Double) -> String {
+        let s = Int(max(0, seconds).rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60) min" }
+        if s < 86_400 { return s % 3600 / 60 == 0 ? "\(s / 3600) h" : "\(s / 3600) h \(s % 3600 / 60) min" }
+        if s < 10 * 86_400 { return s % 86_400 / 3600 == 0 ? "\(s / 86_400) d" : "\(s / 86_400) d \(s % 86_400 / 3600) h" }
+        return "\(s / 86_400) d"
+    }
+
+    /// "1 file", "2 files", "1,204 copies": a count with its noun, singular or plural. `plural`
+    /// defaults to the noun with "s" (or "ies" for a consonant + "y").
+    public static func plural<I: BinaryInteger>(_ n: I, _ noun: String, _ plural: String? = nil) -> String {
+        "\(count(n)) \(n == 1 ? noun : (plural ?? pluralForm(noun)))"
+    }
+
+    static func pluralForm(_ noun: String) -> String {
+        if noun.hasSuffix("y"), let before = noun.dropLast().last, !"aeiou".contains(before) { return noun.dropLast() + "ies" }
+        if noun.hasSuffix("s") || noun.hasSuffix("x") || noun.hasSuffix("ch") || noun.hasSuffix("sh") { return noun + "es" }
+        return noun + "s"
+    }
+
     /// "12%" of a part in a whole (0 when the whole is 0).
     public static func percent(_ part: Int64, of whole: Int64) -> String {
         guard whole > 0 else { return "0%" }
@@ -63,7 +85,7 @@ public final class StringSink: ReportSink {
     public var text: String { String(decoding: data, as: UTF8.self) }
 }
 
-/// JSON and CSV text, written by hand so reports stream (no whole-document tree in memory)
+/// JSON text, written by hand so reports stream (no whole-document tree in memory)
 /// and keys keep a stable order.
 public enum Encode {
     /// A JSON string literal.
@@ -94,11 +116,4 @@ public enum Encode {
         return "\(json(key)):\(json(PathDisplay.escape(bytes))),\(json(key + "_b64")):\(json(Data(bytes).base64EncodedString()))"
     }
 
-    /// A CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF.
-    public static func csv(_ s: String) -> String {
-        if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return s
-    }
 }

@@ -37,6 +37,11 @@ public struct HTMLReportData: Sendable {
     public var totalConflicts: Int
     /// The latest check's findings; `nil` when no check has run (the page then says so).
     public var check: CheckSection?
+    /// Findings still open (corrupted and missing files, until restored or accepted), oldest
+    /// first; shown with the check, whether or not a check has run.
+    public var openFindings: [OpenFindingRow] = []
+    /// How many are open in all.
+    public var totalOpenFindings = 0
 
     public init(title: String, generatedAt: Date, toolVersion: String, catalogue: String, figures: Figures,
                 silos: [SiloRow], overlap: [OverlapCell], formats: [FormatRow],
@@ -235,6 +240,23 @@ public struct HTMLReportData: Sendable {
                 self.origin = origin
                 self.value = value
             }
+        }
+    }
+
+    /// A finding still open: what, where, since when.
+    public struct OpenFindingRow: Sendable, Equatable {
+        public var kind: String
+        public var silo: String
+        public var path: String
+        public var since: Date
+        /// How long it has been open, for people ("3 d 4 h").
+        public var age: String
+        public var openedRun: Int64
+        public var detail: String
+
+        public init(kind: String, silo: String, path: String, since: Date, age: String, openedRun: Int64, detail: String) {
+            self.kind = kind; self.silo = silo; self.path = path; self.since = since; self.age = age
+            self.openedRun = openedRun; self.detail = detail
         }
     }
 

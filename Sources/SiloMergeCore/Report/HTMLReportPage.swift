@@ -293,10 +293,25 @@ struct HTMLPage {
 
     // MARK: Check
 
+    /// Findings still open, oldest first: they stay until restored or accepted.
+    func openFindings() -> Body {
+        let columns = [Column("Kind"), Column("Silo"), Column("Path"), Column("Open since"), Column("Age"), Column("Detail")]
+        let rows: [[Cell]] = data.openFindings.prefix(rowLimit).map { f in
+            [Cell(.span(cls("kind"), text(f.kind))), Cell(siloTag(f.silo)), Cell(.code(cls("path"), text(f.path)), cls: "files"),
+             Cell(.group(HTMLDate.node(f.since), text(" (run \(f.openedRun))"))), Cell(text(f.age)), Cell(text(f.detail))]
+        }
+        return .group(
+            .h3(text("Open findings")),
+            .p(cls("lede"), text("Corrupted and missing files stay open, whatever later checks read, until the file reads as its verified content again or a person accepts its state (silomerge check --accept SILO:PATH).")),
+            table(id: "t-open", caption: "Open findings", columns: columns, rows: rows, total: max(data.totalOpenFindings, rows.count),
+                  noun: "open findings", empty: "No finding is open.", hints: ["silomerge check", "silomerge history"], stack: true))
+    }
+
     func check() -> Body {
         guard let check = data.check else {
             return section("check", "Latest check",
-                .p(cls("empty"), text("No check yet: the catalogue holds no check run.")))
+                .p(cls("empty"), text("No check yet: the catalogue holds no check run.")),
+                .if(data.totalOpenFindings > 0, openFindings()))
         }
         let shown = Array(check.findings.prefix(rowLimit))
         let total = max(check.totalFindings, check.findings.count)
@@ -308,10 +323,12 @@ struct HTMLPage {
         return section("check", "Latest check",
             .p(cls("lede"), text("Finished "), HTMLDate.node(check.finishedAt), text(": \(HTMLChart.plural(total, "finding")).")),
             .if(!check.countsByKind.isEmpty, .div(cls("cards kinds"), .forEach(check.countsByKind) { k in
-                card(k.kind, Format.count(k.count), warn: k.count > 0)
+                // What a reviewed plan did is news, not a warning.
+                card(k.kind, Format.count(k.count), warn: k.count > 0 && k.kind != Finding.Kind.merged.rawValue)
             })),
             table(id: "t-check", caption: "Check findings", columns: columns, rows: rows,
-                  total: total, noun: "findings", empty: "Nothing to report: every file is as catalogued.", hints: ["silomerge export"], stack: true)
+                  total: total, noun: "findings", empty: "Nothing to report: every file is as catalogued.", hints: ["silomerge export"], stack: true),
+            openFindings()
         )
     }
 

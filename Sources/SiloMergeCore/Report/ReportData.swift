@@ -4,7 +4,10 @@ extension HTMLReportData {
     /// Everything the audit page shows, from the catalogue: figures, overlap, formats, the
     /// largest groups, same-image groups, conflicts (after reconciling with the stored
     /// policies and resolutions) and the latest check. Lists stop at `rowLimit`; totals count all.
-    public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date()) throws -> HTMLReportData {
+    /// Only reads the catalogue: conflicts come from a reconciliation that stores nothing, with
+    /// `policies` when given, else the stored ones.
+    public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date(),
+                              policies: [UnifiedField: ReconcilePolicy]? = nil) throws -> HTMLReportData {
         let query = DuplicateQuery()
         let analysis = try store.analyse(query, top: rowLimit)
         let silos = try store.silos()
@@ -23,7 +26,7 @@ extension HTMLReportData {
 
         var conflicts: [ConflictRow] = []
         var conflictCount = 0
-        let summary = try Reconciliation.run(store: store) { asset in
+        let summary = try Reconciliation.run(store: store, policies: policies, record: false) { asset in
             for f in asset.fields where f.status == .conflict {
                 conflictCount += 1
                 guard conflicts.count < rowLimit else { continue }
@@ -58,7 +61,8 @@ extension HTMLReportData {
                               duplicatedBytes: duplicatedBytes, reclaimableBytes: s.reclaimableBytes,
                               duplicateGroups: s.duplicateGroups, conflicts: conflictCount, lastScan: lastScan, lastCheck: lastCheck)
         let roots = Dictionary(uniqueKeysWithValues: silos.map { ($0.name, $0.root.display) })
-        return HTMLReportData(
+        let open = try store.openFindings(silos: []).sorted { $0.openedAt < $1.openedAt }
+        var report = HTMLReportData(
             title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location,
             figures: figures,
             silos: analysis.silos.map { st in
@@ -83,5 +87,14 @@ extension HTMLReportData {
             },
             totalSameImageGroups: images.count,
             conflicts: conflicts, totalConflicts: conflictCount, check: check)
+        report.openFindings = open.prefix(rowLimit).map { f in
+            var detail = "verified " + (f.verified.sha256.map { String($0.hex.prefix(12)) + "…" } ?? "not hashed")
+            detail += f.seen.map { ", reads " + ($0.sha256.map { String($0.hex.prefix(12)) + "…" } ?? "not read") } ?? ", gone"
+            if let d = f.detail { detail += "; " + d }
+            return .init(kind: f.kind.rawValue, silo: f.silo, path: f.path.display, since: f.openedAt, age: Format.age(f.age(at: now)),
+                         openedRun: f.openedRun, detail: detail)
+        }
+        report.totalOpenFindings = open.count
+        return report
     }
 }

@@ -202,20 +202,26 @@ public struct Glob: Sendable, Hashable, CustomStringConvertible {
 /// Which entries a walk skips and which files it keeps.
 public struct FilterRules: Sendable, Hashable {
     /// Junk every department's folders collect, skipped unless `useDefaultIgnores` is false.
+    /// `*_original` is the backup exiftool leaves beside every file it writes into: the
+    /// original, under another name, which would otherwise be catalogued (and merged) as a
+    /// second content.
     public static let defaultIgnorePatterns: [String] = [
-        ".DS_Store", "._*", "Thumbs.db", "ehthumbs.db", "desktop.ini", "Icon\r",
+        ".DS_Store", "._*", "Thumbs.db", "ehthumbs.db", "desktop.ini", "Icon\r", "*_original",
         ".git/", ".svn/", ".hg/", ".Trashes/", ".Spotlight-V100/", ".fseventsd/",
         ".TemporaryItems/", "@eaDir/", "$RECYCLE.BIN/", "lost+found/",
     ]
 
     public var excludes: [Glob]
     public var includes: [Glob]
+    /// How many of `excludes` (the first ones) are the default ignore list.
+    public let defaultCount: Int
     /// True when some pattern looks at the whole path, so the walk must build it for each entry.
     public let needsPath: Bool
 
     public init(excludes: [Glob] = [], includes: [Glob] = [], useDefaultIgnores: Bool = true) {
         let defaults = useDefaultIgnores ? FilterRules.defaultIgnorePatterns.map { try! Glob($0) } : []
         self.excludes = defaults + excludes
+        self.defaultCount = defaults.count
         self.includes = includes
         self.needsPath = (self.excludes + includes).contains { $0.anchored }
     }
@@ -228,6 +234,19 @@ public struct FilterRules: Sendable, Hashable {
     /// True when a regular file passes the include list (an empty list includes everything).
     public func isIncluded(_ path: RelativePath) -> Bool {
         includes.isEmpty || includes.contains { $0.matches(path: path, isDirectory: false) }
+    }
+
+    /// Why `skips` skips an entry (nil: it does not): the default ignore list, an exclude rule
+    /// (each with its pattern), or no include rule matching.
+    public func skipReason(parent: RelativePath, name: [UInt8], isDirectory: Bool) -> (reason: UncataloguedReason, detail: String)? {
+        let path = parent.appending(name)
+        for (i, glob) in excludes.enumerated() where glob.matches(path: path, isDirectory: isDirectory) {
+            return i < defaultCount ? (.ignored, "default ignore list: \(glob.pattern)") : (.excluded, "exclude rule: \(glob.pattern)")
+        }
+        if !isDirectory && !isIncluded(path) {
+            return (.notIncluded, "no include rule matches (\(includes.map(\.pattern).joined(separator: ", ")))")
+        }
+        return nil
     }
 
     /// The walk's check for one entry: whether to skip it. `parent` and `name` make the path

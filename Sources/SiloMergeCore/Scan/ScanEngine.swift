@@ -20,6 +20,8 @@ public final class ScanEngine: Sendable {
     let store: any CatalogueStore
     /// Called with each diagnostic as it happens (tests use it; the CLI reads the result).
     let testHooks: TestHooks?
+    /// Set (on SIGINT, SIGTERM) to stop early; see `Interruption`.
+    let interruption: Interruption?
 
     /// Seams for tests: run code between stages, or make a read fail.
     public struct TestHooks: Sendable {
@@ -32,9 +34,10 @@ public final class ScanEngine: Sendable {
         }
     }
 
-    public init(store: any CatalogueStore, testHooks: TestHooks? = nil) {
+    public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil) {
         self.store = store
         self.testHooks = testHooks
+        self.interruption = interruption
     }
 
     /// Checks the silos and resolves their roots. Throws `ScanError` for anything the user must fix.
@@ -65,10 +68,14 @@ public final class ScanEngine: Sendable {
                 throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: Errno(errno))
             }
             guard st.kind == .directory else { throw ScanError.rootNotDirectory(silo: s.name, path: absolute.display) }
+            if let type = PseudoFileSystems.name(fd: fd, device: st.device) {
+                throw ScanError.pseudoFileSystem(silo: s.name, path: absolute.display, type: type)
+            }
             if let other = byID[st.fileID] {
                 throw ScanError.sameFolder(first: other, second: s.name, path: absolute.display)
             }
             byID[st.fileID] = s.name
+            s.rootIdentity = st.fileID
             switch Posix.realPath(absolute) {
             case .success(let real): s.root = real
             case .failure(let e): throw ScanError.rootUnavailable(silo: s.name, path: absolute.display, errno: e)
@@ -88,24 +95,58 @@ public final class ScanEngine: Sendable {
     }
 
     /// Runs a scan of `silos` (already validated or not) into the catalogue.
-    public func scan(_ silos: [SiloDefinition], options: ScanOptions,
+    ///
+    /// `known`: files of one of the silos whose content is known without reading them (what
+    /// the apply of a plan placed and verified, see `KnownFile`): while a file's device, inode,
+    /// size and mtime are the recorded ones, its SHA-256 is taken as is; a file that differs
+    /// is read, and a warning says when its content is not what was recorded.
+    public func scan(_ silos: [SiloDefinition], options: ScanOptions, known: KnownContents? = nil,
                      progress: ProgressHandler? = nil) throws -> ScanResult {
         let definitions = try Self.validate(silos, options: options)
         let lock = try store.lockForScan()
         defer { withExtendedLifetime(lock) {} }
         let registered = try store.registerSilos(definitions)
         let everySilo = try store.silos()
-        let optionsJSON = (try? String(decoding: JSONEncoder.sorted.encode(options), as: UTF8.self)) ?? "{}"
+        // run.options: the options as JSON with snake_case keys, like every other JSON SiloMerge writes.
+        let optionsEncoder = JSONEncoder.sorted
+        optionsEncoder.keyEncodingStrategy = .convertToSnakeCase
+        let optionsJSON = (try? String(decoding: optionsEncoder.encode(options), as: UTF8.self)) ?? "{}"
         let runID = try store.beginRun(kind: options.kind, hashMode: options.hashMode.rawValue,
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
-                                      options: options, progress: progress, hooks: testHooks)
+                                      options: options, progress: progress, hooks: testHooks, interruption: interruption,
+                                      known: known)
+        // Interrupted: recorded at once, whatever the scan is busy with (the counts are
+        // brought up to date when it has stopped).
+        let token = interruption?.onRequest { [store, session] in
+            try? store.markInterrupted(runID, counts: session.currentCounts(),
+                                       reason: "interrupted by \(Interruption.name(of: self.interruption?.signal ?? SIGINT))")
+        }
+        defer { if let token { interruption?.remove(token) } }
         do {
-            let result = try session.run()
+            var result = try session.run()
+            if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
+            // Corrupted and missing files stay open, and what restores them closes them, for
+            // scans as for checks: one missed report never makes rot the baseline.
+            // What applied plans did, as their journals say (an apply or undo killed before
+            // recording its end included): files they took away are merged, not missing.
+            let ledgerNotes = try store.syncMerges(runID: runID)
+            if !ledgerNotes.isEmpty {
+                let notes = ledgerNotes.map { Diagnostic(.note, .other, silo: nil, path: nil, message: $0) }
+                try store.record(notes, runID: runID)
+                result.diagnostics += notes
+                result.diagnosticCount += notes.count
+            }
+            result.findings = try store.settleFindings(runID: runID, scope: options.kind == .check ? .all : .alerts)
+            result.openFindings = try store.openFindings(silos: registered.map(\.name))
             try store.finishRun(runID, status: result.status, counts: result.counts, errorMessage: nil)
             return result
         } catch {
             let counts = session.currentCounts()
+            if let signal = interruption?.signal {
+                try? store.finishRun(runID, status: .interrupted, counts: counts, errorMessage: "interrupted by \(Interruption.name(of: signal))")
+                throw ScanError.interrupted(signal: signal)
+            }
             try? store.finishRun(runID, status: .failed, counts: counts, errorMessage: "\(error)")
             throw error
         }
@@ -113,9 +154,11 @@ public final class ScanEngine: Sendable {
 }
 
 extension JSONEncoder {
+    /// What the catalogue's JSON columns are written with: sorted keys (the same value gives
+    /// the same text), slashes as they are.
     static var sorted: JSONEncoder {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }
 }

@@ -27,6 +27,9 @@ struct ReadJob: Sendable {
     let kind: Kind
     var inspect = false
     let completion: Completion
+    /// A file of known content (see `KnownFile`) that is not as recorded: the content it
+    /// should hold, and why it is read.
+    var known: (sha256: SHA256Digest, why: String)? = nil
 }
 
 /// Collects catalogue writes from many threads and applies them on one writer thread, so
@@ -140,6 +143,7 @@ final class ScanSession: WalkVisitor, Sendable {
     let roots: [WalkRoot]
     let progressHandler: ScanEngine.ProgressHandler?
     let hooks: ScanEngine.TestHooks?
+    let interruption: Interruption?
     let everySilo: [Silo]
     let cataloguedCounts: [Int64: Int]
     let readers: PerWorker<any FolderReader>
@@ -168,9 +172,18 @@ final class ScanSession: WalkVisitor, Sendable {
     let pendingDiagnostics = Locked<[Diagnostic]>([])
     /// Silos with sidecars in the catalogue: only their folders need a sidecar lookup.
     let silosWithSidecars: Set<Int64>
+    /// Silos with uncatalogued entries recorded: only their folders need those rows replaced
+    /// when they hold none now.
+    let silosWithUncatalogued: Set<Int64>
     /// Unchanged files to read again this run (`verifyFraction`), with their stored hashes.
     let verify: [Int64: SHA256Digest]
     let filesVerified = Atomic<Int>(0)
+    /// Files whose content is known without reading (`ScanEngine.scan(_:options:known:)`).
+    let known: KnownContents?
+    let knownTaken = Atomic<Int>(0)
+    let knownRead = Atomic<Int>(0)
+    let knownSeen = Atomic<Int>(0)
+    let knownDiffering = Locked<[RelativePath]>([])
     let metadataRead = Atomic<Int>(0)
     let sidecarsRead = Atomic<Int>(0)
     let started = Date()
@@ -179,11 +192,15 @@ final class ScanSession: WalkVisitor, Sendable {
     var writes: WriteBuffer { writesBox.withLock { $0! } }
 
     init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
-         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?) throws {
+         progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil,
+         known: KnownContents? = nil) throws {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
+        self.known = known
         self.progressHandler = progress; self.hooks = hooks; self.everySilo = everySilo
+        self.interruption = interruption
         self.cataloguedCounts = try store.fileCounts()
         self.silosWithSidecars = try store.silosWithSidecars()
+        self.silosWithUncatalogued = try store.silosWithUncatalogued()
         self.verify = options.rehash ? [:] : try store.leastRecentlyVerified(siloIDs: silos.map(\.id), fraction: options.verifyFraction)
         let threads = max(1, options.jobs)
         self.readers = PerWorker(try (0..<threads).map { _ in try store.makeFolderReader() })
@@ -260,11 +277,13 @@ final class ScanSession: WalkVisitor, Sendable {
             roots: roots, followSymlinks: options.followSymlinks, otherSiloRoots: otherSiloRoots(),
             siloRealRoots: everySilo.map { ($0.name, $0.root) }, catalogueFolder: catalogueDir,
             catalogueNames: catalogueNames, threads: max(1, options.jobs), visitor: self,
-            diagnostics: diagnostics, counters: walkCounters)
+            diagnostics: diagnostics, counters: walkCounters, stop: { [interruption] in interruption?.isRequested == true })
         walker.run()
         walkFinished.store(true, ordering: .relaxed)
         writes.flush()
         try checkFatal()
+        // An interrupted walk did not see every folder: nothing may be concluded missing.
+        try checkInterrupted()
 
         let concluded = silos.indices.filter { i in !inconclusive.withLock { $0.contains(i) } }.map { silos[$0].id }
         let (missing, excluded) = try store.finishWalk(runID: runID, siloIDs: concluded)
@@ -277,6 +296,7 @@ final class ScanSession: WalkVisitor, Sendable {
             _ = try store.fillEmptyHashes(siloIDs: silos.map(\.id))
             setPhase(.hashing)
             try compareSameSizeFiles()
+            try checkInterrupted()
         }
         if options.readMetadata { try completeImageHashes() }
         setPhase(.finishing)
@@ -288,37 +308,51 @@ final class ScanSession: WalkVisitor, Sendable {
 
         let counts = currentCounts()
         let status: RunStatus = (counts.warnings + counts.errors) > 0 ? .warnings : .ok
-        return ScanResult(runID: runID, status: status, counts: counts, silos: perSilo.withLock { $0 },
-                          diagnostics: diagnostics.diagnostics, diagnosticCount: diagnostics.total,
-                          elapsed: Date().timeIntervalSince(started))
+        var result = ScanResult(runID: runID, status: status, counts: counts, silos: perSilo.withLock { $0 },
+                                diagnostics: diagnostics.diagnostics, diagnosticCount: diagnostics.total,
+                                elapsed: Date().timeIntervalSince(started))
+        result.knownTaken = knownTaken.load(ordering: .relaxed)
+        result.knownRead = knownRead.load(ordering: .relaxed)
+        result.knownSeen = knownSeen.load(ordering: .relaxed)
+        result.knownDiffering = knownDiffering.value.sorted()
+        return result
     }
 
     /// Reads each scanned silo's CSV manifest (after the walk, so its rows can be matched with
-    /// the catalogued files) and reports rows that name no file.
+    /// the catalogued files), streamed in bounded memory. A manifest unchanged since it was last
+    /// read (same identity and mapping) of a silo where no file appeared or went is not read
+    /// again (unless --rehash). Rows naming no file and rows without a usable path are each
+    /// reported once per manifest: a count and the first few rows.
     private func readManifests() {
         for root in roots {
             guard let definition = root.silo.manifest else { continue }
             let file = definition.file.string ?? definition.file.display
+            let silo = root.silo.name
             do {
-                var rows: [ManifestRow] = []
-                let summary = try ManifestReader.read(definition) { rows.append($0) }
+                let identity = try ManifestReader.identity(definition)
+                if !options.rehash, try store.manifestIsCurrent(siloID: root.silo.id, runID: runID, identity: identity) { continue }
+                let outcome = try store.applyManifest(siloID: root.silo.id, runID: runID, identity: identity) { body in
+                    try ManifestReader.read(definition, body)
+                }
+                let summary = outcome.summary
                 if summary.encoding != "UTF-8" {
-                    diagnostics.report(Diagnostic(.note, .manifest, silo: root.silo.name, path: nil,
+                    diagnostics.report(Diagnostic(.note, .manifest, silo: silo, path: nil,
                         message: "manifest \(file) is not UTF-8: read as \(summary.encoding)"))
                 }
-                for (number, reason) in summary.skipped {
-                    diagnostics.report(Diagnostic(.warning, .manifest, silo: root.silo.name, path: nil,
-                                                  message: "manifest \(file), row \(number): \(reason)"))
+                if summary.skipped > 0 {
+                    let sample = summary.skippedSample.map { "row \($0.row): \($0.reason)" }.joined(separator: "; ")
+                    diagnostics.report(Diagnostic(.warning, .manifest, silo: silo, path: nil,
+                        message: "manifest \(file): \(Format.count(summary.skipped)) \(summary.skipped == 1 ? "row was" : "rows were") skipped (\(sample)\(summary.skipped > summary.skippedSample.count ? "; …" : ""))"))
                 }
-                let unmatched = try store.applyManifest(siloID: root.silo.id, runID: runID, file: definition.file,
-                                                        summary: summary, rows: rows)
-                for row in unmatched {
+                if outcome.unmatched > 0 {
                     // A note, not a warning: the scan itself is complete; the manifest is stale.
-                    diagnostics.report(Diagnostic(.note, .manifest, silo: root.silo.name, path: row.path,
-                        message: "manifest \(file), row \(row.number): names \(row.path.display), which is not a catalogued file of silo '\(root.silo.name)'"))
+                    let sample = outcome.unmatchedSample.map { "row \($0.number): \($0.path.display)" }.joined(separator: "; ")
+                    let more = outcome.unmatched > outcome.unmatchedSample.count ? "; … (the first \(outcome.unmatchedSample.count) shown)" : ""
+                    diagnostics.report(Diagnostic(.note, .manifest, silo: silo, path: outcome.unmatched == 1 ? outcome.unmatchedSample.first?.path : nil,
+                        message: "manifest \(file): \(Format.count(outcome.unmatched)) of \(Format.count(summary.rows)) \(summary.rows == 1 ? "row names" : "rows name") no catalogued file of silo '\(silo)' (\(sample)\(more))"))
                 }
             } catch let error as ManifestError {
-                diagnostics.report(Diagnostic(.error, .manifest, silo: root.silo.name, path: nil, message: error.description))
+                diagnostics.report(Diagnostic(.error, .manifest, silo: silo, path: nil, message: error.description))
             } catch {
                 fail(error)
             }
@@ -350,11 +384,16 @@ final class ScanSession: WalkVisitor, Sendable {
         if let message = fatal.withLock({ $0 }) { throw ScanError.aborted(message) }
     }
 
+    private func checkInterrupted() throws {
+        if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
+    }
+
     private func fail(_ error: any Error) {
         fatal.withLock { if $0 == nil { $0 = "\(error)" } }
     }
 
-    private var failed: Bool { fatal.withLock { $0 != nil } }
+    /// Stop working: a fatal error, or a request to stop.
+    private var failed: Bool { fatal.withLock { $0 != nil } || interruption?.isRequested == true }
 
     // MARK: - Readers
 
@@ -558,6 +597,21 @@ final class ScanSession: WalkVisitor, Sendable {
         switch (outcome, job.completion) {
         case (.success(let (digest, stat, content)), .store(var row, let replacing)):
             // A new or changed file: record what was actually read.
+            if let expected = job.known, let digest {
+                if digest != expected.sha256 {
+                    knownDiffering.withLock { $0.append(job.path) }
+                    report(.warning, .mergeDiffers, root, job.path,
+                           "not the content the plan's apply placed and verified here (SHA-256 \(expected.sha256.hex.prefix(12))…, now \(digest.hex.prefix(12))…): \(expected.why); catalogued as it is now")
+                } else {
+                    report(.note, .mergeDiffers, root, job.path, "read: \(expected.why), and the content is the one the apply verified")
+                }
+            }
+            if digest == nil, row.sha256 != nil, !stat.sameIdentity(as: job.expected) {
+                // A hash taken without reading (a hard link's, a known file's) is only good for
+                // the file as listed: this one changed since.
+                row.sha256 = nil; row.hashedAt = nil
+                report(.warning, .changedDuringScan, root, job.path, "changed since it was listed; it will be read again on the next scan")
+            }
             row.stat = stat
             if let digest {
                 row.sha256 = digest
@@ -642,15 +696,13 @@ final class ScanSession: WalkVisitor, Sendable {
                 message: "the silo's folder \(root.silo.root.display) is empty, but the catalogue holds \(cataloguedCounts[siloID] ?? 0) files for it: is it mounted? Nothing was marked missing (remove the silo with `silomerge silos remove \(root.silo.name)` if it really is empty)"))
             return []
         }
-        // XMP sidecars belong to their asset: they are taken out of the listing here.
-        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames)
-        let files = plan.sidecars.isEmpty ? listing.files : listing.files.filter { !plan.sidecars.contains($0.name) }
         let stored: [StoredEntry]
         var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
+        let hasXMP = listing.files.contains { SidecarPlan.isXMP($0.name) }
         do {
             stored = try readers[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
                 .sorted { $0.name.lexicographicallyPrecedes($1.name) }
-            if !plan.attachments.isEmpty || silosWithSidecars.contains(siloID) {
+            if hasXMP || silosWithSidecars.contains(siloID) {
                 for sc in try readers[worker].sidecars(siloID: siloID, dir: listing.dir) {
                     storedSidecars[sc.assetName, default: []].append(sc)
                 }
@@ -658,6 +710,43 @@ final class ScanSession: WalkVisitor, Sendable {
         } catch {
             fail(error)
             return []
+        }
+        // XMP sidecars belong to their asset: they are taken out of the listing here. A .xmp
+        // recorded as a sidecar whose identity has not changed is still one: only new or
+        // changed ones are sniffed.
+        let knownSidecars: [[UInt8]: FileStat] = hasXMP
+            ? Dictionary(storedSidecars.values.joined().map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let listedStats: [[UInt8]: FileStat] = hasXMP
+            ? Dictionary(listing.files.filter { SidecarPlan.isXMP($0.name) }.map { ($0.name, $0.stat) }, uniquingKeysWith: { a, _ in a }) : [:]
+        let plan = SidecarPlan(files: listing.files.map(\.name), excluded: listing.excludedNames) { name in
+            if let known = knownSidecars[name], let now = listedStats[name], now.sameIdentity(as: known) { return .xmp }
+            return sidecarContent(root: root, path: listing.dir.appending(name))
+        }
+        for u in plan.unattached {
+            let candidates = u.candidates.map { String(decoding: $0, as: UTF8.self) }
+            let message: String
+            switch u.reason {
+            case .ambiguous:
+                message = "could be the XMP sidecar of \(candidates.joined(separator: ", ")): attached to none, catalogued as a file of its own (name each sidecar after its file, e.g. \(candidates[0]).xmp)"
+            case .notXMP(let kind):
+                message = "is \(kind ?? "not an XMP packet"), not an XMP sidecar of \(candidates.joined(separator: ", ")): catalogued as a file of its own"
+            }
+            diagnostics.report(Diagnostic(.note, .sidecar, silo: root.silo.name, path: listing.dir.appending(u.name), message: message))
+        }
+        // The sidecars of excluded files are excluded with them, and recorded as passed over.
+        let files = plan.sidecars.isEmpty && plan.excludedSidecars.isEmpty ? listing.files
+            : listing.files.filter { !plan.sidecars.contains($0.name) && !plan.excludedSidecars.contains($0.name) }
+        var uncatalogued = listing.uncatalogued
+        for f in listing.files where plan.excludedSidecars.contains(f.name) {
+            uncatalogued.append(UncataloguedEntry(name: f.name, kind: .regular, reason: .excluded,
+                                                  detail: "XMP sidecar of an excluded file", size: f.stat.size))
+        }
+        if !uncatalogued.isEmpty || silosWithUncatalogued.contains(siloID) {
+            writes.add(.uncatalogued(siloID: siloID, dir: listing.dir, uncatalogued, replace: true))
+        }
+        if let k = known, k.silo == root.silo.name {
+            let seen = listing.files.reduce(0) { $0 + (k.files[listing.dir.appending($1.name)] != nil ? 1 : 0) }
+            if seen > 0 { knownSeen.add(seen, ordering: .relaxed) }
         }
         perSilo.withLock { s in
             s[listing.root].directories += 1
@@ -672,7 +761,8 @@ final class ScanSession: WalkVisitor, Sendable {
             if attached.isEmpty && recorded.isEmpty { return nil }
             let unchanged = !forceRead && attached.count == recorded.count && attached.allSatisfy { a in
                 guard let r = recorded.first(where: { $0.name == a.name }), let st = statsByName[a.name] else { return false }
-                return r.used == a.used && st.sameIdentity(as: r.stat) && (r.read || !options.readMetadata)
+                return r.used == a.used && st.sameIdentity(as: r.stat)
+                    && (r.valuesRead || !options.readMetadata) && (r.hashed || options.hashMode != .full)
             }
             if unchanged { return nil }
             return attached.compactMap { a in readSidecar(a, root: root, dir: listing.dir, stat: statsByName[a.name], hasher: hashers[worker]) }
@@ -701,7 +791,8 @@ final class ScanSession: WalkVisitor, Sendable {
                 i += 1
             default:
                 let name = stored[j].name
-                let reason: ChangeKind = listing.excludedNames.contains(name) || plan.sidecars.contains(name) ? .excluded : .missing
+                let reason: ChangeKind = listing.excludedNames.contains(name) || plan.sidecars.contains(name)
+                    || plan.excludedSidecars.contains(name) ? .excluded : .missing
                 if reason == .missing { filesMissing.add(1, ordering: .relaxed) } else { filesExcluded.add(1, ordering: .relaxed) }
                 writes.add(.remove(stored[j], siloID: siloID, dir: listing.dir, reason: reason))
                 j += 1
@@ -715,21 +806,58 @@ final class ScanSession: WalkVisitor, Sendable {
         return reads
     }
 
+    /// Whether a sidecar is read: for its values (metadata on; overridden sidecars too, so their
+    /// drift is found — their values are kept per sidecar and never reconciled), and with
+    /// `--hash full` for its SHA-256 alone, so a plan can carry it verified.
+    private func readsSidecar(_ a: SidecarPlan.Attachment) -> Bool {
+        options.readMetadata || options.hashMode == .full
+    }
+
+    /// What a `.xmp` file beside an asset holds, from its first 4 KiB (see `SidecarPlan`).
+    private func sidecarContent(root: WalkRoot, path: RelativePath) -> SidecarPlan.Content {
+        let flags = O_RDONLY | O_NONBLOCK | (options.followSymlinks ? 0 : O_NOFOLLOW)
+        guard case .success(let fd) = Posix.openAt(root.rootFD, path, flags: flags) else { return .unknown }
+        defer { close(fd) }
+        guard case .success(let st) = Posix.fstat(fd), st.kind == .regular else { return .unknown }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard got >= 0 else { return .unknown }
+        return SidecarPlan.classify(head: Array(head.prefix(got)))
+    }
+
     /// Reads an XMP sidecar (never more than 16 MiB); a sidecar that cannot be read is
     /// recorded without values and reported.
     private func readSidecar(_ a: SidecarPlan.Attachment, root: WalkRoot, dir: RelativePath, stat: FileStat?,
                              hasher: FileHasher) -> SidecarRecord? {
         guard let stat else { return nil }
         let path = dir.appending(a.name)
-        guard options.readMetadata, a.used else {
+        guard readsSidecar(a) else {
             return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: nil, values: [])
+        }
+        // A sidecar the apply of a plan placed and verified: its hash is known; it is read
+        // only for its values (metadata on), or when it is not as the apply left it.
+        let recorded = known.flatMap { $0.silo == root.silo.name ? $0.files[path] : nil }
+        if let recorded, recorded.matches(stat), !options.readMetadata {
+            knownTaken.add(1, ordering: .relaxed)
+            return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: recorded.sha256, values: [], valuesRead: false)
         }
         switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
         case .success(let (bytes, st, digest)):
             sidecarsRead.add(1, ordering: .relaxed)
+            if let recorded {
+                if recorded.matches(st) { knownTaken.add(1, ordering: .relaxed) } else { knownRead.add(1, ordering: .relaxed) }
+                if digest != recorded.sha256 {
+                    knownDiffering.withLock { $0.append(path) }
+                    report(.warning, .mergeDiffers, root, path,
+                           "sidecar: not the content the plan's apply placed and verified here (SHA-256 \(recorded.sha256.hex.prefix(12))…, now \(digest.hex.prefix(12))…): \(recorded.differences(from: st)) since \(recorded.origin) placed it; catalogued as it is now")
+                }
+            }
+            guard options.readMetadata else {
+                return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: [], valuesRead: false)
+            }
             let (values, problems) = MetadataReader.readSidecar(bytes)
             for p in problems { report(.note, .metadata, root, path, "sidecar: \(p)") }
-            return SidecarRecord(name: a.name, stat: st, form: a.form, used: true, sha256: digest, values: values)
+            return SidecarRecord(name: a.name, stat: st, form: a.form, used: a.used, sha256: digest, values: values)
         case .failure(let failure):
             switch failure {
             case .vanished: report(.warning, .vanished, root, path, "sidecar vanished before it could be read")
@@ -749,6 +877,10 @@ final class ScanSession: WalkVisitor, Sendable {
 
     func excluded(root: Int, dir: RelativePath) {
         writes.add(.excludedDirectory(siloID: roots[root].silo.id, dir: dir))
+    }
+
+    func unlisted(root: Int, dir: RelativePath, _ entry: UncataloguedEntry) {
+        writes.add(.uncatalogued(siloID: roots[root].silo.id, dir: dir, [entry], replace: false))
     }
 
     private func handleExisting(_ file: ListedFile, _ stored: StoredEntry, sidecars: [SidecarRecord]?, root: WalkRoot,
@@ -784,9 +916,40 @@ final class ScanSession: WalkVisitor, Sendable {
         row.sidecars = sidecars
         let path = dir.appending(file.name)
         if file.stat.size == 0 {
+            if let k = known, k.silo == root.silo.name, let recorded = k.files[path] {
+                // Nothing to read either way; an empty file where the apply placed content is flagged.
+                if recorded.matches(file.stat) { knownTaken.add(1, ordering: .relaxed) } else { knownRead.add(1, ordering: .relaxed) }
+                if recorded.sha256 != .empty {
+                    knownDiffering.withLock { $0.append(path) }
+                    report(.warning, .mergeDiffers, root, path,
+                           "not the content the plan's apply placed and verified here (SHA-256 \(recorded.sha256.hex.prefix(12))…): it is empty now (\(recorded.differences(from: file.stat)) since \(recorded.origin) placed it); catalogued as it is now")
+                }
+            }
             row.sha256 = .empty; row.hashedAt = Date()
             if options.readMetadata { row.content = ContentInfo(format: .other) }
             writes.add(.upsert(row, replacing: replacing))
+            return
+        }
+        if let k = known, k.silo == root.silo.name, let recorded = k.files[path] {
+            guard recorded.matches(file.stat) else {
+                // Not as the apply left it: read, and compared with what it verified.
+                knownRead.add(1, ordering: .relaxed)
+                var job = ReadJob(root: root.index, path: path, expected: file.stat, kind: .full, inspect: options.readMetadata,
+                                  completion: .store(row, replacing: replacing))
+                job.known = (recorded.sha256, "\(recorded.differences(from: file.stat)) since \(recorded.origin) placed it")
+                reads.append(job)
+                return
+            }
+            // As the apply placed and verified it: its SHA-256 is known, nothing is hashed.
+            row.sha256 = recorded.sha256; row.hashedAt = Date()
+            knownTaken.add(1, ordering: .relaxed)
+            hashesReused.add(1, ordering: .relaxed)
+            if options.readMetadata && !recorded.contentKnown {
+                reads.append(ReadJob(root: root.index, path: path, expected: file.stat, kind: .metadata, inspect: true,
+                                     completion: .store(row, replacing: replacing)))
+            } else {
+                writes.add(.upsert(row, replacing: replacing))
+            }
             return
         }
         if file.stat.linkCount > 1, let known = knownLinkHash(file.stat) {

@@ -49,10 +49,13 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     case duplicateSiloName(String)
     case rootUnavailable(silo: String, path: String, errno: Errno)
     case rootNotDirectory(silo: String, path: String)
+    case pseudoFileSystem(silo: String, path: String, type: String)
     case sameFolder(first: String, second: String, path: String)
     case invalidPattern(silo: String?, pattern: String, reason: String)
     case hasherUnavailable(String)
     case aborted(String)
+    /// Stopped on request (SIGINT, SIGTERM): the run is recorded `interrupted`.
+    case interrupted(signal: Int32)
 
     public var description: String {
         switch self {
@@ -66,6 +69,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
             "silo '\(silo)': cannot open \(path): \(errno) (\(errno.name))"
         case .rootNotDirectory(let silo, let path):
             "silo '\(silo)': \(path) is not a folder"
+        case .pseudoFileSystem(let silo, let path, let type):
+            "silo '\(silo)': \(path) is on a \(type) file system, the kernel's view of itself, not files: SiloMerge never scans those"
         case .sameFolder(let first, let second, let path):
             "silos '\(first)' and '\(second)' are the same folder (\(path)); every file would be its own duplicate. Give the folder once."
         case .invalidPattern(let silo, let pattern, let reason):
@@ -74,13 +79,15 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
             "cannot start SHA-256 hashing: \(reason)"
         case .aborted(let reason):
             "scan stopped: \(reason)"
+        case .interrupted(let signal):
+            "interrupted by \(Interruption.name(of: signal)): the run is recorded as interrupted in `silomerge history`; what was read so far is kept, nothing was marked missing. Run the same command again to finish."
         }
     }
 
     /// Errors in what the user asked for (exit code 64), as opposed to failures while working.
     public var isUsageError: Bool {
         switch self {
-        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory: true
+        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory, .pseudoFileSystem: true
         default: false
         }
     }
@@ -128,4 +135,17 @@ public struct ScanResult: Sendable {
     public var diagnostics: [Diagnostic]
     public var diagnosticCount: Int
     public var elapsed: Double
+    /// What the run found, as `CatalogueStore.settleFindings` works it out (a check: every
+    /// kind; a scan or an audit: corrupted, missing, restored, and moves that close a finding).
+    public var findings: [Finding] = []
+    /// Findings still open in the scanned silos after the run (see `OpenFinding`).
+    public var openFindings: [OpenFinding] = []
+    /// With known contents (`ScanEngine.scan(_:options:known:)`): files whose SHA-256 was taken
+    /// as recorded without reading them, files read because they were not as recorded, and of
+    /// those, the ones whose content is not the recorded one (each also a warning).
+    public var knownTaken = 0
+    public var knownRead = 0
+    /// Known files the walk found at all (taken, read, or catalogued by an earlier run).
+    public var knownSeen = 0
+    public var knownDiffering: [RelativePath] = []
 }

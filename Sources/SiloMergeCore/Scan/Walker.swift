@@ -34,6 +34,8 @@ struct DirectoryListing: Sendable {
     var excludedNames: Set<[UInt8]>
     /// Every entry the folder holds, whatever its kind (0: the folder is empty).
     var entries = 0
+    /// What the folder holds that is not catalogued, and why (rules, links, special files…).
+    var uncatalogued: [UncataloguedEntry] = []
 }
 
 /// What the walk reports, on walker threads.
@@ -47,6 +49,8 @@ protocol WalkVisitor: Sendable {
     func unreadable(root: Int, dir: RelativePath)
     /// A folder skipped by an exclude rule or because it is another silo's root.
     func excluded(root: Int, dir: RelativePath)
+    /// A folder the walk found but could not list: recorded as an entry of its parent.
+    func unlisted(root: Int, dir: RelativePath, _ entry: UncataloguedEntry)
 }
 
 /// Counters the walk keeps, readable while it runs.
@@ -113,13 +117,17 @@ final class Walker: Sendable {
     private let state = Mutex(State())
     private let semaphore = DispatchSemaphore(value: 0)
 
+    /// Asked before each folder or batch of files: true stops the walk (what is queued is dropped).
+    private let stop: @Sendable () -> Bool
+
     init(roots: [WalkRoot], followSymlinks: Bool, otherSiloRoots: [FileID: String],
          siloRealRoots: [(name: String, path: FilePath)], catalogueFolder: FileID?, catalogueNames: Set<[UInt8]>,
-         threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: WalkCounters) {
+         threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: WalkCounters,
+         stop: @escaping @Sendable () -> Bool = { false }) {
         self.roots = roots; self.followSymlinks = followSymlinks; self.otherSiloRoots = otherSiloRoots
         self.siloRealRoots = siloRealRoots; self.catalogueFolder = catalogueFolder; self.catalogueNames = catalogueNames
         self.threads = max(1, threads); self.visitor = visitor; self.diagnostics = diagnostics
-        self.counters = counters; self.cancelled = Atomic(false)
+        self.counters = counters; self.cancelled = Atomic(false); self.stop = stop
     }
 
     func cancel() {
@@ -143,6 +151,7 @@ final class Walker: Sendable {
                 }
                 guard let work else { return }
                 var children: [Work] = []
+                if stop() { cancel() }
                 if !cancelled.load(ordering: .relaxed) {
                     switch work {
                     case .directory(let job): children = process(job, worker: worker)
@@ -180,6 +189,7 @@ final class Walker: Sendable {
                 diagnostics.report(Diagnostic(.warning, .directoryUnreadable, silo: root.silo.name, path: job.dir,
                                               errno: e.code, message: "cannot open folder: \(e)"))
                 visitor.unreadable(root: job.root, dir: job.dir)
+                unlisted(job, root, "cannot open folder: \(e) (\(e.name))")
             }
             return []
         }
@@ -189,6 +199,7 @@ final class Walker: Sendable {
             diagnostics.report(Diagnostic(.warning, .directoryUnreadable, silo: root.silo.name, path: job.dir,
                                           errno: code, message: "cannot list folder: \(Errno(code))"))
             visitor.unreadable(root: job.root, dir: job.dir)
+            unlisted(job, root, "cannot list folder: \(Errno(code)) (\(Errno(code).name))")
             return []
         }
         defer { closedir(dir) }
@@ -200,12 +211,14 @@ final class Walker: Sendable {
             diagnostics.report(Diagnostic(.warning, .directoryUnreadable, silo: root.silo.name, path: job.dir,
                                           errno: e.code, message: "cannot stat folder: \(e)"))
             visitor.unreadable(root: job.root, dir: job.dir)
+            unlisted(job, root, "cannot stat folder: \(e) (\(e.name))")
             return []
         }
         if let expected = job.expected, expected != selfID {
             diagnostics.report(Diagnostic(.warning, .changedDuringScan, silo: root.silo.name, path: job.dir,
                                           message: "folder was replaced during the scan; skipped"))
             visitor.unreadable(root: job.root, dir: job.dir)
+            unlisted(job, root, "the folder was replaced during the scan; not listed")
             return []
         }
         counters.directories.add(1, ordering: .relaxed)
@@ -224,6 +237,7 @@ final class Walker: Sendable {
                     diagnostics.report(Diagnostic(.warning, .directoryUnreadable, silo: root.silo.name, path: job.dir,
                                                   errno: code, message: "listing the folder failed part way: \(Errno(code))"))
                     visitor.unreadable(root: job.root, dir: job.dir)
+                    unlisted(job, root, "listing the folder failed part way: \(Errno(code)) (\(Errno(code).name))")
                     return []
                 }
                 break
@@ -249,17 +263,25 @@ final class Walker: Sendable {
                 } else {
                     diagnostics.report(Diagnostic(.warning, .unreadable, silo: root.silo.name, path: job.dir.appending(name),
                                                   errno: e.code, message: "cannot stat: \(e)"))
+                    listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .unknown, reason: .unreadable,
+                                                                  detail: "cannot stat: \(e) (\(e.name))"))
                 }
                 continue
             }
             switch st.kind {
             case .directory:
-                handleDirectory(job: job, root: root, name: name, stat: st, viaSymlink: false, children: &children)
+                handleDirectory(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, stat: st,
+                                viaSymlink: false, listing: &listing, children: &children)
             case .regular:
-                if inCatalogueFolder && catalogueNames.contains(name) { continue }
+                if inCatalogueFolder && catalogueNames.contains(name) {
+                    listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .regular, reason: .catalogue,
+                                                                  detail: "the catalogue's own file", size: st.size))
+                    continue
+                }
                 if root.rules.skips(parent: job.dir, name: name, isDirectory: false) {
                     counters.ignored.add(1, ordering: .relaxed)
                     listing.excludedNames.insert(name)
+                    skipped(job, root, name, st, isDirectory: false, listing: &listing)
                     continue
                 }
                 listing.files.append(ListedFile(name: name, stat: st))
@@ -268,12 +290,16 @@ final class Walker: Sendable {
             case .symlink:
                 guard followSymlinks else {
                     counters.symlinks.add(1, ordering: .relaxed)
+                    listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .symlink, reason: .symlink,
+                                                                  detail: "symbolic link, not followed (--follow-symlinks follows links)"))
                     continue
                 }
-                followLink(job: job, root: root, dirFD: dirFD, name: name, listing: &listing, children: &children,
-                           filesHere: &filesHere, bytesHere: &bytesHere)
+                followLink(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, listing: &listing,
+                           children: &children, filesHere: &filesHere, bytesHere: &bytesHere)
             default:
                 skipSpecial(root: root, path: job.dir.appending(name), kind: st.kind)
+                listing.uncatalogued.append(UncataloguedEntry(name: name, kind: st.kind, reason: .specialFile,
+                                                              detail: "\(st.kind.label): special files are never opened"))
             }
         }
         counters.files.add(filesHere, ordering: .relaxed)
@@ -295,19 +321,57 @@ final class Walker: Sendable {
         return work
     }
 
+    /// Records an entry the rules skip, with the rule.
+    private func skipped(_ job: Job, _ root: WalkRoot, _ name: [UInt8], _ st: FileStat, isDirectory: Bool, asLink: Bool = false,
+                         listing: inout DirectoryListing) {
+        let (reason, detail) = root.rules.skipReason(parent: job.dir, name: name, isDirectory: isDirectory) ?? (.excluded, "skipped by a rule")
+        listing.uncatalogued.append(UncataloguedEntry(name: name, kind: asLink ? .symlink : st.kind, reason: reason, detail: detail,
+                                                      size: isDirectory ? nil : st.size))
+    }
+
+    /// A folder that could not be listed: an entry of its parent (the silo root itself aside).
+    private func unlisted(_ job: Job, _ root: WalkRoot, _ detail: String) {
+        guard !job.dir.isRoot else { return }
+        visitor.unlisted(root: job.root, dir: job.dir.parent,
+                         UncataloguedEntry(name: Array(job.dir.lastComponent), kind: job.viaSymlink ? .symlink : .directory,
+                                           reason: .unreadable, detail: detail))
+    }
+
     private func skipSpecial(root: WalkRoot, path: RelativePath, kind: FileKind) {
         counters.special.add(1, ordering: .relaxed)
         diagnostics.report(Diagnostic(.warning, .specialFile, silo: root.silo.name, path: path,
                                       message: "skipped \(kind.label): special files are never opened"))
     }
 
-    private func handleDirectory(job: Job, root: WalkRoot, name: [UInt8], stat: FileStat, viaSymlink: Bool,
-                                 children: inout [Job]) {
+    private func handleDirectory(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], stat: FileStat,
+                                 viaSymlink: Bool, listing: inout DirectoryListing, children: inout [Job]) {
         let path = job.dir.appending(name)
         if root.rules.skips(parent: job.dir, name: name, isDirectory: true) {
             counters.ignored.add(1, ordering: .relaxed)
             visitor.excluded(root: job.root, dir: path)
+            skipped(job, root, name, stat, isDirectory: true, asLink: viaSymlink, listing: &listing)
             return
+        }
+        // A mount point: another file system starts here.
+        if stat.device != parentDevice {
+            if root.silo.oneFileSystem && stat.device != root.rootID.device {
+                counters.ignored.add(1, ordering: .relaxed)
+                diagnostics.report(Diagnostic(.note, .otherFileSystem, silo: root.silo.name, path: path,
+                                              message: "is on another file system (a mount point): not walked (--one-file-system)"))
+                listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory, reason: .excluded,
+                                                              detail: "another file system (--one-file-system)"))
+                visitor.excluded(root: job.root, dir: path)
+                return
+            }
+            if let type = pseudoFileSystem(dirFD: dirFD, name: name, follow: viaSymlink, device: stat.device) {
+                counters.ignored.add(1, ordering: .relaxed)
+                diagnostics.report(Diagnostic(.note, .pseudoFileSystem, silo: root.silo.name, path: path,
+                                              message: "is a \(type) file system (the kernel's view of itself, not files): never walked"))
+                listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory, reason: .excluded,
+                                                              detail: "a \(type) file system: never walked"))
+                visitor.excluded(root: job.root, dir: path)
+                return
+            }
         }
         if let other = otherSiloRoots[stat.fileID], stat.fileID != root.rootID {
             _ = other   // announced once by the engine before the walk
@@ -317,24 +381,33 @@ final class Walker: Sendable {
         if job.ancestors.contains(stat.fileID) {
             diagnostics.report(Diagnostic(.note, .symlinkLoop, silo: root.silo.name, path: path,
                                           message: "leads back to a folder above it; not walked again"))
+            listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory,
+                                                          reason: viaSymlink ? .symlink : .unreadable,
+                                                          detail: "leads back to a folder above it; not walked again"))
             return
         }
         children.append(Job(root: job.root, dir: path, expected: stat.fileID, ancestors: job.ancestors + [stat.fileID],
                             viaSymlink: viaSymlink || job.viaSymlink))
     }
 
-    private func followLink(job: Job, root: WalkRoot, dirFD: Int32, name: [UInt8], listing: inout DirectoryListing,
+    /// The pseudo file system (proc, sysfs...) the folder `name` in `dirFD` is on, if any.
+    private func pseudoFileSystem(dirFD: Int32, name: [UInt8], follow: Bool, device: UInt64) -> String? {
+        let flags = O_RDONLY | O_DIRECTORY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW)
+        guard case .success(let fd) = Posix.openAt(dirFD, RelativePath(bytes: name), flags: flags) else { return nil }
+        defer { close(fd) }
+        return PseudoFileSystems.name(fd: fd, device: device)
+    }
+
+    private func followLink(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], listing: inout DirectoryListing,
                             children: inout [Job], filesHere: inout Int, bytesHere: inout Int64) {
         let path = job.dir.appending(name)
         let target = RelativePath(bytes: name).withCString { Posix.stat(at: dirFD, $0) }
         guard case .success(let st) = target else {
-            if case .failure(let e) = target, e.code == ELOOP {
-                diagnostics.report(Diagnostic(.note, .symlinkLoop, silo: root.silo.name, path: path,
-                                              message: "symbolic link loop; not followed"))
-            } else {
-                diagnostics.report(Diagnostic(.note, .symlinkDangling, silo: root.silo.name, path: path,
-                                              message: "symbolic link to nothing; skipped"))
-            }
+            let loop: Bool
+            if case .failure(let e) = target, e.code == ELOOP { loop = true } else { loop = false }
+            let what = loop ? "symbolic link loop; not followed" : "symbolic link to nothing; skipped"
+            diagnostics.report(Diagnostic(.note, loop ? .symlinkLoop : .symlinkDangling, silo: root.silo.name, path: path, message: what))
+            listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .symlink, reason: .symlink, detail: what))
             return
         }
         switch st.kind {
@@ -345,13 +418,17 @@ final class Walker: Sendable {
                let owner = siloRealRoots.first(where: { $0.path.contains(real) }) {
                 diagnostics.report(Diagnostic(.note, .symlinkIntoSilo, silo: root.silo.name, path: path,
                                               message: "links into silo '\(owner.name)'; its files are catalogued there"))
+                listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .symlink, reason: .symlink,
+                                                              detail: "links into silo '\(owner.name)'; its files are catalogued there"))
                 return
             }
-            handleDirectory(job: job, root: root, name: name, stat: st, viaSymlink: true, children: &children)
+            handleDirectory(job: job, root: root, dirFD: dirFD, parentDevice: parentDevice, name: name, stat: st, viaSymlink: true,
+                            listing: &listing, children: &children)
         case .regular:
             if root.rules.skips(parent: job.dir, name: name, isDirectory: false) {
                 counters.ignored.add(1, ordering: .relaxed)
                 listing.excludedNames.insert(name)
+                skipped(job, root, name, st, isDirectory: false, asLink: true, listing: &listing)
                 return
             }
             listing.files.append(ListedFile(name: name, stat: st))
@@ -359,6 +436,8 @@ final class Walker: Sendable {
             bytesHere += st.size
         default:
             skipSpecial(root: root, path: path, kind: st.kind)
+            listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .symlink, reason: .specialFile,
+                                                          detail: "symbolic link to a \(st.kind.label): special files are never opened"))
         }
     }
 }

@@ -24,6 +24,8 @@ public struct Diagnostic: Sendable, Hashable, Codable {
         case symlinkLoop = "symlink-loop"
         case symlinkDangling = "symlink-dangling"
         case symlinkIntoSilo = "symlink-into-silo" // followed link leading into a silo: catalogued there
+        case otherFileSystem = "other-file-system" // a mount point, not walked with --one-file-system
+        case pseudoFileSystem = "pseudo-file-system" // proc, sysfs, devtmpfs, cgroup...: never walked
         case directoryUnreadable = "directory-unreadable"
         case changedDuringScan = "changed-during-scan"
         case changedWhileReading = "changed-while-reading"
@@ -31,6 +33,8 @@ public struct Diagnostic: Sendable, Hashable, Codable {
         case contentChanged = "content-changed"   // hash differs while size and mtime do not: possible corruption
         case metadata                             // a metadata block could not be parsed
         case manifest                             // a manifest row could not be used
+        case sidecar                              // a .xmp left as a file of its own although its name pairs it with assets
+        case mergeDiffers = "merge-differs"       // a file of an adopted target is not what the plan's apply placed and verified
         case other
     }
 
@@ -53,9 +57,8 @@ public struct Diagnostic: Sendable, Hashable, Codable {
 
     /// "marketing:2021/a.jpg: cannot read: Permission denied (EACCES)".
     public var formatted: String {
-        var where_ = ""
-        if let silo { where_ = silo + ":" }
-        if let path { where_ += path.display }
+        var where_ = silo ?? ""
+        if let path { where_ += (silo == nil ? "" : ":") + path.display }
         var text = where_.isEmpty ? message : "\(where_): \(message)"
         if let errno { text += " (\(Errno(errno).name))" }
         return text

@@ -182,3 +182,13 @@ extension RelativePath {
         }
     }
 }
+
+extension String {
+    /// The exact UTF-8 bytes, for identities (silo names, paths held as text).
+    ///
+    /// Swift's `String ==` and hashing compare canonically equivalent texts as equal: NFC `é`
+    /// (one code point) and NFD `é` (`e` and a combining accent) are one string to Swift and two
+    /// different names to the file system, which can hold both in one folder. Anything that
+    /// identifies a file or a silo is keyed by these bytes, never by the `String` itself.
+    public var exactBytes: [UInt8] { Array(utf8) }
+}

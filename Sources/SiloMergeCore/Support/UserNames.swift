@@ -21,3 +21,16 @@ public enum UserNames {
         return found
     }
 }
+
+extension UserNames {
+    /// Who runs this process, for records (who accepted a finding): the account name, and the
+    /// user sudo ran it for.
+    public static var current: String {
+        let uid = UInt32(geteuid())
+        var who = name(of: uid) ?? "uid \(uid)"
+        if let sudo = getenv("SUDO_USER").map({ String(cString: $0) }), !sudo.isEmpty, sudo != who {
+            who += " (sudo by \(sudo))"
+        }
+        return who
+    }
+}

@@ -6,12 +6,14 @@ struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Scan silos for duplicates and print how much is duplicated, where, and between whom.",
         discussion: """
-            Scans with --hash dupes (files whose size is unique are never read), records the
-            result in the catalogue, and prints per silo: files and bytes, bytes duplicated
-            inside it and shared with other silos; the silo × silo overlap; what keeping one
-            copy of everything would reclaim; and the largest duplicate groups.
+            Scans with --hash dupes (files whose size is unique are never read), records
+            the result in the catalogue, and prints per silo: files and bytes, bytes
+            duplicated inside it and shared with other silos; the silo × silo overlap;
+            what keeping one copy of everything would reclaim; and the largest duplicate
+            groups.
 
-            Hard links are one physical copy: shown, never counted as reclaimable.
+            Hard links are one physical copy: shown, never counted as reclaimable. -q
+            hides the progress line and notes (as jdupes' -q), not the report.
 
             Examples:
               silomerge audit Fixtures/marketing Fixtures/hr Fixtures/training
@@ -52,12 +54,14 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         let config = try flags.loadConfig()
-        let definitions = try flags.silos(arguments: silos, config: config)
+        let definitions = flags.applyingSiloFlags(try flags.silos(arguments: silos, config: config))
         guard !definitions.isEmpty else {
             throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
         }
         _ = try ScanEngine.validate(definitions, options: options())
-        let catalogue = try catalogOptions.open(config: config, create: true)
+        let catalogue = try catalogOptions.open(config: config, access: .create)
+        // The configuration's policies are remembered whichever command reads it.
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)
@@ -65,15 +69,17 @@ struct Audit: ParsableCommand {
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .text:
+            // The report is what was asked for: -q hides progress and notes (as jdupes' -q), not it.
+            report.writeText(to: out)
             if !flags.quiet {
-                report.writeText(to: out)
                 out.write("\nCatalogue: \(catalogue.location). Every group: silomerge duplicates --catalog \(catalogue.location)\n")
             }
         case .json:
-            report.writeJSON(to: out)
+            try report.writeJSON(to: out)
         }
         out.flush()
         DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
-        if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
+        OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }

@@ -7,17 +7,20 @@ extension DuplicateReport.Style: ExpressibleByArgument {}
 struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List duplicate groups from the catalogue (no scanning).",
+        usage: "silomerge duplicates [<options>]",
         discussion: """
-            A group is content held by two or more physical files (distinct device and inode).
-            Groups come largest reclaimable first; inside a group, copies are ordered by silo
-            priority, then path. Hard links appear in their group but never count as reclaimable.
+            A group is content held by two or more physical files (distinct device and
+            inode). Groups come largest reclaimable first; inside a group, copies are
+            ordered by silo priority, then path. Hard links appear in their group but
+            never count as reclaimable.
 
             Formats:
               table   for people (the default)
-              json    {"groups":[{"sha256","size","files":[{"silo","path","inode"}]}],"summary":{...}};
-                      a name that is not UTF-8 has a display "path" and its exact bytes in "path_b64"
+              json    {"groups":[{"sha256","size","files":[{"silo","path",...}]}],
+                       "same_image_groups":[...],"summary":{...}}; a name that is not
+                      UTF-8 has a display "path" and its exact bytes in "path_b64"
               csv     one row per file, with the group number
-              fdupes  absolute paths, a blank line between groups (as fdupes and jdupes print)
+              fdupes  absolute paths, a blank line between groups (as fdupes prints)
 
             Examples:
               silomerge duplicates
@@ -41,6 +44,7 @@ struct Duplicates: ParsableCommand {
     @Option(name: .customLong("limit"), help: ArgumentHelp("Show at most this many groups.", valueName: "n"))
     var limit: Int?
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
@@ -49,7 +53,7 @@ struct Duplicates: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
+        let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let query = DuplicateQuery(silos: silos, includeEmpty: includeEmpty, minimumSize: minSize.flatMap(ByteSize.parse) ?? 0)
         let out = FDSink(fd: STDOUT_FILENO)
         try DuplicateReport(store: catalogue, query: query, limit: limit).write(format, to: out)

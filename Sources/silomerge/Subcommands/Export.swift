@@ -7,29 +7,40 @@ extension ExportFormat: ExpressibleByArgument {}
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the unified catalogue: one record per distinct content, with its copies and reconciled fields.",
+        usage: "silomerge export --format <format> [<options>]",
         discussion: """
             Reconciles first (see `silomerge reconcile --help`; --config and --resolutions
-            apply), then streams every distinct content to the chosen format:
+            apply), then streams every distinct content (the empty one included) to the
+            chosen format. Dates come from metadata only: a file's mtime is file_modified,
+            never a creation date.
 
               jsonl     one JSON object per line: sha256, size, format, width, height,
-                        image_sha256, copies [{silo, path (+path_b64), size, mtime, mtime_ns}],
-                        fields {name: {value, status, rule, sources [{silo, path, origin, tag, raw, value}]}}
-              csv       a flat sheet for spreadsheets and DAM importers: UTF-8 with BOM, CRLF,
-                        one row per content, lists joined by "; ", cells that would run as
-                        spreadsheet formulas prefixed with '
-              exiftool  a JSON file `exiftool -j=FILE` applies to every copy (SourceFile is
-                        the copy's absolute path); fields in conflict are left out
-              xmp       an XMP sidecar per content (<first 16 hex of sha256>.xmp) into a folder
-              bagit     a BagIt manifest-sha256.txt: "<sha256>  data/<silo>/<path>" per copy
+                        image_sha256, file_modified, copies [{silo, path (+path_b64),
+                        size, mtime, mtime_ns, uid, owner}], fields {name: {value,
+                        status, rule, sources [{silo, path, origin, tag, raw, value}]}}
+              csv       a flat sheet for spreadsheets and DAM importers: UTF-8 with BOM,
+                        CRLF, one row per content, lists joined by "; ", cells that
+                        would run as spreadsheet formulas prefixed with '
+              exiftool  a JSON file `exiftool -j=FILE` applies to every copy (SourceFile
+                        is the copy's absolute path, in the silo); fields in conflict
+                        are left out. To write metadata into files, use the plan's
+                        silomerge-exiftool.json on the merged tree (plan
+                        --import-manifest), never on the silos
+              xmp       an XMP sidecar per content (<first 16 hex of sha256>.xmp) into
+                        a folder
+              bagit     a BagIt manifest-sha256.txt: "<sha256>  data/<silo>/<path>" per
+                        copy
 
-            -o names the file (or, for xmp, the folder); without it, the record formats go to
-            standard output. Files are written under a temporary name and renamed into place
-            when complete, so an interrupted export never leaves half a file.
+            -o names the file (or, for xmp, the folder); without it, the record formats go
+            to standard output. Files are written under a temporary name and renamed into
+            place when complete, so an interrupted export never leaves half a file.
 
             Examples:
               silomerge export --format jsonl -o catalogue.jsonl
               silomerge export --format csv -o dam-import.csv --resolutions decisions.yml
-              silomerge export --format exiftool -o tags.json && exiftool -j=tags.json -r /srv/marketing
+              silomerge export --format exiftool -o tags.json
+              # after plan --import-manifest, apply and verify:
+              exiftool -j=/srv/dam/silomerge-exiftool.json -overwrite_original -r /srv/dam
               silomerge export --format xmp -o sidecars/
             """
     )
@@ -53,7 +64,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let config = try options.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: false)
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         let destination: ExportDestination
         if format.writesFolder { destination = .directory(FilePath(output!)) }
         else if let output, output != "-" { destination = .file(FilePath(output)) }
@@ -64,7 +75,7 @@ struct Export: ParsableCommand {
         let reconciled = try options.run(catalogue, config: config) { try writer.write($0) }
         let summary = try writer.finish()
         if let output, output != "-" {
-            print("Exported \(Format.count(summary.assets)) distinct contents (\(Format.count(summary.copies)) copies) as \(format.rawValue) to \(output)"
+            print("Exported \(Format.plural(summary.assets, "distinct content")) (\(Format.plural(summary.copies, "copy"))) as \(format.rawValue) to \(output)"
                   + (summary.unchanged > 0 ? " (\(Format.count(summary.unchanged)) unchanged)" : "") + ".")
         }
         if reconciled.conflicts > 0 {

@@ -18,33 +18,61 @@ struct Plan: ParsableCommand {
             abstract: "Write a merge plan: one canonical copy per distinct content, its destination, and what happens to the others.",
             discussion: """
                 Reconciles first (see `silomerge reconcile --help`), then for every distinct
-                content chooses the canonical copy by the ordered --rule list, places it by the
-                --layout template, and decides what happens to the other copies (--duplicates).
-                Every choice carries its reason (`silomerge plan show plan.json`). The plan is
-                versioned JSON; the same catalogue and settings give byte-identical plans.
+                content chooses the canonical copy by the ordered --rule list, places it by
+                the --layout template, and decides what happens to the other copies
+                (--duplicates). Every choice carries its reason (`silomerge plan show
+                plan.json`). The plan is versioned JSON; the same catalogue and settings
+                give byte-identical plans.
 
-                Rules (first decides, later ones break ties): silo-priority, richest-metadata,
-                oldest-mtime, shortest-path, preferred-path:GLOB. Default:
+                Rules (first decides, later ones break ties): silo-priority,
+                richest-metadata, oldest-mtime, shortest-path, preferred-path:GLOB. Default:
                 silo-priority,richest-metadata,oldest-mtime,shortest-path.
 
-                Layout tokens: {silo} {path} {year} {month} (date_created, else mtime) {name}
-                {stem} {ext} {sha256:8} {creator} {keyword}. Default {year}/{month}/{name}.
-                Names are made safe for every common file system; names that differ only by case
-                or Unicode normalisation count as the same; two contents on one name are renamed
+                Layout tokens: {silo} {path} {year} {month} {day} {name} {stem} {ext}
+                {sha256:8} {creator} {keyword} {format}. Default {year}/{month}/{name}.
+                Dates come from the metadata's date_created; a content no metadata dates is
+                placed by its file's mtime, and the plan says so on its operation and in its
+                summary (the mtime is never written anywhere as a date). Names are made safe
+                for every common file system; names that differ only by case or Unicode
+                normalisation count as the same; two contents on one name are renamed
                 deterministically and listed.
 
-                Duplicates (copies that are not canonical): keep (default: sources untouched),
-                hardlink (replaced by a link to the canonical copy in the target), remove,
-                quarantine (moved under --quarantine, keeping silo/path). Hard links to one
-                inode are never taken for independent copies; every content keeps a verified copy.
+                Duplicates (copies that are not canonical): keep (default: sources
+                untouched), hardlink (replaced by a link to the canonical copy in the
+                target), remove, quarantine (moved under --quarantine, keeping silo/path).
+                Hard links to one inode are never taken for independent copies; every
+                content keeps a verified copy. Zero-length files are planned like any
+                content (the empty content is one).
 
-                The plan refuses while metadata conflicts are unresolved (silomerge conflicts),
-                unless --allow-conflicts, which lists them in the plan.
+                Original XMP sidecars (photo.jpg.xmp, photo.xmp) travel beside their
+                canonical copy by default, by the same method, verified and journalled like
+                it; a sidecar several files share is copied beside each. --no-sidecars
+                leaves them in the silos; --sidecars also writes the reconciled metadata as
+                one more sidecar.
+
+                Everything the silos will still hold after apply is listed in the plan with
+                why (left_behind: copied sources, kept duplicates, sidecars of duplicates,
+                junk and excluded files, links, files without a full hash…): silomerge plan
+                show.
+
+                The plan refuses while metadata conflicts are unresolved (silomerge
+                conflicts), unless --allow-conflicts, which lists them in the plan. It also
+                refuses (exit 4) while a file of the silos has corruption still open
+                (silomerge check lists it): its current content is rot, not the content to
+                merge. Restore the file from a good copy (the message names where the
+                verified content is) and check, or accept its state (silomerge check
+                --accept SILO:PATH), then plan again.
 
                 Examples:
                   silomerge plan --target /srv/dam -o plan.json
-                  silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink -o plan.json
-                  silomerge plan --target /srv/dam --duplicates quarantine --sidecars -o plan.json
+                  silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --duplicates quarantine --sidecars \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --method move --duplicates remove \\
+                    -o plan.json
+                  silomerge plan --target /srv/dam --rule oldest-mtime,silo-priority \\
+                    -o plan.json
                 """
         )
 
@@ -74,8 +102,11 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("hardlink-fallback-copy"), help: "With --method hardlink: copy files on another file system instead of refusing.")
         var hardlinkFallback = false
 
-        @Flag(name: .customLong("sidecars"), help: "Write the reconciled metadata beside each destination as an XMP sidecar.")
+        @Flag(name: .customLong("sidecars"), help: "Also write the reconciled metadata beside each destination as an XMP sidecar (original sidecars travel anyway).")
         var sidecars = false
+
+        @Flag(name: .customLong("no-sidecars"), help: "Leave the original XMP sidecars in the silos (listed as left behind) instead of carrying them beside their files.")
+        var noSidecars = false
 
         @Flag(name: .customLong("import-manifest"), help: "Write DAM import manifests at the target root: silomerge-manifest.csv and silomerge-exiftool.json (for exiftool -j=).")
         var importManifest = false
@@ -86,9 +117,15 @@ struct Plan: ParsableCommand {
         @OptionGroup var options: ReconcileOptions
         @OptionGroup var catalogOptions: CatalogOptions
 
+        func validate() throws {
+            if sidecars && noSidecars {
+                throw ValidationError("--sidecars (also write the reconciled sidecar) and --no-sidecars (leave the originals) cannot go together")
+            }
+        }
+
         func run() throws {
             let config = try options.loadConfig()
-            let catalogue = try catalogOptions.open(config: config, create: false)
+            let catalogue = try catalogOptions.open(config: config, access: .readWrite)
             var assets: [ReconciledAsset] = []
             let reconciled = try options.run(catalogue, config: config) { assets.append($0) }
             let runs = try catalogue.runs(limit: nil)
@@ -97,35 +134,80 @@ struct Plan: ParsableCommand {
             }
             let unhashed = reconciled.unhashedFiles
             if unhashed > 0 {
-                Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?) and are left out of the plan: run silomerge scan first\n")
+                Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
             }
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
-            let absoluteTarget = Posix.absolute(FilePath(target))
-            let settings = PlanSettings(targetRoot: absoluteTarget, layout: layout,
+            // Every root is pinned by device and inode (its nearest existing parent for a
+            // folder apply will make), with its links resolved: apply, undo and verify refuse
+            // a root that is not that folder any more.
+            let (targetRoot, targetAnchor) = try PlanRoots.anchor(FilePath(target), what: "the target")
+            let quarantineRoot = try quarantine.map { try PlanRoots.anchor(FilePath($0), what: "the quarantine folder").root }
+            let settings = PlanSettings(targetRoot: targetRoot, layout: layout,
                                         canonicalRules: rules.isEmpty ? CanonicalRule.defaults : rules,
-                                        duplicates: duplicates, quarantineRoot: quarantine.map { Posix.absolute(FilePath($0)) },
-                                        transfer: method, hardlinkFallbackToCopy: hardlinkFallback, writeSidecars: sidecars,
+                                        duplicates: duplicates, quarantineRoot: quarantineRoot,
+                                        transfer: method, hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars,
+                                        writeSidecars: sidecars,
                                         writeManifest: importManifest, allowConflicts: allowConflicts)
-            let silos = try catalogue.silos().map { PlanSilo(name: $0.name, root: $0.root, priority: $0.priority) }
+            let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
+            let catalogued = try catalogue.silos()
+            let silos = try catalogued.map { try PlanRoots.identify($0) }
+            // A catalogue upgraded from a version that did not record what scans pass over.
+            if let since = try catalogue.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
+                let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
+                if !stale.isEmpty {
+                    Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+                }
+            }
             // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
-            let input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
-                                  scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt)
+            var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
+                                  scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
+                                  targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
+                                  sidecars: try catalogue.sidecarFiles(), unhashed: try catalogue.unhashedFiles(),
+                                  uncatalogued: try catalogue.uncatalogued())
+            // Files whose content is not the one last verified (corruption still open) refuse
+            // the plan: their rot would be taken for their content.
+            input.unverified = try catalogue.unverifiedCopies(silos: catalogued.map(\.name))
             let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
-            print("Wrote \(output): \(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents, "
+            print("Wrote \(output): \(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")), "
                   + "\(Format.bytes(s.bytesWritten)) to write into \(s.targetRoot)"
                   + (s.bytesFreed > 0 ? ", \(Format.bytes(s.bytesFreed)) freed in the silos" : "")
-                  + (s.collisions > 0 ? ", \(s.collisions) name collisions resolved" : "") + ".")
+                  + (s.collisions > 0 ? ", \(Format.plural(s.collisions, "name collision")) resolved" : "") + "; "
+                  + "\(Format.plural(s.leftBehind.entries, "entry", "entries")) stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
         }
     }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Summarise a plan: operations, bytes, collisions, conflicts, what stays untouched; --operations lists each with its reason.")
+            abstract: "Summarise a plan: its roots, operations, bytes, collisions, conflicts, and everything the silos will still hold, with why.",
+            usage: "silomerge plan show <plan.json> [<options>]",
+            discussion: """
+                Prints every root the plan names (the target, the quarantine folder, each
+                silo) with the device and inode it was pinned to, and checks them against
+                the catalogue the plan was made from (or --catalog): a plan whose roots do
+                not match it (edited by hand, or the silos moved since) is flagged, and the
+                command exits 1.
+
+                The text then lists the operations by kind, then what the silos still hold
+                once the plan is applied (left behind), by reason: first what exists only in
+                the silos (junk, excluded files, sidecars of duplicates, files without a
+                full hash…), each entry with its reason and detail; then what is also in the
+                target (copied sources, kept duplicates). --operations lists every operation
+                with its reason.
+
+                --format json prints {"summary", "left_behind", "collisions", "conflicts"}
+                (and "operations" with --operations): summary.left_behind has the counts by
+                reason, left_behind every entry (silo, path, kind, size, reason, detail).
+
+                Examples:
+                  silomerge plan show plan.json
+                  silomerge plan show plan.json --format json |
+                    jq '.left_behind[] | select(.reason == "ignored")'
+                """)
 
         @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
         var plan: String
@@ -133,39 +215,110 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("operations"), help: "List every operation with its reason.")
         var operations = false
 
+        @Option(name: .customLong("catalog"), help: ArgumentHelp("The catalogue to check the plan's roots against (default: the one the plan names).", valueName: "path"))
+        var catalog: String?
+
+        @Option(name: .customLong("format"), help: "text or json.")
+        var format: Check.Style = .text
+
         func run() throws {
             let plan = try PlanFile.read(FilePath(plan))
-            print(PlanText.summary(plan))
-            if operations {
-                for op in plan.operations { print(PlanText.operation(op)) }
+            var mismatch = false
+            var rootsLine = ""
+            var problems: [PlanProblem] = []
+            switch PlanCatalogue.open(plan, override: catalog) {
+            case .success(let catalogue):
+                problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+                mismatch = !problems.isEmpty
+                rootsLine = problems.isEmpty ? "Roots checked against the catalogue \(catalogue.location): they match."
+                    : "THE PLAN DOES NOT MATCH ITS CATALOGUE \(catalogue.location) (apply will refuse it):"
+            case .failure(let why):
+                rootsLine = "Roots not checked: \(why)"
             }
+            switch format {
+            case .json:
+                let bytes = try PlanReport(plan, operations: operations).json()
+                FileHandle.standardOutput.write(Data(bytes))
+                for p in problems { Stderr.write("silomerge: error: \(p)\n") }
+            case .text:
+                print(PlanText.summary(plan), terminator: "")
+                print(rootsLine)
+                for p in problems { print("  \(p)") }
+                if operations {
+                    print("")
+                    for op in plan.operations { print(PlanText.operation(op)) }
+                }
+            }
+            if mismatch { throw ExitCode(ExitStatus.skippedFiles) }
         }
     }
 }
 
 enum PlanText {
+    /// "device 2049 inode 12" or "to be made in /srv (device 2049 inode 12)".
+    static func anchorText(_ anchor: RootAnchor?, _ root: FilePath) -> String {
+        guard let anchor else { return "NO IDENTITY RECORDED (apply refuses it)" }
+        if anchor.path == root { return "device \(anchor.device) inode \(anchor.inode)" }
+        return "to be made in \(anchor.path.display) (device \(anchor.device) inode \(anchor.inode))"
+    }
+
     static func operation(_ op: PlanOperation) -> String {
         let source = op.source.map { "\($0.silo):\($0.path.display)" } ?? "(generated)"
         let dest = op.destination.map { " → \($0.display)" } ?? ""
         return "\(Format.pad(String(op.id), 6, right: true))  \(Format.pad(op.kind.rawValue, 20)) \(source)\(dest)\n        \(op.reason)"
     }
 
+    /// What the silos still hold after apply: what exists only there, entry by entry (the
+    /// first 50 per reason), then what is also in the target, counted.
+    static func leftBehind(_ plan: MergePlan, _ s: LeftBehindSummary) -> String {
+        var out = "\nLeft behind: after apply the silos still hold \(Format.count(s.entries)) entr\(s.entries == 1 ? "y" : "ies") (\(Format.bytes(s.bytes)))"
+        if s.entries == 0 { return out + ": nothing.\n" }
+        out += ", \(Format.count(s.onlyInSilos)) of them only there:\n"
+        for (reason, count) in s.reasonsInOrder where !reason.isInTarget {
+            out += "  \(Format.pad(Format.count(count), 7, right: true))  \(reason.label) [\(reason.rawValue)]\n"
+            let entries = plan.leftBehind.filter { $0.reason == reason }
+            for e in entries.prefix(50) {
+                let kind = e.kind == .directory ? " (folder)" : e.kind == .regular ? "" : " (\(e.kind.label))"
+                out += "             \(e.display)\(kind): \(e.detail)\n"
+            }
+            if entries.count > 50 { out += "             … \(entries.count - 50) more (plan show --format json)\n" }
+        }
+        if s.inTarget > 0 {
+            out += "  and \(Format.count(s.inTarget)) whose content is also in the target:\n"
+            for (reason, count) in s.reasonsInOrder where reason.isInTarget {
+                out += "  \(Format.pad(Format.count(count), 7, right: true))  \(reason.label) [\(reason.rawValue)]\n"
+            }
+        }
+        return out
+    }
+
     static func summary(_ plan: MergePlan) -> String {
         let s = PlanSummary.of(plan)
         var out = "Plan \(s.schema), made by SiloMerge \(s.toolVersion) from \(s.catalogue) (scan run \(s.scanRunID), \(s.createdAt))\n"
-        out += "Target: \(s.targetRoot)   layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
-        if let q = s.quarantineRoot { out += "Quarantine: \(q)\n" }
-        out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))\n\n"
-        out += "\(Format.count(s.operations)) operations for \(Format.count(s.contents)) distinct contents:\n"
+        out += "Layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
+        out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))   "
+            + "original sidecars: \(s.carrySidecars ? "carried beside their files" : "left in the silos (--no-sidecars)")\n"
+        out += "Roots (opened without following links, and refused when not these folders):\n"
+        out += "  target      \(plan.targetRoot.display)  \(anchorText(plan.targetAnchor, plan.targetRoot))\n"
+        if plan.usesQuarantine {
+            out += "  quarantine  \(plan.quarantineRoot.display)  \(anchorText(plan.quarantineAnchor, plan.quarantineRoot))\n"
+        }
+        let width = max(10, (plan.silos.map(\.name.count).max() ?? 0) + 1)
+        for silo in plan.silos {
+            let id = silo.identity.map { "device \($0.device) inode \($0.inode)" } ?? "NO IDENTITY RECORDED (apply refuses it)"
+            out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\n"
+        }
+        out += "\n"
+        out += "\(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")):\n"
         for (kind, total) in s.kindsInOrder {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
         }
         out += "Bytes written into the target: \(Format.bytes(s.bytesWritten)); freed in the silos: \(Format.bytes(s.bytesFreed))\n"
-        out += "Untouched: \(Format.count(s.untouched.files)) files (\(Format.bytes(s.untouched.bytes)))"
-        if !s.untouched.byReason.isEmpty {
-            out += ": " + s.untouched.byReason.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        if s.placedByFileModified > 0 {
+            out += "Dates: \(Format.count(s.placedByFileModified)) placed by their file modification time (no capture date), "
+                + "the others by their metadata's date_created; a file's mtime is never written as a date\n"
         }
-        out += "\n"
+        out += leftBehind(plan, s.leftBehind)
         if !plan.collisions.isEmpty {
             out += "\n\(plan.collisions.count) name collision\(plan.collisions.count == 1 ? "" : "s") (resolved):\n"
             for c in plan.collisions.prefix(20) {
@@ -182,145 +335,51 @@ enum PlanText {
     }
 }
 
-struct Apply: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Carry out a plan safely; run it again to resume after a crash or a full disk.",
-        discussion: """
-            Validates the whole plan before touching anything (destinations inside the target,
-            no symlinked folders on the way, no two operations on one name, sources inside
-            their silos). Then per operation: checks the source still matches the plan, writes
-            to a temporary name beside the destination, fsyncs, verifies the SHA-256 of what
-            was written, and renames into place without ever overwriting; a destination that
-            already holds the content counts as done. Duplicates are acted on only after their
-            canonical copy is verified in the target. Every step is journalled (fsynced) in
-            PLAN.journal: after a crash, a kill or a full disk, run the same command again; 
-            `silomerge undo PLAN` reverses what was done.
-
-            Exit codes: 0 all done; 1 some operations were refused (the source changed, the
-            destination holds other content) or failed; 2 stopped (full disk, unusable plan).
-
-            Examples:
-              silomerge apply plan.json --dry-run
-              silomerge apply plan.json
-            """
-    )
-
-    @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
-
-    @Flag(name: .customLong("dry-run"), help: "Validate and say what would be done; write nothing.")
-    var dryRun = false
-
-    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal (default: PLAN.journal).", valueName: "file"))
-    var journal: String?
-
-    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no list of operations.")
-    var quiet = false
-
-    func run() throws {
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let line = ApplyProgressLine(enabled: !quiet)
-        let applier = try Applier(plan: plan, journal: FilePath(journal ?? self.plan + ".journal"),
-                                  progress: line.enabled ? { @Sendable p in line.update(p) } : nil)
-        let report: ApplyReport
-        do {
-            defer { line.clear() }
-            try applier.validate()
-            report = try applier.apply(dryRun: dryRun)
+enum ApplyText {
+    /// What the operations done in this run did, each kind by its own verb: "Moved 1.8 GiB
+    /// (1,234 files and 56 sidecars); removed 12 duplicates (40 MiB). Data written: 2.7 MiB
+    /// (moves and links on one file system write none); freed in the silos: 1.84 GiB."
+    static func totals(_ plan: MergePlan, _ report: ApplyReport) -> String {
+        var count: [OperationKind: Int] = [:]
+        var bytes: [OperationKind: Int64] = [:]
+        var freedFiles: Set<FileID> = []
+        var freed: Int64 = 0
+        for o in report.done {
+            guard let op = plan.operation(o.op) else { continue }
+            count[op.kind, default: 0] += 1
+            bytes[op.kind, default: 0] += op.size
+            if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
         }
-        let verb = dryRun ? "would do" : "done"
-        if !quiet || !report.isComplete {
-            if dryRun { for o in report.done { print("  would \(o.summary)") } }
-            print("\(dryRun ? "Dry run" : "Applied") \(self.plan): \(report.done.count) \(verb), \(report.skipped.count) already done, "
-                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal); "
-                  + "\(Format.bytes(report.bytesWritten)) written.")
+        func n(_ k: OperationKind) -> Int { count[k] ?? 0 }
+        func b(_ ks: OperationKind...) -> Int64 { ks.reduce(0) { $0 + (bytes[$1] ?? 0) } }
+        func files(_ content: OperationKind, _ sidecar: OperationKind) -> String {
+            let parts = [n(content) > 0 ? "\(Format.count(n(content))) file\(n(content) == 1 ? "" : "s")" : nil,
+                         n(sidecar) > 0 ? "\(Format.count(n(sidecar))) sidecar\(n(sidecar) == 1 ? "" : "s")" : nil].compactMap { $0 }
+            return parts.joined(separator: " and ")
         }
-        for o in report.refused { Stderr.write("silomerge: warning: refused \(o.summary): \(o.detail)\n") }
-        for o in report.failed { Stderr.write("silomerge: error: failed \(o.summary): \(o.detail)\n") }
-        if let stop = report.stoppedBy {
-            Stderr.write("silomerge: error: stopped: \(stop)\nNothing partial is left visible; free space and run `silomerge apply \(self.plan)` again to resume.\n")
-            throw ExitCode(ExitStatus.fatal)
+        let would = report.dryRun
+        var parts: [String] = []
+        for (content, sidecar, verb, future) in [(OperationKind.move, OperationKind.sidecarMove, "moved", "would move"),
+                                                 (.copy, .sidecarCopy, "copied", "would copy"), (.reflink, .sidecarReflink, "cloned", "would clone"),
+                                                 (.hardlink, .sidecarHardlink, "hard-linked", "would hard-link")]
+        where n(content) + n(sidecar) > 0 {
+            parts.append("\(would ? future : verb) \(Format.bytes(b(content, sidecar))) (\(files(content, sidecar)))")
         }
-        if !report.refused.isEmpty || !report.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-        if !dryRun && !quiet { print("Verify the tree: silomerge verify \(self.plan); undo: silomerge undo \(self.plan)") }
-    }
-}
-
-struct Undo: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Reverse what `apply` did, from its journal (after a full or a partial apply).",
-        discussion: """
-            Created files are removed only if they are unchanged since apply wrote them; moved
-            and quarantined files go back where they were; duplicates replaced by hard links
-            are restored. Files changed since are left, and listed.
-            """
-    )
-
-    @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
-
-    @Option(name: .customLong("journal"), help: ArgumentHelp("The journal (default: PLAN.journal).", valueName: "file"))
-    var journal: String?
-
-    func run() throws {
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let applier = try Applier(plan: plan, journal: FilePath(journal ?? self.plan + ".journal"))
-        let r = try applier.undo()
-        print("Undid \(self.plan): \(r.undone.count) operations reversed, \(r.skipped.count) with nothing to undo, "
-              + "\(r.left.count) left in place, \(r.failed.count) failed; \(r.removedDirectories) folders removed.")
-        for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
-        for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
-        for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left (not empty): \(d)\n") }
-        if let stop = r.stoppedBy { Stderr.write("silomerge: error: stopped: \(stop)\n"); throw ExitCode(ExitStatus.fatal) }
-        if !r.left.isEmpty || !r.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-    }
-}
-
-struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
-        discussion: """
-            BagIt's "complete and valid" for a tree built by `silomerge apply`: every file the
-            plan put in the target exists (not as a symlink) and holds the content the plan
-            names, and the target holds no other file (the quarantine folder and SiloMerge's
-            temporary names aside). Exit codes: 0 complete and valid; 3 files missing or
-            unexpected; 4 a file's content differs (corruption); 2 could not run.
-            """
-    )
-
-    @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
-
-    @Option(name: .customLong("format"), help: "text or json.")
-    var format: Check.Style = .text
-
-    func run() throws {
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let r = try PlanVerifier.verify(plan)
-        switch format {
-        case .json:
-            let items = r.problems.map { p in
-                "{\"kind\":\"\(p.kind.rawValue)\",\(Encode.jsonPath("path", p.path.bytes)),\"expected\":\(p.expected.map(Encode.json) ?? "null"),"
-                    + "\"found\":\(p.found.map(Encode.json) ?? "null"),\"detail\":\(p.detail.map(Encode.json) ?? "null")}"
-            }
-            print("{\"target\":\(Encode.json(plan.targetRoot.display)),\"expected_files\":\(r.expectedFiles),\"verified_files\":\(r.verifiedFiles),"
-                  + "\"bytes_read\":\(r.bytesRead),\"complete\":\(r.isComplete),\"valid\":\(r.isValid),\"unexpected\":\(r.hasUnexpected),"
-                  + "\"problems\":[\(items.joined(separator: ","))]}")
-        case .text:
-            let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
-                                                                     r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(r.expectedFiles) files hold their content "
-                  + "(\(Format.bytes(r.bytesRead)) read): \(state).")
-            for p in r.problems.prefix(100) {
-                var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"
-                if let e = p.expected, let f = p.found { line += "  (expected \(e.prefix(12))…, found \(f.prefix(12))…)" }
-                if let d = p.detail { line += "  \(d)" }
-                print(line)
-            }
-            if r.problems.count > 100 { print("  … \(r.problems.count - 100) more (--format json)") }
+        if n(.xmpSidecar) + n(.importManifest) > 0 {
+            parts.append("\(would ? "would write" : "wrote") \(Format.count(n(.xmpSidecar) + n(.importManifest))) generated files (\(Format.bytes(b(.xmpSidecar, .importManifest))))")
         }
-        if !r.isValid { throw ExitCode(ExitStatus.corruption) }
-        if !r.isComplete || r.hasUnexpected { throw ExitCode(ExitStatus.changes) }
+        for (kind, verb) in [(OperationKind.removeDuplicate, "removed"), (.quarantineDuplicate, "quarantined"),
+                             (.linkDuplicate, "replaced by hard links")] where n(kind) > 0 {
+            parts.append("\(Format.count(n(kind))) duplicate\(n(kind) == 1 ? "" : "s") \(would ? "would be " : "")\(verb) (\(Format.bytes(b(kind))))")
+        }
+        var out = parts.isEmpty ? "Nothing \(would ? "would be" : "was") done in this run." : parts.joined(separator: "; ").prefix(1).uppercased() + parts.joined(separator: "; ").dropFirst() + "."
+        if !would {
+            out += " Data written: \(Format.bytes(report.bytesWritten)) (moves and hard links on one file system write none)"
+            out += "; freed in the silos: \(Format.bytes(freed))."
+        } else {
+            out += " Freed in the silos: \(Format.bytes(freed))."
+        }
+        return out
     }
 }
 
@@ -340,7 +399,7 @@ final class ApplyProgressLine: Sendable {
         if p.bytesDone > 0, p.bytesTotal > p.bytesDone {
             eta = " · ETA " + Format.duration(elapsed * Double(p.bytesTotal - p.bytesDone) / Double(p.bytesDone))
         }
-        Stderr.write("\r\u{1B}[2K  \(p.operationsDone)/\(p.operationsTotal) operations · \(Format.bytes(p.bytesDone)) of \(Format.bytes(p.bytesTotal))\(eta)")
+        Stderr.write("\r\u{1B}[2K  \(p.operationsDone)/\(Format.plural(p.operationsTotal, "operation")) · \(Format.bytes(p.bytesDone)) of \(Format.bytes(p.bytesTotal))\(eta)")
     }
 
     func clear() { if enabled { Stderr.write("\r\u{1B}[2K") } }

@@ -20,20 +20,21 @@ struct ReconcileOptions: ParsableArguments {
 
     func run(_ catalogue: any CatalogueStore, config: SiloMergeConfiguration?,
              each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
-        try Reconciliation.run(store: catalogue, policies: config.map(\.reconcile), resolutionsFile: resolutions, each: each)
+        try Reconciliation.run(store: catalogue, policies: config?.reconcile, resolutionsFile: resolutions, each: each)
     }
 }
 
 struct Reconcile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reconcile metadata across copies into the unified catalogue (one record per distinct content).",
+        usage: "silomerge reconcile [<options>]",
         discussion: """
-            For every distinct content, each field gets one value from the values of all its
-            copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP settled on
-            (in the Metadata Working Group's order), then their silo's manifest; copies in silo
-            priority order. Values that agree (after normalising white space, Unicode and case
-            of list items) are `agreed`; values that differ are settled by the field's policy
-            (`resolved`) or left as a `conflict`:
+            For every distinct content, each field gets one value from the values of all
+            its copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP
+            settled on (in the Metadata Working Group's order), then their silo's
+            manifest; copies in silo priority order. Values that agree (after normalising
+            white space, Unicode and case of list items) are `agreed`; values that differ
+            are settled by the field's policy (`resolved`) or left as a `conflict`:
 
               union     keywords, creator: every value, de-duplicated case-insensitively
               priority  title and fields not named: the highest-priority silo's value
@@ -42,10 +43,11 @@ struct Reconcile: ParsableCommand {
               agree     gps: only when every copy agrees, else a conflict
               conflict  rights: never merged silently
 
-            Change them in --config under `reconcile:` (field: policy). Settle conflicts with a
-            resolutions file (--resolutions; start one with `silomerge conflicts --template`).
-            The result is stored in the catalogue's asset and asset_field tables; conflicts,
-            export and plan run this first, so it is rarely needed on its own.
+            Change them in --config under `reconcile:` (field: policy). Settle conflicts
+            with a resolutions file (--resolutions; start one with `silomerge conflicts
+            --template`). The result is stored in the catalogue's asset and asset_field
+            tables; conflicts, export and plan run this first, so it is rarely needed on
+            its own.
 
             Examples:
               silomerge reconcile --config silomerge.yml
@@ -58,7 +60,7 @@ struct Reconcile: ParsableCommand {
 
     func run() throws {
         let config = try options.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: false)
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         var statuses: [FieldStatus: Int] = [:]
         var manual = 0
         let summary = try options.run(catalogue, config: config) { asset in
@@ -67,10 +69,10 @@ struct Reconcile: ParsableCommand {
                 if f.rule == .manual { manual += 1 }
             }
         }
-        print("Reconciled \(Format.count(summary.assets)) distinct contents: \(Format.count(statuses[.agreed] ?? 0)) fields agreed, "
+        print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(statuses[.agreed] ?? 0, "field")) agreed, "
               + "\(Format.count((statuses[.resolved] ?? 0) - manual)) resolved by policy, \(Format.count(manual)) by your resolutions, "
               + "\(Format.count(summary.conflicts)) conflict\(summary.conflicts == 1 ? "" : "s").")
-        if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(summary.resolutions) decisions)") }
+        if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(Format.plural(summary.resolutions, "decision")))") }
         if summary.conflicts > 0 { print("Next: silomerge conflicts --catalog \(catalogue.location)") }
     }
 }
@@ -78,16 +80,21 @@ struct Reconcile: ParsableCommand {
 struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List metadata fields whose copies disagree and no policy settles.",
+        usage: "silomerge conflicts [<options>]",
         discussion: """
-            Reconciles first (see `silomerge reconcile --help`), then lists each conflict: the
-            asset (the first 12 hex digits of its SHA-256), the field, and every value with
-            where it came from (silo, path, origin, tag).
+            Reconciles first (see `silomerge reconcile --help`), then lists each conflict:
+            the asset (the first 12 hex digits of its SHA-256), the field, and every value
+            with where it came from (silo, path, origin, tag).
 
-            To settle them, write a resolutions file and pass it to any command that reconciles:
+            To settle them, write a resolutions file and pass it to any command that
+            reconciles:
 
-              silomerge conflicts --template > decisions.yml   # every conflict, values commented out
-              $EDITOR decisions.yml                            # uncomment the value to keep
-              silomerge conflicts --resolutions decisions.yml  # checks it; lists what is left
+              silomerge conflicts --template > decisions.yml   # values commented out
+              $EDITOR decisions.yml                            # uncomment what to keep
+              silomerge conflicts --resolutions decisions.yml  # checks it; lists the rest
+
+            Exit codes: 0 no conflict remains; 3 conflicts remain (listed); 64 a bad
+            resolutions file or configuration. --template exits 0.
 
             Formats: table (default) or json:
               {"conflicts":[{"sha256","field","policy","copies":[{"silo","path"}],
@@ -109,7 +116,7 @@ struct Conflicts: ParsableCommand {
 
     func run() throws {
         let config = try options.loadConfig()
-        let catalogue = try catalogOptions.open(config: config, create: false)
+        let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         var found: [ReconciledAsset] = []
         let summary = try options.run(catalogue, config: config) { asset in
             if asset.fields.contains(where: { $0.status == .conflict }) { found.append(asset) }
@@ -121,25 +128,18 @@ struct Conflicts: ParsableCommand {
             return
         }
         switch format {
-        case .json: out.write(ConflictText.json(found, summary: summary))
+        case .json: out.write(try ConflictText.json(found, summary: summary))
         case .table: out.write(ConflictText.table(found, summary: summary))
         }
+        // Scripts can tell: 3 while a person still has something to decide.
+        if summary.conflicts > 0 { out.flush(); throw ExitCode(ExitStatus.changes) }
     }
 }
 
 /// The conflict listings.
 enum ConflictText {
     /// Values of one conflicting field, grouped by value, each with its sources.
-    static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] {
-        var order: [String] = []
-        var groups: [String: (FieldValue, [FieldSource])] = [:]
-        for s in f.sources {
-            let key = s.value.comparisonKey
-            if groups[key] == nil { order.append(key); groups[key] = (s.value, []) }
-            groups[key]!.1.append(s)
-        }
-        return order.map { (groups[$0]!.0, groups[$0]!.1) }
-    }
+    static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] { ConflictsJSON.grouped(f) }
 
     static func describe(_ s: FieldSource) -> String {
         "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
@@ -147,12 +147,13 @@ enum ConflictText {
 
     static func table(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
         guard !assets.isEmpty else {
-            return "No conflicts among \(Format.count(summary.assets)) distinct contents.\n"
+            return "No conflicts among \(Format.plural(summary.assets, "distinct content")).\n"
         }
         var out = ""
         for a in assets {
             let first = a.copies.first.map { "\($0.silo):\($0.path.display)" } ?? "?"
-            out += "\(a.shortID)  \(a.format.rawValue), \(Format.bytes(a.size)), \(a.copies.count) cop\(a.copies.count == 1 ? "y" : "ies"): \(first)"
+            // Physical copies: hard links to one file are one copy under several names.
+            out += "\(a.shortID)  \(a.format.rawValue), \(Format.bytes(a.size)), \(a.physicalCopies) cop\(a.physicalCopies == 1 ? "y" : "ies"): \(first)"
             out += a.copies.count > 1 ? " and \(a.copies.count - 1) more\n" : "\n"
             for f in a.fields where f.status == .conflict {
                 out += "  \(f.field.rawValue) (policy \(f.rule)):\n"
@@ -164,26 +165,13 @@ enum ConflictText {
             out += "\n"
         }
         let count = summary.conflicts
-        out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.count(summary.assets)) distinct contents. "
+        out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.plural(summary.assets, "distinct content")). "
         out += "Settle them: silomerge conflicts --template > decisions.yml, edit, then --resolutions decisions.yml\n"
         return out
     }
 
-    static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
-        var items: [String] = []
-        for a in assets {
-            let copies = a.copies.map { "{\"silo\":\(Encode.json($0.silo)),\(Encode.jsonPath("path", $0.path.bytes))}" }.joined(separator: ",")
-            for f in a.fields where f.status == .conflict {
-                let values = grouped(f).map { value, sources in
-                    "{\"value\":\(value.json),\"sources\":[" + sources.map { s in
-                        "{\"silo\":\(Encode.json(s.silo)),\(Encode.jsonPath("path", s.path.bytes)),\"origin\":\"\(s.origin.rawValue)\",\"tag\":\(Encode.json(s.tag)),\"raw\":\(Encode.json(s.raw))}"
-                    }.joined(separator: ",") + "]}"
-                }.joined(separator: ",")
-                items.append("{\"sha256\":\"\(a.sha256.hex)\",\"field\":\"\(f.field.rawValue)\",\"policy\":\"\(f.rule)\",\"copies\":[\(copies)],\"values\":[\(values)]}")
-            }
-        }
-        return "{\"conflicts\":[" + items.map { "\n" + $0 }.joined(separator: ",") + "\n],\"summary\":{\"assets\":\(summary.assets),"
-            + "\"conflicts\":\(summary.conflicts),\"assets_with_conflicts\":\(assets.count)}}\n"
+    static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) throws -> String {
+        try JSONOutput.string(ConflictsJSON(assets: assets, summary: summary)) + "\n"
     }
 
     /// A YAML resolutions file: every conflict with its values commented out.

@@ -5,18 +5,21 @@ import SiloMergeCore
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the audit as one self-contained HTML page (charts, tables, conflicts, the latest check).",
+        usage: "silomerge report --html <file> [<options>]",
         discussion: """
-            From the catalogue (no scanning): summary figures, the silo × silo overlap heatmap,
-            reclaimable bytes per silo, formats by bytes, the largest duplicate groups, the same
-            image saved with different metadata, metadata conflicts with their sources, and the
-            latest check's findings. One file, no network, no external assets: open it in any
-            browser, e-mail it, print it, archive it. Tables sort and filter with a little inline
-            script and read the same with scripts off; they stop at --rows, and the full data is
-            in `silomerge export` and `duplicates --format json`.
+            From the catalogue (no scanning): summary figures, the silo × silo overlap
+            heatmap, reclaimable bytes per silo, formats by bytes, the largest duplicate
+            groups, the same image saved with different metadata, metadata conflicts with
+            their sources, and the latest check's findings. One file, no network, no
+            external assets: open it in any browser, e-mail it, print it, archive it.
+            Tables sort and filter with a little inline script and read the same with
+            scripts off; they stop at --rows, and the full data is in `silomerge export`
+            and `duplicates --format json`.
 
             Examples:
               silomerge report --html audit.html
-              silomerge audit --metadata marketing=/srv/mk hr=/srv/hr && silomerge report --html audit.html
+              silomerge audit --metadata marketing=/srv/mk hr=/srv/hr
+              silomerge report --html audit.html
             """
     )
 
@@ -26,6 +29,7 @@ struct Report: ParsableCommand {
     @Option(name: .customLong("rows"), help: ArgumentHelp("Rows per table at most (the rest is counted).", valueName: "n"))
     var rows = 200
 
+    @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
@@ -33,27 +37,24 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
-        let catalogue = try catalogOptions.open(create: false)
-        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows)
+        let config = try configOption.load()
+        let catalogue = try catalogOptions.open(config: config, access: .readOnly)
+        // A report only reads: the configuration's policies decide this page's conflicts but are
+        // not stored.
+        if let policies = config?.reconcile,
+           ReconcilePolicies(policies) != (try Reconciliation.storedPolicies(in: catalogue) ?? ReconcilePolicies()) {
+            Stderr.write("silomerge: note: the reconcile policies of \(configOption.config ?? "") are used for this report but not stored "
+                         + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
+        }
+        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile)
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
-        let target = URL(fileURLWithPath: html)
-        let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).silomerge-tmp")
-        do {
-            try Data(page.utf8).write(to: temporary)
-            guard rename(temporary.path, target.path) == 0 else {
-                throw CLIError.fatal("\(html): cannot write the report: \(String(cString: strerror(errno)))")
-            }
-        } catch let e as CLIError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw e
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw CLIError.fatal("\(html): cannot write the report: \((error as NSError).localizedDescription)")
+        do { try InputFile.writeAtomically(html, Array(page.utf8)) } catch {
+            throw CLIError.fatal("\(error.file): cannot write the report: \(error.reason)")
         }
         let f = data.figures
-        print("Wrote \(html): \(f.silos) silos, \(Format.count(f.files)) files, \(Format.count(f.duplicateGroups)) duplicate groups, "
-              + "\(Format.bytes(f.reclaimableBytes)) reclaimable, \(Format.count(f.conflicts)) conflicts"
+        print("Wrote \(html): \(Format.plural(f.silos, "silo")), \(Format.plural(f.files, "file")), \(Format.plural(f.duplicateGroups, "duplicate group")), "
+              + "\(Format.bytes(f.reclaimableBytes)) reclaimable, \(Format.plural(f.conflicts, "conflict"))"
               + (data.check.map { ", latest check \($0.totalFindings) findings" } ?? "") + ".")
     }
 }

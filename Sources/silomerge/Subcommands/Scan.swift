@@ -6,24 +6,24 @@ struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Catalogue silos: walk them in parallel, hash their files, record the run.",
         discussion: """
-            Silos are folders given as NAME=PATH (a bare PATH is named after its folder), or
-            listed in --config. With neither, every silo already in the catalogue is scanned
-            again with the rules it was last scanned with.
+            Silos are folders given as NAME=PATH (a bare PATH is named after its folder),
+            or listed in --config. With neither, every silo already in the catalogue is
+            scanned again with the rules it was last scanned with.
 
-            A rescan reads only files whose device, inode, size, mtime or ctime changed; the
-            others keep their stored hash (--rehash reads everything again and reports content
-            that changed behind an unchanged size and mtime).
+            A rescan reads only files whose device, inode, size, mtime or ctime changed;
+            the others keep their stored hash (--rehash reads everything again and reports
+            content that changed behind an unchanged size and mtime).
 
-            --hash full (the default) gives every file a SHA-256: the catalogue is a fixity
-            record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF) is read
-            while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are attached to it, and
-            the silo's CSV manifest (--config) is matched with the files; --no-metadata skips
-            this. --hash dupes reads only what finding duplicates needs: files whose size no
-            other file has are never opened.
+            --hash full (the default) gives every file a SHA-256: the catalogue is a
+            fixity record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF)
+            is read while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are
+            attached to it, and the silo's CSV manifest (--config) is matched with the
+            files; --no-metadata skips this. --hash dupes reads only what finding
+            duplicates needs: files whose size no other file has are never opened.
 
             Examples:
               silomerge scan marketing=/srv/marketing hr=/srv/hr
-              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/catalog.sqlite
+              silomerge scan --config silomerge.yml --catalog /var/lib/silomerge/cat.sqlite
               silomerge scan                      # rescan every catalogued silo
               silomerge scan --rehash --jobs 2    # full fixity check, gently
             """
@@ -53,23 +53,27 @@ struct Scan: ParsableCommand {
         var definitions = try flags.silos(arguments: silos, config: config)
         // Check the silos before creating a catalogue, so a typo leaves nothing behind.
         if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: options()) }
-        let catalogue = try catalogOptions.open(config: config, create: true)
+        let catalogue = try catalogOptions.open(config: config, access: .create)
+        // The configuration's policies are remembered whichever command reads it.
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
         }
+        definitions = flags.applyingSiloFlags(definitions)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         if !flags.quiet {
             let c = result.counts
-            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.count(c.files)) files, \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
+            var line = "Scanned \(result.silos.count) silo\(result.silos.count == 1 ? "" : "s"): \(Format.plural(c.files, "file")), \(Format.bytes(c.bytes)) in \(Format.duration(result.elapsed))"
             line += " · new \(Format.count(c.filesNew)), changed \(Format.count(c.filesChanged)), gone \(Format.count(c.filesMissing))"
-            line += " · read \(Format.count(c.filesHashed)) files (\(Format.bytes(c.bytesHashed))), reused \(Format.count(c.hashesReused)) hashes"
+            line += " · read \(Format.plural(c.filesHashed, "file")) (\(Format.bytes(c.bytesHashed))), reused \(Format.plural(c.hashesReused, "hash"))"
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
         DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
-        if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
+        OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }
 
@@ -77,7 +81,7 @@ struct Scan: ParsableCommand {
 enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
-        let engine = ScanEngine(store: catalogue)
+        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible())
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
@@ -92,5 +96,39 @@ enum ScanRunner {
             }
         }
         return try engine.scan(silos, options: options, progress: handler)
+    }
+}
+
+/// What a scan or an audit says about open findings (see `OpenFinding`): a scan keeps them
+/// open as a check does, so it says so rather than letting a missed report become the baseline.
+enum OpenFindingsPrinter {
+    static func corruptionOpen(_ result: ScanResult) -> Bool {
+        result.openFindings.contains { $0.kind == .corrupted }
+    }
+
+    static func print(_ result: ScanResult, quiet: Bool, limit: Int = 20) {
+        let now = Date()
+        for f in result.findings where f.kind == .restored || (f.kind == .moved && (f.detail ?? "").contains("was missing")) {
+            guard !quiet else { break }
+            let where_ = f.kind == .moved ? "\(f.oldSilo ?? f.silo):\(f.oldPath?.display ?? "") is at \(f.silo):\(f.path.display)" : "\(f.silo):\(f.path.display)"
+            Stderr.write("silomerge: note: \(where_): \(f.detail ?? f.kind.rawValue); finding closed\n")
+        }
+        let merged = result.findings.filter { $0.kind == .merged && $0.old != nil }
+        if !merged.isEmpty && !quiet {
+            Stderr.write("silomerge: note: \(Format.count(merged.count)) file\(merged.count == 1 ? " is" : "s are") gone because an applied plan moved, removed or quarantined \(merged.count == 1 ? "it" : "them") (merged, not missing; e.g. \(merged[0].silo):\(merged[0].path.display): \(merged[0].detail ?? "merged")): silomerge check lists them\n")
+        }
+        let corrupted = result.openFindings.filter { $0.kind == .corrupted }
+        for f in corrupted.prefix(limit) {
+            Stderr.write("silomerge: warning: \(f.silo):\(f.path.display): corrupted since \(CheckText.since(f, now: now)), still open: "
+                         + "verified \(CheckText.short(f.verified.sha256)), reads \(f.seen.map { CheckText.short($0.sha256) } ?? "nothing (gone)")"
+                         + "; restore it from a good copy, or accept it: silomerge check --accept \(f.silo):\(f.path.display)\n")
+        }
+        if corrupted.count > limit {
+            Stderr.write("silomerge: warning: … and \(corrupted.count - limit) more corrupted files still open: silomerge check lists them\n")
+        }
+        let missing = result.openFindings.filter { $0.kind == .missing }
+        if !missing.isEmpty && !quiet {
+            Stderr.write("silomerge: note: \(Format.count(missing.count)) missing file\(missing.count == 1 ? " is" : "s are") still open (oldest since \(CheckText.since(missing.min { $0.openedAt < $1.openedAt }!, now: now))): silomerge check lists them; silomerge check --accept SILO:PATH closes one\n")
+        }
     }
 }

@@ -10,10 +10,15 @@ enum ExitStatus {
     static let skippedFiles: Int32 = 1
     /// Could not do the job: the catalogue or a silo could not be used, the disk is full...
     static let fatal: Int32 = 2
-    /// `check`: changes found since the last scan.
+    /// `check`: changes found since the last scan; `conflicts`: conflicts remain; `verify`:
+    /// files missing or unexpected.
     static let changes: Int32 = 3
-    /// `check`: content changed behind an unchanged size and mtime.
+    /// `check`: content changed behind an unchanged size and mtime (found now, or still open).
     static let corruption: Int32 = 4
+    /// Stopped by SIGINT (Ctrl-C): 128 + 2, as shells report it.
+    static let interrupted: Int32 = 130
+    /// Stopped by SIGTERM: 128 + 15.
+    static let terminated: Int32 = 143
     /// The command line or the configuration file is wrong.
     static let usage: Int32 = 64
 }
@@ -32,18 +37,30 @@ enum ErrorReporting {
     static func exitCode(for error: any Error) -> Int32? {
         switch error {
         case let e as CLIError: e.code
-        case let e as ScanError: e.isUsageError ? ExitStatus.usage : ExitStatus.fatal
+        case let e as ScanError:
+            if case .interrupted(let signal) = e { 128 + signal } else { e.isUsageError ? ExitStatus.usage : ExitStatus.fatal }
         case is ConfigError, is ReconcileError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
         case is HashError, is ExportError, is ManifestError, is ApplyError: ExitStatus.fatal
-        case is PlanError: ExitStatus.usage
-        case let e as CheckError: if case .unknownSilo = e { ExitStatus.usage } else { ExitStatus.fatal }
+        case let e as PlanError:
+            // Rot still open is what exit 4 means everywhere: restore or accept, then plan again.
+            if case .openCorruption = e { ExitStatus.corruption } else { ExitStatus.usage }
+        case let e as AdoptionError: e.isUsageError ? ExitStatus.usage : ExitStatus.fatal
+        case let e as CheckError:
+            switch e {
+            case .unknownSilo, .nothingOpen: ExitStatus.usage
+            case .nothingCatalogued: ExitStatus.fatal
+            }
         default: nil
         }
     }
 
     static func report(_ error: any Error) {
+        if case .interrupted = error as? ScanError {
+            Stderr.write("silomerge: \(error)\n")
+            return
+        }
         Stderr.write("silomerge: error: \(error)\n")
     }
 }

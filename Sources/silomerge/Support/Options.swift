@@ -7,8 +7,7 @@ extension HashMode: ExpressibleByArgument {}
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The SQLite catalogue (created when missing).",
-        discussion: "Default: silomerge.sqlite in the current folder, or the `catalog:` of --config.",
+        "The SQLite catalogue (default: the catalog: of --config, else silomerge.sqlite in the current folder).",
         valueName: "path"))
     var catalog: String?
 
@@ -16,9 +15,22 @@ struct CatalogOptions: ParsableArguments {
         catalog ?? config?.catalog ?? "silomerge.sqlite"
     }
 
-    /// Opens the catalogue; for reports, refuses to create an empty one.
-    func open(config: SiloMergeConfiguration? = nil, create: Bool) throws -> SQLiteCatalogue {
-        try SQLiteCatalogue(path: resolved(config: config), create: create)
+    /// Opens the catalogue: `.readOnly` for commands that only read (never created, migrated
+    /// or written), `.readWrite` for those that must find one, `.create` for scans.
+    func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> SQLiteCatalogue {
+        try SQLiteCatalogue(path: resolved(config: config), access: access)
+    }
+}
+
+/// `--config FILE` for commands that need only the configuration's `catalog:` (and, when they
+/// write the catalogue, store its `reconcile:` policies).
+struct ConfigOption: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "A silomerge.yml; its catalog: names the catalogue.", valueName: "file"))
+    var config: String?
+
+    func load() throws -> SiloMergeConfiguration? {
+        try config.map { try SiloMergeConfiguration.load(path: $0) }
     }
 }
 
@@ -36,6 +48,10 @@ struct ScanFlags: ParsableArguments {
 
     @Flag(name: .customLong("follow-symlinks"), help: "Follow symbolic links (loops and links into a silo are detected and skipped).")
     var followSymlinks = false
+
+    @Flag(name: [.customShort("x"), .customLong("one-file-system")], help: ArgumentHelp(
+        "Do not walk into folders on another file system than the silo's root (mount points), like find -xdev and rsync -x. Remembered for rescans and checks."))
+    var oneFileSystem = false
 
     @Flag(name: .customLong("no-default-ignores"), help: ArgumentHelp(
         "Catalogue junk files too. By default these are skipped: \(FilterRules.defaultIgnorePatterns.map { $0.replacingOccurrences(of: "\r", with: "\\r") }.joined(separator: " "))"))
@@ -57,7 +73,7 @@ struct ScanFlags: ParsableArguments {
         "Also search files whose structure holds no XMP (formats SiloMerge does not parse) for an XMP packet, as ExifTool's -scanForXMP does. Off by default: it reads up to a megabyte at each end of those files."))
     var scanForXMP = false
 
-    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no summary; only warnings and errors.")
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no notes (scan: no summary line either; audit still prints its report); warnings and errors are still shown.")
     var quiet = false
 
     @Flag(name: .customLong("verbose"), help: "Print each phase of the scan with its elapsed time on stderr.")
@@ -97,6 +113,12 @@ struct ScanFlags: ParsableArguments {
             silos.append(SiloDefinition(name: name, root: FilePath(path), priority: base + index + 1))
         }
         return silos
+    }
+
+    /// `definitions` with `--one-file-system` applied (when given; else as they are).
+    func applyingSiloFlags(_ definitions: [SiloDefinition]) -> [SiloDefinition] {
+        guard oneFileSystem else { return definitions }
+        return definitions.map { var d = $0; d.oneFileSystem = true; return d }
     }
 
     func options(hashMode: HashMode, kind: RunKind) -> ScanOptions {

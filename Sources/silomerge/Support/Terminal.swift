@@ -108,12 +108,12 @@ final class ProgressLine: Sendable {
         var parts: [String] = []
         switch p.phase {
         case .walking:
-            parts.append("walking: \(Format.count(p.filesWalked)) files, \(Format.bytes(p.bytesWalked)) in \(Format.count(p.directories)) folders")
+            parts.append("walking: \(Format.plural(p.filesWalked, "file")), \(Format.bytes(p.bytesWalked)) in \(Format.plural(p.directories, "folder"))")
             if p.filesToRead > 0 {
                 parts.append("hashed \(Format.count(p.filesRead)) of \(Format.count(p.filesToRead)) (\(Format.bytes(p.bytesRead)))")
             }
         case .hashing:
-            parts.append("comparing same-size files: \(Format.count(p.filesRead))/\(Format.count(p.filesToRead)) files, \(Format.bytes(p.bytesRead)) read")
+            parts.append("comparing same-size files: \(Format.count(p.filesRead))/\(Format.plural(p.filesToRead, "file")), \(Format.bytes(p.bytesRead)) read")
         case .finishing: parts.append("finishing")
         case .done: break
         }

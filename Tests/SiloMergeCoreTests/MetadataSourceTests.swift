@@ -1,0 +1,155 @@
+import Foundation
+import GRDB
+import Testing
+@testable import SiloMergeCore
+
+/// An XMP packet with a title and keywords, as a sidecar or a standalone .xmp file.
+func xmpPacket(title: String, keywords: [String] = [], creator: String? = nil) -> String {
+    """
+    <?xpacket begin="\u{FEFF}" id="W5M0MpCehiHzreSzNTczkc9d"?>
+    <x:xmpmeta xmlns:x="adobe:ns:meta/">
+     <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+      <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+       <dc:title><rdf:Alt><rdf:li xml:lang="x-default">\(title)</rdf:li></rdf:Alt></dc:title>
+       <dc:subject><rdf:Bag>\(keywords.map { "<rdf:li>\($0)</rdf:li>" }.joined())</rdf:Bag></dc:subject>
+       \(creator.map { "<dc:creator><rdf:Seq><rdf:li>\($0)</rdf:li></rdf:Seq></dc:creator>" } ?? "")
+      </rdf:Description>
+     </rdf:RDF>
+    </x:xmpmeta>
+    <?xpacket end="w"?>
+    """
+}
+
+/// Metadata rows per file and source: (file name, source or "file", count).
+private func rowCounts(_ store: SQLiteCatalogue) throws -> [String: Int] {
+    try store.pool.read { db in
+        var out: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT f.name, coalesce(m.source, 'file') AS source, count(*) AS n
+            FROM metadata m JOIN file f ON f.id = m.file_id GROUP BY f.id, m.source
+            """) {
+            out["\(row["name"] as String) ← \(row["source"] as String)"] = row["n"]
+        }
+        return out
+    }
+}
+
+@Suite("Metadata sources: replaced per source, drift found for each")
+struct MetadataSourceTests {
+    @Test("No source piles up rows: five rescans that change a lone .xmp, both sidecars, an embedded title and a manifest")
+    func rowsAreReplacedPerSource() throws {
+        let tree = try TestTree()
+        try tree.write("s/lone.xmp", xmpPacket(title: "Lone 0", keywords: ["a", "b"], creator: "Ann"))
+        try tree.write("s/photo.jpg", try Fixture.bytes("marketing/campaigns/2023/summer-launch/hero.jpg"))
+        try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Exact 0", keywords: ["x"]))
+        try tree.write("s/photo.xmp", xmpPacket(title: "Stem 0", keywords: ["y"]))
+        try tree.write("manifest.csv", "File,Title\nphoto.jpg,Manifest 0\n")
+        var silo = tree.silo("s")
+        silo.manifest = ManifestDefinition(file: FilePath(tree.url("manifest.csv").path), pathColumn: "File",
+                                           columns: [.init(column: "Title", field: .title)])
+        let (_, store) = try scan(tree, [silo])
+        let first = try rowCounts(store)
+        #expect(first.keys.contains { $0.hasPrefix("lone.xmp ← file") })
+        #expect(first.keys.contains { $0.hasPrefix("photo.jpg ← s/photo.jpg.xmp") || $0.hasPrefix("photo.jpg ← photo.jpg.xmp") })
+        for round in 1...5 {
+            try tree.write("s/lone.xmp", xmpPacket(title: "Lone \(round)", keywords: ["a", "b"], creator: "Ann"))
+            try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Exact \(round)", keywords: ["x"]))
+            try tree.write("s/photo.xmp", xmpPacket(title: "Stem \(round)", keywords: ["y"]))
+            try tree.write("manifest.csv", "File,Title\nphoto.jpg,Manifest \(round)\n")
+            try ScanEngine(store: store).scan([silo], options: ScanOptions())
+            #expect(try rowCounts(store) == first, "round \(round)")
+        }
+        // Only the latest values are there: one title per source, the latest one (the
+        // overridden photo.xmp is read for drift, never reconciled).
+        let titles = try store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT value FROM metadata WHERE field = 'title' AND (source IS NOT NULL OR origin = 'sidecar') ORDER BY value")
+        }
+        #expect(titles == ["\"Exact 5\"", "\"Lone 5\"", "\"Manifest 5\""])
+        // The file's own bytes changed (another JPEG at the same name): its embedded rows are
+        // replaced, the other sources' rows stay as they were.
+        let embedded = { try store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM metadata m JOIN file f ON f.id = m.file_id WHERE f.name = 'photo.jpg' AND m.source IS NULL") ?? 0
+        } }
+        try tree.write("s/photo.jpg", try Fixture.bytes("hr/staff-photos/offsite-2023/team_offsite.jpg"))
+        try ScanEngine(store: store).scan([silo], options: ScanOptions())
+        let afterEdit = try embedded()
+        var rehash = ScanOptions()
+        rehash.rehash = true
+        try ScanEngine(store: store).scan([silo], options: rehash)
+        #expect(try embedded() == afterEdit)
+        #expect(try rowCounts(store).filter { !$0.key.hasPrefix("photo.jpg ← file") } == first.filter { !$0.key.hasPrefix("photo.jpg ← file") })
+        // The lone .xmp's asset agrees with itself.
+        var assets: [ReconciledAsset] = []
+        try Reconciliation.run(store: store, policies: [:], resolutionsFile: nil) { assets.append($0) }
+        let lone = try #require(assets.first { $0.copies.contains { $0.path == RelativePath("lone.xmp") } })
+        #expect(lone.field(.title)?.value == .text("Lone 5"))
+        #expect(lone.field(.title)?.status == .agreed)
+        #expect(lone.field(.title)?.sources.count == 1)
+    }
+
+    @Test("An asset with both sidecar forms: editing either one is metadata drift, naming the sidecar; the overridden one is never reconciled")
+    func driftForBothSidecarForms() throws {
+        let tree = try TestTree()
+        try tree.write("s/photo.jpg", try Fixture.bytes("marketing/campaigns/2023/summer-launch/hero.jpg"))
+        try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Exact", keywords: ["x"]))
+        try tree.write("s/photo.xmp", xmpPacket(title: "Stem", keywords: ["y"]))
+        let (_, store) = try scan(tree, [tree.silo("s")])
+        #expect(try CheckEngine(store: store).check().outcome == .unchanged)
+
+        try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Exact, edited", keywords: ["x"]))
+        let exact = try CheckEngine(store: store).check()
+        #expect(exact.outcome == .changed)
+        #expect(exact.findings.map(\.kind) == [.metadataDrift])
+        #expect(exact.findings.first?.path == RelativePath("photo.jpg"))
+        #expect(exact.findings.first?.detail == "sidecar photo.jpg.xmp: title")
+
+        try tree.write("s/photo.xmp", xmpPacket(title: "Stem", keywords: ["y", "z"]))
+        let stem = try CheckEngine(store: store).check()
+        #expect(stem.findings.map(\.kind) == [.metadataDrift])
+        #expect(stem.findings.first?.detail == "sidecar photo.xmp (not used: photo.jpg.xmp takes precedence): keywords")
+        // Only touching a sidecar (same values) is no drift.
+        try tree.write("s/photo.xmp", xmpPacket(title: "Stem", keywords: ["y", "z"]) + "\n")
+        #expect(try CheckEngine(store: store).check().outcome == .unchanged)
+
+        var assets: [ReconciledAsset] = []
+        try Reconciliation.run(store: store, policies: [:], resolutionsFile: nil) { assets.append($0) }
+        let photo = try #require(assets.first { $0.copies.contains { $0.path == RelativePath("photo.jpg") } })
+        #expect(photo.field(.title)?.value == .text("Exact, edited"))
+        #expect(photo.field(.keywords)?.sources.contains { $0.raw.contains("z") } == false)
+
+        // Removing the winning sidecar makes the other one used: drift again.
+        try tree.remove("s/photo.jpg.xmp")
+        let removed = try CheckEngine(store: store).check()
+        #expect(removed.findings.map(\.kind) == [.metadataDrift])
+        let detail = try #require(removed.findings.first?.detail)
+        #expect(detail.contains("sidecar removed (photo.jpg.xmp): keywords, title"), "\(detail)")
+        #expect(detail.contains("sidecar photo.xmp: keywords, title") || detail.contains("sidecar photo.xmp: now used"), "\(detail)")
+    }
+    @Test("Migrating an older catalogue keeps only the latest read of a lone .xmp's piled-up rows")
+    func migrationCleansPiledUpRows() throws {
+        let tree = try TestTree()
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v3-check")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
+                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos)
+                    VALUES (1, 'scan', 'ok', '2026-01-01T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]');
+                INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run, format, metadata_read)
+                    VALUES (1, 1, '', 'lone.xmp', 10, 1, 1, 1, 1, 1, 33188, 0, 0, 1, 'xmp', 1),
+                           (2, 1, '', 'photo.jpg', 10, 1, 1, 1, 2, 1, 33188, 0, 0, 1, 'jpeg', 1);
+                INSERT INTO metadata (file_id, field, origin, tag, value, raw) VALUES
+                    (1, 'title', 'sidecar', 'XMP-dc:Title', '"Old 1"', 'Old 1'),
+                    (1, 'title', 'sidecar', 'XMP-dc:Title', '"Old 2"', 'Old 2'),
+                    (1, 'format', 'header', 'File:FileType', '"xmp"', 'xmp'),
+                    (1, 'title', 'sidecar', 'XMP-dc:Title', '"Now"', 'Now');
+                INSERT INTO metadata (file_id, field, origin, tag, value, raw, source) VALUES
+                    (2, 'title', 'sidecar', 'XMP-dc:Title', '"Sidecar"', 'Sidecar', 'photo.jpg.xmp');
+                """)
+        }
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        let titles = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT value FROM metadata WHERE field = 'title' ORDER BY file_id, rowid") }
+        #expect(titles == ["\"Now\"", "\"Sidecar\""])
+    }
+
+}
