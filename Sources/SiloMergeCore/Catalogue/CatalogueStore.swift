@@ -115,6 +115,12 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// What the scans saw in the silos and did not catalogue.
     func uncatalogued() throws -> [UncataloguedRecord]
 
+    /// Files of these silos whose whole image hash is not known and that may show the same
+    /// picture as another file: the same image-data prefix as a file with other bytes.
+    func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate]
+    /// Records whole image hashes computed after the walk.
+    func setImageHashes(_ hashes: [(fileID: Int64, digest: SHA256Digest)]) throws
+
     // MARK: `--hash dupes`
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
     func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
