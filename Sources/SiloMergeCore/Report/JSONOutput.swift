@@ -290,3 +290,27 @@ public struct VerifyJSON: Encodable {
         }
     }
 }
+
+/// `silomerge verify --bagit DIR --format json`.
+public struct BagJSON: Encodable {
+    public let bag: String
+    public let report: BagReport
+    public init(bag: String, report: BagReport) { self.bag = bag; self.report = report }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        try c.put(bag, "bag"); try c.encodeOrNull(report.version, "bagit_version"); try c.put(report.algorithms, "algorithms")
+        try c.put(report.payloadFiles, "payload_files"); try c.put(report.payloadBytes, "payload_bytes")
+        try c.put(report.checksumsVerified, "checksums_verified"); try c.put(report.bytesRead, "bytes_read")
+        try c.put(report.isComplete, "complete"); try c.put(report.isValid, "valid")
+        try c.put(report.problems.map(Problem.init), "problems")
+    }
+
+    struct Problem: Encodable {
+        let p: BagReport.Problem
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(p.kind.rawValue, "kind"); try c.put(p.path, "path"); try c.put(p.detail, "detail")
+        }
+    }
+}
