@@ -186,3 +186,58 @@ struct BagItCLITests {
         #expect(r.status == 64, "\(r.stderr)")
     }
 }
+
+@Suite("export --plan: ExifTool JSON and XMP sidecars named as the files sit in the merged tree")
+struct PlanRelativeExportCLITests {
+    @Test("exiftool --plan: SourceFile relative to the target, every one a merged file; exiftool run in the target writes them; xmp --plan: PATH.xmp beside each")
+    func relativeToTarget() throws {
+        let ws = try BagItCLITests().applied()
+        let made = try ws.run("export", "--format", "exiftool", "--plan", "plan.json", "-o", "tags.json")
+        #expect(made.status == 0, "\(made.stderr)")
+        let objects = try json(Array(try Data(contentsOf: ws.url.appendingPathComponent("tags.json")))) as! [[String: Any]]
+        #expect(objects.count > 5)
+        let dam = ws.url.appendingPathComponent("dam")
+        for o in objects {
+            let file = o["SourceFile"] as! String
+            #expect(!file.hasPrefix("/") && !file.contains(".."), "\(file)")
+            #expect(FileManager.default.fileExists(atPath: dam.appendingPathComponent(file).path), "\(file) is not in the merged tree")
+            // Never a silo's file, whatever folder exiftool is run from.
+            for silo in ["hr", "marketing", "training"] {
+                #expect(!FileManager.default.fileExists(atPath: ws.url.appendingPathComponent(silo).appendingPathComponent(file).path))
+            }
+        }
+        // Applied from inside the target, as the README says, it writes the merged copies.
+        let titled = objects.first { $0["XMP-dc:Title"] != nil && ($0["SourceFile"] as! String).hasSuffix(".jpg") }!
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["exiftool", "-q", "-q", "-j=\(ws.url.appendingPathComponent("tags.json").path)", "-overwrite_original", "-r", "."]
+        p.currentDirectoryURL = dam
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let read = Process()
+        read.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        read.arguments = ["exiftool", "-s3", "-XMP-dc:Title", dam.appendingPathComponent(titled["SourceFile"] as! String).path]
+        let pipe = Pipe()
+        read.standardOutput = pipe
+        try read.run()
+        let title = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        read.waitUntilExit()
+        #expect(title.trimmingCharacters(in: .whitespacesAndNewlines) == titled["XMP-dc:Title"] as? String)
+
+        let xmp = try ws.run("export", "--format", "xmp", "--plan", "plan.json", "-o", "xmp")
+        #expect(xmp.status == 0, "\(xmp.stderr)")
+        let sidecars = BagItCLITests().tree(ws.url.appendingPathComponent("xmp"))
+        #expect(sidecars.count > 5)
+        for (name, bytes) in sidecars {
+            #expect(name.hasSuffix(".xmp"))
+            #expect(FileManager.default.fileExists(atPath: dam.appendingPathComponent(String(name.dropLast(4))).path), "\(name) pairs with no merged file")
+            #expect(String(decoding: bytes, as: UTF8.self).contains("<x:xmpmeta"))
+        }
+
+        // A plan from another catalogue is refused.
+        let other = try ws.run("export", "--format", "exiftool", "--plan", "plan.json", "--catalog", "other.sqlite", "-o", "x.json")
+        #expect(other.status != 0, "\(other.out)")
+    }
+}

@@ -9,10 +9,10 @@ struct Export: ParsableCommand {
         abstract: "Write the unified catalogue: one record per distinct content, with its copies and reconciled fields.",
         usage: "silomerge export --format <format> [<options>]",
         discussion: """
-            Reconciles first (see `silomerge reconcile --help`; --config and --resolutions
-            apply), then streams every distinct content (the empty one included) to the
-            chosen format. Dates come from metadata only: a file's mtime is file_modified,
-            never a creation date.
+            Reconciles first (see `silomerge reconcile --help`; --config and
+            --resolutions apply), then streams every distinct content (the empty one
+            included) to the chosen format. Dates come from metadata only: a file's
+            mtime is file_modified, never a creation date.
 
               jsonl     one JSON object per line: sha256, size, format, width, height,
                         image_sha256, file_modified, copies [{silo, path (+path_b64),
@@ -28,6 +28,10 @@ struct Export: ParsableCommand {
                         --import-manifest), never on the silos
               xmp       an XMP sidecar per content (<first 16 hex of sha256>.xmp) into
                         a folder
+            With --plan PLAN, exiftool and xmp name the files as they sit in the merged
+            tree: SourceFile is relative to the target (apply it from there: cd TARGET
+            && exiftool -j=tags.json -overwrite_original -r .), and xmp writes PATH.xmp
+            at each file's place, as DAMs and Lightroom pair them.
               bagit     with --plan PLAN -o DIR: a complete BagIt 1.0 bag (RFC 8493) of
                         the tree the plan built: data/ holds every file the plan put
                         in the target (copied and verified, or --payload hardlink),
@@ -37,9 +41,9 @@ struct Export: ParsableCommand {
                         --bagit DIR`. Without --plan: only a manifest-sha256.txt of
                         the silos' copies ("<sha256>  data/<silo>/<path>")
 
-            -o names the file (or, for xmp, the folder); without it, the record formats go
-            to standard output. Files are written under a temporary name and renamed into
-            place when complete, so an interrupted export never leaves half a file.
+            -o names the file (or, for xmp, the folder); without it, the record formats
+            go to standard output. Files are written under a temporary name and renamed
+            into place when complete, so an interrupted export never leaves half a file.
 
             Examples:
               silomerge export --format jsonl -o catalogue.jsonl
@@ -76,13 +80,15 @@ struct Export: ParsableCommand {
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
-        if plan != nil && format != .bagit { throw ValidationError("--plan makes a bag: use it with --format bagit") }
-        if plan != nil && (output == nil || output == "-") { throw ValidationError("--format bagit --plan writes a bag folder: give it with -o") }
+        if plan != nil && !(format == .bagit || format == .exiftool || format == .xmp) {
+            throw ValidationError("--plan goes with --format bagit, exiftool or xmp (the files as they sit in the merged tree)")
+        }
+        if plan != nil && format == .bagit && (output == nil || output == "-") { throw ValidationError("--format bagit --plan writes a bag folder: give it with -o") }
         if format.writesFolder && output == nil { throw ValidationError("--format xmp writes a sidecar per content: give the folder with -o") }
     }
 
     func run() throws {
-        if let plan { return try bag(plan) }
+        if let plan, format == .bagit { return try bag(plan) }
         let config = try options.loadConfig()
         let catalogue = try catalogOptions.open(config: config, access: .readWrite)
         let destination: ExportDestination
@@ -91,6 +97,16 @@ struct Export: ParsableCommand {
         else { destination = .standardOutput }
         var exportOptions = ExportOptions()
         exportOptions.replaceDifferentSidecars = replace
+        if let plan {
+            // Paths relative to the plan's target: the export travels with the merged tree and
+            // can never name a silo's original. The plan must come from this catalogue.
+            let made = try PlanFile.read(FilePath(plan))
+            let problems = PlanValidator.catalogueProblems(in: made, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+            if !problems.isEmpty {
+                throw CLIError.fatal("--plan \(plan) was not made from this catalogue: " + problems.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; "))
+            }
+            exportOptions.placements = ExportOptions.placements(of: made)
+        }
         let writer = try ExportWriter(format: format, destination: destination, options: exportOptions)
         let reconciled = try options.run(catalogue, config: config) { try writer.write($0) }
         let summary = try writer.finish()

@@ -20,7 +20,7 @@ extension ExportWriter {
         return Encode.json(s)
     }
 
-    static func renderExifTool(_ asset: ReconciledAsset) -> Rendered {
+    static func renderExifTool(_ asset: ReconciledAsset, placements: [SHA256Digest: [RelativePath]]? = nil) -> Rendered {
         let (d, fieldSkips) = descriptive(asset)
         var out = Rendered(skips: fieldSkips)
         guard !d.isEmpty else {
@@ -45,6 +45,17 @@ extension ExportWriter {
             add("XMP-exif:GPSLongitude", FieldValue.degrees(g.longitude))
         }
         if let v = d.rating { add("XMP-xmp:Rating", String(v)) }
+        if let placements {
+            // After a plan: the merged copies, relative to the target (run exiftool there).
+            for place in placements[asset.sha256] ?? [] {
+                guard let file = place.string else {
+                    out.skips.append(ExportSkip(reason: .pathNotUTF8, sha256: asset.sha256, path: place))
+                    continue
+                }
+                out.records.append("{\"SourceFile\":\(Encode.json(file))\(tags)}")
+            }
+            return out
+        }
         for copy in asset.copies {
             guard let file = copy.absolutePath.string else {
                 out.skips.append(ExportSkip(reason: .pathNotUTF8, sha256: asset.sha256, silo: copy.silo, path: copy.path))
@@ -61,7 +72,7 @@ struct ExifToolFormatWriter: ExportFormatWriter {
     private var objects = 0
 
     mutating func write(_ asset: ReconciledAsset, to sink: ExportSink, summary: inout ExportSummary) throws {
-        let rendered = ExportWriter.renderExifTool(asset)
+        let rendered = ExportWriter.renderExifTool(asset, placements: sink.options.placements)
         rendered.skips.forEach { summary.record($0) }
         for object in rendered.records {
             try sink.write((objects == 0 ? "[\n" : ",\n") + object)

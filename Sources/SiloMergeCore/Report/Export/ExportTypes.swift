@@ -78,9 +78,27 @@ public enum ExportDestination: Sendable, Hashable {
 public struct ExportOptions: Sendable, Hashable {
     /// xmp: replace an existing sidecar whose bytes differ (otherwise an error).
     public var replaceDifferentSidecars: Bool
+    /// After a plan: where each content sits in the merged tree, relative to the target. Then
+    /// exiftool's `SourceFile` is that relative path (one object per placed file; copies the plan
+    /// left in the silos are not named), and xmp writes `PATH.xmp` at the same relative place in
+    /// its folder, the name DAMs and Lightroom pair with `PATH`.
+    public var placements: [SHA256Digest: [RelativePath]]?
 
-    public init(replaceDifferentSidecars: Bool = false) {
+    public init(replaceDifferentSidecars: Bool = false, placements: [SHA256Digest: [RelativePath]]? = nil) {
         self.replaceDifferentSidecars = replaceDifferentSidecars
+        self.placements = placements
+    }
+
+    /// Where each content of `plan` sits in its target: the destinations of the operations that
+    /// put a silo's file there (transfers: not generated files, not carried sidecars).
+    public static func placements(of plan: MergePlan) -> [SHA256Digest: [RelativePath]] {
+        var out: [SHA256Digest: [RelativePath]] = [:]
+        for op in plan.operations where op.kind.isTransfer {
+            guard let dest = op.destination, let hex = op.source?.sha256, let sha = SHA256Digest(hex: hex) else { continue }
+            out[sha, default: []].append(dest)
+        }
+        for k in out.keys { out[k]!.sort() }
+        return out
     }
 }
 

@@ -165,9 +165,10 @@ final class ExportSink {
     /// Writes a file named `name` in the folder; true when it was created or replaced, false
     /// when an identical one was there. One with other bytes is an error unless
     /// `replaceDifferentSidecars`; a file that appears meanwhile is never clobbered.
-    func writeFile(_ bytes: [UInt8], named name: String) throws -> Bool {
+    func writeFile(_ bytes: [UInt8], at name: RelativePath) throws -> Bool {
         guard let folder else { return false }
-        let target = folder.appending(RelativePath(name))
+        let target = folder.appending(name)
+        if !name.parent.isRoot { try ExportFileOps.makeDirectories(folder.appending(name.parent)) }
         var replace = false
         switch try ExportFileOps.compare(target, with: bytes) {
         case .identical: return false

@@ -93,10 +93,19 @@ struct XMPFormatWriter: ExportFormatWriter {
         let rendered = ExportWriter.renderXMP(asset)
         rendered.skips.forEach { summary.record($0) }
         guard let packet = rendered.records.first else { return }
-        if try sink.writeFile(Array(packet.utf8), named: ExportWriter.xmpFileName(for: asset)) {
-            summary.records += 1
+        // After a plan: PATH.xmp beside where each copy sits in the target; else hash-named.
+        let names: [RelativePath]
+        if let placements = sink.options.placements {
+            names = (placements[asset.sha256] ?? []).map { RelativePath(bytes: $0.bytes + Array(".xmp".utf8)) }
         } else {
-            summary.unchanged += 1
+            names = [RelativePath(ExportWriter.xmpFileName(for: asset))]
+        }
+        for name in names {
+            if try sink.writeFile(Array(packet.utf8), at: name) {
+                summary.records += 1
+            } else {
+                summary.unchanged += 1
+            }
         }
     }
 }
