@@ -117,4 +117,31 @@ struct ConflictSheetCLITests {
         let export = String(decoding: try ws.run("export", "--config", "silomerge.yml", "--resolutions", "d.csv", "--format", "jsonl").stdout, as: UTF8.self)
         #expect(export.contains("\"value\":\"=HYPERLINK(\\\"x\\\")\""), "\(export.prefix(400))")
     }
+
+    @Test("conflicts summarise by field and by silo pair (JSON and table), agreeing with the list itself")
+    func digest() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "-q", "--config", "silomerge.yml").status == 0)
+        let r = try ws.run("conflicts", "--config", "silomerge.yml", "--format", "json")
+        let doc = try json(r.stdout) as! [String: Any]
+        let conflicts = doc["conflicts"] as! [[String: Any]]
+        var perField: [String: Int] = [:]
+        for c in conflicts { perField[c["field"] as! String, default: 0] += 1 }
+        #expect(doc["by_field"] as? [String: Int] == perField)
+        // Every pair named disagrees in at least as many conflicts as it says, counted here from the values.
+        for pair in doc["by_silo_pair"] as! [[String: Any]] {
+            let silos = pair["silos"] as! [String]
+            let counted = conflicts.filter { c in
+                let groups = (c["values"] as! [[String: Any]]).map { Set(($0["sources"] as! [[String: Any]]).map { $0["silo"] as! String }) }
+                return groups.indices.contains { i in groups.indices.contains { j in j > i &&
+                    ((groups[i].contains(silos[0]) && groups[j].contains(silos[1])) || (groups[i].contains(silos[1]) && groups[j].contains(silos[0]))) } }
+            }.count
+            #expect(pair["conflicts"] as? Int == counted, "\(silos)")
+        }
+        #expect(!(doc["by_silo_pair"] as! [[String: Any]]).isEmpty)
+        let table = try ws.run("conflicts", "--config", "silomerge.yml")
+        #expect(table.out.contains("BY FIELD: rights 2, gps 1"), "\(table.out)")
+        #expect(table.out.contains("BY SILO PAIR"), "\(table.out)")
+    }
 }

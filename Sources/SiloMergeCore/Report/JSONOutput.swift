@@ -214,6 +214,18 @@ public struct ConflictsJSON: Encodable {
         }
         try c.put(items, "conflicts")
         try c.put(["assets": summary.assets, "conflicts": summary.conflicts, "assets_with_conflicts": assets.count], "summary")
+        let digest = ConflictDigest(assets)
+        try c.put(Dictionary(uniqueKeysWithValues: digest.byField.map { ($0.field.rawValue, $0.conflicts) }), "by_field")
+        try c.put(digest.bySiloPair.map(PairJSON.init), "by_silo_pair")
+    }
+
+    struct PairJSON: Encodable {
+        let pair: ConflictDigest.Pair
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(pair.silos, "silos"); try c.put(pair.conflicts, "conflicts")
+            try c.put(Dictionary(uniqueKeysWithValues: pair.fields.map { ($0.key.rawValue, $0.value) }), "fields")
+        }
     }
 
     /// Values of one conflicting field, grouped by value (after normalisation), each with its sources.

@@ -177,6 +177,17 @@ enum ConflictText {
             }
             out += "\n"
         }
+        // Classes of conflicts, so a person can settle them by rule (reconcile: in --config).
+        let digest = ConflictDigest(assets)
+        out += "BY FIELD: " + digest.byField.map { "\($0.field.rawValue) \(Format.count($0.conflicts))" }.joined(separator: ", ") + "\n"
+        out += "BY SILO PAIR (which silos disagree, on what):\n"
+        for p in digest.bySiloPair.prefix(10) {
+            let who = p.silos[0] == p.silos[1] ? "\(p.silos[0]) (within itself)" : p.silos.joined(separator: " × ")
+            let on = p.fields.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+            out += "  \(Format.pad(who, 32)) \(Format.plural(p.conflicts, "conflict")): \(on.joined(separator: ", "))\n"
+        }
+        if digest.bySiloPair.count > 10 { out += "  … \(digest.bySiloPair.count - 10) more pairs (--format json)\n" }
+        out += "\n"
         let count = summary.conflicts
         out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.plural(summary.assets, "distinct content")). "
         out += "Settle them: silomerge conflicts --template > decisions.yml, edit, then --resolutions decisions.yml\n"
