@@ -127,6 +127,14 @@ struct BagItCLITests {
         #expect(try bagitValidator(bag).status != 0)
         try FileManager.default.moveItem(at: ws.url.appendingPathComponent("aside"), to: victim)
 
+        // A symbolic link in the payload is not a payload file, and is never followed.
+        try FileManager.default.createSymbolicLink(atPath: bag.appendingPathComponent("data/evil").path, withDestinationPath: "/etc/passwd")
+        r = try ws.run("verify", "--bagit", "bag")
+        #expect(r.status == 3, "\(r.out)")
+        #expect(r.out.contains("data/evil  is a symbolic link, not a file"), "\(r.out)")
+        #expect(!r.out.contains("oxum"), "the link's target was not counted: \(r.out)")
+        try FileManager.default.removeItem(at: bag.appendingPathComponent("data/evil"))
+
         // A manifest line that escapes the bag is refused, never opened.
         let manifest = bag.appendingPathComponent("manifest-sha256.txt")
         let honest = try Data(contentsOf: manifest)
