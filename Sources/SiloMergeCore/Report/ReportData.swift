@@ -7,7 +7,7 @@ extension HTMLReportData {
     /// Only reads the catalogue: conflicts come from a reconciliation that stores nothing, with
     /// `policies` when given, else the stored ones.
     public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date(),
-                              policies: [UnifiedField: ReconcilePolicy]? = nil) throws -> HTMLReportData {
+                              policies: [UnifiedField: ReconcilePolicy]? = nil, rules: [ReconcileRule]? = nil) throws -> HTMLReportData {
         let query = DuplicateQuery()
         let analysis = try store.analyse(query, top: rowLimit)
         let silos = try store.silos()
@@ -26,7 +26,7 @@ extension HTMLReportData {
 
         var conflicts: [ConflictRow] = []
         var conflictCount = 0
-        let summary = try Reconciliation.run(store: store, policies: policies, record: false) { asset in
+        let summary = try Reconciliation.run(store: store, policies: policies, rules: rules, record: false) { asset in
             for f in asset.fields where f.status == .conflict {
                 conflictCount += 1
                 guard conflicts.count < rowLimit else { continue }

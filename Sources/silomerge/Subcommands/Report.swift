@@ -46,7 +46,7 @@ struct Report: ParsableCommand {
             Stderr.write("silomerge: note: the reconcile policies of \(configOption.config ?? "") are used for this report but not stored "
                          + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
         }
-        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile)
+        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile, rules: config?.reconcileRules)
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
         do { try InputFile.writeAtomically(html, Array(page.utf8)) } catch {
