@@ -89,6 +89,22 @@ struct ReportManagementCLITests {
         #expect(page.contains("left behind in the silos"))
         // Reclaimable by type: the jpeg duplicates are there.
         #expect(page.contains("Reclaimable bytes by file type"))
+        // A file gone: the next check's row counts the finding, and it stays open afterwards.
+        let victim = (try FileManager.default.subpathsOfDirectory(atPath: ws.url.appendingPathComponent("hr").path)).first { $0.hasSuffix(".pdf") || $0.hasSuffix(".png") }!
+        try FileManager.default.removeItem(at: ws.url.appendingPathComponent("hr/" + victim))
+        let checked = try ws.run("check", "--format", "json")
+        #expect(checked.status == 3, "\(checked.stderr)")
+        let found = ((try json(checked.stdout) as! [String: Any])["findings"] as! [Any]).count
+        #expect(try ws.run("report", "--html", "r3.html").status == 0)
+        let later = try String(contentsOf: ws.url.appendingPathComponent("r3.html"), encoding: .utf8)
+        let rows = later.components(separatedBy: "id=\"t-trends\"")[1].components(separatedBy: "</table>")[0].components(separatedBy: "<tr")
+        #expect(rows[0].contains("Open findings") || rows[1].contains("Open findings"))
+        // Newest first: the check that found it.
+        let newest = rows[2]
+        #expect(newest.contains("<td>check</td>"), "\(newest)")
+        // … its findings, then the one still open (the last two columns).
+        #expect(newest.contains("<td class=\"num\" data-sort=\"\(found)\">\(found)</td><td class=\"num\" data-sort=\"1\">1</td></tr>"), "\(newest)")
+
         // Without a plan, no plan part.
         r = try ws.run("report", "--html", "r2.html")
         #expect(r.status == 0)

@@ -10,6 +10,8 @@ extension HTMLReportData {
         public struct Trend: Sendable, Equatable {
             public var run: Int64, kind: String, at: Date, status: String
             public var files: Int, bytes: Int64, new: Int, changed: Int, gone: Int, findings: Int?
+            /// Corrupted and missing files still open when the run ended.
+            public var openFindings: Int = 0
         }
         public struct Share: Sendable, Equatable {
             public var label: String, bytes: Int64, groups: Int
@@ -86,7 +88,8 @@ extension HTMLPage {
              Cell.number(Int64(t.files), Format.count(t.files)), Cell.bytes(t.bytes),
              Cell.number(Int64(t.new), Format.count(t.new)), Cell.number(Int64(t.changed), Format.count(t.changed)),
              Cell.number(Int64(t.gone), Format.count(t.gone)),
-             t.findings.map { Cell.number(Int64($0), Format.count($0)) } ?? Cell(mtext("–"), cls: "num")]
+             t.findings.map { Cell.number(Int64($0), Format.count($0)) } ?? Cell(mtext("–"), cls: "num"),
+             Cell.number(Int64(t.openFindings), Format.count(t.openFindings))]
         }
         let trendBars = m.trends.suffix(12).map { t in
             HTMLChart.Bar(label: "#\(t.run) \(t.kind)", value: t.bytes, note: HTMLChart.plural(t.files, "file"),
@@ -110,7 +113,7 @@ extension HTMLPage {
                 figure(HTMLChart.bars(trendBars, title: "Bytes catalogued per run", colour: "#4a6fa5"), caption: "Bytes catalogued, the latest runs"),
                 table(id: "t-trends", caption: "Runs", columns: [Column("Finished"), Column("Kind"), Column("Status"), Column("Files", numeric: true),
                       Column("Size", numeric: true), Column("New", numeric: true), Column("Changed", numeric: true), Column("Gone", numeric: true),
-                      Column("Findings", numeric: true)], rows: trendRows, total: trendRows.count, noun: "runs", empty: "", hints: ["silomerge history"],
+                      Column("Findings", numeric: true), Column("Open findings", numeric: true)], rows: trendRows, total: trendRows.count, noun: "runs", empty: "", hints: ["silomerge history"],
                       filter: false))),
             .h3(mtext("Reclaimable space by file type and by age")),
             .if(m.reclaimableByType.isEmpty, .p(.class("empty"), mtext("Nothing is reclaimable: no content has two physical copies."))),

@@ -64,9 +64,14 @@ extension HTMLReportData {
                             fields: p.fields.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
         }
         management.rules = ruleCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        management.trends = runs.filter { [.scan, .audit, .check].contains($0.kind) && $0.finishedAt != nil }.prefix(30).reversed().map { r in
-            Management.Trend(run: r.id, kind: r.kind.rawValue, at: r.finishedAt!, status: r.status.rawValue, files: r.counts.files, bytes: r.counts.bytes,
-                             new: r.counts.filesNew, changed: r.counts.filesChanged, gone: r.counts.filesMissing, findings: nil)
+        // Open findings at the end of each run: opened by then and not yet closed.
+        let everFound = try store.openFindings(silos: []) + store.closedFindings(limit: 1_000_000)
+        management.trends = try runs.filter { [.scan, .audit, .check].contains($0.kind) && $0.finishedAt != nil }.prefix(30).reversed().map { r in
+            var t = Management.Trend(run: r.id, kind: r.kind.rawValue, at: r.finishedAt!, status: r.status.rawValue, files: r.counts.files, bytes: r.counts.bytes,
+                                     new: r.counts.filesNew, changed: r.counts.filesChanged, gone: r.counts.filesMissing,
+                                     findings: r.kind == .check ? try store.findings(runID: r.id).count : nil)
+            t.openFindings = everFound.filter { $0.openedRun <= r.id && ($0.closedRun.map { $0 > r.id } ?? true) }.count
+            return t
         }
         management.plan = plan.map(planSummary)
         let lastScan = runs.first { ($0.kind == .scan || $0.kind == .audit) && $0.finishedAt != nil }?.finishedAt
