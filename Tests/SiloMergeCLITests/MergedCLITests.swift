@@ -315,19 +315,19 @@ struct MergedCLITests {
             .map { ($0["destination"] as! String, ($0["source"] as! [String: Any])["sha256"] as! String) }
         #expect(Dictionary(uniqueKeysWithValues: catalogued) == Dictionary(uniqueKeysWithValues: expected))
         #expect(!catalogued.contains { $0.0.hasPrefix(".silomerge-quarantine") })
-        // What each content holds (format, dimensions, image hash, embedded metadata) is what
-        // the catalogue read from its source before the merge: taken, not read again.
+        // What each content holds (format, dimensions, image hash and its prefix, embedded
+        // metadata) is what the catalogue read from its source before the merge: taken, not read again.
         #expect(added.out.contains("Metadata: \(expected.count - 1) taken from what the catalogue read before the merge"), "\(added.out)")
         let facts = try catalogue(ws).read { db in
             try Row.fetchAll(db, sql: """
-                SELECT f.sha256, f.format, f.width, f.height, f.image_sha256, f.metadata_read,
+                SELECT f.sha256, f.format, f.width, f.height, f.image_sha256, f.image_prefix, f.metadata_read,
                        (SELECT group_concat(field || '=' || value, ';') FROM (SELECT field, value FROM metadata m
                         WHERE m.file_id = f.id AND m.source IS NULL ORDER BY field, origin, tag, value)) AS vals,
                        s.name = 'merged' AS adopted
                 FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.size > 0
                 """).map { r -> (adopted: Bool, sha: String, facts: String) in
                 (r["adopted"] as Bool, r["sha256"] as String,
-                 "\(r["format"] as String? ?? "-") \(r["width"] as Int? ?? -1)x\(r["height"] as Int? ?? -1) \(r["image_sha256"] as String? ?? "-") v\(r["metadata_read"] as Int) \(r["vals"] as String? ?? "")")
+                 "\(r["format"] as String? ?? "-") \(r["width"] as Int? ?? -1)x\(r["height"] as Int? ?? -1) \(r["image_sha256"] as String? ?? "-") \(r["image_prefix"] as String? ?? "-") v\(r["metadata_read"] as Int) \(r["vals"] as String? ?? "")")
             }
         }
         let sourceFacts = Dictionary(facts.filter { !$0.adopted }.map { ($0.sha, $0.facts) }, uniquingKeysWith: { a, _ in a })

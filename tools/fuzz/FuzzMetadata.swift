@@ -35,6 +35,7 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = svg.finish()
     for format in MediaFormat.allCases where ImageDataHash.supports(format) {
         _ = try? ImageDataHash.compute(source, format: format)
+        _ = try? ImageDataHash.prefix(source, format: format, bytes: 4096)   // the scan's prefix stage
     }
     return 0
 }
