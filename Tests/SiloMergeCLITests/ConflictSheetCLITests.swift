@@ -68,7 +68,8 @@ struct ConflictSheetCLITests {
                 #expect((v?["latitude"] as? Double).map { abs($0 - 48.8584) < 1e-9 } == true, "\(entry)")
             } else {
                 let first = ((c["values"] as! [[String: Any]])[0]["value"])
-                #expect("\(entry["value"] ?? "nil")" == "\(first ?? "nil")", "\(sha) \(field)")
+                let sorted: (Any?) -> Data = { v in (try? JSONSerialization.data(withJSONObject: [v ?? NSNull()], options: [.sortedKeys])) ?? Data() }
+                #expect(sorted(entry["value"]) == sorted(first), "\(sha) \(field)")
             }
         }
     }
@@ -184,8 +185,13 @@ struct ReconcileRulesCLITests {
                 #expect(["rights", "gps"].contains(name), "\(name): \(rule)")
                 let sources = entry["sources"] as! [[String: Any]]
                 let wanted = name == "rights" ? ["sidecar"] : ["xmp", "exif", "iptc", "quicktime"]
-                let matching = sources.filter { wanted.contains($0["origin"] as! String) }.map { "\($0["value"] ?? "")" }
-                #expect(matching.contains("\(entry["value"] ?? "")"), "\(name): \(entry["value"] ?? "") not from \(wanted)")
+                // Values compared as canonical JSON (a dictionary's description has no fixed key order).
+                func canonical(_ v: Any?) -> String {
+                    guard let v, JSONSerialization.isValidJSONObject([v]) else { return "nil" }
+                    return String(decoding: try! JSONSerialization.data(withJSONObject: [v], options: [.sortedKeys]), as: UTF8.self)
+                }
+                let matching = sources.filter { wanted.contains($0["origin"] as! String) }.map { canonical($0["value"]) }
+                #expect(matching.contains(canonical(entry["value"])), "\(name): \(entry["value"] ?? "") not from \(wanted)")
                 #expect(entry["status"] as? String == "resolved")
                 #expect(rule == (name == "rights" ? "rule 1: prefer sidecar" : "rule 2: prefer embedded, then sidecar"), "\(rule)")
             }
