@@ -32,11 +32,15 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // The system calls Swift cannot reach through Glibc/Darwin (renameat2 RENAME_NOREPLACE,
+        // FICLONE, FIDEDUPERANGE, copy_file_range, fstatfs), with fallbacks off Linux.
+        .target(name: "CSiloMergeShims"),
         .target(
             name: "SiloMergeCore",
             dependencies: [
                 "COpenSSL",
                 "CZlib",
+                "CSiloMergeShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -65,7 +69,7 @@ let package = Package(
         .executableTarget(name: "silomerge-bench"),
         .testTarget(
             name: "SiloMergeCoreTests",
-            dependencies: ["SiloMergeCore"]
+            dependencies: ["SiloMergeCore", "CSiloMergeShims"]
         ),
         .testTarget(
             name: "SiloMergePostgresTests",
