@@ -8,8 +8,9 @@ import Foundation
 /// Implementations are used from many threads at once: walkers read folder listings while
 /// hashing workers write results.
 public protocol CatalogueStore: AnyObject, Sendable {
-    /// Where the catalogue lives, for messages.
-    var location: String { get }
+    /// Where the catalogue lives (for messages, a plan's identity, and the files a scan must
+    /// never catalogue).
+    var location: CatalogueLocation { get }
 
     /// Takes the catalogue for one scan at a time; released when the lock is dropped.
     func lockForScan() throws -> ScanLock

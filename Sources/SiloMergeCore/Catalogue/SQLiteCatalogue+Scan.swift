@@ -56,7 +56,7 @@ extension SQLiteCatalogue {
         } catch let error as ManifestError {
             throw error
         } catch {
-            throw CatalogueError.wrap(error, path: location, "record a manifest")
+            throw CatalogueError.wrap(error, path: path, "record a manifest")
         }
     }
 
@@ -186,7 +186,7 @@ extension SQLiteCatalogue {
     }
 
     public func makeFolderReader() throws -> any FolderReader {
-        try SQLiteFolderReader(path: location)
+        try SQLiteFolderReader(path: path)
     }
 
     public func storedHash(linkedTo stat: FileStat) throws -> SHA256Digest? {
@@ -544,7 +544,7 @@ extension SQLiteCatalogue {
     public func forEachSizeGroup(_ body: ([CandidateFile]) throws -> Bool) throws {
         try wrap("list files sharing a size") {
             try pool.write { db in try db.execute(sql: CatalogueSchema.bulkIndexes[1]) }   // the size index
-            let reader = try RawConnection(path: location)
+            let reader = try RawConnection(path: path)
             // One pass over the covering size index finds the sizes two inodes share; only
             // their files are then looked up in the table.
             let sizes = try reader.prepare("""

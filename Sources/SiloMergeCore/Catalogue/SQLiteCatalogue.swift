@@ -12,8 +12,15 @@ import Darwin
 /// scratch tables of a run (`visited`, `stage_job`, ...) are TEMP tables on the writer
 /// connection, so they vanish with the process and never reach the file.
 public final class SQLiteCatalogue: CatalogueStore {
-    public let location: String
+    /// The catalogue file with its side files (see `sideSuffixes`).
+    public let location: CatalogueLocation
+    /// The catalogue file's path as given.
+    public let path: String
     let pool: DatabasePool
+
+    /// The files SQLite (and the scan lock) keep beside a catalogue file: a scan of a silo
+    /// that holds the catalogue never catalogues them.
+    public static let sideSuffixes = ["-wal", "-shm", "-journal", "-lock"]
 
     /// Whether this connection may write (see `CatalogueAccess`).
     public let access: CatalogueAccess
@@ -29,7 +36,8 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// writes to it; a foreign file is refused byte for byte untouched, and `.readOnly` never
     /// writes at all.
     public init(path: String, access: CatalogueAccess) throws {
-        self.location = path
+        self.location = .file(path, sideSuffixes: Self.sideSuffixes)
+        self.path = path
         self.access = access
         let migrator = CatalogueSchema.migrator()
         switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
@@ -80,7 +88,7 @@ public final class SQLiteCatalogue: CatalogueStore {
     }
 
     func wrap<T>(_ operation: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw CatalogueError.wrap(error, path: location, operation) }
+        do { return try body() } catch { throw CatalogueError.wrap(error, path: path, operation) }
     }
 
     // MARK: - Exclusive use for scans
@@ -93,8 +101,8 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// file or to a folder above it) named the catalogue, so every path to one catalogue
     /// shares one lock. SQLite itself resolves links the same way for its `-wal` file.
     public var lockPath: String {
-        let real = Posix.realPath(FilePath(location)).map { $0.string ?? location }
-        return ((try? real.get()) ?? location) + "-lock"
+        let real = Posix.realPath(FilePath(path)).map { $0.string ?? path }
+        return ((try? real.get()) ?? path) + "-lock"
     }
 
     /// `lockForScan`, saying in the lock file what holds it ("apply plan.json"): a command
@@ -104,7 +112,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         do { fd = try ExclusiveLock.take(lockPath, purpose: purpose) } catch let e as ExclusiveLock.Failure {
             switch e {
             case .cannotOpen(let errno): throw CatalogueError.cannotOpen(path: lockPath, reason: "\(errno)")
-            case .held(let holder): throw CatalogueError.locked(path: location, holder: holder)
+            case .held(let holder): throw CatalogueError.locked(path: path, holder: holder)
             }
         }
         try wrap("mark interrupted runs") {

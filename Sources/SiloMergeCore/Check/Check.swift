@@ -119,7 +119,7 @@ public struct CheckEngine {
     public func check(silos names: [String] = [], options: CheckOptions = CheckOptions(),
                       progress: ScanEngine.ProgressHandler? = nil) throws -> CheckResult {
         let all = try store.silos()
-        guard !all.isEmpty else { throw CheckError.nothingCatalogued(store.location) }
+        guard !all.isEmpty else { throw CheckError.nothingCatalogued(store.location.display) }
         let chosen = try names.isEmpty ? all : names.map { n in
             guard let s = all.first(where: { $0.name == n }) else { throw CheckError.unknownSilo(n) }
             return s

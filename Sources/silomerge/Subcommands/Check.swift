@@ -141,11 +141,11 @@ struct Check: ParsableCommand {
         case .json:
             out.write(try CheckText.json(result))
         case .text:
-            if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location)) }
+            if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location.display)) }
         }
         out.flush()
         // Warnings (unreadable files) only; the findings were the report.
-        DiagnosticPrinter.print(result.scan, catalog: catalogue.location, quiet: true)
+        DiagnosticPrinter.print(result.scan, catalog: catalogue.location.display, quiet: true)
         switch result.outcome {
         case .corrupted: throw ExitCode(ExitStatus.corruption)
         case .changed: throw ExitCode(ExitStatus.changes)

@@ -58,7 +58,7 @@ struct Scan: ParsableCommand {
         if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
-            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
+            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location.display) }
         }
         definitions = flags.applyingSiloFlags(definitions)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
@@ -71,7 +71,7 @@ struct Scan: ParsableCommand {
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
-        DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
+        DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }

@@ -115,7 +115,7 @@ struct Silos: ParsableCommand {
                 planLock = try PlanLock(journal: j, purpose: "silos add --from-plan \(Posix.absolute(FilePath(fromPlan)).display)", shared: true)
             }
             defer { withExtendedLifetime(planLock) {} }
-            let catalogue = try SQLiteCatalogue(path: catalogOptions.catalog ?? plan?.catalogue ?? "silomerge.sqlite", create: plan == nil)
+            let catalogue = try CatalogueFactory.open(catalogOptions.catalog ?? plan?.catalogue ?? "silomerge.sqlite", access: plan == nil ? .create : .readWrite)
             let catalogued = try catalogue.silos()
             let priority = self.priority ?? ((catalogued.map(\.priority).max() ?? 0) + 1)
 
@@ -181,7 +181,7 @@ struct Silos: ParsableCommand {
                 text += "Hashed \(Format.count(c.filesHashed)) file\(c.filesHashed == 1 ? "" : "s") (\(Format.bytes(c.bytesHashed))). Next: silomerge check \(name)\n"
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
-            DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: quiet)
+            DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: quiet)
             if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
         }
     }

@@ -7,7 +7,7 @@ extension HashMode: ExpressibleByArgument {}
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The SQLite catalogue (default: the catalog: of --config, else silomerge.sqlite in the current folder).",
+        "The catalogue: an SQLite file (default: the catalog: of --config, else silomerge.sqlite in the current folder). A postgresql:// URL is refused until this build has a PostgreSQL backend.",
         valueName: "path"))
     var catalog: String?
 
@@ -18,7 +18,7 @@ struct CatalogOptions: ParsableArguments {
     /// Opens the catalogue: `.readOnly` for commands that only read (never created, migrated
     /// or written), `.readWrite` for those that must find one, `.create` for scans.
     func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> SQLiteCatalogue {
-        try SQLiteCatalogue(path: resolved(config: config), access: access)
+        try CatalogueFactory.open(resolved(config: config), access: access)
     }
 }
 
