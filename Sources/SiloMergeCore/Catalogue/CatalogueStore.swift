@@ -39,8 +39,9 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func beginWalk(runID: Int64) throws
     /// A reader for `storedEntries` owned by one thread (walkers each get one).
     func makeFolderReader() throws -> any FolderReader
-    /// The stored hash of another hard link to the same, unchanged inode, if one is catalogued.
-    func storedHash(linkedTo stat: FileStat) throws -> SHA256Digest?
+    /// The stored hash of another hard link to the same, unchanged inode of `host` (nil: the
+    /// silos catalogued before hosts were recorded), if one is catalogued.
+    func storedHash(linkedTo stat: FileStat, host: HostIdentity?) throws -> SHA256Digest?
     /// Applies one batch of changes in one transaction.
     func apply(_ writes: [CatalogueWrite], runID: Int64) throws
     func record(_ diagnostics: [Diagnostic], runID: Int64) throws

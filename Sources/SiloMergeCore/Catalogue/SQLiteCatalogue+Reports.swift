@@ -16,12 +16,13 @@ extension SQLiteCatalogue {
     }
 
     /// One content (sha256 and size) with its copies, as the content index lists them.
-    struct ContentRow { var silo: Int64; var inode: FileID }
+    struct ContentRow { var silo: Int64; var inode: PhysicalFileID }
 
     /// Streams the content index in (sha256, size) order and calls `body` once per content
     /// that passes the query's filters.
     func forEachContent(_ db: Database, _ query: DuplicateQuery, ids: String,
                         _ body: (SHA256Digest, Int64, [ContentRow]) throws -> Void) throws {
+        let hosts = HostOrdinals(try Self.fetchSilos(db))
         let minimum = max(query.minimumSize, query.includeEmpty ? 0 : 1)
         let s = RawStatement(try db.makeStatement(sql: """
             SELECT sha256, size, silo_id, dev, ino FROM file INDEXED BY file_content
@@ -39,8 +40,9 @@ extension SQLiteCatalogue {
                 current = (sha, size)
                 rows.removeAll(keepingCapacity: true)
             }
-            rows.append(ContentRow(silo: s.int64(2),
-                                   inode: FileID(device: UInt64(bitPattern: s.int64(3)), inode: UInt64(bitPattern: s.int64(4)))))
+            let silo = s.int64(2)
+            rows.append(ContentRow(silo: silo, inode: hosts.physical(silo: silo, FileID(device: UInt64(bitPattern: s.int64(3)),
+                                                                                      inode: UInt64(bitPattern: s.int64(4))))))
         }
         if let c = current { try body(c.0, c.1, rows) }
     }
@@ -67,14 +69,15 @@ extension SQLiteCatalogue {
                 }
                 let links = try Row.fetchOne(db, sql: """
                     SELECT coalesce(sum(n - 1), 0), coalesce(sum(size * (n - 1)), 0) FROM (
-                        SELECT size, count(*) AS n FROM file WHERE nlink > 1 AND silo_id IN (\(ids)) GROUP BY dev, ino)
+                        SELECT f.size, count(*) AS n FROM file f JOIN silo s ON s.id = f.silo_id
+                        WHERE f.nlink > 1 AND f.silo_id IN (\(ids)) GROUP BY s.host, f.dev, f.ino)
                     """)!
                 summary.hardLinkedFiles = links[0]
                 summary.physicalBytes = summary.bytes - (links[1] as Int64)
 
                 try forEachContent(db, query, ids: ids) { sha, size, rows in
-                    var inodes = Set<FileID>()
-                    var perSilo: [Int: (files: Int, inodes: Set<FileID>)] = [:]
+                    var inodes = Set<PhysicalFileID>()
+                    var perSilo: [Int: (files: Int, inodes: Set<PhysicalFileID>)] = [:]
                     for r in rows {
                         inodes.insert(r.inode)
                         guard let i = index[r.silo] else { continue }

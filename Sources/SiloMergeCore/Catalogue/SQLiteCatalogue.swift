@@ -147,7 +147,7 @@ public final class SQLiteCatalogue: CatalogueStore {
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
             SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino,
-                   one_file_system, adopted_plan
+                   one_file_system, adopted_plan, host, host_name
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
@@ -157,6 +157,7 @@ public final class SQLiteCatalogue: CatalogueStore {
             }
             silo.oneFileSystem = (row["one_file_system"] as Int64?) == 1
             silo.adoptedPlan = row["adopted_plan"]
+            if let host: String = row["host"] { silo.host = HostIdentity(id: host, name: row["host_name"] ?? host) }
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
             if let json: String = row["manifest"] {
@@ -184,6 +185,11 @@ public final class SQLiteCatalogue: CatalogueStore {
     public func registerSilos(_ definitions: [SiloDefinition]) throws -> [Silo] {
         try wrap("register silos") {
             try pool.write { db in
+                // A catalogue from before hosts held one host's files: the first host to scan
+                // into it claims every silo not yet claimed.
+                if let host = definitions.lazy.compactMap(\.host).first {
+                    try db.execute(sql: "UPDATE silo SET host = ?, host_name = ? WHERE host IS NULL", arguments: [host.id, host.name])
+                }
                 let existing = try Self.fetchSilos(db)
                 for def in definitions {
                     if let other = existing.first(where: { $0.root == def.root && $0.name != def.name }),
@@ -194,14 +200,17 @@ public final class SQLiteCatalogue: CatalogueStore {
                     let dev = def.rootIdentity.map { Int64(bitPattern: $0.device) }
                     let ino = def.rootIdentity.map { Int64(bitPattern: $0.inode) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino, one_file_system)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino, one_file_system,
+                                          host, host_name)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
                             includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest,
-                            root_dev = excluded.root_dev, root_ino = excluded.root_ino, one_file_system = excluded.one_file_system
+                            root_dev = excluded.root_dev, root_ino = excluded.root_ino, one_file_system = excluded.one_file_system,
+                            host = coalesce(excluded.host, host), host_name = coalesce(excluded.host_name, host_name)
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
                                          Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
-                                         Timestamp.string(Date()), dev, ino, def.oneFileSystem ? 1 : 0])
+                                         Timestamp.string(Date()), dev, ino, def.oneFileSystem ? 1 : 0,
+                                         def.host?.id, def.host?.name])
                 }
                 let all = try Self.fetchSilos(db)
                 return definitions.compactMap { d in all.first { $0.name == d.name } }

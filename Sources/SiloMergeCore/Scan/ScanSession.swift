@@ -931,7 +931,7 @@ final class ScanSession: WalkVisitor, Sendable {
 
     private func knownLinkHash(_ stat: FileStat) -> SHA256Digest? {
         if let cached = linkCache.withLock({ $0[stat.fileID] }) { return cached }
-        return (try? store.storedHash(linkedTo: stat)) ?? nil
+        return (try? store.storedHash(linkedTo: stat, host: silos.first?.host)) ?? nil
     }
 
     // MARK: - Silos inside silos, and the catalogue's own files

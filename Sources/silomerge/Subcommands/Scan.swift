@@ -81,7 +81,7 @@ struct Scan: ParsableCommand {
 enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
-        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible())
+        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity())
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }

@@ -90,6 +90,8 @@ struct Silos: ParsableCommand {
 
         @OptionGroup var catalogOptions: CatalogOptions
 
+        @OptionGroup var hostOption: HostOption
+
         func validate() throws {
             if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
             if let priority, priority < 1 { throw ValidationError("--priority must be 1 or more") }
@@ -147,7 +149,7 @@ struct Silos: ParsableCommand {
             let result: ScanResult
             do {
                 defer { line.clear() }
-                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible())
+                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
                     .scan([definition], options: options, known: prepared?.known, progress: handler)
             }
             var contentTaken = 0

@@ -34,8 +34,20 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
+/// `--host NAME`, for the commands that scan: which machine the silos' folders are on.
+struct HostOption: ParsableArguments {
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "This machine's name in the catalogue (default: its machine id, /etc/machine-id). Device and inode numbers are per machine: a silo is scanned on the machine that catalogued it.",
+        valueName: "name"))
+    var host: String?
+
+    func identity() throws -> HostIdentity? { try host.map { try HostIdentity.named($0) } }
+}
+
 /// What every scanning command shares.
 struct ScanFlags: ParsableArguments {
+    @OptionGroup var hostOption: HostOption
+
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A silomerge.yml naming the silos (name, path, priority, include/exclude globs, manifest).",
         valueName: "file"))
