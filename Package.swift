@@ -67,9 +67,21 @@ let package = Package(
         // The benchmark: generates its own corpus, times silomerge against peers (jdupes,
         // rdfind, rmlint) in the same run. `swift run -c release silomerge-bench --help`.
         .executableTarget(name: "silomerge-bench"),
+        // Helpers the test suites share (temporary trees of silos, deterministic bytes, the
+        // fixtures). Not a product.
+        .target(
+            name: "SiloMergeTestSupport",
+            dependencies: ["SiloMergeCore"],
+            path: "Tests/SiloMergeTestSupport"
+        ),
         .testTarget(
             name: "SiloMergeCoreTests",
-            dependencies: ["SiloMergeCore", "CSiloMergeShims"]
+            dependencies: ["SiloMergeCore", "CSiloMergeShims", "SiloMergeTestSupport"]
+        ),
+        // The store protocols' contract, run against every backend (Tests/CatalogueContractTests/Backends.swift).
+        .testTarget(
+            name: "CatalogueContractTests",
+            dependencies: ["SiloMergeCore", "SiloMergeTestSupport"]
         ),
         .testTarget(
             name: "SiloMergePostgresTests",

@@ -5,6 +5,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 /// The C shim (`CSiloMergeShims`): each call either does its job or fails with an errno the
 /// callers fall back on, on whatever file system the test folder is.

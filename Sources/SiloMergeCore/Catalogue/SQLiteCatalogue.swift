@@ -334,10 +334,3 @@ public final class SQLiteCatalogue: CatalogueStore {
         }
     }
 }
-
-/// Held while a scan runs; releases the catalogue when dropped.
-public final class ScanLock: Sendable {
-    private let release: @Sendable () -> Void
-    public init(release: @escaping @Sendable () -> Void) { self.release = release }
-    deinit { release() }
-}
