@@ -43,6 +43,47 @@ struct ApplyLockTests {
         #expect(f.silosSnapshot == before, "\(diff(before, f.silosSnapshot))")
     }
 
+    @Test("a hard link to the journal (another name, another folder, another -lock file) is refused while apply or undo holds the journal")
+    func lockThroughHardLink() throws {
+        let f = try standardFixture()
+        let plan = try f.plan(f.settings(transfer: .move, duplicates: .quarantine))
+        let before = f.silosSnapshot
+        let elsewhere = f.tree.path + "/elsewhere"
+        #expect(mkdir(elsewhere, 0o755) == 0)
+        let linked = FilePath(elsewhere + "/hard.journal")
+        #expect(PlanLock.lockPath(forJournal: linked) != PlanLock.lockPath(forJournal: f.journal))
+        // The journal did not exist when apply started: it is locked as soon as apply made it.
+        let results = Locked<[String]>([])
+        let journal = f.journal
+        let report = try Self.whileApplying(f, plan) {
+            #expect(link(journal.string!, linked.string!) == 0)
+            for run in [{ _ = try Applier(plan: plan, journal: linked).undo() },
+                        { _ = try Applier(plan: plan, journal: linked).apply() },
+                        { _ = try Applier(plan: plan, journal: linked).apply(dryRun: true) }] as [() throws -> Void] {
+                do { try run(); results.withLock { $0.append("ran") } } catch { results.withLock { $0.append("\(error)") } }
+            }
+        }
+        #expect(report.isComplete)
+        for text in results.withLock({ $0 }) {
+            #expect(text.contains("in use by another silomerge") && text.contains("hard link"), "\(text)")
+        }
+        #expect(results.withLock { $0.count } == 3)
+        // The journal existed already: an undo holding it keeps out an apply through the link.
+        do {
+            let holder = try PlanLock(journal: f.journal, purpose: "undo")
+            defer { withExtendedLifetime(holder) {} }
+            do {
+                _ = try Applier(plan: plan, journal: linked).apply()
+                Issue.record("an apply through a hard link to a held journal ran")
+            } catch {
+                #expect("\(error)".contains("hard link"), "\(error)")
+            }
+        }
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        #expect(undo.isComplete, "\(undo.left) \(undo.failed)")
+        #expect(f.silosSnapshot == before, "\(diff(before, f.silosSnapshot))")
+    }
+
     @Test("the plan's lock is the journal's folder resolved: a symlinked path to the same journal is refused too")
     func lockThroughAnotherPath() throws {
         let f = try standardFixture()

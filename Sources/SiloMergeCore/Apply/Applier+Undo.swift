@@ -45,6 +45,10 @@ extension Applier {
         progress = ApplyProgress(operationsDone: 0, operationsTotal: touched.count, bytesDone: 0,
                                  bytesTotal: touched.reduce(0) { $0 + $1.size })
         for op in plan.operations.reversed() {
+            if let signal = interruption?.signal {
+                report.stoppedBy = .interrupted(signal: signal)
+                break
+            }
             guard let rec = state.ops[op.id], rec.touched else {
                 report.skipped.append(outcome(op, state.ops[op.id]?.undone == true ? "already undone" : "never started"))
                 continue

@@ -33,6 +33,9 @@ public final class Applier {
     let hasher: SHA256Hasher
     var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
     var bytesWritten: Int64 = 0
+    /// A stop asked for by SIGINT/SIGTERM (set by the command line): apply and undo finish the
+    /// operation under way, then stop with `stoppedBy = .interrupted`; a later run resumes.
+    public var interruption: Interruption?
     /// Undo: the operations whose source was (before apply) each file, to restore the names
     /// of one file as links to each other. Built once per undo.
     var operationsByOriginalFile: [FileID: [Int]] = [:]
@@ -148,6 +151,9 @@ public final class Applier {
         if dryRun { return dryRunReport(report) }
 
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
+        // The journal exists now: lock its inode before writing to it, so a hard link made to it
+        // from now on cannot start a second run (see `PlanLock`).
+        try heldLock?.lockJournal(journalPath)
         if state.planDigest == nil {
             var header = JournalRecord(event: "plan")
             header.plan = planDigest
@@ -160,6 +166,10 @@ public final class Applier {
         }
 
         for (index, op) in plan.operations.enumerated() {
+            if let signal = interruption?.signal {
+                report.stoppedBy = .interrupted(signal: signal)
+                break
+            }
             progress.currentOperation = op.id
             progress.currentPath = (op.destination ?? op.source?.path)?.display
             notify(progress)

@@ -34,6 +34,8 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
     case rootChanged(path: String, detail: String)
     /// Another process is using the plan's journal (or the catalogue): what its lock file says.
     case locked(path: String, holder: String)
+    /// SIGINT or SIGTERM asked the run to stop; it stopped between two operations.
+    case interrupted(signal: Int32)
 
     public var description: String {
         switch self {
@@ -74,13 +76,15 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(path): \(detail)"
         case .locked(let path, let holder):
             return "the plan's journal \(path) is in use by another silomerge (\(holder)); wait for it to finish (one apply, undo or verify of a plan at a time)"
+        case .interrupted(let signal):
+            return "interrupted by \(Interruption.name(of: signal)) between two operations (each one finished or not started, nothing partial left visible)"
         }
     }
 
     /// Errors that stop the whole run (the next operation would fail the same way).
     public var stopsRun: Bool {
         switch self {
-        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked: true
+        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked, .interrupted: true
         case .io(_, _, let e): e.code == EIO || e.code == EROFS || e.code == ENOSPC || e.code == EDQUOT
         default: false
         }

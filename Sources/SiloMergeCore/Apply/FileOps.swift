@@ -133,8 +133,8 @@ public struct RealFileOps: FileOps {
     }
 
     public func setTimes(_ fd: Int32, mtimeNs: Int64) throws {
-        let sec = mtimeNs >= 0 ? mtimeNs / 1_000_000_000 : (mtimeNs - 999_999_999) / 1_000_000_000
-        let ts = timespec(tv_sec: time_t(sec), tv_nsec: Int(mtimeNs - sec * 1_000_000_000))
+        let (sec, nsec) = Timestamp.split(nanoseconds: mtimeNs)
+        let ts = timespec(tv_sec: time_t(sec), tv_nsec: Int(nsec))
         var times = [ts, ts]
         try check(futimens(fd, &times))
     }

@@ -52,6 +52,8 @@ public protocol ScanSink: AnyObject, Sendable {
     func manifestIsCurrent(siloID: Int64, runID: Int64, identity: ManifestIdentity) throws -> Bool
     /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
     func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
+    /// Records whole image hashes computed after the walk.
+    func setImageHashes(_ hashes: [(fileID: Int64, digest: SHA256Digest)]) throws
 }
 
 /// What the walker compares each folder with, and what it learns about the folders it saw.
@@ -94,6 +96,9 @@ public protocol ContentStreams: AnyObject, Sendable {
     /// Files with the same image data and different bytes, per image (silos: all when empty),
     /// counting only files of at least `minimumSize` bytes.
     func sameImageGroups(silos: [String], minimumSize: Int64) throws -> [SameImageGroup]
+    /// Files of these silos whose whole image hash is not known and that may show the same
+    /// picture as another file: the same image-data prefix as a file with other bytes.
+    func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate]
 }
 
 /// The unified catalogue (reconciled records) and what a plan accounts for besides it.

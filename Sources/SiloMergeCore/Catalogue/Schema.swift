@@ -450,6 +450,19 @@ enum CatalogueSchema {
                 ALTER TABLE silo ADD COLUMN adopted_plan TEXT;
                 """)
         }
+        migrator.registerMigration("v9-meta") { db in
+            try db.execute(sql: """
+                -- The SHA-256 of the first 64 KiB of a picture's image data. A scan keeps it for
+                -- every picture and computes the whole image_sha256 only where another file with
+                -- other bytes has the same prefix (or the image data is no longer than that), so
+                -- that reading metadata does not hash every picture a second time. Rows written
+                -- before this migration have image_sha256 and no prefix.
+                ALTER TABLE file ADD COLUMN image_prefix TEXT;
+                CREATE INDEX file_image_prefix ON file(image_prefix) WHERE image_prefix IS NOT NULL;
+                -- The merge ledger carries it with the image hash, for a target adopted as a silo.
+                ALTER TABLE merge_op ADD COLUMN image_prefix TEXT;
+                """)
+        }
         migrator.registerMigration("v10-hosts") { db in
             try db.execute(sql: """
                 -- The host whose files a silo holds (see HostIdentity): device and inode numbers

@@ -78,10 +78,10 @@ public final class FileHasher {
     }
 
     /// The full SHA-256 of a file and, when `inspect`, its metadata (`ContentInspector`),
-    /// read while the file is still open. The bytes streaming past are also searched for an
-    /// XMP packet, so files of unknown format need no second read for it.
+    /// read while the file is still open. With `scanForXMP`, the bytes streaming past are also
+    /// searched for an XMP packet, so files of unknown format need no second read for it.
     public func hashFull(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false, inspect: Bool,
-                         onBytes: (Int) -> Void = { _ in })
+                         scanForXMP: Bool = false, onBytes: (Int) -> Void = { _ in })
         -> Result<(digest: SHA256Digest, stat: FileStat, content: ContentInfo?), ReadFailure> {
         let fd: Int32, stat: FileStat
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
@@ -98,6 +98,8 @@ public final class FileHasher {
         // last megabyte. It only matters for formats the readers do not know.
         var scanner: XPacketStreamScanner? = nil
         let window = Int64(MetadataLimits.scanWindow)
+        // The first bytes, kept for the metadata reader: most formats are told by them alone.
+        var head: [UInt8] = []
         do {
             try hasher.reset()
             var offset: Int64 = 0
@@ -111,7 +113,8 @@ public final class FileHasher {
                 if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 try hasher.update(chunk)
-                if inspect {
+                if inspect && offset == 0 { head = Array(chunk.prefix(4096)) }
+                if inspect && scanForXMP {
                     if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
                     if scanner != nil, offset < window || offset + Int64(got) > stat.size - window {
                         scanner!.feed(chunk, at: offset)
@@ -124,7 +127,8 @@ public final class FileHasher {
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
-            let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown) : nil
+            let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
+                                                             scanForXMP: scanForXMP, imageHashing: .prefix, head: head) : nil
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))
@@ -162,11 +166,12 @@ public final class FileHasher {
     }
 
     /// Only the metadata of a file (its hash is known and still valid).
-    public func inspect(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false) -> Result<(FileStat, ContentInfo), ReadFailure> {
+    public func inspect(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false,
+                        scanForXMP: Bool = false) -> Result<(FileStat, ContentInfo), ReadFailure> {
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
         case .success(let (fd, stat)):
             defer { close(fd) }
-            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size)))
+            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size, scanForXMP: scanForXMP, imageHashing: .prefix)))
         case .failure(let f):
             return .failure(f)
         }

@@ -50,6 +50,14 @@ public final class FileByteSource: ByteSource {
         self.size = max(0, size)
     }
 
+    /// A source whose first bytes are already known (the hashing pass just read them): reads
+    /// inside `head` cost no system call, so a file of a format that needs nothing more than
+    /// its magic bytes is never read again.
+    public convenience init(fd: Int32, size: Int64, head: [UInt8]) {
+        self.init(fd: fd, size: size)
+        if !head.isEmpty { slots = [Slot(offset: 0, bytes: Array(head.prefix(Int(min(Int64(head.count), self.size)))))] }
+    }
+
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
         guard offset >= 0, count > 0, offset < size else { return [] }
         let wanted = Int(min(Int64(count), size - offset))
@@ -61,11 +69,14 @@ public final class FileByteSource: ByteSource {
                 return Array(slot.bytes[start..<(start + wanted)])
             }
         }
-        if wanted > Self.window { return try pread(at: offset, count: wanted) }
-        // Load a window that starts at a 4 KiB boundary when that still covers the request.
+        // A read as large as a window gains nothing from the cache: straight into the result.
+        if wanted >= Self.window { return try pread(at: offset, count: wanted) }
+        // Load a window that starts at a 4 KiB boundary when that still covers the request. The
+        // first one is 4 KiB when that will do: most files need only their magic bytes.
+        let window = slots.isEmpty && wanted <= 4096 ? 4096 : Self.window
         var start = offset & ~4095
-        if offset + Int64(wanted) > start + Int64(Self.window) { start = offset }
-        let length = Int(min(Int64(Self.window), size - start))
+        if offset + Int64(wanted) > start + Int64(window) { start = offset }
+        let length = Int(min(Int64(window), size - start))
         let bytes = try pread(at: start, count: length)
         slots.insert(Slot(offset: start, bytes: bytes), at: 0)
         if slots.count > 2 { slots.removeLast() }

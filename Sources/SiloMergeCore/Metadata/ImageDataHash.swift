@@ -20,6 +20,10 @@
 ///   are not hashed (see `supports`).
 /// - WebP: the data of the VP8, VP8L, ALPH, ANIM and ANMF chunks (every frame), with their
 ///   padding byte.
+/// - HEIC/HEIF, AVIF: the primary picture's coded data (see `heif`). ExifTool hashes no
+///   HEIF image data; this is SiloMerge's own definition.
+/// - MP4, MOV, 3GP, CR3: the media data, every top-level `mdat` payload (see `mediaData`), as
+///   ExifTool's ImageDataHash does for QuickTime-based files.
 ///
 /// A file whose image data holds nothing gives nil, as ExifTool stores no digest then.
 public enum ImageDataHash {
@@ -29,16 +33,35 @@ public enum ImageDataHash {
     /// Throws a `MetadataProblem` when the structure is broken (a segment, chunk or strip past
     /// the end of the file, a JPEG without EOI), or the source's error on an I/O failure.
     public static func compute(_ source: some ByteSource, format: MediaFormat) throws -> SHA256Digest? {
-        let hasher = Counting(try SHA256Hasher())
-        switch format {
-        case .jpeg: try jpeg(source, hasher)
-        case .png: try png(source, hasher)
-        case .webp: try webp(source, hasher)
-        case .tiff, .dng, .nef, .cr2, .rw2: try tiff(source, hasher, format: format)
-        default: return nil
+        try prefix(source, format: format, bytes: nil)?.digest
+    }
+
+    /// The SHA-256 of the first `bytes` bytes of the image data as `compute` defines it (of all
+    /// of it when it is shorter, or when `bytes` is nil), and whether that was all of it: then
+    /// `digest` equals `compute`'s. Stops reading once `bytes` are hashed. The scan keeps this
+    /// prefix digest for every picture and computes the whole image hash only for files whose
+    /// prefix another file with other bytes shares — the only ones that can show the same
+    /// picture — so reading metadata never hashes every picture twice.
+    public static func prefix(_ source: some ByteSource, format: MediaFormat, bytes: Int64?) throws
+        -> (digest: SHA256Digest, complete: Bool)? {
+        let sha = try SHA256Hasher()
+        sha.budget = bytes
+        let hasher = Counting(sha)
+        do {
+            switch format {
+            case .jpeg: try jpeg(source, hasher)
+            case .png: try png(source, hasher)
+            case .webp: try webp(source, hasher)
+            case .tiff, .dng, .nef, .cr2, .rw2: try tiff(source, hasher, format: format)
+            case .heic, .avif: try heif(source, hasher)
+            case .mp4, .mov, .cr3: try mediaData(source, hasher)
+            default: return nil
+            }
+        } catch is SHA256Hasher.BudgetSpent {
+            return (try sha.finalize(), false)
         }
         guard hasher.count > 0 else { return nil }
-        return try hasher.hasher.finalize()
+        return (try sha.finalize(), true)
     }
 
     /// The formats `compute` hashes. Raw formats whose image data ExifTool finds through
@@ -46,7 +69,7 @@ public enum ImageDataHash {
     /// one that could cover only a preview.
     public static func supports(_ format: MediaFormat) -> Bool {
         switch format {
-        case .jpeg, .png, .webp, .tiff, .dng, .nef, .cr2, .rw2: true
+        case .jpeg, .png, .webp, .tiff, .dng, .nef, .cr2, .rw2, .heic, .avif, .mp4, .mov, .cr3: true
         default: false
         }
     }

@@ -114,6 +114,7 @@ public struct Reconciler: Sendable {
 
     static let originRank: [MetadataOrigin: Int] = [
         .sidecar: 0, .xmp: 1, .iptc: 1, .exif: 1, .png: 1, .pdf: 1, .postscript: 1, .header: 1, .manifest: 2, .filesystem: 3,
+        .quicktime: 1, .document: 1, .audio: 1,
     ]
 
     /// The candidate values of one field, best first.
@@ -140,8 +141,10 @@ public struct Reconciler: Sendable {
             if candidates.isEmpty {
                 switch field {
                 case .format:
+                    // The tag the reader gives the format: a file of no known format has no
+                    // stored row for it (see `ContentInfo.storedValues`), and says the same.
                     candidates = [FieldSource(silo: sources.copies.first?.copy.silo ?? "", path: sources.copies.first?.copy.path ?? .root,
-                                              origin: .header, tag: "magic bytes", raw: sources.format.rawValue,
+                                              origin: .header, tag: "File:FileType", raw: sources.format.rawValue,
                                               value: .text(sources.format.rawValue))]
                 case .width, .height:
                     guard let n = field == .width ? sources.width : sources.height, let first = sources.copies.first else { break }

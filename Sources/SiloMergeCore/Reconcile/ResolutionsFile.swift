@@ -100,7 +100,7 @@ extension Resolutions {
             return "a list"
         }()
         func clean(_ text: String) -> Result<String, Problem> {
-            if let bad = text.unicodeScalars.first(where: { !ExportWriter.isXMLChar($0) }) {
+            if let bad = text.unicodeScalars.first(where: { !Encode.isXMLChar($0) }) {
                 return .failure(Problem(reason: "holds the control character U+\(String(format: "%04X", bad.value)), which no metadata format can store"))
             }
             if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

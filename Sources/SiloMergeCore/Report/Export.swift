@@ -221,12 +221,15 @@ public final class ExportWriter {
     private var folder: FilePath?
     private var manifest: ManifestSorter?
     private var exiftoolObjects = 0
-    private var sidecarCounter = 0
+    /// Every file the export writes goes through it (tests inject faults).
+    let fileSystem: any FileOps
     /// bagit: lines sorted in memory before spilling a sorted run to a temporary file.
     var manifestRunLimit = 200_000 { didSet { manifest?.runLimit = manifestRunLimit } }
 
-    public init(format: ExportFormat, destination: ExportDestination, options: ExportOptions = ExportOptions()) throws {
+    public init(format: ExportFormat, destination: ExportDestination, options: ExportOptions = ExportOptions(),
+                fileSystem: any FileOps = RealFileOps()) throws {
         self.format = format; self.destination = destination; self.options = options
+        self.fileSystem = fileSystem
         self.summary = ExportSummary(format: format)
         switch (format.writesFolder, destination) {
         case (true, .directory(let dir)):
@@ -239,7 +242,7 @@ public final class ExportWriter {
         case (false, .directory(let dir)):
             throw ExportError(.destination, path: dir, reason: "the \(format.rawValue) format writes one file: give a file, not a folder")
         case (false, .file(let p)):
-            output = try ExportOutput(file: p)
+            output = try ExportOutput(file: p, fs: fileSystem)
         case (false, .fileDescriptor(let fd)):
             output = ExportOutput(fd: fd)
         }
@@ -340,25 +343,14 @@ public final class ExportWriter {
             replace = true
         case .missing: break
         }
-        sidecarCounter += 1
-        let temp = folder.appending(RelativePath(".\(name).silomerge-\(getpid())-\(sidecarCounter).tmp"))
-        try ExportFileOps.writeNew(temp, bytes)
-        defer { _ = temp.withCString { unlink($0) } }
-        if replace {
-            try ExportFileOps.rename(temp, to: target)
-            return true
+        do {
+            if try AtomicFile.write(target, bytes, fs: fileSystem, placement: replace ? .replace : .keepExisting) { return true }
+        } catch let e as AtomicFile.Failure {
+            throw ExportError(e)
         }
-        // link() fails when the name exists: no sidecar that appeared meanwhile is clobbered.
-        let linked = temp.withCString { t in target.withCString { link(t, $0) } }
-        if linked == 0 { return true }
-        let code = errno
-        if code == EEXIST {
-            if try ExportFileOps.compare(target, with: bytes) == .identical { return false }
-            throw ExportError(.exists, path: target, reason: "a different file is already there; not overwritten")
-        }
-        // File systems without hard links: rename (the name was free a moment ago).
-        try ExportFileOps.rename(temp, to: target)
-        return true
+        // The name was taken meanwhile (never clobbered): the same sidecar, or another one.
+        if try ExportFileOps.compare(target, with: bytes) == .identical { return false }
+        throw ExportError(.exists, path: target, reason: "a different file is already there; not overwritten")
     }
 }
 
@@ -386,12 +378,12 @@ extension ExportWriter {
         if let h = asset.height { out += ",\"height\":\(h)" }
         if let image = asset.imageSHA256 { out += ",\"image_sha256\":\(Encode.json(image.hex))" }
         // The file system's time, under its own name: never a creation date.
-        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(isoTime(nanoseconds: modified)))" }
+        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(Timestamp.string(nanoseconds: modified)))" }
         out += ",\"copies\":["
         for (i, copy) in asset.copies.enumerated() {
             if i > 0 { out += "," }
             out += "{\"silo\":\(Encode.json(copy.silo)),\(Encode.jsonPath("path", copy.path.bytes)),\"size\":\(copy.size),"
-            out += "\"mtime\":\(Encode.json(isoTime(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs),"
+            out += "\"mtime\":\(Encode.json(Timestamp.string(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs),"
             out += "\"uid\":\(copy.uid),\"owner\":\(UserNames.name(of: copy.uid).map(Encode.json) ?? "null")}"
         }
         out += "],\"fields\":{"
@@ -411,17 +403,6 @@ extension ExportWriter {
         return out + "}}"
     }
 
-    /// ISO 8601 UTC with milliseconds (truncated, as `ls` shows times), from a nanosecond time.
-    static func isoTime(nanoseconds ns: Int64) -> String {
-        var seconds = ns / 1_000_000_000
-        var rest = ns % 1_000_000_000
-        if rest < 0 { rest += 1_000_000_000; seconds -= 1 }
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(rest / 1_000_000))
-    }
 
     // MARK: csv
 
@@ -471,7 +452,7 @@ extension ExportWriter {
         cells.append(text(.model))
         cells.append(number(.orientation))
         cells.append(.own(fields.filter { $0.status == .conflict }.map(\.field.rawValue).joined(separator: "; ")))
-        cells.append(.own(asset.fileModifiedNs.map { isoTime(nanoseconds: $0) } ?? ""))
+        cells.append(.own(asset.fileModifiedNs.map { Timestamp.string(nanoseconds: $0) } ?? ""))
         return CSV.row(cells)
     }
 
@@ -535,18 +516,10 @@ extension ExportWriter {
 
     /// Drops the characters XML 1.0 forbids (C0 controls but TAB, LF and CR; U+FFFE, U+FFFF).
     static func xmlClean(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { !isXMLChar($0) }) else { return s }
+        guard s.unicodeScalars.contains(where: { !Encode.isXMLChar($0) }) else { return s }
         var out = String.UnicodeScalarView()
-        out.append(contentsOf: s.unicodeScalars.filter(isXMLChar))
+        out.append(contentsOf: s.unicodeScalars.filter(Encode.isXMLChar))
         return String(out)
-    }
-
-    static func isXMLChar(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0x09, 0x0A, 0x0D: true
-        case 0..<0x20, 0xFFFE, 0xFFFF: false
-        default: true
-        }
     }
 
     /// "2023", "2023-06", "2023-06-14", "2023-06-14T18:30", "…:00", "…:00.25", each time with
@@ -693,23 +666,8 @@ extension ExportWriter {
             + "  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n<?xpacket end=\"w\"?>\n"
     }
 
-    /// XML text: & < > " escaped, CR kept as a character reference (a parser would turn a raw
-    /// one into LF), characters XML 1.0 forbids dropped.
-    public static func xmlEscape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "\r": out += "&#xD;"
-            default: if isXMLChar(c) { out.unicodeScalars.append(c) }
-            }
-        }
-        return out
-    }
+    /// XML text for an XMP packet: `Encode.xml`, characters XML 1.0 forbids dropped.
+    public static func xmlEscape(_ s: String) -> String { Encode.xml(s, invalid: .drop) }
 
     /// XMP's GPSCoordinate "DDD,MM.mmmmmmk": degrees, decimal minutes (to a millionth of a
     /// minute, about 2 mm, trailing zeros dropped) and N/S or E/W.
@@ -763,74 +721,70 @@ extension ExportWriter {
 /// A buffered writer to a file descriptor. For a file, writes go to a temporary file in the
 /// same folder that `commit()` renames over the destination.
 final class ExportOutput {
-    let fd: Int32
+    /// A file: written through `AtomicFile` (nothing under the final name before `commit`).
+    private let file: AtomicFile?
+    /// A descriptor (standard output, a pipe).
+    private let fd: Int32
     let target: FilePath?
-    let temp: FilePath?
     private var buffer: [UInt8] = []
-    private var closed = false
 
-    init(fd: Int32) { self.fd = fd; target = nil; temp = nil }
+    init(fd: Int32) { self.fd = fd; file = nil; target = nil }
 
-    init(file: FilePath) throws {
-        if case .success(let st) = Posix.stat(file), st.kind == .directory {
-            throw ExportError(.destination, path: file, reason: "is a folder; give a file name")
-        }
-        let parent = ExportFileOps.parent(of: file)
-        var attempt = 0
-        while true {
-            attempt += 1
-            let name = Array(".".utf8) + file.lastComponent + Array(".silomerge-\(getpid())-\(attempt).tmp".utf8)
-            let candidate = FilePath(bytes: parent.bytes + [0x2F] + name)
-            let fd = candidate.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
-            if fd >= 0 { self.fd = fd; temp = candidate; target = file; return }
-            let code = errno
-            if code == EEXIST && attempt < 1000 { continue }
-            throw ExportError(.open, path: file, errno: code, reason: "cannot create the output file")
-        }
+    init(file path: FilePath, fs: any FileOps) throws {
+        do { file = try AtomicFile(path, fs: fs) } catch let e as AtomicFile.Failure { throw ExportError(e) }
+        fd = -1
+        target = path
     }
 
     func write(_ text: String) throws { try write(bytes: Array(text.utf8)) }
 
     func write(bytes: [UInt8]) throws {
+        if let file {
+            do { try file.write(bytes) } catch let e as AtomicFile.Failure { throw ExportError(e) }
+            return
+        }
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { try flush() }
     }
 
     func flush() throws {
+        if let file {
+            do { try file.flush() } catch let e as AtomicFile.Failure { throw ExportError(e) }
+            return
+        }
         var offset = 0
         while offset < buffer.count {
             let n = buffer[offset...].withUnsafeBytes { exportWrite(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                throw ExportError(.write, path: target, errno: code, reason: target == nil ? "cannot write the output (file descriptor \(fd))" : "cannot write the output file")
+                throw ExportError(.write, path: nil, errno: code, reason: "cannot write the output (file descriptor \(fd))")
             }
             offset += n
         }
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Flushes; for a file, syncs, closes and renames it into place.
+    /// Flushes; a file is then synced and put in place whole.
     func commit() throws {
-        try flush()
-        guard let temp, let target, !closed else { return }
-        if fsync(fd) != 0 {
-            let code = errno
-            if code != EINVAL && code != EROFS {
-                throw ExportError(.write, path: target, errno: code, reason: "cannot sync the output file")
-            }
-        }
-        closed = true
-        if close(fd) != 0 { throw ExportError(.write, path: target, errno: errno, reason: "cannot close the output file") }
-        try ExportFileOps.rename(temp, to: target)
+        guard let file else { return try flush() }
+        do { try file.commit(.replace) } catch let e as AtomicFile.Failure { throw ExportError(e) }
     }
 
-    /// Closes and removes the temporary file of an unfinished output.
-    func abandon() {
-        guard let temp, !closed else { return }
-        closed = true
-        close(fd)
-        _ = temp.withCString { unlink($0) }
+    /// Removes the temporary file of an unfinished output.
+    func abandon() { file?.abandon() }
+}
+
+extension ExportError {
+    /// An `AtomicFile` failure, in the export's terms.
+    init(_ e: AtomicFile.Failure) {
+        let kind: Kind = switch e.step {
+        case .destination: .destination
+        case .create: .open
+        case .write, .sync, .close: .write
+        case .place: .rename
+        }
+        self.init(kind, path: e.path, errno: e.isNoSpace ? nil : e.errno.map(\.code), reason: e.reason)
     }
 }
 
@@ -1004,41 +958,12 @@ enum ExportFileOps {
         }
         return count == bytes.count && existing[..<count].elementsEqual(bytes) ? .identical : .different
     }
-
-    /// Creates a new file (failing if the name exists) holding `bytes`.
-    static func writeNew(_ path: FilePath, _ bytes: [UInt8]) throws {
-        let fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw ExportError(.open, path: path, errno: errno, reason: "cannot create the file") }
-        let out = ExportOutput(fd: fd)
-        do {
-            try out.write(bytes: bytes)
-            try out.flush()
-        } catch var e as ExportError {
-            close(fd)
-            _ = path.withCString { unlink($0) }
-            e.path = path
-            throw e
-        }
-        if close(fd) != 0 {
-            let code = errno
-            _ = path.withCString { unlink($0) }
-            throw ExportError(.write, path: path, errno: code, reason: "cannot close the file")
-        }
-    }
-
-    static func rename(_ from: FilePath, to: FilePath) throws {
-        let r = from.withCString { f in to.withCString { exportRename(f, $0) } }
-        guard r == 0 else { throw ExportError(.rename, path: to, errno: errno, reason: "cannot move the finished file into place") }
-    }
 }
 
 #if canImport(Glibc)
 @inline(__always) private func exportWrite(_ fd: Int32, _ p: UnsafeRawPointer?, _ n: Int) -> Int { Glibc.write(fd, p, n) }
-@inline(__always) private func exportRename(_ a: UnsafePointer<CChar>, _ b: UnsafePointer<CChar>) -> Int32 { Glibc.rename(a, b) }
 #elseif canImport(Musl)
 @inline(__always) private func exportWrite(_ fd: Int32, _ p: UnsafeRawPointer?, _ n: Int) -> Int { Musl.write(fd, p, n) }
-@inline(__always) private func exportRename(_ a: UnsafePointer<CChar>, _ b: UnsafePointer<CChar>) -> Int32 { Musl.rename(a, b) }
 #elseif canImport(Darwin)
 @inline(__always) private func exportWrite(_ fd: Int32, _ p: UnsafeRawPointer?, _ n: Int) -> Int { Darwin.write(fd, p, n) }
-@inline(__always) private func exportRename(_ a: UnsafePointer<CChar>, _ b: UnsafePointer<CChar>) -> Int32 { Darwin.rename(a, b) }
 #endif

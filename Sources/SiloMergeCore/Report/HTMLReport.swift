@@ -325,30 +325,9 @@ public enum HTMLReport {
 // MARK: - Escaping
 
 extension HTMLReport {
-    /// Escapes text for an HTML attribute value or for hand-built XML/SVG (text and attributes):
-    /// `&`, `<`, `>`, `"` and `'`. Characters XML 1.0 forbids (C0 controls other than tab, LF
-    /// and CR, U+FFFE, U+FFFF) become U+FFFD so the SVG stays well-formed.
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                let v = scalar.value
-                if (v < 0x20 && v != 0x09 && v != 0x0A && v != 0x0D) || v == 0xFFFE || v == 0xFFFF {
-                    out += "\u{FFFD}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
+    /// Text for an HTML attribute value or hand-built SVG (text and attributes): `Encode.xml`
+    /// with `'` escaped too, and forbidden characters shown as U+FFFD so the SVG stays well-formed.
+    public static func escape(_ s: String) -> String { Encode.xml(s, invalid: .replace, apostrophe: true) }
 
     /// Text for Plot's `Node.text`, which escapes `<` and `>` but leaves anything that looks like
     /// an entity (`&lt;`, `&#60;`) as it is: escaping `&` first makes a name holding `&lt;` show

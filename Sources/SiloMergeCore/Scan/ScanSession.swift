@@ -298,6 +298,7 @@ final class ScanSession: WalkVisitor, Sendable {
             try compareSameSizeFiles()
             try checkInterrupted()
         }
+        if options.readMetadata { try completeImageHashes() }
         setPhase(.finishing)
         writes.close()
         if bulk { try store.restoreIndexes() }
@@ -434,6 +435,49 @@ final class ScanSession: WalkVisitor, Sendable {
         try checkFatal()
     }
 
+    /// The whole image hash of each picture that another file with other bytes may share (the
+    /// same image-data prefix; see `ImageHashing`). The walk hashed only the first 64 KiB of
+    /// every picture's image data, so a silo of photos is not hashed twice; here the few files
+    /// that can be "the same picture, different metadata" are read again, each content once.
+    /// A file that changed or vanished since the walk keeps no image hash (the next scan reads it).
+    private func completeImageHashes() throws {
+        writes.flush()
+        try checkFatal()
+        let candidates = try store.imageHashCandidates(siloIDs: silos.map(\.id))
+        guard !candidates.isEmpty else { return }
+        setPhase(.hashing)
+        let rootIndex = Dictionary(uniqueKeysWithValues: roots.map { ($0.silo.id, $0.index) })
+        var byContent: [String: [ImageHashCandidate]] = [:]
+        for c in candidates { byContent[c.sha256?.hex ?? "file:\(c.fileID)", default: []].append(c) }
+        let groups = Array(byContent.values)
+        let results = Mutex<[(fileID: Int64, digest: SHA256Digest)]>([])
+        let workers = max(1, min(options.jobs, groups.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var i = worker
+            while i < groups.count, !failed {
+                let group = groups[i]
+                for c in group {
+                    guard let r = rootIndex[c.siloID], let digest = imageHash(c, rootFD: roots[r].rootFD) else { continue }
+                    results.withLock { $0 += group.map { (fileID: $0.fileID, digest: digest) } }
+                    break
+                }
+                i += workers
+            }
+        }
+        try store.setImageHashes(results.withLock { $0 })
+    }
+
+    private func imageHash(_ c: ImageHashCandidate, rootFD: Int32) -> SHA256Digest? {
+        var flags = O_RDONLY | O_NONBLOCK | O_NOCTTY
+        if !options.followSymlinks { flags |= O_NOFOLLOW }
+        guard case .success(let fd) = Posix.openAt(rootFD, c.path, flags: flags) else { return nil }
+        defer { close(fd) }
+        guard case .success(let st) = Posix.fstat(fd), st.kind == .regular, st.size == c.size, st.mtimeNs == c.mtimeNs else { return nil }
+        let digest = try? ImageDataHash.compute(FileByteSource(fd: fd, size: st.size), format: c.format)
+        bytesRead.add(st.size, ordering: .relaxed)
+        return digest ?? nil
+    }
+
     private func compare(_ group: [CandidateFile], rootIndex: [Int64: Int], hasher: FileHasher) {
         // Files of silos not scanned now cannot be read (their roots are not open): files that
         // might equal one of them are hashed, to be compared by hash.
@@ -533,11 +577,12 @@ final class ScanSession: WalkVisitor, Sendable {
             switch job.kind {
             case .full:
                 outcome = hasher.hashFull(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks,
-                                          inspect: job.inspect) {
+                                          inspect: job.inspect, scanForXMP: options.scanForXMP) {
                     self.bytesRead.add(Int64($0), ordering: .relaxed)
                 }.map { ($0.digest, $0.stat, $0.content) }
             case .metadata:
-                outcome = hasher.inspect(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks)
+                outcome = hasher.inspect(rootFD: root.rootFD, path: job.path, followSymlinks: options.followSymlinks,
+                                         scanForXMP: options.scanForXMP)
                     .map { (nil, $0.0, $0.1) }
             }
         }

@@ -22,6 +22,10 @@ public struct ScanOptions: Sendable, Hashable, Codable {
     /// hashed (with `--hash dupes`, only their metadata blocks are read). nil: yes with
     /// `--hash full`, no with `--hash dupes` (which promises not to open files of unique size).
     public var metadata: Bool? = nil
+    /// Also search every file whose structure holds no XMP for an XMP packet (ExifTool's
+    /// -scanForXMP): finds XMP in formats SiloMerge does not parse, at the cost of reading up
+    /// to a megabyte at each end of those files.
+    public var scanForXMP = false
     /// Also re-read this fraction of the unchanged files, those least recently verified (by
     /// `hashed_at`), and compare with their stored hash: a rotating fixity check.
     public var verifyFraction: Double = 0

@@ -31,7 +31,9 @@ struct Apply: ParsableCommand {
 
             Exit codes: 0 all done; 1 some operations were refused (the source changed,
             the destination holds other content) or failed; 2 stopped (full disk, plan
-            refused, locked by another process, catalogue missing).
+            refused, locked by another process, catalogue missing); 130/143 stopped by
+            Ctrl-C/SIGTERM after the operation under way (recorded as interrupted; run
+            the same command again to resume).
 
             Examples:
               silomerge apply plan.json --dry-run
@@ -75,6 +77,10 @@ struct Apply: ParsableCommand {
         var scanLock: ScanLock? = nil
         var log: PlanRunLog? = nil
         if !dryRun {
+            // Ctrl-C or SIGTERM: finish the operation under way, record the run interrupted,
+            // and say how to resume (a second signal, or 10 s more, stops at once: the
+            // journal makes that safe too).
+            applier.interruption = Signals.interruptible(stopping: "after the operation under way")
             scanLock = try catalogue.lockForScan(purpose: "apply \(planPath.display)")
             log = try PlanRunLog(catalogue: catalogue, kind: .apply, plan: plan, planPath: planPath, journal: journalPath)
         }
@@ -100,7 +106,9 @@ struct Apply: ParsableCommand {
         log?.record.refused = report.refused.count
         log?.record.failed = report.failed.count
         log?.record.bytesWritten = report.bytesWritten
-        if report.stoppedBy != nil {
+        if case .interrupted = report.stoppedBy {
+            log?.finish(status: .interrupted, outcome: "interrupted", error: report.stoppedBy)
+        } else if report.stoppedBy != nil {
             log?.finish(status: .failed, outcome: "stopped", error: report.stoppedBy)
         } else {
             log?.finish(status: report.isComplete ? .ok : .warnings, outcome: report.isComplete ? "complete" : "incomplete", error: nil)
@@ -115,6 +123,10 @@ struct Apply: ParsableCommand {
         }
         for o in report.refused { Stderr.write("silomerge: warning: refused \(o.summary): \(o.detail)\n") }
         for o in report.failed { Stderr.write("silomerge: error: failed \(o.summary): \(o.detail)\n") }
+        if case .interrupted(let signal) = report.stoppedBy {
+            Stderr.write("silomerge: stopped: \(report.stoppedBy!)\nRun `silomerge apply \(self.plan)` again to resume, or `silomerge undo \(self.plan)` to reverse what was done.\n")
+            throw ExitCode(128 + signal)
+        }
         if let stop = report.stoppedBy {
             Stderr.write("silomerge: error: stopped: \(stop)\nNothing partial is left visible; free space and run `silomerge apply \(self.plan)` again to resume.\n")
             throw ExitCode(ExitStatus.fatal)
@@ -144,7 +156,8 @@ struct Undo: ParsableCommand {
 
             Exit codes: 0 everything reversed; 1 some files were left (changed since
             apply) or could not be restored; 2 could not run (no journal, locked,
-            another plan's journal).
+            another plan's journal); 130/143 stopped by Ctrl-C/SIGTERM after the
+            operation under way (run it again to finish).
             """
     )
 
@@ -179,6 +192,7 @@ struct Undo: ParsableCommand {
         let scanLock = try catalogue?.lockForScan(purpose: "undo \(planPath.display)")
         defer { withExtendedLifetime(scanLock) {} }
         var log = try catalogue.map { try PlanRunLog(catalogue: $0, kind: .undo, plan: plan, planPath: planPath, journal: journalPath) }
+        applier.interruption = Signals.interruptible(stopping: "after the operation under way")
 
         let r: UndoReport
         do {
@@ -197,7 +211,9 @@ struct Undo: ParsableCommand {
         log?.record.skipped = r.skipped.count
         log?.record.refused = r.left.count
         log?.record.failed = r.failed.count
-        if r.stoppedBy != nil {
+        if case .interrupted = r.stoppedBy {
+            log?.finish(status: .interrupted, outcome: "interrupted", error: r.stoppedBy)
+        } else if r.stoppedBy != nil {
             log?.finish(status: .failed, outcome: "stopped", error: r.stoppedBy)
         } else {
             log?.finish(status: r.isComplete ? .ok : .warnings, outcome: r.isComplete ? "complete" : "incomplete", error: nil)
@@ -208,6 +224,10 @@ struct Undo: ParsableCommand {
         for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
         for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
         for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left: \(d)\n") }
+        if case .interrupted(let signal) = r.stoppedBy {
+            Stderr.write("silomerge: stopped: \(r.stoppedBy!)\nRun `silomerge undo \(self.plan)` again to finish reversing.\n")
+            throw ExitCode(128 + signal)
+        }
         if let stop = r.stoppedBy { Stderr.write("silomerge: error: stopped: \(stop)\n"); throw ExitCode(ExitStatus.fatal) }
         if !r.left.isEmpty || !r.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
     }

@@ -228,7 +228,7 @@ struct CheckReport: Encodable {
         init?(_ s: Finding.State?) {
             guard let s else { return nil }
             size = s.size
-            mtime = s.mtimeNs.map { Timestamp.string(Date(timeIntervalSince1970: Double($0) / 1e9)) }
+            mtime = s.mtimeNs.map { Timestamp.string(nanoseconds: $0) }
             mtime_ns = s.mtimeNs
             sha256 = s.sha256?.hex
         }

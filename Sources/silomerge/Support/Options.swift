@@ -81,6 +81,10 @@ struct ScanFlags: ParsableArguments {
     @Flag(name: .customLong("rehash"), help: "Read every file again, even unchanged ones (a full fixity check).")
     var rehash = false
 
+    @Flag(name: .customLong("scan-for-xmp"), help: ArgumentHelp(
+        "Also search files whose structure holds no XMP (formats SiloMerge does not parse) for an XMP packet, as ExifTool's -scanForXMP does. Off by default: it reads up to a megabyte at each end of those files."))
+    var scanForXMP = false
+
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no notes (scan: no summary line either; audit still prints its report); warnings and errors are still shown.")
     var quiet = false
 
@@ -133,6 +137,7 @@ struct ScanFlags: ParsableArguments {
         var o = ScanOptions()
         o.hashMode = hashMode
         o.rehash = rehash
+        o.scanForXMP = scanForXMP
         if let jobs { o.jobs = jobs }
         o.followSymlinks = followSymlinks
         o.useDefaultIgnores = !noDefaultIgnores
