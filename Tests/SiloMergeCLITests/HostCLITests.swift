@@ -18,5 +18,8 @@ struct HostCLITests {
         // Without --host, this machine's id is not nas-1: refused too.
         #expect(try ws.run("scan", "s").status == 64)
         #expect(try ws.run("silos", "add", "t=s", "--host", "bad\u{1}name").status == 64)
+        // The list says which host a silo of another host is on.
+        let list = try ws.run("silos")
+        #expect(list.status == 0 && list.out.contains("(on host nas-1)"), "\(list.out)")
     }
 }

@@ -20,6 +20,8 @@ struct Silos: ParsableCommand {
             if silos.isEmpty { print("No silos in \(catalogue.location) yet."); return }
             let stats = try catalogue.analyse(DuplicateQuery(), top: 0).silos
             let width = max(8, silos.map(\.name.count).max()! + 2)
+            // Silos of another host say which: they are scanned there.
+            let here = try? HostIdentity.local()
             print(Format.pad("SILO", width) + Format.pad("PRIO", 6, right: true) + Format.pad("FILES", 10, right: true)
                   + Format.pad("SIZE", 12, right: true) + "  ROOT")
             for silo in silos {
@@ -27,7 +29,8 @@ struct Silos: ParsableCommand {
                 print(Format.pad(silo.name, width) + Format.pad(String(silo.priority), 6, right: true)
                       + Format.pad(Format.count(s?.files ?? 0), 10, right: true)
                       + Format.pad(Format.bytes(s?.bytes ?? 0), 12, right: true) + "  " + silo.root.display
-                      + (silo.adoptedPlan.map { "  (merged tree, adopted from plan \($0.prefix(12)))" } ?? ""))
+                      + (silo.adoptedPlan.map { "  (merged tree, adopted from plan \($0.prefix(12)))" } ?? "")
+                      + (silo.host.flatMap { $0.id == here?.id ? nil : "  (on host \($0))" } ?? ""))
             }
         }
     }
