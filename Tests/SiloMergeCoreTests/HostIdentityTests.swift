@@ -90,6 +90,19 @@ struct HostIdentityTests {
         #expect(try groups(store) == [["a/photo.jpg", "b/photo.jpg"]])
     }
 
+    @Test("check: a hard link that appears in another host's silo is a new duplicate there (two physical files)")
+    func newDuplicateAcrossHosts() throws {
+        let tree = try TestTree()
+        try tree.write("a/photo.jpg", bytes(3_000, seed: 9))
+        try tree.mkdir("b")
+        try scan(tree, [tree.silo("a")], host: alpha)
+        let (_, store) = try scan(tree, [tree.silo("b", priority: 2)], host: beta)
+        try tree.hardlink("b/photo.jpg", to: "a/photo.jpg")
+        let check = try CheckEngine(store: store, host: beta).check(silos: ["b"])
+        #expect(check.findings.map(\.kind).contains(.new))
+        #expect(check.findings.contains { $0.kind == .newDuplicate && $0.detail == "2 copies (was 1)" })
+    }
+
     @Test("the hash of a hard link is taken from the catalogue only from a silo of the same host")
     func linkedHashPerHost() throws {
         let tree = try TestTree()
