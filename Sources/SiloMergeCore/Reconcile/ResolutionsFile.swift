@@ -10,6 +10,14 @@ extension Resolutions {
     /// Every problem is an error with its line: an unknown or ambiguous asset, an unknown
     /// field, a value of the wrong kind.
     public static func load(path: String, lookup: (String) throws -> [SHA256Digest]) throws -> Resolutions {
+        // A sheet from `conflicts --format csv`, filled in.
+        if path.lowercased().hasSuffix(".csv") {
+            let bytes: [UInt8]
+            do { bytes = try InputFile.readBytes(path, limit: maximumFileSize) } catch {
+                throw ReconcileError(file: path, reason: error.reason)
+            }
+            return try ConflictSheet.parse(bytes, file: path, lookup: lookup)
+        }
         let text: String
         do { text = try InputFile.readText(path, limit: maximumFileSize) } catch {
             throw ReconcileError(file: path, reason: error.reason)

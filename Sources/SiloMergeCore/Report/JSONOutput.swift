@@ -214,6 +214,18 @@ public struct ConflictsJSON: Encodable {
         }
         try c.put(items, "conflicts")
         try c.put(["assets": summary.assets, "conflicts": summary.conflicts, "assets_with_conflicts": assets.count], "summary")
+        let digest = ConflictDigest(assets)
+        try c.put(Dictionary(uniqueKeysWithValues: digest.byField.map { ($0.field.rawValue, $0.conflicts) }), "by_field")
+        try c.put(digest.bySiloPair.map(PairJSON.init), "by_silo_pair")
+    }
+
+    struct PairJSON: Encodable {
+        let pair: ConflictDigest.Pair
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(pair.silos, "silos"); try c.put(pair.conflicts, "conflicts")
+            try c.put(Dictionary(uniqueKeysWithValues: pair.fields.map { ($0.key.rawValue, $0.value) }), "fields")
+        }
     }
 
     /// Values of one conflicting field, grouped by value (after normalisation), each with its sources.
@@ -287,6 +299,30 @@ public struct VerifyJSON: Encodable {
             var c = encoder.container(keyedBy: JSONKey.self)
             try c.put(p.kind.rawValue, "kind"); try c.encodePath(p.path)
             try c.encodeOrNull(p.expected, "expected"); try c.encodeOrNull(p.found, "found"); try c.encodeOrNull(p.detail, "detail")
+        }
+    }
+}
+
+/// `silomerge verify --bagit DIR --format json`.
+public struct BagJSON: Encodable {
+    public let bag: String
+    public let report: BagReport
+    public init(bag: String, report: BagReport) { self.bag = bag; self.report = report }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        try c.put(bag, "bag"); try c.encodeOrNull(report.version, "bagit_version"); try c.put(report.algorithms, "algorithms")
+        try c.put(report.payloadFiles, "payload_files"); try c.put(report.payloadBytes, "payload_bytes")
+        try c.put(report.checksumsVerified, "checksums_verified"); try c.put(report.bytesRead, "bytes_read")
+        try c.put(report.isComplete, "complete"); try c.put(report.isValid, "valid")
+        try c.put(report.problems.map(Problem.init), "problems")
+    }
+
+    struct Problem: Encodable {
+        let p: BagReport.Problem
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(p.kind.rawValue, "kind"); try c.put(p.path, "path"); try c.put(p.detail, "detail")
         }
     }
 }

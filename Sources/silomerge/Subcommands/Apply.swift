@@ -236,7 +236,7 @@ struct Undo: ParsableCommand {
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
-        usage: "silomerge verify <plan.json> [<options>]",
+        usage: "silomerge verify <plan.json> [<options>]\n       silomerge verify --bagit <bag> [--format text|json]",
         discussion: """
             BagIt's "complete and valid" for a tree built by `silomerge apply`: every
             file the plan put in the target exists (not as a symlink) and holds the
@@ -247,13 +247,23 @@ struct Verify: ParsableCommand {
             deeper than PATH_MAX verify too. It does not need the catalogue. It waits
             for no one: while an apply or undo of the plan runs, it is refused at once.
 
+            --bagit DIR validates a BagIt bag instead (RFC 8493, as the Library of
+            Congress `bagit` validator does): complete (bagit.txt and data/ present,
+            every file a manifest names exists, every payload file is in every payload
+            manifest, Payload-Oxum matches) and valid (every checksum of every manifest
+            and tag manifest matches; md5, sha1, sha256, sha512...). Any bag, not only
+            those `silomerge export --format bagit --plan` makes.
+
             Exit codes: 0 complete and valid; 3 files missing or unexpected; 4 a file's
             content differs (corruption); 2 could not run.
             """
     )
 
     @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
+    var plan: String?
+
+    @Option(name: .customLong("bagit"), help: ArgumentHelp("Validate this BagIt bag instead of a plan's tree.", valueName: "bag"))
+    var bagit: String?
 
     @Option(name: .customLong("journal"), help: ArgumentHelp("The plan's journal (default: PLAN.journal).", valueName: "file"))
     var journal: String?
@@ -261,10 +271,17 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("format"), help: "text or json.")
     var format: Check.Style = .text
 
+    func validate() throws {
+        if (plan == nil) == (bagit == nil) { throw ValidationError("give a plan, or --bagit with a bag folder (not both)") }
+        if bagit != nil && journal != nil { throw ValidationError("--journal goes with a plan, not with --bagit") }
+    }
+
     func run() throws {
-        let planPath = Posix.absolute(FilePath(self.plan))
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let journalPath = Posix.absolute(FilePath(journal ?? self.plan + ".journal"))
+        if let bagit { return try verifyBag(bagit) }
+        let planFile = self.plan!
+        let planPath = Posix.absolute(FilePath(planFile))
+        let plan = try PlanFile.read(FilePath(planFile))
+        let journalPath = Posix.absolute(FilePath(journal ?? planFile + ".journal"))
         let lock = try PlanLock(journal: journalPath, purpose: "verify \(planPath.display)", shared: true)
         defer { withExtendedLifetime(lock) {} }
         let r = try PlanVerifier.verify(plan, journal: journalPath)
@@ -274,7 +291,7 @@ struct Verify: ParsableCommand {
         case .text:
             let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
+            print("Verified \(plan.targetRoot.display) against \(planFile): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
                   + "(\(Format.bytes(r.bytesRead)) read): \(state).")
             for p in r.problems.prefix(100) {
                 var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"
@@ -286,6 +303,29 @@ struct Verify: ParsableCommand {
         }
         if !r.isValid { throw ExitCode(ExitStatus.corruption) }
         if !r.isComplete || r.hasUnexpected { throw ExitCode(ExitStatus.changes) }
+    }
+
+    func verifyBag(_ folder: String) throws {
+        let line = ProgressLine(quiet: format == .json)
+        let r: BagReport
+        do {
+            defer { line.clear() }
+            r = try BagItValidator.validate(FilePath(folder), progress: line.isEnabled ? { @Sendable done, total in line.show("checking \(done)/\(total)") } : nil)
+        } catch let e as BagItValidator.Failure {
+            throw CLIError.fatal("\(e)")
+        }
+        switch format {
+        case .json:
+            print(try JSONOutput.string(BagJSON(bag: folder, report: r)))
+        case .text:
+            let state = r.isValid ? "complete and valid" : r.isComplete ? "complete, INVALID" : "INCOMPLETE"
+            print("Bag \(folder) (BagIt \(r.version ?? "?"), \(r.algorithms.joined(separator: ", "))): \(Format.plural(r.payloadFiles, "payload file")), "
+                  + "\(Format.bytes(r.payloadBytes)); \(Format.plural(r.checksumsVerified, "checksum")) match (\(Format.bytes(r.bytesRead)) read): \(state).")
+            for p in r.problems.prefix(100) { print("  \(Format.pad(p.kind.rawValue, 11)) \(p.path)  \(p.detail)") }
+            if r.problems.count > 100 { print("  … \(r.problems.count - 100) more (--format json)") }
+        }
+        if !r.isComplete { throw ExitCode(ExitStatus.changes) }
+        if !r.isValid { throw ExitCode(ExitStatus.corruption) }
     }
 }
 

@@ -32,9 +32,10 @@ struct Reconcile: ParsableCommand {
             For every distinct content, each field gets one value from the values of all
             its copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP
             settled on (in the Metadata Working Group's order), then their silo's
-            manifest; copies in silo priority order. Values that agree (after normalising
-            white space, Unicode and case of list items) are `agreed`; values that differ
-            are settled by the field's policy (`resolved`) or left as a `conflict`:
+            manifest; copies in silo priority order. Values that agree (after
+            normalising white space, Unicode and case of list items) are `agreed`;
+            values that differ are settled by the field's policy (`resolved`) or left as
+            a `conflict`:
 
               union     keywords, creator: every value, de-duplicated case-insensitively
               priority  title and fields not named: the highest-priority silo's value
@@ -82,9 +83,9 @@ struct Conflicts: ParsableCommand {
         abstract: "List metadata fields whose copies disagree and no policy settles.",
         usage: "silomerge conflicts [<options>]",
         discussion: """
-            Reconciles first (see `silomerge reconcile --help`), then lists each conflict:
-            the asset (the first 12 hex digits of its SHA-256), the field, and every value
-            with where it came from (silo, path, origin, tag).
+            Reconciles first (see `silomerge reconcile --help`), then lists each
+            conflict: the asset (the first 12 hex digits of its SHA-256), the field, and
+            every value with where it came from (silo, path, origin, tag).
 
             To settle them, write a resolutions file and pass it to any command that
             reconciles:
@@ -92,6 +93,17 @@ struct Conflicts: ParsableCommand {
               silomerge conflicts --template > decisions.yml   # values commented out
               $EDITOR decisions.yml                            # uncomment what to keep
               silomerge conflicts --resolutions decisions.yml  # checks it; lists the rest
+
+            Or in a spreadsheet: --format csv writes one row per asset and field with
+            the competing values side by side (value_1, sources_1, value_2, ...); put
+            the number of the value to keep in `decision`, or your own value in
+            `custom_value`, save as CSV (UTF-8; "," or ";" separated) and pass it back:
+
+              silomerge conflicts --format csv > decisions.csv
+              silomerge conflicts --resolutions decisions.csv
+
+            The sheet is checked like a YAML file (the field's type and range, the asset
+            known), each error naming the row; rows left empty stay in conflict.
 
             Exit codes: 0 no conflict remains; 3 conflicts remain (listed); 64 a bad
             resolutions file or configuration. --template exits 0.
@@ -103,9 +115,9 @@ struct Conflicts: ParsableCommand {
             """
     )
 
-    enum Style: String, ExpressibleByArgument, CaseIterable { case table, json }
+    enum Style: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
-    @Option(name: .customLong("format"), help: "table or json.")
+    @Option(name: .customLong("format"), help: "table, json or csv (a sheet to decide in, read back by --resolutions FILE.csv).")
     var format: Style = .table
 
     @Flag(name: .customLong("template"), help: "Print a resolutions file to edit instead of the list.")
@@ -130,6 +142,7 @@ struct Conflicts: ParsableCommand {
         switch format {
         case .json: out.write(try ConflictText.json(found, summary: summary))
         case .table: out.write(ConflictText.table(found, summary: summary))
+        case .csv: out.write(ConflictSheet.write(found))
         }
         // Scripts can tell: 3 while a person still has something to decide.
         if summary.conflicts > 0 { out.flush(); throw ExitCode(ExitStatus.changes) }
@@ -164,6 +177,17 @@ enum ConflictText {
             }
             out += "\n"
         }
+        // Classes of conflicts, so a person can settle them by rule (reconcile: in --config).
+        let digest = ConflictDigest(assets)
+        out += "BY FIELD: " + digest.byField.map { "\($0.field.rawValue) \(Format.count($0.conflicts))" }.joined(separator: ", ") + "\n"
+        out += "BY SILO PAIR (which silos disagree, on what):\n"
+        for p in digest.bySiloPair.prefix(10) {
+            let who = p.silos[0] == p.silos[1] ? "\(p.silos[0]) (within itself)" : p.silos.joined(separator: " × ")
+            let on = p.fields.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+            out += "  \(Format.pad(who, 32)) \(Format.plural(p.conflicts, "conflict")): \(on.joined(separator: ", "))\n"
+        }
+        if digest.bySiloPair.count > 10 { out += "  … \(digest.bySiloPair.count - 10) more pairs (--format json)\n" }
+        out += "\n"
         let count = summary.conflicts
         out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.plural(summary.assets, "distinct content")). "
         out += "Settle them: silomerge conflicts --template > decisions.yml, edit, then --resolutions decisions.yml\n"
