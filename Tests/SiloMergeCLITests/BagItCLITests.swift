@@ -127,6 +127,14 @@ struct BagItCLITests {
         #expect(try bagitValidator(bag).status != 0)
         try FileManager.default.moveItem(at: ws.url.appendingPathComponent("aside"), to: victim)
 
+        // A symbolic link in the payload is not a payload file, and is never followed.
+        try FileManager.default.createSymbolicLink(atPath: bag.appendingPathComponent("data/evil").path, withDestinationPath: "/etc/passwd")
+        r = try ws.run("verify", "--bagit", "bag")
+        #expect(r.status == 3, "\(r.out)")
+        #expect(r.out.contains("data/evil  is a symbolic link, not a file"), "\(r.out)")
+        #expect(!r.out.contains("oxum"), "the link's target was not counted: \(r.out)")
+        try FileManager.default.removeItem(at: bag.appendingPathComponent("data/evil"))
+
         // A manifest line that escapes the bag is refused, never opened.
         let manifest = bag.appendingPathComponent("manifest-sha256.txt")
         let honest = try Data(contentsOf: manifest)
@@ -239,5 +247,65 @@ struct PlanRelativeExportCLITests {
         // A plan from another catalogue is refused.
         let other = try ws.run("export", "--format", "exiftool", "--plan", "plan.json", "--catalog", "other.sqlite", "-o", "x.json")
         #expect(other.status != 0, "\(other.out)")
+    }
+}
+
+@Suite("export --format csv --profile: DAM import sheets of the merged tree")
+struct DAMProfileCLITests {
+    /// RFC 4180 rows of a sheet (BOM removed), through Python's csv module.
+    func rows(_ url: URL) throws -> [[String]] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import csv,json,sys; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8-sig')))))", url.path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return try JSONSerialization.jsonObject(with: data) as! [[String]]
+    }
+
+    @Test("each profile: the DAM's first column and headers, its list separator, date form and BOM rule; one row per merged file, paths relative to the target")
+    func profiles() throws {
+        let ws = try BagItCLITests().applied()
+        let jsonl = String(decoding: try ws.run("export", "--config", "silomerge.yml", "--format", "jsonl").stdout, as: UTF8.self)
+        let assets = jsonl.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        // An asset with several keywords shows each DAM's list separator.
+        let listed = assets.first { ((($0["fields"] as? [String: Any])?["keywords"] as? [String: Any])?["value"] as? [String])?.count ?? 0 >= 2 }
+        let keywords = (((listed?["fields"] as? [String: Any])?["keywords"] as? [String: Any])?["value"] as? [String]) ?? []
+        #expect(keywords.count >= 2, "Fixtures hold an asset with two keywords or more")
+        let plan = try json(Array(try Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        let placed = Set((plan["operations"] as! [[String: Any]]).filter { ["copy", "move", "hardlink", "reflink"].contains($0["kind"] as? String ?? "") }
+            .compactMap { $0["destination"] as? String })
+
+        let expected: [(String, [String], String, Bool)] = [
+            ("aem", ["assetPath", "dc:title {{String}}", "dc:description {{String}}", "dc:subject {{String: MULTI}}"], "|", false),
+            ("resourcespace", ["Original filename", "Title", "Caption", "Keywords"], ", ", false),
+            ("canto", ["File Name", "Description", "Keywords"], ";", false),
+            ("bynder", ["Asset Name", "Asset Description", "Brand", "Date Created", "Copyright", "Tags", "Path to Assets", "Archived"], ",", false),
+            ("generic", ["path", "sha256", "title", "description", "keywords"], "; ", true),
+        ]
+        for (profile, header, separator, bom) in expected {
+            let r = try ws.run("export", "--config", "silomerge.yml", "--format", "csv", "--profile", profile, "--plan", "plan.json", "-o", "\(profile).csv")
+            #expect(r.status == 0, "\(profile): \(r.stderr)")
+            let url = ws.url.appendingPathComponent("\(profile).csv")
+            let bytes = try Data(contentsOf: url)
+            #expect(bytes.starts(with: [0xEF, 0xBB, 0xBF]) == bom, "\(profile): BOM")
+            let sheet = try rows(url)
+            #expect(Array(sheet[0].prefix(header.count)) == header, "\(profile): \(sheet[0])")
+            #expect(sheet.count - 1 == placed.count, "\(profile): one row per merged file")
+            let joined = keywords.joined(separator: separator)
+            #expect(sheet.contains { $0.contains(joined) }, "\(profile): keywords joined with '\(separator)'")
+            for row in sheet.dropFirst() {
+                switch profile {
+                case "aem": #expect(row[0].hasPrefix("/content/dam/silomerge/") && placed.contains(String(row[0].dropFirst(23))), "\(row[0])")
+                case "resourcespace", "canto": #expect(placed.contains { ($0 as NSString).lastPathComponent == row[0] }, "\(row[0])")
+                case "generic": #expect(placed.contains(row[0]), "\(row[0])")
+                default: #expect(placed.contains(row[6]), "\(row[6])")
+                }
+            }
+        }
+        let bad = try ws.run("export", "--format", "csv", "--profile", "aem", "-o", "x.csv")
+        #expect(bad.status == 64 && bad.stderr.contains("--plan"), "\(bad.stderr)")
     }
 }

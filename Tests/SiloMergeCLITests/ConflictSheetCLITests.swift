@@ -145,3 +145,59 @@ struct ConflictSheetCLITests {
         #expect(table.out.contains("BY SILO PAIR"), "\(table.out)")
     }
 }
+
+@Suite("reconcile: rules: decisions for classes of conflicts, scoped by silo, path and format")
+struct ReconcileRulesCLITests {
+    func config(_ ws: Workspace, rules: String) throws {
+        let base = try String(contentsOf: ws.url.appendingPathComponent("silomerge.yml"), encoding: .utf8)
+        try ws.write("rules.yml", base + "  rules:\n" + rules)
+    }
+
+    func exported(_ ws: Workspace) throws -> [[String: Any]] {
+        let r = try ws.run("export", "--format", "jsonl")
+        #expect(r.status == 0, "\(r.stderr)")
+        return String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+    }
+
+    @Test("prefer a kind of source or a silo: the class is settled with the rule named; out of scope, nothing changes; a bad rule is refused with its line")
+    func rules() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "-q", "--config", "silomerge.yml").status == 0)
+        let before = (try json(try ws.run("conflicts", "--format", "json").stdout) as! [String: Any])["conflicts"] as! [[String: Any]]
+        #expect(before.count >= 3)
+
+        // Out of scope (no asset has a copy in that silo): nothing changes.
+        try config(ws, rules: "    - field: rights\n      prefer: sidecar\n      silo: legal\n")
+        var r = try ws.run("conflicts", "--config", "rules.yml", "--format", "json")
+        #expect(((try json(r.stdout) as! [String: Any])["conflicts"] as! [[String: Any]]).count == before.count)
+
+        // Rights: trust the sidecars; gps: trust what is embedded in the files.
+        try config(ws, rules: "    - field: rights\n      prefer: sidecar\n    - field: gps\n      prefer: [embedded, sidecar]\n")
+        r = try ws.run("conflicts", "--config", "rules.yml", "--format", "json")
+        let after = (try json(r.stdout) as! [String: Any])["conflicts"] as! [[String: Any]]
+        #expect(after.count < before.count, "\(after.map { $0["field"] ?? "" })")
+        // Every conflict settled by a rule took a value from a source the rule prefers.
+        for asset in try exported(ws) {
+            for (name, entry) in asset["fields"] as! [String: [String: Any]] {
+                guard let rule = entry["rule"] as? String, rule.hasPrefix("rule ") else { continue }
+                #expect(["rights", "gps"].contains(name), "\(name): \(rule)")
+                let sources = entry["sources"] as! [[String: Any]]
+                let wanted = name == "rights" ? ["sidecar"] : ["xmp", "exif", "iptc", "quicktime"]
+                let matching = sources.filter { wanted.contains($0["origin"] as! String) }.map { "\($0["value"] ?? "")" }
+                #expect(matching.contains("\(entry["value"] ?? "")"), "\(name): \(entry["value"] ?? "") not from \(wanted)")
+                #expect(entry["status"] as? String == "resolved")
+                #expect(rule == (name == "rights" ? "rule 1: prefer sidecar" : "rule 2: prefer embedded, then sidecar"), "\(rule)")
+            }
+        }
+        // Remembered like the policies: a later run without --config keeps them.
+        r = try ws.run("conflicts", "--format", "json")
+        #expect(((try json(r.stdout) as! [String: Any])["conflicts"] as! [[String: Any]]).count == after.count)
+
+        // A rule naming an unknown preference is refused with the file and line.
+        try config(ws, rules: "    - field: rights\n      prefer: the boss\n")
+        r = try ws.run("conflicts", "--config", "rules.yml")
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(r.stderr.contains("rules.yml:") && r.stderr.contains("'the boss' is not a preference"), "\(r.stderr)")
+    }
+}

@@ -56,3 +56,42 @@ struct ReportCLITests {
         #expect(!FileManager.default.fileExists(atPath: ws.url.appendingPathComponent("no-such-folder").path))
     }
 }
+
+@Suite("report: the section for management")
+struct ReportManagementCLITests {
+    @Test("trends per run, reclaimable by type and age, conflicts by field and silo pair, decisions, and with --plan the plan's operations and what stays behind")
+    func management() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "-q", "--config", "silomerge.yml").status == 0)
+        _ = try ws.run("check", "-q")
+        let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts")
+        #expect(made.status == 0, "\(made.stderr)")
+        var r = try ws.run("report", "--html", "r.html", "--plan", "plan.json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let page = try String(contentsOf: ws.url.appendingPathComponent("r.html"), encoding: .utf8)
+        #expect(page.contains("id=\"management\""))
+        // Two finished runs (the scan and the check): two trend rows.
+        let trends = page.components(separatedBy: "id=\"t-trends\"")[1].components(separatedBy: "</table>")[0]
+        #expect(trends.components(separatedBy: "<tr").count - 2 == 2, "\(trends.prefix(300))")
+        // Conflicts by field, as `conflicts --format json` counts them.
+        let doc = try json(try ws.run("conflicts", "--format", "json").stdout) as! [String: Any]
+        let fields = page.components(separatedBy: "id=\"t-conflict-fields\"")[1].components(separatedBy: "</table>")[0]
+        for (field, count) in doc["by_field"] as! [String: Int] {
+            #expect(fields.contains(">\(field)<") && fields.contains(">\(count)<"), "\(field) \(count)")
+        }
+        // The plan: each operation kind with its count, as plan.json holds them.
+        let plan = try json(Array(try Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        var kinds: [String: Int] = [:]
+        for op in plan["operations"] as! [[String: Any]] { kinds[op["kind"] as! String, default: 0] += 1 }
+        let ops = page.components(separatedBy: "id=\"t-plan-ops\"")[1].components(separatedBy: "</table>")[0]
+        for (kind, count) in kinds { #expect(ops.contains(">\(kind)<") && ops.contains(">\(count)<"), "\(kind) \(count)") }
+        #expect(page.contains("left behind in the silos"))
+        // Reclaimable by type: the jpeg duplicates are there.
+        #expect(page.contains("Reclaimable bytes by file type"))
+        // Without a plan, no plan part.
+        r = try ws.run("report", "--html", "r2.html")
+        #expect(r.status == 0)
+        #expect(!(try String(contentsOf: ws.url.appendingPathComponent("r2.html"), encoding: .utf8)).contains("The merge plan"))
+    }
+}

@@ -240,7 +240,7 @@ public enum BagItValidator {
                     continue
                 }
                 let path = folder + "/" + text
-                switch Posix.stat(at: dirfd(stream), text) {
+                switch Posix.lstat(at: dirfd(stream), text) {
                 case .success(let st) where st.kind == .directory: stack.append(path)
                 case .success(let st) where st.kind == .regular: files[path] = st.size
                 case .success(let st): report(path, "is a \(st.kind.label), not a file")

@@ -16,11 +16,14 @@ public enum FieldStatus: String, Sendable, Codable, Hashable {
 public enum DecisionRule: Sendable, Codable, Hashable, CustomStringConvertible {
     case policy(ReconcilePolicy)
     case manual
+    /// A rule of the configuration (`ReconcileRule.label`: "rule 2: prefer silo legal").
+    case rule(String)
 
     public var description: String {
         switch self {
         case .policy(let p): p.rawValue
         case .manual: "manual"
+        case .rule(let label): label
         }
     }
 
@@ -28,6 +31,7 @@ public enum DecisionRule: Sendable, Codable, Hashable, CustomStringConvertible {
         let text = try decoder.singleValueContainer().decode(String.self)
         switch text {
         case "manual": self = .manual
+        case let t where t.hasPrefix("rule "): self = .rule(t)
         default:
             guard let p = ReconcilePolicy(rawValue: text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown rule \(text)"))

@@ -42,6 +42,8 @@ public struct HTMLReportData: Sendable {
     public var openFindings: [OpenFindingRow] = []
     /// How many are open in all.
     public var totalOpenFindings = 0
+    /// Trends, reclaimable space by type and age, conflicts by class, decisions, the plan.
+    public var management: Management?
 
     public init(title: String, generatedAt: Date, toolVersion: String, catalogue: String, figures: Figures,
                 silos: [SiloRow], overlap: [OverlapCell], formats: [FormatRow],

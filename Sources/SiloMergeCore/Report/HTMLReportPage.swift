@@ -36,6 +36,7 @@ struct HTMLPage {
                 nav(),
                 .main(
                     summary(),
+                    management(),
                     silos(),
                     overlap(),
                     formats(),
@@ -66,10 +67,11 @@ struct HTMLPage {
     }
 
     func nav() -> Body {
-        let links: [(String, String)] = [
-            ("summary", "Summary"), ("silos", "Silos"), ("overlap", "Overlap"), ("formats", "Formats"),
+        var links: [(String, String)] = [
+            ("summary", "Summary"), ("management", "Management"), ("silos", "Silos"), ("overlap", "Overlap"), ("formats", "Formats"),
             ("groups", "Duplicate groups"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
         ]
+        if data.management == nil { links.removeAll { $0.0 == "management" } }
         return .nav(cls("toc"), attr("aria-label", "Sections"),
             .ul(.forEach(links) { id, label in
                 .li(.a(attr("href", "#" + id), text(label)))

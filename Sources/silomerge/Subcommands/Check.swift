@@ -122,7 +122,7 @@ struct Check: ParsableCommand {
             try runAccept(catalogue)
             return
         }
-        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
         var options = CheckOptions()
         options.scan.rehash = rehash
         options.scan.verifyFraction = verifyFraction

@@ -28,10 +28,13 @@ struct Export: ParsableCommand {
                         --import-manifest), never on the silos
               xmp       an XMP sidecar per content (<first 16 hex of sha256>.xmp) into
                         a folder
-            With --plan PLAN, exiftool and xmp name the files as they sit in the merged
-            tree: SourceFile is relative to the target (apply it from there: cd TARGET
-            && exiftool -j=tags.json -overwrite_original -r .), and xmp writes PATH.xmp
-            at each file's place, as DAMs and Lightroom pair them.
+            --profile aem|resourcespace|canto|bynder|generic (with --format csv --plan)
+            writes the import sheet that DAM documents: its columns, list separators,
+            date format and encoding, one row per merged file (see the README). With
+            --plan PLAN, exiftool and xmp name the files as they sit in the merged tree:
+            SourceFile is relative to the target (apply it from there: cd TARGET &&
+            exiftool -j=tags.json -overwrite_original -r .), and xmp writes PATH.xmp at
+            each file's place, as DAMs and Lightroom pair them.
               bagit     with --plan PLAN -o DIR: a complete BagIt 1.0 bag (RFC 8493) of
                         the tree the plan built: data/ holds every file the plan put
                         in the target (copied and verified, or --payload hardlink),
@@ -73,6 +76,14 @@ struct Export: ParsableCommand {
         "With --plan: copy (read, verify, write; default) or hardlink (same file system, nothing read).", valueName: "copy|hardlink"))
     var payload: BagPayload = .copy
 
+    @Option(name: .customLong("profile"), help: ArgumentHelp(
+        "--format csv with --plan: a DAM's import sheet (generic, aem, resourcespace, canto, bynder).", valueName: "dam"))
+    var profile: DAMProfile?
+
+    @Option(name: .customLong("dam-root"), help: ArgumentHelp(
+        "--profile aem: the repository folder the merged tree goes to (default /content/dam/silomerge).", valueName: "path"))
+    var damRoot = "/content/dam/silomerge"
+
     @Flag(name: .customLong("replace"), help: "--format xmp: replace sidecars in the folder that differ (default: refuse).")
     var replace = false
 
@@ -80,7 +91,11 @@ struct Export: ParsableCommand {
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
-        if plan != nil && !(format == .bagit || format == .exiftool || format == .xmp) {
+        if profile != nil && format != .csv { throw ValidationError("--profile goes with --format csv") }
+        if profile != nil && plan == nil {
+            throw ValidationError("--profile names the files as they sit in the merged tree: give the plan with --plan")
+        }
+        if plan != nil && !(format == .bagit || format == .exiftool || format == .xmp || (format == .csv && profile != nil)) {
             throw ValidationError("--plan goes with --format bagit, exiftool or xmp (the files as they sit in the merged tree)")
         }
         if plan != nil && format == .bagit && (output == nil || output == "-") { throw ValidationError("--format bagit --plan writes a bag folder: give it with -o") }
@@ -106,6 +121,8 @@ struct Export: ParsableCommand {
                 throw CLIError.fatal("--plan \(plan) was not made from this catalogue: " + problems.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; "))
             }
             exportOptions.placements = ExportOptions.placements(of: made)
+            exportOptions.profile = profile
+            exportOptions.damRoot = damRoot
         }
         let writer = try ExportWriter(format: format, destination: destination, options: exportOptions)
         let reconciled = try options.run(catalogue, config: config) { try writer.write($0) }
@@ -157,3 +174,5 @@ struct Export: ParsableCommand {
 }
 
 extension BagPayload: ExpressibleByArgument {}
+
+extension DAMProfile: ExpressibleByArgument {}

@@ -20,7 +20,7 @@ struct ReconcileOptions: ParsableArguments {
 
     func run(_ catalogue: any CatalogueStore, config: SiloMergeConfiguration?,
              each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
-        try Reconciliation.run(store: catalogue, policies: config?.reconcile, resolutionsFile: resolutions, each: each)
+        try Reconciliation.run(store: catalogue, policies: config?.reconcile, rules: config?.reconcileRules, resolutionsFile: resolutions, each: each)
     }
 }
 

@@ -83,10 +83,17 @@ public struct ExportOptions: Sendable, Hashable {
     /// left in the silos are not named), and xmp writes `PATH.xmp` at the same relative place in
     /// its folder, the name DAMs and Lightroom pair with `PATH`.
     public var placements: [SHA256Digest: [RelativePath]]?
+    /// csv: a DAM's import sheet (one row per placed file; needs `placements`).
+    public var profile: DAMProfile?
+    /// The `aem` profile's repository folder the merged tree is uploaded to.
+    public var damRoot: String
 
-    public init(replaceDifferentSidecars: Bool = false, placements: [SHA256Digest: [RelativePath]]? = nil) {
+    public init(replaceDifferentSidecars: Bool = false, placements: [SHA256Digest: [RelativePath]]? = nil,
+                profile: DAMProfile? = nil, damRoot: String = "/content/dam/silomerge") {
         self.replaceDifferentSidecars = replaceDifferentSidecars
         self.placements = placements
+        self.profile = profile
+        self.damRoot = damRoot
     }
 
     /// Where each content of `plan` sits in its target: the destinations of the operations that

@@ -63,15 +63,16 @@ public final class ExportWriter {
         }
         var temporaryParent = FilePath(NSTemporaryDirectory())
         if case .file(let p) = destination { temporaryParent = ExportFileOps.parent(of: p) }
-        formatWriter = Self.formatWriter(for: format, temporaryParent: temporaryParent)
+        formatWriter = Self.formatWriter(for: format, options: options, temporaryParent: temporaryParent)
         try guarded { try formatWriter.begin(sink) }
     }
 
     /// The writer of each format.
-    static func formatWriter(for format: ExportFormat, temporaryParent: FilePath) -> any ExportFormatWriter {
+    static func formatWriter(for format: ExportFormat, options: ExportOptions, temporaryParent: FilePath) -> any ExportFormatWriter {
         switch format {
         case .jsonl: JSONLFormatWriter()
-        case .csv: CSVFormatWriter()
+        case .csv:
+            if let profile = options.profile { DAMProfileWriter(profile: profile, damRoot: options.damRoot) } else { CSVFormatWriter() }
         case .exiftool: ExifToolFormatWriter()
         case .xmp: XMPFormatWriter()
         case .bagit: BagItFormatWriter(temporaryParent: temporaryParent)
