@@ -32,11 +32,15 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // The system calls Swift cannot reach through Glibc/Darwin (renameat2 RENAME_NOREPLACE,
+        // FICLONE, FIDEDUPERANGE, copy_file_range, fstatfs), with fallbacks off Linux.
+        .target(name: "CSiloMergeShims"),
         .target(
             name: "SiloMergeCore",
             dependencies: [
                 "COpenSSL",
                 "CZlib",
+                "CSiloMergeShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -63,9 +67,21 @@ let package = Package(
         // The benchmark: generates its own corpus, times silomerge against peers (jdupes,
         // rdfind, rmlint) in the same run. `swift run -c release silomerge-bench --help`.
         .executableTarget(name: "silomerge-bench"),
+        // Helpers the test suites share (temporary trees of silos, deterministic bytes, the
+        // fixtures). Not a product.
+        .target(
+            name: "SiloMergeTestSupport",
+            dependencies: ["SiloMergeCore"],
+            path: "Tests/SiloMergeTestSupport"
+        ),
         .testTarget(
             name: "SiloMergeCoreTests",
-            dependencies: ["SiloMergeCore"]
+            dependencies: ["SiloMergeCore", "CSiloMergeShims", "SiloMergeTestSupport"]
+        ),
+        // The store protocols' contract, run against every backend (Tests/CatalogueContractTests/Backends.swift).
+        .testTarget(
+            name: "CatalogueContractTests",
+            dependencies: ["SiloMergeCore", "SiloMergeTestSupport"]
         ),
         .testTarget(
             name: "SiloMergePostgresTests",

@@ -197,4 +197,19 @@ struct RememberedSettingsCLITests {
         try ws.write("bad.yml", "9508fa571338:\n  date_created: yesterday\n")
         #expect(try ws.run("conflicts", "--resolutions", "bad.yml").stderr.contains("bad.yml:2: date_created: expected a date"))
     }
+
+    @Test("Every command refuses a postgresql:// catalogue this build cannot open (exit 64), naming it without its password, writing nothing")
+    func postgresURLRefused() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        let before = try FileManager.default.contentsOfDirectory(atPath: ws.url.path).sorted()
+        for command in everyCommand {
+            let r = try silomerge(command + ["--catalog", "postgresql://auditor:hunter2@db.example/silos"], in: ws.url)
+            #expect(r.status == 64, "\(command): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("cannot use the catalogue postgresql://auditor@db.example/silos: a catalogue on a PostgreSQL server is not built into this SiloMerge yet"),
+                    "\(command): \(r.stderr)")
+            #expect(!r.stderr.contains("hunter2") && !r.out.contains("hunter2"), "\(command) showed the password")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.url.path).sorted() == before)
+    }
 }

@@ -5,6 +5,7 @@ import GRDB
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 // MARK: - Locks
 

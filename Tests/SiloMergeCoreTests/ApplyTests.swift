@@ -4,6 +4,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 // MARK: - Fixture
 

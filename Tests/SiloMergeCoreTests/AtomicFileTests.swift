@@ -4,6 +4,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 /// Export, the HTML report and plan files write through `AtomicFile`: the same crash and
 /// full-disk injection that proves `apply` proves them. A crash at any step leaves the old file

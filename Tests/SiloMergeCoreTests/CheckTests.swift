@@ -3,6 +3,7 @@ import GRDB
 import Synchronization
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Consistency checks")
 struct CheckTests {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// An XMP packet with a title and keywords, as a sidecar or a standalone .xmp file.
 func xmpPacket(title: String, keywords: [String] = [], creator: String? = nil) -> String {

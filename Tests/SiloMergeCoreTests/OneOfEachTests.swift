@@ -4,6 +4,7 @@ import Testing
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import SiloMergeTestSupport
 
 /// One time formatter and one XML escaper, used by every writer.
 @Suite("One of each: the nanosecond time formatter and the XML escaper")

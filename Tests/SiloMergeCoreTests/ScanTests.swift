@@ -4,6 +4,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 @Suite("Scanning silos into the catalogue")
 struct ScanTests {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 private func names(_ list: String...) -> [[UInt8]] { list.map { Array($0.utf8) } }
 private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

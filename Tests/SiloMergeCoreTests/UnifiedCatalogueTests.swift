@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// Scans a copy of the bundled Fixtures with their configuration (manifests, policies).
 private final class FixtureCatalogue {

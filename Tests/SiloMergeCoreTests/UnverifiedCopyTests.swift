@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Plan: a copy whose content is not the one last verified is never planned")
 struct UnverifiedCopyTests {

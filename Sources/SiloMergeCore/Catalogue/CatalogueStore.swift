@@ -1,56 +1,48 @@
 import Foundation
 
-/// The catalogue behind a small interface, so the scanner and the reports do not depend on
-/// SQLite. `SQLiteCatalogue` is the implementation today; a shared PostgreSQL catalogue written
-/// by scanners on many hosts would implement the same operations (the SQL is portable apart
-/// from temporary tables, which become per-run tables there).
-///
-/// Implementations are used from many threads at once: walkers read folder listings while
-/// hashing workers write results.
-public protocol CatalogueStore: AnyObject, Sendable {
-    /// Where the catalogue lives, for messages.
-    var location: String { get }
+// The catalogue behind small protocols, one per concern, so the stages and the reports do not
+// depend on SQLite, and a second backend (the shared PostgreSQL catalogue of issue #13, written
+// by scanners on many hosts) is an implementation, not a fork. Each protocol can be implemented
+// and tested alone (see Tests/CatalogueContractTests); `CatalogueStore` composes them.
+//
+// Implementations are used from many threads at once: walkers read folder listings while
+// hashing workers write results. Nothing here names a backend's mechanism (temporary tables,
+// index hints, transactions): writes come in batches, streams are ordered and read in bounded
+// memory, and a file's identity is (host, device, inode) (see `PhysicalFileID`).
 
-    /// Takes the catalogue for one scan at a time; released when the lock is dropped.
+/// Takes the catalogue for one scan, check or apply at a time.
+public protocol ScanLocking: AnyObject, Sendable {
+    /// Takes the catalogue for one scan at a time; released when the lock is dropped. Runs a
+    /// killed process left `running` are marked `interrupted`.
     func lockForScan() throws -> ScanLock
+}
 
-    // MARK: Silos
+/// The silos: names, roots, priorities, rules and hosts.
+public protocol SiloRegistry: AnyObject, Sendable {
     func silos() throws -> [Silo]
-    /// Adds or updates silos by name (root, priority, rules) and returns them as stored.
+    /// Adds or updates silos by name (root, priority, rules, host) and returns them as stored.
     func registerSilos(_ definitions: [SiloDefinition]) throws -> [Silo]
     func removeSilo(named name: String) throws
+}
 
-    // MARK: Runs
+/// The record of every scan, check, apply and undo.
+public protocol RunLog: AnyObject, Sendable {
     func beginRun(kind: RunKind, hashMode: String, options: String, silos: [String]) throws -> Int64
     func finishRun(_ id: Int64, status: RunStatus, counts: RunCounts, errorMessage: String?) throws
     /// Records a run that is still `running` as `interrupted` (nothing when it already ended).
     func markInterrupted(_ id: Int64, counts: RunCounts, reason: String) throws
     func runs(limit: Int?) throws -> [RunRecord]
+}
 
-    // MARK: Scanning
+/// Where a scan writes: batches of changes, diagnostics, manifests.
+public protocol ScanSink: AnyObject, Sendable {
     /// Drops secondary indexes for a bulk load (a first scan); `restoreIndexes` builds them
     /// again. A store without such indexes does nothing.
     func deferIndexes() throws
     func restoreIndexes() throws
-    /// How many files the catalogue holds per silo id.
-    func fileCounts() throws -> [Int64: Int]
-    /// Prepares per-run scratch state.
-    func beginWalk(runID: Int64) throws
-    /// A reader for `storedEntries` owned by one thread (walkers each get one).
-    func makeFolderReader() throws -> any FolderReader
-    /// The stored hash of another hard link to the same, unchanged inode, if one is catalogued.
-    func storedHash(linkedTo stat: FileStat) throws -> SHA256Digest?
     /// Applies one batch of changes in one transaction.
     func apply(_ writes: [CatalogueWrite], runID: Int64) throws
     func record(_ diagnostics: [Diagnostic], runID: Int64) throws
-    /// After complete walks of `siloIDs`: drops what lay in folders that are gone (or now
-    /// excluded), recording each as a change, and returns how many went each way.
-    func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
-
-    /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
-    func silosWithSidecars() throws -> Set<Int64>
-    /// Silo ids that have uncatalogued entries recorded.
-    func silosWithUncatalogued() throws -> Set<Int64>
     /// Replaces a silo's manifest values with the rows `read` streams (in one transaction,
     /// in bounded memory), records drift against the values before, and remembers `identity`.
     func applyManifest(siloID: Int64, runID: Int64, identity: ManifestIdentity,
@@ -58,14 +50,78 @@ public protocol CatalogueStore: AnyObject, Sendable {
     /// True when the silo's manifest was last read with this identity and no file of the silo
     /// appeared or went in run `runID` (its rows would match the same files): no need to read it.
     func manifestIsCurrent(siloID: Int64, runID: Int64, identity: ManifestIdentity) throws -> Bool
+    /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
+    func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
+    /// Records whole image hashes computed after the walk.
+    func setImageHashes(_ hashes: [(fileID: Int64, digest: SHA256Digest)]) throws
+}
 
+/// What the walker compares each folder with, and what it learns about the folders it saw.
+public protocol FolderIndex: AnyObject, Sendable {
+    /// How many files the catalogue holds per silo id.
+    func fileCounts() throws -> [Int64: Int]
+    /// Prepares per-run scratch state (the folders visited).
+    func beginWalk(runID: Int64) throws
+    /// A reader owned by one thread (walkers each get one).
+    func makeFolderReader() throws -> any FolderReader
+    /// The stored hash of another hard link to the same, unchanged inode of `host` (nil: the
+    /// silos catalogued before hosts were recorded), if one is catalogued.
+    func storedHash(linkedTo stat: FileStat, host: HostIdentity?) throws -> SHA256Digest?
+    /// After complete walks of `siloIDs`: drops what lay in folders that are gone (or now
+    /// excluded), recording each as a change, and returns how many went each way.
+    func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
+    /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
+    func silosWithSidecars() throws -> Set<Int64>
+    /// Silo ids that have uncatalogued entries recorded.
+    func silosWithUncatalogued() throws -> Set<Int64>
     /// The `fraction` of hashed files of these silos least recently read, with their hashes.
     func leastRecentlyVerified(siloIDs: [Int64], fraction: Double) throws -> [Int64: SHA256Digest]
+}
 
+/// Ordered streams over the catalogued contents.
+public protocol ContentStreams: AnyObject, Sendable {
+    /// Calls `body` with each group of catalogued files that share a size and are held by two
+    /// or more physical files, in size order, streamed (on a connection of its own, so results
+    /// can be written meanwhile) until it returns false.
+    func forEachSizeGroup(_ body: ([CandidateFile]) throws -> Bool) throws
+    /// Totals, per-silo figures, the silo × silo overlap and the `top` largest groups, in one
+    /// ordered pass over the catalogue's content index.
+    func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
+    /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
+    func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
+    /// Catalogued contents whose SHA-256 hex starts with `prefix`, at most `limit`.
+    func contents(withPrefix prefix: String, limit: Int) throws -> [SHA256Digest]
     /// Files and bytes per format (from magic bytes; "unknown" when metadata was not read).
     func formatTotals() throws -> [(format: String, files: Int, bytes: Int64)]
+    /// Files with the same image data and different bytes, per image (silos: all when empty),
+    /// counting only files of at least `minimumSize` bytes.
+    func sameImageGroups(silos: [String], minimumSize: Int64) throws -> [SameImageGroup]
+    /// Files of these silos whose whole image hash is not known and that may show the same
+    /// picture as another file: the same image-data prefix as a file with other bytes.
+    func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate]
+}
 
-    // MARK: Checks
+/// The unified catalogue (reconciled records) and what a plan accounts for besides it.
+public protocol AssetStore: AnyObject, Sendable {
+    /// Replaces the unified catalogue in one transaction: `transform` turns each distinct
+    /// content's sources into its record, which is stored and handed to `each`. `unhashed`
+    /// counts the catalogued files left out because they have no full hash.
+    func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
+                       each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
+    /// The same pass without storing anything: for commands that only read.
+    func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
+                         each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
+    /// Every XMP sidecar, with the file it belongs to.
+    func sidecarFiles() throws -> [SidecarFileRecord]
+    /// Catalogued files without a full hash (not in the unified catalogue), with the last
+    /// problem reading them, if one was reported.
+    func unhashedFiles() throws -> [UnhashedFileRecord]
+    /// What the scans saw in the silos and did not catalogue.
+    func uncatalogued() throws -> [UncataloguedRecord]
+}
+
+/// What checks found, and the findings kept open until resolved.
+public protocol FindingStore: AnyObject, Sendable {
     /// What a check run found, from its changes and new files.
     func findings(runID: Int64) throws -> [Finding]
     func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
@@ -86,62 +142,56 @@ public protocol CatalogueStore: AnyObject, Sendable {
     func closedFindings(limit: Int) throws -> [OpenFinding]
     /// Closes the open findings the selectors match, as accepted by `user`; returns them.
     func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding]
-
-    // MARK: Settings
-    func setting(_ key: String) throws -> String?
-    func setSetting(_ key: String, _ value: String?) throws
-
-    // MARK: The unified catalogue
-    /// Catalogued contents whose SHA-256 hex starts with `prefix`, at most `limit`.
-    func contents(withPrefix prefix: String, limit: Int) throws -> [SHA256Digest]
-    /// Replaces the unified catalogue in one transaction: `transform` turns each distinct
-    /// content's sources into its record, which is stored and handed to `each`. `unhashed`
-    /// counts the catalogued files left out because they have no full hash.
-    func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
-                       each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
-    /// The same pass without storing anything: for commands that only read.
-    func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
-                         each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
-    /// Files with the same image data and different bytes, per image (silos: all when empty),
-    /// counting only files of at least `minimumSize` bytes.
-    func sameImageGroups(silos: [String], minimumSize: Int64) throws -> [SameImageGroup]
-
-    // MARK: What a plan accounts for besides the unified catalogue
-    /// Every XMP sidecar, with the file it belongs to.
-    func sidecarFiles() throws -> [SidecarFileRecord]
-    /// Catalogued files without a full hash (not in the unified catalogue), with the last
-    /// problem reading them, if one was reported.
-    func unhashedFiles() throws -> [UnhashedFileRecord]
-    /// What the scans saw in the silos and did not catalogue.
-    func uncatalogued() throws -> [UncataloguedRecord]
-
-    /// Files of these silos whose whole image hash is not known and that may show the same
-    /// picture as another file: the same image-data prefix as a file with other bytes.
-    func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate]
-    /// Records whole image hashes computed after the walk.
-    func setImageHashes(_ hashes: [(fileID: Int64, digest: SHA256Digest)]) throws
-
-    // MARK: `--hash dupes`
-    /// Gives every empty file of these silos the SHA-256 of nothing, without reading it.
-    func fillEmptyHashes(siloIDs: [Int64]) throws -> Int
-    /// Calls `body` with each group of catalogued files that share a size and are held by two
-    /// or more inodes, in size order, streamed (on a connection of its own, so results can be
-    /// written meanwhile) until it returns false.
-    func forEachSizeGroup(_ body: ([CandidateFile]) throws -> Bool) throws
-
-    // MARK: Reports
-    /// Totals, per-silo figures, the silo × silo overlap and the `top` largest groups, in one
-    /// ordered pass over the catalogue's content index.
-    func analyse(_ query: DuplicateQuery, top: Int) throws -> Analysis
-    /// Calls `body` for each duplicate group, largest reclaimable first, until it returns false.
-    func forEachDuplicateGroup(_ query: DuplicateQuery, _ body: (DuplicateGroup) throws -> Bool) throws
 }
 
-extension CatalogueStore {
+/// Small named values the catalogue remembers (reconcile policies, the resolutions file).
+public protocol SettingsStore: AnyObject, Sendable {
+    func setting(_ key: String) throws -> String?
+    func setSetting(_ key: String, _ value: String?) throws
+}
+
+/// A whole catalogue: every concern, and where it lives. `SQLiteCatalogue` is the
+/// implementation today.
+public protocol CatalogueStore: ScanLocking, SiloRegistry, RunLog, ScanSink, FolderIndex, ContentStreams, AssetStore,
+    FindingStore, SettingsStore {
+    /// Where the catalogue lives (for messages, a plan's identity, and the files a scan must
+    /// never catalogue).
+    var location: CatalogueLocation { get }
+}
+
+extension ContentStreams {
     /// Same-image groups of every size.
     public func sameImageGroups(silos: [String]) throws -> [SameImageGroup] { try sameImageGroups(silos: silos, minimumSize: 0) }
+}
+
+extension FindingStore {
     /// A store without a merge ledger has nothing to bring in step.
     public func syncMerges(runID: Int64) throws -> [String] { [] }
+}
+
+/// Held while a scan runs; releases the catalogue when dropped.
+public final class ScanLock: Sendable {
+    private let release: @Sendable () -> Void
+    public init(release: @escaping @Sendable () -> Void) { self.release = release }
+    deinit { release() }
+}
+
+/// Files whose image data is the same while their bytes differ: the same picture saved with
+/// different embedded metadata. Keeping the wrong copy loses the richer metadata.
+public struct SameImageGroup: Sendable, Hashable {
+    public struct Member: Sendable, Hashable {
+        public var silo: String
+        public var siloPriority: Int
+        public var path: RelativePath
+        /// nil when the file was not hashed (`--hash dupes` leaves files of unique size alone).
+        public var sha256: SHA256Digest?
+        public var size: Int64
+    }
+    public var imageSHA256: SHA256Digest
+    public var format: MediaFormat
+    public var files: [Member]
+    /// Fields whose embedded values differ between the files.
+    public var fieldsThatDiffer: [UnifiedField]
 }
 
 /// What recording a manifest found.

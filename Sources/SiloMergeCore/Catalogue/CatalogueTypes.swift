@@ -20,6 +20,8 @@ public struct SiloDefinition: Sendable, Hashable {
     /// Walk only the root's file system (`--one-file-system`, like `find -xdev`): folders that
     /// are mount points of other file systems are skipped.
     public var oneFileSystem: Bool
+    /// The host whose folder `root` is (set by the scan; nil leaves the catalogued one).
+    public var host: HostIdentity?
 
     public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
                 manifest: ManifestDefinition? = nil, oneFileSystem: Bool = false) {
@@ -46,6 +48,9 @@ public struct Silo: Sendable, Hashable, Identifiable {
     /// The plan (the SHA-256 its journal names) whose target this silo is, when it was adopted
     /// with `silomerge silos add NAME=TARGET --from-plan PLAN`.
     public var adoptedPlan: String?
+    /// The host whose files the silo holds (nil: catalogued before hosts were recorded, and not
+    /// scanned since; its files are on the catalogue's one host).
+    public var host: HostIdentity?
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
                 includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil,
@@ -55,8 +60,10 @@ public struct Silo: Sendable, Hashable, Identifiable {
     }
 
     public var definition: SiloDefinition {
-        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
-                       oneFileSystem: oneFileSystem)
+        var d = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
+                               oneFileSystem: oneFileSystem)
+        d.host = host
+        return d
     }
 }
 
@@ -358,4 +365,32 @@ public struct CandidateFile: Sendable {
     public var path: RelativePath
     public var stat: FileStat
     public var sha256: SHA256Digest?
+}
+
+/// A file's physical identity: the host it is on and its device and inode there. Device and
+/// inode numbers are unique on one host only: two silos on two hosts can hold different files
+/// with the same numbers. `host` is a small ordinal, one per host (see `HostOrdinals`).
+public struct PhysicalFileID: Hashable, Sendable {
+    public var host: Int32
+    public var file: FileID
+    public init(host: Int32, file: FileID) { self.host = host; self.file = file }
+}
+
+/// One small number per host of a catalogue's silos, by silo id, so streams of (silo, device,
+/// inode) rows key files by `PhysicalFileID` without carrying host ids. Silos from before hosts
+/// were recorded (no host) share one ordinal: their files were all on one host.
+public struct HostOrdinals: Sendable {
+    private var bySilo: [Int64: Int32] = [:]
+    public init(_ silos: [Silo]) {
+        var ordinals: [String: Int32] = [:]
+        for silo in silos {
+            let key = silo.host?.id ?? ""
+            let ordinal = ordinals[key] ?? Int32(ordinals.count)
+            ordinals[key] = ordinal
+            bySilo[silo.id] = ordinal
+        }
+    }
+    /// The host ordinal of a silo (an unknown silo gets -1: a host of its own).
+    public func host(ofSilo id: Int64) -> Int32 { bySilo[id] ?? -1 }
+    public func physical(silo: Int64, _ file: FileID) -> PhysicalFileID { PhysicalFileID(host: host(ofSilo: silo), file: file) }
 }

@@ -234,24 +234,6 @@ extension SQLiteCatalogue {
     }
 }
 
-/// Files whose image data is the same while their bytes differ: the same picture saved with
-/// different embedded metadata. Keeping the wrong copy loses the richer metadata.
-public struct SameImageGroup: Sendable, Hashable {
-    public struct Member: Sendable, Hashable {
-        public var silo: String
-        public var siloPriority: Int
-        public var path: RelativePath
-        /// nil when the file was not hashed (`--hash dupes` leaves files of unique size alone).
-        public var sha256: SHA256Digest?
-        public var size: Int64
-    }
-    public var imageSHA256: SHA256Digest
-    public var format: MediaFormat
-    public var files: [Member]
-    /// Fields whose embedded values differ between the files.
-    public var fieldsThatDiffer: [UnifiedField]
-}
-
 // MARK: - What a plan accounts for besides the unified catalogue
 
 extension SQLiteCatalogue {

@@ -134,15 +134,20 @@ extension SQLiteCatalogue {
             return out.sorted { (order[$0.kind]!, $0.silo, $0.path) < (order[$1.kind]!, $1.silo, $1.path) }
         }
         // Copies per content before and after, for the contents this run touched: the
-        // inodes that arrived and left, per content, gathered in one pass.
-        var arrived: [SHA256Digest: [FileID]] = [:]
-        var left: [SHA256Digest: [FileID]] = [:]
+        // physical files (host, device, inode) that arrived and left, per content, gathered
+        // in one pass.
+        let silos = try fetchSilos(db)
+        let hosts = HostOrdinals(silos)
+        let siloIDs = Dictionary(silos.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
+        func physical(_ silo: String, _ file: FileID) -> PhysicalFileID { hosts.physical(silo: siloIDs[silo] ?? -1, file) }
+        var arrived: [SHA256Digest: [PhysicalFileID]] = [:]
+        var left: [SHA256Digest: [PhysicalFileID]] = [:]
         var firstGone: [SHA256Digest: ChangeRow] = [:]
         var affected = Set<SHA256Digest>()
         for n in newFiles where !merges.back.contains(n.id) {
             guard let sha = n.state.sha256 else { continue }
             affected.insert(sha)
-            arrived[sha, default: []].append(n.inode)
+            arrived[sha, default: []].append(physical(n.silo, n.inode))
         }
         // Copies a plan took away (or an undo put back) are no news about duplicates: the plan
         // was reviewed, and said so.
@@ -152,12 +157,12 @@ extension SQLiteCatalogue {
                 if firstGone[sha] == nil { firstGone[sha] = c }
                 if c.kind == ChangeKind.missing.rawValue || c.kind == ChangeKind.changed.rawValue
                     || c.kind == ChangeKind.excluded.rawValue, let id = c.oldInode {
-                    left[sha, default: []].append(id)
+                    left[sha, default: []].append(physical(c.silo, id))
                 }
             }
             if let sha = c.new.sha256 {
                 affected.insert(sha)
-                if c.kind == ChangeKind.changed.rawValue, let id = c.currentInode { arrived[sha, default: []].append(id) }
+                if c.kind == ChangeKind.changed.rawValue, let id = c.currentInode { arrived[sha, default: []].append(physical(c.silo, id)) }
             }
         }
         affected.remove(.empty)
@@ -166,8 +171,8 @@ extension SQLiteCatalogue {
                 SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.dev, f.ino, f.first_seen_run
                 FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.sha256 = ? ORDER BY s.priority, s.name, f.dir, f.name
                 """, arguments: [sha.hex])
-            var after = Set<FileID>()
-            for r in rows { if let id = fileID(r, 3, 4) { after.insert(id) } }
+            var after = Set<PhysicalFileID>()
+            for r in rows { if let id = fileID(r, 3, 4) { after.insert(physical(r[0] as String, id)) } }
             var before = after.subtracting(arrived[sha] ?? [])
             before.formUnion(left[sha] ?? [])
             let state = Finding.State(size: nil, mtimeNs: nil, sha256: sha)

@@ -56,7 +56,7 @@ extension SQLiteCatalogue {
         } catch let error as ManifestError {
             throw error
         } catch {
-            throw CatalogueError.wrap(error, path: location, "record a manifest")
+            throw CatalogueError.wrap(error, path: path, "record a manifest")
         }
     }
 
@@ -186,18 +186,20 @@ extension SQLiteCatalogue {
     }
 
     public func makeFolderReader() throws -> any FolderReader {
-        try SQLiteFolderReader(path: location)
+        try SQLiteFolderReader(path: path)
     }
 
-    public func storedHash(linkedTo stat: FileStat) throws -> SHA256Digest? {
+    public func storedHash(linkedTo stat: FileStat, host: HostIdentity?) throws -> SHA256Digest? {
         try wrap("look up a hard link") {
             try pool.read { db in
+                // Only files of silos on the same host: device and inode numbers are per host.
                 let statement = try db.cachedStatement(sql: """
                     SELECT sha256 FROM file WHERE dev = ? AND ino = ? AND nlink > 1 AND size = ?
-                      AND mtime_ns = ? AND ctime_ns = ? AND sha256 IS NOT NULL LIMIT 1
+                      AND mtime_ns = ? AND ctime_ns = ? AND sha256 IS NOT NULL
+                      AND silo_id IN (SELECT id FROM silo WHERE host IS ?) LIMIT 1
                     """)
                 let hex = try String.fetchOne(statement, arguments: [
-                    Int64(bitPattern: stat.device), Int64(bitPattern: stat.inode), stat.size, stat.mtimeNs, stat.ctimeNs])
+                    Int64(bitPattern: stat.device), Int64(bitPattern: stat.inode), stat.size, stat.mtimeNs, stat.ctimeNs, host?.id])
                 return hex.flatMap(SHA256Digest.init(hex:))
             }
         }
@@ -546,21 +548,22 @@ extension SQLiteCatalogue {
     public func forEachSizeGroup(_ body: ([CandidateFile]) throws -> Bool) throws {
         try wrap("list files sharing a size") {
             try pool.write { db in try db.execute(sql: CatalogueSchema.bulkIndexes[1]) }   // the size index
-            let reader = try RawConnection(path: location)
-            // One pass over the covering size index finds the sizes two inodes share; only
-            // their files are then looked up in the table.
+            let hosts = HostOrdinals(try silos())
+            let reader = try RawConnection(path: path)
+            // One pass over the covering size index finds the sizes two inodes (of one host,
+            // see PhysicalFileID) share; only their files are then looked up in the table.
             let sizes = try reader.prepare("""
-                SELECT size, dev, ino, id FROM file INDEXED BY file_size WHERE size > 0 ORDER BY size
+                SELECT size, dev, ino, id, silo_id FROM file INDEXED BY file_size WHERE size > 0 ORDER BY size
                 """)
             let details = try reader.prepare("""
                 SELECT silo_id, dir, name, mtime_ns, ctime_ns, nlink, mode, uid, gid, sha256 FROM file WHERE id = ?1
                 """)
             defer { sizes.reset() }
-            var members: [(id: Int64, inode: FileID)] = []
+            var members: [(id: Int64, inode: FileID, host: Int32)] = []
             var size: Int64 = -1
             func emit() throws -> Bool {
                 defer { members.removeAll(keepingCapacity: true) }
-                guard members.count > 1, Set(members.map(\.inode)).count > 1 else { return true }
+                guard members.count > 1, Set(members.map { PhysicalFileID(host: $0.host, file: $0.inode) }).count > 1 else { return true }
                 var group: [CandidateFile] = []
                 group.reserveCapacity(members.count)
                 for m in members {
@@ -583,7 +586,8 @@ extension SQLiteCatalogue {
                     if try !emit() { return }
                     size = rowSize
                 }
-                members.append((sizes.int64(3), FileID(device: UInt64(bitPattern: sizes.int64(1)), inode: UInt64(bitPattern: sizes.int64(2)))))
+                members.append((sizes.int64(3), FileID(device: UInt64(bitPattern: sizes.int64(1)), inode: UInt64(bitPattern: sizes.int64(2))),
+                                hosts.host(ofSilo: sizes.int64(4))))
             }
             _ = try emit()
         }

@@ -12,8 +12,15 @@ import Darwin
 /// scratch tables of a run (`visited`, `stage_job`, ...) are TEMP tables on the writer
 /// connection, so they vanish with the process and never reach the file.
 public final class SQLiteCatalogue: CatalogueStore {
-    public let location: String
+    /// The catalogue file with its side files (see `sideSuffixes`).
+    public let location: CatalogueLocation
+    /// The catalogue file's path as given.
+    public let path: String
     let pool: DatabasePool
+
+    /// The files SQLite (and the scan lock) keep beside a catalogue file: a scan of a silo
+    /// that holds the catalogue never catalogues them.
+    public static let sideSuffixes = ["-wal", "-shm", "-journal", "-lock"]
 
     /// Whether this connection may write (see `CatalogueAccess`).
     public let access: CatalogueAccess
@@ -29,7 +36,8 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// writes to it; a foreign file is refused byte for byte untouched, and `.readOnly` never
     /// writes at all.
     public init(path: String, access: CatalogueAccess) throws {
-        self.location = path
+        self.location = .file(path, sideSuffixes: Self.sideSuffixes)
+        self.path = path
         self.access = access
         let migrator = CatalogueSchema.migrator()
         switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
@@ -80,7 +88,7 @@ public final class SQLiteCatalogue: CatalogueStore {
     }
 
     func wrap<T>(_ operation: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw CatalogueError.wrap(error, path: location, operation) }
+        do { return try body() } catch { throw CatalogueError.wrap(error, path: path, operation) }
     }
 
     // MARK: - Exclusive use for scans
@@ -93,8 +101,8 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// file or to a folder above it) named the catalogue, so every path to one catalogue
     /// shares one lock. SQLite itself resolves links the same way for its `-wal` file.
     public var lockPath: String {
-        let real = Posix.realPath(FilePath(location)).map { $0.string ?? location }
-        return ((try? real.get()) ?? location) + "-lock"
+        let real = Posix.realPath(FilePath(path)).map { $0.string ?? path }
+        return ((try? real.get()) ?? path) + "-lock"
     }
 
     /// `lockForScan`, saying in the lock file what holds it ("apply plan.json"): a command
@@ -104,7 +112,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         do { fd = try ExclusiveLock.take(lockPath, purpose: purpose) } catch let e as ExclusiveLock.Failure {
             switch e {
             case .cannotOpen(let errno): throw CatalogueError.cannotOpen(path: lockPath, reason: "\(errno)")
-            case .held(let holder): throw CatalogueError.locked(path: location, holder: holder)
+            case .held(let holder): throw CatalogueError.locked(path: path, holder: holder)
             }
         }
         try wrap("mark interrupted runs") {
@@ -139,7 +147,7 @@ public final class SQLiteCatalogue: CatalogueStore {
     static func fetchSilos(_ db: Database) throws -> [Silo] {
         try Row.fetchAll(db, sql: """
             SELECT id, name, CAST(root AS BLOB) AS root, priority, includes, excludes, last_run_id, manifest, root_dev, root_ino,
-                   one_file_system, adopted_plan
+                   one_file_system, adopted_plan, host, host_name
             FROM silo ORDER BY priority, name
             """).map { row in
             var silo = Silo(id: row["id"], name: row["name"], root: FilePath(bytes: [UInt8](row["root"] as Data? ?? Data())),
@@ -149,6 +157,7 @@ public final class SQLiteCatalogue: CatalogueStore {
             }
             silo.oneFileSystem = (row["one_file_system"] as Int64?) == 1
             silo.adoptedPlan = row["adopted_plan"]
+            if let host: String = row["host"] { silo.host = HostIdentity(id: host, name: row["host_name"] ?? host) }
             silo.includes = decodeList(row["includes"])
             silo.excludes = decodeList(row["excludes"])
             if let json: String = row["manifest"] {
@@ -176,6 +185,11 @@ public final class SQLiteCatalogue: CatalogueStore {
     public func registerSilos(_ definitions: [SiloDefinition]) throws -> [Silo] {
         try wrap("register silos") {
             try pool.write { db in
+                // A catalogue from before hosts held one host's files: the first host to scan
+                // into it claims every silo not yet claimed.
+                if let host = definitions.lazy.compactMap(\.host).first {
+                    try db.execute(sql: "UPDATE silo SET host = ?, host_name = ? WHERE host IS NULL", arguments: [host.id, host.name])
+                }
                 let existing = try Self.fetchSilos(db)
                 for def in definitions {
                     if let other = existing.first(where: { $0.root == def.root && $0.name != def.name }),
@@ -186,14 +200,17 @@ public final class SQLiteCatalogue: CatalogueStore {
                     let dev = def.rootIdentity.map { Int64(bitPattern: $0.device) }
                     let ino = def.rootIdentity.map { Int64(bitPattern: $0.inode) }
                     try db.execute(sql: """
-                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino, one_file_system)
-                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO silo (name, root, priority, includes, excludes, manifest, added_at, root_dev, root_ino, one_file_system,
+                                          host, host_name)
+                        VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(name) DO UPDATE SET root = excluded.root, priority = excluded.priority,
                             includes = excluded.includes, excludes = excluded.excludes, manifest = excluded.manifest,
-                            root_dev = excluded.root_dev, root_ino = excluded.root_ino, one_file_system = excluded.one_file_system
+                            root_dev = excluded.root_dev, root_ino = excluded.root_ino, one_file_system = excluded.one_file_system,
+                            host = coalesce(excluded.host, host), host_name = coalesce(excluded.host_name, host_name)
                         """, arguments: [def.name, Self.textArgument(def.root.bytes), def.priority,
                                          Self.encodeList(def.includes), Self.encodeList(def.excludes), manifest,
-                                         Timestamp.string(Date()), dev, ino, def.oneFileSystem ? 1 : 0])
+                                         Timestamp.string(Date()), dev, ino, def.oneFileSystem ? 1 : 0,
+                                         def.host?.id, def.host?.name])
                 }
                 let all = try Self.fetchSilos(db)
                 return definitions.compactMap { d in all.first { $0.name == d.name } }
@@ -316,11 +333,4 @@ public final class SQLiteCatalogue: CatalogueStore {
         default: return []
         }
     }
-}
-
-/// Held while a scan runs; releases the catalogue when dropped.
-public final class ScanLock: Sendable {
-    private let release: @Sendable () -> Void
-    public init(release: @escaping @Sendable () -> Void) { self.release = release }
-    deinit { release() }
 }

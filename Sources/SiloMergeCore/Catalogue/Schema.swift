@@ -463,6 +463,17 @@ enum CatalogueSchema {
                 ALTER TABLE merge_op ADD COLUMN image_prefix TEXT;
                 """)
         }
+        migrator.registerMigration("v10-hosts") { db in
+            try db.execute(sql: """
+                -- The host whose files a silo holds (see HostIdentity): device and inode numbers
+                -- are unique on one host only, so a file's physical identity is (silo.host,
+                -- dev, ino). host: the machine id or the --host name; host_name: for messages.
+                -- NULL in a catalogue from before hosts: its files were all on the one host that
+                -- used it, and the next scan claims every such silo for the host it runs on.
+                ALTER TABLE silo ADD COLUMN host TEXT;
+                ALTER TABLE silo ADD COLUMN host_name TEXT;
+                """)
+        }
         return migrator
     }
 

@@ -114,12 +114,16 @@ public struct CheckEngine {
     public let store: any CatalogueStore
     /// Set by the caller (on SIGINT/SIGTERM) to stop the check and record it interrupted.
     public let interruption: Interruption?
-    public init(store: any CatalogueStore, interruption: Interruption? = nil) { self.store = store; self.interruption = interruption }
+    /// The host the silos are on (`--host`); nil: this machine.
+    public let host: HostIdentity?
+    public init(store: any CatalogueStore, interruption: Interruption? = nil, host: HostIdentity? = nil) {
+        self.store = store; self.interruption = interruption; self.host = host
+    }
 
     public func check(silos names: [String] = [], options: CheckOptions = CheckOptions(),
                       progress: ScanEngine.ProgressHandler? = nil) throws -> CheckResult {
         let all = try store.silos()
-        guard !all.isEmpty else { throw CheckError.nothingCatalogued(store.location) }
+        guard !all.isEmpty else { throw CheckError.nothingCatalogued(store.location.display) }
         let chosen = try names.isEmpty ? all : names.map { n in
             guard let s = all.first(where: { $0.name == n }) else { throw CheckError.unknownSilo(n) }
             return s
@@ -127,7 +131,7 @@ public struct CheckEngine {
         var scanOptions = options.scan
         scanOptions.kind = .check
         scanOptions.hashMode = .full
-        let result = try ScanEngine(store: store, interruption: interruption).scan(chosen.map(\.definition), options: scanOptions,
+        let result = try ScanEngine(store: store, interruption: interruption, host: host).scan(chosen.map(\.definition), options: scanOptions,
                                                                                  progress: progress)
         let findings = result.findings
         // Open findings count every night until resolved: corruption still open is exit 4,

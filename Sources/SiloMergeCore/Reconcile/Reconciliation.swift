@@ -95,7 +95,7 @@ public enum Reconciliation {
         do {
             return try JSONDecoder().decode([ReconcileRule].self, from: Data(json.utf8))
         } catch {
-            throw ReconcileError(file: store.location, reason: "the reconcile rules stored in the catalogue (setting \(rulesKey)) "
+            throw ReconcileError(file: store.location.display, reason: "the reconcile rules stored in the catalogue (setting \(rulesKey)) "
                 + "cannot be read: \(error); give them again with --config FILE")
         }
     }
@@ -106,7 +106,7 @@ public enum Reconciliation {
         do {
             return try JSONDecoder().decode(ReconcilePolicies.self, from: Data(json.utf8))
         } catch {
-            throw ReconcileError(file: store.location, reason: "the reconcile policies stored in the catalogue (setting \(policiesKey)) "
+            throw ReconcileError(file: store.location.display, reason: "the reconcile policies stored in the catalogue (setting \(policiesKey)) "
                 + "cannot be read: \(error); give them again with --config FILE")
         }
     }

@@ -99,7 +99,7 @@ extension HTMLReportData {
         let roots = Dictionary(uniqueKeysWithValues: silos.map { ($0.name, $0.root.display) })
         let open = try store.openFindings(silos: []).sorted { $0.openedAt < $1.openedAt }
         var report = HTMLReportData(
-            title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location,
+            title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location.display,
             figures: figures,
             silos: analysis.silos.map { st in
                 SiloRow(name: st.silo, root: roots[st.silo] ?? "", priority: st.priority, files: st.files, bytes: st.bytes,

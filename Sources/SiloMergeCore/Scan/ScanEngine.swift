@@ -22,6 +22,8 @@ public final class ScanEngine: Sendable {
     let testHooks: TestHooks?
     /// Set (on SIGINT, SIGTERM) to stop early; see `Interruption`.
     let interruption: Interruption?
+    /// The host the silos' folders are on (`--host`); nil: this machine (`HostIdentity.local`).
+    let host: HostIdentity?
 
     /// Seams for tests: run code between stages, or make a read fail.
     public struct TestHooks: Sendable {
@@ -34,7 +36,9 @@ public final class ScanEngine: Sendable {
         }
     }
 
-    public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil) {
+    public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil,
+                host: HostIdentity? = nil) {
+        self.host = host
         self.store = store
         self.testHooks = testHooks
         self.interruption = interruption
@@ -85,6 +89,20 @@ public final class ScanEngine: Sendable {
         return resolved
     }
 
+    /// `definitions` marked as folders of `host`. A silo catalogued from another host is
+    /// refused: its device and inode numbers, and its folder, are that host's. A silo from
+    /// before hosts were recorded (no host) is this host's.
+    static func onHost(_ host: HostIdentity, _ definitions: [SiloDefinition], catalogued: [Silo]) throws -> [SiloDefinition] {
+        try definitions.map { d in
+            if let other = catalogued.first(where: { $0.name.exactBytes == d.name.exactBytes })?.host, other.id != host.id {
+                throw ScanError.otherHost(silo: d.name, host: other, here: host)
+            }
+            var d = d
+            d.host = host
+            return d
+        }
+    }
+
     public static func validateName(_ name: String) throws {
         if name.isEmpty { throw ScanError.invalidSiloName(name, reason: "it is empty") }
         if name.count > 64 { throw ScanError.invalidSiloName(name, reason: "longer than 64 characters") }
@@ -102,9 +120,11 @@ public final class ScanEngine: Sendable {
     /// is read, and a warning says when its content is not what was recorded.
     public func scan(_ silos: [SiloDefinition], options: ScanOptions, known: KnownContents? = nil,
                      progress: ProgressHandler? = nil) throws -> ScanResult {
-        let definitions = try Self.validate(silos, options: options)
+        var definitions = try Self.validate(silos, options: options)
+        let here = try host ?? HostIdentity.local()
         let lock = try store.lockForScan()
         defer { withExtendedLifetime(lock) {} }
+        definitions = try Self.onHost(here, definitions, catalogued: try store.silos())
         let registered = try store.registerSilos(definitions)
         let everySilo = try store.silos()
         // run.options: the options as JSON with snake_case keys, like every other JSON SiloMerge writes.

@@ -976,7 +976,7 @@ final class ScanSession: WalkVisitor, Sendable {
 
     private func knownLinkHash(_ stat: FileStat) -> SHA256Digest? {
         if let cached = linkCache.withLock({ $0[stat.fileID] }) { return cached }
-        return (try? store.storedHash(linkedTo: stat)) ?? nil
+        return (try? store.storedHash(linkedTo: stat, host: silos.first?.host)) ?? nil
     }
 
     // MARK: - Silos inside silos, and the catalogue's own files
@@ -999,16 +999,14 @@ final class ScanSession: WalkVisitor, Sendable {
         }
     }
 
-    /// The folder and file names of the catalogue itself, in case it sits inside a silo.
+    /// The folder and file names of the catalogue itself (its side files too, as its location
+    /// names them), in case it sits inside a silo. A catalogue on a server has none.
     private func catalogueFolder() -> (FileID?, Set<[UInt8]>) {
-        let path = FilePath(store.location)
-        let absolute = Posix.absolute(path)
-        let parentBytes = absolute.bytes.lastIndex(of: 0x2F).map { Array(absolute.bytes[..<max($0, 1)]) } ?? [0x2F]
+        guard let file = store.location.ownFiles.first else { return (nil, []) }
+        let parentBytes = file.bytes.lastIndex(of: 0x2F).map { Array(file.bytes[..<max($0, 1)]) } ?? [0x2F]
         guard case .success(let st) = Posix.stat(FilePath(bytes: parentBytes)) else { return (nil, []) }
-        let base = absolute.lastComponent
-        let names: Set<[UInt8]> = [base, base + Array("-wal".utf8), base + Array("-shm".utf8),
-                                   base + Array("-journal".utf8), base + Array("-lock".utf8)]
-        return (st.fileID, names)
+        // Side files lie beside the catalogue file (its name with a suffix).
+        return (st.fileID, Set(store.location.ownFiles.map(\.lastComponent)))
     }
 
     // MARK: - Progress and diagnostics

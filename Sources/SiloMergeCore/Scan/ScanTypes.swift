@@ -48,6 +48,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     case invalidSiloName(String, reason: String)
     case duplicateSiloName(String)
     case rootUnavailable(silo: String, path: String, errno: Errno)
+    /// The silo is catalogued as the folders of another host.
+    case otherHost(silo: String, host: HostIdentity, here: HostIdentity)
     case rootNotDirectory(silo: String, path: String)
     case pseudoFileSystem(silo: String, path: String, type: String)
     case sameFolder(first: String, second: String, path: String)
@@ -67,6 +69,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
             "the silo name '\(name)' is given twice; give each folder its own name (NAME=PATH)"
         case .rootUnavailable(let silo, let path, let errno):
             "silo '\(silo)': cannot open \(path): \(errno) (\(errno.name))"
+        case .otherHost(let silo, let host, let here):
+            "silo '\(silo)' is catalogued as a folder of host \(host), and this is host \(here): scan it on that host, or give --host \(host.id) if this is that machine under a new id"
         case .rootNotDirectory(let silo, let path):
             "silo '\(silo)': \(path) is not a folder"
         case .pseudoFileSystem(let silo, let path, let type):
@@ -87,7 +91,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     /// Errors in what the user asked for (exit code 64), as opposed to failures while working.
     public var isUsageError: Bool {
         switch self {
-        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory, .pseudoFileSystem: true
+        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory, .pseudoFileSystem,
+             .otherHost: true
         default: false
         }
     }

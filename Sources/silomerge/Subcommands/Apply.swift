@@ -72,7 +72,7 @@ struct Apply: ParsableCommand {
         case .failure(let why):
             throw CLIError.fatal("the plan cannot be checked against its catalogue: \(why); pass --catalog with the catalogue it was made from (apply refuses a plan it cannot check)")
         }
-        let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+        let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
         if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
         var scanLock: ScanLock? = nil
         var log: PlanRunLog? = nil
@@ -333,11 +333,15 @@ struct Verify: ParsableCommand {
 enum PlanCatalogue {
     static func open(_ plan: MergePlan, override: String?) -> Result<SQLiteCatalogue, PlanCatalogueUnavailable> {
         let path = override ?? plan.catalogue
-        guard FileManager.default.fileExists(atPath: path) else {
+        let location: CatalogueLocation
+        do { location = try CatalogueLocation.parse(path) } catch {
+            return .failure(PlanCatalogueUnavailable(text: "\(error)"))
+        }
+        if case .file = location.kind, !FileManager.default.fileExists(atPath: path) {
             return .failure(PlanCatalogueUnavailable(text: "the catalogue \(path) does not exist"))
         }
-        do { return .success(try SQLiteCatalogue(path: path, create: false)) } catch {
-            return .failure(PlanCatalogueUnavailable(text: "the catalogue \(path) cannot be used: \(error)"))
+        do { return .success(try CatalogueFactory.open(path, access: .readWrite)) } catch {
+            return .failure(PlanCatalogueUnavailable(text: "the catalogue \(location.display) cannot be used: \(error)"))
         }
     }
 }

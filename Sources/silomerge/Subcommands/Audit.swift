@@ -78,7 +78,7 @@ struct Audit: ParsableCommand {
             try report.writeJSON(to: out)
         }
         out.flush()
-        DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
+        DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }

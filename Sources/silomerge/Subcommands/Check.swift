@@ -103,6 +103,8 @@ struct Check: ParsableCommand {
 
     @OptionGroup var catalogOptions: CatalogOptions
 
+    @OptionGroup var hostOption: HostOption
+
     func validate() throws {
         if !(0...1).contains(verifyFraction) { throw ValidationError("--verify-fraction must be between 0 and 1 (0.1 = a tenth of the files)") }
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
@@ -132,7 +134,7 @@ struct Check: ParsableCommand {
         let result: CheckResult
         do {
             defer { line.clear() }
-            result = try CheckEngine(store: catalogue, interruption: Signals.interruptible())
+            result = try CheckEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
                 .check(silos: silos, options: options, progress: handler)
         }
         let warnings = result.scan.counts.warnings + result.scan.counts.errors
@@ -141,11 +143,11 @@ struct Check: ParsableCommand {
         case .json:
             out.write(try CheckText.json(result))
         case .text:
-            if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location)) }
+            if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location.display)) }
         }
         out.flush()
         // Warnings (unreadable files) only; the findings were the report.
-        DiagnosticPrinter.print(result.scan, catalog: catalogue.location, quiet: true)
+        DiagnosticPrinter.print(result.scan, catalog: catalogue.location.display, quiet: true)
         switch result.outcome {
         case .corrupted: throw ExitCode(ExitStatus.corruption)
         case .changed: throw ExitCode(ExitStatus.changes)

@@ -116,7 +116,7 @@ struct Export: ParsableCommand {
             // Paths relative to the plan's target: the export travels with the merged tree and
             // can never name a silo's original. The plan must come from this catalogue.
             let made = try PlanFile.read(FilePath(plan))
-            let problems = PlanValidator.catalogueProblems(in: made, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+            let problems = PlanValidator.catalogueProblems(in: made, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
             if !problems.isEmpty {
                 throw CLIError.fatal("--plan \(plan) was not made from this catalogue: " + problems.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; "))
             }

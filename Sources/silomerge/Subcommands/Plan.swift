@@ -161,7 +161,7 @@ struct Plan: ParsableCommand {
                 }
             }
             // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
-            var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
+            var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: catalogue.location.id,
                                   scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
                                   targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
                                   sidecars: try catalogue.sidecarFiles(), unhashed: try catalogue.unhashedFiles(),
@@ -228,7 +228,7 @@ struct Plan: ParsableCommand {
             var problems: [PlanProblem] = []
             switch PlanCatalogue.open(plan, override: catalog) {
             case .success(let catalogue):
-                problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+                problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
                 mismatch = !problems.isEmpty
                 rootsLine = problems.isEmpty ? "Roots checked against the catalogue \(catalogue.location): they match."
                     : "THE PLAN DOES NOT MATCH ITS CATALOGUE \(catalogue.location) (apply will refuse it):"

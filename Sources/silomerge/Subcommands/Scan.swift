@@ -58,7 +58,7 @@ struct Scan: ParsableCommand {
         if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
-            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
+            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location.display) }
         }
         definitions = flags.applyingSiloFlags(definitions)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
@@ -71,7 +71,7 @@ struct Scan: ParsableCommand {
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
-        DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
+        DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
@@ -81,7 +81,7 @@ struct Scan: ParsableCommand {
 enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
-        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible())
+        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity())
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }

@@ -20,6 +20,8 @@ struct Silos: ParsableCommand {
             if silos.isEmpty { print("No silos in \(catalogue.location) yet."); return }
             let stats = try catalogue.analyse(DuplicateQuery(), top: 0).silos
             let width = max(8, silos.map(\.name.count).max()! + 2)
+            // Silos of another host say which: they are scanned there.
+            let here = try? HostIdentity.local()
             print(Format.pad("SILO", width) + Format.pad("PRIO", 6, right: true) + Format.pad("FILES", 10, right: true)
                   + Format.pad("SIZE", 12, right: true) + "  ROOT")
             for silo in silos {
@@ -27,7 +29,8 @@ struct Silos: ParsableCommand {
                 print(Format.pad(silo.name, width) + Format.pad(String(silo.priority), 6, right: true)
                       + Format.pad(Format.count(s?.files ?? 0), 10, right: true)
                       + Format.pad(Format.bytes(s?.bytes ?? 0), 12, right: true) + "  " + silo.root.display
-                      + (silo.adoptedPlan.map { "  (merged tree, adopted from plan \($0.prefix(12)))" } ?? ""))
+                      + (silo.adoptedPlan.map { "  (merged tree, adopted from plan \($0.prefix(12)))" } ?? "")
+                      + (silo.host.flatMap { $0.id == here?.id ? nil : "  (on host \($0))" } ?? ""))
             }
         }
     }
@@ -90,6 +93,8 @@ struct Silos: ParsableCommand {
 
         @OptionGroup var catalogOptions: CatalogOptions
 
+        @OptionGroup var hostOption: HostOption
+
         func validate() throws {
             if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
             if let priority, priority < 1 { throw ValidationError("--priority must be 1 or more") }
@@ -115,7 +120,7 @@ struct Silos: ParsableCommand {
                 planLock = try PlanLock(journal: j, purpose: "silos add --from-plan \(Posix.absolute(FilePath(fromPlan)).display)", shared: true)
             }
             defer { withExtendedLifetime(planLock) {} }
-            let catalogue = try SQLiteCatalogue(path: catalogOptions.catalog ?? plan?.catalogue ?? "silomerge.sqlite", create: plan == nil)
+            let catalogue = try CatalogueFactory.open(catalogOptions.catalog ?? plan?.catalogue ?? "silomerge.sqlite", access: plan == nil ? .create : .readWrite)
             let catalogued = try catalogue.silos()
             let priority = self.priority ?? ((catalogued.map(\.priority).max() ?? 0) + 1)
 
@@ -147,7 +152,7 @@ struct Silos: ParsableCommand {
             let result: ScanResult
             do {
                 defer { line.clear() }
-                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible())
+                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
                     .scan([definition], options: options, known: prepared?.known, progress: handler)
             }
             var contentTaken = 0
@@ -181,7 +186,7 @@ struct Silos: ParsableCommand {
                 text += "Hashed \(Format.count(c.filesHashed)) file\(c.filesHashed == 1 ? "" : "s") (\(Format.bytes(c.bytesHashed))). Next: silomerge check \(name)\n"
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
-            DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: quiet)
+            DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: quiet)
             if result.status == .warnings { throw ExitCode(ExitStatus.skippedFiles) }
         }
     }

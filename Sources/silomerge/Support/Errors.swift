@@ -39,7 +39,7 @@ enum ErrorReporting {
         case let e as CLIError: e.code
         case let e as ScanError:
             if case .interrupted(let signal) = e { 128 + signal } else { e.isUsageError ? ExitStatus.usage : ExitStatus.fatal }
-        case is ConfigError, is ReconcileError: ExitStatus.usage
+        case is ConfigError, is ReconcileError, is CatalogueLocationError, is HostIdentityError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
         case is HashError, is ExportError, is ManifestError, is ApplyError: ExitStatus.fatal

@@ -7,7 +7,7 @@ extension HashMode: ExpressibleByArgument {}
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The SQLite catalogue (default: the catalog: of --config, else silomerge.sqlite in the current folder).",
+        "The catalogue: an SQLite file (default: the catalog: of --config, else silomerge.sqlite in the current folder). A postgresql:// URL is refused until this build has a PostgreSQL backend.",
         valueName: "path"))
     var catalog: String?
 
@@ -18,7 +18,7 @@ struct CatalogOptions: ParsableArguments {
     /// Opens the catalogue: `.readOnly` for commands that only read (never created, migrated
     /// or written), `.readWrite` for those that must find one, `.create` for scans.
     func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> SQLiteCatalogue {
-        try SQLiteCatalogue(path: resolved(config: config), access: access)
+        try CatalogueFactory.open(resolved(config: config), access: access)
     }
 }
 
@@ -34,8 +34,20 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
+/// `--host NAME`, for the commands that scan: which machine the silos' folders are on.
+struct HostOption: ParsableArguments {
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "This machine's name in the catalogue (default: its machine id, /etc/machine-id). Device and inode numbers are per machine: a silo is scanned on the machine that catalogued it.",
+        valueName: "name"))
+    var host: String?
+
+    func identity() throws -> HostIdentity? { try host.map { try HostIdentity.named($0) } }
+}
+
 /// What every scanning command shares.
 struct ScanFlags: ParsableArguments {
+    @OptionGroup var hostOption: HostOption
+
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A silomerge.yml naming the silos (name, path, priority, include/exclude globs, manifest).",
         valueName: "file"))

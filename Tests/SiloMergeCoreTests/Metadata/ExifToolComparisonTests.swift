@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// Every fixture asset read with `MetadataReader`, compared with what exiftool 12.57 recorded in
 /// Fixtures/expected/exiftool.json (`-n`, numeric values), tag by tag, in both directions: every

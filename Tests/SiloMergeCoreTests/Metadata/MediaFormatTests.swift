@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// Containers, documents and audio, on the files in Fixtures/media (written by libheif,
 /// ImageMagick, libjxl, ffmpeg, LibreOffice, qpdf and exiftool; see

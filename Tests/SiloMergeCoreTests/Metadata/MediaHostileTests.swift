@@ -2,6 +2,7 @@ import CZlib
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// The container, document and audio readers on broken input: truncations at every offset,
 /// seeded mutations, hostile lengths and loops. Every case must finish, never trap, keep

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Metadata: values, sniffing and byte sources")
 struct MetadataParsingUnitTests {

@@ -4,11 +4,14 @@ import SiloMergeCore
 import Glibc
 #endif
 
-/// A temporary folder holding silos built by a test, removed when the test ends.
-final class TestTree {
-    let root: URL
+// Helpers the test suites share (Core, the catalogue contract suite): temporary trees of
+// silos, deterministic bytes, the bundled fixtures.
 
-    init(_ label: String = #function) throws {
+/// A temporary folder holding silos built by a test, removed when the test ends.
+public final class TestTree {
+    public let root: URL
+
+    public init(_ label: String = #function) throws {
         let name = "silomerge-test-\(label.filter { $0.isLetter || $0.isNumber })-\(UUID().uuidString.prefix(8))"
         root = FileManager.default.temporaryDirectory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -16,14 +19,14 @@ final class TestTree {
 
     deinit { try? FileManager.default.removeItem(at: root) }
 
-    var path: String { root.path }
-    var catalogue: String { root.appendingPathComponent("catalogue.sqlite").path }
+    public var path: String { root.path }
+    public var catalogue: String { root.appendingPathComponent("catalogue.sqlite").path }
 
     /// Puts the catalogue and its side files aside, so the next scan makes a new one. They are
     /// renamed, not deleted: a store of the earlier scan may still hold them open, and a new file
     /// that reused a deleted one's inode would meet SQLite's state for that inode in this process
     /// ("disk I/O error"). The test tree's removal deletes them at the end.
-    func removeCatalogue() throws {
+    public func removeCatalogue() throws {
         let n = (try FileManager.default.contentsOfDirectory(atPath: root.path)).filter { $0.hasPrefix("old-catalogue-") }.count
         for suffix in ["", "-wal", "-shm", "-lock"] where FileManager.default.fileExists(atPath: catalogue + suffix) {
             try FileManager.default.moveItem(atPath: catalogue + suffix,
@@ -31,11 +34,11 @@ final class TestTree {
         }
     }
 
-    func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+    public func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     /// Writes a file (creating folders), returning its URL.
     @discardableResult
-    func write(_ relative: String, _ bytes: [UInt8]) throws -> URL {
+    public func write(_ relative: String, _ bytes: [UInt8]) throws -> URL {
         let url = self.url(relative)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(bytes).write(to: url)
@@ -43,14 +46,14 @@ final class TestTree {
     }
 
     @discardableResult
-    func write(_ relative: String, _ text: String) throws -> URL { try write(relative, Array(text.utf8)) }
+    public func write(_ relative: String, _ text: String) throws -> URL { try write(relative, Array(text.utf8)) }
 
-    func mkdir(_ relative: String) throws {
+    public func mkdir(_ relative: String) throws {
         try FileManager.default.createDirectory(at: url(relative), withIntermediateDirectories: true)
     }
 
     /// Writes a file whose last path component is given as raw bytes (possibly not UTF-8).
-    func writeRaw(folder: String, name: [UInt8], _ bytes: [UInt8]) throws {
+    public func writeRaw(folder: String, name: [UInt8], _ bytes: [UInt8]) throws {
         try mkdir(folder)
         let path = Array(url(folder).path.utf8) + [0x2F] + name + [0]
         let fd = path.withUnsafeBufferPointer { p in
@@ -61,33 +64,33 @@ final class TestTree {
         close(fd)
     }
 
-    func symlink(_ relative: String, to target: String) throws {
+    public func symlink(_ relative: String, to target: String) throws {
         try FileManager.default.createSymbolicLink(atPath: url(relative).path, withDestinationPath: target)
     }
 
-    func hardlink(_ relative: String, to existing: String) throws {
+    public func hardlink(_ relative: String, to existing: String) throws {
         try FileManager.default.linkItem(at: url(existing), to: url(relative))
     }
 
-    func fifo(_ relative: String) throws {
+    public func fifo(_ relative: String) throws {
         precondition(mkfifo(url(relative).path, 0o644) == 0, "mkfifo failed: \(errno)")
     }
 
-    func remove(_ relative: String) throws { try FileManager.default.removeItem(at: url(relative)) }
+    public func remove(_ relative: String) throws { try FileManager.default.removeItem(at: url(relative)) }
 
     /// Sets a file's mtime (and leaves its size alone).
-    func setMtime(_ relative: String, seconds: Int) {
+    public func setMtime(_ relative: String, seconds: Int) {
         var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
         _ = utimensat(AT_FDCWD, url(relative).path, &times, 0)
     }
 
-    func silo(_ name: String, priority: Int = 1) -> SiloDefinition {
+    public func silo(_ name: String, priority: Int = 1) -> SiloDefinition {
         SiloDefinition(name: name, root: FilePath(url(name).path), priority: priority)
     }
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so tests do not depend on /dev/urandom.
-func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+public func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var state = seed &* 0x9E3779B97F4A7C15 | 1
     var out = [UInt8](repeating: 0, count: count)
     for i in 0..<count {
@@ -99,7 +102,7 @@ func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
 
 /// Scans `silos` into the tree's catalogue and returns the result and the catalogue.
 @discardableResult
-func scan(_ tree: TestTree, _ silos: [SiloDefinition], mode: HashMode = .full, configure: (inout ScanOptions) -> Void = { _ in },
+public func scan(_ tree: TestTree, _ silos: [SiloDefinition], mode: HashMode = .full, configure: (inout ScanOptions) -> Void = { _ in },
           hooks: ScanEngine.TestHooks? = nil) throws -> (ScanResult, SQLiteCatalogue) {
     let store = try SQLiteCatalogue(path: tree.catalogue)
     var options = ScanOptions()
@@ -110,7 +113,7 @@ func scan(_ tree: TestTree, _ silos: [SiloDefinition], mode: HashMode = .full, c
 }
 
 /// All duplicate groups as sorted "silo/path" lists.
-func groups(_ store: any CatalogueStore, _ query: DuplicateQuery = DuplicateQuery()) throws -> [[String]] {
+public func groups(_ store: any CatalogueStore, _ query: DuplicateQuery = DuplicateQuery()) throws -> [[String]] {
     var out: [[String]] = []
     try store.forEachDuplicateGroup(query) { g in
         out.append(g.files.map { "\($0.silo)/\($0.path.display)" }.sorted())
@@ -120,8 +123,8 @@ func groups(_ store: any CatalogueStore, _ query: DuplicateQuery = DuplicateQuer
 }
 
 /// sha256sum of bytes, through OpenSSL.
-func sha(_ b: [UInt8]) throws -> String { try SHA256Hasher.digest(b).hex }
+public func sha(_ b: [UInt8]) throws -> String { try SHA256Hasher.digest(b).hex }
 
 /// The bundled Fixtures folder.
-let fixturesURL: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let fixturesURL: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Fixtures")
