@@ -105,6 +105,18 @@ struct ReportManagementCLITests {
         // … its findings, then the one still open (the last two columns).
         #expect(newest.contains("<td class=\"num\" data-sort=\"\(found)\">\(found)</td><td class=\"num\" data-sort=\"1\">1</td></tr>"), "\(newest)")
 
+        // Audits and checks record what was reclaimable when they ended: the trend shows it.
+        let audit = try ws.run("audit", "--config", "silomerge.yml", "--format", "json")
+        let reclaimable = ((try json(audit.stdout) as! [String: Any])["summary"] as! [String: Any])["reclaimable_bytes"] as! Int
+        #expect(reclaimable > 0)
+        _ = try ws.run("check", "-q")
+        #expect(try ws.run("report", "--html", "r4.html").status == 0)
+        let latest = try String(contentsOf: ws.url.appendingPathComponent("r4.html"), encoding: .utf8)
+        let trendRows = latest.components(separatedBy: "id=\"t-trends\"")[1].components(separatedBy: "</table>")[0].components(separatedBy: "<tr")
+        #expect(trendRows[2].contains("<td>check</td>") && trendRows[2].contains("data-sort=\"\(reclaimable)\""), "\(trendRows[2])")
+        #expect(trendRows[3].contains("<td>audit</td>") && trendRows[3].contains("data-sort=\"\(reclaimable)\""), "\(trendRows[3])")
+        #expect(trendRows.last!.contains("data-sort=\"-1\""), "the first scan recorded no figure: \(trendRows.last!)")
+
         // Without a plan, no plan part.
         r = try ws.run("report", "--html", "r2.html")
         #expect(r.status == 0)

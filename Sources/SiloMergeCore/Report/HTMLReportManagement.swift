@@ -12,6 +12,8 @@ extension HTMLReportData {
             public var files: Int, bytes: Int64, new: Int, changed: Int, gone: Int, findings: Int?
             /// Corrupted and missing files still open when the run ended.
             public var openFindings: Int = 0
+            /// What was reclaimable when it ended (audits and checks record it).
+            public var reclaimable: Int64?
         }
         public struct Share: Sendable, Equatable {
             public var label: String, bytes: Int64, groups: Int
@@ -86,6 +88,7 @@ extension HTMLPage {
         let trendRows: [[Cell]] = m.trends.reversed().map { t in
             [Cell(HTMLDate.node(t.at), sort: String(t.at.timeIntervalSince1970)), Cell(mtext(t.kind)), Cell(mtext(t.status)),
              Cell.number(Int64(t.files), Format.count(t.files)), Cell.bytes(t.bytes),
+             t.reclaimable.map { Cell(mtext(Format.bytes($0)), sort: String($0), cls: "num") } ?? Cell(mtext("–"), sort: "-1", cls: "num"),
              Cell.number(Int64(t.new), Format.count(t.new)), Cell.number(Int64(t.changed), Format.count(t.changed)),
              Cell.number(Int64(t.gone), Format.count(t.gone)),
              t.findings.map { Cell.number(Int64($0), Format.count($0)) } ?? Cell(mtext("–"), cls: "num"),
@@ -112,7 +115,7 @@ extension HTMLPage {
             .if(!m.trends.isEmpty, .div(.class("split"),
                 figure(HTMLChart.bars(trendBars, title: "Bytes catalogued per run", colour: "#4a6fa5"), caption: "Bytes catalogued, the latest runs"),
                 table(id: "t-trends", caption: "Runs", columns: [Column("Finished"), Column("Kind"), Column("Status"), Column("Files", numeric: true),
-                      Column("Size", numeric: true), Column("New", numeric: true), Column("Changed", numeric: true), Column("Gone", numeric: true),
+                      Column("Size", numeric: true), Column("Reclaimable", numeric: true), Column("New", numeric: true), Column("Changed", numeric: true), Column("Gone", numeric: true),
                       Column("Findings", numeric: true), Column("Open findings", numeric: true)], rows: trendRows, total: trendRows.count, noun: "runs", empty: "", hints: ["silomerge history"],
                       filter: false))),
             .h3(mtext("Reclaimable space by file type and by age")),

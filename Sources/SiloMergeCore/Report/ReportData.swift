@@ -70,6 +70,7 @@ extension HTMLReportData {
             var t = Management.Trend(run: r.id, kind: r.kind.rawValue, at: r.finishedAt!, status: r.status.rawValue, files: r.counts.files, bytes: r.counts.bytes,
                                      new: r.counts.filesNew, changed: r.counts.filesChanged, gone: r.counts.filesMissing,
                                      findings: r.kind == .check ? try store.findings(runID: r.id).count : nil)
+            t.reclaimable = try RunTrends.reclaimable(runID: r.id, in: store)
             t.openFindings = everFound.filter { $0.openedRun <= r.id && ($0.closedRun.map { $0 > r.id } ?? true) }.count
             return t
         }

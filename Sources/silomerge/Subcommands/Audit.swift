@@ -66,6 +66,8 @@ struct Audit: ParsableCommand {
                                         options: options(), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)
         let report = try AuditReport(store: catalogue, query: query, top: top, scan: result)
+        // Kept for the report's trends; failing to keep it is not worth failing the audit for.
+        try? RunTrends.record(reclaimable: report.summary.reclaimableBytes, runID: result.runID, in: catalogue)
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .text:

@@ -137,6 +137,10 @@ struct Check: ParsableCommand {
             result = try CheckEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
                 .check(silos: silos, options: options, progress: handler)
         }
+        // What was reclaimable when this check ended, for the report's trends.
+        if let reclaimable = try? RunTrends.measure(DuplicateQuery(silos: result.scan.silos.map(\.name)), in: catalogue) {
+            try? RunTrends.record(reclaimable: reclaimable, runID: result.scan.runID, in: catalogue)
+        }
         let warnings = result.scan.counts.warnings + result.scan.counts.errors
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
