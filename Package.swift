@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "silomerge", targets: ["silomerge"]),
         .executable(name: "silomerge-bench", targets: ["silomerge-bench"]),
         .library(name: "SiloMergeCore", targets: ["SiloMergeCore"]),
+        .library(name: "SiloMergeSQLite", targets: ["SiloMergeSQLite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,10 +42,18 @@ let package = Package(
                 "COpenSSL",
                 "CZlib",
                 "CSiloMergeShims",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Plot", package: "Plot"),
+            ]
+        ),
+        // The SQLite catalogue (GRDB, the raw statement layer, the migrations): one backend of
+        // the store protocols in SiloMergeCore, which itself knows no SQL.
+        .target(
+            name: "SiloMergeSQLite",
+            dependencies: [
+                "SiloMergeCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The layer under a future PostgreSQL catalogue: libpq-compatible connection settings,
@@ -61,6 +70,7 @@ let package = Package(
             name: "silomerge",
             dependencies: [
                 "SiloMergeCore",
+                "SiloMergeSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,17 +81,17 @@ let package = Package(
         // fixtures). Not a product.
         .target(
             name: "SiloMergeTestSupport",
-            dependencies: ["SiloMergeCore"],
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite"],
             path: "Tests/SiloMergeTestSupport"
         ),
         .testTarget(
             name: "SiloMergeCoreTests",
-            dependencies: ["SiloMergeCore", "CSiloMergeShims", "SiloMergeTestSupport"]
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "CSiloMergeShims", "SiloMergeTestSupport"]
         ),
         // The store protocols' contract, run against every backend (Tests/CatalogueContractTests/Backends.swift).
         .testTarget(
             name: "CatalogueContractTests",
-            dependencies: ["SiloMergeCore", "SiloMergeTestSupport"]
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergeTestSupport"]
         ),
         .testTarget(
             name: "SiloMergePostgresTests",
@@ -89,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SiloMergeCLITests",
-            dependencies: ["silomerge", "SiloMergeCore"]
+            dependencies: ["silomerge", "SiloMergeCore", "SiloMergeSQLite"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 import SiloMergeTestSupport
 
 /// A catalogue backend under contract: how to open a fresh, empty catalogue for a test, and

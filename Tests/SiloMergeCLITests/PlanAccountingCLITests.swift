@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SiloMergeCore
+import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 @Suite("What a file given as the catalogue is, decided before writing to it")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 @Suite("Catalogue locations: a path or a postgresql:// URL, its identity and its side files")

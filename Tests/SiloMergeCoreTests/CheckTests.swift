@@ -3,6 +3,7 @@ import GRDB
 import Synchronization
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 @Suite("Consistency checks")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 /// The duplicate analysis folds over an in-memory content stream: no catalogue involved.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 /// An XMP packet with a title and keywords, as a sidecar or a standalone .xmp file.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 // MARK: - Synthetic input

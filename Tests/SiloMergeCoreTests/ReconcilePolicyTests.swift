@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 /// Sources of one content built by hand: each copy with its values (value, origin, time).

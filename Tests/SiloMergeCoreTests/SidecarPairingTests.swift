@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 private func names(_ list: String...) -> [[UInt8]] { list.map { Array($0.utf8) } }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GRDB
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 /// Scans a copy of the bundled Fixtures with their configuration (manifests, policies).

@@ -1,5 +1,6 @@
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Errors of the catalogue stage: the SQLite file cannot be opened, is not a catalogue, was
 /// written by a newer SiloMerge, or a query failed.
@@ -35,19 +34,5 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
         case .empty(let path):
             "the catalogue \(path) holds no silos yet; scan some first (silomerge scan NAME=PATH ...)"
         }
-    }
-}
-
-extension CatalogueError {
-    /// Wraps a GRDB/SQLite error with what was being done.
-    static func wrap(_ error: any Error, path: String, _ operation: String) -> CatalogueError {
-        if let e = error as? CatalogueError { return e }
-        if let db = error as? DatabaseError {
-            if db.resultCode == .SQLITE_NOTADB { return .notACatalogue(path: path, reason: "not an SQLite database") }
-            if db.resultCode == .SQLITE_CANTOPEN { return .cannotOpen(path: path, reason: db.message ?? "\(db.resultCode)") }
-            if db.resultCode == .SQLITE_FULL { return .sqlite(path: path, operation: operation, reason: "the disk is full") }
-            return .sqlite(path: path, operation: operation, reason: db.message ?? "\(db.resultCode)")
-        }
-        return .sqlite(path: path, operation: operation, reason: "\(error)")
     }
 }

@@ -186,12 +186,25 @@ public struct SameImageGroup: Sendable, Hashable {
         /// nil when the file was not hashed (`--hash dupes` leaves files of unique size alone).
         public var sha256: SHA256Digest?
         public var size: Int64
+        package init(silo: String, siloPriority: Int, path: RelativePath, sha256: SHA256Digest? = nil, size: Int64) {
+            self.silo = silo
+            self.siloPriority = siloPriority
+            self.path = path
+            self.sha256 = sha256
+            self.size = size
+        }
     }
     public var imageSHA256: SHA256Digest
     public var format: MediaFormat
     public var files: [Member]
     /// Fields whose embedded values differ between the files.
     public var fieldsThatDiffer: [UnifiedField]
+    package init(imageSHA256: SHA256Digest, format: MediaFormat, files: [Member], fieldsThatDiffer: [UnifiedField]) {
+        self.imageSHA256 = imageSHA256
+        self.format = format
+        self.files = files
+        self.fieldsThatDiffer = fieldsThatDiffer
+    }
 }
 
 /// What recording a manifest found.

@@ -155,6 +155,21 @@ public struct RunRecord: Sendable, Hashable {
     public var errorMessage: String?
     /// For checks: unchanged, changed or corrupted.
     public var outcome: String? = nil
+    package init(id: Int64, kind: RunKind, status: RunStatus, startedAt: Date, finishedAt: Date? = nil, toolVersion: String, host: String, hashMode: String, options: String, silos: [String], counts: RunCounts, errorMessage: String? = nil, outcome: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.toolVersion = toolVersion
+        self.host = host
+        self.hashMode = hashMode
+        self.options = options
+        self.silos = silos
+        self.counts = counts
+        self.errorMessage = errorMessage
+        self.outcome = outcome
+    }
 }
 
 /// What the catalogue holds about one file in a folder, for comparing with a fresh `lstat`.
@@ -322,6 +337,14 @@ public struct StoredSidecar: Sendable {
     /// Whether its values were read (with metadata reading on).
     public var valuesRead: Bool
     public var used: Bool
+    package init(assetName: [UInt8], name: [UInt8], stat: FileStat, hashed: Bool, valuesRead: Bool, used: Bool) {
+        self.assetName = assetName
+        self.name = name
+        self.stat = stat
+        self.hashed = hashed
+        self.valuesRead = valuesRead
+        self.used = used
+    }
 }
 
 /// A row to insert or update.
@@ -365,6 +388,13 @@ public struct CandidateFile: Sendable {
     public var path: RelativePath
     public var stat: FileStat
     public var sha256: SHA256Digest?
+    package init(fileID: Int64, siloID: Int64, path: RelativePath, stat: FileStat, sha256: SHA256Digest? = nil) {
+        self.fileID = fileID
+        self.siloID = siloID
+        self.path = path
+        self.stat = stat
+        self.sha256 = sha256
+    }
 }
 
 /// A file's physical identity: the host it is on and its device and inode there. Device and
@@ -393,4 +423,26 @@ public struct HostOrdinals: Sendable {
     /// The host ordinal of a silo (an unknown silo gets -1: a host of its own).
     public func host(ofSilo id: Int64) -> Int32 { bySilo[id] ?? -1 }
     public func physical(silo: Int64, _ file: FileID) -> PhysicalFileID { PhysicalFileID(host: host(ofSilo: silo), file: file) }
+}
+
+/// A file whose whole image hash a scan computes after the walk: another file with other bytes
+/// has the same image-data prefix, so the two may show the same picture.
+public struct ImageHashCandidate: Sendable, Hashable {
+    public var fileID: Int64
+    public var siloID: Int64
+    public var path: RelativePath
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var format: MediaFormat
+    /// nil for a file `--hash dupes` did not hash.
+    public var sha256: SHA256Digest?
+    package init(fileID: Int64, siloID: Int64, path: RelativePath, size: Int64, mtimeNs: Int64, format: MediaFormat, sha256: SHA256Digest? = nil) {
+        self.fileID = fileID
+        self.siloID = siloID
+        self.path = path
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.format = format
+        self.sha256 = sha256
+    }
 }

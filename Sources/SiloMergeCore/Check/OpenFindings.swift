@@ -51,6 +51,23 @@ public struct OpenFinding: Sendable, Hashable {
     public func age(at now: Date = Date()) -> TimeInterval {
         max(0, (closedAt ?? now).timeIntervalSince(openedAt))
     }
+    package init(id: Int64, kind: Kind, silo: String, path: RelativePath, verified: Finding.State, seen: Finding.State? = nil, openedRun: Int64, openedAt: Date, lastRun: Int64, detail: String? = nil, closedRun: Int64? = nil, closedAt: Date? = nil, resolution: Resolution? = nil, closedBy: String? = nil, closedDetail: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.silo = silo
+        self.path = path
+        self.verified = verified
+        self.seen = seen
+        self.openedRun = openedRun
+        self.openedAt = openedAt
+        self.lastRun = lastRun
+        self.detail = detail
+        self.closedRun = closedRun
+        self.closedAt = closedAt
+        self.resolution = resolution
+        self.closedBy = closedBy
+        self.closedDetail = closedDetail
+    }
 }
 
 /// Which of a run's findings `settleFindings` works out.
@@ -70,7 +87,7 @@ public struct FindingSelector: Sendable, Hashable {
     public var path: RelativePath
     public init(silo: String, path: RelativePath) { self.silo = silo; self.path = path }
 
-    func matches(_ f: OpenFinding) -> Bool {
+    package func matches(_ f: OpenFinding) -> Bool {
         guard f.silo == silo else { return false }
         if path.bytes.isEmpty || f.path == path { return true }
         let prefix = path.bytes + [0x2F]

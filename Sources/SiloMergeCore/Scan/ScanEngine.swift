@@ -176,7 +176,7 @@ public final class ScanEngine: Sendable {
 extension JSONEncoder {
     /// What the catalogue's JSON columns are written with: sorted keys (the same value gives
     /// the same text), slashes as they are.
-    static var sorted: JSONEncoder {
+    package static var sorted: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e

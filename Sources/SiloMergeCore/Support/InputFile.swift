@@ -100,7 +100,7 @@ public enum InputFile {
     }
 
 
-    static func reason(opening e: Errno) -> String {
+    package static func reason(opening e: Errno) -> String {
         switch e.code {
         case ENOENT: "no such file"
         case EACCES, EPERM: "permission denied (\(e.name))"

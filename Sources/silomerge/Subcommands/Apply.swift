@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 
 /// The one place the CLI turns a catalogue location into a backend: a path opens the SQLite
 /// catalogue file; a `postgresql://` URL names a shared catalogue this build cannot open yet

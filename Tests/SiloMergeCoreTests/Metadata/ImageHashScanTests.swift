@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
 /// The scan hashes the first 64 KiB of every picture's image data and completes the image hash

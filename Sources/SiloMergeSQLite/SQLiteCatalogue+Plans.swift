@@ -1,4 +1,5 @@
 import Foundation
+import SiloMergeCore
 import GRDB
 
 /// Apply and undo runs: the `run` row (kind `apply` or `undo`) says when and how it ended, the

@@ -1,4 +1,5 @@
 import Foundation
+import SiloMergeCore
 import GRDB
 
 /// Open findings (`open_finding`): corrupted and missing files stay open until restored,

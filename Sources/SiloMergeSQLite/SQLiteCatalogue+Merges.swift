@@ -1,4 +1,5 @@
 import Foundation
+import SiloMergeCore
 import GRDB
 
 /// The merge ledger (`merge_plan`, `merge_op`): what each applied plan did to which catalogued

@@ -1,21 +1,12 @@
 import Foundation
+import SiloMergeCore
+import GRDB
 import GRDBSQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// How a command uses the catalogue.
-public enum CatalogueAccess: Sendable, Equatable {
-    /// Reads only: never creates, migrates or writes the file (no WAL switch, no index, no
-    /// row). A catalogue written by an older SiloMerge is refused, not upgraded.
-    case readOnly
-    /// Reads and writes an existing catalogue, upgrading its schema when it is older.
-    case readWrite
-    /// As `readWrite`, creating the catalogue when the file is missing (or empty).
-    case create
-}
 
 /// What a file given as the catalogue is, decided before anything writes to it: SQLite opens
 /// files lazily and GRDB switches them to WAL on open, so a foreign database would be changed
@@ -147,5 +138,19 @@ enum CatalogueFile: Equatable {
             }
         }
         return out
+    }
+}
+
+extension CatalogueError {
+    /// Wraps a GRDB/SQLite error with what was being done.
+    static func wrap(_ error: any Error, path: String, _ operation: String) -> CatalogueError {
+        if let e = error as? CatalogueError { return e }
+        if let db = error as? DatabaseError {
+            if db.resultCode == .SQLITE_NOTADB { return .notACatalogue(path: path, reason: "not an SQLite database") }
+            if db.resultCode == .SQLITE_CANTOPEN { return .cannotOpen(path: path, reason: db.message ?? "\(db.resultCode)") }
+            if db.resultCode == .SQLITE_FULL { return .sqlite(path: path, operation: operation, reason: "the disk is full") }
+            return .sqlite(path: path, operation: operation, reason: db.message ?? "\(db.resultCode)")
+        }
+        return .sqlite(path: path, operation: operation, reason: "\(error)")
     }
 }

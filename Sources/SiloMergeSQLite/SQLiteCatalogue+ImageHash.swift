@@ -1,18 +1,6 @@
 import Foundation
+import SiloMergeCore
 import GRDB
-
-/// A file whose whole image hash a scan computes after the walk: another file with other bytes
-/// has the same image-data prefix, so the two may show the same picture.
-public struct ImageHashCandidate: Sendable, Hashable {
-    public var fileID: Int64
-    public var siloID: Int64
-    public var path: RelativePath
-    public var size: Int64
-    public var mtimeNs: Int64
-    public var format: MediaFormat
-    /// nil for a file `--hash dupes` did not hash.
-    public var sha256: SHA256Digest?
-}
 
 extension SQLiteCatalogue {
     public func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate] {

@@ -1,3 +1,4 @@
+import SiloMergeCore
 import GRDB
 
 /// The catalogue's schema, as versioned GRDB migrations. A migration, once released, never

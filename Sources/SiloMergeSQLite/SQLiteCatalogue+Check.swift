@@ -1,4 +1,5 @@
 import Foundation
+import SiloMergeCore
 import GRDB
 
 extension SQLiteCatalogue {

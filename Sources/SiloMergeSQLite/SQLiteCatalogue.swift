@@ -1,4 +1,5 @@
 import Foundation
+import SiloMergeCore
 import GRDB
 #if canImport(Glibc)
 import Glibc
