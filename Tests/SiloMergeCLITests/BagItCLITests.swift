@@ -244,9 +244,13 @@ struct PlanRelativeExportCLITests {
             #expect(String(decoding: bytes, as: UTF8.self).contains("<x:xmpmeta"))
         }
 
-        // A plan from another catalogue is refused.
+        // A plan from another catalogue is refused, saying why.
+        #expect(try ws.run("scan", "-q", "--catalog", "other.sqlite", "mk=marketing").status == 0)
         let other = try ws.run("export", "--format", "exiftool", "--plan", "plan.json", "--catalog", "other.sqlite", "-o", "x.json")
-        #expect(other.status != 0, "\(other.out)")
+        #expect(other.status == 2, "\(other.stderr)")
+        #expect(other.stderr.contains("was not made from this catalogue") && other.stderr.contains("is not in the catalogue"), "\(other.stderr)")
+        #expect(!other.stderr.contains("Optional("), "\(other.stderr)")
+        #expect(!ws.exists("x.json"))
     }
 }
 

@@ -118,7 +118,7 @@ struct Export: ParsableCommand {
             let made = try PlanFile.read(FilePath(plan))
             let problems = PlanValidator.catalogueProblems(in: made, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
             if !problems.isEmpty {
-                throw CLIError.fatal("--plan \(plan) was not made from this catalogue: " + problems.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; "))
+                throw CLIError.fatal("--plan \(plan) was not made from this catalogue: " + problems.prefix(3).map(\.description).joined(separator: "; "))
             }
             exportOptions.placements = ExportOptions.placements(of: made)
             exportOptions.profile = profile
