@@ -40,11 +40,7 @@ public enum PlanVerifier {
     public static func verify(_ plan: MergePlan, journal: FilePath? = nil,
                               progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> VerifyReport {
         var report = VerifyReport()
-        var expected: [RelativePath: String] = [:]
-        for op in plan.operations where op.kind.writesTarget {
-            guard let dest = op.destination else { continue }
-            if let sha = op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256 { expected[dest] = sha.lowercased() }
-        }
+        let expected = plan.targetFiles.mapValues(\.sha256)
         report.expectedFiles = expected.count
         let rootFD = try openTarget(plan, journal: journal)
         var fd = rootFD
@@ -174,5 +170,19 @@ public enum PlanVerifier {
             }
         }
         return fd
+    }
+}
+
+extension MergePlan {
+    /// What the merged tree holds by the plan: every destination an operation writes (a content,
+    /// an original sidecar, a generated file) with its SHA-256 (lowercase hex) and size. `verify`
+    /// checks a tree against it; the bag of a merged tree is made from it.
+    public var targetFiles: [RelativePath: (sha256: String, size: Int64)] {
+        var out: [RelativePath: (sha256: String, size: Int64)] = [:]
+        for op in operations where op.kind.writesTarget {
+            guard let dest = op.destination, let sha = op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256 else { continue }
+            out[dest] = (sha.lowercased(), op.size)
+        }
+        return out
     }
 }

@@ -42,12 +42,7 @@ public enum BagItBagger {
 
     public static func bag(plan: MergePlan, journal: FilePath?, into bag: FilePath, payload: BagPayload,
                            baggingDate: Date = Date(), progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> BagSummary {
-        // What the tree holds, by the plan: destination → (sha256, size).
-        var expected: [RelativePath: (sha: String, size: Int64)] = [:]
-        for op in plan.operations where op.kind.writesTarget {
-            guard let dest = op.destination, let sha = (op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256) else { continue }
-            expected[dest] = (sha.lowercased(), op.size)
-        }
+        let expected = plan.targetFiles
         var summary = BagSummary(bag: bag)
         switch Posix.stat(bag) {
         case .success(let st) where st.kind == .directory:
@@ -181,6 +176,9 @@ public enum BagItBagger {
         // Whole: put it under its name (an empty folder there is replaced; anything else refused above).
         guard rename(temp.string ?? "", bag.string ?? "") == 0 else {
             let e = Errno(errno)
+            if e.code == ENOTEMPTY || e.code == EEXIST {
+                throw Failure(description: "\(bag.display): another bag or other files appeared there while this one was made; nothing there was replaced")
+            }
             throw Failure(description: "\(bag.display): cannot move the finished bag into place: \(e) (\(e.name))")
         }
         finished = true
