@@ -257,16 +257,9 @@ public final class SQLiteCatalogue: CatalogueStore {
     public func finishRun(_ id: Int64, status: RunStatus, counts c: RunCounts, errorMessage: String?) throws {
         try wrap("record the end of the run") {
             try pool.write { db in
-                try db.execute(sql: """
-                    UPDATE run SET status = ?, finished_at = ?, files = ?, bytes = ?, directories = ?,
-                        files_new = ?, files_changed = ?, files_unchanged = ?, files_missing = ?, files_excluded = ?,
-                        files_hashed = ?, bytes_hashed = ?, hashes_reused = ?, skipped_special = ?,
-                        skipped_symlinks = ?, ignored = ?, warnings = ?, errors = ?, error_message = ?
-                    WHERE id = ?
-                    """, arguments: [status.rawValue, Timestamp.string(Date()), c.files, c.bytes, c.directories,
-                                     c.filesNew, c.filesChanged, c.filesUnchanged, c.filesMissing, c.filesExcluded,
-                                     c.filesHashed, c.bytesHashed, c.hashesReused, c.skippedSpecial,
-                                     c.skippedSymlinks, c.ignored, c.warnings, c.errors, errorMessage, id])
+                // The counts whole, as one JSON value (v11-run-counts): no field is named here.
+                try db.execute(sql: "UPDATE run SET status = ?, finished_at = ?, counts = ?, error_message = ? WHERE id = ?",
+                               arguments: [status.rawValue, Timestamp.string(Date()), c.storedJSON, errorMessage, id])
                 if status == .ok || status == .warnings {
                     let names = try String.fetchOne(db, sql: "SELECT silos FROM run WHERE id = ?", arguments: [id])
                     for name in Self.decodeList(names) {
@@ -281,12 +274,9 @@ public final class SQLiteCatalogue: CatalogueStore {
         try wrap("record the run as interrupted") {
             try pool.write { db in
                 try db.execute(sql: """
-                    UPDATE run SET status = 'interrupted', finished_at = ?, files = ?, bytes = ?, directories = ?, files_new = ?,
-                        files_changed = ?, files_unchanged = ?, files_hashed = ?, bytes_hashed = ?, warnings = ?, errors = ?,
-                        error_message = ?
+                    UPDATE run SET status = 'interrupted', finished_at = ?, counts = ?, error_message = ?
                     WHERE id = ? AND status = 'running'
-                    """, arguments: [Timestamp.string(Date()), c.files, c.bytes, c.directories, c.filesNew, c.filesChanged,
-                                     c.filesUnchanged, c.filesHashed, c.bytesHashed, c.warnings, c.errors, reason, id])
+                    """, arguments: [Timestamp.string(Date()), c.storedJSON, reason, id])
             }
         }
     }
@@ -296,14 +286,7 @@ public final class SQLiteCatalogue: CatalogueStore {
             try pool.read { db in
                 let rows = try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit ?? -1])
                 return rows.map { row in
-                    var c = RunCounts()
-                    c.files = row["files"]; c.bytes = row["bytes"]; c.directories = row["directories"]
-                    c.filesNew = row["files_new"]; c.filesChanged = row["files_changed"]
-                    c.filesUnchanged = row["files_unchanged"]; c.filesMissing = row["files_missing"]
-                    c.filesExcluded = row["files_excluded"]; c.filesHashed = row["files_hashed"]
-                    c.bytesHashed = row["bytes_hashed"]; c.hashesReused = row["hashes_reused"]
-                    c.skippedSpecial = row["skipped_special"]; c.skippedSymlinks = row["skipped_symlinks"]
-                    c.ignored = row["ignored"]; c.warnings = row["warnings"]; c.errors = row["errors"]
+                    let c = RunCounts(storedJSON: row["counts"])
                     let finished: String? = row["finished_at"]
                     var record = RunRecord(id: row["id"], kind: RunKind(rawValue: row["kind"]) ?? .scan,
                                      status: RunStatus(rawValue: row["status"]) ?? .failed,

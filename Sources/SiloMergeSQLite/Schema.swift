@@ -475,6 +475,72 @@ enum CatalogueSchema {
                 ALTER TABLE silo ADD COLUMN host_name TEXT;
                 """)
         }
+        migrator.registerMigration("v11-run-counts") { db in
+            // A run's counters (RunCounts) are one JSON object, `counts`, written and read
+            // whole: a new counter needs no column and no migration. The columns of v1 stay,
+            // readable as before by `sqlite3` users, as virtual columns over it (a counter
+            // added later is read with json_extract(counts, '$.name')). SQLite cannot turn a
+            // column into a generated one in place: the table is rebuilt, ids and every other
+            // column kept (foreign keys are off while a migration runs, so the rows that refer
+            // to runs stay as they are).
+            try db.execute(sql: """
+                CREATE TABLE run_v11 (
+                    id              INTEGER PRIMARY KEY,
+                    kind            TEXT    NOT NULL,
+                    status          TEXT    NOT NULL,
+                    started_at      TEXT    NOT NULL,
+                    finished_at     TEXT,
+                    tool_version    TEXT    NOT NULL,
+                    host            TEXT    NOT NULL,
+                    hash_mode       TEXT    NOT NULL,
+                    options         TEXT    NOT NULL,
+                    silos           TEXT    NOT NULL,
+                    counts          TEXT    NOT NULL DEFAULT '{}',
+                    files            INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files'), 0)) VIRTUAL,
+                    bytes            INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.bytes'), 0)) VIRTUAL,
+                    directories      INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.directories'), 0)) VIRTUAL,
+                    files_new        INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files_new'), 0)) VIRTUAL,
+                    files_changed    INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files_changed'), 0)) VIRTUAL,
+                    files_unchanged  INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files_unchanged'), 0)) VIRTUAL,
+                    files_missing    INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files_missing'), 0)) VIRTUAL,
+                    files_excluded   INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files_excluded'), 0)) VIRTUAL,
+                    files_hashed     INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.files_hashed'), 0)) VIRTUAL,
+                    bytes_hashed     INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.bytes_hashed'), 0)) VIRTUAL,
+                    hashes_reused    INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.hashes_reused'), 0)) VIRTUAL,
+                    skipped_special  INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.skipped_special'), 0)) VIRTUAL,
+                    skipped_symlinks INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.skipped_symlinks'), 0)) VIRTUAL,
+                    ignored          INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.ignored'), 0)) VIRTUAL,
+                    warnings         INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.warnings'), 0)) VIRTUAL,
+                    errors           INTEGER GENERATED ALWAYS AS (coalesce(json_extract(counts, '$.errors'), 0)) VIRTUAL,
+                    error_message   TEXT,
+                    outcome         TEXT
+                );
+                INSERT INTO run_v11 (id, kind, status, started_at, finished_at, tool_version, host, hash_mode,
+                                     options, silos, counts, error_message, outcome)
+                    SELECT id, kind, status, started_at, finished_at, tool_version, host, hash_mode, options, silos,
+                        json_object(
+                        'files', files,
+                        'bytes', bytes,
+                        'directories', directories,
+                        'files_new', files_new,
+                        'files_changed', files_changed,
+                        'files_unchanged', files_unchanged,
+                        'files_missing', files_missing,
+                        'files_excluded', files_excluded,
+                        'files_hashed', files_hashed,
+                        'bytes_hashed', bytes_hashed,
+                        'hashes_reused', hashes_reused,
+                        'skipped_special', skipped_special,
+                        'skipped_symlinks', skipped_symlinks,
+                        'ignored', ignored,
+                        'warnings', warnings,
+                        'errors', errors
+                        ), error_message, outcome
+                    FROM run;
+                DROP TABLE run;
+                ALTER TABLE run_v11 RENAME TO run;
+                """)
+        }
         return migrator
     }
 

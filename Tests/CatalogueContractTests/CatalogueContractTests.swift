@@ -58,6 +58,33 @@ struct RegistryContractTests {
         #expect(try store.runs(limit: 1).map(\.id) == [second])
     }
 
+    @Test("the run log keeps every counter of RunCounts whole, through finishRun and markInterrupted", arguments: Backend.all)
+    func runCountsRoundTrip(backend: Backend) throws {
+        let tree = try TestTree()
+        let store = try backend.open(tree)
+        // Every field, whatever fields there are, with a value of its own (bytes beyond 32 bits):
+        // a counter the store drops, swaps or truncates fails here.
+        let names = RunCounts().fields.map(\.name)
+        #expect(names.count >= 16 && Set(names).count == names.count)
+        let values = Dictionary(uniqueKeysWithValues: names.enumerated().map { i, name in
+            (name, Int64(i + 1) * 1_000_003 + (name.lowercased().contains("bytes") ? 5_000_000_000 : 0))
+        })
+        let counts = RunCounts(fields: values)
+        #expect(counts.fields.map(\.value) == names.map { values[$0]! })
+        let finished = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["a"])
+        try store.finishRun(finished, status: .warnings, counts: counts, errorMessage: nil)
+        var doubled = counts
+        doubled = RunCounts.sum([counts, counts])
+        let interrupted = try store.beginRun(kind: .check, hashMode: "dupes", options: "{}", silos: ["a"])
+        try store.markInterrupted(interrupted, counts: doubled, reason: "interrupted by SIGTERM")
+        let runs = try store.runs(limit: nil)
+        #expect(runs.map(\.id) == [interrupted, finished])
+        #expect(runs[1].counts == counts)
+        #expect(runs[1].counts.fields.map(\.value) == names.map { values[$0]! })
+        #expect(runs[0].counts == doubled)
+        #expect(runs[0].counts.fields.map(\.value) == names.map { 2 * values[$0]! })
+    }
+
     @Test("one scan at a time: a second opening of the catalogue cannot take the lock until it is dropped", arguments: Backend.all)
     func scanLock(backend: Backend) throws {
         let tree = try TestTree()

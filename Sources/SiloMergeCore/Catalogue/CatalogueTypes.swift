@@ -118,27 +118,6 @@ public enum RunStatus: String, Sendable, Codable {
     case interrupted
 }
 
-/// The counters a run records.
-public struct RunCounts: Sendable, Hashable, Codable {
-    public var files = 0
-    public var bytes: Int64 = 0
-    public var directories = 0
-    public var filesNew = 0
-    public var filesChanged = 0
-    public var filesUnchanged = 0
-    public var filesMissing = 0
-    public var filesExcluded = 0
-    public var filesHashed = 0
-    public var bytesHashed: Int64 = 0
-    public var hashesReused = 0
-    public var skippedSpecial = 0
-    public var skippedSymlinks = 0
-    public var ignored = 0
-    public var warnings = 0
-    public var errors = 0
-    public init() {}
-}
-
 /// One recorded run, as `history` lists it.
 public struct RunRecord: Sendable, Hashable {
     public var id: Int64

@@ -109,16 +109,19 @@ public struct ScanProgress: Sendable {
         case done
     }
     public var phase: Phase
-    public var directories: Int
-    public var filesWalked: Int
-    public var bytesWalked: Int64
+    /// The run's counts so far (the walk's, the reads', and the warnings and errors).
+    public var counts: RunCounts
     /// Files and bytes queued for reading so far (final once the walk is over).
     public var filesToRead: Int
     public var bytesToRead: Int64
-    public var filesRead: Int
-    public var bytesRead: Int64
     public var walkFinished: Bool
     public var elapsed: Double
+
+    public var directories: Int { counts.directories }
+    public var filesWalked: Int { counts.files }
+    public var bytesWalked: Int64 { counts.bytes }
+    public var filesRead: Int { counts.filesHashed }
+    public var bytesRead: Int64 { counts.bytesHashed }
 }
 
 /// What one silo looked like in this scan.
