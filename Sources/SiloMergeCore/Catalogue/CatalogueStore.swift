@@ -120,17 +120,37 @@ public protocol AssetStore: AnyObject, Sendable {
     func uncatalogued() throws -> [UncataloguedRecord]
 }
 
-/// What checks found, and the findings kept open until resolved.
+/// What checks found, and the findings kept open until resolved. The store answers queries and
+/// writes; what a finding is, and what stays open, `FindingFold` and `OpenFindingFold` decide
+/// (`FindingSettlement` is the pass over a store).
 public protocol FindingStore: AnyObject, Sendable {
-    /// What a check run found, from its changes and new files.
-    func findings(runID: Int64) throws -> [Finding]
+    /// Calls `body` with each change run `runID` recorded, in the order recorded.
+    func forEachChange(runID: Int64, _ body: (FindingFold.Change) throws -> Void) throws
+    /// Calls `body` with each file run `runID` saw first, by silo priority, silo and path.
+    /// For `.alerts` a store may leave out the files that cannot matter to open findings or
+    /// moves: all of them when the run lost no file and nothing is open; otherwise those that
+    /// hold neither the content of a file the run lost (a `missing` change) nor the verified
+    /// content of an open finding, and are not at an open finding's path.
+    func forEachNewFile(runID: Int64, scope: FindingScope, _ body: (FindingFold.NewFile) throws -> Void) throws
+    /// What the merge ledger says of run `runID`'s changes and new files.
+    func mergeNotes(runID: Int64) throws -> FindingFold.MergeNotes
+    /// Every catalogued file holding `content`, by silo priority, silo and path.
+    func copies(of content: SHA256Digest) throws -> [FindingFold.Copy]
+    /// The files catalogued at the paths of the open findings.
+    func filesAtOpenFindings() throws -> [OpenFindingFold.FileAtPath]
+    /// The merge ledger's operations (done, or under way when the apply stopped) that moved,
+    /// removed or quarantined the file at an open finding's path holding the content it
+    /// verified, in ledger order.
+    func openFindingsTakenByPlans() throws -> [OpenFindingFold.TakenByPlan]
+    /// The last run whose findings were settled (`applyFindingTransitions`); 0 for none.
+    func settledThrough() throws -> Int64
+    /// Writes what settling run `runID`'s findings did to the open findings, in order, and
+    /// notes the run settled, in one transaction. A transition for a finding closed meanwhile
+    /// (accepted while the run ran) leaves it closed.
+    func applyFindingTransitions(_ transitions: [OpenFindingTransition], runID: Int64) throws
     func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
     /// The latest finished check, its outcome and findings.
     func lastCheck() throws -> (run: RunRecord, outcome: CheckOutcome?, findings: [Finding])?
-    /// After a run's writes, before it is recorded finished: works out what it found (`scope`),
-    /// keeps corrupted and missing files open and closes the open findings it resolved (see
-    /// `OpenFinding`), for it and for earlier runs that ended before doing so. Returns its findings.
-    func settleFindings(runID: Int64, scope: FindingScope) throws -> [Finding]
     /// Before `settleFindings`: brings the merge ledger (what applied plans did to which
     /// file) in step with the journals of the plans it records, so a file a plan took away is
     /// `merged`, not missing, even when the apply was killed before recording its end. Returns
