@@ -120,6 +120,45 @@ struct ScanContractTests {
         #expect(try store.fileCounts().values.sorted() == [1])
     }
 
+    @Test("vanished folders: the folders a walk did not list, its boundaries, and dropping what the fold decided", arguments: Backend.all)
+    func vanishedFolders(backend: Backend) throws {
+        let tree = try TestTree()
+        try tree.write("a/keep/k.txt", "k")
+        try tree.write("a/gone/g.txt", "g")
+        try tree.write("a/gone/h.txt", "h")
+        try tree.write("a/out/o.txt", "o")
+        try tree.write("a/locked/l.txt", "l")
+        let store = try backend.open(tree)
+        try scan(store, [tree.silo("a")])
+        let silo = try #require(try store.silos().first)
+        // A walk by hand: the root and keep/ listed, locked/ unreadable, out/ excluded.
+        let run = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["a"])
+        try store.beginWalk(runID: run)
+        try store.apply([.visitedDirectory(siloID: silo.id, dir: .root), .visitedDirectory(siloID: silo.id, dir: RelativePath("keep")),
+                         .unreadableDirectory(siloID: silo.id, dir: RelativePath("locked")),
+                         .excludedDirectory(siloID: silo.id, dir: RelativePath("out"))], runID: run)
+        let boundaries = try store.walkBoundaries(siloIDs: [silo.id])
+        #expect(boundaries.unreadable == [SiloFolder(siloID: silo.id, dir: RelativePath("locked"))])
+        #expect(boundaries.excluded == [SiloFolder(siloID: silo.id, dir: RelativePath("out"))])
+        var unlisted: [String] = []
+        try store.forEachUnlistedFolder(siloIDs: [silo.id]) { unlisted.append($0.dir.display) }
+        #expect(unlisted.sorted() == ["gone", "locked", "out"])
+        let dropped = try store.dropVanishedFolders([VanishedFolder(folder: SiloFolder(siloID: silo.id, dir: RelativePath("gone")), kind: .missing),
+                                                     VanishedFolder(folder: SiloFolder(siloID: silo.id, dir: RelativePath("out")), kind: .excluded)],
+                                                    runID: run)
+        #expect(dropped.missing == 2 && dropped.excluded == 1)
+        #expect(try store.fileCounts()[silo.id] == 2)
+        var changes: [FindingFold.Change] = []
+        try store.forEachChange(runID: run) { changes.append($0) }
+        #expect(changes.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.excluded, .missing, .missing])
+        #expect(Set(changes.map(\.path.display)) == ["gone/g.txt", "gone/h.txt", "out/o.txt"])
+        #expect(changes.allSatisfy { $0.old.sha256 != nil && $0.oldInode != nil })
+        // The whole pass (`finishWalk`) over what is left: only locked/ is unlisted, and it is kept.
+        let again = try store.finishWalk(runID: run, siloIDs: [silo.id])
+        #expect(again.missing == 0 && again.excluded == 0)
+        #expect(try store.fileCounts()[silo.id] == 2)
+    }
+
     @Test("content streams: duplicate groups largest reclaimable first, the analysis, size groups and hash prefixes", arguments: Backend.all)
     func contentStreams(backend: Backend) throws {
         let tree = try TestTree()

@@ -67,9 +67,17 @@ public protocol FolderIndex: AnyObject, Sendable {
     /// The stored hash of another hard link to the same, unchanged inode of `host` (nil: the
     /// silos catalogued before hosts were recorded), if one is catalogued.
     func storedHash(linkedTo stat: FileStat, host: HostIdentity?) throws -> SHA256Digest?
-    /// After complete walks of `siloIDs`: drops what lay in folders that are gone (or now
-    /// excluded), recording each as a change, and returns how many went each way.
-    func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
+    /// The folders of these silos the current walk could not read, and those it left out by
+    /// the silos' rules (as the walk reported them with its writes).
+    func walkBoundaries(siloIDs: [Int64]) throws -> (unreadable: [SiloFolder], excluded: [SiloFolder])
+    /// Calls `body` with each folder of these silos that holds catalogued files or uncatalogued
+    /// entries and that the current walk did not list, in any order. What is gone among them,
+    /// `VanishedFolderFold` decides (`finishWalk` is the pass).
+    func forEachUnlistedFolder(siloIDs: [Int64], _ body: (SiloFolder) throws -> Void) throws
+    /// Drops the files of these folders, recording each as a change of the folder's kind
+    /// (missing or excluded), and their uncatalogued entries, in one transaction; returns how
+    /// many files went each way.
+    func dropVanishedFolders(_ folders: [VanishedFolder], runID: Int64) throws -> (missing: Int, excluded: Int)
     /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
     func silosWithSidecars() throws -> Set<Int64>
     /// Silo ids that have uncatalogued entries recorded.
