@@ -152,24 +152,18 @@ extension SQLiteCatalogue {
         }
     }
 
-    public func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding] {
+    public func closeAccepted(_ closing: [(id: Int64, detail: String)], by user: String, at time: Date) throws -> Set<Int64> {
         try wrap("accept findings") {
             try pool.write { db in
-                let chosen = try Self.fetchOpenFindings(db, where: "closed_at IS NULL", arguments: [])
-                    .filter { f in selectors.contains { $0.matches(f) } }
-                let now = Date()
-                for f in chosen {
-                    let detail = (f.kind == .corrupted ? "its current content is the new baseline" : "no longer expected")
-                        + (reason.map { "; reason: \($0)" } ?? "")
+                var closed = Set<Int64>()
+                for (id, detail) in closing {
                     try db.execute(sql: """
-                        UPDATE open_finding SET closed_at = ?, resolution = 'accepted', closed_by = ?, closed_detail = ? WHERE id = ?
-                        """, arguments: [Timestamp.string(now), user, detail, f.id])
+                        UPDATE open_finding SET closed_at = ?, resolution = 'accepted', closed_by = ?, closed_detail = ?
+                        WHERE id = ? AND closed_at IS NULL
+                        """, arguments: [Timestamp.string(time), user, detail, id])
+                    if db.changesCount > 0 { closed.insert(id) }
                 }
-                return chosen.map { f in
-                    var f = f
-                    f.closedAt = now; f.resolution = .accepted; f.closedBy = user
-                    return f
-                }
+                return closed
             }
         }
     }

@@ -309,5 +309,14 @@ struct AssetAndFindingContractTests {
         #expect(closed.id == rot.id && closed.resolution == .restored && closed.closedRun == next)
         #expect(closed.seen == seen && closed.detail == "rot")
         #expect(try store.settledThrough() == next)
+        // Accepting: only what is still open is closed, with its detail and who closed it.
+        let at = Date(timeIntervalSince1970: 1_700_000_500)
+        #expect(try store.closeAccepted([(id: rot.id, detail: "late"), (id: gone.id, detail: "no longer expected")], by: "auditor", at: at)
+                == [gone.id])
+        #expect(try store.openFindings(silos: []).isEmpty)
+        let accepted = try #require(try store.closedFindings(limit: 5).first { $0.id == gone.id })
+        #expect(accepted.resolution == .accepted && accepted.closedBy == "auditor" && accepted.closedAt == at
+                && accepted.closedDetail == "no longer expected")
+        #expect(try store.closedFindings(limit: 5).first { $0.id == rot.id }?.resolution == .restored)
     }
 }

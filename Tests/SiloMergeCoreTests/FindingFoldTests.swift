@@ -186,4 +186,11 @@ struct FindingFoldTests {
             .close(id: 7, resolution: .merged, detail: found[1].detail),
         ])
     }
+
+    @Test("an accepted corrupted file's content is the new baseline; an accepted missing file is no longer expected")
+    func acceptance() {
+        #expect(OpenFindingFold.acceptanceDetail(openFinding(1, .corrupted, "a", "rot", verified: 1), reason: "re-saved")
+                == "its current content is the new baseline; reason: re-saved")
+        #expect(OpenFindingFold.acceptanceDetail(openFinding(2, .missing, "a", "gone", verified: 1), reason: nil) == "no longer expected")
+    }
 }

@@ -168,8 +168,10 @@ public protocol FindingStore: AnyObject, Sendable {
     func openFindings(silos: [String]) throws -> [OpenFinding]
     /// The most recently closed findings, newest first.
     func closedFindings(limit: Int) throws -> [OpenFinding]
-    /// Closes the open findings the selectors match, as accepted by `user`; returns them.
-    func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding]
+    /// Closes these open findings as accepted by `user` at `time`, each with its closing
+    /// detail, in one transaction; returns the ids it closed (one closed meanwhile stays as it
+    /// was). Which findings and what detail, `acceptFindings` decides.
+    func closeAccepted(_ closing: [(id: Int64, detail: String)], by user: String, at time: Date) throws -> Set<Int64>
 }
 
 /// Small named values the catalogue remembers (reconcile policies, the resolutions file).

@@ -56,3 +56,19 @@ extension CatalogueStore {
         try FindingSettlement.settle(runID: runID, scope: scope, in: self)
     }
 }
+
+extension FindingStore {
+    /// Closes the open findings the selectors match, as accepted by `user` (see
+    /// `OpenFindingFold.acceptanceDetail`); returns them, oldest first.
+    public func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding] {
+        let chosen = try openFindings(silos: []).filter { f in selectors.contains { $0.matches(f) } }.sorted { $0.id < $1.id }
+        guard !chosen.isEmpty else { return [] }
+        let now = Date()
+        let closed = try closeAccepted(chosen.map { ($0.id, OpenFindingFold.acceptanceDetail($0, reason: reason)) }, by: user, at: now)
+        return chosen.filter { closed.contains($0.id) }.map { f in
+            var f = f
+            f.closedAt = now; f.resolution = .accepted; f.closedBy = user
+            return f
+        }
+    }
+}

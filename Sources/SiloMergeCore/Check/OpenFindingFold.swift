@@ -87,6 +87,13 @@ public struct OpenFindingFold: Sendable {
         open[Key(silo: o.silo, path: o.path.bytes)] = nil
     }
 
+    /// Why an open finding accepted by a person is closed: a corrupted file's current content
+    /// becomes the baseline; a missing file is no longer expected.
+    public static func acceptanceDetail(_ f: OpenFinding, reason: String?) -> String {
+        (f.kind == .corrupted ? "its current content is the new baseline" : "no longer expected")
+            + (reason.map { "; reason: \($0)" } ?? "")
+    }
+
     /// The path reads as what the open finding verified.
     private static func restores(_ o: OpenFinding, _ state: Finding.State?) -> Bool {
         guard let verified = o.verified.sha256 else {
