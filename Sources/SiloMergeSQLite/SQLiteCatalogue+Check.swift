@@ -74,16 +74,21 @@ extension SQLiteCatalogue {
         }
     }
 
-    public func copies(of content: SHA256Digest) throws -> [FindingFold.Copy] {
+    public func forEachCopies(of contents: [SHA256Digest], _ body: (SHA256Digest, [FindingFold.Copy]) throws -> Void) throws {
+        guard !contents.isEmpty else { return }
         try wrap("list the copies of a content") {
             try pool.read { db in
-                try Row.fetchAll(db, sql: """
+                let statement = try db.makeStatement(sql: """
                     SELECT s.name, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.dev, f.ino, f.first_seen_run, f.silo_id
                     FROM file f JOIN silo s ON s.id = f.silo_id WHERE f.sha256 = ? ORDER BY s.priority, s.name, f.dir, f.name
-                    """, arguments: [content.hex]).map { r in
-                    FindingFold.Copy(siloID: r[6], silo: r[0],
-                                     path: RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])),
-                                     inode: Self.fileID(r, 3, 4), firstSeenRun: r[5])
+                    """)
+                for content in contents {
+                    let copies = try Row.fetchAll(statement, arguments: [content.hex]).map { r in
+                        FindingFold.Copy(siloID: r[6], silo: r[0],
+                                         path: RelativePath(bytes: SQLiteCatalogue.bytes(r[1])).appending(SQLiteCatalogue.bytes(r[2])),
+                                         inode: Self.fileID(r, 3, 4), firstSeenRun: r[5])
+                    }
+                    try body(content, copies)
                 }
             }
         }

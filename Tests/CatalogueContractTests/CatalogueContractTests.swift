@@ -261,9 +261,12 @@ struct AssetAndFindingContractTests {
         var alertPaths: [String] = []
         try store.forEachNewFile(runID: second.runID, scope: .alerts) { alertPaths.append($0.path.display) }
         #expect(alertPaths == ["moved/gone.bin"])
-        #expect(try store.copies(of: goneSHA).map(\.path) == [RelativePath("moved/gone.bin")])
         let keepSHA = try SHA256Hasher.digest(bytes(100, seed: 1))
-        let copies = try store.copies(of: keepSHA)
+        var byContent: [(SHA256Digest, [FindingFold.Copy])] = []
+        try store.forEachCopies(of: [keepSHA, goneSHA]) { byContent.append(($0, $1)) }
+        #expect(byContent.map(\.0) == [keepSHA, goneSHA])
+        #expect(byContent.last?.1.map(\.path) == [RelativePath("moved/gone.bin")])
+        let copies = byContent[0].1
         #expect(copies.map(\.path) == [RelativePath("copy.bin"), RelativePath("keep.bin")])
         #expect(copies.map(\.firstSeenRun) == [second.runID, first.runID] && copies.allSatisfy { $0.inode != nil })
         #expect(try store.mergeNotes(runID: second.runID).isEmpty)

@@ -20,9 +20,8 @@ struct FindingFoldTests {
                             inode: FileID(device: 1, inode: inode))
     }
     /// Fails the test if asked: `.alerts` never looks at copies.
-    func noCopies(_ sha: SHA256Digest) throws -> [FindingFold.Copy] {
-        Issue.record("copies of \(sha.hex) asked for")
-        return []
+    func noCopies(_ contents: [SHA256Digest], _ body: (SHA256Digest, [FindingFold.Copy]) throws -> Void) throws {
+        Issue.record("copies of \(contents.count) contents asked for")
     }
     let silos = [Silo(id: 1, name: "a", root: FilePath("/a"), priority: 1, lastRunID: nil),
                  Silo(id: 2, name: "b", root: FilePath("/b"), priority: 2, lastRunID: nil)]
@@ -97,18 +96,21 @@ struct FindingFoldTests {
         fold.add(newFile(30, "b", "new.jpg", 7, siloID: 2, inode: 20))
         let arrived = FindingFold.Copy(siloID: 2, silo: "b", path: RelativePath("new.jpg"), inode: FileID(device: 1, inode: 20), firstSeenRun: 5)
         var asked: [SHA256Digest] = []
-        let found = try fold.findings(hosts: HostOrdinals(hosted)) { asked.append($0); return [old, arrived] }
+        let found = try fold.findings(hosts: HostOrdinals(hosted)) { contents, body in
+            asked += contents
+            for c in contents { try body(c, [old, arrived]) }
+        }
         #expect(asked == [digest(7)])
         #expect(found.map(\.kind) == [.new, .newDuplicate])
         let dup = try #require(found.last)
         #expect(dup.silo == "b" && dup.path == RelativePath("new.jpg") && dup.detail == "2 copies (was 1)")
         // The same file seen on one host: a hard link, no new copy.
-        let sameHost = try fold.findings(hosts: HostOrdinals(silos)) { _ in [old, arrived] }
+        let sameHost = try fold.findings(hosts: HostOrdinals(silos)) { contents, body in for c in contents { try body(c, [old, arrived]) } }
         #expect(sameHost.map(\.kind) == [.new])
         // Run 6 loses b's copy: two copies became one.
         var gone = FindingFold(runID: 6, scope: .all, merges: .init())
         gone.add(missing(40, "b", "new.jpg", 7, siloID: 2, inode: 20))
-        let after = try gone.findings(hosts: HostOrdinals(hosted)) { _ in [old] }
+        let after = try gone.findings(hosts: HostOrdinals(hosted)) { contents, body in for c in contents { try body(c, [old]) } }
         #expect(after.map(\.kind) == [.missing, .duplicateGone])
         #expect(after.last?.detail == "1 copy (was 2)" && after.last?.path == RelativePath("new.jpg"))
     }

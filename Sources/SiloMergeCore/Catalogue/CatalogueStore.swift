@@ -142,8 +142,10 @@ public protocol FindingStore: AnyObject, Sendable {
     func forEachNewFile(runID: Int64, scope: FindingScope, _ body: (FindingFold.NewFile) throws -> Void) throws
     /// What the merge ledger says of run `runID`'s changes and new files.
     func mergeNotes(runID: Int64) throws -> FindingFold.MergeNotes
-    /// Every catalogued file holding `content`, by silo priority, silo and path.
-    func copies(of content: SHA256Digest) throws -> [FindingFold.Copy]
+    /// Calls `body` with each of these contents, in the order given, and every catalogued file
+    /// holding it, by silo priority, silo and path (in one read: a check after a large import
+    /// asks for many).
+    func forEachCopies(of contents: [SHA256Digest], _ body: (SHA256Digest, [FindingFold.Copy]) throws -> Void) throws
     /// The files catalogued at the paths of the open findings.
     func filesAtOpenFindings() throws -> [OpenFindingFold.FileAtPath]
     /// The merge ledger's operations (done, or under way when the apply stopped) that moved,

@@ -103,10 +103,13 @@ public struct FindingFold: Sendable {
         return findings.sorted { (order[$0.kind]!, $0.silo, $0.path) < (order[$1.kind]!, $1.silo, $1.path) }
     }
 
+    /// Reads the catalogued files holding each of these contents: calls the second argument
+    /// with each content, in the order given, and its files in report order.
+    public typealias CopiesReader = ([SHA256Digest], (SHA256Digest, [Copy]) throws -> Void) throws -> Void
+
     /// The findings, sorted. For `.all`, `hosts` tells copies of one host from another's and
-    /// `copies` gives every catalogued file holding a content (in report order); `.alerts`
-    /// asks for neither.
-    public func findings(hosts: HostOrdinals, copies: (SHA256Digest) throws -> [Copy]) throws -> [Finding] {
+    /// `copies` reads the copies of the contents the run touched; `.alerts` asks for neither.
+    public func findings(hosts: HostOrdinals, copies: CopiesReader) throws -> [Finding] {
         let merges = self.merges
         var out: [Finding] = []
         // Moves: a vanished file whose content turned up at a new path (same name first).
@@ -168,7 +171,7 @@ public struct FindingFold: Sendable {
     /// Copies per content before and after, for the contents this run touched: the physical
     /// files (host, device, inode) that arrived and left, per content, gathered in one pass;
     /// then more copies than before is a new duplicate, fewer (of two or more) a gone one.
-    private func duplicateFindings(hosts: HostOrdinals, copies: (SHA256Digest) throws -> [Copy]) throws -> [Finding] {
+    private func duplicateFindings(hosts: HostOrdinals, copies: CopiesReader) throws -> [Finding] {
         var arrived: [SHA256Digest: [PhysicalFileID]] = [:]
         var left: [SHA256Digest: [PhysicalFileID]] = [:]
         var firstGone: [SHA256Digest: Change] = [:]
@@ -195,8 +198,7 @@ public struct FindingFold: Sendable {
         }
         affected.remove(.empty)
         var out: [Finding] = []
-        for sha in affected.sorted(by: { $0.hex < $1.hex }) {
-            let rows = try copies(sha)
+        try copies(affected.sorted(by: { $0.hex < $1.hex })) { sha, rows in
             var after = Set<PhysicalFileID>()
             for r in rows { if let id = r.inode { after.insert(hosts.physical(silo: r.siloID, id)) } }
             var before = after.subtracting(arrived[sha] ?? [])

@@ -10,7 +10,7 @@ public enum FindingSettlement {
         try store.forEachChange(runID: runID) { fold.add($0) }
         try store.forEachNewFile(runID: runID, scope: scope) { fold.add($0) }
         let hosts = scope == .all ? HostOrdinals(try store.silos()) : HostOrdinals([])
-        return try fold.findings(hosts: hosts) { try store.copies(of: $0) }
+        return try fold.findings(hosts: hosts) { contents, body in try store.forEachCopies(of: contents, body) }
     }
 
     /// After a run's writes, before it is recorded finished: works out what it found
