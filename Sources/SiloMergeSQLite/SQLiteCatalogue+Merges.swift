@@ -212,19 +212,9 @@ extension SQLiteCatalogue {
         }
     }
 
-    /// What the ledger says of a run's vanished and new files: vanished files a plan merged away
-    /// (by change id, with a sentence naming the plan and where the content lives), new files
-    /// an undo put back where they were (by file id), and sidecars a plan left behind that are
-    /// files of their own now (by file id, with a sentence).
-    struct MergeNotes {
-        var gone: [Int64: String] = [:]
-        var back: Set<Int64> = []
-        var left: [Int64: String] = [:]
-        var isEmpty: Bool { gone.isEmpty && back.isEmpty && left.isEmpty }
-    }
-
-    static func mergeNotes(_ db: Database, runID: Int64) throws -> MergeNotes {
-        var notes = MergeNotes()
+    /// What the ledger says of a run's vanished and new files (see `FindingFold.MergeNotes`).
+    static func mergeNotes(_ db: Database, runID: Int64) throws -> FindingFold.MergeNotes {
+        var notes = FindingFold.MergeNotes()
         guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM merge_op)") ?? false else { return notes }
         func place(_ root: [UInt8], _ dir: [UInt8], _ name: [UInt8]) -> String {
             FilePath(bytes: root).appending(RelativePath(bytes: dir).appending(name)).display

@@ -487,29 +487,60 @@ extension SQLiteCatalogue {
         }
     }
 
-    public func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int) {
-        guard !siloIDs.isEmpty else { return (0, 0) }
+    // Folder-vanish detection: the walk's scratch tables (`visited`, `kept_dir`,
+    // `excluded_dir`) are TEMP tables of the writer connection, so these read through it.
+    // What is gone, `VanishedFolderFold` decides (see `FolderIndex.finishWalk`).
+
+    public func walkBoundaries(siloIDs: [Int64]) throws -> (unreadable: [SiloFolder], excluded: [SiloFolder]) {
+        guard !siloIDs.isEmpty else { return ([], []) }
         return try wrap("find vanished folders") {
             try pool.write { db in
                 let ids = siloIDs.map(String.init).joined(separator: ",")
-                // Rows in folders the walk did not list, except below folders it could not read
-                // (their content is unknown, not gone). Below an excluded folder: out of scope.
-                // Folders first (from the index, without touching the table), then only the
-                // files of the folders that are gone.
+                func folders(_ table: String) throws -> [SiloFolder] {
+                    try Row.fetchAll(db, sql: "SELECT silo_id, CAST(dir AS BLOB) FROM \(table) WHERE silo_id IN (\(ids))").map {
+                        SiloFolder(siloID: $0[0], dir: RelativePath(bytes: SQLiteCatalogue.bytes($0[1])))
+                    }
+                }
+                return (try folders("kept_dir"), try folders("excluded_dir"))
+            }
+        }
+    }
+
+    public func forEachUnlistedFolder(siloIDs: [Int64], _ body: (SiloFolder) throws -> Void) throws {
+        guard !siloIDs.isEmpty else { return }
+        try wrap("find vanished folders") {
+            try pool.write { db in
+                let ids = siloIDs.map(String.init).joined(separator: ",")
+                // Folders from the index, without touching the table.
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT d.silo_id, CAST(d.dir AS BLOB)
+                    FROM (SELECT DISTINCT silo_id, dir FROM file WHERE silo_id IN (\(ids))
+                          UNION SELECT DISTINCT silo_id, dir FROM uncatalogued WHERE silo_id IN (\(ids))) d
+                    WHERE NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = d.silo_id AND v.dir = d.dir)
+                    """)
+                while let r = try rows.next() {
+                    try body(SiloFolder(siloID: r[0], dir: RelativePath(bytes: SQLiteCatalogue.bytes(r[1]))))
+                }
+            }
+        }
+    }
+
+    public func dropVanishedFolders(_ folders: [VanishedFolder], runID: Int64) throws -> (missing: Int, excluded: Int) {
+        guard !folders.isEmpty else { return (0, 0) }
+        return try wrap("drop vanished folders") {
+            try pool.write { db in
+                // Only the files of the folders that are gone are looked up in the table.
                 try db.execute(sql: """
                     CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY, kind TEXT NOT NULL);
                     DELETE FROM doomed;
                     CREATE TEMP TABLE IF NOT EXISTS gone_dir (silo_id INTEGER NOT NULL, dir TEXT NOT NULL, kind TEXT NOT NULL);
                     DELETE FROM gone_dir;
-                    INSERT INTO gone_dir (silo_id, dir, kind)
-                    SELECT d.silo_id, d.dir,
-                        CASE WHEN EXISTS (SELECT 1 FROM excluded_dir e WHERE e.silo_id = d.silo_id
-                                 AND (d.dir = e.dir OR (d.dir >= e.dir || '/' AND d.dir < e.dir || '0')))
-                             THEN 'excluded' ELSE 'missing' END
-                    FROM (SELECT DISTINCT silo_id, dir FROM file WHERE silo_id IN (\(ids))) d
-                    WHERE NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = d.silo_id AND v.dir = d.dir)
-                      AND NOT EXISTS (SELECT 1 FROM kept_dir k WHERE k.silo_id = d.silo_id
-                                 AND (k.dir = '' OR d.dir = k.dir OR (d.dir >= k.dir || '/' AND d.dir < k.dir || '0')));
+                    """)
+                let insert = try db.makeStatement(sql: "INSERT INTO gone_dir (silo_id, dir, kind) VALUES (?, CAST(? AS TEXT), ?)")
+                for f in folders {
+                    try insert.execute(arguments: [f.folder.siloID, Self.textArgument(f.folder.dir.bytes), f.kind.rawValue])
+                }
+                try db.execute(sql: """
                     INSERT INTO doomed (id, kind)
                     SELECT f.id, g.kind FROM gone_dir g JOIN file f ON f.silo_id = g.silo_id AND f.dir = g.dir;
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns, old_dev,
@@ -517,11 +548,8 @@ extension SQLiteCatalogue {
                     SELECT \(runID), d.kind, f.silo_id, f.dir, f.name, f.id, f.size, f.mtime_ns, f.dev, f.ino, f.sha256
                     FROM doomed d JOIN file f ON f.id = d.id;
                     DELETE FROM file WHERE id IN (SELECT id FROM doomed);
-                    DELETE FROM uncatalogued WHERE silo_id IN (\(ids))
-                      AND NOT EXISTS (SELECT 1 FROM visited v WHERE v.silo_id = uncatalogued.silo_id AND v.dir = uncatalogued.dir)
-                      AND NOT EXISTS (SELECT 1 FROM kept_dir k WHERE k.silo_id = uncatalogued.silo_id
-                                 AND (k.dir = '' OR uncatalogued.dir = k.dir
-                                      OR (uncatalogued.dir >= k.dir || '/' AND uncatalogued.dir < k.dir || '0')));
+                    DELETE FROM uncatalogued WHERE EXISTS (SELECT 1 FROM gone_dir g
+                        WHERE g.silo_id = uncatalogued.silo_id AND g.dir = uncatalogued.dir);
                     """)
                 let missing = try Int.fetchOne(db, sql: "SELECT count(*) FROM doomed WHERE kind = 'missing'") ?? 0
                 let excluded = try Int.fetchOne(db, sql: "SELECT count(*) FROM doomed WHERE kind = 'excluded'") ?? 0

@@ -147,6 +147,45 @@ struct ScanContractTests {
         #expect(try store.fileCounts().values.sorted() == [1])
     }
 
+    @Test("vanished folders: the folders a walk did not list, its boundaries, and dropping what the fold decided", arguments: Backend.all)
+    func vanishedFolders(backend: Backend) throws {
+        let tree = try TestTree()
+        try tree.write("a/keep/k.txt", "k")
+        try tree.write("a/gone/g.txt", "g")
+        try tree.write("a/gone/h.txt", "h")
+        try tree.write("a/out/o.txt", "o")
+        try tree.write("a/locked/l.txt", "l")
+        let store = try backend.open(tree)
+        try scan(store, [tree.silo("a")])
+        let silo = try #require(try store.silos().first)
+        // A walk by hand: the root and keep/ listed, locked/ unreadable, out/ excluded.
+        let run = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["a"])
+        try store.beginWalk(runID: run)
+        try store.apply([.visitedDirectory(siloID: silo.id, dir: .root), .visitedDirectory(siloID: silo.id, dir: RelativePath("keep")),
+                         .unreadableDirectory(siloID: silo.id, dir: RelativePath("locked")),
+                         .excludedDirectory(siloID: silo.id, dir: RelativePath("out"))], runID: run)
+        let boundaries = try store.walkBoundaries(siloIDs: [silo.id])
+        #expect(boundaries.unreadable == [SiloFolder(siloID: silo.id, dir: RelativePath("locked"))])
+        #expect(boundaries.excluded == [SiloFolder(siloID: silo.id, dir: RelativePath("out"))])
+        var unlisted: [String] = []
+        try store.forEachUnlistedFolder(siloIDs: [silo.id]) { unlisted.append($0.dir.display) }
+        #expect(unlisted.sorted() == ["gone", "locked", "out"])
+        let dropped = try store.dropVanishedFolders([VanishedFolder(folder: SiloFolder(siloID: silo.id, dir: RelativePath("gone")), kind: .missing),
+                                                     VanishedFolder(folder: SiloFolder(siloID: silo.id, dir: RelativePath("out")), kind: .excluded)],
+                                                    runID: run)
+        #expect(dropped.missing == 2 && dropped.excluded == 1)
+        #expect(try store.fileCounts()[silo.id] == 2)
+        var changes: [FindingFold.Change] = []
+        try store.forEachChange(runID: run) { changes.append($0) }
+        #expect(changes.map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.excluded, .missing, .missing])
+        #expect(Set(changes.map(\.path.display)) == ["gone/g.txt", "gone/h.txt", "out/o.txt"])
+        #expect(changes.allSatisfy { $0.old.sha256 != nil && $0.oldInode != nil })
+        // The whole pass (`finishWalk`) over what is left: only locked/ is unlisted, and it is kept.
+        let again = try store.finishWalk(runID: run, siloIDs: [silo.id])
+        #expect(again.missing == 0 && again.excluded == 0)
+        #expect(try store.fileCounts()[silo.id] == 2)
+    }
+
     @Test("content streams: duplicate groups largest reclaimable first, the analysis, size groups and hash prefixes", arguments: Backend.all)
     func contentStreams(backend: Backend) throws {
         let tree = try TestTree()
@@ -214,5 +253,100 @@ struct AssetAndFindingContractTests {
         #expect(accepted.map(\.path) == [RelativePath("b.bin")])
         #expect(try store.openFindings(silos: []).isEmpty)
         #expect(try store.closedFindings(limit: 5).first?.closedBy == "auditor")
+    }
+
+    @Test("findings' queries: a run's changes in order, its new files (pre-filtered for alerts), the copies of a content", arguments: Backend.all)
+    func findingQueries(backend: Backend) throws {
+        let tree = try TestTree()
+        try tree.write("s/keep.bin", bytes(100, seed: 1))
+        try tree.write("s/gone.bin", bytes(100, seed: 2))
+        try tree.write("s/rot.bin", bytes(100, seed: 3))
+        let store = try backend.open(tree)
+        let host = HostIdentity(id: "contract-host", name: "contract-host")
+        let first = try scan(store, [tree.silo("s")], host: host)
+        var firstNew: [String] = []
+        try store.forEachNewFile(runID: first.runID, scope: .all) { firstNew.append($0.path.display) }
+        #expect(firstNew == ["gone.bin", "keep.bin", "rot.bin"])
+        // Nothing vanished and nothing is open: no new file can matter to alerts.
+        var alerts = 0
+        try store.forEachNewFile(runID: first.runID, scope: .alerts) { _ in alerts += 1 }
+        #expect(alerts == 0)
+        // Run 2: gone.bin moves to moved/gone.bin, a copy of keep.bin arrives.
+        try tree.mkdir("s/moved")
+        try FileManager.default.moveItem(at: tree.url("s/gone.bin"), to: tree.url("s/moved/gone.bin"))
+        try tree.write("s/copy.bin", bytes(100, seed: 1))
+        let second = try scan(store, [tree.silo("s")], host: host)
+        var changes: [FindingFold.Change] = []
+        try store.forEachChange(runID: second.runID) { changes.append($0) }
+        #expect(changes.map(\.kind) == [.missing] && changes.map(\.path) == [RelativePath("gone.bin")])
+        let goneSHA = try #require(changes.first?.old.sha256)
+        #expect(changes.first?.silo == "s" && changes.first?.oldInode != nil && changes.first?.currentInode == nil)
+        var newPaths: [String] = []
+        try store.forEachNewFile(runID: second.runID, scope: .all) { newPaths.append($0.path.display) }
+        #expect(newPaths == ["copy.bin", "moved/gone.bin"])
+        // For alerts: only the file holding the lost content.
+        var alertPaths: [String] = []
+        try store.forEachNewFile(runID: second.runID, scope: .alerts) { alertPaths.append($0.path.display) }
+        #expect(alertPaths == ["moved/gone.bin"])
+        let keepSHA = try SHA256Hasher.digest(bytes(100, seed: 1))
+        var byContent: [(SHA256Digest, [FindingFold.Copy])] = []
+        try store.forEachCopies(of: [keepSHA, goneSHA]) { byContent.append(($0, $1)) }
+        #expect(byContent.map(\.0) == [keepSHA, goneSHA])
+        #expect(byContent.last?.1.map(\.path) == [RelativePath("moved/gone.bin")])
+        let copies = byContent[0].1
+        #expect(copies.map(\.path) == [RelativePath("copy.bin"), RelativePath("keep.bin")])
+        #expect(copies.map(\.firstSeenRun) == [second.runID, first.runID] && copies.allSatisfy { $0.inode != nil })
+        #expect(try store.mergeNotes(runID: second.runID).isEmpty)
+        #expect(try store.openFindingsTakenByPlans().isEmpty)
+        #expect(try store.settledThrough() == second.runID)
+    }
+
+    @Test("open-finding transitions are written in order, with the run noted settled; a closed finding stays closed", arguments: Backend.all)
+    func findingTransitions(backend: Backend) throws {
+        let tree = try TestTree()
+        try tree.write("s/a.bin", bytes(100, seed: 1))
+        let store = try backend.open(tree)
+        let host = HostIdentity(id: "contract-host", name: "contract-host")
+        try scan(store, [tree.silo("s")], host: host)
+        let run = try store.beginRun(kind: .check, hashMode: "full", options: "{}", silos: ["s"])
+        let sha = try SHA256Hasher.digest(bytes(100, seed: 1))
+        let verified = Finding.State(size: 100, mtimeNs: 5, sha256: sha)
+        let started = Date(timeIntervalSince1970: 1_700_000_000)
+        try store.applyFindingTransitions([
+            .open(kind: .corrupted, silo: "s", path: RelativePath("a.bin"), verified: verified, seen: nil, detail: "rot", openedAt: started),
+            .open(kind: .missing, silo: "s", path: RelativePath("d/b.bin"), verified: verified, seen: nil, detail: nil, openedAt: started),
+        ], runID: run)
+        #expect(try store.settledThrough() == run)
+        let open = try store.openFindings(silos: [])
+        #expect(open.map(\.kind) == [.corrupted, .missing] && open.allSatisfy { $0.openedRun == run && $0.openedAt == started })
+        let rot = open[0], gone = open[1]
+        #expect(rot.verified == verified && rot.detail == "rot")
+        // The file at the corrupted one's path holds its verified content.
+        #expect(try store.filesAtOpenFindings().map(\.openFindingID) == [rot.id])
+        #expect(try store.filesAtOpenFindings().first?.state.sha256 == sha)
+        let next = try store.beginRun(kind: .check, hashMode: "full", options: "{}", silos: ["s"])
+        let seen = Finding.State(size: 1, mtimeNs: 2, sha256: nil)
+        try store.applyFindingTransitions([
+            .sawAgain(id: rot.id, seen: seen, detail: nil),
+            .follow(id: gone.id, silo: "s", path: RelativePath("e/b.bin"), detail: "moved from s:d/b.bin"),
+            .close(id: rot.id, resolution: .restored, detail: nil),
+            .sawAgain(id: rot.id, seen: nil, detail: "after closing"),
+            .stillOpen(id: gone.id),
+        ], runID: next)
+        let still = try store.openFindings(silos: [])
+        #expect(still.map(\.path) == [RelativePath("e/b.bin")] && still[0].lastRun == next && still[0].detail == "moved from s:d/b.bin")
+        let closed = try #require(try store.closedFindings(limit: 5).first)
+        #expect(closed.id == rot.id && closed.resolution == .restored && closed.closedRun == next)
+        #expect(closed.seen == seen && closed.detail == "rot")
+        #expect(try store.settledThrough() == next)
+        // Accepting: only what is still open is closed, with its detail and who closed it.
+        let at = Date(timeIntervalSince1970: 1_700_000_500)
+        #expect(try store.closeAccepted([(id: rot.id, detail: "late"), (id: gone.id, detail: "no longer expected")], by: "auditor", at: at)
+                == [gone.id])
+        #expect(try store.openFindings(silos: []).isEmpty)
+        let accepted = try #require(try store.closedFindings(limit: 5).first { $0.id == gone.id })
+        #expect(accepted.resolution == .accepted && accepted.closedBy == "auditor" && accepted.closedAt == at
+                && accepted.closedDetail == "no longer expected")
+        #expect(try store.closedFindings(limit: 5).first { $0.id == rot.id }?.resolution == .restored)
     }
 }

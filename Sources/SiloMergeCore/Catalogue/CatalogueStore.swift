@@ -67,9 +67,17 @@ public protocol FolderIndex: AnyObject, Sendable {
     /// The stored hash of another hard link to the same, unchanged inode of `host` (nil: the
     /// silos catalogued before hosts were recorded), if one is catalogued.
     func storedHash(linkedTo stat: FileStat, host: HostIdentity?) throws -> SHA256Digest?
-    /// After complete walks of `siloIDs`: drops what lay in folders that are gone (or now
-    /// excluded), recording each as a change, and returns how many went each way.
-    func finishWalk(runID: Int64, siloIDs: [Int64]) throws -> (missing: Int, excluded: Int)
+    /// The folders of these silos the current walk could not read, and those it left out by
+    /// the silos' rules (as the walk reported them with its writes).
+    func walkBoundaries(siloIDs: [Int64]) throws -> (unreadable: [SiloFolder], excluded: [SiloFolder])
+    /// Calls `body` with each folder of these silos that holds catalogued files or uncatalogued
+    /// entries and that the current walk did not list, in any order. What is gone among them,
+    /// `VanishedFolderFold` decides (`finishWalk` is the pass).
+    func forEachUnlistedFolder(siloIDs: [Int64], _ body: (SiloFolder) throws -> Void) throws
+    /// Drops the files of these folders, recording each as a change of the folder's kind
+    /// (missing or excluded), and their uncatalogued entries, in one transaction; returns how
+    /// many files went each way.
+    func dropVanishedFolders(_ folders: [VanishedFolder], runID: Int64) throws -> (missing: Int, excluded: Int)
     /// Silo ids that have sidecars recorded (folders of other silos need no sidecar lookup).
     func silosWithSidecars() throws -> Set<Int64>
     /// Silo ids that have uncatalogued entries recorded.
@@ -120,17 +128,39 @@ public protocol AssetStore: AnyObject, Sendable {
     func uncatalogued() throws -> [UncataloguedRecord]
 }
 
-/// What checks found, and the findings kept open until resolved.
+/// What checks found, and the findings kept open until resolved. The store answers queries and
+/// writes; what a finding is, and what stays open, `FindingFold` and `OpenFindingFold` decide
+/// (`FindingSettlement` is the pass over a store).
 public protocol FindingStore: AnyObject, Sendable {
-    /// What a check run found, from its changes and new files.
-    func findings(runID: Int64) throws -> [Finding]
+    /// Calls `body` with each change run `runID` recorded, in the order recorded.
+    func forEachChange(runID: Int64, _ body: (FindingFold.Change) throws -> Void) throws
+    /// Calls `body` with each file run `runID` saw first, by silo priority, silo and path.
+    /// For `.alerts` a store may leave out the files that cannot matter to open findings or
+    /// moves: all of them when the run lost no file and nothing is open; otherwise those that
+    /// hold neither the content of a file the run lost (a `missing` change) nor the verified
+    /// content of an open finding, and are not at an open finding's path.
+    func forEachNewFile(runID: Int64, scope: FindingScope, _ body: (FindingFold.NewFile) throws -> Void) throws
+    /// What the merge ledger says of run `runID`'s changes and new files.
+    func mergeNotes(runID: Int64) throws -> FindingFold.MergeNotes
+    /// Calls `body` with each of these contents, in the order given, and every catalogued file
+    /// holding it, by silo priority, silo and path (in one read: a check after a large import
+    /// asks for many).
+    func forEachCopies(of contents: [SHA256Digest], _ body: (SHA256Digest, [FindingFold.Copy]) throws -> Void) throws
+    /// The files catalogued at the paths of the open findings.
+    func filesAtOpenFindings() throws -> [OpenFindingFold.FileAtPath]
+    /// The merge ledger's operations (done, or under way when the apply stopped) that moved,
+    /// removed or quarantined the file at an open finding's path holding the content it
+    /// verified, in ledger order.
+    func openFindingsTakenByPlans() throws -> [OpenFindingFold.TakenByPlan]
+    /// The last run whose findings were settled (`applyFindingTransitions`); 0 for none.
+    func settledThrough() throws -> Int64
+    /// Writes what settling run `runID`'s findings did to the open findings, in order, and
+    /// notes the run settled, in one transaction. A transition for a finding closed meanwhile
+    /// (accepted while the run ran) leaves it closed.
+    func applyFindingTransitions(_ transitions: [OpenFindingTransition], runID: Int64) throws
     func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
     /// The latest finished check, its outcome and findings.
     func lastCheck() throws -> (run: RunRecord, outcome: CheckOutcome?, findings: [Finding])?
-    /// After a run's writes, before it is recorded finished: works out what it found (`scope`),
-    /// keeps corrupted and missing files open and closes the open findings it resolved (see
-    /// `OpenFinding`), for it and for earlier runs that ended before doing so. Returns its findings.
-    func settleFindings(runID: Int64, scope: FindingScope) throws -> [Finding]
     /// Before `settleFindings`: brings the merge ledger (what applied plans did to which
     /// file) in step with the journals of the plans it records, so a file a plan took away is
     /// `merged`, not missing, even when the apply was killed before recording its end. Returns
@@ -140,8 +170,10 @@ public protocol FindingStore: AnyObject, Sendable {
     func openFindings(silos: [String]) throws -> [OpenFinding]
     /// The most recently closed findings, newest first.
     func closedFindings(limit: Int) throws -> [OpenFinding]
-    /// Closes the open findings the selectors match, as accepted by `user`; returns them.
-    func acceptFindings(_ selectors: [FindingSelector], by user: String, reason: String?) throws -> [OpenFinding]
+    /// Closes these open findings as accepted by `user` at `time`, each with its closing
+    /// detail, in one transaction; returns the ids it closed (one closed meanwhile stays as it
+    /// was). Which findings and what detail, `acceptFindings` decides.
+    func closeAccepted(_ closing: [(id: Int64, detail: String)], by user: String, at time: Date) throws -> Set<Int64>
 }
 
 /// Small named values the catalogue remembers (reconcile policies, the resolutions file).
