@@ -113,34 +113,57 @@ extension SQLiteCatalogue {
         try flush()
     }
 
+    /// Reconciles and stores the unified catalogue in one write transaction that runs nothing of
+    /// the caller's but `transform`, commits, and only then hands the records to `each`, from a
+    /// snapshot taken at the commit: a command streaming them to a slow pipe or a full disk
+    /// holds no lock a scan or another command needs, and still sees exactly what it stored.
+    ///
+    /// The records handed over are made again by `transform` from that snapshot's sources (the
+    /// same sources, so the same records), not read back from `asset_field`: that column keeps
+    /// coordinates to 7 decimals and dates as plain strings, and the outputs must not change
+    /// by a digit. It costs a second pass of reconciling; memory stays one content at a time.
     public func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                               each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
         try wrap("reconcile the catalogue") {
-            try pool.write { db in try rebuildAssets(db, runID: runID, record: true, transform: transform, each: each) }
+            let (counts, snapshot) = try pool.writeWithoutTransaction { db in
+                var counts = (assets: 0, conflicts: 0, unhashed: 0)
+                try db.inTransaction {
+                    counts = try storeAssets(db, runID: runID, transform: transform)
+                    return .commit
+                }
+                // Taken on the writer, after the commit and before any other write: it reads
+                // the catalogue as this rebuild left it.
+                return (counts, try pool.makeSnapshot())
+            }
+            try snapshot.read { db in
+                try forEachAssetSources(db, silos: try Self.fetchSilos(db)) { try each(try transform($0)) }
+            }
+            return counts
         }
     }
 
     public func reconcileAssets(transform: (AssetSources) throws -> ReconciledAsset,
                                 each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
         try wrap("reconcile the catalogue") {
-            try pool.read { db in try rebuildAssets(db, runID: 0, record: false, transform: transform, each: each) }
+            try pool.read { db in
+                var assets = 0, conflicts = 0
+                try forEachAssetSources(db, silos: try Self.fetchSilos(db)) { sources in
+                    let reconciled = try transform(sources)
+                    assets += 1
+                    conflicts += reconciled.fields.filter { $0.status == .conflict }.count
+                    try each(reconciled)
+                }
+                let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
+                return (assets, conflicts, unhashed)
+            }
         }
     }
 
-    private func rebuildAssets(_ db: Database, runID: Int64, record: Bool, transform: (AssetSources) throws -> ReconciledAsset,
-                               each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
+    /// Replaces `asset` and `asset_field` with the records `transform` makes (inside the
+    /// caller's write transaction).
+    private func storeAssets(_ db: Database, runID: Int64,
+                             transform: (AssetSources) throws -> ReconciledAsset) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
         let silos = try Self.fetchSilos(db)
-        if !record {
-            var assets = 0, conflicts = 0
-            try forEachAssetSources(db, silos: silos) { sources in
-                let reconciled = try transform(sources)
-                assets += 1
-                conflicts += reconciled.fields.filter { $0.status == .conflict }.count
-                try each(reconciled)
-            }
-            let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
-            return (assets, conflicts, unhashed)
-        }
         try db.execute(sql: "DELETE FROM asset_field; DELETE FROM asset;")
         let asset = RawStatement(try db.cachedStatement(sql: """
             INSERT INTO asset (sha256, size, format, width, height, image_sha256, copies, conflicts, reconciled_run)
@@ -168,7 +191,6 @@ extension SQLiteCatalogue {
             }
             assets += 1
             conflicts += n
-            try each(reconciled)
         }
         let unhashed = try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NULL") ?? 0
         return (assets, conflicts, unhashed)

@@ -235,6 +235,36 @@ struct AssetAndFindingContractTests {
         #expect(try store.unhashedFiles().isEmpty && store.sidecarFiles().isEmpty)
     }
 
+    @Test("a rebuild hands its records over after the commit: while the caller is slow, another connection can write",
+          arguments: Backend.all)
+    func rebuildFreesTheWriter(backend: Backend) throws {
+        let tree = try TestTree()
+        try tree.write("a/one.txt", "one")
+        try tree.write("a/two.txt", "two")
+        let store = try backend.open(tree)
+        try scan(store, [tree.silo("a")])
+        let other = try backend.open(tree)
+        var writes: [Bool] = []
+        var pending: [DispatchSemaphore] = []
+        let summary = try Reconciliation.run(store: store) { _ in
+            // A command blocked on its output (a pipe nobody reads): another process's write
+            // must go through meanwhile, not wait for the command.
+            let done = DispatchSemaphore(value: 0)
+            let key = "contract.during-stream.\(writes.count)"
+            Thread.detachNewThread {
+                try? other.setSetting(key, "written")
+                done.signal()
+            }
+            let wrote = done.wait(timeout: .now() + 1) == .success
+            writes.append(wrote)
+            if !wrote { pending.append(done) }
+        }
+        for done in pending { done.wait() }
+        #expect(summary.assets == 2)
+        #expect(writes == [true, true], "a write waited for the caller's output")
+        #expect(try store.setting("contract.during-stream.0") == "written")
+    }
+
     @Test("findings: a missing file stays open across checks and closes when accepted", arguments: Backend.all)
     func findings(backend: Backend) throws {
         let tree = try TestTree()

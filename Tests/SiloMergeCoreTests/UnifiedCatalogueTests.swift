@@ -75,6 +75,18 @@ struct UnifiedCatalogueTests {
         #expect(try groups(fx.store).map { $0.sorted() }.sorted { $0[0] < $1[0] } == planted.sorted { $0[0] < $1[0] })
     }
 
+    @Test("The records a rebuild hands over after its commit equal those a read-only pass computes, to the last digit")
+    func storedRecordsRoundTrip() throws {
+        let fx = try FixtureCatalogue()
+        let stored = try fx.reconcile()
+        var computed: [ReconciledAsset] = []
+        try Reconciliation.run(store: fx.store, record: false) { computed.append($0) }
+        #expect(stored.count == computed.count && !stored.isEmpty)
+        // Every field with its value, status, rule and sources; coordinates to the last bit.
+        #expect(stored.flatMap(\.fields).contains { $0.field == .gps && $0.value != nil })
+        for (a, b) in zip(stored, computed) { #expect(a == b, "content \(a.shortID)") }
+    }
+
     @Test("Manifest rows naming missing files are reported; quoted commas and embedded newlines survive")
     func manifests() throws {
         let fx = try FixtureCatalogue()

@@ -112,8 +112,11 @@ public protocol ContentStreams: AnyObject, Sendable {
 /// The unified catalogue (reconciled records) and what a plan accounts for besides it.
 public protocol AssetStore: AnyObject, Sendable {
     /// Replaces the unified catalogue in one transaction: `transform` turns each distinct
-    /// content's sources into its record, which is stored and handed to `each`. `unhashed`
-    /// counts the catalogued files left out because they have no full hash.
+    /// content's sources into its record, which is stored. Only after the commit are the
+    /// records handed to `each` (the same ones, `transform` being a function of the sources),
+    /// from a read of the catalogue as the rebuild left it:
+    /// however long `each` takes (a slow pipe), the writer is free for scans and other
+    /// commands. `unhashed` counts the catalogued files left out because they have no full hash.
     func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                        each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int)
     /// The same pass without storing anything: for commands that only read.

@@ -152,3 +152,47 @@ public enum ConflictSheet {
         }
     }
 }
+
+// MARK: - The YAML resolutions template
+
+extension ConflictSheet {
+    /// Where a value came from, for people: "silo:path [origin tag]".
+    public static func describe(_ s: FieldSource) -> String {
+        "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
+    }
+
+    /// A YAML resolutions file (`silomerge conflicts --template`): every conflict of `assets`
+    /// with its values commented out, read back by `Resolutions.load` once a person has
+    /// uncommented the value to keep.
+    public static func template(_ assets: [ReconciledAsset]) -> String {
+        var out = """
+            # SiloMerge resolutions: for each asset (first hex digits of its SHA-256) and field,
+            # the value to keep. Uncomment one value per field (delete the leading "# "), or
+            # write your own. Fields left commented stay in conflict.
+            # Use it with: silomerge conflicts --resolutions THIS_FILE (or reconcile, export, plan)
+
+            """
+        if assets.isEmpty { out += "# No conflicts.\n{}\n"; return out }
+        for a in assets {
+            out += "\n# " + a.copies.map { "\($0.silo):\($0.path.display)" }.joined(separator: ", ") + "\n"
+            out += "\(a.shortID):\n"
+            for f in a.fields where f.status == .conflict {
+                for (value, sources) in ConflictsJSON.grouped(f) {
+                    out += "  # from " + sources.map(describe).joined(separator: "; ") + "\n"
+                    out += "  # \(f.field.rawValue): \(yaml(value))\n"
+                }
+            }
+        }
+        return out
+    }
+
+    /// A value as YAML the resolutions reader takes back.
+    static func yaml(_ value: FieldValue) -> String {
+        switch value {
+        case .text(let s), .date(let s): return Encode.json(s)   // JSON strings are valid YAML
+        case .list(let l): return "[" + l.map(Encode.json).joined(separator: ", ") + "]"
+        case .integer(let i): return String(i)
+        case .gps(let lat, let lon): return "[\(lat), \(lon)]"
+        }
+    }
+}

@@ -110,23 +110,16 @@ struct Export: ParsableCommand {
         if format.writesFolder { destination = .directory(FilePath(output!)) }
         else if let output, output != "-" { destination = .file(FilePath(output)) }
         else { destination = .standardOutput }
-        var exportOptions = ExportOptions()
-        exportOptions.replaceDifferentSidecars = replace
-        if let plan {
-            // Paths relative to the plan's target: the export travels with the merged tree and
-            // can never name a silo's original. The plan must come from this catalogue.
-            let made = try PlanFile.read(FilePath(plan))
-            let problems = PlanValidator.catalogueProblems(in: made, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
-            if !problems.isEmpty {
-                throw CLIError.fatal("--plan \(plan) was not made from this catalogue: " + problems.prefix(3).map(\.description).joined(separator: "; "))
-            }
-            exportOptions.placements = ExportOptions.placements(of: made)
-            exportOptions.profile = profile
-            exportOptions.damRoot = damRoot
+        var exportOptions = ExportOptions(replaceDifferentSidecars: replace)
+        if plan != nil { exportOptions.profile = profile; exportOptions.damRoot = damRoot }
+        let outcome: ExportWorkflow.Outcome
+        do {
+            outcome = try ExportWorkflow.run(store: catalogue, ExportRequest(format: format, destination: destination, options: exportOptions,
+                                                                             plan: plan, reconcile: options.request(config)))
+        } catch let e as ExportWorkflow.Failure {
+            throw CLIError.fatal("--plan \(e)")
         }
-        let writer = try ExportWriter(format: format, destination: destination, options: exportOptions)
-        let reconciled = try options.run(catalogue, config: config) { try writer.write($0) }
-        let summary = try writer.finish()
+        let (summary, reconciled) = (outcome.export, outcome.reconciled)
         if let output, output != "-" {
             print("Exported \(Format.plural(summary.assets, "distinct content")) (\(Format.plural(summary.copies, "copy"))) as \(format.rawValue) to \(output)"
                   + (summary.unchanged > 0 ? " (\(Format.count(summary.unchanged)) unchanged)" : "") + ".")

@@ -126,50 +126,26 @@ struct Plan: ParsableCommand {
         func run() throws {
             let config = try options.loadConfig()
             let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-            var assets: [ReconciledAsset] = []
-            let reconciled = try options.run(catalogue, config: config) { assets.append($0) }
-            let runs = try catalogue.runs(limit: nil)
-            guard let lastScan = runs.first(where: { $0.status == .ok || $0.status == .warnings }) else {
-                throw CLIError.usage("the catalogue has no finished scan: run silomerge scan first")
-            }
-            let unhashed = reconciled.unhashedFiles
-            if unhashed > 0 {
-                Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
-            }
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
-            // Every root is pinned by device and inode (its nearest existing parent for a
-            // folder apply will make), with its links resolved: apply, undo and verify refuse
-            // a root that is not that folder any more.
-            let (targetRoot, targetAnchor) = try PlanRoots.anchor(FilePath(target), what: "the target")
-            let quarantineRoot = try quarantine.map { try PlanRoots.anchor(FilePath($0), what: "the quarantine folder").root }
-            let settings = PlanSettings(targetRoot: targetRoot, layout: layout,
-                                        canonicalRules: rules.isEmpty ? CanonicalRule.defaults : rules,
-                                        duplicates: duplicates, quarantineRoot: quarantineRoot,
-                                        transfer: method, hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars,
-                                        writeSidecars: sidecars,
-                                        writeManifest: importManifest, allowConflicts: allowConflicts)
-            let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
-            let catalogued = try catalogue.silos()
-            let silos = try catalogued.map { try PlanRoots.identify($0) }
-            // A catalogue upgraded from a version that did not record what scans pass over.
-            if let since = try catalogue.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
-                let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
-                if !stale.isEmpty {
-                    Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+            let request = PlanRequest(target: FilePath(target), layout: layout, canonicalRules: rules, duplicates: duplicates,
+                                      quarantine: quarantine.map { FilePath($0) }, transfer: method,
+                                      hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars, writeSidecars: sidecars,
+                                      writeManifest: importManifest, allowConflicts: allowConflicts, reconcile: options.request(config))
+            let plan: MergePlan
+            do {
+                plan = try PlanWorkflow.plan(store: catalogue, request) { warning in
+                    switch warning {
+                    case .unhashedFiles(let unhashed):
+                        Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
+                    case .scannedByOlderVersion(let stale):
+                        Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+                    }
                 }
+            } catch let e as PlanWorkflow.Failure {
+                throw CLIError.usage("\(e)")
             }
-            // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
-            var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: catalogue.location.id,
-                                  scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
-                                  targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
-                                  sidecars: try catalogue.sidecarFiles(), unhashed: try catalogue.unhashedFiles(),
-                                  uncatalogued: try catalogue.uncatalogued())
-            // Files whose content is not the one last verified (corruption still open) refuse
-            // the plan: their rot would be taken for their content.
-            input.unverified = try catalogue.unverifiedCopies(silos: catalogued.map(\.name))
-            let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
             print("Wrote \(output): \(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")), "

@@ -18,9 +18,8 @@ struct ReconcileOptions: ParsableArguments {
         try config.map { try SiloMergeConfiguration.load(path: $0) }
     }
 
-    func run(_ catalogue: any CatalogueStore, config: SiloMergeConfiguration?,
-             each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
-        try Reconciliation.run(store: catalogue, policies: config?.reconcile, rules: config?.reconcileRules, resolutionsFile: resolutions, each: each)
+    func request(_ config: SiloMergeConfiguration?) -> ReconcileRequest {
+        ReconcileRequest(configuration: config, resolutionsFile: resolutions)
     }
 }
 
@@ -62,16 +61,9 @@ struct Reconcile: ParsableCommand {
     func run() throws {
         let config = try options.loadConfig()
         let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-        var statuses: [FieldStatus: Int] = [:]
-        var manual = 0
-        let summary = try options.run(catalogue, config: config) { asset in
-            for f in asset.fields {
-                statuses[f.status, default: 0] += 1
-                if f.rule == .manual { manual += 1 }
-            }
-        }
-        print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(statuses[.agreed] ?? 0, "field")) agreed, "
-              + "\(Format.count((statuses[.resolved] ?? 0) - manual)) resolved by policy, \(Format.count(manual)) by your resolutions, "
+        let (tally, summary) = try ReconcileWorkflow.tally(store: catalogue, options.request(config))
+        print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(tally.agreed, "field")) agreed, "
+              + "\(Format.count(tally.resolvedByPolicy)) resolved by policy, \(Format.count(tally.resolvedByPerson)) by your resolutions, "
               + "\(Format.count(summary.conflicts)) conflict\(summary.conflicts == 1 ? "" : "s").")
         if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(Format.plural(summary.resolutions, "decision")))") }
         if summary.conflicts > 0 { print("Next: silomerge conflicts --catalog \(catalogue.location)") }
@@ -129,14 +121,11 @@ struct Conflicts: ParsableCommand {
     func run() throws {
         let config = try options.loadConfig()
         let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-        var found: [ReconciledAsset] = []
-        let summary = try options.run(catalogue, config: config) { asset in
-            if asset.fields.contains(where: { $0.status == .conflict }) { found.append(asset) }
-        }
+        let (found, summary) = try ReconcileWorkflow.conflicts(store: catalogue, options.request(config))
         let out = FDSink(fd: STDOUT_FILENO)
         defer { out.flush() }
         if template {
-            out.write(ConflictText.template(found))
+            out.write(ConflictSheet.template(found))
             return
         }
         switch format {
@@ -154,9 +143,7 @@ enum ConflictText {
     /// Values of one conflicting field, grouped by value, each with its sources.
     static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] { ConflictsJSON.grouped(f) }
 
-    static func describe(_ s: FieldSource) -> String {
-        "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
-    }
+    static func describe(_ s: FieldSource) -> String { ConflictSheet.describe(s) }
 
     static func table(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
         guard !assets.isEmpty else {
@@ -196,37 +183,5 @@ enum ConflictText {
 
     static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) throws -> String {
         try JSONOutput.string(ConflictsJSON(assets: assets, summary: summary)) + "\n"
-    }
-
-    /// A YAML resolutions file: every conflict with its values commented out.
-    static func template(_ assets: [ReconciledAsset]) -> String {
-        var out = """
-            # SiloMerge resolutions: for each asset (first hex digits of its SHA-256) and field,
-            # the value to keep. Uncomment one value per field (delete the leading "# "), or
-            # write your own. Fields left commented stay in conflict.
-            # Use it with: silomerge conflicts --resolutions THIS_FILE (or reconcile, export, plan)
-
-            """
-        if assets.isEmpty { out += "# No conflicts.\n{}\n"; return out }
-        for a in assets {
-            out += "\n# " + a.copies.map { "\($0.silo):\($0.path.display)" }.joined(separator: ", ") + "\n"
-            out += "\(a.shortID):\n"
-            for f in a.fields where f.status == .conflict {
-                for (value, sources) in grouped(f) {
-                    out += "  # from " + sources.map(describe).joined(separator: "; ") + "\n"
-                    out += "  # \(f.field.rawValue): \(yaml(value))\n"
-                }
-            }
-        }
-        return out
-    }
-
-    static func yaml(_ value: FieldValue) -> String {
-        switch value {
-        case .text(let s), .date(let s): return Encode.json(s)   // JSON strings are valid YAML
-        case .list(let l): return "[" + l.map(Encode.json).joined(separator: ", ") + "]"
-        case .integer(let i): return String(i)
-        case .gps(let lat, let lon): return "[\(lat), \(lon)]"
-        }
     }
 }

@@ -10,42 +10,95 @@ import Darwin
 extension ExportWriter {
     // MARK: jsonl
 
-    /// The JSON object of one asset, on one line (without the newline).
-    public static func jsonLine(for asset: ReconciledAsset) -> String {
-        var out = "{\"sha256\":\(Encode.json(asset.sha256.hex)),\"size\":\(asset.size),\"format\":\(Encode.json(asset.format.rawValue))"
-        if let w = asset.width { out += ",\"width\":\(w)" }
-        if let h = asset.height { out += ",\"height\":\(h)" }
-        if let image = asset.imageSHA256 { out += ",\"image_sha256\":\(Encode.json(image.hex))" }
+    /// The JSON object of one asset, on one line (without the newline): a `JSONLRecord`.
+    public static func jsonLine(for asset: ReconciledAsset) throws -> String {
+        try OrderedJSONEncoder().encode(JSONLRecord(asset))
+    }
+}
+
+/// One line of `export --format jsonl`, keys in this order: sha256, size, format, width,
+/// height, image_sha256, file_modified (each of those three left out when unknown), copies
+/// [{silo, path (+path_b64), size, mtime, mtime_ns, uid, owner}], fields {name: {value,
+/// status, rule, sources [{silo, path (+path_b64), origin, tag, raw, value}]}}. A field in
+/// conflict has `"value": null`; an owner no user name is known for is null.
+public struct JSONLRecord: Encodable, Sendable {
+    public var asset: ReconciledAsset
+
+    public init(_ asset: ReconciledAsset) { self.asset = asset }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        try c.put(asset.sha256.hex, "sha256")
+        try c.put(asset.size, "size")
+        try c.put(asset.format.rawValue, "format")
+        if let w = asset.width { try c.put(w, "width") }
+        if let h = asset.height { try c.put(h, "height") }
+        if let image = asset.imageSHA256 { try c.put(image.hex, "image_sha256") }
         // The file system's time, under its own name: never a creation date.
-        if let modified = asset.fileModifiedNs { out += ",\"file_modified\":\(Encode.json(Timestamp.string(nanoseconds: modified)))" }
-        out += ",\"copies\":["
-        for (i, copy) in asset.copies.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"silo\":\(Encode.json(copy.silo)),\(Encode.jsonPath("path", copy.path.bytes)),\"size\":\(copy.size),"
-            out += "\"mtime\":\(Encode.json(Timestamp.string(nanoseconds: copy.mtimeNs))),\"mtime_ns\":\(copy.mtimeNs),"
-            out += "\"uid\":\(copy.uid),\"owner\":\(UserNames.name(of: copy.uid).map(Encode.json) ?? "null")}"
+        if let modified = asset.fileModifiedNs { try c.put(Timestamp.string(nanoseconds: modified), "file_modified") }
+        try c.put(asset.copies.map(Copy.init), "copies")
+        var fields = c.nestedContainer(keyedBy: JSONKey.self, forKey: JSONKey("fields"))
+        for field in ExportWriter.orderedFields(asset) { try fields.put(Field(field), field.field.rawValue) }
+    }
+
+    struct Copy: Encodable {
+        var copy: AssetCopy
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(copy.silo, "silo")
+            try c.encodePath(copy.path)
+            try c.put(copy.size, "size")
+            try c.put(Timestamp.string(nanoseconds: copy.mtimeNs), "mtime")
+            try c.put(copy.mtimeNs, "mtime_ns")
+            try c.put(copy.uid, "uid")
+            try c.encodeOrNull(UserNames.name(of: copy.uid), "owner")
         }
-        out += "],\"fields\":{"
-        for (i, field) in orderedFields(asset).enumerated() {
-            if i > 0 { out += "," }
-            let value = field.status == .conflict ? nil : field.value
-            out += "\(Encode.json(field.field.rawValue)):{\"value\":\(value?.json ?? "null"),"
-            out += "\"status\":\(Encode.json(field.status.rawValue)),\"rule\":\(Encode.json(field.rule.description)),\"sources\":["
-            for (k, s) in field.sources.enumerated() {
-                if k > 0 { out += "," }
-                out += "{\"silo\":\(Encode.json(s.silo)),\(Encode.jsonPath("path", s.path.bytes)),"
-                out += "\"origin\":\(Encode.json(s.origin.rawValue)),\"tag\":\(Encode.json(s.tag)),"
-                out += "\"raw\":\(Encode.json(s.raw)),\"value\":\(s.value.json)}"
+    }
+
+    struct Field: Encodable {
+        var field: ReconciledField
+        init(_ field: ReconciledField) { self.field = field }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.encodeOrNull(field.status == .conflict ? nil : field.value.map(Value.init), "value")
+            try c.put(field.status.rawValue, "status")
+            try c.put(field.rule.description, "rule")
+            try c.put(field.sources.map(Source.init), "sources")
+        }
+    }
+
+    struct Source: Encodable {
+        var source: FieldSource
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(source.silo, "silo")
+            try c.encodePath(source.path)
+            try c.put(source.origin.rawValue, "origin")
+            try c.put(source.tag, "tag")
+            try c.put(source.raw, "raw")
+            try c.put(Value(source.value), "value")
+        }
+    }
+
+    /// A value as `FieldValue.json` writes it: coordinates to 7 decimals, exactly.
+    struct Value: Encodable {
+        var value: FieldValue
+        init(_ value: FieldValue) { self.value = value }
+        func encode(to encoder: any Encoder) throws {
+            if case .gps(let lat, let lon) = value {
+                var c = encoder.container(keyedBy: JSONKey.self)
+                try c.put(JSONNumberText(FieldValue.degrees(lat)), "latitude")
+                try c.put(JSONNumberText(FieldValue.degrees(lon)), "longitude")
+            } else {
+                try value.encode(to: encoder)
             }
-            out += "]}"
         }
-        return out + "}}"
     }
 }
 
 struct JSONLFormatWriter: ExportFormatWriter {
     func write(_ asset: ReconciledAsset, to sink: ExportSink, summary: inout ExportSummary) throws {
-        try sink.write(ExportWriter.jsonLine(for: asset) + "\n")
+        try sink.write(try ExportWriter.jsonLine(for: asset) + "\n")
         summary.records += 1
     }
 }

@@ -1,0 +1,95 @@
+import Foundation
+
+/// A catalogue that knows which copies hold content other than the one last verified
+/// (corruption still open): a plan must not take their rot for their content.
+public protocol UnverifiedCopySource {
+    func unverifiedCopies(silos: [String]) throws -> [UnverifiedCopy]
+}
+
+/// What `silomerge plan create` is asked for. Paths are as given (made absolute and anchored by
+/// the workflow).
+public struct PlanRequest: Sendable {
+    public var target: FilePath
+    public var layout: String
+    public var canonicalRules: [CanonicalRule]
+    public var duplicates: DuplicateAction
+    public var quarantine: FilePath?
+    public var transfer: TransferMethod
+    public var hardlinkFallbackToCopy: Bool
+    public var carrySidecars: Bool
+    public var writeSidecars: Bool
+    public var writeManifest: Bool
+    public var allowConflicts: Bool
+    public var reconcile: ReconcileRequest
+
+    public init(target: FilePath, layout: String = PlanSettings.defaultLayout, canonicalRules: [CanonicalRule] = CanonicalRule.defaults,
+                duplicates: DuplicateAction = .keep, quarantine: FilePath? = nil, transfer: TransferMethod = .copy,
+                hardlinkFallbackToCopy: Bool = false, carrySidecars: Bool = true, writeSidecars: Bool = false,
+                writeManifest: Bool = false, allowConflicts: Bool = false, reconcile: ReconcileRequest = ReconcileRequest()) {
+        self.target = target; self.layout = layout; self.canonicalRules = canonicalRules; self.duplicates = duplicates
+        self.quarantine = quarantine; self.transfer = transfer; self.hardlinkFallbackToCopy = hardlinkFallbackToCopy
+        self.carrySidecars = carrySidecars; self.writeSidecars = writeSidecars; self.writeManifest = writeManifest
+        self.allowConflicts = allowConflicts; self.reconcile = reconcile
+    }
+}
+
+/// Reconcile, then plan: from the catalogue as it is now to a `MergePlan` (not yet written).
+public enum PlanWorkflow {
+    public enum Failure: Error, Sendable, Hashable, CustomStringConvertible {
+        /// No scan has finished: there is nothing to plan from.
+        case noFinishedScan
+
+        public var description: String {
+            switch self {
+            case .noFinishedScan: "the catalogue has no finished scan: run silomerge scan first"
+            }
+        }
+    }
+
+    /// What the plan cannot cover, worth a word before it is reviewed.
+    public enum Warning: Sendable, Hashable {
+        /// Catalogued files without a full hash (an audit with `--hash dupes`): left in the silos.
+        case unhashedFiles(Int)
+        /// Silos last scanned by a version that kept no record of what it passed over.
+        case scannedByOlderVersion(silos: [String])
+    }
+
+    /// The plan for `request`; `warn` hears what it cannot cover as soon as that is known.
+    public static func plan(store: any CatalogueStore & UnverifiedCopySource, _ request: PlanRequest,
+                            warn: (Warning) -> Void = { _ in }) throws -> MergePlan {
+        var assets: [ReconciledAsset] = []
+        let reconciled = try ReconcileWorkflow.run(store: store, request.reconcile) { assets.append($0) }
+        let runs = try store.runs(limit: nil)
+        guard let lastScan = runs.first(where: { $0.status == .ok || $0.status == .warnings }) else { throw Failure.noFinishedScan }
+        if reconciled.unhashedFiles > 0 { warn(.unhashedFiles(reconciled.unhashedFiles)) }
+        // Every root is pinned by device and inode (its nearest existing parent for a
+        // folder apply will make), with its links resolved: apply, undo and verify refuse
+        // a root that is not that folder any more.
+        let (targetRoot, targetAnchor) = try PlanRoots.anchor(request.target, what: "the target")
+        let quarantineRoot = try request.quarantine.map { try PlanRoots.anchor($0, what: "the quarantine folder").root }
+        let settings = PlanSettings(targetRoot: targetRoot, layout: request.layout,
+                                    canonicalRules: request.canonicalRules.isEmpty ? CanonicalRule.defaults : request.canonicalRules,
+                                    duplicates: request.duplicates, quarantineRoot: quarantineRoot,
+                                    transfer: request.transfer, hardlinkFallbackToCopy: request.hardlinkFallbackToCopy,
+                                    carrySidecars: request.carrySidecars, writeSidecars: request.writeSidecars,
+                                    writeManifest: request.writeManifest, allowConflicts: request.allowConflicts)
+        let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
+        let catalogued = try store.silos()
+        let silos = try catalogued.map { try PlanRoots.identify($0) }
+        // A catalogue upgraded from a version that did not record what scans pass over.
+        if let since = try store.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
+            let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
+            if !stale.isEmpty { warn(.scannedByOlderVersion(silos: stale)) }
+        }
+        // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
+        var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: store.location.id,
+                              scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
+                              targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
+                              sidecars: try store.sidecarFiles(), unhashed: try store.unhashedFiles(),
+                              uncatalogued: try store.uncatalogued())
+        // Files whose content is not the one last verified (corruption still open) refuse
+        // the plan: their rot would be taken for their content.
+        input.unverified = try store.unverifiedCopies(silos: catalogued.map(\.name))
+        return try Planner(settings: settings).plan(input)
+    }
+}

@@ -1,0 +1,4 @@
+import SiloMergeCore
+
+/// The plan workflow asks which copies hold unverified content (open corruption).
+extension SQLiteCatalogue: UnverifiedCopySource {}
