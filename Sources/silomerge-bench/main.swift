@@ -34,11 +34,13 @@ struct Options {
     /// The real-media corpus: generated (nil) or a folder given with --media; "" skips it.
     var media: String?
     var mediaPhotos = 120
+    /// Another silomerge binary (an earlier build) timed beside this one, run for run.
+    var baseline: String?
 
     static let usage = """
         usage: silomerge-bench [--quick] [--files N] [--bytes SIZE] [--runs N] [--seed N]
                                [--workdir DIR] [--no-peers] [--scale N | --no-scale] [--json FILE]
-                               [--media DIR | --media-photos N | --no-media]
+                               [--media DIR | --media-photos N | --no-media] [--baseline BIN]
 
           --files N      files in the corpus (default 90000)
           --bytes SIZE   total size, e.g. 4G, 500M (default 4G)
@@ -55,6 +57,9 @@ struct Options {
                          ffmpeg, LibreOffice and exiftool, about 1.2 GB; generated once, reused);
                          needs convert, exiftool, ffmpeg
           --no-media     skip the media corpus
+          --baseline BIN another silomerge binary (e.g. main's release build before a change):
+                         every silomerge command is also run with it, alternating run for run,
+                         and a before/after table gives both medians and their ratio
 
         The metadata cost is the CPU time (user + system, medians) of a full scan with metadata over
         the same scan with --no-metadata, on the benchmark corpus and on the media corpus.
@@ -83,6 +88,7 @@ struct Options {
             case "--media": o.media = value()
             case "--media-photos": o.mediaPhotos = max(1, need(Int(value()), "--media-photos: a number"))
             case "--no-media": o.media = ""
+            case "--baseline": o.baseline = value()
             case "-h", "--help": print(usage); exit(0)
             default: fail("unknown option \(args[i])\n\(usage)")
             }
@@ -502,21 +508,37 @@ struct Row {
     var medianCPU: Double { let c = runs.map(\.cpu).sorted(); return c[c.count / 2] }
 }
 
-/// One warm-up run, then `runs` measured ones; `before` runs ahead of each (not timed).
+/// The baseline's rows (`--baseline`), by label, in the order measured.
+nonisolated(unsafe) var baselineRows: [Row] = []
+/// `--baseline`: that binary, and the path of this build's silomerge it stands in for. The
+/// benchmark is one thread: nothing else touches these.
+nonisolated(unsafe) var benchBaseline: (binary: String, ours: String)?
+
+/// One warm-up run, then `runs` measured ones; `before` runs ahead of each (not timed). With
+/// `--baseline`, a silomerge command is run with the baseline binary too, alternating with
+/// this build run for run (each after its own `before`), so both see the same machine noise.
 func bench(_ label: String, runs: Int, before: () -> Void = {}, _ argv: [String], cwd: String? = nil) -> Row {
     FileHandle.standardError.write(Data("  \(label) ".utf8))
+    let baseArgv: [String]? = benchBaseline.flatMap { b in argv.first == b.ours ? [b.binary] + argv.dropFirst() : nil }
     before()
     let warm = measure(argv, cwd: cwd)
     if warm.status != 0 && warm.status != 1 {
         FileHandle.standardError.write(Data("(exit \(warm.status)) ".utf8))
     }
+    if let baseArgv { before(); _ = measure(baseArgv, cwd: cwd) }
     var row = Row(label: label, runs: [])
+    var base = Row(label: label, runs: [])
     for _ in 0..<runs {
         before()
         row.runs.append(measure(argv, cwd: cwd))
+        if let baseArgv {
+            before()
+            base.runs.append(measure(baseArgv, cwd: cwd))
+        }
         FileHandle.standardError.write(Data(".".utf8))
     }
     FileHandle.standardError.write(Data(String(format: " %.2f s\n", row.median).utf8))
+    if baseArgv != nil { baselineRows.append(base) }
     return row
 }
 
@@ -576,6 +598,10 @@ let selfURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksIn
 let silomerge = selfURL.deletingLastPathComponent().appendingPathComponent("silomerge").path
 guard FileManager.default.isExecutableFile(atPath: silomerge) else {
     fail("no silomerge binary next to \(selfURL.path): build it first (swift build -c release)")
+}
+if let b = options.baseline {
+    guard FileManager.default.isExecutableFile(atPath: b) else { fail("--baseline \(b): not an executable file") }
+    benchBaseline = (b, silomerge)
 }
 try? FileManager.default.createDirectory(atPath: options.workdir, withIntermediateDirectories: true)
 let work = URL(fileURLWithPath: options.workdir).standardizedFileURL.path
@@ -695,6 +721,7 @@ if options.media != "" {
 // level off: the walk, the writer's queue and SQLite's caches are all capped.
 var scaleLines: [String] = []
 var scaleFigures: [String: Any] = [:]
+var baselineScale: Measurement?
 if options.scaleFiles > 0 {
     FileHandle.standardError.write(Data("Scale test: up to \(options.scaleFiles) files (generated once, reused)…\n".utf8))
     let db = "\(work)/scale.sqlite"
@@ -704,6 +731,10 @@ if options.scaleFiles > 0 {
         removeCatalogue(db)
         points.append((files, measure([silomerge, "scan", "-q", "--catalog", db, "big=\(tree)/big"])))
         removeCatalogue(db)
+        if let b = options.baseline, files == options.scaleFiles {
+            baselineScale = measure([b, "scan", "-q", "--catalog", db, "big=\(tree)/big"])
+            removeCatalogue(db)
+        }
     }
     for p in points {
         scaleLines.append(String(format: "  %@ files: %.1f s, peak RSS %@ (%.0f bytes per file), exit %d", grouped(p.files), p.m.wall,
@@ -713,6 +744,10 @@ if options.scaleFiles > 0 {
     let growth = Double(all.m.peakRSSKiB - half.m.peakRSSKiB) * 1024 / Double(all.files - half.files)
     scaleLines.append(String(format: "  from %@ to %@ files, peak memory grew by %.0f bytes per additional file",
                              grouped(half.files), grouped(all.files), growth))
+    if let b = baselineScale {
+        scaleLines.append(String(format: "  baseline at %@ files: %.1f s, peak RSS %@ (this build: %@)", grouped(all.files), b.wall,
+                                 human(Int64(b.peakRSSKiB) * 1024), human(Int64(all.m.peakRSSKiB) * 1024)))
+    }
     scaleFigures = ["points": points.map { ["files": $0.files, "peak_rss_kib": $0.m.peakRSSKiB, "seconds": $0.m.wall, "exit": Int($0.m.status)] },
                     "bytes_per_additional_file": growth]
 }
@@ -763,6 +798,16 @@ if let m = mediaRows {
     report += String(format: "- metadata cost on the media corpus (%@ files, %@): %+.1f %% CPU (%.2f s with metadata, %.2f s without; wall %.2f s vs %.2f s; target ≤ +10 %%)\n",
                      grouped(m.files), human(m.bytes), cost * 100, m.with.medianCPU, m.without.medianCPU, m.with.median, m.without.median)
 }
+if let b = options.baseline, !baselineRows.isEmpty {
+    report += "\nBefore/after: this build against --baseline \(b), run for run in the same session (ratio < 1: this build is faster)\n\n"
+    report += "| command | this build | baseline | ratio | CPU this | CPU baseline | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    for base in baselineRows {
+        guard let mine = rows.first(where: { $0.label == base.label }) else { continue }
+        report += String(format: "| %@ | %.2f s | %.2f s | %.2f× | %.2f s | %.2f s | %.2f× |\n", base.label, mine.median, base.median,
+                         mine.median / max(0.001, base.median), mine.medianCPU, base.medianCPU,
+                         mine.medianCPU / max(0.001, base.medianCPU))
+    }
+}
 if !scaleLines.isEmpty { report += "\nMemory at scale (silomerge scan, tiny files):\n" + scaleLines.joined(separator: "\n") + "\n" }
 print(report)
 
@@ -776,6 +821,11 @@ if let path = options.json {
     ]
     if !scaleFigures.isEmpty { object["scale"] = scaleFigures }
     if let m = mediaRows { object["media_corpus"] = ["root": m.root, "files": m.files, "bytes": m.bytes] }
+    if !baselineRows.isEmpty {
+        object["baseline"] = ["binary": options.baseline ?? "",
+                              "commands": baselineRows.map { ["label": $0.label, "median": $0.median, "cpu_median": $0.medianCPU,
+                                                              "peak_rss_kib": $0.peak] }]
+    }
     if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
         _ = FileManager.default.createFile(atPath: path, contents: data)
     }

@@ -8,7 +8,12 @@
 // Every function returns -1 with errno set when it fails, ENOTSUP (or ENOSYS from an old
 // kernel) where the platform cannot do it, so callers fall back the same way everywhere.
 
+#include <stddef.h>
 #include <stdint.h>
+
+/// The first occurrence of `needle` in `haystack` (memmem: libc's vectorised two-way search,
+/// which Swift's Glibc module hides behind _GNU_SOURCE), or NULL.
+const void *silomerge_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
 
 /// Renames `from` (relative to `fromdir`) to `to` (relative to `todir`), never replacing an
 /// existing `to` (EEXIST). File systems and kernels that cannot say EINVAL, ENOSYS or ENOTSUP.

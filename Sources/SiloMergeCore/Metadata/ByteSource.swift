@@ -97,11 +97,14 @@ public final class FileByteSource: ByteSource {
     }
 
     private func pread(at offset: Int64, count: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        try out.withUnsafeMutableBytes { raw in
+        // Uninitialised: pread fills it, and only the bytes it filled are kept (no memset of
+        // every window before the kernel overwrites it).
+        var calls = 0
+        let out = try [UInt8](unsafeUninitializedCapacity: count) { raw, initialized in
+            var done = 0
+            defer { initialized = done }
             while done < count {
-                readCalls += 1
+                calls += 1
                 #if canImport(Darwin)
                 let r = Darwin.pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
                 #else
@@ -115,8 +118,8 @@ public final class FileByteSource: ByteSource {
                 done += r
             }
         }
-        bytesRead += Int64(done)
-        if done < count { out.removeLast(count - done) }
+        readCalls += calls
+        bytesRead += Int64(out.count)
         return out
     }
 }

@@ -86,8 +86,14 @@ public enum ImageHashing: Sendable {
     /// The first `prefixBytes` only (`imagePrefixSHA256`), and `imageSHA256` when that is all of
     /// it; the scan completes the others only where another file shares the prefix.
     case prefix
-    /// Bytes of image data in the prefix digest.
-    public static let prefixBytes: Int64 = 64 * 1024
+    /// Bytes of image data in the prefix digest. 4 KiB of entropy-coded or deflated picture
+    /// data already tells different photos apart, and costs 2 µs of SHA-256 per file, where
+    /// 64 KiB (before reader version 4) added 17 % to the hashing of a folder of 400 KB
+    /// camera JPEGs. A shared prefix only makes a file a candidate: the whole image hash decides.
+    public static let prefixBytes: Int64 = 4 * 1024
+    /// Files up to this size also get their whole image hash at once: hashing at most 64 KiB
+    /// again costs less than a second read of the file ever could.
+    public static let wholeUpTo: Int64 = 64 * 1024
 }
 
 public enum ContentInspector {
@@ -105,10 +111,20 @@ public enum ContentInspector {
         info.preferred = metadata.values.map { winners[$0.field] == $0 }
         if ImageDataHash.supports(metadata.format) {
             do {
-                let limit: Int64? = imageHashing == .prefix ? ImageHashing.prefixBytes : nil
-                if let r = try ImageDataHash.prefix(FileByteSource(fd: fd, size: size), format: metadata.format, bytes: limit) {
-                    if limit != nil { info.imagePrefixSHA256 = r.digest }
-                    if r.complete { info.imageSHA256 = r.digest }
+                switch imageHashing {
+                case .prefix:
+                    // Every picture's prefix covers the same bytes (so prefixes compare); a small
+                    // file also gets its whole hash now, as no later read could be cheaper.
+                    if let r = try ImageDataHash.prefix(source, format: metadata.format, bytes: ImageHashing.prefixBytes) {
+                        info.imagePrefixSHA256 = r.digest
+                        if r.complete {
+                            info.imageSHA256 = r.digest
+                        } else if size <= ImageHashing.wholeUpTo {
+                            info.imageSHA256 = try ImageDataHash.compute(source, format: metadata.format)
+                        }
+                    }
+                case .full:
+                    info.imageSHA256 = try ImageDataHash.compute(source, format: metadata.format)
                 }
             } catch let problem as MetadataProblem {
                 info.problems.append(problem)

@@ -328,7 +328,7 @@ extension ImageDataHash {
         }
         var pos = offset
         while pos < end {
-            let n = Int(min(Int64(1 << 20), end - pos))
+            let n = h.worthReading(Int(min(Int64(1 << 20), end - pos)))
             let bytes = try s.read(at: pos, count: n)
             guard bytes.count == n else { throw MetadataProblem(block: what, reason: "short read at offset \(pos)") }
             try h.update(bytes)

@@ -85,6 +85,14 @@ public enum ImageDataHash {
         let hasher: SHA256Hasher
         private(set) var count = 0
         init(_ hasher: SHA256Hasher) { self.hasher = hasher }
+        /// How many of the next `n` bytes are worth reading: all of them without a budget,
+        /// else what the budget still takes plus one byte (the byte that tells "there is more"
+        /// and ends a prefix). A 64 KiB prefix of a 1 MiB HEIF item or a video's media data
+        /// then reads 64 KiB, not the whole extent.
+        func worthReading(_ n: Int) -> Int {
+            guard let left = hasher.budget else { return n }
+            return Int(min(Int64(n), left + 1))
+        }
         func update(_ bytes: [UInt8]) throws { try hasher.update(bytes); count += bytes.count }
         func update(_ bytes: ArraySlice<UInt8>) throws {
             try bytes.withUnsafeBytes { try hasher.update($0) }
@@ -101,7 +109,7 @@ public enum ImageDataHash {
         }
         var pos = offset
         while pos < end {
-            let n = Int(min(Int64(chunk), end - pos))
+            let n = h.worthReading(Int(min(Int64(chunk), end - pos)))
             let bytes = try s.read(at: pos, count: n)
             guard bytes.count == n else { throw MetadataProblem(block: what, reason: "short read at offset \(pos)") }
             try h.update(bytes)
@@ -172,12 +180,17 @@ public enum ImageDataHash {
         private(set) var position: Int64
         private var buffer: [UInt8] = []
         private var index = 0
+        private var run: [UInt8] = []
+        private var chunk = 8 * 1024
 
         init(source: S, at offset: Int64) { self.source = source; self.position = offset }
 
         private mutating func fill() throws -> Bool {
             if index < buffer.count { return true }
-            buffer = try source.read(at: position, count: 64 * 1024)
+            buffer = try source.read(at: position, count: chunk)
+            // 8 KiB first (a prefix needs the segments up to SOS and 4 KiB of scan data),
+            // doubling to 64 KiB for a walk through a whole picture.
+            chunk = min(chunk * 2, 64 * 1024)
             index = 0
             return !buffer.isEmpty
         }
@@ -209,7 +222,9 @@ public enum ImageDataHash {
         /// The bytes before the next 0xFF (which is consumed); nil at the end of the file.
         /// The bytes are collected only when `keep` (else an empty array comes back).
         mutating func readUntilFF(keep: Bool, limit: Int) throws -> [UInt8]? {
-            var out: [UInt8] = []
+            // One buffer reused for every run (a 64 KiB prefix of scan data is hundreds of
+            // runs between stuffed 0xFF00 bytes): no allocation per run once it has grown.
+            run.removeAll(keepingCapacity: true)
             while true {
                 guard try fill() else { return nil }
                 let slice = buffer[index...]
@@ -218,14 +233,14 @@ public enum ImageDataHash {
                     memchr(raw.baseAddress! + index, 0xFF, raw.count - index).map { UnsafeRawPointer($0) - raw.baseAddress! }
                 }
                 if let ff = found {
-                    if keep { out += buffer[index..<ff] }
+                    if keep { run += buffer[index..<ff] }
                     position += Int64(ff - index + 1)
                     index = ff + 1
-                    return out
+                    return run
                 }
                 if keep {
-                    out += slice
-                    guard out.count <= limit else {
+                    run += slice
+                    guard run.count <= limit else {
                         throw MetadataProblem(block: "JPEG", reason: "more than \(limit) bytes of scan data without a marker")
                     }
                 }

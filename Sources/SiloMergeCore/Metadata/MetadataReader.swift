@@ -15,7 +15,9 @@ public enum MetadataReader {
     /// PSD, EPS, BMP, ICO, ImageMagick PNG profiles, ExifTool's image data hash.
     /// 3: HEIC/AVIF, QuickTime/MP4/3GP, CR3, JPEG 2000/XL, Office/ODF, PDF XMP streams, audio;
     /// image hashes of HEIF and video; the image-data prefix (`file.image_prefix`).
-    public static let version = 3
+    /// 4: the prefix covers 4 KiB of image data, not 64 KiB (prefixes of the two sizes never
+    /// match, so every picture's prefix is taken again).
+    public static let version = 4
 
     /// Sniffs the format from magic bytes (never the extension) and reads every embedded block.
     /// Never throws and never traps: whatever cannot be read becomes a `MetadataProblem`.
@@ -263,12 +265,13 @@ final class MetadataCollector {
             default:
                 break
             }
-            let valueBytes = max(v.value.json.utf8.count, v.raw.utf8.count)
+            let jsonBytes = v.value.json.utf8.count   // encoded once: it is the costly part
+            let valueBytes = max(jsonBytes, v.raw.utf8.count)
             guard valueBytes <= MetadataLimits.maxValueBytes else {
                 problem(block, "\(v.tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
                 continue
             }
-            let size = v.value.json.utf8.count + v.raw.utf8.count
+            let size = jsonBytes + v.raw.utf8.count
             let n = perField[v.field, default: 0]
             guard n < MetadataLimits.maxValuesPerField else {
                 noteOnce("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")

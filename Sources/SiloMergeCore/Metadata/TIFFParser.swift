@@ -164,6 +164,7 @@ final class TIFFParser {
         }
         entriesRead += count
         guard count > 0 else { return TIFFIFD(name: name, offset: offset, entries: [:], next: 0) }
+        entries.reserveCapacity(count)   // one allocation, not a resize every few tags
         let tableEnd = start + Int64(countSize) + Int64(count * entrySize)
         guard let raw = try source.exact(at: base + start + Int64(countSize), count: count * entrySize) else {
             problem("\(name) entries are truncated")
@@ -340,13 +341,16 @@ struct TIFFDirectories {
     /// The IFDs that hold EXIF main-table tags, searched in order: IFD0, ExifIFD, SubIFDs, then
     /// the later IFDs of the chain (IFD1, the thumbnail of an EXIF block, has the lowest
     /// priority, as in ExifTool).
-    var exifSearchOrder: [TIFFIFD] {
-        let main = ifds.filter { $0.name != "GPS" }
-        let ifd0 = main.filter { $0.name == "IFD0" }
-        let exif = main.filter { $0.name == "ExifIFD" }
-        let subs = main.filter { $0.name.hasPrefix("SubIFD") }
-        let rest = main.filter { $0.name != "IFD0" && $0.name != "ExifIFD" && !$0.name.hasPrefix("SubIFD") }
-        return ifd0 + exif + subs + rest
+    /// IFD0, then ExifIFD, then the SubIFDs, then the rest, GPS left out: where a tag is
+    /// looked for (`first`). The rank of one directory in that order; nil for GPS.
+    private static func searchRank(_ ifd: TIFFIFD) -> Int? {
+        switch ifd.name {
+        case "GPS": nil
+        case "IFD0": 0
+        case "ExifIFD": 1
+        case let n where n.hasPrefix("SubIFD"): 2
+        default: 3
+        }
     }
 
     /// ExifTool's priority directory: the first IFD (in processing order) whose SubfileType is
@@ -363,8 +367,14 @@ struct TIFFDirectories {
     /// 0 there), else in the search order.
     func first(_ tag: UInt16, priority: TIFFIFD? = nil) -> (TIFFIFD, TIFFEntry)? {
         if let priority, let e = priority[tag] { return (priority, e) }
-        for ifd in exifSearchOrder { if let e = ifd[tag] { return (ifd, e) } }
-        return nil
+        // In search order without building it: the walk asks for dozens of tags per file.
+        var best: (rank: Int, ifd: TIFFIFD, entry: TIFFEntry)?
+        for ifd in ifds {
+            guard let rank = Self.searchRank(ifd), rank < (best?.rank ?? 4), let e = ifd[tag] else { continue }
+            best = (rank, ifd, e)
+            if rank == 0 { break }
+        }
+        return best.map { ($0.ifd, $0.entry) }
     }
 }
 
