@@ -125,19 +125,19 @@ extension SQLiteCatalogue {
     public func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,
                               each: (ReconciledAsset) throws -> Void) throws -> (assets: Int, conflicts: Int, unhashed: Int) {
         try wrap("reconcile the catalogue") {
-            let (counts, snapshot) = try pool.writeWithoutTransaction { db in
-                var counts = (assets: 0, conflicts: 0, unhashed: 0)
-                try db.inTransaction {
-                    counts = try storeAssets(db, runID: runID, transform: transform)
-                    return .commit
+            // Each record is reconciled once, stored, and spooled to an unnamed temporary file;
+            // the command gets them from the spool after the commit, so a slow reader (a
+            // pipe nobody reads) never holds the catalogue's writer, and nothing is reconciled
+            // twice (reading asset_field back would round coordinates and lose date kinds).
+            let spool = try RecordSpool<ReconciledAsset>()
+            let counts = try pool.write { db in
+                try storeAssets(db, runID: runID) { sources in
+                    let record = try transform(sources)
+                    try spool.append(record)
+                    return record
                 }
-                // Taken on the writer, after the commit and before any other write: it reads
-                // the catalogue as this rebuild left it.
-                return (counts, try pool.makeSnapshot())
             }
-            try snapshot.read { db in
-                try forEachAssetSources(db, silos: try Self.fetchSilos(db)) { try each(try transform($0)) }
-            }
+            try spool.forEach(each)
             return counts
         }
     }

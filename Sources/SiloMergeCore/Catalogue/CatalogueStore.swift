@@ -113,8 +113,7 @@ public protocol ContentStreams: AnyObject, Sendable {
 public protocol AssetStore: AnyObject, Sendable {
     /// Replaces the unified catalogue in one transaction: `transform` turns each distinct
     /// content's sources into its record, which is stored. Only after the commit are the
-    /// records handed to `each` (the same ones, `transform` being a function of the sources),
-    /// from a read of the catalogue as the rebuild left it:
+    /// records handed to `each` (the very records stored, kept meanwhile in a `RecordSpool`):
     /// however long `each` takes (a slow pipe), the writer is free for scans and other
     /// commands. `unhashed` counts the catalogued files left out because they have no full hash.
     func rebuildAssets(runID: Int64, transform: (AssetSources) throws -> ReconciledAsset,

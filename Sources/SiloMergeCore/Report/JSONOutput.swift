@@ -47,10 +47,29 @@ extension KeyedEncodingContainer where Key == JSONKey {
     mutating func put<T: Encodable>(_ value: T, _ key: String) throws { try encode(value, forKey: JSONKey(key)) }
 }
 
+extension CodingUserInfoKey {
+    /// Set to true for an encoding that must read back exactly (a `RecordSpool`): a date
+    /// stays a date (`{"date":…}`) and coordinates keep every bit, where the designed shape
+    /// writes a date as a plain string and coordinates to 7 decimals.
+    public static let losslessValues = CodingUserInfoKey(rawValue: "silomerge.losslessValues")!
+}
+
 extension FieldValue {
     /// The designed shape: a string (text, date), a list of strings, a whole number, or
-    /// `{"latitude":…,"longitude":…}` in decimal degrees (7 decimals at most).
+    /// `{"latitude":…,"longitude":…}` in decimal degrees (7 decimals at most). With
+    /// `.losslessValues` in the encoder's userInfo, a date is `{"date":…}` and coordinates are
+    /// written in full.
     public func encode(to encoder: any Encoder) throws {
+        if encoder.userInfo[.losslessValues] as? Bool == true {
+            switch self {
+            case .date(let d):
+                var c = encoder.container(keyedBy: JSONKey.self); try c.put(d, "date"); return
+            case .gps(let lat, let lon):
+                var c = encoder.container(keyedBy: JSONKey.self)
+                try c.put(lat, "latitude"); try c.put(lon, "longitude"); return
+            default: break
+            }
+        }
         switch self {
         case .text(let s), .date(let s):
             var c = encoder.singleValueContainer(); try c.encode(s)
@@ -68,6 +87,11 @@ extension FieldValue {
     /// Reads the designed shape back. A string reads as text (a date is a string too: the
     /// field, known to the caller, tells them apart).
     public init(from decoder: any Decoder) throws {
+        if decoder.userInfo[.losslessValues] as? Bool == true, let c = try? decoder.container(keyedBy: JSONKey.self),
+           let d = try? c.decode(String.self, forKey: JSONKey("date")) {
+            self = .date(d)
+            return
+        }
         if let c = try? decoder.container(keyedBy: JSONKey.self), let lat = try? c.decode(Double.self, forKey: JSONKey("latitude")) {
             self = .gps(latitude: lat, longitude: try c.decode(Double.self, forKey: JSONKey("longitude")))
             return
