@@ -506,6 +506,12 @@ struct Row {
     var max: Double { runs.map(\.wall).max() ?? 0 }
     var peak: Int { runs.map(\.peakRSSKiB).max() ?? 0 }
     var medianCPU: Double { let c = runs.map(\.cpu).sorted(); return c[c.count / 2] }
+    /// " (FAILED: exit 3)" when a measured run exited with a status other than 0 or 1 (its
+    /// time measures an error, not the work), else "".
+    var failure: String {
+        let bad = Set(runs.map(\.status).filter { $0 != 0 && $0 != 1 })
+        return bad.isEmpty ? "" : " (FAILED: exit \(bad.sorted().map(String.init).joined(separator: ", ")))"
+    }
 }
 
 /// The baseline's rows (`--baseline`), by label, in the order measured.
@@ -514,27 +520,51 @@ nonisolated(unsafe) var baselineRows: [Row] = []
 /// benchmark is one thread: nothing else touches these.
 nonisolated(unsafe) var benchBaseline: (binary: String, ours: String)?
 
-/// One warm-up run, then `runs` measured ones; `before` runs ahead of each (not timed). With
-/// `--baseline`, a silomerge command is run with the baseline binary too, alternating with
-/// this build run for run (each after its own `before`), so both see the same machine noise.
-func bench(_ label: String, runs: Int, before: () -> Void = {}, _ argv: [String], cwd: String? = nil) -> Row {
+/// The baseline's own catalogue beside each of ours: a newer build migrates a catalogue the
+/// baseline then refuses (and the reverse), so the two never share one.
+func baselineCatalogue(_ path: String) -> String { path + ".baseline" }
+
+/// `argv` for the baseline binary: its path in front, its own catalogue. nil when there is no
+/// baseline or `argv` does not run silomerge.
+func baselineArgv(_ argv: [String]) -> [String]? {
+    guard let b = benchBaseline, argv.first == b.ours else { return nil }
+    var out = [b.binary] + argv.dropFirst()
+    for i in out.indices.dropFirst() where out[i - 1] == "--catalog" { out[i] = baselineCatalogue(out[i]) }
+    return out
+}
+
+/// Runs an untimed preparation (a first scan that later commands rescan) with this build and,
+/// with `--baseline`, with the baseline on its own catalogue.
+func prepare(_ argv: [String]) {
+    _ = measure(argv)
+    if let b = baselineArgv(argv) { _ = measure(b) }
+}
+
+/// One warm-up run, then `runs` measured ones; `fresh` (a catalogue) is removed ahead of each
+/// (not timed). With `--baseline`, a silomerge command is run with the baseline binary too, on
+/// its own catalogue, alternating with this build run for run, so both see the same machine
+/// noise. A run that exits with a status other than 0 or 1 marks the row failed.
+func bench(_ label: String, runs: Int, fresh: String? = nil, _ argv: [String], cwd: String? = nil) -> Row {
     FileHandle.standardError.write(Data("  \(label) ".utf8))
-    let baseArgv: [String]? = benchBaseline.flatMap { b in argv.first == b.ours ? [b.binary] + argv.dropFirst() : nil }
-    before()
-    let warm = measure(argv, cwd: cwd)
+    let baseArgv = baselineArgv(argv)
+    func ours() -> Measurement {
+        if let fresh { removeCatalogue(fresh) }
+        return measure(argv, cwd: cwd)
+    }
+    func theirs(_ b: [String]) -> Measurement {
+        if let fresh { removeCatalogue(baselineCatalogue(fresh)) }
+        return measure(b, cwd: cwd)
+    }
+    let warm = ours()
     if warm.status != 0 && warm.status != 1 {
         FileHandle.standardError.write(Data("(exit \(warm.status)) ".utf8))
     }
-    if let baseArgv { before(); _ = measure(baseArgv, cwd: cwd) }
+    if let baseArgv { _ = theirs(baseArgv) }
     var row = Row(label: label, runs: [])
     var base = Row(label: label, runs: [])
     for _ in 0..<runs {
-        before()
-        row.runs.append(measure(argv, cwd: cwd))
-        if let baseArgv {
-            before()
-            base.runs.append(measure(baseArgv, cwd: cwd))
-        }
+        row.runs.append(ours())
+        if let baseArgv { base.runs.append(theirs(baseArgv)) }
         FileHandle.standardError.write(Data(".".utf8))
     }
     FileHandle.standardError.write(Data(String(format: " %.2f s\n", row.median).utf8))
@@ -640,20 +670,21 @@ FileHandle.standardError.write(Data("Timing (\(runs) runs after a warm-up, media
 
 let auditDB = "\(work)/audit.sqlite"
 func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
-let audit = bench("silomerge audit", runs: runs, before: { removeCatalogue(auditDB) },
+let audit = bench("silomerge audit", runs: runs, fresh: auditDB,
                   [silomerge, "audit", "-q", "--catalog", auditDB] + silos)
 rows.append(audit)
 
 let fullDB = "\(work)/full.sqlite"
-let full = bench("silomerge scan --hash full", runs: runs, before: { removeCatalogue(fullDB) },
+let full = bench("silomerge scan --hash full", runs: runs, fresh: fullDB,
                  [silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
 rows.append(full)
 // The metadata cost: the same scan without reading metadata.
-let fullNoMeta = bench("silomerge scan --hash full --no-metadata", runs: runs, before: { removeCatalogue(fullDB) },
+let fullNoMeta = bench("silomerge scan --hash full --no-metadata", runs: runs, fresh: fullDB,
                        [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", fullDB] + silos)
 rows.append(fullNoMeta)
 removeCatalogue(fullDB)
-_ = measure([silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
+removeCatalogue(baselineCatalogue(fullDB))
+prepare([silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
 let rescan = bench("silomerge scan (unchanged rescan)", runs: runs,
                    [silomerge, "scan", "-q", "--catalog", fullDB] + silos)
 rows.append(rescan)
@@ -706,9 +737,9 @@ if options.media != "" {
         FileHandle.standardError.write(Data("Media corpus: \(grouped(media.files)) files, \(human(media.bytes)) in \(media.root)\n".utf8))
         _ = measure(["sh", "-c", "find '\(media.root)' -type f -print0 | xargs -0 cat > /dev/null"])
         let db = "\(work)/media.sqlite"
-        let with = bench("silomerge scan --hash full (media)", runs: runs, before: { removeCatalogue(db) },
+        let with = bench("silomerge scan --hash full (media)", runs: runs, fresh: db,
                          [silomerge, "scan", "-q", "--hash", "full", "--catalog", db, "media=\(media.root)"])
-        let without = bench("silomerge scan --hash full --no-metadata (media)", runs: runs, before: { removeCatalogue(db) },
+        let without = bench("silomerge scan --hash full --no-metadata (media)", runs: runs, fresh: db,
                             [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", db, "media=\(media.root)"])
         removeCatalogue(db)
         rows.append(with)
@@ -764,7 +795,7 @@ var report = """
 
     """
 for r in rows {
-    report += String(format: "| %@ | %.2f s | %.2f s | %.2f s | %.2f s | %@ |\n", r.label, r.median, r.min, r.max, r.medianCPU,
+    report += String(format: "| %@%@ | %.2f s | %.2f s | %.2f s | %.2f s | %@ |\n", r.label, r.failure, r.median, r.min, r.max, r.medianCPU,
                      human(Int64(r.peak) * 1024))
 }
 report += "\n"
@@ -803,7 +834,8 @@ if let b = options.baseline, !baselineRows.isEmpty {
     report += "| command | this build | baseline | ratio | CPU this | CPU baseline | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n"
     for base in baselineRows {
         guard let mine = rows.first(where: { $0.label == base.label }) else { continue }
-        report += String(format: "| %@ | %.2f s | %.2f s | %.2f× | %.2f s | %.2f s | %.2f× |\n", base.label, mine.median, base.median,
+        report += String(format: "| %@%@ | %.2f s | %.2f s | %.2f× | %.2f s | %.2f s | %.2f× |\n", base.label,
+                         mine.failure + base.failure.replacingOccurrences(of: "FAILED", with: "baseline FAILED"), mine.median, base.median,
                          mine.median / max(0.001, base.median), mine.medianCPU, base.medianCPU,
                          mine.medianCPU / max(0.001, base.medianCPU))
     }
