@@ -81,12 +81,20 @@ let package = Package(
         // fixtures). Not a product.
         .target(
             name: "SiloMergeTestSupport",
-            dependencies: ["SiloMergeCore", "SiloMergeSQLite"],
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/SiloMergeTestSupport"
         ),
         .testTarget(
             name: "SiloMergeCoreTests",
             dependencies: ["SiloMergeCore", "SiloMergeSQLite", "CSiloMergeShims", "SiloMergeTestSupport"]
+        ),
+        // The SQLite backend's own tests: its migrations from older schemas, what it refuses to
+        // open, its SQL columns. The only tests besides the contract suite that open a catalogue
+        // with SQL (core tests ask through the store protocols or SiloMergeTestSupport's probe).
+        .testTarget(
+            name: "SiloMergeSQLiteTests",
+            dependencies: ["SiloMergeSQLite", "SiloMergeCore", "SiloMergeTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The store protocols' contract, run against every backend (Tests/CatalogueContractTests/Backends.swift).
         .testTarget(

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import GRDB
 @testable import SiloMergeCore
 @testable import SiloMergeSQLite
 #if canImport(Glibc)
@@ -510,30 +509,5 @@ struct ApplyLockFileTests {
         try tree.symlink("catalogue.sqlite-lock", to: tree.path + "/precious.txt")
         #expect(throws: CatalogueError.self) { try store.lockForScan() }
         #expect(try String(contentsOfFile: tree.path + "/precious.txt", encoding: .utf8) == "do not truncate me either")
-    }
-
-    @Test("a catalogue made before root identities migrates in place: no identity until the next scan records it")
-    func olderCatalogue() throws {
-        let tree = try TestTree()
-        try tree.write("a/x.txt", "x")
-        let path = tree.catalogue
-        do {
-            let pool = try DatabasePool(path: path)
-            try CatalogueSchema.migrator().migrate(pool, upTo: "v3-check")
-            try pool.write { db in
-                try db.execute(sql: "INSERT INTO silo (name, root, priority, added_at) VALUES ('a', ?, 1, '2026-01-01T00:00:00.000Z')",
-                               arguments: [tree.url("a").path])
-            }
-        }
-        let store = try SQLiteCatalogue(path: path, create: false)
-        let before = try #require(try store.silos().first)
-        #expect(before.rootIdentity == nil)
-        // A plan of it pins the root from the disk (nothing to compare with yet).
-        #expect(try PlanRoots.identify(before).identity != nil)
-        _ = try scan(tree, [tree.silo("a")])
-        let after = try #require(try SQLiteCatalogue(path: path, create: false).silos().first)
-        guard case .success(let st) = Posix.stat(FilePath(tree.url("a").path)) else { Issue.record("stat"); return }
-        #expect(after.rootIdentity == st.fileID)
-        #expect(try store.planRuns([1]).isEmpty)
     }
 }

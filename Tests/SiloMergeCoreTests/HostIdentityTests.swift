@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Testing
 @testable import SiloMergeCore
 @testable import SiloMergeSQLite
@@ -117,32 +116,5 @@ struct HostIdentityTests {
         #expect(same.counts.hashesReused == 1 && same.counts.filesHashed == 0)
         let (other, _) = try scan(tree, [tree.silo("c", priority: 3)], host: beta)
         #expect(other.counts.hashesReused == 0 && other.counts.filesHashed == 1)
-    }
-
-    @Test("a catalogue from before hosts migrates in place: its silos have no host until the first scan claims them all for its host")
-    func migratesAndClaims() throws {
-        let tree = try TestTree()
-        try tree.write("a/x.txt", "x")
-        try tree.write("b/y.txt", "y")
-        do {
-            let pool = try DatabasePool(path: tree.catalogue)
-            try CatalogueSchema.migrator().migrate(pool, upTo: "v8-merges")
-            try pool.write { db in
-                for (i, name) in ["a", "b"].enumerated() {
-                    try db.execute(sql: "INSERT INTO silo (name, root, priority, added_at) VALUES (?, ?, ?, '2026-01-01T00:00:00.000Z')",
-                                   arguments: [name, tree.url(name).path, i + 1])
-                }
-            }
-        }
-        let store = try SQLiteCatalogue(path: tree.catalogue, create: false)
-        #expect(try store.silos().map(\.host) == [nil, nil])
-        // Before any claim, the unclaimed silos are one host: hard links among them collapse.
-        #expect(HostOrdinals(try store.silos()).host(ofSilo: try store.silos()[0].id)
-                == HostOrdinals(try store.silos()).host(ofSilo: try store.silos()[1].id))
-        // A scan of one silo claims both: the catalogue's files were all on this host.
-        let here = try HostIdentity.local()
-        _ = try scan(tree, [tree.silo("a")], host: nil)
-        #expect(try store.silos().map(\.host) == [here, here])
-        #expect(throws: ScanError.self) { try scan(tree, [tree.silo("b", priority: 2)], host: beta) }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Testing
 @testable import SiloMergeCore
 @testable import SiloMergeSQLite
@@ -16,13 +15,9 @@ struct ImageHashScanTests {
 
     /// name → (image_prefix, image_sha256) as the catalogue holds them.
     static func imageColumns(_ store: SQLiteCatalogue) throws -> [String: (prefix: String?, full: String?)] {
-        try store.pool.read { db in
-            var out: [String: (String?, String?)] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT name, image_prefix, image_sha256 FROM file") {
-                out[r[0]] = (r[1], r[2])
-            }
-            return out
-        }
+        var out: [String: (prefix: String?, full: String?)] = [:]
+        for f in try probe(store).files() { out[f.name] = (f.imagePrefix, f.imageSHA256) }
+        return out
     }
 
     @Test("the same photo recaptioned is grouped; a retouch sharing the prefix is hashed and told apart; other pictures keep only their prefix")
@@ -83,7 +78,7 @@ struct ImageHashScanTests {
         let (_, store) = try scan(tree, [tree.silo("photos")])
         // What an older SiloMerge left: the whole hash, no prefix.
         let full = try #require(try ImageDataHash.compute(DataByteSource(try Fixture.bytes("media/large-photo.jpg")), format: .jpeg))
-        try store.pool.write { db in try db.execute(sql: "UPDATE file SET image_prefix = NULL, image_sha256 = ?", arguments: [full.hex]) }
+        try probe(store).change(filesNamed: nil, FileRowChange(imagePrefix: .some(nil), imageSHA256: full.hex))
         try Self.copy(["large-photo-recaptioned.jpg"], to: tree, silo: "photos")
         _ = try scan(tree, [tree.silo("photos")])
         #expect(try Self.imageColumns(store)["large-photo-recaptioned.jpg"]?.full == full.hex)
