@@ -15,6 +15,9 @@ public protocol ScanLocking: AnyObject, Sendable {
     /// Takes the catalogue for one scan at a time; released when the lock is dropped. Runs a
     /// killed process left `running` are marked `interrupted`.
     func lockForScan() throws -> ScanLock
+    /// `lockForScan`, saying what holds it ("apply plan.json"): a command refused because of
+    /// it names the process holding it.
+    func lockForScan(purpose: String) throws -> ScanLock
 }
 
 /// The silos: names, roots, priorities, rules and hosts.
@@ -176,6 +179,20 @@ public protocol FindingStore: AnyObject, Sendable {
     /// detail, in one transaction; returns the ids it closed (one closed meanwhile stays as it
     /// was). Which findings and what detail, `acceptFindings` decides.
     func closeAccepted(_ closing: [(id: Int64, detail: String)], by user: String, at time: Date) throws -> Set<Int64>
+}
+
+/// The merge ledger: what each applied plan did to which catalogued file, kept in step with
+/// the plan's journal, and what each apply or undo run did with which plan. Scans and checks
+/// read the ledger to tell a file a plan took away (`merged`) from one that went missing.
+public protocol MergeLedger: AnyObject, Sendable {
+    /// Records a plan about to be applied (or undone): its operations, each with its source as
+    /// the plan saw it. A plan already recorded (a resumed apply) keeps its rows.
+    func recordMerge(plan: MergePlan, planSHA256: String, planPath: FilePath, journal: FilePath, runID: Int64) throws
+    /// Brings the ledger in step with what the plan's journal says was done (or undone).
+    func syncMerge(planSHA256: String, journal: MergeJournal, runID: Int64) throws
+    /// Records what an apply or undo run did so far (at its start and again at its end), and
+    /// its outcome (`complete`, `incomplete`, `interrupted`, `stopped`; nil while it runs).
+    func recordPlanRun(_ runID: Int64, _ record: PlanRunRecord, outcome: String?) throws
 }
 
 /// Small named values the catalogue remembers (reconcile policies, the resolutions file).

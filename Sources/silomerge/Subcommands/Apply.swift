@@ -58,62 +58,20 @@ struct Apply: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let planPath = Posix.absolute(FilePath(self.plan))
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let journalPath = Posix.absolute(FilePath(journal ?? self.plan + ".journal"))
+        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal)
         let line = ApplyProgressLine(enabled: !quiet)
-        let applier = try Applier(plan: plan, journal: journalPath,
-                                  progress: line.enabled ? { @Sendable p in line.update(p) } : nil)
-        try applier.lock(purpose: "\(dryRun ? "apply --dry-run" : "apply") \(planPath.display)", shared: dryRun)
-
-        // The catalogue the plan was made from: its silos decide what the plan may touch.
-        let catalogue: SQLiteCatalogue
-        switch PlanCatalogue.open(plan, override: catalog) {
-        case .success(let c): catalogue = c
-        case .failure(let why):
-            throw CLIError.fatal("the plan cannot be checked against its catalogue: \(why); pass --catalog with the catalogue it was made from (apply refuses a plan it cannot check)")
-        }
-        let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
-        if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
-        var scanLock: ScanLock? = nil
-        var log: PlanRunLog? = nil
-        if !dryRun {
-            // Ctrl-C or SIGTERM: finish the operation under way, record the run interrupted,
-            // and say how to resume (a second signal, or 10 s more, stops at once: the
-            // journal makes that safe too).
-            applier.interruption = Signals.interruptible(stopping: "after the operation under way")
-            scanLock = try catalogue.lockForScan(purpose: "apply \(planPath.display)")
-            log = try PlanRunLog(catalogue: catalogue, kind: .apply, plan: plan, planPath: planPath, journal: journalPath)
-        }
-        defer { withExtendedLifetime(scanLock) {} }
-
         let report: ApplyReport
         do {
             defer { line.clear() }
-            try applier.validate()
-            // The ledger learns the plan before anything is done, and what was done from the
-            // journal at the end, whatever the end: a check then knows which files the plan
-            // took away (merged, not missing). A run killed midway is read from the journal
-            // by the next scan or check.
-            if let log { try MergeLedgerLog.record(catalogue, plan: plan, planPath: planPath, journal: journalPath, runID: log.runID) }
-            defer { if let log { MergeLedgerLog.sync(catalogue, plan: plan, journal: journalPath, runID: log.runID) } }
-            report = try applier.apply(dryRun: dryRun)
-        } catch {
-            log?.finish(status: .failed, outcome: "stopped", error: error)
-            throw error
+            report = try ApplyWorkflow.apply(request, dryRun: dryRun, catalogue: {
+                switch PlanCatalogue.open(request.plan, override: catalog) {
+                case .success(let c): return c
+                case .failure(let why):
+                    throw CLIError.fatal("the plan cannot be checked against its catalogue: \(why); pass --catalog with the catalogue it was made from (apply refuses a plan it cannot check)")
+                }
+            }, hooks: .commandLine(line))
         }
-        log?.record.done = report.done.count
-        log?.record.skipped = report.skipped.count
-        log?.record.refused = report.refused.count
-        log?.record.failed = report.failed.count
-        log?.record.bytesWritten = report.bytesWritten
-        if case .interrupted = report.stoppedBy {
-            log?.finish(status: .interrupted, outcome: "interrupted", error: report.stoppedBy)
-        } else if report.stoppedBy != nil {
-            log?.finish(status: .failed, outcome: "stopped", error: report.stoppedBy)
-        } else {
-            log?.finish(status: report.isComplete ? .ok : .warnings, outcome: report.isComplete ? "complete" : "incomplete", error: nil)
-        }
+        let plan = request.plan
 
         let verb = dryRun ? "would do" : "done"
         if !quiet || !report.isComplete {
@@ -175,49 +133,20 @@ struct Undo: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let planPath = Posix.absolute(FilePath(self.plan))
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let journalPath = Posix.absolute(FilePath(journal ?? self.plan + ".journal"))
+        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal)
         let line = ApplyProgressLine(enabled: !quiet)
-        let applier = try Applier(plan: plan, journal: journalPath,
-                                  progress: line.enabled ? { @Sendable p in line.update(p) } : nil)
-        try applier.lock(purpose: "undo \(planPath.display)")
-
-        var catalogue: SQLiteCatalogue? = nil
-        switch PlanCatalogue.open(plan, override: catalog) {
-        case .success(let c): catalogue = c
-        case .failure(let why):
-            if catalog != nil { throw CLIError.fatal("--catalog: \(why)") }
-            Stderr.write("silomerge: note: \(why): undo goes on without it (it needs only the plan and its journal), but is not recorded in the history\n")
-        }
-        let scanLock = try catalogue?.lockForScan(purpose: "undo \(planPath.display)")
-        defer { withExtendedLifetime(scanLock) {} }
-        var log = try catalogue.map { try PlanRunLog(catalogue: $0, kind: .undo, plan: plan, planPath: planPath, journal: journalPath) }
-        applier.interruption = Signals.interruptible(stopping: "after the operation under way")
-
         let r: UndoReport
         do {
             defer { line.clear() }
-            // What undo reverses is no longer merged: the ledger follows the journal.
-            if let catalogue, let log {
-                try MergeLedgerLog.record(catalogue, plan: plan, planPath: planPath, journal: journalPath, runID: log.runID)
-            }
-            defer { if let catalogue, let log { MergeLedgerLog.sync(catalogue, plan: plan, journal: journalPath, runID: log.runID) } }
-            r = try applier.undo()
-        } catch {
-            log?.finish(status: .failed, outcome: "stopped", error: error)
-            throw error
-        }
-        log?.record.done = r.undone.count
-        log?.record.skipped = r.skipped.count
-        log?.record.refused = r.left.count
-        log?.record.failed = r.failed.count
-        if case .interrupted = r.stoppedBy {
-            log?.finish(status: .interrupted, outcome: "interrupted", error: r.stoppedBy)
-        } else if r.stoppedBy != nil {
-            log?.finish(status: .failed, outcome: "stopped", error: r.stoppedBy)
-        } else {
-            log?.finish(status: r.isComplete ? .ok : .warnings, outcome: r.isComplete ? "complete" : "incomplete", error: nil)
+            r = try ApplyWorkflow.undo(request, catalogue: {
+                switch PlanCatalogue.open(request.plan, override: catalog) {
+                case .success(let c): return c
+                case .failure(let why):
+                    if catalog != nil { throw CLIError.fatal("--catalog: \(why)") }
+                    Stderr.write("silomerge: note: \(why): undo goes on without it (it needs only the plan and its journal), but is not recorded in the history\n")
+                    return nil
+                }
+            }, hooks: .commandLine(line))
         }
 
         print("Undid \(self.plan): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
@@ -280,12 +209,9 @@ struct Verify: ParsableCommand {
     func run() throws {
         if let bagit { return try verifyBag(bagit) }
         let planFile = self.plan!
-        let planPath = Posix.absolute(FilePath(planFile))
-        let plan = try PlanFile.read(FilePath(planFile))
-        let journalPath = Posix.absolute(FilePath(journal ?? planFile + ".journal"))
-        let lock = try PlanLock(journal: journalPath, purpose: "verify \(planPath.display)", shared: true)
-        defer { withExtendedLifetime(lock) {} }
-        let r = try PlanVerifier.verify(plan, journal: journalPath)
+        let request = try PlanRunRequest.fromArguments(plan: planFile, journal: journal)
+        let plan = request.plan
+        let r = try ApplyWorkflow.verify(request)
         switch format {
         case .json:
             print(try JSONOutput.string(VerifyJSON(target: plan.targetRoot, report: r)))
@@ -352,63 +278,21 @@ struct PlanCatalogueUnavailable: Error, CustomStringConvertible {
     var description: String { text }
 }
 
-/// The catalogue's merge ledger (see `SQLiteCatalogue.recordMerge`), from apply and undo.
-enum MergeLedgerLog {
-    static func record(_ catalogue: SQLiteCatalogue, plan: MergePlan, planPath: FilePath, journal: FilePath, runID: Int64) throws {
-        try catalogue.recordMerge(plan: plan, planSHA256: try PlanFile.digest(plan), planPath: planPath, journal: journal, runID: runID)
-    }
-
-    /// Reads the journal into the ledger. Failing is a warning: the next scan or check reads
-    /// the journal again.
-    static func sync(_ catalogue: SQLiteCatalogue, plan: MergePlan, journal: FilePath, runID: Int64) {
-        do {
-            guard let j = try MergeJournal.read(journal) else { return }
-            try catalogue.syncMerge(planSHA256: try PlanFile.digest(plan), journal: j, runID: runID)
-        } catch {
-            Stderr.write("silomerge: warning: could not record in the catalogue what the plan did (the next scan or check reads the journal again): \(error)\n")
-        }
+extension PlanRunRequest {
+    /// The plan read from `plan`, its journal `journal` or `PLAN.journal`, both made absolute.
+    static func fromArguments(plan: String, journal: String?) throws -> PlanRunRequest {
+        PlanRunRequest(plan: try PlanFile.read(FilePath(plan)), planPath: Posix.absolute(FilePath(plan)),
+                       journal: Posix.absolute(FilePath(journal ?? plan + ".journal")))
     }
 }
 
-/// An apply or undo recorded in the catalogue as a run (kind `apply`/`undo`), so `history`
-/// lists it. A run killed midway stays `running` until the next command that locks the
-/// catalogue marks it `interrupted`, as for scans.
-struct PlanRunLog {
-    let catalogue: SQLiteCatalogue
-    let runID: Int64
-    var record: PlanRunRecord
-
-    struct Options: Encodable { var plan: String; var journal: String }
-
-    init(catalogue: SQLiteCatalogue, kind: RunKind, plan: MergePlan, planPath: FilePath, journal: FilePath) throws {
-        self.catalogue = catalogue
-        let options = String(decoding: try JSONEncoder.sortedKeys.encode(Options(plan: planPath.display, journal: journal.display)), as: UTF8.self)
-        runID = try catalogue.beginRun(kind: kind, hashMode: "none", options: options, silos: plan.silos.map(\.name))
-        record = PlanRunRecord(plan: planPath.display, planSHA256: (try? PlanFile.digest(plan)) ?? "", journal: journal.display,
-                               operations: plan.operations.count)
-        try catalogue.recordPlanRun(runID, record, outcome: nil)
-    }
-
-    /// Records the end. Failing to record it is a warning: the work itself is done (and journalled).
-    func finish(status: RunStatus, outcome: String, error: (any Error)?) {
-        var counts = RunCounts()
-        counts.files = record.operations
-        counts.bytes = record.bytesWritten
-        counts.warnings = record.refused
-        counts.errors = record.failed
-        do {
-            try catalogue.recordPlanRun(runID, record, outcome: outcome)
-            try catalogue.finishRun(runID, status: status, counts: counts, errorMessage: error.map { "\($0)" })
-        } catch {
-            Stderr.write("silomerge: warning: could not record the run in the catalogue: \(error)\n")
-        }
-    }
-}
-
-extension JSONEncoder {
-    static var sortedKeys: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
+extension ApplyWorkflow.Hooks {
+    /// The progress line, Ctrl-C/SIGTERM (finish the operation under way, record the run
+    /// interrupted, say how to resume; a second signal, or 10 s more, stops at once: the
+    /// journal makes that safe too), and warnings on stderr (on a line of their own).
+    static func commandLine(_ line: ApplyProgressLine) -> ApplyWorkflow.Hooks {
+        ApplyWorkflow.Hooks(progress: line.enabled ? { @Sendable p in line.update(p) } : nil,
+                            interruptible: { Signals.interruptible(stopping: "after the operation under way") },
+                            warn: { line.clear(); Stderr.write("silomerge: warning: \($0)\n") })
     }
 }
