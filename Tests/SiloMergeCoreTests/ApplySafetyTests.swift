@@ -486,9 +486,9 @@ struct PlanRootCheckTests {
     }
 }
 
-// MARK: - Lock files and older catalogues
+// MARK: - Lock files (older catalogues: SiloMergeSQLiteTests/MigrationTests)
 
-@Suite("Apply: lock files are never followed; older catalogues migrate in place")
+@Suite("Apply: lock files are never followed")
 struct ApplyLockFileTests {
     @Test("a lock file swapped for a symbolic link is refused, and the file it points at is not truncated")
     func symlinkedLockFiles() throws {
