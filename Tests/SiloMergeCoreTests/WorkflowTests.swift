@@ -87,7 +87,7 @@ struct WorkflowTests {
         // A plan made from another catalogue would name files this one does not know.
         let other = try FixtureSilos("export-other")
         var plan = PlanRequest(target: FilePath(other.tree.url("target").path), reconcile: other.request)
-        plan.allowConflicts = true
+        plan.settings.allowConflicts = true
         let made = try PlanWorkflow.plan(store: other.store, plan)
         let planFile = FilePath(fx.tree.url("other-plan.json").path)
         try PlanFile.write(made, to: planFile)
@@ -105,7 +105,7 @@ struct WorkflowTests {
         let target = FilePath(fx.tree.url("merged").path)
         #expect(throws: PlanError.self) { try PlanWorkflow.plan(store: fx.store, PlanRequest(target: target, reconcile: fx.request)) }
         var request = PlanRequest(target: target, reconcile: fx.request)
-        request.allowConflicts = true
+        request.settings.allowConflicts = true
         var warnings: [PlanWorkflow.Warning] = []
         let plan = try PlanWorkflow.plan(store: fx.store, request) { warnings.append($0) }
         #expect(warnings.isEmpty)
@@ -127,7 +127,7 @@ struct WorkflowTests {
     func planWarnsOfUnhashed() throws {
         let fx = try FixtureSilos(mode: .dupes)
         var request = PlanRequest(target: FilePath(fx.tree.url("merged").path), reconcile: fx.request)
-        request.allowConflicts = true
+        request.settings.allowConflicts = true
         var warnings: [PlanWorkflow.Warning] = []
         _ = try PlanWorkflow.plan(store: fx.store, request) { warnings.append($0) }
         let unhashed = try fx.store.unhashedFiles().count

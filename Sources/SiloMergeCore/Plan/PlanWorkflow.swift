@@ -6,30 +6,22 @@ public protocol UnverifiedCopySource {
     func unverifiedCopies(silos: [String]) throws -> [UnverifiedCopy]
 }
 
-/// What `silomerge plan create` is asked for. Paths are as given (made absolute and anchored by
-/// the workflow).
+/// What `silomerge plan create` is asked for: the plan's settings with the target and
+/// quarantine folders as given (the workflow makes them absolute and anchors them), and how to
+/// reconcile first.
 public struct PlanRequest: Sendable {
-    public var target: FilePath
-    public var layout: String
-    public var canonicalRules: [CanonicalRule]
-    public var duplicates: DuplicateAction
-    public var quarantine: FilePath?
-    public var transfer: TransferMethod
-    public var hardlinkFallbackToCopy: Bool
-    public var carrySidecars: Bool
-    public var writeSidecars: Bool
-    public var writeManifest: Bool
-    public var allowConflicts: Bool
+    public var settings: PlanSettings
     public var reconcile: ReconcileRequest
 
     public init(target: FilePath, layout: String = PlanSettings.defaultLayout, canonicalRules: [CanonicalRule] = CanonicalRule.defaults,
                 duplicates: DuplicateAction = .keep, quarantine: FilePath? = nil, transfer: TransferMethod = .copy,
                 hardlinkFallbackToCopy: Bool = false, carrySidecars: Bool = true, writeSidecars: Bool = false,
                 writeManifest: Bool = false, allowConflicts: Bool = false, reconcile: ReconcileRequest = ReconcileRequest()) {
-        self.target = target; self.layout = layout; self.canonicalRules = canonicalRules; self.duplicates = duplicates
-        self.quarantine = quarantine; self.transfer = transfer; self.hardlinkFallbackToCopy = hardlinkFallbackToCopy
-        self.carrySidecars = carrySidecars; self.writeSidecars = writeSidecars; self.writeManifest = writeManifest
-        self.allowConflicts = allowConflicts; self.reconcile = reconcile
+        settings = PlanSettings(targetRoot: target, layout: layout, canonicalRules: canonicalRules, duplicates: duplicates,
+                                quarantineRoot: quarantine, transfer: transfer, hardlinkFallbackToCopy: hardlinkFallbackToCopy,
+                                carrySidecars: carrySidecars, writeSidecars: writeSidecars, writeManifest: writeManifest,
+                                allowConflicts: allowConflicts)
+        self.reconcile = reconcile
     }
 }
 
@@ -65,14 +57,11 @@ public enum PlanWorkflow {
         // Every root is pinned by device and inode (its nearest existing parent for a
         // folder apply will make), with its links resolved: apply, undo and verify refuse
         // a root that is not that folder any more.
-        let (targetRoot, targetAnchor) = try PlanRoots.anchor(request.target, what: "the target")
-        let quarantineRoot = try request.quarantine.map { try PlanRoots.anchor($0, what: "the quarantine folder").root }
-        let settings = PlanSettings(targetRoot: targetRoot, layout: request.layout,
-                                    canonicalRules: request.canonicalRules.isEmpty ? CanonicalRule.defaults : request.canonicalRules,
-                                    duplicates: request.duplicates, quarantineRoot: quarantineRoot,
-                                    transfer: request.transfer, hardlinkFallbackToCopy: request.hardlinkFallbackToCopy,
-                                    carrySidecars: request.carrySidecars, writeSidecars: request.writeSidecars,
-                                    writeManifest: request.writeManifest, allowConflicts: request.allowConflicts)
+        var settings = request.settings
+        let targetAnchor: RootAnchor
+        (settings.targetRoot, targetAnchor) = try PlanRoots.anchor(request.settings.targetRoot, what: "the target")
+        settings.quarantineRoot = try request.settings.quarantineRoot.map { try PlanRoots.anchor($0, what: "the quarantine folder").root }
+        if settings.canonicalRules.isEmpty { settings.canonicalRules = CanonicalRule.defaults }
         let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
         let catalogued = try store.silos()
         let silos = try catalogued.map { try PlanRoots.identify($0) }
