@@ -18,6 +18,11 @@ public final class RecordSpool<Record: Codable> {
     private var buffer: [UInt8] = []
     private var written: Int64 = 0
     public private(set) var count = 0
+    /// Where the spool lives, for messages.
+    private let folder: String
+    private static func shown(_ folder: String) -> String {
+        folder.count > 1 && folder.hasSuffix("/") ? String(folder.dropLast()) : folder
+    }
     private let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.userInfo[.losslessValues] = true
@@ -29,7 +34,10 @@ public final class RecordSpool<Record: Codable> {
     public init(in folder: String = NSTemporaryDirectory()) throws {
         var template = Array((folder.hasSuffix("/") ? folder : folder + "/").utf8CString.dropLast()) + Array("silomerge-spool-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SpoolError(what: "create a temporary file in \(folder)", errno: errno) }
+        guard fd >= 0 else {
+            throw SpoolError(what: "create a temporary file in \(Self.shown(folder)) (TMPDIR)", errno: errno)
+        }
+        self.folder = Self.shown(folder)
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         self.fd = fd
         buffer.reserveCapacity(Self.blockSize)
@@ -53,7 +61,7 @@ public final class RecordSpool<Record: Codable> {
                 let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(written) + off_t(done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw SpoolError(what: "write the temporary spool", errno: errno)
+                    throw SpoolError(what: "write the temporary spool in \(folder) (TMPDIR)", errno: errno)
                 }
                 done += n
             }
