@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "silomerge-bench", targets: ["silomerge-bench"]),
         .library(name: "SiloMergeCore", targets: ["SiloMergeCore"]),
         .library(name: "SiloMergeSQLite", targets: ["SiloMergeSQLite"]),
+        .library(name: "SiloMergePostgres", targets: ["SiloMergePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,12 +57,13 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        // The layer under a future PostgreSQL catalogue: libpq-compatible connection settings,
-        // a synchronous session over PostgresNIO, COPY, cursors, advisory locks, migrations.
-        // The CLI does not use it yet.
+        // The shared PostgreSQL catalogue (issue #13): the store protocols over a synchronous
+        // session layer on PostgresNIO (libpq-compatible connection settings, COPY, cursors,
+        // advisory locks, migrations). No libpq.
         .target(
             name: "SiloMergePostgres",
             dependencies: [
+                "SiloMergeCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,6 +73,7 @@ let package = Package(
             dependencies: [
                 "SiloMergeCore",
                 "SiloMergeSQLite",
+                "SiloMergePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,7 +84,9 @@ let package = Package(
         // fixtures). Not a product.
         .target(
             name: "SiloMergeTestSupport",
-            dependencies: ["SiloMergeCore", "SiloMergeSQLite", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergePostgres",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/SiloMergeTestSupport"
         ),
         .testTarget(
@@ -99,7 +104,7 @@ let package = Package(
         // The store protocols' contract, run against every backend (Tests/CatalogueContractTests/Backends.swift).
         .testTarget(
             name: "CatalogueContractTests",
-            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergeTestSupport"]
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergePostgres", "SiloMergeTestSupport"]
         ),
         .testTarget(
             name: "SiloMergePostgresTests",

@@ -148,9 +148,9 @@ extension CatalogueError {
         if let db = error as? DatabaseError {
             if db.resultCode == .SQLITE_NOTADB { return .notACatalogue(path: path, reason: "not an SQLite database") }
             if db.resultCode == .SQLITE_CANTOPEN { return .cannotOpen(path: path, reason: db.message ?? "\(db.resultCode)") }
-            if db.resultCode == .SQLITE_FULL { return .sqlite(path: path, operation: operation, reason: "the disk is full") }
-            return .sqlite(path: path, operation: operation, reason: db.message ?? "\(db.resultCode)")
+            if db.resultCode == .SQLITE_FULL { return .failed(catalogue: path, operation: operation, reason: "the disk is full") }
+            return .failed(catalogue: path, operation: operation, reason: db.message ?? "\(db.resultCode)")
         }
-        return .sqlite(path: path, operation: operation, reason: "\(error)")
+        return .failed(catalogue: path, operation: operation, reason: "\(error)")
     }
 }

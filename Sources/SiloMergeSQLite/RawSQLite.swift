@@ -116,7 +116,7 @@ final class SQLiteFolderReader: FolderReader {
             let message = String(cString: sqlite3_errmsg(db))
             sqlite3_close_v2(db)
             connection = nil
-            throw CatalogueError.sqlite(path: path, operation: "prepare a folder lookup", reason: message)
+            throw CatalogueError.failed(catalogue: path, operation: "prepare a folder lookup", reason: message)
         }
     }
 

@@ -6,7 +6,7 @@ import GRDB
 /// file, kept in step with the plan's journal. Scans and checks read it to tell a file a plan
 /// moved, removed or quarantined (`merged`) from one that went missing, and to take files an
 /// undo put back as present again.
-extension SQLiteCatalogue: MergeLedger {
+extension SQLiteCatalogue {
     /// Records a plan about to be applied: its operations, each with its source as the plan saw
     /// it and where its content goes, and the sidecars that stay in the silos while their file
     /// is taken away. A plan already recorded (a resumed apply) keeps its rows; its plan and

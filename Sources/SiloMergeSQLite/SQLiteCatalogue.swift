@@ -165,7 +165,7 @@ public final class SQLiteCatalogue: CatalogueStore {
                 // A mapping that cannot be read is said, never dropped (the manifest would
                 // silently stop being read).
                 do { silo.manifest = try JSONDecoder().decode(ManifestDefinition.self, from: Data(json.utf8)) } catch {
-                    throw CatalogueError.sqlite(path: "silo \(silo.name)", operation: "read its manifest mapping",
+                    throw CatalogueError.failed(catalogue: "silo \(silo.name)", operation: "read its manifest mapping",
                                                 reason: "\(error); scan it again with --config to store it anew")
                 }
             }

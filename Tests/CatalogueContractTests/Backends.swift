@@ -1,5 +1,6 @@
 import Foundation
 import SiloMergeCore
+import SiloMergePostgres
 import SiloMergeSQLite
 import SiloMergeTestSupport
 
@@ -16,11 +17,18 @@ struct Backend: Sendable, CustomStringConvertible {
 
     static let sqlite = Backend(name: "SQLite") { try SQLiteCatalogue(path: $0.catalogue) }
 
-    /// The backends to test: SQLite always. The PostgreSQL catalogue (issue #13) adds one line
-    /// here, `if ProcessInfo.processInfo.environment["SILOMERGE_TEST_PG"] != nil { list.append(.postgres) }`,
-    /// with a factory that gives each TestTree a database of its own.
+    /// The PostgreSQL catalogue of the test cluster (`SILOMERGE_TEST_PG`): each TestTree gets a
+    /// schema of its own, named after the tree, so tests run in parallel on one database and a
+    /// second `open` of one tree is the same catalogue.
+    static let postgres = Backend(name: "PostgreSQL") { tree in
+        try PostgresCatalogue(url: try TestCatalogues.postgresURL(for: tree), access: .create)
+    }
+
+    /// The backends to test: SQLite always, PostgreSQL when `SILOMERGE_TEST_PG` names a server
+    /// (`.ci/run` starts one; without it those cases are not run, and the PostgreSQL suites say so).
     static var all: [Backend] {
-        let list: [Backend] = [.sqlite]
+        var list: [Backend] = [.sqlite]
+        if TestCatalogues.postgresServer != nil { list.append(.postgres) }
         return list
     }
 }

@@ -36,6 +36,14 @@ public struct CatalogueLocation: Sendable, Hashable, CustomStringConvertible {
         return CatalogueLocation(kind: .file(FilePath(path)), id: absolute.display, display: path, ownFiles: own)
     }
 
+    /// A catalogue on a PostgreSQL server: `url` as given (its password removed here), `id` what
+    /// identifies it whoever names it (the backend's normalised URL, with the schema when it is
+    /// not the default).
+    public static func server(url: String, id: String) -> CatalogueLocation {
+        let shown = withoutPassword(url)
+        return CatalogueLocation(kind: .postgres(url: shown), id: withoutPassword(id), display: shown, ownFiles: [])
+    }
+
     /// Reads a location as the user wrote it: a `postgresql://` or `postgres://` URL, else a path.
     public static func parse(_ text: String) throws -> CatalogueLocation {
         let lower = text.lowercased()

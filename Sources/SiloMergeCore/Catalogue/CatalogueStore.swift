@@ -18,6 +18,14 @@ public protocol ScanLocking: AnyObject, Sendable {
     /// `lockForScan`, saying what holds it ("apply plan.json"): a command refused because of
     /// it names the process holding it.
     func lockForScan(purpose: String) throws -> ScanLock
+    /// Takes the catalogue for a scan or check of these silos only: a backend shared by many
+    /// hosts lets scans of other silos run meanwhile (the SQLite catalogue, with one writer,
+    /// takes the whole catalogue). A second scan of one of these silos is refused at once,
+    /// naming the holder.
+    func lockForScan(silos: [String], purpose: String) throws -> ScanLock
+    /// True while a scan, check or apply holds the catalogue. Reads only: a run still
+    /// `running` when this is false was killed.
+    func isScanning() -> Bool
 }
 
 /// The silos: names, roots, priorities, rules and hosts.
@@ -193,6 +201,17 @@ public protocol MergeLedger: AnyObject, Sendable {
     /// Records what an apply or undo run did so far (at its start and again at its end), and
     /// its outcome (`complete`, `incomplete`, `interrupted`, `stopped`; nil while it runs).
     func recordPlanRun(_ runID: Int64, _ record: PlanRunRecord, outcome: String?) throws
+    /// The plan details of these runs (those that are apply or undo runs).
+    func planRuns(_ runIDs: [Int64]) throws -> [Int64: PlanRunRecord]
+    /// The destinations (in the target) whose content's format, dimensions and embedded
+    /// metadata the ledger holds, read by the current readers: adoption takes those as it takes
+    /// the SHA-256, without reading the files.
+    func mergeContentKnown(planSHA256: String) throws -> Set<RelativePath>
+    /// Gives the files of an adopted silo whose metadata was not read the content facts the
+    /// ledger holds for what the plan placed there (same path, same SHA-256). Returns how many.
+    func adoptMergeContent(planSHA256: String, silo: String) throws -> Int
+    /// Records that a silo is the target of an applied plan (adopted with `silos add --from-plan`).
+    func markAdopted(silo: String, planSHA256: String) throws
 }
 
 /// Small named values the catalogue remembers (reconcile policies, the resolutions file).
@@ -201,10 +220,10 @@ public protocol SettingsStore: AnyObject, Sendable {
     func setSetting(_ key: String, _ value: String?) throws
 }
 
-/// A whole catalogue: every concern, and where it lives. `SQLiteCatalogue` is the
-/// implementation today.
+/// A whole catalogue: every concern, and where it lives. `SQLiteCatalogue` (one file) and
+/// `PostgresCatalogue` (a shared server) implement it.
 public protocol CatalogueStore: ScanLocking, SiloRegistry, RunLog, ScanSink, FolderIndex, ContentStreams, AssetStore,
-    FindingStore, SettingsStore {
+    FindingStore, SettingsStore, MergeLedger, UnverifiedCopySource {
     /// Where the catalogue lives (for messages, a plan's identity, and the files a scan must
     /// never catalogue).
     var location: CatalogueLocation { get }
@@ -213,6 +232,11 @@ public protocol CatalogueStore: ScanLocking, SiloRegistry, RunLog, ScanSink, Fol
 extension ContentStreams {
     /// Same-image groups of every size.
     public func sameImageGroups(silos: [String]) throws -> [SameImageGroup] { try sameImageGroups(silos: silos, minimumSize: 0) }
+}
+
+extension ScanLocking {
+    /// One writer: a scan of some silos takes the whole catalogue.
+    public func lockForScan(silos: [String], purpose: String) throws -> ScanLock { try lockForScan(purpose: purpose) }
 }
 
 extension FindingStore {

@@ -2,7 +2,7 @@ import Foundation
 
 /// A catalogue that knows which copies hold content other than the one last verified
 /// (corruption still open): a plan must not take their rot for their content.
-public protocol UnverifiedCopySource {
+public protocol UnverifiedCopySource: AnyObject, Sendable {
     func unverifiedCopies(silos: [String]) throws -> [UnverifiedCopy]
 }
 

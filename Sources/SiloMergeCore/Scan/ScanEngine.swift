@@ -122,7 +122,7 @@ public final class ScanEngine: Sendable {
                      progress: ProgressHandler? = nil) throws -> ScanResult {
         var definitions = try Self.validate(silos, options: options)
         let here = try host ?? HostIdentity.local()
-        let lock = try store.lockForScan()
+        let lock = try store.lockForScan(silos: definitions.map(\.name), purpose: options.kind.rawValue)
         defer { withExtendedLifetime(lock) {} }
         definitions = try Self.onHost(here, definitions, catalogued: try store.silos())
         let registered = try store.registerSilos(definitions)

@@ -258,7 +258,7 @@ struct Verify: ParsableCommand {
 
 /// The catalogue a plan names (or `--catalog`), opened only when it exists.
 enum PlanCatalogue {
-    static func open(_ plan: MergePlan, override: String?) -> Result<SQLiteCatalogue, PlanCatalogueUnavailable> {
+    static func open(_ plan: MergePlan, override: String?) -> Result<any CatalogueStore, PlanCatalogueUnavailable> {
         let path = override ?? plan.catalogue
         let location: CatalogueLocation
         do { location = try CatalogueLocation.parse(path) } catch {

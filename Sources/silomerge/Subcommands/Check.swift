@@ -161,7 +161,7 @@ struct Check: ParsableCommand {
     }
 
     /// `--accept`, `--accept-all`: closes open findings, recorded with who and when.
-    private func runAccept(_ catalogue: SQLiteCatalogue) throws {
+    private func runAccept(_ catalogue: any CatalogueStore) throws {
         let known = try catalogue.silos()
         for name in silos where !known.contains(where: { $0.name == name }) { throw CheckError.unknownSilo(name) }
         var selectors: [FindingSelector] = try accept.map { try selector($0, silos: known) }

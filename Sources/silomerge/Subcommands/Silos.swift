@@ -120,7 +120,7 @@ struct Silos: ParsableCommand {
                 planLock = try PlanLock(journal: j, purpose: "silos add --from-plan \(Posix.absolute(FilePath(fromPlan)).display)", shared: true)
             }
             defer { withExtendedLifetime(planLock) {} }
-            let catalogue = try CatalogueFactory.open(catalogOptions.catalog ?? plan?.catalogue ?? "silomerge.sqlite", access: plan == nil ? .create : .readWrite)
+            let catalogue = try CatalogueFactory.open(catalogOptions.catalog ?? plan?.catalogue ?? CatalogOptions.environmentDefault ?? "silomerge.sqlite", access: plan == nil ? .create : .readWrite)
             let catalogued = try catalogue.silos()
             let priority = self.priority ?? ((catalogued.map(\.priority).max() ?? 0) + 1)
 

@@ -8,17 +8,25 @@ extension HashMode: ExpressibleByArgument {}
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The catalogue: an SQLite file (default: the catalog: of --config, else silomerge.sqlite in the current folder). A postgresql:// URL is refused until this build has a PostgreSQL backend.",
-        valueName: "path"))
+        "The catalogue: an SQLite file, or a postgresql://user@host:port/db URL for a catalogue shared by many hosts (default: the catalog: of --config, else $SILOMERGE_CATALOG, else silomerge.sqlite in the current folder).",
+        valueName: "path|url"))
     var catalog: String?
 
+    /// `--catalog`, else the configuration's `catalog:`, else `SILOMERGE_CATALOG`, else
+    /// `silomerge.sqlite` in the current folder.
     func resolved(config: SiloMergeConfiguration? = nil) -> String {
-        catalog ?? config?.catalog ?? "silomerge.sqlite"
+        catalog ?? config?.catalog ?? Self.environmentDefault ?? "silomerge.sqlite"
+    }
+
+    /// `SILOMERGE_CATALOG`, when set and not empty.
+    static var environmentDefault: String? {
+        guard let value = ProcessInfo.processInfo.environment["SILOMERGE_CATALOG"], !value.isEmpty else { return nil }
+        return value
     }
 
     /// Opens the catalogue: `.readOnly` for commands that only read (never created, migrated
     /// or written), `.readWrite` for those that must find one, `.create` for scans.
-    func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> SQLiteCatalogue {
+    func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> any CatalogueStore {
         try CatalogueFactory.open(resolved(config: config), access: access)
     }
 }

@@ -1,4 +1,0 @@
-import SiloMergeCore
-
-/// The plan workflow asks which copies hold unverified content (open corruption).
-extension SQLiteCatalogue: UnverifiedCopySource {}
