@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SiloMergeCLITests",
-            dependencies: ["silomerge", "SiloMergeCore", "SiloMergeSQLite"]
+            dependencies: ["silomerge", "SiloMergeCore", "SiloMergeSQLite", "SiloMergeTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]
