@@ -36,11 +36,14 @@ struct Options {
     var mediaPhotos = 120
     /// Another silomerge binary (an earlier build) timed beside this one, run for run.
     var baseline: String?
+    /// `--hosts N`: the many-hosts PostgreSQL benchmark instead (Hosts.swift).
+    var hosts = HostsOptions()
 
     static let usage = """
         usage: silomerge-bench [--quick] [--files N] [--bytes SIZE] [--runs N] [--seed N]
                                [--workdir DIR] [--no-peers] [--scale N | --no-scale] [--json FILE]
                                [--media DIR | --media-photos N | --no-media] [--baseline BIN]
+               silomerge-bench --hosts N [--pg URL] [--files-per-host N] [--catalogue-files N,N...] [--runs N]
 
           --files N      files in the corpus (default 90000)
           --bytes SIZE   total size, e.g. 4G, 500M (default 4G)
@@ -60,6 +63,15 @@ struct Options {
           --baseline BIN another silomerge binary (e.g. main's release build before a change):
                          every silomerge command is also run with it, alternating run for run,
                          and a before/after table gives both medians and their ratio
+
+          --hosts N      the shared PostgreSQL catalogue instead: ingest of N trees of tiny files
+                         (one per simulated host) into SQLite and PostgreSQL by one process, then by
+                         1, 2, 4 ... N scanner processes at once; and duplicates, report and silos
+                         over catalogues of --catalogue-files files across 20 hosts generated in
+                         the database (default 1000000,10000000)
+          --pg URL       the server for --hosts (a role that may create schemas; default
+                         $SILOMERGE_TEST_PG, e.g. from tools/pg-test-cluster.sh)
+          --files-per-host N  files per simulated host's tree (default 20000)
 
         The metadata cost is the CPU time (user + system, medians) of a full scan with metadata over
         the same scan with --no-metadata, on the benchmark corpus and on the media corpus.
@@ -89,6 +101,11 @@ struct Options {
             case "--media-photos": o.mediaPhotos = max(1, need(Int(value()), "--media-photos: a number"))
             case "--no-media": o.media = ""
             case "--baseline": o.baseline = value()
+            case "--hosts": o.hosts.hosts = max(1, need(Int(value()), "--hosts: a number"))
+            case "--pg": o.hosts.pg = value()
+            case "--files-per-host": o.hosts.filesPerHost = max(1, need(Int(value()), "--files-per-host: a number"))
+            case "--catalogue-files":
+                o.hosts.catalogueSizes = value().split(separator: ",").map { need(Int($0), "--catalogue-files: numbers separated by commas") }
             case "-h", "--help": print(usage); exit(0)
             default: fail("unknown option \(args[i])\n\(usage)")
             }
@@ -635,6 +652,11 @@ if let b = options.baseline {
 }
 try? FileManager.default.createDirectory(atPath: options.workdir, withIntermediateDirectories: true)
 let work = URL(fileURLWithPath: options.workdir).standardizedFileURL.path
+if options.hosts.hosts > 0 {
+    var hosts = options.hosts
+    hosts.runs = options.runs
+    runHostsBenchmark(hosts, silomerge: silomerge, work: work)
+}
 
 let cores = ProcessInfo.processInfo.activeProcessorCount
 var cpu = "unknown CPU"
