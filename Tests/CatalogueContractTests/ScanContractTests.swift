@@ -132,6 +132,30 @@ struct ScanSinkContractTests {
         #expect(try store.silosWithSidecars() == [silo.id])
     }
 
+    @Test("text read from a file that holds U+0000 (a metadata value, a rule's detail, a message) does not fail its batch",
+          arguments: Backend.all)
+    func nulInText(backend: Backend) throws {
+        let tree = try TestTree()
+        let store = try backend.open(tree)
+        let silo = try #require(try store.registerSilos([tree.silo("s")]).first)
+        let run = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["s"])
+        try store.beginWalk(runID: run)
+        var content = ContentInfo(format: .jpeg)
+        content.values = [SourcedValue(field: .title, value: .text("a\u{0}b"), origin: .exif, tag: "EXIF:Image\u{0}Description",
+                                       raw: "a\u{0}b")]
+        content.preferred = [true]
+        var file = row(silo.id, "", "p.jpg", inode: 1)
+        file.content = content
+        try store.apply([.upsert(file, replacing: nil),
+                         .uncatalogued(siloID: silo.id, dir: .root, [UncataloguedEntry(name: Array("q".utf8), kind: .regular,
+                                                                                        reason: .excluded, detail: "rule *\u{0}")],
+                                       replace: true)], runID: run)
+        try store.record([Diagnostic(.warning, .metadata, silo: "s", path: RelativePath("p.jpg"), message: "bad \u{0} block")], runID: run)
+        let stored = try #require(try store.makeFolderReader().entries(siloID: silo.id, dir: .root, withHashes: false).first)
+        #expect(stored.metadataRead)
+        #expect(try store.silosWithUncatalogued() == [silo.id])
+    }
+
     @Test("a batch's changes are recorded in the order written, each from the row as it was", arguments: Backend.all)
     func changesInWriteOrder(backend: Backend) throws {
         let tree = try TestTree()
