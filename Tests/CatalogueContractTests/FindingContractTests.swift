@@ -46,7 +46,8 @@ struct FindingContractTests {
     @Test("runs of two silos interleave: a run still writing is not settled by the other, settles its own, and every alert is opened once",
           arguments: Backend.all)
     func interleavedRuns(backend: Backend) throws {
-        let (_, store, a, b) = try twoSilos(backend)
+        let (tree, store, a, b) = try twoSilos(backend)
+        defer { withExtendedLifetime(tree) {} }
         #expect(try store.unsettledRuns().isEmpty)
         // Run 5 (silo b) has found one file gone and is still walking when run 6 (silo a) ends.
         let five = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["b"])
@@ -79,7 +80,8 @@ struct FindingContractTests {
     @Test("a run that stopped without settling (interrupted) is settled whole by the next settlement, then never again",
           arguments: Backend.all)
     func stoppedRunSettledByTheNext(backend: Backend) throws {
-        let (_, store, a, b) = try twoSilos(backend)
+        let (tree, store, a, b) = try twoSilos(backend)
+        defer { withExtendedLifetime(tree) {} }
         let five = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["b"])
         try recordGone(store, silo: b, "gone.bin", runID: five)
         let six = try store.beginRun(kind: .check, hashMode: "full", options: "{}", silos: ["a"])
@@ -159,7 +161,7 @@ struct FindingContractTests {
     func openFindingsOrderAndBytes(backend: Backend) throws {
         let tree = try TestTree()
         let store = try backend.open(tree)
-        try store.registerSilos([tree.silo("alpha"), tree.silo("Zeta", priority: 2)])
+        _ = try store.registerSilos([tree.silo("alpha"), tree.silo("Zeta", priority: 2)])
         let run = try store.beginRun(kind: .check, hashMode: "full", options: "{}", silos: ["alpha", "Zeta"])
         // Latin-1 "dét/café.jpg".
         let latin1 = RelativePath(bytes: [0x64, 0xE9, 0x74, 0x2F, 0x63, 0x61, 0x66, 0xE9, 0x2E, 0x6A, 0x70, 0x67])
