@@ -290,4 +290,49 @@ struct FindingContractTests {
         let copiesOfOne = ["b:one.bin", "a:one.bin", "a:sub/one.bin"]
         #expect(found.map(\.element.1) == [["b:two.bin"], copiesOfOne, copiesOfOne])
     }
+
+    @Test("the merge ledger: what a plan moved or removed is merged, not missing, a sidecar it left is a file of its own, what undo put back is not new",
+          arguments: Backend.all)
+    func mergeLedger(backend: Backend) throws {
+        let tree = try TestTree()
+        let xmp = """
+            <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <dc:title><rdf:Alt><rdf:li xml:lang="x-default">One</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta>
+            """
+        try tree.write("a/2019/one.txt", "one")
+        try tree.write("a/2019/one.xmp", xmp)
+        try tree.write("b/copy-of-one.txt", "one")
+        try tree.write("b/three.txt", "three")
+        // Not empty once the plan took its files (a silo's folder found empty is refused).
+        try tree.mkdir("b/kept")
+        let store = try backend.open(tree)
+        let silos = [tree.silo("a", priority: 2), tree.silo("b")]
+        try scanInto(store, silos)
+        let plan = try PlanWorkflow.plan(store: store, PlanRequest(target: FilePath(tree.url("target").path), duplicates: .remove,
+                                                                    transfer: .move, carrySidecars: false))
+        let planPath = FilePath(tree.url("plan.json").path)
+        try PlanFile.write(plan, to: planPath)
+        let request = PlanRunRequest(plan: try PlanFile.read(planPath), planPath: planPath, journal: FilePath(planPath.string! + ".journal"))
+        let applied = try ApplyWorkflow.apply(request, dryRun: false, catalogue: { store })
+        #expect(applied.isComplete)
+        let applyRun = try #require(try store.runs(limit: nil).first { $0.kind == .apply })
+        #expect(try store.planRuns([applyRun.id])[applyRun.id]?.done == applied.done.count)
+        // The next check: every file the plan took is merged (naming the plan), nothing is
+        // missing, nothing stays open; the sidecar the plan left is merged as left behind.
+        let after = try scanInto(store, silos, kind: .check)
+        let described = after.findings.map { "\($0.kind.rawValue) \($0.silo):\($0.path.display)" }
+        #expect(described == ["merged a:2019/one.txt", "merged a:2019/one.xmp", "merged b:copy-of-one.txt", "merged b:three.txt"])
+        #expect(after.findings.allSatisfy { $0.detail?.contains("plan \(planPath.display)") == true }, "\(after.findings.map(\.detail))")
+        #expect(after.findings.first { $0.path == RelativePath("2019/one.xmp") }?.detail?.contains("left behind") == true)
+        #expect(try store.openFindings(silos: []).isEmpty && store.openFindingsTakenByPlans().isEmpty)
+        // Undo puts the files back: the check after it finds them back, not new.
+        let undone = try ApplyWorkflow.undo(request, catalogue: { store })
+        #expect(undone.isComplete)
+        let back = try scanInto(store, silos, kind: .check)
+        #expect(!back.findings.contains { $0.kind == .new && $0.path != RelativePath("2019/one.xmp") },
+                "\(back.findings.map { "\($0.kind.rawValue) \($0.silo):\($0.path.display)" })")
+        #expect(!back.findings.contains { $0.kind == .missing || $0.kind == .corrupted })
+        #expect(try store.openFindings(silos: []).isEmpty)
+    }
 }
