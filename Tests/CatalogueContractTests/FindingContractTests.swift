@@ -110,9 +110,26 @@ struct FindingContractTests {
         #expect(try openPaths(store) == ["missing a:lost.bin", "missing b:gone.bin", "missing b:more.bin"])
     }
 
-    @Test("PostgreSQL: two hosts settle at once; the run both find pending is settled once, its alerts opened once",
+    @Test("PostgreSQL: settlements take turns across hosts; the run two hosts find pending is settled once, its alerts opened once",
           .enabled(if: TestCatalogues.postgresServer != nil), arguments: [Backend.postgres])
     func concurrentSettlements(backend: Backend) throws {
+        // Settlements take turns, across connections: the second waits until the first is done.
+        let turns = try TestTree("settlementTurns")
+        let first = try backend.open(turns), second = try backend.open(turns)
+        let order = Mutex<[String]>([])
+        let waiting = DispatchGroup()
+        try first.whileSettling {
+            order.withLock { $0.append("first in") }
+            DispatchQueue.global().async(group: waiting) {
+                do { try second.whileSettling { order.withLock { $0.append("second in") } } } catch {
+                    order.withLock { $0.append("\(error)") }
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+            order.withLock { $0.append("first out") }
+        }
+        waiting.wait()
+        #expect(order.withLock { $0 } == ["first in", "first out", "second in"])
         for attempt in 1...3 {
             let tree = try TestTree("concurrentSettlements\(attempt)")
             for (i, name) in ["a/x.bin", "b/y.bin", "c/gone.bin", "c/more.bin"].enumerated() {
