@@ -5,12 +5,20 @@ import GRDB
 /// Open findings (`open_finding`): corrupted and missing files stay open until restored,
 /// moved, accepted or their silo removed. See `OpenFinding`.
 extension SQLiteCatalogue {
-    static let settledKey = "findings.settled_through"
+    /// One run at a time holds this catalogue (`lockForScan` takes it whole, whatever silos a
+    /// scan names), so no other settlement can run meanwhile: `body` runs as it is.
+    public func whileSettling<R>(_ body: () throws -> R) throws -> R { try body() }
 
-    public func settledThrough() throws -> Int64 {
-        try wrap("read which runs' findings are settled") {
+    public func unsettledRuns() throws -> [(id: Int64, writing: Bool)] {
+        try wrap("read which runs' findings are not settled") {
             try pool.read { db in
-                Int64(try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [Self.settledKey]) ?? "") ?? 0
+                // A run still `running` here is one of this process's (`lockForScan` marks
+                // those of killed processes interrupted).
+                try Row.fetchAll(db, sql: """
+                    SELECT id, status = 'running' FROM run
+                    WHERE kind IN ('scan', 'audit', 'check') AND id NOT IN (SELECT run_id FROM settled_run)
+                    ORDER BY id
+                    """).map { (id: $0[0], writing: $0[1]) }
             }
         }
     }
@@ -82,7 +90,12 @@ extension SQLiteCatalogue {
                                        arguments: [runID, id])
                     }
                 }
-                try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [Self.settledKey, String(runID)])
+                // Noted settled, once: a second settlement of the run is refused (rolled back).
+                try db.execute(sql: "INSERT OR IGNORE INTO settled_run (run_id) VALUES (?)", arguments: [runID])
+                if db.changesCount == 0 {
+                    throw CatalogueError.failed(catalogue: path, operation: "settle the findings of run \(runID)",
+                                                reason: "they were settled already; settling them again would open its findings twice")
+                }
             }
         }
     }

@@ -541,6 +541,21 @@ enum CatalogueSchema {
                 ALTER TABLE run_v11 RENAME TO run;
                 """)
         }
+        migrator.registerMigration("v12-settled-runs") { db in
+            // Which runs' findings are settled, run by run, instead of one watermark
+            // (`findings.settled_through`): runs of different silos may run at once on a
+            // shared catalogue, and one that ends later than a run after it must still be
+            // settled, once. The runs up to the watermark were settled.
+            try db.execute(sql: """
+                CREATE TABLE settled_run (
+                    run_id INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE
+                );
+                INSERT INTO settled_run (run_id)
+                    SELECT id FROM run WHERE kind IN ('scan', 'audit', 'check')
+                    AND id <= coalesce((SELECT CAST(value AS INTEGER) FROM setting WHERE key = 'findings.settled_through'), 0);
+                DELETE FROM setting WHERE key = 'findings.settled_through';
+                """)
+        }
         return migrator
     }
 

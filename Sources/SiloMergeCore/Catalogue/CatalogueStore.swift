@@ -165,11 +165,20 @@ public protocol FindingStore: AnyObject, Sendable {
     /// removed or quarantined the file at an open finding's path holding the content it
     /// verified, in ledger order.
     func openFindingsTakenByPlans() throws -> [OpenFindingFold.TakenByPlan]
-    /// The last run whose findings were settled (`applyFindingTransitions`); 0 for none.
-    func settledThrough() throws -> Int64
+    /// Runs `body` while no other settlement of this catalogue runs, in any process on any
+    /// host: the open findings a settlement reads stay as it read them until it has written
+    /// what it decided (two settlements at once would open one finding twice). Waits for the
+    /// settlement under way, if any.
+    func whileSettling<R>(_ body: () throws -> R) throws -> R
+    /// The scans, audits and checks whose findings are not settled yet, in run order, each
+    /// with whether it may still be writing: running (or stopping after an interruption) in
+    /// a process that is alive. Such a run is not settled by another, half-way: it settles
+    /// its own when it ends, or the first settlement after its process died does.
+    func unsettledRuns() throws -> [(id: Int64, writing: Bool)]
     /// Writes what settling run `runID`'s findings did to the open findings, in order, and
     /// notes the run settled, in one transaction. A transition for a finding closed meanwhile
-    /// (accepted while the run ran) leaves it closed.
+    /// (accepted while the run ran) leaves it closed. A run settled already is refused, and
+    /// nothing is written: its alerts would be opened twice.
     func applyFindingTransitions(_ transitions: [OpenFindingTransition], runID: Int64) throws
     func recordFindings(_ findings: [Finding], outcome: CheckOutcome, runID: Int64) throws
     /// The latest finished check, its outcome and findings.

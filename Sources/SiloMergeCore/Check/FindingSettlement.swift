@@ -15,23 +15,37 @@ public enum FindingSettlement {
 
     /// After a run's writes, before it is recorded finished: works out what it found
     /// (`scope`), keeps corrupted and missing files open and closes the open findings it
-    /// resolved (see `OpenFinding`), for it and for earlier runs that ended before doing so.
-    /// Each run's transitions are written in one transaction, with the note that it is settled.
-    /// Returns run `runID`'s findings.
+    /// resolved (see `OpenFinding`), for it and for other runs that ended without doing so
+    /// (killed, interrupted, failed). Each run's transitions are written in one transaction,
+    /// with the note that it is settled. Returns run `runID`'s findings.
+    ///
+    /// Runs of different silos may run at once (a catalogue shared by many hosts), so:
+    /// - settlements take turns (`whileSettling`): each reads the open findings and writes
+    ///   what it decided before the next one reads them, so none is opened twice;
+    /// - each run is noted settled on its own (no watermark): a run still writing is left
+    ///   alone, neither settled half-way nor skipped, and settles its own when it ends (or,
+    ///   if its process dies, the first settlement after that does); a run is settled once.
+    /// The open findings then end as if the runs had run one after the other, in the order
+    /// they were settled: each run writes only its own silos, which no other run writes
+    /// meanwhile (per-silo scan locks).
     public static func settle(runID: Int64, scope: FindingScope,
                               in store: some FindingStore & SiloRegistry & RunLog) throws -> [Finding] {
-        let runs = try store.runs(limit: nil)
-        let through = try store.settledThrough()
-        // Scans, audits and checks after the last one settled that ended before settling
-        // theirs (killed, interrupted, failed): what they found is not forgotten, only not
-        // reported as this run's.
-        let earlier = runs.filter { $0.id > through && $0.id < runID && [.scan, .audit, .check].contains($0.kind) }
-            .sorted { $0.id < $1.id }
-        for run in earlier {
-            _ = try settle(run.id, started: run.startedAt, silos: run.silos, scope: .alerts, in: store)
+        try store.whileSettling {
+            let runs = Dictionary(try store.runs(limit: nil).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            // Other runs that ended before settling theirs: what they found is not forgotten,
+            // only not reported as this run's. Then this run, in its place in run order.
+            var order = try store.unsettledRuns().filter { !$0.writing && $0.id != runID }.map(\.id)
+            order.append(runID)
+            order.sort()
+            var found: [Finding] = []
+            for id in order {
+                let run = runs[id]
+                let findings = try settle(id, started: run?.startedAt ?? Date(), silos: run?.silos ?? [],
+                                          scope: id == runID ? scope : .alerts, in: store)
+                if id == runID { found = findings }
+            }
+            return found
         }
-        let this = runs.first { $0.id == runID }
-        return try settle(runID, started: this?.startedAt ?? Date(), silos: this?.silos ?? [], scope: scope, in: store)
     }
 
     private static func settle(_ runID: Int64, started: Date, silos: [String], scope: FindingScope,

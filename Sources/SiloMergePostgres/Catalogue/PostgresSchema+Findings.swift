@@ -1,6 +1,6 @@
 extension PostgresSchema {
-    /// What checks found and what stays open, and the merge ledger (plans applied, their
-    /// operations, their runs).
+    /// What checks found and what stays open (and which runs' findings are settled), and the
+    /// merge ledger (plans applied, their operations, their runs).
     static let findingTables: [String] = [
         """
         CREATE TABLE finding (
@@ -47,6 +47,9 @@ extension PostgresSchema {
         )
         """,
         "CREATE INDEX open_finding_path ON open_finding(silo_id, dir, name) WHERE closed_at IS NULL",
+        // Which runs' findings are settled, run by run: runs of different silos run at once,
+        // and one that ends after a later run must still be settled, once (FindingSettlement).
+        "CREATE TABLE settled_run (run_id bigint PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE)",
         """
         CREATE TABLE plan_run (
             run_id        bigint PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
