@@ -72,31 +72,32 @@ struct PostgresCLITests {
         for (silo, host) in hosts {
             #expect(silos.out.contains(silo) && silos.out.contains(host), "\(silos.out)")
         }
-        let history = try silomerge(["history", "--catalog", url], in: ws.url)
+        let history = try silomerge(["history", "--format", "json", "--catalog", url], in: ws.url)
         #expect(history.status == 0, "\(history.stderr)")
-        #expect(history.out.components(separatedBy: " ok ").count - 1 >= 3 || history.out.components(separatedBy: "ok").count - 1 >= 3,
-                "\(history.out)")
+        let runs = (try json(history.stdout) as! [String: Any])["runs"] as! [[String: Any]]
+        #expect(runs.count == 3 && runs.allSatisfy { $0["status"] as? String == "ok" }, "\(history.out)")
+        #expect(Set(runs.compactMap { ($0["silos"] as? [String])?.first }) == Set(hosts.map(\.0)), "\(history.out)")
     }
 
     @Test("a second scanner of the same silo fails at once, naming the host and pid of the first")
     func secondScannerOfOneSilo() throws {
         let ws = try Workspace()
-        // Enough files that the first scan is still running when the second starts.
-        for i in 0..<3000 { try ws.write("big/d\(i % 30)/f\(i).bin", String(repeating: "x", count: 64) + "\(i)") }
+        try ws.write("big/a.txt", "small")
         let url = try Self.freshURL()
-        _ = try silomerge(["scan", "-q", "big", "--host", "h1", "--catalog", url], in: ws.url)   // creates the schema
-        try ws.write("big/new.txt", "new")
+        #expect(try silomerge(["scan", "-q", "big", "--host", "h1", "--catalog", url], in: ws.url).status == 0)
+        // A sparse 3 GiB file: no disk space, and seconds of SHA-256 for the first scanner.
+        let sparse = ws.url.appendingPathComponent("big/sparse.bin")
+        #expect(FileManager.default.createFile(atPath: sparse.path, contents: nil))
+        #expect(truncate(sparse.path, 3 << 30) == 0)
         let first = try Self.start(["scan", "-q", "big", "--host", "h1", "--hash", "full", "--catalog", url], in: ws.url, tag: "first")
-        defer { first.waitUntilExit() }
+        defer { first.terminate(); first.waitUntilExit() }
         // Wait until the first holds its lock (its run is recorded as running).
         var running = false
-        for _ in 0..<200 where !running {
-            let history = try silomerge(["history", "--catalog", url], in: ws.url)
-            running = history.out.contains("running")
+        for _ in 0..<300 where !running && first.isRunning {
+            running = try silomerge(["history", "--catalog", url], in: ws.url).out.contains("running")
             if !running { usleep(20_000) }
-            if !first.isRunning { break }
         }
-        guard running else { return }   // the first scan ended before we looked: nothing to race with
+        try #require(running, "the first scan ended before a second could race it: make its file larger")
         let second = try silomerge(["scan", "-q", "big", "--host", "h1", "--catalog", url], in: ws.url)
         #expect(second.status != 0)
         #expect(second.stderr.contains("silo 'big' is being scanned by SiloMerge on host"), "\(second.stderr)")
