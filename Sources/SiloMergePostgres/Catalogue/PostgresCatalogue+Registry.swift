@@ -88,7 +88,8 @@ extension PostgresCatalogue {
         """
 
     func fetchSilos(writerOrReader transaction: PostgresTransaction?) throws -> [Silo] {
-        let sql: PostgresQuery = "SELECT \(unescaped: Self.siloColumns) FROM silo ORDER BY priority, name"
+        // Names in byte order (COLLATE "C"), as SQLite orders them, whatever the database's locale.
+        let sql: PostgresQuery = "SELECT \(unescaped: Self.siloColumns) FROM silo ORDER BY priority, name COLLATE \"C\""
         let rows = try transaction.map { try $0.query(sql) } ?? writer.query(sql)
         return try rows.map { row in
             let (id, name, root, priority, includes, excludes, lastRun, manifest, dev, ino, oneFS, adopted, host, hostName) =
@@ -189,15 +190,19 @@ extension PostgresCatalogue {
 extension PostgresCatalogue {
     public func beginRun(kind: RunKind, hashMode: String, options: String, silos: [String]) throws -> Int64 {
         try wrap("record the run") {
-            let id = try writer.query("""
-                INSERT INTO run (kind, status, started_at, tool_version, host, hash_mode, options, silos, backend_pid)
-                VALUES (\(kind.rawValue), 'running', \(Timestamp.string(Date())), \(SiloMergeVersion.string), \(identity.host),
-                        \(hashMode), \(options), \(Self.encodeList(silos)), pg_backend_pid())
-                RETURNING id
-                """, as: Int64.self).first ?? 0
-            // Held while the run runs (see `markKilledRuns`).
-            _ = try writer.query("SELECT pg_advisory_lock(\(lockKey("run:\(id)").key))")
-            return id
+            // The row and its run lock together: the lock is taken (session-level, so it outlives
+            // the transaction) before the row commits, so no other process ever sees the run
+            // `running` without its lock held and takes it for a killed one (`markKilledRuns`).
+            try writer.withTransaction { tx in
+                let id = try tx.query("""
+                    INSERT INTO run (kind, status, started_at, tool_version, host, hash_mode, options, silos, backend_pid)
+                    VALUES (\(kind.rawValue), 'running', \(Timestamp.string(Date())), \(SiloMergeVersion.string), \(identity.host),
+                            \(hashMode), \(options), \(Self.encodeList(silos)), pg_backend_pid())
+                    RETURNING id
+                    """, as: Int64.self).first ?? 0
+                _ = try tx.query("SELECT pg_advisory_lock(\(lockKey("run:\(id)").key))")
+                return id
+            }
         }
     }
 
