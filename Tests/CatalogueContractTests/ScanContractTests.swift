@@ -128,6 +128,13 @@ struct ScanSinkContractTests {
         let sidecars = try reader.sidecars(siloID: silo.id, dir: .root)
         #expect(sidecars.map(\.name) == [Array("p.txt.xmp".utf8)] && sidecars.first?.assetName == Array("p.txt".utf8))
         #expect(sidecars.first?.valuesRead == true && sidecars.first?.hashed == true)
+        // Asked right after the folder's files (as walkers do), the same sidecars.
+        _ = try reader.entries(siloID: silo.id, dir: .root, withHashes: false)
+        let afterEntries = try reader.sidecars(siloID: silo.id, dir: .root)
+        #expect(afterEntries.map(\.name) == sidecars.map(\.name) && afterEntries.map(\.assetName) == sidecars.map(\.assetName))
+        #expect(afterEntries.map(\.stat) == sidecars.map(\.stat) && afterEntries.map(\.used) == sidecars.map(\.used)
+                && afterEntries.map(\.valuesRead) == sidecars.map(\.valuesRead) && afterEntries.map(\.hashed) == sidecars.map(\.hashed))
+        #expect(try reader.sidecars(siloID: silo.id, dir: RelativePath("d")).isEmpty)
         #expect(try store.fileCounts()[silo.id] == 2)
         #expect(try store.silosWithSidecars() == [silo.id])
     }
@@ -176,6 +183,7 @@ struct ScanSinkContractTests {
                          .remove(entries[1], siloID: silo.id, dir: .root, reason: .excluded)], runID: run)
         var changes: [FindingFold.Change] = []
         try store.forEachChange(runID: run) { changes.append($0) }
+        try #require(changes.count == 4, "\(changes.map(\.kind))")
         #expect(changes.map(\.kind) == [.missing, .changed, .content, .excluded])
         #expect(changes.map(\.path.display) == ["f3", "f1", "f4", "f2"])
         #expect(changes[1].old.size == 10 && changes[1].new.size == 99 && changes[1].old.sha256 == one && changes[1].new.sha256 == two)
