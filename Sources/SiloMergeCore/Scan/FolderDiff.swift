@@ -69,10 +69,14 @@ final class FolderDiff: WalkVisitor, Sendable {
         let stored: [StoredEntry]
         var storedSidecars: [[UInt8]: [StoredSidecar]] = [:]
         let hasXMP = listing.files.contains { SidecarPlan.isXMP($0.name) }
+        // A silo the catalogue holds no file of (its first scan) has nothing stored in any
+        // folder, and no sidecar (they belong to files): no look-up per folder, which on a
+        // catalogue across the network is a round trip each. The silo is locked for this scan.
+        let nothingStored = (cataloguedCounts[siloID] ?? 0) == 0
         do {
-            stored = try folders[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
+            stored = nothingStored ? [] : try folders[worker].entries(siloID: siloID, dir: listing.dir, withHashes: options.rehash)
                 .sorted { $0.name.lexicographicallyPrecedes($1.name) }
-            if hasXMP || silosWithSidecars.contains(siloID) {
+            if !nothingStored && (hasXMP || silosWithSidecars.contains(siloID)) {
                 for sc in try folders[worker].sidecars(siloID: siloID, dir: listing.dir) {
                     storedSidecars[sc.assetName, default: []].append(sc)
                 }
