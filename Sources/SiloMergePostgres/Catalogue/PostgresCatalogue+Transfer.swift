@@ -233,14 +233,21 @@ final class PostgresTransferWriter: TransferWriter {
             """, binds: bindings))
     }
 
+    /// The transferred tables this catalogue has (the shard tables come with a later migration).
+    func existingTables() throws -> Set<String> {
+        Set(try tx.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()", as: String.self))
+    }
+
     func deleteAll() throws {
-        for table in TransferTable.allCases.reversed() {
+        let existing = try existingTables()
+        for table in TransferTable.allCases.reversed() where existing.contains(table.name) {
             try tx.execute(PostgresQuery(unsafeSQL: "DELETE FROM \(table.name)"))
         }
     }
 
     func keysInsertedExplicitly() throws {
-        for table in TransferTable.allCases where table.columns.contains(where: { $0.kind == .key }) {
+        let existing = try existingTables()
+        for table in TransferTable.allCases where existing.contains(table.name) && table.columns.contains(where: { $0.kind == .key }) {
             try tx.execute(PostgresQuery(unsafeSQL: """
                 SELECT setval(pg_get_serial_sequence('\(table.name)', 'id'), coalesce(max(id), 0) + 1, false) FROM \(table.name)
                 """))
