@@ -78,15 +78,15 @@ struct CatalogueCommand: ParsableCommand {
         }
 
         func run() throws {
-            let destination = try CatalogueFactory.open(into, access: .create)
-            let dest = try transferable(destination)
-            // Open every shard first, and refuse what cannot be merged before writing anything.
+            // Open every shard first, and refuse what cannot be merged before writing anything
+            // (DEST is not even created when the shards disagree).
+            let destID = try CatalogueLocation.parse(into).id
             var opened: [(store: any CatalogueStore, transfer: any CatalogueTransfer, origin: ShardIdentity)] = []
             var seen: Set<String> = []
             for text in shards {
                 let store = try CatalogueFactory.open(text, access: .readOnly)
                 let shard = try transferable(store)
-                if shard.location.id == dest.location.id { throw TransferError.sameCatalogue(store.location.display) }
+                if shard.location.id == destID { throw TransferError.sameCatalogue(store.location.display) }
                 if store.isScanning() { throw TransferError.busy(store.location.display) }
                 guard let origin = try shard.shardIdentity() else {
                     if !quiet { Stderr.write("silomerge: \(store.location.display) records no run: nothing to merge from it\n") }
@@ -98,10 +98,16 @@ struct CatalogueCommand: ParsableCommand {
                 }
                 opened.append((store, shard, origin))
             }
+            let claims = try opened.map { ($0.origin.label, try $0.transfer.leadingRecords(before: .file).filter { $0.table == .silo }) }
+            try ShardMerge.checkClaims(destination: [], shards: [], label: into, claims: claims)
+            let destination = try CatalogueFactory.open(into, access: .create)
+            let dest = try transferable(destination)
+            if let same = opened.first(where: { $0.transfer.location.id == dest.location.id }) {
+                throw TransferError.sameCatalogue(same.store.location.display)
+            }
             let destSilos = try dest.leadingRecords(before: .file).filter { $0.table == .silo }
             let destShards = try dest.withTransferTransaction { try $0.shardSilos() }
-            try ShardMerge.checkClaims(destination: destSilos, shards: destShards, label: destination.location.display,
-                                       claims: try opened.map { ($0.origin.label, try $0.transfer.leadingRecords(before: .file).filter { $0.table == .silo }) })
+            try ShardMerge.checkClaims(destination: destSilos, shards: destShards, label: destination.location.display, claims: claims)
             let names = Set(try opened.flatMap { try $0.store.silos().map(\.name) }).sorted()
             let lock = try destination.lockForScan(silos: names, purpose: "catalogue merge")
             defer { withExtendedLifetime(lock) {} }
