@@ -43,8 +43,9 @@ struct CatalogueCommand: ParsableCommand {
 
                 The unified catalogue is not merged: run `silomerge reconcile` on
                 DEST afterwards (reconcile policies and the resolutions file stay
-                DEST's). `duplicates`, `audit`, `silos` and `history` on DEST then
-                show what a direct scan of every shard's silos into DEST would.
+                DEST's). `duplicates`, `silos` and `history` on DEST then show what
+                a direct scan of every shard's silos into DEST would (and `export`,
+                once reconciled).
 
                 A silo is one folder on one host. A silo two shards (or a shard and
                 DEST itself) hold with another root or on another host is refused,
