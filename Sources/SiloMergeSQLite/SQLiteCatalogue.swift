@@ -53,7 +53,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         case (.newer(let unknown), _):
             throw CatalogueError.newerSchema(path: path, unknown: unknown)
         case (.catalogue(let applied), .readOnly):
-            let pending = migrator.migrations.filter { !applied.contains($0) }
+            let pending = migrator.migrations.filter { !applied.contains($0) && !CatalogueSchema.optionalForReading.contains($0) }
             if !pending.isEmpty { throw CatalogueError.olderSchema(path: path, missing: pending) }
         case (.catalogue, _):
             break

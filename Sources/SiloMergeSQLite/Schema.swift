@@ -556,8 +556,34 @@ enum CatalogueSchema {
                 DELETE FROM setting WHERE key = 'findings.settled_through';
                 """)
         }
+        migrator.registerMigration("v13-shards") { db in
+            try db.execute(sql: """
+                -- What a catalogue merged from shards (silomerge catalogue merge) remembers: each
+                -- shard run it holds (the shard: the first run it recorded, hashed; shard: the
+                -- path or URL it was merged from), so a shard merged again brings only its newer
+                -- runs; and which shard brought each silo, so a second claim on a silo (another
+                -- root, another host) names the first.
+                CREATE TABLE shard_run (
+                    shard_id         TEXT    NOT NULL,
+                    shard_run_id     INTEGER NOT NULL,
+                    shard_started_at TEXT    NOT NULL,
+                    run_id           INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    shard            TEXT    NOT NULL,
+                    PRIMARY KEY (shard_id, shard_run_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE shard_silo (
+                    shard_id  TEXT    NOT NULL,
+                    silo_id   INTEGER NOT NULL PRIMARY KEY REFERENCES silo(id) ON DELETE CASCADE,
+                    shard     TEXT    NOT NULL
+                );
+                """)
+        }
         return migrator
     }
+
+    /// Migrations a catalogue opened only to be read may lack: their tables matter only to a
+    /// catalogue that is written (a shard from the release before them can still be merged).
+    static let optionalForReading: Set<String> = ["v13-shards"]
 
     /// Covering indexes over `file` that duplicate groups, reports and `--hash dupes` read in
     /// order without touching the table. Not part of a migration: a first scan drops them

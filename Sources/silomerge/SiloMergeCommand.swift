@@ -26,6 +26,8 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge check -q                      nightly: what changed
               silomerge history                       past scans and checks
               silomerge inspect photo.jpg             what SiloMerge reads from a file
+              silomerge catalogue merge --into DEST shard.sqlite ...
+                                                      merge hosts' own catalogues
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
             2 failed; 3 check found changes (or missing files are still open),
@@ -35,7 +37,7 @@ struct SiloMergeCommand: ParsableCommand {
             SIGINT/SIGTERM (recorded as interrupted, nothing lost).
             """,
         version: SiloMergeVersion.string,
-        subcommands: [Audit.self, Scan.self, Inspect.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
+        subcommands: [Audit.self, Scan.self, Inspect.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self, CatalogueCommand.self]
     )
 
     static func main() {

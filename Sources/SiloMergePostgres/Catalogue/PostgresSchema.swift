@@ -12,11 +12,11 @@ import PostgresNIO
 /// - ids are identity columns; a file's identity is (silo's host, device, inode).
 ///
 /// Each concern's tables are listed beside the code that uses them (`PostgresSchema+Scan`,
-/// `+Content`, `+Findings`); version 1 creates them all. Later versions follow, never edited once
+/// `+Content`, `+Findings`, `+Shards`); version 1 creates them all. Later versions follow, never edited once
 /// shipped, as in SQLite.
 enum PostgresSchema {
     static var migrations: [PostgresMigration] {
-        [PostgresMigration(version: 1, name: "catalogue", statements: scanTables + contentTables + findingTables)]
+        [PostgresMigration(version: 1, name: "catalogue", statements: scanTables + contentTables + findingTables + shardTables)]
     }
 
     static func migrator() throws(PostgresClientError) -> PostgresMigrator {

@@ -42,6 +42,11 @@ enum ErrorReporting {
         case is ConfigError, is ReconcileError, is CatalogueLocationError, is HostIdentityError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
+        case let e as TransferError:
+            switch e {
+            case .conflictingClaim, .destinationNotEmpty, .sameCatalogue, .diverged: ExitStatus.usage
+            case .busy, .dangling, .unsupported: ExitStatus.fatal
+            }
         case is HashError, is ExportError, is ManifestError, is ApplyError: ExitStatus.fatal
         case let e as PlanError:
             // Rot still open is what exit 4 means everywhere: restore or accept, then plan again.
