@@ -139,6 +139,29 @@ struct CrossHostPlanCLITests {
         #expect(!ws.exists("dam/a1/photos/x.jpg"))
     }
 
+    @Test("--target: a host writes its own target; its journal pins it, so verify and undo there need the same --target")
+    func targetPerHost() throws {
+        let ws = try twoHosts()
+        #expect(try ws.run("plan", "--target", "dam", "--layout", "{silo}/{path}", "-o", "plan.json", "--host", "a").status == 0)
+        let b = try ws.run("apply", "plan.json", "--host", "b", "--target", ws.url.appendingPathComponent("dam-b").path)
+        #expect(b.status == 0, "\(b.stderr)")
+        #expect(b.out.contains("--host b --target "), "\(b.out)")
+        #expect(text(ws, "dam-b/b1/docs/y.txt") == "only in b1" && !ws.exists("dam") && !ws.exists("dam-b/a1"))
+        let v = try ws.run("verify", "plan.json", "--host", "b", "--target", ws.url.appendingPathComponent("dam-b").path)
+        #expect(v.status == 0 && v.out.contains("complete and valid") && v.out.contains("on host a: 2 operations, not verified here"), "\(v.out)")
+        // Without --target, host b's journal names another folder than the plan's target: refused.
+        try FileManager.default.createDirectory(at: ws.url.appendingPathComponent("dam"), withIntermediateDirectories: true)
+        let wrong = try ws.run("verify", "plan.json", "--host", "b")
+        #expect(wrong.status == 2 && wrong.stderr.contains("is not the folder apply built"), "\(wrong.stderr)")
+        // A --target that is a symbolic link is refused: links are never followed to a root.
+        try FileManager.default.createSymbolicLink(atPath: ws.url.appendingPathComponent("via").path, withDestinationPath: "dam-b")
+        let link = try ws.run("verify", "plan.json", "--host", "b", "--target", ws.url.appendingPathComponent("via").path)
+        #expect(link.status == 2 && link.stderr.contains("via: is a symbolic link"), "\(link.stderr)")
+        let undo = try ws.run("undo", "plan.json", "--host", "b", "--target", ws.url.appendingPathComponent("dam-b").path)
+        #expect(undo.status == 0, "\(undo.stderr)")
+        #expect(!ws.exists("dam-b") && text(ws, "b1/docs/y.txt") == "only in b1")
+    }
+
     @Test("two files with equal device and inode on two hosts are two files, not hard links of one")
     func equalInodesOnTwoHosts() throws {
         let ws = try Workspace()

@@ -111,7 +111,10 @@ struct Apply: ParsableCommand {
             throw ExitCode(ExitStatus.fatal)
         }
         if !report.refused.isEmpty || !report.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-        if !dryRun && !quiet { print("Verify the tree: silomerge verify \(self.plan); undo: silomerge undo \(self.plan)") }
+        if !dryRun && !quiet {
+            let flags = (hosts.host.host.map { " --host \($0)" } ?? "") + (hosts.target.map { " --target \($0)" } ?? "")
+            print("Verify the tree: silomerge verify \(self.plan)\(flags); undo: silomerge undo \(self.plan)\(flags)")
+        }
     }
 }
 
