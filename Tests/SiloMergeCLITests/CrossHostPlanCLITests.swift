@@ -143,6 +143,10 @@ struct CrossHostPlanCLITests {
     func targetPerHost() throws {
         let ws = try twoHosts()
         #expect(try ws.run("plan", "--target", "dam", "--layout", "{silo}/{path}", "-o", "plan.json", "--host", "a").status == 0)
+        // A --target inside a silo is refused as a plan's target would be; nothing is written.
+        let inside = try ws.run("apply", "plan.json", "--host", "b", "--target", ws.url.appendingPathComponent("b1/merged").path)
+        #expect(inside.status == 2 && inside.stderr.contains("the target overlaps silo 'b1'"), "\(inside.stderr)")
+        #expect(!ws.exists("b1/merged") && !ws.exists("plan.json.journal.b"))
         let b = try ws.run("apply", "plan.json", "--host", "b", "--target", ws.url.appendingPathComponent("dam-b").path)
         #expect(b.status == 0, "\(b.stderr)")
         #expect(b.out.contains("--host b --target "), "\(b.out)")

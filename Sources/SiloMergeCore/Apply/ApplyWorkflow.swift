@@ -85,7 +85,9 @@ public enum ApplyWorkflow {
 
         // The catalogue the plan was made from: its silos decide what the plan may touch.
         let catalogue = try open()
-        let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
+        let catalogued = try catalogue.silos()
+        var problems = PlanValidator.catalogueProblems(in: plan, catalogued: catalogued, catalogue: catalogue.location.display)
+        problems += PlanValidator.scopeProblems(scope, plan: plan, catalogued: catalogued)
         if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
         var scanLock: ScanLock? = nil
         var log: PlanRunLog? = nil

@@ -292,6 +292,23 @@ public enum PlanValidator {
         return problems
     }
 
+    /// A host's own target (`--target`), or the plan's target as this host reaches it, is held
+    /// to the plan's rules: outside every silo of this host (and of a catalogue without hosts),
+    /// and so is the quarantine folder.
+    public static func scopeProblems(_ scope: PlanScope, plan: MergePlan, catalogued: [Silo]) -> [PlanProblem] {
+        guard scope.targetRoot != plan.targetRoot || scope.quarantineRoot != plan.quarantineRoot else { return [] }
+        var problems: [PlanProblem] = []
+        for c in catalogued where scope.host == nil || c.host == nil || c.host?.id == scope.host?.id {
+            if c.root.contains(scope.targetRoot) || scope.targetRoot.contains(c.root) {
+                problems.append(PlanProblem(path: scope.targetRoot.display, reason: "the target overlaps silo '\(c.name)' (\(c.root.display)); the merged tree must be outside every silo"))
+            }
+            if plan.usesQuarantine, c.root.contains(scope.quarantineRoot) || scope.quarantineRoot.contains(c.root) {
+                problems.append(PlanProblem(path: scope.quarantineRoot.display, reason: "the quarantine folder overlaps silo '\(c.name)' (\(c.root.display)); it must be outside every silo"))
+            }
+        }
+        return problems
+    }
+
     /// An original sidecar travels beside its file, nowhere else: it names the content transfer
     /// of that file, which comes earlier; it is a `.xmp` file of the same silo folder as that
     /// file, and lands in the same target folder as it.
