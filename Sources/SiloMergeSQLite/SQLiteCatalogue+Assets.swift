@@ -95,7 +95,7 @@ extension SQLiteCatalogue {
                                  mtimeNs: files.int64(3), uid: UInt32(truncatingIfNeeded: files.int64(4)),
                                  gid: UInt32(truncatingIfNeeded: files.int64(5)),
                                  device: UInt64(bitPattern: files.int64(6)), inode: UInt64(bitPattern: files.int64(7)),
-                                 absolutePath: silo.root.appending(path))
+                                 absolutePath: silo.root.appending(path), host: silo.host?.id)
             var stored: [StoredValue] = []
             values.bind(1, files.int64(0))
             while try values.step("read a file's metadata") {

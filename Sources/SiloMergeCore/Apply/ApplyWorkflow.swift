@@ -5,11 +5,24 @@ public struct PlanRunRequest: Sendable {
     public var plan: MergePlan
     /// The plan file (absolute): recorded in the run log and named by the locks.
     public var planPath: FilePath
-    /// The plan's journal (absolute; `PLAN.journal` by default).
+    /// The plan's journal (absolute; by default `PLAN.journal`, or `PLAN.journal.HOST` for a
+    /// plan across hosts: see `MergePlan.defaultJournal`).
     public var journal: FilePath
+    /// What this host does of the plan (nil: every operation, at the plan's roots).
+    public var scope: PlanScope?
 
-    public init(plan: MergePlan, planPath: FilePath, journal: FilePath) {
-        self.plan = plan; self.planPath = planPath; self.journal = journal
+    public init(plan: MergePlan, planPath: FilePath, journal: FilePath, scope: PlanScope? = nil) {
+        self.plan = plan; self.planPath = planPath; self.journal = journal; self.scope = scope
+    }
+
+    /// This host's share of the plan.
+    public var effectiveScope: PlanScope { scope ?? PlanScope.whole(plan) }
+
+    /// The silos whose files this host's operations read.
+    var silosHere: [String] {
+        let scope = effectiveScope
+        guard scope.host != nil else { return plan.silos.map(\.name) }
+        return plan.silos.filter { $0.host?.id == scope.host?.id }.map(\.name)
     }
 }
 
@@ -60,18 +73,28 @@ public enum ApplyWorkflow {
     public static func apply(_ request: PlanRunRequest, dryRun: Bool, catalogue open: () throws -> any PlanRunCatalogue,
                              hooks: Hooks = Hooks()) throws -> ApplyReport {
         let plan = request.plan
-        let applier = try Applier(plan: plan, journal: request.journal, progress: hooks.progress)
+        let scope = request.effectiveScope
+        // A host with nothing to do in the plan writes nothing: no journal, no lock, no run.
+        if scope.operations.isEmpty, scope.host != nil {
+            var report = ApplyReport(dryRun: dryRun)
+            report.onOtherHosts = scope.elsewhere(in: plan).map { OtherHostShare(host: $0.host, operations: $0.operations) }
+            return report
+        }
+        let applier = try Applier(plan: plan, journal: request.journal, progress: hooks.progress, scope: scope)
         try applier.lock(purpose: "\(dryRun ? "apply --dry-run" : "apply") \(request.planPath.display)", shared: dryRun)
 
         // The catalogue the plan was made from: its silos decide what the plan may touch.
         let catalogue = try open()
-        let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
+        let catalogued = try catalogue.silos()
+        var problems = PlanValidator.catalogueProblems(in: plan, catalogued: catalogued, catalogue: catalogue.location.display)
+        problems += PlanValidator.scopeProblems(scope, plan: plan, catalogued: catalogued)
         if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
         var scanLock: ScanLock? = nil
         var log: PlanRunLog? = nil
         if !dryRun {
             applier.interruption = hooks.interruptible()
-            scanLock = try catalogue.lockForScan(purpose: "apply \(request.planPath.display)")
+            // The silos this host's operations touch (the whole catalogue when it is SQLite).
+            scanLock = try catalogue.lockForScan(silos: request.silosHere, purpose: "apply \(request.planPath.display)")
             log = try PlanRunLog(catalogue: catalogue, kind: .apply, request)
         }
         defer { withExtendedLifetime(scanLock) {} }
@@ -103,11 +126,17 @@ public enum ApplyWorkflow {
     /// journal: `catalogue` returns nil when there is none (the undo is then not recorded).
     public static func undo(_ request: PlanRunRequest, catalogue open: () throws -> (any PlanRunCatalogue)?,
                             hooks: Hooks = Hooks()) throws -> UndoReport {
-        let applier = try Applier(plan: request.plan, journal: request.journal, progress: hooks.progress)
+        let scope = request.effectiveScope
+        if scope.operations.isEmpty, scope.host != nil {
+            var report = UndoReport()
+            report.onOtherHosts = scope.elsewhere(in: request.plan).map { OtherHostShare(host: $0.host, operations: $0.operations) }
+            return report
+        }
+        let applier = try Applier(plan: request.plan, journal: request.journal, progress: hooks.progress, scope: scope)
         try applier.lock(purpose: "undo \(request.planPath.display)")
 
         let catalogue = try open()
-        let scanLock = try catalogue?.lockForScan(purpose: "undo \(request.planPath.display)")
+        let scanLock = try catalogue?.lockForScan(silos: request.silosHere, purpose: "undo \(request.planPath.display)")
         defer { withExtendedLifetime(scanLock) {} }
         var log = try catalogue.map { try PlanRunLog(catalogue: $0, kind: .undo, request) }
         applier.interruption = hooks.interruptible()
@@ -135,7 +164,7 @@ public enum ApplyWorkflow {
     public static func verify(_ request: PlanRunRequest) throws -> VerifyReport {
         let lock = try PlanLock(journal: request.journal, purpose: "verify \(request.planPath.display)", shared: true)
         defer { withExtendedLifetime(lock) {} }
-        return try PlanVerifier.verify(request.plan, journal: request.journal)
+        return try PlanVerifier.verify(request.plan, journal: request.journal, scope: request.effectiveScope)
     }
 
     // MARK: - The merge ledger
@@ -173,9 +202,9 @@ struct PlanRunLog {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let options = String(decoding: try encoder.encode(Options(plan: request.planPath.display, journal: request.journal.display)),
                              as: UTF8.self)
-        runID = try catalogue.beginRun(kind: kind, hashMode: "none", options: options, silos: request.plan.silos.map(\.name))
+        runID = try catalogue.beginRun(kind: kind, hashMode: "none", options: options, silos: request.silosHere)
         record = PlanRunRecord(plan: request.planPath.display, planSHA256: (try? PlanFile.digest(request.plan)) ?? "",
-                               journal: request.journal.display, operations: request.plan.operations.count)
+                               journal: request.journal.display, operations: request.effectiveScope.operations.count)
         try catalogue.recordPlanRun(runID, record, outcome: nil)
     }
 

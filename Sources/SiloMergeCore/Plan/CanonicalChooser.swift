@@ -44,7 +44,7 @@ struct CanonicalChooser {
         }
         // Copies that are one physical file (hard links) have the same mtime and content; they
         // still compete on silo, path and metadata, since the one chosen is the name read from.
-        let physical = Set(candidates.map { FileID(device: $0.device, inode: $0.inode) }).count
+        let physical = Set(candidates.map(\.physicalFile)).count
         var reasons: [String] = []
         for rule in rules where candidates.count > 1 {
             let scored = candidates.map { (copy: $0, score: score($0, rule, asset)) }

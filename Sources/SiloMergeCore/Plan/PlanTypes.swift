@@ -12,12 +12,15 @@ public struct PlanSilo: Sendable, Hashable, Codable {
     /// The root folder's device and inode when the plan was made: apply, undo and verify open
     /// the root without following links and refuse it when it is not this folder any more.
     public var identity: FileID?
+    /// The host whose folder the silo is (/3 plans): its operations are applied there, and
+    /// only there. nil in a /2 plan (made before plans knew hosts): the host applying it.
+    public var host: HostIdentity?
 
-    public init(name: String, root: FilePath, priority: Int, identity: FileID? = nil) {
-        self.name = name; self.root = root; self.priority = priority; self.identity = identity
+    public init(name: String, root: FilePath, priority: Int, identity: FileID? = nil, host: HostIdentity? = nil) {
+        self.name = name; self.root = root; self.priority = priority; self.identity = identity; self.host = host
     }
 
-    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority, device, inode }
+    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority, device, inode, host }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -27,6 +30,7 @@ public struct PlanSilo: Sendable, Hashable, Codable {
         if let device = try c.decodeIfPresent(UInt64.self, forKey: .device), let inode = try c.decodeIfPresent(UInt64.self, forKey: .inode) {
             identity = FileID(device: device, inode: inode)
         }
+        host = try c.decodeIfPresent(HostIdentity.self, forKey: .host)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -36,6 +40,7 @@ public struct PlanSilo: Sendable, Hashable, Codable {
         try c.encode(priority, forKey: .priority)
         try c.encodeIfPresent(identity?.device, forKey: .device)
         try c.encodeIfPresent(identity?.inode, forKey: .inode)
+        try c.encodeIfPresent(host, forKey: .host)
     }
 }
 
@@ -109,6 +114,9 @@ public struct PlanInput: Sendable {
     /// Copies whose content is not the one last verified (an open `corrupted` finding): the
     /// planner refuses while there is one, and never takes one as a canonical copy.
     public var unverified: [UnverifiedCopy] = []
+    /// The host the plan is made on (whose view of the target and quarantine folders the
+    /// anchors are): recorded in a plan whose silos have hosts.
+    public var plannedOn: HostIdentity?
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
                 createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
@@ -717,7 +725,14 @@ public struct MergePlan: Sendable, Hashable, Codable {
     /// inode), which apply, undo and verify check before they touch anything; original sidecars
     /// carried (`sidecar-*` operations, `carry_sidecars`), `left_behind` (every entry the silos
     /// still hold after apply, with why), `date_source`.
-    public static let currentSchema = "silomerge-plan/2"
+    ///
+    /// /3: hosts. Each silo records the host whose folder it is (`host`: id and name), and an
+    /// operation is that of its source's silo's host (see `host(of:)`); `planned_on` is the
+    /// host the plan was made on, whose view of the target and quarantine folders the anchors
+    /// are. A /2 plan is still read: it is one host's, the host applying it.
+    public static let currentSchema = "silomerge-plan/3"
+    /// The schemas this SiloMerge reads.
+    public static let readableSchemas: Set<String> = ["silomerge-plan/2", currentSchema]
 
     public var schema: String
     public var toolVersion: String
@@ -738,17 +753,20 @@ public struct MergePlan: Sendable, Hashable, Codable {
     /// Every entry the silos still hold once the plan is applied, with why (sorted by silo and
     /// path): what a merge leaves behind, so nothing goes unaccounted for.
     public var leftBehind: [LeftBehind]
+    /// /3: the host the plan was made on (its anchors are that host's view of the target and
+    /// the quarantine folder). nil in a /2 plan.
+    public var plannedOn: HostIdentity?
 
     public init(schema: String = MergePlan.currentSchema, toolVersion: String = SiloMergeVersion.string,
                 createdAt: String, catalogue: String, scanRunID: Int64, targetRoot: FilePath, quarantineRoot: FilePath,
                 targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
                 settings: PlanSettings, silos: [PlanSilo], operations: [PlanOperation], collisions: [PlanCollision] = [],
-                conflicts: [PlanConflict] = [], leftBehind: [LeftBehind] = []) {
+                conflicts: [PlanConflict] = [], leftBehind: [LeftBehind] = [], plannedOn: HostIdentity? = nil) {
         self.schema = schema; self.toolVersion = toolVersion; self.createdAt = createdAt; self.catalogue = catalogue
         self.scanRunID = scanRunID; self.targetRoot = targetRoot; self.quarantineRoot = quarantineRoot
         self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
         self.settings = settings; self.silos = silos; self.operations = operations; self.collisions = collisions
-        self.conflicts = conflicts; self.leftBehind = leftBehind
+        self.conflicts = conflicts; self.leftBehind = leftBehind; self.plannedOn = plannedOn
     }
 
     /// Whether the plan moves anything into the quarantine folder.
@@ -767,13 +785,13 @@ public struct MergePlan: Sendable, Hashable, Codable {
         case targetRoot = "target_root", targetRootB64 = "target_root_b64"
         case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
         case targetAnchor = "target_anchor", quarantineAnchor = "quarantine_anchor"
-        case settings, silos, operations, collisions, conflicts, leftBehind = "left_behind"
+        case settings, silos, operations, collisions, conflicts, leftBehind = "left_behind", plannedOn = "planned_on"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schema = try c.decode(String.self, forKey: .schema)
-        guard schema == MergePlan.currentSchema else {
+        guard MergePlan.readableSchemas.contains(schema) else {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.schema],
                                                     debugDescription: "unsupported plan schema '\(schema)'"))
         }
@@ -791,6 +809,7 @@ public struct MergePlan: Sendable, Hashable, Codable {
         collisions = try c.decodeIfPresent([PlanCollision].self, forKey: .collisions) ?? []
         conflicts = try c.decodeIfPresent([PlanConflict].self, forKey: .conflicts) ?? []
         leftBehind = try c.decode([LeftBehind].self, forKey: .leftBehind)
+        plannedOn = try c.decodeIfPresent(HostIdentity.self, forKey: .plannedOn)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -810,6 +829,7 @@ public struct MergePlan: Sendable, Hashable, Codable {
         try c.encode(collisions, forKey: .collisions)
         try c.encode(conflicts, forKey: .conflicts)
         try c.encode(leftBehind, forKey: .leftBehind)
+        try c.encodeIfPresent(plannedOn, forKey: .plannedOn)
     }
 }
 
@@ -886,10 +906,11 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
             return s
         case .unsupportedSchema(let found):
             let number = { (s: String) in s.hasPrefix("silomerge-plan/") ? Int(s.dropFirst("silomerge-plan/".count)) : nil }
+            let readable = MergePlan.readableSchemas.sorted().joined(separator: " and ")
             if let old = number(found), let current = number(MergePlan.currentSchema), old < current {
-                return "this plan (\(found)) was made by an older SiloMerge: run `silomerge plan` again (this silomerge reads \(MergePlan.currentSchema): plans now record each root's identity, carry sidecars and list what they leave behind)"
+                return "this plan (\(found)) was made by an older SiloMerge: run `silomerge plan` again (this silomerge reads \(readable): plans now record each root's identity, carry sidecars and list what they leave behind)"
             }
-            return "unsupported plan schema '\(found)' (this silomerge reads \(MergePlan.currentSchema)); make the plan again with this version"
+            return "unsupported plan schema '\(found)' (this silomerge reads \(readable)); make the plan again with this version"
         case .cannotDecode(let path, let reason):
             return "cannot read the plan\(path.map { " " + $0 } ?? ""): \(reason)"
         case .cannotEncode(let reason):

@@ -12,6 +12,9 @@ public protocol UnverifiedCopySource: AnyObject, Sendable {
 public struct PlanRequest: Sendable {
     public var settings: PlanSettings
     public var reconcile: ReconcileRequest
+    /// The host the plan is made on (`--host`; nil: this machine's id). Its silos' roots are
+    /// opened and pinned now; those of other hosts are pinned as their last scan recorded them.
+    public var host: HostIdentity?
 
     public init(target: FilePath, layout: String = PlanSettings.defaultLayout, canonicalRules: [CanonicalRule] = CanonicalRule.defaults,
                 duplicates: DuplicateAction = .keep, quarantine: FilePath? = nil, transfer: TransferMethod = .copy,
@@ -64,7 +67,20 @@ public enum PlanWorkflow {
         if settings.canonicalRules.isEmpty { settings.canonicalRules = CanonicalRule.defaults }
         let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
         let catalogued = try store.silos()
-        let silos = try catalogued.map { try PlanRoots.identify($0) }
+        // Silos on other hosts cannot be opened here: their roots are pinned as the scan on
+        // their host recorded them, and checked there by apply.
+        let here = catalogued.contains { $0.host != nil } ? try request.host ?? HostIdentity.local() : nil
+        let silos = try catalogued.map { silo throws -> PlanSilo in
+            guard let here, let host = silo.host, host.id != here.id else {
+                var s = try PlanRoots.identify(silo)
+                s.host = silo.host
+                return s
+            }
+            guard let identity = silo.rootIdentity else {
+                throw PlanError.invalidSettings("silo '\(silo.name)' is on host \(host), and its last scan recorded no identity for its root: scan it again there, then plan again")
+            }
+            return PlanSilo(name: silo.name, root: silo.root, priority: silo.priority, identity: identity, host: host)
+        }
         // A catalogue upgraded from a version that did not record what scans pass over.
         if let since = try store.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
             let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
@@ -79,6 +95,7 @@ public enum PlanWorkflow {
         // Files whose content is not the one last verified (corruption still open) refuse
         // the plan: their rot would be taken for their content.
         input.unverified = try store.unverifiedCopies(silos: catalogued.map(\.name))
+        input.plannedOn = here
         return try Planner(settings: settings).plan(input)
     }
 }

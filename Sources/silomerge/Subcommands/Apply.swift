@@ -30,6 +30,15 @@ struct Apply: ParsableCommand {
             operation did to which file goes into the catalogue's merge ledger, so the
             next check reports the files the plan took as merged, not missing.
 
+            A plan across hosts (its silos scanned on several machines): each host
+            applies the operations whose sources it holds (--host NAME as for its scans,
+            else the machine id), and lists the others as not applied here, which are no
+            failure: the exit status is that of this host's operations. Each host has
+            its own journal, PLAN.journal.HOST. --target DIR is this host's target when
+            it is not the plan's (a shared mount at another path, a target per host). A
+            host with no silo in the plan has nothing to do: it says so, exits 0 and
+            writes nothing.
+
             Exit codes: 0 all done; 1 some operations were refused (the source changed,
             the destination holds other content) or failed; 2 stopped (full disk, plan
             refused, locked by another process, catalogue missing); 130/143 stopped by
@@ -57,8 +66,10 @@ struct Apply: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no list of operations.")
     var quiet = false
 
+    @OptionGroup var hosts: PlanHostOptions
+
     func run() throws {
-        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal)
+        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal, hosts: hosts)
         let line = ApplyProgressLine(enabled: !quiet)
         let report: ApplyReport
         do {
@@ -72,13 +83,22 @@ struct Apply: ParsableCommand {
             }, hooks: .commandLine(line))
         }
         let plan = request.plan
+        let here = request.effectiveScope.host
+        if let here, report.operationsTotal == 0 {
+            print("Nothing to do on host \(here): \(ApplyText.elsewhere(report.onOtherHosts)). Nothing was written.")
+            return
+        }
 
         let verb = dryRun ? "would do" : "done"
         if !quiet || !report.isComplete {
             if dryRun { for o in report.done { print("  would \(o.summary)") } }
-            print("\(dryRun ? "Dry run" : "Applied") \(self.plan): \(report.done.count) \(verb), \(report.skipped.count) already done, "
-                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal).")
+            print("\(dryRun ? "Dry run" : "Applied") \(self.plan)\(here.map { " on host \($0)" } ?? ""): \(report.done.count) \(verb), \(report.skipped.count) already done, "
+                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal)"
+                  + (here == nil ? "." : " (this host's)."))
             print(ApplyText.totals(plan, report))
+        }
+        for o in report.onOtherHosts {
+            print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not applied here (apply the plan there)")
         }
         for o in report.refused { Stderr.write("silomerge: warning: refused \(o.summary): \(o.detail)\n") }
         for o in report.failed { Stderr.write("silomerge: error: failed \(o.summary): \(o.detail)\n") }
@@ -91,7 +111,10 @@ struct Apply: ParsableCommand {
             throw ExitCode(ExitStatus.fatal)
         }
         if !report.refused.isEmpty || !report.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-        if !dryRun && !quiet { print("Verify the tree: silomerge verify \(self.plan); undo: silomerge undo \(self.plan)") }
+        if !dryRun && !quiet {
+            let flags = (hosts.host.host.map { " --host \($0)" } ?? "") + (hosts.target.map { " --target \($0)" } ?? "")
+            print("Verify the tree: silomerge verify \(self.plan)\(flags); undo: silomerge undo \(self.plan)\(flags)")
+        }
     }
 }
 
@@ -117,6 +140,10 @@ struct Undo: ParsableCommand {
             apply) or could not be restored; 2 could not run (no journal, locked,
             another plan's journal); 130/143 stopped by Ctrl-C/SIGTERM after the
             operation under way (run it again to finish).
+
+            A plan across hosts: this host's operations only (--host NAME, else the
+            machine id), from its journal PLAN.journal.HOST; --target DIR as given to
+            apply.
             """
     )
 
@@ -132,8 +159,10 @@ struct Undo: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line.")
     var quiet = false
 
+    @OptionGroup var hosts: PlanHostOptions
+
     func run() throws {
-        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal)
+        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal, hosts: hosts)
         let line = ApplyProgressLine(enabled: !quiet)
         let r: UndoReport
         do {
@@ -149,8 +178,17 @@ struct Undo: ParsableCommand {
             }, hooks: .commandLine(line))
         }
 
-        print("Undid \(self.plan): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
+        let here = request.effectiveScope.host
+        if let here, request.effectiveScope.operations.isEmpty {
+            print("Nothing to undo on host \(here): \(ApplyText.elsewhere(r.onOtherHosts)). Nothing was written.")
+            return
+        }
+        print("Undid \(self.plan)\(here.map { " on host \($0)" } ?? ""): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
               + "\(r.left.count) left in place, \(r.failed.count) failed; \(Format.plural(r.removedDirectories, "folder")) removed.")
+        for d in r.sharedDirectories.prefix(20) { print("  folder kept: \(d) (it holds what other hosts of the plan placed)") }
+        for o in request.effectiveScope.elsewhere(in: request.plan) {
+            print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not undone here (undo the plan there)")
+        }
         for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
         for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
         for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left: \(d)\n") }
@@ -184,6 +222,10 @@ struct Verify: ParsableCommand {
             and tag manifest matches; md5, sha1, sha256, sha512...). Any bag, not only
             those `silomerge export --format bagit --plan` makes.
 
+            A plan across hosts: the files this host's operations put in the target
+            (--host NAME, else the machine id; --target DIR as given to apply); files
+            other hosts placed there are not unexpected.
+
             Exit codes: 0 complete and valid; 3 files missing or unexpected; 4 a file's
             content differs (corruption); 2 could not run.
             """
@@ -201,25 +243,38 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("format"), help: "text or json.")
     var format: Check.Style = .text
 
+    @OptionGroup var hosts: PlanHostOptions
+
     func validate() throws {
         if (plan == nil) == (bagit == nil) { throw ValidationError("give a plan, or --bagit with a bag folder (not both)") }
-        if bagit != nil && journal != nil { throw ValidationError("--journal goes with a plan, not with --bagit") }
+        if bagit != nil && (journal != nil || hosts.host.host != nil || hosts.target != nil) {
+            throw ValidationError("--journal, --host and --target go with a plan, not with --bagit")
+        }
     }
 
     func run() throws {
         if let bagit { return try verifyBag(bagit) }
         let planFile = self.plan!
-        let request = try PlanRunRequest.fromArguments(plan: planFile, journal: journal)
+        let request = try PlanRunRequest.fromArguments(plan: planFile, journal: journal, hosts: hosts)
         let plan = request.plan
+        let scope = request.effectiveScope
+        if let here = scope.host, scope.operations.isEmpty {
+            let others = scope.elsewhere(in: plan).map { OtherHostShare(host: $0.host, operations: $0.operations) }
+            print("Nothing to verify on host \(here): \(ApplyText.elsewhere(others)).")
+            return
+        }
         let r = try ApplyWorkflow.verify(request)
         switch format {
         case .json:
-            print(try JSONOutput.string(VerifyJSON(target: plan.targetRoot, report: r)))
+            print(try JSONOutput.string(VerifyJSON(target: scope.targetRoot, report: r)))
         case .text:
             let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(planFile): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
+            print("Verified \(scope.targetRoot.display) against \(planFile)\(scope.host.map { " (host \($0)'s operations)" } ?? ""): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
                   + "(\(Format.bytes(r.bytesRead)) read): \(state).")
+            for o in scope.elsewhere(in: plan) {
+                print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not verified here (verify the plan there)")
+            }
             for p in r.problems.prefix(100) {
                 var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"
                 if let e = p.expected, let f = p.found { line += "  (expected \(e.prefix(12))…, found \(f.prefix(12))…)" }
@@ -278,11 +333,34 @@ struct PlanCatalogueUnavailable: Error, CustomStringConvertible {
     var description: String { text }
 }
 
+/// `--host` and `--target` of apply, undo and verify: which host this is, and where its target is.
+struct PlanHostOptions: ParsableArguments {
+    @OptionGroup var host: HostOption
+
+    @Option(name: .customLong("target"), help: ArgumentHelp(
+        "This host's target, when it is not the plan's (a shared mount at another path, or a target per host).",
+        valueName: "dir"))
+    var target: String?
+}
+
 extension PlanRunRequest {
-    /// The plan read from `plan`, its journal `journal` or `PLAN.journal`, both made absolute.
-    static func fromArguments(plan: String, journal: String?) throws -> PlanRunRequest {
-        PlanRunRequest(plan: try PlanFile.read(FilePath(plan)), planPath: Posix.absolute(FilePath(plan)),
-                       journal: Posix.absolute(FilePath(journal ?? plan + ".journal")))
+    /// The plan read from `plan`, made absolute with its journal: `journal`, else this host's
+    /// (`PLAN.journal`, or `PLAN.journal.HOST` for a plan across hosts). A plan whose silos
+    /// record hosts is this host's share of it (`--host`, else the machine id).
+    static func fromArguments(plan: String, journal: String?, hosts: PlanHostOptions) throws -> PlanRunRequest {
+        let read = try PlanFile.read(FilePath(plan))
+        var journalPath = FilePath(journal ?? plan + ".journal")
+        var scope: PlanScope? = nil
+        if read.recordsHosts || hosts.target != nil {
+            let here = try hosts.host.identity() ?? HostIdentity.local()
+            do {
+                scope = try PlanScope.on(here, of: read, target: hosts.target.map { Posix.absolute(FilePath($0)) })
+            } catch {
+                throw CLIError.fatal("\(hosts.target != nil ? "--target: " : "")\(error)")
+            }
+            if journal == nil { journalPath = read.defaultJournal(planPath: FilePath(plan), host: here) }
+        }
+        return PlanRunRequest(plan: read, planPath: Posix.absolute(FilePath(plan)), journal: Posix.absolute(journalPath), scope: scope)
     }
 }
 

@@ -116,6 +116,7 @@ struct Plan: ParsableCommand {
 
         @OptionGroup var options: ReconcileOptions
         @OptionGroup var catalogOptions: CatalogOptions
+        @OptionGroup var hostOption: HostOption
 
         func validate() throws {
             if sidecars && noSidecars {
@@ -129,10 +130,11 @@ struct Plan: ParsableCommand {
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
-            let request = PlanRequest(target: FilePath(target), layout: layout, canonicalRules: rules, duplicates: duplicates,
+            var request = PlanRequest(target: FilePath(target), layout: layout, canonicalRules: rules, duplicates: duplicates,
                                       quarantine: quarantine.map { FilePath($0) }, transfer: method,
                                       hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars, writeSidecars: sidecars,
                                       writeManifest: importManifest, allowConflicts: allowConflicts, reconcile: options.request(config))
+            request.host = try hostOption.identity()
             let plan: MergePlan
             do {
                 plan = try PlanWorkflow.plan(store: catalogue, request) { warning in
@@ -154,6 +156,9 @@ struct Plan: ParsableCommand {
                   + (s.collisions > 0 ? ", \(Format.plural(s.collisions, "name collision")) resolved" : "") + "; "
                   + "\(Format.plural(s.leftBehind.entries, "entry", "entries")) stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
+            if plan.hosts.count > 1 {
+                print("It spans \(plan.hosts.count) hosts (\(plan.hosts.map(\.description).joined(separator: ", "))): run apply on each, with its --host; each does the operations whose sources it holds.")
+            }
         }
     }
 
@@ -282,7 +287,7 @@ enum PlanText {
         let width = max(10, (plan.silos.map(\.name.count).max() ?? 0) + 1)
         for silo in plan.silos {
             let id = silo.identity.map { "device \($0.device) inode \($0.inode)" } ?? "NO IDENTITY RECORDED (apply refuses it)"
-            out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\n"
+            out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\(silo.host.map { "  on host \($0)" } ?? "")\n"
         }
         out += "\n"
         out += "\(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")):\n"
@@ -312,19 +317,26 @@ enum PlanText {
 }
 
 enum ApplyText {
+    /// "the plan's 12 operations are on host b (7) and host c (5)".
+    static func elsewhere(_ others: [OtherHostShare]) -> String {
+        let total = others.reduce(0) { $0 + $1.operations }
+        let list = others.map { "host \($0.host) (\(Format.count($0.operations)))" }.joined(separator: ", ")
+        return "the plan's \(Format.plural(total, "operation")) \(total == 1 ? "is" : "are") on \(list.isEmpty ? "other hosts" : list)"
+    }
+
     /// What the operations done in this run did, each kind by its own verb: "Moved 1.8 GiB
     /// (1,234 files and 56 sidecars); removed 12 duplicates (40 MiB). Data written: 2.7 MiB
     /// (moves and links on one file system write none); freed in the silos: 1.84 GiB."
     static func totals(_ plan: MergePlan, _ report: ApplyReport) -> String {
         var count: [OperationKind: Int] = [:]
         var bytes: [OperationKind: Int64] = [:]
-        var freedFiles: Set<FileID> = []
+        var freedFiles: Set<HostFileID> = []
         var freed: Int64 = 0
         for o in report.done {
             guard let op = plan.operation(o.op) else { continue }
             count[op.kind, default: 0] += 1
             bytes[op.kind, default: 0] += op.size
-            if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
+            if op.kind.isDestructive, let s = op.source, freedFiles.insert(plan.physicalFile(s)).inserted { freed += s.size }
         }
         func n(_ k: OperationKind) -> Int { count[k] ?? 0 }
         func b(_ ks: OperationKind...) -> Int64 { ks.reduce(0) { $0 + (bytes[$1] ?? 0) } }

@@ -113,8 +113,13 @@ struct Silos: ParsableCommand {
             var planLock: PlanLock? = nil
             var journalPath: FilePath? = nil
             if let fromPlan {
-                plan = try PlanFile.read(FilePath(fromPlan))
-                let j = Posix.absolute(FilePath(journal ?? fromPlan + ".journal"))
+                let read = try PlanFile.read(FilePath(fromPlan))
+                plan = read
+                // A plan across hosts: this host's journal (what this host placed in its target).
+                let here = read.recordsHosts ? try hostOption.identity() ?? HostIdentity.local() : nil
+                let j = Posix.absolute(journal.map { FilePath($0) }
+                                       ?? here.map { read.defaultJournal(planPath: FilePath(fromPlan), host: $0) }
+                                       ?? FilePath(fromPlan + ".journal"))
                 journalPath = j
                 // No apply or undo of the plan while its target is adopted.
                 planLock = try PlanLock(journal: j, purpose: "silos add --from-plan \(Posix.absolute(FilePath(fromPlan)).display)", shared: true)

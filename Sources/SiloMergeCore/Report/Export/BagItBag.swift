@@ -56,7 +56,7 @@ public enum BagItBagger {
             throw Failure(description: "\(bag.display): the bag cannot be inside the merged tree \(plan.targetRoot.display), nor hold it")
         }
 
-        let targetFD = try PlanVerifier.openTarget(plan, journal: journal)
+        let targetFD = try PlanVerifier.openTarget(plan, scope: .whole(plan), journal: journal)
         defer { close(targetFD) }
 
         // The bag is built beside its final name and renamed into place when whole.
