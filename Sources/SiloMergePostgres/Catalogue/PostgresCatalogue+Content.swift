@@ -412,7 +412,7 @@ extension PostgresCatalogue {
                 let copy = AssetCopy(silo: silo.name, siloPriority: silo.priority, path: path, size: size, mtimeNs: mtime,
                                      uid: UInt32(truncatingIfNeeded: uid), gid: UInt32(truncatingIfNeeded: gid),
                                      device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino),
-                                     absolutePath: silo.root.appending(path))
+                                     absolutePath: silo.root.appending(path), host: silo.host?.id)
                 current!.copies.append(AssetSources.Copy(copy: copy, values: []))
             }
             guard let fieldName, let originName, let tag, let json, let raw,
