@@ -461,8 +461,8 @@ public enum ImageDataHash {
                 }
                 return
             }
-            for tag in ifd.entries.keys.sorted() {
-                let e = ifd.entries[tag]!
+            for e in ifd.entries {
+                let tag = e.tag
                 switch tag {
                 case 0x00FE: subfileType = try parser.integer(e, name: "\(ifd.name) SubfileType")
                 case 0x0103: compression = try parser.integer(e, name: "\(ifd.name) Compression")
