@@ -29,7 +29,8 @@ struct TIFFDirectoryTests {
             (0x0112, 3, 1, short(6)), (0x0100, 3, 1, short(640)), (0x0112, 3, 1, short(8)), (0x0101, 3, 1, short(480)),
         ])
         let p = TIFFParser(source: DataByteSource(bytes), block: "TIFF")
-        let ifd = try #require(try p.ifd(at: try #require(try p.header()), name: "IFD0"))
+        let ifd0 = try #require(try p.header())
+        let ifd = try #require(try p.ifd(at: ifd0, name: "IFD0"))
         #expect(ifd.entries.map(\.tag) == [0x0100, 0x0101, 0x0112])
         #expect(try p.integer(ifd[0x0112], name: "Orientation") == 6)
         #expect(try p.integer(ifd[0x0100], name: "ImageWidth") == 640)
@@ -48,7 +49,8 @@ struct TIFFDirectoryTests {
         ]
         let bytes = Self.tiff(bigEndian: bigEndian, values)
         let p = TIFFParser(source: DataByteSource(bytes), block: "TIFF")
-        let ifd = try #require(try p.ifd(at: try #require(try p.header()), name: "IFD0"))
+        let ifd0 = try #require(try p.header())
+        let ifd = try #require(try p.ifd(at: ifd0, name: "IFD0"))
         for (tag, _, _, _) in values {
             let e = try #require(ifd[tag])
             let general = try p.integers(e, name: "t\(tag)", limit: 64)?.first
