@@ -19,7 +19,7 @@ extension SQLiteCatalogue {
                         SELECT DISTINCT format, width, height FROM file
                         WHERE image_prefix IS NULL AND image_sha256 IS NOT NULL
                     )
-                    SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.format, f.sha256
+                    SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.format, f.sha256, f.image_prefix
                     FROM file f
                     WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IS NULL AND f.image_prefix IS NOT NULL
                       AND (f.image_prefix IN (SELECT image_prefix FROM shared)
@@ -30,7 +30,8 @@ extension SQLiteCatalogue {
                     ImageHashCandidate(fileID: r[0], siloID: r[1],
                                        path: RelativePath(bytes: SQLiteCatalogue.bytes(r[2])).appending(SQLiteCatalogue.bytes(r[3])),
                                        size: r[4], mtimeNs: r[5], format: MediaFormat(rawValue: r[6] ?? "") ?? .other,
-                                       sha256: (r[7] as String?).flatMap(SHA256Digest.init(hex:)))
+                                       sha256: (r[7] as String?).flatMap(SHA256Digest.init(hex:)),
+                                       imagePrefix: (r[8] as String?).flatMap(SHA256Digest.init(hex:)))
                 }
             }
         }

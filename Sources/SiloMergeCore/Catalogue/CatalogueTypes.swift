@@ -415,7 +415,13 @@ public struct ImageHashCandidate: Sendable, Hashable {
     public var format: MediaFormat
     /// nil for a file `--hash dupes` did not hash.
     public var sha256: SHA256Digest?
-    package init(fileID: Int64, siloID: Int64, path: RelativePath, size: Int64, mtimeNs: Int64, format: MediaFormat, sha256: SHA256Digest? = nil) {
+    /// The SHA-256 of the first `ImageHashing.prefixBytes` of its image data: the files that
+    /// share it are compared with one another rather than each hashed whole. nil when not known
+    /// (then the file is hashed).
+    public var imagePrefix: SHA256Digest?
+    package init(fileID: Int64, siloID: Int64, path: RelativePath, size: Int64, mtimeNs: Int64, format: MediaFormat, sha256: SHA256Digest? = nil,
+                 imagePrefix: SHA256Digest? = nil) {
+        self.imagePrefix = imagePrefix
         self.fileID = fileID
         self.siloID = siloID
         self.path = path

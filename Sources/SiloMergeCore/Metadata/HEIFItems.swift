@@ -331,7 +331,7 @@ extension ImageDataHash {
             let n = h.worthReading(Int(min(Int64(1 << 20), end - pos)))
             let bytes = try s.read(at: pos, count: n)
             guard bytes.count == n else { throw MetadataProblem(block: what, reason: "short read at offset \(pos)") }
-            try h.update(bytes)
+            try h.update(bytes, at: pos)
             pos += Int64(n)
         }
     }

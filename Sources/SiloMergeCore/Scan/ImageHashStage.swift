@@ -27,9 +27,16 @@ final class ImageHashStage: Sendable {
     }
 
     /// The whole image hash of each picture that another file with other bytes may share (the
-    /// same image-data prefix; see `ImageHashing`). The walk hashed only the first 64 KiB of
+    /// same image-data prefix; see `ImageHashing`). The walk hashed only the first 4 KiB of
     /// every picture's image data, so a silo of photos is not hashed twice; here the few files
     /// that can be "the same picture, different metadata" are read again, each content once.
+    ///
+    /// Of the contents that share a prefix, one is hashed whole (noting where its image data
+    /// lies); each of the others is compared with it byte for byte, reading both in step, and
+    /// given the same image hash only when every byte of the image data agrees. One that
+    /// differs is hashed on its own. A recaptioned photo and its original then cost one
+    /// SHA-256 of the image data and a comparison, not two SHA-256.
+    ///
     /// A file that changed or vanished since the walk keeps no image hash (the next scan reads it).
     func run() throws {
         writes.flush()
@@ -38,35 +45,110 @@ final class ImageHashStage: Sendable {
         guard !candidates.isEmpty else { return }
         progress.setPhase(.hashing)
         let rootIndex = Dictionary(uniqueKeysWithValues: roots.map { ($0.silo.id, $0.index) })
-        var byContent: [String: [ImageHashCandidate]] = [:]
-        for c in candidates { byContent[c.sha256?.hex ?? "file:\(c.fileID)", default: []].append(c) }
-        let groups = Array(byContent.values)
+        // Names of one content (read once), grouped by prefix, in the catalogue's order.
+        var contentKeys: [String] = [], byContent: [String: [ImageHashCandidate]] = [:]
+        for c in candidates {
+            let key = c.sha256?.hex ?? "file:\(c.fileID)"
+            if byContent[key] == nil { contentKeys.append(key) }
+            byContent[key, default: []].append(c)
+        }
+        var prefixKeys: [String] = [], byPrefix: [String: [[ImageHashCandidate]]] = [:]
+        for key in contentKeys {
+            let names = byContent[key]!
+            let prefix = names[0].imagePrefix?.hex ?? "content:\(key)"
+            if byPrefix[prefix] == nil { prefixKeys.append(prefix) }
+            byPrefix[prefix, default: []].append(names)
+        }
+        let groups = prefixKeys.map { byPrefix[$0]! }
         let results = Mutex<[(fileID: Int64, digest: SHA256Digest)]>([])
-        let workers = max(1, min(options.jobs, groups.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var i = worker
-            let tally = counters[worker]
-            while i < groups.count, !control.failed {
-                let group = groups[i]
-                for c in group {
-                    guard let r = rootIndex[c.siloID], let digest = imageHash(c, rootFD: roots[r].rootFD, tally: tally) else { continue }
-                    results.withLock { $0 += group.map { (fileID: $0.fileID, digest: digest) } }
-                    break
+
+        // 1. The first content of each group that can be read is hashed whole: the reference.
+        let references = Mutex<[Int: Reference]>([:])
+        forEach(groups.count) { g, tally in
+            for (index, names) in groups[g].enumerated() {
+                for c in names {
+                    guard let r = rootIndex[c.siloID], let (digest, layout) = imageHash(c, rootFD: roots[r].rootFD, tally: tally) else { continue }
+                    results.withLock { $0 += names.map { (fileID: $0.fileID, digest: digest) } }
+                    references.withLock { $0[g] = Reference(candidate: c, rootFD: roots[r].rootFD, content: index, digest: digest, layout: layout) }
+                    return
                 }
-                i += workers
+            }
+        }
+        // 2. Every later content of the group: compared with the reference, else hashed.
+        let found = references.withLock { $0 }
+        let rest: [(names: [ImageHashCandidate], reference: Reference)] = found.sorted(by: { $0.key < $1.key }).flatMap { g, reference in
+            groups[g].dropFirst(reference.content + 1).map { (names: $0, reference: reference) }
+        }
+        forEach(rest.count) { i, tally in
+            let (names, reference) = rest[i]
+            for c in names {
+                guard let r = rootIndex[c.siloID],
+                      let digest = imageHash(c, rootFD: roots[r].rootFD, tally: tally, against: reference) else { continue }
+                results.withLock { $0 += names.map { (fileID: $0.fileID, digest: digest) } }
+                return
             }
         }
         try sink.setImageHashes(results.withLock { $0 })
     }
 
-    private func imageHash(_ c: ImageHashCandidate, rootFD: Int32, tally: ScanCounters.Slot) -> SHA256Digest? {
+    /// A picture hashed whole, that others sharing its prefix are compared with.
+    private struct Reference: Sendable {
+        let candidate: ImageHashCandidate
+        let rootFD: Int32
+        /// Its content's place in its group.
+        let content: Int
+        let digest: SHA256Digest
+        /// Where its image data lies (nil: in too many pieces to keep; the others are hashed).
+        let layout: ImageDataHash.Layout?
+    }
+
+    /// Runs `body(i, tally)` for i in 0..<count on up to `options.jobs` workers.
+    private func forEach(_ count: Int, _ body: @Sendable (Int, ScanCounters.Slot) -> Void) {
+        guard count > 0 else { return }
+        let workers = max(1, min(options.jobs, count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var i = worker
+            let tally = counters[worker]
+            while i < count, !control.failed {
+                body(i, tally)
+                i += workers
+            }
+        }
+    }
+
+    /// Opens a candidate as the walk saw it (same size and mtime), else nil.
+    private func open(_ c: ImageHashCandidate, rootFD: Int32) -> (fd: Int32, size: Int64)? {
         var flags = O_RDONLY | O_NONBLOCK | O_NOCTTY
         if !options.followSymlinks { flags |= O_NOFOLLOW }
         guard case .success(let fd) = Posix.openAt(rootFD, c.path, flags: flags) else { return nil }
+        guard case .success(let st) = Posix.fstat(fd), st.kind == .regular, st.size == c.size, st.mtimeNs == c.mtimeNs else {
+            close(fd)
+            return nil
+        }
+        return (fd, st.size)
+    }
+
+    /// The whole image hash of a candidate and where its image data lies.
+    private func imageHash(_ c: ImageHashCandidate, rootFD: Int32, tally: ScanCounters.Slot) -> (SHA256Digest, ImageDataHash.Layout?)? {
+        guard let (fd, size) = open(c, rootFD: rootFD) else { return nil }
         defer { close(fd) }
-        guard case .success(let st) = Posix.fstat(fd), st.kind == .regular, st.size == c.size, st.mtimeNs == c.mtimeNs else { return nil }
-        let digest = try? ImageDataHash.compute(FileByteSource(fd: fd, size: st.size), format: c.format)
-        tally.add { $0.bytesHashed += st.size }
-        return digest ?? nil
+        let result = try? ImageDataHash.computeRecording(FileByteSource(fd: fd, size: size), format: c.format)
+        tally.add { $0.bytesHashed += size }
+        return result.flatMap { $0 }.map { ($0.digest, $0.layout) }
+    }
+
+    /// The reference's image hash when the candidate's image data is the reference's byte for
+    /// byte, else the candidate's own.
+    private func imageHash(_ c: ImageHashCandidate, rootFD: Int32, tally: ScanCounters.Slot, against reference: Reference) -> SHA256Digest? {
+        guard let (fd, size) = open(c, rootFD: rootFD) else { return nil }
+        defer { close(fd) }
+        tally.add { $0.bytesHashed += size }
+        if let layout = reference.layout, let (refFD, refSize) = open(reference.candidate, rootFD: reference.rootFD) {
+            defer { close(refFD) }
+            let same = try? ImageDataHash.sameImageData(FileByteSource(fd: fd, size: size), format: c.format,
+                                                        as: FileByteSource(fd: refFD, size: refSize), layout: layout)
+            if same == true { return reference.digest }
+        }
+        return (try? ImageDataHash.compute(FileByteSource(fd: fd, size: size), format: c.format)) ?? nil
     }
 }
