@@ -350,17 +350,17 @@ extension PostgresCatalogue {
                         SELECT DISTINCT format, width, height FROM file
                         WHERE image_prefix IS NULL AND image_sha256 IS NOT NULL
                     )
-                    SELECT f.id, f.silo_id, f.dir, f.name, f.size, f.mtime_ns, f.format, f.sha256
+                    SELECT f.id, f.silo_id, f.dir, f.name, f.size, f.mtime_ns, f.format, f.sha256, f.image_prefix
                     FROM file f
                     WHERE f.silo_id = ANY(\(siloIDs)) AND f.image_sha256 IS NULL AND f.image_prefix IS NOT NULL
                       AND (f.image_prefix IN (SELECT image_prefix FROM shared)
                            OR EXISTS (SELECT 1 FROM legacy l WHERE l.format = f.format
                                       AND l.width IS NOT DISTINCT FROM f.width AND l.height IS NOT DISTINCT FROM f.height))
                     ORDER BY f.sha256 NULLS FIRST, f.id
-                    """, as: (Int64, Int64, ByteBuffer, ByteBuffer, Int64, Int64, String?, ByteBuffer?).self).map { r in
+                    """, as: (Int64, Int64, ByteBuffer, ByteBuffer, Int64, Int64, String?, ByteBuffer?, ByteBuffer?).self).map { r in
                     ImageHashCandidate(fileID: r.0, siloID: r.1, path: RelativePath(bytes: r.2.allBytes).appending(r.3.allBytes),
                                        size: r.4, mtimeNs: r.5, format: MediaFormat(rawValue: r.6 ?? "") ?? .other,
-                                       sha256: SHA256Digest(bytea: r.7))
+                                       sha256: SHA256Digest(bytea: r.7), imagePrefix: SHA256Digest(bytea: r.8))
                 }
             }
         }
