@@ -146,6 +146,31 @@ struct PostgresCLITests {
         #expect(Self.normalised(onSQLite.stderr, catalogues: names) == Self.normalised(onPostgres.stderr, catalogues: names))
     }
 
+    @Test("shards scanned offline merge into a PostgreSQL catalogue as a direct scan of their silos would fill it; twice is once; copy back to SQLite")
+    func shardsIntoPostgres() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        let hosts = [("marketing", "studio-nas"), ("hr", "hr-server"), ("training", "site-b")]
+        for (silo, host) in hosts {
+            let r = try silomerge(["scan", "-q", silo, "--host", host, "--catalog", "\(silo).sqlite"], in: ws.url)
+            #expect(r.status <= 1, "\(r.stderr)")
+        }
+        let merged = try Self.freshURL("shardsmerged"), direct = try Self.freshURL("shardsdirect")
+        let merge = try silomerge(["catalogue", "merge", "--into", merged] + hosts.map { "\($0.0).sqlite" }, in: ws.url)
+        #expect(merge.status == 0, "\(merge.stderr)")
+        for (silo, host) in hosts {
+            #expect(try silomerge(["scan", "-q", silo, "--host", host, "--catalog", direct], in: ws.url).status <= 1)
+        }
+        let a = try silomerge(["duplicates", "--format", "json", "--catalog", merged], in: ws.url)
+        let b = try silomerge(["duplicates", "--format", "json", "--catalog", direct], in: ws.url)
+        #expect(a.status == 0 && !a.stdout.isEmpty && a.stdout == b.stdout, "\(a.out)\n---\n\(b.out)")
+        let again = try silomerge(["catalogue", "merge", "--into", merged] + hosts.map { "\($0.0).sqlite" }, in: ws.url)
+        #expect(again.status == 0 && again.out.contains("0 runs merged (3 already there)"), "\(again.out)")
+        let copy = try silomerge(["catalogue", "copy", merged, "back.sqlite"], in: ws.url)
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(try silomerge(["duplicates", "--format", "json", "--catalog", "back.sqlite"], in: ws.url).stdout == a.stdout)
+    }
+
     @Test("SILOMERGE_CATALOG is every command's default catalogue; --catalog still wins")
     func environmentDefault() throws {
         let ws = try Workspace()

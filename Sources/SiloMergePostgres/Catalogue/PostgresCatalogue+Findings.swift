@@ -285,7 +285,20 @@ extension PostgresCatalogue {
         let key = lockKey("settle")
         let session = try wrap("wait for the settlement of findings under way") { () throws -> PostgresSession in
             let session = try readers.take()
-            do { try session.execute("SELECT pg_advisory_lock(\(key.key))") } catch {
+            // Another settlement takes seconds; one that holds the lock for ten minutes is stuck
+            // (a process stopped with SIGSTOP, a hung client): say so rather than wait for ever.
+            do {
+                try session.execute("SET lock_timeout = '600s'")
+                defer { _ = try? session.execute("RESET lock_timeout") }
+                try session.execute("SELECT pg_advisory_lock(\(key.key))")
+            } catch {
+                if error.sqlState == "55P03" {
+                    let holder = try? session.advisoryLockHolder(key)
+                    session.close()
+                    throw PostgresClientError(.lockHeld,
+                        "another process has been settling findings for 10 minutes (\(holder.map { "\($0)" } ?? "a session that has since gone")); this run's findings stay unsettled and the next run settles them",
+                        server: settings.display)
+                }
                 session.close()
                 throw error
             }
