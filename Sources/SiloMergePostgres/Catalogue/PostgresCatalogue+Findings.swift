@@ -292,7 +292,7 @@ extension PostgresCatalogue {
                 defer { _ = try? session.execute("RESET lock_timeout") }
                 try session.execute("SELECT pg_advisory_lock(\(key.key))")
             } catch {
-                if error.sqlState == "55P03" {
+                if (error as? PostgresClientError)?.sqlState == "55P03" {
                     let holder = try? session.advisoryLockHolder(key)
                     session.close()
                     throw PostgresClientError(.lockHeld,
