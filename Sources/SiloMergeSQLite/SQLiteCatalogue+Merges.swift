@@ -236,14 +236,7 @@ extension SQLiteCatalogue {
             let effect: String = r[1], op: Int64 = r[2], state: String = r[3], plan: String = r[4]
             let root = (r[5] as String?) == "quarantine" ? bytes(r[9]) : bytes(r[8])
             let at = place(root, bytes(r[6]), bytes(r[7]))
-            var text: String
-            switch effect {
-            case "moved": text = "moved by the apply of plan \(plan) (operation \(op)) to \(at)"
-            case "removed": text = "removed as a duplicate by the apply of plan \(plan) (operation \(op)): its content is at \(at)"
-            default: text = "quarantined by the apply of plan \(plan) (operation \(op)) to \(at)"
-            }
-            if state == "taking" { text += "; that apply stopped at this operation: run it again to finish" }
-            notes.gone[id] = text
+            notes.gone[id] = FindingFold.MergeNotes.takenByApply(effect: effect, plan: plan, op: op, at: at, stopped: state == "taking")
         }
         // In a silo adopted from a plan's target: files the plan's undo took away again.
         for r in try Row.fetchAll(db, sql: """
@@ -255,12 +248,9 @@ extension SQLiteCatalogue {
               AND m.effect IN ('moved', 'copied', 'written')
             """, arguments: [runID]) {
             let id: Int64 = r[0], op: Int64 = r[1], effect: String = r[2], plan: String = r[3]
-            if effect == "moved", let silo: String = r[4] {
-                let path = RelativePath(bytes: bytes(r[5])).appending(bytes(r[6]))
-                notes.gone[id] = "taken back by the undo of plan \(plan) (operation \(op)): it is at \(silo):\(path.display) again"
-            } else {
-                notes.gone[id] = "removed by the undo of plan \(plan) (operation \(op)), which had put it here"
-            }
+            let silo: String? = r[4]
+            let source = effect == "moved" ? silo.map { ($0, RelativePath(bytes: bytes(r[5])).appending(bytes(r[6]))) } : nil
+            notes.gone[id] = FindingFold.MergeNotes.takenByUndo(plan: plan, op: op, movedBackTo: source)
         }
         // Files an undo put back where they were: present again, as before the merge.
         for r in try Row.fetchAll(db, sql: """
@@ -279,7 +269,7 @@ extension SQLiteCatalogue {
             WHERE f.first_seen_run = ? AND m.op IS NULL AND m.state IN ('done', 'taking')
               AND (m.sha256 IS NULL OR f.sha256 IS NULL OR m.sha256 = f.sha256)
             """, arguments: [runID]) {
-            notes.left[r[0]] = "left behind by the apply of plan \(r[2] as String): \(r[1] as String? ?? "a sidecar"); a file of its own now (the plan listed it in left_behind)"
+            notes.left[r[0]] = FindingFold.MergeNotes.leftBehind(plan: r[2], note: r[1])
         }
         return notes
     }

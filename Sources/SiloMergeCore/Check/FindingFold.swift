@@ -66,6 +66,35 @@ public struct FindingFold: Sendable {
             self.gone = gone; self.back = back; self.left = left
         }
         public var isEmpty: Bool { gone.isEmpty && back.isEmpty && left.isEmpty }
+
+        // The words of each note, one place for every backend: a store only finds the rows.
+
+        /// A source an apply moved, removed or quarantined (`effect`), its content now `at`;
+        /// `stopped`: the apply stopped at this operation.
+        package static func takenByApply(effect: String, plan: String, op: Int64, at: String, stopped: Bool) -> String {
+            var text: String
+            switch effect {
+            case "moved": text = "moved by the apply of plan \(plan) (operation \(op)) to \(at)"
+            case "removed": text = "removed as a duplicate by the apply of plan \(plan) (operation \(op)): its content is at \(at)"
+            default: text = "quarantined by the apply of plan \(plan) (operation \(op)) to \(at)"
+            }
+            if stopped { text += "; that apply stopped at this operation: run it again to finish" }
+            return text
+        }
+
+        /// A file of an adopted target that the plan's undo took away: back at `source` (a
+        /// moved file's silo and path), or removed.
+        package static func takenByUndo(plan: String, op: Int64, movedBackTo source: (silo: String, path: RelativePath)?) -> String {
+            if let source {
+                return "taken back by the undo of plan \(plan) (operation \(op)): it is at \(source.silo):\(source.path.display) again"
+            }
+            return "removed by the undo of plan \(plan) (operation \(op)), which had put it here"
+        }
+
+        /// A sidecar the apply left behind when it took its file.
+        package static func leftBehind(plan: String, note: String?) -> String {
+            "left behind by the apply of plan \(plan): \(note ?? "a sidecar"); a file of its own now (the plan listed it in left_behind)"
+        }
     }
 
     /// A catalogued file holding a content (for new and gone duplicates).

@@ -166,14 +166,7 @@ extension PostgresCatalogue {
             ORDER BY m.id
             """, as: (Int64, String, Int64, String, String, String?, ByteBuffer?, ByteBuffer?, ByteBuffer, ByteBuffer).self) {
             let at = place(destRoot == "quarantine" ? quarantineRoot : targetRoot, destDir, destName)
-            var text: String
-            switch effect {
-            case "moved": text = "moved by the apply of plan \(plan) (operation \(op)) to \(at)"
-            case "removed": text = "removed as a duplicate by the apply of plan \(plan) (operation \(op)): its content is at \(at)"
-            default: text = "quarantined by the apply of plan \(plan) (operation \(op)) to \(at)"
-            }
-            if state == "taking" { text += "; that apply stopped at this operation: run it again to finish" }
-            notes.gone[id] = text
+            notes.gone[id] = FindingFold.MergeNotes.takenByApply(effect: effect, plan: plan, op: op, at: at, stopped: state == "taking")
         }
         // In a silo adopted from a plan's target: files the plan's undo took away again.
         for (id, op, effect, plan, silo, dir, name) in try tx.query("""
@@ -185,12 +178,8 @@ extension PostgresCatalogue {
               AND m.effect IN ('moved', 'copied', 'written')
             ORDER BY m.id
             """, as: (Int64, Int64, String, String, String?, ByteBuffer?, ByteBuffer?).self) {
-            if effect == "moved", let silo {
-                let path = RelativePath(bytes: dir?.allBytes ?? []).appending(name?.allBytes ?? [])
-                notes.gone[id] = "taken back by the undo of plan \(plan) (operation \(op)): it is at \(silo):\(path.display) again"
-            } else {
-                notes.gone[id] = "removed by the undo of plan \(plan) (operation \(op)), which had put it here"
-            }
+            let source = effect == "moved" ? silo.map { ($0, RelativePath(bytes: dir?.allBytes ?? []).appending(name?.allBytes ?? [])) } : nil
+            notes.gone[id] = FindingFold.MergeNotes.takenByUndo(plan: plan, op: op, movedBackTo: source)
         }
         // Files an undo put back where they were: present again, as before the merge.
         for id in try tx.query("""
@@ -210,7 +199,7 @@ extension PostgresCatalogue {
               AND (m.sha256 IS NULL OR f.sha256 IS NULL OR m.sha256 = f.sha256)
             ORDER BY m.id
             """, as: (Int64, String?, String).self) {
-            notes.left[id] = "left behind by the apply of plan \(plan): \(note ?? "a sidecar"); a file of its own now (the plan listed it in left_behind)"
+            notes.left[id] = FindingFold.MergeNotes.leftBehind(plan: plan, note: note)
         }
         return notes
     }
