@@ -27,10 +27,18 @@ extension PostgresCatalogue {
     /// After a first scan loaded a silo: fresh planner statistics for the tables it filled, so
     /// the commands that follow (duplicates, reconcile) plan for the rows that are there now,
     /// not for the empty tables autovacuum last saw. ANALYZE takes no lock that writers wait on.
+    ///
+    /// It samples 3,000 rows a table (statistics target 10) instead of the server's default
+    /// 30,000: what the catalogue's queries plan by (row counts, how many distinct hashes and
+    /// sizes) is estimated well from that, and the default took 90 ms of a 0.9 s first scan of
+    /// 40,000 files, against 13 ms. Autovacuum's own ANALYZE later uses the server's target.
     public func restoreIndexes() throws {
         try wrap("update the planner's statistics") {
-            for table in ["file", "metadata", "sidecar"] {
-                try writer.execute(PostgresQuery(unsafeSQL: "ANALYZE \(table)"))
+            try writer.withTransaction { tx in
+                try tx.execute("SET LOCAL default_statistics_target = 10")
+                for table in ["file", "metadata", "sidecar"] {
+                    try tx.execute(PostgresQuery(unsafeSQL: "ANALYZE \(table)"))
+                }
             }
         }
     }
