@@ -126,6 +126,7 @@ struct PostgresCLITests {
             ["silos"], ["duplicates"], ["duplicates", "--format", "json"], ["duplicates", "--format", "csv"],
             ["conflicts"], ["conflicts", "--format", "json"], ["reconcile", "--config", "silomerge.yml"],
             ["export", "--format", "json"], ["export", "--format", "csv"], ["history"], ["check", "--config", "silomerge.yml"],
+            ["audit", "--no-scan"], ["audit", "--no-scan", "--format", "json", "marketing", "hr"],
           ])
     func sameOutput(command: [String]) throws {
         let ws = try Workspace()

@@ -15,10 +15,16 @@ struct Audit: ParsableCommand {
             Hard links are one physical copy: shown, never counted as reclaimable. -q
             hides the progress line and notes (as jdupes' -q), not the report.
 
+            With --no-scan nothing is read: the report comes from the catalogue as the
+            last scans left it, for the silos named (names, not paths) or for every
+            silo, on whichever hosts scanned them. That is how one machine audits a
+            shared catalogue that scanners on many hosts fill.
+
             Examples:
               silomerge audit Fixtures/marketing Fixtures/hr Fixtures/training
               silomerge audit --config silomerge.yml --top 20
               silomerge audit --format json mk=/srv/marketing hr=/srv/hr > audit.json
+              silomerge audit --no-scan --catalog postgresql://dam@db/silos
             """
     )
 
@@ -37,6 +43,9 @@ struct Audit: ParsableCommand {
     @Flag(name: .customLong("metadata"), help: "Also read metadata (embedded, sidecars, manifests): finds the same image saved with different metadata.")
     var metadata = false
 
+    @Flag(name: .customLong("no-scan"), help: "Report from the catalogue without scanning: silos are named as in the catalogue (default: all of them).")
+    var noScan = false
+
     @OptionGroup var flags: ScanFlags
     @OptionGroup var catalogOptions: CatalogOptions
 
@@ -50,10 +59,20 @@ struct Audit: ParsableCommand {
 
     func validate() throws {
         if top < 0 { throw ValidationError("--top must be 0 or more") }
+        if noScan {
+            let reading = [("--metadata", metadata), ("--rehash", flags.rehash), ("--scan-for-xmp", flags.scanForXMP)]
+            if let (flag, _) = reading.first(where: { $0.1 }) {
+                throw ValidationError("\(flag) reads files, and --no-scan reads none: drop one of them")
+            }
+            if let path = silos.first(where: { $0.contains("=") || $0.contains("/") }) {
+                throw ValidationError("--no-scan takes the names of catalogued silos, not folders ('\(path)'): see silomerge silos")
+            }
+        }
     }
 
     func run() throws {
         let config = try flags.loadConfig()
+        if noScan { return try reportCatalogue(config: config) }
         let definitions = flags.applyingSiloFlags(try flags.silos(arguments: silos, config: config))
         guard !definitions.isEmpty else {
             throw CLIError.usage("name the folders to audit: silomerge audit marketing=/srv/marketing hr=/srv/hr (or --config FILE)")
@@ -83,5 +102,23 @@ struct Audit: ParsableCommand {
         DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
+    }
+
+    /// `--no-scan`: the report of the catalogue as it is, read-only (nothing is recorded).
+    private func reportCatalogue(config: SiloMergeConfiguration?) throws {
+        let catalogue = try catalogOptions.open(config: config, access: .readOnly)
+        let names = silos.isEmpty ? (config?.silos.map(\.name) ?? []) : silos
+        let report = try AuditReport(store: catalogue, query: DuplicateQuery(silos: names, includeEmpty: includeEmpty), top: top)
+        let out = FDSink(fd: STDOUT_FILENO)
+        switch format {
+        case .text:
+            report.writeText(to: out)
+            if !flags.quiet {
+                out.write("\nCatalogue: \(catalogue.location), as last scanned. Every group: silomerge duplicates --catalog \(catalogue.location)\n")
+            }
+        case .json:
+            try report.writeJSON(to: out)
+        }
+        out.flush()
     }
 }
