@@ -12,7 +12,7 @@ import Glibc
 //
 // Queries: a catalogue of M files across 20 hosts generated in the database itself (SQL
 // generate_series, with planted duplicate groups; no files on disk), then `duplicates --format
-// json`, `report --html` and `silos` over it: wall time and the client's peak memory, for each M
+// json`, `audit --no-scan`, `report --html` and `silos` over it: wall time and the client's peak memory, for each M
 // of --catalogue-files (default 1,000,000 and 10,000,000), to see how each grows.
 
 struct HostsOptions {
@@ -170,12 +170,13 @@ func runHostsBenchmark(_ o: HostsOptions, silomerge: String, work: String) -> Ne
         let genSeconds = Double(DispatchTime.now().uptimeNanoseconds - genStart.uptimeNanoseconds) / 1e9
         say("Queries on a generated catalogue of \(grouped(size)) files, 20 hosts (generated in \(String(format: "%.0f", genSeconds)) s; medians of \(o.runs)):")
         for (label, argv) in [("duplicates --format json", [silomerge, "duplicates", "--format", "json", "--catalog", url]),
+                              ("audit --no-scan", [silomerge, "audit", "--no-scan", "-q", "--catalog", url]),
                               ("report --html", [silomerge, "report", "--html", "\(work)/bench-report.html", "--catalog", url]),
                               ("silos", [silomerge, "silos", "--catalog", url])] {
             var ms: [Measurement] = []
             for _ in 0..<o.runs { ms.append(measure(argv)) }
             let failed = ms.contains { $0.status > 1 }
-            say(String(format: "  %-26@ %8.1f s   client peak RSS %@%@", label as NSString, median(ms.map(\.wall)),
+            say(String(format: "  %@ %8.1f s   client peak RSS %@%@", label.padding(toLength: 26, withPad: " ", startingAt: 0), median(ms.map(\.wall)),
                        human(Int64(ms.map(\.peakRSSKiB).max() ?? 0) * 1024), failed ? "  FAILED" : ""))
         }
         psql(server, "DROP SCHEMA IF EXISTS \(schema) CASCADE;")

@@ -66,9 +66,9 @@ struct Options {
 
           --hosts N      the shared PostgreSQL catalogue instead: ingest of N trees of tiny files
                          (one per simulated host) into SQLite and PostgreSQL by one process, then by
-                         1, 2, 4 ... N scanner processes at once; and duplicates, report and silos
-                         over catalogues of --catalogue-files files across 20 hosts generated in
-                         the database (default 1000000,10000000)
+                         1, 2, 4 ... N scanner processes at once; and duplicates, audit --no-scan,
+                         report and silos over catalogues of --catalogue-files files across 20
+                         hosts generated in the database (default 1000000,10000000)
           --pg URL       the server for --hosts (a role that may create schemas; default
                          $SILOMERGE_TEST_PG, e.g. from tools/pg-test-cluster.sh)
           --files-per-host N  files per simulated host's tree (default 20000)
