@@ -137,7 +137,7 @@ struct LiveIntegrityTests {
         #expect(try Self.count(remover, "SELECT count(*)::int FROM file") == 1)
     }
 
-    @Test("a version-1 catalogue is upgraded with its rows, and the references hold afterwards")
+    @Test("a version-1 catalogue is upgraded with its rows: references by triggers, narrow indexes")
     func upgradeFromVersionOne() throws {
         let first = try #require(PostgresSchema.migrations.first { $0.version == 1 })
         let scratch = try Self.catalogue(migrations: [first])
@@ -152,6 +152,14 @@ struct LiveIntegrityTests {
             """) == 0)
         #expect(try Self.count(s, "SELECT count(*)::int FROM file") == 2)
         #expect(try Self.count(s, "SELECT count(*)::int FROM metadata") == 1)
+        // The content and size indexes are keyed by digest and size alone.
+        let indexes = try s.query(PostgresQueryText.raw("""
+            SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('file_content', 'file_size')
+            ORDER BY indexname
+            """), as: (String, String).self)
+        #expect(indexes.map(\.0) == ["file_content", "file_size"])
+        #expect(indexes.first?.1.hasSuffix("(sha256) WHERE (sha256 IS NOT NULL)") == true, "\(indexes)")
+        #expect(indexes.last?.1.hasSuffix("(size)") == true, "\(indexes)")
         let orphan = try #require(Self.violation {
             try s.execute(PostgresQueryText.raw("INSERT INTO metadata (file_id, field, origin, tag, value, raw) VALUES (4, 'x', 'x', 'x', 'x', 'x')"))
         })

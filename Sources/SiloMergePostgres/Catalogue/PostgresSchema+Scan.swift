@@ -72,6 +72,7 @@ extension PostgresSchema {
         "CREATE INDEX file_hardlink ON file(dev, ino) WHERE nlink > 1",
         "CREATE INDEX file_image ON file(image_sha256) WHERE image_sha256 IS NOT NULL",
         "CREATE INDEX file_image_prefix ON file(image_prefix) WHERE image_prefix IS NOT NULL",
+        // Version 1's (SQLite's covering) keys; version 2 narrows them (`narrowIndexes`).
         "CREATE INDEX file_content ON file(sha256, size, silo_id, dev, ino) WHERE sha256 IS NOT NULL",
         "CREATE INDEX file_size ON file(size, dev, ino, silo_id)",
         """
@@ -175,5 +176,21 @@ extension PostgresSchema {
             PRIMARY KEY (silo_id, dir, name)
         )
         """,
+    ]
+
+    /// Version 2: the content and size indexes keyed by the digest and the size alone.
+    ///
+    /// SQLite's indexes carry every column its queries read (SQLite has no cheaper way to reach
+    /// them). PostgreSQL answers the same queries otherwise: at 1 M files its planner reads the
+    /// table in parallel and sorts rather than walk the covering index (EXPLAIN ANALYZE of the
+    /// duplicates query), look-ups by digest need the digest only, and an ordered walk by size
+    /// is refined by an incremental sort. What the wide keys did cost is every insert: a first
+    /// scan of 40,000 files spent a fifth of its time maintaining them (0.64–0.72× SQLite's
+    /// rate with them, 0.71–0.82× with these).
+    static let narrowIndexes: [String] = [
+        "DROP INDEX file_content",
+        "CREATE INDEX file_content ON file(sha256) WHERE sha256 IS NOT NULL",
+        "DROP INDEX file_size",
+        "CREATE INDEX file_size ON file(size)",
     ]
 }

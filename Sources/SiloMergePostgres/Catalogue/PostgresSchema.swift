@@ -13,12 +13,13 @@ import PostgresNIO
 ///
 /// Each concern's tables are listed beside the code that uses them (`PostgresSchema+Scan`,
 /// `+Content`, `+Findings`, `+Shards`); version 1 creates them all. Later versions follow, never edited once
-/// shipped, as in SQLite: version 2 (`+Integrity`) keeps the references of the tables a scan
-/// fills by statement-level triggers instead of per-row foreign-key checks.
+/// shipped, as in SQLite: version 2 keeps the references of the tables a scan fills by
+/// statement-level triggers instead of per-row foreign-key checks (`+Integrity`), and keys the
+/// content and size indexes by the digest and the size alone (`narrowIndexes`).
 enum PostgresSchema {
     static var migrations: [PostgresMigration] {
         [PostgresMigration(version: 1, name: "catalogue", statements: scanTables + contentTables + findingTables + shardTables),
-         PostgresMigration(version: 2, name: "set-wise references", statements: integrityTriggers)]
+         PostgresMigration(version: 2, name: "set-wise references, narrow indexes", statements: integrityTriggers + narrowIndexes)]
     }
 
     static func migrator() throws(PostgresClientError) -> PostgresMigrator {
