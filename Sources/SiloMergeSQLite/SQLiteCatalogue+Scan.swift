@@ -153,11 +153,6 @@ extension SQLiteCatalogue {
         return out.mapValues { $0.sorted() }
     }
 
-    /// The fields whose values differ between two maps.
-    static func changedFields(_ old: [String: [String]], _ new: [String: [String]]) -> [String] {
-        Set(old.keys).union(new.keys).filter { (old[$0] ?? []).sorted() != (new[$0] ?? []).sorted() }.sorted()
-    }
-
     public func deferIndexes() throws {
         try wrap("drop indexes for loading") {
             try pool.write { db in
@@ -290,50 +285,21 @@ extension SQLiteCatalogue {
                 /// changed, one added, one removed. A sidecar not read on either side (metadata
                 /// reading was off) cannot be compared and is not claimed to have drifted.
                 func sidecarDrift(_ fileID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
-                    struct Old { var name: [UInt8]; var sha256: String?; var used: Bool; var fields: [String: [String]]? }
-                    var old: [Old] = []
+                    var old: [RememberedSidecar] = []
                     storedSidecars.bind(1, fileID)
                     while try storedSidecars.step("read a file's sidecars") {
                         let fields = storedSidecars.isNull(3) ? nil : SidecarFields.decode(storedSidecars.text(3))
-                        old.append(Old(name: storedSidecars.bytes(0), sha256: storedSidecars.isNull(1) ? nil : storedSidecars.text(1),
-                                       used: storedSidecars.int64(2) != 0, fields: fields))
+                        old.append(RememberedSidecar(name: storedSidecars.bytes(0),
+                                                     sha256: storedSidecars.isNull(1) ? nil : SHA256Digest(hex: storedSidecars.text(1)),
+                                                     used: storedSidecars.int64(2) != 0, fields: fields))
                     }
                     storedSidecars.reset()
-                    func label(_ name: [UInt8]) -> String { String(decoding: name, as: UTF8.self) }
-                    let winner = sidecars.first { $0.used && $0.form == .nameWithExtension }.map { label($0.name) }
-                    func described(_ sc: SidecarRecord) -> String {
-                        label(sc.name) + (sc.used ? "" : " (not used: \(winner ?? "another sidecar") takes precedence)")
+                    // Catalogues from before per-sidecar fields: a used sidecar's values are its metadata rows.
+                    let detail = try SidecarDrift.detail(remembered: old, now: sidecars, dir: dir) { source in
+                        try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar", source: source)
                     }
-                    var parts: [String] = []
-                    for sc in sidecars {
-                        let newFields = sc.valuesRead ? SidecarFields.of(sc.values) : nil
-                        guard let o = old.first(where: { $0.name == sc.name }) else {
-                            let fields = newFields.map { $0.keys.sorted() } ?? []
-                            parts.append("sidecar added (\(described(sc)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
-                            continue
-                        }
-                        guard let oldSHA = o.sha256, let newSHA = sc.sha256 else { continue }
-                        if oldSHA == newSHA.hex && o.used == sc.used { continue }
-                        // Catalogues from before per-sidecar fields: a used sidecar's values are its metadata rows.
-                        let path = dir.appending(sc.name)
-                        var oldFields = o.fields
-                        if oldFields == nil && o.used {
-                            oldFields = try SQLiteCatalogue.valuesByField(db, fileID: fileID, origin: "sidecar", source: path.string ?? path.display)
-                        }
-                        guard let oldFields, let newFields else { continue }
-                        let changed = SQLiteCatalogue.changedFields(oldFields, newFields)
-                        if !changed.isEmpty {
-                            parts.append("sidecar \(described(sc)): " + changed.joined(separator: ", "))
-                        } else if o.used != sc.used {
-                            parts.append("sidecar \(described(sc))" + (sc.used ? ": now used" : ""))
-                        }
-                    }
-                    for o in old where !sidecars.contains(where: { $0.name == o.name }) {
-                        let fields = (o.fields ?? [:]).keys.sorted()
-                        parts.append("sidecar removed (\(label(o.name)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
-                    }
-                    guard !parts.isEmpty else { return }
-                    drift.bind(1, runID); drift.bind(2, text: parts.joined(separator: "; "))
+                    guard let detail else { return }
+                    drift.bind(1, runID); drift.bind(2, text: detail)
                     drift.bind(3, fileID)
                     try drift.run("record metadata drift")
                 }
@@ -639,21 +605,4 @@ enum MetadataSourceSQL {
     static let ownContent = "source IS NULL"
     /// The file's XMP sidecars.
     static let sidecars = "origin = 'sidecar' AND source IS NOT NULL"
-}
-
-/// A sidecar's values per field (`sidecar.fields`): JSON values, sorted, for drift comparisons.
-enum SidecarFields {
-    static func of(_ values: [SourcedValue]) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for v in values { out[v.field.rawValue, default: []].append(v.value.json) }
-        return out.mapValues { $0.sorted() }
-    }
-
-    static func encode(_ fields: [String: [String]]) -> String {
-        (try? String(decoding: JSONEncoder.sorted.encode(fields), as: UTF8.self)) ?? "{}"
-    }
-
-    static func decode(_ json: String) -> [String: [String]]? {
-        try? JSONDecoder().decode([String: [String]].self, from: Data(json.utf8))
-    }
 }

@@ -379,3 +379,43 @@ struct ScanSinkContractTests {
 }
 
 private struct ScanFailure: Error, Sendable { let text: String }
+
+@Suite("Catalogue contract: metadata drift of sidecars reads the same on every backend")
+struct SidecarDriftContractTests {
+    /// Scans a photo with both sidecar forms, then edits, adds and removes sidecars, checking
+    /// after each step; returns each check's finding details.
+    static func details(_ backend: Backend) throws -> [[String]] {
+        let tree = try TestTree("drift-\(backend.name)")
+        let photo = [UInt8](try Data(contentsOf: fixturesURL.appendingPathComponent("marketing/campaigns/2023/summer-launch/hero.jpg")))
+        try tree.write("s/photo.jpg", photo)
+        try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Exact", keywords: ["x"]))
+        try tree.write("s/photo.xmp", xmpPacket(title: "Stem", keywords: ["y"]))
+        let store = try backend.open(tree)
+        try ScanEngine(store: store).scan([tree.silo("s")], options: ScanOptions())
+        var out: [[String]] = []
+        func check() throws { out.append(try CheckEngine(store: store).check().findings.compactMap(\.detail)) }
+        try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Exact, edited", keywords: ["x"]))
+        try check()
+        try tree.write("s/photo.xmp", xmpPacket(title: "Stem", keywords: ["y", "z"]))
+        try check()
+        try tree.remove("s/photo.jpg.xmp")                   // the overridden one takes over
+        try check()
+        try tree.write("s/photo.jpg.xmp", xmpPacket(title: "Back", keywords: ["x"], creator: "Ann"))
+        try check()
+        return out
+    }
+
+    @Test("edited, overridden, removed and added sidecars: the same words on SQLite and PostgreSQL")
+    func sameWords() throws {
+        let all = try Backend.all.map { ($0.name, try Self.details($0)) }
+        let sqlite = try #require(all.first).1
+        #expect(sqlite[0] == ["sidecar photo.jpg.xmp: title"])
+        #expect(sqlite[1] == ["sidecar photo.xmp (not used: photo.jpg.xmp takes precedence): keywords"])
+        #expect(sqlite[2].count == 1 && sqlite[2][0].contains("sidecar removed (photo.jpg.xmp)") && sqlite[2][0].contains("sidecar photo.xmp"),
+                "\(sqlite[2])")
+        #expect(sqlite[3].count == 1 && sqlite[3][0].hasPrefix("sidecar added (photo.jpg.xmp)"), "\(sqlite[3])")
+        for (name, details) in all.dropFirst() {
+            #expect(details == sqlite, "\(name) words it otherwise than SQLite")
+        }
+    }
+}

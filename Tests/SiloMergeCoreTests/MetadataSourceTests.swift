@@ -4,23 +4,6 @@ import Testing
 @testable import SiloMergeSQLite
 import SiloMergeTestSupport
 
-/// An XMP packet with a title and keywords, as a sidecar or a standalone .xmp file.
-func xmpPacket(title: String, keywords: [String] = [], creator: String? = nil) -> String {
-    """
-    <?xpacket begin="\u{FEFF}" id="W5M0MpCehiHzreSzNTczkc9d"?>
-    <x:xmpmeta xmlns:x="adobe:ns:meta/">
-     <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-      <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
-       <dc:title><rdf:Alt><rdf:li xml:lang="x-default">\(title)</rdf:li></rdf:Alt></dc:title>
-       <dc:subject><rdf:Bag>\(keywords.map { "<rdf:li>\($0)</rdf:li>" }.joined())</rdf:Bag></dc:subject>
-       \(creator.map { "<dc:creator><rdf:Seq><rdf:li>\($0)</rdf:li></rdf:Seq></dc:creator>" } ?? "")
-      </rdf:Description>
-     </rdf:RDF>
-    </x:xmpmeta>
-    <?xpacket end="w"?>
-    """
-}
-
 /// Metadata rows per file and source: (file name, source or "file", count).
 private func rowCounts(_ store: SQLiteCatalogue) throws -> [String: Int] {
     var out: [String: Int] = [:]

@@ -326,7 +326,7 @@ struct ScanBatch {
                         try w.int(sc.stat.size); try w.int(sc.stat.mtimeNs); try w.int(sc.stat.ctimeNs)
                         try w.int(Int64(bitPattern: sc.stat.device)); try w.int(Int64(bitPattern: sc.stat.inode))
                         try w.digest(sc.sha256); try w.text(sc.form.rawValue); try w.int(sc.used ? 1 : 0)
-                        try w.optionalText(sc.valuesRead ? StoredSidecarFields.encode(StoredSidecarFields.of(sc.values)) : nil)
+                        try w.optionalText(sc.valuesRead ? SidecarFields.encode(SidecarFields.of(sc.values)) : nil)
                         try w.endRow()
                     }
                 }
@@ -409,76 +409,36 @@ struct ScanBatch {
         }
     }
 
-    /// Metadata drift of a file whose content did not change, sidecar by sidecar: one used or
-    /// overridden (a `name.xmp` beside a `name.ext.xmp`) whose values changed, one added, one
-    /// removed. A sidecar not read on either side (metadata reading was off) cannot be compared
-    /// and is not claimed to have drifted. The words are SQLite's, exactly.
+    /// Metadata drift of files whose content did not change (`SidecarDrift`, the same words as
+    /// on SQLite), against what is stored before anything changes: the stored sidecars of every
+    /// file in one query.
     private func sidecarDrift(_ tx: PostgresTransaction, _ ops: [(seq: Int64, fileID: Int64, dir: RelativePath, sidecars: [SidecarRecord])])
         throws -> (seq: [Int64], ids: [Int64], details: [String]) {
         guard !ops.isEmpty else { return ([], [], []) }
-        struct Old { var name: [UInt8]; var sha256: SHA256Digest?; var used: Bool; var fields: [String: [String]]? }
-        var stored: [Int64: [Old]] = [:]
+        var stored: [Int64: [RememberedSidecar]] = [:]
         for (fileID, name, sha, used, fields) in try tx.query("""
             SELECT file_id, name, sha256, used, fields FROM sidecar WHERE file_id = ANY(\(ops.map(\.fileID))) ORDER BY file_id, name
             """, as: (Int64, ByteBuffer, ByteBuffer?, Int64, String?).self) {
-            stored[fileID, default: []].append(Old(name: name.allBytes, sha256: SHA256Digest(bytea: sha), used: used != 0,
-                                                   fields: fields.flatMap(StoredSidecarFields.decode)))
+            stored[fileID, default: []].append(RememberedSidecar(name: name.allBytes, sha256: SHA256Digest(bytea: sha), used: used != 0,
+                                                                 fields: fields.flatMap(SidecarFields.decode)))
         }
         var out: (seq: [Int64], ids: [Int64], details: [String]) = ([], [], [])
         for op in ops {
-            let old = stored[op.fileID] ?? []
-            let sidecars = op.sidecars
-            func label(_ name: [UInt8]) -> String { String(decoding: name, as: UTF8.self) }
-            let winner = sidecars.first { $0.used && $0.form == .nameWithExtension }.map { label($0.name) }
-            func described(_ sc: SidecarRecord) -> String {
-                label(sc.name) + (sc.used ? "" : " (not used: \(winner ?? "another sidecar") takes precedence)")
-            }
-            var parts: [String] = []
-            for sc in sidecars {
-                let newFields = sc.valuesRead ? StoredSidecarFields.of(sc.values) : nil
-                guard let o = old.first(where: { $0.name == sc.name }) else {
-                    let fields = newFields.map { $0.keys.sorted() } ?? []
-                    parts.append("sidecar added (\(described(sc)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
-                    continue
+            // A used sidecar whose values per field were not recorded: its metadata rows.
+            let detail = try SidecarDrift.detail(remembered: stored[op.fileID] ?? [], now: op.sidecars, dir: op.dir) { source in
+                var byField: [String: [String]] = [:]
+                for (field, value) in try tx.query("""
+                    SELECT field, value FROM metadata
+                    WHERE file_id = \(op.fileID) AND origin = 'sidecar' AND source = \(ByteBuffer(bytes: Array(source.utf8)))
+                    """, as: (String, String).self) {
+                    byField[field, default: []].append(value)
                 }
-                guard let oldSHA = o.sha256, let newSHA = sc.sha256 else { continue }
-                if oldSHA == newSHA && o.used == sc.used { continue }
-                // A used sidecar whose values per field were not recorded: its metadata rows.
-                let path = dir(op.dir, sc.name)
-                var oldFields = o.fields
-                if oldFields == nil && o.used {
-                    var byField: [String: [String]] = [:]
-                    for (field, value) in try tx.query("""
-                        SELECT field, value FROM metadata
-                        WHERE file_id = \(op.fileID) AND origin = 'sidecar' AND source = \(ByteBuffer(bytes: Array(path.utf8)))
-                        """, as: (String, String).self) {
-                        byField[field, default: []].append(value)
-                    }
-                    oldFields = byField.mapValues { $0.sorted() }
-                }
-                guard let oldFields, let newFields else { continue }
-                let changed = Set(oldFields.keys).union(newFields.keys)
-                    .filter { (oldFields[$0] ?? []).sorted() != (newFields[$0] ?? []).sorted() }.sorted()
-                if !changed.isEmpty {
-                    parts.append("sidecar \(described(sc)): " + changed.joined(separator: ", "))
-                } else if o.used != sc.used {
-                    parts.append("sidecar \(described(sc))" + (sc.used ? ": now used" : ""))
-                }
+                return byField.mapValues { $0.sorted() }
             }
-            for o in old where !sidecars.contains(where: { $0.name == o.name }) {
-                let fields = (o.fields ?? [:]).keys.sorted()
-                parts.append("sidecar removed (\(label(o.name)))" + (fields.isEmpty ? "" : ": " + fields.joined(separator: ", ")))
-            }
-            guard !parts.isEmpty else { continue }
-            out.seq.append(op.seq); out.ids.append(op.fileID); out.details.append(parts.joined(separator: "; "))
+            guard let detail else { continue }
+            out.seq.append(op.seq); out.ids.append(op.fileID); out.details.append(detail)
         }
         return out
-    }
-
-    /// A sidecar's path as its metadata rows name it (`metadata.source`).
-    private func dir(_ dir: RelativePath, _ name: [UInt8]) -> String {
-        let path = dir.appending(name)
-        return path.string ?? path.display
     }
 }
 
@@ -608,23 +568,6 @@ extension ContentInfo {
     }
 }
 
-/// A sidecar's values per field (`sidecar.fields`): JSON values, sorted, for drift comparisons
-/// (the same text as the SQLite catalogue's).
-enum StoredSidecarFields {
-    static func of(_ values: [SourcedValue]) -> [String: [String]] {
-        var out: [String: [String]] = [:]
-        for v in values { out[v.field.rawValue, default: []].append(v.value.json) }
-        return out.mapValues { $0.sorted() }
-    }
-
-    static func encode(_ fields: [String: [String]]) -> String {
-        (try? String(decoding: JSONEncoder.sorted.encode(fields), as: UTF8.self)) ?? "{}"
-    }
-
-    static func decode(_ json: String) -> [String: [String]]? {
-        try? JSONDecoder().decode([String: [String]].self, from: Data(json.utf8))
-    }
-}
 
 /// PostgreSQL `text` cannot hold U+0000 (SQLite's can). Text read from files (a metadata
 /// value's raw form, a manifest cell, a rule's detail) that holds one is stored with U+FFFD in
