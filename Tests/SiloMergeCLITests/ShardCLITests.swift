@@ -145,6 +145,16 @@ struct ShardCLITests {
         // The same host and folder is the same silo: merged.
         try scan(ws, "b", host: "host-b", into: "b.sqlite")
         #expect(try run(ws, "catalogue", "merge", "--into", "merged.sqlite", "b.sqlite").status == 0)
+
+        // A shard or a source that does not exist is named as such, and nothing is created.
+        for (arguments, role) in [(["merge", "--into", "new.sqlite", "b.sqlite", "typo.sqlite"], "the shard must be a catalogue that exists"),
+                                  (["copy", "typo.sqlite", "new.sqlite"], "the catalogue to copy must be a catalogue that exists")] {
+            let missing = try silomerge(["catalogue"] + arguments, in: ws.url)
+            #expect(missing.status != 0, "\(arguments)")
+            #expect(missing.stderr.contains("typo.sqlite: no such file: \(role)"), "\(missing.stderr)")
+            #expect(!missing.stderr.contains("silomerge scan"), "\(missing.stderr)")
+            #expect(!ws.exists("new.sqlite") && !ws.exists("typo.sqlite"))
+        }
     }
 
     @Test("a merge killed (SIGKILL) inside its transaction leaves the destination as it was; merged again, it completes")

@@ -85,7 +85,7 @@ struct CatalogueCommand: ParsableCommand {
             var opened: [(store: any CatalogueStore, transfer: any CatalogueTransfer, origin: ShardIdentity)] = []
             var seen: Set<String> = []
             for text in shards {
-                let store = try CatalogueFactory.open(text, access: .readOnly)
+                let store = try openSource(text, role: "shard")
                 let shard = try transferable(store)
                 if shard.location.id == destID { throw TransferError.sameCatalogue(store.location.display) }
                 if store.isScanning() { throw TransferError.busy(store.location.display) }
@@ -180,7 +180,7 @@ struct CatalogueCommand: ParsableCommand {
         var quiet = false
 
         func run() throws {
-            let sourceStore = try CatalogueFactory.open(source, access: .readOnly)
+            let sourceStore = try openSource(source, role: "catalogue to copy")
             let src = try transferable(sourceStore)
             if sourceStore.isScanning() { throw TransferError.busy(sourceStore.location.display) }
             let destStore = try CatalogueFactory.open(destination, access: .create)
@@ -207,4 +207,15 @@ struct CatalogueCommand: ParsableCommand {
 private func transferable(_ store: any CatalogueStore) throws -> any CatalogueTransfer {
     guard let t = store as? any CatalogueTransfer else { throw TransferError.unsupported(store.location.display) }
     return t
+}
+
+/// Opens a catalogue that `catalogue merge` or `copy` reads from. One that does not exist is
+/// named as what it was given for: the open's own advice (run a scan first, or pass --catalog)
+/// is for the commands that create a catalogue, not for these.
+private func openSource(_ text: String, role: String) throws -> any CatalogueStore {
+    do {
+        return try CatalogueFactory.open(text, access: .readOnly)
+    } catch CatalogueError.cannotOpen(let path, let reason) where reason.hasPrefix("no such file") {
+        throw CatalogueError.cannotOpen(path: path, reason: "no such file: the \(role) must be a catalogue that exists (an SQLite file a scan wrote, or a postgresql:// URL)")
+    }
 }
