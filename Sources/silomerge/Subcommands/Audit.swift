@@ -87,18 +87,7 @@ struct Audit: ParsableCommand {
         let report = try AuditReport(store: catalogue, query: query, top: top, scan: result)
         // Kept for the report's trends; failing to keep it is not worth failing the audit for.
         try? RunTrends.record(reclaimable: report.summary.reclaimableBytes, runID: result.runID, in: catalogue)
-        let out = FDSink(fd: STDOUT_FILENO)
-        switch format {
-        case .text:
-            // The report is what was asked for: -q hides progress and notes (as jdupes' -q), not it.
-            report.writeText(to: out)
-            if !flags.quiet {
-                out.write("\nCatalogue: \(catalogue.location). Every group: silomerge duplicates --catalog \(catalogue.location)\n")
-            }
-        case .json:
-            try report.writeJSON(to: out)
-        }
-        out.flush()
+        try write(report, catalogue: "\(catalogue.location)")
         DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
@@ -109,12 +98,18 @@ struct Audit: ParsableCommand {
         let catalogue = try catalogOptions.open(config: config, access: .readOnly)
         let names = silos.isEmpty ? (config?.silos.map(\.name) ?? []) : silos
         let report = try AuditReport(store: catalogue, query: DuplicateQuery(silos: names, includeEmpty: includeEmpty), top: top)
+        try write(report, catalogue: "\(catalogue.location)", asLastScanned: true)
+    }
+
+    /// The report on stdout. It is what was asked for: -q hides progress and notes (as jdupes'
+    /// -q), not it; only the closing pointer to `duplicates`.
+    private func write(_ report: AuditReport, catalogue: String, asLastScanned: Bool = false) throws {
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .text:
             report.writeText(to: out)
             if !flags.quiet {
-                out.write("\nCatalogue: \(catalogue.location), as last scanned. Every group: silomerge duplicates --catalog \(catalogue.location)\n")
+                out.write("\nCatalogue: \(catalogue)\(asLastScanned ? ", as last scanned" : ""). Every group: silomerge duplicates --catalog \(catalogue)\n")
             }
         case .json:
             try report.writeJSON(to: out)
