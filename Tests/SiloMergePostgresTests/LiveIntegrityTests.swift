@@ -95,6 +95,31 @@ struct LiveIntegrityTests {
         try s.execute(PostgresQueryText.raw("UPDATE file SET size = 5"))
     }
 
+    @Test("the checks read the catalogue's own tables whatever the session's search_path holds first")
+    func searchPathCannotRedirect() throws {
+        let scratch = try Self.catalogue()
+        let s = scratch.admin
+        let shadow = scratch.schema + "_shadow"
+        try s.execute(PostgresQueryText.raw("CREATE SCHEMA \(shadow)"))
+        defer { _ = try? s.execute(PostgresQueryText.raw("DROP SCHEMA \(shadow) CASCADE")) }
+        try s.execute(PostgresQueryText.raw("CREATE TABLE \(shadow).silo (id bigint PRIMARY KEY)"))
+        try s.execute(PostgresQueryText.raw("INSERT INTO \(shadow).silo VALUES (99)"))
+        try s.execute(PostgresQueryText.raw("SET search_path TO \(shadow), \(scratch.schema)"))
+        let orphan = try #require(Self.violation {
+            try s.execute(PostgresQueryText.raw("""
+                INSERT INTO \(scratch.schema).file (silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run)
+                VALUES (99, '', 'o.jpg', 1, 1, 1, 1, 31, 1, 33188, 0, 0, 1)
+                """))
+        })
+        #expect(orphan.sqlState == "23503", "\(orphan.message)")
+        // And a delete cascades into the catalogue's own files, not into a shadow's.
+        try s.execute(PostgresQueryText.raw("CREATE TABLE \(shadow).file (id bigint, silo_id bigint)"))
+        try s.execute(PostgresQueryText.raw("INSERT INTO \(shadow).file VALUES (1, 1)"))
+        try s.execute(PostgresQueryText.raw("DELETE FROM \(scratch.schema).silo WHERE id = 1"))
+        #expect(try Self.count(s, "SELECT count(*)::int FROM \(scratch.schema).file WHERE silo_id = 1") == 0)
+        #expect(try Self.count(s, "SELECT count(*)::int FROM \(shadow).file") == 1)
+    }
+
     @Test("deleting parents deletes their children in the same statement; a named parent keeps its id")
     func cascades() throws {
         let scratch = try Self.catalogue()

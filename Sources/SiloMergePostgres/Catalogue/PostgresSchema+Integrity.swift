@@ -17,17 +17,21 @@ extension PostgresSchema {
     ///   value changes: nothing SiloMerge does changes one);
     /// - deleting parents deletes their children in the same statement (`ON DELETE CASCADE`),
     ///   and a parent's id cannot change while children name it.
+    ///
+    /// The functions name every table with the schema of the table whose trigger runs them
+    /// (`TG_TABLE_SCHEMA`), never through the session's search_path: a session whose path holds
+    /// another schema with a `silo` or `file` table cannot point them elsewhere.
     static let integrityTriggers: [String] = [
         """
-        CREATE FUNCTION silomerge_parent_exists() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+        CREATE FUNCTION silomerge_parent_exists() RETURNS trigger LANGUAGE plpgsql AS $fn$
         DECLARE
             col text := TG_ARGV[0];
             parent text := TG_ARGV[1];
             missing bigint;
         BEGIN
-            EXECUTE format('SELECT 1 FROM %I WHERE id IN (SELECT DISTINCT %I FROM new_rows) FOR KEY SHARE', parent, col);
-            EXECUTE format('SELECT n.%1$I FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM %2$I p WHERE p.id = n.%1$I) LIMIT 1',
-                           col, parent) INTO missing;
+            EXECUTE format('SELECT 1 FROM %I.%I WHERE id IN (SELECT DISTINCT %I FROM new_rows) FOR KEY SHARE', TG_TABLE_SCHEMA, parent, col);
+            EXECUTE format('SELECT n.%1$I FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM %3$I.%2$I p WHERE p.id = n.%1$I) LIMIT 1',
+                           col, parent, TG_TABLE_SCHEMA) INTO missing;
             IF missing IS NOT NULL THEN
                 RAISE EXCEPTION 'insert on table "%" violates its reference to "%": %.% = % is not in "%"',
                     TG_TABLE_NAME, parent, TG_TABLE_NAME, col, missing, parent USING ERRCODE = 'foreign_key_violation';
@@ -36,7 +40,7 @@ extension PostgresSchema {
         END $fn$
         """,
         """
-        CREATE FUNCTION silomerge_parent_exists_row() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+        CREATE FUNCTION silomerge_parent_exists_row() RETURNS trigger LANGUAGE plpgsql AS $fn$
         DECLARE
             col text := TG_ARGV[0];
             parent text := TG_ARGV[1];
@@ -44,7 +48,7 @@ extension PostgresSchema {
             found boolean;
         BEGIN
             EXECUTE format('SELECT ($1).%I', col) USING NEW INTO value;
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE id = $1 FOR KEY SHARE)', parent) USING value INTO found;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE id = $1 FOR KEY SHARE)', TG_TABLE_SCHEMA, parent) USING value INTO found;
             IF NOT found THEN
                 RAISE EXCEPTION 'update on table "%" violates its reference to "%": %.% = % is not in "%"',
                     TG_TABLE_NAME, parent, TG_TABLE_NAME, col, value, parent USING ERRCODE = 'foreign_key_violation';
@@ -53,18 +57,18 @@ extension PostgresSchema {
         END $fn$
         """,
         """
-        CREATE FUNCTION silomerge_delete_children() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+        CREATE FUNCTION silomerge_delete_children() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN
-            EXECUTE format('DELETE FROM %I WHERE %I IN (SELECT id FROM old_rows)', TG_ARGV[0], TG_ARGV[1]);
+            EXECUTE format('DELETE FROM %I.%I WHERE %I IN (SELECT id FROM old_rows)', TG_TABLE_SCHEMA, TG_ARGV[0], TG_ARGV[1]);
             RETURN NULL;
         END $fn$
         """,
         """
-        CREATE FUNCTION silomerge_keep_parent_id() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+        CREATE FUNCTION silomerge_keep_parent_id() RETURNS trigger LANGUAGE plpgsql AS $fn$
         DECLARE
             found boolean;
         BEGIN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE %I = $1)', TG_ARGV[0], TG_ARGV[1]) USING OLD.id INTO found;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = $1)', TG_TABLE_SCHEMA, TG_ARGV[0], TG_ARGV[1]) USING OLD.id INTO found;
             IF found THEN
                 RAISE EXCEPTION 'update on table "%" would change id % that "%" still names', TG_TABLE_NAME, OLD.id, TG_ARGV[0]
                     USING ERRCODE = 'foreign_key_violation';
