@@ -101,6 +101,7 @@ struct Audit: ParsableCommand {
         out.flush()
         DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        ProfileTable.print(result.profile, runID: result.runID)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 
