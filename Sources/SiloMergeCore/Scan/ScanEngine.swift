@@ -33,8 +33,12 @@ public final class ScanEngine: Sendable {
         public var afterWalk: (@Sendable () -> Void)?
         /// Called before each file is opened for hashing; a returned errno makes the read fail with it.
         public var beforeRead: (@Sendable (String, RelativePath) -> Int32?)?
-        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil) {
-            self.afterWalk = afterWalk; self.beforeRead = beforeRead
+        /// Called on the catalogue writer thread before each batch is applied, with its size
+        /// (a slow catalogue, for the profile's tests).
+        public var beforeApply: (@Sendable (Int) -> Void)?
+        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil,
+                    beforeApply: (@Sendable (Int) -> Void)? = nil) {
+            self.afterWalk = afterWalk; self.beforeRead = beforeRead; self.beforeApply = beforeApply
         }
     }
 

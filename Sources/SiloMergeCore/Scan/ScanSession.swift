@@ -103,7 +103,8 @@ final class ScanSession: Sendable {
             }
         }
         self.diagnostics = diagnostics
-        let writes = WriteBuffer(store: store, runID: runID, profile: profiler?.writer) { error in control.fail(error) }
+        let writes = WriteBuffer(store: store, runID: runID, profile: profiler?.writer,
+                                 beforeApply: hooks?.beforeApply) { error in control.fail(error) }
         self.writes = writes
         let counters = ScanCounters(workers: threads, diagnostics: diagnostics)
         self.counters = counters

@@ -21,11 +21,15 @@ final class WriteBuffer: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     /// `--profile`: the writer's time, and the time others waited for it (nil: not timed).
     private let profile: WriterProfile?
+    /// Test seam: called before each batch is applied (`ScanEngine.TestHooks.beforeApply`).
+    private let beforeApply: (@Sendable (Int) -> Void)?
 
     init(store: any ScanSink, runID: Int64, minimumBatch: Int = 512, maxPending: Int = 20_000,
-         profile: WriterProfile? = nil, onError: @escaping @Sendable (any Error) -> Void) {
+         profile: WriterProfile? = nil, beforeApply: (@Sendable (Int) -> Void)? = nil,
+         onError: @escaping @Sendable (any Error) -> Void) {
         self.store = store; self.runID = runID; self.minimumBatch = minimumBatch; self.maxPending = maxPending
         self.onError = onError; self.profile = profile
+        self.beforeApply = beforeApply
         let thread = Thread { [self] in writerLoop() }
         thread.name = "silomerge-catalogue-writer"
         thread.start()
@@ -94,6 +98,7 @@ final class WriteBuffer: @unchecked Sendable {
                 hashed.sort { $0.0 < $1.0 }
                 batch = others + hashed.map(\.1)
             }
+            beforeApply?(batch.count)
             do { try store.apply(batch, runID: runID) } catch { onError(error) }
             if let profile { profile.wrote(batch.count, since: started) }
             lock.lock()
