@@ -117,6 +117,15 @@ struct ProfileCLITests {
         let without = try json(plain.stdout) as! [String: Any]
         #expect(Set(object.keys).subtracting(["profile"]) == Set(without.keys))
         expectTable(asked.stderr)
+
+        // --no-scan times nothing: the flag is refused; the environment (a cron job's) is not.
+        let noScan = try ws.run("audit", "--no-scan", "--profile")
+        #expect(noScan.status != 0)
+        #expect(noScan.stderr.contains("--profile times a scan, and --no-scan runs none"), "\(noScan.stderr)")
+        let traced = try silomerge(["audit", "--no-scan"], in: ws.url, environment: ["SILOMERGE_TRACE": "1"])
+        #expect(traced.status == 0, "\(traced.stderr)")
+        #expect(traced.out.contains("SiloMerge audit"))
+        #expect(!traced.stderr.contains("thread-seconds"))
     }
 
     @Test("check --profile: the table on stderr; --format json: a profile whose reads are the check's reads")
