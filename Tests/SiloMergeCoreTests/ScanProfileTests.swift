@@ -93,8 +93,8 @@ struct ScanProfileTests {
 
     @Test("The verdict follows the figures: reading, hashing, listing")
     func verdicts() {
-        func profile(_ seconds: [ScanProfile.Stage: Double], bytes: Int64 = 0, wall: Double = 10) -> ScanProfile {
-            ScanProfile(wallSeconds: wall, userSeconds: 1, systemSeconds: 1, workers: 2,
+        func profile(_ seconds: [ScanProfile.Stage: Double], bytes: Int64 = 0, wall: Double = 10, cpu: Double = 20) -> ScanProfile {
+            ScanProfile(wallSeconds: wall, userSeconds: cpu * 0.75, systemSeconds: cpu * 0.25, workers: 2,
                         stages: ScanProfile.Stage.allCases.map {
                             .init(stage: $0, threadSeconds: seconds[$0] ?? 0, count: 1, bytes: $0 == .read ? bytes : 0)
                         })
@@ -104,7 +104,12 @@ struct ScanProfileTests {
         #expect(reading.verdict.contains("the storage is the limit"))
         #expect(reading.verdict.contains(Format.bytes(38_028_169) + "/s"), "\(reading.verdict)")
         let hashing = profile([.read: 3, .hash: 15, .walk: 1])
-        #expect(hashing.verdict.hasPrefix("hashing took 79 % of the workers' time: CPU-bound"), "\(hashing.verdict)")
+        #expect(hashing.verdict == "hashing took 79 % of the workers' time: CPU-bound", "\(hashing.verdict)")
+        // Stage times are elapsed: with little CPU time behind them, the threads were waiting.
+        let starved = profile([.read: 3, .hash: 15, .walk: 1], cpu: 4)
+        #expect(starved.verdict.hasSuffix("; the process used 4.00 CPU-seconds for 19.00 thread-seconds in its stages: "
+                                          + "its threads mostly waited (for the storage, or for a CPU on a busy machine)"),
+                "\(starved.verdict)")
         let listing = profile([.walk: 2, .stat: 9, .read: 1], wall: 8)
         #expect(listing.verdict.hasPrefix("stat-ing entries took 75 %"), "\(listing.verdict)")
         #expect(listing.verdict.contains("the workers were busy for 75 % of the run") == false)

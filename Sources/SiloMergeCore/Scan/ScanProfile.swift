@@ -147,6 +147,13 @@ public struct ScanProfile: Sendable, Codable, Equatable {
         if used < 0.5 {
             line += "; the workers were busy for \(percent(used)) of the run"
         }
+        // Stage times are elapsed time: a thread waiting for the disk, or for a CPU on a busy
+        // machine, counts as busy. The process's CPU time tells how much was work.
+        let cpu = p.userSeconds + p.systemSeconds
+        if busy >= 0.05 && cpu < 0.5 * busy {
+            line += "; the process used \(seconds(cpu)) CPU-seconds for \(seconds(busy)) thread-seconds in its stages: "
+                + "its threads mostly waited (for the storage, or for a CPU on a busy machine)"
+        }
         return line
     }
 
