@@ -59,7 +59,7 @@ struct ProfileCLITests {
         #expect(try #require(line(again.stderr, "read")).contains(" \(againFiles) files ("))
         // Metadata: every file read, and the XMP sidecars besides.
         let metadata = try #require(line(again.stderr, "metadata"))
-        let parsed = metadata.components(separatedBy: " files parsed")[0].split(separator: " ").last.map(String.init) ?? ""
+        let parsed = metadata.components(separatedBy: " read (files' metadata")[0].split(separator: " ").last.map(String.init) ?? ""
         let number = { (s: String) in Int(s.replacingOccurrences(of: ",", with: "")) ?? -1 }
         #expect(number(parsed) >= number(againFiles), "\(metadata)")
 

@@ -69,7 +69,7 @@ enum ProfileTable {
             if let rate = p.readRate { s += " at \(ScanProfile.rate(rate))" }
             return s
         case .hash: return "SHA-256 (and comparing copies)"
-        case .metadata: return "\(Format.plural(f.count, "file")) parsed, sidecars read"
+        case .metadata: return "\(Format.count(f.count)) read (files' metadata, XMP sidecars)"
         case .imageHash: return "\(Format.plural(f.count, "picture")) (\(Format.bytes(f.bytes)))"
         case .catalogueWrite:
             let share = p.wallSeconds > 0 ? ScanProfile.percent(f.threadSeconds / p.wallSeconds) : "0 %"
