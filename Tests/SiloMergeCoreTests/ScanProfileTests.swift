@@ -118,6 +118,9 @@ struct ScanProfileTests {
         // A writer busy most of the run that nobody waited for is not the limit.
         let writer = profile([.read: 10, .hash: 5, .catalogueWrite: 9])
         #expect(!writer.verdict.contains("the catalogue is the limit"))
+        let tiny = profile([.metadata: 0.011, .read: 0.001], wall: 0.08, cpu: 0.04)
+        #expect(tiny.verdict == "the workers spent 0.01 thread-seconds in their stages: too little to tell what limits a run",
+                "\(tiny.verdict)")
         let behind = profile([.read: 2, .hash: 1, .catalogueWrite: 9, .catalogueWait: 6])
         #expect(behind.verdict.hasPrefix("the catalogue writer was busy for 90 % of the run and threads waited 6.00 thread-seconds"),
                 "\(behind.verdict)")

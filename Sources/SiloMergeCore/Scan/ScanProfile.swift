@@ -113,8 +113,9 @@ public struct ScanProfile: Sendable, Codable, Equatable {
             return "the catalogue writer was busy for \(percent(writerShare)) of the run and threads waited "
                 + "\(seconds(wait)) thread-seconds for it: the catalogue is the limit"
         }
-        guard busy >= 0.001 else {
-            return "the workers had next to nothing to do (\(seconds(busy)) thread-seconds): nothing was read"
+        // Under a twentieth of a thread-second, a few milliseconds of noise decide the order.
+        guard busy >= 0.05 else {
+            return "the workers spent \(seconds(busy)) thread-seconds in their stages: too little to tell what limits a run"
         }
         let top = Stage.workerStages.max { p[$0].threadSeconds < p[$1].threadSeconds }!
         let share = percent(p[top].threadSeconds / busy)
