@@ -23,7 +23,7 @@ struct ProfileCLITests {
             #expect(line(stderr, label) != nil, "no '\(label)' line in:\n\(stderr)", sourceLocation: sourceLocation)
         }
         #expect(stderr.contains("  wall "), sourceLocation: sourceLocation)
-        #expect(stderr.contains(" user + "), sourceLocation: sourceLocation)
+        #expect(stderr.contains(" s (user "), sourceLocation: sourceLocation)
         #expect(stderr.contains("silomerge: profile: "), sourceLocation: sourceLocation)
     }
 

@@ -36,9 +36,8 @@ enum ProfileTable {
         }
         let wall = p.wallSeconds
         let used = busy / (Double(max(1, p.workers)) * max(wall, 1e-9))
-        out += String(format: "  wall %.3f s · CPU %.3f s (%.3f user + %.3f system) · %@, busy %@ of the run\n",
-                      wall, p.userSeconds + p.systemSeconds, p.userSeconds, p.systemSeconds, threads,
-                      ScanProfile.percent(used))
+        out += String(format: "  wall %.3f s · CPU %.3f s (user %.3f, system %.3f) · workers busy %@\n",
+                      wall, p.userSeconds + p.systemSeconds, p.userSeconds, p.systemSeconds, ScanProfile.percent(used))
         out += "silomerge: profile: \(p.verdict)\n"
         return out
     }
