@@ -68,6 +68,8 @@ public enum CheckOutcome: String, Sendable, Codable {
 
 public struct CheckOptions: Sendable {
     public var scan = ScanOptions()
+    /// Collect where the check's time went (`CheckResult.scan.profile`; `--profile`).
+    public var profile = false
     public init() {
         scan.kind = .check
         scan.hashMode = .full
@@ -131,7 +133,7 @@ public struct CheckEngine {
         var scanOptions = options.scan
         scanOptions.kind = .check
         scanOptions.hashMode = .full
-        let result = try ScanEngine(store: store, interruption: interruption, host: host).scan(chosen.map(\.definition), options: scanOptions,
+        let result = try ScanEngine(store: store, interruption: interruption, host: host, profile: options.profile).scan(chosen.map(\.definition), options: scanOptions,
                                                                                  progress: progress)
         let findings = result.findings
         // Open findings count every night until resolved: corruption still open is exit 4,

@@ -30,6 +30,9 @@ public final class FileHasher {
     let buffer: UnsafeMutableRawBufferPointer
     /// A small second buffer for partial reads.
     let scratch: UnsafeMutableRawBufferPointer
+    /// Where this hasher's worker adds its stage times (`--profile`); nil: not profiling, and
+    /// then nothing is timed (a nil check per stage).
+    var profile: ProfileSlot?
 
     public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
         hasher = try SHA256Hasher()
@@ -51,6 +54,8 @@ public final class FileHasher {
     func open(rootFD: Int32, path: RelativePath, followSymlinks: Bool) -> Result<(Int32, FileStat), ReadFailure> {
         var flags = O_RDONLY | O_NONBLOCK | O_NOCTTY
         if !followSymlinks { flags |= O_NOFOLLOW }
+        let started = profile != nil ? MonotonicClock.now() : 0
+        defer { profile?.add(.open, since: started) }
         let fd: Int32
         switch Posix.openAt(rootFD, path, flags: flags) {
         case .success(let f): fd = f
@@ -100,6 +105,10 @@ public final class FileHasher {
         let window = Int64(MetadataLimits.scanWindow)
         // The first bytes, kept for the metadata reader: most formats are told by them alone.
         var head: [UInt8] = []
+        // --profile: each chunk's read, hash and metadata time, in the worker's slot.
+        let profile = self.profile
+        var mark = profile != nil ? MonotonicClock.now() : 0
+        profile?.add(.read, nanoseconds: 0)   // a file read (even an empty one)
         do {
             try hasher.reset()
             var offset: Int64 = 0
@@ -111,8 +120,10 @@ public final class FileHasher {
                     return .failure(.unreadable(Errno(errno), during: "read"))
                 }
                 if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
+                if let profile { mark = profile.add(.read, since: mark, count: 0, bytes: got) }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 try hasher.update(chunk)
+                if let profile { mark = profile.add(.hash, since: mark, count: 0) }
                 if inspect && offset == 0 { head = Array(chunk.prefix(Self.headBytes(chunk))) }
                 if inspect && scanForXMP {
                     if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
@@ -122,13 +133,16 @@ public final class FileHasher {
                 }
                 offset += Int64(got)
                 onBytes(got)
+                if inspect, let profile { mark = profile.add(.metadata, since: mark, count: 0) }
             }
             let digest = try hasher.finalize()
+            if let profile { mark = profile.add(.hash, since: mark) }
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
             let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
                                                              scanForXMP: scanForXMP, imageHashing: .prefix, head: head) : nil
+            if inspect, let profile { profile.add(.metadata, since: mark) }
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))
@@ -185,6 +199,8 @@ public final class FileHasher {
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
         case .success(let (fd, stat)):
             defer { close(fd) }
+            let started = profile != nil ? MonotonicClock.now() : 0
+            defer { profile?.add(.metadata, since: started) }
             return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size, scanForXMP: scanForXMP, imageHashing: .prefix)))
         case .failure(let f):
             return .failure(f)

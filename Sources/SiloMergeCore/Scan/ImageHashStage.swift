@@ -19,11 +19,15 @@ final class ImageHashStage: Sendable {
     let counters: ScanCounters
     let progress: ScanProgressState
     let control: ScanControl
+    /// `--profile`: each worker's image-hashing time (nil: not timed).
+    let profile: ScanProfiler?
 
     init(roots: [WalkRoot], options: ScanOptions, silos: [Silo], streams: any ContentStreams, sink: any ScanSink,
-         writes: WriteBuffer, counters: ScanCounters, progress: ScanProgressState, control: ScanControl) {
+         writes: WriteBuffer, counters: ScanCounters, progress: ScanProgressState, control: ScanControl,
+         profile: ScanProfiler? = nil) {
         self.roots = roots; self.options = options; self.silos = silos; self.streams = streams; self.sink = sink
         self.writes = writes; self.counters = counters; self.progress = progress; self.control = control
+        self.profile = profile
     }
 
     /// The whole image hash of each picture that another file with other bytes may share (the
@@ -109,8 +113,16 @@ final class ImageHashStage: Sendable {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var i = worker
             let tally = counters[worker]
+            let slot = profile?[worker]
             while i < count, !control.failed {
-                body(i, tally)
+                if let slot {
+                    // Its reads and hashing together, with the bytes the run's counts say it read.
+                    let started = MonotonicClock.now(), before = tally.value.bytesHashed
+                    body(i, tally)
+                    slot.add(.imageHash, since: started, bytes: Int(tally.value.bytesHashed - before))
+                } else {
+                    body(i, tally)
+                }
                 i += workers
             }
         }

@@ -24,6 +24,8 @@ public final class ScanEngine: Sendable {
     let interruption: Interruption?
     /// The host the silos' folders are on (`--host`); nil: this machine (`HostIdentity.local`).
     let host: HostIdentity?
+    /// Collect `ScanResult.profile`: where the run's time went, by stage (`--profile`).
+    let profile: Bool
 
     /// Seams for tests: run code between stages, or make a read fail.
     public struct TestHooks: Sendable {
@@ -31,14 +33,19 @@ public final class ScanEngine: Sendable {
         public var afterWalk: (@Sendable () -> Void)?
         /// Called before each file is opened for hashing; a returned errno makes the read fail with it.
         public var beforeRead: (@Sendable (String, RelativePath) -> Int32?)?
-        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil) {
-            self.afterWalk = afterWalk; self.beforeRead = beforeRead
+        /// Called on the catalogue writer thread before each batch is applied, with its size
+        /// (a slow catalogue, for the profile's tests).
+        public var beforeApply: (@Sendable (Int) -> Void)?
+        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil,
+                    beforeApply: (@Sendable (Int) -> Void)? = nil) {
+            self.afterWalk = afterWalk; self.beforeRead = beforeRead; self.beforeApply = beforeApply
         }
     }
 
     public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil,
-                host: HostIdentity? = nil) {
+                host: HostIdentity? = nil, profile: Bool = false) {
         self.host = host
+        self.profile = profile
         self.store = store
         self.testHooks = testHooks
         self.interruption = interruption
@@ -120,6 +127,8 @@ public final class ScanEngine: Sendable {
     /// is read, and a warning says when its content is not what was recorded.
     public func scan(_ silos: [SiloDefinition], options: ScanOptions, known: KnownContents? = nil,
                      progress: ProgressHandler? = nil) throws -> ScanResult {
+        // The profile covers the whole run, the catalogue's work before and after the walk included.
+        let profiler = profile ? ScanProfiler(workers: max(1, options.jobs)) : nil
         var definitions = try Self.validate(silos, options: options)
         let here = try host ?? HostIdentity.local()
         let lock = try store.lockForScan(silos: definitions.map(\.name), purpose: options.kind.rawValue)
@@ -135,7 +144,7 @@ public final class ScanEngine: Sendable {
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
                                       options: options, progress: progress, hooks: testHooks, interruption: interruption,
-                                      known: known)
+                                      known: known, profiler: profiler)
         // Interrupted: recorded at once, whatever the scan is busy with (the counts are
         // brought up to date when it has stopped).
         let token = interruption?.onRequest { [store, session] in
@@ -160,6 +169,7 @@ public final class ScanEngine: Sendable {
             result.findings = try store.settleFindings(runID: runID, scope: options.kind == .check ? .all : .alerts)
             result.openFindings = try store.openFindings(silos: registered.map(\.name))
             try store.finishRun(runID, status: result.status, counts: result.counts, errorMessage: nil)
+            result.profile = profiler?.finish()
             return result
         } catch {
             let counts = session.currentCounts()

@@ -40,12 +40,14 @@ final class ScanSession: Sendable {
     let sameSize: SameSizeStage
     let imageHashes: ImageHashStage
     let manifests: ManifestStage
+    /// `--profile`: where the run's time goes (nil: not profiling).
+    let profiler: ScanProfiler?
 
     init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
          progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil,
-         known: KnownContents? = nil) throws {
+         known: KnownContents? = nil, profiler: ScanProfiler? = nil) throws {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
-        self.hooks = hooks; self.everySilo = everySilo
+        self.hooks = hooks; self.everySilo = everySilo; self.profiler = profiler
         let control = ScanControl(interruption: interruption)
         self.control = control
         let knownTally = KnownTally(known)
@@ -62,6 +64,9 @@ final class ScanSession: Sendable {
             hashers = PerWorker(try (0..<threads).map { _ in try FileHasher() })
         } catch {
             throw ScanError.hasherUnavailable("\(error)")
+        }
+        if let profiler {
+            for worker in 0..<threads { hashers[worker].profile = profiler[worker] }
         }
         var roots: [WalkRoot] = []
         let extraExcludes = try options.excludes.map { try Glob($0) }
@@ -98,7 +103,8 @@ final class ScanSession: Sendable {
             }
         }
         self.diagnostics = diagnostics
-        let writes = WriteBuffer(store: store, runID: runID) { error in control.fail(error) }
+        let writes = WriteBuffer(store: store, runID: runID, profile: profiler?.writer,
+                                 beforeApply: hooks?.beforeApply) { error in control.fail(error) }
         self.writes = writes
         let counters = ScanCounters(workers: threads, diagnostics: diagnostics)
         self.counters = counters
@@ -120,7 +126,8 @@ final class ScanSession: Sendable {
         sameSize = SameSizeStage(roots: roots, options: options, streams: store, hashers: hashers, reader: reader,
                                  writes: writes, counters: counters, progress: progressState, control: control, report: report)
         imageHashes = ImageHashStage(roots: roots, options: options, silos: silos, streams: store, sink: store,
-                                     writes: writes, counters: counters, progress: progressState, control: control)
+                                     writes: writes, counters: counters, progress: progressState, control: control,
+                                     profile: profiler)
         manifests = ManifestStage(roots: roots, options: options, runID: runID, sink: store, diagnostics: diagnostics,
                                   control: control)
     }
@@ -169,7 +176,8 @@ final class ScanSession: Sendable {
             roots: roots, followSymlinks: options.followSymlinks, otherSiloRoots: otherSiloRoots(),
             siloRealRoots: everySilo.map { ($0.name, $0.root) }, catalogueFolder: catalogueDir,
             catalogueNames: catalogueNames, threads: max(1, options.jobs), visitor: diff,
-            diagnostics: diagnostics, counters: counters, stop: { [control] in control.interruption?.isRequested == true })
+            diagnostics: diagnostics, counters: counters, stop: { [control] in control.interruption?.isRequested == true },
+            profile: profiler)
         walker.run()
         progress.finishWalk()
         writes.flush()

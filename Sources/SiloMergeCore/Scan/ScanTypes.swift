@@ -156,4 +156,7 @@ public struct ScanResult: Sendable {
     /// Known files the walk found at all (taken, read, or catalogued by an earlier run).
     public var knownSeen = 0
     public var knownDiffering: [RelativePath] = []
+    /// Where the run's time went, by stage: only when the engine was asked to profile
+    /// (`ScanEngine(profile: true)`, `--profile`).
+    public var profile: ScanProfile?
 }

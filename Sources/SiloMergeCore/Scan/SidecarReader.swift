@@ -46,6 +46,16 @@ struct SidecarReader: Sendable {
             known.taken.add(1, ordering: .relaxed)
             return SidecarRecord(name: a.name, stat: stat, form: a.form, used: a.used, sha256: recorded.sha256, values: [], valuesRead: false)
         }
+        // --profile: a sidecar's read and parse are metadata work.
+        // (Opening it is counted as opening.)
+        let started = hasher.profile != nil ? MonotonicClock.now() : 0
+        let opening = hasher.profile?.nanoseconds(.open) ?? 0
+        defer {
+            if let profile = hasher.profile {
+                let elapsed = MonotonicClock.now() &- started, opened = profile.nanoseconds(.open) &- opening
+                profile.add(.metadata, nanoseconds: elapsed > opened ? elapsed - opened : 0)
+            }
+        }
         switch hasher.readSmall(rootFD: root.rootFD, path: path, limit: 16 << 20) {
         case .success(let (bytes, st, digest)):
             if let recorded {

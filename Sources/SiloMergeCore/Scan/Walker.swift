@@ -104,6 +104,8 @@ final class Walker: Sendable {
     /// The run's counters: the walk adds folders, files, bytes and what it skipped.
     let counters: ScanCounters
     let cancelled: Atomic<Bool>
+    /// `--profile`: where each worker adds its walk, stat and compare times (nil: not timed).
+    let profile: ScanProfiler?
 
     private let state = Mutex(State())
     private let semaphore = DispatchSemaphore(value: 0)
@@ -114,11 +116,11 @@ final class Walker: Sendable {
     init(roots: [WalkRoot], followSymlinks: Bool, otherSiloRoots: [FileID: String],
          siloRealRoots: [(name: String, path: FilePath)], catalogueFolder: FileID?, catalogueNames: Set<[UInt8]>,
          threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: ScanCounters,
-         stop: @escaping @Sendable () -> Bool = { false }) {
+         stop: @escaping @Sendable () -> Bool = { false }, profile: ScanProfiler? = nil) {
         self.roots = roots; self.followSymlinks = followSymlinks; self.otherSiloRoots = otherSiloRoots
         self.siloRealRoots = siloRealRoots; self.catalogueFolder = catalogueFolder; self.catalogueNames = catalogueNames
         self.threads = max(1, threads); self.visitor = visitor; self.diagnostics = diagnostics
-        self.counters = counters; self.cancelled = Atomic(false); self.stop = stop
+        self.counters = counters; self.cancelled = Atomic(false); self.stop = stop; self.profile = profile
     }
 
     func cancel() {
@@ -166,6 +168,18 @@ final class Walker: Sendable {
 
     /// Lists one folder; returns the sub-folders to walk and the files to read.
     private func process(_ job: Job, worker: Int) -> [Work] {
+        // --profile: the folder's time is its walk, less each entry's lstat (stat) and the
+        // comparison with the catalogue (compare; what the hasher does for it counts apart).
+        let slot = profile?[worker]
+        let started = slot != nil ? MonotonicClock.now() : 0
+        var statNs: UInt64 = 0, statCount = 0, visitNs: UInt64 = 0
+        defer {
+            if let slot {
+                let total = MonotonicClock.now() &- started
+                slot.add(.stat, nanoseconds: statNs, count: statCount)
+                slot.add(.walk, nanoseconds: total > statNs &+ visitNs ? total - statNs - visitNs : 0)
+            }
+        }
         let root = roots[job.root]
         var flags = O_RDONLY | O_DIRECTORY
         if !job.viaSymlink { flags |= O_NOFOLLOW }
@@ -240,7 +254,12 @@ final class Walker: Sendable {
                     let length = strlen(cName)
                     let bytes = UnsafeRawPointer(cName).assumingMemoryBound(to: UInt8.self)
                     if length <= 2 && bytes[0] == 0x2E && (length == 1 || bytes[1] == 0x2E) { return ([], .failure(Errno(0))) }
-                    return (Array(UnsafeBufferPointer(start: bytes, count: length)), Posix.lstat(at: dirFD, cName))
+                    let name = Array(UnsafeBufferPointer(start: bytes, count: length))
+                    guard slot != nil else { return (name, Posix.lstat(at: dirFD, cName)) }
+                    let before = MonotonicClock.now()
+                    let result = Posix.lstat(at: dirFD, cName)
+                    statNs &+= MonotonicClock.now() &- before; statCount += 1
+                    return (name, result)
                 }
             }
             if name.isEmpty { continue }   // "." or ".."
@@ -296,7 +315,14 @@ final class Walker: Sendable {
         }
         tally.add { $0.files += filesHere; $0.bytes += bytesHere }
         listing.files.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        let visitStart = slot != nil ? MonotonicClock.now() : 0
+        let hasherBefore = slot?.hasherNanoseconds ?? 0
         let reads = visitor.visit(listing, worker: worker)
+        if let slot {
+            visitNs = MonotonicClock.now() &- visitStart
+            let inner = slot.hasherNanoseconds &- hasherBefore
+            slot.add(.compare, nanoseconds: visitNs > inner ? visitNs - inner : 0)
+        }
         var work = children.map(Work.directory)
         // Files last, so they are popped first: this thread reads what it just listed.
         var batch: [ReadJob] = []

@@ -19,11 +19,17 @@ final class WriteBuffer: @unchecked Sendable {
     private let maxPending: Int
     private let onError: @Sendable (any Error) -> Void
     private let done = DispatchSemaphore(value: 0)
+    /// `--profile`: the writer's time, and the time others waited for it (nil: not timed).
+    private let profile: WriterProfile?
+    /// Test seam: called before each batch is applied (`ScanEngine.TestHooks.beforeApply`).
+    private let beforeApply: (@Sendable (Int) -> Void)?
 
     init(store: any ScanSink, runID: Int64, minimumBatch: Int = 512, maxPending: Int = 20_000,
+         profile: WriterProfile? = nil, beforeApply: (@Sendable (Int) -> Void)? = nil,
          onError: @escaping @Sendable (any Error) -> Void) {
         self.store = store; self.runID = runID; self.minimumBatch = minimumBatch; self.maxPending = maxPending
-        self.onError = onError
+        self.onError = onError; self.profile = profile
+        self.beforeApply = beforeApply
         let thread = Thread { [self] in writerLoop() }
         thread.name = "silomerge-catalogue-writer"
         thread.start()
@@ -31,7 +37,12 @@ final class WriteBuffer: @unchecked Sendable {
 
     func add(_ write: CatalogueWrite) {
         lock.lock()
-        while pending.count >= maxPending && !stopped { lock.wait(.notFull) }
+        if pending.count >= maxPending && !stopped {
+            // The writer is behind: this thread waits for it.
+            let started = profile != nil ? MonotonicClock.now() : 0
+            while pending.count >= maxPending && !stopped { lock.wait(.notFull) }
+            if let profile { profile.waited(since: started) }
+        }
         pending.append(write)
         if pending.count == minimumBatch { lock.signal(.notEmpty) }
         lock.unlock()
@@ -42,7 +53,9 @@ final class WriteBuffer: @unchecked Sendable {
         lock.lock()
         flushRequests += 1
         lock.signal(.notEmpty)
+        let started = profile != nil && (!pending.isEmpty || writing) ? MonotonicClock.now() : 0
         while !pending.isEmpty || writing { lock.wait(.notFull) }
+        if started != 0, let profile { profile.waited(since: started) }
         flushRequests -= 1
         lock.unlock()
     }
@@ -74,6 +87,7 @@ final class WriteBuffer: @unchecked Sendable {
             writing = true
             lock.broadcast(.notFull)
             lock.unlock()
+            let started = profile != nil ? MonotonicClock.now() : 0
             // Hash results for files already catalogued, in row order: neighbouring rows share pages.
             if batch.contains(where: { if case .hashed = $0 { true } else { false } }) {
                 var others: [CatalogueWrite] = []
@@ -84,7 +98,9 @@ final class WriteBuffer: @unchecked Sendable {
                 hashed.sort { $0.0 < $1.0 }
                 batch = others + hashed.map(\.1)
             }
+            beforeApply?(batch.count)
             do { try store.apply(batch, runID: runID) } catch { onError(error) }
+            if let profile { profile.wrote(batch.count, since: started) }
             lock.lock()
             writing = false
             lock.broadcast(.notFull)

@@ -64,6 +64,9 @@ struct Audit: ParsableCommand {
             if let (flag, _) = reading.first(where: { $0.1 }) {
                 throw ValidationError("\(flag) reads files, and --no-scan reads none: drop one of them")
             }
+            if flags.profile {
+                throw ValidationError("--profile times a scan, and --no-scan runs none: drop one of them")
+            }
             if let path = silos.first(where: { $0.contains("=") || $0.contains("/") }) {
                 throw ValidationError("--no-scan takes the names of catalogued silos, not folders ('\(path)'): see silomerge silos")
             }
@@ -90,6 +93,7 @@ struct Audit: ParsableCommand {
         try write(report, catalogue: "\(catalogue.location)")
         DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        ProfileTable.print(result.profile, runID: result.runID)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 

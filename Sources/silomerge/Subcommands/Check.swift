@@ -85,6 +85,10 @@ struct Check: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Print nothing unless something changed or is still open (or went wrong).")
     var quiet = false
 
+    @Flag(name: .customLong("profile"), help: ArgumentHelp(
+        "At the end, print on stderr where the time went, by stage, and what limited the check (JSON: a profile object). SILOMERGE_TRACE=1 in the environment does the same."))
+    var profile = false
+
     @Option(name: .customLong("limit"), help: ArgumentHelp("Text format: list at most this many findings (and as many open ones).", valueName: "n"))
     var limit = 50
 
@@ -129,6 +133,7 @@ struct Check: ParsableCommand {
         options.scan.verifyFraction = verifyFraction
         options.scan.readMetadata = metadata
         if let jobs { options.scan.jobs = jobs }
+        options.profile = ProfileTable.wanted(flag: profile)
         let line = ProgressLine(quiet: quiet || format == .json)
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
@@ -153,6 +158,7 @@ struct Check: ParsableCommand {
         out.flush()
         // Warnings (unreadable files) only; the findings were the report.
         DiagnosticPrinter.print(result.scan, catalog: catalogue.location.display, quiet: true)
+        ProfileTable.print(result.scan.profile, runID: result.scan.runID)
         switch result.outcome {
         case .corrupted: throw ExitCode(ExitStatus.corruption)
         case .changed: throw ExitCode(ExitStatus.changes)
@@ -314,6 +320,8 @@ struct CheckReport: Encodable {
         for k in OpenFinding.Kind.allCases { try open.encode(result.open.filter { $0.kind == k }.count, forKey: AnyKey(k.rawValue)) }
         try c.encode(result.findings.map(Item.init), forKey: AnyKey("findings"))
         try c.encode(result.open.map { Open(open: $0, now: now) }, forKey: AnyKey("open_findings"))
+        // Only when asked (`check --profile`): where the check's time went.
+        if let profile = result.scan.profile { try c.encode(profile, forKey: AnyKey("profile")) }
     }
 }
 

@@ -73,6 +73,7 @@ struct Scan: ParsableCommand {
         }
         DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        ProfileTable.print(result.profile, runID: result.runID)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }
@@ -81,7 +82,8 @@ struct Scan: ParsableCommand {
 enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
-        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity())
+        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity(),
+                                profile: flags.profiling)
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }

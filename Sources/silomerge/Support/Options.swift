@@ -100,6 +100,13 @@ struct ScanFlags: ParsableArguments {
     @Flag(name: .customLong("verbose"), help: "Print each phase of the scan with its elapsed time on stderr.")
     var verbose = false
 
+    @Flag(name: .customLong("profile"), help: ArgumentHelp(
+        "At the end, print on stderr where the time went, by stage (walk, stat, open, read, hash, metadata, catalogue), and what limited the run. SILOMERGE_TRACE=1 in the environment does the same."))
+    var profile = false
+
+    /// `--profile`, or `SILOMERGE_TRACE` set.
+    var profiling: Bool { ProfileTable.wanted(flag: profile) }
+
     func validate() throws {
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
     }
