@@ -290,3 +290,83 @@ public struct FolderFold {
                                 unhashedFiles: nodes.reduce(0) { $0 + $1.ownUnhashed }, unhashedExamples: Array(examples))
     }
 }
+
+// MARK: - Output
+
+extension DuplicateFolderGroup {
+    /// `{"hash","files","bytes","copies","reclaimable_bytes","folders":[{"silo","path"(,"path_b64")}]}`;
+    /// the silo root's path is "".
+    struct JSON: Encodable {
+        let g: DuplicateFolderGroup
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(g.hash.hex, "hash"); try c.put(g.files, "files"); try c.put(g.bytes, "bytes")
+            try c.put(g.folders.count, "copies"); try c.put(g.reclaimableBytes, "reclaimable_bytes")
+            try c.put(g.folders.map(Folder.init), "folders")
+        }
+    }
+
+    struct Folder: Encodable {
+        let f: FolderRef
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(f.silo, "silo"); try c.encodePath(f.path)
+        }
+    }
+}
+
+extension DuplicateFolders {
+    /// `{"groups","nested_groups","folders","not_comparable_folders","files_without_hash",
+    /// "file_groups_inside","unhashed_examples":[{"silo","path","files_without_hash"}]}`.
+    /// `fileGroupsInside` is nil when not known (a listing stopped by --limit).
+    struct SummaryJSON: Encodable {
+        let d: DuplicateFolders
+        let fileGroupsInside: Int?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(d.groups.count, "groups"); try c.put(d.nestedGroups, "nested_groups"); try c.put(d.folders, "folders")
+            try c.put(d.notComparableFolders, "not_comparable_folders"); try c.put(d.unhashedFiles, "files_without_hash")
+            try c.encodeOrNull(fileGroupsInside, "file_groups_inside")
+            try c.put(d.unhashedExamples.map(Example.init), "unhashed_examples")
+        }
+    }
+
+    struct Example: Encodable {
+        let u: UnhashedFolder
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(u.folder.silo, "silo"); try c.encodePath(u.folder.path); try c.put(u.unhashedFiles, "files_without_hash")
+        }
+    }
+
+    /// The groups as `duplicates --folders` and `audit` print them: at most `limit` groups, each
+    /// with at most `foldersShown` folders; then what could not be compared.
+    public func writeText(to sink: ReportSink, limit: Int? = nil, foldersShown: Int = .max, indent: String = "    ") {
+        let shown = groups.prefix(limit ?? groups.count)
+        for (i, g) in shown.enumerated() {
+            sink.write("\(Format.pad("#\(i + 1)", 4)) \(Format.bytes(g.reclaimableBytes)) reclaimable · \(g.folders.count) copies of "
+                       + "\(Format.plural(g.files, "file")), \(Format.bytes(g.bytes)) · hash \(g.hash.hex.prefix(16))…\n")
+            let width = min(20, g.folders.map(\.silo.count).max() ?? 0)
+            for f in g.folders.prefix(foldersShown) { sink.write("\(indent)\(Format.pad(f.silo, width))  \(f.display)/\n") }
+            if g.folders.count > foldersShown { sink.write("\(indent)… and \(g.folders.count - foldersShown) more\n") }
+        }
+        if groups.count > shown.count { sink.write("… \(Format.count(groups.count - shown.count)) more folder groups.\n") }
+        if groups.isEmpty { sink.write("No duplicate folders among \(Format.plural(folders, "folder")).\n") }
+        if nestedGroups > 0 {
+            sink.write("Inside the folders above: \(Format.plural(nestedGroups, "more folder group")) (not listed).\n")
+        }
+        if notComparableFolders > 0 {
+            // With --hash dupes a file is left unhashed when no other file shares its size (or its
+            // first and last bytes): its folder has no copy, unless the file is a hard link or
+            // could not be read. Said, not assumed.
+            sink.write("Folders not compared: \(Format.count(notComparableFolders)), above \(Format.plural(unhashedFiles, "file"))"
+                       + " that have no SHA-256\n(no other file shares their size, or they are hard links or unreadable:\n"
+                       + "silomerge scan --hash full hashes them). Most in:\n")
+            let examples = unhashedExamples.prefix(5)
+            let width = min(20, examples.map(\.folder.silo.count).max() ?? 0)
+            for u in examples {
+                sink.write("\(indent)\(Format.pad(u.folder.silo, width))  \(u.folder.display)/  (\(Format.plural(u.unhashedFiles, "file")))\n")
+            }
+        }
+    }
+}
