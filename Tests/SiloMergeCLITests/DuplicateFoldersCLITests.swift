@@ -271,3 +271,55 @@ struct DuplicateFoldersCLITests {
         #expect(object["folders"] is [String: Any])
     }
 }
+
+@Suite("duplicates --folders: partial copies (subsets and overlaps), end to end")
+struct PartialCopiesCLITests {
+    @Test("a half-finished copy is a subset, an edited copy an overlap, with their numbers; a few shared files are neither")
+    func partialCopies() throws {
+        let ws = try Workspace()
+        let root = ws.url.path
+        let top = (0..<10).map { content(10_000, seed: 100 + UInt64($0)) }
+        let sel = (0..<3).map { content(1_000, seed: 200 + UInt64($0)) }
+        for (i, data) in top.enumerated() { RawTree.write(root, Array("a/shoot/IMG_\(i).jpg".utf8), data) }
+        for (i, data) in sel.enumerated() { RawTree.write(root, Array("a/shoot/sel/pick-\(i).jpg".utf8), data) }
+        // Interrupted after six files, names changed: a subset holding 58% of the bytes.
+        for (i, data) in top.prefix(6).enumerated() { RawTree.write(root, Array("b/shoot (half)/copy-\(i).jpg".utf8), data) }
+        // Everything, with the last photo retouched: 93,000 of 103,000 bytes in common.
+        for (i, data) in top.enumerated() {
+            var bytes = data
+            if i == 9 { bytes[5_000] ^= 0x01 }
+            RawTree.write(root, Array("b/shoot (edited)/IMG_\(i).jpg".utf8), bytes)
+        }
+        for (i, data) in sel.enumerated() { RawTree.write(root, Array("b/shoot (edited)/sel/pick-\(i).jpg".utf8), data) }
+        // Two photos only (20% of the shoot): duplicate files, not a partial copy.
+        for (i, data) in top.suffix(2).enumerated() { RawTree.write(root, Array("b/few/\(i).jpg".utf8), data) }
+        #expect(try ws.run("scan", "-q", "--hash", "full", "a=a", "b=b").status == 0)
+
+        let r = try ws.run("duplicates", "--folders", "--format", "json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try json(r.stdout) as! [String: Any]
+        func side(_ s: Any?) -> String {
+            let d = s as! [String: Any]
+            return "\(d["silo"]!):\(d["path"]!) \(d["files"]!) \(d["bytes"]!)"
+        }
+        let relations = (object["folder_relations"] as! [[String: Any]]).map {
+            "\($0["kind"]!) \(side($0["a"])) ⊇ \(side($0["b"])) shared \($0["shared_files"]!) \($0["shared_bytes"]!) \($0["shared_percent"]!)%"
+        }
+        // Silo b holds a copy of every file of silo a (IMG_9 unretouched in few/): true, and
+        // reported besides the folders (another kind, the other way round).
+        #expect(relations == [
+            "subset b: 21 183000 ⊇ a: 13 103000 shared 13 103000 56.3%",
+            "overlap a:shoot 13 103000 ⊇ b:shoot (edited) 13 103000 shared 12 93000 90.3%",
+            "subset a:shoot 13 103000 ⊇ b:shoot (half) 6 60000 shared 6 60000 58.3%",
+            "subset b:shoot (edited) 13 103000 ⊇ b:shoot (half) 6 60000 shared 6 60000 58.3%",
+        ])
+        // sel/ is an exact copy inside the edited one: a folder group, not a relation.
+        #expect(reportedGroups(object) == [["a:shoot/sel", "b:shoot (edited)/sel"]])
+
+        let table = try ws.run("duplicates", "--folders").out
+        #expect(table.contains("PARTIAL COPIES"))
+        #expect(table.contains("subset · 6 of 13 files · 58% of the bytes"))
+        #expect(table.contains("overlap · 12 files in common · 90% of the larger's bytes"))
+        #expect(!table.contains("few/  ("))
+    }
+}

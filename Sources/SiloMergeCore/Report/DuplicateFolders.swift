@@ -66,6 +66,9 @@ public struct DuplicateFolders: Sendable {
     /// The folders holding the most files without a hash (at most `exampleLimit`).
     public var unhashedExamples: [UnhashedFolder]
     public static let exampleLimit = 10
+    /// Partial copies (subsets, and pairs sharing most of their bytes), when asked for.
+    public var relations: [FolderRelation] = []
+    public var relationsComputed = false
 
     /// The folder of a reported group at each (silo, path), with its group's index.
     private var reported: [String: [RelativePath: Int]]
@@ -83,7 +86,9 @@ public struct DuplicateFolders: Sendable {
 
     /// The duplicate folders of these silos (every silo when empty), from one stream of the
     /// catalogue (`forEachFolderContents`).
-    public static func find(in store: any CatalogueStore, silos names: [String]) throws -> DuplicateFolders {
+    /// With `relations`, also the partial copies (`FolderRelations`), from one more pass over
+    /// the duplicate groups.
+    public static func find(in store: any CatalogueStore, silos names: [String], relations: Bool = false) throws -> DuplicateFolders {
         let all = try store.silos()
         let chosen = try names.isEmpty ? all : names.map { name in
             guard let silo = all.first(where: { $0.name == name }) else { throw CatalogueError.unknownSilo(name) }
@@ -91,7 +96,12 @@ public struct DuplicateFolders: Sendable {
         }
         var fold = try FolderFold(silos: chosen)
         try store.forEachFolderContents(siloIDs: chosen.map(\.id)) { try fold.add($0) }
-        return try fold.finish()
+        var result = try fold.finish()
+        if relations {
+            result.relations = try FolderRelations.find(in: store, silos: chosen, fold: fold)
+            result.relationsComputed = true
+        }
+        return result
     }
 
     /// True when a duplicate group of files is what a reported folder group already says:
@@ -130,8 +140,8 @@ public struct FolderStreamError: Error, CustomStringConvertible, Sendable {
 /// Folds `forEachFolderContents` into folder identities and groups (see `DuplicateFolders`).
 /// One record per folder; each folder's files are digested as they come.
 public struct FolderFold {
-    private struct Key: Hashable { var silo: Int64; var path: RelativePath }
-    private struct Node {
+    struct Key: Hashable { var silo: Int64; var path: RelativePath }
+    struct Node {
         var silo: Int64
         var path: RelativePath
         var depth: Int
@@ -143,9 +153,15 @@ public struct FolderFold {
         var ownUnhashed = 0
     }
 
-    private let silos: [Int64: Silo]
-    private var nodes: [Node] = []
-    private var index: [Key: Int] = [:]
+    let silos: [Int64: Silo]
+    private(set) var nodes: [Node] = []
+    private(set) var index: [Key: Int] = [:]
+    /// After `finish`: each folder's parent (-1 at a silo root), identity (nil: not
+    /// comparable), files and bytes below it. `FolderRelations` reads them.
+    var parentOf: [Int] = []
+    var hashOf: [SHA256Digest?] = []
+    var filesOf: [Int] = []
+    var bytesOf: [Int64] = []
     private let hasher: SHA256Hasher
     private let emptyOwn: SHA256Digest
     private static let ownTag = Array("silomerge-folder-files/1\0".utf8)
@@ -285,6 +301,7 @@ public struct FolderFold {
                 return UnhashedFolder(folder: FolderRef(silo: s.name, siloPriority: s.priority, path: nodes[i].path),
                                       unhashedFiles: nodes[i].ownUnhashed)
             }
+        parentOf = parent; hashOf = hash; filesOf = files; bytesOf = bytes
         return DuplicateFolders(groups: groups, nestedGroups: nested, folders: nodes.count,
                                 notComparableFolders: hash.indices.filter { hash[$0] == nil }.count,
                                 unhashedFiles: nodes.reduce(0) { $0 + $1.ownUnhashed }, unhashedExamples: Array(examples))

@@ -68,7 +68,16 @@ public struct DuplicateReport {
                 sink.write(i == 0 ? "\n" : ",\n")
                 sink.write(bytes: [UInt8](try encoder.encode(DuplicateFolderGroup.JSON(g: g))))
             }
-            sink.write("\n],\"groups\":[")
+            sink.write("\n],")
+            if folders.relationsComputed {
+                sink.write("\"folder_relations\":[")
+                for (i, r) in folders.relations.prefix(limit ?? folders.relations.count).enumerated() {
+                    sink.write(i == 0 ? "\n" : ",\n")
+                    sink.write(bytes: [UInt8](try encoder.encode(FolderRelation.JSON(r: r))))
+                }
+                sink.write("\n],")
+            }
+            sink.write("\"groups\":[")
         } else {
             sink.write("{\"groups\":[")
         }
@@ -127,6 +136,15 @@ public struct DuplicateReport {
         if let folders {
             sink.write("DUPLICATE FOLDERS: the same files at the same places below, whatever their names\n\n")
             folders.writeText(to: sink, limit: limit)
+            if folders.relationsComputed, !folders.relations.isEmpty {
+                sink.write("\nPARTIAL COPIES: every file of the second folder has a copy in the first (subset),\n"
+                           + "or the two share 90% of the larger's bytes (overlap)\n\n")
+                let shown = folders.relations.prefix(limit ?? folders.relations.count)
+                for (i, r) in shown.enumerated() { r.writeText(index: i + 1, to: sink, indent: "    ") }
+                if folders.relations.count > shown.count {
+                    sink.write("… \(Format.count(folders.relations.count - shown.count)) more partial copies.\n")
+                }
+            }
             sink.write("\nDUPLICATE FILES\n\n")
         }
         var shown = 0

@@ -29,9 +29,13 @@ struct Duplicates: ParsableCommand {
             in the folders of one folder group, one copy in each, is left to the folder
             group (--expand lists it too). A folder holding a file without a SHA-256
             (--hash dupes leaves files of unique size unhashed) cannot be compared, nor
-            can the folders above it: they are counted, never guessed equal. JSON adds
-            "folder_groups":[{"hash","files","bytes","copies","reclaimable_bytes",
-            "folders":[{"silo","path"}]}] and "folders":{...} to the summary.
+            can the folders above it: they are counted, never guessed equal. Then
+            partial copies: a folder whose files all have a copy in a larger one (a
+            subset, holding at least half of its bytes), or two folders sharing 90% of
+            the larger's bytes (an overlap). JSON adds "folder_groups":[{"hash","files",
+            "bytes","copies","reclaimable_bytes","folders":[{"silo","path"}]}],
+            "folder_relations":[{"kind","a","b","shared_files","shared_bytes",
+            "shared_percent"}] and "folders":{...} after the summary.
 
             Examples:
               silomerge duplicates
@@ -78,7 +82,7 @@ struct Duplicates: ParsableCommand {
         let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let query = DuplicateQuery(silos: silos, includeEmpty: includeEmpty, minimumSize: minSize.flatMap(ByteSize.parse) ?? 0)
         let out = FDSink(fd: STDOUT_FILENO)
-        let found = folders ? try DuplicateFolders.find(in: catalogue, silos: silos) : nil
+        let found = folders ? try DuplicateFolders.find(in: catalogue, silos: silos, relations: true) : nil
         try DuplicateReport(store: catalogue, query: query, limit: limit, folders: found, expand: expand).write(format, to: out)
         out.flush()
     }
