@@ -323,3 +323,31 @@ struct PartialCopiesCLITests {
         #expect(!table.contains("few/  ("))
     }
 }
+
+@Suite("report --html: the duplicate folders section")
+struct DuplicateFoldersHTMLTests {
+    @Test("the page lists folder groups with copies, files and bytes; hostile and non-UTF-8 folder names are escaped")
+    func htmlSection() throws {
+        let ws = try Workspace()
+        let root = ws.url.path
+        let hostile = "<script>alert(1)</script>"
+        for (i, size) in [4_000, 5_000, 6_000].enumerated() {
+            RawTree.write(root, Array("a/\(hostile)/f\(i).bin".utf8), content(size, seed: 300 + UInt64(i)))
+            RawTree.write(root, Array("b/caf".utf8) + [0xE9] + Array("/copy-\(i).bin".utf8), content(size, seed: 300 + UInt64(i)))
+        }
+        RawTree.write(root, Array("a/other.bin".utf8), content(700, seed: 310))
+        RawTree.write(root, Array("b/other.bin".utf8), content(900, seed: 311))
+        #expect(try ws.run("scan", "-q", "a=a", "b=b").status == 0)
+        let r = try ws.run("report", "--html", "page.html")
+        #expect(r.status == 0, "\(r.stderr)")
+        let page = try String(contentsOf: ws.url.appendingPathComponent("page.html"), encoding: .utf8)
+        let start = try #require(page.range(of: "id=\"folders\""))
+        let section = String(page[start.lowerBound...].prefix(6_000))
+        #expect(section.contains("Duplicate folders"))
+        #expect(section.contains("&lt;script&gt;alert(1)&lt;/script&gt;/"))
+        #expect(section.contains("caf\\xE9/"))
+        #expect(section.contains("14.6 KiB"))          // 15,000 bytes a copy, and reclaimable
+        #expect(!page.contains(hostile))
+        #expect(page.contains("href=\"#folders\""))
+    }
+}
