@@ -118,6 +118,27 @@ public protocol ContentStreams: AnyObject, Sendable {
     /// Files of these silos whose whole image hash is not known and that may show the same
     /// picture as another file: the same image-data prefix as a file with other bytes.
     func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate]
+    /// Calls `body` once per folder of these silos (every silo when empty) that holds
+    /// catalogued files, with the size and SHA-256 (nil: not hashed) of each file directly in
+    /// it: all of a folder's files in one call, silo by silo, folders in any order. Streamed:
+    /// memory holds one folder's files at a time. `DuplicateFolders` folds it into folder
+    /// identities.
+    func forEachFolderContents(siloIDs: [Int64], _ body: (FolderContents) throws -> Void) throws
+}
+
+/// The files catalogued directly in one folder, as `forEachFolderContents` gives them.
+public struct FolderContents: Sendable {
+    public struct File: Sendable, Hashable {
+        /// nil when the file has no full hash (`--hash dupes` leaves unique sizes alone).
+        public var sha256: SHA256Digest?
+        public var size: Int64
+        public init(sha256: SHA256Digest?, size: Int64) { self.sha256 = sha256; self.size = size }
+    }
+    public var siloID: Int64
+    /// The folder, relative to the silo root (`.root` for the root itself).
+    public var dir: RelativePath
+    public var files: [File]
+    public init(siloID: Int64, dir: RelativePath, files: [File]) { self.siloID = siloID; self.dir = dir; self.files = files }
 }
 
 /// The unified catalogue (reconciled records) and what a plan accounts for besides it.

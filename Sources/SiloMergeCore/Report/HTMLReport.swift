@@ -27,6 +27,10 @@ public struct HTMLReportData: Sendable {
     public var largestGroups: [GroupRow]
     /// How many duplicate groups there are in all (for the "N more" line); at least `largestGroups.count`.
     public var totalGroups: Int
+    /// Duplicate folders (`DuplicateFolders`), largest bytes first.
+    public var folderGroups: [FolderGroupRow] = []
+    /// How many folder groups there are in all.
+    public var totalFolderGroups = 0
     /// Groups of files with the same image data (pixels) but different metadata.
     public var sameImageGroups: [SameImageRow]
     /// How many such groups there are in all.
@@ -186,6 +190,27 @@ public struct HTMLReportData: Sendable {
                 self.path = path
                 self.hardLinked = hardLinked
             }
+        }
+    }
+
+    /// Folders holding the same files at the same places below them.
+    public struct FolderGroupRow: Sendable, Equatable {
+        public var files: Int
+        /// Bytes below one of the folders.
+        public var bytes: Int64
+        public var reclaimableBytes: Int64
+        /// The folder identity, hex.
+        public var hash: String
+        /// (silo, path) of each folder, the silo root shown as ".".
+        public var folders: [(silo: String, path: String)]
+
+        public init(files: Int, bytes: Int64, reclaimableBytes: Int64, hash: String, folders: [(silo: String, path: String)]) {
+            self.files = files; self.bytes = bytes; self.reclaimableBytes = reclaimableBytes; self.hash = hash; self.folders = folders
+        }
+
+        public static func == (a: FolderGroupRow, b: FolderGroupRow) -> Bool {
+            a.files == b.files && a.bytes == b.bytes && a.reclaimableBytes == b.reclaimableBytes && a.hash == b.hash
+                && a.folders.map(\.silo) == b.folders.map(\.silo) && a.folders.map(\.path) == b.folders.map(\.path)
         }
     }
 

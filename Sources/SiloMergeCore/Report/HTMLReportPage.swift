@@ -40,6 +40,7 @@ struct HTMLPage {
                     silos(),
                     overlap(),
                     formats(),
+                    folderGroups(),
                     groups(),
                     sameImage(),
                     conflicts(),
@@ -69,7 +70,7 @@ struct HTMLPage {
     func nav() -> Body {
         var links: [(String, String)] = [
             ("summary", "Summary"), ("management", "Management"), ("silos", "Silos"), ("overlap", "Overlap"), ("formats", "Formats"),
-            ("groups", "Duplicate groups"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
+            ("folders", "Duplicate folders"), ("groups", "Duplicate groups"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
         ]
         if data.management == nil { links.removeAll { $0.0 == "management" } }
         return .nav(cls("toc"), attr("aria-label", "Sections"),
@@ -245,6 +246,30 @@ struct HTMLPage {
             table(id: "t-groups", caption: "Largest duplicate groups", columns: columns, rows: rows,
                   total: total, noun: "groups", empty: "No duplicate content: every file is unique.",
                   hints: ["silomerge export", "silomerge duplicates --format json"], stack: true)
+        )
+    }
+
+    // MARK: Duplicate folders
+
+    func folderGroups() -> Body {
+        let shown = Array(data.folderGroups.prefix(rowLimit))
+        let total = max(data.totalFolderGroups, data.folderGroups.count)
+        let columns = [Column("#", numeric: true), Column("Reclaimable", numeric: true), Column("Size of a copy", numeric: true),
+                       Column("Files", numeric: true), Column("Folders (silo, path)", sortable: false), Column("Folder hash")]
+        let rows: [[Cell]] = shown.enumerated().map { i, g in
+            [Cell.number(Int64(i + 1), "\(i + 1)"),
+             Cell.bytes(g.reclaimableBytes), Cell.bytes(g.bytes),
+             Cell.number(Int64(g.files), Format.count(g.files)),
+             Cell(.ul(cls("copies"), .forEach(g.folders) { f in
+                 .li(siloTag(f.silo), text(" "), .code(cls("path"), text(f.path + "/")))
+             }), cls: "files"),
+             hashCell(g.hash)]
+        }
+        return section("folders", "Duplicate folders",
+            .p(cls("lede"), text("Folders holding the same files at the same places below them, whatever the names of files and folders: whole copies. Largest first; a group lying inside another group's folders is shown as the outer folders.")),
+            table(id: "t-folders", caption: "Duplicate folders", columns: columns, rows: rows,
+                  total: total, noun: "groups", empty: "No folder is a copy of another.",
+                  hints: ["silomerge duplicates --folders"], stack: true)
         )
     }
 

@@ -200,6 +200,8 @@ extension AuditReport {
             try c.put(DuplicateSummary.JSON(s: r.summary, sameImageGroups: r.sameImageGroups.count), "summary")
             try c.put(r.largestGroups.map(DuplicateGroup.JSON.init), "largest_groups")
             try c.put(r.sameImageGroups.map(SameImageGroup.JSON.init), "same_image_groups")
+            try c.put(r.duplicateFolders.groups.prefix(r.topFolders).map(DuplicateFolderGroup.JSON.init), "folder_groups")
+            try c.put(DuplicateFolders.SummaryJSON(d: r.duplicateFolders, fileGroupsInside: nil), "folders")
             // Only when asked (`audit --profile`): where the scan's time went.
             if let profile = r.scan?.profile { try c.put(profile, "profile") }
         }

@@ -9,8 +9,11 @@ struct Audit: ParsableCommand {
             Scans with --hash dupes (files whose size is unique are never read), records
             the result in the catalogue, and prints per silo: files and bytes, bytes
             duplicated inside it and shared with other silos; the silo × silo overlap;
-            what keeping one copy of everything would reclaim; and the largest duplicate
-            groups.
+            what keeping one copy of everything would reclaim; the duplicate folders
+            (folders holding the same files at the same places below them, whatever the
+            names: the largest by bytes, with their file counts); and the largest
+            duplicate groups. A group of files lying in the folders of one folder group,
+            one copy in each, is left to the folder group unless --expand is given.
 
             Hard links are one physical copy: shown, never counted as reclaimable. -q
             hides the progress line and notes (as jdupes' -q), not the report.
@@ -42,6 +45,9 @@ struct Audit: ParsableCommand {
 
     @Flag(name: .customLong("metadata"), help: "Also read metadata (embedded, sidecars, manifests): finds the same image saved with different metadata.")
     var metadata = false
+
+    @Flag(name: .customLong("expand"), help: "List the file groups inside duplicate folders among the largest groups too.")
+    var expand = false
 
     @Flag(name: .customLong("no-scan"), help: "Report from the catalogue without scanning: silos are named as in the catalogue (default: all of them).")
     var noScan = false
@@ -87,7 +93,7 @@ struct Audit: ParsableCommand {
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)
-        let report = try AuditReport(store: catalogue, query: query, top: top, scan: result)
+        let report = try AuditReport(store: catalogue, query: query, top: top, scan: result, expand: expand)
         // Kept for the report's trends; failing to keep it is not worth failing the audit for.
         try? RunTrends.record(reclaimable: report.summary.reclaimableBytes, runID: result.runID, in: catalogue)
         try write(report, catalogue: "\(catalogue.location)")
@@ -101,7 +107,7 @@ struct Audit: ParsableCommand {
     private func reportCatalogue(config: SiloMergeConfiguration?) throws {
         let catalogue = try catalogOptions.open(config: config, access: .readOnly)
         let names = silos.isEmpty ? (config?.silos.map(\.name) ?? []) : silos
-        let report = try AuditReport(store: catalogue, query: DuplicateQuery(silos: names, includeEmpty: includeEmpty), top: top)
+        let report = try AuditReport(store: catalogue, query: DuplicateQuery(silos: names, includeEmpty: includeEmpty), top: top, expand: expand)
         try write(report, catalogue: "\(catalogue.location)", asLastScanned: true)
     }
 
