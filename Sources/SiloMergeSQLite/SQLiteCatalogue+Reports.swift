@@ -22,8 +22,12 @@ extension SQLiteCatalogue {
                         _ body: (SHA256Digest, Int64, [ContentCopy]) throws -> Void) throws {
         let hosts = HostOrdinals(try Self.fetchSilos(db))
         let minimum = max(query.minimumSize, query.includeEmpty ? 0 : 1)
+        // The covering content index, unless a first scan's bulk load has it dropped for now
+        // (`deferIndexes`): a reader then sorts what is loaded so far instead of failing with
+        // "no such index".
+        let indexed = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'file_content')") ?? false
         let s = RawStatement(try db.makeStatement(sql: """
-            SELECT sha256, size, silo_id, dev, ino FROM file INDEXED BY file_content
+            SELECT sha256, size, silo_id, dev, ino FROM file \(indexed ? "INDEXED BY file_content" : "")
             WHERE sha256 IS NOT NULL AND silo_id IN (\(ids)) AND size >= \(minimum)
             ORDER BY sha256, size
             """), db)
