@@ -31,13 +31,21 @@ final class SameSizeStage: Sendable {
         self.report = report
     }
 
+    /// Files of same-size groups queued or being compared at once. Every group in flight is held
+    /// in memory (its files' paths and details), so this bounds the stage's memory whatever the
+    /// catalogue's size; a group larger than this is still taken while fewer groups than
+    /// workers are in flight, so a tree where every file has one of a few sizes keeps every
+    /// worker busy with at most one such group each.
+    static let filesInFlight = 32_768
+
     /// `--hash dupes`: groups of same-size files are read side by side, a group per worker.
     /// First the quick hash of each file's ends sorts a group into smaller ones; then files
     /// still alike are compared whole, and each duplicated content is hashed once (see
     /// `FileHasher.classify`). A file whose size or ends no other file shares is never hashed.
     func run() throws {
         let rootIndex = Dictionary(uniqueKeysWithValues: roots.map { ($0.silo.id, $0.index) })
-        let groups = BoundedQueue<[CandidateFile]>(capacity: 64)
+        let workers = max(1, options.jobs)
+        let groups = WeightedQueue<[CandidateFile]>(weightLimit: Self.filesInFlight, minimumInFlight: workers)
         let streamError = Locked<(any Error)?>(nil)
         let producer = Thread { [self] in
             defer { groups.close() }
@@ -49,7 +57,7 @@ final class SameSizeStage: Sendable {
                         return !control.failed
                     }
                     progress.queued(files: group.count, bytes: group.reduce(0) { $0 + $1.stat.size })
-                    return groups.push(group) && !control.failed
+                    return groups.push(group, weight: group.count) && !control.failed
                 }
             } catch {
                 streamError.withLock { $0 = error }
@@ -57,10 +65,11 @@ final class SameSizeStage: Sendable {
         }
         producer.name = "silomerge-size-groups"
         producer.start()
-        DispatchQueue.concurrentPerform(iterations: max(1, options.jobs)) { worker in
-            while let group = groups.pop() {
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            while var item = groups.pop() {
+                defer { groups.finished(weight: item.weight) }
                 if control.failed { continue }
-                compare(group, rootIndex: rootIndex, hasher: hashers[worker], tally: counters[worker])
+                compare(&item.element, rootIndex: rootIndex, hasher: hashers[worker], tally: counters[worker])
             }
         }
         if let error = streamError.value { throw error }
@@ -68,11 +77,19 @@ final class SameSizeStage: Sendable {
         try control.checkFatal()
     }
 
-    private func compare(_ group: [CandidateFile], rootIndex: [Int64: Int], hasher: FileHasher, tally: ScanCounters.Slot) {
+    /// Compares one same-size group. The group's array is emptied as soon as its files are
+    /// listed for reading; after that a file costs its `GroupMember` and a few indices (no
+    /// dictionary or array per file), so a group of a hundred thousand files stays small.
+    private func compare(_ group: inout [CandidateFile], rootIndex: [Int64: Int], hasher: FileHasher,
+                         tally: ScanCounters.Slot) {
         // Files of silos not scanned now cannot be read (their roots are not open): files that
         // might equal one of them are hashed, to be compared by hash.
         var readable: [GroupMember] = []
-        var rootOf: [Int64: Int] = [:]
+        readable.reserveCapacity(group.count)
+        var rootOf: [Int32] = []
+        rootOf.reserveCapacity(group.count)
+        // The stored hash of each file, kept apart only with --rehash (otherwise it is `known`).
+        var stored: [SHA256Digest?] = []
         var outside = false
         for file in group {
             guard let i = rootIndex[file.siloID] else {
@@ -81,69 +98,90 @@ final class SameSizeStage: Sendable {
                 outside = true
                 continue
             }
-            rootOf[file.fileID] = i
+            rootOf.append(Int32(i))
+            if options.rehash { stored.append(file.sha256) }
             readable.append(GroupMember(fileID: file.fileID, rootFD: roots[i].rootFD, silo: roots[i].silo.name,
                                         path: file.path, stat: file.stat, known: options.rehash ? nil : file.sha256,
                                         follow: options.followSymlinks))
         }
-        let previous = Dictionary(uniqueKeysWithValues: group.map { ($0.fileID, $0.sha256) })
+        group = []
         let onBytes: (Int) -> Void = { n in tally.add { $0.bytesHashed += Int64(n) } }
-        func record(_ member: GroupMember, _ outcome: GroupOutcome) {
+        func record(_ k: Int, _ outcome: GroupOutcome) {
+            let member = readable[k]
+            let root = roots[Int(rootOf[k])]
             switch outcome {
             case .unique:
                 break
             case .digest(let digest):
                 if member.known == digest { tally.add { $0.hashesReused += 1 }; return }
-                let before = previous[member.fileID] ?? nil
+                let before = options.rehash ? stored[k] : member.known
                 if let before, before != digest {
-                    report(.error, .contentChanged, roots[rootOf[member.fileID]!], member.path,
+                    report(.error, .contentChanged, root, member.path,
                            "content changed although size and mtime did not (was \(before.hex.prefix(12))…, now \(digest.hex.prefix(12))…): possible corruption")
                 }
                 writes.add(.hashed(id: member.fileID, sha256: digest, previous: before))
             case .failed(let failure):
-                let job = ReadJob(root: rootOf[member.fileID]!, path: member.path, expected: member.stat, kind: .full,
-                                  completion: .update(id: member.fileID, previous: previous[member.fileID] ?? nil))
-                reader.describe(failure, job: job, root: roots[job.root], tally: tally)
+                let job = ReadJob(root: root.index, path: member.path, expected: member.stat, kind: .full,
+                                  completion: .update(id: member.fileID, previous: options.rehash ? stored[k] : member.known))
+                reader.describe(failure, job: job, root: root, tally: tally)
             }
         }
+        var live = Array(readable.indices)
         if let hook = reader.beforeRead {
-            readable = readable.filter { m in
-                guard let code = hook(m.silo, m.path) else { return true }
-                record(m, .failed(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open")))
+            live = live.filter { k in
+                guard let code = hook(readable[k].silo, readable[k].path) else { return true }
+                record(k, .failed(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open")))
                 return false
             }
         }
-        // Physical copies: hard links to one inode are read once.
-        var byInode: [FileID: [GroupMember]] = [:]
-        for m in readable { byInode[m.stat.fileID, default: []].append(m) }
-        let representatives = byInode.values.map { $0[0] }
-        var classes: [[GroupMember]]
-        if outside || readable.count < 2 {
-            classes = [representatives]
+        // Physical copies: hard links to one inode are read once. `order` lists the files by
+        // inode; each run of one inode is read through its first file.
+        let order = live.sorted { readable[$0].stat.fileID < readable[$1].stat.fileID }
+        var runs: [Range<Int>] = []
+        var start = 0
+        for p in order.indices where p == order.count - 1 || readable[order[p]].stat.fileID != readable[order[p + 1]].stat.fileID {
+            runs.append(start..<(p + 1))
+            start = p + 1
+        }
+        // Classes of possibly equal content, as lists of runs.
+        var classes: [ArraySlice<Int>] = []
+        var classRuns: [Int] = []
+        if outside || live.count < 2 {
+            classRuns = Array(runs.indices)
+            classes = [classRuns[...]]
         } else {
-            // Split by the quick hash of both ends (the whole file when it is small).
-            var split: [UInt64: [GroupMember]] = [:]
-            for m in representatives {
-                switch hasher.quick(m, spec: options.partial, onBytes: onBytes) {
-                case .success(let (h, _)): split[h, default: []].append(m)
+            // Split by the quick hash of both ends (the whole file when it is small): sorted by
+            // it, each class is a stretch of equal hashes.
+            var keyed: [(hash: UInt64, run: Int)] = []
+            keyed.reserveCapacity(runs.count)
+            for r in runs.indices {
+                switch hasher.quick(readable[order[runs[r].lowerBound]], spec: options.partial, onBytes: onBytes) {
+                case .success(let (h, _)): keyed.append((h, r))
                 case .failure(let f):
-                    for link in byInode[m.stat.fileID] ?? [] { record(link, .failed(f)) }
+                    for p in runs[r] { record(order[p], .failed(f)) }
                 }
             }
-            classes = Array(split.values)
+            keyed.sort { ($0.hash, $0.run) < ($1.hash, $1.run) }
+            classRuns = keyed.map(\.run)
+            var from = 0
+            for i in keyed.indices where i == keyed.count - 1 || keyed[i].hash != keyed[i + 1].hash {
+                classes.append(classRuns[from...i])
+                from = i + 1
+            }
         }
-        for candidates in classes {
+        for runsOfClass in classes {
             let outcomes: [GroupOutcome]
-            if candidates.count < 2 && !outside {
+            if runsOfClass.count < 2 && !outside {
                 // Alone after the quick hash: unique, unless a hard-linked sibling makes it
                 // worth nothing to know either.
-                outcomes = candidates.map { _ in .unique }
+                outcomes = [GroupOutcome](repeating: .unique, count: runsOfClass.count)
             } else {
+                let candidates = runsOfClass.map { readable[order[runs[$0].lowerBound]] }
                 outcomes = hasher.classify(candidates, hashSingles: outside, onBytes: onBytes)
             }
-            for (m, outcome) in zip(candidates, outcomes) {
+            for (r, outcome) in zip(runsOfClass, outcomes) {
                 tally.add { $0.filesHashed += 1 }
-                for link in byInode[m.stat.fileID] ?? [m] { record(link, outcome) }
+                for p in runs[r] { record(order[p], outcome) }
             }
         }
     }

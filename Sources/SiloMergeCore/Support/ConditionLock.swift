@@ -92,3 +92,76 @@ final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+/// A blocking FIFO bounded by the weight of its elements (e.g. the files of a same-size group),
+/// counting an element from `push` until its consumer calls `finished`, so that what is queued
+/// and what is being worked on together stay under `weightLimit`. An element heavier than the
+/// limit is still admitted while fewer than `minimumInFlight` elements are in flight: the
+/// consumers never starve, and memory stays bounded by the limit or by that many of the
+/// heaviest elements.
+///
+/// `@unchecked Sendable`: `items`, `closed`, `inFlightWeight` and `inFlightCount` are only
+/// touched while `lock` is held.
+final class WeightedQueue<Element: Sendable>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    /// Popped slots are emptied at once: the queue must not keep a popped element alive.
+    private var items: [(element: Element, weight: Int)?] = []
+    private var head = 0
+    private var closed = false
+    private var inFlightWeight = 0
+    private var inFlightCount = 0
+    private let weightLimit: Int
+    private let minimumInFlight: Int
+
+    init(weightLimit: Int, minimumInFlight: Int) {
+        self.weightLimit = max(1, weightLimit)
+        self.minimumInFlight = max(1, minimumInFlight)
+    }
+
+    /// Adds an element, waiting while the queue is full; returns false once it is closed.
+    @discardableResult
+    func push(_ element: Element, weight: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        while !closed && inFlightCount >= minimumInFlight && inFlightWeight + weight > weightLimit {
+            lock.wait(.notFull)
+        }
+        if closed { return false }
+        items.append((element, weight))
+        inFlightWeight += weight
+        inFlightCount += 1
+        lock.signal(.notEmpty)
+        return true
+    }
+
+    /// The next element and its weight, waiting for one; nil once closed and empty. The
+    /// element counts against the limit until `finished(weight:)`.
+    func pop() -> (element: Element, weight: Int)? {
+        lock.lock()
+        defer { lock.unlock() }
+        while head == items.count && !closed { lock.wait(.notEmpty) }
+        if head == items.count { return nil }
+        let item = items[head]!
+        items[head] = nil
+        head += 1
+        if head == items.count { items.removeAll(keepingCapacity: true); head = 0 }
+        return item
+    }
+
+    /// A popped element's work is done: its weight no longer counts.
+    func finished(weight: Int) {
+        lock.lock()
+        inFlightWeight -= weight
+        inFlightCount -= 1
+        lock.broadcast(.notFull)
+        lock.unlock()
+    }
+
+    func close() {
+        lock.lock()
+        closed = true
+        lock.broadcast(.notEmpty)
+        lock.broadcast(.notFull)
+        lock.unlock()
+    }
+}
