@@ -11,6 +11,7 @@ const void *silomerge_memmem(const void *haystack, size_t haystack_len, const vo
 
 #if defined(__linux__)
 #include <fcntl.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -87,6 +88,24 @@ int silomerge_fs_type(int fd, int64_t *type) {
     return 0;
 }
 
+int silomerge_first_physical(int fd, int64_t *offset) {
+    // One extent is enough: only where the file starts is wanted.
+    union {
+        struct fiemap map;
+        char bytes[sizeof(struct fiemap) + sizeof(struct fiemap_extent)];
+    } request;
+    memset(&request, 0, sizeof request);
+    request.map.fm_start = 0;
+    request.map.fm_length = FIEMAP_MAX_OFFSET;
+    request.map.fm_extent_count = 1;
+    if (ioctl(fd, FS_IOC_FIEMAP, &request.map) != 0) return -1;
+    if (request.map.fm_mapped_extents == 0) return 1;
+    const struct fiemap_extent *extent = &request.map.fm_extents[0];
+    if (extent->fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DATA_INLINE)) return 1;
+    *offset = (int64_t)extent->fe_physical;
+    return 0;
+}
+
 #elif defined(__APPLE__)
 #include <stdio.h>
 
@@ -110,6 +129,7 @@ int64_t silomerge_copy_file_range(int in_fd, int64_t *in_offset, int out_fd, int
 }
 
 int silomerge_fs_type(int fd, int64_t *type) { (void)fd; (void)type; errno = ENOTSUP; return -1; }
+int silomerge_first_physical(int fd, int64_t *offset) { (void)fd; (void)offset; errno = ENOTSUP; return -1; }
 
 #else
 
@@ -126,5 +146,6 @@ int64_t silomerge_copy_file_range(int in_fd, int64_t *in_offset, int out_fd, int
     (void)in_fd; (void)in_offset; (void)out_fd; (void)out_offset; (void)length; errno = ENOTSUP; return -1;
 }
 int silomerge_fs_type(int fd, int64_t *type) { (void)fd; (void)type; errno = ENOTSUP; return -1; }
+int silomerge_first_physical(int fd, int64_t *offset) { (void)fd; (void)offset; errno = ENOTSUP; return -1; }
 
 #endif

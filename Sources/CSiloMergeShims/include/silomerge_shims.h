@@ -39,4 +39,10 @@ int64_t silomerge_copy_file_range(int in_fd, int64_t *in_offset, int out_fd, int
 /// with errno; ENOTSUP off Linux.
 int silomerge_fs_type(int fd, int64_t *type);
 
+/// Where on the device the file's first byte lies (FIEMAP: the first extent's physical byte
+/// offset), so that reads can follow the disk instead of the names. 0 with `*offset` set; 1
+/// for a file with no extent (empty, or held inline); -1 with errno where the file system
+/// does not say (EOPNOTSUPP on tmpfs and network file systems; ENOTSUP off Linux).
+int silomerge_first_physical(int fd, int64_t *offset);
+
 #endif

@@ -78,6 +78,10 @@ final class ReadStage: Sendable {
     func read(_ jobs: [ReadJob], worker: Int) {
         let hasher = hashers[worker]
         let tally = counters[worker]
+        // A folder's files, in the order the disk holds them on a spinning disk (or as asked).
+        let jobs = jobs.isEmpty ? jobs : gate.ordered(jobs, device: jobs[0].expected.device, stat: \.expected) { job in
+            Posix.openForOrdering(rootFD: roots[job.root].rootFD, path: job.path)
+        }
         for job in jobs where !control.failed {
             gate.withDevice(job.expected.device) { perform(job, hasher: hasher, tally: tally) }
         }

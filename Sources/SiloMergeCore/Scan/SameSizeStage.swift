@@ -154,8 +154,18 @@ final class SameSizeStage: Sendable {
             // it, each class is a stretch of equal hashes.
             var keyed: [(hash: UInt64, run: Int)] = []
             keyed.reserveCapacity(runs.count)
-            for r in runs.indices {
-                switch hasher.quick(readable[order[runs[r].lowerBound]], spec: options.partial, onBytes: onBytes) {
+            // On a spinning disk, read the ends of the files in the order the disk holds them.
+            let gate = reader.gate
+            let device = readable[order[0]].stat.device
+            let readOrder = gate.ordered(Array(runs.indices), device: device, stat: { readable[order[runs[$0].lowerBound]].stat }) {
+                let m = readable[order[runs[$0].lowerBound]]
+                return Posix.openForOrdering(rootFD: m.rootFD, path: m.path)
+            }
+            for r in readOrder {
+                let quick = gate.withDevice(readable[order[runs[r].lowerBound]].stat.device) {
+                    hasher.quick(readable[order[runs[r].lowerBound]], spec: options.partial, onBytes: onBytes)
+                }
+                switch quick {
                 case .success(let (h, _)): keyed.append((h, r))
                 case .failure(let f):
                     for p in runs[r] { record(order[p], .failed(f)) }
@@ -177,7 +187,10 @@ final class SameSizeStage: Sendable {
                 outcomes = [GroupOutcome](repeating: .unique, count: runsOfClass.count)
             } else {
                 let candidates = runsOfClass.map { readable[order[runs[$0].lowerBound]] }
-                outcomes = hasher.classify(candidates, hashSingles: outside, onBytes: onBytes)
+                // A spinning disk is read by as many workers at once as a folder's files are.
+                outcomes = reader.gate.withDevice(candidates[0].stat.device) {
+                    hasher.classify(candidates, hashSingles: outside, onBytes: onBytes)
+                }
             }
             for (r, outcome) in zip(runsOfClass, outcomes) {
                 tally.add { $0.filesHashed += 1 }

@@ -115,7 +115,7 @@ final class ScanSession: Sendable {
         // The stages, each given what it reads and writes.
         let links = HardLinkHashes(index: store, host: silos.first?.host)
         let reader = ReadStage(roots: roots, options: options, hashers: hashers,
-                               gate: DeviceGate(rotationalReaders: options.rotationalJobs), beforeRead: hooks?.beforeRead,
+                               gate: DeviceGate(rotationalReaders: options.rotationalJobs, readOrder: options.readOrder ?? .auto), beforeRead: hooks?.beforeRead,
                                writes: writes, counters: counters, known: knownTally, links: links, control: control,
                                report: report)
         self.reader = reader

@@ -156,6 +156,14 @@ public enum Posix {
         return .failure(Errno(ENOENT))
     }
 
+    /// Opens a file only to ask where it lies on the disk (`DiskOrder`): never blocking on a
+    /// FIFO, never following a final symlink, never becoming a controlling terminal. nil when
+    /// it cannot be opened (it is then read in its listing's place, and its read says why).
+    public static func openForOrdering(rootFD: Int32, path: RelativePath) -> Int32? {
+        if case .success(let fd) = openAt(rootFD, path, flags: O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW) { return fd }
+        return nil
+    }
+
     /// Retries a call that failed with EINTR.
     @inline(__always)
     public static func retryingEINTR(_ body: () -> Int32) -> Int32 {

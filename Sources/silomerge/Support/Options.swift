@@ -67,6 +67,11 @@ struct ScanFlags: ParsableArguments {
         valueName: "n"))
     var jobs: Int?
 
+    @Option(name: .customLong("read-order"), help: ArgumentHelp(
+        "Order files are read in: disk (where each starts on the device, FIEMAP; by inode where the file system does not say), listing (by name), or auto (default: disk on spinning disks, where a seek costs more than a small file).",
+        valueName: "auto|disk|listing"))
+    var readOrder: ReadOrder?
+
     @Flag(name: .customLong("follow-symlinks"), help: "Follow symbolic links (loops and links into a silo are detected and skipped).")
     var followSymlinks = false
 
@@ -155,6 +160,7 @@ struct ScanFlags: ParsableArguments {
         o.rehash = rehash
         o.scanForXMP = scanForXMP
         if let jobs { o.jobs = jobs }
+        o.readOrder = readOrder
         o.followSymlinks = followSymlinks
         o.useDefaultIgnores = !noDefaultIgnores
         o.excludes = excludes
@@ -180,3 +186,5 @@ enum DiagnosticPrinter {
         }
     }
 }
+
+extension ReadOrder: ExpressibleByArgument {}
