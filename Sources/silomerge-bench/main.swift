@@ -763,6 +763,9 @@ do {
         shaRate = value * 1000
     }
 }
+// A debug build's times say nothing about the product's speed: say so on the report's first lines.
+let buildNote = silomerge.contains("/debug/") ? " (a DEBUG build: these figures are not the product's; build with -c release)" : ""
+if !buildNote.isEmpty { FileHandle.standardError.write(Data("silomerge-bench: warning: \(silomerge) is a debug build\n".utf8)) }
 let machine = "\(cores) cores (\(cpu)) · \(opensslVersion), SHA-256 \(String(format: "%.2f", shaRate / 1e9)) GB/s per core · \(kernel) · workdir on \(filesystem)"
 FileHandle.standardError.write(Data("Machine: \(machine)\n".utf8))
 
@@ -1030,6 +1033,7 @@ if options.scaleFiles > 0 {
 var report = """
     SiloMerge benchmark · \(Date().formatted(.iso8601.year().month().day()))
     Machine: \(machine)
+    silomerge: \(silomerge)\(buildNote)
     Corpus: \(grouped(corpus.files)) files, \(human(corpus.bytes)) in \(corpus.silos.count) silos and \(grouped(corpus.folders)) folders (seed \(options.seed)); page cache warm but for the cold-cache rows
     \(mediaInfo.map { "Media corpus: \(grouped($0.files)) files, \(human($0.bytes)) (\($0.root))" } ?? "Media corpus: not measured")
 
@@ -1079,6 +1083,7 @@ if let path = options.json {
         "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "cpu": cpu, "sha256_bytes_per_second": shaRate,
         "machine": ["cores": cores, "cpu": cpu, "openssl": opensslVersion, "sha256_bytes_per_second": shaRate, "kernel": kernel,
                     "filesystem": filesystem],
+        "silomerge": silomerge, "debug_build": !buildNote.isEmpty,
         "corpus": ["files": corpus.files, "bytes": corpus.bytes, "folders": corpus.folders, "seed": Int(options.seed)],
         "commands": rows.map { ["label": $0.label, "median": $0.median, "min": $0.min, "max": $0.max, "cpu_median": $0.medianCPU,
                                 "peak_rss_kib": $0.peak, "failed": $0.failure.isEmpty ? false : true] },
