@@ -81,9 +81,11 @@ struct Options {
           --scale N      files in the largest tree of tiny files (default 1000000); --no-scale
                          skips the memory and audit-CPU targets. The trees (64 B to 1 KiB files, 16
                          sizes so that every size is shared, folders of 100, one file in ten a copy)
-                         are generated once in the workdir and reused
+                         are generated once in the workdir and reused (a million: about a
+                         minute and 4 GiB of disk)
           --scale-base N files in the base tree (default 10000; at most a tenth of --scale)
-          --scale-runs N runs of each command on each tree, medians (default 3)
+          --scale-runs N runs of each command on each tree, every command in turn, medians
+                         (default 3)
           --quick        5000 files, 200M, 3 runs, 1 cold run, tiny files 3000 and 30000 (1 run),
                          8 photos in the media corpus: every target, small, in a few minutes
           --json FILE    also write the figures as JSON; "targets" lists each target: name, group,
