@@ -1,13 +1,15 @@
 // silomerge-bench: the project's benchmark.
 //
-// Generates a deterministic corpus of departmental silos (duplicates across silos, near misses,
-// hard links), warms the page cache, then times `silomerge audit`, a full-hash `silomerge scan`
-// (with and without metadata) and an unchanged rescan, and the peers that are installed (jdupes,
-// rdfind, rmlint) on the same corpus in the same run. Reports medians, CPU time, peak memory and
-// ratios, checks that silomerge finds the same duplicate groups as jdupes, measures the CPU that
-// reading metadata adds on that corpus and on a corpus of real media files (generated with
-// ImageMagick, libheif, ffmpeg and exiftool, or given with --media DIR), and measures memory per
-// file on a large tree of tiny files.
+// Measures every target of issue #14 in one run, each printed with its measured ratio and PASS
+// or MISS (Targets.swift), then a summary table. Generates a deterministic corpus of departmental
+// silos (duplicates across silos, near misses, hard links), warms the page cache, then times
+// `silomerge audit`, a full-hash `silomerge scan` (with and without metadata), an unchanged
+// rescan and check, `find` and the peers that are installed (jdupes, rdfind, rmlint) on the same
+// corpus in the same run; audits with a cold page cache (root: the cache emptied before every run
+// of each tool); the same ratios on a corpus of real media files (generated with ImageMagick,
+// libheif, ffmpeg and exiftool, or given with --media DIR); and peak memory per file and audit
+// CPU on trees of tiny files (10,000 and 1,000,000 by default). Reports medians, CPU time, peak
+// memory and ratios, and checks that silomerge finds the same duplicate groups as jdupes.
 //
 //   swift run -c release silomerge-bench                 # the full run (~90,000 files, 4 GiB)
 //   swift run -c release silomerge-bench --quick         # a small corpus, for a smoke test
@@ -29,7 +31,13 @@ struct Options {
     var seed: UInt64 = 1
     var workdir = ".build-bench"
     var peers = true
-    var scaleFiles = 300_000
+    var scaleFiles = 1_000_000
+    /// The base tree of the memory targets: the same commands' peak RSS on this many files is
+    /// the fixed base that the per-file figure is measured above (at most a tenth of --scale).
+    var scaleBase = 10_000
+    var scaleRuns = 3
+    /// Cold page-cache audits (root only): runs of each tool, 0 to skip.
+    var coldRuns = 3
     var json: String?
     /// The real-media corpus: generated (nil) or a folder given with --media; "" skips it.
     var media: String?
@@ -41,20 +49,50 @@ struct Options {
 
     static let usage = """
         usage: silomerge-bench [--quick] [--files N] [--bytes SIZE] [--runs N] [--seed N]
-                               [--workdir DIR] [--no-peers] [--scale N | --no-scale] [--json FILE]
+                               [--workdir DIR] [--no-peers] [--no-cold | --cold-runs N]
+                               [--scale N | --no-scale] [--scale-base N] [--scale-runs N]
                                [--media DIR | --media-photos N | --no-media] [--baseline BIN]
+                               [--json FILE]
                silomerge-bench --hosts N [--pg URL] [--files-per-host N] [--catalogue-files N,N...] [--runs N]
+
+        Measures every target of issue #14 in one run and prints each as
+        `target · measured vs reference · ratio (limit) · PASS|MISS`, then a summary table:
+          benchmark corpus   full-hash scan with metadata ≤ 1.3× the compute limit (corpus bytes ÷
+                             (cores × `openssl speed -evp sha256` rate)); audit ≤ 0.5× jdupes -r -q,
+                             warm cache and cold cache; unchanged rescan ≤ 1.2× and unchanged check
+                             ≤ 1.3× `find` stat-ing the tree; metadata cost ≤ +10 % CPU
+          tiny files         peak RSS per file ≤ 100 B above a fixed base for scan, audit, check and
+                             duplicates: (peak at --scale files − peak at --scale-base files) ÷ the
+                             difference; audit CPU (user + system) ≤ jdupes' on the same tree
+          media corpus       the full scan, warm audit and rescan ratios again, and the metadata cost
+        A run whose command fails (exit status other than 0 or 1, or killed) is shown FAILED and
+        its target MISS; a target that cannot be measured says why and gets no verdict.
 
           --files N      files in the corpus (default 90000)
           --bytes SIZE   total size, e.g. 4G, 500M (default 4G)
           --runs N       measured runs per command, after one warm-up run (default 5); medians reported
+          --seed N       the corpus's random seed (default 1)
           --workdir DIR  where corpora and catalogues go (default .build-bench, reused between runs)
-          --no-peers     do not run jdupes, rdfind, rmlint
-          --scale N      files in the memory-per-file test (default 300000); --no-scale skips it
-          --quick        5000 files, 200M, 3 runs, scale test at 30000 files
-          --json FILE    also write the figures as JSON
-          --media DIR    measure the metadata cost on this folder of real photos, videos, audio and
-                         documents instead of generating one
+          --no-peers     do not run jdupes, rdfind, rmlint (their targets are then not measured)
+          --cold-runs N  cold-cache audits: N runs each of silomerge audit (fresh catalogue) and
+                         jdupes -r -q, alternating, `sync; echo 3 > /proc/sys/vm/drop_caches`
+                         before every run (needs root; checked with mincore) (default 3)
+          --no-cold      skip the cold-cache audits
+          --scale N      files in the largest tree of tiny files (default 1000000); --no-scale
+                         skips the memory and audit-CPU targets. The trees (64 B to 1 KiB files, 16
+                         sizes so that every size is shared, folders of 100, one file in ten a copy)
+                         are generated once in the workdir and reused (a million: about a
+                         minute and 4 GiB of disk)
+          --scale-base N files in the base tree (default 10000; at most a tenth of --scale)
+          --scale-runs N runs of each command on each tree, every command in turn, medians
+                         (default 3)
+          --quick        5000 files, 200M, 3 runs, 1 cold run, tiny files 3000 and 30000 (1 run),
+                         8 photos in the media corpus: every target, small, in a few minutes
+          --json FILE    also write the figures as JSON; "targets" lists each target: name, group,
+                         kind (ratio, bytes_per_file, cpu_cost), measured, reference, ratio (the
+                         figure compared with limit), limit, pass (null: not measured), why
+          --media DIR    the media corpus is this folder of real photos, videos, audio and
+                         documents instead of a generated one
           --media-photos N  12-megapixel JPEG photos in the generated media corpus (default 120; with
                          them: PNG, TIFF, HEIC, MP4, MOV, MP3 and PDF files made by ImageMagick, libheif,
                          ffmpeg, LibreOffice and exiftool, about 1.2 GB; generated once, reused);
@@ -87,7 +125,9 @@ struct Options {
         }
         while i < args.count {
             switch args[i] {
-            case "--quick": o.files = 5000; o.bytes = 200 << 20; o.runs = 3; o.scaleFiles = 30_000; o.mediaPhotos = 8
+            case "--quick":
+                o.files = 5000; o.bytes = 200 << 20; o.runs = 3; o.scaleFiles = 30_000; o.scaleRuns = 1; o.mediaPhotos = 8
+                o.coldRuns = min(o.coldRuns, 1)
             case "--files": o.files = need(Int(value()), "--files: a number")
             case "--bytes": o.bytes = need(parseSize(value()), "--bytes: a size like 4G")
             case "--runs": o.runs = max(1, need(Int(value()), "--runs: a number"))
@@ -96,6 +136,10 @@ struct Options {
             case "--no-peers": o.peers = false
             case "--scale": o.scaleFiles = need(Int(value()), "--scale: a number")
             case "--no-scale": o.scaleFiles = 0
+            case "--scale-base": o.scaleBase = max(1, need(Int(value()), "--scale-base: a number"))
+            case "--scale-runs": o.scaleRuns = max(1, need(Int(value()), "--scale-runs: a number"))
+            case "--no-cold": o.coldRuns = 0
+            case "--cold-runs": o.coldRuns = max(1, need(Int(value()), "--cold-runs: a number"))
             case "--json": o.json = value()
             case "--media": o.media = value()
             case "--media-photos": o.mediaPhotos = max(1, need(Int(value()), "--media-photos: a number"))
@@ -328,7 +372,7 @@ func generateCorpus(_ o: Options) -> Corpus {
     return corpus
 }
 
-/// Many tiny files, for memory per file.
+/// Many tiny files (the --hosts benchmark's trees; the memory targets use generateTinyTree).
 func generateScaleTree(files: Int, workdir: String) -> String {
     let root = URL(fileURLWithPath: workdir).appendingPathComponent("scale-\(files)").standardizedFileURL.path
     if FileManager.default.fileExists(atPath: "\(root)/.complete") { return root }
@@ -473,10 +517,19 @@ func measure(_ argv: [String], cwd: String? = nil, stdoutPath: String = "/dev/nu
         if fields.count >= 4, let kib = Int(fields[fields.count - 4]), let status = Int32(fields[fields.count - 3]),
            let user = Double(fields[fields.count - 2]), let system = Double(fields[fields.count - 1]) {
             m.peakRSSKiB = kib
-            m.status = status
             m.cpu = user + system
+            // GNU time's own exit status is the command's, or 128 + the signal that killed it;
+            // its %x says 0 for a command killed by a signal, so it only fills in when time's is 0.
+            if m.status == 0 { m.status = status }
         }
+        if let range = text.range(of: "terminated by signal "),
+           let signal = Int32(text[range.upperBound...].prefix(while: \.isNumber)) {
+            m.status = 128 + signal
+        }
+    } else if m.status == 0 {
+        m.status = 125   // no report: the measurement itself failed
     }
+    try? FileManager.default.removeItem(atPath: report)
     return m
 }
 
@@ -523,6 +576,7 @@ struct Row {
     var max: Double { runs.map(\.wall).max() ?? 0 }
     var peak: Int { runs.map(\.peakRSSKiB).max() ?? 0 }
     var medianCPU: Double { let c = runs.map(\.cpu).sorted(); return c[c.count / 2] }
+    var medianPeak: Int { let p = runs.map(\.peakRSSKiB).sorted(); return p[p.count / 2] }
     /// " (FAILED: exit 3)" when a measured run exited with a status other than 0 or 1 (its
     /// time measures an error, not the work), else "".
     var failure: String {
@@ -553,8 +607,22 @@ func baselineArgv(_ argv: [String]) -> [String]? {
 /// Runs an untimed preparation (a first scan that later commands rescan) with this build and,
 /// with `--baseline`, with the baseline on its own catalogue.
 func prepare(_ argv: [String]) {
-    _ = measure(argv)
-    if let b = baselineArgv(argv) { _ = measure(b) }
+    // A preparation that fails leaves the commands after it timing something else: say so.
+    for command in [argv] + (baselineArgv(argv).map { [$0] } ?? []) {
+        let m = measure(command)
+        if m.status != 0 && m.status != 1 {
+            FileHandle.standardError.write(Data("silomerge-bench: warning: \(command.prefix(3).joined(separator: " ")) … exited \(m.status): the rows after it measure a failed preparation\n".utf8))
+        }
+    }
+}
+
+/// A command of the benchmark: its label, argv, a catalogue removed ahead of each run (not
+/// timed) and the folder it starts in.
+struct BenchCommand {
+    var label: String
+    var argv: [String]
+    var fresh: String? = nil
+    var cwd: String? = nil
 }
 
 /// One warm-up run, then `runs` measured ones; `fresh` (a catalogue) is removed ahead of each
@@ -562,31 +630,41 @@ func prepare(_ argv: [String]) {
 /// its own catalogue, alternating with this build run for run, so both see the same machine
 /// noise. A run that exits with a status other than 0 or 1 marks the row failed.
 func bench(_ label: String, runs: Int, fresh: String? = nil, _ argv: [String], cwd: String? = nil) -> Row {
-    FileHandle.standardError.write(Data("  \(label) ".utf8))
-    let baseArgv = baselineArgv(argv)
-    func ours() -> Measurement {
-        if let fresh { removeCatalogue(fresh) }
-        return measure(argv, cwd: cwd)
+    benchTogether([BenchCommand(label: label, argv: argv, fresh: fresh, cwd: cwd)], runs: runs)[0]
+}
+
+/// `bench` for commands whose times form a ratio: one warm-up run of each, then run for run
+/// each command in turn (each with its baseline after it), so that the machine's noise falls
+/// on all of them alike rather than on whichever ran during a busy minute.
+func benchTogether(_ commands: [BenchCommand], runs: Int) -> [Row] {
+    FileHandle.standardError.write(Data("  \(commands.map(\.label).joined(separator: " | ")) ".utf8))
+    func ours(_ c: BenchCommand) -> Measurement {
+        if let fresh = c.fresh { removeCatalogue(fresh) }
+        return measure(c.argv, cwd: c.cwd)
     }
-    func theirs(_ b: [String]) -> Measurement {
-        if let fresh { removeCatalogue(baselineCatalogue(fresh)) }
-        return measure(b, cwd: cwd)
+    func theirs(_ c: BenchCommand, _ b: [String]) -> Measurement {
+        if let fresh = c.fresh { removeCatalogue(baselineCatalogue(fresh)) }
+        return measure(b, cwd: c.cwd)
     }
-    let warm = ours()
-    if warm.status != 0 && warm.status != 1 {
-        FileHandle.standardError.write(Data("(exit \(warm.status)) ".utf8))
+    for c in commands {
+        let warm = ours(c)
+        if warm.status != 0 && warm.status != 1 {
+            FileHandle.standardError.write(Data("(\(c.label): exit \(warm.status)) ".utf8))
+        }
+        if let b = baselineArgv(c.argv) { _ = theirs(c, b) }
     }
-    if let baseArgv { _ = theirs(baseArgv) }
-    var row = Row(label: label, runs: [])
-    var base = Row(label: label, runs: [])
+    var rows = commands.map { Row(label: $0.label, runs: []) }
+    var bases = commands.map { Row(label: $0.label, runs: []) }
     for _ in 0..<runs {
-        row.runs.append(ours())
-        if let baseArgv { base.runs.append(theirs(baseArgv)) }
+        for (i, c) in commands.enumerated() {
+            rows[i].runs.append(ours(c))
+            if let b = baselineArgv(c.argv) { bases[i].runs.append(theirs(c, b)) }
+        }
         FileHandle.standardError.write(Data(".".utf8))
     }
-    FileHandle.standardError.write(Data(String(format: " %.2f s\n", row.median).utf8))
-    if baseArgv != nil { baselineRows.append(base) }
-    return row
+    FileHandle.standardError.write(Data((" " + rows.map { String(format: "%.2f s", $0.median) + $0.failure }.joined(separator: " | ") + "\n").utf8))
+    for (i, c) in commands.enumerated() where baselineArgv(c.argv) != nil { baselineRows.append(bases[i]) }
+    return rows
 }
 
 // MARK: - Duplicate groups, as sets of inodes
@@ -650,6 +728,7 @@ if let b = options.baseline {
     guard FileManager.default.isExecutableFile(atPath: b) else { fail("--baseline \(b): not an executable file") }
     benchBaseline = (b, silomerge)
 }
+if options.scaleFiles > 0 && options.scaleFiles < 1000 { fail("--scale: at least 1000 files (or --no-scale)") }
 try? FileManager.default.createDirectory(atPath: options.workdir, withIntermediateDirectories: true)
 let work = URL(fileURLWithPath: options.workdir).standardizedFileURL.path
 if options.hosts.hosts > 0 {
@@ -664,6 +743,12 @@ if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
    let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }) {
     cpu = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? cpu
 }
+let kernel = kernelRelease()
+let filesystem = firstLine(["stat", "-f", "-c", "%T", work]) ?? "unknown file system"
+let opensslVersion = firstLine(["openssl", "version"]) ?? "OpenSSL (version unknown)"
+let jdupesPath = options.peers ? which("jdupes") : nil
+let rdfindPath = options.peers ? which("rdfind") : nil
+let noJdupes = options.peers ? "jdupes is not installed" : "--no-peers"
 
 FileHandle.standardError.write(Data("Generating (or reusing) the corpus in \(work)…\n".utf8))
 let corpus = generateCorpus(options)
@@ -680,55 +765,87 @@ do {
         shaRate = value * 1000
     }
 }
+// A debug build's times say nothing about the product's speed: say so on the report's first lines.
+let buildNote = silomerge.contains("/debug/") ? " (a DEBUG build: these figures are not the product's; build with -c release)" : ""
+if !buildNote.isEmpty { FileHandle.standardError.write(Data("silomerge-bench: warning: \(silomerge) is a debug build\n".utf8)) }
+let machine = "\(cores) cores (\(cpu)) · \(opensslVersion), SHA-256 \(String(format: "%.2f", shaRate / 1e9)) GB/s per core · \(kernel) · workdir on \(filesystem)"
+FileHandle.standardError.write(Data("Machine: \(machine)\n".utf8))
 
-// Warm the page cache: every file read once.
+/// The compute limit of a full-hash scan of `bytes`: every byte through SHA-256 on every core.
+@MainActor func computeLimit(_ bytes: Int64) -> Double { shaRate > 0 ? Double(bytes) / (Double(cores) * shaRate) : 0 }
+let noLimit = "openssl speed -evp sha256 gave no rate"
+
+func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
+
+/// Reads every file once, so that the timed runs start with a warm page cache.
+func warm(_ root: String) { _ = measure(["sh", "-c", "find \"$0\" -type f -print0 | xargs -0 cat > /dev/null", root]) }
+
 FileHandle.standardError.write(Data("Warming the page cache…\n".utf8))
-_ = measure(["sh", "-c", "find \(corpus.root) -type f -print0 | xargs -0 cat > /dev/null"])
+warm(corpus.root)
 
 let runs = options.runs
 let silos = zip(corpus.silos, corpus.siloPaths).map { "\($0)=\($1)" }
 var rows: [Row] = []
 FileHandle.standardError.write(Data("Timing (\(runs) runs after a warm-up, medians):\n".utf8))
+let mainGroup = "benchmark corpus"
 
 let auditDB = "\(work)/audit.sqlite"
-func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
-let audit = bench("silomerge audit", runs: runs, fresh: auditDB,
-                  [silomerge, "audit", "-q", "--catalog", auditDB] + silos)
-rows.append(audit)
+let auditRows = benchTogether([BenchCommand(label: "silomerge audit", argv: [silomerge, "audit", "-q", "--catalog", auditDB] + silos, fresh: auditDB)]
+                              + (jdupesPath.map { [BenchCommand(label: "jdupes -r -q", argv: [$0, "-r", "-q"] + corpus.siloPaths)] } ?? []),
+                              runs: runs)
+let audit = auditRows[0]
+rows += auditRows
+if auditRows.count == 2 {
+    record(.rows(mainGroup, "audit ≤ 0.5× jdupes, warm cache", ours: audit, reference: auditRows[1], limit: 0.5))
+} else {
+    record(.notMeasured(mainGroup, "audit ≤ 0.5× jdupes, warm cache", limit: 0.5, why: noJdupes))
+}
 
 let fullDB = "\(work)/full.sqlite"
-let full = bench("silomerge scan --hash full", runs: runs, fresh: fullDB,
-                 [silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
-rows.append(full)
-// The metadata cost: the same scan without reading metadata.
-let fullNoMeta = bench("silomerge scan --hash full --no-metadata", runs: runs, fresh: fullDB,
-                       [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", fullDB] + silos)
-rows.append(fullNoMeta)
+// With the metadata cost: the same scan without reading metadata, run for run.
+let fullRows = benchTogether([
+    BenchCommand(label: "silomerge scan --hash full", argv: [silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos, fresh: fullDB),
+    BenchCommand(label: "silomerge scan --hash full --no-metadata",
+                 argv: [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", fullDB] + silos, fresh: fullDB),
+], runs: runs)
+let (full, fullNoMeta) = (fullRows[0], fullRows[1])
+rows += fullRows
+record(.ratio(mainGroup, "full-hash scan with metadata ≤ 1.3× compute limit", ours: full.median, reference: computeLimit(corpus.bytes),
+              referenceLabel: "compute limit", limit: 1.3, failed: failedRows([full]), missing: shaRate > 0 ? nil : noLimit))
+
+/// CPU with metadata over CPU without, less one: the cost of reading metadata (≤ +10 %).
+func metadataCost(_ group: String, with: Row, without: Row) -> Target {
+    var t = Target(group: group, name: "metadata cost ≤ +10 % CPU", kind: .cpuCost, measured: with.medianCPU,
+                   reference: without.medianCPU, referenceLabel: "--no-metadata", unit: "cpu_s", ratio: nil, limit: 0.10,
+                   pass: nil, why: nil)
+    if let failed = failedRows([with, without]) { t.pass = false; t.why = failed } else if without.medianCPU > 0 {
+        t.ratio = with.medianCPU / without.medianCPU - 1
+        t.pass = t.ratio! <= t.limit
+    } else { t.why = "the scan without metadata measured 0 CPU" }
+    return t
+}
+record(metadataCost(mainGroup, with: full, without: fullNoMeta))
+
 removeCatalogue(fullDB)
 removeCatalogue(baselineCatalogue(fullDB))
 prepare([silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
-let rescan = bench("silomerge scan (unchanged rescan)", runs: runs,
-                   [silomerge, "scan", "-q", "--catalog", fullDB] + silos)
-rows.append(rescan)
-// The nightly check: the same incremental rescan plus the comparison with the last scan, and
-// with a tenth of the files re-read for bit rot.
-let check = bench("silomerge check (unchanged)", runs: runs, [silomerge, "check", "-q", "--catalog", fullDB])
-rows.append(check)
+// The rescan, the nightly check (the same incremental rescan plus the comparison with the last
+// scan) and the floor for both, `find` stat-ing every file of the tree single-threaded, run for run.
+let rescanRows = benchTogether([
+    BenchCommand(label: "silomerge scan (unchanged rescan)", argv: [silomerge, "scan", "-q", "--catalog", fullDB] + silos),
+    BenchCommand(label: "silomerge check (unchanged)", argv: [silomerge, "check", "-q", "--catalog", fullDB]),
+    BenchCommand(label: "find -printf (stat every file)", argv: ["find", corpus.root, "-printf", "%s %T@ %C@ %i\\n"]),
+], runs: runs)
+let (rescan, check, findRow) = (rescanRows[0], rescanRows[1], rescanRows[2])
+// And with a tenth of the files re-read for bit rot.
 let checkVerify = bench("silomerge check --verify-fraction 0.1", runs: runs,
                         [silomerge, "check", "-q", "--verify-fraction", "0.1", "--catalog", fullDB])
-rows.append(checkVerify)
+rows += rescanRows + [checkVerify]
+record(.rows(mainGroup, "unchanged rescan ≤ 1.2× find", ours: rescan, reference: findRow, limit: 1.2))
+record(.rows(mainGroup, "unchanged check ≤ 1.3× find", ours: check, reference: findRow, limit: 1.3))
 
-// The floor for any rescan: stat every file of the tree, single-threaded.
-let findRow = bench("find -printf (stat every file)", runs: runs,
-                    ["find", corpus.root, "-printf", "%s %T@ %C@ %i\\n"])
-rows.append(findRow)
-
-var jdupesRow: Row?
-var groupCheck = "not checked (jdupes not installed)"
-if options.peers, let jdupes = which("jdupes") {
-    let row = bench("jdupes -r -q", runs: runs, [jdupes, "-r", "-q"] + corpus.siloPaths)
-    rows.append(row)
-    jdupesRow = row
+var groupCheck = "not checked (\(noJdupes))"
+if let jdupes = jdupesPath {
     // Same groups? Both outputs reduced to groups of inodes.
     let theirs = "\(work)/jdupes.txt", ours = "\(work)/silomerge-groups.txt"
     _ = measure([jdupes, "-r", "-q"] + corpus.siloPaths, stdoutPath: theirs)
@@ -738,7 +855,7 @@ if options.peers, let jdupes = which("jdupes") {
     let a = inodeGroups(ours, relativeTo: work), b = inodeGroups(theirs, relativeTo: work, withoutSidecars: true)
     groupCheck = a == b ? "yes: \(grouped(a.count)) groups, identical (XMP sidecars aside: silomerge attaches them to their asset)" : "NO: silomerge \(a.count) groups, jdupes \(b.count); \(a.subtracting(b).count) only in silomerge, \(b.subtracting(a).count) only in jdupes"
 }
-if options.peers, let rdfind = which("rdfind") {
+if let rdfind = rdfindPath {
     rows.append(bench("rdfind -dryrun true", runs: runs,
                       [rdfind, "-dryrun", "true", "-outputname", "/dev/null"] + corpus.siloPaths, cwd: work))
 }
@@ -746,8 +863,38 @@ if options.peers, let rmlint = which("rmlint") {
     rows.append(bench("rmlint", runs: runs, [rmlint, "-o", "fdupes:/dev/null"] + corpus.siloPaths, cwd: work))
 }
 
-// The metadata cost on real media: photos, videos, audio, documents.
-var mediaRows: (with: Row, without: Row, files: Int, bytes: Int64, root: String)?
+// Audit with a cold page cache: each run of each tool starts from an emptied cache (last of
+// the benchmark corpus's measurements, since it leaves the cache cold).
+var coldRows: [Row] = []
+let coldName = "audit ≤ 0.5× jdupes, cold cache"
+if options.coldRuns == 0 {
+    record(.notMeasured(mainGroup, coldName, limit: 0.5, why: "--no-cold"))
+} else {
+    FileHandle.standardError.write(Data("  cold cache: silomerge audit\(jdupesPath == nil ? "" : " and jdupes -r -q"), \(options.coldRuns) runs each ".utf8))
+    var commands: [(label: String, argv: [String], fresh: String?)] =
+        [("silomerge audit (cold cache)", [silomerge, "audit", "-q", "--catalog", auditDB] + silos, auditDB)]
+    if let jdupes = jdupesPath { commands.append(("jdupes -r -q (cold cache)", [jdupes, "-r", "-q"] + corpus.siloPaths, nil)) }
+    switch coldRuns(commands, runs: options.coldRuns, sample: sampleFiles(corpus.root, count: 200)) {
+    case .success(let measured):
+        FileHandle.standardError.write(Data(String(format: " %.2f s\n", measured[0].median).utf8))
+        coldRows = measured
+        rows += measured
+        if measured.count == 2 {
+            record(.rows(mainGroup, coldName, ours: measured[0], reference: measured[1], limit: 0.5))
+        } else {
+            record(.notMeasured(mainGroup, coldName, limit: 0.5, why: noJdupes))
+        }
+    case .failure(let error):
+        FileHandle.standardError.write(Data("\n".utf8))
+        record(.notMeasured(mainGroup, coldName, limit: 0.5, why: error.why))
+    }
+}
+
+// The media corpus: photos, videos, audio, documents, where reading metadata is real work.
+var mediaInfo: (files: Int, bytes: Int64, root: String)?
+let mediaGroup = "media corpus"
+let mediaNames = [("full-hash scan with metadata ≤ 1.3× compute limit", 1.3), ("audit ≤ 0.5× jdupes, warm cache", 0.5),
+                  ("unchanged rescan ≤ 1.2× find", 1.2)]
 if options.media != "" {
     let media: (root: String, files: Int, bytes: Int64)?
     if let dir = options.media {
@@ -757,60 +904,140 @@ if options.media != "" {
     }
     if let media, media.files > 0 {
         FileHandle.standardError.write(Data("Media corpus: \(grouped(media.files)) files, \(human(media.bytes)) in \(media.root)\n".utf8))
-        _ = measure(["sh", "-c", "find '\(media.root)' -type f -print0 | xargs -0 cat > /dev/null"])
+        warm(media.root)
         let db = "\(work)/media.sqlite"
-        let with = bench("silomerge scan --hash full (media)", runs: runs, fresh: db,
-                         [silomerge, "scan", "-q", "--hash", "full", "--catalog", db, "media=\(media.root)"])
-        let without = bench("silomerge scan --hash full --no-metadata (media)", runs: runs, fresh: db,
-                            [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", db, "media=\(media.root)"])
+        let silo = "media=\(media.root)"
+        let scans = benchTogether([
+            BenchCommand(label: "silomerge scan --hash full (media)", argv: [silomerge, "scan", "-q", "--hash", "full", "--catalog", db, silo], fresh: db),
+            BenchCommand(label: "silomerge scan --hash full --no-metadata (media)",
+                         argv: [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", db, silo], fresh: db),
+        ], runs: runs)
+        let (with, without) = (scans[0], scans[1])
+        rows += scans
+        record(.ratio(mediaGroup, mediaNames[0].0, ours: with.median, reference: computeLimit(media.bytes),
+                      referenceLabel: "compute limit", limit: 1.3, failed: failedRows([with]), missing: shaRate > 0 ? nil : noLimit))
+        let mediaAuditDB = "\(work)/media-audit.sqlite"
+        let audits = benchTogether(
+            [BenchCommand(label: "silomerge audit (media)", argv: [silomerge, "audit", "-q", "--catalog", mediaAuditDB, silo], fresh: mediaAuditDB)]
+                + (jdupesPath.map { [BenchCommand(label: "jdupes -r -q (media)", argv: [$0, "-r", "-q", media.root])] } ?? []),
+            runs: runs)
+        rows += audits
+        removeCatalogue(mediaAuditDB)
+        if audits.count == 2 {
+            record(.rows(mediaGroup, mediaNames[1].0, ours: audits[0], reference: audits[1], limit: 0.5))
+        } else {
+            record(.notMeasured(mediaGroup, mediaNames[1].0, limit: 0.5, why: noJdupes))
+        }
         removeCatalogue(db)
-        rows.append(with)
-        rows.append(without)
-        mediaRows = (with, without, media.files, media.bytes, media.root)
+        removeCatalogue(baselineCatalogue(db))
+        prepare([silomerge, "scan", "-q", "--hash", "full", "--catalog", db, silo])
+        let rescans = benchTogether([
+            BenchCommand(label: "silomerge scan (unchanged rescan, media)", argv: [silomerge, "scan", "-q", "--catalog", db, silo]),
+            BenchCommand(label: "find -printf (media)", argv: ["find", media.root, "-printf", "%s %T@ %C@ %i\\n"]),
+        ], runs: runs)
+        let (mediaRescan, mediaFind) = (rescans[0], rescans[1])
+        rows += rescans
+        record(.rows(mediaGroup, mediaNames[2].0, ours: mediaRescan, reference: mediaFind, limit: 1.2))
+        record(metadataCost(mediaGroup, with: with, without: without))
+        removeCatalogue(db)
+        removeCatalogue(baselineCatalogue(db))
+        mediaInfo = (media.files, media.bytes, media.root)
+    } else {
+        for (name, limit) in mediaNames { record(.notMeasured(mediaGroup, name, limit: limit, why: "no media corpus (see above)")) }
+        record(.notMeasured(mediaGroup, "metadata cost ≤ +10 % CPU", kind: .cpuCost, limit: 0.10, why: "no media corpus (see above)"))
     }
+} else {
+    for (name, limit) in mediaNames { record(.notMeasured(mediaGroup, name, limit: limit, why: "--no-media")) }
+    record(.notMeasured(mediaGroup, "metadata cost ≤ +10 % CPU", kind: .cpuCost, limit: 0.10, why: "--no-media"))
 }
 
-// Memory per file: trees of tiny files at a tenth, half and all of --scale. Peak memory should
-// level off: the walk, the writer's queue and SQLite's caches are all capped.
+// Memory per file and audit CPU on trees of tiny files: the base tree and --scale files, each
+// command's median peak RSS on both; per file = (peak at N − peak at base) ÷ (N − base).
+let scaleGroup = "tiny files at scale"
+let scaleCommands = ["scan", "audit", "check", "duplicates"]
 var scaleLines: [String] = []
 var scaleFigures: [String: Any] = [:]
-var baselineScale: Measurement?
 if options.scaleFiles > 0 {
-    FileHandle.standardError.write(Data("Scale test: up to \(options.scaleFiles) files (generated once, reused)…\n".utf8))
-    let db = "\(work)/scale.sqlite"
-    var points: [(files: Int, m: Measurement)] = []
-    for files in [options.scaleFiles / 10, options.scaleFiles / 2, options.scaleFiles] {
-        let tree = generateScaleTree(files: files, workdir: work)
-        removeCatalogue(db)
-        points.append((files, measure([silomerge, "scan", "-q", "--catalog", db, "big=\(tree)/big"])))
-        removeCatalogue(db)
-        if let b = options.baseline, files == options.scaleFiles {
-            baselineScale = measure([b, "scan", "-q", "--catalog", db, "big=\(tree)/big"])
-            removeCatalogue(db)
+    let sizes = [min(options.scaleBase, options.scaleFiles / 10), options.scaleFiles]
+    FileHandle.standardError.write(Data("Scale test: \(grouped(sizes[0])) and \(grouped(sizes[1])) tiny files, \(options.scaleRuns) runs each (trees generated once, reused):\n".utf8))
+    let db = "\(work)/scale.sqlite", auditScaleDB = "\(work)/scale-audit.sqlite"
+    // Rows by command, for each size.
+    var bySize: [[String: Row]] = []
+    for files in sizes {
+        let tree = generateTinyTree(files: files, workdir: work)
+        let silo = "big=\(tree)/big"
+        warm(tree)
+        var commands: [(String, [String], String?, String)] = [
+            ("scan", [silomerge, "scan", "-q", "--catalog", db, silo], db, "/dev/null"),
+            ("check", [silomerge, "check", "-q", "--catalog", db], nil, "/dev/null"),
+            ("duplicates", [silomerge, "duplicates", "--format", "json", "--catalog", db], nil, "/dev/null"),
+            ("audit", [silomerge, "audit", "-q", "--catalog", auditScaleDB, silo], auditScaleDB, "/dev/null"),
+        ]
+        if let jdupes = jdupesPath { commands.append(("jdupes", [jdupes, "-r", "-q", "\(tree)/big"], nil, "/dev/null")) }
+        if let rdfind = rdfindPath {
+            commands.append(("rdfind", [rdfind, "-dryrun", "true", "-outputname", "/dev/null", "\(tree)/big"], nil, "/dev/null"))
         }
+        var got: [String: Row] = [:]
+        FileHandle.standardError.write(Data("  \(grouped(files)) files: ".utf8))
+        // Run for run, every command in turn: scan (fresh catalogue), check and duplicates on
+        // what it recorded, audit (fresh catalogue), then the peers.
+        for _ in 0..<options.scaleRuns {
+            for (label, argv, fresh, out) in commands {
+                if let fresh { removeCatalogue(fresh) }
+                got[label, default: Row(label: label, runs: [])].runs.append(measure(argv, stdoutPath: out))
+                FileHandle.standardError.write(Data(".".utf8))
+            }
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+        removeCatalogue(db); removeCatalogue(auditScaleDB)
+        if let b = options.baseline, files == options.scaleFiles {
+            let m = measure([b, "scan", "-q", "--catalog", baselineCatalogue(db), silo])
+            removeCatalogue(baselineCatalogue(db))
+            scaleLines.append(String(format: "  baseline scan at %@ files: %.1f s, peak RSS %@ (this build: %@)", grouped(files), m.wall,
+                                     human(Int64(m.peakRSSKiB) * 1024), human(Int64(got["scan"]!.medianPeak) * 1024)))
+        }
+        bySize.append(got)
     }
-    for p in points {
-        scaleLines.append(String(format: "  %@ files: %.1f s, peak RSS %@ (%.0f bytes per file), exit %d", grouped(p.files), p.m.wall,
-                                 human(Int64(p.m.peakRSSKiB) * 1024), Double(p.m.peakRSSKiB) * 1024 / Double(p.files), p.m.status))
+    let (base, all) = (bySize[0], bySize[1])
+    let extra = Double(sizes[1] - sizes[0])
+    for label in scaleCommands + ["jdupes", "rdfind"] {
+        guard let b = base[label], let a = all[label] else { continue }
+        let perFile = Double(a.medianPeak - b.medianPeak) * 1024 / extra
+        scaleLines.append(String(format: "  %@: %@ files %.2f s, %.2f s CPU, peak RSS %@; %@ files: %.2f s, %.2f s CPU, peak RSS %@ → %.0f B per added file%@",
+                                 label, grouped(sizes[0]), b.median, b.medianCPU, human(Int64(b.medianPeak) * 1024),
+                                 grouped(sizes[1]), a.median, a.medianCPU, human(Int64(a.medianPeak) * 1024), perFile,
+                                 failedRows([b, a]).map { " (FAILED: \($0))" } ?? ""))
+        scaleFigures[label] = ["base_files": sizes[0], "files": sizes[1], "base_peak_rss_kib": b.medianPeak, "peak_rss_kib": a.medianPeak,
+                               "bytes_per_file": perFile, "seconds": a.median, "cpu_seconds": a.medianCPU, "base_seconds": b.median,
+                               "failed": failedRows([b, a]) ?? ""]
+        guard scaleCommands.contains(label) else { continue }   // jdupes and rdfind: for reference
+        var t = Target(group: scaleGroup, name: "\(label) ≤ 100 B/file peak RSS at \(grouped(sizes[1])) files", kind: .bytesPerFile,
+                       measured: Double(a.medianPeak) * 1024, reference: Double(b.medianPeak) * 1024,
+                       referenceLabel: "base (\(grouped(sizes[0])) files)", unit: "bytes", ratio: perFile, limit: 100, pass: perFile <= 100)
+        if let failed = failedRows([b, a]) { t.pass = false; t.why = failed; t.ratio = nil }
+        record(t)
     }
-    let half = points[1], all = points[2]
-    let growth = Double(all.m.peakRSSKiB - half.m.peakRSSKiB) * 1024 / Double(all.files - half.files)
-    scaleLines.append(String(format: "  from %@ to %@ files, peak memory grew by %.0f bytes per additional file",
-                             grouped(half.files), grouped(all.files), growth))
-    if let b = baselineScale {
-        scaleLines.append(String(format: "  baseline at %@ files: %.1f s, peak RSS %@ (this build: %@)", grouped(all.files), b.wall,
-                                 human(Int64(b.peakRSSKiB) * 1024), human(Int64(all.m.peakRSSKiB) * 1024)))
+    let cpuName = "audit CPU ≤ 1.0× jdupes at \(grouped(sizes[1])) tiny files"
+    if let ours = all["audit"], let theirs = all["jdupes"] {
+        record(.rows(scaleGroup, cpuName, ours: ours, reference: theirs, limit: 1.0, cpu: true))
+    } else {
+        record(.notMeasured(scaleGroup, cpuName, limit: 1.0, why: noJdupes))
     }
-    scaleFigures = ["points": points.map { ["files": $0.files, "peak_rss_kib": $0.m.peakRSSKiB, "seconds": $0.m.wall, "exit": Int($0.m.status)] },
-                    "bytes_per_additional_file": growth]
+} else {
+    for label in scaleCommands {
+        record(.notMeasured(scaleGroup, "\(label) ≤ 100 B/file peak RSS", kind: .bytesPerFile, limit: 100, why: "--no-scale"))
+    }
+    record(.notMeasured(scaleGroup, "audit CPU ≤ 1.0× jdupes at scale", limit: 1.0, why: "--no-scale"))
 }
 
 // MARK: - Report
 
-let computeLimit = shaRate > 0 ? Double(corpus.bytes) / (Double(cores) * shaRate) : 0
 var report = """
-    SiloMerge benchmark · \(Date().formatted(.iso8601.year().month().day())) · \(cores) cores (\(cpu)) · OpenSSL SHA-256 \(String(format: "%.2f", shaRate / 1e9)) GB/s per core
-    Corpus: \(grouped(corpus.files)) files, \(human(corpus.bytes)) in \(corpus.silos.count) silos and \(grouped(corpus.folders)) folders (seed \(options.seed)); page cache warm
+    SiloMerge benchmark · \(Date().formatted(.iso8601.year().month().day()))
+    Machine: \(machine)
+    silomerge: \(silomerge)\(buildNote)
+    Corpus: \(grouped(corpus.files)) files, \(human(corpus.bytes)) in \(corpus.silos.count) silos and \(grouped(corpus.folders)) folders (seed \(options.seed)); page cache warm but for the cold-cache rows
+    \(mediaInfo.map { "Media corpus: \(grouped($0.files)) files, \(human($0.bytes)) (\($0.root))" } ?? "Media corpus: not measured")
 
     | command | median | min | max | CPU (median) | peak RSS |
     |---|---:|---:|---:|---:|---:|
@@ -820,37 +1047,18 @@ for r in rows {
     report += String(format: "| %@%@ | %.2f s | %.2f s | %.2f s | %.2f s | %@ |\n", r.label, r.failure, r.median, r.min, r.max, r.medianCPU,
                      human(Int64(r.peak) * 1024))
 }
-report += "\n"
+report += "\nOther figures:\n"
 var ratios: [String: Double] = [:]
-if let j = jdupesRow {
-    ratios["audit_over_jdupes"] = audit.median / j.median
-    report += String(format: "- audit / jdupes: %.2f× (target ≤ 0.5×)\n", audit.median / j.median)
-}
-if computeLimit > 0 {
-    ratios["full_over_compute_limit"] = full.median / computeLimit
-    report += String(format: "- full-hash scan / compute limit: %.2f× (limit %.2f s = %@ ÷ (%d cores × %.2f GB/s); target ≤ 1.3×)\n",
-                     full.median / computeLimit, computeLimit, human(corpus.bytes), cores, shaRate / 1e9)
-}
 ratios["full_over_rescan"] = full.median / rescan.median
-report += String(format: "- first full scan / unchanged rescan: %.1f× (target ≥ 20×); the rescan takes %.1f× the time of `find` stat-ing the same tree\n",
-                 full.median / rescan.median, rescan.median / findRow.median)
-ratios["rescan_over_find"] = rescan.median / findRow.median
 ratios["full_over_check"] = full.median / check.median
 ratios["full_over_check_verify"] = full.median / checkVerify.median
-report += String(format: "- first full scan / unchanged check: %.1f× (target ≥ 20×); with --verify-fraction 0.1: %.1f×\n",
-                 full.median / check.median, full.median / checkVerify.median)
+report += String(format: "- first full scan / unchanged rescan: %.1f×; / unchanged check: %.1f×; / check --verify-fraction 0.1: %.1f×%@\n",
+                 full.median / rescan.median, full.median / check.median, full.median / checkVerify.median,
+                 failedRows([full, rescan, check, checkVerify]).map { " (FAILED: \($0))" } ?? "")
+report += String(format: "- full-hash scan --no-metadata / compute limit: %.2f× (limit %.2f s = %@ ÷ (%d cores × %.2f GB/s))%@\n",
+                 fullNoMeta.median / max(0.001, computeLimit(corpus.bytes)), computeLimit(corpus.bytes), human(corpus.bytes), cores, shaRate / 1e9,
+                 failedRows([fullNoMeta]).map { " (FAILED: \($0))" } ?? "")
 report += "- same duplicate groups as jdupes -r (hard links aside): \(groupCheck)\n"
-// Metadata cost: CPU of the full scan with metadata over the same scan without (target ≤ +10 %).
-let corpusCost = full.medianCPU / max(0.001, fullNoMeta.medianCPU) - 1
-ratios["metadata_cpu_cost_corpus"] = corpusCost
-report += String(format: "- metadata cost on this corpus: %+.1f %% CPU (%.2f s with metadata, %.2f s without; wall %.2f s vs %.2f s; target ≤ +10 %%)\n",
-                 corpusCost * 100, full.medianCPU, fullNoMeta.medianCPU, full.median, fullNoMeta.median)
-if let m = mediaRows {
-    let cost = m.with.medianCPU / max(0.001, m.without.medianCPU) - 1
-    ratios["metadata_cpu_cost_media"] = cost
-    report += String(format: "- metadata cost on the media corpus (%@ files, %@): %+.1f %% CPU (%.2f s with metadata, %.2f s without; wall %.2f s vs %.2f s; target ≤ +10 %%)\n",
-                     grouped(m.files), human(m.bytes), cost * 100, m.with.medianCPU, m.without.medianCPU, m.with.median, m.without.median)
-}
 if let b = options.baseline, !baselineRows.isEmpty {
     report += "\nBefore/after: this build against --baseline \(b), run for run in the same session (ratio < 1: this build is faster)\n\n"
     report += "| command | this build | baseline | ratio | CPU this | CPU baseline | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n"
@@ -862,25 +1070,40 @@ if let b = options.baseline, !baselineRows.isEmpty {
                          mine.medianCPU / max(0.001, base.medianCPU))
     }
 }
-if !scaleLines.isEmpty { report += "\nMemory at scale (silomerge scan, tiny files):\n" + scaleLines.joined(separator: "\n") + "\n" }
+if !scaleLines.isEmpty { report += "\nTiny files at scale (medians of \(options.scaleRuns); peak RSS from GNU time):\n" + scaleLines.joined(separator: "\n") + "\n" }
+report += "\nTargets of issue #14 (target · measured vs reference · ratio (limit) · result):\n"
+let groupOrder = [mainGroup, scaleGroup, mediaGroup]
+for group in groupOrder {
+    report += "\n\(group):\n"
+    for t in targets where t.group == group { report += "- \(t.line)\n" }
+}
+report += "\nSummary:\n\n" + summaryTable(groupOrder.flatMap { g in targets.filter { $0.group == g } })
 print(report)
 
 if let path = options.json {
     var object: [String: Any] = [
         "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "cpu": cpu, "sha256_bytes_per_second": shaRate,
+        "machine": ["cores": cores, "cpu": cpu, "openssl": opensslVersion, "sha256_bytes_per_second": shaRate, "kernel": kernel,
+                    "filesystem": filesystem],
+        "silomerge": silomerge, "debug_build": !buildNote.isEmpty,
         "corpus": ["files": corpus.files, "bytes": corpus.bytes, "folders": corpus.folders, "seed": Int(options.seed)],
         "commands": rows.map { ["label": $0.label, "median": $0.median, "min": $0.min, "max": $0.max, "cpu_median": $0.medianCPU,
-                                "peak_rss_kib": $0.peak] },
-        "ratios": ratios, "groups_equal_jdupes": groupCheck, "compute_limit_seconds": computeLimit,
+                                "peak_rss_kib": $0.peak, "failed": $0.failure.isEmpty ? false : true] },
+        "ratios": ratios, "groups_equal_jdupes": groupCheck, "compute_limit_seconds": computeLimit(corpus.bytes),
     ]
+    // The targets through their Codable form (explicit nulls for what was not measured).
+    if let data = try? JSONEncoder().encode(targets), let list = try? JSONSerialization.jsonObject(with: data) {
+        object["targets"] = list
+    }
     if !scaleFigures.isEmpty { object["scale"] = scaleFigures }
-    if let m = mediaRows { object["media_corpus"] = ["root": m.root, "files": m.files, "bytes": m.bytes] }
+    if let m = mediaInfo { object["media_corpus"] = ["root": m.root, "files": m.files, "bytes": m.bytes] }
     if !baselineRows.isEmpty {
         object["baseline"] = ["binary": options.baseline ?? "",
                               "commands": baselineRows.map { ["label": $0.label, "median": $0.median, "cpu_median": $0.medianCPU,
                                                               "peak_rss_kib": $0.peak] }]
     }
-    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
-        _ = FileManager.default.createFile(atPath: path, contents: data)
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]),
+          FileManager.default.createFile(atPath: path, contents: data) else {
+        fail("cannot write --json \(path)")
     }
 }
