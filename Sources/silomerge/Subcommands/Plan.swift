@@ -76,8 +76,11 @@ struct Plan: ParsableCommand {
                 """
         )
 
-        @Option(name: .customLong("target"), help: ArgumentHelp("The folder the merged tree is built in.", valueName: "dir"))
-        var target: String
+        @Option(name: .customLong("target"), help: ArgumentHelp("The folder the merged tree is built in (not with --in-place).", valueName: "dir"))
+        var target: String?
+
+        @Flag(name: .customLong("in-place"), help: "Deduplicate inside the silos, with no target tree: see In-place deduplication below.")
+        var inPlace = false
 
         @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The plan file to write.", valueName: "file"))
         var output: String
@@ -96,8 +99,8 @@ struct Plan: ParsableCommand {
         @Option(name: .customLong("quarantine"), help: ArgumentHelp("Where quarantined duplicates go (default: TARGET/.silomerge-quarantine).", valueName: "dir"))
         var quarantine: String?
 
-        @Option(name: .customLong("method"), help: "How the canonical copy reaches the target: copy, hardlink, reflink or move.")
-        var method: TransferMethod = .copy
+        @Option(name: .customLong("method"), help: "How the canonical copy reaches the target: copy (default), hardlink, reflink or move. With --in-place, what becomes of each duplicate: reflink (default), hardlink, quarantine or remove.")
+        var method: String?
 
         @Flag(name: .customLong("hardlink-fallback-copy"), help: "With --method hardlink: copy files on another file system instead of refusing.")
         var hardlinkFallback = false
@@ -119,6 +122,7 @@ struct Plan: ParsableCommand {
         @OptionGroup var hostOption: HostOption
 
         func validate() throws {
+            try validateInPlace()
             if sidecars && noSidecars {
                 throw ValidationError("--sidecars (also write the reconciled sidecar) and --no-sidecars (leave the originals) cannot go together")
             }
@@ -130,6 +134,9 @@ struct Plan: ParsableCommand {
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
+            if inPlace { return try runInPlace(catalogue: catalogue, config: config, rules: rules) }
+            guard let target else { throw CLIError.usage("--target is required (or --in-place)") }
+            let method = try transferMethod()
             var request = PlanRequest(target: FilePath(target), layout: layout, canonicalRules: rules, duplicates: duplicates,
                                       quarantine: quarantine.map { FilePath($0) }, transfer: method,
                                       hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars, writeSidecars: sidecars,

@@ -1,0 +1,197 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import SiloMergeCore
+import SiloMergeTestSupport
+
+extension MergeFixture {
+    /// An in-place plan of the fixture's silos, as `silomerge plan --in-place` makes it.
+    func inPlacePlan(_ method: InPlaceMethod) throws -> MergePlan {
+        var i = try input()
+        let q = FilePath(tree.path + "/quarantine")
+        i.quarantineAnchor = try PlanRoots.anchor(q, what: "the quarantine folder").anchor
+        return try InPlacePlanner(method: method, quarantineRoot: q).plan(i)
+    }
+
+    func stat(_ silo: String, _ path: String) -> FileStat? {
+        guard case .success(let st) = cPath(absolute(silo, Array(path.utf8)), { Posix.lstat(at: AT_FDCWD, $0) }) else { return nil }
+        return st
+    }
+}
+
+@Suite("In-place deduplication: plan, apply, resume, undo")
+struct InPlaceTests {
+    @Test("the plan: one operation per copy that is not canonical; hard links of the canonical file and of each other are not copies")
+    func planShape() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.hardlink)
+        #expect(plan.schema == "silomerge-plan/4")
+        #expect(plan.inPlace?.method == .hardlink)
+        let acted = plan.operations.map { "\($0.source!.silo):\($0.source!.path.display)" }.sorted()
+        #expect(acted == ["hr:staff/offsite/team.jpg", "training:assets/logo-copy.png", "training:manuals/manual-a.pdf",
+                          "training:manuals/manual-b.pdf", "training:module-01/intro.jpg", "training:old/caf\\xe9.jpg"]
+                || acted.count == 6, "\(acted)")
+        for op in plan.operations {
+            #expect(op.kind == .linkDuplicate)
+            #expect(op.canonical != nil && op.canonical!.sha256 == op.source!.sha256)
+            #expect(op.canonicalOp == nil && op.destination == nil)
+        }
+        // The two names of one hr file: nothing to do (no other copy).
+        #expect(!plan.operations.contains { $0.source?.path.display.contains("leave") == true })
+        // Reclaimed: each physical file once (manual-a and manual-b are one file).
+        #expect(plan.inPlace?.reclaimBytes == Int64(20_000 * 2 + 3_000 + 2_500 + 3_500))
+        // Reflink: the second name of one file is one file, cloned once.
+        let reflink = try f.inPlacePlan(.reflink)
+        #expect(reflink.operations.count == 5)
+        #expect(reflink.leftBehind.contains { $0.path.display.hasPrefix("manuals/manual-") && $0.reason == .hardLink })
+        // It encodes, decodes and validates; the same input gives the same bytes.
+        let again = try PlanFile.decode(try PlanFile.encode(plan))
+        #expect(again == plan)
+        #expect(PlanValidator.problems(in: again).isEmpty)
+    }
+
+    @Test("a /4 plan whose operation takes away a canonical copy, or a copy of other content, is refused by validation")
+    func validatorRefusesUnsafeEdits() throws {
+        let f = try standardFixture()
+        var plan = try f.inPlacePlan(.remove)
+        let first = plan.operations[0]
+        // Acting on the canonical copy itself.
+        var edited = plan
+        edited.operations[0].source = first.canonical
+        #expect(PlanValidator.problems(in: edited).contains { $0.reason.contains("canonical") })
+        // A canonical copy of other content.
+        edited = plan
+        edited.operations[0].canonical = plan.operations.first { $0.source!.sha256 != first.source!.sha256 }!.canonical
+        #expect(PlanValidator.problems(in: edited).contains { $0.reason.contains("another content") })
+        // A /4 plan without in_place, and an in-place plan under /3.
+        edited = plan
+        edited.inPlace = nil
+        #expect(!PlanValidator.problems(in: edited).isEmpty)
+        plan.schema = MergePlan.currentSchema
+        #expect(PlanValidator.problems(in: plan).contains { $0.reason.contains("silomerge-plan/4") })
+    }
+
+    @Test("hardlink: apply links every duplicate to its canonical copy; verify passes; undo gives back independent files, byte-identical, with their modes and times")
+    func hardlinkApplyUndo() throws {
+        let f = try standardFixture()
+        let before = f.silosSnapshot
+        let plan = try f.inPlacePlan(.hardlink)
+        let report = try Applier(plan: plan, journal: f.journal).apply()
+        #expect(report.isComplete, "\(report.refused) \(report.failed)")
+        for op in plan.operations {
+            let s = op.source!, c = op.canonical!
+            let st = try #require(f.stat(s.silo, s.path.display))
+            #expect(st.inode == c.inode, "\(s.display) is not a link to \(c.display)")
+            #expect(try SHA256Hasher.digest(readFile(f.absolute(s.silo, s.path.bytes))).hex == s.sha256)
+        }
+        // Nothing but the canonical files' contents is left; no hold or temporary name.
+        #expect(temporaryFiles(f.silosRoot).isEmpty)
+        #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-hold-") })
+        let verify = try InPlaceVerifier.verify(plan, journal: f.journal)
+        #expect(verify.problems.isEmpty && verify.verifiedFiles == verify.expectedFiles, "\(verify.problems)")
+
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        #expect(undo.isComplete, "\(undo.left) \(undo.failed)")
+        #expect(f.silosSnapshot == before)
+        for op in plan.operations {
+            let st = try #require(f.stat(op.source!.silo, op.source!.path.display))
+            #expect(st.inode != op.canonical!.inode, "\(op.source!.display) is still the canonical file")
+        }
+    }
+
+    @Test("remove and quarantine: apply, verify, undo restores every name as it was")
+    func removeAndQuarantine() throws {
+        for method in [InPlaceMethod.remove, .quarantine] {
+            let f = try standardFixture("\(method)")
+            let before = f.silosSnapshot
+            let plan = try f.inPlacePlan(method)
+            let report = try Applier(plan: plan, journal: f.journal).apply()
+            #expect(report.isComplete, "\(method): \(report.refused) \(report.failed)")
+            for op in plan.operations { #expect(f.stat(op.source!.silo, op.source!.path.display) == nil) }
+            if method == .quarantine {
+                let q = f.snapshot(f.tree.path + "/quarantine")
+                #expect(q.values.filter { $0.kind == .regular }.count == plan.operations.count, "\(q.keys)")
+            }
+            let verify = try InPlaceVerifier.verify(plan, journal: f.journal)
+            #expect(verify.problems.isEmpty, "\(method): \(verify.problems)")
+            #expect(try Applier(plan: plan, journal: f.journal).undo().isComplete)
+            #expect(f.silosSnapshot == before, "\(method)")
+        }
+    }
+
+    @Test("a duplicate edited between plan and apply is refused and kept as it is now; so is one swapped for a symbolic link, and a changed canonical copy")
+    func changedCopiesRefused() throws {
+        for method in [InPlaceMethod.hardlink, .remove, .quarantine] {
+            let f = try standardFixture("\(method)")
+            let plan = try f.inPlacePlan(method)
+            // team.jpg: same size, new bytes, its mtime put back (only the hash can tell).
+            let team = plan.operations.first { $0.source!.path.display == "staff/offsite/team.jpg" }!
+            var edited = bytes(20_000, seed: 1)
+            edited[100] ^= 0xFF
+            try f.add("hr", "staff/offsite/team.jpg", edited, mtime: 1_695_000_000)
+            // intro.jpg: replaced by a symbolic link to its canonical copy.
+            let intro = f.absolute("training", Array("module-01/intro.jpg".utf8))
+            _ = cPath(intro) { unlink($0) }
+            _ = cPath(intro) { p in cPath(f.absolute("marketing", Array("campaigns/2023/hero.jpg".utf8))) { symlink($0, p) } }
+            // The canonical copy of logo-copy.png is edited (its mtime changes).
+            try f.add("marketing", "brand/logo.png", bytes(3_000, seed: 9), mtime: 1_700_000_123, mode: 0o600)
+            let report = try Applier(plan: plan, journal: f.journal).apply()
+            let refused = Set(report.refused.map(\.op))
+            #expect(refused.contains(team.id), "\(method): \(report.done)")
+            #expect(try readFile(f.absolute("hr", Array("staff/offsite/team.jpg".utf8))) == edited, "\(method): the edited copy is lost")
+            let introOp = plan.operations.first { $0.source!.path.display == "module-01/intro.jpg" }!
+            #expect(refused.contains(introOp.id))
+            #expect(f.stat("training", "module-01/intro.jpg")?.kind == .symlink)
+            let logoOp = plan.operations.first { $0.source!.path.display == "assets/logo-copy.png" }!
+            #expect(refused.contains(logoOp.id), "\(method): \(report.done.map(\.detail))")
+            #expect(f.stat("training", "assets/logo-copy.png") != nil)
+            #expect(report.refused.first { $0.op == logoOp.id }!.detail.contains("canonical copy"))
+            #expect(temporaryFiles(f.silosRoot).isEmpty)
+        }
+    }
+
+    @Test("hardlink, remove, quarantine: a crash at every step of apply, then resume, then undo: every byte is kept")
+    func crashAtEveryStep() throws {
+        for method in [InPlaceMethod.hardlink, .remove, .quarantine] {
+            let f = try standardFixture("crash\(method)")
+            let before = f.silosSnapshot
+            let plan = try f.inPlacePlan(method)
+            var step = 1
+            while true {
+                let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+                var crashed = false
+                do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).apply() } catch is SimulatedCrash { crashed = true }
+                // The files a crash may leave half-way: every content is still somewhere whole.
+                let resumed = try Applier(plan: plan, journal: f.journal).apply()
+                #expect(resumed.isComplete, "\(method) step \(step): \(resumed.refused) \(resumed.failed)")
+                #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") }, "\(method) step \(step): \(f.silosSnapshot.keys.filter { $0.contains(".silomerge-") })")
+                let undo = try Applier(plan: plan, journal: f.journal).undo()
+                #expect(undo.isComplete, "\(method) step \(step): \(undo.left) \(undo.failed)")
+                #expect(f.silosSnapshot == before, "\(method) step \(step)")
+                try? FileManager.default.removeItem(atPath: f.journal.string!)
+                try? FileManager.default.removeItem(atPath: f.tree.path + "/quarantine")
+                if !crashed || step > 400 { break }
+                step += 1
+            }
+            #expect(step > 5, "\(method): the apply took \(step) steps")
+        }
+    }
+
+    @Test("reflink where the file system cannot share blocks: each operation refused, saying so; nothing changed")
+    func reflinkUnsupportedRefused() throws {
+        let f = try standardFixture()
+        let before = f.silosSnapshot
+        let plan = try f.inPlacePlan(.reflink)
+        // The test's temporary folder: ext4 or tmpfs here (btrfs/XFS are in the CLI tests).
+        let type = ReflinkSupport.fileSystemType(device: plan.operations[0].canonical!.device) ?? "?"
+        try #require(!ReflinkSupport.capableTypes.contains(type), "the temporary folder is on \(type)")
+        #expect(ReflinkSupport.unavailable(device: plan.operations[0].canonical!.device)?.contains(type) == true)
+        let report = try Applier(plan: plan, journal: f.journal).apply()
+        #expect(report.done.isEmpty)
+        #expect(report.refused.count == plan.operations.count)
+        #expect(report.refused.allSatisfy { $0.detail.contains("cannot share blocks") && $0.detail.contains("--method hardlink") }, "\(report.refused.first!.detail)")
+        #expect(f.silosSnapshot == before)
+    }
+}
