@@ -26,23 +26,24 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
     public init() {}
 
     /// Every duplicate group of `query` in the catalogue.
-    public init(store: any CatalogueStore, query: DuplicateQuery, reflinkable: (UInt64) -> Bool = { ReflinkSupport.unavailable(device: $0) == nil }) throws {
-        var cache: [UInt64: Bool] = [:]
+    public init(store: any CatalogueStore, query: DuplicateQuery) throws {
+        // By device, probed once through a file on it (this host's silos: another host's
+        // files cannot be looked at here, and count as not known to share blocks).
+        var cache: [UInt64: (ok: Bool, type: String)] = [:]
         try store.forEachDuplicateGroup(query) { g in
-            self.add(g) { d in
-                if let known = cache[d] { return known }
-                let ok = reflinkable(d)
-                cache[d] = ok
-                return ok
+            self.add(g) { f in
+                if let known = cache[f.device] { return known.ok }
+                let type = ReflinkSupport.fileSystemType(at: f.absolutePath) ?? "unknown"
+                let probe = (ReflinkSupport.capableTypes.contains(type), type)
+                cache[f.device] = probe
+                return probe.0
             }
             return true
         }
-        reflinkUnavailable = cache.filter { !$0.value }.keys.sorted().map { d in
-            "\(ReflinkSupport.fileSystemType(device: d) ?? "unknown") (device \(d))"
-        }
+        reflinkUnavailable = cache.filter { !$0.value.ok }.keys.sorted().map { d in "\(cache[d]!.type) (device \(d))" }
     }
 
-    mutating func add(_ g: DuplicateGroup, reflinkable: (UInt64) -> Bool) {
+    mutating func add(_ g: DuplicateGroup, reflinkable: (GroupFile) -> Bool) {
         guard let canonical = g.files.first, g.size > 0 else { return }
         var seen: Set<FileID> = [FileID(device: canonical.device, inode: canonical.inode)]
         for f in g.files.dropFirst() {
@@ -51,7 +52,7 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
             guard seen.insert(id).inserted else { continue }
             if f.device == canonical.device {
                 sameFileSystemFiles += 1; sameFileSystemBytes += g.size
-                if reflinkable(f.device) { reflinkableFiles += 1; reflinkableBytes += g.size }
+                if reflinkable(f) { reflinkableFiles += 1; reflinkableBytes += g.size }
             } else {
                 otherFileSystemFiles += 1; otherFileSystemBytes += g.size
             }

@@ -6,25 +6,40 @@ import Darwin
 import Foundation
 
 /// Whether a file system can share blocks between files (FIDEDUPERANGE), by its type as the
-/// kernel reports it for a device (Linux: /proc/self/mountinfo). Only a guide for planning:
-/// apply asks the kernel itself, which has the last word (XFS made with reflink=0 refuses).
+/// kernel reports it for a file on it (`fstatfs`; by path, not by device number: btrfs gives
+/// each subvolume a device number of its own). Only a guide for planning: apply asks the
+/// kernel itself, which has the last word (XFS made with reflink=0 refuses).
 public enum ReflinkSupport {
     /// Types that implement FIDEDUPERANGE.
     public static let capableTypes: Set<String> = ["btrfs", "xfs", "bcachefs", "ocfs2"]
 
-    /// The type of the file system `device` is on ("ext4", "tmpfs"…), if known.
-    public static func fileSystemType(device: UInt64) -> String? {
+    #if os(Linux)
+    /// `statfs.f_type` magic numbers (linux/magic.h) of common file systems.
+    static let names: [Int64: String] = [
+        0x9123_683E: "btrfs", 0x5846_5342: "xfs", 0xCA45_1A4E: "bcachefs", 0x7461_636F: "ocfs2",
+        0xEF53: "ext4", 0x0102_1994: "tmpfs", 0x794C_7630: "overlayfs", 0x2FC1_2FC1: "zfs", 0x6969: "nfs",
+        0x4D44: "vfat", 0x5346_544E: "ntfs", 0x6573_5546: "fuse", 0xF2F5_2010: "f2fs",
+        0x0102_1997: "9p", 0xFF53_4D42: "cifs", 0x2011_BAB0: "exfat",
+    ]
+    #endif
+
+    /// The type of the file system the file or folder at `path` is on ("ext4", "tmpfs"…), if known.
+    public static func fileSystemType(at path: FilePath) -> String? {
         #if os(Linux)
-        return PseudoFileSystems.mount(device: device)?.type
+        let fd = RealFileOps.cString(path.bytes) { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let type = PseudoFileSystems.fileSystemType(fd) else { return nil }
+        return names[type] ?? "type 0x\(String(type, radix: 16))"
         #else
         return nil
         #endif
     }
 
-    /// nil when reflinks are possible on `device`, else why not (a sentence).
-    public static func unavailable(device: UInt64) -> String? {
+    /// nil when reflinks are possible where `path` is, else why not (a sentence).
+    public static func unavailable(at path: FilePath) -> String? {
         #if os(Linux)
-        guard let type = fileSystemType(device: device) else { return "the type of the file system on device \(device) is unknown" }
+        guard let type = fileSystemType(at: path) else { return "the file system of \(path.display) cannot be read" }
         return capableTypes.contains(type) ? nil : "\(type) cannot share blocks between files (reflinks need btrfs, XFS, bcachefs or OCFS2)"
         #else
         return "reflinks (FIDEDUPERANGE) are a Linux feature; this platform is not supported"
@@ -94,23 +109,24 @@ public enum InPlaceWorkflow {
     /// a refusal that says which cannot and what to choose instead. Never a silent fallback:
     /// hard links change what a later edit does, quarantine and remove take names away.
     static func defaultMethod(assets: [ReconciledAsset], silos: [PlanSilo], host: HostIdentity?) throws(PlanError) -> InPlaceMethod {
-        var devices: Set<UInt64> = []
-        for a in assets where a.copies.count > 1 { for c in a.copies { devices.insert(c.device) } }
-        let refusals = devices.sorted().compactMap { d in ReflinkSupport.unavailable(device: d).map { (d, $0) } }
+        var devices: [UInt64: FilePath] = [:]
+        let local = Set(silos.filter { host == nil || $0.host == nil || $0.host?.id == host?.id }.map(\.name))
+        for a in assets where a.copies.count > 1 { for c in a.copies where local.contains(c.silo) { devices[c.device] = devices[c.device] ?? c.absolutePath } }
+        let refusals = devices.keys.sorted().compactMap { d in ReflinkSupport.unavailable(at: devices[d]!).map { (d, $0) } }
         if refusals.isEmpty { return .reflink }
         throw .invalidSettings(noReflinkMessage(refusals, asked: false))
     }
 
     static func checkReflinks(_ plan: MergePlan, host: HostIdentity?) throws(PlanError) {
         let hostOf = Dictionary(plan.silos.map { ($0.name.exactBytes, $0.host?.id) }, uniquingKeysWith: { a, _ in a })
-        var devices: Set<UInt64> = []
+        var devices: [UInt64: FilePath] = [:]
         for op in plan.operations {
             guard let c = op.canonical else { continue }
             // Another host's file systems are that host's to judge (its apply asks its kernel).
             if let host, let h = hostOf[c.silo.exactBytes] ?? nil, h != host.id { continue }
-            devices.insert(c.device)
+            devices[c.device] = devices[c.device] ?? c.siloRoot.appending(c.path)
         }
-        let refusals = devices.sorted().compactMap { d in ReflinkSupport.unavailable(device: d).map { (d, $0) } }
+        let refusals = devices.keys.sorted().compactMap { d in ReflinkSupport.unavailable(at: devices[d]!).map { (d, $0) } }
         if !refusals.isEmpty { throw .invalidSettings(noReflinkMessage(refusals, asked: true)) }
     }
 

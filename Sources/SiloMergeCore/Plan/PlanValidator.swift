@@ -142,7 +142,7 @@ public enum PlanValidator {
             }
         }
         var quarantineInTarget: [UInt8]? = nil
-        if plan.targetRoot.contains(plan.quarantineRoot) {
+        if plan.inPlace == nil, plan.targetRoot.contains(plan.quarantineRoot) {
             let rest = Array(plan.quarantineRoot.bytes.dropFirst(plan.targetRoot.bytes.count).drop(while: { $0 == 0x2F }))
             if rest.isEmpty {
                 add(nil, plan.quarantineRoot.display, "the quarantine folder is the target itself")
