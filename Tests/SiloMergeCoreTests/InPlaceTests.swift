@@ -210,3 +210,74 @@ struct InPlaceTests {
         #expect(f.silosSnapshot == before)
     }
 }
+
+/// Real calls, except that just before the rename that puts a hard link over a duplicate's
+/// name, another "process" writes to the duplicate (through its name): the race the hold name
+/// exists for.
+final class WriterDuringSwap: FileOps, @unchecked Sendable {
+    // @unchecked: used by one applier on one thread; `fired` is only read after the run.
+    let real = RealFileOps()
+    var fired = false
+    func open(_ d: Int32, _ p: [UInt8], flags: Int32, mode: UInt32) throws -> Int32 { try real.open(d, p, flags: flags, mode: mode) }
+    func close(_ fd: Int32) { real.close(fd) }
+    func read(_ fd: Int32, into b: UnsafeMutableRawBufferPointer) throws -> Int { try real.read(fd, into: b) }
+    func pread(_ fd: Int32, into b: UnsafeMutableRawBufferPointer, offset: Int64) throws -> Int { try real.pread(fd, into: b, offset: offset) }
+    func write(_ fd: Int32, _ b: UnsafeRawBufferPointer) throws -> Int { try real.write(fd, b) }
+    func fsync(_ fd: Int32) throws { try real.fsync(fd) }
+    func fstat(_ fd: Int32) throws -> FileStat { try real.fstat(fd) }
+    func lstat(_ d: Int32, _ n: [UInt8]) throws -> FileStat { try real.lstat(d, n) }
+    func mkdir(_ d: Int32, _ n: [UInt8], mode: UInt32) throws { try real.mkdir(d, n, mode: mode) }
+    func rename(_ fd: Int32, _ from: [UInt8], _ td: Int32, _ to: [UInt8], noReplace: Bool) throws {
+        if !fired, from.starts(with: Array(Applier.temporaryPrefix.utf8)), !noReplace {
+            fired = true
+            let w = try real.open(td, to, flags: O_WRONLY | O_APPEND, mode: 0)
+            _ = try Array("appended by another process".utf8).withUnsafeBytes { try real.write(w, $0) }
+            real.close(w)
+        }
+        try real.rename(fd, from, td, to, noReplace: noReplace)
+    }
+    func link(_ fd: Int32, _ from: [UInt8], _ td: Int32, _ to: [UInt8]) throws { try real.link(fd, from, td, to) }
+    func unlink(_ d: Int32, _ n: [UInt8], directory: Bool) throws { try real.unlink(d, n, directory: directory) }
+    func setTimes(_ fd: Int32, mtimeNs: Int64) throws { try real.setTimes(fd, mtimeNs: mtimeNs) }
+    func setMode(_ fd: Int32, _ mode: UInt32) throws { try real.setMode(fd, mode) }
+    func setOwner(_ fd: Int32, uid: UInt32, gid: UInt32) throws { try real.setOwner(fd, uid: uid, gid: gid) }
+    func clone(from s: Int32, to d: Int32) throws { try real.clone(from: s, to: d) }
+    func list(_ d: Int32) throws -> [[UInt8]] { try real.list(d) }
+    func availableBytes(_ fd: Int32) -> Int64? { real.availableBytes(fd) }
+    func dropCache(_ fd: Int32) { real.dropCache(fd) }
+}
+
+@Suite("In-place deduplication: races and old readers")
+struct InPlaceRaceTests {
+    @Test("hardlink: a duplicate written to while its name is being swapped is put back with what was written, and refused")
+    func writeDuringSwap() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.hardlink)
+        let ops = WriterDuringSwap()
+        let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
+        #expect(ops.fired)
+        let first = plan.operations[0]
+        let refusal = try #require(report.refused.first { $0.op == first.id }, "\(report.done.map(\.summary))")
+        #expect(refusal.detail.contains("written to while being replaced"), "\(refusal.detail)")
+        let s = first.source!
+        let now = try readFile(f.absolute(s.silo, s.path.bytes))
+        #expect(String(decoding: now.suffix(27), as: UTF8.self) == "appended by another process", "the write was lost")
+        #expect(f.stat(s.silo, s.path)!.inode == s.inode, "the duplicate's own file is not back")
+        #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") })
+        #expect(report.done.count == plan.operations.count - 1)
+    }
+
+    @Test("an in-place plan says silomerge-plan/4; a reader of /3 plans refuses it by its schema")
+    func schemaFour() throws {
+        let f = try standardFixture()
+        let bytes = try PlanFile.encode(try f.inPlacePlan(.hardlink))
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"schema\" : \"silomerge-plan/4\"") || text.contains("\"schema\":\"silomerge-plan/4\""))
+        // A merge plan is still /3.
+        let merge = try f.plan(f.settings())
+        #expect(merge.schema == "silomerge-plan/3" && merge.inPlace == nil)
+        // What a /3-only SiloMerge says (its readable schemas lack /4).
+        let e = PlanError.unsupportedSchema(found: "silomerge-plan/5")
+        #expect(e.description.contains("unsupported plan schema 'silomerge-plan/5'"))
+    }
+}

@@ -66,3 +66,16 @@ extension Plan.Create {
         print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
     }
 }
+
+/// `plan show` of an in-place plan: what it does instead of a layout and a target.
+enum PlanInPlaceText {
+    static func header(_ plan: MergePlan, _ inPlace: InPlaceSettings) -> String {
+        let groups = Set(plan.operations.compactMap { $0.canonical?.sha256 }).count
+        var out = "In place, by \(inPlace.method.rawValue): no target tree; \(Format.plural(plan.operations.count, "duplicate")) "
+            + "of \(Format.plural(groups, "content")) acted on beside their canonical copies, \(Format.bytes(inPlace.reclaimBytes)) to reclaim\n"
+        if inPlace.groupsWithUnreachableCopies > 0 {
+            out += "\(Format.plural(inPlace.groupsWithUnreachableCopies, "content")) keep copies the method cannot reach (another file system or host): listed below as left behind\n"
+        }
+        return out
+    }
+}
