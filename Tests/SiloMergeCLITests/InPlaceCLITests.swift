@@ -94,6 +94,9 @@ struct InPlaceCLITests {
             }
         }
         #expect(try ws.run("verify", "plan.json").status == 0)
+        // There is no merged tree to adopt as a silo.
+        let adopt = try ws.run("silos", "add", "dedup=\(ws.url.path)/silomerge-quarantine", "--from-plan", "plan.json")
+        #expect(adopt.status != 0 && adopt.stderr.contains("in-place deduplication"), "\(adopt.stderr)")
         r = try ws.run("undo", "plan.json")
         #expect(r.status == 0, "\(r.out) \(r.stderr)")
         let after = try listing(ws.url.appendingPathComponent("a")).merging(try listing(ws.url.appendingPathComponent("b")).mapKeys { "b/" + $0 }) { a, _ in a }
