@@ -20,12 +20,14 @@ extension Applier {
     }
 
     func perform(_ op: PlanOperation) throws -> Performed {
+        if plan.inPlace != nil { return try performInPlace(op) }
         switch op.kind {
         case .copy, .hardlink, .reflink, .move, .sidecarCopy, .sidecarHardlink, .sidecarReflink, .sidecarMove: return try transfer(op)
         case .xmpSidecar, .importManifest: return try generate(op)
         case .removeDuplicate: return try removeDuplicate(op)
         case .linkDuplicate: return try linkDuplicate(op)
         case .quarantineDuplicate: return try quarantineDuplicate(op)
+        case .reflinkDuplicate: throw ApplyError.invalidPlan([PlanProblem(op: op.id, reason: "reflink-duplicate belongs to in-place plans")])
         }
     }
 
@@ -227,6 +229,7 @@ extension Applier {
 
     /// The canonical copy's destination, still as verified: its folder, name and identity.
     func canonicalInTarget(_ op: PlanOperation) throws -> (dir: Int32, name: [UInt8], stat: JournalStat, source: PlanSource) {
+        if plan.inPlace != nil { return try canonicalInSilo(op, hash: true) }
         guard let cid = op.canonicalOp, let c = plan.operation(cid), let cs = c.source, let dest = c.destination else {
             throw ApplyError.canonicalNotReady(op: op.id, canonical: op.canonicalOp ?? 0, detail: "not in the plan")
         }

@@ -30,7 +30,7 @@ extension Applier {
         // The roots first, each opened once as apply opens them: nothing is undone through a
         // root that is not the folder the plan and the journal recorded (a target or a silo
         // root swapped for a symbolic link stops the undo here, before anything changes).
-        _ = try targetRootFD(create: false)
+        if plan.inPlace == nil { _ = try targetRootFD(create: false) }
         if touched.contains(where: { $0.kind == .quarantineDuplicate }) { _ = try quarantineRootFD(create: false) }
         for silo in plan.silos where touched.contains(where: { $0.source?.silo == silo.name }) { _ = try siloFD(silo.root) }
         // Temporary files of interrupted operations (of the apply, or of an earlier undo).
@@ -194,6 +194,8 @@ extension Applier {
             return try reverseLink(op, rec)
         case .quarantineDuplicate:
             return try reverseQuarantine(op, rec)
+        case .reflinkDuplicate:
+            return try reverseReflinkInPlace(op, rec)
         }
     }
 
@@ -265,6 +267,14 @@ extension Applier {
     /// The canonical copy of a duplicate action, in the target, unchanged since apply: its
     /// folder (the caller closes it) and name.
     func canonicalForRestore(_ op: PlanOperation) throws -> (dir: Int32, name: [UInt8], display: String, stat: JournalStat) {
+        if plan.inPlace != nil {
+            do {
+                let c = try canonicalInSilo(op, hash: false)
+                return (c.dir, c.name, c.source.display, c.stat)
+            } catch let e as ApplyError {
+                throw ApplyError.changedSinceApply(path: op.source?.display ?? "?", detail: "cannot be restored: \(e)")
+            }
+        }
         guard let cid = op.canonicalOp, let c = plan.operation(cid), let dest = c.destination,
               let crec = state.ops[cid], let placed = crec.placed ?? crec.done?.stat else {
             throw ApplyError.changedSinceApply(path: op.source?.display ?? "?", detail: "cannot be restored: the journal has no canonical copy for it")
@@ -294,6 +304,8 @@ extension Applier {
         if let cid = op.canonicalOp, let c = state.ops[cid], let t = c.placed ?? c.done?.stat {
             excluded.insert(FileID(device: t.device, inode: t.inode))
         }
+        // In place: the canonical copy's own file is never what a duplicate is restored as.
+        if let c = op.canonical { excluded.insert(c.fileID) }
         var candidates: [(root: FilePath, path: RelativePath, accept: (FileStat) -> Bool)] = []
         for otherID in operationsByOriginalFile[original] ?? [] where otherID != op.id {
             guard let other = plan.operation(otherID), let os = other.source else { continue }

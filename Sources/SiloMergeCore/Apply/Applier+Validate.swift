@@ -13,7 +13,8 @@ extension Applier {
         var problems: [PlanProblem] = []
         func add(_ op: Int?, _ path: String?, _ reason: String) { problems.append(PlanProblem(op: op, path: path, reason: reason)) }
 
-        let (targetRoot, targetDevice) = try probeRoot(.target, &problems)
+        // An in-place plan has no target (its duplicates' file systems are checked per operation).
+        let (targetRoot, targetDevice) = plan.inPlace == nil ? try probeRoot(.target, &problems) : (nil, nil)
         defer { if let targetRoot { fs.close(targetRoot) } }
         let needsQuarantine = myOperations.contains { $0.kind == .quarantineDuplicate && state.ops[$0.id]?.done == nil }
         let quarantineRoot: Int32? = needsQuarantine ? try probeRoot(.quarantine, &problems).fd : nil

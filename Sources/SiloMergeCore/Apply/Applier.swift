@@ -170,7 +170,8 @@ public final class Applier {
             header.detail = "\(Format.plural(myOperations.count, "operation"))\(scope.host.map { " on host \($0)" } ?? "") into \(scope.targetRoot.display)"
             try record(header)
         }
-        guard try targetRootFD(create: true) != nil else {
+        let hasTarget = plan.inPlace == nil ? try targetRootFD(create: true) != nil : true
+        guard hasTarget else {
             throw ApplyError.io(path: scope.targetRoot.display, operation: "make the target", errno: Errno(ENOENT))
         }
 
@@ -281,6 +282,7 @@ public final class Applier {
                 case .linkDuplicate: verb = "would replace the duplicate by a hard link to the canonical copy"
                 case .removeDuplicate: verb = "would remove the duplicate"
                 case .quarantineDuplicate: verb = "would move the duplicate to quarantine"
+                case .reflinkDuplicate: verb = "would share the canonical copy's blocks (FIDEDUPERANGE)"
                 }
                 report.done.append(outcome(op, verb))
             }

@@ -164,6 +164,7 @@ public enum ApplyWorkflow {
     public static func verify(_ request: PlanRunRequest) throws -> VerifyReport {
         let lock = try PlanLock(journal: request.journal, purpose: "verify \(request.planPath.display)", shared: true)
         defer { withExtendedLifetime(lock) {} }
+        if request.plan.inPlace != nil { return try InPlaceVerifier.verify(request.plan, journal: request.journal) }
         return try PlanVerifier.verify(request.plan, journal: request.journal, scope: request.effectiveScope)
     }
 

@@ -20,6 +20,10 @@ public enum MergeAdoption {
     /// known of its files.
     public static func prepare(name: String, path: FilePath, priority: Int, plan: MergePlan, journalPath: FilePath,
                                catalogued: [Silo]) throws(AdoptionError) -> Prepared {
+        if plan.inPlace != nil {
+            throw .notTheTarget(path: path.display, target: plan.targetRoot.display,
+                                why: "the plan is an in-place deduplication (silomerge plan --in-place): it builds no target tree to adopt; its files stay in their silos")
+        }
         let planSHA256: String
         do { planSHA256 = try PlanFile.digest(plan) } catch { throw .journal(journalPath.display, "\(error)") }
         let journal: MergeJournal

@@ -77,6 +77,7 @@ public struct MergeJournal: Sendable {
         case .removeDuplicate: "removed"
         case .quarantineDuplicate: "quarantined"
         case .linkDuplicate: "linked"
+        case .reflinkDuplicate: "reflinked"
         case .copy, .hardlink, .reflink, .sidecarCopy, .sidecarHardlink, .sidecarReflink: "copied"
         case .xmpSidecar, .importManifest: "written"
         }

@@ -6,7 +6,7 @@ import Foundation
 public enum PlanValidator {
     /// Every problem found (empty: the plan is valid).
     public static func problems(in plan: MergePlan) -> [PlanProblem] {
-        structuralProblems(in: plan) + invariantProblems(in: plan) + hostProblems(in: plan)
+        structuralProblems(in: plan) + invariantProblems(in: plan) + hostProblems(in: plan) + InPlaceValidator.problems(in: plan)
     }
 
     /// Plans across hosts: every silo names its host when one does; a duplicate is acted on
@@ -67,7 +67,7 @@ public enum PlanValidator {
             } else {
                 actedOn[nameKey] = op.id
             }
-            guard op.kind.isDuplicateAction else { continue }
+            guard op.kind.isDuplicateAction, plan.inPlace == nil else { continue }
             guard let canonicalID = op.canonicalOp else {
                 problems.append(PlanProblem(op: op.id, path: source.display,
                                             reason: "\(op.kind.rawValue) names no canonical operation: nothing guarantees the content keeps a copy"))
@@ -110,7 +110,7 @@ public enum PlanValidator {
 
         if !MergePlan.readableSchemas.contains(plan.schema) {
             add(nil, nil, "unsupported schema '\(plan.schema)' (expected \(MergePlan.currentSchema))")
-        } else if plan.schema != MergePlan.currentSchema, plan.recordsHosts || plan.plannedOn != nil {
+        } else if plan.schema == "silomerge-plan/2", plan.recordsHosts || plan.plannedOn != nil {
             add(nil, nil, "a \(plan.schema) plan records no hosts; this one does (edited?)")
         }
         for (what, root) in [("target", plan.targetRoot), ("quarantine folder", plan.quarantineRoot)] {
@@ -128,7 +128,8 @@ public enum PlanValidator {
             if silos[s.name.exactBytes] != nil { add(nil, nil, "silo '\(s.name)' is listed twice") }
             silos[s.name.exactBytes] = s
             if s.root.bytes.first != 0x2F || s.root.bytes.contains(0) { add(nil, s.root.display, "silo '\(s.name)': the root is not a clean absolute path") }
-            if s.root.contains(plan.targetRoot) || plan.targetRoot.contains(s.root) {
+            // An in-place plan has no target tree (its target_root is its quarantine folder).
+            if plan.inPlace == nil, s.root.contains(plan.targetRoot) || plan.targetRoot.contains(s.root) {
                 add(nil, s.root.display, "silo '\(s.name)' overlaps the target \(plan.targetRoot.display)")
             }
             if plan.usesQuarantine, s.root.contains(plan.quarantineRoot) || plan.quarantineRoot.contains(s.root) {
@@ -141,7 +142,7 @@ public enum PlanValidator {
             }
         }
         var quarantineInTarget: [UInt8]? = nil
-        if plan.targetRoot.contains(plan.quarantineRoot) {
+        if plan.inPlace == nil, plan.targetRoot.contains(plan.quarantineRoot) {
             let rest = Array(plan.quarantineRoot.bytes.dropFirst(plan.targetRoot.bytes.count).drop(while: { $0 == 0x2F }))
             if rest.isEmpty {
                 add(nil, plan.quarantineRoot.display, "the quarantine folder is the target itself")

@@ -17,6 +17,8 @@ public struct AuditReport: Sendable {
     public var fileGroupsInFolders = 0
     /// How many folder groups to list (`top`, at least 5 when there are groups).
     public var topFolders = 0
+    /// What `plan --in-place` would reclaim, per method (IN-PLACE DEDUPLICATION).
+    public var inPlace = InPlaceReclaim()
 
     /// Gathers the figures for the silos in `query` from the catalogue. Unless `expand`, a
     /// group of files that a duplicate-folder group already reports (`DuplicateFolders.explains`)
@@ -31,6 +33,7 @@ public struct AuditReport: Sendable {
         sameImageGroups = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
         duplicateFolders = try DuplicateFolders.find(in: store, silos: query.silos)
         topFolders = max(top, 5)
+        inPlace = try InPlaceReclaim(store: store, query: query)
         if !expand, !duplicateFolders.groups.isEmpty, top > 0 {
             var kept: [DuplicateGroup] = []
             var hidden = 0
@@ -118,6 +121,8 @@ public struct AuditReport: Sendable {
                 if g.files.count > shown.count { sink.write("      … and \(g.files.count - shown.count) more\n") }
             }
         }
+
+        inPlace.writeText(to: sink)
 
         if !sameImageGroups.isEmpty {
             sink.write("\nSAME IMAGE, DIFFERENT METADATA: identical pictures in files that are not identical\n")

@@ -202,6 +202,7 @@ extension AuditReport {
             try c.put(r.sameImageGroups.map(SameImageGroup.JSON.init), "same_image_groups")
             try c.put(r.duplicateFolders.groups.prefix(r.topFolders).map(DuplicateFolderGroup.JSON.init), "folder_groups")
             try c.put(DuplicateFolders.SummaryJSON(d: r.duplicateFolders, fileGroupsInside: nil), "folders")
+            try c.put(InPlaceReclaim.JSON(r: r.inPlace), "in_place")
             // Only when asked (`audit --profile`): where the scan's time went.
             if let profile = r.scan?.profile { try c.put(profile, "profile") }
         }

@@ -63,6 +63,21 @@ struct Plan: ParsableCommand {
                 verified content is) and check, or accept its state (silomerge check
                 --accept SILO:PATH), then plan again.
 
+                In-place deduplication (--in-place, no --target): each duplicate group keeps
+                its canonical copy (same --rule list) where it is, and every other copy is,
+                by --method: reflink (default: shares the canonical copy's blocks with
+                FIDEDUPERANGE, which the kernel applies only to identical bytes; each name
+                keeps its own file, mode and times; btrfs, XFS, bcachefs, OCFS2), hardlink
+                (becomes a link to the canonical copy), quarantine (moved under --quarantine
+                DIR, default ./silomerge-quarantine) or remove. Where a file system cannot
+                share blocks (ext4, tmpfs), the plan is refused, saying so: choose another
+                method. Copies on another file system than their canonical copy cannot be
+                reflinked or hard-linked: they stay, listed with why. The plan is
+                silomerge-plan/4; apply, verify and undo work as for a merge, re-checking
+                (and, but for reflinks, re-hashing) both files before each operation; undo
+                gives every name an independent file back. silomerge audit says what each
+                method would reclaim.
+
                 Examples:
                   silomerge plan --target /srv/dam -o plan.json
                   silomerge plan --target /srv/dam --layout '{silo}/{path}' --method hardlink \\
@@ -73,11 +88,15 @@ struct Plan: ParsableCommand {
                     -o plan.json
                   silomerge plan --target /srv/dam --rule oldest-mtime,silo-priority \\
                     -o plan.json
+                  silomerge plan --in-place --method hardlink -o dedup.json
                 """
         )
 
-        @Option(name: .customLong("target"), help: ArgumentHelp("The folder the merged tree is built in.", valueName: "dir"))
-        var target: String
+        @Option(name: .customLong("target"), help: ArgumentHelp("The folder the merged tree is built in (not with --in-place).", valueName: "dir"))
+        var target: String?
+
+        @Flag(name: .customLong("in-place"), help: "Deduplicate inside the silos, with no target tree: see In-place deduplication below.")
+        var inPlace = false
 
         @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The plan file to write.", valueName: "file"))
         var output: String
@@ -93,11 +112,11 @@ struct Plan: ParsableCommand {
         @Option(name: .customLong("duplicates"), help: "What happens to non-canonical copies: keep, hardlink, remove or quarantine.")
         var duplicates: DuplicateAction = .keep
 
-        @Option(name: .customLong("quarantine"), help: ArgumentHelp("Where quarantined duplicates go (default: TARGET/.silomerge-quarantine).", valueName: "dir"))
+        @Option(name: .customLong("quarantine"), help: ArgumentHelp("Where quarantined duplicates go (default: TARGET/.silomerge-quarantine; with --in-place: ./silomerge-quarantine).", valueName: "dir"))
         var quarantine: String?
 
-        @Option(name: .customLong("method"), help: "How the canonical copy reaches the target: copy, hardlink, reflink or move.")
-        var method: TransferMethod = .copy
+        @Option(name: .customLong("method"), help: "How the canonical copy reaches the target: copy (default), hardlink, reflink or move. With --in-place, what becomes of each duplicate: reflink (default), hardlink, quarantine or remove.")
+        var method: String?
 
         @Flag(name: .customLong("hardlink-fallback-copy"), help: "With --method hardlink: copy files on another file system instead of refusing.")
         var hardlinkFallback = false
@@ -119,6 +138,7 @@ struct Plan: ParsableCommand {
         @OptionGroup var hostOption: HostOption
 
         func validate() throws {
+            try validateInPlace()
             if sidecars && noSidecars {
                 throw ValidationError("--sidecars (also write the reconciled sidecar) and --no-sidecars (leave the originals) cannot go together")
             }
@@ -130,6 +150,9 @@ struct Plan: ParsableCommand {
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
+            if inPlace { return try runInPlace(catalogue: catalogue, config: config, rules: rules) }
+            guard let target else { throw CLIError.usage("--target is required (or --in-place)") }
+            let method = try transferMethod()
             var request = PlanRequest(target: FilePath(target), layout: layout, canonicalRules: rules, duplicates: duplicates,
                                       quarantine: quarantine.map { FilePath($0) }, transfer: method,
                                       hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars, writeSidecars: sidecars,
@@ -276,11 +299,17 @@ enum PlanText {
     static func summary(_ plan: MergePlan) -> String {
         let s = PlanSummary.of(plan)
         var out = "Plan \(s.schema), made by SiloMerge \(s.toolVersion) from \(s.catalogue) (scan run \(s.scanRunID), \(s.createdAt))\n"
+        if let inPlace = plan.inPlace {
+            out += PlanInPlaceText.header(plan, inPlace)
+            out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))\n"
+            out += "Roots (opened without following links, and refused when not these folders):\n"
+        } else {
         out += "Layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
         out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))   "
             + "original sidecars: \(s.carrySidecars ? "carried beside their files" : "left in the silos (--no-sidecars)")\n"
         out += "Roots (opened without following links, and refused when not these folders):\n"
         out += "  target      \(plan.targetRoot.display)  \(anchorText(plan.targetAnchor, plan.targetRoot))\n"
+        }
         if plan.usesQuarantine {
             out += "  quarantine  \(plan.quarantineRoot.display)  \(anchorText(plan.quarantineAnchor, plan.quarantineRoot))\n"
         }
