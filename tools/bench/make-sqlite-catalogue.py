@@ -8,8 +8,9 @@ catalogues without a big tree on disk (the SQLite counterpart of `silomerge-benc
     time silomerge audit --no-scan --catalog /tmp/big/cat.sqlite
 
 Rows as the PostgreSQL benchmark makes them: content ids 70 % unique, 30 % drawn from a tenth as
-many ids (duplicate groups of about 3), sizes from the id, silos round-robin. --per-folder
-files a folder (default 1,000, as the PostgreSQL benchmark), folders --depth levels deep;
+many ids (duplicate groups of about 3), sizes from the id, silos round-robin (file i in silo
+i mod silos, folder i / --per-folder: the default 1,000 is the PostgreSQL benchmark's, so
+each silo's folder d<n> holds 1,000 / silos files), folders --depth levels deep;
 --folder-copies N copies N whole folders (the first N folders of silo 1) into silo 2 under
 copies/, so there are duplicate folders to find.
 """
@@ -31,8 +32,8 @@ assert silos and run, "scan the empty silos first (see --help)"
 def sha(c): return hashlib.sha256(struct.pack(">q", c)).hexdigest()
 
 def folder(n):
-    """Folder n: d<n> at --depth 1; d<n>/d<n % 10>/… below it (one digit a level) deeper."""
-    return "/".join(["d%d" % n] + ["d%d" % (n // 10 ** k % 10) for k in range(a.depth - 1)])
+    """Folder n: d<n> at --depth 1; deeper, inside g<n // 10>/, g<n // 100>/… (ten a level)."""
+    return "/".join(["g%d" % (n // 10 ** j) for j in range(a.depth - 1, 0, -1)] + ["d%d" % n])
 
 def rows():
     n = a.files
@@ -56,6 +57,6 @@ with db:
                           sha256, hashed_at, first_seen_run)
                           SELECT ?, 'copies/' || dir, 'copy-' || name, size, mtime_ns, ctime_ns, dev, ino + 100000000, nlink,
                                  mode, uid, gid, sha256, hashed_at, first_seen_run FROM file WHERE silo_id = ? AND dir = ?""",
-                       (silos[1], d, silos[0]))
+                       (silos[1], silos[0], d))
 db.execute("ANALYZE")
 print(db.execute("SELECT count(*), count(DISTINCT silo_id || '/' || dir) FROM file").fetchone())
