@@ -147,7 +147,7 @@ public struct AuditReport: Sendable {
         }
     }
 
-    /// `{"silos","overlap","summary","largest_groups","same_image_groups","folder_groups","folders"}`
+    /// `{"silos","overlap","summary","largest_groups","same_image_groups","folder_groups","folder_relations","folders"}`
     /// (`JSONOutput`).
     public func writeJSON(to sink: ReportSink) throws {
         sink.write(try JSONOutput.string(JSON(r: self)) + "\n")
