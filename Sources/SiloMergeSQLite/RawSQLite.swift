@@ -72,6 +72,14 @@ struct RawStatement {
 
     func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
 
+    /// True when the column's bytes are `bytes` (compared in place: nothing allocated).
+    func column(_ column: Int32, equals bytes: [UInt8]) -> Bool {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count == bytes.count else { return false }
+        guard count > 0, let pointer = sqlite3_column_text(handle, column) else { return count == 0 }
+        return bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, pointer, count) == 0 }
+    }
+
     func digest(_ column: Int32) -> SHA256Digest? {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))

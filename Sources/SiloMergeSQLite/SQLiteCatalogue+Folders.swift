@@ -16,12 +16,12 @@ extension SQLiteCatalogue {
                 var current: FolderContents?
                 while try s.step("read the files of each folder") {
                     let silo = s.int64(0)
-                    let dir = s.bytes(1)
-                    if let c = current, c.siloID != silo || c.dir.bytes != dir {
+                    // The folder's name is read once per folder, not once per file.
+                    if let c = current, c.siloID != silo || !s.column(1, equals: c.dir.bytes) {
                         try body(c)
                         current = nil
                     }
-                    if current == nil { current = FolderContents(siloID: silo, dir: RelativePath(bytes: dir), files: []) }
+                    if current == nil { current = FolderContents(siloID: silo, dir: RelativePath(bytes: s.bytes(1)), files: []) }
                     current!.files.append(FolderContents.File(sha256: s.digest(3), size: s.int64(2)))
                 }
                 if let c = current { try body(c) }

@@ -321,6 +321,29 @@ struct PartialCopiesCLITests {
         #expect(table.contains("subset · 6 of 13 files · 58% of the bytes"))
         #expect(table.contains("overlap · 12 files in common · 90% of the larger's bytes"))
         #expect(!table.contains("few/  ("))
+        #expect(table.contains("subset · 6 of 13 files · 58% of the bytes · 7 files (42.0 KiB) missing from the second"), "\(table)")
+        #expect(table.contains("missing: 1 file (9.8 KiB) from the second, 1 file (9.8 KiB) from the first"), "\(table)")
+        let half = (object["folder_relations"] as! [[String: Any]]).first { ($0["b"] as! [String: Any])["path"] as? String == "shoot (half)" }!
+        #expect(half["missing_from_b"] as? [String: Int] == ["files": 7, "bytes": 43_000])
+        #expect(half["missing_from_a"] as? [String: Int] == ["files": 0, "bytes": 0])
+
+        // audit prints them in its DUPLICATE FOLDERS section, and lists them in JSON.
+        let audit = try ws.run("audit", "--no-scan")
+        #expect(audit.status == 0, "\(audit.stderr)")
+        let section = String(audit.out[try #require(audit.out.range(of: "DUPLICATE FOLDERS")).lowerBound...])
+        #expect(section.contains("PARTIAL COPIES"), "\(audit.out)")
+        #expect(section.contains("subset · 6 of 13 files · 58% of the bytes · 7 files (42.0 KiB) missing from the second"))
+        #expect(section.contains("shoot (half)/  (6 files, 58.6 KiB)"), "\(section)")
+        let auditJSON = try json(try ws.run("audit", "--no-scan", "--format", "json").stdout) as! [String: Any]
+        let listed = (auditJSON["folder_relations"] as! [[String: Any]]).map { "\($0["kind"]!) \(side($0["a"])) ⊇ \(side($0["b"]))" }
+        #expect(listed.count == 4 && listed.contains("subset a:shoot 13 103000 ⊇ b:shoot (half) 6 60000"), "\(listed)")
+
+        // The HTML report lists them under Duplicate folders, with what is missing.
+        #expect(try ws.run("report", "--html", "report.html").status == 0)
+        let page = try String(contentsOf: ws.url.appendingPathComponent("report.html"), encoding: .utf8)
+        let partial = String(page[try #require(page.range(of: "id=\"t-partial\"")).lowerBound...])
+        #expect(partial.contains("shoot (half)/") && partial.contains("subset") && partial.contains("overlap"))
+        #expect(partial.contains("7 files, 42.0 KiB"), "missing from the half-finished copy")
     }
 }
 

@@ -76,6 +76,8 @@ struct InPlaceCLITests {
         // Options that build a target tree do not go with --in-place.
         let clash = try ws.run("plan", "--in-place", "--target", "dam", "-o", "plan.json")
         #expect(clash.status == 64 && clash.stderr.contains("--target"), "\(clash.stderr)")
+        let folders = try ws.run("plan", "--in-place", "--keep-folders", "-o", "plan.json")
+        #expect(folders.status == 64 && folders.stderr.contains("--keep-folders"), "\(folders.stderr)")
 
         var r = try ws.run("plan", "--in-place", "--method", "hardlink", "-o", "plan.json")
         #expect(r.status == 0, "\(r.stderr)")

@@ -117,6 +117,9 @@ public struct PlanInput: Sendable {
     /// The host the plan is made on (whose view of the target and quarantine folders the
     /// anchors are): recorded in a plan whose silos have hosts.
     public var plannedOn: HostIdentity?
+    /// With `PlanSettings.keepFolders`: the duplicate-folder groups of the catalogue
+    /// (`DuplicateFolders.groups`), one folder of each kept whole.
+    public var folderGroups: [DuplicateFolderGroup] = []
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
                 createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
@@ -254,6 +257,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
     public var writeManifest: Bool
     /// Plan even while some fields are in conflict (they are listed in the plan).
     public var allowConflicts: Bool
+    /// `--keep-folders`: one folder of each duplicate-folder group is kept whole under
+    /// `Folders/<silo>/<path>` in the target instead of its files being placed by the layout
+    /// (see `KeptFolders`). Written to the plan only when on.
+    public var keepFolders = false
 
     /// The default layout: a date tree with the original names.
     ///
@@ -291,6 +298,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         case transfer, hardlinkFallbackToCopy = "hardlink_fallback_to_copy", carrySidecars = "carry_sidecars"
         case writeSidecars = "write_sidecars"
         case writeManifest = "write_manifest", allowConflicts = "allow_conflicts"
+        case keepFolders = "keep_folders"
     }
 
     public init(from decoder: Decoder) throws {
@@ -306,6 +314,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         writeSidecars = try c.decodeIfPresent(Bool.self, forKey: .writeSidecars) ?? false
         writeManifest = try c.decodeIfPresent(Bool.self, forKey: .writeManifest) ?? false
         allowConflicts = try c.decodeIfPresent(Bool.self, forKey: .allowConflicts) ?? false
+        keepFolders = try c.decodeIfPresent(Bool.self, forKey: .keepFolders) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -321,6 +330,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         try c.encode(writeSidecars, forKey: .writeSidecars)
         try c.encode(writeManifest, forKey: .writeManifest)
         try c.encode(allowConflicts, forKey: .allowConflicts)
+        if keepFolders { try c.encode(keepFolders, forKey: .keepFolders) }
     }
 }
 

@@ -96,6 +96,8 @@ public enum PlanWorkflow {
         // the plan: their rot would be taken for their content.
         input.unverified = try store.unverifiedCopies(silos: catalogued.map(\.name))
         input.plannedOn = here
+        // --keep-folders: the duplicate folders, from the same catalogue (KeptFolders).
+        if settings.keepFolders { input.folderGroups = try DuplicateFolders.find(in: store, silos: []).groups }
         return try Planner(settings: settings).plan(input)
     }
 }

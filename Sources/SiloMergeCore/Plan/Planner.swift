@@ -35,6 +35,11 @@ public struct Planner: Sendable {
         var final: [String]
         var renamedBecause: String?
         var sidecar: [String]?
+        /// Placed in a kept folder (`--keep-folders`, see `KeptFolders`), not by the layout.
+        var keptFolder: FolderRef? = nil
+        /// Another copy of a content already placed, carried to its own place in a kept folder
+        /// that holds the content more than once (no duplicate actions of its own).
+        var extra = false
     }
 
     public func plan(_ input: PlanInput) throws(PlanError) -> MergePlan {
@@ -99,12 +104,25 @@ public struct Planner: Sendable {
 
         // Canonical copies and wanted destinations.
         var placed: [Placed] = []
+        let keptFolders = settings.keepFolders
+            ? KeptFolders(groups: input.folderGroups, assets: assets, silos: silos, chooser: chooser, unverified: unverified) : nil
         for asset in assets {
             guard let choice = chooser.choose(asset, unverified: unverified) else {
                 if !asset.copies.isEmpty { throw .openCorruption(input.unverified) }
                 continue
             }
             let date = AssetDate(asset: asset, mtimeNs: choice.copy.mtimeNs)
+            if let keptFolders, !keptFolders.isEmpty {
+                let kept = keptFolders.placements(of: asset, chooser: chooser, unverified: unverified)
+                if !kept.isEmpty {
+                    for k in kept {
+                        placed.append(Placed(asset: asset, canonical: k.copy, choiceReason: k.reason, dateOrigin: date.origin,
+                                             dateSource: date.source, wanted: k.destination, final: k.destination,
+                                             keptFolder: k.folder, extra: k.extra))
+                    }
+                    continue
+                }
+            }
             let values = LayoutTemplate.Values(
                 silo: choice.copy.silo, path: choice.copy.path, sha256: asset.sha256.hex,
                 year: date.year, month: date.month, day: date.day,
@@ -113,6 +131,10 @@ public struct Planner: Sendable {
             let wanted = template.render(values)
             placed.append(Placed(asset: asset, canonical: choice.copy, choiceReason: choice.reason,
                                  dateOrigin: date.origin, dateSource: date.source, wanted: wanted, final: wanted))
+        }
+
+        if let keptFolders, !keptFolders.isEmpty {
+            try KeptFolders.checkReserved(placed, quarantineInTarget: Self.relative(quarantineRoot, in: settings.targetRoot))
         }
 
         // Collisions.
@@ -143,7 +165,7 @@ public struct Planner: Sendable {
         for (i, p) in placed.enumerated() {
             let dest = RelativePath(p.final.joined(separator: "/"))
             var reason = "canonical copy: \(p.choiceReason)"
-            if template.usesDate { reason += "; \(p.dateOrigin)" }
+            if template.usesDate && p.keptFolder == nil { reason += "; \(p.dateOrigin)" }
             if let why = p.renamedBecause { reason += "; \(why)" }
             if settings.transfer == .move { reason += "; moved out of its silo once verified in the target" }
             let canonicalFile = p.canonical.physicalFile
@@ -155,7 +177,7 @@ public struct Planner: Sendable {
                                    source: Self.source(p.canonical, asset: p.asset, silos: silos),
                                    destination: dest,
                                    fallbackToCopy: settings.transfer == .hardlink && settings.hardlinkFallbackToCopy,
-                                   hardLinks: links, dateSource: template.usesDate ? p.dateSource : nil, reason: reason)
+                                   hardLinks: links, dateSource: template.usesDate && p.keptFolder == nil ? p.dateSource : nil, reason: reason)
             transfers.append((i, op, dest.bytes))
         }
         transfers.sort { $0.key.lexicographicallyPrecedes($1.key) }
@@ -219,6 +241,9 @@ public struct Planner: Sendable {
 
         // Duplicate actions, and what the silos keep.
         var duplicates: [(op: PlanOperation, silo: String, path: RelativePath)] = []
+        // The copies each content has placed (more than one in a kept folder that holds it twice).
+        var placedCopies: [SHA256Digest: [AssetCopy]] = [:]
+        for p in placed { placedCopies[p.asset.sha256, default: []].append(p.canonical) }
         for (i, p) in placed.enumerated() {
             let canonicalID = p.canonical.physicalFile
             let destination = p.final.joined(separator: "/")
@@ -232,11 +257,14 @@ public struct Planner: Sendable {
             case .reflink: stays(p.canonical, .copied, "cloned into the target as \(destination) (--method reflink); the source stays")
             case .hardlink: stays(p.canonical, .copied, "hard-linked into the target as \(destination) (--method hardlink): one file under two names")
             }
-            let others = p.asset.copies.filter { $0 != p.canonical }.sorted(by: CanonicalChooser.stableOrder)
+            guard !p.extra else { continue }
+            let carried = placedCopies[p.asset.sha256] ?? [p.canonical]
+            let carriedFiles = Set(carried.map(\.physicalFile))
+            let others = p.asset.copies.filter { !carried.contains($0) }.sorted(by: CanonicalChooser.stableOrder)
             let namesPerFile = Dictionary(grouping: others, by: \.physicalFile).mapValues(\.count)
             for copy in others {
                 let id = copy.physicalFile
-                if id == canonicalID {
+                if id == canonicalID || carriedFiles.contains(id) {
                     stays(copy, .hardLink, "another name (hard link) of \(canonicalLabel), which is \(settings.transfer == .move ? "moved" : "carried") to \(destination): one file, not a separate copy")
                     continue
                 }
@@ -342,7 +370,11 @@ public struct Planner: Sendable {
         // Every copy the plan knows: which content it is, and whether it is the canonical one.
         var copies: [[UInt8]: (index: Int, canonical: Bool)] = [:]
         for (i, p) in placed.enumerated() {
-            for c in p.asset.copies { copies[key(c.silo, c.path)] = (i, c == p.canonical) }
+            // A content placed more than once (a kept folder holding it twice): each placed copy
+            // is canonical for its own sidecars.
+            for c in p.asset.copies where c == p.canonical || copies[key(c.silo, c.path)] == nil {
+                copies[key(c.silo, c.path)] = (i, c == p.canonical)
+            }
         }
         // Stems shared by several files in one target folder: `stem.xmp` would belong to each.
         var stems: [[UInt8]: Int] = [:]

@@ -31,7 +31,7 @@ public struct AuditReport: Sendable {
         largestGroups = analysis.largestGroups
         self.scan = scan
         sameImageGroups = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
-        duplicateFolders = try DuplicateFolders.find(in: store, silos: query.silos)
+        duplicateFolders = try DuplicateFolders.find(in: store, silos: query.silos, relations: true)
         topFolders = max(top, 5)
         inPlace = try InPlaceReclaim(store: store, query: query)
         if !expand, !duplicateFolders.groups.isEmpty, top > 0 {
@@ -99,9 +99,13 @@ public struct AuditReport: Sendable {
             sink.write("  \(Format.plural(summary.hardLinkedFiles, "path")) are hard links to a file already counted: they take no extra space and are not reclaimable\n")
         }
 
-        if !duplicateFolders.groups.isEmpty || duplicateFolders.notComparableFolders > 0 {
+        if !duplicateFolders.groups.isEmpty || duplicateFolders.notComparableFolders > 0 || !duplicateFolders.relations.isEmpty {
             sink.write("\nDUPLICATE FOLDERS: the same files at the same places below, whatever their names\n")
             duplicateFolders.writeText(to: sink, limit: topFolders, foldersShown: 6, indent: "      ")
+            if !duplicateFolders.relations.isEmpty {
+                sink.write("\n")
+                duplicateFolders.writeRelations(to: sink, limit: topFolders, indent: "      ")
+            }
         }
 
         if largestGroups.isEmpty, fileGroupsInFolders > 0 {
@@ -148,7 +152,7 @@ public struct AuditReport: Sendable {
         }
     }
 
-    /// `{"silos","overlap","summary","largest_groups","same_image_groups","folder_groups","folders"}`
+    /// `{"silos","overlap","summary","largest_groups","same_image_groups","folder_groups","folder_relations","folders"}`
     /// (`JSONOutput`).
     public func writeJSON(to sink: ReportSink) throws {
         sink.write(try JSONOutput.string(JSON(r: self)) + "\n")

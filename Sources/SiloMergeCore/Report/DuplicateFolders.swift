@@ -164,6 +164,19 @@ public struct FolderFold {
     var bytesOf: [Int64] = []
     private let hasher: SHA256Hasher
     private let emptyOwn: SHA256Digest
+    /// One folder's files as `add` digests them, and the bytes it hashes (kept between calls).
+    private struct Entry: Comparable {
+        var w0, w1, w2, w3, size: UInt64
+        static func < (a: Entry, b: Entry) -> Bool {
+            if a.w0 != b.w0 { return a.w0 < b.w0 }
+            if a.w1 != b.w1 { return a.w1 < b.w1 }
+            if a.w2 != b.w2 { return a.w2 < b.w2 }
+            if a.w3 != b.w3 { return a.w3 < b.w3 }
+            return a.size < b.size
+        }
+    }
+    private var entries: [Entry] = []
+    private var buffer: [UInt8] = []
     private static let ownTag = Array("silomerge-folder-files/1\0".utf8)
     private static let folderTag = Array("silomerge-folder/1\0".utf8)
 
@@ -179,27 +192,28 @@ public struct FolderFold {
     public mutating func add(_ contents: FolderContents) throws {
         guard let silo = silos[contents.siloID] else { return }
         let key = Key(silo: contents.siloID, path: contents.dir)
-        let files = contents.files.sorted { a, b in
-            switch (a.sha256, b.sha256) {
-            case let (x?, y?): return x != y ? x < y : a.size < b.size
-            case (nil, _?): return true
-            case (_?, nil): return false
-            case (nil, nil): return a.size < b.size
+        // The hashed files' (SHA-256, size) as plain words, sorted, then written big-endian
+        // into one buffer and digested in one call: no allocation per file, one hasher call
+        // per folder (this runs once per catalogued file).
+        var bytes: Int64 = 0
+        var unhashed = 0
+        entries.removeAll(keepingCapacity: true)
+        for f in contents.files {
+            bytes += f.size
+            guard let sha = f.sha256 else { unhashed += 1; continue }
+            entries.append(Entry(w0: sha.w0, w1: sha.w1, w2: sha.w2, w3: sha.w3, size: UInt64(bitPattern: f.size)))
+        }
+        entries.sort()
+        buffer.removeAll(keepingCapacity: true)
+        buffer.reserveCapacity(Self.ownTag.count + 40 * entries.count)
+        buffer.append(contentsOf: Self.ownTag)
+        for e in entries {
+            withUnsafeBytes(of: (e.w0.bigEndian, e.w1.bigEndian, e.w2.bigEndian, e.w3.bigEndian, e.size.bigEndian)) {
+                buffer.append(contentsOf: $0)
             }
         }
         try hasher.reset()
-        try hasher.update(Self.ownTag)
-        var bytes: Int64 = 0
-        var unhashed = 0
-        var entry = [UInt8](repeating: 0, count: 40)
-        for f in files {
-            bytes += f.size
-            guard let sha = f.sha256 else { unhashed += 1; continue }
-            for (i, word) in [sha.w0, sha.w1, sha.w2, sha.w3, UInt64(bitPattern: f.size)].enumerated() {
-                for k in 0..<8 { entry[i * 8 + k] = UInt8(truncatingIfNeeded: word >> (56 - 8 * k)) }
-            }
-            try hasher.update(entry)
-        }
+        try hasher.update(buffer)
         let own = try hasher.finalize()
         let i = try node(key)
         if nodes[i].listed {
@@ -207,7 +221,7 @@ public struct FolderFold {
         }
         nodes[i].listed = true
         nodes[i].own = own
-        nodes[i].ownFiles = files.count
+        nodes[i].ownFiles = contents.files.count
         nodes[i].ownBytes = bytes
         nodes[i].ownUnhashed = unhashed
     }
@@ -353,6 +367,18 @@ extension DuplicateFolders {
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: JSONKey.self)
             try c.put(u.folder.silo, "silo"); try c.encodePath(u.folder.path); try c.put(u.unhashedFiles, "files_without_hash")
+        }
+    }
+
+    /// The partial copies as `duplicates --folders` and `audit` print them: at most `limit`.
+    public func writeRelations(to sink: ReportSink, limit: Int? = nil, indent: String = "    ", blankAfterHeading: Bool = false) {
+        guard !relations.isEmpty else { return }
+        sink.write("PARTIAL COPIES: every file of the second folder has a copy in the first (subset),\n"
+                   + "or the two share 90% of the larger's bytes (overlap)\n" + (blankAfterHeading ? "\n" : ""))
+        let shown = relations.prefix(limit ?? relations.count)
+        for (i, r) in shown.enumerated() { r.writeText(index: i + 1, to: sink, indent: indent) }
+        if relations.count > shown.count {
+            sink.write("… \(Format.count(relations.count - shown.count)) more partial copies.\n")
         }
     }
 

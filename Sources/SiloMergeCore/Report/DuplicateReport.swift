@@ -137,13 +137,8 @@ public struct DuplicateReport {
             sink.write("DUPLICATE FOLDERS: the same files at the same places below, whatever their names\n\n")
             folders.writeText(to: sink, limit: limit)
             if folders.relationsComputed, !folders.relations.isEmpty {
-                sink.write("\nPARTIAL COPIES: every file of the second folder has a copy in the first (subset),\n"
-                           + "or the two share 90% of the larger's bytes (overlap)\n\n")
-                let shown = folders.relations.prefix(limit ?? folders.relations.count)
-                for (i, r) in shown.enumerated() { r.writeText(index: i + 1, to: sink, indent: "    ") }
-                if folders.relations.count > shown.count {
-                    sink.write("… \(Format.count(folders.relations.count - shown.count)) more partial copies.\n")
-                }
+                sink.write("\n")
+                folders.writeRelations(to: sink, limit: limit, indent: "    ", blankAfterHeading: true)
             }
             sink.write("\nDUPLICATE FILES\n\n")
         }

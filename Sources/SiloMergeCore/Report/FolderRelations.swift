@@ -24,6 +24,10 @@ public struct FolderRelation: Sendable, Hashable {
     public var sharedBytes: Int64
     /// `sharedBytes` over the larger folder's bytes.
     public var sharedFraction: Double { a.bytes > 0 ? Double(sharedBytes) / Double(a.bytes) : 0 }
+    /// What `b` lacks to be a copy of `a` (files and bytes of `a` without a copy in `b`), and
+    /// what `a` lacks of `b` (none for a subset).
+    public var missingFromB: (files: Int, bytes: Int64) { (max(0, a.files - sharedFiles), max(0, a.bytes - sharedBytes)) }
+    public var missingFromA: (files: Int, bytes: Int64) { (max(0, b.files - sharedFiles), max(0, b.bytes - sharedBytes)) }
 }
 
 /// Finds `FolderRelation`s without comparing every pair of folders: candidate pairs come from
@@ -147,7 +151,8 @@ enum FolderRelations {
 // MARK: - Output
 
 extension FolderRelation {
-    /// `{"kind","a":{"silo","path","files","bytes"},"b":{…},"shared_files","shared_bytes","shared_percent"}`.
+    /// `{"kind","a":{"silo","path","files","bytes"},"b":{…},"shared_files","shared_bytes","shared_percent",
+    /// "missing_from_b":{"files","bytes"},"missing_from_a":{…}}`.
     struct JSON: Encodable {
         let r: FolderRelation
         func encode(to encoder: any Encoder) throws {
@@ -155,8 +160,12 @@ extension FolderRelation {
             try c.put(r.kind.rawValue, "kind"); try c.put(SideJSON(s: r.a), "a"); try c.put(SideJSON(s: r.b), "b")
             try c.put(r.sharedFiles, "shared_files"); try c.put(r.sharedBytes, "shared_bytes")
             try c.put((r.sharedFraction * 1000).rounded() / 10, "shared_percent")
+            try c.put(Missing(files: r.missingFromB.files, bytes: r.missingFromB.bytes), "missing_from_b")
+            try c.put(Missing(files: r.missingFromA.files, bytes: r.missingFromA.bytes), "missing_from_a")
         }
     }
+
+    struct Missing: Encodable { let files: Int; let bytes: Int64 }
 
     struct SideJSON: Encodable {
         let s: Side
@@ -166,14 +175,18 @@ extension FolderRelation {
         }
     }
 
+    static func amount(_ m: (files: Int, bytes: Int64)) -> String { "\(Format.plural(m.files, "file")) (\(Format.bytes(m.bytes)))" }
+
     /// Two or three lines for a table.
     func writeText(index: Int, to sink: ReportSink, indent: String) {
         let percent = Format.percent(sharedBytes, of: a.bytes)
         switch kind {
         case .subset:
-            sink.write("\(Format.pad("#\(index)", 4)) subset · \(Format.count(b.files)) of \(Format.plural(a.files, "file")) · \(percent) of the bytes\n")
+            sink.write("\(Format.pad("#\(index)", 4)) subset · \(Format.count(b.files)) of \(Format.plural(a.files, "file")) · \(percent) of the bytes"
+                       + " · \(Self.amount(missingFromB)) missing from the second\n")
         case .overlap:
-            sink.write("\(Format.pad("#\(index)", 4)) overlap · \(Format.plural(sharedFiles, "file")) in common · \(percent) of the larger's bytes\n")
+            sink.write("\(Format.pad("#\(index)", 4)) overlap · \(Format.plural(sharedFiles, "file")) in common · \(percent) of the larger's bytes"
+                       + " · missing: \(Self.amount(missingFromB)) from the second, \(Self.amount(missingFromA)) from the first\n")
         }
         let width = min(20, max(a.folder.silo.count, b.folder.silo.count))
         for s in [a, b] {

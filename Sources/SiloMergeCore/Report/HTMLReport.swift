@@ -31,6 +31,10 @@ public struct HTMLReportData: Sendable {
     public var folderGroups: [FolderGroupRow] = []
     /// How many folder groups there are in all.
     public var totalFolderGroups = 0
+    /// Partial copies (`FolderRelation`: subsets and overlaps), most shared bytes first.
+    public var folderRelations: [FolderRelationRow] = []
+    /// How many partial copies there are in all.
+    public var totalFolderRelations = 0
     /// Groups of files with the same image data (pixels) but different metadata.
     public var sameImageGroups: [SameImageRow]
     /// How many such groups there are in all.
@@ -211,6 +215,41 @@ public struct HTMLReportData: Sendable {
         public static func == (a: FolderGroupRow, b: FolderGroupRow) -> Bool {
             a.files == b.files && a.bytes == b.bytes && a.reclaimableBytes == b.reclaimableBytes && a.hash == b.hash
                 && a.folders.map(\.silo) == b.folders.map(\.silo) && a.folders.map(\.path) == b.folders.map(\.path)
+        }
+    }
+
+    /// Two folders, one nearly a copy of the other (`FolderRelation`).
+    public struct FolderRelationRow: Sendable, Equatable {
+        /// "subset" or "overlap".
+        public var kind: String
+        /// The larger folder, then the other: silo, path (the silo root as "."), files, bytes.
+        public var a: Side
+        public var b: Side
+        public var sharedFiles: Int
+        public var sharedBytes: Int64
+        /// Files and bytes of `a` with no copy in `b`, and of `b` with none in `a`.
+        public var missingFromB: Int
+        public var missingBytesFromB: Int64
+        public var missingFromA: Int
+        public var missingBytesFromA: Int64
+
+        public struct Side: Sendable, Equatable {
+            public var silo: String
+            public var path: String
+            public var files: Int
+            public var bytes: Int64
+            public init(silo: String, path: String, files: Int, bytes: Int64) {
+                self.silo = silo; self.path = path; self.files = files; self.bytes = bytes
+            }
+        }
+
+        public init(_ r: FolderRelation) {
+            kind = r.kind.rawValue
+            a = Side(silo: r.a.folder.silo, path: r.a.folder.display, files: r.a.files, bytes: r.a.bytes)
+            b = Side(silo: r.b.folder.silo, path: r.b.folder.display, files: r.b.files, bytes: r.b.bytes)
+            sharedFiles = r.sharedFiles; sharedBytes = r.sharedBytes
+            (missingFromB, missingBytesFromB) = r.missingFromB
+            (missingFromA, missingBytesFromA) = r.missingFromA
         }
     }
 

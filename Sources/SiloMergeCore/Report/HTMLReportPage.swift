@@ -269,8 +269,34 @@ struct HTMLPage {
             .p(cls("lede"), text("Folders holding the same files at the same places below them, whatever the names of files and folders: whole copies. Largest first; a group lying inside another group's folders is shown as the outer folders.")),
             table(id: "t-folders", caption: "Duplicate folders", columns: columns, rows: rows,
                   total: total, noun: "groups", empty: "No folder is a copy of another.",
-                  hints: ["silomerge duplicates --folders"], stack: true)
+                  hints: ["silomerge duplicates --folders"], stack: true),
+            .h3(text("Partial copies")),
+            .p(cls("lede"), text("Folders that are nearly copies: a subset (every file of the second has a copy in the first, which holds more: a half-finished copy) or an overlap (the two share at least 90% of the larger one's bytes: a copy someone kept working in). Most shared bytes first.")),
+            partialCopies()
         )
+    }
+
+    func partialCopies() -> Body {
+        let shown = Array(data.folderRelations.prefix(rowLimit))
+        let total = max(data.totalFolderRelations, data.folderRelations.count)
+        let columns = [Column("#", numeric: true), Column("Kind"), Column("Shared", numeric: true), Column("Shared files", numeric: true),
+                       Column("Folders (silo, path, files, size)", sortable: false), Column("Missing from the second", numeric: true),
+                       Column("Missing from the first", numeric: true)]
+        let rows: [[Cell]] = shown.enumerated().map { i, r in
+            [Cell.number(Int64(i + 1), "\(i + 1)"),
+             Cell(text(r.kind)),
+             Cell.bytes(r.sharedBytes),
+             Cell.number(Int64(r.sharedFiles), Format.count(r.sharedFiles)),
+             Cell(.ul(cls("copies"), .forEach([r.a, r.b]) { s in
+                 .li(siloTag(s.silo), text(" "), .code(cls("path"), text(s.path + "/")),
+                     text(" (\(Format.plural(s.files, "file")), \(Format.bytes(s.bytes)))"))
+             }), cls: "files"),
+             Cell.number(r.missingBytesFromB, "\(Format.plural(r.missingFromB, "file")), \(Format.bytes(r.missingBytesFromB))"),
+             Cell.number(r.missingBytesFromA, "\(Format.plural(r.missingFromA, "file")), \(Format.bytes(r.missingBytesFromA))")]
+        }
+        return table(id: "t-partial", caption: "Partial copies", columns: columns, rows: rows,
+                     total: total, noun: "partial copies", empty: "No folder is a partial copy of another.",
+                     hints: ["silomerge duplicates --folders"], stack: true)
     }
 
     // MARK: Same image, different metadata

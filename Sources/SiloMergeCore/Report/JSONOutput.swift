@@ -201,6 +201,7 @@ extension AuditReport {
             try c.put(r.largestGroups.map(DuplicateGroup.JSON.init), "largest_groups")
             try c.put(r.sameImageGroups.map(SameImageGroup.JSON.init), "same_image_groups")
             try c.put(r.duplicateFolders.groups.prefix(r.topFolders).map(DuplicateFolderGroup.JSON.init), "folder_groups")
+            try c.put(r.duplicateFolders.relations.prefix(r.topFolders).map(FolderRelation.JSON.init), "folder_relations")
             try c.put(DuplicateFolders.SummaryJSON(d: r.duplicateFolders, fileGroupsInside: nil), "folders")
             try c.put(InPlaceReclaim.JSON(r: r.inPlace), "in_place")
             // Only when asked (`audit --profile`): where the scan's time went.

@@ -132,12 +132,14 @@ extension HTMLReportData {
                          openedRun: f.openedRun, detail: detail)
         }
         report.totalOpenFindings = open.count
-        let folders = try DuplicateFolders.find(in: store, silos: [])
+        let folders = try DuplicateFolders.find(in: store, silos: [], relations: true)
         report.folderGroups = folders.groups.prefix(rowLimit).map { g in
             FolderGroupRow(files: g.files, bytes: g.bytes, reclaimableBytes: g.reclaimableBytes, hash: g.hash.hex,
                            folders: g.folders.map { ($0.silo, $0.display) })
         }
         report.totalFolderGroups = folders.groups.count
+        report.folderRelations = folders.relations.prefix(rowLimit).map(FolderRelationRow.init)
+        report.totalFolderRelations = folders.relations.count
         report.management = management
         return report
     }

@@ -15,12 +15,12 @@ extension PostgresCatalogue {
                 var current: FolderContents?
                 try tx.stream(sql) { row in
                     let (silo, dirBytes, size, sha) = try decode(row, (Int64, ByteBuffer, Int64, ByteBuffer?).self, sql.sql)
-                    let dir = dirBytes.allBytes
-                    if let c = current, c.siloID != silo || c.dir.bytes != dir {
+                    // The folder's name is copied once per folder, not once per file.
+                    if let c = current, c.siloID != silo || !dirBytes.readableBytesView.elementsEqual(c.dir.bytes) {
                         try body(c)
                         current = nil
                     }
-                    if current == nil { current = FolderContents(siloID: silo, dir: RelativePath(bytes: dir), files: []) }
+                    if current == nil { current = FolderContents(siloID: silo, dir: RelativePath(bytes: dirBytes.allBytes), files: []) }
                     current!.files.append(FolderContents.File(sha256: SHA256Digest(bytea: sha), size: size))
                 }
                 if let c = current { try body(c) }

@@ -50,6 +50,14 @@ struct Plan: ParsableCommand {
                 leaves them in the silos; --sidecars also writes the reconciled metadata as
                 one more sidecar.
 
+                --keep-folders: of each group of duplicate folders (silomerge duplicates
+                --folders), one folder is kept whole, its tree as in its silo, under
+                Folders/<silo>/<path> in the target; the canonical rules choose which (the
+                folder whose copies they choose most often). Its files are not placed by
+                the layout; the group's other folders and loose copies are duplicates as
+                usual. A layout or --quarantine that puts anything under Folders/ is
+                refused.
+
                 Everything the silos will still hold after apply is listed in the plan with
                 why (left_behind: copied sources, kept duplicates, sidecars of duplicates,
                 junk and excluded files, links, files without a full hash…): silomerge plan
@@ -130,6 +138,9 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("import-manifest"), help: "Write DAM import manifests at the target root: silomerge-manifest.csv and silomerge-exiftool.json (for exiftool -j=).")
         var importManifest = false
 
+        @Flag(name: .customLong("keep-folders"), help: "Keep one folder of each duplicate-folder group whole under Folders/<silo>/<path> in the target instead of placing its files by --layout.")
+        var keepFolders = false
+
         @Flag(name: .customLong("allow-conflicts"), help: "Plan despite unresolved metadata conflicts (listed in the plan).")
         var allowConflicts = false
 
@@ -158,6 +169,7 @@ struct Plan: ParsableCommand {
                                       hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars, writeSidecars: sidecars,
                                       writeManifest: importManifest, allowConflicts: allowConflicts, reconcile: options.request(config))
             request.host = try hostOption.identity()
+            request.settings.keepFolders = keepFolders
             let plan: MergePlan
             do {
                 plan = try PlanWorkflow.plan(store: catalogue, request) { warning in
@@ -305,6 +317,9 @@ enum PlanText {
             out += "Roots (opened without following links, and refused when not these folders):\n"
         } else {
         out += "Layout \(s.layout)   method \(s.transfer.rawValue)   duplicates \(s.duplicates.rawValue)\n"
+        if plan.settings.keepFolders {
+            out += "Duplicate folders: one of each group kept whole under Folders/<silo>/<path> (--keep-folders)\n"
+        }
         out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))   "
             + "original sidecars: \(s.carrySidecars ? "carried beside their files" : "left in the silos (--no-sidecars)")\n"
         out += "Roots (opened without following links, and refused when not these folders):\n"

@@ -24,6 +24,7 @@ extension Plan.Create {
         if hardlinkFallback { clashing.append("--hardlink-fallback-copy") }
         if sidecars { clashing.append("--sidecars") }
         if importManifest { clashing.append("--import-manifest") }
+        if keepFolders { clashing.append("--keep-folders (in place, every folder stays where it is)") }
         if !clashing.isEmpty {
             throw ValidationError("--in-place builds no target tree: \(clashing.joined(separator: ", ")) cannot go with it")
         }
