@@ -1,0 +1,99 @@
+/// A 64-bit perceptual hash of an image: two images that look alike have hashes a small Hamming
+/// distance apart, whatever their size, encoding or format. Computed by SiloMergeImaging (a DCT
+/// pHash of the displayed image); compared and grouped here, where no image library is linked.
+public struct PerceptualHash: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var bits: UInt64
+
+    public init(bits: UInt64) { self.bits = bits }
+
+    /// Parses 16 hexadecimal digits (either case), as `description` prints them.
+    public init?(hex: String) {
+        guard hex.utf8.count == 16, let value = UInt64(hex, radix: 16) else { return nil }
+        bits = value
+    }
+
+    /// The number of bits that differ (0...64).
+    @inlinable
+    public func distance(to other: PerceptualHash) -> Int { (bits ^ other.bits).nonzeroBitCount }
+
+    /// 16 lower-case hexadecimal digits.
+    public var description: String {
+        let hex = String(bits, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    public static func < (a: PerceptualHash, b: PerceptualHash) -> Bool { a.bits < b.bits }
+}
+
+extension PerceptualHash: Codable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let hash = PerceptualHash(hex: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "a perceptual hash is 16 hexadecimal digits, not '\(text)'"))
+        }
+        self = hash
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// What SiloMerge keeps of an image for finding its derivatives: its perceptual hash and the
+/// size it is displayed at (after its EXIF orientation), which decides the group's master.
+public struct ImageFingerprint: Hashable, Sendable, Codable {
+    public var hash: PerceptualHash
+    /// Displayed width and height (a portrait photo stored landscape with orientation 6 is
+    /// taller than wide here).
+    public var width: Int
+    public var height: Int
+    /// The decoder that read it ("jpeg", "png", "webp", "tiff", "heif").
+    public var decoder: String
+
+    public init(hash: PerceptualHash, width: Int, height: Int, decoder: String) {
+        self.hash = hash
+        self.width = width
+        self.height = height
+        self.decoder = decoder
+    }
+
+    public var pixels: Int64 { Int64(width) * Int64(height) }
+}
+
+/// Why an image has no fingerprint. Each is a reported skip, never a scan failure: the file is
+/// still catalogued and hashed with SHA-256.
+public enum ImageFingerprintFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Not an image format the decoders read (GIF, BMP, camera raw, SVG, PDF, ...), or a kind
+    /// of one they do not (an animated WebP, a HEIC when libheif has no HEVC decoder).
+    case unsupported(String)
+    /// Over a limit (file size, dimensions, pixels, decoder memory, progressive scans).
+    case tooLarge(String)
+    /// The library refused the data: truncated, damaged, not what its magic bytes claim.
+    case corrupt(String)
+    /// The file could not be read (errno's words).
+    case unreadable(String)
+
+    public var description: String {
+        switch self {
+        case .unsupported(let why): "not supported: \(why)"
+        case .tooLarge(let why): "too large: \(why)"
+        case .corrupt(let why): "cannot be decoded: \(why)"
+        case .unreadable(let why): "cannot be read: \(why)"
+        }
+    }
+}
+
+/// The hook the scan's read stage will call for each image content (issue #15, wired after the
+/// restructuring of issue #12): SiloMergeImaging's `ImageFingerprinter` implements it, and the
+/// command line hands one to the scan. Core links no image library.
+public protocol ImageFingerprinting: Sendable {
+    /// The fingerprint of an image whose bytes are in memory (the buffer the scan reads for
+    /// SHA-256, when the file fits the limit). `format` is what the scan's sniffer said; nil
+    /// lets the decoder sniff.
+    func fingerprint(bytes: UnsafeRawBufferPointer, format: MediaFormat?) -> Result<ImageFingerprint, ImageFingerprintFailure>
+    /// The fingerprint of an open file, read from offset 0 with `pread` (never past `limit`
+    /// bytes); the descriptor stays the caller's.
+    func fingerprint(fd: Int32, format: MediaFormat?) -> Result<ImageFingerprint, ImageFingerprintFailure>
+}
