@@ -15,6 +15,10 @@
 typedef struct jpeg_ctx {
     struct jpeg_error_mgr err;           // first: libjpeg's err pointer is cast back to the context
     struct jpeg_progress_mgr progress;
+    struct jpeg_source_mgr src;
+    const uint8_t *data;
+    size_t len;
+    int hit_eof;                         // the data ran out and a fake EOI was supplied
     jmp_buf jump;
     smi_status status;
     char message[JMSG_LENGTH_MAX];
@@ -47,7 +51,6 @@ static void on_message(j_common_ptr c, int level) {
     if (level >= 0) return;
     jpeg_ctx *ctx = (jpeg_ctx *)c->err;
     switch (c->err->msg_code) {
-    case JWRN_JPEG_EOF:
     case JWRN_HIT_MARKER:
     case JWRN_MUST_RESYNC:
     case JWRN_HUFF_BAD_CODE:
@@ -73,6 +76,34 @@ static void on_progress(j_common_ptr c) {
                  "a progressive JPEG of more than %u scans", ctx->max_scans);
         longjmp(ctx->jump, 1);
     }
+}
+
+// A memory source like jpeg_mem_src, except at the end of the data: it supplies an EOI marker
+// without libjpeg's "premature end" warning and notes that it did. Whether the data was cut
+// short is then decided by the entropy decoder, which warns (JWRN_HIT_MARKER) only when it
+// needed bits that are not there; a file whose only loss is its final EOI still decodes.
+static const JOCTET fake_eoi[2] = { 0xFF, JPEG_EOI };
+
+static void src_init(j_decompress_ptr d) { (void)d; }
+static void src_term(j_decompress_ptr d) { (void)d; }
+
+static boolean src_fill(j_decompress_ptr d) {
+    jpeg_ctx *ctx = (jpeg_ctx *)d->err;
+    ctx->hit_eof = 1;
+    d->src->next_input_byte = fake_eoi;
+    d->src->bytes_in_buffer = 2;
+    return TRUE;
+}
+
+static void src_skip(j_decompress_ptr d, long n) {
+    if (n <= 0) return;
+    struct jpeg_source_mgr *src = d->src;
+    if ((size_t)n > src->bytes_in_buffer) {  // past the end: what follows is the fake EOI
+        src_fill(d);
+        return;
+    }
+    src->next_input_byte += n;
+    src->bytes_in_buffer -= (size_t)n;
 }
 
 static void keep_exif(jpeg_ctx *ctx, smi_preview *out) {
@@ -112,11 +143,18 @@ smi_status smi_decode_jpeg(const uint8_t *data, size_t len, const smi_limits *li
     ctx->cinfo.mem->max_memory_to_use = (long)(limits->max_memory > (uint64_t)0x7fffffff ? 0x7fffffff : limits->max_memory);
     ctx->progress.progress_monitor = on_progress;
     ctx->cinfo.progress = &ctx->progress;
-    if (len == 0 || len > (size_t)0xffffffffu) {
-        result = smi_fail(out, SMI_CORRUPT, "the file is empty or over 4 GiB");
+    if (len == 0) {
+        result = smi_fail(out, SMI_CORRUPT, "the file is empty");
         goto done;
     }
-    jpeg_mem_src(&ctx->cinfo, data, (unsigned long)len);
+    ctx->src.init_source = src_init;
+    ctx->src.fill_input_buffer = src_fill;
+    ctx->src.skip_input_data = src_skip;
+    ctx->src.resync_to_restart = jpeg_resync_to_restart;
+    ctx->src.term_source = src_term;
+    ctx->src.next_input_byte = data;
+    ctx->src.bytes_in_buffer = len;
+    ctx->cinfo.src = &ctx->src;
     jpeg_save_markers(&ctx->cinfo, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(&ctx->cinfo, TRUE);
 
@@ -179,6 +217,12 @@ smi_status smi_decode_jpeg(const uint8_t *data, size_t len, const smi_limits *li
         }
     }
     ctx->rows_done = 1;
+    // A progressive image is read whole before its first row: data that ended before the last
+    // scan leaves later scans' detail out, silently. Refused, as a sequential cut is.
+    if (ctx->hit_eof && ctx->cinfo.progressive_mode) {
+        result = smi_fail(out, SMI_CORRUPT, "Premature end of JPEG file (a progressive JPEG cut short)");
+        goto done;
+    }
     smi_box_finish(&ctx->box, out);
     // The rest of the file (a missing EOI, trailing bytes) does not change the pixels.
 

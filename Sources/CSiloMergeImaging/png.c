@@ -60,7 +60,9 @@ smi_status smi_decode_png(const uint8_t *data, size_t len, const smi_limits *lim
         goto done;
     }
     png_set_read_fn(png, ctx, on_read);
-    png_set_user_limits(png, limits->max_width, limits->max_height);
+    // libpng's own size limits would report an oversized image as a libpng error; the check
+    // after IHDR below reports it as over the limit (nothing is allocated for the image before).
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_set_chunk_cache_max(png, 1000);
     png_set_chunk_malloc_max(png, 8u << 20);
     png_read_info(png, info);

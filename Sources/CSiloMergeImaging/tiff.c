@@ -59,6 +59,9 @@ static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt
     return 1;
 }
 
+// libtiff's own ceiling (TIFFOpenOptionsSetMaxSingleMemAlloc) speaks through its error handler.
+static int over_limit(const tiff_ctx *ctx) { return strstr(ctx->message, "limit defined in open options") != NULL; }
+
 smi_status smi_decode_tiff(const uint8_t *data, size_t len, const smi_limits *limits, smi_preview *out) {
     tiff_ctx ctx = { .data = data, .len = len };
     TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
@@ -69,7 +72,7 @@ smi_status smi_decode_tiff(const uint8_t *data, size_t len, const smi_limits *li
     // "m": no memory mapping (the procedures above serve the bytes).
     TIFF *tif = TIFFClientOpenExt("image", "rm", &ctx, on_read, on_write, on_seek, on_close, on_size, on_map, on_unmap, opts);
     TIFFOpenOptionsFree(opts);
-    if (tif == NULL) return smi_fail(out, SMI_CORRUPT, "TIFF: %s", ctx.message[0] ? ctx.message : "cannot be opened");
+    if (tif == NULL) return smi_fail(out, over_limit(&ctx) ? SMI_TOO_LARGE : SMI_CORRUPT, "TIFF: %s", ctx.message[0] ? ctx.message : "cannot be opened");
 
     smi_status result = SMI_OK;
     TIFFRGBAImage img;
@@ -113,7 +116,7 @@ smi_status smi_decode_tiff(const uint8_t *data, size_t len, const smi_limits *li
         goto done;
     }
     if (!TIFFRGBAImageBegin(&img, tif, 1 /* stop on error */, emsg)) {
-        result = smi_fail(out, SMI_CORRUPT, "TIFF: %s", emsg[0] ? emsg : ctx.message);
+        result = smi_fail(out, over_limit(&ctx) ? SMI_TOO_LARGE : SMI_CORRUPT, "TIFF: %s", emsg[0] ? emsg : ctx.message);
         goto done;
     }
     began = 1;
@@ -135,7 +138,7 @@ smi_status smi_decode_tiff(const uint8_t *data, size_t len, const smi_limits *li
         img.row_offset = (int)row;
         img.col_offset = 0;
         if (!TIFFRGBAImageGet(&img, raster, w, n)) {
-            result = smi_fail(out, SMI_CORRUPT, "TIFF: %s", ctx.message[0] ? ctx.message : "cannot read the image data");
+            result = smi_fail(out, over_limit(&ctx) ? SMI_TOO_LARGE : SMI_CORRUPT, "TIFF: %s", ctx.message[0] ? ctx.message : "cannot read the image data");
             goto done;
         }
         for (uint32_t r = 0; r < n; r++) {

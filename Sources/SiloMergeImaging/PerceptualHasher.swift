@@ -20,11 +20,35 @@ import Darwin
 /// Both take the preview in display orientation, so a photo stored rotated with an EXIF
 /// orientation hashes as the same photo stored upright.
 public enum PerceptualHasher {
+    /// The DCT pHash, each coefficient's bit set when it is above the median of the 64.
     public static func pHash(_ image: GreyImage) -> PerceptualHash {
+        let d = lowFrequencies(image)
+        let sorted = d.sorted()
+        let median = (sorted[31] + sorted[32]) / 2
+        return bits(d) { $0 > median }
+    }
+
+    /// The DCT pHash with each bit the coefficient's sign (above zero). Without the median, a
+    /// mirror or a quarter turn of the image permutes and inverts bits of the hash
+    /// (`PerceptualHash.dihedralVariants`), so rotated and mirrored copies are found from the
+    /// hash alone.
+    public static func pHashSigns(_ image: GreyImage) -> PerceptualHash {
+        bits(lowFrequencies(image)) { $0 > 0 }
+    }
+
+    static func bits(_ d: [Double], _ set: (Double) -> Bool) -> PerceptualHash {
+        var bits: UInt64 = 0
+        for (k, c) in d.enumerated() where set(c) { bits |= 1 << UInt64(63 - k) }
+        return PerceptualHash(bits: bits)
+    }
+
+    /// The 8 × 8 DCT-II coefficients of the 32 × 32 resampled image at vertical frequencies
+    /// 1...8 (row) and horizontal frequencies 1...8 (column), row-major.
+    public static func lowFrequencies(_ image: GreyImage) -> [Double] {
         let n = 32
         let x = resample(image, width: n, height: n)
         // Rows 1...8 of the DCT-II basis (the scale is the same for all of them: no effect on
-        // the median threshold).
+        // the thresholds).
         var rows = [Double](repeating: 0, count: 8 * n)      // (8 × 32): basis[u][i]
         for u in 1...8 {
             for i in 0..<n { rows[(u - 1) * n + i] = cos(Double((2 * i + 1) * u) * .pi / Double(2 * n)) }
@@ -46,11 +70,7 @@ public enum PerceptualHasher {
                 d[u * 8 + v] = s
             }
         }
-        let sorted = d.sorted()
-        let median = (sorted[31] + sorted[32]) / 2
-        var bits: UInt64 = 0
-        for (k, c) in d.enumerated() where c > median { bits |= 1 << UInt64(63 - k) }
-        return PerceptualHash(bits: bits)
+        return d
     }
 
     public static func dHash(_ image: GreyImage) -> PerceptualHash {

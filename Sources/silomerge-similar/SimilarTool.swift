@@ -53,6 +53,7 @@ struct Hash: ParsableCommand {
     struct Line: Encodable {
         var path: String
         var phash: PerceptualHash?
+        var phashs: PerceptualHash?
         var dhash: PerceptualHash?
         var width: Int?
         var height: Int?
@@ -69,6 +70,7 @@ struct Hash: ParsableCommand {
             switch decode(path) {
             case .success(let image):
                 line.phash = PerceptualHasher.pHash(image.preview)
+                line.phashs = PerceptualHasher.pHashSigns(image.preview)
                 line.dhash = PerceptualHasher.dHash(image.preview)
                 line.width = image.width
                 line.height = image.height

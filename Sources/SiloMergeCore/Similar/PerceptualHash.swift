@@ -97,3 +97,44 @@ public protocol ImageFingerprinting: Sendable {
     /// bytes); the descriptor stays the caller's.
     func fingerprint(fd: Int32, format: MediaFormat?) -> Result<ImageFingerprint, ImageFingerprintFailure>
 }
+
+extension PerceptualHash {
+    /// The eight symmetries of a rectangle (the EXIF orientations' transforms: turns by quarters,
+    /// mirrors, and their combinations), applied to a **sign-bit** DCT hash (SiloMergeImaging's
+    /// `PerceptualHasher.pHashSigns`): bit 63 - k holds the sign of coefficient k = 8u + v, at
+    /// vertical frequency u + 1 and horizontal frequency v + 1. Transposing the image transposes
+    /// the coefficients; mirroring it left to right negates the odd horizontal frequencies, top
+    /// to bottom the odd vertical ones. So the hash of a turned or mirrored image is a
+    /// permutation and an inversion of bits of the original's, computed here without the image.
+    ///
+    /// Index i = 4·transpose + 2·mirror left-right + mirror top-bottom (applied in that order);
+    /// index 0 is the hash itself. Not meaningful for a median-threshold or a difference hash.
+    public var dihedralVariants: [PerceptualHash] {
+        let transposed = Self.transpose(bits)
+        return (0..<8).map { i in
+            var b = i & 4 != 0 ? transposed : bits
+            if i & 2 != 0 { b ^= Self.oddHorizontal }
+            if i & 1 != 0 { b ^= Self.oddVertical }
+            return PerceptualHash(bits: b)
+        }
+    }
+
+    /// What the variant at `index` does to the image, in words.
+    public static func dihedralName(_ index: Int) -> String {
+        ["as is", "mirrored top to bottom", "mirrored left to right", "turned 180°",
+         "transposed", "turned 90° counter-clockwise", "turned 90° clockwise", "transversed"][index & 7]
+    }
+
+    static func transpose(_ bits: UInt64) -> UInt64 {
+        var out: UInt64 = 0
+        for k in 0..<64 where bits & (1 << UInt64(63 - k)) != 0 {
+            let (u, v) = k.quotientAndRemainder(dividingBy: 8)
+            out |= 1 << UInt64(63 - (v * 8 + u))
+        }
+        return out
+    }
+
+    /// Bits of coefficients whose horizontal frequency v + 1 is odd (v even), and vertical.
+    static let oddHorizontal: UInt64 = (0..<64).reduce(0) { $1 % 8 % 2 == 0 ? $0 | 1 << UInt64(63 - $1) : $0 }
+    static let oddVertical: UInt64 = (0..<64).reduce(0) { $1 / 8 % 2 == 0 ? $0 | 1 << UInt64(63 - $1) : $0 }
+}
