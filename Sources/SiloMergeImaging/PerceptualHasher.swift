@@ -6,33 +6,35 @@ import Glibc
 import Darwin
 #endif
 
-/// The two 64-bit perceptual hashes measured for SiloMerge (tools/similar/measure-accuracy.py):
+/// The 64-bit perceptual hashes measured for SiloMerge (tools/similar/measure-accuracy.py):
 ///
-/// - **pHash** (the DCT hash of pHash.org, Zauner 2010): the image resampled to 32 × 32 grey
-///   by area averaging, its 2-D DCT-II, the 8 × 8 coefficients of the lowest frequencies after
-///   the first row and column (so neither the DC term nor a purely horizontal or vertical
-///   gradient counts), one bit each: above their median or not. Brightness and contrast
-///   changes, re-encoding and resizing move coefficients little; what changes the hash is
-///   structure. It is what SiloMerge uses.
+/// - **pHash**, the one SiloMerge uses: the DCT hash of pHash.org (Zauner 2010) with sign bits.
+///   The image resampled to 32 × 32 grey by area averaging, its 2-D DCT-II, the 8 × 8
+///   coefficients of the lowest frequencies after the first row and column (so neither the DC
+///   term nor a purely horizontal or vertical gradient counts), one bit each: is it above zero.
+///   Brightness and contrast changes, re-encoding and resizing move these coefficients little;
+///   what changes the hash is structure. With sign bits (rather than pHash.org's median), a
+///   turned or mirrored image's hash is a fixed permutation and inversion of bits of the
+///   original's (`PerceptualHash.dihedralVariants`), so a copy shown turned is found from the
+///   hash alone; measured as precise as the median version.
+/// - **pHashMedian**: pHash.org's threshold, each bit "above the median of the 64".
 /// - **dHash**: the image resampled to 9 × 8, one bit per horizontally adjacent pair: is the
-///   right one brighter. Cheaper, and measured less precise on bursts (see the README).
+///   right one brighter. Cheaper, and measured far less precise (see the README).
 ///
-/// Both take the preview in display orientation, so a photo stored rotated with an EXIF
+/// All take the preview in display orientation, so a photo stored rotated with an EXIF
 /// orientation hashes as the same photo stored upright.
 public enum PerceptualHasher {
-    /// The DCT pHash, each coefficient's bit set when it is above the median of the 64.
-    public static func pHash(_ image: GreyImage) -> PerceptualHash {
+    /// The DCT pHash with pHash.org's threshold: each bit set when its coefficient is above the
+    /// median of the 64.
+    public static func pHashMedian(_ image: GreyImage) -> PerceptualHash {
         let d = lowFrequencies(image)
         let sorted = d.sorted()
         let median = (sorted[31] + sorted[32]) / 2
         return bits(d) { $0 > median }
     }
 
-    /// The DCT pHash with each bit the coefficient's sign (above zero). Without the median, a
-    /// mirror or a quarter turn of the image permutes and inverts bits of the hash
-    /// (`PerceptualHash.dihedralVariants`), so rotated and mirrored copies are found from the
-    /// hash alone.
-    public static func pHashSigns(_ image: GreyImage) -> PerceptualHash {
+    /// SiloMerge's pHash: each bit the sign of its DCT coefficient (above zero).
+    public static func pHash(_ image: GreyImage) -> PerceptualHash {
         bits(lowFrequencies(image)) { $0 > 0 }
     }
 

@@ -53,7 +53,7 @@ struct Hash: ParsableCommand {
     struct Line: Encodable {
         var path: String
         var phash: PerceptualHash?
-        var phashs: PerceptualHash?
+        var phash_median: PerceptualHash?
         var dhash: PerceptualHash?
         var width: Int?
         var height: Int?
@@ -70,7 +70,7 @@ struct Hash: ParsableCommand {
             switch decode(path) {
             case .success(let image):
                 line.phash = PerceptualHasher.pHash(image.preview)
-                line.phashs = PerceptualHasher.pHashSigns(image.preview)
+                line.phash_median = PerceptualHasher.pHashMedian(image.preview)
                 line.dhash = PerceptualHasher.dHash(image.preview)
                 line.width = image.width
                 line.height = image.height
@@ -86,45 +86,68 @@ struct Hash: ParsableCommand {
 
 struct Group: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Group the files into masters and derivatives (DerivativeGrouping) and print the groups as JSON.")
+        abstract: "Group the files into masters and derivatives (DerivativeGrouping) and print the groups as JSON.",
+        discussion: """
+            Each file is one candidate: pixels from its decoded size, metadata richness and \
+            capture time from SiloMerge's metadata reader (date_created), silo priority 1.
+            """)
     @OptionGroup var inputs: Inputs
     @Option(help: "Largest Hamming distance from a master (default: \(DerivativeGrouping.defaultMaxDistance)).")
     var threshold = DerivativeGrouping.defaultMaxDistance
-    @Option(help: "Hash to group by: phash or dhash.")
-    var hash = "phash"
+    @Flag(name: .customLong("no-turns"), help: "Do not match turned and mirrored copies.")
+    var noTurns = false
+    @Flag(name: .customLong("no-capture-times"), help: "Group images even when their capture times differ.")
+    var noCaptureTimes = false
 
     struct Output: Encodable {
-        struct Member: Encodable { var path: String; var distance: Int; var width: Int; var height: Int }
-        struct GroupJSON: Encodable { var master: String; var reason: String; var derivatives: [Member] }
+        struct Member: Encodable {
+            var path: String; var distance: Int; var transform: String; var width: Int; var height: Int
+            var captureTime: String?
+        }
+        struct GroupJSON: Encodable { var master: String; var reason: String; var captureTime: String?; var derivatives: [Member] }
         var groups: [GroupJSON]
         var failures: [String: String]
     }
 
     func run() throws {
-        guard hash == "phash" || hash == "dhash" else { throw ValidationError("--hash is phash or dhash") }
         var candidates: [DerivativeCandidate<String>] = []
         var sizes: [String: (Int, Int)] = [:]
         var failures: [String: String] = [:]
         for path in try inputs.paths() {
             switch decode(path) {
             case .success(let image):
-                let h = hash == "phash" ? PerceptualHasher.pHash(image.preview) : PerceptualHasher.dHash(image.preview)
-                candidates.append(.init(id: path, hash: h, pixels: Int64(image.width) * Int64(image.height),
-                                        metadataRichness: 0, siloPriority: 0))
+                let (richness, time) = metadata(path)
+                candidates.append(.init(id: path, hash: PerceptualHasher.pHash(image.preview), pixels: Int64(image.width) * Int64(image.height),
+                                        metadataRichness: richness, siloPriority: 1, captureTime: time))
                 sizes[path] = (image.width, image.height)
             case .failure(let error):
                 failures[path] = error.description
             }
         }
-        let groups = DerivativeGrouping.group(candidates, maxDistance: threshold)
+        let groups = DerivativeGrouping.group(candidates, maxDistance: threshold, turnsAndMirrors: !noTurns,
+                                              separateCaptureTimes: !noCaptureTimes)
         let output = Output(groups: groups.map { g in
-            .init(master: g.master.id, reason: g.reason.rawValue, derivatives: g.derivatives.map {
-                .init(path: $0.candidate.id, distance: $0.distance, width: sizes[$0.candidate.id]!.0, height: sizes[$0.candidate.id]!.1)
-            })
+            .init(master: g.master.id, reason: g.reason.rawValue, captureTime: g.master.captureTime?.description,
+                  derivatives: g.derivatives.map {
+                      .init(path: $0.candidate.id, distance: $0.distance, transform: PerceptualHash.dihedralName($0.transform),
+                            width: sizes[$0.candidate.id]!.0, height: sizes[$0.candidate.id]!.1,
+                            captureTime: $0.candidate.captureTime?.description)
+                  })
         }, failures: failures)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         print(String(decoding: try encoder.encode(output), as: UTF8.self))
+    }
+
+    /// How many unified fields the file's embedded metadata fills, and its capture time.
+    func metadata(_ path: String) -> (Int, CaptureTime?) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return (0, nil) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return (0, nil) }
+        let fields = MetadataReader.reconcileInFile(MetadataReader.read(FileByteSource(fd: fd, size: Int64(st.st_size))))
+        return (fields.count, fields[.dateCreated]?.value.date.flatMap(CaptureTime.init(iso:)))
     }
 }
 

@@ -177,14 +177,27 @@ struct DerivativeGroupingTests {
         for g in groups { for d in g.derivatives { #expect(d.distance <= 10) } }
     }
 
-    /// The same algorithm written the slow way: every pair compared.
-    func naive(_ candidates: [C], _ t: Int) -> [[String]] {
+    /// The same algorithm written the slow way: every pair compared, every variant.
+    func naive(_ candidates: [C], _ t: Int, turns: Bool = true) -> [[String]] {
         let ordered = candidates.sorted(by: DerivativeGrouping.prefers)
         var taken = Set<Int>()
         var out: [[String]] = []
         for i in ordered.indices where !taken.contains(i) {
             taken.insert(i)
-            let members = ordered.indices.filter { !taken.contains($0) && ordered[$0].hash.distance(to: ordered[i].hash) <= t }
+            let variants = turns ? ordered[i].hash.dihedralVariants : [ordered[i].hash]
+            var near: [(Int, Int)] = []
+            for j in ordered.indices where !taken.contains(j) {
+                let d: Int = variants.map { $0.distance(to: ordered[j].hash) }.min()!
+                if d <= t { near.append((j, d)) }
+            }
+            near.sort { (x: (Int, Int), y: (Int, Int)) -> Bool in x.1 != y.1 ? x.1 < y.1 : x.0 < y.0 }
+            var time = ordered[i].captureTime
+            var members: [Int] = []
+            for (j, _) in near {
+                if let a = time, let b = ordered[j].captureTime, a.differs(from: b) { continue }
+                if time == nil { time = ordered[j].captureTime }
+                members.append(j)
+            }
             taken.formUnion(members)
             if !members.isEmpty { out.append([ordered[i].id] + members.map { ordered[$0].id }.sorted()) }
         }
@@ -194,20 +207,79 @@ struct DerivativeGroupingTests {
     @Test func matchesPairwiseGroupingAndIgnoresInputOrder() {
         var rng = SeededRandom(4)
         var candidates: [C] = []
-        for p in 0..<400 {
+        let times = ["2023-06-14T18:32:07.10", "2023-06-14T18:32:07.20", "2023-06-14T18:32:07", "2023-06-14T18:32:08"]
+        for p in 0..<300 {
             let centre = rng.next()
             for d in 0..<Int.random(in: 1...5, using: &rng) {
-                candidates.append(c("p\(p)-\(d)", flip(centre, bits: Int.random(in: 0...16, using: &rng), using: &rng),
-                                    pixels: Int64.random(in: 1...5, using: &rng) * 1000, rich: Int.random(in: 0...3, using: &rng),
-                                    priority: Int.random(in: 1...3, using: &rng)))
+                // Some derivatives turned or mirrored; some with capture times (a few of them bursts).
+                var bits = flip(centre, bits: Int.random(in: 0...16, using: &rng), using: &rng)
+                if Int.random(in: 0..<4, using: &rng) == 0 { bits = PerceptualHash(bits: bits).dihedralVariants[Int.random(in: 1..<8, using: &rng)].bits }
+                var candidate = c("p\(p)-\(d)", bits, pixels: Int64.random(in: 1...5, using: &rng) * 1000,
+                                  rich: Int.random(in: 0...3, using: &rng), priority: Int.random(in: 1...3, using: &rng))
+                if Bool.random(using: &rng) { candidate.captureTime = CaptureTime(iso: times.randomElement(using: &rng)!) }
+                candidates.append(candidate)
             }
         }
         for t in [0, 6, 10, 14] {
             let groups = DerivativeGrouping.group(candidates, maxDistance: t)
             let got = groups.map { [$0.master.id] + $0.derivatives.map(\.candidate.id).sorted() }
             #expect(got == naive(candidates, t), "threshold \(t)")
+            let plain = DerivativeGrouping.group(candidates, maxDistance: t, turnsAndMirrors: false)
+            #expect(plain.map { [$0.master.id] + $0.derivatives.map(\.candidate.id).sorted() } == naive(candidates, t, turns: false))
             let shuffled = DerivativeGrouping.group(candidates.shuffled(using: &rng), maxDistance: t)
             #expect(shuffled.map { [$0.master.id] + $0.derivatives.map(\.candidate.id).sorted() } == got)
         }
+    }
+
+    @Test func turnedAndMirroredCopiesAreFoundAndNamed() {
+        let master = c("orig", 0x0123_4567_89AB_CDEF, pixels: 1000)
+        let turned = c("turned", master.hash.dihedralVariants[6].bits ^ 0b11, pixels: 500)
+        let groups = DerivativeGrouping.group([master, turned])
+        #expect(groups.count == 1)
+        #expect(groups[0].derivatives[0].transform == 6 && groups[0].derivatives[0].distance == 2)
+        #expect(PerceptualHash.dihedralName(groups[0].derivatives[0].transform) == "turned 90° clockwise")
+        #expect(DerivativeGrouping.group([master, turned], turnsAndMirrors: false).isEmpty)
+    }
+
+    @Test func burstsWithOtherCaptureTimesStayApart() {
+        var a = c("frame1", 0xFFFF_0000_FFFF_0000, pixels: 100)
+        var b = c("frame2", 0xFFFF_0000_FFFF_0001, pixels: 100)
+        var web = c("frame1-web", 0xFFFF_0000_FFFF_0003, pixels: 25)
+        a.captureTime = CaptureTime(iso: "2024-05-01T10:00:00.15")
+        b.captureTime = CaptureTime(iso: "2024-05-01T10:00:00.25")
+        web.captureTime = nil  // the export dropped the metadata
+        var groups = DerivativeGrouping.group([a, b, web])
+        // frame1 (first by id) takes the web copy; frame2 was taken at another moment.
+        #expect(groups.count == 1 && groups[0].master.id == "frame1")
+        #expect(groups[0].derivatives.map(\.candidate.id) == ["frame1-web"])
+        groups = DerivativeGrouping.group([a, b, web], separateCaptureTimes: false)
+        #expect(groups[0].derivatives.map(\.candidate.id) == ["frame2", "frame1-web"])
+        // A master without a time takes the closest timed copy, then only copies of that moment.
+        let untimed = c("big", 0xFFFF_0000_FFFF_0000, pixels: 1000)
+        groups = DerivativeGrouping.group([untimed, a, b])
+        #expect(groups.count == 1 && groups[0].derivatives.map(\.candidate.id) == ["frame1"])
+    }
+}
+
+@Suite("Capture times")
+struct CaptureTimeTests {
+    @Test func parsesISODatesToTheSecondAndFraction() {
+        let t = CaptureTime(iso: "2023-06-14T18:32:07.120+01:00")
+        #expect(t?.seconds == 20230614183207 && t?.fraction == "12")
+        #expect(CaptureTime(iso: "2023-06-14 18:32:07")?.fraction == nil)
+        #expect(CaptureTime(iso: "2023-06-14") == nil)
+        #expect(CaptureTime(iso: "2023-06-14T18:32") == nil)
+        #expect(CaptureTime(iso: "2023-06-14T18:3x:07") == nil)
+        #expect(CaptureTime(iso: "") == nil)
+    }
+
+    @Test func differsOnlyWhenKnownToDiffer() throws {
+        let whole = try #require(CaptureTime(iso: "2023-06-14T18:32:07"))
+        let a = try #require(CaptureTime(iso: "2023-06-14T18:32:07.1Z"))
+        let a0 = try #require(CaptureTime(iso: "2023-06-14T18:32:07.100"))
+        let b = try #require(CaptureTime(iso: "2023-06-14T18:32:07.2"))
+        let later = try #require(CaptureTime(iso: "2023-06-14T18:32:08"))
+        #expect(!a.differs(from: a0) && !a.differs(from: whole) && !whole.differs(from: b))
+        #expect(a.differs(from: b) && whole.differs(from: later))
     }
 }

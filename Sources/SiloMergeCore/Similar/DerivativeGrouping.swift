@@ -9,13 +9,18 @@ public struct DerivativeCandidate<ID: Hashable & Comparable & Sendable>: Sendabl
     public var metadataRichness: Int
     /// The best (lowest) priority of the silos holding a copy, as in silomerge.yml.
     public var siloPriority: Int
+    /// When the photo was taken, if its metadata says: two images taken at different moments
+    /// are two shots (a burst), never one photo and its derivative.
+    public var captureTime: CaptureTime?
 
-    public init(id: ID, hash: PerceptualHash, pixels: Int64, metadataRichness: Int, siloPriority: Int) {
+    public init(id: ID, hash: PerceptualHash, pixels: Int64, metadataRichness: Int, siloPriority: Int,
+                captureTime: CaptureTime? = nil) {
         self.id = id
         self.hash = hash
         self.pixels = pixels
         self.metadataRichness = metadataRichness
         self.siloPriority = siloPriority
+        self.captureTime = captureTime
     }
 }
 
@@ -23,8 +28,12 @@ public struct DerivativeCandidate<ID: Hashable & Comparable & Sendable>: Sendabl
 public struct DerivativeGroup<ID: Hashable & Comparable & Sendable>: Sendable {
     public struct Member: Sendable {
         public var candidate: DerivativeCandidate<ID>
-        /// Hamming distance from the master's hash.
+        /// Hamming distance from the master's hash (from its turned or mirrored hash, when
+        /// `transform` is not 0).
         public var distance: Int
+        /// How the derivative shows the master: 0 as is, else a turn or mirror
+        /// (`PerceptualHash.dihedralName`).
+        public var transform: Int
     }
     public var master: DerivativeCandidate<ID>
     /// Closest first (then in master order).
@@ -34,16 +43,18 @@ public struct DerivativeGroup<ID: Hashable & Comparable & Sendable>: Sendable {
     public var reason: DerivativeGrouping.Reason
 }
 
-/// Groups images that are the same photo at another size, quality, format or crop.
+/// Groups images that are the same photo at another size, quality, format, crop or orientation.
 ///
 /// A pure function over candidates, deterministic whatever their order: candidates are taken in
 /// master order (most pixels, then richest metadata, then best silo priority, then id); each
-/// one not yet in a group becomes a master and takes every candidate not yet in a group whose
-/// hash is within `maxDistance` bits of its own. Every derivative is thus within the threshold
-/// of its master, and groups never chain (A near B near C does not put A with a distant C, as
-/// single-linkage clustering would: a burst of photos drifting frame by frame stays apart).
-/// Neighbours come from a `HammingIndex`, not from comparing all pairs. Candidates with no
-/// derivative form no group.
+/// one not yet in a group becomes a master and takes, closest first, every candidate not yet in
+/// a group whose hash is within `maxDistance` bits of its own (or of one of its turned and
+/// mirrored hashes, with `turnsAndMirrors`) and whose capture time does not differ from the
+/// group's. Every derivative is thus within the threshold of its master, and groups never chain
+/// (A near B near C does not put A with a distant C, as single-linkage clustering would: a
+/// burst of photos drifting frame by frame stays apart). Neighbours come from a
+/// `HammingIndex`, eight lookups a master at most, never from comparing all pairs. Candidates
+/// with no derivative form no group.
 public enum DerivativeGrouping {
     /// The threshold measured by tools/similar/measure-accuracy.py (see README, "Similar
     /// images"): the largest distance at which precision stays at or above 0.99 on the
@@ -72,7 +83,13 @@ public enum DerivativeGrouping {
         return .firstByID
     }
 
-    public static func group<ID>(_ candidates: [DerivativeCandidate<ID>], maxDistance: Int = defaultMaxDistance) -> [DerivativeGroup<ID>] {
+    /// - Parameters:
+    ///   - maxDistance: the largest Hamming distance from a master (inclusive).
+    ///   - turnsAndMirrors: also match the master's seven turned and mirrored hashes (only
+    ///     meaningful for the sign-bit pHash SiloMergeImaging computes).
+    ///   - separateCaptureTimes: never group two images whose capture times differ.
+    public static func group<ID>(_ candidates: [DerivativeCandidate<ID>], maxDistance: Int = defaultMaxDistance,
+                                 turnsAndMirrors: Bool = true, separateCaptureTimes: Bool = true) -> [DerivativeGroup<ID>] {
         precondition((0...64).contains(maxDistance), "a Hamming distance is 0...64")
         let ordered = candidates.sorted(by: prefers)
         let index = HammingIndex(ordered.map(\.hash))
@@ -80,19 +97,29 @@ public enum DerivativeGrouping {
         var groups: [DerivativeGroup<ID>] = []
         for i in ordered.indices where !taken[i] {
             taken[i] = true
-            var members: [(position: Int, distance: Int)] = []
-            for n in index.neighbours(of: ordered[i].hash, within: maxDistance) where !taken[n.index] {
-                taken[n.index] = true
-                members.append((n.index, n.distance))
+            // The closest of the master's variants for each neighbour.
+            var best: [Int: (distance: Int, transform: Int)] = [:]
+            let variants = turnsAndMirrors ? ordered[i].hash.dihedralVariants : [ordered[i].hash]
+            for (k, variant) in variants.enumerated() {
+                for n in index.neighbours(of: variant, within: maxDistance) where !taken[n.index] {
+                    if let seen = best[n.index], seen.distance <= n.distance { continue }
+                    best[n.index] = (n.distance, k)
+                }
+            }
+            // Closest first; at equal distance, master order (positions are in master order).
+            let near = best.sorted { $0.value.distance != $1.value.distance ? $0.value.distance < $1.value.distance : $0.key < $1.key }
+            var time = ordered[i].captureTime
+            var members: [DerivativeGroup<ID>.Member] = []
+            for (position, match) in near {
+                let candidate = ordered[position]
+                if separateCaptureTimes, let t = time, let c = candidate.captureTime, t.differs(from: c) { continue }
+                if time == nil { time = candidate.captureTime }
+                taken[position] = true
+                members.append(.init(candidate: candidate, distance: match.distance, transform: match.transform))
             }
             guard !members.isEmpty else { continue }
-            // Closest first; at equal distance, master order (positions are in master order).
-            members.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.position < $1.position }
-            let runnerUp = members.map(\.position).min()!
-            groups.append(DerivativeGroup(
-                master: ordered[i],
-                derivatives: members.map { .init(candidate: ordered[$0.position], distance: $0.distance) },
-                reason: reason(ordered[i], over: ordered[runnerUp])))
+            let runnerUp = members.map(\.candidate).min(by: prefers)!
+            groups.append(DerivativeGroup(master: ordered[i], derivatives: members, reason: reason(ordered[i], over: runnerUp)))
         }
         return groups
     }
