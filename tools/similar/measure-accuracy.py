@@ -30,8 +30,8 @@ What it does, reproducibly for a given seed and set of inputs:
 3. Bursts (the hard case): frames half a second apart from each video under --videos (ffmpeg),
    distinct photos of one shoot that look nearly alike. Frames of one video are never "the
    same photo" here.
-4. Every file is hashed with `silomerge-similar hash` (pHash with the median threshold, pHash
-   with sign bits, dHash), and for each hash and each threshold 0..20 it counts the pairs
+4. Every file is hashed with `silomerge-similar hash` (pHash with sign bits, SiloMerge's;
+   pHash with pHash.org's median threshold; dHash), and for each hash and each threshold 0..20 it counts the pairs
    within the threshold: precision and recall over pairs (an original with each of its
    derivatives, and derivatives of one original with each other, are the positives; every
    other pair is a negative; burst pairs are counted separately too). Then it groups with
@@ -299,18 +299,18 @@ def main():
             print(f"  {r['t']:2d}  {r['precision']:.4f}    {r['recall']:.4f}  {r['fp']:6d} ({r['fp_bursts']:5d})      {r['precision_without_bursts']:.4f}"
                   f"               {r['apart_recall']:.3f}")
 
-    for name in ("phash", "phashs", "dhash"):
+    for name in ("phash_median", "phash", "dhash"):
         h = [int(rows[p][name], 16) for p in ok]
         curve(name, distances(h, h))
     # The sign-bit pHash compared over its 8 turned/mirrored variants.
-    hs = [int(rows[p]["phashs"], 16) for p in ok]
+    hs = [int(rows[p]["phash"], 16) for p in ok]
     variants = [dihedral_variants(h) for h in hs]
     best = None
     for k in range(8):
         d = distances(hs, [v[k] for v in variants])
         d = np.minimum(d, d.T)
         best = d if best is None else np.minimum(best, d)
-    curve("phashs-dihedral", best)
+    curve("phash-dihedral", best)
 
     # 5. Grouping, as SiloMerge groups.
     cmd = [args.tool, "group", "--list", listing]
