@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "SiloMergeCore", targets: ["SiloMergeCore"]),
         .library(name: "SiloMergeImaging", targets: ["SiloMergeImaging"]),
         .executable(name: "silomerge-similar", targets: ["silomerge-similar"]),
+        .library(name: "SiloMergeSQLite", targets: ["SiloMergeSQLite"]),
+        .library(name: "SiloMergePostgres", targets: ["SiloMergePostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,23 +53,36 @@ let package = Package(
                 .linkedLibrary("tiff"), .linkedLibrary("heif"),
             ]
         ),
+        // The system calls Swift cannot reach through Glibc/Darwin (renameat2 RENAME_NOREPLACE,
+        // FICLONE, FIDEDUPERANGE, copy_file_range, fstatfs), with fallbacks off Linux.
+        .target(name: "CSiloMergeShims"),
         .target(
             name: "SiloMergeCore",
             dependencies: [
                 "COpenSSL",
                 "CZlib",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "CSiloMergeShims",
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Plot", package: "Plot"),
             ]
         ),
-        // The layer under a future PostgreSQL catalogue: libpq-compatible connection settings,
-        // a synchronous session over PostgresNIO, COPY, cursors, advisory locks, migrations.
-        // The CLI does not use it yet.
+        // The SQLite catalogue (GRDB, the raw statement layer, the migrations): one backend of
+        // the store protocols in SiloMergeCore, which itself knows no SQL.
+        .target(
+            name: "SiloMergeSQLite",
+            dependencies: [
+                "SiloMergeCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        // The shared PostgreSQL catalogue (issue #13): the store protocols over a synchronous
+        // session layer on PostgresNIO (libpq-compatible connection settings, COPY, cursors,
+        // advisory locks, migrations). No libpq.
         .target(
             name: "SiloMergePostgres",
             dependencies: [
+                "SiloMergeCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -92,15 +107,41 @@ let package = Package(
             name: "silomerge",
             dependencies: [
                 "SiloMergeCore",
+                "SiloMergeSQLite",
+                // Injects its `ImageFingerprinter` into the scan; core links no image library.
+                "SiloMergeImaging",
+                "SiloMergePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // The benchmark: generates its own corpus, times silomerge against peers (jdupes,
         // rdfind, rmlint) in the same run. `swift run -c release silomerge-bench --help`.
         .executableTarget(name: "silomerge-bench"),
+        // Helpers the test suites share (temporary trees of silos, deterministic bytes, the
+        // fixtures). Not a product.
+        .target(
+            name: "SiloMergeTestSupport",
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergePostgres",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/SiloMergeTestSupport"
+        ),
         .testTarget(
             name: "SiloMergeCoreTests",
-            dependencies: ["SiloMergeCore"]
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "CSiloMergeShims", "SiloMergeTestSupport"]
+        ),
+        // The SQLite backend's own tests: its migrations from older schemas, what it refuses to
+        // open, its SQL columns. The only tests besides the contract suite that open a catalogue
+        // with SQL (core tests ask through the store protocols or SiloMergeTestSupport's probe).
+        .testTarget(
+            name: "SiloMergeSQLiteTests",
+            dependencies: ["SiloMergeSQLite", "SiloMergeCore", "SiloMergeTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The store protocols' contract, run against every backend (Tests/CatalogueContractTests/Backends.swift).
+        .testTarget(
+            name: "CatalogueContractTests",
+            dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergePostgres", "SiloMergeTestSupport"]
         ),
         .testTarget(
             name: "SiloMergeImagingTests",
@@ -112,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SiloMergeCLITests",
-            dependencies: ["silomerge", "SiloMergeCore"]
+            dependencies: ["silomerge", "SiloMergeCore", "SiloMergeSQLite", "SiloMergeTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -78,7 +78,9 @@ EOF
     "$bin/psql" -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U silomerge -d postgres \
       -c "CREATE DATABASE silomerge" \
       -c "CREATE ROLE silomerge_password NOLOGIN" \
-      -c "CREATE ROLE silomerge_tls_only NOLOGIN" >/dev/null || die "could not create the test database"
+      -c "CREATE ROLE silomerge_tls_only NOLOGIN" \
+      -c "GRANT CONNECT ON DATABASE silomerge TO silomerge_password, silomerge_tls_only" \
+      >/dev/null || die "could not create the test database"
   } >&2
   trap - EXIT
   echo "export SILOMERGE_TEST_PG_DIR='$dir'"

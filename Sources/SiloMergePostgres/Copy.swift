@@ -45,7 +45,29 @@ public struct CopyTextWriter {
 
     public mutating func int(_ value: some BinaryInteger) throws(PostgresClientError) {
         try separate()
-        buffer.writeString(String(value))
+        guard let value = Int64(exactly: value) else {
+            buffer.writeString(String(value))
+            return
+        }
+        // Digits written in place: `String(value)` through a generic BinaryInteger took the
+        // slow, allocating description path for every one of a file row's dozen integers.
+        var magnitude = value.magnitude
+        var digits = 1
+        var limit: UInt64 = 10
+        while digits < 20 && magnitude >= limit { digits += 1; limit &*= 10 }
+        let width = digits + (value < 0 ? 1 : 0)
+        buffer.reserveCapacity(minimumWritableBytes: width)
+        let start = buffer.writerIndex
+        buffer.withUnsafeMutableWritableBytes { out in
+            if value < 0 { out[0] = UInt8(ascii: "-") }
+            var i = width - 1
+            repeat {
+                out[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                i -= 1
+            } while magnitude > 0
+        }
+        buffer.moveWriterIndex(to: start + width)
     }
 
     public mutating func bool(_ value: Bool) throws(PostgresClientError) {

@@ -2,9 +2,12 @@
 //
 // Generates a deterministic corpus of departmental silos (duplicates across silos, near misses,
 // hard links), warms the page cache, then times `silomerge audit`, a full-hash `silomerge scan`
-// and an unchanged rescan, and the peers that are installed (jdupes, rdfind, rmlint) on the same
-// corpus in the same run. Reports medians, peak memory and ratios, checks that silomerge finds the
-// same duplicate groups as jdupes, and measures memory per file on a large tree of tiny files.
+// (with and without metadata) and an unchanged rescan, and the peers that are installed (jdupes,
+// rdfind, rmlint) on the same corpus in the same run. Reports medians, CPU time, peak memory and
+// ratios, checks that silomerge finds the same duplicate groups as jdupes, measures the CPU that
+// reading metadata adds on that corpus and on a corpus of real media files (generated with
+// ImageMagick, libheif, ffmpeg and exiftool, or given with --media DIR), and measures memory per
+// file on a large tree of tiny files.
 //
 //   swift run -c release silomerge-bench                 # the full run (~90,000 files, 4 GiB)
 //   swift run -c release silomerge-bench --quick         # a small corpus, for a smoke test
@@ -28,10 +31,19 @@ struct Options {
     var peers = true
     var scaleFiles = 300_000
     var json: String?
+    /// The real-media corpus: generated (nil) or a folder given with --media; "" skips it.
+    var media: String?
+    var mediaPhotos = 120
+    /// Another silomerge binary (an earlier build) timed beside this one, run for run.
+    var baseline: String?
+    /// `--hosts N`: the many-hosts PostgreSQL benchmark instead (Hosts.swift).
+    var hosts = HostsOptions()
 
     static let usage = """
         usage: silomerge-bench [--quick] [--files N] [--bytes SIZE] [--runs N] [--seed N]
                                [--workdir DIR] [--no-peers] [--scale N | --no-scale] [--json FILE]
+                               [--media DIR | --media-photos N | --no-media] [--baseline BIN]
+               silomerge-bench --hosts N [--pg URL] [--files-per-host N] [--catalogue-files N,N...] [--runs N]
 
           --files N      files in the corpus (default 90000)
           --bytes SIZE   total size, e.g. 4G, 500M (default 4G)
@@ -41,6 +53,28 @@ struct Options {
           --scale N      files in the memory-per-file test (default 300000); --no-scale skips it
           --quick        5000 files, 200M, 3 runs, scale test at 30000 files
           --json FILE    also write the figures as JSON
+          --media DIR    measure the metadata cost on this folder of real photos, videos, audio and
+                         documents instead of generating one
+          --media-photos N  12-megapixel JPEG photos in the generated media corpus (default 120; with
+                         them: PNG, TIFF, HEIC, MP4, MOV, MP3 and PDF files made by ImageMagick, libheif,
+                         ffmpeg, LibreOffice and exiftool, about 1.2 GB; generated once, reused);
+                         needs convert, exiftool, ffmpeg
+          --no-media     skip the media corpus
+          --baseline BIN another silomerge binary (e.g. main's release build before a change):
+                         every silomerge command is also run with it, alternating run for run,
+                         and a before/after table gives both medians and their ratio
+
+          --hosts N      the shared PostgreSQL catalogue instead: ingest of N trees of tiny files
+                         (one per simulated host) into SQLite and PostgreSQL by one process, then by
+                         1, 2, 4 ... N scanner processes at once; and duplicates, audit --no-scan,
+                         report and silos over catalogues of --catalogue-files files across 20
+                         hosts generated in the database (default 1000000,10000000)
+          --pg URL       the server for --hosts (a role that may create schemas; default
+                         $SILOMERGE_TEST_PG, e.g. from tools/pg-test-cluster.sh)
+          --files-per-host N  files per simulated host's tree (default 20000)
+
+        The metadata cost is the CPU time (user + system, medians) of a full scan with metadata over
+        the same scan with --no-metadata, on the benchmark corpus and on the media corpus.
         """
 
     static func parse(_ args: [String]) -> Options {
@@ -53,7 +87,7 @@ struct Options {
         }
         while i < args.count {
             switch args[i] {
-            case "--quick": o.files = 5000; o.bytes = 200 << 20; o.runs = 3; o.scaleFiles = 30_000
+            case "--quick": o.files = 5000; o.bytes = 200 << 20; o.runs = 3; o.scaleFiles = 30_000; o.mediaPhotos = 8
             case "--files": o.files = need(Int(value()), "--files: a number")
             case "--bytes": o.bytes = need(parseSize(value()), "--bytes: a size like 4G")
             case "--runs": o.runs = max(1, need(Int(value()), "--runs: a number"))
@@ -63,6 +97,15 @@ struct Options {
             case "--scale": o.scaleFiles = need(Int(value()), "--scale: a number")
             case "--no-scale": o.scaleFiles = 0
             case "--json": o.json = value()
+            case "--media": o.media = value()
+            case "--media-photos": o.mediaPhotos = max(1, need(Int(value()), "--media-photos: a number"))
+            case "--no-media": o.media = ""
+            case "--baseline": o.baseline = value()
+            case "--hosts": o.hosts.hosts = max(1, need(Int(value()), "--hosts: a number"))
+            case "--pg": o.hosts.pg = value()
+            case "--files-per-host": o.hosts.filesPerHost = max(1, need(Int(value()), "--files-per-host: a number"))
+            case "--catalogue-files":
+                o.hosts.catalogueSizes = value().split(separator: ",").map { need(Int($0), "--catalogue-files: numbers separated by commas") }
             case "-h", "--help": print(usage); exit(0)
             default: fail("unknown option \(args[i])\n\(usage)")
             }
@@ -303,12 +346,115 @@ func generateScaleTree(files: Int, workdir: String) -> String {
     return root
 }
 
+/// A corpus of real media files, made by the programs that make them (ImageMagick, libheif,
+/// ffmpeg, LibreOffice, exiftool) with the metadata cameras, phones and editors write: JPEG
+/// photos with EXIF, IPTC and XMP (a few saved twice with other captions: the same picture,
+/// different metadata), PNG, TIFF, HEIC (when heif-enc is installed), MP4 and MOV videos, MP3
+/// audio, PDF (when soffice is). Generated once per size, reused.
+func generateMediaCorpus(workdir: String, photos: Int) -> (root: String, files: Int, bytes: Int64)? {
+    for tool in ["convert", "exiftool", "ffmpeg"] where which(tool) == nil {
+        FileHandle.standardError.write(Data("silomerge-bench: \(tool) is not installed: no media corpus (give one with --media DIR)\n".utf8))
+        return nil
+    }
+    let root = URL(fileURLWithPath: workdir).appendingPathComponent("media-\(photos)").standardizedFileURL.path
+    if !FileManager.default.fileExists(atPath: "\(root)/.complete") {
+        FileHandle.standardError.write(Data("Generating the media corpus in \(root) (once; a few minutes)…\n".utf8))
+        try? FileManager.default.removeItem(atPath: root)
+        let script = """
+            set -e
+            R="\(root)"; N=\(photos)
+            mkdir -p "$R/photos" "$R/png" "$R/tiff" "$R/heic" "$R/video" "$R/audio" "$R/docs" "$R/.work"
+            et() { exiftool -q -q -m -overwrite_original "$@"; }
+            # 12-megapixel photos: crops of a few large noisy canvases, each a different picture.
+            for c in $(seq 1 $(( (N + 9) / 10 ))); do
+              convert -seed $c -size 6000x4500 plasma:fractal -blur 0x2 -attenuate 0.4 +noise Gaussian "$R/.work/canvas-$c.mpc"
+            done
+            for i in $(seq 1 $N); do
+              c=$(( (i - 1) / 10 + 1 )); k=$(( (i - 1) % 10 ))
+              convert "$R/.work/canvas-$c.mpc" -crop "4000x3000+$((k * 200))+$((k * 150))" +repage -quality 90 \\
+                "$R/photos/IMG_$((1000 + i)).jpg"
+            done
+            et -EXIF:Make=Canon "-EXIF:Model=Canon EOS R6" "-EXIF:DateTimeOriginal=2023:06:14 18:32:07" -EXIF:Orientation#=1 \\
+               -GPS:GPSLatitude=38.7139 -GPS:GPSLatitudeRef=N -GPS:GPSLongitude=9.1394 -GPS:GPSLongitudeRef=W \\
+               "-IPTC:ObjectName=Summer offsite" "-IPTC:Keywords=offsite" "-IPTC:By-line=Ana Ribeiro" \\
+               "-XMP-dc:Title=Summer offsite" "-XMP-dc:Description=Team gathering in Lisbon." -XMP-dc:Subject=offsite \\
+               -XMP-dc:Subject=team "-XMP-dc:Creator=Ana Ribeiro" "-XMP-dc:Rights=(c) Northwind" -XMP-xmp:Rating=4 "$R/photos"
+            for i in 1 2 3 4 5; do
+              f="$R/photos/IMG_$((1000 + i)).jpg"; [ -e "$f" ] || continue
+              cp "$f" "$R/photos/IMG_$((1000 + i))-captioned.jpg"
+              et "-XMP-dc:Description=Captioned copy $i" "$R/photos/IMG_$((1000 + i))-captioned.jpg"
+            done
+            for i in $(seq 1 $(( (N + 2) / 3 ))); do
+              convert -seed $((500 + i)) -size 1600x1000 plasma: "$R/png/screen-$i.png"
+            done
+            for i in $(seq 1 $(( (N + 5) / 6 ))); do
+              convert "$R/photos/IMG_$((1000 + i)).jpg" -resize 2000x1333 -compress none "$R/tiff/scan-$i.tif"
+              et "-XMP-dc:Title=Scan $i" "$R/tiff/scan-$i.tif"
+            done
+            if command -v heif-enc >/dev/null; then
+              for i in $(seq 1 $(( (N + 2) / 3 ))); do
+                convert -seed $((700 + i)) -size 2000x1500 plasma:fractal "$R/.work/h$i.png"
+                heif-enc -q 60 -o "$R/heic/IMG_$((2000 + i)).heic" "$R/.work/h$i.png" >/dev/null
+              done
+              et -EXIF:Make=Apple "-EXIF:Model=iPhone 12" "-EXIF:DateTimeOriginal=2023:05:06 07:08:09" "-XMP-dc:Title=Phone photo" "$R/heic"
+            fi
+            for i in $(seq 1 $(( (N + 5) / 6 ))); do
+              ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=1280x720:rate=25" -f lavfi -i "sine=frequency=$((200 + i * 40))" \\
+                -t 12 -c:v libx264 -preset ultrafast -crf 20 -c:a aac -shortest -metadata "title=Clip $i" \\
+                -metadata "creation_time=2023-06-20T10:00:00Z" -metadata "location=+38.7139-009.1394/" "$R/video/clip-$i.mp4"
+            done
+            for i in $(seq 1 $(( (N + 11) / 12 ))); do
+              ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc=size=1920x1080:rate=30" -t 6 -c:v libx264 -preset ultrafast \\
+                -crf 22 -movflags use_metadata_tags -metadata "com.apple.quicktime.make=Apple" -metadata "com.apple.quicktime.model=iPhone 12" \\
+                -metadata "com.apple.quicktime.creationdate=2023-05-06T07:08:09+0100" -f mov "$R/video/IMG_$((3000 + i)).mov"
+            done
+            for i in $(seq 1 $(( (N + 5) / 6 ))); do
+              ffmpeg -hide_banner -loglevel error -y -f lavfi -i "sine=frequency=$((300 + i * 20)):duration=90" -c:a libmp3lame -b:a 128k \\
+                -metadata "title=Episode $i" -metadata "artist=Northwind Studio" "$R/audio/episode-$i.mp3"
+            done
+            if command -v soffice >/dev/null; then
+              for i in $(seq 1 $(( (N + 11) / 12 ))); do
+                convert "$R/photos/IMG_$((1000 + i)).jpg" -resize 1200x800 "$R/.work/brochure-$i.jpg"
+                soffice "-env:UserInstallation=file://$R/.work/lo" --headless --convert-to pdf --outdir "$R/docs" \\
+                  "$R/.work/brochure-$i.jpg" >/dev/null 2>&1 || true
+              done
+              for f in "$R"/docs/*.pdf; do [ -e "$f" ] && et "-Title=Brochure" "-Author=Marketing" "$f"; done
+            fi
+            rm -rf "$R/.work"
+            touch "$R/.complete"
+            """
+        let scriptPath = "\(workdir)/make-media.sh"
+        try? script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let m = spawnAndWait(["bash", scriptPath], cwd: nil, stdoutPath: "/dev/null")
+        guard m.status == 0, FileManager.default.fileExists(atPath: "\(root)/.complete") else {
+            FileHandle.standardError.write(Data("silomerge-bench: generating the media corpus failed (exit \(m.status)); see \(scriptPath)\n".utf8))
+            return nil
+        }
+    }
+    return countTree(root)
+}
+
+/// Regular files and bytes under a folder (hidden files aside).
+func countTree(_ root: String) -> (root: String, files: Int, bytes: Int64) {
+    var files = 0
+    var bytes: Int64 = 0
+    if let e = FileManager.default.enumerator(atPath: root) {
+        for case let rel as String in e where !rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            var st = stat()
+            if lstat("\(root)/\(rel)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { files += 1; bytes += Int64(st.st_size) }
+        }
+    }
+    return (root, files, bytes)
+}
+
 // MARK: - Running and timing commands
 
 struct Measurement {
     var wall: Double
     var peakRSSKiB: Int
     var status: Int32
+    /// User + system CPU seconds of the command (and its children).
+    var cpu: Double = 0
 }
 
 /// GNU time, when installed, measures peak memory truthfully: a child started with posix_spawn
@@ -321,12 +467,14 @@ let gnuTime: String? = FileManager.default.isExecutableFile(atPath: "/usr/bin/ti
 func measure(_ argv: [String], cwd: String? = nil, stdoutPath: String = "/dev/null") -> Measurement {
     guard let gnuTime else { return spawnAndWait(argv, cwd: cwd, stdoutPath: stdoutPath) }
     let report = "\(NSTemporaryDirectory())/silomerge-bench-time-\(getpid()).txt"
-    var m = spawnAndWait([gnuTime, "-f", "%M %x", "-o", report] + argv, cwd: cwd, stdoutPath: stdoutPath)
+    var m = spawnAndWait([gnuTime, "-f", "%M %x %U %S", "-o", report] + argv, cwd: cwd, stdoutPath: stdoutPath)
     if let text = try? String(contentsOfFile: report, encoding: .utf8) {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        if fields.count >= 2, let kib = Int(fields[fields.count - 2]), let status = Int32(fields[fields.count - 1]) {
+        if fields.count >= 4, let kib = Int(fields[fields.count - 4]), let status = Int32(fields[fields.count - 3]),
+           let user = Double(fields[fields.count - 2]), let system = Double(fields[fields.count - 1]) {
             m.peakRSSKiB = kib
             m.status = status
+            m.cpu = user + system
         }
     }
     return m
@@ -354,7 +502,9 @@ func spawnAndWait(_ argv: [String], cwd: String?, stdoutPath: String) -> Measure
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
     let wall = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    return Measurement(wall: wall, peakRSSKiB: Int(usage.ru_maxrss), status: exitStatus)
+    let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return Measurement(wall: wall, peakRSSKiB: Int(usage.ru_maxrss), status: exitStatus, cpu: cpu)
 }
 
 func which(_ name: String) -> String? {
@@ -372,23 +522,70 @@ struct Row {
     var min: Double { runs.map(\.wall).min() ?? 0 }
     var max: Double { runs.map(\.wall).max() ?? 0 }
     var peak: Int { runs.map(\.peakRSSKiB).max() ?? 0 }
+    var medianCPU: Double { let c = runs.map(\.cpu).sorted(); return c[c.count / 2] }
+    /// " (FAILED: exit 3)" when a measured run exited with a status other than 0 or 1 (its
+    /// time measures an error, not the work), else "".
+    var failure: String {
+        let bad = Set(runs.map(\.status).filter { $0 != 0 && $0 != 1 })
+        return bad.isEmpty ? "" : " (FAILED: exit \(bad.sorted().map(String.init).joined(separator: ", ")))"
+    }
 }
 
-/// One warm-up run, then `runs` measured ones; `before` runs ahead of each (not timed).
-func bench(_ label: String, runs: Int, before: () -> Void = {}, _ argv: [String], cwd: String? = nil) -> Row {
+/// The baseline's rows (`--baseline`), by label, in the order measured.
+nonisolated(unsafe) var baselineRows: [Row] = []
+/// `--baseline`: that binary, and the path of this build's silomerge it stands in for. The
+/// benchmark is one thread: nothing else touches these.
+nonisolated(unsafe) var benchBaseline: (binary: String, ours: String)?
+
+/// The baseline's own catalogue beside each of ours: a newer build migrates a catalogue the
+/// baseline then refuses (and the reverse), so the two never share one.
+func baselineCatalogue(_ path: String) -> String { path + ".baseline" }
+
+/// `argv` for the baseline binary: its path in front, its own catalogue. nil when there is no
+/// baseline or `argv` does not run silomerge.
+func baselineArgv(_ argv: [String]) -> [String]? {
+    guard let b = benchBaseline, argv.first == b.ours else { return nil }
+    var out = [b.binary] + argv.dropFirst()
+    for i in out.indices.dropFirst() where out[i - 1] == "--catalog" { out[i] = baselineCatalogue(out[i]) }
+    return out
+}
+
+/// Runs an untimed preparation (a first scan that later commands rescan) with this build and,
+/// with `--baseline`, with the baseline on its own catalogue.
+func prepare(_ argv: [String]) {
+    _ = measure(argv)
+    if let b = baselineArgv(argv) { _ = measure(b) }
+}
+
+/// One warm-up run, then `runs` measured ones; `fresh` (a catalogue) is removed ahead of each
+/// (not timed). With `--baseline`, a silomerge command is run with the baseline binary too, on
+/// its own catalogue, alternating with this build run for run, so both see the same machine
+/// noise. A run that exits with a status other than 0 or 1 marks the row failed.
+func bench(_ label: String, runs: Int, fresh: String? = nil, _ argv: [String], cwd: String? = nil) -> Row {
     FileHandle.standardError.write(Data("  \(label) ".utf8))
-    before()
-    let warm = measure(argv, cwd: cwd)
+    let baseArgv = baselineArgv(argv)
+    func ours() -> Measurement {
+        if let fresh { removeCatalogue(fresh) }
+        return measure(argv, cwd: cwd)
+    }
+    func theirs(_ b: [String]) -> Measurement {
+        if let fresh { removeCatalogue(baselineCatalogue(fresh)) }
+        return measure(b, cwd: cwd)
+    }
+    let warm = ours()
     if warm.status != 0 && warm.status != 1 {
         FileHandle.standardError.write(Data("(exit \(warm.status)) ".utf8))
     }
+    if let baseArgv { _ = theirs(baseArgv) }
     var row = Row(label: label, runs: [])
+    var base = Row(label: label, runs: [])
     for _ in 0..<runs {
-        before()
-        row.runs.append(measure(argv, cwd: cwd))
+        row.runs.append(ours())
+        if let baseArgv { base.runs.append(theirs(baseArgv)) }
         FileHandle.standardError.write(Data(".".utf8))
     }
     FileHandle.standardError.write(Data(String(format: " %.2f s\n", row.median).utf8))
+    if baseArgv != nil { baselineRows.append(base) }
     return row
 }
 
@@ -449,8 +646,17 @@ let silomerge = selfURL.deletingLastPathComponent().appendingPathComponent("silo
 guard FileManager.default.isExecutableFile(atPath: silomerge) else {
     fail("no silomerge binary next to \(selfURL.path): build it first (swift build -c release)")
 }
+if let b = options.baseline {
+    guard FileManager.default.isExecutableFile(atPath: b) else { fail("--baseline \(b): not an executable file") }
+    benchBaseline = (b, silomerge)
+}
 try? FileManager.default.createDirectory(atPath: options.workdir, withIntermediateDirectories: true)
 let work = URL(fileURLWithPath: options.workdir).standardizedFileURL.path
+if options.hosts.hosts > 0 {
+    var hosts = options.hosts
+    hosts.runs = options.runs
+    runHostsBenchmark(hosts, silomerge: silomerge, work: work)
+}
 
 let cores = ProcessInfo.processInfo.activeProcessorCount
 var cpu = "unknown CPU"
@@ -486,14 +692,21 @@ FileHandle.standardError.write(Data("Timing (\(runs) runs after a warm-up, media
 
 let auditDB = "\(work)/audit.sqlite"
 func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
-let audit = bench("silomerge audit", runs: runs, before: { removeCatalogue(auditDB) },
+let audit = bench("silomerge audit", runs: runs, fresh: auditDB,
                   [silomerge, "audit", "-q", "--catalog", auditDB] + silos)
 rows.append(audit)
 
 let fullDB = "\(work)/full.sqlite"
-let full = bench("silomerge scan --hash full", runs: runs, before: { removeCatalogue(fullDB) },
+let full = bench("silomerge scan --hash full", runs: runs, fresh: fullDB,
                  [silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
 rows.append(full)
+// The metadata cost: the same scan without reading metadata.
+let fullNoMeta = bench("silomerge scan --hash full --no-metadata", runs: runs, fresh: fullDB,
+                       [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", fullDB] + silos)
+rows.append(fullNoMeta)
+removeCatalogue(fullDB)
+removeCatalogue(baselineCatalogue(fullDB))
+prepare([silomerge, "scan", "-q", "--hash", "full", "--catalog", fullDB] + silos)
 let rescan = bench("silomerge scan (unchanged rescan)", runs: runs,
                    [silomerge, "scan", "-q", "--catalog", fullDB] + silos)
 rows.append(rescan)
@@ -533,10 +746,35 @@ if options.peers, let rmlint = which("rmlint") {
     rows.append(bench("rmlint", runs: runs, [rmlint, "-o", "fdupes:/dev/null"] + corpus.siloPaths, cwd: work))
 }
 
+// The metadata cost on real media: photos, videos, audio, documents.
+var mediaRows: (with: Row, without: Row, files: Int, bytes: Int64, root: String)?
+if options.media != "" {
+    let media: (root: String, files: Int, bytes: Int64)?
+    if let dir = options.media {
+        media = countTree(URL(fileURLWithPath: dir).standardizedFileURL.path)
+    } else {
+        media = generateMediaCorpus(workdir: work, photos: options.mediaPhotos)
+    }
+    if let media, media.files > 0 {
+        FileHandle.standardError.write(Data("Media corpus: \(grouped(media.files)) files, \(human(media.bytes)) in \(media.root)\n".utf8))
+        _ = measure(["sh", "-c", "find '\(media.root)' -type f -print0 | xargs -0 cat > /dev/null"])
+        let db = "\(work)/media.sqlite"
+        let with = bench("silomerge scan --hash full (media)", runs: runs, fresh: db,
+                         [silomerge, "scan", "-q", "--hash", "full", "--catalog", db, "media=\(media.root)"])
+        let without = bench("silomerge scan --hash full --no-metadata (media)", runs: runs, fresh: db,
+                            [silomerge, "scan", "-q", "--hash", "full", "--no-metadata", "--catalog", db, "media=\(media.root)"])
+        removeCatalogue(db)
+        rows.append(with)
+        rows.append(without)
+        mediaRows = (with, without, media.files, media.bytes, media.root)
+    }
+}
+
 // Memory per file: trees of tiny files at a tenth, half and all of --scale. Peak memory should
 // level off: the walk, the writer's queue and SQLite's caches are all capped.
 var scaleLines: [String] = []
 var scaleFigures: [String: Any] = [:]
+var baselineScale: Measurement?
 if options.scaleFiles > 0 {
     FileHandle.standardError.write(Data("Scale test: up to \(options.scaleFiles) files (generated once, reused)…\n".utf8))
     let db = "\(work)/scale.sqlite"
@@ -546,6 +784,10 @@ if options.scaleFiles > 0 {
         removeCatalogue(db)
         points.append((files, measure([silomerge, "scan", "-q", "--catalog", db, "big=\(tree)/big"])))
         removeCatalogue(db)
+        if let b = options.baseline, files == options.scaleFiles {
+            baselineScale = measure([b, "scan", "-q", "--catalog", db, "big=\(tree)/big"])
+            removeCatalogue(db)
+        }
     }
     for p in points {
         scaleLines.append(String(format: "  %@ files: %.1f s, peak RSS %@ (%.0f bytes per file), exit %d", grouped(p.files), p.m.wall,
@@ -555,6 +797,10 @@ if options.scaleFiles > 0 {
     let growth = Double(all.m.peakRSSKiB - half.m.peakRSSKiB) * 1024 / Double(all.files - half.files)
     scaleLines.append(String(format: "  from %@ to %@ files, peak memory grew by %.0f bytes per additional file",
                              grouped(half.files), grouped(all.files), growth))
+    if let b = baselineScale {
+        scaleLines.append(String(format: "  baseline at %@ files: %.1f s, peak RSS %@ (this build: %@)", grouped(all.files), b.wall,
+                                 human(Int64(b.peakRSSKiB) * 1024), human(Int64(all.m.peakRSSKiB) * 1024)))
+    }
     scaleFigures = ["points": points.map { ["files": $0.files, "peak_rss_kib": $0.m.peakRSSKiB, "seconds": $0.m.wall, "exit": Int($0.m.status)] },
                     "bytes_per_additional_file": growth]
 }
@@ -566,12 +812,12 @@ var report = """
     SiloMerge benchmark · \(Date().formatted(.iso8601.year().month().day())) · \(cores) cores (\(cpu)) · OpenSSL SHA-256 \(String(format: "%.2f", shaRate / 1e9)) GB/s per core
     Corpus: \(grouped(corpus.files)) files, \(human(corpus.bytes)) in \(corpus.silos.count) silos and \(grouped(corpus.folders)) folders (seed \(options.seed)); page cache warm
 
-    | command | median | min | max | peak RSS |
-    |---|---:|---:|---:|---:|
+    | command | median | min | max | CPU (median) | peak RSS |
+    |---|---:|---:|---:|---:|---:|
 
     """
 for r in rows {
-    report += String(format: "| %@ | %.2f s | %.2f s | %.2f s | %@ |\n", r.label, r.median, r.min, r.max,
+    report += String(format: "| %@%@ | %.2f s | %.2f s | %.2f s | %.2f s | %@ |\n", r.label, r.failure, r.median, r.min, r.max, r.medianCPU,
                      human(Int64(r.peak) * 1024))
 }
 report += "\n"
@@ -594,6 +840,28 @@ ratios["full_over_check_verify"] = full.median / checkVerify.median
 report += String(format: "- first full scan / unchanged check: %.1f× (target ≥ 20×); with --verify-fraction 0.1: %.1f×\n",
                  full.median / check.median, full.median / checkVerify.median)
 report += "- same duplicate groups as jdupes -r (hard links aside): \(groupCheck)\n"
+// Metadata cost: CPU of the full scan with metadata over the same scan without (target ≤ +10 %).
+let corpusCost = full.medianCPU / max(0.001, fullNoMeta.medianCPU) - 1
+ratios["metadata_cpu_cost_corpus"] = corpusCost
+report += String(format: "- metadata cost on this corpus: %+.1f %% CPU (%.2f s with metadata, %.2f s without; wall %.2f s vs %.2f s; target ≤ +10 %%)\n",
+                 corpusCost * 100, full.medianCPU, fullNoMeta.medianCPU, full.median, fullNoMeta.median)
+if let m = mediaRows {
+    let cost = m.with.medianCPU / max(0.001, m.without.medianCPU) - 1
+    ratios["metadata_cpu_cost_media"] = cost
+    report += String(format: "- metadata cost on the media corpus (%@ files, %@): %+.1f %% CPU (%.2f s with metadata, %.2f s without; wall %.2f s vs %.2f s; target ≤ +10 %%)\n",
+                     grouped(m.files), human(m.bytes), cost * 100, m.with.medianCPU, m.without.medianCPU, m.with.median, m.without.median)
+}
+if let b = options.baseline, !baselineRows.isEmpty {
+    report += "\nBefore/after: this build against --baseline \(b), run for run in the same session (ratio < 1: this build is faster)\n\n"
+    report += "| command | this build | baseline | ratio | CPU this | CPU baseline | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    for base in baselineRows {
+        guard let mine = rows.first(where: { $0.label == base.label }) else { continue }
+        report += String(format: "| %@%@ | %.2f s | %.2f s | %.2f× | %.2f s | %.2f s | %.2f× |\n", base.label,
+                         mine.failure + base.failure.replacingOccurrences(of: "FAILED", with: "baseline FAILED"), mine.median, base.median,
+                         mine.median / max(0.001, base.median), mine.medianCPU, base.medianCPU,
+                         mine.medianCPU / max(0.001, base.medianCPU))
+    }
+}
 if !scaleLines.isEmpty { report += "\nMemory at scale (silomerge scan, tiny files):\n" + scaleLines.joined(separator: "\n") + "\n" }
 print(report)
 
@@ -601,10 +869,17 @@ if let path = options.json {
     var object: [String: Any] = [
         "date": ISO8601DateFormatter().string(from: Date()), "cores": cores, "cpu": cpu, "sha256_bytes_per_second": shaRate,
         "corpus": ["files": corpus.files, "bytes": corpus.bytes, "folders": corpus.folders, "seed": Int(options.seed)],
-        "commands": rows.map { ["label": $0.label, "median": $0.median, "min": $0.min, "max": $0.max, "peak_rss_kib": $0.peak] },
+        "commands": rows.map { ["label": $0.label, "median": $0.median, "min": $0.min, "max": $0.max, "cpu_median": $0.medianCPU,
+                                "peak_rss_kib": $0.peak] },
         "ratios": ratios, "groups_equal_jdupes": groupCheck, "compute_limit_seconds": computeLimit,
     ]
     if !scaleFigures.isEmpty { object["scale"] = scaleFigures }
+    if let m = mediaRows { object["media_corpus"] = ["root": m.root, "files": m.files, "bytes": m.bytes] }
+    if !baselineRows.isEmpty {
+        object["baseline"] = ["binary": options.baseline ?? "",
+                              "commands": baselineRows.map { ["label": $0.label, "median": $0.median, "cpu_median": $0.medianCPU,
+                                                              "peak_rss_kib": $0.peak] }]
+    }
     if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
         _ = FileManager.default.createFile(atPath: path, contents: data)
     }

@@ -21,9 +21,13 @@ struct SiloMergeCommand: ParsableCommand {
               silomerge export --format csv -o x.csv  the unified catalogue
               silomerge report --html audit.html      one page for people
               silomerge plan --target /srv/dam -o p   plan a merge; then apply
+              silomerge silos add dam=/srv/dam --from-plan p
+                                                      adopt the merged tree as a silo
               silomerge check -q                      nightly: what changed
               silomerge history                       past scans and checks
               silomerge inspect photo.jpg             what SiloMerge reads from a file
+              silomerge catalogue merge --into DEST shard.sqlite ...
+                                                      merge hosts' own catalogues
 
             Exit codes: 0 done; 1 done, but some files were skipped or unreadable;
             2 failed; 3 check found changes (or missing files are still open),
@@ -33,7 +37,7 @@ struct SiloMergeCommand: ParsableCommand {
             SIGINT/SIGTERM (recorded as interrupted, nothing lost).
             """,
         version: SiloMergeVersion.string,
-        subcommands: [Audit.self, Scan.self, Inspect.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self]
+        subcommands: [Audit.self, Scan.self, Inspect.self, Duplicates.self, Reconcile.self, Conflicts.self, Export.self, Check.self, Report.self, Plan.self, Apply.self, Undo.self, Verify.self, Silos.self, History.self, CatalogueCommand.self]
     )
 
     static func main() {

@@ -29,6 +29,40 @@ struct CLITests {
         #expect((files["summary"] as! [String: Any])["files"] as? Int == (try truth()["files"] as! Int) - (try truth()["ignored_junk"] as! [Any]).count - sidecars)
     }
 
+    @Test("audit --no-scan reports the catalogue as the scan left it, reads nothing, records nothing, and refuses what would read")
+    func auditNoScan() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        let scanned = try ws.run("audit", "-q", "marketing", "hr", "training")
+        #expect(scanned.status == 0, "\(scanned.stderr)")
+        let runs = try ws.run("history", "--format", "json").out
+        // The silos change on disk; --no-scan does not see it (it reads the catalogue only).
+        try FileManager.default.removeItem(at: ws.url.appendingPathComponent("marketing/campaigns/2023/summer-launch/hero.jpg"))
+        let report = try ws.run("audit", "-q", "--no-scan")
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stderr.isEmpty, "\(report.stderr)")
+        // The same report, less what only a scan knows (its time, what it left uncompared).
+        let scanLines = scanned.out.split(separator: "\n")
+            .filter { !$0.hasPrefix("Not compared:") }
+            .map { $0.replacingOccurrences(of: #" \(scanned in [^)]*\)"#, with: "", options: .regularExpression) }
+        #expect(report.out.split(separator: "\n").map(String.init) == scanLines, "\(report.out)\n---\n\(scanned.out)")
+        #expect(report.out.contains("campaigns/2023/summer-launch/hero.jpg"))
+        #expect(try ws.run("history", "--format", "json").out == runs, "--no-scan records no run")
+        // Named silos only; JSON as the scanning audit writes it.
+        let two = try json(try ws.run("audit", "--no-scan", "--format", "json", "marketing", "hr").stdout) as! [String: Any]
+        #expect(((two["silos"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String } == ["marketing", "hr"], "\(two)")
+        // Refusals: folders, options that read files, unknown silos, no catalogue.
+        for (arguments, words) in [(["marketing=/srv/m"], "not folders"), (["--metadata"], "--metadata reads files"),
+                                   (["--rehash"], "--rehash reads files"), (["nosuch"], "no silo named 'nosuch'")] {
+            let r = try silomerge(["audit", "--no-scan"] + arguments, in: ws.url)
+            #expect(r.status == 64, "\(arguments): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(words), "\(arguments): \(r.stderr)")
+        }
+        let none = try ws.run("audit", "--no-scan", "--catalog", "none.sqlite")
+        #expect(none.status != 0 && none.stderr.contains("none.sqlite"), "\(none.stderr)")
+        #expect(!ws.exists("none.sqlite"))
+    }
+
     @Test("duplicates --format json gives exactly the planted groups")
     func duplicatesJSON() throws {
         let ws = try Workspace()

@@ -197,4 +197,19 @@ struct RememberedSettingsCLITests {
         try ws.write("bad.yml", "9508fa571338:\n  date_created: yesterday\n")
         #expect(try ws.run("conflicts", "--resolutions", "bad.yml").stderr.contains("bad.yml:2: date_created: expected a date"))
     }
+
+    @Test("Every command given a PostgreSQL catalogue it cannot reach fails (exit 2), naming the server without its password, writing nothing")
+    func postgresURLUnreachable() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        let before = try FileManager.default.contentsOfDirectory(atPath: ws.url.path).sorted()
+        for command in everyCommand {
+            let r = try silomerge(command + ["--catalog", "postgresql://auditor:hunter2@127.0.0.1:1/silos"], in: ws.url)
+            #expect(r.status == 2, "\(command): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains("cannot open the catalogue postgresql://auditor@127.0.0.1:1/silos: "), "\(command): \(r.stderr)")
+            #expect(r.stderr.contains("127.0.0.1:1") && r.stderr.contains("refused"), "\(command): \(r.stderr)")
+            #expect(!r.stderr.contains("hunter2") && !r.out.contains("hunter2"), "\(command) showed the password")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.url.path).sorted() == before)
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif

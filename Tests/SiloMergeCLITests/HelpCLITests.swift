@@ -6,7 +6,7 @@ struct HelpCLITests {
     static let commands: [[String]] = [
         [], ["audit"], ["scan"], ["duplicates"], ["reconcile"], ["conflicts"], ["export"], ["check"], ["report"],
         ["plan"], ["plan", "create"], ["plan", "show"], ["apply"], ["undo"], ["verify"], ["silos"], ["silos", "list"],
-        ["silos", "remove"], ["history"],
+        ["silos", "remove"], ["history"], ["catalogue"], ["catalogue", "merge"], ["catalogue", "copy"],
     ]
 
     /// The prose SiloMerge wrote (from the paragraph after OVERVIEW to USAGE).

@@ -141,4 +141,23 @@ struct InspectCLITests {
         try walk(root, [])
         return out.map { String(decoding: $0, as: UTF8.self) }
     }
+
+    @Test("a file of unknown format is not searched for XMP unless --scan-for-xmp (scan and inspect)")
+    func scanForXMP() throws {
+        let ws = try Workspace()
+        let packet = """
+            <?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title><rdf:Alt><rdf:li xml:lang="x-default">Layout draft</rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>
+            """
+        try ws.write("silo/draft.indd", String(repeating: "\u{1}binary", count: 500) + packet + String(repeating: "\u{2}tail", count: 500))
+        let plain = try ws.run("inspect", "--format", "jsonl", "silo/draft.indd")
+        #expect(plain.status == 0)
+        #expect(!plain.out.contains("Layout draft"))
+        let scanned = try ws.run("inspect", "--format", "jsonl", "--scan-for-xmp", "silo/draft.indd")
+        #expect(scanned.out.contains("\"title\":{\"origin\":\"xmp\",\"raw\":\"Layout draft\""), "\(scanned.out)")
+        // The same through a scan, which searches the bytes as they stream past for hashing.
+        #expect(try ws.run("scan", "-q", "--catalog", "a.sqlite", "silo").status == 0)
+        #expect(!(try ws.run("export", "--format", "jsonl", "--catalog", "a.sqlite").out.contains("Layout draft")))
+        #expect(try ws.run("scan", "-q", "--scan-for-xmp", "--catalog", "b.sqlite", "silo").status == 0)
+        #expect(try ws.run("export", "--format", "jsonl", "--catalog", "b.sqlite").out.contains("Layout draft"))
+    }
 }

@@ -148,4 +148,84 @@ struct InterruptCLITests {
         #expect(afterKill.first?["status"] as? String == "interrupted")
         #expect(try ws.run("check").status == 0, "nothing was lost or marked missing")
     }
+
+    /// Stops `p` (SIGSTOP) once its journal records `count` finished operations of `event`.
+    fileprivate func stopAfter(_ p: Background, journal: URL, event: String, count: Int) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && p.process.isRunning {
+            let text = (try? String(contentsOf: journal, encoding: .utf8)) ?? ""
+            if text.components(separatedBy: "\"event\":\"\(event)\"").count - 1 >= count {
+                p.signal(SIGSTOP)
+                return true
+            }
+            usleep(500)
+        }
+        return false
+    }
+
+    func temporaryNames(under url: URL) -> [String] {
+        let walker = FileManager.default.enumerator(atPath: url.path)
+        var found: [String] = []
+        while let name = walker?.nextObject() as? String {
+            if (name as NSString).lastPathComponent.hasPrefix(".silomerge-tmp-") { found.append(name) }
+        }
+        return found
+    }
+
+    @Test("Ctrl-C during apply and SIGTERM during undo: each stops after the operation under way, exits 130/143, is interrupted in history, and running it again finishes")
+    func interruptedApplyAndUndo() throws {
+        let ws = try Workspace()
+        for d in 0..<20 {
+            let folder = ws.url.appendingPathComponent("big/dept-\(d)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for f in 0..<30 {
+                try Data("file \(f) of folder \(d)\n".utf8 + [UInt8](repeating: UInt8(f), count: 4096)).write(to: folder.appendingPathComponent("f\(f).bin"))
+            }
+        }
+        #expect(try ws.run("scan", "-q", "big").status == 0)
+        let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--method", "move")
+        #expect(made.status == 0, "\(made.stderr)")
+        let journal = ws.url.appendingPathComponent("plan.json.journal")
+
+        let apply = try Background(["apply", "plan.json"], in: ws.url)
+        #expect(stopAfter(apply, journal: journal, event: "done", count: 5))
+        apply.signal(SIGINT)
+        apply.signal(SIGCONT)
+        #expect(apply.finish() == 130, "\(apply.stderr)")
+        #expect(apply.stderr.contains("interrupted by SIGINT"), "\(apply.stderr)")
+        #expect(apply.stderr.contains("again to resume"), "\(apply.stderr)")
+        let doneAfterStop = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").components(separatedBy: "\"event\":\"done\"").count - 1
+        #expect(doneAfterStop < 600, "stopped mid-way")
+        // Every operation begun was finished: a begin without its done would be a partial one.
+        let begun = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").components(separatedBy: "\"event\":\"begin\"").count - 1
+        #expect(begun == doneAfterStop)
+        #expect(temporaryNames(under: ws.url.appendingPathComponent("dam")).isEmpty)
+        var runs = try history(ws)
+        #expect(runs.first?["kind"] as? String == "apply")
+        #expect(runs.first?["status"] as? String == "interrupted", "\(runs.first ?? [:])")
+
+        let resumed = try ws.run("apply", "-q", "plan.json")
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try ws.run("verify", "plan.json").status == 0)
+
+        let undo = try Background(["undo", "plan.json"], in: ws.url)
+        #expect(stopAfter(undo, journal: journal, event: "undone", count: 5))
+        undo.signal(SIGTERM)
+        undo.signal(SIGCONT)
+        #expect(undo.finish() == 143, "\(undo.stderr)")
+        #expect(undo.stderr.contains("interrupted by SIGTERM"), "\(undo.stderr)")
+        runs = try history(ws)
+        #expect(runs.first?["kind"] as? String == "undo")
+        #expect(runs.first?["status"] as? String == "interrupted", "\(runs.first ?? [:])")
+        let finished = try ws.run("undo", "-q", "plan.json")
+        #expect(finished.status == 0, "\(finished.stderr)")
+        // Every file is back, byte for byte.
+        for d in 0..<20 {
+            for f in 0..<30 {
+                let url = ws.url.appendingPathComponent("big/dept-\(d)/f\(f).bin")
+                #expect((try? Data(contentsOf: url)) == Data("file \(f) of folder \(d)\n".utf8 + [UInt8](repeating: UInt8(f), count: 4096)), "\(url.path)")
+            }
+        }
+        #expect(try ws.run("check").status == 0)
+    }
 }

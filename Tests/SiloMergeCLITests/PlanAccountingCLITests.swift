@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SiloMergeCore
+import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -301,7 +302,7 @@ struct LeftBehindCLITests {
         #expect(!(plan["operations"] as! [[String: Any]]).contains { ($0["kind"] as! String).hasPrefix("sidecar-") })
         // A plan from before schema 2 is refused by every command, saying what to do; nothing is written.
         let text = try String(contentsOf: ws.url.appendingPathComponent("plan.json"), encoding: .utf8)
-        try text.replacingOccurrences(of: "\"silomerge-plan/2\"", with: "\"silomerge-plan/1\"")
+        try text.replacingOccurrences(of: "\"silomerge-plan/3\"", with: "\"silomerge-plan/1\"")
             .write(to: ws.url.appendingPathComponent("old.json"), atomically: true, encoding: .utf8)
         for command in [["apply", "old.json"], ["plan", "show", "old.json"], ["verify", "old.json"], ["undo", "old.json"]] {
             let r = try silomerge(command, in: ws.url)

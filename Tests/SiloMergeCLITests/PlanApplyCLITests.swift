@@ -37,7 +37,7 @@ struct PlanApplyCLITests {
         #expect(try Data(contentsOf: ws.url.appendingPathComponent("plan2.json")) == first, "the same catalogue and settings give the same bytes")
 
         let plan = try json([UInt8](first)) as! [String: Any]
-        #expect(plan["schema"] as? String == "silomerge-plan/2")
+        #expect(plan["schema"] as? String == "silomerge-plan/3")
         let ops = plan["operations"] as! [[String: Any]]
         // 21 contents (the empty one included), 7 duplicates, and the one original sidecar of a canonical copy.
         #expect(ops.filter { ($0["kind"] as? String) == "copy" }.count == 21)

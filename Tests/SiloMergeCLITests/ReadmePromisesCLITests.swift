@@ -33,7 +33,7 @@ struct ReadmePromisesCLITests {
         let json = try ws.run("audit", "--format", "json", "--top", "2", "marketing", "hr", "training")
         #expect(json.status == 0, "\(json.stderr)")
         let object = try #require(try JSON(json.stdout) as? [String: Any])
-        #expect(Set(object.keys) == ["silos", "overlap", "summary", "largest_groups", "same_image_groups"])
+        #expect(Set(object.keys) == ["silos", "overlap", "summary", "largest_groups", "same_image_groups", "folder_groups", "folders"])
         #expect((object["largest_groups"] as! [Any]).count == 2)
         let summary = object["summary"] as! [String: Any]
         let planted = try truth()["duplicate_groups"] as! [[String: Any]]

@@ -56,3 +56,70 @@ struct ReportCLITests {
         #expect(!FileManager.default.fileExists(atPath: ws.url.appendingPathComponent("no-such-folder").path))
     }
 }
+
+@Suite("report: the section for management")
+struct ReportManagementCLITests {
+    @Test("trends per run, reclaimable by type and age, conflicts by field and silo pair, decisions, and with --plan the plan's operations and what stays behind")
+    func management() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        #expect(try ws.run("scan", "-q", "--config", "silomerge.yml").status == 0)
+        _ = try ws.run("check", "-q")
+        let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--allow-conflicts")
+        #expect(made.status == 0, "\(made.stderr)")
+        var r = try ws.run("report", "--html", "r.html", "--plan", "plan.json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let page = try String(contentsOf: ws.url.appendingPathComponent("r.html"), encoding: .utf8)
+        #expect(page.contains("id=\"management\""))
+        // Two finished runs (the scan and the check): two trend rows.
+        let trends = page.components(separatedBy: "id=\"t-trends\"")[1].components(separatedBy: "</table>")[0]
+        #expect(trends.components(separatedBy: "<tr").count - 2 == 2, "\(trends.prefix(300))")
+        // Conflicts by field, as `conflicts --format json` counts them.
+        let doc = try json(try ws.run("conflicts", "--format", "json").stdout) as! [String: Any]
+        let fields = page.components(separatedBy: "id=\"t-conflict-fields\"")[1].components(separatedBy: "</table>")[0]
+        for (field, count) in doc["by_field"] as! [String: Int] {
+            #expect(fields.contains(">\(field)<") && fields.contains(">\(count)<"), "\(field) \(count)")
+        }
+        // The plan: each operation kind with its count, as plan.json holds them.
+        let plan = try json(Array(try Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
+        var kinds: [String: Int] = [:]
+        for op in plan["operations"] as! [[String: Any]] { kinds[op["kind"] as! String, default: 0] += 1 }
+        let ops = page.components(separatedBy: "id=\"t-plan-ops\"")[1].components(separatedBy: "</table>")[0]
+        for (kind, count) in kinds { #expect(ops.contains(">\(kind)<") && ops.contains(">\(count)<"), "\(kind) \(count)") }
+        #expect(page.contains("left behind in the silos"))
+        // Reclaimable by type: the jpeg duplicates are there.
+        #expect(page.contains("Reclaimable bytes by file type"))
+        // A file gone: the next check's row counts the finding, and it stays open afterwards.
+        let victim = (try FileManager.default.subpathsOfDirectory(atPath: ws.url.appendingPathComponent("hr").path)).first { $0.hasSuffix(".pdf") || $0.hasSuffix(".png") }!
+        try FileManager.default.removeItem(at: ws.url.appendingPathComponent("hr/" + victim))
+        let checked = try ws.run("check", "--format", "json")
+        #expect(checked.status == 3, "\(checked.stderr)")
+        let found = ((try json(checked.stdout) as! [String: Any])["findings"] as! [Any]).count
+        #expect(try ws.run("report", "--html", "r3.html").status == 0)
+        let later = try String(contentsOf: ws.url.appendingPathComponent("r3.html"), encoding: .utf8)
+        let rows = later.components(separatedBy: "id=\"t-trends\"")[1].components(separatedBy: "</table>")[0].components(separatedBy: "<tr")
+        #expect(rows[0].contains("Open findings") || rows[1].contains("Open findings"))
+        // Newest first: the check that found it.
+        let newest = rows[2]
+        #expect(newest.contains("<td>check</td>"), "\(newest)")
+        // … its findings, then the one still open (the last two columns).
+        #expect(newest.contains("<td class=\"num\" data-sort=\"\(found)\">\(found)</td><td class=\"num\" data-sort=\"1\">1</td></tr>"), "\(newest)")
+
+        // Audits and checks record what was reclaimable when they ended: the trend shows it.
+        let audit = try ws.run("audit", "--config", "silomerge.yml", "--format", "json")
+        let reclaimable = ((try json(audit.stdout) as! [String: Any])["summary"] as! [String: Any])["reclaimable_bytes"] as! Int
+        #expect(reclaimable > 0)
+        _ = try ws.run("check", "-q")
+        #expect(try ws.run("report", "--html", "r4.html").status == 0)
+        let latest = try String(contentsOf: ws.url.appendingPathComponent("r4.html"), encoding: .utf8)
+        let trendRows = latest.components(separatedBy: "id=\"t-trends\"")[1].components(separatedBy: "</table>")[0].components(separatedBy: "<tr")
+        #expect(trendRows[2].contains("<td>check</td>") && trendRows[2].contains("data-sort=\"\(reclaimable)\""), "\(trendRows[2])")
+        #expect(trendRows[3].contains("<td>audit</td>") && trendRows[3].contains("data-sort=\"\(reclaimable)\""), "\(trendRows[3])")
+        #expect(trendRows.last!.contains("data-sort=\"-1\""), "the first scan recorded no figure: \(trendRows.last!)")
+
+        // Without a plan, no plan part.
+        r = try ws.run("report", "--html", "r2.html")
+        #expect(r.status == 0)
+        #expect(!(try String(contentsOf: ws.url.appendingPathComponent("r2.html"), encoding: .utf8)).contains("The merge plan"))
+    }
+}

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
-import GRDB
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 // MARK: - Locks
 
@@ -37,6 +38,47 @@ struct ApplyLockTests {
             #expect(text.contains("is in use by another silomerge (pid \(getpid()) (apply)"), "\(label): \(text)")
         }
         // The apply was not disturbed: undo now restores every source.
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        #expect(undo.isComplete, "\(undo.left) \(undo.failed)")
+        #expect(f.silosSnapshot == before, "\(diff(before, f.silosSnapshot))")
+    }
+
+    @Test("a hard link to the journal (another name, another folder, another -lock file) is refused while apply or undo holds the journal")
+    func lockThroughHardLink() throws {
+        let f = try standardFixture()
+        let plan = try f.plan(f.settings(transfer: .move, duplicates: .quarantine))
+        let before = f.silosSnapshot
+        let elsewhere = f.tree.path + "/elsewhere"
+        #expect(mkdir(elsewhere, 0o755) == 0)
+        let linked = FilePath(elsewhere + "/hard.journal")
+        #expect(PlanLock.lockPath(forJournal: linked) != PlanLock.lockPath(forJournal: f.journal))
+        // The journal did not exist when apply started: it is locked as soon as apply made it.
+        let results = Locked<[String]>([])
+        let journal = f.journal
+        let report = try Self.whileApplying(f, plan) {
+            #expect(link(journal.string!, linked.string!) == 0)
+            for run in [{ _ = try Applier(plan: plan, journal: linked).undo() },
+                        { _ = try Applier(plan: plan, journal: linked).apply() },
+                        { _ = try Applier(plan: plan, journal: linked).apply(dryRun: true) }] as [() throws -> Void] {
+                do { try run(); results.withLock { $0.append("ran") } } catch { results.withLock { $0.append("\(error)") } }
+            }
+        }
+        #expect(report.isComplete)
+        for text in results.withLock({ $0 }) {
+            #expect(text.contains("in use by another silomerge") && text.contains("hard link"), "\(text)")
+        }
+        #expect(results.withLock { $0.count } == 3)
+        // The journal existed already: an undo holding it keeps out an apply through the link.
+        do {
+            let holder = try PlanLock(journal: f.journal, purpose: "undo")
+            defer { withExtendedLifetime(holder) {} }
+            do {
+                _ = try Applier(plan: plan, journal: linked).apply()
+                Issue.record("an apply through a hard link to a held journal ran")
+            } catch {
+                #expect("\(error)".contains("hard link"), "\(error)")
+            }
+        }
         let undo = try Applier(plan: plan, journal: f.journal).undo()
         #expect(undo.isComplete, "\(undo.left) \(undo.failed)")
         #expect(f.silosSnapshot == before, "\(diff(before, f.silosSnapshot))")
@@ -444,9 +486,9 @@ struct PlanRootCheckTests {
     }
 }
 
-// MARK: - Lock files and older catalogues
+// MARK: - Lock files (older catalogues: SiloMergeSQLiteTests/MigrationTests)
 
-@Suite("Apply: lock files are never followed; older catalogues migrate in place")
+@Suite("Apply: lock files are never followed")
 struct ApplyLockFileTests {
     @Test("a lock file swapped for a symbolic link is refused, and the file it points at is not truncated")
     func symlinkedLockFiles() throws {
@@ -467,30 +509,5 @@ struct ApplyLockFileTests {
         try tree.symlink("catalogue.sqlite-lock", to: tree.path + "/precious.txt")
         #expect(throws: CatalogueError.self) { try store.lockForScan() }
         #expect(try String(contentsOfFile: tree.path + "/precious.txt", encoding: .utf8) == "do not truncate me either")
-    }
-
-    @Test("a catalogue made before root identities migrates in place: no identity until the next scan records it")
-    func olderCatalogue() throws {
-        let tree = try TestTree()
-        try tree.write("a/x.txt", "x")
-        let path = tree.catalogue
-        do {
-            let pool = try DatabasePool(path: path)
-            try CatalogueSchema.migrator().migrate(pool, upTo: "v3-check")
-            try pool.write { db in
-                try db.execute(sql: "INSERT INTO silo (name, root, priority, added_at) VALUES ('a', ?, 1, '2026-01-01T00:00:00.000Z')",
-                               arguments: [tree.url("a").path])
-            }
-        }
-        let store = try SQLiteCatalogue(path: path, create: false)
-        let before = try #require(try store.silos().first)
-        #expect(before.rootIdentity == nil)
-        // A plan of it pins the root from the disk (nothing to compare with yet).
-        #expect(try PlanRoots.identify(before).identity != nil)
-        _ = try scan(tree, [tree.silo("a")])
-        let after = try #require(try SQLiteCatalogue(path: path, create: false).silos().first)
-        guard case .success(let st) = Posix.stat(FilePath(tree.url("a").path)) else { Issue.record("stat"); return }
-        #expect(after.rootIdentity == st.fileID)
-        #expect(try store.planRuns([1]).isEmpty)
     }
 }

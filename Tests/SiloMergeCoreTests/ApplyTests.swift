@@ -1,9 +1,11 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 // MARK: - Fixture
 

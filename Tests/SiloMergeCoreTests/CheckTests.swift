@@ -1,8 +1,9 @@
 import Foundation
-import GRDB
 import Synchronization
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 @Suite("Consistency checks")
 struct CheckTests {
@@ -14,9 +15,7 @@ struct CheckTests {
         let (_, store) = try scan(tree, [tree.silo("s")])
         // The stored hash no longer matches the bytes, while the file's identity is untouched:
         // the same mismatch as a bit flipped by the disk under an unchanged inode.
-        try store.pool.write { db in
-            try db.execute(sql: "UPDATE file SET sha256 = ? WHERE name = 'a.bin'", arguments: [String(repeating: "0", count: 64)])
-        }
+        try probe(store).change(filesNamed: "a.bin", FileRowChange(sha256: String(repeating: "0", count: 64)))
         let plain = try CheckEngine(store: store).check()
         #expect(plain.outcome == .unchanged)
         #expect(plain.scan.counts.filesHashed == 0)
@@ -96,9 +95,7 @@ struct CheckTests {
     }
     /// Makes the stored hash of `name` wrong without touching the file: rot the ctime hides.
     func hideRot(_ store: SQLiteCatalogue, _ name: String) throws {
-        try store.pool.write { db in
-            try db.execute(sql: "UPDATE file SET sha256 = ? WHERE name = ?", arguments: [String(repeating: "0", count: 64), name])
-        }
+        try probe(store).change(filesNamed: name, FileRowChange(sha256: String(repeating: "0", count: 64)))
     }
 
     @Test("Path 1, the changed ctime: new bytes behind the same size and mtime are corrupted on a plain check, and stay open")
@@ -219,31 +216,6 @@ struct CheckTests {
         #expect(next.open.first?.openedRun == runs.first?.id)
     }
 
-    @Test("Migrating an older catalogue reopens corruption its last check reported and the file still holds")
-    func migrationReopensCorruption() throws {
-        let tree = try TestTree()
-        let queue = try DatabaseQueue(path: tree.catalogue)
-        try CatalogueSchema.migrator().migrate(queue, upTo: "v3-check")
-        let good = String(repeating: "a", count: 64), rotten = String(repeating: "b", count: 64)
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
-                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos, outcome)
-                    VALUES (1, 'check', 'ok', '2026-01-02T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]', 'corrupted');
-                INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run, sha256)
-                    VALUES (1, 1, 'd', 'rotten.bin', 10, 1, 1, 1, 1, 1, 33188, 0, 0, 1, ?),
-                           (2, 1, 'd', 'fixed.bin', 10, 1, 1, 1, 2, 1, 33188, 0, 0, 1, ?);
-                INSERT INTO finding (run_id, kind, silo, path, old_size, old_mtime_ns, old_sha256, new_size, new_mtime_ns, new_sha256)
-                    VALUES (1, 'corrupted', 's', 'd/rotten.bin', 10, 1, ?, 10, 1, ?),
-                           (1, 'corrupted', 's', 'd/fixed.bin', 10, 1, ?, 10, 1, ?);
-                """, arguments: [rotten, good, good, rotten, good, rotten])
-        }
-        let store = try SQLiteCatalogue(path: tree.catalogue)
-        let open = try store.openFindings(silos: [])
-        #expect(open.map(\.path) == [RelativePath("d/rotten.bin")])
-        #expect(open.first?.verified.sha256?.hex == good)
-        #expect(open.first?.openedRun == 1)
-    }
     @Test("An interrupted rescan is recorded interrupted the moment it is asked, stops, and marks nothing missing")
     func interruptedRescanMarksNothingMissing() throws {
         let tree = try TestTree()
@@ -269,7 +241,7 @@ struct CheckTests {
         let run = try #require(try store.runs(limit: 1).first)
         #expect(run.status == .interrupted)
         #expect(run.counts.filesHashed < 200)
-        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM change WHERE run_id = ?", arguments: [run.id]) } == 0)
+        #expect(try probe(store).changeKinds(runID: run.id).count == 0)
         let next = try CheckEngine(store: store).check()
         #expect(next.outcome == .unchanged)
         #expect(next.scan.counts.files == 200)

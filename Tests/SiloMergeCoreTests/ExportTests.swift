@@ -4,6 +4,7 @@ import Testing
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import SiloMergeTestSupport
 
 @Suite("Export: jsonl, csv, exiftool, xmp, bagit")
 struct ExportTests {

@@ -4,6 +4,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 @Suite("Reading and hashing one file")
 struct FileHasherTests {

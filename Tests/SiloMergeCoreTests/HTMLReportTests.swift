@@ -5,6 +5,8 @@ import FoundationXML
 import Plot
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 @Suite("HTML audit report")
 struct HTMLReportTests {

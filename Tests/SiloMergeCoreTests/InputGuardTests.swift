@@ -1,10 +1,11 @@
 import Foundation
-import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 /// Nested aliases: `levels` anchors, each a list of ten aliases of the one before, so the last
 /// stands for 10^levels values while the text stays a few hundred bytes.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// Feeds `text` to a splitter in chunks of the given sizes (cycled) and returns the records.
 private func split(_ bytes: [UInt8], chunks: [Int], delimiter: UInt8 = 0x2C, limit: Int = 1 << 20) throws -> [[String]] {

@@ -1,37 +1,14 @@
 import Foundation
-import GRDB
 import Testing
 @testable import SiloMergeCore
-
-/// An XMP packet with a title and keywords, as a sidecar or a standalone .xmp file.
-func xmpPacket(title: String, keywords: [String] = [], creator: String? = nil) -> String {
-    """
-    <?xpacket begin="\u{FEFF}" id="W5M0MpCehiHzreSzNTczkc9d"?>
-    <x:xmpmeta xmlns:x="adobe:ns:meta/">
-     <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-      <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
-       <dc:title><rdf:Alt><rdf:li xml:lang="x-default">\(title)</rdf:li></rdf:Alt></dc:title>
-       <dc:subject><rdf:Bag>\(keywords.map { "<rdf:li>\($0)</rdf:li>" }.joined())</rdf:Bag></dc:subject>
-       \(creator.map { "<dc:creator><rdf:Seq><rdf:li>\($0)</rdf:li></rdf:Seq></dc:creator>" } ?? "")
-      </rdf:Description>
-     </rdf:RDF>
-    </x:xmpmeta>
-    <?xpacket end="w"?>
-    """
-}
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 /// Metadata rows per file and source: (file name, source or "file", count).
 private func rowCounts(_ store: SQLiteCatalogue) throws -> [String: Int] {
-    try store.pool.read { db in
-        var out: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT f.name, coalesce(m.source, 'file') AS source, count(*) AS n
-            FROM metadata m JOIN file f ON f.id = m.file_id GROUP BY f.id, m.source
-            """) {
-            out["\(row["name"] as String) ← \(row["source"] as String)"] = row["n"]
-        }
-        return out
-    }
+    var out: [String: Int] = [:]
+    for row in try probe(store).metadata() { out["\(row.fileName) ← \(row.source ?? "file")", default: 0] += 1 }
+    return out
 }
 
 @Suite("Metadata sources: replaced per source, drift found for each")
@@ -61,15 +38,12 @@ struct MetadataSourceTests {
         }
         // Only the latest values are there: one title per source, the latest one (the
         // overridden photo.xmp is read for drift, never reconciled).
-        let titles = try store.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT value FROM metadata WHERE field = 'title' AND (source IS NOT NULL OR origin = 'sidecar') ORDER BY value")
-        }
+        let titles = try probe(store).metadata().filter { $0.field == "title" && ($0.source != nil || $0.origin == "sidecar") }
+            .map(\.value).sorted()
         #expect(titles == ["\"Exact 5\"", "\"Lone 5\"", "\"Manifest 5\""])
         // The file's own bytes changed (another JPEG at the same name): its embedded rows are
         // replaced, the other sources' rows stay as they were.
-        let embedded = { try store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM metadata m JOIN file f ON f.id = m.file_id WHERE f.name = 'photo.jpg' AND m.source IS NULL") ?? 0
-        } }
+        let embedded = { try probe(store).metadata().filter { $0.fileName == "photo.jpg" && $0.source == nil }.count }
         try tree.write("s/photo.jpg", try Fixture.bytes("hr/staff-photos/offsite-2023/team_offsite.jpg"))
         try ScanEngine(store: store).scan([silo], options: ScanOptions())
         let afterEdit = try embedded()
@@ -124,32 +98,6 @@ struct MetadataSourceTests {
         let detail = try #require(removed.findings.first?.detail)
         #expect(detail.contains("sidecar removed (photo.jpg.xmp): keywords, title"), "\(detail)")
         #expect(detail.contains("sidecar photo.xmp: keywords, title") || detail.contains("sidecar photo.xmp: now used"), "\(detail)")
-    }
-    @Test("Migrating an older catalogue keeps only the latest read of a lone .xmp's piled-up rows")
-    func migrationCleansPiledUpRows() throws {
-        let tree = try TestTree()
-        let queue = try DatabaseQueue(path: tree.catalogue)
-        try CatalogueSchema.migrator().migrate(queue, upTo: "v3-check")
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
-                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos)
-                    VALUES (1, 'scan', 'ok', '2026-01-01T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]');
-                INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run, format, metadata_read)
-                    VALUES (1, 1, '', 'lone.xmp', 10, 1, 1, 1, 1, 1, 33188, 0, 0, 1, 'xmp', 1),
-                           (2, 1, '', 'photo.jpg', 10, 1, 1, 1, 2, 1, 33188, 0, 0, 1, 'jpeg', 1);
-                INSERT INTO metadata (file_id, field, origin, tag, value, raw) VALUES
-                    (1, 'title', 'sidecar', 'XMP-dc:Title', '"Old 1"', 'Old 1'),
-                    (1, 'title', 'sidecar', 'XMP-dc:Title', '"Old 2"', 'Old 2'),
-                    (1, 'format', 'header', 'File:FileType', '"xmp"', 'xmp'),
-                    (1, 'title', 'sidecar', 'XMP-dc:Title', '"Now"', 'Now');
-                INSERT INTO metadata (file_id, field, origin, tag, value, raw, source) VALUES
-                    (2, 'title', 'sidecar', 'XMP-dc:Title', '"Sidecar"', 'Sidecar', 'photo.jpg.xmp');
-                """)
-        }
-        let store = try SQLiteCatalogue(path: tree.catalogue)
-        let titles = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT value FROM metadata WHERE field = 'title' ORDER BY file_id, rowid") }
-        #expect(titles == ["\"Now\"", "\"Sidecar\""])
     }
 
 }

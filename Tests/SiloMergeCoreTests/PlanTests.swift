@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 // MARK: - Synthetic input
 
@@ -383,7 +385,7 @@ struct PlanCollisionTests {
         #expect(decoded == (try P.plan(assets, settings)))
         // The file carries what a reviewer needs.
         let text = String(decoding: a, as: UTF8.self)
-        for key in ["\"schema\" : \"silomerge-plan/2\"", "\"tool_version\" : \"\(SiloMergeVersion.string)\"",
+        for key in ["\"schema\" : \"silomerge-plan/3\"", "\"tool_version\" : \"\(SiloMergeVersion.string)\"",
                     "\"created_at\" : \"2023-11-14T22:13:20.000Z\"", "\"catalogue\" : \"catalogue-1\"", "\"scan_run_id\" : 42",
                     "\"target_root\" : \"/srv/merged\"", "\"collisions\"", "\"left_behind\"", "\"carry_sidecars\" : true", "\"reason\""] {
             #expect(text.contains(key), "\(key)")

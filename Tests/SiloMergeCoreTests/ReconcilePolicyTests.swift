@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-import GRDB
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 /// Sources of one content built by hand: each copy with its values (value, origin, time).
 private enum R {
@@ -101,9 +102,7 @@ struct UnifiedContentsTests {
         #expect(Set(empty.copies.map { "\($0.silo)/\($0.path.display)" }) == ["a/empty.txt", "b/notes/todo.txt"])
         let photo = try #require(assets.first { $0.size == 2000 })
         #expect(photo.copies.count == 3 && photo.physicalCopies == 2)
-        let stored = try store.pool.read { db in
-            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT size, copies FROM asset").map { ($0[0] as Int64, $0[1] as Int) })
-        }
+        let stored = Dictionary(uniqueKeysWithValues: try probe(store).assetCopies().map { ($0.size, $0.copies) })
         #expect(stored == [0: 2, 2000: 2])
         #expect(ExportWriter.csvRow(for: photo).split(separator: ",", omittingEmptySubsequences: false)[5] == "2")
     }

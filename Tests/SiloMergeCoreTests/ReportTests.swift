@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 @Suite("Duplicate and audit reports")
 struct ReportTests {

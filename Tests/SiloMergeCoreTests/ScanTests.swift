@@ -1,9 +1,11 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 @Suite("Scanning silos into the catalogue")
 struct ScanTests {
@@ -57,7 +59,7 @@ struct ScanTests {
         // only in the middle) were told apart without one.
         let summary = try store.analyse(DuplicateQuery(), top: 0).summary
         #expect(summary.unhashedFiles == 5)
-        let hashed = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT path FROM file WHERE sha256 IS NOT NULL ORDER BY path") }
+        let hashed = try probe(store).files().filter { $0.sha256 != nil }.map(\.path)
         #expect(hashed == ["2021/launch/hero.jpg", "module1/intro.jpg", "staff/team-photo.jpg"])
     }
 
@@ -103,11 +105,11 @@ struct ScanTests {
         // Flip a byte in place, then put the mtime back. ctime still moves, so the rescan reads
         // the file as changed; --rehash on an untouched identity is what finds silent rot, and
         // is exercised by forging the stored hash instead.
-        try store.pool.write { db in try db.execute(sql: "UPDATE file SET sha256 = ? ", arguments: [String(repeating: "0", count: 64)]) }
+        try probe(store).change(filesNamed: nil, FileRowChange(sha256: String(repeating: "0", count: 64)))
         let (result, _) = try scan(tree, [silo], configure: { $0.rehash = true })
         #expect(result.status == .warnings)
         #expect(result.diagnostics.contains { $0.code == .contentChanged && $0.severity == .error })
-        let kinds = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT kind FROM change") }
+        let kinds = try probe(store).changeKinds(runID: nil)
         #expect(kinds == ["content"])
     }
 
@@ -128,7 +130,7 @@ struct ScanTests {
             let summary = try store.analyse(DuplicateQuery(), top: 0).summary
             #expect(summary.hardLinkedFiles == 1)
             #expect(summary.reclaimableBytes == 9000)
-            try FileManager.default.removeItem(atPath: tree.catalogue)
+            try tree.removeCatalogue()
         }
         // Hard links alone are not a duplicate group at all.
         try tree.remove("b/copy.jpg")
@@ -151,7 +153,7 @@ struct ScanTests {
         #expect(plain.counts.files == 1)
         #expect(plain.counts.skippedSymlinks == 4)
 
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         let (followed, store) = try scan(tree, [tree.silo("a")], configure: { $0.followSymlinks = true })
         // real.jpg, to-file (the same inode: a second path, not a second copy), outside/extra.jpg
         #expect(followed.counts.files == 3)
@@ -209,7 +211,7 @@ struct ScanTests {
         #expect(result.status == .warnings)
         #expect(result.diagnostics.contains { $0.code == .vanished && $0.path == RelativePath("doomed.bin") })
         #expect(try groups(store) == [["a/kept.bin", "b/kept.bin"]])
-        let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM file") }
+        let count = try probe(store).files().count
         #expect(count == 2)
     }
 
@@ -225,8 +227,8 @@ struct ScanTests {
         #expect(d?.errno == EACCES)
         #expect(d?.formatted.contains("locked.bin") == true)
         #expect(d?.formatted.contains("EACCES") == true)
-        let hashed = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE sha256 IS NOT NULL") }
-        let total = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM file") }
+        let hashed = try probe(store).files().filter { $0.sha256 != nil }.count
+        let total = try probe(store).files().count
         #expect(total == 2)
         #expect(hashed == 1)
         // The next scan tries again.
@@ -247,21 +249,21 @@ struct ScanTests {
         try tree.write("a/drafts/layout.psd", "psd")
         let (defaults, _) = try scan(tree, [tree.silo("a")])
         #expect(defaults.counts.files == 3)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         let (all, _) = try scan(tree, [tree.silo("a")], configure: { $0.useDefaultIgnores = false })
         #expect(all.counts.files == 7)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         var silo = tree.silo("a")
         silo.excludes = ["*.tmp", "drafts/"]
         let (excluded, _) = try scan(tree, [silo])
         #expect(excluded.counts.files == 1)
         // Excluding later takes files out of scope without calling them vanished.
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         _ = try scan(tree, [tree.silo("a")])
         let (narrowed, _) = try scan(tree, [silo])
         #expect(narrowed.counts.filesExcluded == 2)
         #expect(narrowed.counts.filesMissing == 0)
-        try FileManager.default.removeItem(atPath: tree.catalogue)
+        try tree.removeCatalogue()
         var only = tree.silo("a")
         only.includes = ["*.jpg"]
         let (included, _) = try scan(tree, [only])
@@ -298,7 +300,7 @@ struct ScanTests {
         #expect(rows["a/link.jpg"]?.reason == .symlink && rows["a/link.jpg"]?.kind == .symlink)
         #expect(rows["a/pipe"]?.reason == .specialFile && rows["a/pipe"]?.kind == .fifo)
         // Only photo.jpg is catalogued: the sidecar of an excluded file is not an asset.
-        let files = try store.pool.read { db in try String.fetchAll(db, sql: "SELECT path FROM file") }
+        let files = try probe(store).files().map(\.path)
         #expect(files == ["photo.jpg"])
 
         // Rows follow the folders: a junk file removed, a folder removed, a rule dropped.
@@ -350,7 +352,7 @@ struct ScanTests {
             let (_, store) = try scan(tree, [tree.silo("a"), tree.silo("b", priority: 2)], mode: mode)
             #expect(try groups(store).isEmpty)
             #expect(try groups(store, DuplicateQuery(includeEmpty: true)) == [["a/empty1", "b/empty2"]])
-            try FileManager.default.removeItem(atPath: tree.catalogue)
+            try tree.removeCatalogue()
         }
     }
 
@@ -388,7 +390,7 @@ struct ScanTests {
         let (result, _) = try scan(tree, [tree.silo("share")])
         #expect(result.counts.filesMissing == 0)
         #expect(result.diagnostics.contains { $0.severity == .error && $0.message.contains("is it mounted") })
-        let count = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM file") }
+        let count = try probe(store).files().count
         #expect(count == 2)
     }
 

@@ -1,7 +1,8 @@
 import Foundation
-import GRDB
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 private func names(_ list: String...) -> [[UInt8]] { list.map { Array($0.utf8) } }
 private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
@@ -99,15 +100,11 @@ struct SidecarPairingTests {
         let notes = result.diagnostics.filter { $0.code == .sidecar }
         #expect(notes.contains { $0.path == RelativePath("logo.xmp") && $0.message.contains("logo.jpg, logo.png") && $0.message.contains("attached to none") })
         #expect(notes.contains { $0.path == RelativePath("chart.xmp") && $0.message.contains("is an SVG image, not an XMP sidecar of chart.png") })
-        let rows = try store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT f.name, m.value FROM metadata m JOIN file f ON f.id = m.file_id WHERE m.field = 'rights'")
-        }
-        let hrRights = rows.filter { ($0[1] as String).contains("For internal HR use only") }.map { $0[0] as String }
+        let rows = try probe(store).metadata().filter { $0.field == "rights" }
+        let hrRights = rows.filter { $0.value.contains("For internal HR use only") }.map(\.fileName)
         #expect(hrRights == ["logo.xmp"], "the HR sidecar's rights leaked into \(hrRights)")
-        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sidecar") } == 0)
-        let formats = try store.pool.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, format FROM file").map { ($0[0] as String, $0[1] as String) })
-        }
+        #expect(try probe(store).sidecars().count == 0)
+        let formats = Dictionary(uniqueKeysWithValues: try probe(store).files().map { ($0.name, $0.format!) })
         #expect(formats["logo.xmp"] == "xmp")
         #expect(formats["chart.xmp"] == "svg")
         #expect(formats.count == 5)
@@ -135,7 +132,7 @@ struct SidecarPairingTests {
         try tree.write("s/chart.png", try Fixture.bytes("marketing/about/org-chart.png"))
         try tree.write("s/chart.xmp", xmpPacket(title: "Org chart"))
         let (_, store) = try scan(tree, [tree.silo("s")])
-        let sidecars = { try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sidecar") ?? 0 } }
+        let sidecars = { try probe(store).sidecars().count }
         #expect(try sidecars() == 1)
         let again = try CheckEngine(store: store).check()
         #expect(again.outcome == .unchanged, "an unchanged sidecar stays one: \(again.findings)")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Paths, globs and hashing primitives")
 struct SupportTests {

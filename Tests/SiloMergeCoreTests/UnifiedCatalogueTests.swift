@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-import GRDB
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 /// Scans a copy of the bundled Fixtures with their configuration (manifests, policies).
 private final class FixtureCatalogue {
@@ -50,27 +51,34 @@ struct UnifiedCatalogueTests {
         let fx = try FixtureCatalogue()
         let truth = try Fixture.truth()
         let winners = try #require(truth["sidecar_winner"] as? [String: String])
-        let rows = try fx.store.pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT s.name AS silo, f.dir AS dir, f.name AS asset, sc.name AS sidecar, sc.used AS used, sc.form AS form
-                FROM sidecar sc JOIN file f ON f.id = sc.file_id JOIN silo s ON s.id = f.silo_id
-                """)
-        }
+        let rows = try probe(fx.store).sidecars()
         for (assetFile, winner) in winners {
             let used = rows.filter { row in
-                let path = "\(row["silo"] as String)/" + [row["dir"] as String, row["asset"] as String].filter { !$0.isEmpty }.joined(separator: "/")
-                return path == assetFile && (row["used"] as Int) == 1
+                let path = "\(row.silo)/" + [row.dir, row.asset].filter { !$0.isEmpty }.joined(separator: "/")
+                return path == assetFile && row.used
             }
             #expect(used.count == 1, "\(assetFile)")
-            #expect(used.first.map { $0["sidecar"] as String } == String(winner.split(separator: "/").last!), "\(assetFile)")
+            #expect(used.first.map(\.sidecar) == String(winner.split(separator: "/").last!), "\(assetFile)")
         }
         // intro-hero.xmp is recorded but overridden by intro-hero.jpg.xmp.
-        #expect(rows.contains { ($0["sidecar"] as String) == "intro-hero.xmp" && ($0["used"] as Int) == 0 })
-        let xmpFiles = try fx.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM file WHERE name LIKE '%.xmp'") }
+        #expect(rows.contains { $0.sidecar == "intro-hero.xmp" && !$0.used })
+        let xmpFiles = try probe(fx.store).files().filter { $0.name.lowercased().hasSuffix(".xmp") }.count
         #expect(xmpFiles == 0)
         // Duplicate groups are those of truth.json: sidecars never join them.
         let planted = (truth["duplicate_groups"] as! [[String: Any]]).map { ($0["files"] as! [String]).sorted() }
         #expect(try groups(fx.store).map { $0.sorted() }.sorted { $0[0] < $1[0] } == planted.sorted { $0[0] < $1[0] })
+    }
+
+    @Test("The records a rebuild hands over after its commit equal those a read-only pass computes, to the last digit")
+    func storedRecordsRoundTrip() throws {
+        let fx = try FixtureCatalogue()
+        let stored = try fx.reconcile()
+        var computed: [ReconciledAsset] = []
+        try Reconciliation.run(store: fx.store, record: false) { computed.append($0) }
+        #expect(stored.count == computed.count && !stored.isEmpty)
+        // Every field with its value, status, rule and sources; coordinates to the last bit.
+        #expect(stored.flatMap(\.fields).contains { $0.field == .gps && $0.value != nil })
+        for (a, b) in zip(stored, computed) { #expect(a == b, "content \(a.shortID)") }
     }
 
     @Test("Manifest rows naming missing files are reported; quoted commas and embedded newlines survive")
@@ -124,7 +132,7 @@ struct UnifiedCatalogueTests {
         #expect(photo.field(.title)?.value == .text("Summer Offsite 2023"))
         #expect(photo.field(.gps)?.status == .agreed)
         // The stored unified catalogue says the same.
-        let stored = try fx.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM asset_field WHERE status = 'conflict'") }
+        let stored = try probe(fx.store).assetFieldStatuses().filter { $0 == "conflict" }.count
         #expect(stored == planted.count)
     }
 
@@ -208,10 +216,10 @@ struct UnifiedCatalogueTests {
         let (result, store) = try scan(tree, [tree.silo("s")])
         #expect(result.diagnostics.contains { $0.code == .metadata && $0.severity == .note && $0.path == RelativePath("broken.jpg") })
         #expect(result.status == .ok)
-        let row = try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT sha256, format, metadata_read FROM file WHERE name = 'broken.jpg'") }
-        #expect((row?["sha256"] as String?)?.count == 64)
-        #expect(row?["format"] as String? == "jpeg")
-        #expect(row?["metadata_read"] as Int? == MetadataReader.version)
+        let row = try probe(store).files().first { $0.name == "broken.jpg" }
+        #expect(row?.sha256?.count == 64)
+        #expect(row?.format == "jpeg")
+        #expect(row?.metadataRead == MetadataReader.version)
     }
 
     @Test("A manifest with a BOM, CRLF, quoted newlines, a row leaving the silo and a missing file")
@@ -250,14 +258,14 @@ struct UnifiedCatalogueTests {
         var options = ScanOptions()
         options.readMetadata = false
         _ = try ScanEngine(store: store).scan(config.silos, options: options)
-        let none = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM metadata") }
+        let none = try probe(store).metadata().count
         #expect(none == 0)
         let second = try ScanEngine(store: store).scan(config.silos, options: ScanOptions())
         #expect(second.counts.filesHashed == 0)   // hashes are reused, only metadata blocks are read
-        let some = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM metadata WHERE origin = 'xmp'") }
-        #expect((some ?? 0) > 0)
-        let sidecarValues = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM metadata WHERE origin = 'sidecar'") }
-        #expect((sidecarValues ?? 0) > 0)
+        let some = try probe(store).metadata().filter { $0.origin == "xmp" }.count
+        #expect(some > 0)
+        let sidecarValues = try probe(store).metadata().filter { $0.origin == "sidecar" }.count
+        #expect(sidecarValues > 0)
     }
 
     @Test("A manifest that cannot be used is an error naming it; the scan still catalogues the silo")

@@ -420,6 +420,24 @@ struct CopyTextEncodingTests {
         #expect(text == "-42\ta\\tb\\nc\\\\d\\re ü\t\\N\tt\n9223372036854775807\t\\\\.\t\\\\N\tf\n")
     }
 
+    @Test("integers are their decimal digits at every width, sign and type, as String(value) writes them")
+    func integers() throws {
+        var values: [Int64] = [0, 1, -1, 9, -9, Int64.max, Int64.min, Int64.min + 1]
+        var power: Int64 = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, power + 1, -(power - 1), -power]
+        }
+        let text = try encode(["i"]) { w in
+            for v in values { try w.int(v); try w.endRow() }
+            try w.int(UInt64.max); try w.endRow()          // beyond Int64: the generic path
+            try w.int(Int32.min); try w.endRow()
+            try w.int(UInt8(200)); try w.endRow()
+        }
+        let expected = values.map(String.init) + [String(UInt64.max), String(Int32.min), "200"]
+        #expect(text == expected.map { $0 + "\n" }.joined())
+    }
+
     @Test("NUL in text and wrong column counts are refused")
     func refusals() throws {
         #expect(throws: PostgresClientError.self) { _ = try encode(["t"]) { w in try w.text("a\u{0}b"); try w.endRow() } }

@@ -65,6 +65,11 @@ final class Scratch {
 }
 
 /// A login role made for one test (dropped at the end).
+///
+/// It connects through its group's CONNECT privilege, which tools/pg-test-cluster.sh grants
+/// once. Granting per role would update the database's one pg_database row from parallel
+/// tests, and PostgreSQL fails the second of two such updates ("tuple concurrently
+/// updated"); the privilege would also stop `DROP ROLE` at the end.
 final class TemporaryRole {
     let name = "r_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
     let password = "pw-" + UUID().uuidString
@@ -73,7 +78,6 @@ final class TemporaryRole {
     init(memberOf group: String) throws {
         admin = try LivePG.connect()
         try admin.execute(PostgresQueryText.raw("CREATE ROLE \(name) LOGIN PASSWORD '\(password)' IN ROLE \(group)"))
-        try admin.execute(PostgresQueryText.raw("GRANT CONNECT ON DATABASE silomerge TO \(name)"))
     }
 
     deinit {

@@ -25,6 +25,8 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if case .integer(let n) = value.value, value.field == .orientation { precondition((1...8).contains(n)) }
         if case .gps(let lat, let lon) = value.value { precondition(abs(lat) <= 90 && abs(lon) <= 180) }
     }
+    // The opt-in packet scan (scan --scan-for-xmp) on top of the structural readers.
+    _ = MetadataReader.read(source, options: MetadataReadOptions(scanForXMP: true))
     _ = MetadataReader.readSidecar(bytes)
     // Whether a .xmp beside an asset is a sidecar, and the SVG reader whatever the sniffer says.
     _ = SidecarPlan.classify(head: bytes)
@@ -33,6 +35,7 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = svg.finish()
     for format in MediaFormat.allCases where ImageDataHash.supports(format) {
         _ = try? ImageDataHash.compute(source, format: format)
+        _ = try? ImageDataHash.prefix(source, format: format, bytes: 4096)   // the scan's prefix stage
     }
     return 0
 }

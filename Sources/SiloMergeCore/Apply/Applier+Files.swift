@@ -11,8 +11,8 @@ extension Applier {
 
     static func join(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] { a.isEmpty ? b : a + [0x2F] + b }
 
-    func targetDisplay(_ rel: [UInt8]) -> String { plan.targetRoot.appending(RelativePath(bytes: rel)).display }
-    func quarantineDisplay(_ rel: [UInt8]) -> String { plan.quarantineRoot.appending(RelativePath(bytes: rel)).display }
+    func targetDisplay(_ rel: [UInt8]) -> String { scope.targetRoot.appending(RelativePath(bytes: rel)).display }
+    func quarantineDisplay(_ rel: [UInt8]) -> String { scope.quarantineRoot.appending(RelativePath(bytes: rel)).display }
 
     /// Which root of the plan.
     enum PlanRoot: String {
@@ -25,8 +25,8 @@ extension Applier {
     /// `create` is set (each journalled first). A root this plan's journal saw before must still
     /// be that folder. nil when a level is missing and `create` is off.
     func openPlanRoot(_ which: PlanRoot, create: Bool) throws -> Int32? {
-        let root = which == .target ? plan.targetRoot : plan.quarantineRoot
-        guard let anchor = which == .target ? plan.targetAnchor : plan.quarantineAnchor else {
+        let root = which == .target ? scope.targetRoot : scope.quarantineRoot
+        guard let anchor = which == .target ? scope.targetAnchor : scope.quarantineAnchor else {
             throw ApplyError.invalidPlan([PlanProblem(path: root.display, reason: "the plan records no identity for \(which.what) (made by an older SiloMerge, or edited): run silomerge plan again")])
         }
         guard let levels = anchor.levels(to: root) else {
@@ -166,7 +166,7 @@ extension Applier {
     /// Opens the folder of a destination in the target (creating it when asked) and its name.
     func openTargetParent(_ dest: RelativePath, create: Bool) throws -> (dir: Int32, name: [UInt8])? {
         let parts = dest.components.map { Array($0) }
-        guard let name = parts.last else { throw ApplyError.unsafePath(path: plan.targetRoot.display, detail: "empty destination") }
+        guard let name = parts.last else { throw ApplyError.unsafePath(path: scope.targetRoot.display, detail: "empty destination") }
         guard targetFD >= 0 || !create else { return nil }
         guard let root = try targetRootFD(create: false) else { return nil }
         guard let dir = try openDirectory(root, Array(parts.dropLast()), create: create, root: .target,
@@ -176,7 +176,7 @@ extension Applier {
 
     func openQuarantineParent(_ dest: RelativePath, create: Bool) throws -> (dir: Int32, name: [UInt8])? {
         let parts = dest.components.map { Array($0) }
-        guard let name = parts.last else { throw ApplyError.unsafePath(path: plan.quarantineRoot.display, detail: "empty destination") }
+        guard let name = parts.last else { throw ApplyError.unsafePath(path: scope.quarantineRoot.display, detail: "empty destination") }
         guard let root = try quarantineRootFD(create: create) else { return nil }
         guard let dir = try openDirectory(root, Array(parts.dropLast()), create: create, root: .quarantine,
                                           display: { self.quarantineDisplay($0) }) else { return nil }

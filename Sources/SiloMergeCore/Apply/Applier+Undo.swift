@@ -26,7 +26,7 @@ extension Applier {
         if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
 
-        let touched = plan.operations.filter { state.ops[$0.id]?.touched == true }
+        let touched = myOperations.filter { state.ops[$0.id]?.touched == true }
         // The roots first, each opened once as apply opens them: nothing is undone through a
         // root that is not the folder the plan and the journal recorded (a target or a silo
         // root swapped for a symbolic link stops the undo here, before anything changes).
@@ -36,7 +36,7 @@ extension Applier {
         // Temporary files of interrupted operations (of the apply, or of an earlier undo).
         try cleanTemporaryFiles(touched)
         operationsByOriginalFile = [:]
-        for op in plan.operations {
+        for op in myOperations {
             guard let s = op.source else { continue }
             var files: Set<FileID> = [s.fileID]
             if let t = state.ops[op.id]?.taking ?? state.ops[op.id]?.previousTaking { files.insert(FileID(device: t.device, inode: t.inode)) }
@@ -44,7 +44,11 @@ extension Applier {
         }
         progress = ApplyProgress(operationsDone: 0, operationsTotal: touched.count, bytesDone: 0,
                                  bytesTotal: touched.reduce(0) { $0 + $1.size })
-        for op in plan.operations.reversed() {
+        for op in myOperations.reversed() {
+            if let signal = interruption?.signal {
+                report.stoppedBy = .interrupted(signal: signal)
+                break
+            }
             guard let rec = state.ops[op.id], rec.touched else {
                 report.skipped.append(outcome(op, state.ops[op.id]?.undone == true ? "already undone" : "never started"))
                 continue
@@ -91,15 +95,15 @@ extension Applier {
             do {
                 switch d.root {
                 case .target:
-                    base = plan.targetRoot
+                    base = scope.targetRoot
                     rootFD = try targetRootFD(create: false)
                 case .quarantine:
-                    base = plan.quarantineRoot
+                    base = scope.quarantineRoot
                     rootFD = try quarantineRootFD(create: false)
                 case .targetAnchor, .quarantineAnchor:
                     let which: PlanRoot = d.root == .targetAnchor ? .target : .quarantine
-                    let root = which == .target ? plan.targetRoot : plan.quarantineRoot
-                    guard let anchor = which == .target ? plan.targetAnchor : plan.quarantineAnchor else {
+                    let root = which == .target ? scope.targetRoot : scope.quarantineRoot
+                    guard let anchor = which == .target ? scope.targetAnchor : scope.quarantineAnchor else {
                         report.leftDirectories.append("\(root.display): the plan records no anchor for \(which.what)")
                         continue
                     }
@@ -112,7 +116,7 @@ extension Applier {
                     rootFD = fd
                 }
             } catch let e as ApplyError {
-                let root = d.root == .target || d.root == .targetAnchor ? plan.targetRoot : plan.quarantineRoot
+                let root = d.root == .target || d.root == .targetAnchor ? scope.targetRoot : scope.quarantineRoot
                 report.leftDirectories.append("\(root.display): \(e)")
                 continue
             }
@@ -136,11 +140,30 @@ extension Applier {
                 if e.code == ENOENT {
                     try recordRmdir(d, isRootItself)
                 } else if e.code == ENOTEMPTY || e.code == EEXIST {
-                    report.leftDirectories.append("\(display): not empty")
+                    if holdsOtherHostsFiles(d) {
+                        report.sharedDirectories.append(display)
+                    } else {
+                        report.leftDirectories.append("\(display): not empty")
+                    }
                 } else {
                     report.leftDirectories.append("\(display): \(e) (\(e.name))")
                 }
             }
+        }
+    }
+
+    /// Whether a folder this host's apply made is also where other hosts' operations of the
+    /// plan put files (a target shared by several hosts): left, and not a failure of this undo.
+    func holdsOtherHostsFiles(_ d: CreatedDirectory) -> Bool {
+        guard scope.host != nil else { return false }
+        let others = plan.operations.filter { !scope.operations.contains($0.id) && $0.kind.writesTarget }
+        switch d.root {
+        case .target:
+            let prefix = d.path + [0x2F]
+            return others.contains { $0.destination.map { $0.bytes.starts(with: prefix) } ?? false }
+        case .targetAnchor: return !others.isEmpty
+        case .quarantine, .quarantineAnchor:
+            return plan.operations.contains { !scope.operations.contains($0.id) && $0.kind == .quarantineDuplicate }
         }
     }
 

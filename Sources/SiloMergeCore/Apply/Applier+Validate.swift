@@ -15,13 +15,13 @@ extension Applier {
 
         let (targetRoot, targetDevice) = try probeRoot(.target, &problems)
         defer { if let targetRoot { fs.close(targetRoot) } }
-        let needsQuarantine = plan.operations.contains { $0.kind == .quarantineDuplicate && state.ops[$0.id]?.done == nil }
+        let needsQuarantine = myOperations.contains { $0.kind == .quarantineDuplicate && state.ops[$0.id]?.done == nil }
         let quarantineRoot: Int32? = needsQuarantine ? try probeRoot(.quarantine, &problems).fd : nil
         defer { if let quarantineRoot { fs.close(quarantineRoot) } }
         var reportedFolders: Set<String> = []
         // Each silo root the remaining operations read from, opened once (and kept for the run).
         var unusableSilos: Set<String> = []
-        for silo in plan.silos where plan.operations.contains(where: { $0.source?.silo == silo.name && state.ops[$0.id]?.done == nil }) {
+        for silo in plan.silos where myOperations.contains(where: { $0.source?.silo == silo.name && state.ops[$0.id]?.done == nil }) {
             do { _ = try siloFD(silo.root) } catch let e as ApplyError {
                 unusableSilos.insert(silo.name)
                 if case .invalidPlan(let inner) = e { problems += inner } else { add(nil, nil, e.description) }
@@ -56,7 +56,7 @@ extension Applier {
             }
         }
 
-        for op in plan.operations {
+        for op in myOperations {
             let rec = state.ops[op.id]
             if rec?.done != nil { continue }
             if op.kind.writesTarget, let d = op.destination {
@@ -109,7 +109,7 @@ extension Applier {
             if let fd = try openPlanRoot(which, create: false) {
                 return (fd, try? fs.fstat(fd).device)
             }
-            let anchor = which == .target ? plan.targetAnchor : plan.quarantineAnchor
+            let anchor = which == .target ? scope.targetAnchor : scope.quarantineAnchor
             return (nil, anchor?.device)
         } catch let e as ApplyError {
             if case .invalidPlan(let inner) = e { problems += inner } else { problems.append(PlanProblem(reason: e.description)) }

@@ -20,6 +20,11 @@ import Foundation
 public final class Applier {
     public let plan: MergePlan
     public let journalPath: FilePath
+    /// What this host does of the plan, and its roots as this host reaches them (see
+    /// `PlanScope`): the operations of other hosts are neither checked nor done here.
+    public let scope: PlanScope
+    /// The plan's operations this host does, in order.
+    let myOperations: [PlanOperation]
     let fs: any FileOps
     let progressHandler: ApplyProgressHandler?
     let planDigest: String
@@ -33,6 +38,9 @@ public final class Applier {
     let hasher: SHA256Hasher
     var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
     var bytesWritten: Int64 = 0
+    /// A stop asked for by SIGINT/SIGTERM (set by the command line): apply and undo finish the
+    /// operation under way, then stop with `stoppedBy = .interrupted`; a later run resumes.
+    public var interruption: Interruption?
     /// Undo: the operations whose source was (before apply) each file, to restore the names
     /// of one file as links to each other. Built once per undo.
     var operationsByOriginalFile: [FileID: [Int]] = [:]
@@ -41,8 +49,11 @@ public final class Applier {
     static let bufferSize = 1 << 20
 
     public init(plan: MergePlan, journal: FilePath, fileSystem: any FileOps = RealFileOps(),
-                progress: ApplyProgressHandler? = nil) throws(ApplyError) {
+                progress: ApplyProgressHandler? = nil, scope: PlanScope? = nil) throws(ApplyError) {
         self.plan = plan
+        let scope = scope ?? PlanScope.whole(plan)
+        self.scope = scope
+        myOperations = plan.operations.filter { scope.operations.contains($0.id) }
         self.journalPath = journal
         self.fs = fileSystem
         self.progressHandler = progress
@@ -136,30 +147,38 @@ public final class Applier {
 
     func applyLocked(dryRun: Bool) throws -> ApplyReport {
         var report = ApplyReport(dryRun: dryRun)
-        report.operationsTotal = plan.operations.count
+        report.operationsTotal = myOperations.count
+        report.onOtherHosts = scope.elsewhere(in: plan).map { OtherHostShare(host: $0.host, operations: $0.operations) }
         bytesWritten = 0
         state = try loadJournal()
         defer { closeAll() }
         let problems = PlanValidator.problems(in: plan) + (try fileSystemProblems(hashSources: false))
         if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
 
-        progress = ApplyProgress(operationsDone: 0, operationsTotal: plan.operations.count, bytesDone: 0,
-                                 bytesTotal: plan.operations.reduce(0) { $0 + $1.size })
+        progress = ApplyProgress(operationsDone: 0, operationsTotal: myOperations.count, bytesDone: 0,
+                                 bytesTotal: myOperations.reduce(0) { $0 + $1.size })
         if dryRun { return dryRunReport(report) }
 
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
+        // The journal exists now: lock its inode before writing to it, so a hard link made to it
+        // from now on cannot start a second run (see `PlanLock`).
+        try heldLock?.lockJournal(journalPath)
         if state.planDigest == nil {
             var header = JournalRecord(event: "plan")
             header.plan = planDigest
             header.schema = JournalState.schema
-            header.detail = "\(Format.plural(plan.operations.count, "operation")) into \(plan.targetRoot.display)"
+            header.detail = "\(Format.plural(myOperations.count, "operation"))\(scope.host.map { " on host \($0)" } ?? "") into \(scope.targetRoot.display)"
             try record(header)
         }
         guard try targetRootFD(create: true) != nil else {
-            throw ApplyError.io(path: plan.targetRoot.display, operation: "make the target", errno: Errno(ENOENT))
+            throw ApplyError.io(path: scope.targetRoot.display, operation: "make the target", errno: Errno(ENOENT))
         }
 
-        for (index, op) in plan.operations.enumerated() {
+        for (index, op) in myOperations.enumerated() {
+            if let signal = interruption?.signal {
+                report.stoppedBy = .interrupted(signal: signal)
+                break
+            }
             progress.currentOperation = op.id
             progress.currentPath = (op.destination ?? op.source?.path)?.display
             notify(progress)
@@ -243,7 +262,7 @@ public final class Applier {
 
     func dryRunReport(_ base: ApplyReport) -> ApplyReport {
         var report = base
-        for op in plan.operations {
+        for op in myOperations {
             if state.ops[op.id]?.done != nil {
                 report.skipped.append(outcome(op, "done by an earlier run"))
             } else {
@@ -281,7 +300,7 @@ public final class Applier {
     }
 
     func noSpace(_ path: String, _ e: Errno, fileBytes: Int64) -> ApplyError {
-        let remainingOps = plan.operations.filter { state.ops[$0.id]?.done == nil }
+        let remainingOps = myOperations.filter { state.ops[$0.id]?.done == nil }
         let remaining = remainingOps.filter { ($0.kind.carriesFile && $0.kind.method != .hardlink) || $0.kind.isGenerated || $0.kind == .quarantineDuplicate }
             .reduce(Int64(0)) { $0 + $1.size }
         return .noSpace(path: path, errno: e, fileBytes: fileBytes, remainingBytes: remaining,

@@ -34,6 +34,8 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
     case rootChanged(path: String, detail: String)
     /// Another process is using the plan's journal (or the catalogue): what its lock file says.
     case locked(path: String, holder: String)
+    /// SIGINT or SIGTERM asked the run to stop; it stopped between two operations.
+    case interrupted(signal: Int32)
 
     public var description: String {
         switch self {
@@ -74,13 +76,15 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(path): \(detail)"
         case .locked(let path, let holder):
             return "the plan's journal \(path) is in use by another silomerge (\(holder)); wait for it to finish (one apply, undo or verify of a plan at a time)"
+        case .interrupted(let signal):
+            return "interrupted by \(Interruption.name(of: signal)) between two operations (each one finished or not started, nothing partial left visible)"
         }
     }
 
     /// Errors that stop the whole run (the next operation would fail the same way).
     public var stopsRun: Bool {
         switch self {
-        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked: true
+        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked, .interrupted: true
         case .io(_, _, let e): e.code == EIO || e.code == EROFS || e.code == ENOSPC || e.code == EDQUOT
         default: false
         }
@@ -132,7 +136,11 @@ public struct ApplyReport: Sendable, Hashable {
     /// Why the run stopped before the end (a full disk), if it did.
     public var stoppedBy: ApplyError?
     public var bytesWritten: Int64 = 0
+    /// This host's operations (every operation of a plan without hosts).
     public var operationsTotal: Int = 0
+    /// The operations of the plan that other hosts apply, counted by host: not done here, and
+    /// no failure of this run.
+    public var onOtherHosts: [OtherHostShare] = []
 
     public init(dryRun: Bool) { self.dryRun = dryRun }
 
@@ -140,6 +148,13 @@ public struct ApplyReport: Sendable, Hashable {
     public var isComplete: Bool {
         stoppedBy == nil && refused.isEmpty && failed.isEmpty && done.count + skipped.count == operationsTotal
     }
+}
+
+/// The operations of a plan that another host applies.
+public struct OtherHostShare: Sendable, Hashable {
+    public var host: HostIdentity
+    public var operations: Int
+    public init(host: HostIdentity, operations: Int) { self.host = host; self.operations = operations }
 }
 
 /// The result of `Applier.undo`.
@@ -154,6 +169,11 @@ public struct UndoReport: Sendable, Hashable {
     /// Folders the apply created and undo removed; folders left because they are not empty.
     public var removedDirectories: Int = 0
     public var leftDirectories: [String] = []
+    /// Folders this host's apply made that hold files other hosts of the plan placed (a
+    /// shared target): left where they are, and no failure.
+    public var sharedDirectories: [String] = []
+    /// The operations of the plan other hosts apply (and undo), counted by host.
+    public var onOtherHosts: [OtherHostShare] = []
     public var stoppedBy: ApplyError?
 
     public init() {}

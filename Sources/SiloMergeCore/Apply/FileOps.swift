@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSiloMergeShims
 import Foundation
 
 /// The file-system calls the applier makes, behind a protocol so tests can inject faults (a
@@ -112,12 +113,12 @@ public struct RealFileOps: FileOps {
             try check(Self.cString(from) { f in Self.cString(to) { t in renameat(fromDir, f, toDir, t) } })
             return
         }
-        if let r = RenameNoReplace.call(fromDir, from, toDir, to) {
-            if r == 0 { return }
-            let code = errno
-            // File systems without RENAME_NOREPLACE say EINVAL (or ENOSYS): fall back below.
-            if code != EINVAL && code != ENOSYS && code != ENOTSUP { throw Errno(code) }
-        }
+        let r = Self.cString(from) { f in Self.cString(to) { t in silomerge_rename_noreplace(fromDir, f, toDir, t) } }
+        if r == 0 { return }
+        let code = errno
+        // Kernels and file systems without RENAME_NOREPLACE say EINVAL, ENOSYS or ENOTSUP:
+        // fall back below.
+        if code != EINVAL && code != ENOSYS && code != ENOTSUP && code != EOPNOTSUPP { throw Errno(code) }
         // Portable: link the new name (never replaces), then drop the old one.
         try link(fromDir, from, toDir, to)
         try unlink(fromDir, from, directory: false)
@@ -132,8 +133,8 @@ public struct RealFileOps: FileOps {
     }
 
     public func setTimes(_ fd: Int32, mtimeNs: Int64) throws {
-        let sec = mtimeNs >= 0 ? mtimeNs / 1_000_000_000 : (mtimeNs - 999_999_999) / 1_000_000_000
-        let ts = timespec(tv_sec: time_t(sec), tv_nsec: Int(mtimeNs - sec * 1_000_000_000))
+        let (sec, nsec) = Timestamp.split(nanoseconds: mtimeNs)
+        let ts = timespec(tv_sec: time_t(sec), tv_nsec: Int(nsec))
         var times = [ts, ts]
         try check(futimens(fd, &times))
     }
@@ -143,12 +144,7 @@ public struct RealFileOps: FileOps {
     public func setOwner(_ fd: Int32, uid: UInt32, gid: UInt32) throws { try check(fchown(fd, uid_t(uid), gid_t(gid))) }
 
     public func clone(from source: Int32, to destination: Int32) throws {
-        #if os(Linux)
-        // FICLONE = _IOW(0x94, 9, int)
-        try check(ioctl(destination, UInt(0x4004_9409), source))
-        #else
-        throw Errno(ENOTSUP)
-        #endif
+        try check(silomerge_clone(source, destination))
     }
 
     public func list(_ dirFD: Int32) throws -> [[UInt8]] {
@@ -180,30 +176,6 @@ public struct RealFileOps: FileOps {
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
         #endif
     }
-}
-
-/// `renameat2(..., RENAME_NOREPLACE)` on Linux (looked up at run time: older C libraries do not
-/// export it, and Swift cannot call the variadic `syscall`); `renameatx_np(..., RENAME_EXCL)` on
-/// macOS. nil when neither is available.
-enum RenameNoReplace {
-    #if os(Linux)
-    typealias Fn = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
-    struct Box: @unchecked Sendable { let fn: Fn? }
-    static let function: Box = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return Box(fn: nil) }
-        return Box(fn: unsafeBitCast(symbol, to: Fn.self))
-    }()
-    static func call(_ fromDir: Int32, _ from: [UInt8], _ toDir: Int32, _ to: [UInt8]) -> Int32? {
-        guard let fn = function.fn else { return nil }
-        return RealFileOps.cString(from) { f in RealFileOps.cString(to) { t in fn(fromDir, f, toDir, t, 1) } }
-    }
-    #elseif canImport(Darwin)
-    static func call(_ fromDir: Int32, _ from: [UInt8], _ toDir: Int32, _ to: [UInt8]) -> Int32? {
-        RealFileOps.cString(from) { f in RealFileOps.cString(to) { t in renameatx_np(fromDir, f, toDir, t, UInt32(RENAME_EXCL)) } }
-    }
-    #else
-    static func call(_ fromDir: Int32, _ from: [UInt8], _ toDir: Int32, _ to: [UInt8]) -> Int32? { nil }
-    #endif
 }
 
 #if canImport(Darwin)

@@ -1,15 +1,15 @@
 import Foundation
-import GRDB
 
-/// Errors of the catalogue stage: the SQLite file cannot be opened, is not a catalogue, was
-/// written by a newer SiloMerge, or a query failed.
+/// Errors of the catalogue stage: the catalogue (an SQLite file, or a PostgreSQL database) cannot
+/// be opened, is not a catalogue, was written by a newer SiloMerge, or a query failed.
 public enum CatalogueError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, reason: String)
     case notACatalogue(path: String, reason: String)
     case newerSchema(path: String, unknown: [String])
     case olderSchema(path: String, missing: [String])
     case locked(path: String, holder: String)
-    case sqlite(path: String, operation: String, reason: String)
+    /// A query or a write failed (`catalogue`: the file's path or the server's URL, never a password).
+    case failed(catalogue: String, operation: String, reason: String)
     case unknownSilo(String)
     case siloRootTaken(root: String, existing: String, requested: String)
     case empty(path: String)
@@ -26,7 +26,7 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
             "the catalogue \(path) was written by an older SiloMerge (it lacks \(missing.joined(separator: ", "))) and this command only reads; run `silomerge scan` to upgrade it"
         case .locked(let path, let holder):
             "the catalogue \(path) is in use by another silomerge (\(holder)); wait for it to finish"
-        case .sqlite(let path, let operation, let reason):
+        case .failed(let path, let operation, let reason):
             "catalogue \(path): \(operation) failed: \(reason)"
         case .unknownSilo(let name):
             "no silo named '\(name)' in the catalogue"
@@ -35,19 +35,5 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
         case .empty(let path):
             "the catalogue \(path) holds no silos yet; scan some first (silomerge scan NAME=PATH ...)"
         }
-    }
-}
-
-extension CatalogueError {
-    /// Wraps a GRDB/SQLite error with what was being done.
-    static func wrap(_ error: any Error, path: String, _ operation: String) -> CatalogueError {
-        if let e = error as? CatalogueError { return e }
-        if let db = error as? DatabaseError {
-            if db.resultCode == .SQLITE_NOTADB { return .notACatalogue(path: path, reason: "not an SQLite database") }
-            if db.resultCode == .SQLITE_CANTOPEN { return .cannotOpen(path: path, reason: db.message ?? "\(db.resultCode)") }
-            if db.resultCode == .SQLITE_FULL { return .sqlite(path: path, operation: operation, reason: "the disk is full") }
-            return .sqlite(path: path, operation: operation, reason: db.message ?? "\(db.resultCode)")
-        }
-        return .sqlite(path: path, operation: operation, reason: "\(error)")
     }
 }

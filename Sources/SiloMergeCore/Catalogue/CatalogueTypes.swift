@@ -20,6 +20,8 @@ public struct SiloDefinition: Sendable, Hashable {
     /// Walk only the root's file system (`--one-file-system`, like `find -xdev`): folders that
     /// are mount points of other file systems are skipped.
     public var oneFileSystem: Bool
+    /// The host whose folder `root` is (set by the scan; nil leaves the catalogued one).
+    public var host: HostIdentity?
 
     public init(name: String, root: FilePath, priority: Int, includes: [String] = [], excludes: [String] = [],
                 manifest: ManifestDefinition? = nil, oneFileSystem: Bool = false) {
@@ -43,6 +45,12 @@ public struct Silo: Sendable, Hashable, Identifiable {
     /// SiloMerge that did not record them).
     public var rootIdentity: FileID?
     public var oneFileSystem = false
+    /// The plan (the SHA-256 its journal names) whose target this silo is, when it was adopted
+    /// with `silomerge silos add NAME=TARGET --from-plan PLAN`.
+    public var adoptedPlan: String?
+    /// The host whose files the silo holds (nil: catalogued before hosts were recorded, and not
+    /// scanned since; its files are on the catalogue's one host).
+    public var host: HostIdentity?
 
     public init(id: Int64, name: String, root: FilePath, priority: Int, lastRunID: Int64?,
                 includes: [String] = [], excludes: [String] = [], manifest: ManifestDefinition? = nil,
@@ -52,8 +60,10 @@ public struct Silo: Sendable, Hashable, Identifiable {
     }
 
     public var definition: SiloDefinition {
-        SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
-                       oneFileSystem: oneFileSystem)
+        var d = SiloDefinition(name: name, root: root, priority: priority, includes: includes, excludes: excludes, manifest: manifest,
+                               oneFileSystem: oneFileSystem)
+        d.host = host
+        return d
     }
 }
 
@@ -108,27 +118,6 @@ public enum RunStatus: String, Sendable, Codable {
     case interrupted
 }
 
-/// The counters a run records.
-public struct RunCounts: Sendable, Hashable, Codable {
-    public var files = 0
-    public var bytes: Int64 = 0
-    public var directories = 0
-    public var filesNew = 0
-    public var filesChanged = 0
-    public var filesUnchanged = 0
-    public var filesMissing = 0
-    public var filesExcluded = 0
-    public var filesHashed = 0
-    public var bytesHashed: Int64 = 0
-    public var hashesReused = 0
-    public var skippedSpecial = 0
-    public var skippedSymlinks = 0
-    public var ignored = 0
-    public var warnings = 0
-    public var errors = 0
-    public init() {}
-}
-
 /// One recorded run, as `history` lists it.
 public struct RunRecord: Sendable, Hashable {
     public var id: Int64
@@ -145,6 +134,21 @@ public struct RunRecord: Sendable, Hashable {
     public var errorMessage: String?
     /// For checks: unchanged, changed or corrupted.
     public var outcome: String? = nil
+    package init(id: Int64, kind: RunKind, status: RunStatus, startedAt: Date, finishedAt: Date? = nil, toolVersion: String, host: String, hashMode: String, options: String, silos: [String], counts: RunCounts, errorMessage: String? = nil, outcome: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.toolVersion = toolVersion
+        self.host = host
+        self.hashMode = hashMode
+        self.options = options
+        self.silos = silos
+        self.counts = counts
+        self.errorMessage = errorMessage
+        self.outcome = outcome
+    }
 }
 
 /// What the catalogue holds about one file in a folder, for comparing with a fresh `lstat`.
@@ -312,6 +316,14 @@ public struct StoredSidecar: Sendable {
     /// Whether its values were read (with metadata reading on).
     public var valuesRead: Bool
     public var used: Bool
+    package init(assetName: [UInt8], name: [UInt8], stat: FileStat, hashed: Bool, valuesRead: Bool, used: Bool) {
+        self.assetName = assetName
+        self.name = name
+        self.stat = stat
+        self.hashed = hashed
+        self.valuesRead = valuesRead
+        self.used = used
+    }
 }
 
 /// A row to insert or update.
@@ -355,4 +367,67 @@ public struct CandidateFile: Sendable {
     public var path: RelativePath
     public var stat: FileStat
     public var sha256: SHA256Digest?
+    package init(fileID: Int64, siloID: Int64, path: RelativePath, stat: FileStat, sha256: SHA256Digest? = nil) {
+        self.fileID = fileID
+        self.siloID = siloID
+        self.path = path
+        self.stat = stat
+        self.sha256 = sha256
+    }
+}
+
+/// A file's physical identity: the host it is on and its device and inode there. Device and
+/// inode numbers are unique on one host only: two silos on two hosts can hold different files
+/// with the same numbers. `host` is a small ordinal, one per host (see `HostOrdinals`).
+public struct PhysicalFileID: Hashable, Sendable {
+    public var host: Int32
+    public var file: FileID
+    public init(host: Int32, file: FileID) { self.host = host; self.file = file }
+}
+
+/// One small number per host of a catalogue's silos, by silo id, so streams of (silo, device,
+/// inode) rows key files by `PhysicalFileID` without carrying host ids. Silos from before hosts
+/// were recorded (no host) share one ordinal: their files were all on one host.
+public struct HostOrdinals: Sendable {
+    private var bySilo: [Int64: Int32] = [:]
+    public init(_ silos: [Silo]) {
+        var ordinals: [String: Int32] = [:]
+        for silo in silos {
+            let key = silo.host?.id ?? ""
+            let ordinal = ordinals[key] ?? Int32(ordinals.count)
+            ordinals[key] = ordinal
+            bySilo[silo.id] = ordinal
+        }
+    }
+    /// The host ordinal of a silo (an unknown silo gets -1: a host of its own).
+    public func host(ofSilo id: Int64) -> Int32 { bySilo[id] ?? -1 }
+    public func physical(silo: Int64, _ file: FileID) -> PhysicalFileID { PhysicalFileID(host: host(ofSilo: silo), file: file) }
+}
+
+/// A file whose whole image hash a scan computes after the walk: another file with other bytes
+/// has the same image-data prefix, so the two may show the same picture.
+public struct ImageHashCandidate: Sendable, Hashable {
+    public var fileID: Int64
+    public var siloID: Int64
+    public var path: RelativePath
+    public var size: Int64
+    public var mtimeNs: Int64
+    public var format: MediaFormat
+    /// nil for a file `--hash dupes` did not hash.
+    public var sha256: SHA256Digest?
+    /// The SHA-256 of the first `ImageHashing.prefixBytes` of its image data: the files that
+    /// share it are compared with one another rather than each hashed whole. nil when not known
+    /// (then the file is hashed).
+    public var imagePrefix: SHA256Digest?
+    package init(fileID: Int64, siloID: Int64, path: RelativePath, size: Int64, mtimeNs: Int64, format: MediaFormat, sha256: SHA256Digest? = nil,
+                 imagePrefix: SHA256Digest? = nil) {
+        self.imagePrefix = imagePrefix
+        self.fileID = fileID
+        self.siloID = siloID
+        self.path = path
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.format = format
+        self.sha256 = sha256
+    }
 }

@@ -11,6 +11,11 @@ public struct Finding: Sendable, Hashable, Codable {
         case modified
         /// The same content at a new path while the old path is gone (also across silos).
         case moved
+        /// Gone from its silo because the apply of a reviewed plan moved, removed or quarantined
+        /// it (or, in a silo adopted from a plan's target, because the plan's undo took it back);
+        /// the detail names the plan and where the content lives now. Not a change to alert on:
+        /// no finding is opened for it and it does not make a check exit 3.
+        case merged
         /// The content changed while size and mtime did not: bit rot, or tampering.
         case corrupted
         /// A file an open finding was about (corrupted, missing) reads as its verified content again.
@@ -52,7 +57,8 @@ public struct Finding: Sendable, Hashable, Codable {
 
 /// How a check ended, for people and for exit codes.
 public enum CheckOutcome: String, Sendable, Codable {
-    /// Nothing changed since the last scan.
+    /// Nothing changed since the last scan (files a reviewed plan merged away aside: they are
+    /// reported as `merged`, not as changes).
     case unchanged
     /// Files were added, changed, moved or removed, or metadata drifted.
     case changed
@@ -62,6 +68,8 @@ public enum CheckOutcome: String, Sendable, Codable {
 
 public struct CheckOptions: Sendable {
     public var scan = ScanOptions()
+    /// Collect where the check's time went (`CheckResult.scan.profile`; `--profile`).
+    public var profile = false
     public init() {
         scan.kind = .check
         scan.hashMode = .full
@@ -108,12 +116,16 @@ public struct CheckEngine {
     public let store: any CatalogueStore
     /// Set by the caller (on SIGINT/SIGTERM) to stop the check and record it interrupted.
     public let interruption: Interruption?
-    public init(store: any CatalogueStore, interruption: Interruption? = nil) { self.store = store; self.interruption = interruption }
+    /// The host the silos are on (`--host`); nil: this machine.
+    public let host: HostIdentity?
+    public init(store: any CatalogueStore, interruption: Interruption? = nil, host: HostIdentity? = nil) {
+        self.store = store; self.interruption = interruption; self.host = host
+    }
 
     public func check(silos names: [String] = [], options: CheckOptions = CheckOptions(),
                       progress: ScanEngine.ProgressHandler? = nil) throws -> CheckResult {
         let all = try store.silos()
-        guard !all.isEmpty else { throw CheckError.nothingCatalogued(store.location) }
+        guard !all.isEmpty else { throw CheckError.nothingCatalogued(store.location.display) }
         let chosen = try names.isEmpty ? all : names.map { n in
             guard let s = all.first(where: { $0.name == n }) else { throw CheckError.unknownSilo(n) }
             return s
@@ -121,15 +133,17 @@ public struct CheckEngine {
         var scanOptions = options.scan
         scanOptions.kind = .check
         scanOptions.hashMode = .full
-        let result = try ScanEngine(store: store, interruption: interruption).scan(chosen.map(\.definition), options: scanOptions,
+        let result = try ScanEngine(store: store, interruption: interruption, host: host, profile: options.profile).scan(chosen.map(\.definition), options: scanOptions,
                                                                                  progress: progress)
         let findings = result.findings
         // Open findings count every night until resolved: corruption still open is exit 4,
-        // a missing file still open exit 3, whatever this run read.
+        // a missing file still open exit 3, whatever this run read. What a reviewed plan's
+        // apply did (merged) is reported, and is no change to alert on.
+        let changes = findings.filter { $0.kind != .merged }
         let outcome: CheckOutcome
-        if findings.contains(where: { $0.kind == .corrupted }) || result.openFindings.contains(where: { $0.kind == .corrupted }) {
+        if changes.contains(where: { $0.kind == .corrupted }) || result.openFindings.contains(where: { $0.kind == .corrupted }) {
             outcome = .corrupted
-        } else if !findings.isEmpty || !result.openFindings.isEmpty {
+        } else if !changes.isEmpty || !result.openFindings.isEmpty {
             outcome = .changed
         } else {
             outcome = .unchanged

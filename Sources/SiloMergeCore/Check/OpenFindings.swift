@@ -7,7 +7,8 @@ import Foundation
 /// - its path reads as the verified content again (`restored`),
 /// - a missing file's content turns up at another path (`moved`),
 /// - a person accepts the new state (`silomerge check --accept`: `accepted`), or
-/// - its silo is removed from the catalogue (`silo-removed`).
+/// - its silo is removed from the catalogue (`silo-removed`), or
+/// - (a missing file) the merge ledger learns that a reviewed plan took it (`merged`).
 ///
 /// Other findings (new, modified, moved, duplicates, metadata drift) are reported once: they
 /// are ordinary work, and the catalogue takes the new state. A `scan` keeps findings open as a
@@ -20,6 +21,8 @@ public struct OpenFinding: Sendable, Hashable {
     public enum Resolution: String, Sendable, Codable {
         case restored, moved, accepted
         case siloRemoved = "silo-removed"
+        /// A missing file the merge ledger learnt a reviewed plan took (see `Finding.Kind.merged`).
+        case merged
     }
 
     public var id: Int64
@@ -48,6 +51,23 @@ public struct OpenFinding: Sendable, Hashable {
     public func age(at now: Date = Date()) -> TimeInterval {
         max(0, (closedAt ?? now).timeIntervalSince(openedAt))
     }
+    package init(id: Int64, kind: Kind, silo: String, path: RelativePath, verified: Finding.State, seen: Finding.State? = nil, openedRun: Int64, openedAt: Date, lastRun: Int64, detail: String? = nil, closedRun: Int64? = nil, closedAt: Date? = nil, resolution: Resolution? = nil, closedBy: String? = nil, closedDetail: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.silo = silo
+        self.path = path
+        self.verified = verified
+        self.seen = seen
+        self.openedRun = openedRun
+        self.openedAt = openedAt
+        self.lastRun = lastRun
+        self.detail = detail
+        self.closedRun = closedRun
+        self.closedAt = closedAt
+        self.resolution = resolution
+        self.closedBy = closedBy
+        self.closedDetail = closedDetail
+    }
 }
 
 /// Which of a run's findings `settleFindings` works out.
@@ -67,7 +87,7 @@ public struct FindingSelector: Sendable, Hashable {
     public var path: RelativePath
     public init(silo: String, path: RelativePath) { self.silo = silo; self.path = path }
 
-    func matches(_ f: OpenFinding) -> Bool {
+    package func matches(_ f: OpenFinding) -> Bool {
         guard f.silo == silo else { return false }
         if path.bytes.isEmpty || f.path == path { return true }
         let prefix = path.bytes + [0x2F]

@@ -37,23 +37,26 @@ public struct VerifyReport: Sendable {
 /// other; at most two folders are open at once (the walk climbs back with `..`, checking each
 /// folder is still the one it left).
 public enum PlanVerifier {
-    public static func verify(_ plan: MergePlan, journal: FilePath? = nil,
+    ///
+    /// `scope`: what one host of a plan across hosts checks (see `PlanScope`): the files its own
+    /// operations put in its target; files other hosts' operations place there (a shared
+    /// target) are theirs to verify, and not unexpected here.
+    public static func verify(_ plan: MergePlan, journal: FilePath? = nil, scope: PlanScope? = nil,
                               progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> VerifyReport {
         var report = VerifyReport()
-        var expected: [RelativePath: String] = [:]
-        for op in plan.operations where op.kind.writesTarget {
-            guard let dest = op.destination else { continue }
-            if let sha = op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256 { expected[dest] = sha.lowercased() }
-        }
+        let scope = scope ?? PlanScope.whole(plan)
+        let expected = plan.targetFiles(of: scope.operations).mapValues(\.sha256)
+        let otherHosts = Set(plan.targetFiles.keys).subtracting(expected.keys)
         report.expectedFiles = expected.count
-        let rootFD = try openTarget(plan, journal: journal)
+        let targetRoot = scope.targetRoot
+        let rootFD = try openTarget(plan, scope: scope, journal: journal)
         var fd = rootFD
         defer { close(fd) }
 
         // The quarantine folder, when it lies in the target, is not part of the tree.
         var quarantine: RelativePath? = nil
-        if plan.targetRoot.contains(plan.quarantineRoot), plan.quarantineRoot != plan.targetRoot {
-            quarantine = RelativePath(bytes: Array(plan.quarantineRoot.bytes.dropFirst(plan.targetRoot.bytes.count).drop(while: { $0 == 0x2F })))
+        if targetRoot.contains(scope.quarantineRoot), scope.quarantineRoot != targetRoot {
+            quarantine = RelativePath(bytes: Array(scope.quarantineRoot.bytes.dropFirst(targetRoot.bytes.count).drop(while: { $0 == 0x2F })))
         }
         let hasher = try FileHasher()
         let fs: any FileOps = RealFileOps()
@@ -61,7 +64,7 @@ public enum PlanVerifier {
         var done = 0
 
         func listing(_ dir: Int32, _ path: RelativePath) throws -> Frame {
-            try Frame(dir, path, fs: fs, display: plan.targetRoot.appending(path).display)
+            try Frame(dir, path, fs: fs, display: targetRoot.appending(path).display)
         }
 
         var stack = [try listing(fd, .root)]
@@ -73,12 +76,12 @@ public enum PlanVerifier {
                 // Back up one level, and make sure it is the folder we came down from.
                 let up: Int32
                 do { up = try fs.open(fd, [0x2E, 0x2E], flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, mode: 0) } catch let e as Errno {
-                    throw ApplyError.io(path: plan.targetRoot.appending(parent.path).display, operation: "open", errno: e)
+                    throw ApplyError.io(path: targetRoot.appending(parent.path).display, operation: "open", errno: e)
                 }
                 close(fd)
                 fd = up
                 guard (try? fs.fstat(fd).fileID) == parent.id else {
-                    throw ApplyError.rootChanged(path: plan.targetRoot.appending(parent.path).display,
+                    throw ApplyError.rootChanged(path: targetRoot.appending(parent.path).display,
                                                  detail: "was moved while it was verified; run verify again")
                 }
                 continue
@@ -110,6 +113,7 @@ public enum PlanVerifier {
                 continue
             }
             guard let sha = expected[path] else {
+                if otherHosts.contains(path) { continue }
                 report.problems.append(.init(kind: .unexpected, path: path))
                 continue
             }
@@ -157,22 +161,40 @@ public enum PlanVerifier {
     }
 
     /// The target, opened as apply opens it (see the type's documentation).
-    static func openTarget(_ plan: MergePlan, journal: FilePath?) throws -> Int32 {
-        guard let anchor = plan.targetAnchor, let levels = anchor.levels(to: plan.targetRoot) else {
-            throw ApplyError.invalidPlan([PlanProblem(path: plan.targetRoot.display, reason: "the plan records no identity for the target (made by an older SiloMerge, or edited): run silomerge plan again")])
+    static func openTarget(_ plan: MergePlan, scope: PlanScope, journal: FilePath?) throws -> Int32 {
+        let targetRoot = scope.targetRoot
+        guard let anchor = scope.targetAnchor, let levels = anchor.levels(to: targetRoot) else {
+            throw ApplyError.invalidPlan([PlanProblem(path: targetRoot.display, reason: "the plan records no identity for the target (made by an older SiloMerge, or edited): run silomerge plan again")])
         }
         let anchorFD = try PlanRoots.openPinned(anchor, what: "the target")
         defer { close(anchorFD) }
         guard let fd = try PlanRoots.openLevels(anchorFD, levels, base: anchor.path) else {
-            throw ApplyError.io(path: plan.targetRoot.display, operation: "open the target", errno: Errno(ENOENT))
+            throw ApplyError.io(path: targetRoot.display, operation: "open the target", errno: Errno(ENOENT))
         }
         if let journal, let seen = try JournalWriter.read(fs: RealFileOps(), path: journal).roots[Applier.PlanRoot.target.rawValue] {
             let id = (try? RealFileOps().fstat(fd).fileID)
             guard id == seen else {
                 close(fd)
-                throw ApplyError.rootChanged(path: plan.targetRoot.display, detail: "is not the folder apply built (its journal recorded device \(seen.device) inode \(seen.inode)): it was replaced since")
+                throw ApplyError.rootChanged(path: targetRoot.display, detail: "is not the folder apply built (its journal recorded device \(seen.device) inode \(seen.inode)): it was replaced since")
             }
         }
         return fd
+    }
+}
+
+extension MergePlan {
+    /// What the merged tree holds by the plan: every destination an operation writes (a content,
+    /// an original sidecar, a generated file) with its SHA-256 (lowercase hex) and size. `verify`
+    /// checks a tree against it; the bag of a merged tree is made from it.
+    public var targetFiles: [RelativePath: (sha256: String, size: Int64)] { targetFiles(of: nil) }
+
+    /// `targetFiles` of these operations only (nil: all).
+    public func targetFiles(of ids: Set<Int>?) -> [RelativePath: (sha256: String, size: Int64)] {
+        var out: [RelativePath: (sha256: String, size: Int64)] = [:]
+        for op in operations where op.kind.writesTarget && (ids?.contains(op.id) ?? true) {
+            guard let dest = op.destination, let sha = op.kind.isGenerated ? op.contentSHA256 : op.source?.sha256 else { continue }
+            out[dest] = (sha.lowercased(), op.size)
+        }
+        return out
     }
 }

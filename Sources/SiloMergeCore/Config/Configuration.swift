@@ -66,6 +66,8 @@ public struct SiloMergeConfiguration: Sendable {
     /// The `reconcile:` policies; nil when the file has no such section (the catalogue's stored
     /// policies then stay as they are).
     public var reconcile: [UnifiedField: ReconcilePolicy]?
+    /// `reconcile: rules:`, decisions for classes of conflicts (empty when the section has none).
+    public var reconcileRules: [ReconcileRule] = []
 
     public init(source: String = "", catalog: String? = nil, silos: [SiloDefinition] = [],
                 manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy]? = nil) {
@@ -149,6 +151,47 @@ private struct ConfigReader {
         }
     }
 
+    /// `reconcile: rules:`: a list of {field | fields, prefer, silo?, path?, format?}.
+    func rules(_ node: Node) throws -> [ReconcileRule] {
+        guard case .sequence(let items) = node else {
+            throw fail(node, "reconcile.rules must be a list (each item starting with '- field:')")
+        }
+        var out: [ReconcileRule] = []
+        for (index, item) in items.enumerated() {
+            let what = "reconcile.rules[\(index)]"
+            var fields: [UnifiedField] = []
+            var prefer: [ReconcileRule.Preference] = []
+            var silo: String?, glob: String?, format: String?
+            for (key, keyNode, value) in try mapping(item, what) {
+                switch key {
+                case "field", "fields":
+                    for name in try stringList(value, "\(what).\(key)") {
+                        guard let f = UnifiedField(rawValue: name) else {
+                            throw fail(value, "\(what): unknown field '\(name)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        }
+                        fields.append(f)
+                    }
+                case "prefer":
+                    for text in try stringList(value, "\(what).prefer") {
+                        guard let p = ReconcileRule.Preference(text: text) else {
+                            throw fail(value, "\(what).prefer: '\(text)' is not a preference (sidecar, embedded, manifest, or silo NAME)")
+                        }
+                        prefer.append(p)
+                    }
+                case "silo": silo = try string(value, "\(what).silo")
+                case "path": glob = try string(value, "\(what).path")
+                case "format": format = try string(value, "\(what).format")
+                default:
+                    throw fail(keyNode, "\(what): unknown key '\(key)' (expected field, fields, prefer, silo, path, format)")
+                }
+            }
+            if fields.isEmpty { throw fail(item, "\(what): name the field (field: rights) or fields ([creator, keywords])") }
+            if prefer.isEmpty { throw fail(item, "\(what): say what to prefer (prefer: silo legal, manifest, embedded or sidecar)") }
+            out.append(ReconcileRule(fields: fields, prefer: prefer, silo: silo, path: glob, format: format, number: index + 1))
+        }
+        return out
+    }
+
     func path(_ text: String) -> FilePath {
         if text.hasPrefix("/") { return FilePath(text) }
         if text.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] {
@@ -178,6 +221,10 @@ private struct ConfigReader {
             case "reconcile":
                 config.reconcile = [:]
                 for (field, fieldNode, policyNode) in try mapping(value, "reconcile") {
+                    if field == "rules" {
+                        config.reconcileRules = try rules(policyNode)
+                        continue
+                    }
                     guard let f = UnifiedField(rawValue: field) else {
                         throw fail(fieldNode, "reconcile: unknown field '\(field)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }

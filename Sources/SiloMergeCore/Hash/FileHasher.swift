@@ -30,6 +30,9 @@ public final class FileHasher {
     let buffer: UnsafeMutableRawBufferPointer
     /// A small second buffer for partial reads.
     let scratch: UnsafeMutableRawBufferPointer
+    /// Where this hasher's worker adds its stage times (`--profile`); nil: not profiling, and
+    /// then nothing is timed (a nil check per stage).
+    var profile: ProfileSlot?
 
     public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
         hasher = try SHA256Hasher()
@@ -51,6 +54,8 @@ public final class FileHasher {
     func open(rootFD: Int32, path: RelativePath, followSymlinks: Bool) -> Result<(Int32, FileStat), ReadFailure> {
         var flags = O_RDONLY | O_NONBLOCK | O_NOCTTY
         if !followSymlinks { flags |= O_NOFOLLOW }
+        let started = profile != nil ? MonotonicClock.now() : 0
+        defer { profile?.add(.open, since: started) }
         let fd: Int32
         switch Posix.openAt(rootFD, path, flags: flags) {
         case .success(let f): fd = f
@@ -78,10 +83,10 @@ public final class FileHasher {
     }
 
     /// The full SHA-256 of a file and, when `inspect`, its metadata (`ContentInspector`),
-    /// read while the file is still open. The bytes streaming past are also searched for an
-    /// XMP packet, so files of unknown format need no second read for it.
+    /// read while the file is still open. With `scanForXMP`, the bytes streaming past are also
+    /// searched for an XMP packet, so files of unknown format need no second read for it.
     public func hashFull(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false, inspect: Bool,
-                         onBytes: (Int) -> Void = { _ in })
+                         scanForXMP: Bool = false, onBytes: (Int) -> Void = { _ in })
         -> Result<(digest: SHA256Digest, stat: FileStat, content: ContentInfo?), ReadFailure> {
         let fd: Int32, stat: FileStat
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
@@ -98,6 +103,12 @@ public final class FileHasher {
         // last megabyte. It only matters for formats the readers do not know.
         var scanner: XPacketStreamScanner? = nil
         let window = Int64(MetadataLimits.scanWindow)
+        // The first bytes, kept for the metadata reader: most formats are told by them alone.
+        var head: [UInt8] = []
+        // --profile: each chunk's read, hash and metadata time, in the worker's slot.
+        let profile = self.profile
+        var mark = profile != nil ? MonotonicClock.now() : 0
+        profile?.add(.read, nanoseconds: 0)   // a file read (even an empty one)
         do {
             try hasher.reset()
             var offset: Int64 = 0
@@ -109,9 +120,12 @@ public final class FileHasher {
                     return .failure(.unreadable(Errno(errno), during: "read"))
                 }
                 if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
+                if let profile { mark = profile.add(.read, since: mark, count: 0, bytes: got) }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 try hasher.update(chunk)
-                if inspect {
+                if let profile { mark = profile.add(.hash, since: mark, count: 0) }
+                if inspect && offset == 0 { head = Array(chunk.prefix(Self.headBytes(chunk))) }
+                if inspect && scanForXMP {
                     if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
                     if scanner != nil, offset < window || offset + Int64(got) > stat.size - window {
                         scanner!.feed(chunk, at: offset)
@@ -119,15 +133,33 @@ public final class FileHasher {
                 }
                 offset += Int64(got)
                 onBytes(got)
+                if inspect, let profile { mark = profile.add(.metadata, since: mark, count: 0) }
             }
             let digest = try hasher.finalize()
+            if let profile { mark = profile.add(.hash, since: mark) }
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
-            let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown) : nil
+            let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
+                                                             scanForXMP: scanForXMP, imageHashing: .prefix, head: head) : nil
+            if inspect, let profile { profile.add(.metadata, since: mark) }
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))
+        }
+    }
+
+    /// How much of a file's first chunk the metadata reader gets from memory: the first 64 KiB
+    /// of a picture or video, whose metadata mostly lies at the start (a photo's EXIF, XMP and IPTC segments and
+    /// the start of its image data; all of a small file), so reading it costs no second read
+    /// of those pages; 4 KiB (enough to tell the format) of anything else, whose copy would be
+    /// wasted (measured: a 64 KiB copy of every file of the benchmark's random-content corpus
+    /// costs more than the reads it saves).
+    static func headBytes(_ chunk: UnsafeRawBufferPointer) -> Int {
+        let format = FormatSniffer.sniff(head: Array(chunk.prefix(64)))
+        switch format {
+        case .jpeg, .png, .tiff, .webp, .gif, .heic, .avif, .psd, .jp2, .jxl, .mp4, .mov, .cr3: return 64 * 1024
+        default: return 4096
         }
     }
 
@@ -162,11 +194,14 @@ public final class FileHasher {
     }
 
     /// Only the metadata of a file (its hash is known and still valid).
-    public func inspect(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false) -> Result<(FileStat, ContentInfo), ReadFailure> {
+    public func inspect(rootFD: Int32, path: RelativePath, followSymlinks: Bool = false,
+                        scanForXMP: Bool = false) -> Result<(FileStat, ContentInfo), ReadFailure> {
         switch open(rootFD: rootFD, path: path, followSymlinks: followSymlinks) {
         case .success(let (fd, stat)):
             defer { close(fd) }
-            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size)))
+            let started = profile != nil ? MonotonicClock.now() : 0
+            defer { profile?.add(.metadata, since: started) }
+            return .success((stat, ContentInspector.inspect(fd: fd, size: stat.size, scanForXMP: scanForXMP, imageHashing: .prefix)))
         case .failure(let f):
             return .failure(f)
         }

@@ -65,6 +65,9 @@ extension FileHasher {
         let ranges: [(offset: Int64, length: Int)] = whole ? [(Int64(0), Int(stat.size))]
             : [(Int64(0), spec.block), (stat.size - Int64(spec.block), spec.block)]
         var h: UInt64 = 0
+        let profile = self.profile
+        var mark = profile != nil ? MonotonicClock.now() : 0
+        profile?.add(.read, nanoseconds: 0)
         for (offset, length) in ranges {
             guard length <= scratch.count else { return .failure(.changedWhileReading) }
             var done = 0
@@ -77,7 +80,9 @@ extension FileHasher {
                 if got == 0 { return .failure(.changedWhileReading) }
                 done += got
             }
+            if let profile { mark = profile.add(.read, since: mark, count: 0, bytes: length) }
             h = quickHash(UnsafeRawBufferPointer(rebasing: scratch[0..<length]), seed: h ^ 0x9E3779B97F4A7C15)
+            if let profile { mark = profile.add(.hash, since: mark, count: 0) }
             onBytes(length)
         }
         return .success((h, stat))
@@ -169,20 +174,28 @@ extension FileHasher {
         let chunk = min(buffer.count / 2, 1 << 20)
         let refBuffer = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<chunk])
         let otherBuffer = UnsafeMutableRawBufferPointer(rebasing: buffer[chunk..<(2 * chunk)])
+        // --profile: reads, and hashing and comparing, in the worker's slot.
+        let profile = self.profile
+        var mark = profile != nil ? MonotonicClock.now() : 0
+        profile?.add(.read, nanoseconds: 0, count: 1 + live.count)
         do {
             if known == nil { try resetHasher() }
             var offset: Int64 = 0
             while offset < size {
                 let length = Int(min(Int64(chunk), size - offset))
                 if let f = readFully(refFD, into: refBuffer, length: length, offset: offset) { failure = f; return (nil, [], [], []) }
+                if let profile { mark = profile.add(.read, since: mark, count: 0, bytes: length) }
                 if known == nil { try updateHasher(UnsafeRawBufferPointer(rebasing: refBuffer[0..<length])) }
+                if let profile { mark = profile.add(.hash, since: mark, count: 0) }
                 onBytes(length)
                 var still: [(index: Int, fd: Int32)] = []
                 for l in live {
                     if let f = readFully(l.fd, into: otherBuffer, length: length, offset: offset) {
                         failed.append((l.index, f)); close(l.fd); continue
                     }
+                    if let profile { mark = profile.add(.read, since: mark, count: 0, bytes: length) }
                     onBytes(length)
+                    defer { if let profile { mark = profile.add(.hash, since: mark, count: 0) } }
                     if memcmp(refBuffer.baseAddress!, otherBuffer.baseAddress!, length) == 0 {
                         still.append(l)
                     } else {
@@ -193,6 +206,7 @@ extension FileHasher {
                 offset += Int64(length)
             }
             let digest = try known ?? finalizeHasher()
+            if let profile { profile.add(.hash, since: mark) }
             // A reference that changed while it was read would give every match a wrong hash.
             if case .success(let after) = Posix.fstat(refFD), after.size != size || after.mtimeNs != members[reference].stat.mtimeNs {
                 failure = .changedWhileReading

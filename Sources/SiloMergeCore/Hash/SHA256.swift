@@ -102,6 +102,14 @@ public final class SHA256Hasher {
     private let context: OpaquePointer
     private let algorithm: OpaquePointer
 
+    /// How many more bytes `update` takes; nil (the default) for no limit. Once the budget is
+    /// spent, `update` hashes the bytes that still fit and throws `BudgetSpent`: the digest is
+    /// then that of the first bytes only (see `ImageDataHash.prefix`).
+    public var budget: Int64?
+
+    /// Thrown by `update` when `budget` runs out.
+    public struct BudgetSpent: Error {}
+
     public init() throws {
         guard let ctx = EVP_MD_CTX_new() else { throw HashError(message: "EVP_MD_CTX_new returned NULL") }
         guard let md = sha256Algorithm.pointer else {
@@ -124,6 +132,14 @@ public final class SHA256Hasher {
 
     public func update(_ buffer: UnsafeRawBufferPointer) throws {
         guard buffer.count > 0 else { return }
+        if let left = budget, Int64(buffer.count) > left {
+            budget = 0
+            if left > 0, EVP_DigestUpdate(context, buffer.baseAddress, Int(left)) != 1 {
+                throw HashError(message: "EVP_DigestUpdate failed")
+            }
+            throw BudgetSpent()
+        }
+        if let left = budget { budget = left - Int64(buffer.count) }
         guard EVP_DigestUpdate(context, buffer.baseAddress, buffer.count) == 1 else {
             throw HashError(message: "EVP_DigestUpdate failed")
         }

@@ -1,3 +1,5 @@
+import CSiloMergeShims
+
 /// A bounds-checked cursor over bytes. Every read returns nil instead of trapping when the
 /// bytes run out, so parsers of untrusted data never index past the end.
 struct ByteReader {
@@ -140,18 +142,15 @@ extension Array where Element == UInt8 {
 
 /// Byte-string search on contiguous bytes (concrete, so it is fast without specialisation).
 private func searchForward(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8], from start: Int) -> Int? {
-    guard let first = needle.first, needle.count <= buffer.count else { return nil }
-    var i = max(0, start)
-    let last = buffer.count - needle.count
-    while i <= last {
-        if buffer[i] == first {
-            var k = 1
-            while k < needle.count && buffer[i + k] == needle[k] { k += 1 }
-            if k == needle.count { return i }
-        }
-        i += 1
+    guard !needle.isEmpty, needle.count <= buffer.count, let base = buffer.baseAddress else { return nil }
+    let from = max(0, start)
+    guard from <= buffer.count - needle.count else { return nil }
+    // memmem (libc's two-way search, vectorised): packets and markers are looked for in
+    // megabytes of picture data, where a byte-by-byte loop cost more than the parsing.
+    return needle.withUnsafeBufferPointer { n -> Int? in
+        guard let hit = silomerge_memmem(base + from, buffer.count - from, n.baseAddress!, n.count) else { return nil }
+        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
-    return nil
 }
 
 private func searchBackward(_ buffer: UnsafeBufferPointer<UInt8>, _ needle: [UInt8], before end: Int) -> Int? {

@@ -64,6 +64,9 @@ public struct ContentInfo: Sendable, Hashable {
     public var width: Int?
     public var height: Int?
     public var imageSHA256: SHA256Digest?
+    /// The SHA-256 of the first `ImageHashing.prefixBytes` of the image data (see
+    /// `ImageDataHash.prefix`); equal to `imageSHA256` when the image data is no longer.
+    public var imagePrefixSHA256: SHA256Digest?
     public var values: [SourcedValue]
     /// Parallel to `values`: true for the value chosen for its field inside the file.
     public var preferred: [Bool]
@@ -76,18 +79,53 @@ public struct ContentInfo: Sendable, Hashable {
     }
 }
 
+/// How much of the image data `ContentInspector.inspect` hashes.
+public enum ImageHashing: Sendable {
+    /// All of it: `imageSHA256` is set (`silomerge inspect`).
+    case full
+    /// The first `prefixBytes` only (`imagePrefixSHA256`), and `imageSHA256` when that is all of
+    /// it; the scan completes the others only where another file shares the prefix.
+    case prefix
+    /// Bytes of image data in the prefix digest. 4 KiB of entropy-coded or deflated picture
+    /// data already tells different photos apart, and costs 2 µs of SHA-256 per file, where
+    /// 64 KiB (before reader version 4) added 17 % to the hashing of a folder of 400 KB
+    /// camera JPEGs. A shared prefix only makes a file a candidate: the whole image hash decides.
+    public static let prefixBytes: Int64 = 4 * 1024
+    /// Files up to this size also get their whole image hash at once: hashing at most 64 KiB
+    /// again costs less than a second read of the file ever could.
+    public static let wholeUpTo: Int64 = 64 * 1024
+}
+
 public enum ContentInspector {
-    /// Reads the metadata of an open file (the caller keeps and closes `fd`).
-    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown) -> ContentInfo {
-        let source = FileByteSource(fd: fd, size: size)
-        let metadata = MetadataReader.read(source, xpacketHint: hint)
+    /// Reads the metadata of an open file (the caller keeps and closes `fd`). `scanForXMP`
+    /// also searches for an XMP packet where the structure gave none (see
+    /// `MetadataReadOptions`); `hint` is what the hashing pass saw of such packets.
+    public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false,
+                               imageHashing: ImageHashing = .full, head: [UInt8] = []) -> ContentInfo {
+        let source = FileByteSource(fd: fd, size: size, head: head)
+        let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
+                                  : MetadataReader.read(source, options: MetadataReadOptions())
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
                                values: metadata.values, problems: metadata.problems)
         let winners = MetadataReader.reconcileInFile(metadata)
         info.preferred = metadata.values.map { winners[$0.field] == $0 }
         if ImageDataHash.supports(metadata.format) {
             do {
-                info.imageSHA256 = try ImageDataHash.compute(FileByteSource(fd: fd, size: size), format: metadata.format)
+                switch imageHashing {
+                case .prefix:
+                    // Every picture's prefix covers the same bytes (so prefixes compare); a small
+                    // file also gets its whole hash now, as no later read could be cheaper.
+                    if let r = try ImageDataHash.prefix(source, format: metadata.format, bytes: ImageHashing.prefixBytes) {
+                        info.imagePrefixSHA256 = r.digest
+                        if r.complete {
+                            info.imageSHA256 = r.digest
+                        } else if size <= ImageHashing.wholeUpTo {
+                            info.imageSHA256 = try ImageDataHash.compute(source, format: metadata.format)
+                        }
+                    }
+                case .full:
+                    info.imageSHA256 = try ImageDataHash.compute(source, format: metadata.format)
+                }
             } catch let problem as MetadataProblem {
                 info.problems.append(problem)
             } catch {
@@ -99,14 +137,16 @@ public enum ContentInspector {
 }
 
 extension MetadataReader {
-    /// `read`, with what hashing learnt about `<?xpacket` packets: for formats only the
-    /// packet scan can read, `.none` skips the scan and `.at` reads the packet directly.
+    /// `read` with `scanForXMP`, using what hashing learnt about `<?xpacket` packets: for
+    /// formats only the packet scan can read, `.none` skips the scan and `.at` reads the packet
+    /// directly.
     public static func read(_ source: some ByteSource, xpacketHint: XPacketHint) -> EmbeddedMetadata {
+        let scanning = MetadataReadOptions(scanForXMP: true)
         guard case .unknown = xpacketHint else {
             let c = MetadataCollector(source: source)
             do {
                 c.format = try FormatSniffer.sniff(source)
-                guard c.format == .other else { return read(source) }
+                guard c.format == .other else { return read(source, options: scanning) }
                 if case .at(let offset) = xpacketHint {
                     let length = Int(min(Int64(MetadataLimits.maxBlock), source.size - offset))
                     let bytes = try source.read(at: offset, count: max(0, length))
@@ -117,6 +157,6 @@ extension MetadataReader {
             }
             return c.finish()
         }
-        return read(source)
+        return read(source, options: scanning)
     }
 }

@@ -166,7 +166,7 @@ public struct InspectedFile: Sendable, Hashable, Encodable {
         try c.encodeIfPresent(format, forKey: .format)
         try c.encodeIfPresent(width, forKey: .width)
         try c.encodeIfPresent(height, forKey: .height)
-        try c.encodeIfPresent(imageSHA256, forKey: .imageSHA256)
+        try c.encodeIfPresent(imageSHA256?.hex, forKey: .imageSHA256)
         try c.encode(ChosenFields(values: chosen), forKey: .fields)
         try c.encode(values, forKey: .values)
         try c.encode(notes, forKey: .notes)
@@ -182,22 +182,23 @@ public enum FileInspector {
     /// order, symbolic links inside it not followed). A path named on the command line is
     /// followed if it is a symbolic link. `visit` gets one record per file, or per path that
     /// could not be read, in order.
-    public static func inspect(_ paths: [FilePath], visit: (InspectedFile) -> Void) {
+    public static func inspect(_ paths: [FilePath], scanForXMP: Bool = false, visit: (InspectedFile) -> Void) {
+        let options = MetadataReadOptions(scanForXMP: scanForXMP)
         for path in paths {
             switch Posix.stat(path) {
             case .failure(let e):
                 visit(InspectedFile(path: path, failure: failure(e, "cannot read")))
             case .success(let st) where st.kind == .directory:
-                walk(path, ancestors: [st.fileID], depth: 0, visit: visit)
+                walk(path, ancestors: [st.fileID], depth: 0, options: options, visit: visit)
             case .success:
-                visit(inspectFile(path, dirFD: AT_FDCWD, name: path.bytes, followSymlink: true))
+                visit(inspectFile(path, dirFD: AT_FDCWD, name: path.bytes, followSymlink: true, options: options))
             }
         }
     }
 
     /// Reads one file, the way the scan does once it has it open.
-    public static func inspectFile(_ path: FilePath) -> InspectedFile {
-        inspectFile(path, dirFD: AT_FDCWD, name: path.bytes, followSymlink: true)
+    public static func inspectFile(_ path: FilePath, scanForXMP: Bool = false) -> InspectedFile {
+        inspectFile(path, dirFD: AT_FDCWD, name: path.bytes, followSymlink: true, options: MetadataReadOptions(scanForXMP: scanForXMP))
     }
 
     private static func failure(_ e: Errno, _ what: String) -> InspectFailure {
@@ -205,7 +206,8 @@ public enum FileInspector {
         return InspectFailure(kind: kind, errno: e.name, message: "\(what): \(e) (\(e.name))")
     }
 
-    private static func inspectFile(_ path: FilePath, dirFD: Int32, name: [UInt8], followSymlink: Bool) -> InspectedFile {
+    private static func inspectFile(_ path: FilePath, dirFD: Int32, name: [UInt8], followSymlink: Bool,
+                                    options: MetadataReadOptions) -> InspectedFile {
         var flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
         if !followSymlink { flags |= O_NOFOLLOW }
         let fd = (name + [0]).withUnsafeBufferPointer { b in
@@ -228,11 +230,13 @@ public enum FileInspector {
                 return InspectedFile(path: path, failure: InspectFailure(kind: .skipped, errno: nil,
                                                                          message: "\(st.kind.label); not read"))
             }
-            return InspectedFile(path: path, size: st.size, content: ContentInspector.inspect(fd: fd, size: st.size))
+            return InspectedFile(path: path, size: st.size,
+                                 content: ContentInspector.inspect(fd: fd, size: st.size, scanForXMP: options.scanForXMP))
         }
     }
 
-    private static func walk(_ dir: FilePath, ancestors: Set<FileID>, depth: Int, visit: (InspectedFile) -> Void) {
+    private static func walk(_ dir: FilePath, ancestors: Set<FileID>, depth: Int, options: MetadataReadOptions,
+                             visit: (InspectedFile) -> Void) {
         guard depth < maxDepth else {
             visit(InspectedFile(path: dir, failure: InspectFailure(kind: .skipped, errno: nil,
                                                                    message: "folders nested more than \(maxDepth) deep; not walked")))
@@ -285,9 +289,9 @@ public enum FileInspector {
                                                                             message: "folder loop (a bind mount?); not walked again")))
                     continue
                 }
-                walk(path, ancestors: ancestors.union([st.fileID]), depth: depth + 1, visit: visit)
+                walk(path, ancestors: ancestors.union([st.fileID]), depth: depth + 1, options: options, visit: visit)
             case .regular:
-                visit(inspectFile(path, dirFD: dirFD, name: name, followSymlink: false))
+                visit(inspectFile(path, dirFD: dirFD, name: name, followSymlink: false, options: options))
             case .symlink:
                 visit(InspectedFile(path: path, failure: InspectFailure(kind: .skipped, errno: nil,
                                                                         message: "symbolic link inside a folder; not followed")))

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A hash of the image data alone, so that copies differing only in embedded metadata match.
 ///
 /// The definition is ExifTool's ImageDataHash (`exiftool -ImageDataHash -api
@@ -20,6 +26,10 @@
 ///   are not hashed (see `supports`).
 /// - WebP: the data of the VP8, VP8L, ALPH, ANIM and ANMF chunks (every frame), with their
 ///   padding byte.
+/// - HEIC/HEIF, AVIF: the primary picture's coded data (see `heif`). ExifTool hashes no
+///   HEIF image data; this is SiloMerge's own definition.
+/// - MP4, MOV, 3GP, CR3: the media data, every top-level `mdat` payload (see `mediaData`), as
+///   ExifTool's ImageDataHash does for QuickTime-based files.
 ///
 /// A file whose image data holds nothing gives nil, as ExifTool stores no digest then.
 public enum ImageDataHash {
@@ -29,16 +39,73 @@ public enum ImageDataHash {
     /// Throws a `MetadataProblem` when the structure is broken (a segment, chunk or strip past
     /// the end of the file, a JPEG without EOI), or the source's error on an I/O failure.
     public static func compute(_ source: some ByteSource, format: MediaFormat) throws -> SHA256Digest? {
-        let hasher = Counting(try SHA256Hasher())
-        switch format {
-        case .jpeg: try jpeg(source, hasher)
-        case .png: try png(source, hasher)
-        case .webp: try webp(source, hasher)
-        case .tiff, .dng, .nef, .cr2, .rw2: try tiff(source, hasher, format: format)
-        default: return nil
+        try prefix(source, format: format, bytes: nil)?.digest
+    }
+
+    /// The SHA-256 of the first `bytes` bytes of the image data as `compute` defines it (of all
+    /// of it when it is shorter, or when `bytes` is nil), and whether that was all of it: then
+    /// `digest` equals `compute`'s. Stops reading once `bytes` are hashed. The scan keeps this
+    /// prefix digest for every picture and computes the whole image hash only for files whose
+    /// prefix another file with other bytes shares — the only ones that can show the same
+    /// picture — so reading metadata never hashes every picture twice.
+    public static func prefix(_ source: some ByteSource, format: MediaFormat, bytes: Int64?) throws
+        -> (digest: SHA256Digest, complete: Bool)? {
+        let sha = try SHA256Hasher()
+        sha.budget = bytes
+        let hasher = Counting(sha)
+        do {
+            guard try walk(source, format: format, hasher) else { return nil }
+        } catch is SHA256Hasher.BudgetSpent {
+            return (try sha.finalize(), false)
         }
         guard hasher.count > 0 else { return nil }
-        return try hasher.hasher.finalize()
+        return (try sha.finalize(), true)
+    }
+
+    /// `compute`, and where the image data lies in the file (nil when it is in more than
+    /// `Layout.maxPieces` pieces), so another file's image data can be compared with it
+    /// (`sameImageData`).
+    public static func computeRecording(_ source: some ByteSource, format: MediaFormat) throws
+        -> (digest: SHA256Digest, layout: Layout?)? {
+        let sha = try SHA256Hasher()
+        let hasher = Counting(.record(sha))
+        guard try walk(source, format: format, hasher), hasher.count > 0 else { return nil }
+        return (try sha.finalize(), hasher.layout)
+    }
+
+    /// Whether `source`'s image data (as `compute` defines it) is, byte for byte, the image
+    /// data that `layout` locates in `reference` — then both have the same image hash, and
+    /// `source`'s need not be computed. Reads the two in step and stops at the first byte that
+    /// differs, so pictures that merely share a prefix cost little more than that prefix.
+    ///
+    /// False for a format without an image hash, for empty image data, and when `reference`
+    /// ends early (it changed since `layout` was recorded). Throws what `compute` throws on
+    /// `source`, and the errors of reading `reference`.
+    public static func sameImageData(_ source: some ByteSource, format: MediaFormat, as reference: some ByteSource,
+                                     layout: Layout) throws -> Bool {
+        guard layout.total > 0 else { return false }
+        let comparer = ImageDataComparer(reference: reference, layout: layout)
+        let sink = Counting(.compare(comparer))
+        do {
+            guard try walk(source, format: format, sink) else { return false }
+        } catch is ImageDataComparer.Differs {
+            return false
+        }
+        return comparer.atEnd && Int64(sink.count) == layout.total
+    }
+
+    /// Feeds `format`'s image data to `h`; false for a format without an image hash.
+    private static func walk(_ source: some ByteSource, format: MediaFormat, _ h: Counting) throws -> Bool {
+        switch format {
+        case .jpeg: try jpeg(source, h)
+        case .png: try png(source, h)
+        case .webp: try webp(source, h)
+        case .tiff, .dng, .nef, .cr2, .rw2: try tiff(source, h, format: format)
+        case .heic, .avif: try heif(source, h)
+        case .mp4, .mov, .cr3: try mediaData(source, h)
+        default: return false
+        }
+        return true
     }
 
     /// The formats `compute` hashes. Raw formats whose image data ExifTool finds through
@@ -46,19 +113,77 @@ public enum ImageDataHash {
     /// one that could cover only a preview.
     public static func supports(_ format: MediaFormat) -> Bool {
         switch format {
-        case .jpeg, .png, .webp, .tiff, .dng, .nef, .cr2, .rw2: true
+        case .jpeg, .png, .webp, .tiff, .dng, .nef, .cr2, .rw2, .heic, .avif, .mp4, .mov, .cr3: true
         default: false
         }
     }
 
-    /// A hasher that counts what it was fed.
+    /// Where the image data fed to a `Counting` came from: one range of the file per piece,
+    /// consecutive ranges joined (a JPEG's scan data is one piece, a TIFF's contiguous strips
+    /// another).
+    public struct Layout: Sendable, Hashable {
+        public struct Piece: Sendable, Hashable {
+            public var offset: Int64
+            public var count: Int64
+        }
+        public internal(set) var pieces: [Piece] = []
+        /// Bytes of image data in all (the sum of the pieces).
+        public internal(set) var total: Int64 = 0
+        /// More pieces than this and the layout is not kept (`computeRecording` gives none):
+        /// it bounds the memory of a layout whatever the file holds.
+        static let maxPieces = 4096
+    }
+
+    /// What a `Counting` does with the image data it is fed.
+    enum Mode {
+        /// SHA-256 it (the digest; `prefix` and `compute`).
+        case hash(SHA256Hasher)
+        /// SHA-256 it and note where each byte came from (`computeRecording`).
+        case record(SHA256Hasher)
+        /// Compare it, byte for byte, with another file's image data (`sameImageData`).
+        case compare(ImageDataComparer)
+    }
+
+    /// A sink for the image data that counts what it was fed.
     final class Counting {
-        let hasher: SHA256Hasher
+        let mode: Mode
         private(set) var count = 0
-        init(_ hasher: SHA256Hasher) { self.hasher = hasher }
-        func update(_ bytes: [UInt8]) throws { try hasher.update(bytes); count += bytes.count }
-        func update(_ bytes: ArraySlice<UInt8>) throws {
-            try bytes.withUnsafeBytes { try hasher.update($0) }
+        /// The image data's layout, while recording (nil once it has too many pieces).
+        private(set) var layout: Layout? = Layout()
+        init(_ hasher: SHA256Hasher) { self.mode = .hash(hasher) }
+        init(_ mode: Mode) { self.mode = mode }
+        /// How many of the next `n` bytes are worth reading: all of them without a budget,
+        /// else what the budget still takes plus one byte (the byte that tells "there is more"
+        /// and ends a prefix). A 64 KiB prefix of a 1 MiB HEIF item or a video's media data
+        /// then reads 64 KiB, not the whole extent.
+        func worthReading(_ n: Int) -> Int {
+            guard case .hash(let hasher) = mode, let left = hasher.budget else { return n }
+            return Int(min(Int64(n), left + 1))
+        }
+        /// Feeds `bytes`, which are the file's bytes at `offset` (the layout depends on it).
+        func update(_ bytes: [UInt8], at offset: Int64) throws {
+            try bytes.withUnsafeBytes { try update($0, at: offset) }
+        }
+        func update(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+            guard bytes.count > 0 else { return }
+            switch mode {
+            case .hash(let hasher):
+                try hasher.update(bytes)
+            case .record(let hasher):
+                try hasher.update(bytes)
+                if var l = layout {
+                    layout = nil   // not copied on write
+                    if let last = l.pieces.last, last.offset + last.count == offset {
+                        l.pieces[l.pieces.count - 1].count += Int64(bytes.count)
+                    } else {
+                        l.pieces.append(Layout.Piece(offset: offset, count: Int64(bytes.count)))
+                    }
+                    l.total += Int64(bytes.count)
+                    layout = l.pieces.count <= Layout.maxPieces ? l : nil
+                }
+            case .compare(let comparer):
+                try comparer.compare(bytes)
+            }
             count += bytes.count
         }
     }
@@ -72,10 +197,10 @@ public enum ImageDataHash {
         }
         var pos = offset
         while pos < end {
-            let n = Int(min(Int64(chunk), end - pos))
+            let n = h.worthReading(Int(min(Int64(chunk), end - pos)))
             let bytes = try s.read(at: pos, count: n)
             guard bytes.count == n else { throw MetadataProblem(block: what, reason: "short read at offset \(pos)") }
-            try h.update(bytes)
+            try h.update(bytes, at: pos)
             pos += Int64(n)
         }
     }
@@ -101,6 +226,7 @@ public enum ImageDataHash {
         }
         var reader = SequentialReader(source: s, at: 2)
         var current: UInt8?
+        var currentAt: Int64 = 0    // where the byte `current` is in the file
         var tokens = 0
         while true {
             if current == 0xD9 { return }      // EOI
@@ -108,17 +234,19 @@ public enum ImageDataHash {
             tokens += 1
             let hashing = current.map { $0 == 0x00 || $0 == 0xDA || (0xD0...0xD7).contains($0) } ?? false
             // The bytes up to the next 0xFF (kept only when they may be hashed).
+            let runStart = reader.position
             guard let run = try reader.readUntilFF(keep: hashing, limit: maxRun) else {
                 throw MetadataProblem(block: "JPEG", reason: "the file ends at offset \(reader.position) before EOI")
             }
             // Fill: more 0xFF bytes, then the marker.
             var extraFF = 0
             var marker: UInt8 = 0xFF
+            var markerAt: Int64 = 0
             while true {
                 guard let b = try reader.byte() else {
                     throw MetadataProblem(block: "JPEG", reason: "the file ends at offset \(reader.position) before EOI")
                 }
-                if b != 0xFF { marker = b; break }
+                if b != 0xFF { marker = b; markerAt = reader.position - 1; break }
                 extraFF += 1
             }
             if !lengthless(marker) {
@@ -129,11 +257,15 @@ public enum ImageDataHash {
                     throw MetadataProblem(block: "JPEG", reason: "segment \(hexString(marker)) runs past the end of the file")
                 }
             } else if hashing, let current {
-                try h.update([0xFF, current])
-                try h.update(run)
-                if extraFF > 0 { try h.update([UInt8](repeating: 0xFF, count: extraFF)) }
+                // These are the file's bytes from the 0xFF before `current` on: the marker
+                // byte, the run right after it, and the fill bytes (0xFF) right after the run
+                // — one range of the file (see `Layout`).
+                try h.update([0xFF, current], at: currentAt - 1)
+                try h.update(run, at: runStart)
+                if extraFF > 0 { try h.update([UInt8](repeating: 0xFF, count: extraFF), at: runStart + Int64(run.count)) }
             }
             current = marker
+            currentAt = markerAt
         }
     }
 
@@ -143,12 +275,17 @@ public enum ImageDataHash {
         private(set) var position: Int64
         private var buffer: [UInt8] = []
         private var index = 0
+        private var run: [UInt8] = []
+        private var chunk = 8 * 1024
 
         init(source: S, at offset: Int64) { self.source = source; self.position = offset }
 
         private mutating func fill() throws -> Bool {
             if index < buffer.count { return true }
-            buffer = try source.read(at: position, count: 64 * 1024)
+            buffer = try source.read(at: position, count: chunk)
+            // 8 KiB first (a prefix needs the segments up to SOS and 4 KiB of scan data),
+            // doubling to 64 KiB for a walk through a whole picture.
+            chunk = min(chunk * 2, 64 * 1024)
             index = 0
             return !buffer.isEmpty
         }
@@ -180,19 +317,25 @@ public enum ImageDataHash {
         /// The bytes before the next 0xFF (which is consumed); nil at the end of the file.
         /// The bytes are collected only when `keep` (else an empty array comes back).
         mutating func readUntilFF(keep: Bool, limit: Int) throws -> [UInt8]? {
-            var out: [UInt8] = []
+            // One buffer reused for every run (a 64 KiB prefix of scan data is hundreds of
+            // runs between stuffed 0xFF00 bytes): no allocation per run once it has grown.
+            run.removeAll(keepingCapacity: true)
             while true {
                 guard try fill() else { return nil }
                 let slice = buffer[index...]
-                if let ff = slice.firstIndex(of: 0xFF) {
-                    if keep { out += buffer[index..<ff] }
+                // memchr (vectorised in libc): the walk looks at every byte of the scan data.
+                let found: Int? = buffer.withUnsafeBytes { raw in
+                    memchr(raw.baseAddress! + index, 0xFF, raw.count - index).map { UnsafeRawPointer($0) - raw.baseAddress! }
+                }
+                if let ff = found {
+                    if keep { run += buffer[index..<ff] }
                     position += Int64(ff - index + 1)
                     index = ff + 1
-                    return out
+                    return run
                 }
                 if keep {
-                    out += slice
-                    guard out.count <= limit else {
+                    run += slice
+                    guard run.count <= limit else {
                         throw MetadataProblem(block: "JPEG", reason: "more than \(limit) bytes of scan data without a marker")
                     }
                 }
@@ -318,8 +461,8 @@ public enum ImageDataHash {
                 }
                 return
             }
-            for tag in ifd.entries.keys.sorted() {
-                let e = ifd.entries[tag]!
+            for e in ifd.entries {
+                let tag = e.tag
                 switch tag {
                 case 0x00FE: subfileType = try parser.integer(e, name: "\(ifd.name) SubfileType")
                 case 0x0103: compression = try parser.integer(e, name: "\(ifd.name) Compression")
@@ -364,5 +507,55 @@ public enum ImageDataHash {
                   let counts = try parser.integers(ce, name: "\(ifd.name) image data byte counts") else { return [] }
             return zip(offsets, counts).filter { $0.1 > 0 }.map { ($0.0, $0.1) }
         }
+    }
+}
+
+/// Compares image data fed to it, in order, with another file's image data as a `Layout`
+/// locates it, reading that file in step (a buffer of at most `window` bytes).
+final class ImageDataComparer {
+    struct Differs: Error {}
+    private let reference: any ByteSource
+    private let pieces: [ImageDataHash.Layout.Piece]
+    private var piece = 0
+    /// Bytes of `pieces[piece]` already loaded into `buffer`.
+    private var loaded: Int64 = 0
+    private var buffer: [UInt8] = []
+    private var used = 0
+    static let window = 256 * 1024
+
+    init(reference: some ByteSource, layout: ImageDataHash.Layout) {
+        self.reference = reference
+        self.pieces = layout.pieces
+    }
+
+    /// Every piece loaded and compared.
+    var atEnd: Bool { piece == pieces.count && used == buffer.count }
+
+    /// Throws `Differs` at the first byte that is not the reference's next byte, or when the
+    /// reference's image data is shorter.
+    func compare(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            if used == buffer.count { try load() }
+            let n = min(bytes.count - done, buffer.count - used)
+            let same = buffer.withUnsafeBytes { memcmp($0.baseAddress! + used, bytes.baseAddress! + done, n) == 0 }
+            guard same else { throw Differs() }
+            used += n
+            done += n
+        }
+    }
+
+    /// The next bytes of the reference's image data into `buffer`.
+    private func load() throws {
+        guard piece < pieces.count else { throw Differs() }
+        let p = pieces[piece]
+        let n = Int(min(Int64(Self.window), p.count - loaded))
+        let bytes = try reference.read(at: p.offset + loaded, count: n)
+        // A reference that shrank (or changed) since its layout was recorded: not the same.
+        guard bytes.count == n, n > 0 else { throw Differs() }
+        buffer = bytes
+        used = 0
+        loaded += Int64(n)
+        if loaded == p.count { piece += 1; loaded = 0 }
     }
 }

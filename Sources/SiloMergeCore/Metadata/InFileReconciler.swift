@@ -34,7 +34,9 @@
 ///    else XMP; format ← the magic bytes.
 /// 4. Last, sources the MWG does not cover, for fields still empty: PNG text chunks (after XMP,
 ///    as ExifTool's PNG reader treats iTXt XMP as the richer copy), then the PDF information
-///    dictionary (XMP first, as PDF 1.4+ readers do when the two disagree).
+///    dictionary (XMP first, as PDF 1.4+ readers do when the two disagree), then QuickTime /
+///    MP4 metadata (Apple keys, then iTunes items, then user data atoms, then the movie
+///    header's date), document properties (OOXML, ODF), audio tags (ID3v2 before ID3v1).
 ///
 /// Within one origin, XMP date candidates rank photoshop:DateCreated (MWG's), then
 /// exif:DateTimeOriginal (when the photo was taken), then xmp:CreateDate (when the resource was
@@ -57,8 +59,13 @@ enum InFileReconciler {
 
     static func reconcile(_ m: EmbeddedMetadata) -> [UnifiedField: SourcedValue] {
         var out: [UnifiedField: SourcedValue] = [:]
-        // Most files of a silo carry no metadata at all: nothing to decide.
+        // Most files of a silo carry no metadata at all: nothing to decide, or only what the
+        // file's structure says (its format, its size), one value per field.
         guard !m.values.isEmpty else { return out }
+        if m.values.allSatisfy({ $0.origin == .header }) {
+            for v in m.values where out[v.field] == nil { out[v.field] = v }
+            return out
+        }
         let present = Set(m.values.map(\.field))
         for field in UnifiedField.allCases where present.contains(field) {
             if let v = choose(field, m) { out[field] = v }
@@ -111,6 +118,7 @@ enum InFileReconciler {
             return xmp
         }
         return first(field, m, [.png]) ?? first(field, m, [.pdf]) ?? first(field, m, [.postscript])
+            ?? first(field, m, [.quicktime]) ?? first(field, m, [.document]) ?? first(field, m, [.audio])
     }
 
     /// ExifTool's RecoverTruncatedIPTC: an IPTC value exactly at its IIM limit that is a prefix

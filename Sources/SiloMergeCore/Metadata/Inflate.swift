@@ -11,8 +11,17 @@ enum Inflate {
     }
 
     static func zlib(_ input: ArraySlice<UInt8>, limit: Int = MetadataLimits.maxBlock) -> Result<[UInt8], Failure> {
+        inflate(input, windowBits: 15, limit: limit)
+    }
+
+    /// Raw deflate data (no zlib header), as zip archives store it.
+    static func raw(_ input: ArraySlice<UInt8>, limit: Int = MetadataLimits.maxBlock) -> Result<[UInt8], Failure> {
+        inflate(input, windowBits: -15, limit: limit)
+    }
+
+    private static func inflate(_ input: ArraySlice<UInt8>, windowBits: Int32, limit: Int) -> Result<[UInt8], Failure> {
         var stream = z_stream()
-        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(&stream, windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             return .failure(.corrupt("inflateInit failed"))
         }
         defer { inflateEnd(&stream) }
@@ -26,7 +35,7 @@ enum Inflate {
                 let (status, produced): (Int32, Int) = chunk.withUnsafeMutableBufferPointer { outBuf in
                     stream.next_out = outBuf.baseAddress
                     stream.avail_out = UInt32(outBuf.count)
-                    let s = inflate(&stream, Z_NO_FLUSH)
+                    let s = CZlib.inflate(&stream, Z_NO_FLUSH)
                     return (s, outBuf.count - Int(stream.avail_out))
                 }
                 if produced > 0 {

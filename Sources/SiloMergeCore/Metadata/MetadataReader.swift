@@ -13,11 +13,22 @@ public enum MetadataReader {
     /// when it was read by an older version, so formats and fields added since reach the
     /// catalogue without a full rehash. 1: the first readers; 2: TIFF-based raw, BigTIFF,
     /// PSD, EPS, BMP, ICO, ImageMagick PNG profiles, ExifTool's image data hash.
-    public static let version = 2
+    /// 3: HEIC/AVIF, QuickTime/MP4/3GP, CR3, JPEG 2000/XL, Office/ODF, PDF XMP streams, audio;
+    /// image hashes of HEIF and video; the image-data prefix (`file.image_prefix`).
+    /// 4: the prefix covers 4 KiB of image data, not 64 KiB (prefixes of the two sizes never
+    /// match, so every picture's prefix is taken again).
+    public static let version = 4
 
     /// Sniffs the format from magic bytes (never the extension) and reads every embedded block.
     /// Never throws and never traps: whatever cannot be read becomes a `MetadataProblem`.
     public static func read(_ source: some ByteSource) -> EmbeddedMetadata {
+        read(source, options: MetadataReadOptions())
+    }
+
+    /// `read`, with options. Each format is read from its structure (headers, segments, boxes,
+    /// chunks, a zip's directory), touching only the blocks that hold metadata; a file of a
+    /// format SiloMerge does not know is not read at all unless `options.scanForXMP`.
+    public static func read(_ source: some ByteSource, options: MetadataReadOptions) -> EmbeddedMetadata {
         let c = MetadataCollector(source: source)
         do {
             c.format = try FormatSniffer.sniff(source)
@@ -27,7 +38,10 @@ public enum MetadataReader {
             case .tiff, .dng, .nef, .cr2, .arw, .orf, .rw2, .pef, .iiq: try readTIFF(c)
             case .gif: try GIFReader.read(c)
             case .webp: try WebPReader.read(c)
-            case .mp4, .mov, .heic: try BMFFReader.read(c)
+            case .mp4, .mov, .heic, .avif, .cr3: try BMFFReader.read(c)
+            case .jp2, .jxl: try JP2Reader.read(c)
+            case .docx, .xlsx, .pptx, .odt, .ods, .odp, .zip: try ZipReader.read(c)
+            case .mp3, .ogg, .flac, .wav, .avi: try AudioReaders.read(c)
             case .pdf: try PDFReader.read(c)
             case .svg: try SVGReader.read(c)
             case .xmp: try readStandaloneXMP(c)
@@ -35,8 +49,11 @@ public enum MetadataReader {
             case .eps: try EPSReader.read(c)
             case .bmp: try BMPReader.read(c)
             case .ico: try ICOReader.read(c)
-            case .other: try scanForXMP(c)
+            case .other: break
             }
+            // ExifTool's -scanForXMP: every file whose structure gave no XMP is searched for a
+            // packet (bounded to the first and last `MetadataLimits.scanWindow` bytes).
+            if options.scanForXMP, !c.foundXMP { try scanForXMP(c) }
         } catch {
             c.problem("I/O", "read failed: \(error)")
         }
@@ -91,6 +108,15 @@ public enum MetadataReader {
             c.addXMP(packet, block: "XMP")
         }
     }
+}
+
+/// How `MetadataReader.read` reads a file.
+public struct MetadataReadOptions: Sendable, Hashable {
+    /// Also search files for an XMP packet (`<?xpacket begin`) when their structure gave none,
+    /// as ExifTool's -scanForXMP does: the only way to find XMP in a format SiloMerge does not
+    /// parse, at the cost of reading up to 2 MiB of every such file. Off by default.
+    public var scanForXMP = false
+    public init(scanForXMP: Bool = false) { self.scanForXMP = scanForXMP }
 }
 
 /// Collects what the format readers find. One per `read`; not shared across threads.
@@ -239,12 +265,13 @@ final class MetadataCollector {
             default:
                 break
             }
-            let valueBytes = max(v.value.json.utf8.count, v.raw.utf8.count)
+            let jsonBytes = v.value.json.utf8.count   // encoded once: it is the costly part
+            let valueBytes = max(jsonBytes, v.raw.utf8.count)
             guard valueBytes <= MetadataLimits.maxValueBytes else {
                 problem(block, "\(v.tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
                 continue
             }
-            let size = v.value.json.utf8.count + v.raw.utf8.count
+            let size = jsonBytes + v.raw.utf8.count
             let n = perField[v.field, default: 0]
             guard n < MetadataLimits.maxValuesPerField else {
                 noteOnce("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")
@@ -294,7 +321,13 @@ enum FormatSniffer {
         if ICOReader.looksLikeICO(h) { return .ico }
         if h.hasBytes(asciiBytes("RIFF")), h.hasBytes(asciiBytes("WEBP"), at: 8) { return .webp }
         if h.hasBytes(asciiBytes("ftyp"), at: 4) { return bmffBrand(h) }
+        // QuickTime files older than ftyp (before 2001) start with one of these atoms.
+        if h.count >= 8, ["moov", "mdat", "wide", "free", "skip", "pnot"].contains(where: { h.hasBytes(Array($0.utf8), at: 4) }),
+           let size = h.u32(at: 0, bigEndian: true), size == 1 || size >= 8 {
+            return .mov
+        }
         if h.hasBytes(asciiBytes("%PDF-")) { return .pdf }
+        if let f = AudioReaders.sniff(h, source: source) ?? JP2Reader.sniff(h) ?? ZipReader.sniff(h) { return f }
         return xmlFormat(h, source: source) ?? .other
     }
 
@@ -330,24 +363,28 @@ enum FormatSniffer {
         return (little + big).contains { h.hasBytes($0) }
     }
 
-    /// ISO BMFF: the major brand, else the first known compatible brand.
+    /// ISO BMFF: from the major and compatible brands. A specific brand (CR3, QuickTime, AVIF,
+    /// HEIC) wins over the generic ones (mif1, isom...), whichever list it is in.
     static func bmffBrand(_ h: [UInt8]) -> MediaFormat {
-        func classify(_ b: ArraySlice<UInt8>) -> MediaFormat? {
-            switch String(decoding: b, as: UTF8.self) {
-            case "qt  ": return .mov
-            case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1": return .heic
-            case "mp41", "mp42", "isom", "iso2", "iso3", "iso4", "iso5", "iso6", "avc1", "M4V ", "M4VP",
-                 "M4A ", "f4v ", "dash", "mp71", "3gp4", "3gp5", "3gp6", "3g2a": return .mp4
-            default: return nil
-            }
-        }
-        if h.count >= 12, let f = classify(h[8..<12]) { return f }
+        var brands: [String] = []
+        if h.count >= 12 { brands.append(String(decoding: h[8..<12], as: UTF8.self)) }
         let size = Int(h.u32(at: 0, bigEndian: true) ?? 0)
         var i = 16
-        while i + 4 <= min(size, h.count) {
-            if let f = classify(h[i..<(i + 4)]) { return f }
+        while i + 4 <= min(size, h.count), brands.count < 64 {
+            brands.append(String(decoding: h[i..<(i + 4)], as: UTF8.self))
             i += 4
         }
+        let set = Set(brands)
+        if set.contains("crx ") { return .cr3 }
+        if brands.first == "qt  " { return .mov }
+        if !set.isDisjoint(with: ["avif", "avis"]) { return .avif }
+        if !set.isDisjoint(with: ["heic", "heix", "heim", "heis", "hevc", "hevx"]) { return .heic }
+        if !set.isDisjoint(with: ["mif1", "msf1"]) { return .heic }
+        let mp4: Set<String> = ["mp41", "mp42", "isom", "iso2", "iso3", "iso4", "iso5", "iso6", "avc1", "M4V ", "M4VP",
+                                "M4A ", "M4B ", "f4v ", "dash", "mp71", "3gp4", "3gp5", "3gp6", "3gp7", "3g2a", "3ge6", "3gg6",
+                                "MSNV", "XAVC", "NDAS", "mmp4", "CAEP"]
+        if !set.isDisjoint(with: mp4) { return .mp4 }
+        if set.contains("qt  ") { return .mov }
         return .other
     }
 

@@ -8,6 +8,14 @@ public enum MediaFormat: String, Sendable, Codable, CaseIterable {
     /// Photoshop PSD and PSB, Encapsulated PostScript (and PostScript-based Illustrator files),
     /// Windows bitmaps and icons (ICO and CUR).
     case psd, eps, bmp, ico
+    // ISO base media file format relatives: AVIF images, Canon CR3 raw files.
+    case avif, cr3
+    // JPEG 2000 (JP2 boxes or a bare codestream) and JPEG XL (container or bare codestream).
+    case jp2, jxl
+    // Office documents: Office Open XML, OpenDocument, and any other zip archive.
+    case docx, xlsx, pptx, odt, ods, odp, zip
+    // Audio and RIFF video.
+    case mp3, ogg, flac, wav, avi
     case other
 
     /// TIFF and the raw formats built on it: read, and their image data hashed, as TIFF.
@@ -42,6 +50,13 @@ public enum MetadataOrigin: String, Sendable, Codable, CaseIterable {
     /// The file's own structure: the format from its magic bytes and the pixel dimensions from
     /// its image header (JPEG SOF, PNG IHDR, GIF screen descriptor, TIFF IFD0, WebP, MP4 tkhd).
     case header
+    /// QuickTime / MP4 metadata: `moov/udta` atoms, `meta`/`ilst` items, `mdta` keys, the movie
+    /// header's creation date.
+    case quicktime
+    /// Document properties: Office Open XML `docProps/core.xml`, OpenDocument `meta.xml`.
+    case document
+    /// Audio tags: ID3 (MP3), Vorbis comments (Ogg, FLAC), RIFF INFO (WAV, AVI).
+    case audio
 }
 
 /// A normalised value.

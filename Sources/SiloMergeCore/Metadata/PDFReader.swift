@@ -1,7 +1,14 @@
 /// PDF: the document-level XMP (the catalogue's /Metadata stream, found through the
-/// cross-reference table; else the last uncompressed `<?xpacket` packet near either end of the
-/// file) and the document information dictionary (/Title /Author /Subject /Keywords
-/// /CreationDate). Reads the tail first, then single objects by offset.
+/// cross-reference table or stream; else the last uncompressed `<?xpacket` packet near either end
+/// of the file) and the document information dictionary (/Title /Author /Subject /Keywords
+/// /CreationDate). Reads the tail first, then single objects by offset, or out of the object
+/// stream that holds them. Both are read; the in-file reconciliation prefers the XMP, as
+/// ExifTool and PDF 1.4+ readers do.
+///
+/// Encrypted files (the standard security handler, revisions 2 to 6: RC4, AES-128, AES-256)
+/// are read when the user password is empty, which is how "no copying / no printing" PDFs
+/// are made; otherwise their strings and streams are left out with a note, never shown
+/// scrambled.
 enum PDFReader {
     static func read(_ c: MetadataCollector) throws {
         let doc = try PDFDocument(c)
@@ -10,36 +17,57 @@ enum PDFReader {
         var xmpDone = false
         if case .reference(let rootRef)? = trailer["Root"], let root = try doc.object(rootRef)?.dictionary,
            case .reference(let metaRef)? = root["Metadata"] {
-            if let (dict, data) = try doc.stream(metaRef) {
-                if dict["Filter"] == nil {
-                    c.addXMP(data, block: "XMP")
-                    xmpDone = true
-                } else if dict["Filter"] == .name("FlateDecode") {
-                    switch Inflate.zlib(data[...]) {
-                    case .success(let plain): c.addXMP(plain, block: "XMP"); xmpDone = true
-                    case .failure(let why): c.problem("PDF", "the /Metadata stream cannot be decompressed: \(why)")
-                    }
-                }
+            switch try doc.decodedStream(metaRef) {
+            case .success(let plain)?:
+                c.addXMP(plain, block: "XMP")
+                xmpDone = true
+            case .failure(let why)?:
+                c.problem("PDF", "the /Metadata stream cannot be read: \(why)")
+            case nil:
+                break
             }
         }
-        if !xmpDone, let packet = try doc.lastUncompressedPacket() {
+        if !xmpDone, !doc.isEncrypted, let packet = try doc.lastUncompressedPacket() {
             c.addXMP(packet, block: "XMP")
         }
-        // Info dictionary.
+        // Info dictionary (its strings decrypted with the key of the object holding them).
         if case .reference(let infoRef)? = trailer["Info"], let info = try doc.object(infoRef)?.dictionary {
-            infoValues(c, info)
+            try infoValues(c, info, doc: doc, owner: infoRef)
         } else if case .dictionary(let info)? = trailer["Info"] {
-            infoValues(c, info)
+            try infoValues(c, info, doc: doc, owner: nil)
         }
         c.addProblems(doc.problems)
     }
 
-    private static func infoValues(_ c: MetadataCollector, _ info: [String: PDFValue]) {
-        func add(_ key: String, _ field: UnifiedField, _ tag: String) {
-            guard case .string(let bytes)? = info[key] else { return }
+    private static func infoValues(_ c: MetadataCollector, _ info: [String: PDFValue], doc: PDFDocument, owner: PDFObjectID?) throws {
+        func add(_ key: String, _ field: UnifiedField, _ tag: String) throws {
+            var bytes: [UInt8]
+            var holder = owner
+            switch info[key] {
+            case .string(let b)?:
+                bytes = b
+            case .reference(let ref)?:
+                // iBooks and others store every entry as an object of its own.
+                guard case .string(let b)? = try doc.object(ref) else { return }
+                bytes = b
+                holder = ref
+            default:
+                return
+            }
+            if doc.isEncrypted {
+                guard let holder, let plain = doc.decryptString(bytes, in: holder) else { return }
+                bytes = plain
+            }
             let raw = PDFValue.decodeText(bytes)
             let t = raw.metadataTrimmed
             guard !t.isEmpty else { return }
+            // Control characters do not occur in document properties: such a string is binary or
+            // still encrypted, and is left out rather than shown scrambled.
+            let controls = t.unicodeScalars.filter { $0.value < 0x20 && $0 != "\n" && $0 != "\r" && $0 != "\t" }.count
+            if controls > 0 && controls * 20 >= t.unicodeScalars.count {
+                c.problem("PDF", "/\(key) holds binary data, not text; left out")
+                return
+            }
             let value: FieldValue
             switch field {
             case .creator: value = .list([t])
@@ -47,16 +75,21 @@ enum PDFReader {
                 let items = t.split(whereSeparator: { $0 == "," || $0 == ";" }).map { String($0).metadataTrimmed }.filter { !$0.isEmpty }
                 guard !items.isEmpty else { return }
                 value = .list(items)
-            case .dateCreated: value = DateNormalizer.pdf(t).map(FieldValue.date) ?? .text(t)
+            case .dateCreated:
+                guard let iso = DateNormalizer.pdf(t) else {
+                    c.problem("PDF", "/CreationDate '\(t.prefix(40))' is not a date")
+                    return
+                }
+                value = .date(iso)
             default: value = .text(t)
             }
             c.values.append(SourcedValue(field: field, value: value, origin: .pdf, tag: "PDF:" + tag, raw: raw))
         }
-        add("Title", .title, "Title")
-        add("Author", .creator, "Author")
-        add("Subject", .description, "Subject")
-        add("Keywords", .keywords, "Keywords")
-        add("CreationDate", .dateCreated, "CreateDate")
+        try add("Title", .title, "Title")
+        try add("Author", .creator, "Author")
+        try add("Subject", .description, "Subject")
+        try add("Keywords", .keywords, "Keywords")
+        try add("CreationDate", .dateCreated, "CreateDate")
     }
 }
 
@@ -97,189 +130,6 @@ indirect enum PDFValue: Equatable {
 }
 
 struct PDFObjectID: Hashable { var number: Int; var generation: Int }
-
-/// Locates objects through the classic cross-reference tables (following /Prev), falling back
-/// to searching the first and last window of the file for "N G obj" when the file uses
-/// cross-reference streams or its table is broken.
-final class PDFDocument {
-    let source: any ByteSource
-    private(set) var problems: [MetadataProblem] = []
-    private(set) var trailer: [String: PDFValue] = [:]
-    private var offsets: [Int: Int64] = [:]
-    private var tail: [UInt8] = []
-    private var tailStart: Int64 = 0
-    private var head: [UInt8]?
-
-    init(_ c: MetadataCollector) throws {
-        source = c.source
-        let window = Int64(MetadataLimits.scanWindow)
-        tailStart = max(0, source.size - window)
-        tail = try source.read(at: tailStart, count: Int(source.size - tailStart))
-        try readCrossReferences()
-        if trailer.isEmpty { findTrailerByScanning() }
-    }
-
-    private func problem(_ reason: String) {
-        if problems.count < 16 { problems.append(MetadataProblem(block: "PDF", reason: reason)) }
-    }
-
-    private func readCrossReferences() throws {
-        guard let sx = tail.lastIndexOfBytes(asciiBytes("startxref")) else {
-            problem("no startxref near the end of the file")
-            return
-        }
-        var lexer = PDFLexer(Array(tail[(sx + 9)...]))
-        guard case .number(let first)? = lexer.value(), first >= 0, first < Double(source.size) else {
-            problem("startxref does not give an offset inside the file")
-            return
-        }
-        var next: Int64? = Int64(first)
-        var seen: Set<Int64> = []
-        while let offset = next, seen.insert(offset).inserted, seen.count <= 64 {
-            next = nil
-            let chunk = try source.read(at: offset, count: 256 * 1024)
-            guard chunk.hasBytes(asciiBytes("xref")) else {
-                if seen.count == 1 { problem("the cross-reference at \(offset) is not a table (a cross-reference stream?); searching instead") }
-                return
-            }
-            var lexer = PDFLexer(Array(chunk[4...]))
-            // Subsections: "start count" then count 20-byte entries.
-            while true {
-                lexer.skipWhitespace()
-                if lexer.starts(with: "trailer") { lexer.advance(7); break }
-                guard case .number(let s)? = lexer.value(), case .number(let n)? = lexer.value(),
-                      s >= 0, n >= 0, n < 10_000_000, s < 10_000_000 else {
-                    problem("malformed cross-reference table at \(offset)")
-                    return
-                }
-                lexer.skipWhitespace()
-                for i in 0..<Int(n) {
-                    // A table longer than the window read: keep what we have; objects not
-                    // listed are found by searching, the trailer by `findTrailerByScanning`.
-                    guard let entry = lexer.take(20) else { return }
-                    let text = String(decoding: entry, as: UTF8.self)
-                    let parts = text.split(separator: " ")
-                    guard parts.count >= 3, let off = Int64(parts[0]) else { continue }
-                    let number = Int(s) + i
-                    if parts[2].hasPrefix("n"), offsets[number] == nil { offsets[number] = off }
-                    else if parts[2].hasPrefix("f"), offsets[number] == nil { offsets[number] = -1 }
-                }
-            }
-            guard case .dictionary(let dict)? = lexer.value() else {
-                problem("no trailer dictionary after the cross-reference table at \(offset)")
-                return
-            }
-            for (k, v) in dict where trailer[k] == nil { trailer[k] = v }
-            if case .number(let prev)? = dict["Prev"], prev >= 0, prev < Double(source.size) { next = Int64(prev) }
-        }
-    }
-
-    /// For files with cross-reference streams: the last "trailer" dictionary, or the last
-    /// /Root and /Info references anywhere in the tail (an XRef stream dictionary holds them).
-    private func findTrailerByScanning() {
-        if let t = tail.lastIndexOfBytes(asciiBytes("trailer")) {
-            var lexer = PDFLexer(Array(tail[(t + 7)...]))
-            if case .dictionary(let d)? = lexer.value() { trailer = d; return }
-        }
-        for key in ["Root", "Info"] {
-            if let k = tail.lastIndexOfBytes(asciiBytes("/") + Array(key.utf8)) {
-                var lexer = PDFLexer(Array(tail[(k + 1 + key.count)...]))
-                if let v = lexer.value(), case .reference = v { trailer[key] = v }
-            }
-        }
-    }
-
-    /// The object's value (the dictionary of a stream).
-    func object(_ id: PDFObjectID) throws -> PDFValue? {
-        guard let (_, bytes, start) = try objectBytes(id) else { return nil }
-        var lexer = PDFLexer(bytes, from: start)
-        return lexer.value()
-    }
-
-    /// The dictionary and raw (still encoded) data of a stream object.
-    func stream(_ id: PDFObjectID) throws -> ([String: PDFValue], [UInt8])? {
-        guard let (offset, bytes, start) = try objectBytes(id) else { return nil }
-        var lexer = PDFLexer(bytes, from: start)
-        guard case .dictionary(let dict)? = lexer.value() else { return nil }
-        lexer.skipWhitespace()
-        guard lexer.starts(with: "stream") else { return nil }
-        lexer.advance(6)
-        if lexer.peek == 0x0D { lexer.advance(1) }
-        if lexer.peek == 0x0A { lexer.advance(1) }
-        let dataStart = offset + Int64(lexer.position)
-        var length: Int?
-        if case .number(let l)? = dict["Length"], l >= 0, l <= Double(MetadataLimits.maxBlock) { length = Int(l) }
-        if case .reference(let ref)? = dict["Length"], case .number(let l)? = try object(ref), l >= 0,
-           l <= Double(MetadataLimits.maxBlock) { length = Int(l) }
-        if let length, let data = try source.exact(at: dataStart, count: length) {
-            return (dict, data)
-        }
-        // Without a usable /Length: up to "endstream", within the block limit.
-        let window = try source.read(at: dataStart, count: MetadataLimits.maxBlock)
-        guard let e = window.indexOfBytes(asciiBytes("endstream")) else {
-            problem("stream \(id.number) \(id.generation) has no endstream within the limit")
-            return nil
-        }
-        return (dict, Array(window[..<e]))
-    }
-
-    /// Where an object starts, the bytes from there (64 KiB), and where its value starts in them.
-    private func objectBytes(_ id: PDFObjectID) throws -> (Int64, [UInt8], Int)? {
-        let header = Array("\(id.number) \(id.generation) obj".utf8)
-        let window = 64 * 1024
-        if let off = offsets[id.number], off >= 0, off < source.size {
-            let bytes = try source.read(at: off, count: window)
-            if bytes.hasBytes(header) { return (off, bytes, header.count) }
-            problem("object \(id.number) is not at the offset the cross-reference table gives")
-        }
-        // Search the windows: the last definition wins (incremental updates append).
-        if let i = lastDefinition(header, in: tail) {
-            let off = tailStart + Int64(i)
-            return (off, try source.read(at: off, count: window), header.count)
-        }
-        if head == nil, tailStart > 0 {
-            head = try source.read(at: 0, count: MetadataLimits.scanWindow)
-        }
-        if let head, let i = lastDefinition(header, in: head) {
-            return (Int64(i), try source.read(at: Int64(i), count: window), header.count)
-        }
-        return nil
-    }
-
-    /// The last "N G obj" preceded by a delimiter (so "11 0 obj" does not match "1 0 obj").
-    private func lastDefinition(_ header: [UInt8], in bytes: [UInt8]) -> Int? {
-        var before = bytes.count
-        while let i = bytes.lastIndexOfBytes(header, before: before) {
-            if i == 0 || PDFLexer.isWhitespace(bytes[i - 1]) || PDFLexer.isDelimiter(bytes[i - 1]) { return i }
-            before = i + header.count - 1
-        }
-        return nil
-    }
-
-    /// The fallback: the last `<?xpacket` packet in the tail (else the head) that is not inside
-    /// a stream whose dictionary names a /Filter.
-    func lastUncompressedPacket() throws -> [UInt8]? {
-        if let p = lastPacket(in: tail) { return p }
-        if head == nil, tailStart > 0 { head = try source.read(at: 0, count: MetadataLimits.scanWindow) }
-        if let head, tailStart > 0 { return lastPacket(in: head) }
-        return nil
-    }
-
-    private func lastPacket(in bytes: [UInt8]) -> [UInt8]? {
-        // The last 64 packets at most: each check scans backwards, and a hostile file could
-        // otherwise make that quadratic.
-        for range in XPacketScanner.packets(in: bytes).suffix(64).reversed() {
-            // The dictionary of the enclosing stream: between the last "obj" and "stream" before it.
-            if let s = bytes.lastIndexOfBytes(asciiBytes("stream"), before: range.lowerBound),
-               let o = bytes.lastIndexOfBytes(asciiBytes("obj"), before: s),
-               bytes[o..<s].indexOfBytes(asciiBytes("/Filter")) != nil {
-                continue
-            }
-            return Array(bytes[range])
-        }
-        return nil
-    }
-}
 
 /// A tokenizer for the PDF object syntax, bounded in depth and size.
 struct PDFLexer {

@@ -71,7 +71,12 @@ enum EPSReader {
         var mode: (kind: String, end: [UInt8])?
         var buffer: [UInt8] = []
         var lines = Lines(bytes)
-        while let line = lines.next() {
+        while true {
+            // Outside a block only comment lines (%) and a bare packet (<?xpacket) can matter:
+            // the PostScript program and its image data (most of the bytes) are skipped without
+            // copying a line.
+            if mode == nil { lines.skipLines { $0 != UInt8(ascii: "%") && $0 != UInt8(ascii: "<") } }
+            guard let line = lines.next() else { break }
             if let m = mode {
                 if m.kind == "XMP-bare" {
                     buffer += line + [0x0A]
@@ -221,12 +226,33 @@ enum EPSReader {
 
         mutating func next() -> [UInt8]? {
             guard index < bytes.count else { return nil }
-            var end = index
-            while end < bytes.count, bytes[end] != 0x0A, bytes[end] != 0x0D { end += 1 }
+            let end = lineEnd(from: index)
             let line = Array(bytes[index..<end])
-            if end < bytes.count, bytes[end] == 0x0D, end + 1 < bytes.count, bytes[end + 1] == 0x0A { end += 1 }
-            index = end + 1
+            index = afterTerminator(end)
             return line
+        }
+
+        /// Skips, without copying them, the lines whose first byte `skip` says to skip (an
+        /// empty line's first byte is its terminator).
+        mutating func skipLines(_ skip: (UInt8) -> Bool) {
+            while index < bytes.count, skip(bytes[index]) {
+                index = afterTerminator(lineEnd(from: index))
+            }
+        }
+
+        /// The index of the CR or LF that ends the line starting at `start` (the count at the end).
+        private func lineEnd(from start: Int) -> Int {
+            bytes.withUnsafeBufferPointer { b in
+                var end = start
+                while end < b.count, b[end] != 0x0A, b[end] != 0x0D { end += 1 }
+                return end
+            }
+        }
+
+        /// Past a line's terminator: CR LF counts as one.
+        private func afterTerminator(_ end: Int) -> Int {
+            if end < bytes.count, bytes[end] == 0x0D, end + 1 < bytes.count, bytes[end + 1] == 0x0A { return end + 2 }
+            return end + 1
         }
     }
 }

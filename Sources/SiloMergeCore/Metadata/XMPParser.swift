@@ -148,7 +148,7 @@ struct XMLNode {
 }
 
 /// Builds an array of `XMLNode`s from the parser's events. Not `Sendable`; lives for one parse.
-private final class TreeBuilder: NSObject, XMLParserDelegate {
+final class TreeBuilder: NSObject, XMLParserDelegate {
     var nodes: [XMLNode] = []
     var failure: String?
     weak var parser: XMLParser?

@@ -27,14 +27,24 @@ struct CanonicalChooser {
         var reason: String
     }
 
-    func choose(_ asset: ReconciledAsset) -> Choice? {
+    /// `unverified`: copies (`UnverifiedCopy.key`) whose content is not the one last verified:
+    /// never chosen, whatever the rules say (nil when no other copy is left).
+    func choose(_ asset: ReconciledAsset, unverified: Set<[UInt8]> = []) -> Choice? {
         // A deterministic starting order: silo priority, silo name, path bytes.
         var candidates = asset.copies.sorted(by: Self.stableOrder)
+        var passedOver: [String] = []
+        if !unverified.isEmpty {
+            let suspect = candidates.filter { unverified.contains($0.silo.exactBytes + [0] + $0.path.bytes) }
+            candidates.removeAll { unverified.contains($0.silo.exactBytes + [0] + $0.path.bytes) }
+            passedOver = suspect.map { "\($0.silo):\($0.path.display) passed over (its content is not the one last verified)" }
+        }
         guard let only = candidates.first else { return nil }
-        if candidates.count == 1 { return Choice(copy: only, reason: "only copy") }
+        if candidates.count == 1 {
+            return Choice(copy: only, reason: (passedOver + ["only copy" + (passedOver.isEmpty ? "" : " left")]).joined(separator: "; "))
+        }
         // Copies that are one physical file (hard links) have the same mtime and content; they
         // still compete on silo, path and metadata, since the one chosen is the name read from.
-        let physical = Set(candidates.map { FileID(device: $0.device, inode: $0.inode) }).count
+        let physical = Set(candidates.map(\.physicalFile)).count
         var reasons: [String] = []
         for rule in rules where candidates.count > 1 {
             let scored = candidates.map { (copy: $0, score: score($0, rule, asset)) }
@@ -49,7 +59,7 @@ struct CanonicalChooser {
             reasons.append(physical == 1 ? "all copies are one file (hard links); first by silo and path"
                                          : "rules tie; first by silo name and path")
         }
-        return Choice(copy: candidates[0], reason: reasons.joined(separator: "; "))
+        return Choice(copy: candidates[0], reason: (passedOver + reasons).joined(separator: "; "))
     }
 
     static func stableOrder(_ a: AssetCopy, _ b: AssetCopy) -> Bool {

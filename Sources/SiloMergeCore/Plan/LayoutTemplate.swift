@@ -215,14 +215,5 @@ struct AssetDate {
         return (y, m, d)
     }
 
-    static func utcDay(nanoseconds ns: Int64) -> (String, String, String) {
-        var seconds = time_t(ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000)
-        var t = tm()
-        gmtime_r(&seconds, &t)
-        func pad(_ v: Int32, _ w: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
-        }
-        return (pad(t.tm_year + 1900, 4), pad(t.tm_mon + 1, 2), pad(t.tm_mday, 2))
-    }
+    static func utcDay(nanoseconds ns: Int64) -> (String, String, String) { Timestamp.utcDay(nanoseconds: ns) }
 }

@@ -22,7 +22,7 @@ public enum PlanFile {
             throw .cannotDecode(path: path, reason: "not a JSON object")
         }
         guard let schema = head.schema else { throw .cannotDecode(path: path, reason: "no \"schema\" field: not a SiloMerge plan") }
-        guard schema == MergePlan.currentSchema else { throw .unsupportedSchema(found: schema) }
+        guard MergePlan.readableSchemas.contains(schema) else { throw .unsupportedSchema(found: schema) }
         do {
             return try JSONDecoder().decode(MergePlan.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
@@ -155,7 +155,7 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public static func of(_ plan: MergePlan) -> PlanSummary {
         var byKind: [String: KindTotal] = [:]
         var written: Int64 = 0
-        var freedFiles: Set<FileID> = []
+        var freedFiles: Set<HostFileID> = []
         var freed: Int64 = 0
         var contents: Set<String> = []
         for op in plan.operations {
@@ -163,7 +163,7 @@ public struct PlanSummary: Sendable, Hashable, Codable {
             byKind[op.kind.rawValue]!.bytes += op.size
             if op.kind.isTransfer, let s = op.source { contents.insert(s.sha256) }
             if (op.kind.carriesFile && op.kind.method != .hardlink) || op.kind.isGenerated { written += op.size }
-            if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
+            if op.kind.isDestructive, let s = op.source, freedFiles.insert(plan.physicalFile(s)).inserted { freed += s.size }
         }
         return PlanSummary(
             schema: plan.schema, toolVersion: plan.toolVersion, createdAt: plan.createdAt, catalogue: plan.catalogue,

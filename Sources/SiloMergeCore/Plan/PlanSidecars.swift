@@ -23,7 +23,7 @@ enum PlanSidecars {
             }
             out += CSV.row([.text(row.destination), .own(a.sha256.hex), .number(a.size), .own(a.format.rawValue), text(.title),
                             text(.description), text(.keywords), text(.creator), text(.rights), text(.dateCreated), .text(row.source),
-                            .own(ExportWriter.isoTime(nanoseconds: row.mtimeNs))])
+                            .own(Timestamp.string(nanoseconds: row.mtimeNs))])
         }
         return out
     }

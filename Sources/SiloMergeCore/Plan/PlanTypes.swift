@@ -12,12 +12,15 @@ public struct PlanSilo: Sendable, Hashable, Codable {
     /// The root folder's device and inode when the plan was made: apply, undo and verify open
     /// the root without following links and refuse it when it is not this folder any more.
     public var identity: FileID?
+    /// The host whose folder the silo is (/3 plans): its operations are applied there, and
+    /// only there. nil in a /2 plan (made before plans knew hosts): the host applying it.
+    public var host: HostIdentity?
 
-    public init(name: String, root: FilePath, priority: Int, identity: FileID? = nil) {
-        self.name = name; self.root = root; self.priority = priority; self.identity = identity
+    public init(name: String, root: FilePath, priority: Int, identity: FileID? = nil, host: HostIdentity? = nil) {
+        self.name = name; self.root = root; self.priority = priority; self.identity = identity; self.host = host
     }
 
-    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority, device, inode }
+    enum CodingKeys: String, CodingKey { case name, root, rootB64 = "root_b64", priority, device, inode, host }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -27,6 +30,7 @@ public struct PlanSilo: Sendable, Hashable, Codable {
         if let device = try c.decodeIfPresent(UInt64.self, forKey: .device), let inode = try c.decodeIfPresent(UInt64.self, forKey: .inode) {
             identity = FileID(device: device, inode: inode)
         }
+        host = try c.decodeIfPresent(HostIdentity.self, forKey: .host)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -36,6 +40,7 @@ public struct PlanSilo: Sendable, Hashable, Codable {
         try c.encode(priority, forKey: .priority)
         try c.encodeIfPresent(identity?.device, forKey: .device)
         try c.encodeIfPresent(identity?.inode, forKey: .inode)
+        try c.encodeIfPresent(host, forKey: .host)
     }
 }
 
@@ -106,6 +111,12 @@ public struct PlanInput: Sendable {
     public var unhashed: [UnhashedFileRecord]
     /// What the scans saw in the silos and did not catalogue: left behind, each with why.
     public var uncatalogued: [UncataloguedRecord]
+    /// Copies whose content is not the one last verified (an open `corrupted` finding): the
+    /// planner refuses while there is one, and never takes one as a canonical copy.
+    public var unverified: [UnverifiedCopy] = []
+    /// The host the plan is made on (whose view of the target and quarantine folders the
+    /// anchors are): recorded in a plan whose silos have hosts.
+    public var plannedOn: HostIdentity?
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
                 createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
@@ -116,6 +127,29 @@ public struct PlanInput: Sendable {
         self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
         self.sidecars = sidecars; self.unhashed = unhashed; self.uncatalogued = uncatalogued
     }
+}
+
+/// A catalogued file whose current content is not the content last verified at its path: a
+/// `corrupted` finding still open (see `OpenFinding`). Its catalogued SHA-256 is the rotten
+/// content: a plan would carry rot into the target, and could count it as a copy of something.
+public struct UnverifiedCopy: Sendable, Hashable {
+    public var silo: String
+    public var path: RelativePath
+    /// The content to restore (what was verified), and what the file reads as now.
+    public var verifiedSHA256: SHA256Digest?
+    public var currentSHA256: SHA256Digest?
+    public var openedAt: Date
+    public var openedRun: Int64
+    /// Catalogued files holding the verified content ("silo:path"): where to restore it from.
+    public var goodCopies: [String]
+
+    public init(silo: String, path: RelativePath, verifiedSHA256: SHA256Digest?, currentSHA256: SHA256Digest?,
+                openedAt: Date, openedRun: Int64, goodCopies: [String] = []) {
+        self.silo = silo; self.path = path; self.verifiedSHA256 = verifiedSHA256; self.currentSHA256 = currentSHA256
+        self.openedAt = openedAt; self.openedRun = openedRun; self.goodCopies = goodCopies
+    }
+
+    var key: [UInt8] { silo.exactBytes + [0] + path.bytes }
 }
 
 /// A rule that chooses the canonical copy of a content. Rules are applied in order: each keeps
@@ -691,7 +725,14 @@ public struct MergePlan: Sendable, Hashable, Codable {
     /// inode), which apply, undo and verify check before they touch anything; original sidecars
     /// carried (`sidecar-*` operations, `carry_sidecars`), `left_behind` (every entry the silos
     /// still hold after apply, with why), `date_source`.
-    public static let currentSchema = "silomerge-plan/2"
+    ///
+    /// /3: hosts. Each silo records the host whose folder it is (`host`: id and name), and an
+    /// operation is that of its source's silo's host (see `host(of:)`); `planned_on` is the
+    /// host the plan was made on, whose view of the target and quarantine folders the anchors
+    /// are. A /2 plan is still read: it is one host's, the host applying it.
+    public static let currentSchema = "silomerge-plan/3"
+    /// The schemas this SiloMerge reads.
+    public static let readableSchemas: Set<String> = ["silomerge-plan/2", currentSchema]
 
     public var schema: String
     public var toolVersion: String
@@ -712,17 +753,20 @@ public struct MergePlan: Sendable, Hashable, Codable {
     /// Every entry the silos still hold once the plan is applied, with why (sorted by silo and
     /// path): what a merge leaves behind, so nothing goes unaccounted for.
     public var leftBehind: [LeftBehind]
+    /// /3: the host the plan was made on (its anchors are that host's view of the target and
+    /// the quarantine folder). nil in a /2 plan.
+    public var plannedOn: HostIdentity?
 
     public init(schema: String = MergePlan.currentSchema, toolVersion: String = SiloMergeVersion.string,
                 createdAt: String, catalogue: String, scanRunID: Int64, targetRoot: FilePath, quarantineRoot: FilePath,
                 targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
                 settings: PlanSettings, silos: [PlanSilo], operations: [PlanOperation], collisions: [PlanCollision] = [],
-                conflicts: [PlanConflict] = [], leftBehind: [LeftBehind] = []) {
+                conflicts: [PlanConflict] = [], leftBehind: [LeftBehind] = [], plannedOn: HostIdentity? = nil) {
         self.schema = schema; self.toolVersion = toolVersion; self.createdAt = createdAt; self.catalogue = catalogue
         self.scanRunID = scanRunID; self.targetRoot = targetRoot; self.quarantineRoot = quarantineRoot
         self.targetAnchor = targetAnchor; self.quarantineAnchor = quarantineAnchor
         self.settings = settings; self.silos = silos; self.operations = operations; self.collisions = collisions
-        self.conflicts = conflicts; self.leftBehind = leftBehind
+        self.conflicts = conflicts; self.leftBehind = leftBehind; self.plannedOn = plannedOn
     }
 
     /// Whether the plan moves anything into the quarantine folder.
@@ -741,13 +785,13 @@ public struct MergePlan: Sendable, Hashable, Codable {
         case targetRoot = "target_root", targetRootB64 = "target_root_b64"
         case quarantineRoot = "quarantine_root", quarantineRootB64 = "quarantine_root_b64"
         case targetAnchor = "target_anchor", quarantineAnchor = "quarantine_anchor"
-        case settings, silos, operations, collisions, conflicts, leftBehind = "left_behind"
+        case settings, silos, operations, collisions, conflicts, leftBehind = "left_behind", plannedOn = "planned_on"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         schema = try c.decode(String.self, forKey: .schema)
-        guard schema == MergePlan.currentSchema else {
+        guard MergePlan.readableSchemas.contains(schema) else {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.schema],
                                                     debugDescription: "unsupported plan schema '\(schema)'"))
         }
@@ -765,6 +809,7 @@ public struct MergePlan: Sendable, Hashable, Codable {
         collisions = try c.decodeIfPresent([PlanCollision].self, forKey: .collisions) ?? []
         conflicts = try c.decodeIfPresent([PlanConflict].self, forKey: .conflicts) ?? []
         leftBehind = try c.decode([LeftBehind].self, forKey: .leftBehind)
+        plannedOn = try c.decodeIfPresent(HostIdentity.self, forKey: .plannedOn)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -784,6 +829,7 @@ public struct MergePlan: Sendable, Hashable, Codable {
         try c.encode(collisions, forKey: .collisions)
         try c.encode(conflicts, forKey: .conflicts)
         try c.encode(leftBehind, forKey: .leftBehind)
+        try c.encodeIfPresent(plannedOn, forKey: .plannedOn)
     }
 }
 
@@ -820,6 +866,9 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The plan breaks a rule (the planner checks its own output too).
     case invalidPlan([PlanProblem])
     case unsupportedSchema(found: String)
+    /// Files with corruption still open in the silos the plan covers: planning would treat
+    /// their rotten content as theirs.
+    case openCorruption([UnverifiedCopy])
     case cannotDecode(path: String?, reason: String)
     case cannotEncode(reason: String)
     case io(path: String, errno: Errno, operation: String)
@@ -845,12 +894,23 @@ public enum PlanError: Error, Sendable, Hashable, CustomStringConvertible {
             for p in problems.prefix(50) { s += "\n  " + p.description }
             if problems.count > 50 { s += "\n  … and \(problems.count - 50) more" }
             return s
+        case .openCorruption(let copies):
+            var s = "\(copies.count) file\(copies.count == 1 ? " has" : "s have") corruption still open (content changed behind an unchanged size and mtime): a plan would take \(copies.count == 1 ? "its" : "their") current, rotten content for the real one, carry it into the target, and could act on the good copies as its duplicates. Nothing was planned. Restore or accept each first:"
+            for c in copies.prefix(50) {
+                s += "\n  \(c.silo):\(c.path.display)  corrupted since \(Timestamp.string(c.openedAt).prefix(10)) (run \(c.openedRun)): verified \(c.verifiedSHA256.map { String($0.hex.prefix(12)) + "…" } ?? "?"), reads \(c.currentSHA256.map { String($0.hex.prefix(12)) + "…" } ?? "nothing")"
+                s += c.goodCopies.isEmpty ? "; no catalogued copy holds the verified content (restore it from a backup)"
+                                          : "; the verified content is at \(c.goodCopies.prefix(3).joined(separator: ", "))"
+            }
+            if copies.count > 50 { s += "\n  … and \(copies.count - 50) more (silomerge check lists them)" }
+            s += "\nRestore: copy the good content back over the file (keeping its name), then run silomerge check (it reports it restored). Accept: silomerge check --accept SILO:PATH (its current content becomes the baseline), or --accept-all. Then plan again."
+            return s
         case .unsupportedSchema(let found):
             let number = { (s: String) in s.hasPrefix("silomerge-plan/") ? Int(s.dropFirst("silomerge-plan/".count)) : nil }
+            let readable = MergePlan.readableSchemas.sorted().joined(separator: " and ")
             if let old = number(found), let current = number(MergePlan.currentSchema), old < current {
-                return "this plan (\(found)) was made by an older SiloMerge: run `silomerge plan` again (this silomerge reads \(MergePlan.currentSchema): plans now record each root's identity, carry sidecars and list what they leave behind)"
+                return "this plan (\(found)) was made by an older SiloMerge: run `silomerge plan` again (this silomerge reads \(readable): plans now record each root's identity, carry sidecars and list what they leave behind)"
             }
-            return "unsupported plan schema '\(found)' (this silomerge reads \(MergePlan.currentSchema)); make the plan again with this version"
+            return "unsupported plan schema '\(found)' (this silomerge reads \(readable)); make the plan again with this version"
         case .cannotDecode(let path, let reason):
             return "cannot read the plan\(path.map { " " + $0 } ?? ""): \(reason)"
         case .cannotEncode(let reason):

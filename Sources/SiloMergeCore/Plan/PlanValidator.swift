@@ -6,7 +6,39 @@ import Foundation
 public enum PlanValidator {
     /// Every problem found (empty: the plan is valid).
     public static func problems(in plan: MergePlan) -> [PlanProblem] {
-        structuralProblems(in: plan) + invariantProblems(in: plan)
+        structuralProblems(in: plan) + invariantProblems(in: plan) + hostProblems(in: plan)
+    }
+
+    /// Plans across hosts: every silo names its host when one does; a duplicate is acted on
+    /// only by the host that carries its canonical copy (it waits for that copy to be verified
+    /// in the target, which only that host's journal knows, and an undo there must not leave the
+    /// content with no copy); the other names of a moved file are on its host.
+    public static func hostProblems(in plan: MergePlan) -> [PlanProblem] {
+        guard plan.recordsHosts else { return [] }
+        var problems: [PlanProblem] = []
+        for s in plan.silos where s.host == nil {
+            problems.append(PlanProblem(path: s.root.display, reason: "silo '\(s.name)' names no host while other silos of the plan do"))
+        }
+        for s in plan.silos {
+            if let h = s.host, (try? HostIdentity.named(h.id)) == nil || h.name.isEmpty {
+                problems.append(PlanProblem(path: s.root.display, reason: "silo '\(s.name)': '\(h.id)' is not a host id"))
+            }
+        }
+        let hostOfSilo = Dictionary(plan.silos.map { ($0.name.exactBytes, $0.host?.id) }, uniquingKeysWith: { a, _ in a })
+        for op in plan.operations {
+            guard let source = op.source else { continue }
+            let here = hostOfSilo[source.silo.exactBytes] ?? nil
+            if op.kind.isDuplicateAction || op.kind.isSidecarTransfer, let c = op.canonicalOp, let canonical = plan.operation(c),
+               let cs = canonical.source, let there = hostOfSilo[cs.silo.exactBytes] ?? nil, let here, here != there {
+                problems.append(PlanProblem(op: op.id, path: source.display,
+                                            reason: "it is on host \(here), its canonical operation \(c) on host \(there): a host acts only on the duplicates and sidecars of copies it carries itself"))
+            }
+            for link in op.hardLinks where (hostOfSilo[link.silo.exactBytes] ?? nil) != here {
+                problems.append(PlanProblem(op: op.id, path: "\(link.silo):\(link.path.display)",
+                                            reason: "a hard link of the source on another host: a file's names are all on one host"))
+            }
+        }
+        return problems
     }
 
     /// The invariant: every distinct content keeps at least one verified copy.
@@ -61,7 +93,7 @@ public enum PlanValidator {
                 problems.append(PlanProblem(op: op.id, path: source.display,
                                             reason: "its canonical operation \(canonicalID) is of another content (\(cs.sha256.prefix(12)) ≠ \(source.sha256.prefix(12)))"))
             }
-            if cs.fileID == source.fileID {
+            if plan.physicalFile(cs) == plan.physicalFile(source) {
                 problems.append(PlanProblem(op: op.id, path: source.display,
                                             reason: "this is a hard link to the canonical copy's own file (device \(source.device), inode \(source.inode)), not a separate copy; it cannot be \(op.kind == .linkDuplicate ? "relinked" : "removed")"))
             } else if cs.silo.exactBytes == source.silo.exactBytes && cs.path == source.path {
@@ -76,8 +108,10 @@ public enum PlanValidator {
         var problems: [PlanProblem] = []
         func add(_ op: Int?, _ path: String?, _ reason: String) { problems.append(PlanProblem(op: op, path: path, reason: reason)) }
 
-        if plan.schema != MergePlan.currentSchema {
+        if !MergePlan.readableSchemas.contains(plan.schema) {
             add(nil, nil, "unsupported schema '\(plan.schema)' (expected \(MergePlan.currentSchema))")
+        } else if plan.schema != MergePlan.currentSchema, plan.recordsHosts || plan.plannedOn != nil {
+            add(nil, nil, "a \(plan.schema) plan records no hosts; this one does (edited?)")
         }
         for (what, root) in [("target", plan.targetRoot), ("quarantine folder", plan.quarantineRoot)] {
             if root.bytes.first != 0x2F { add(nil, root.display, "the \(what) is not an absolute path") }
@@ -231,18 +265,45 @@ public enum PlanValidator {
                 add(s.root.display, "silo '\(s.name)' is not in the catalogue \(catalogue)")
                 continue
             }
+            // The host a /3 plan gives each silo is the one the catalogue knows: an operation
+            // moved to another host (by editing its silo's host) is refused here.
+            if plan.recordsHosts, s.host?.id != c.host?.id {
+                add(s.root.display, "silo '\(s.name)': the plan puts it on host \(s.host.map { "\($0)" } ?? "(none)"), the catalogue \(catalogue) on \(c.host.map { "host \($0)" } ?? "no host") (the plan was edited, or the silo was scanned on another host since): plan again")
+                continue
+            }
             if c.root != s.root {
                 add(s.root.display, "silo '\(s.name)': the plan gives its root as \(s.root.display), the catalogue \(catalogue) as \(c.root.display) (the plan was edited, or the silo moved since): plan again")
             } else if let recorded = c.rootIdentity, let mine = s.identity, recorded != mine {
                 add(s.root.display, "silo '\(s.name)': the plan recorded its root as device \(mine.device) inode \(mine.inode), the catalogue as device \(recorded.device) inode \(recorded.inode) (the folder was replaced since it was scanned): scan and plan again")
             }
         }
+        // The plan's own target, adopted as a silo once applied (silos add --from-plan), is
+        // that plan's to resume or undo; any other silo overlapping it is refused.
+        let digest = catalogued.contains { $0.adoptedPlan != nil } ? (try? PlanFile.digest(plan)) : nil
         for c in catalogued {
+            if let digest, c.adoptedPlan == digest, c.root == plan.targetRoot { continue }
             if c.root.contains(plan.targetRoot) || plan.targetRoot.contains(c.root) {
                 add(plan.targetRoot.display, "the target overlaps silo '\(c.name)' (\(c.root.display)); the merged tree must be outside every silo")
             }
             if plan.usesQuarantine, c.root.contains(plan.quarantineRoot) || plan.quarantineRoot.contains(c.root) {
                 add(plan.quarantineRoot.display, "the quarantine folder overlaps silo '\(c.name)' (\(c.root.display)); it must be outside every silo")
+            }
+        }
+        return problems
+    }
+
+    /// A host's own target (`--target`), or the plan's target as this host reaches it, is held
+    /// to the plan's rules: outside every silo of this host (and of a catalogue without hosts),
+    /// and so is the quarantine folder.
+    public static func scopeProblems(_ scope: PlanScope, plan: MergePlan, catalogued: [Silo]) -> [PlanProblem] {
+        guard scope.targetRoot != plan.targetRoot || scope.quarantineRoot != plan.quarantineRoot else { return [] }
+        var problems: [PlanProblem] = []
+        for c in catalogued where scope.host == nil || c.host == nil || c.host?.id == scope.host?.id {
+            if c.root.contains(scope.targetRoot) || scope.targetRoot.contains(c.root) {
+                problems.append(PlanProblem(path: scope.targetRoot.display, reason: "the target overlaps silo '\(c.name)' (\(c.root.display)); the merged tree must be outside every silo"))
+            }
+            if plan.usesQuarantine, c.root.contains(scope.quarantineRoot) || scope.quarantineRoot.contains(c.root) {
+                problems.append(PlanProblem(path: scope.quarantineRoot.display, reason: "the quarantine folder overlaps silo '\(c.name)' (\(c.root.display)); it must be outside every silo"))
             }
         }
         return problems

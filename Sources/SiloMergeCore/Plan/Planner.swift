@@ -54,6 +54,11 @@ public struct Planner: Sendable {
             }
         }
 
+        // Rot is never planned: a file whose content is not the one last verified (corruption
+        // still open) would be carried as it reads now, and counted as a copy of that.
+        if !input.unverified.isEmpty { throw .openCorruption(input.unverified) }
+        let unverified = Set(input.unverified.map(\.key))
+
         // One asset per content, in SHA-256 order. A content given twice is merged: all copies,
         // and the fields of the record with most of them (ties: the one whose first copy sorts
         // first), so the input order never matters.
@@ -71,6 +76,22 @@ public struct Planner: Sendable {
         for a in assets {
             for c in a.copies where silos[c.silo.exactBytes] == nil { throw .unknownSilo(name: c.silo, asset: a.shortID) }
         }
+        // Each copy is on its silo's host: a physical file is (host, device, inode), so equal
+        // device and inode numbers on two hosts are two files, never hard links of one.
+        let hostedAssets = assets.map { a in
+            var a = a
+            for i in a.copies.indices { a.copies[i].host = silos[a.copies[i].silo.exactBytes]?.host?.id }
+            return a
+        }
+        let hosted = input.silos.contains { $0.host != nil }
+        if hosted, let bare = input.silos.first(where: { $0.host == nil }) {
+            throw .invalidSettings("silo '\(bare.name)' records no host while other silos do (catalogued before hosts were recorded): scan it again on the machine it is on, then plan again")
+        }
+        return try plan(input, assets: hostedAssets, hosted: hosted, unverified: unverified, silos: silos, quarantineRoot: quarantineRoot)
+    }
+
+    func plan(_ input: PlanInput, assets: [ReconciledAsset], hosted: Bool, unverified: Set<[UInt8]>,
+              silos: [[UInt8]: PlanSilo], quarantineRoot: FilePath) throws(PlanError) -> MergePlan {
 
         // Conflicts.
         let conflicts = Self.conflicts(assets)
@@ -79,7 +100,10 @@ public struct Planner: Sendable {
         // Canonical copies and wanted destinations.
         var placed: [Placed] = []
         for asset in assets {
-            guard let choice = chooser.choose(asset) else { continue }
+            guard let choice = chooser.choose(asset, unverified: unverified) else {
+                if !asset.copies.isEmpty { throw .openCorruption(input.unverified) }
+                continue
+            }
             let date = AssetDate(asset: asset, mtimeNs: choice.copy.mtimeNs)
             let values = LayoutTemplate.Values(
                 silo: choice.copy.silo, path: choice.copy.path, sha256: asset.sha256.hex,
@@ -122,9 +146,9 @@ public struct Planner: Sendable {
             if template.usesDate { reason += "; \(p.dateOrigin)" }
             if let why = p.renamedBecause { reason += "; \(why)" }
             if settings.transfer == .move { reason += "; moved out of its silo once verified in the target" }
-            let canonicalFile = FileID(device: p.canonical.device, inode: p.canonical.inode)
+            let canonicalFile = p.canonical.physicalFile
             let links = settings.transfer != .move ? [] : p.asset.copies
-                .filter { $0 != p.canonical && FileID(device: $0.device, inode: $0.inode) == canonicalFile }
+                .filter { $0 != p.canonical && $0.physicalFile == canonicalFile }
                 .sorted(by: CanonicalChooser.stableOrder)
                 .map { SiloName(silo: $0.silo, path: $0.path) }
             let op = PlanOperation(id: 0, kind: OperationKind(rawValue: settings.transfer.rawValue)!,
@@ -196,7 +220,7 @@ public struct Planner: Sendable {
         // Duplicate actions, and what the silos keep.
         var duplicates: [(op: PlanOperation, silo: String, path: RelativePath)] = []
         for (i, p) in placed.enumerated() {
-            let canonicalID = FileID(device: p.canonical.device, inode: p.canonical.inode)
+            let canonicalID = p.canonical.physicalFile
             let destination = p.final.joined(separator: "/")
             let canonicalLabel = "\(p.canonical.silo):\(p.canonical.path.display)"
             func stays(_ copy: AssetCopy, _ reason: LeftBehindReason, _ detail: String) {
@@ -209,11 +233,20 @@ public struct Planner: Sendable {
             case .hardlink: stays(p.canonical, .copied, "hard-linked into the target as \(destination) (--method hardlink): one file under two names")
             }
             let others = p.asset.copies.filter { $0 != p.canonical }.sorted(by: CanonicalChooser.stableOrder)
-            let namesPerFile = Dictionary(grouping: others, by: { FileID(device: $0.device, inode: $0.inode) }).mapValues(\.count)
+            let namesPerFile = Dictionary(grouping: others, by: \.physicalFile).mapValues(\.count)
             for copy in others {
-                let id = FileID(device: copy.device, inode: copy.inode)
+                let id = copy.physicalFile
                 if id == canonicalID {
                     stays(copy, .hardLink, "another name (hard link) of \(canonicalLabel), which is \(settings.transfer == .move ? "moved" : "carried") to \(destination): one file, not a separate copy")
+                    continue
+                }
+                // A duplicate on another host than its canonical copy is kept: acting on it
+                // would wait on another host's apply, which this one can neither see nor hold
+                // back (an undo there would leave the content with no copy).
+                if settings.duplicates != .keep, copy.host != p.canonical.host {
+                    let there = silos[copy.silo.exactBytes]?.host.map { "\($0)" } ?? "?"
+                    let canonicalHost = silos[p.canonical.silo.exactBytes]?.host.map { "\($0)" } ?? "?"
+                    stays(copy, .duplicateKept, "duplicate of \(canonicalLabel) (→ \(destination)), kept: it is on host \(there), its canonical copy on host \(canonicalHost); a host acts only on duplicates of copies it carries itself")
                     continue
                 }
                 let kind: OperationKind
@@ -254,7 +287,7 @@ public struct Planner: Sendable {
             targetAnchor: input.targetAnchor, quarantineAnchor: input.quarantineAnchor, settings: settings,
             silos: input.silos.sorted { $0.priority != $1.priority ? $0.priority < $1.priority : $0.name < $1.name },
             operations: operations, collisions: collisions, conflicts: settings.allowConflicts ? conflicts : [],
-            leftBehind: Self.sortedLeftBehind(leftBehind + Self.leftOut(input)))
+            leftBehind: Self.sortedLeftBehind(leftBehind + Self.leftOut(input)), plannedOn: hosted ? input.plannedOn : nil)
         let problems = PlanValidator.problems(in: plan)
         guard problems.isEmpty else { throw .invalidPlan(problems) }
         return plan

@@ -16,11 +16,14 @@ public enum FieldStatus: String, Sendable, Codable, Hashable {
 public enum DecisionRule: Sendable, Codable, Hashable, CustomStringConvertible {
     case policy(ReconcilePolicy)
     case manual
+    /// A rule of the configuration (`ReconcileRule.label`: "rule 2: prefer silo legal").
+    case rule(String)
 
     public var description: String {
         switch self {
         case .policy(let p): p.rawValue
         case .manual: "manual"
+        case .rule(let label): label
         }
     }
 
@@ -28,6 +31,7 @@ public enum DecisionRule: Sendable, Codable, Hashable, CustomStringConvertible {
         let text = try decoder.singleValueContainer().decode(String.self)
         switch text {
         case "manual": self = .manual
+        case let t where t.hasPrefix("rule "): self = .rule(t)
         default:
             guard let p = ReconcilePolicy(rawValue: text) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown rule \(text)"))
@@ -92,12 +96,29 @@ public struct AssetCopy: Sendable, Codable, Hashable {
     public var inode: UInt64
     /// The absolute path of the copy.
     public var absolutePath: FilePath
+    /// The id of the host the copy's silo is on (nil: a silo catalogued before hosts were
+    /// recorded, on the catalogue's one host). Device and inode numbers mean something on one
+    /// host only: the physical file is (host, device, inode).
+    public var host: String?
 
     public init(silo: String, siloPriority: Int, path: RelativePath, size: Int64, mtimeNs: Int64, uid: UInt32, gid: UInt32,
-                device: UInt64, inode: UInt64, absolutePath: FilePath) {
+                device: UInt64, inode: UInt64, absolutePath: FilePath, host: String? = nil) {
         self.silo = silo; self.siloPriority = siloPriority; self.path = path; self.size = size; self.mtimeNs = mtimeNs
         self.uid = uid; self.gid = gid; self.device = device; self.inode = inode; self.absolutePath = absolutePath
+        self.host = host
     }
+
+    /// The physical file: two copies with the same one are hard links (names of one file).
+    public var physicalFile: HostFileID { HostFileID(host: host, file: FileID(device: device, inode: inode)) }
+}
+
+/// A file's physical identity in a plan or an asset: the host it is on (its id; nil for the
+/// catalogue's one host of silos from before hosts were recorded) and its device and inode
+/// there. Equal device and inode numbers on two hosts are two different files.
+public struct HostFileID: Hashable, Sendable {
+    public var host: String?
+    public var file: FileID
+    public init(host: String?, file: FileID) { self.host = host; self.file = file }
 }
 
 /// One distinct content (a SHA-256) with every copy and one reconciled set of fields: a record
@@ -134,7 +155,7 @@ public struct ReconciledAsset: Sendable, Codable, Hashable {
 
     /// Physical copies: distinct files (device and inode). Hard links to one file are one copy
     /// under several names.
-    public var physicalCopies: Int { Set(copies.map { FileID(device: $0.device, inode: $0.inode) }).count }
+    public var physicalCopies: Int { Set(copies.map(\.physicalFile)).count }
 }
 
 extension SHA256Digest: Codable {

@@ -107,13 +107,16 @@ public struct ReconcilePolicies: Sendable, Hashable, Codable {
 public struct Reconciler: Sendable {
     public var policies: ReconcilePolicies
     public var resolutions: Resolutions
+    /// Decisions for classes of conflicts, tried before the field's policy.
+    public var rules: [ReconcileRule]
 
-    public init(policies: ReconcilePolicies = ReconcilePolicies(), resolutions: Resolutions = Resolutions()) {
-        self.policies = policies; self.resolutions = resolutions
+    public init(policies: ReconcilePolicies = ReconcilePolicies(), resolutions: Resolutions = Resolutions(), rules: [ReconcileRule] = []) {
+        self.policies = policies; self.resolutions = resolutions; self.rules = rules
     }
 
     static let originRank: [MetadataOrigin: Int] = [
         .sidecar: 0, .xmp: 1, .iptc: 1, .exif: 1, .png: 1, .pdf: 1, .postscript: 1, .header: 1, .manifest: 2, .filesystem: 3,
+        .quicktime: 1, .document: 1, .audio: 1,
     ]
 
     /// The candidate values of one field, best first.
@@ -140,8 +143,10 @@ public struct Reconciler: Sendable {
             if candidates.isEmpty {
                 switch field {
                 case .format:
+                    // The tag the reader gives the format: a file of no known format has no
+                    // stored row for it (see `ContentInfo.storedValues`), and says the same.
                     candidates = [FieldSource(silo: sources.copies.first?.copy.silo ?? "", path: sources.copies.first?.copy.path ?? .root,
-                                              origin: .header, tag: "magic bytes", raw: sources.format.rawValue,
+                                              origin: .header, tag: "File:FileType", raw: sources.format.rawValue,
                                               value: .text(sources.format.rawValue))]
                 case .width, .height:
                     guard let n = field == .width ? sources.width : sources.height, let first = sources.copies.first else { break }
@@ -155,18 +160,28 @@ public struct Reconciler: Sendable {
                 continue
             }
             if candidates.isEmpty { continue }
-            fields.append(decide(field, candidates))
+            fields.append(decide(field, candidates, sources))
         }
         return ReconciledAsset(sha256: sources.sha256, size: sources.size, format: sources.format, width: sources.width,
                                height: sources.height, imageSHA256: sources.imageSHA256,
                                copies: sources.copies.map(\.copy), fields: fields)
     }
 
-    func decide(_ field: UnifiedField, _ candidates: [FieldSource]) -> ReconciledField {
+    func decide(_ field: UnifiedField, _ candidates: [FieldSource], _ sources: AssetSources? = nil) -> ReconciledField {
         let policy = policies.policy(for: field)
         let keys = Set(candidates.map(\.value.comparisonKey))
         if keys.count == 1 {
             return ReconciledField(field: field, value: candidates[0].value, status: .agreed, rule: .policy(policy), sources: candidates)
+        }
+        // A rule for this class of conflict: keep the values it prefers, then decide among them.
+        if let sources {
+            let copies = sources.copies.map(\.copy)
+            for rule in rules where rule.applies(to: field, copies: copies, format: sources.format) {
+                guard let kept = rule.kept(candidates) else { continue }
+                let among = decide(field, kept, nil)
+                guard let value = among.value else { continue }
+                return ReconciledField(field: field, value: value, status: .resolved, rule: .rule(rule.label), sources: candidates)
+            }
         }
         let value: FieldValue?
         switch policy {

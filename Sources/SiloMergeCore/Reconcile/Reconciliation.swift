@@ -24,6 +24,7 @@ public struct ReconcileSummary: Sendable {
 public enum Reconciliation {
     static let policiesKey = "reconcile.policies"
     static let resolutionsKey = "reconcile.resolutions"
+    static let rulesKey = "reconcile.rules"
 
     /// `policies`: from the configuration; nil uses (and keeps) the ones last given.
     /// `resolutionsFile`: nil uses the one last given; "" forgets it.
@@ -31,14 +32,18 @@ public enum Reconciliation {
     /// unified catalogue nor the settings.
     @discardableResult
     public static func run(store: any CatalogueStore, policies overrides: [UnifiedField: ReconcilePolicy]? = nil,
+                           rules ruleOverrides: [ReconcileRule]? = nil,
                            resolutionsFile: String? = nil, record: Bool = true,
                            each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
         let policies: ReconcilePolicies
+        let rules: [ReconcileRule]
         if let overrides {
             policies = ReconcilePolicies(overrides)
-            if record { try remember(policies: overrides, in: store) }
+            rules = ruleOverrides ?? []
+            if record { try remember(policies: overrides, rules: rules, in: store) }
         } else {
             policies = try storedPolicies(in: store) ?? ReconcilePolicies()
+            rules = try storedRules(in: store)
         }
         var path: String?
         var remembered = false
@@ -62,7 +67,7 @@ public enum Reconciliation {
             }
             if resolutionsFile != nil && record { try store.setSetting(resolutionsKey, path) }
         }
-        let reconciler = Reconciler(policies: policies, resolutions: resolutions)
+        let reconciler = Reconciler(policies: policies, resolutions: resolutions, rules: rules)
         let (assets, conflicts, unhashed): (Int, Int, Int)
         if record {
             let runID = try store.runs(limit: 1).first?.id ?? 0
@@ -76,9 +81,23 @@ public enum Reconciliation {
 
     /// Stores a configuration's policies (`reconcile:`) for later runs: every command that
     /// takes `--config` and writes the catalogue calls this.
-    public static func remember(policies overrides: [UnifiedField: ReconcilePolicy], in store: any CatalogueStore) throws {
+    public static func remember(policies overrides: [UnifiedField: ReconcilePolicy], rules: [ReconcileRule] = [],
+                                in store: any CatalogueStore) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(ReconcilePolicies(overrides)), as: UTF8.self)
         if try store.setting(policiesKey) != json { try store.setSetting(policiesKey, json) }
+        let rulesJSON = rules.isEmpty ? nil : String(decoding: try JSONEncoder.sorted.encode(rules), as: UTF8.self)
+        if try store.setting(rulesKey) != rulesJSON { try store.setSetting(rulesKey, rulesJSON) }
+    }
+
+    /// The rules stored in the catalogue (none when none were given).
+    public static func storedRules(in store: any CatalogueStore) throws -> [ReconcileRule] {
+        guard let json = try store.setting(rulesKey) else { return [] }
+        do {
+            return try JSONDecoder().decode([ReconcileRule].self, from: Data(json.utf8))
+        } catch {
+            throw ReconcileError(file: store.location.display, reason: "the reconcile rules stored in the catalogue (setting \(rulesKey)) "
+                + "cannot be read: \(error); give them again with --config FILE")
+        }
     }
 
     /// The policies stored in the catalogue, nil when none were ever given.
@@ -87,7 +106,7 @@ public enum Reconciliation {
         do {
             return try JSONDecoder().decode(ReconcilePolicies.self, from: Data(json.utf8))
         } catch {
-            throw ReconcileError(file: store.location, reason: "the reconcile policies stored in the catalogue (setting \(policiesKey)) "
+            throw ReconcileError(file: store.location.display, reason: "the reconcile policies stored in the catalogue (setting \(policiesKey)) "
                 + "cannot be read: \(error); give them again with --config FILE")
         }
     }

@@ -10,6 +10,14 @@ extension Resolutions {
     /// Every problem is an error with its line: an unknown or ambiguous asset, an unknown
     /// field, a value of the wrong kind.
     public static func load(path: String, lookup: (String) throws -> [SHA256Digest]) throws -> Resolutions {
+        // A sheet from `conflicts --format csv`, filled in.
+        if path.lowercased().hasSuffix(".csv") {
+            let bytes: [UInt8]
+            do { bytes = try InputFile.readBytes(path, limit: maximumFileSize) } catch {
+                throw ReconcileError(file: path, reason: error.reason)
+            }
+            return try ConflictSheet.parse(bytes, file: path, lookup: lookup)
+        }
         let text: String
         do { text = try InputFile.readText(path, limit: maximumFileSize) } catch {
             throw ReconcileError(file: path, reason: error.reason)
@@ -100,7 +108,7 @@ extension Resolutions {
             return "a list"
         }()
         func clean(_ text: String) -> Result<String, Problem> {
-            if let bad = text.unicodeScalars.first(where: { !ExportWriter.isXMLChar($0) }) {
+            if let bad = text.unicodeScalars.first(where: { !Encode.isXMLChar($0) }) {
                 return .failure(Problem(reason: "holds the control character U+\(String(format: "%04X", bad.value)), which no metadata format can store"))
             }
             if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

@@ -10,9 +10,18 @@ public struct AuditReport: Sendable {
     /// The same picture in files that differ only in their embedded metadata (known once
     /// metadata was read: `audit --metadata` or a full scan).
     public var sameImageGroups: [SameImageGroup] = []
+    /// Duplicate folders (the DUPLICATE FOLDERS section).
+    public var duplicateFolders = DuplicateFolders()
+    /// File groups left out of `largestGroups` because a folder group reports them (counted
+    /// while the `top` groups were gathered: there may be more below them).
+    public var fileGroupsInFolders = 0
+    /// How many folder groups to list (`top`, at least 5 when there are groups).
+    public var topFolders = 0
 
-    /// Gathers the figures for the silos in `query` from the catalogue.
-    public init(store: any CatalogueStore, query: DuplicateQuery, top: Int, scan: ScanResult? = nil) throws {
+    /// Gathers the figures for the silos in `query` from the catalogue. Unless `expand`, a
+    /// group of files that a duplicate-folder group already reports (`DuplicateFolders.explains`)
+    /// is not among the largest groups.
+    public init(store: any CatalogueStore, query: DuplicateQuery, top: Int, scan: ScanResult? = nil, expand: Bool = false) throws {
         let analysis = try store.analyse(query, top: top)
         silos = analysis.silos
         overlap = analysis.overlap
@@ -20,6 +29,20 @@ public struct AuditReport: Sendable {
         largestGroups = analysis.largestGroups
         self.scan = scan
         sameImageGroups = try store.sameImageGroups(silos: query.silos, minimumSize: query.minimumSize)
+        duplicateFolders = try DuplicateFolders.find(in: store, silos: query.silos)
+        topFolders = max(top, 5)
+        if !expand, !duplicateFolders.groups.isEmpty, top > 0 {
+            var kept: [DuplicateGroup] = []
+            var hidden = 0
+            let folders = duplicateFolders
+            try store.forEachDuplicateGroup(query) { g in
+                if folders.explains(g) { hidden += 1; return true }
+                kept.append(g)
+                return kept.count < top
+            }
+            largestGroups = kept
+            fileGroupsInFolders = hidden
+        }
     }
 
     /// Bytes shared between two silos (or duplicated inside one when `a == b`).
@@ -73,8 +96,19 @@ public struct AuditReport: Sendable {
             sink.write("  \(Format.plural(summary.hardLinkedFiles, "path")) are hard links to a file already counted: they take no extra space and are not reclaimable\n")
         }
 
+        if !duplicateFolders.groups.isEmpty || duplicateFolders.notComparableFolders > 0 {
+            sink.write("\nDUPLICATE FOLDERS: the same files at the same places below, whatever their names\n")
+            duplicateFolders.writeText(to: sink, limit: topFolders, foldersShown: 6, indent: "      ")
+        }
+
+        if largestGroups.isEmpty, fileGroupsInFolders > 0 {
+            sink.write("\nLARGEST DUPLICATE GROUPS: all lie inside the duplicate folders above (--expand lists them)\n")
+        }
         if !largestGroups.isEmpty {
             sink.write("\nLARGEST DUPLICATE GROUPS\n")
+            if fileGroupsInFolders > 0 {
+                sink.write("(groups inside the duplicate folders above are left out: --expand lists them)\n")
+            }
             for (i, g) in largestGroups.enumerated() {
                 sink.write("\(Format.pad("\(i + 1).", 4))\(Format.bytes(g.reclaimableBytes)) reclaimable · \(Format.plural(g.physicalCopies, "copy")) of \(Format.bytes(g.size)) · \(g.silos.joined(separator: ", "))\n")
                 let shown = g.files.prefix(6)
@@ -109,7 +143,8 @@ public struct AuditReport: Sendable {
         }
     }
 
-    /// `{"silos","overlap","summary","largest_groups","same_image_groups"}` (`JSONOutput`).
+    /// `{"silos","overlap","summary","largest_groups","same_image_groups","folder_groups","folders"}`
+    /// (`JSONOutput`).
     public func writeJSON(to sink: ReportSink) throws {
         sink.write(try JSONOutput.string(JSON(r: self)) + "\n")
     }

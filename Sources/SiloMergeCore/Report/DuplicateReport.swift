@@ -11,9 +11,20 @@ public struct DuplicateReport {
     public let query: DuplicateQuery
     /// Show at most this many groups (nil: all). Summaries always cover everything.
     public let limit: Int?
+    /// Duplicate folders to report first (`--folders`); nil: files only.
+    public let folders: DuplicateFolders?
+    /// List the file groups that lie inside duplicate folders too (`--expand`).
+    public let expand: Bool
 
-    public init(store: any CatalogueStore, query: DuplicateQuery, limit: Int? = nil) {
-        self.store = store; self.query = query; self.limit = limit
+    public init(store: any CatalogueStore, query: DuplicateQuery, limit: Int? = nil, folders: DuplicateFolders? = nil, expand: Bool = false) {
+        self.store = store; self.query = query; self.limit = limit; self.folders = folders; self.expand = expand
+    }
+
+    /// The file groups a folder group already reports (left out unless `expand`): how many,
+    /// and whether every group was looked at (a listing stopped by `limit` was not).
+    private final class Hidden {
+        var count = 0
+        var complete = true
     }
 
     public func write(_ style: Style, to sink: ReportSink) throws {
@@ -25,23 +36,53 @@ public struct DuplicateReport {
         }
     }
 
-    private func groups(_ body: (Int, DuplicateGroup) throws -> Void) throws {
+    @discardableResult
+    private func groups(_ body: (Int, DuplicateGroup) throws -> Void) throws -> Hidden {
         var index = 0
+        let hidden = Hidden()
+        let folders = expand ? nil : self.folders
         try store.forEachDuplicateGroup(query) { group in
-            if let limit, index >= limit { return false }
+            if let folders, folders.explains(group) { hidden.count += 1; return true }
+            if let limit, index >= limit { hidden.complete = false; return false }
             index += 1
             try body(index, group)
             return true
         }
+        return hidden
+    }
+
+    /// The line saying which file groups the folder groups stand for.
+    private func hiddenLine(_ hidden: Hidden) -> String? {
+        guard hidden.count > 0 else { return nil }
+        let count = hidden.complete ? Format.plural(hidden.count, "group") + " of files" : "Groups of files"
+        return "\(count) lie inside duplicate folders and are listed as those folders (--expand lists them).\n"
     }
 
     /// `{"groups":[…],"same_image_groups":[…],"summary":{…}}`, each group encoded as it is read
     /// (the designed shapes of `JSONOutput`).
     public func writeJSON(to sink: ReportSink) throws {
         let encoder = JSONOutput.encoder()
-        sink.write("{\"groups\":[")
+        if let folders {
+            sink.write("{\"folder_groups\":[")
+            for (i, g) in folders.groups.prefix(limit ?? folders.groups.count).enumerated() {
+                sink.write(i == 0 ? "\n" : ",\n")
+                sink.write(bytes: [UInt8](try encoder.encode(DuplicateFolderGroup.JSON(g: g))))
+            }
+            sink.write("\n],")
+            if folders.relationsComputed {
+                sink.write("\"folder_relations\":[")
+                for (i, r) in folders.relations.prefix(limit ?? folders.relations.count).enumerated() {
+                    sink.write(i == 0 ? "\n" : ",\n")
+                    sink.write(bytes: [UInt8](try encoder.encode(FolderRelation.JSON(r: r))))
+                }
+                sink.write("\n],")
+            }
+            sink.write("\"groups\":[")
+        } else {
+            sink.write("{\"groups\":[")
+        }
         var first = true
-        try groups { _, g in
+        let hidden = try groups { _, g in
             sink.write(first ? "\n" : ",\n")
             first = false
             sink.write(bytes: [UInt8](try encoder.encode(DuplicateGroup.JSON(g: g))))
@@ -55,6 +96,10 @@ public struct DuplicateReport {
         }
         sink.write("\n],\"summary\":")
         sink.write(bytes: [UInt8](try encoder.encode(DuplicateSummary.JSON(s: s, sameImageGroups: images.count))))
+        if let folders {
+            sink.write(",\"folders\":")
+            sink.write(bytes: [UInt8](try encoder.encode(DuplicateFolders.SummaryJSON(d: folders, fileGroupsInside: hidden.complete ? hidden.count : nil))))
+        }
         sink.write("}\n")
     }
 
@@ -88,8 +133,22 @@ public struct DuplicateReport {
     }
 
     public func writeTable(to sink: ReportSink) throws {
+        if let folders {
+            sink.write("DUPLICATE FOLDERS: the same files at the same places below, whatever their names\n\n")
+            folders.writeText(to: sink, limit: limit)
+            if folders.relationsComputed, !folders.relations.isEmpty {
+                sink.write("\nPARTIAL COPIES: every file of the second folder has a copy in the first (subset),\n"
+                           + "or the two share 90% of the larger's bytes (overlap)\n\n")
+                let shown = folders.relations.prefix(limit ?? folders.relations.count)
+                for (i, r) in shown.enumerated() { r.writeText(index: i + 1, to: sink, indent: "    ") }
+                if folders.relations.count > shown.count {
+                    sink.write("… \(Format.count(folders.relations.count - shown.count)) more partial copies.\n")
+                }
+            }
+            sink.write("\nDUPLICATE FILES\n\n")
+        }
         var shown = 0
-        try groups { index, g in
+        let hidden = try groups { index, g in
             shown += 1
             let links = g.files.count - g.physicalCopies
             var head = "#\(index)  \(Format.bytes(g.reclaimableBytes)) reclaimable · \(Format.plural(g.physicalCopies, "copy")) of \(Format.bytes(g.size))"
@@ -109,7 +168,10 @@ public struct DuplicateReport {
             sink.write("\n")
         }
         let s = try store.analyse(query, top: 0).summary
-        if shown == 0 {
+        if let line = hiddenLine(hidden) { sink.write(line) }
+        if shown == 0, hidden.count > 0 {
+            sink.write("No other duplicates among \(Format.plural(s.files, "file")) (\(Format.bytes(s.bytes))).\n")
+        } else if shown == 0 {
             sink.write("No duplicates among \(Format.plural(s.files, "file")) (\(Format.bytes(s.bytes))).\n")
         } else {
             if let limit, s.duplicateGroups > limit {

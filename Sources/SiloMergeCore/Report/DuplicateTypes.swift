@@ -26,6 +26,16 @@ public struct GroupFile: Sendable, Hashable {
     public var mtimeNs: Int64
 
     public var absolutePath: FilePath { siloRoot.appending(path) }
+    package init(silo: String, siloPriority: Int, siloRoot: FilePath, path: RelativePath, device: UInt64, inode: UInt64, linkCount: UInt64, mtimeNs: Int64) {
+        self.silo = silo
+        self.siloPriority = siloPriority
+        self.siloRoot = siloRoot
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.linkCount = linkCount
+        self.mtimeNs = mtimeNs
+    }
 }
 
 /// Files with the same SHA-256 held by at least two different inodes.
@@ -43,6 +53,12 @@ public struct DuplicateGroup: Sendable, Hashable {
         var seen: [String] = []
         for f in files where !seen.contains(f.silo) { seen.append(f.silo) }
         return seen
+    }
+    package init(sha256: SHA256Digest, size: Int64, files: [GroupFile], physicalCopies: Int) {
+        self.sha256 = sha256
+        self.size = size
+        self.files = files
+        self.physicalCopies = physicalCopies
     }
 }
 

@@ -88,6 +88,46 @@ public final class StringSink: ReportSink {
 /// JSON text, written by hand so reports stream (no whole-document tree in memory)
 /// and keys keep a stable order.
 public enum Encode {
+    /// What `xml` does with a character XML 1.0 forbids (C0 controls other than tab, LF and CR;
+    /// U+FFFE, U+FFFF).
+    public enum XMLInvalid: Sendable {
+        /// Leaves it out (metadata values: an XMP packet carries the text, nothing else).
+        case drop
+        /// Shows U+FFFD in its place (a report: the reader sees that something was there).
+        case replace
+    }
+
+    /// The one XML escaper, for text and attribute values (XMP packets, sidecars, the HTML
+    /// report's attributes and SVG): `&`, `<`, `>`, `"`, CR as `&#xD;` (a parser would turn a raw
+    /// one into LF), `'` as `&#39;` when `apostrophe` (an attribute that may be single-quoted),
+    /// and characters XML 1.0 forbids dropped or replaced.
+    public static func xml(_ s: String, invalid: XMLInvalid, apostrophe: Bool = false) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "\r": out += "&#xD;"
+            case "'" where apostrophe: out += "&#39;"
+            default:
+                if isXMLChar(c) { out.unicodeScalars.append(c) } else if invalid == .replace { out += "\u{FFFD}" }
+            }
+        }
+        return out
+    }
+
+    /// A character XML 1.0 allows.
+    public static func isXMLChar(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x09, 0x0A, 0x0D: true
+        case 0..<0x20, 0xFFFE, 0xFFFF: false
+        default: true
+        }
+    }
+
     /// A JSON string literal.
     public static func json(_ s: String) -> String {
         var out = "\""

@@ -27,6 +27,10 @@ public struct HTMLReportData: Sendable {
     public var largestGroups: [GroupRow]
     /// How many duplicate groups there are in all (for the "N more" line); at least `largestGroups.count`.
     public var totalGroups: Int
+    /// Duplicate folders (`DuplicateFolders`), largest bytes first.
+    public var folderGroups: [FolderGroupRow] = []
+    /// How many folder groups there are in all.
+    public var totalFolderGroups = 0
     /// Groups of files with the same image data (pixels) but different metadata.
     public var sameImageGroups: [SameImageRow]
     /// How many such groups there are in all.
@@ -42,6 +46,8 @@ public struct HTMLReportData: Sendable {
     public var openFindings: [OpenFindingRow] = []
     /// How many are open in all.
     public var totalOpenFindings = 0
+    /// Trends, reclaimable space by type and age, conflicts by class, decisions, the plan.
+    public var management: Management?
 
     public init(title: String, generatedAt: Date, toolVersion: String, catalogue: String, figures: Figures,
                 silos: [SiloRow], overlap: [OverlapCell], formats: [FormatRow],
@@ -187,6 +193,27 @@ public struct HTMLReportData: Sendable {
         }
     }
 
+    /// Folders holding the same files at the same places below them.
+    public struct FolderGroupRow: Sendable, Equatable {
+        public var files: Int
+        /// Bytes below one of the folders.
+        public var bytes: Int64
+        public var reclaimableBytes: Int64
+        /// The folder identity, hex.
+        public var hash: String
+        /// (silo, path) of each folder, the silo root shown as ".".
+        public var folders: [(silo: String, path: String)]
+
+        public init(files: Int, bytes: Int64, reclaimableBytes: Int64, hash: String, folders: [(silo: String, path: String)]) {
+            self.files = files; self.bytes = bytes; self.reclaimableBytes = reclaimableBytes; self.hash = hash; self.folders = folders
+        }
+
+        public static func == (a: FolderGroupRow, b: FolderGroupRow) -> Bool {
+            a.files == b.files && a.bytes == b.bytes && a.reclaimableBytes == b.reclaimableBytes && a.hash == b.hash
+                && a.folders.map(\.silo) == b.folders.map(\.silo) && a.folders.map(\.path) == b.folders.map(\.path)
+        }
+    }
+
     public struct SameImageRow: Sendable, Equatable {
         /// The hash of the image data (pixels, without metadata), hex.
         public var imageSHA256: String
@@ -325,30 +352,9 @@ public enum HTMLReport {
 // MARK: - Escaping
 
 extension HTMLReport {
-    /// Escapes text for an HTML attribute value or for hand-built XML/SVG (text and attributes):
-    /// `&`, `<`, `>`, `"` and `'`. Characters XML 1.0 forbids (C0 controls other than tab, LF
-    /// and CR, U+FFFE, U+FFFF) become U+FFFD so the SVG stays well-formed.
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default:
-                let v = scalar.value
-                if (v < 0x20 && v != 0x09 && v != 0x0A && v != 0x0D) || v == 0xFFFE || v == 0xFFFF {
-                    out += "\u{FFFD}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
+    /// Text for an HTML attribute value or hand-built SVG (text and attributes): `Encode.xml`
+    /// with `'` escaped too, and forbidden characters shown as U+FFFD so the SVG stays well-formed.
+    public static func escape(_ s: String) -> String { Encode.xml(s, invalid: .replace, apostrophe: true) }
 
     /// Text for Plot's `Node.text`, which escapes `<` and `>` but leaves anything that looks like
     /// an entity (`&lt;`, `&#60;`) as it is: escaping `&` first makes a name holding `&lt;` show

@@ -36,9 +36,11 @@ struct HTMLPage {
                 nav(),
                 .main(
                     summary(),
+                    management(),
                     silos(),
                     overlap(),
                     formats(),
+                    folderGroups(),
                     groups(),
                     sameImage(),
                     conflicts(),
@@ -66,10 +68,11 @@ struct HTMLPage {
     }
 
     func nav() -> Body {
-        let links: [(String, String)] = [
-            ("summary", "Summary"), ("silos", "Silos"), ("overlap", "Overlap"), ("formats", "Formats"),
-            ("groups", "Duplicate groups"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
+        var links: [(String, String)] = [
+            ("summary", "Summary"), ("management", "Management"), ("silos", "Silos"), ("overlap", "Overlap"), ("formats", "Formats"),
+            ("folders", "Duplicate folders"), ("groups", "Duplicate groups"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
         ]
+        if data.management == nil { links.removeAll { $0.0 == "management" } }
         return .nav(cls("toc"), attr("aria-label", "Sections"),
             .ul(.forEach(links) { id, label in
                 .li(.a(attr("href", "#" + id), text(label)))
@@ -246,6 +249,30 @@ struct HTMLPage {
         )
     }
 
+    // MARK: Duplicate folders
+
+    func folderGroups() -> Body {
+        let shown = Array(data.folderGroups.prefix(rowLimit))
+        let total = max(data.totalFolderGroups, data.folderGroups.count)
+        let columns = [Column("#", numeric: true), Column("Reclaimable", numeric: true), Column("Size of a copy", numeric: true),
+                       Column("Files", numeric: true), Column("Folders (silo, path)", sortable: false), Column("Folder hash")]
+        let rows: [[Cell]] = shown.enumerated().map { i, g in
+            [Cell.number(Int64(i + 1), "\(i + 1)"),
+             Cell.bytes(g.reclaimableBytes), Cell.bytes(g.bytes),
+             Cell.number(Int64(g.files), Format.count(g.files)),
+             Cell(.ul(cls("copies"), .forEach(g.folders) { f in
+                 .li(siloTag(f.silo), text(" "), .code(cls("path"), text(f.path + "/")))
+             }), cls: "files"),
+             hashCell(g.hash)]
+        }
+        return section("folders", "Duplicate folders",
+            .p(cls("lede"), text("Folders holding the same files at the same places below them, whatever the names of files and folders: whole copies. Largest first; a group lying inside another group's folders is shown as the outer folders.")),
+            table(id: "t-folders", caption: "Duplicate folders", columns: columns, rows: rows,
+                  total: total, noun: "groups", empty: "No folder is a copy of another.",
+                  hints: ["silomerge duplicates --folders"], stack: true)
+        )
+    }
+
     // MARK: Same image, different metadata
 
     func sameImage() -> Body {
@@ -323,7 +350,8 @@ struct HTMLPage {
         return section("check", "Latest check",
             .p(cls("lede"), text("Finished "), HTMLDate.node(check.finishedAt), text(": \(HTMLChart.plural(total, "finding")).")),
             .if(!check.countsByKind.isEmpty, .div(cls("cards kinds"), .forEach(check.countsByKind) { k in
-                card(k.kind, Format.count(k.count), warn: k.count > 0)
+                // What a reviewed plan did is news, not a warning.
+                card(k.kind, Format.count(k.count), warn: k.count > 0 && k.kind != Finding.Kind.merged.rawValue)
             })),
             table(id: "t-check", caption: "Check findings", columns: columns, rows: rows,
                   total: total, noun: "findings", empty: "Nothing to report: every file is as catalogued.", hints: ["silomerge export"], stack: true),

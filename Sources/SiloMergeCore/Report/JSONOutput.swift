@@ -47,10 +47,29 @@ extension KeyedEncodingContainer where Key == JSONKey {
     mutating func put<T: Encodable>(_ value: T, _ key: String) throws { try encode(value, forKey: JSONKey(key)) }
 }
 
+extension CodingUserInfoKey {
+    /// Set to true for an encoding that must read back exactly (a `RecordSpool`): a date
+    /// stays a date (`{"date":…}`) and coordinates keep every bit, where the designed shape
+    /// writes a date as a plain string and coordinates to 7 decimals.
+    public static let losslessValues = CodingUserInfoKey(rawValue: "silomerge.losslessValues")!
+}
+
 extension FieldValue {
     /// The designed shape: a string (text, date), a list of strings, a whole number, or
-    /// `{"latitude":…,"longitude":…}` in decimal degrees (7 decimals at most).
+    /// `{"latitude":…,"longitude":…}` in decimal degrees (7 decimals at most). With
+    /// `.losslessValues` in the encoder's userInfo, a date is `{"date":…}` and coordinates are
+    /// written in full.
     public func encode(to encoder: any Encoder) throws {
+        if encoder.userInfo[.losslessValues] as? Bool == true {
+            switch self {
+            case .date(let d):
+                var c = encoder.container(keyedBy: JSONKey.self); try c.put(d, "date"); return
+            case .gps(let lat, let lon):
+                var c = encoder.container(keyedBy: JSONKey.self)
+                try c.put(lat, "latitude"); try c.put(lon, "longitude"); return
+            default: break
+            }
+        }
         switch self {
         case .text(let s), .date(let s):
             var c = encoder.singleValueContainer(); try c.encode(s)
@@ -68,6 +87,11 @@ extension FieldValue {
     /// Reads the designed shape back. A string reads as text (a date is a string too: the
     /// field, known to the caller, tells them apart).
     public init(from decoder: any Decoder) throws {
+        if decoder.userInfo[.losslessValues] as? Bool == true, let c = try? decoder.container(keyedBy: JSONKey.self),
+           let d = try? c.decode(String.self, forKey: JSONKey("date")) {
+            self = .date(d)
+            return
+        }
         if let c = try? decoder.container(keyedBy: JSONKey.self), let lat = try? c.decode(Double.self, forKey: JSONKey("latitude")) {
             self = .gps(latitude: lat, longitude: try c.decode(Double.self, forKey: JSONKey("longitude")))
             return
@@ -176,6 +200,10 @@ extension AuditReport {
             try c.put(DuplicateSummary.JSON(s: r.summary, sameImageGroups: r.sameImageGroups.count), "summary")
             try c.put(r.largestGroups.map(DuplicateGroup.JSON.init), "largest_groups")
             try c.put(r.sameImageGroups.map(SameImageGroup.JSON.init), "same_image_groups")
+            try c.put(r.duplicateFolders.groups.prefix(r.topFolders).map(DuplicateFolderGroup.JSON.init), "folder_groups")
+            try c.put(DuplicateFolders.SummaryJSON(d: r.duplicateFolders, fileGroupsInside: nil), "folders")
+            // Only when asked (`audit --profile`): where the scan's time went.
+            if let profile = r.scan?.profile { try c.put(profile, "profile") }
         }
     }
 
@@ -214,6 +242,18 @@ public struct ConflictsJSON: Encodable {
         }
         try c.put(items, "conflicts")
         try c.put(["assets": summary.assets, "conflicts": summary.conflicts, "assets_with_conflicts": assets.count], "summary")
+        let digest = ConflictDigest(assets)
+        try c.put(Dictionary(uniqueKeysWithValues: digest.byField.map { ($0.field.rawValue, $0.conflicts) }), "by_field")
+        try c.put(digest.bySiloPair.map(PairJSON.init), "by_silo_pair")
+    }
+
+    struct PairJSON: Encodable {
+        let pair: ConflictDigest.Pair
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(pair.silos, "silos"); try c.put(pair.conflicts, "conflicts")
+            try c.put(Dictionary(uniqueKeysWithValues: pair.fields.map { ($0.key.rawValue, $0.value) }), "fields")
+        }
     }
 
     /// Values of one conflicting field, grouped by value (after normalisation), each with its sources.
@@ -287,6 +327,30 @@ public struct VerifyJSON: Encodable {
             var c = encoder.container(keyedBy: JSONKey.self)
             try c.put(p.kind.rawValue, "kind"); try c.encodePath(p.path)
             try c.encodeOrNull(p.expected, "expected"); try c.encodeOrNull(p.found, "found"); try c.encodeOrNull(p.detail, "detail")
+        }
+    }
+}
+
+/// `silomerge verify --bagit DIR --format json`.
+public struct BagJSON: Encodable {
+    public let bag: String
+    public let report: BagReport
+    public init(bag: String, report: BagReport) { self.bag = bag; self.report = report }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        try c.put(bag, "bag"); try c.encodeOrNull(report.version, "bagit_version"); try c.put(report.algorithms, "algorithms")
+        try c.put(report.payloadFiles, "payload_files"); try c.put(report.payloadBytes, "payload_bytes")
+        try c.put(report.checksumsVerified, "checksums_verified"); try c.put(report.bytesRead, "bytes_read")
+        try c.put(report.isComplete, "complete"); try c.put(report.isValid, "valid")
+        try c.put(report.problems.map(Problem.init), "problems")
+    }
+
+    struct Problem: Encodable {
+        let p: BagReport.Problem
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(p.kind.rawValue, "kind"); try c.put(p.path, "path"); try c.put(p.detail, "detail")
         }
     }
 }

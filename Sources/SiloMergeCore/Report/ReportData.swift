@@ -7,7 +7,8 @@ extension HTMLReportData {
     /// Only reads the catalogue: conflicts come from a reconciliation that stores nothing, with
     /// `policies` when given, else the stored ones.
     public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date(),
-                              policies: [UnifiedField: ReconcilePolicy]? = nil) throws -> HTMLReportData {
+                              policies: [UnifiedField: ReconcilePolicy]? = nil, rules: [ReconcileRule]? = nil,
+                              plan: MergePlan? = nil) throws -> HTMLReportData {
         let query = DuplicateQuery()
         let analysis = try store.analyse(query, top: rowLimit)
         let silos = try store.silos()
@@ -15,7 +16,11 @@ extension HTMLReportData {
         // Per silo: what keeping the best-priority silo's copy of every group would free there.
         var reclaimable: [String: Int64] = [:]
         var duplicatedBytes: Int64 = 0
+        var shares: [(ext: String, oldestNs: Int64, reclaimable: Int64)] = []
         try store.forEachDuplicateGroup(query) { g in
+            let name = g.files.first.map { String(decoding: $0.path.lastComponent, as: UTF8.self) } ?? ""
+            let ext = name.contains(".") ? (name.split(separator: ".").last.map { $0.lowercased() } ?? "") : "(none)"
+            shares.append((ext.isEmpty ? "(none)" : ext, g.files.map(\.mtimeNs).min() ?? 0, g.reclaimableBytes))
             var seen = Set<FileID>()
             for f in g.files where seen.insert(FileID(device: f.device, inode: f.inode)).inserted {
                 duplicatedBytes += g.size
@@ -26,7 +31,20 @@ extension HTMLReportData {
 
         var conflicts: [ConflictRow] = []
         var conflictCount = 0
-        let summary = try Reconciliation.run(store: store, policies: policies, record: false) { asset in
+        var management = Management()
+        var conflicted: [ReconciledAsset] = []
+        var ruleCounts: [String: Int] = [:]
+        let summary = try Reconciliation.run(store: store, policies: policies, rules: rules, record: false) { asset in
+            for f in asset.fields {
+                switch (f.status, f.rule) {
+                case (.agreed, _): management.agreed += 1
+                case (.resolved, .manual): management.byPerson += 1
+                case (.resolved, .rule(let label)): management.byRule += 1; ruleCounts[label, default: 0] += 1
+                case (.resolved, _): management.byPolicy += 1
+                default: break
+                }
+            }
+            if asset.fields.contains(where: { $0.status == .conflict }) { conflicted.append(asset) }
             for f in asset.fields where f.status == .conflict {
                 conflictCount += 1
                 guard conflicts.count < rowLimit else { continue }
@@ -38,6 +56,25 @@ extension HTMLReportData {
 
         let images = try store.sameImageGroups(silos: [])
         let runs = try store.runs(limit: nil)
+        (management.reclaimableByType, management.reclaimableByAge) = reclaimShares(shares, now: now)
+        let digest = ConflictDigest(conflicted)
+        management.conflictsByField = digest.byField.map { ($0.field.rawValue, $0.conflicts) }
+        management.conflictsBySiloPair = digest.bySiloPair.map { p in
+            Management.Pair(silos: p.silos[0] == p.silos[1] ? "\(p.silos[0]) (within itself)" : p.silos.joined(separator: " × "), conflicts: p.conflicts,
+                            fields: p.fields.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+        }
+        management.rules = ruleCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        // Open findings at the end of each run: opened by then and not yet closed.
+        let everFound = try store.openFindings(silos: []) + store.closedFindings(limit: 1_000_000)
+        management.trends = try runs.filter { [.scan, .audit, .check].contains($0.kind) && $0.finishedAt != nil }.prefix(30).reversed().map { r in
+            var t = Management.Trend(run: r.id, kind: r.kind.rawValue, at: r.finishedAt!, status: r.status.rawValue, files: r.counts.files, bytes: r.counts.bytes,
+                                     new: r.counts.filesNew, changed: r.counts.filesChanged, gone: r.counts.filesMissing,
+                                     findings: r.kind == .check ? try store.findings(runID: r.id).count : nil)
+            t.reclaimable = try RunTrends.reclaimable(runID: r.id, in: store)
+            t.openFindings = everFound.filter { $0.openedRun <= r.id && ($0.closedRun.map { $0 > r.id } ?? true) }.count
+            return t
+        }
+        management.plan = plan.map(planSummary)
         let lastScan = runs.first { ($0.kind == .scan || $0.kind == .audit) && $0.finishedAt != nil }?.finishedAt
         var check: CheckSection?
         var lastCheck: Date?
@@ -63,7 +100,7 @@ extension HTMLReportData {
         let roots = Dictionary(uniqueKeysWithValues: silos.map { ($0.name, $0.root.display) })
         let open = try store.openFindings(silos: []).sorted { $0.openedAt < $1.openedAt }
         var report = HTMLReportData(
-            title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location,
+            title: "SiloMerge audit", generatedAt: now, toolVersion: SiloMergeVersion.string, catalogue: store.location.display,
             figures: figures,
             silos: analysis.silos.map { st in
                 SiloRow(name: st.silo, root: roots[st.silo] ?? "", priority: st.priority, files: st.files, bytes: st.bytes,
@@ -95,6 +132,13 @@ extension HTMLReportData {
                          openedRun: f.openedRun, detail: detail)
         }
         report.totalOpenFindings = open.count
+        let folders = try DuplicateFolders.find(in: store, silos: [])
+        report.folderGroups = folders.groups.prefix(rowLimit).map { g in
+            FolderGroupRow(files: g.files, bytes: g.bytes, reclaimableBytes: g.reclaimableBytes, hash: g.hash.hex,
+                           folders: g.folders.map { ($0.silo, $0.display) })
+        }
+        report.totalFolderGroups = folders.groups.count
+        report.management = management
         return report
     }
 }

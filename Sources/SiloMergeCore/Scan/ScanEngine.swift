@@ -22,6 +22,10 @@ public final class ScanEngine: Sendable {
     let testHooks: TestHooks?
     /// Set (on SIGINT, SIGTERM) to stop early; see `Interruption`.
     let interruption: Interruption?
+    /// The host the silos' folders are on (`--host`); nil: this machine (`HostIdentity.local`).
+    let host: HostIdentity?
+    /// Collect `ScanResult.profile`: where the run's time went, by stage (`--profile`).
+    let profile: Bool
 
     /// Seams for tests: run code between stages, or make a read fail.
     public struct TestHooks: Sendable {
@@ -29,12 +33,19 @@ public final class ScanEngine: Sendable {
         public var afterWalk: (@Sendable () -> Void)?
         /// Called before each file is opened for hashing; a returned errno makes the read fail with it.
         public var beforeRead: (@Sendable (String, RelativePath) -> Int32?)?
-        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil) {
-            self.afterWalk = afterWalk; self.beforeRead = beforeRead
+        /// Called on the catalogue writer thread before each batch is applied, with its size
+        /// (a slow catalogue, for the profile's tests).
+        public var beforeApply: (@Sendable (Int) -> Void)?
+        public init(afterWalk: (@Sendable () -> Void)? = nil, beforeRead: (@Sendable (String, RelativePath) -> Int32?)? = nil,
+                    beforeApply: (@Sendable (Int) -> Void)? = nil) {
+            self.afterWalk = afterWalk; self.beforeRead = beforeRead; self.beforeApply = beforeApply
         }
     }
 
-    public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil) {
+    public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil,
+                host: HostIdentity? = nil, profile: Bool = false) {
+        self.host = host
+        self.profile = profile
         self.store = store
         self.testHooks = testHooks
         self.interruption = interruption
@@ -85,6 +96,20 @@ public final class ScanEngine: Sendable {
         return resolved
     }
 
+    /// `definitions` marked as folders of `host`. A silo catalogued from another host is
+    /// refused: its device and inode numbers, and its folder, are that host's. A silo from
+    /// before hosts were recorded (no host) is this host's.
+    static func onHost(_ host: HostIdentity, _ definitions: [SiloDefinition], catalogued: [Silo]) throws -> [SiloDefinition] {
+        try definitions.map { d in
+            if let other = catalogued.first(where: { $0.name.exactBytes == d.name.exactBytes })?.host, other.id != host.id {
+                throw ScanError.otherHost(silo: d.name, host: other, here: host)
+            }
+            var d = d
+            d.host = host
+            return d
+        }
+    }
+
     public static func validateName(_ name: String) throws {
         if name.isEmpty { throw ScanError.invalidSiloName(name, reason: "it is empty") }
         if name.count > 64 { throw ScanError.invalidSiloName(name, reason: "longer than 64 characters") }
@@ -95,11 +120,20 @@ public final class ScanEngine: Sendable {
     }
 
     /// Runs a scan of `silos` (already validated or not) into the catalogue.
-    public func scan(_ silos: [SiloDefinition], options: ScanOptions,
+    ///
+    /// `known`: files of one of the silos whose content is known without reading them (what
+    /// the apply of a plan placed and verified, see `KnownFile`): while a file's device, inode,
+    /// size and mtime are the recorded ones, its SHA-256 is taken as is; a file that differs
+    /// is read, and a warning says when its content is not what was recorded.
+    public func scan(_ silos: [SiloDefinition], options: ScanOptions, known: KnownContents? = nil,
                      progress: ProgressHandler? = nil) throws -> ScanResult {
-        let definitions = try Self.validate(silos, options: options)
-        let lock = try store.lockForScan()
+        // The profile covers the whole run, the catalogue's work before and after the walk included.
+        let profiler = profile ? ScanProfiler(workers: max(1, options.jobs)) : nil
+        var definitions = try Self.validate(silos, options: options)
+        let here = try host ?? HostIdentity.local()
+        let lock = try store.lockForScan(silos: definitions.map(\.name), purpose: options.kind.rawValue)
         defer { withExtendedLifetime(lock) {} }
+        definitions = try Self.onHost(here, definitions, catalogued: try store.silos())
         let registered = try store.registerSilos(definitions)
         let everySilo = try store.silos()
         // run.options: the options as JSON with snake_case keys, like every other JSON SiloMerge writes.
@@ -109,7 +143,8 @@ public final class ScanEngine: Sendable {
         let runID = try store.beginRun(kind: options.kind, hashMode: options.hashMode.rawValue,
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
-                                      options: options, progress: progress, hooks: testHooks, interruption: interruption)
+                                      options: options, progress: progress, hooks: testHooks, interruption: interruption,
+                                      known: known, profiler: profiler)
         // Interrupted: recorded at once, whatever the scan is busy with (the counts are
         // brought up to date when it has stopped).
         let token = interruption?.onRequest { [store, session] in
@@ -122,9 +157,19 @@ public final class ScanEngine: Sendable {
             if let signal = interruption?.signal { throw ScanError.interrupted(signal: signal) }
             // Corrupted and missing files stay open, and what restores them closes them, for
             // scans as for checks: one missed report never makes rot the baseline.
+            // What applied plans did, as their journals say (an apply or undo killed before
+            // recording its end included): files they took away are merged, not missing.
+            let ledgerNotes = try store.syncMerges(runID: runID)
+            if !ledgerNotes.isEmpty {
+                let notes = ledgerNotes.map { Diagnostic(.note, .other, silo: nil, path: nil, message: $0) }
+                try store.record(notes, runID: runID)
+                result.diagnostics += notes
+                result.diagnosticCount += notes.count
+            }
             result.findings = try store.settleFindings(runID: runID, scope: options.kind == .check ? .all : .alerts)
             result.openFindings = try store.openFindings(silos: registered.map(\.name))
             try store.finishRun(runID, status: result.status, counts: result.counts, errorMessage: nil)
+            result.profile = profiler?.finish()
             return result
         } catch {
             let counts = session.currentCounts()
@@ -141,7 +186,7 @@ public final class ScanEngine: Sendable {
 extension JSONEncoder {
     /// What the catalogue's JSON columns are written with: sorted keys (the same value gives
     /// the same text), slashes as they are.
-    static var sorted: JSONEncoder {
+    package static var sorted: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e

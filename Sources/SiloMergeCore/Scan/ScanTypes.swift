@@ -22,6 +22,10 @@ public struct ScanOptions: Sendable, Hashable, Codable {
     /// hashed (with `--hash dupes`, only their metadata blocks are read). nil: yes with
     /// `--hash full`, no with `--hash dupes` (which promises not to open files of unique size).
     public var metadata: Bool? = nil
+    /// Also search every file whose structure holds no XMP for an XMP packet (ExifTool's
+    /// -scanForXMP): finds XMP in formats SiloMerge does not parse, at the cost of reading up
+    /// to a megabyte at each end of those files.
+    public var scanForXMP = false
     /// Also re-read this fraction of the unchanged files, those least recently verified (by
     /// `hashed_at`), and compare with their stored hash: a rotating fixity check.
     public var verifyFraction: Double = 0
@@ -44,6 +48,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     case invalidSiloName(String, reason: String)
     case duplicateSiloName(String)
     case rootUnavailable(silo: String, path: String, errno: Errno)
+    /// The silo is catalogued as the folders of another host.
+    case otherHost(silo: String, host: HostIdentity, here: HostIdentity)
     case rootNotDirectory(silo: String, path: String)
     case pseudoFileSystem(silo: String, path: String, type: String)
     case sameFolder(first: String, second: String, path: String)
@@ -63,6 +69,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
             "the silo name '\(name)' is given twice; give each folder its own name (NAME=PATH)"
         case .rootUnavailable(let silo, let path, let errno):
             "silo '\(silo)': cannot open \(path): \(errno) (\(errno.name))"
+        case .otherHost(let silo, let host, let here):
+            "silo '\(silo)' is catalogued as a folder of host \(host), and this is host \(here): scan it on that host, or give --host \(host.id) if this is that machine under a new id"
         case .rootNotDirectory(let silo, let path):
             "silo '\(silo)': \(path) is not a folder"
         case .pseudoFileSystem(let silo, let path, let type):
@@ -83,7 +91,8 @@ public enum ScanError: Error, CustomStringConvertible, Sendable {
     /// Errors in what the user asked for (exit code 64), as opposed to failures while working.
     public var isUsageError: Bool {
         switch self {
-        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory, .pseudoFileSystem: true
+        case .noSilos, .invalidSiloName, .duplicateSiloName, .sameFolder, .invalidPattern, .rootNotDirectory, .pseudoFileSystem,
+             .otherHost: true
         default: false
         }
     }
@@ -100,16 +109,19 @@ public struct ScanProgress: Sendable {
         case done
     }
     public var phase: Phase
-    public var directories: Int
-    public var filesWalked: Int
-    public var bytesWalked: Int64
+    /// The run's counts so far (the walk's, the reads', and the warnings and errors).
+    public var counts: RunCounts
     /// Files and bytes queued for reading so far (final once the walk is over).
     public var filesToRead: Int
     public var bytesToRead: Int64
-    public var filesRead: Int
-    public var bytesRead: Int64
     public var walkFinished: Bool
     public var elapsed: Double
+
+    public var directories: Int { counts.directories }
+    public var filesWalked: Int { counts.files }
+    public var bytesWalked: Int64 { counts.bytes }
+    public var filesRead: Int { counts.filesHashed }
+    public var bytesRead: Int64 { counts.bytesHashed }
 }
 
 /// What one silo looked like in this scan.
@@ -136,4 +148,15 @@ public struct ScanResult: Sendable {
     public var findings: [Finding] = []
     /// Findings still open in the scanned silos after the run (see `OpenFinding`).
     public var openFindings: [OpenFinding] = []
+    /// With known contents (`ScanEngine.scan(_:options:known:)`): files whose SHA-256 was taken
+    /// as recorded without reading them, files read because they were not as recorded, and of
+    /// those, the ones whose content is not the recorded one (each also a warning).
+    public var knownTaken = 0
+    public var knownRead = 0
+    /// Known files the walk found at all (taken, read, or catalogued by an earlier run).
+    public var knownSeen = 0
+    public var knownDiffering: [RelativePath] = []
+    /// Where the run's time went, by stage: only when the engine was asked to profile
+    /// (`ScanEngine(profile: true)`, `--profile`).
+    public var profile: ScanProfile?
 }

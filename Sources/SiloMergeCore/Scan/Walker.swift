@@ -53,16 +53,6 @@ protocol WalkVisitor: Sendable {
     func unlisted(root: Int, dir: RelativePath, _ entry: UncataloguedEntry)
 }
 
-/// Counters the walk keeps, readable while it runs.
-final class WalkCounters: Sendable {
-    let directories = Atomic<Int>(0)
-    let files = Atomic<Int>(0)
-    let bytes = Atomic<Int64>(0)
-    let symlinks = Atomic<Int>(0)
-    let special = Atomic<Int>(0)
-    let ignored = Atomic<Int>(0)
-}
-
 /// Walks several silos at once on a fixed number of Dispatch worker threads, taking work from
 /// one shared stack: folders to list, and batches of files to read that listing them produced.
 /// The thread that lists a folder usually reads its new files next (they are on top of the
@@ -111,8 +101,11 @@ final class Walker: Sendable {
     let threads: Int
     let visitor: any WalkVisitor
     let diagnostics: DiagnosticCollector
-    let counters: WalkCounters
+    /// The run's counters: the walk adds folders, files, bytes and what it skipped.
+    let counters: ScanCounters
     let cancelled: Atomic<Bool>
+    /// `--profile`: where each worker adds its walk, stat and compare times (nil: not timed).
+    let profile: ScanProfiler?
 
     private let state = Mutex(State())
     private let semaphore = DispatchSemaphore(value: 0)
@@ -122,12 +115,12 @@ final class Walker: Sendable {
 
     init(roots: [WalkRoot], followSymlinks: Bool, otherSiloRoots: [FileID: String],
          siloRealRoots: [(name: String, path: FilePath)], catalogueFolder: FileID?, catalogueNames: Set<[UInt8]>,
-         threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: WalkCounters,
-         stop: @escaping @Sendable () -> Bool = { false }) {
+         threads: Int, visitor: any WalkVisitor, diagnostics: DiagnosticCollector, counters: ScanCounters,
+         stop: @escaping @Sendable () -> Bool = { false }, profile: ScanProfiler? = nil) {
         self.roots = roots; self.followSymlinks = followSymlinks; self.otherSiloRoots = otherSiloRoots
         self.siloRealRoots = siloRealRoots; self.catalogueFolder = catalogueFolder; self.catalogueNames = catalogueNames
         self.threads = max(1, threads); self.visitor = visitor; self.diagnostics = diagnostics
-        self.counters = counters; self.cancelled = Atomic(false); self.stop = stop
+        self.counters = counters; self.cancelled = Atomic(false); self.stop = stop; self.profile = profile
     }
 
     func cancel() {
@@ -175,6 +168,18 @@ final class Walker: Sendable {
 
     /// Lists one folder; returns the sub-folders to walk and the files to read.
     private func process(_ job: Job, worker: Int) -> [Work] {
+        // --profile: the folder's time is its walk, less each entry's lstat (stat) and the
+        // comparison with the catalogue (compare; what the hasher does for it counts apart).
+        let slot = profile?[worker]
+        let started = slot != nil ? MonotonicClock.now() : 0
+        var statNs: UInt64 = 0, statCount = 0, visitNs: UInt64 = 0
+        defer {
+            if let slot {
+                let total = MonotonicClock.now() &- started
+                slot.add(.stat, nanoseconds: statNs, count: statCount)
+                slot.add(.walk, nanoseconds: total > statNs &+ visitNs ? total - statNs - visitNs : 0)
+            }
+        }
         let root = roots[job.root]
         var flags = O_RDONLY | O_DIRECTORY
         if !job.viaSymlink { flags |= O_NOFOLLOW }
@@ -221,7 +226,8 @@ final class Walker: Sendable {
             unlisted(job, root, "the folder was replaced during the scan; not listed")
             return []
         }
-        counters.directories.add(1, ordering: .relaxed)
+        let tally = counters[worker]
+        tally.add { $0.directories += 1 }
         let inCatalogueFolder = catalogueFolder == selfID
 
         var listing = DirectoryListing(root: job.root, dir: job.dir, files: [], excludedNames: [])
@@ -248,7 +254,12 @@ final class Walker: Sendable {
                     let length = strlen(cName)
                     let bytes = UnsafeRawPointer(cName).assumingMemoryBound(to: UInt8.self)
                     if length <= 2 && bytes[0] == 0x2E && (length == 1 || bytes[1] == 0x2E) { return ([], .failure(Errno(0))) }
-                    return (Array(UnsafeBufferPointer(start: bytes, count: length)), Posix.lstat(at: dirFD, cName))
+                    let name = Array(UnsafeBufferPointer(start: bytes, count: length))
+                    guard slot != nil else { return (name, Posix.lstat(at: dirFD, cName)) }
+                    let before = MonotonicClock.now()
+                    let result = Posix.lstat(at: dirFD, cName)
+                    statNs &+= MonotonicClock.now() &- before; statCount += 1
+                    return (name, result)
                 }
             }
             if name.isEmpty { continue }   // "." or ".."
@@ -271,7 +282,7 @@ final class Walker: Sendable {
             switch st.kind {
             case .directory:
                 handleDirectory(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, stat: st,
-                                viaSymlink: false, listing: &listing, children: &children)
+                                viaSymlink: false, tally: tally, listing: &listing, children: &children)
             case .regular:
                 if inCatalogueFolder && catalogueNames.contains(name) {
                     listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .regular, reason: .catalogue,
@@ -279,7 +290,7 @@ final class Walker: Sendable {
                     continue
                 }
                 if root.rules.skips(parent: job.dir, name: name, isDirectory: false) {
-                    counters.ignored.add(1, ordering: .relaxed)
+                    tally.add { $0.ignored += 1 }
                     listing.excludedNames.insert(name)
                     skipped(job, root, name, st, isDirectory: false, listing: &listing)
                     continue
@@ -289,23 +300,29 @@ final class Walker: Sendable {
                 bytesHere += st.size
             case .symlink:
                 guard followSymlinks else {
-                    counters.symlinks.add(1, ordering: .relaxed)
+                    tally.add { $0.skippedSymlinks += 1 }
                     listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .symlink, reason: .symlink,
                                                                   detail: "symbolic link, not followed (--follow-symlinks follows links)"))
                     continue
                 }
-                followLink(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, listing: &listing,
+                followLink(job: job, root: root, dirFD: dirFD, parentDevice: selfID.device, name: name, tally: tally, listing: &listing,
                            children: &children, filesHere: &filesHere, bytesHere: &bytesHere)
             default:
-                skipSpecial(root: root, path: job.dir.appending(name), kind: st.kind)
+                skipSpecial(root: root, path: job.dir.appending(name), kind: st.kind, tally: tally)
                 listing.uncatalogued.append(UncataloguedEntry(name: name, kind: st.kind, reason: .specialFile,
                                                               detail: "\(st.kind.label): special files are never opened"))
             }
         }
-        counters.files.add(filesHere, ordering: .relaxed)
-        counters.bytes.add(bytesHere, ordering: .relaxed)
+        tally.add { $0.files += filesHere; $0.bytes += bytesHere }
         listing.files.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        let visitStart = slot != nil ? MonotonicClock.now() : 0
+        let hasherBefore = slot?.hasherNanoseconds ?? 0
         let reads = visitor.visit(listing, worker: worker)
+        if let slot {
+            visitNs = MonotonicClock.now() &- visitStart
+            let inner = slot.hasherNanoseconds &- hasherBefore
+            slot.add(.compare, nanoseconds: visitNs > inner ? visitNs - inner : 0)
+        }
         var work = children.map(Work.directory)
         // Files last, so they are popped first: this thread reads what it just listed.
         var batch: [ReadJob] = []
@@ -337,17 +354,17 @@ final class Walker: Sendable {
                                            reason: .unreadable, detail: detail))
     }
 
-    private func skipSpecial(root: WalkRoot, path: RelativePath, kind: FileKind) {
-        counters.special.add(1, ordering: .relaxed)
+    private func skipSpecial(root: WalkRoot, path: RelativePath, kind: FileKind, tally: ScanCounters.Slot) {
+        tally.add { $0.skippedSpecial += 1 }
         diagnostics.report(Diagnostic(.warning, .specialFile, silo: root.silo.name, path: path,
                                       message: "skipped \(kind.label): special files are never opened"))
     }
 
     private func handleDirectory(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], stat: FileStat,
-                                 viaSymlink: Bool, listing: inout DirectoryListing, children: inout [Job]) {
+                                 viaSymlink: Bool, tally: ScanCounters.Slot, listing: inout DirectoryListing, children: inout [Job]) {
         let path = job.dir.appending(name)
         if root.rules.skips(parent: job.dir, name: name, isDirectory: true) {
-            counters.ignored.add(1, ordering: .relaxed)
+            tally.add { $0.ignored += 1 }
             visitor.excluded(root: job.root, dir: path)
             skipped(job, root, name, stat, isDirectory: true, asLink: viaSymlink, listing: &listing)
             return
@@ -355,7 +372,7 @@ final class Walker: Sendable {
         // A mount point: another file system starts here.
         if stat.device != parentDevice {
             if root.silo.oneFileSystem && stat.device != root.rootID.device {
-                counters.ignored.add(1, ordering: .relaxed)
+                tally.add { $0.ignored += 1 }
                 diagnostics.report(Diagnostic(.note, .otherFileSystem, silo: root.silo.name, path: path,
                                               message: "is on another file system (a mount point): not walked (--one-file-system)"))
                 listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory, reason: .excluded,
@@ -364,7 +381,7 @@ final class Walker: Sendable {
                 return
             }
             if let type = pseudoFileSystem(dirFD: dirFD, name: name, follow: viaSymlink, device: stat.device) {
-                counters.ignored.add(1, ordering: .relaxed)
+                tally.add { $0.ignored += 1 }
                 diagnostics.report(Diagnostic(.note, .pseudoFileSystem, silo: root.silo.name, path: path,
                                               message: "is a \(type) file system (the kernel's view of itself, not files): never walked"))
                 listing.uncatalogued.append(UncataloguedEntry(name: name, kind: viaSymlink ? .symlink : .directory, reason: .excluded,
@@ -398,7 +415,8 @@ final class Walker: Sendable {
         return PseudoFileSystems.name(fd: fd, device: device)
     }
 
-    private func followLink(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], listing: inout DirectoryListing,
+    private func followLink(job: Job, root: WalkRoot, dirFD: Int32, parentDevice: UInt64, name: [UInt8], tally: ScanCounters.Slot,
+                            listing: inout DirectoryListing,
                             children: inout [Job], filesHere: inout Int, bytesHere: inout Int64) {
         let path = job.dir.appending(name)
         let target = RelativePath(bytes: name).withCString { Posix.stat(at: dirFD, $0) }
@@ -423,10 +441,10 @@ final class Walker: Sendable {
                 return
             }
             handleDirectory(job: job, root: root, dirFD: dirFD, parentDevice: parentDevice, name: name, stat: st, viaSymlink: true,
-                            listing: &listing, children: &children)
+                            tally: tally, listing: &listing, children: &children)
         case .regular:
             if root.rules.skips(parent: job.dir, name: name, isDirectory: false) {
-                counters.ignored.add(1, ordering: .relaxed)
+                tally.add { $0.ignored += 1 }
                 listing.excludedNames.insert(name)
                 skipped(job, root, name, st, isDirectory: false, asLink: true, listing: &listing)
                 return
@@ -435,7 +453,7 @@ final class Walker: Sendable {
             filesHere += 1
             bytesHere += st.size
         default:
-            skipSpecial(root: root, path: path, kind: st.kind)
+            skipSpecial(root: root, path: path, kind: st.kind, tally: tally)
             listing.uncatalogued.append(UncataloguedEntry(name: name, kind: .symlink, reason: .specialFile,
                                                           detail: "symbolic link to a \(st.kind.label): special files are never opened"))
         }

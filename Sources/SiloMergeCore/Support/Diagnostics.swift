@@ -34,6 +34,7 @@ public struct Diagnostic: Sendable, Hashable, Codable {
         case metadata                             // a metadata block could not be parsed
         case manifest                             // a manifest row could not be used
         case sidecar                              // a .xmp left as a file of its own although its name pairs it with assets
+        case mergeDiffers = "merge-differs"       // a file of an adopted target is not what the plan's apply placed and verified
         case other
     }
 

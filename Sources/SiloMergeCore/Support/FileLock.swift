@@ -10,8 +10,8 @@ import Foundation
 /// process is refused at once, with that text. The lock goes with the process (a killed one
 /// holds nothing); the file stays (removing it would let two processes lock two files of one
 /// name) and holds no data.
-enum ExclusiveLock {
-    enum Failure: Error {
+package enum ExclusiveLock {
+    package enum Failure: Error {
         case cannotOpen(Errno)
         /// Another process holds it: what the lock file says about it.
         case held(String)
@@ -19,7 +19,7 @@ enum ExclusiveLock {
 
     /// Takes the lock; returns the descriptor holding it (give it to `release`). With
     /// `shared`, several holders may share it (readers), but none while a writer holds it.
-    static func take(_ path: String, purpose: String, shared: Bool = false) throws(Failure) -> Int32 {
+    package static func take(_ path: String, purpose: String, shared: Bool = false) throws(Failure) -> Int32 {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw .cannotOpen(Errno(errno)) }
         if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
@@ -37,7 +37,7 @@ enum ExclusiveLock {
         return fd
     }
 
-    static func release(_ fd: Int32) {
+    package static func release(_ fd: Int32) {
         _ = flock(fd, LOCK_UN)
         close(fd)
     }

@@ -84,50 +84,23 @@ public enum InputFile {
     /// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, fsynced,
     /// then renamed over it. Failures name the file and the reason (errno), never a Foundation
     /// error domain.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(Failure) {
-        func fail(_ reason: String) -> Failure { Failure(file: path, reason: reason) }
-        if case .success(let st) = Posix.stat(FilePath(path)), st.kind == .directory {
-            throw fail("is a folder; give a file name")
-        }
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        let temporary = (folder == "/" ? "" : folder) + "/.\(name).silomerge-tmp-\(getpid())"
-        let fd: Int32
-        switch Posix.openPath(FilePath(temporary), flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW) {
-        case .success(let f): fd = f
-        case .failure(let e):
-            throw fail(e.code == ENOENT ? "its folder \(folder) does not exist" : "cannot be written in \(folder): \(e) (\(e.name))")
-        }
-        var written = 0
-        var failure: Errno?
-        bytes.withUnsafeBytes { raw in
-            while written < raw.count {
-                let n = Glibc_write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; failure = Errno(errno); return }
-                written += n
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], fs: any FileOps = RealFileOps()) throws(Failure) {
+        do {
+            try AtomicFile.write(FilePath(path), bytes, fs: fs)
+        } catch let e as AtomicFile.Failure {
+            let reason: String
+            switch e.step {
+            case .destination, .create: reason = e.reason + (e.errno.map { e.errno?.code == ENOENT ? "" : ": \($0) (\($0.name))" } ?? "")
+            default: reason = e.isNoSpace ? "cannot be written: the disk is full (\(e.errno!.name))" : "\(e.reason): \(e.errno.map { "\($0) (\($0.name))" } ?? "")"
             }
-        }
-        if failure == nil && fsync(fd) != 0 { failure = Errno(errno) }
-        close(fd)
-        if failure == nil && rename(temporary, path) != 0 { failure = Errno(errno) }
-        if let failure {
-            unlink(temporary)
-            throw fail(failure.code == ENOSPC ? "cannot be written: the disk is full (ENOSPC)" : "cannot be written: \(failure) (\(failure.name))")
+            throw Failure(file: path, reason: reason)
+        } catch {
+            throw Failure(file: path, reason: "cannot be written: \(error)")
         }
     }
 
-    static func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-        #if canImport(Glibc)
-        Glibc.write(fd, p, n)
-        #elseif canImport(Darwin)
-        Darwin.write(fd, p, n)
-        #else
-        Musl.write(fd, p, n)
-        #endif
-    }
 
-    static func reason(opening e: Errno) -> String {
+    package static func reason(opening e: Errno) -> String {
         switch e.code {
         case ENOENT: "no such file"
         case EACCES, EPERM: "permission denied (\(e.name))"

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSiloMergeShims
 import Foundation
 
 /// File systems that hold no files of anyone's: the kernel's views of processes, devices and
@@ -47,24 +48,11 @@ public enum PseudoFileSystems {
     }
 
     #if os(Linux)
-    typealias FStatFS = @convention(c) (Int32, UnsafeMutableRawPointer?) -> Int32
-    /// `fstatfs`, looked up at run time: Swift's Glibc module does not import <sys/vfs.h>.
-    /// Safe to share: a C function pointer, read-only once set.
-    struct Function: @unchecked Sendable { let fn: FStatFS? }
-    static let fstatfsFunction: Function = {
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "fstatfs") else { return Function(fn: nil) }
-        return Function(fn: unsafeBitCast(symbol, to: FStatFS.self))
-    }()
-
-    /// `statfs.f_type` of the file system `fd` is on. On 64-bit Linux `f_type` (a long) is the
-    /// struct's first field; the buffer is larger than the struct (120 bytes on x86_64 and arm64).
+    /// `statfs.f_type` of the file system `fd` is on.
     static func fileSystemType(_ fd: Int32) -> Int64? {
-        guard MemoryLayout<Int>.size == 8, let fn = fstatfsFunction.fn else { return nil }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 512)
-        guard fn(fd, buffer) == 0 else { return nil }
-        return Int64(buffer.load(as: Int.self))
+        var type: Int64 = 0
+        guard silomerge_fs_type(fd, &type) == 0 else { return nil }
+        return type
     }
 
     /// The mount of `device` ("major:minor") in /proc/self/mountinfo: its type and mount point

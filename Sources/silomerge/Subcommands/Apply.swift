@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,11 +26,24 @@ struct Apply: ParsableCommand {
             One apply, undo or verify of a plan at a time: the plan's journal is locked
             (PLAN.journal-lock), and so is the catalogue, as for a scan. A second one is
             refused at once, naming the process that holds the lock. Each apply is
-            recorded in the catalogue: `silomerge history` lists it.
+            recorded in the catalogue: `silomerge history` lists it, and what each
+            operation did to which file goes into the catalogue's merge ledger, so the
+            next check reports the files the plan took as merged, not missing.
+
+            A plan across hosts (its silos scanned on several machines): each host
+            applies the operations whose sources it holds (--host NAME as for its scans,
+            else the machine id), and lists the others as not applied here, which are no
+            failure: the exit status is that of this host's operations. Each host has
+            its own journal, PLAN.journal.HOST. --target DIR is this host's target when
+            it is not the plan's (a shared mount at another path, a target per host). A
+            host with no silo in the plan has nothing to do: it says so, exits 0 and
+            writes nothing.
 
             Exit codes: 0 all done; 1 some operations were refused (the source changed,
             the destination holds other content) or failed; 2 stopped (full disk, plan
-            refused, locked by another process, catalogue missing).
+            refused, locked by another process, catalogue missing); 130/143 stopped by
+            Ctrl-C/SIGTERM after the operation under way (recorded as interrupted; run
+            the same command again to resume).
 
             Examples:
               silomerge apply plan.json --dry-run
@@ -52,67 +66,55 @@ struct Apply: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no list of operations.")
     var quiet = false
 
+    @OptionGroup var hosts: PlanHostOptions
+
     func run() throws {
-        let planPath = Posix.absolute(FilePath(self.plan))
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let journalPath = Posix.absolute(FilePath(journal ?? self.plan + ".journal"))
+        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal, hosts: hosts)
         let line = ApplyProgressLine(enabled: !quiet)
-        let applier = try Applier(plan: plan, journal: journalPath,
-                                  progress: line.enabled ? { @Sendable p in line.update(p) } : nil)
-        try applier.lock(purpose: "\(dryRun ? "apply --dry-run" : "apply") \(planPath.display)", shared: dryRun)
-
-        // The catalogue the plan was made from: its silos decide what the plan may touch.
-        let catalogue: SQLiteCatalogue
-        switch PlanCatalogue.open(plan, override: catalog) {
-        case .success(let c): catalogue = c
-        case .failure(let why):
-            throw CLIError.fatal("the plan cannot be checked against its catalogue: \(why); pass --catalog with the catalogue it was made from (apply refuses a plan it cannot check)")
-        }
-        let problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
-        if !problems.isEmpty { throw ApplyError.invalidPlan(problems) }
-        var scanLock: ScanLock? = nil
-        var log: PlanRunLog? = nil
-        if !dryRun {
-            scanLock = try catalogue.lockForScan(purpose: "apply \(planPath.display)")
-            log = try PlanRunLog(catalogue: catalogue, kind: .apply, plan: plan, planPath: planPath, journal: journalPath)
-        }
-        defer { withExtendedLifetime(scanLock) {} }
-
         let report: ApplyReport
         do {
             defer { line.clear() }
-            try applier.validate()
-            report = try applier.apply(dryRun: dryRun)
-        } catch {
-            log?.finish(status: .failed, outcome: "stopped", error: error)
-            throw error
+            report = try ApplyWorkflow.apply(request, dryRun: dryRun, catalogue: {
+                switch PlanCatalogue.open(request.plan, override: catalog) {
+                case .success(let c): return c
+                case .failure(let why):
+                    throw CLIError.fatal("the plan cannot be checked against its catalogue: \(why); pass --catalog with the catalogue it was made from (apply refuses a plan it cannot check)")
+                }
+            }, hooks: .commandLine(line))
         }
-        log?.record.done = report.done.count
-        log?.record.skipped = report.skipped.count
-        log?.record.refused = report.refused.count
-        log?.record.failed = report.failed.count
-        log?.record.bytesWritten = report.bytesWritten
-        if report.stoppedBy != nil {
-            log?.finish(status: .failed, outcome: "stopped", error: report.stoppedBy)
-        } else {
-            log?.finish(status: report.isComplete ? .ok : .warnings, outcome: report.isComplete ? "complete" : "incomplete", error: nil)
+        let plan = request.plan
+        let here = request.effectiveScope.host
+        if let here, report.operationsTotal == 0 {
+            print("Nothing to do on host \(here): \(ApplyText.elsewhere(report.onOtherHosts)). Nothing was written.")
+            return
         }
 
         let verb = dryRun ? "would do" : "done"
         if !quiet || !report.isComplete {
             if dryRun { for o in report.done { print("  would \(o.summary)") } }
-            print("\(dryRun ? "Dry run" : "Applied") \(self.plan): \(report.done.count) \(verb), \(report.skipped.count) already done, "
-                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal).")
+            print("\(dryRun ? "Dry run" : "Applied") \(self.plan)\(here.map { " on host \($0)" } ?? ""): \(report.done.count) \(verb), \(report.skipped.count) already done, "
+                  + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal)"
+                  + (here == nil ? "." : " (this host's)."))
             print(ApplyText.totals(plan, report))
+        }
+        for o in report.onOtherHosts {
+            print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not applied here (apply the plan there)")
         }
         for o in report.refused { Stderr.write("silomerge: warning: refused \(o.summary): \(o.detail)\n") }
         for o in report.failed { Stderr.write("silomerge: error: failed \(o.summary): \(o.detail)\n") }
+        if case .interrupted(let signal) = report.stoppedBy {
+            Stderr.write("silomerge: stopped: \(report.stoppedBy!)\nRun `silomerge apply \(self.plan)` again to resume, or `silomerge undo \(self.plan)` to reverse what was done.\n")
+            throw ExitCode(128 + signal)
+        }
         if let stop = report.stoppedBy {
             Stderr.write("silomerge: error: stopped: \(stop)\nNothing partial is left visible; free space and run `silomerge apply \(self.plan)` again to resume.\n")
             throw ExitCode(ExitStatus.fatal)
         }
         if !report.refused.isEmpty || !report.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
-        if !dryRun && !quiet { print("Verify the tree: silomerge verify \(self.plan); undo: silomerge undo \(self.plan)") }
+        if !dryRun && !quiet {
+            let flags = (hosts.host.host.map { " --host \($0)" } ?? "") + (hosts.target.map { " --target \($0)" } ?? "")
+            print("Verify the tree: silomerge verify \(self.plan)\(flags); undo: silomerge undo \(self.plan)\(flags)")
+        }
     }
 }
 
@@ -130,12 +132,18 @@ struct Undo: ParsableCommand {
 
             Undo needs only the plan and its journal: it works when the catalogue is
             gone (and is then not recorded in the history). With the catalogue, it locks
-            it as a scan does and is listed by `silomerge history`. The plan's journal
-            is locked: an apply or another undo of the plan running is refused at once.
+            it as a scan does and is listed by `silomerge history`; what it reverses is
+            no longer merged in the catalogue's ledger. The plan's journal is locked: an
+            apply or another undo of the plan running is refused at once.
 
             Exit codes: 0 everything reversed; 1 some files were left (changed since
             apply) or could not be restored; 2 could not run (no journal, locked,
-            another plan's journal).
+            another plan's journal); 130/143 stopped by Ctrl-C/SIGTERM after the
+            operation under way (run it again to finish).
+
+            A plan across hosts: this host's operations only (--host NAME, else the
+            machine id), from its journal PLAN.journal.HOST; --target DIR as given to
+            apply.
             """
     )
 
@@ -151,49 +159,43 @@ struct Undo: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line.")
     var quiet = false
 
+    @OptionGroup var hosts: PlanHostOptions
+
     func run() throws {
-        let planPath = Posix.absolute(FilePath(self.plan))
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let journalPath = Posix.absolute(FilePath(journal ?? self.plan + ".journal"))
+        let request = try PlanRunRequest.fromArguments(plan: self.plan, journal: journal, hosts: hosts)
         let line = ApplyProgressLine(enabled: !quiet)
-        let applier = try Applier(plan: plan, journal: journalPath,
-                                  progress: line.enabled ? { @Sendable p in line.update(p) } : nil)
-        try applier.lock(purpose: "undo \(planPath.display)")
-
-        var catalogue: SQLiteCatalogue? = nil
-        switch PlanCatalogue.open(plan, override: catalog) {
-        case .success(let c): catalogue = c
-        case .failure(let why):
-            if catalog != nil { throw CLIError.fatal("--catalog: \(why)") }
-            Stderr.write("silomerge: note: \(why): undo goes on without it (it needs only the plan and its journal), but is not recorded in the history\n")
-        }
-        let scanLock = try catalogue?.lockForScan(purpose: "undo \(planPath.display)")
-        defer { withExtendedLifetime(scanLock) {} }
-        var log = try catalogue.map { try PlanRunLog(catalogue: $0, kind: .undo, plan: plan, planPath: planPath, journal: journalPath) }
-
         let r: UndoReport
         do {
             defer { line.clear() }
-            r = try applier.undo()
-        } catch {
-            log?.finish(status: .failed, outcome: "stopped", error: error)
-            throw error
-        }
-        log?.record.done = r.undone.count
-        log?.record.skipped = r.skipped.count
-        log?.record.refused = r.left.count
-        log?.record.failed = r.failed.count
-        if r.stoppedBy != nil {
-            log?.finish(status: .failed, outcome: "stopped", error: r.stoppedBy)
-        } else {
-            log?.finish(status: r.isComplete ? .ok : .warnings, outcome: r.isComplete ? "complete" : "incomplete", error: nil)
+            r = try ApplyWorkflow.undo(request, catalogue: {
+                switch PlanCatalogue.open(request.plan, override: catalog) {
+                case .success(let c): return c
+                case .failure(let why):
+                    if catalog != nil { throw CLIError.fatal("--catalog: \(why)") }
+                    Stderr.write("silomerge: note: \(why): undo goes on without it (it needs only the plan and its journal), but is not recorded in the history\n")
+                    return nil
+                }
+            }, hooks: .commandLine(line))
         }
 
-        print("Undid \(self.plan): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
+        let here = request.effectiveScope.host
+        if let here, request.effectiveScope.operations.isEmpty {
+            print("Nothing to undo on host \(here): \(ApplyText.elsewhere(r.onOtherHosts)). Nothing was written.")
+            return
+        }
+        print("Undid \(self.plan)\(here.map { " on host \($0)" } ?? ""): \(Format.plural(r.undone.count, "operation")) reversed, \(r.skipped.count) with nothing to undo, "
               + "\(r.left.count) left in place, \(r.failed.count) failed; \(Format.plural(r.removedDirectories, "folder")) removed.")
+        for d in r.sharedDirectories.prefix(20) { print("  folder kept: \(d) (it holds what other hosts of the plan placed)") }
+        for o in request.effectiveScope.elsewhere(in: request.plan) {
+            print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not undone here (undo the plan there)")
+        }
         for o in r.left { Stderr.write("silomerge: warning: left \(o.summary): \(o.detail)\n") }
         for o in r.failed { Stderr.write("silomerge: error: \(o.summary): \(o.detail)\n") }
         for d in r.leftDirectories.prefix(20) { Stderr.write("silomerge: note: folder left: \(d)\n") }
+        if case .interrupted(let signal) = r.stoppedBy {
+            Stderr.write("silomerge: stopped: \(r.stoppedBy!)\nRun `silomerge undo \(self.plan)` again to finish reversing.\n")
+            throw ExitCode(128 + signal)
+        }
         if let stop = r.stoppedBy { Stderr.write("silomerge: error: stopped: \(stop)\n"); throw ExitCode(ExitStatus.fatal) }
         if !r.left.isEmpty || !r.failed.isEmpty { throw ExitCode(ExitStatus.skippedFiles) }
     }
@@ -202,7 +204,7 @@ struct Undo: ParsableCommand {
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
-        usage: "silomerge verify <plan.json> [<options>]",
+        usage: "silomerge verify <plan.json> [<options>]\n       silomerge verify --bagit <bag> [--format text|json]",
         discussion: """
             BagIt's "complete and valid" for a tree built by `silomerge apply`: every
             file the plan put in the target exists (not as a symlink) and holds the
@@ -213,13 +215,27 @@ struct Verify: ParsableCommand {
             deeper than PATH_MAX verify too. It does not need the catalogue. It waits
             for no one: while an apply or undo of the plan runs, it is refused at once.
 
+            --bagit DIR validates a BagIt bag instead (RFC 8493, as the Library of
+            Congress `bagit` validator does): complete (bagit.txt and data/ present,
+            every file a manifest names exists, every payload file is in every payload
+            manifest, Payload-Oxum matches) and valid (every checksum of every manifest
+            and tag manifest matches; md5, sha1, sha256, sha512...). Any bag, not only
+            those `silomerge export --format bagit --plan` makes.
+
+            A plan across hosts: the files this host's operations put in the target
+            (--host NAME, else the machine id; --target DIR as given to apply); files
+            other hosts placed there are not unexpected.
+
             Exit codes: 0 complete and valid; 3 files missing or unexpected; 4 a file's
             content differs (corruption); 2 could not run.
             """
     )
 
     @Argument(help: ArgumentHelp("The plan file.", valueName: "plan.json"))
-    var plan: String
+    var plan: String?
+
+    @Option(name: .customLong("bagit"), help: ArgumentHelp("Validate this BagIt bag instead of a plan's tree.", valueName: "bag"))
+    var bagit: String?
 
     @Option(name: .customLong("journal"), help: ArgumentHelp("The plan's journal (default: PLAN.journal).", valueName: "file"))
     var journal: String?
@@ -227,21 +243,38 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("format"), help: "text or json.")
     var format: Check.Style = .text
 
+    @OptionGroup var hosts: PlanHostOptions
+
+    func validate() throws {
+        if (plan == nil) == (bagit == nil) { throw ValidationError("give a plan, or --bagit with a bag folder (not both)") }
+        if bagit != nil && (journal != nil || hosts.host.host != nil || hosts.target != nil) {
+            throw ValidationError("--journal, --host and --target go with a plan, not with --bagit")
+        }
+    }
+
     func run() throws {
-        let planPath = Posix.absolute(FilePath(self.plan))
-        let plan = try PlanFile.read(FilePath(self.plan))
-        let journalPath = Posix.absolute(FilePath(journal ?? self.plan + ".journal"))
-        let lock = try PlanLock(journal: journalPath, purpose: "verify \(planPath.display)", shared: true)
-        defer { withExtendedLifetime(lock) {} }
-        let r = try PlanVerifier.verify(plan, journal: journalPath)
+        if let bagit { return try verifyBag(bagit) }
+        let planFile = self.plan!
+        let request = try PlanRunRequest.fromArguments(plan: planFile, journal: journal, hosts: hosts)
+        let plan = request.plan
+        let scope = request.effectiveScope
+        if let here = scope.host, scope.operations.isEmpty {
+            let others = scope.elsewhere(in: plan).map { OtherHostShare(host: $0.host, operations: $0.operations) }
+            print("Nothing to verify on host \(here): \(ApplyText.elsewhere(others)).")
+            return
+        }
+        let r = try ApplyWorkflow.verify(request)
         switch format {
         case .json:
-            print(try JSONOutput.string(VerifyJSON(target: plan.targetRoot, report: r)))
+            print(try JSONOutput.string(VerifyJSON(target: scope.targetRoot, report: r)))
         case .text:
             let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(plan.targetRoot.display) against \(self.plan): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
+            print("Verified \(scope.targetRoot.display) against \(planFile)\(scope.host.map { " (host \($0)'s operations)" } ?? ""): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
                   + "(\(Format.bytes(r.bytesRead)) read): \(state).")
+            for o in scope.elsewhere(in: plan) {
+                print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not verified here (verify the plan there)")
+            }
             for p in r.problems.prefix(100) {
                 var line = "  \(Format.pad(p.kind.rawValue, 11)) \(p.path.display)"
                 if let e = p.expected, let f = p.found { line += "  (expected \(e.prefix(12))…, found \(f.prefix(12))…)" }
@@ -253,17 +286,44 @@ struct Verify: ParsableCommand {
         if !r.isValid { throw ExitCode(ExitStatus.corruption) }
         if !r.isComplete || r.hasUnexpected { throw ExitCode(ExitStatus.changes) }
     }
+
+    func verifyBag(_ folder: String) throws {
+        let line = ProgressLine(quiet: format == .json)
+        let r: BagReport
+        do {
+            defer { line.clear() }
+            r = try BagItValidator.validate(FilePath(folder), progress: line.isEnabled ? { @Sendable done, total in line.show("checking \(done)/\(total)") } : nil)
+        } catch let e as BagItValidator.Failure {
+            throw CLIError.fatal("\(e)")
+        }
+        switch format {
+        case .json:
+            print(try JSONOutput.string(BagJSON(bag: folder, report: r)))
+        case .text:
+            let state = r.isValid ? "complete and valid" : r.isComplete ? "complete, INVALID" : "INCOMPLETE"
+            print("Bag \(folder) (BagIt \(r.version ?? "?"), \(r.algorithms.joined(separator: ", "))): \(Format.plural(r.payloadFiles, "payload file")), "
+                  + "\(Format.bytes(r.payloadBytes)); \(Format.plural(r.checksumsVerified, "checksum")) match (\(Format.bytes(r.bytesRead)) read): \(state).")
+            for p in r.problems.prefix(100) { print("  \(Format.pad(p.kind.rawValue, 11)) \(p.path)  \(p.detail)") }
+            if r.problems.count > 100 { print("  … \(r.problems.count - 100) more (--format json)") }
+        }
+        if !r.isComplete { throw ExitCode(ExitStatus.changes) }
+        if !r.isValid { throw ExitCode(ExitStatus.corruption) }
+    }
 }
 
 /// The catalogue a plan names (or `--catalog`), opened only when it exists.
 enum PlanCatalogue {
-    static func open(_ plan: MergePlan, override: String?) -> Result<SQLiteCatalogue, PlanCatalogueUnavailable> {
+    static func open(_ plan: MergePlan, override: String?) -> Result<any CatalogueStore, PlanCatalogueUnavailable> {
         let path = override ?? plan.catalogue
-        guard FileManager.default.fileExists(atPath: path) else {
+        let location: CatalogueLocation
+        do { location = try CatalogueLocation.parse(path) } catch {
+            return .failure(PlanCatalogueUnavailable(text: "\(error)"))
+        }
+        if case .file = location.kind, !FileManager.default.fileExists(atPath: path) {
             return .failure(PlanCatalogueUnavailable(text: "the catalogue \(path) does not exist"))
         }
-        do { return .success(try SQLiteCatalogue(path: path, create: false)) } catch {
-            return .failure(PlanCatalogueUnavailable(text: "the catalogue \(path) cannot be used: \(error)"))
+        do { return .success(try CatalogueFactory.open(path, access: .readWrite)) } catch {
+            return .failure(PlanCatalogueUnavailable(text: "the catalogue \(location.display) cannot be used: \(error)"))
         }
     }
 }
@@ -273,45 +333,44 @@ struct PlanCatalogueUnavailable: Error, CustomStringConvertible {
     var description: String { text }
 }
 
-/// An apply or undo recorded in the catalogue as a run (kind `apply`/`undo`), so `history`
-/// lists it. A run killed midway stays `running` until the next command that locks the
-/// catalogue marks it `interrupted`, as for scans.
-struct PlanRunLog {
-    let catalogue: SQLiteCatalogue
-    let runID: Int64
-    var record: PlanRunRecord
+/// `--host` and `--target` of apply, undo and verify: which host this is, and where its target is.
+struct PlanHostOptions: ParsableArguments {
+    @OptionGroup var host: HostOption
 
-    struct Options: Encodable { var plan: String; var journal: String }
+    @Option(name: .customLong("target"), help: ArgumentHelp(
+        "This host's target, when it is not the plan's (a shared mount at another path, or a target per host).",
+        valueName: "dir"))
+    var target: String?
+}
 
-    init(catalogue: SQLiteCatalogue, kind: RunKind, plan: MergePlan, planPath: FilePath, journal: FilePath) throws {
-        self.catalogue = catalogue
-        let options = String(decoding: try JSONEncoder.sortedKeys.encode(Options(plan: planPath.display, journal: journal.display)), as: UTF8.self)
-        runID = try catalogue.beginRun(kind: kind, hashMode: "none", options: options, silos: plan.silos.map(\.name))
-        record = PlanRunRecord(plan: planPath.display, planSHA256: (try? PlanFile.digest(plan)) ?? "", journal: journal.display,
-                               operations: plan.operations.count)
-        try catalogue.recordPlanRun(runID, record, outcome: nil)
-    }
-
-    /// Records the end. Failing to record it is a warning: the work itself is done (and journalled).
-    func finish(status: RunStatus, outcome: String, error: (any Error)?) {
-        var counts = RunCounts()
-        counts.files = record.operations
-        counts.bytes = record.bytesWritten
-        counts.warnings = record.refused
-        counts.errors = record.failed
-        do {
-            try catalogue.recordPlanRun(runID, record, outcome: outcome)
-            try catalogue.finishRun(runID, status: status, counts: counts, errorMessage: error.map { "\($0)" })
-        } catch {
-            Stderr.write("silomerge: warning: could not record the run in the catalogue: \(error)\n")
+extension PlanRunRequest {
+    /// The plan read from `plan`, made absolute with its journal: `journal`, else this host's
+    /// (`PLAN.journal`, or `PLAN.journal.HOST` for a plan across hosts). A plan whose silos
+    /// record hosts is this host's share of it (`--host`, else the machine id).
+    static func fromArguments(plan: String, journal: String?, hosts: PlanHostOptions) throws -> PlanRunRequest {
+        let read = try PlanFile.read(FilePath(plan))
+        var journalPath = FilePath(journal ?? plan + ".journal")
+        var scope: PlanScope? = nil
+        if read.recordsHosts || hosts.target != nil {
+            let here = try hosts.host.identity() ?? HostIdentity.local()
+            do {
+                scope = try PlanScope.on(here, of: read, target: hosts.target.map { Posix.absolute(FilePath($0)) })
+            } catch {
+                throw CLIError.fatal("\(hosts.target != nil ? "--target: " : "")\(error)")
+            }
+            if journal == nil { journalPath = read.defaultJournal(planPath: FilePath(plan), host: here) }
         }
+        return PlanRunRequest(plan: read, planPath: Posix.absolute(FilePath(plan)), journal: Posix.absolute(journalPath), scope: scope)
     }
 }
 
-extension JSONEncoder {
-    static var sortedKeys: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
+extension ApplyWorkflow.Hooks {
+    /// The progress line, Ctrl-C/SIGTERM (finish the operation under way, record the run
+    /// interrupted, say how to resume; a second signal, or 10 s more, stops at once: the
+    /// journal makes that safe too), and warnings on stderr (on a line of their own).
+    static func commandLine(_ line: ApplyProgressLine) -> ApplyWorkflow.Hooks {
+        ApplyWorkflow.Hooks(progress: line.enabled ? { @Sendable p in line.update(p) } : nil,
+                            interruptible: { Signals.interruptible(stopping: "after the operation under way") },
+                            warn: { line.clear(); Stderr.write("silomerge: warning: \($0)\n") })
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,10 @@ struct Check: ParsableCommand {
               modified        size or mtime changed, and the content differs
               moved           the same content at a new path, the old one gone
                               (also across silos)
+              merged          gone because a reviewed plan's apply moved, removed
+                              or quarantined it (the plan and where the
+                              content is now in the detail); no finding is
+                              opened for it and it is no change (exit 0)
               corrupted       content changed behind an unchanged size and
                               mtime (bit rot), found when the file is re-read:
                               --rehash, --verify-fraction, or a changed ctime
@@ -80,6 +85,10 @@ struct Check: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Print nothing unless something changed or is still open (or went wrong).")
     var quiet = false
 
+    @Flag(name: .customLong("profile"), help: ArgumentHelp(
+        "At the end, print on stderr where the time went, by stage, and what limited the check (JSON: a profile object). SILOMERGE_TRACE=1 in the environment does the same."))
+    var profile = false
+
     @Option(name: .customLong("limit"), help: ArgumentHelp("Text format: list at most this many findings (and as many open ones).", valueName: "n"))
     var limit = 50
 
@@ -99,6 +108,8 @@ struct Check: ParsableCommand {
 
     @OptionGroup var catalogOptions: CatalogOptions
 
+    @OptionGroup var hostOption: HostOption
+
     func validate() throws {
         if !(0...1).contains(verifyFraction) { throw ValidationError("--verify-fraction must be between 0 and 1 (0.1 = a tenth of the files)") }
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
@@ -116,20 +127,25 @@ struct Check: ParsableCommand {
             try runAccept(catalogue)
             return
         }
-        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
         var options = CheckOptions()
         options.scan.rehash = rehash
         options.scan.verifyFraction = verifyFraction
         options.scan.readMetadata = metadata
         if let jobs { options.scan.jobs = jobs }
+        options.profile = ProfileTable.wanted(flag: profile)
         let line = ProgressLine(quiet: quiet || format == .json)
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
         let result: CheckResult
         do {
             defer { line.clear() }
-            result = try CheckEngine(store: catalogue, interruption: Signals.interruptible())
+            result = try CheckEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
                 .check(silos: silos, options: options, progress: handler)
+        }
+        // What was reclaimable when this check ended, for the report's trends.
+        if let reclaimable = try? RunTrends.measure(DuplicateQuery(silos: result.scan.silos.map(\.name)), in: catalogue) {
+            try? RunTrends.record(reclaimable: reclaimable, runID: result.scan.runID, in: catalogue)
         }
         let warnings = result.scan.counts.warnings + result.scan.counts.errors
         let out = FDSink(fd: STDOUT_FILENO)
@@ -137,11 +153,12 @@ struct Check: ParsableCommand {
         case .json:
             out.write(try CheckText.json(result))
         case .text:
-            if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location)) }
+            if !(quiet && result.outcome == .unchanged) { out.write(CheckText.text(result, limit: limit, catalog: catalogue.location.display)) }
         }
         out.flush()
         // Warnings (unreadable files) only; the findings were the report.
-        DiagnosticPrinter.print(result.scan, catalog: catalogue.location, quiet: true)
+        DiagnosticPrinter.print(result.scan, catalog: catalogue.location.display, quiet: true)
+        ProfileTable.print(result.scan.profile, runID: result.scan.runID)
         switch result.outcome {
         case .corrupted: throw ExitCode(ExitStatus.corruption)
         case .changed: throw ExitCode(ExitStatus.changes)
@@ -150,7 +167,7 @@ struct Check: ParsableCommand {
     }
 
     /// `--accept`, `--accept-all`: closes open findings, recorded with who and when.
-    private func runAccept(_ catalogue: SQLiteCatalogue) throws {
+    private func runAccept(_ catalogue: any CatalogueStore) throws {
         let known = try catalogue.silos()
         for name in silos where !known.contains(where: { $0.name == name }) { throw CheckError.unknownSilo(name) }
         var selectors: [FindingSelector] = try accept.map { try selector($0, silos: known) }
@@ -222,7 +239,7 @@ struct CheckReport: Encodable {
         init?(_ s: Finding.State?) {
             guard let s else { return nil }
             size = s.size
-            mtime = s.mtimeNs.map { Timestamp.string(Date(timeIntervalSince1970: Double($0) / 1e9)) }
+            mtime = s.mtimeNs.map { Timestamp.string(nanoseconds: $0) }
             mtime_ns = s.mtimeNs
             sha256 = s.sha256?.hex
         }
@@ -303,6 +320,8 @@ struct CheckReport: Encodable {
         for k in OpenFinding.Kind.allCases { try open.encode(result.open.filter { $0.kind == k }.count, forKey: AnyKey(k.rawValue)) }
         try c.encode(result.findings.map(Item.init), forKey: AnyKey("findings"))
         try c.encode(result.open.map { Open(open: $0, now: now) }, forKey: AnyKey("open_findings"))
+        // Only when asked (`check --profile`): where the check's time went.
+        if let profile = result.scan.profile { try c.encode(profile, forKey: AnyKey("profile")) }
     }
 }
 
@@ -319,7 +338,9 @@ enum CheckText {
         var out = "Check of \(r.scan.silos.count) silo\(r.scan.silos.count == 1 ? "" : "s") (\(Format.plural(c.files, "file")), \(Format.bytes(c.bytes))) in \(Format.duration(r.scan.elapsed)): "
         let earlier = r.open.filter { $0.openedRun != r.scan.runID }
         switch r.outcome {
-        case .unchanged: out += "nothing changed"
+        case .unchanged:
+            let merged = r.findings.filter { $0.kind == .merged }.count
+            out += merged == 0 ? "nothing changed" : "nothing changed but what applied plans did (\(Format.count(merged)) merged)"
         case .changed: out += r.findings.isEmpty ? "nothing changed, \(earlier.count) finding\(earlier.count == 1 ? "" : "s") still open" : "changes found"
         case .corrupted: out += r.findings.contains { $0.kind == .corrupted } ? "CORRUPTION FOUND" : "CORRUPTION STILL OPEN"
         }

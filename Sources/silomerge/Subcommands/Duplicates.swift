@@ -22,8 +22,24 @@ struct Duplicates: ParsableCommand {
               csv     one row per file, with the group number
               fdupes  absolute paths, a blank line between groups (as fdupes prints)
 
+            With --folders, folders come first: folders holding the same files at the
+            same places below them, whatever the names of files and folders, found from
+            the catalogue's hashes (nothing is read again). A group inside another
+            group's folders is listed once, as the outer folders; a group of files lying
+            in the folders of one folder group, one copy in each, is left to the folder
+            group (--expand lists it too). A folder holding a file without a SHA-256
+            (--hash dupes leaves files of unique size unhashed) cannot be compared, nor
+            can the folders above it: they are counted, never guessed equal. Then
+            partial copies: a folder whose files all have a copy in a larger one (a
+            subset, holding at least half of its bytes), or two folders sharing 90% of
+            the larger's bytes (an overlap). JSON adds "folder_groups":[{"hash","files",
+            "bytes","copies","reclaimable_bytes","folders":[{"silo","path"}]}],
+            "folder_relations":[{"kind","a","b","shared_files","shared_bytes",
+            "shared_percent"}] and "folders":{...} after the summary.
+
             Examples:
               silomerge duplicates
+              silomerge duplicates --folders --limit 10
               silomerge duplicates --format json --silo marketing --silo hr > dupes.json
               silomerge duplicates --min-size 1M --limit 20
             """
@@ -44,19 +60,30 @@ struct Duplicates: ParsableCommand {
     @Option(name: .customLong("limit"), help: ArgumentHelp("Show at most this many groups.", valueName: "n"))
     var limit: Int?
 
+    @Flag(name: .customLong("folders"), help: "List duplicate folders first (table and json).")
+    var folders = false
+
+    @Flag(name: .customLong("expand"), help: "With --folders, also list the file groups inside duplicate folders.")
+    var expand = false
+
     @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
     func validate() throws {
         if let minSize, ByteSize.parse(minSize) == nil { throw ValidationError("--min-size: '\(minSize)' is not a size (examples: 4096, 512K, 1M)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be 1 or more") }
+        if folders, format == .csv || format == .fdupes {
+            throw ValidationError("--folders lists folders, which --format \(format.rawValue) has no place for: use table or json")
+        }
+        if expand, !folders { throw ValidationError("--expand goes with --folders (it lists the file groups inside duplicate folders)") }
     }
 
     func run() throws {
         let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let query = DuplicateQuery(silos: silos, includeEmpty: includeEmpty, minimumSize: minSize.flatMap(ByteSize.parse) ?? 0)
         let out = FDSink(fd: STDOUT_FILENO)
-        try DuplicateReport(store: catalogue, query: query, limit: limit).write(format, to: out)
+        let found = folders ? try DuplicateFolders.find(in: catalogue, silos: silos, relations: true) : nil
+        try DuplicateReport(store: catalogue, query: query, limit: limit, folders: found, expand: expand).write(format, to: out)
         out.flush()
     }
 }

@@ -51,6 +51,10 @@ struct Inspect: ParsableCommand {
     @Option(name: .customLong("format"), help: "text (for people), json (one array) or jsonl (one object per line).")
     var format: OutputFormat = .text
 
+    @Flag(name: .customLong("scan-for-xmp"), help: ArgumentHelp(
+        "Also search files whose structure holds no XMP for an XMP packet, as scan --scan-for-xmp and ExifTool's -scanForXMP do."))
+    var scanForXMP = false
+
     func validate() throws {
         if paths.isEmpty { throw ValidationError("name at least one file or folder") }
     }
@@ -62,7 +66,7 @@ struct Inspect: ParsableCommand {
         var problems = 0
         var count = 0
         if format == .json { out.write("[") }
-        FileInspector.inspect(paths.map { FilePath($0) }) { record in
+        FileInspector.inspect(paths.map { FilePath($0) }, scanForXMP: scanForXMP) { record in
             if record.failure != nil { problems += 1 }
             switch format {
             case .text:

@@ -56,7 +56,12 @@ struct Plan: ParsableCommand {
                 show.
 
                 The plan refuses while metadata conflicts are unresolved (silomerge
-                conflicts), unless --allow-conflicts, which lists them in the plan.
+                conflicts), unless --allow-conflicts, which lists them in the plan. It also
+                refuses (exit 4) while a file of the silos has corruption still open
+                (silomerge check lists it): its current content is rot, not the content to
+                merge. Restore the file from a good copy (the message names where the
+                verified content is) and check, or accept its state (silomerge check
+                --accept SILO:PATH), then plan again.
 
                 Examples:
                   silomerge plan --target /srv/dam -o plan.json
@@ -111,6 +116,7 @@ struct Plan: ParsableCommand {
 
         @OptionGroup var options: ReconcileOptions
         @OptionGroup var catalogOptions: CatalogOptions
+        @OptionGroup var hostOption: HostOption
 
         func validate() throws {
             if sidecars && noSidecars {
@@ -121,47 +127,27 @@ struct Plan: ParsableCommand {
         func run() throws {
             let config = try options.loadConfig()
             let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-            var assets: [ReconciledAsset] = []
-            let reconciled = try options.run(catalogue, config: config) { assets.append($0) }
-            let runs = try catalogue.runs(limit: nil)
-            guard let lastScan = runs.first(where: { $0.status == .ok || $0.status == .warnings }) else {
-                throw CLIError.usage("the catalogue has no finished scan: run silomerge scan first")
-            }
-            let unhashed = reconciled.unhashedFiles
-            if unhashed > 0 {
-                Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
-            }
             let rules = try rules.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> CanonicalRule in
                 do { return try CanonicalRule(parsing: text) } catch { throw CLIError.usage("--rule: \(error)") }
             }
-            // Every root is pinned by device and inode (its nearest existing parent for a
-            // folder apply will make), with its links resolved: apply, undo and verify refuse
-            // a root that is not that folder any more.
-            let (targetRoot, targetAnchor) = try PlanRoots.anchor(FilePath(target), what: "the target")
-            let quarantineRoot = try quarantine.map { try PlanRoots.anchor(FilePath($0), what: "the quarantine folder").root }
-            let settings = PlanSettings(targetRoot: targetRoot, layout: layout,
-                                        canonicalRules: rules.isEmpty ? CanonicalRule.defaults : rules,
-                                        duplicates: duplicates, quarantineRoot: quarantineRoot,
-                                        transfer: method, hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars,
-                                        writeSidecars: sidecars,
-                                        writeManifest: importManifest, allowConflicts: allowConflicts)
-            let quarantineAnchor = try PlanRoots.anchor(settings.effectiveQuarantineRoot, what: "the quarantine folder").anchor
-            let catalogued = try catalogue.silos()
-            let silos = try catalogued.map { try PlanRoots.identify($0) }
-            // A catalogue upgraded from a version that did not record what scans pass over.
-            if let since = try catalogue.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
-                let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
-                if !stale.isEmpty {
-                    Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+            var request = PlanRequest(target: FilePath(target), layout: layout, canonicalRules: rules, duplicates: duplicates,
+                                      quarantine: quarantine.map { FilePath($0) }, transfer: method,
+                                      hardlinkFallbackToCopy: hardlinkFallback, carrySidecars: !noSidecars, writeSidecars: sidecars,
+                                      writeManifest: importManifest, allowConflicts: allowConflicts, reconcile: options.request(config))
+            request.host = try hostOption.identity()
+            let plan: MergePlan
+            do {
+                plan = try PlanWorkflow.plan(store: catalogue, request) { warning in
+                    switch warning {
+                    case .unhashedFiles(let unhashed):
+                        Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
+                    case .scannedByOlderVersion(let stale):
+                        Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+                    }
                 }
+            } catch let e as PlanWorkflow.Failure {
+                throw CLIError.usage("\(e)")
             }
-            // The plan's time is the scan's, so the same catalogue and settings give the same bytes.
-            let input = PlanInput(assets: assets, silos: silos, catalogueIdentity: Posix.absolute(FilePath(catalogue.location)).display,
-                                  scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
-                                  targetAnchor: targetAnchor, quarantineAnchor: quarantineAnchor,
-                                  sidecars: try catalogue.sidecarFiles(), unhashed: try catalogue.unhashedFiles(),
-                                  uncatalogued: try catalogue.uncatalogued())
-            let plan = try Planner(settings: settings).plan(input)
             try PlanFile.write(plan, to: FilePath(output))
             let s = PlanSummary.of(plan)
             print("Wrote \(output): \(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")), "
@@ -170,6 +156,9 @@ struct Plan: ParsableCommand {
                   + (s.collisions > 0 ? ", \(Format.plural(s.collisions, "name collision")) resolved" : "") + "; "
                   + "\(Format.plural(s.leftBehind.entries, "entry", "entries")) stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
+            if plan.hosts.count > 1 {
+                print("It spans \(plan.hosts.count) hosts (\(plan.hosts.map(\.description).joined(separator: ", "))): run apply on each, with its --host; each does the operations whose sources it holds.")
+            }
         }
     }
 
@@ -220,7 +209,7 @@ struct Plan: ParsableCommand {
             var problems: [PlanProblem] = []
             switch PlanCatalogue.open(plan, override: catalog) {
             case .success(let catalogue):
-                problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location)
+                problems = PlanValidator.catalogueProblems(in: plan, catalogued: try catalogue.silos(), catalogue: catalogue.location.display)
                 mismatch = !problems.isEmpty
                 rootsLine = problems.isEmpty ? "Roots checked against the catalogue \(catalogue.location): they match."
                     : "THE PLAN DOES NOT MATCH ITS CATALOGUE \(catalogue.location) (apply will refuse it):"
@@ -298,7 +287,7 @@ enum PlanText {
         let width = max(10, (plan.silos.map(\.name.count).max() ?? 0) + 1)
         for silo in plan.silos {
             let id = silo.identity.map { "device \($0.device) inode \($0.inode)" } ?? "NO IDENTITY RECORDED (apply refuses it)"
-            out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\n"
+            out += "  silo \(Format.pad(silo.name, width)) \(silo.root.display)  \(id)\(silo.host.map { "  on host \($0)" } ?? "")\n"
         }
         out += "\n"
         out += "\(Format.plural(s.operations, "operation")) for \(Format.plural(s.contents, "distinct content")):\n"
@@ -328,19 +317,26 @@ enum PlanText {
 }
 
 enum ApplyText {
+    /// "the plan's 12 operations are on host b (7) and host c (5)".
+    static func elsewhere(_ others: [OtherHostShare]) -> String {
+        let total = others.reduce(0) { $0 + $1.operations }
+        let list = others.map { "host \($0.host) (\(Format.count($0.operations)))" }.joined(separator: ", ")
+        return "the plan's \(Format.plural(total, "operation")) \(total == 1 ? "is" : "are") on \(list.isEmpty ? "other hosts" : list)"
+    }
+
     /// What the operations done in this run did, each kind by its own verb: "Moved 1.8 GiB
     /// (1,234 files and 56 sidecars); removed 12 duplicates (40 MiB). Data written: 2.7 MiB
     /// (moves and links on one file system write none); freed in the silos: 1.84 GiB."
     static func totals(_ plan: MergePlan, _ report: ApplyReport) -> String {
         var count: [OperationKind: Int] = [:]
         var bytes: [OperationKind: Int64] = [:]
-        var freedFiles: Set<FileID> = []
+        var freedFiles: Set<HostFileID> = []
         var freed: Int64 = 0
         for o in report.done {
             guard let op = plan.operation(o.op) else { continue }
             count[op.kind, default: 0] += 1
             bytes[op.kind, default: 0] += op.size
-            if op.kind.isDestructive, let s = op.source, freedFiles.insert(s.fileID).inserted { freed += s.size }
+            if op.kind.isDestructive, let s = op.source, freedFiles.insert(plan.physicalFile(s)).inserted { freed += s.size }
         }
         func n(_ k: OperationKind) -> Int { count[k] ?? 0 }
         func b(_ ks: OperationKind...) -> Int64 { ks.reduce(0) { $0 + (bytes[$1] ?? 0) } }

@@ -18,9 +18,8 @@ struct ReconcileOptions: ParsableArguments {
         try config.map { try SiloMergeConfiguration.load(path: $0) }
     }
 
-    func run(_ catalogue: any CatalogueStore, config: SiloMergeConfiguration?,
-             each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
-        try Reconciliation.run(store: catalogue, policies: config?.reconcile, resolutionsFile: resolutions, each: each)
+    func request(_ config: SiloMergeConfiguration?) -> ReconcileRequest {
+        ReconcileRequest(configuration: config, resolutionsFile: resolutions)
     }
 }
 
@@ -32,9 +31,10 @@ struct Reconcile: ParsableCommand {
             For every distinct content, each field gets one value from the values of all
             its copies: their XMP sidecars first, then what their embedded EXIF/IPTC/XMP
             settled on (in the Metadata Working Group's order), then their silo's
-            manifest; copies in silo priority order. Values that agree (after normalising
-            white space, Unicode and case of list items) are `agreed`; values that differ
-            are settled by the field's policy (`resolved`) or left as a `conflict`:
+            manifest; copies in silo priority order. Values that agree (after
+            normalising white space, Unicode and case of list items) are `agreed`;
+            values that differ are settled by the field's policy (`resolved`) or left as
+            a `conflict`:
 
               union     keywords, creator: every value, de-duplicated case-insensitively
               priority  title and fields not named: the highest-priority silo's value
@@ -61,16 +61,9 @@ struct Reconcile: ParsableCommand {
     func run() throws {
         let config = try options.loadConfig()
         let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-        var statuses: [FieldStatus: Int] = [:]
-        var manual = 0
-        let summary = try options.run(catalogue, config: config) { asset in
-            for f in asset.fields {
-                statuses[f.status, default: 0] += 1
-                if f.rule == .manual { manual += 1 }
-            }
-        }
-        print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(statuses[.agreed] ?? 0, "field")) agreed, "
-              + "\(Format.count((statuses[.resolved] ?? 0) - manual)) resolved by policy, \(Format.count(manual)) by your resolutions, "
+        let (tally, summary) = try ReconcileWorkflow.tally(store: catalogue, options.request(config))
+        print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(tally.agreed, "field")) agreed, "
+              + "\(Format.count(tally.resolvedByPolicy)) resolved by policy, \(Format.count(tally.resolvedByPerson)) by your resolutions, "
               + "\(Format.count(summary.conflicts)) conflict\(summary.conflicts == 1 ? "" : "s").")
         if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(Format.plural(summary.resolutions, "decision")))") }
         if summary.conflicts > 0 { print("Next: silomerge conflicts --catalog \(catalogue.location)") }
@@ -82,9 +75,9 @@ struct Conflicts: ParsableCommand {
         abstract: "List metadata fields whose copies disagree and no policy settles.",
         usage: "silomerge conflicts [<options>]",
         discussion: """
-            Reconciles first (see `silomerge reconcile --help`), then lists each conflict:
-            the asset (the first 12 hex digits of its SHA-256), the field, and every value
-            with where it came from (silo, path, origin, tag).
+            Reconciles first (see `silomerge reconcile --help`), then lists each
+            conflict: the asset (the first 12 hex digits of its SHA-256), the field, and
+            every value with where it came from (silo, path, origin, tag).
 
             To settle them, write a resolutions file and pass it to any command that
             reconciles:
@@ -92,6 +85,17 @@ struct Conflicts: ParsableCommand {
               silomerge conflicts --template > decisions.yml   # values commented out
               $EDITOR decisions.yml                            # uncomment what to keep
               silomerge conflicts --resolutions decisions.yml  # checks it; lists the rest
+
+            Or in a spreadsheet: --format csv writes one row per asset and field with
+            the competing values side by side (value_1, sources_1, value_2, ...); put
+            the number of the value to keep in `decision`, or your own value in
+            `custom_value`, save as CSV (UTF-8; "," or ";" separated) and pass it back:
+
+              silomerge conflicts --format csv > decisions.csv
+              silomerge conflicts --resolutions decisions.csv
+
+            The sheet is checked like a YAML file (the field's type and range, the asset
+            known), each error naming the row; rows left empty stay in conflict.
 
             Exit codes: 0 no conflict remains; 3 conflicts remain (listed); 64 a bad
             resolutions file or configuration. --template exits 0.
@@ -103,9 +107,9 @@ struct Conflicts: ParsableCommand {
             """
     )
 
-    enum Style: String, ExpressibleByArgument, CaseIterable { case table, json }
+    enum Style: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
-    @Option(name: .customLong("format"), help: "table or json.")
+    @Option(name: .customLong("format"), help: "table, json or csv (a sheet to decide in, read back by --resolutions FILE.csv).")
     var format: Style = .table
 
     @Flag(name: .customLong("template"), help: "Print a resolutions file to edit instead of the list.")
@@ -117,19 +121,17 @@ struct Conflicts: ParsableCommand {
     func run() throws {
         let config = try options.loadConfig()
         let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-        var found: [ReconciledAsset] = []
-        let summary = try options.run(catalogue, config: config) { asset in
-            if asset.fields.contains(where: { $0.status == .conflict }) { found.append(asset) }
-        }
+        let (found, summary) = try ReconcileWorkflow.conflicts(store: catalogue, options.request(config))
         let out = FDSink(fd: STDOUT_FILENO)
         defer { out.flush() }
         if template {
-            out.write(ConflictText.template(found))
+            out.write(ConflictSheet.template(found))
             return
         }
         switch format {
         case .json: out.write(try ConflictText.json(found, summary: summary))
         case .table: out.write(ConflictText.table(found, summary: summary))
+        case .csv: out.write(ConflictSheet.write(found))
         }
         // Scripts can tell: 3 while a person still has something to decide.
         if summary.conflicts > 0 { out.flush(); throw ExitCode(ExitStatus.changes) }
@@ -141,9 +143,7 @@ enum ConflictText {
     /// Values of one conflicting field, grouped by value, each with its sources.
     static func grouped(_ f: ReconciledField) -> [(value: FieldValue, sources: [FieldSource])] { ConflictsJSON.grouped(f) }
 
-    static func describe(_ s: FieldSource) -> String {
-        "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
-    }
+    static func describe(_ s: FieldSource) -> String { ConflictSheet.describe(s) }
 
     static func table(_ assets: [ReconciledAsset], summary: ReconcileSummary) -> String {
         guard !assets.isEmpty else {
@@ -164,6 +164,17 @@ enum ConflictText {
             }
             out += "\n"
         }
+        // Classes of conflicts, so a person can settle them by rule (reconcile: in --config).
+        let digest = ConflictDigest(assets)
+        out += "BY FIELD: " + digest.byField.map { "\($0.field.rawValue) \(Format.count($0.conflicts))" }.joined(separator: ", ") + "\n"
+        out += "BY SILO PAIR (which silos disagree, on what):\n"
+        for p in digest.bySiloPair.prefix(10) {
+            let who = p.silos[0] == p.silos[1] ? "\(p.silos[0]) (within itself)" : p.silos.joined(separator: " × ")
+            let on = p.fields.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+            out += "  \(Format.pad(who, 32)) \(Format.plural(p.conflicts, "conflict")): \(on.joined(separator: ", "))\n"
+        }
+        if digest.bySiloPair.count > 10 { out += "  … \(digest.bySiloPair.count - 10) more pairs (--format json)\n" }
+        out += "\n"
         let count = summary.conflicts
         out += "\(Format.count(count)) conflict\(count == 1 ? "" : "s") in \(Format.count(assets.count)) of \(Format.plural(summary.assets, "distinct content")). "
         out += "Settle them: silomerge conflicts --template > decisions.yml, edit, then --resolutions decisions.yml\n"
@@ -172,37 +183,5 @@ enum ConflictText {
 
     static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) throws -> String {
         try JSONOutput.string(ConflictsJSON(assets: assets, summary: summary)) + "\n"
-    }
-
-    /// A YAML resolutions file: every conflict with its values commented out.
-    static func template(_ assets: [ReconciledAsset]) -> String {
-        var out = """
-            # SiloMerge resolutions: for each asset (first hex digits of its SHA-256) and field,
-            # the value to keep. Uncomment one value per field (delete the leading "# "), or
-            # write your own. Fields left commented stay in conflict.
-            # Use it with: silomerge conflicts --resolutions THIS_FILE (or reconcile, export, plan)
-
-            """
-        if assets.isEmpty { out += "# No conflicts.\n{}\n"; return out }
-        for a in assets {
-            out += "\n# " + a.copies.map { "\($0.silo):\($0.path.display)" }.joined(separator: ", ") + "\n"
-            out += "\(a.shortID):\n"
-            for f in a.fields where f.status == .conflict {
-                for (value, sources) in grouped(f) {
-                    out += "  # from " + sources.map(describe).joined(separator: "; ") + "\n"
-                    out += "  # \(f.field.rawValue): \(yaml(value))\n"
-                }
-            }
-        }
-        return out
-    }
-
-    static func yaml(_ value: FieldValue) -> String {
-        switch value {
-        case .text(let s), .date(let s): return Encode.json(s)   // JSON strings are valid YAML
-        case .list(let l): return "[" + l.map(Encode.json).joined(separator: ", ") + "]"
-        case .integer(let i): return String(i)
-        case .gps(let lat, let lon): return "[\(lat), \(lon)]"
-        }
     }
 }

@@ -9,12 +9,15 @@ struct Report: ParsableCommand {
         discussion: """
             From the catalogue (no scanning): summary figures, the silo × silo overlap
             heatmap, reclaimable bytes per silo, formats by bytes, the largest duplicate
-            groups, the same image saved with different metadata, metadata conflicts with
-            their sources, and the latest check's findings. One file, no network, no
-            external assets: open it in any browser, e-mail it, print it, archive it.
-            Tables sort and filter with a little inline script and read the same with
-            scripts off; they stop at --rows, and the full data is in `silomerge export`
-            and `duplicates --format json`.
+            groups, the same image saved with different metadata, metadata conflicts
+            with their sources, the latest check's findings, and a part for management
+            (trends across runs, reclaimable space by type and age, conflicts by field
+            and pair of silos, decisions taken; with --plan, what the merge plan does
+            and what it leaves behind). One file, no network, no external assets: open
+            it in any browser, e-mail it, print it, archive it. Tables sort and filter
+            with a little inline script and read the same with scripts off; they stop at
+            --rows, and the full data is in `silomerge export` and `duplicates --format
+            json`.
 
             Examples:
               silomerge report --html audit.html
@@ -28,6 +31,9 @@ struct Report: ParsableCommand {
 
     @Option(name: .customLong("rows"), help: ArgumentHelp("Rows per table at most (the rest is counted).", valueName: "n"))
     var rows = 200
+
+    @Option(name: .customLong("plan"), help: ArgumentHelp("Add the merge plan's summary: what moves where, what is left behind.", valueName: "plan.json"))
+    var plan: String?
 
     @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
@@ -46,7 +52,8 @@ struct Report: ParsableCommand {
             Stderr.write("silomerge: note: the reconcile policies of \(configOption.config ?? "") are used for this report but not stored "
                          + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
         }
-        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile)
+        let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile, rules: config?.reconcileRules,
+                                               plan: try plan.map { try PlanFile.read(FilePath($0)) })
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
         do { try InputFile.writeAtomically(html, Array(page.utf8)) } catch {

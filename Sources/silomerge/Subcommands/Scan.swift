@@ -55,10 +55,10 @@ struct Scan: ParsableCommand {
         if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: options()) }
         let catalogue = try catalogOptions.open(config: config, access: .create)
         // The configuration's policies are remembered whichever command reads it.
-        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, in: catalogue) }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
-            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location) }
+            if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location.display) }
         }
         definitions = flags.applyingSiloFlags(definitions)
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
@@ -71,8 +71,9 @@ struct Scan: ParsableCommand {
             print(line)
             print("Catalogue: \(catalogue.location) (run \(result.runID)). Next: silomerge duplicates --catalog \(catalogue.location)")
         }
-        DiagnosticPrinter.print(result, catalog: catalogue.location, quiet: flags.quiet)
+        DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
+        ProfileTable.print(result.profile, runID: result.runID)
         if result.status == .warnings || OpenFindingsPrinter.corruptionOpen(result) { throw ExitCode(ExitStatus.skippedFiles) }
     }
 }
@@ -81,7 +82,8 @@ struct Scan: ParsableCommand {
 enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
-        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible())
+        let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity(),
+                                profile: flags.profiling)
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }
@@ -112,6 +114,10 @@ enum OpenFindingsPrinter {
             guard !quiet else { break }
             let where_ = f.kind == .moved ? "\(f.oldSilo ?? f.silo):\(f.oldPath?.display ?? "") is at \(f.silo):\(f.path.display)" : "\(f.silo):\(f.path.display)"
             Stderr.write("silomerge: note: \(where_): \(f.detail ?? f.kind.rawValue); finding closed\n")
+        }
+        let merged = result.findings.filter { $0.kind == .merged && $0.old != nil }
+        if !merged.isEmpty && !quiet {
+            Stderr.write("silomerge: note: \(Format.count(merged.count)) file\(merged.count == 1 ? " is" : "s are") gone because an applied plan moved, removed or quarantined \(merged.count == 1 ? "it" : "them") (merged, not missing; e.g. \(merged[0].silo):\(merged[0].path.display): \(merged[0].detail ?? "merged")): silomerge check lists them\n")
         }
         let corrupted = result.openFindings.filter { $0.kind == .corrupted }
         for f in corrupted.prefix(limit) {

@@ -39,11 +39,19 @@ enum ErrorReporting {
         case let e as CLIError: e.code
         case let e as ScanError:
             if case .interrupted(let signal) = e { 128 + signal } else { e.isUsageError ? ExitStatus.usage : ExitStatus.fatal }
-        case is ConfigError, is ReconcileError: ExitStatus.usage
+        case is ConfigError, is ReconcileError, is CatalogueLocationError, is HostIdentityError: ExitStatus.usage
         case let e as CatalogueError:
             if case .unknownSilo = e { ExitStatus.usage } else if case .siloRootTaken = e { ExitStatus.usage } else { ExitStatus.fatal }
+        case let e as TransferError:
+            switch e {
+            case .conflictingClaim, .destinationNotEmpty, .sameCatalogue, .diverged: ExitStatus.usage
+            case .busy, .dangling, .unsupported: ExitStatus.fatal
+            }
         case is HashError, is ExportError, is ManifestError, is ApplyError: ExitStatus.fatal
-        case is PlanError: ExitStatus.usage
+        case let e as PlanError:
+            // Rot still open is what exit 4 means everywhere: restore or accept, then plan again.
+            if case .openCorruption = e { ExitStatus.corruption } else { ExitStatus.usage }
+        case let e as AdoptionError: e.isUsageError ? ExitStatus.usage : ExitStatus.fatal
         case let e as CheckError:
             switch e {
             case .unknownSilo, .nothingOpen: ExitStatus.usage

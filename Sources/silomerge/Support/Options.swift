@@ -1,24 +1,33 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 
 extension HashMode: ExpressibleByArgument {}
 
 /// `--catalog PATH`.
 struct CatalogOptions: ParsableArguments {
     @Option(name: .customLong("catalog"), help: ArgumentHelp(
-        "The SQLite catalogue (default: the catalog: of --config, else silomerge.sqlite in the current folder).",
-        valueName: "path"))
+        "The catalogue: an SQLite file, or a postgresql://user@host:port/db URL for a catalogue shared by many hosts (default: the catalog: of --config, else $SILOMERGE_CATALOG, else silomerge.sqlite in the current folder).",
+        valueName: "path|url"))
     var catalog: String?
 
+    /// `--catalog`, else the configuration's `catalog:`, else `SILOMERGE_CATALOG`, else
+    /// `silomerge.sqlite` in the current folder.
     func resolved(config: SiloMergeConfiguration? = nil) -> String {
-        catalog ?? config?.catalog ?? "silomerge.sqlite"
+        catalog ?? config?.catalog ?? Self.environmentDefault ?? "silomerge.sqlite"
+    }
+
+    /// `SILOMERGE_CATALOG`, when set and not empty.
+    static var environmentDefault: String? {
+        guard let value = ProcessInfo.processInfo.environment["SILOMERGE_CATALOG"], !value.isEmpty else { return nil }
+        return value
     }
 
     /// Opens the catalogue: `.readOnly` for commands that only read (never created, migrated
     /// or written), `.readWrite` for those that must find one, `.create` for scans.
-    func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> SQLiteCatalogue {
-        try SQLiteCatalogue(path: resolved(config: config), access: access)
+    func open(config: SiloMergeConfiguration? = nil, access: CatalogueAccess) throws -> any CatalogueStore {
+        try CatalogueFactory.open(resolved(config: config), access: access)
     }
 }
 
@@ -34,8 +43,20 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
+/// `--host NAME`, for the commands that scan: which machine the silos' folders are on.
+struct HostOption: ParsableArguments {
+    @Option(name: .customLong("host"), help: ArgumentHelp(
+        "This machine's name in the catalogue (default: its machine id, /etc/machine-id). Device and inode numbers are per machine: a silo is scanned on the machine that catalogued it.",
+        valueName: "name"))
+    var host: String?
+
+    func identity() throws -> HostIdentity? { try host.map { try HostIdentity.named($0) } }
+}
+
 /// What every scanning command shares.
 struct ScanFlags: ParsableArguments {
+    @OptionGroup var hostOption: HostOption
+
     @Option(name: .customLong("config"), help: ArgumentHelp(
         "A silomerge.yml naming the silos (name, path, priority, include/exclude globs, manifest).",
         valueName: "file"))
@@ -69,11 +90,22 @@ struct ScanFlags: ParsableArguments {
     @Flag(name: .customLong("rehash"), help: "Read every file again, even unchanged ones (a full fixity check).")
     var rehash = false
 
+    @Flag(name: .customLong("scan-for-xmp"), help: ArgumentHelp(
+        "Also search files whose structure holds no XMP (formats SiloMerge does not parse) for an XMP packet, as ExifTool's -scanForXMP does. Off by default: it reads up to a megabyte at each end of those files."))
+    var scanForXMP = false
+
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no notes (scan: no summary line either; audit still prints its report); warnings and errors are still shown.")
     var quiet = false
 
     @Flag(name: .customLong("verbose"), help: "Print each phase of the scan with its elapsed time on stderr.")
     var verbose = false
+
+    @Flag(name: .customLong("profile"), help: ArgumentHelp(
+        "At the end, print on stderr where the time went, by stage (walk, stat, open, read, hash, metadata, catalogue), and what limited the run. SILOMERGE_TRACE=1 in the environment does the same."))
+    var profile = false
+
+    /// `--profile`, or `SILOMERGE_TRACE` set.
+    var profiling: Bool { ProfileTable.wanted(flag: profile) }
 
     func validate() throws {
         if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
@@ -121,6 +153,7 @@ struct ScanFlags: ParsableArguments {
         var o = ScanOptions()
         o.hashMode = hashMode
         o.rehash = rehash
+        o.scanForXMP = scanForXMP
         if let jobs { o.jobs = jobs }
         o.followSymlinks = followSymlinks
         o.useDefaultIgnores = !noDefaultIgnores

@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// SIGINT (Ctrl-C) and SIGTERM during a scan, a check or an audit. The first one asks the run to
+/// SIGINT (Ctrl-C) and SIGTERM during a scan, a check, an audit, an apply or an undo. The first one asks the run to
 /// stop: it is recorded `interrupted` at once, stops after the file it is reading, keeps what it
 /// already recorded, and the command exits 130 (SIGINT) or 143 (SIGTERM). A second signal, or a
 /// run still busy 10 s later (a huge file half read), ends the process at once with the same
@@ -19,7 +19,8 @@ enum Signals {
     private static let grace: DispatchTimeInterval = .seconds(10)
 
     /// Installs the handlers and returns the request they make.
-    static func interruptible() -> Interruption {
+    /// `stopping` says when the run stops ("after the files being read").
+    static func interruptible(stopping: String = "after the files being read") -> Interruption {
         let interruption = Interruption()
         let queue = DispatchQueue(label: "silomerge-signals")
         let count = Mutex(0)
@@ -35,7 +36,7 @@ enum Signals {
                     Stderr.write("\nsilomerge: \(Interruption.name(of: sig)) again: stopping at once (the run is recorded as interrupted)\n")
                     _exit(128 + sig)
                 }
-                Stderr.write("\nsilomerge: \(Interruption.name(of: sig)): stopping after the files being read (again to stop at once)…\n")
+                Stderr.write("\nsilomerge: \(Interruption.name(of: sig)): stopping \(stopping) (again to stop at once)…\n")
                 interruption.request(signal: sig)
                 DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
                     Stderr.write("silomerge: still busy \(grace) after \(Interruption.name(of: sig)): stopping at once (the run is recorded as interrupted)\n")

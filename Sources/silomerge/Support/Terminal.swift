@@ -99,6 +99,19 @@ final class ProgressLine: Sendable {
         Stderr.write("\r\u{1B}[K")
     }
 
+    /// A free-form status ("bagging 120/4000"), drawn at most ten times a second.
+    func show(_ text: String) {
+        guard enabled else { return }
+        let now = Date()
+        let draw = state.withLock { s -> Bool in
+            guard now.timeIntervalSince(s.lastDraw) >= 0.1 else { return false }
+            s.lastDraw = now
+            return true
+        }
+        guard draw else { return }
+        Stderr.write("\r\u{1B}[K" + String(text.prefix(max(1, Terminal.columns() - 1))))
+    }
+
     private func rate(_ window: [(Date, Int64)]) -> Double? {
         guard let first = window.first, let last = window.last, last.0.timeIntervalSince(first.0) > 0.3 else { return nil }
         return Double(last.1 - first.1) / last.0.timeIntervalSince(first.0)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// Every fixture asset read with `MetadataReader`, compared with what exiftool 12.57 recorded in
 /// Fixtures/expected/exiftool.json (`-n`, numeric values), tag by tag, in both directions: every
@@ -8,7 +9,7 @@ import Testing
 @Suite("Metadata: fixtures against exiftool")
 struct MetadataExifToolComparisonTests {
     /// exiftool's tag → SiloMerge's tag and the kind of value.
-    enum Kind { case text, list, integer, exifDate, isoFromExifTool }
+    enum Kind { case text, list, integer, exifDate, isoFromExifTool, utcFromExifTool }
     static let mapping: [String: (String, Kind)] = [
         "IFD0:ImageDescription": ("EXIF:ImageDescription", .text),
         "IFD0:Make": ("EXIF:Make", .text),
@@ -50,6 +51,8 @@ struct MetadataExifToolComparisonTests {
         "PDF:Subject": ("PDF:Subject", .text),
         "PDF:Keywords": ("PDF:Keywords", .list),
         "PDF:CreateDate": ("PDF:CreateDate", .isoFromExifTool),
+        // QuickTime times are UTC; exiftool shows them without a zone.
+        "QuickTime:CreateDate": ("QuickTime:CreateDate", .utcFromExifTool),
     ]
 
     static let dimensionKeys: [(String, String)] = [
@@ -100,6 +103,9 @@ struct MetadataExifToolComparisonTests {
             case .list: out[tag] = .list(strings(value))
             case .integer: out[tag] = .integer((value as? NSNumber)?.intValue ?? -1)
             case .isoFromExifTool: out[tag] = .date(iso("\(value)"))
+            case .utcFromExifTool:
+                if "\(value)".hasPrefix("0000") { continue }   // exiftool's "no date"
+                out[tag] = .date(iso("\(value)") + "Z")
             case .exifDate:
                 var d = iso("\(value)")
                 if let sub = r["ExifIFD:SubSecTimeOriginal"] { d += ".\(sub)" }
@@ -240,9 +246,11 @@ struct MetadataExifToolComparisonTests {
         for file in files {
             var bytes = try Fixture.bytes(file)
             #expect(MetadataReader.read(DataByteSource(bytes)).first(.gps, from: .xmp) != nil)
-            // Break the box's UUID: the XMP must then come from the fallback packet scan.
+            // Break the box's UUID: the structure no longer holds XMP, and the file is not
+            // searched for a packet unless asked (scan --scan-for-xmp).
             bytes[offset + 8] ^= 0xFF
-            let m = MetadataReader.read(DataByteSource(bytes))
+            #expect(MetadataReader.read(DataByteSource(bytes)).first(.title, from: .xmp) == nil)
+            let m = MetadataReader.read(DataByteSource(bytes), options: MetadataReadOptions(scanForXMP: true))
             #expect(m.first(.title, from: .xmp)?.value == .text("Summer launch teaser"))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 /// Locates and loads the fixture files (Fixtures/ at the repository root).
 enum Fixture {

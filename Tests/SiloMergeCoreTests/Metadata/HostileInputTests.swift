@@ -2,6 +2,8 @@ import CZlib
 import Foundation
 import Testing
 @testable import SiloMergeCore
+@testable import SiloMergeSQLite
+import SiloMergeTestSupport
 
 /// Broken and hostile files: every case must finish quickly, never trap, and say what was wrong.
 @Suite("Metadata: hostile input")

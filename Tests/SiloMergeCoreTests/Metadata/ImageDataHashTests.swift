@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Metadata: image data hash")
 struct MetadataImageDataHashTests {
@@ -106,5 +107,51 @@ struct MetadataImageDataHashTests {
     func unsupported() throws {
         #expect(try Self.hash(try Fixture.bytes("training/module-01/images/loading-spinner.gif"), .gif) == nil)
         #expect(try Self.hash([], .other) == nil)
+    }
+
+    /// A prefix digest reads the prefix, not the extent around it: a video's 1 MiB media-data
+    /// reads and a HEIF item read whole made the prefix stage copy 60 MiB of a 1.4 GiB corpus.
+    @Test("a prefix of a 4 MiB video's media data reads a few KiB, and equals the hash of those bytes")
+    func prefixReadsOnlyThePrefix() throws {
+        func box(_ type: String, _ payload: [UInt8]) -> [UInt8] {
+            let n = UInt32(8 + payload.count)
+            return [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + Array(type.utf8) + payload
+        }
+        var rng = SystemRandomNumberGenerator()
+        let media = (0..<(4 << 20)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let file = box("ftyp", Array("isom".utf8) + [0, 0, 2, 0] + Array("isomiso2mp41".utf8)) + box("mdat", media)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("silomerge-prefix-\(getpid()).mp4").path
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        let fd = open(path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let source = FileByteSource(fd: fd, size: Int64(file.count))
+        let r = try #require(try ImageDataHash.prefix(source, format: .mp4, bytes: 4096))
+        #expect(!r.complete)
+        let expected = try SHA256Hasher()
+        try expected.update(Array(media.prefix(4096)))
+        #expect(r.digest == (try expected.finalize()))
+        // (One 64 KiB window of the byte source at most; the whole 1 MiB read before.)
+        #expect(source.bytesRead <= 128 * 1024, "\(source.bytesRead) bytes read for a 4 KiB prefix")
+        // The whole hash still covers every byte of the media data.
+        let whole = try SHA256Hasher()
+        try whole.update(media)
+        #expect(try ImageDataHash.compute(source, format: .mp4) == (try whole.finalize()))
+    }
+
+    @Test("indexOfBytes (memmem) finds what the byte loop found, at the edges too")
+    func indexOfBytesEdges() {
+        let hay = Array("<?xpacket begin?>abc<?xpacket end='w'?>".utf8)
+        #expect(hay.indexOfBytes(Array("<?xpacket".utf8)) == 0)
+        #expect(hay.indexOfBytes(Array("<?xpacket".utf8), from: 1) == 20)
+        #expect(hay.indexOfBytes(Array("'w'?>".utf8)) == hay.count - 5)
+        #expect(hay.indexOfBytes(Array("?>".utf8), from: hay.count - 2) == hay.count - 2)
+        #expect(hay.indexOfBytes(Array("?>".utf8), from: hay.count - 1) == nil)
+        #expect(hay.indexOfBytes(Array("?>".utf8), from: hay.count + 5) == nil)
+        #expect(hay.indexOfBytes([]) == nil)
+        #expect(hay.indexOfBytes(hay + [0]) == nil)
+        #expect(hay[5...].indexOfBytes(Array("abc".utf8)) == 17)
+        #expect([UInt8]().indexOfBytes([1]) == nil)
     }
 }

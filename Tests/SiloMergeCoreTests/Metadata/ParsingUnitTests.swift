@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Metadata: values, sniffing and byte sources")
 struct MetadataParsingUnitTests {
@@ -73,7 +74,8 @@ struct MetadataParsingUnitTests {
         #expect(f(Array("MM".utf8) + [0, 42]) == .tiff)
         #expect(f(Array("GIF87a".utf8)) == .gif)
         #expect(f(Array("RIFF\0\0\0\0WEBPVP8 ".utf8)) == .webp)
-        #expect(f(Array("RIFF\0\0\0\0WAVEfmt ".utf8)) == .other)
+        #expect(f(Array("RIFF\0\0\0\0WAVEfmt ".utf8)) == .wav)
+        #expect(f(Array("RIFF\0\0\0\0XYZWfmt ".utf8)) == .other)
         #expect(f([0, 0, 0, 20] + Array("ftypqt  ".utf8)) == .mov)
         #expect(f([0, 0, 0, 24] + Array("ftypheic".utf8)) == .heic)
         #expect(f([0, 0, 0, 24] + Array("ftypmif1".utf8)) == .heic)
@@ -153,5 +155,26 @@ struct MetadataParsingUnitTests {
         #expect(m.problems.isEmpty)
         #expect(m.first(.title, from: .png) != nil)
         #expect(source.bytesRead <= 256 * 1024)
+    }
+
+    @Test("a PNG of many 32 KiB IDAT chunks (as ImageMagick writes them): the walk does not copy the pixels")
+    func pngManyIDATs() throws {
+        var png = try Fixture.bytes("marketing/about/org-chart.png")
+        let idat = try #require(png.indexOfBytes(Array("IDAT".utf8))) - 4
+        var chunks: [UInt8] = []
+        for _ in 0..<200 { chunks += [0x00, 0x00, 0x80, 0x00] + Array("IDAT".utf8) + [UInt8](repeating: 0, count: 32 << 10) + [0, 0, 0, 0] }
+        png.insert(contentsOf: chunks, at: idat)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("silomerge-idats-\(getpid()).png").path
+        try Data(png).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        let fd = open(path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let source = FileByteSource(fd: fd, size: Int64(png.count))
+        let m = MetadataReader.read(source)
+        #expect(m == MetadataReader.read(DataByteSource(png)))
+        #expect(m.first(.title, from: .png) != nil)
+        // 6.4 MiB of image data; each chunk header costs at most one 4 KiB read.
+        #expect(source.bytesRead <= 1 << 20, "\(source.bytesRead) bytes read")
     }
 }

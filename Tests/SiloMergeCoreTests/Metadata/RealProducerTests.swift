@@ -4,6 +4,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+import SiloMergeTestSupport
 
 /// Fixtures/metadata: still images made by the real producers of each format
 /// (tools/metadata-fixtures), and what ExifTool read from them (expected-exiftool.json).

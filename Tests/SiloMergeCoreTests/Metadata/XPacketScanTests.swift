@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiloMergeCore
+import SiloMergeTestSupport
 
 @Suite("Metadata: the <?xpacket scan while hashing")
 struct XPacketScanTests {

@@ -1,0 +1,49 @@
+import Foundation
+import SiloMergeCore
+import GRDB
+
+extension SQLiteCatalogue {
+    public func imageHashCandidates(siloIDs: [Int64]) throws -> [ImageHashCandidate] {
+        guard !siloIDs.isEmpty else { return [] }
+        let ids = siloIDs.map(String.init).joined(separator: ",")
+        return try wrap("find pictures that may be saved twice") {
+            try pool.read { db in
+                // 1. A prefix shared by files with other bytes (any silo: a copy elsewhere counts).
+                // 2. Catalogues from before image_prefix existed: a picture of the same format and
+                //    size as one whose whole hash an older scan stored.
+                let rows = try Row.fetchAll(db, sql: """
+                    WITH shared AS (
+                        SELECT image_prefix FROM file WHERE image_prefix IS NOT NULL
+                        GROUP BY image_prefix HAVING count(DISTINCT coalesce(sha256, size || ':' || id)) > 1
+                    ), legacy AS (
+                        SELECT DISTINCT format, width, height FROM file
+                        WHERE image_prefix IS NULL AND image_sha256 IS NOT NULL
+                    )
+                    SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.format, f.sha256, f.image_prefix
+                    FROM file f
+                    WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IS NULL AND f.image_prefix IS NOT NULL
+                      AND (f.image_prefix IN (SELECT image_prefix FROM shared)
+                           OR EXISTS (SELECT 1 FROM legacy l WHERE l.format = f.format AND l.width IS f.width AND l.height IS f.height))
+                    ORDER BY f.sha256, f.id
+                    """)
+                return rows.map { r in
+                    ImageHashCandidate(fileID: r[0], siloID: r[1],
+                                       path: RelativePath(bytes: SQLiteCatalogue.bytes(r[2])).appending(SQLiteCatalogue.bytes(r[3])),
+                                       size: r[4], mtimeNs: r[5], format: MediaFormat(rawValue: r[6] ?? "") ?? .other,
+                                       sha256: (r[7] as String?).flatMap(SHA256Digest.init(hex:)),
+                                       imagePrefix: (r[8] as String?).flatMap(SHA256Digest.init(hex:)))
+                }
+            }
+        }
+    }
+
+    public func setImageHashes(_ hashes: [(fileID: Int64, digest: SHA256Digest)]) throws {
+        guard !hashes.isEmpty else { return }
+        try wrap("record image hashes") {
+            try pool.write { db in
+                let update = try db.cachedStatement(sql: "UPDATE file SET image_sha256 = ? WHERE id = ?")
+                for h in hashes { try update.execute(arguments: [h.digest.hex, h.fileID]) }
+            }
+        }
+    }
+}
