@@ -6,6 +6,18 @@ public struct ImageFingerprinter: ImageFingerprinting {
 
     public init(limits: ImageLimits = ImageLimits()) { self.limits = limits }
 
+    /// For the scan: files up to 64 MiB (a 12-megapixel JPEG is 3-8 MB, an uncompressed
+    /// 24-megapixel TIFF 72 MB), so each reading thread holds at most that.
+    public static func forScan() -> ImageFingerprinter {
+        var limits = ImageLimits()
+        limits.maxFileBytes = 64 << 20
+        return ImageFingerprinter(limits: limits)
+    }
+
+    public func decodes(_ format: MediaFormat) -> Bool { ImageFormat(format) != nil }
+
+    public var maxFileBytes: Int64 { Int64(limits.maxFileBytes) }
+
     public func fingerprint(bytes: UnsafeRawBufferPointer, format: MediaFormat?) -> Result<ImageFingerprint, ImageFingerprintFailure> {
         let imageFormat: ImageFormat?
         if let format {

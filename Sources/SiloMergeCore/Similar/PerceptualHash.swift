@@ -85,10 +85,16 @@ public enum ImageFingerprintFailure: Error, Sendable, Hashable, CustomStringConv
     }
 }
 
-/// The hook the scan's read stage will call for each image content (issue #15, wired after the
-/// restructuring of issue #12): SiloMergeImaging's `ImageFingerprinter` implements it, and the
-/// command line hands one to the scan. Core links no image library.
+/// What the scan's read stage calls for each image it reads: SiloMergeImaging's
+/// `ImageFingerprinter` implements it, and the command line hands one to `ScanEngine`, so core
+/// links no image library (as the catalogue backends implement the store protocols).
 public protocol ImageFingerprinting: Sendable {
+    /// Whether the decoders read this format at all: the scan keeps in memory, while hashing
+    /// it, only a file of such a format.
+    func decodes(_ format: MediaFormat) -> Bool
+    /// The largest file the scan keeps in memory for a fingerprint (per reading thread); a
+    /// larger image is a reported skip ("too large"), never a second read.
+    var maxFileBytes: Int64 { get }
     /// The fingerprint of an image whose bytes are in memory (the buffer the scan reads for
     /// SHA-256, when the file fits the limit). `format` is what the scan's sniffer said; nil
     /// lets the decoder sniff.

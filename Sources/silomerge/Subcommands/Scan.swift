@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeImaging
 
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -83,7 +84,7 @@ enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
         let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity(),
-                                profile: flags.profiling)
+                                profile: flags.profiling, fingerprinter: ImageFingerprinter.forScan())
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeImaging
 
 struct Silos: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -157,7 +158,8 @@ struct Silos: ParsableCommand {
             let result: ScanResult
             do {
                 defer { line.clear() }
-                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
+                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity(),
+                                        fingerprinter: ImageFingerprinter.forScan())
                     .scan([definition], options: options, known: prepared?.known, progress: handler)
             }
             var contentTaken = 0

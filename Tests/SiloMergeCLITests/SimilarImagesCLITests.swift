@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+// `scan` computes perceptual hashes of the images it reads; `duplicates --similar` and audit's
+// SIMILAR IMAGES section group the same photo at other sizes, qualities, formats and
+// orientations. The images are made here by ImageMagick (a real producer), from two distinct
+// synthetic "photos" (plasma fractals of different seeds, blurred like a lens would).
+
+@Suite("Similar images end to end")
+struct SimilarImagesCLITests {
+    /// Runs ImageMagick's convert in `dir`.
+    private func convert(_ arguments: [String], in dir: URL) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["convert"] + arguments
+        p.currentDirectoryURL = dir
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "convert \(arguments.joined(separator: " "))")
+    }
+
+    /// archive: two originals; web: derivatives of both, made by ImageMagick, and a truncated JPEG.
+    private func makeSilos(_ ws: Workspace) throws {
+        try #require(commandExists("convert"), "ImageMagick's convert is needed (.ci/run installs imagemagick)")
+        for d in ["archive", "web"] {
+            try FileManager.default.createDirectory(at: ws.url.appendingPathComponent(d), withIntermediateDirectories: true)
+        }
+        try convert(["-seed", "3", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "archive/photo.jpg"], in: ws.url)
+        try convert(["-seed", "9", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "archive/other.jpg"], in: ws.url)
+        try convert(["archive/photo.jpg", "-resize", "50%", "-quality", "60", "web/photo-small.jpg"], in: ws.url)
+        try convert(["archive/photo.jpg", "-resize", "40%", "-quality", "75", "web/photo.webp"], in: ws.url)
+        try convert(["archive/photo.jpg", "-resize", "60%", "web/photo.png"], in: ws.url)
+        try convert(["archive/photo.jpg", "-resize", "70%", "-compress", "LZW", "web/photo.tif"], in: ws.url)
+        try convert(["archive/photo.jpg", "-resize", "30%", "-rotate", "90", "web/photo-turned.jpg"], in: ws.url)
+        try convert(["archive/other.jpg", "-resize", "25%", "-quality", "80", "web/other-thumb.jpg"], in: ws.url)
+        // A JPEG cut off after its first 3 KB: a reported skip, never a crash.
+        let whole = try Data(contentsOf: ws.url.appendingPathComponent("archive/photo.jpg"))
+        try whole.prefix(3000).write(to: ws.url.appendingPathComponent("web/cut.jpg"))
+    }
+
+    @Test func derivativesAreGroupedUnderTheirOriginalAndCorruptImagesAreSkipped() throws {
+        let ws = try Workspace()
+        try makeSilos(ws)
+        let scan = try ws.run("scan", "--catalog", "c.db", "archive=archive", "web=web")
+        #expect(scan.status == 0, "\(scan.stderr)")
+        #expect(scan.stderr.contains("web:cut.jpg: no perceptual hash"), "\(scan.stderr)")
+
+        let result = try ws.run("duplicates", "--catalog", "c.db", "--similar", "--format", "json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let doc = try #require(try json(result.stdout) as? [String: Any])
+        let groups = try #require(doc["similar_image_groups"] as? [[String: Any]])
+        func name(_ image: [String: Any]) -> String { "\(image["silo"]!):\(image["path"]!)" }
+        var found: [String: Set<String>] = [:]
+        for g in groups {
+            let master = try #require(g["master"] as? [String: Any])
+            let derivatives = try #require(g["derivatives"] as? [[String: Any]])
+            found[name(master)] = Set(derivatives.map(name))
+            for d in derivatives {
+                #expect((d["distance"] as? Int ?? 99) <= 10)
+                #expect((d["width"] as? Int ?? 0) < (master["width"] as? Int ?? 0) || (d["height"] as? Int ?? 0) < (master["height"] as? Int ?? 0)
+                        || name(d) == "web:photo-turned.jpg")
+            }
+        }
+        #expect(found == ["archive:photo.jpg": ["web:photo-small.jpg", "web:photo.webp", "web:photo.png", "web:photo.tif", "web:photo-turned.jpg"],
+                          "archive:other.jpg": ["web:other-thumb.jpg"]])
+        let photo = try #require(groups.first { name($0["master"] as! [String: Any]) == "archive:photo.jpg" })
+        let master = photo["master"] as! [String: Any]
+        #expect(master["width"] as? Int == 800 && master["height"] as? Int == 600 && master["format"] as? String == "jpeg")
+        #expect(photo["reason"] as? String == "most pixels")
+        let derivatives = photo["derivatives"] as! [[String: Any]]
+        let webp = try #require(derivatives.first { name($0) == "web:photo.webp" })
+        #expect(webp["width"] as? Int == 320 && webp["height"] as? Int == 240 && webp["format"] as? String == "webp")
+        let size = try FileManager.default.attributesOfItem(atPath: ws.url.appendingPathComponent("web/photo.webp").path)[.size] as? Int
+        #expect(webp["size"] as? Int == size)
+        let turned = try #require(derivatives.first { name($0) == "web:photo-turned.jpg" })
+        #expect((turned["transform"] as? String ?? "").contains("turned 90°"))
+        let summary = try #require(doc["summary"] as? [String: Any])
+        #expect(summary["groups"] as? Int == 2 && summary["derivatives"] as? Int == 6 && summary["images"] as? Int == 8)
+
+        // The table says the same for people.
+        let table = try ws.run("duplicates", "--catalog", "c.db", "--similar")
+        #expect(table.out.contains("archive:photo.jpg  800×600 jpeg"), "\(table.out)")
+        #expect(table.out.contains("web:photo-turned.jpg") && table.out.contains("turned 90°"))
+        #expect(table.out.contains("2 groups of similar images among 8 images"), "\(table.out)")
+
+        // A tighter threshold is the user's to choose; csv has no place for images.
+        #expect(try ws.run("duplicates", "--catalog", "c.db", "--similar", "--format", "csv").status != 0)
+        #expect(try ws.run("duplicates", "--catalog", "c.db", "--max-distance", "4").status != 0)
+    }
+
+    @Test func rescansDoNotDecodeAgainAndAuditShowsTheSection() throws {
+        let ws = try Workspace()
+        try makeSilos(ws)
+        #expect(try ws.run("scan", "--catalog", "c.db", "archive=archive", "web=web").status == 0)
+        // Nothing changed: nothing is read, so nothing is decoded (the corrupt file's note would say so).
+        let again = try ws.run("scan", "--catalog", "c.db", "archive=archive", "web=web")
+        #expect(again.status == 0)
+        #expect(!again.stderr.contains("perceptual hash"), "\(again.stderr)")
+        #expect(again.out.contains("read 0 files"), "\(again.out)")
+        let audit = try ws.run("audit", "--no-scan", "--catalog", "c.db")
+        #expect(audit.status == 0, "\(audit.stderr)")
+        let section = try #require(audit.out.range(of: "SIMILAR IMAGES").map { String(audit.out[$0.lowerBound...]) })
+        #expect(section.contains("archive:photo.jpg  800×600 jpeg"), "\(section)")
+        #expect(section.contains("2 groups of similar images"), "\(section)")
+        // The same group from the table, still there after the rescan.
+        let table = try ws.run("duplicates", "--catalog", "c.db", "--similar")
+        #expect(table.out.contains("web:photo.webp  320×240 webp"), "\(table.out)")
+    }
+}
