@@ -95,6 +95,10 @@ def make_derivatives(job):
     rng = random.Random(seed * 100003 + index)
     made = []
     base = os.path.join(outdir, f"o{index:04d}")
+    done = base + "__made.json"
+    if os.path.exists(done):   # --reuse: made by an earlier run with the same seed and originals
+        with open(done) as f:
+            return index, [tuple(m) for m in json.load(f)]
     with Image.open(src) as im:
         im = ImageOps.exif_transpose(im)
         if im.mode not in ("RGB", "L"):
@@ -138,6 +142,8 @@ def make_derivatives(job):
         shutil.copyfile(upright, path)
         run(["exiftool", "-q", "-overwrite_original", "-n", "-Orientation=6", path])
         ImageOps.mirror(im).save(out("mirrored", ".jpg"), quality=90)
+    with open(done, "w") as f:
+        json.dump(made, f)
     # The upright JPEG is not a file of the set (the original is).
     os.remove(upright)
     return index, made
@@ -203,13 +209,16 @@ def main():
     ap.add_argument("--max-originals", type=int, default=300)
     ap.add_argument("--threshold", type=int, default=None, help="grouping threshold (default: the tool's)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the derivatives an earlier run with the same seed and originals made in --work")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
 
     work = os.path.abspath(args.work)
     for sub in ("derived", "bursts"):
-        shutil.rmtree(os.path.join(work, sub), ignore_errors=True)
-        os.makedirs(os.path.join(work, sub))
+        if not (args.reuse and sub == "derived"):
+            shutil.rmtree(os.path.join(work, sub), ignore_errors=True)
+        os.makedirs(os.path.join(work, sub), exist_ok=True)
 
     # 1. Originals.
     found = sorted(os.path.join(d, f) for root in args.originals for d, _, fs in os.walk(root) for f in fs
@@ -244,13 +253,31 @@ def main():
                 files.append(path)
 
     # 3. Bursts.
+    # A video that is another one re-encoded (sample collections hold a clip as .m4v and .mov)
+    # would make its frames' matches with the other's count as false: one whose first frame
+    # correlates at 0.90 or more with another video's first frame is left out, and listed.
     burst_of = {}
+    dropped_videos = []
     if args.videos:
+        firsts = []
         for n, v in enumerate(sorted(os.listdir(args.videos))):
-            for path in frames(os.path.join(args.videos, v), os.path.join(work, "bursts"), f"v{n:02d}"):
+            made = frames(os.path.join(args.videos, v), os.path.join(work, "bursts"), f"v{n:02d}")
+            if not made:
+                continue
+            t = thumb(made[0])
+            same = next((o for o, u in firsts if float((t * u).sum()) >= 0.90), None)
+            if same is not None:
+                dropped_videos.append((v, same))
+                for path in made:
+                    os.remove(path)
+                continue
+            firsts.append((v, t))
+            for path in made:
                 family[path], kind_of[path] = 100000 + len(files), "burst"
                 burst_of[path] = n
                 files.append(path)
+        print(f"videos: {len(firsts)} ({len(dropped_videos)} dropped as another video re-encoded: "
+              + ", ".join(f"{a} = {b}" for a, b in dropped_videos) + ")")
     print(f"files: {len(files)}: " + ", ".join(f"{k} {sum(1 for f in files if kind_of[f] == k)}"
                                                 for k in ["original"] + KINDS + APART + ["burst"]))
 
@@ -273,7 +300,8 @@ def main():
     apart = np.isin(kinds, APART)
     apart_pair = (apart[:, None] | apart[None, :])[iu]
     burst_pair = ((burst[:, None] == burst[None, :]) & (burst[:, None] >= 0))[iu]
-    report = {"originals": len(originals), "dropped_originals": dropped, "files": len(files), "failed": failed,
+    report = {"originals": len(originals), "dropped_originals": dropped, "dropped_videos": dropped_videos,
+              "files": len(files), "failed": failed,
               "curves": {}}
 
     def curve(name, dist):
