@@ -39,9 +39,10 @@ struct Duplicates: ParsableCommand {
 
             With --similar, the same photo at another size, quality, format, crop or
             orientation instead: images whose perceptual hashes (computed by scan while
-            it reads JPEG, PNG, WebP, TIFF and HEIC files) lie within --max-distance bits.
-            Each group's master has the most pixels, then the richest metadata, then the
-            best silo priority. JSON: {"similar_image_groups":[{"master":{"silo","path",
+            it reads JPEG, PNG, WebP, TIFF and HEIC files) lie within --max-distance
+            bits. Each group's master has the most pixels, then the richest metadata,
+            then the best silo priority. JSON:
+            {"similar_image_groups":[{"master":{"silo","path",
             "width","height","format","size","copies","metadata_fields"},"reason",
             "derivatives":[{...,"distance","transform"}]}],"summary":{...}}.
 

@@ -19,8 +19,11 @@ struct Scan: ParsableCommand {
             fixity record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF)
             is read while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are
             attached to it, and the silo's CSV manifest (--config) is matched with the
-            files; --no-metadata skips this. --hash dupes reads only what finding
-            duplicates needs: files whose size no other file has are never opened.
+            files; --no-metadata skips this. JPEG, PNG, WebP, TIFF and HEIC images are
+            also decoded from the bytes read for the hash, for a perceptual hash that
+            duplicates --similar groups resized and re-encoded copies by; an image that
+            does not decode is a note. --hash dupes reads only what finding duplicates
+            needs: files whose size no other file has are never opened.
 
             Examples:
               silomerge scan marketing=/srv/marketing hr=/srv/hr
