@@ -15,7 +15,9 @@ extension SQLiteCatalogue {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.sha256,
                            p.phash, p.width, p.height, p.decoder,
-                           (SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id)
+                           (SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id),
+                           (SELECT m.value FROM metadata m WHERE m.file_id = f.id AND m.field = 'date_created'
+                            ORDER BY m.source IS NOT NULL, m.preferred DESC LIMIT 1)
                     FROM file f JOIN image_phash p ON p.sha256 = f.sha256
                     WHERE p.phash IS NOT NULL \(filter)
                     ORDER BY f.silo_id, f.dir, f.name
@@ -29,7 +31,7 @@ extension SQLiteCatalogue {
                         size: r[4], sha256: sha,
                         fingerprint: ImageFingerprint(hash: PerceptualHash(bits: UInt64(bitPattern: bits)), width: r[7],
                                                       height: r[8], decoder: r[9] ?? "image"),
-                        metadataFields: r[10])
+                        metadataFields: r[10], dateCreated: r[11])
                 }
             }
         }

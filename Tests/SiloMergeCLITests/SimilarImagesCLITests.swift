@@ -108,4 +108,51 @@ struct SimilarImagesCLITests {
         let table = try ws.run("duplicates", "--catalog", "c.db", "--similar")
         #expect(table.out.contains("web:photo.webp  320×240 webp"), "\(table.out)")
     }
+
+    /// Runs exiftool in `dir`.
+    private func exiftool(_ arguments: [String], in dir: URL) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["exiftool", "-q", "-overwrite_original"] + arguments
+        p.currentDirectoryURL = dir
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "exiftool \(arguments.joined(separator: " "))")
+    }
+
+    @Test func burstFramesTakenAtOtherMomentsStayApart() throws {
+        let ws = try Workspace()
+        try #require(commandExists("convert") && commandExists("exiftool"), "ImageMagick and exiftool are needed (.ci/run installs them)")
+        for d in ["camera", "web"] {
+            try FileManager.default.createDirectory(at: ws.url.appendingPathComponent(d), withIntermediateDirectories: true)
+        }
+        // Two frames of a burst a tenth of a second apart: the second differs by a small
+        // patch, as a bird's wing would (a few bits of hash apart), and by its capture time.
+        try convert(["-seed", "5", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "camera/frame1.jpg"], in: ws.url)
+        try convert(["camera/frame1.jpg", "-fill", "white", "-draw", "rectangle 600,80 640,120", "-quality", "92", "camera/frame2.jpg"], in: ws.url)
+        try exiftool(["-DateTimeOriginal=2024:05:01 10:00:00", "-SubSecTimeOriginal=15", "camera/frame1.jpg"], in: ws.url)
+        try exiftool(["-DateTimeOriginal=2024:05:01 10:00:00", "-SubSecTimeOriginal=25", "camera/frame2.jpg"], in: ws.url)
+        // The web copy of the first frame lost its metadata in the export.
+        try convert(["camera/frame1.jpg", "-strip", "-resize", "50%", "-quality", "70", "web/frame1-web.jpg"], in: ws.url)
+        #expect(try ws.run("scan", "--catalog", "c.db", "camera=camera", "web=web").status == 0)
+
+        let result = try ws.run("duplicates", "--catalog", "c.db", "--similar", "--format", "json")
+        let doc = try #require(try json(result.stdout) as? [String: Any])
+        let groups = try #require(doc["similar_image_groups"] as? [[String: Any]])
+        let members = groups.map { g in
+            Set([(g["master"] as! [String: Any])["path"] as! String] + (g["derivatives"] as! [[String: Any]]).map { $0["path"] as! String })
+        }
+        // The frames look alike (within the threshold of each other), yet are never one photo.
+        #expect(members.count == 1, "\(members)")
+        #expect(!members.contains { $0.isSuperset(of: ["frame1.jpg", "frame2.jpg"]) }, "\(members)")
+        #expect(members.first?.contains("frame1-web.jpg") == true, "\(members)")
+        // Without capture times (stripped from both frames by a careless export), they would be grouped.
+        try exiftool(["-all=", "camera/frame1.jpg", "camera/frame2.jpg"], in: ws.url)
+        #expect(try ws.run("scan", "--catalog", "c.db", "camera=camera", "web=web").status == 0)
+        let again = try #require(try json(try ws.run("duplicates", "--catalog", "c.db", "--similar", "--format", "json").stdout) as? [String: Any])
+        let merged = try #require(again["similar_image_groups"] as? [[String: Any]])
+        #expect(merged.count == 1 && (merged.first?["derivatives"] as? [Any])?.count == 2, "\(merged)")
+    }
 }

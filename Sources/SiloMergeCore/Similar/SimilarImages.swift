@@ -10,11 +10,20 @@ public struct SimilarImageFile: Sendable, Hashable {
     public var fingerprint: ImageFingerprint
     /// How many unified metadata fields the file has (embedded, sidecar or manifest).
     public var metadataFields: Int
+    /// Its `date_created` as stored (a JSON string: "2023-06-14T18:32:07.12"), the file's own
+    /// choice first; nil when it has none.
+    public var dateCreated: String?
 
     package init(fileID: Int64, siloID: Int64, path: RelativePath, size: Int64, sha256: SHA256Digest,
-                 fingerprint: ImageFingerprint, metadataFields: Int) {
+                 fingerprint: ImageFingerprint, metadataFields: Int, dateCreated: String? = nil) {
         self.fileID = fileID; self.siloID = siloID; self.path = path; self.size = size; self.sha256 = sha256
-        self.fingerprint = fingerprint; self.metadataFields = metadataFields
+        self.fingerprint = fingerprint; self.metadataFields = metadataFields; self.dateCreated = dateCreated
+    }
+
+    /// When the photo was taken, to the second or finer (nil: unknown, or only a day).
+    public var captureTime: CaptureTime? {
+        guard let dateCreated, let text = try? JSONDecoder().decode(String.self, from: Data(dateCreated.utf8)) else { return nil }
+        return CaptureTime(iso: text)
     }
 }
 
@@ -27,7 +36,8 @@ public protocol SimilarImageSource: AnyObject, Sendable {
 
 /// The same photo at another size, quality, format, crop or orientation, found among the
 /// catalogue's perceptual hashes (`DerivativeGrouping`: neighbours from a Hamming index, never
-/// all pairs). One candidate per content: the copies of one content are the same bytes, which
+/// all pairs). Two images whose capture times (`date_created`) differ are two shots of a
+/// burst, never a photo and its derivative, however alike they look. One candidate per content: the copies of one content are the same bytes, which
 /// `duplicates` already lists; here each content is shown by its copy in the silo of best
 /// priority (then by path), with its number of copies.
 public struct SimilarImages: Sendable {
@@ -90,10 +100,11 @@ public struct SimilarImages: Sendable {
             images[id] = image
             candidates.append(DerivativeCandidate(id: id, hash: shown.fingerprint.hash, pixels: shown.fingerprint.pixels,
                                                   metadataRichness: richness,
-                                                  siloPriority: copies.map { siloByID[$0.siloID]!.priority }.min()!))
+                                                  siloPriority: copies.map { siloByID[$0.siloID]!.priority }.min()!,
+                                                  captureTime: copies.lazy.compactMap(\.captureTime).first))
         }
         let groups = DerivativeGrouping.group(candidates, maxDistance: threshold, turnsAndMirrors: true,
-                                              separateCaptureTimes: false)
+                                              separateCaptureTimes: true)
         return SimilarImages(groups: groups.map { g in
             Group(master: images[g.master.id]!, reason: g.reason.rawValue, derivatives: g.derivatives.map {
                 Derivative(image: images[$0.candidate.id]!, distance: $0.distance, transform: PerceptualHash.dihedralName($0.transform))
