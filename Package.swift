@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "silomerge", targets: ["silomerge"]),
         .executable(name: "silomerge-bench", targets: ["silomerge-bench"]),
         .library(name: "SiloMergeCore", targets: ["SiloMergeCore"]),
+        .library(name: "SiloMergeImaging", targets: ["SiloMergeImaging"]),
+        .executable(name: "silomerge-similar", targets: ["silomerge-similar"]),
         .library(name: "SiloMergeSQLite", targets: ["SiloMergeSQLite"]),
         .library(name: "SiloMergePostgres", targets: ["SiloMergePostgres"]),
     ],
@@ -33,6 +35,23 @@ let package = Package(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        // Image decoders for perceptual hashing (issue #15): apt `libjpeg-dev` (libjpeg-turbo),
+        // `libpng-dev`, `libwebp-dev`, `libtiff-dev`, `libheif-dev`.
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp", providers: [.apt(["libwebp-dev"]), .brew(["webp"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"]), .brew(["libtiff"])]),
+        .systemLibrary(name: "CHeif", pkgConfig: "libheif", providers: [.apt(["libheif-dev"]), .brew(["libheif"])]),
+        // The C side of the decoders: libjpeg and libpng report errors by longjmp, which Swift
+        // cannot catch, so each decode runs in C and returns a status and a message.
+        .target(
+            name: "CSiloMergeImaging",
+            dependencies: ["CJPEG", "CPNG", "CWebP", "CTIFF", "CHeif"],
+            linkerSettings: [
+                .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"),
+                .linkedLibrary("tiff"), .linkedLibrary("heif"),
+            ]
         ),
         // The system calls Swift cannot reach through Glibc/Darwin (renameat2 RENAME_NOREPLACE,
         // FICLONE, FIDEDUPERANGE, copy_file_range, fstatfs), with fallbacks off Linux.
@@ -68,11 +87,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Decoding and perceptual hashing of images (issue #15, section 2): the one target that
+        // links the image libraries. Core declares what a fingerprint is (`ImageFingerprinting`);
+        // this target implements it, as a catalogue backend implements the store.
+        .target(
+            name: "SiloMergeImaging",
+            dependencies: ["SiloMergeCore", "CSiloMergeImaging"]
+        ),
+        // Measuring tool for the perceptual hash: hashes, groups and times files
+        // (`swift run silomerge-similar --help`); used by tools/similar/.
+        .executableTarget(
+            name: "silomerge-similar",
+            dependencies: [
+                "SiloMergeImaging", "SiloMergeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "silomerge",
             dependencies: [
                 "SiloMergeCore",
                 "SiloMergeSQLite",
+                // Injects its `ImageFingerprinter` into the scan; core links no image library.
+                "SiloMergeImaging",
                 "SiloMergePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -105,6 +142,10 @@ let package = Package(
         .testTarget(
             name: "CatalogueContractTests",
             dependencies: ["SiloMergeCore", "SiloMergeSQLite", "SiloMergePostgres", "SiloMergeTestSupport"]
+        ),
+        .testTarget(
+            name: "SiloMergeImagingTests",
+            dependencies: ["SiloMergeImaging", "SiloMergeCore"]
         ),
         .testTarget(
             name: "SiloMergePostgresTests",

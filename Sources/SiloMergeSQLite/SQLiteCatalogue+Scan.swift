@@ -326,6 +326,10 @@ extension SQLiteCatalogue {
                 let hashed = RawStatement(try db.cachedStatement(sql: """
                     UPDATE file SET sha256 = ?1, hashed_at = ?3 WHERE id = ?4
                     """), db)
+                let fingerprint = RawStatement(try db.cachedStatement(sql: """
+                    INSERT INTO image_phash (sha256, phash, width, height, decoder, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    ON CONFLICT (sha256) DO NOTHING
+                    """), db)
                 let contentChange = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO change (run_id, kind, silo_id, dir, name, file_id, old_size, old_mtime_ns,
                                         old_dev, old_ino, old_sha256, new_size, new_mtime_ns, new_sha256)
@@ -419,6 +423,17 @@ extension SQLiteCatalogue {
                     case .sidecars(let fileID, let siloID, let dir, let sidecars):
                         try sidecarDrift(fileID, dir: dir, sidecars)
                         try replaceSidecars(fileID, siloID: siloID, dir: dir, sidecars)
+                    case .fingerprint(let sha, let result):
+                        fingerprint.bind(1, sha)
+                        switch result {
+                        case .success(let f):
+                            fingerprint.bind(2, Int64(bitPattern: f.hash.bits)); fingerprint.bind(3, f.width)
+                            fingerprint.bind(4, f.height); fingerprint.bind(5, text: f.decoder); fingerprint.bindNull(6)
+                        case .failure(let why):
+                            for i in Int32(2)...5 { fingerprint.bindNull(i) }
+                            fingerprint.bind(6, text: why.description)
+                        }
+                        try fingerprint.run("record a perceptual hash")
                     case .uncatalogued(let siloID, let dir, let entries, let replace):
                         if replace {
                             dropUncatalogued.bind(1, siloID); dropUncatalogued.bind(2, text: dir.bytes)

@@ -578,12 +578,29 @@ enum CatalogueSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v14-phash") { db in
+            try db.execute(sql: """
+                -- The perceptual hash of each image content the scan decoded (issue #15):
+                -- keyed by the content's SHA-256, so every copy shares one row and a content is
+                -- decoded once, whatever the files that hold it. phash is the 64 bits as a
+                -- signed integer; NULL with error set when the decoders refused the image.
+                -- width and height are the displayed size (after the EXIF orientation).
+                CREATE TABLE image_phash (
+                    sha256  TEXT    NOT NULL PRIMARY KEY,
+                    phash   INTEGER,
+                    width   INTEGER,
+                    height  INTEGER,
+                    decoder TEXT,
+                    error   TEXT
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
     /// Migrations a catalogue opened only to be read may lack: their tables matter only to a
     /// catalogue that is written (a shard from the release before them can still be merged).
-    static let optionalForReading: Set<String> = ["v13-shards"]
+    static let optionalForReading: Set<String> = ["v13-shards", "v14-phash"]
 
     /// Covering indexes over `file` that duplicate groups, reports and `--hash dupes` read in
     /// order without touching the table. Not part of a migration: a first scan drops them

@@ -170,7 +170,7 @@ struct LiveIntegrityTests {
         #expect(try Self.count(s, "SELECT count(*)::int FROM pg_constraint WHERE conname = 'file_silo_id_fkey'") == 1)
         var migrator = try PostgresSchema.migrator()
         migrator.lock = AdvisoryLockKey("schema-\(scratch.schema)")
-        #expect(try migrator.migrate(s, appliedBy: "test").applied == [2])
+        #expect(try migrator.migrate(s, appliedBy: "test").applied == [2, 3])
         #expect(try Self.count(s, """
             SELECT count(*)::int FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname = current_schema() AND c.contype = 'f' AND c.conname IN ('file_silo_id_fkey', 'metadata_file_id_fkey', 'sidecar_file_id_fkey')
@@ -191,5 +191,19 @@ struct LiveIntegrityTests {
         #expect(orphan.sqlState == "23503")
         try s.execute(PostgresQueryText.raw("DELETE FROM silo"))
         #expect(try Self.count(s, "SELECT count(*)::int FROM metadata") + Self.count(s, "SELECT count(*)::int FROM sidecar") == 0)
+    }
+
+    @Test("a version-2 catalogue is upgraded to 3 with its rows: an empty table of perceptual hashes")
+    func upgradeFromVersionTwo() throws {
+        let scratch = try Self.catalogue(migrations: PostgresSchema.migrations.filter { $0.version <= 2 })
+        let s = scratch.admin
+        var migrator = try PostgresSchema.migrator()
+        migrator.lock = AdvisoryLockKey("schema-\(scratch.schema)")
+        #expect(try migrator.migrate(s, appliedBy: "test").applied == [3])
+        #expect(try Self.count(s, "SELECT count(*)::int FROM file") == 2)
+        #expect(try Self.count(s, "SELECT count(*)::int FROM metadata") == 1)
+        #expect(try Self.count(s, "SELECT count(*)::int FROM image_phash") == 0)
+        try s.execute(PostgresQueryText.raw("INSERT INTO image_phash (sha256, phash, width, height, decoder) VALUES ('\\x00', -1, 2, 3, 'jpeg')"))
+        #expect(try Self.count(s, "SELECT count(*)::int FROM image_phash WHERE phash = -1") == 1)
     }
 }

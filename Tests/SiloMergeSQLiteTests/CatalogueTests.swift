@@ -104,6 +104,23 @@ struct CatalogueTests {
         #expect(try reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }.contains("v8-merges"))
     }
 
+    @Test("A catalogue made before v14-phash migrates in place: its files kept, a table of perceptual hashes added")
+    func migratesFromV13() throws {
+        let tree = try TestTree()
+        try tree.write("a/photo.jpg", bytes(1000, seed: 1))
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v13-shards")
+        try queue.close()
+        _ = try scan(tree, [tree.silo("a")])
+        let reader = try DatabaseQueue(path: tree.catalogue)
+        #expect(try reader.read { db in try db.tableExists("image_phash") })
+        #expect(try reader.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }.contains("v14-phash"))
+        try reader.close()
+        let (again, store) = try scan(tree, [tree.silo("a")])
+        #expect(again.counts.filesUnchanged == 1)
+        #expect(try store.similarImageFiles(siloIDs: nil).isEmpty)
+    }
+
     @Test("A run killed half way is marked interrupted by the next scan")
     func interruptedRuns() throws {
         let tree = try TestTree()

@@ -253,7 +253,7 @@ public protocol SettingsStore: AnyObject, Sendable {
 /// A whole catalogue: every concern, and where it lives. `SQLiteCatalogue` (one file) and
 /// `PostgresCatalogue` (a shared server) implement it.
 public protocol CatalogueStore: ScanLocking, SiloRegistry, RunLog, ScanSink, FolderIndex, ContentStreams, AssetStore,
-    FindingStore, SettingsStore, MergeLedger, UnverifiedCopySource {
+    FindingStore, SettingsStore, MergeLedger, UnverifiedCopySource, SimilarImageSource {
     /// Where the catalogue lives (for messages, a plan's identity, and the files a scan must
     /// never catalogue).
     var location: CatalogueLocation { get }

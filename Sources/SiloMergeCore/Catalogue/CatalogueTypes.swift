@@ -282,6 +282,9 @@ public enum CatalogueWrite: Sendable {
     /// folder first (a complete listing), otherwise the entries are added (a child folder
     /// that could not be listed).
     case uncatalogued(siloID: Int64, dir: RelativePath, [UncataloguedEntry], replace: Bool)
+    /// The perceptual hash of an image content (or why it has none), kept per SHA-256: every
+    /// copy of the content shares it, and a content already recorded keeps its first record.
+    case fingerprint(sha256: SHA256Digest, Result<ImageFingerprint, ImageFingerprintFailure>)
 }
 
 /// An XMP sidecar as the scan found it.

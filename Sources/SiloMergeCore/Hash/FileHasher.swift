@@ -33,6 +33,12 @@ public final class FileHasher {
     /// Where this hasher's worker adds its stage times (`--profile`); nil: not profiling, and
     /// then nothing is timed (a nil check per stage).
     var profile: ProfileSlot?
+    /// Computes perceptual hashes of the images this hasher reads (nil: none are computed).
+    var fingerprinter: (any ImageFingerprinting)?
+    /// The bytes of the image being read, kept for its fingerprint while they stream past for
+    /// SHA-256 (no second read). Reused from file to file; dropped after an image over 16 MiB,
+    /// so a worker holds at most `maxFileBytes` while reading one and little after.
+    private var imageBytes: [UInt8] = []
 
     public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
         hasher = try SHA256Hasher()
@@ -109,6 +115,12 @@ public final class FileHasher {
         let profile = self.profile
         var mark = profile != nil ? MonotonicClock.now() : 0
         profile?.add(.read, nanoseconds: 0)   // a file read (even an empty one)
+        // A decodable image's format while its bytes are kept, and its fingerprint.
+        var keepImage: MediaFormat? = nil
+        var fingerprint: Result<ImageFingerprint, ImageFingerprintFailure>? = nil
+        defer {
+            if imageBytes.capacity > 16 << 20 { imageBytes = [] } else { imageBytes.removeAll(keepingCapacity: true) }
+        }
         do {
             try hasher.reset()
             var offset: Int64 = 0
@@ -125,6 +137,20 @@ public final class FileHasher {
                 try hasher.update(chunk)
                 if let profile { mark = profile.add(.hash, since: mark, count: 0) }
                 if inspect && offset == 0 { head = Array(chunk.prefix(Self.headBytes(chunk))) }
+                if offset == 0, inspect, let fingerprinter {
+                    let format = FormatSniffer.sniff(head: Array(chunk.prefix(64)))
+                    if fingerprinter.decodes(format) {
+                        if stat.size <= fingerprinter.maxFileBytes {
+                            keepImage = format
+                            imageBytes.removeAll(keepingCapacity: true)
+                            imageBytes.reserveCapacity(Int(stat.size))
+                        } else {
+                            fingerprint = .failure(.tooLarge(
+                                "a file of \(stat.size) bytes; perceptual hashes are computed for images up to \(fingerprinter.maxFileBytes) bytes"))
+                        }
+                    }
+                }
+                if keepImage != nil { imageBytes.append(contentsOf: chunk) }
                 if inspect && scanForXMP {
                     if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
                     if scanner != nil, offset < window || offset + Int64(got) > stat.size - window {
@@ -140,9 +166,14 @@ public final class FileHasher {
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
-            let content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
+            var content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
                                                              scanForXMP: scanForXMP, imageHashing: .prefix, head: head) : nil
-            if inspect, let profile { profile.add(.metadata, since: mark) }
+            if inspect, let profile { mark = profile.add(.metadata, since: mark) }
+            if let format = keepImage, let fingerprinter, imageBytes.count == Int(stat.size) {
+                fingerprint = imageBytes.withUnsafeBytes { fingerprinter.fingerprint(bytes: $0, format: format) }
+                if let profile { profile.add(.imageHash, since: mark) }
+            }
+            content?.fingerprint = fingerprint
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))

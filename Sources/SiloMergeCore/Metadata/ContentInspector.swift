@@ -71,6 +71,10 @@ public struct ContentInfo: Sendable, Hashable {
     /// Parallel to `values`: true for the value chosen for its field inside the file.
     public var preferred: [Bool]
     public var problems: [MetadataProblem]
+    /// The image's perceptual hash (or why it has none), when the scan computed one while it
+    /// read the file for SHA-256 (`ImageFingerprinting`); nil: not an image it decodes.
+    /// Stored per content (`CatalogueWrite.fingerprint`), not with the file's metadata.
+    public var fingerprint: Result<ImageFingerprint, ImageFingerprintFailure>? = nil
 
     public init(format: MediaFormat, width: Int? = nil, height: Int? = nil, imageSHA256: SHA256Digest? = nil,
                 values: [SourcedValue] = [], preferred: [Bool] = [], problems: [MetadataProblem] = []) {

@@ -110,10 +110,11 @@ final class ReadStage: Sendable {
             }
         }
         if job.kind == .full { tally.add { $0.filesHashed += 1 } }
-        if case .success(let (_, _, content?)) = outcome {
+        if case .success(let (digest, _, content?)) = outcome {
             for problem in content.problems {
                 report(.note, .metadata, root, job.path, "metadata: \(problem)")
             }
+            recordFingerprint(content.fingerprint, of: digest, root: root, path: job.path)
         }
 
         switch (outcome, job.completion) {
@@ -161,6 +162,17 @@ final class ReadStage: Sendable {
         case (.failure(let failure), _):
             describe(failure, job: job, root: root, tally: tally)
         }
+    }
+
+    /// Records an image's perceptual hash with its content; a picture the decoders refused is
+    /// a reported skip (a note: the file is catalogued and hashed all the same).
+    private func recordFingerprint(_ fingerprint: Result<ImageFingerprint, ImageFingerprintFailure>?, of digest: SHA256Digest?,
+                                   root: WalkRoot, path: RelativePath) {
+        guard let fingerprint else { return }
+        if case .failure(let why) = fingerprint {
+            report(.note, .metadata, root, path, "no perceptual hash (not found by duplicates --similar): \(why)")
+        }
+        if let digest { writes.add(.fingerprint(sha256: digest, fingerprint)) }
     }
 
     /// Reports a file that could not be read, and records what the catalogue should say of it.

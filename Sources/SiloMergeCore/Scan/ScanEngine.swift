@@ -26,6 +26,8 @@ public final class ScanEngine: Sendable {
     let host: HostIdentity?
     /// Collect `ScanResult.profile`: where the run's time went, by stage (`--profile`).
     let profile: Bool
+    /// Decodes the images the scan reads for their perceptual hash (nil: none is computed).
+    let fingerprinter: (any ImageFingerprinting)?
 
     /// Seams for tests: run code between stages, or make a read fail.
     public struct TestHooks: Sendable {
@@ -43,7 +45,8 @@ public final class ScanEngine: Sendable {
     }
 
     public init(store: any CatalogueStore, testHooks: TestHooks? = nil, interruption: Interruption? = nil,
-                host: HostIdentity? = nil, profile: Bool = false) {
+                host: HostIdentity? = nil, profile: Bool = false, fingerprinter: (any ImageFingerprinting)? = nil) {
+        self.fingerprinter = fingerprinter
         self.host = host
         self.profile = profile
         self.store = store
@@ -144,7 +147,7 @@ public final class ScanEngine: Sendable {
                                        options: optionsJSON, silos: registered.map(\.name))
         let session = try ScanSession(store: store, runID: runID, silos: registered, everySilo: everySilo,
                                       options: options, progress: progress, hooks: testHooks, interruption: interruption,
-                                      known: known, profiler: profiler)
+                                      known: known, profiler: profiler, fingerprinter: fingerprinter)
         // Interrupted: recorded at once, whatever the scan is busy with (the counts are
         // brought up to date when it has stopped).
         let token = interruption?.onRequest { [store, session] in

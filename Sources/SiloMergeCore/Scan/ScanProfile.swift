@@ -28,7 +28,8 @@ public struct ScanProfile: Sendable, Codable, Equatable {
         case hash
         /// Reading and parsing metadata: embedded (beyond the first chunk the hash read), sidecars.
         case metadata
-        /// Hashing the image data of pictures (the same picture saved with other metadata).
+        /// Hashing the image data of pictures (the same picture saved with other metadata), and
+        /// decoding images for their perceptual hash.
         case imageHash = "image_hash"
         /// The catalogue writer thread applying batches of writes.
         case catalogueWrite = "catalogue_write"

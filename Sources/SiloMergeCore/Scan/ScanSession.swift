@@ -45,7 +45,7 @@ final class ScanSession: Sendable {
 
     init(store: any CatalogueStore, runID: Int64, silos: [Silo], everySilo: [Silo], options: ScanOptions,
          progress: ScanEngine.ProgressHandler?, hooks: ScanEngine.TestHooks?, interruption: Interruption? = nil,
-         known: KnownContents? = nil, profiler: ScanProfiler? = nil) throws {
+         known: KnownContents? = nil, profiler: ScanProfiler? = nil, fingerprinter: (any ImageFingerprinting)? = nil) throws {
         self.store = store; self.runID = runID; self.silos = silos; self.options = options
         self.hooks = hooks; self.everySilo = everySilo; self.profiler = profiler
         let control = ScanControl(interruption: interruption)
@@ -68,6 +68,7 @@ final class ScanSession: Sendable {
         if let profiler {
             for worker in 0..<threads { hashers[worker].profile = profiler[worker] }
         }
+        for worker in 0..<threads { hashers[worker].fingerprinter = fingerprinter }
         var roots: [WalkRoot] = []
         let extraExcludes = try options.excludes.map { try Glob($0) }
         let extraIncludes = try options.includes.map { try Glob($0) }

@@ -111,7 +111,7 @@ struct ScanBatch {
                 newPaths.append(PathKey(silo: siloID, dir: dir.bytes, name: old.name))
             case .uncatalogued(let siloID, let dir, _, _):
                 newFolders.append(FolderKey(silo: siloID, dir: dir.bytes))
-            case .visitedDirectory, .unreadableDirectory, .excludedDirectory:
+            case .visitedDirectory, .unreadableDirectory, .excludedDirectory, .fingerprint:
                 break
             }
             if newIDs.contains(where: ids.contains) || newPaths.contains(where: paths.contains)
@@ -132,6 +132,10 @@ struct ScanBatch {
         // What the part holds, in the order written.
         var inserts = 0, stagedFiles = 0, values = 0, sidecarRows = 0, uncataloguedRows = 0
         var hashIDs: [Int64] = [], hashDigests: [ByteBuffer] = []
+        // Arrays cannot hold NULL through PostgresNIO's encoding: a refused image has ok false
+        // (its numbers are then 0 and not stored) and an empty decoder; the others an empty error.
+        var printDigests: [ByteBuffer] = [], printOK: [Bool] = [], printHashes: [Int64] = [], printWidths: [Int64] = []
+        var printHeights: [Int64] = [], printDecoders: [String] = [], printErrors: [String] = [], printSeen = Set<SHA256Digest>()
         var contentSeq: [Int64] = [], contentIDs: [Int64] = [], contentOld: [ByteBuffer] = [], contentNew: [ByteBuffer] = []
         var removeSeq: [Int64] = [], removeIDs: [Int64] = [], removeKinds: [String] = []
         var sidecarOps: [(seq: Int64, fileID: Int64, dir: RelativePath, sidecars: [SidecarRecord])] = []
@@ -176,6 +180,18 @@ struct ScanBatch {
             case .uncatalogued(let siloID, let dir, let entries, let replace):
                 if replace { uncataloguedReplaced.append(siloID, dir) }
                 uncataloguedRows += entries.count
+            case .fingerprint(let sha, let result):
+                // One row per content (ON CONFLICT cannot meet the same key twice in one statement).
+                guard printSeen.insert(sha).inserted else { continue }
+                printDigests.append(sha.bytea)
+                switch result {
+                case .success(let f):
+                    printOK.append(true); printHashes.append(Int64(bitPattern: f.hash.bits)); printWidths.append(Int64(f.width))
+                    printHeights.append(Int64(f.height)); printDecoders.append(f.decoder); printErrors.append("")
+                case .failure(let why):
+                    printOK.append(false); printHashes.append(0); printWidths.append(0); printHeights.append(0)
+                    printDecoders.append(""); printErrors.append(why.description)
+                }
             }
         }
 
@@ -299,6 +315,17 @@ struct ScanBatch {
             try tx.execute("""
                 UPDATE file f SET sha256 = h.sha256, hashed_at = \(now)
                 FROM unnest(\(hashIDs)::bigint[], \(hashDigests)::bytea[]) AS h(id, sha256) WHERE f.id = h.id
+                """)
+        }
+        if !printDigests.isEmpty {
+            try tx.execute("""
+                INSERT INTO image_phash (sha256, phash, width, height, decoder, error)
+                SELECT sha256, CASE WHEN ok THEN phash END, CASE WHEN ok THEN width END, CASE WHEN ok THEN height END,
+                       nullif(decoder, ''), nullif(error, '')
+                FROM unnest(\(printDigests)::bytea[], \(printOK)::boolean[], \(printHashes)::bigint[], \(printWidths)::bigint[],
+                            \(printHeights)::bigint[], \(printDecoders)::text[], \(printErrors)::text[])
+                     AS p(sha256, ok, phash, width, height, decoder, error)
+                ON CONFLICT (sha256) DO NOTHING
                 """)
         }
 

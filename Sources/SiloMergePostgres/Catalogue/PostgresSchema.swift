@@ -15,11 +15,30 @@ import PostgresNIO
 /// `+Content`, `+Findings`, `+Shards`); version 1 creates them all. Later versions follow, never edited once
 /// shipped, as in SQLite: version 2 keeps the references of the tables a scan fills by
 /// statement-level triggers instead of per-row foreign-key checks (`+Integrity`), and keys the
-/// content and size indexes by the digest and the size alone (`narrowIndexes`).
+/// content and size indexes by the digest and the size alone (`narrowIndexes`); version 3 adds
+/// the perceptual hashes of images (`perceptualHashes`).
 enum PostgresSchema {
     static var migrations: [PostgresMigration] {
         [PostgresMigration(version: 1, name: "catalogue", statements: scanTables + contentTables + findingTables + shardTables),
-         PostgresMigration(version: 2, name: "set-wise references, narrow indexes", statements: integrityTriggers + narrowIndexes)]
+         PostgresMigration(version: 2, name: "set-wise references, narrow indexes", statements: integrityTriggers + narrowIndexes),
+         PostgresMigration(version: 3, name: "perceptual hashes", statements: perceptualHashes)]
+    }
+
+    /// Version 3 (SQLite's v14-phash): the perceptual hash of each image content the scan
+    /// decoded, keyed by the content's SHA-256 (every copy shares it; a content is decoded once).
+    /// phash is the 64 bits as a signed bigint, NULL with `error` set when the decoders refused
+    /// the image; width and height are the displayed size. An upgrade from 2 only adds the table.
+    static var perceptualHashes: [String] {
+        ["""
+        CREATE TABLE image_phash (
+            sha256  bytea  NOT NULL PRIMARY KEY,
+            phash   bigint,
+            width   bigint,
+            height  bigint,
+            decoder text,
+            error   text
+        )
+        """]
     }
 
     static func migrator() throws(PostgresClientError) -> PostgresMigrator {

@@ -65,6 +65,9 @@ struct Audit: ParsableCommand {
 
     func validate() throws {
         if top < 0 { throw ValidationError("--top must be 0 or more") }
+        if flags.similarImages {
+            throw ValidationError("--similar-images: audit reads no file of unique size, so it hashes few images; run silomerge scan --similar-images, then audit shows SIMILAR IMAGES")
+        }
         if noScan {
             let reading = [("--metadata", metadata), ("--rehash", flags.rehash), ("--scan-for-xmp", flags.scanForXMP)]
             if let (flag, _) = reading.first(where: { $0.1 }) {
@@ -96,7 +99,8 @@ struct Audit: ParsableCommand {
         let report = try AuditReport(store: catalogue, query: query, top: top, scan: result, expand: expand)
         // Kept for the report's trends; failing to keep it is not worth failing the audit for.
         try? RunTrends.record(reclaimable: report.summary.reclaimableBytes, runID: result.runID, in: catalogue)
-        try write(report, catalogue: "\(catalogue.location)")
+        try write(report, catalogue: "\(catalogue.location)",
+                  similar: try similarImages(catalogue, names: result.silos.map(\.name)))
         DiagnosticPrinter.print(result, catalog: catalogue.location.display, quiet: flags.quiet)
         OpenFindingsPrinter.print(result, quiet: flags.quiet)
         ProfileTable.print(result.profile, runID: result.runID)
@@ -108,16 +112,38 @@ struct Audit: ParsableCommand {
         let catalogue = try catalogOptions.open(config: config, access: .readOnly)
         let names = silos.isEmpty ? (config?.silos.map(\.name) ?? []) : silos
         let report = try AuditReport(store: catalogue, query: DuplicateQuery(silos: names, includeEmpty: includeEmpty), top: top, expand: expand)
-        try write(report, catalogue: "\(catalogue.location)", asLastScanned: true)
+        try write(report, catalogue: "\(catalogue.location)", asLastScanned: true,
+                  similar: try similarImages(catalogue, names: names))
+    }
+
+    /// The SIMILAR IMAGES section's groups (text only): from the perceptual hashes full scans
+    /// recorded; audit's own scan (--hash dupes) reads no file of unique size, so it adds few.
+    private func similarImages(_ catalogue: any CatalogueStore, names: [String]) throws -> SimilarImages? {
+        guard format == .text else { return nil }
+        let known = try catalogue.silos()
+        return try SimilarImages.find(in: catalogue, silos: known, only: names.filter { n in known.contains { $0.name == n } })
+    }
+
+    /// SIMILAR IMAGES: the largest groups of the same photo at other sizes (`duplicates --similar`).
+    private func writeSimilar(_ similar: SimilarImages, to out: FDSink) {
+        out.write("\nSIMILAR IMAGES\n")
+        guard similar.images > 0 else {
+            out.write("No perceptual hashes in the catalogue for these silos: `silomerge scan --similar-images`\ncomputes them "
+                      + "(audit reads no file of unique size, so most resized copies are not hashed here).\n")
+            return
+        }
+        similar.writeTable(to: out, limit: top)
+        out.write("Every group: silomerge duplicates --similar\n")
     }
 
     /// The report on stdout. It is what was asked for: -q hides progress and notes (as jdupes'
     /// -q), not it; only the closing pointer to `duplicates`.
-    private func write(_ report: AuditReport, catalogue: String, asLastScanned: Bool = false) throws {
+    private func write(_ report: AuditReport, catalogue: String, asLastScanned: Bool = false, similar: SimilarImages? = nil) throws {
         let out = FDSink(fd: STDOUT_FILENO)
         switch format {
         case .text:
             report.writeText(to: out)
+            if let similar { writeSimilar(similar, to: out) }
             if !flags.quiet {
                 out.write("\nCatalogue: \(catalogue)\(asLastScanned ? ", as last scanned" : ""). Every group: silomerge duplicates --catalog \(catalogue)\n")
             }

@@ -37,8 +37,18 @@ struct Duplicates: ParsableCommand {
             "folder_relations":[{"kind","a","b","shared_files","shared_bytes",
             "shared_percent"}] and "folders":{...} after the summary.
 
+            With --similar, the same photo at another size, quality, format, crop or
+            orientation instead: images whose perceptual hashes (computed by scan
+            --similar-images from JPEG, PNG, WebP, TIFF and HEIC files) lie within
+            --max-distance bits. Each group's master has the most pixels, then the
+            richest metadata, then the best silo priority. JSON:
+            {"similar_image_groups":[{"master":{"silo","path",
+            "width","height","format","size","copies","metadata_fields"},"reason",
+            "derivatives":[{...,"distance","transform"}]}],"summary":{...}}.
+
             Examples:
               silomerge duplicates
+              silomerge duplicates --similar --format json
               silomerge duplicates --folders --limit 10
               silomerge duplicates --format json --silo marketing --silo hr > dupes.json
               silomerge duplicates --min-size 1M --limit 20
@@ -66,6 +76,14 @@ struct Duplicates: ParsableCommand {
     @Flag(name: .customLong("expand"), help: "With --folders, also list the file groups inside duplicate folders.")
     var expand = false
 
+    @Flag(name: .customLong("similar"), help: "List similar images (resized, recompressed, converted) instead.")
+    var similar = false
+
+    @Option(name: .customLong("max-distance"),
+            help: ArgumentHelp("With --similar, the largest Hamming distance from a master (0-64, default \(DerivativeGrouping.defaultMaxDistance)).",
+                               valueName: "bits"))
+    var maxDistance: Int?
+
     @OptionGroup var configOption: ConfigOption
     @OptionGroup var catalogOptions: CatalogOptions
 
@@ -76,12 +94,43 @@ struct Duplicates: ParsableCommand {
             throw ValidationError("--folders lists folders, which --format \(format.rawValue) has no place for: use table or json")
         }
         if expand, !folders { throw ValidationError("--expand goes with --folders (it lists the file groups inside duplicate folders)") }
+        try validateSimilar()
+    }
+
+    /// `--similar`'s own checks: it lists images, not file groups.
+    func validateSimilar() throws {
+        if let maxDistance, !similar { throw ValidationError("--max-distance goes with --similar (\(maxDistance) bits)") }
+        if let maxDistance, !(0...64).contains(maxDistance) { throw ValidationError("--max-distance is 0 to 64 bits, not \(maxDistance)") }
+        guard similar else { return }
+        if format == .csv || format == .fdupes {
+            throw ValidationError("--similar lists images with their sizes and distances, which --format \(format.rawValue) has no place for: use table or json")
+        }
+        if folders { throw ValidationError("--similar and --folders are separate listings: give one") }
+    }
+
+    /// `--similar`: the derivative groups from the catalogue's perceptual hashes.
+    func runSimilar(_ catalogue: any CatalogueStore, out: FDSink) throws {
+        let known = try catalogue.silos()
+        if let missing = silos.first(where: { name in !known.contains { $0.name == name } }) {
+            throw ValidationError("no silo named '\(missing)' in the catalogue")
+        }
+        let found = try SimilarImages.find(in: catalogue, silos: known, only: silos,
+                                           threshold: maxDistance ?? DerivativeGrouping.defaultMaxDistance)
+        if format == .json { try found.writeJSON(to: out, limit: limit) } else { found.writeTable(to: out, limit: limit) }
+        if found.images == 0 {
+            FileHandle.standardError.write(Data("silomerge: note: no perceptual hashes in the catalogue for these silos: scan them with --similar-images (it decodes every image once)\n".utf8))
+        }
     }
 
     func run() throws {
         let catalogue = try catalogOptions.open(config: try configOption.load(), access: .readOnly)
         let query = DuplicateQuery(silos: silos, includeEmpty: includeEmpty, minimumSize: minSize.flatMap(ByteSize.parse) ?? 0)
         let out = FDSink(fd: STDOUT_FILENO)
+        if similar {
+            try runSimilar(catalogue, out: out)
+            out.flush()
+            return
+        }
         let found = folders ? try DuplicateFolders.find(in: catalogue, silos: silos, relations: true) : nil
         try DuplicateReport(store: catalogue, query: query, limit: limit, folders: found, expand: expand).write(format, to: out)
         out.flush()

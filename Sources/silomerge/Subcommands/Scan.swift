@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeImaging
 
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +19,12 @@ struct Scan: ParsableCommand {
             fixity record. Each file's embedded metadata (EXIF, IPTC, XMP, PNG text, PDF)
             is read while it is hashed, its XMP sidecars (name.ext.xmp, name.xmp) are
             attached to it, and the silo's CSV manifest (--config) is matched with the
-            files; --no-metadata skips this. --hash dupes reads only what finding
-            duplicates needs: files whose size no other file has are never opened.
+            files; --no-metadata skips this. With --similar-images, JPEG, PNG, WebP,
+            TIFF and HEIC images are also decoded from the bytes read for the hash, for a
+            perceptual hash that duplicates --similar groups resized and re-encoded
+            copies by; an image that does not decode is a note. --hash dupes reads only
+            what finding duplicates needs: files whose size no other file has are never
+            opened.
 
             Examples:
               silomerge scan marketing=/srv/marketing hr=/srv/hr
@@ -46,6 +51,12 @@ struct Scan: ParsableCommand {
         var o = flags.options(hashMode: hashMode, kind: .scan)
         o.metadata = metadata
         return o
+    }
+
+    func validate() throws {
+        if flags.similarImages && (hashMode != .full || metadata == false) {
+            throw ValidationError("--similar-images decodes images while --hash full reads them with their metadata: drop --hash dupes / --no-metadata or --similar-images")
+        }
     }
 
     func run() throws {
@@ -83,7 +94,8 @@ enum ScanRunner {
     static func run(catalogue: any CatalogueStore, silos: [SiloDefinition], options: ScanOptions, flags: ScanFlags) throws -> ScanResult {
         let line = ProgressLine(quiet: flags.quiet || flags.verbose)
         let engine = ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try flags.hostOption.identity(),
-                                profile: flags.profiling)
+                                profile: flags.profiling,
+                                fingerprinter: flags.similarImages ? ImageFingerprinter.forScan() : nil)
         defer { line.clear() }
         var handler: ScanEngine.ProgressHandler?
         if line.isEnabled { handler = { @Sendable progress in line.update(progress) } }

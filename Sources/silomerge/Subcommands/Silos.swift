@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeImaging
 
 struct Silos: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -88,6 +89,9 @@ struct Silos: ParsableCommand {
         @Option(name: .customLong("jobs"), help: ArgumentHelp("Files read at once (default: one per core, 2 to 8).", valueName: "n"))
         var jobs: Int?
 
+        @Flag(name: .customLong("similar-images"), help: "Also store perceptual hashes of images, as scan --similar-images does.")
+        var similarImages = false
+
         @Flag(name: [.customShort("q"), .customLong("quiet")], help: "No progress line and no summary; only warnings and errors.")
         var quiet = false
 
@@ -97,6 +101,9 @@ struct Silos: ParsableCommand {
 
         func validate() throws {
             if let jobs, jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256") }
+            if similarImages && !metadata {
+                throw ValidationError("--similar-images decodes images while their metadata is read: drop --no-metadata or --similar-images")
+            }
             if let priority, priority < 1 { throw ValidationError("--priority must be 1 or more") }
             if journal != nil && fromPlan == nil { throw ValidationError("--journal goes with --from-plan") }
             guard let eq = silo.firstIndex(of: "="), eq != silo.startIndex, silo.index(after: eq) != silo.endIndex,
@@ -157,7 +164,8 @@ struct Silos: ParsableCommand {
             let result: ScanResult
             do {
                 defer { line.clear() }
-                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity())
+                result = try ScanEngine(store: catalogue, interruption: Signals.interruptible(), host: try hostOption.identity(),
+                                        fingerprinter: similarImages ? ImageFingerprinter.forScan() : nil)
                     .scan([definition], options: options, known: prepared?.known, progress: handler)
             }
             var contentTaken = 0
