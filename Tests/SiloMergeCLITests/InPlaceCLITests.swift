@@ -85,7 +85,9 @@ struct InPlaceCLITests {
         let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
         #expect(plan["schema"] as? String == "silomerge-plan/4")
         #expect((plan["in_place"] as? [String: Any])?["method"] as? String == "hardlink")
-        #expect(try ws.run("plan", "show", "plan.json").status == 0)
+        let show = try ws.run("plan", "show", "plan.json")
+        // Six contents, each kept once with two copies linked to it.
+        #expect(show.status == 0 && show.out.contains("12 operations for 6 distinct contents"), "\(show.out)")
         r = try ws.run("apply", "plan.json", "-q")
         #expect(r.status == 0, "\(r.out) \(r.stderr)")
         for i in 0..<6 {

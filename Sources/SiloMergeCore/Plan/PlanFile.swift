@@ -162,6 +162,8 @@ public struct PlanSummary: Sendable, Hashable, Codable {
             byKind[op.kind.rawValue, default: KindTotal(operations: 0, bytes: 0)].operations += 1
             byKind[op.kind.rawValue]!.bytes += op.size
             if op.kind.isTransfer, let s = op.source { contents.insert(s.sha256) }
+            // In place nothing is transferred: the contents are those of the canonical copies kept.
+            if plan.inPlace != nil, let c = op.canonical { contents.insert(c.sha256) }
             if (op.kind.carriesFile && op.kind.method != .hardlink) || op.kind.isGenerated { written += op.size }
             if op.kind.isDestructive, let s = op.source, freedFiles.insert(plan.physicalFile(s)).inserted { freed += s.size }
         }
