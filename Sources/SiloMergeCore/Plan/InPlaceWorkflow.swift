@@ -81,18 +81,7 @@ public enum InPlaceWorkflow {
         let wanted = request.quarantine ?? FilePath(defaultQuarantineFolder)
         let (quarantineRoot, quarantineAnchor) = try PlanRoots.anchor(wanted, what: "the quarantine folder")
         let catalogued = try store.silos()
-        let here = catalogued.contains { $0.host != nil } ? try request.host ?? HostIdentity.local() : nil
-        let silos = try catalogued.map { silo throws -> PlanSilo in
-            guard let here, let host = silo.host, host.id != here.id else {
-                var s = try PlanRoots.identify(silo)
-                s.host = silo.host
-                return s
-            }
-            guard let identity = silo.rootIdentity else {
-                throw PlanError.invalidSettings("silo '\(silo.name)' is on host \(host), and its last scan recorded no identity for its root: scan it again there, then plan again")
-            }
-            return PlanSilo(name: silo.name, root: silo.root, priority: silo.priority, identity: identity, host: host)
-        }
+        let (here, silos) = try PlanRoots.silos(catalogued, plannedOn: request.host)
         var input = PlanInput(assets: assets, silos: silos, catalogueIdentity: store.location.id,
                               scanRunID: lastScan.id, createdAt: lastScan.finishedAt ?? lastScan.startedAt,
                               quarantineAnchor: quarantineAnchor, unhashed: try store.unhashedFiles())

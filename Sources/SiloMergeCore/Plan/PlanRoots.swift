@@ -150,6 +150,26 @@ public enum PlanRoots {
 
     /// Plan time: the silo with its root's device and inode, opened without following links.
     /// Refused when the root is no longer the folder the catalogue recorded at the last scan.
+    /// The catalogued silos as a plan pins them, and the host planning (nil while no silo
+    /// records one). Silos of this host are identified on disk now; silos on other hosts
+    /// cannot be opened here, so their roots are pinned as the scan on their host recorded
+    /// them, and checked there by apply.
+    static func silos(_ catalogued: [Silo], plannedOn host: HostIdentity?) throws -> (HostIdentity?, [PlanSilo]) {
+        let here = catalogued.contains { $0.host != nil } ? try host ?? HostIdentity.local() : nil
+        let silos = try catalogued.map { silo throws -> PlanSilo in
+            guard let here, let host = silo.host, host.id != here.id else {
+                var s = try identify(silo)
+                s.host = silo.host
+                return s
+            }
+            guard let identity = silo.rootIdentity else {
+                throw PlanError.invalidSettings("silo '\(silo.name)' is on host \(host), and its last scan recorded no identity for its root: scan it again there, then plan again")
+            }
+            return PlanSilo(name: silo.name, root: silo.root, priority: silo.priority, identity: identity, host: host)
+        }
+        return (here, silos)
+    }
+
     public static func identify(_ silo: Silo) throws(PlanError) -> PlanSilo {
         let fd: Int32
         do { fd = try openFolder(silo.root) } catch {

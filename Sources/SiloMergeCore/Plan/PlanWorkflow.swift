@@ -69,18 +69,7 @@ public enum PlanWorkflow {
         let catalogued = try store.silos()
         // Silos on other hosts cannot be opened here: their roots are pinned as the scan on
         // their host recorded them, and checked there by apply.
-        let here = catalogued.contains { $0.host != nil } ? try request.host ?? HostIdentity.local() : nil
-        let silos = try catalogued.map { silo throws -> PlanSilo in
-            guard let here, let host = silo.host, host.id != here.id else {
-                var s = try PlanRoots.identify(silo)
-                s.host = silo.host
-                return s
-            }
-            guard let identity = silo.rootIdentity else {
-                throw PlanError.invalidSettings("silo '\(silo.name)' is on host \(host), and its last scan recorded no identity for its root: scan it again there, then plan again")
-            }
-            return PlanSilo(name: silo.name, root: silo.root, priority: silo.priority, identity: identity, host: host)
-        }
+        let (here, silos) = try PlanRoots.silos(catalogued, plannedOn: request.host)
         // A catalogue upgraded from a version that did not record what scans pass over.
         if let since = try store.setting("uncatalogued.since_run").flatMap({ Int64($0) }) {
             let stale = catalogued.filter { ($0.lastRunID ?? 0) <= since }.map(\.name)
