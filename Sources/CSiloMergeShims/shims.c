@@ -11,6 +11,7 @@ const void *silomerge_memmem(const void *haystack, size_t haystack_len, const vo
 
 #if defined(__linux__)
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -88,6 +89,15 @@ int silomerge_fs_type(int fd, int64_t *type) {
     return 0;
 }
 
+int silomerge_fix_mmap_threshold(size_t bytes) {
+#ifdef M_MMAP_THRESHOLD
+    return mallopt(M_MMAP_THRESHOLD, (int)bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
 int silomerge_first_physical(int fd, int64_t *offset) {
     // One extent is enough: only where the file starts is wanted.
     union {
@@ -130,6 +140,7 @@ int64_t silomerge_copy_file_range(int in_fd, int64_t *in_offset, int out_fd, int
 
 int silomerge_fs_type(int fd, int64_t *type) { (void)fd; (void)type; errno = ENOTSUP; return -1; }
 int silomerge_first_physical(int fd, int64_t *offset) { (void)fd; (void)offset; errno = ENOTSUP; return -1; }
+int silomerge_fix_mmap_threshold(size_t bytes) { (void)bytes; return 0; }
 
 #else
 
@@ -147,5 +158,6 @@ int64_t silomerge_copy_file_range(int in_fd, int64_t *in_offset, int out_fd, int
 }
 int silomerge_fs_type(int fd, int64_t *type) { (void)fd; (void)type; errno = ENOTSUP; return -1; }
 int silomerge_first_physical(int fd, int64_t *offset) { (void)fd; (void)offset; errno = ENOTSUP; return -1; }
+int silomerge_fix_mmap_threshold(size_t bytes) { (void)bytes; return 0; }
 
 #endif

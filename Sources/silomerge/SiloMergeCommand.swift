@@ -41,6 +41,7 @@ struct SiloMergeCommand: ParsableCommand {
     )
 
     static func main() {
+        MemoryTuning.fixAllocatorThreshold()
         do {
             var command = try parseAsRoot()
             try command.run()

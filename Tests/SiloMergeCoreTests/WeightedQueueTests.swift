@@ -34,6 +34,27 @@ struct WeightedQueueTests {
         #expect(queue.pop() == nil)
     }
 
+    @Test("waitForRoom holds a producer back until an element like the last would be taken")
+    func waitForRoomHoldsTheProducer() async throws {
+        let queue = WeightedQueue<Int>(weightLimit: 10, minimumInFlight: 1)
+        #expect(queue.push(1, weight: 6))
+        let through = Mutex<Bool>(false)
+        let thread = Thread {
+            queue.waitForRoom(weight: 6)
+            through.withLock { $0 = true }
+        }
+        thread.start()
+        let item = try #require(queue.pop())
+        try await Task.sleep(for: .milliseconds(200))
+        let early = through.withLock { $0 }
+        #expect(!early)
+        queue.finished(weight: item.weight)
+        for _ in 0..<200 where !through.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        let late = through.withLock { $0 }
+        #expect(late)
+        queue.close()
+    }
+
     @Test("an element heavier than the limit is taken while fewer than the minimum are in flight")
     func heavyElementsStillFlow() {
         let queue = WeightedQueue<Int>(weightLimit: 10, minimumInFlight: 2)

@@ -45,4 +45,9 @@ int silomerge_fs_type(int fd, int64_t *type);
 /// does not say (EOPNOTSUPP on tmpfs and network file systems; ENOTSUP off Linux).
 int silomerge_first_physical(int fd, int64_t *offset);
 
+/// Fixes glibc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD), which otherwise grows
+/// each time a large block is freed, so that large blocks keep their own mappings and are given
+/// back when freed. 1 when set, 0 where the C library has no such setting.
+int silomerge_fix_mmap_threshold(size_t bytes);
+
 #endif

@@ -57,7 +57,13 @@ final class SameSizeStage: Sendable {
                         return !control.failed
                     }
                     progress.queued(files: group.count, bytes: group.reduce(0) { $0 + $1.stat.size })
-                    return groups.push(group, weight: group.count) && !control.failed
+                    guard groups.push(group, weight: group.count) else { return false }
+                    // The store builds the next group when this returns: not before the queue
+                    // could take one like this, or a group being built would add to those in
+                    // flight (on a tree where every file has one of a few sizes, a third group
+                    // of tens of thousands of files).
+                    groups.waitForRoom(weight: group.count)
+                    return !control.failed
                 }
             } catch {
                 streamError.withLock { $0 = error }
@@ -66,10 +72,10 @@ final class SameSizeStage: Sendable {
         producer.name = "silomerge-size-groups"
         producer.start()
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            while var item = groups.pop() {
+            while let item = groups.pop() {
                 defer { groups.finished(weight: item.weight) }
                 if control.failed { continue }
-                compare(&item.element, rootIndex: rootIndex, hasher: hashers[worker], tally: counters[worker])
+                compare(item.element, rootIndex: rootIndex, hasher: hashers[worker], tally: counters[worker])
             }
         }
         if let error = streamError.value { throw error }
@@ -77,44 +83,42 @@ final class SameSizeStage: Sendable {
         try control.checkFatal()
     }
 
-    /// Compares one same-size group. The group's array is emptied as soon as its files are
-    /// listed for reading; after that a file costs its `GroupMember` and a few indices (no
-    /// dictionary or array per file), so a group of a hundred thousand files stays small.
-    private func compare(_ group: inout [CandidateFile], rootIndex: [Int64: Int], hasher: FileHasher,
+    /// Compares one same-size group. A file costs its `CandidateFile` and a few indices: its
+    /// `GroupMember` is made when it is read, and there is no dictionary or array per file,
+    /// so a group of a hundred thousand files stays small.
+    private func compare(_ group: [CandidateFile], rootIndex: [Int64: Int], hasher: FileHasher,
                          tally: ScanCounters.Slot) {
         // Files of silos not scanned now cannot be read (their roots are not open): files that
-        // might equal one of them are hashed, to be compared by hash.
-        var readable: [GroupMember] = []
-        readable.reserveCapacity(group.count)
-        var rootOf: [Int32] = []
-        rootOf.reserveCapacity(group.count)
-        // The stored hash of each file, kept apart only with --rehash (otherwise it is `known`).
-        var stored: [SHA256Digest?] = []
+        // might equal one of them are hashed, to be compared by hash. -1: not readable here.
+        var rootOf = [Int32](repeating: -1, count: group.count)
         var outside = false
-        for file in group {
+        var live: [Int] = []
+        live.reserveCapacity(group.count)
+        for (k, file) in group.enumerated() {
             guard let i = rootIndex[file.siloID] else {
                 // Hashed or not, it may equal a file here: hash these, so that whichever
                 // silo is scanned later can tell.
                 outside = true
                 continue
             }
-            rootOf.append(Int32(i))
-            if options.rehash { stored.append(file.sha256) }
-            readable.append(GroupMember(fileID: file.fileID, rootFD: roots[i].rootFD, silo: roots[i].silo.name,
-                                        path: file.path, stat: file.stat, known: options.rehash ? nil : file.sha256,
-                                        follow: options.followSymlinks))
+            rootOf[k] = Int32(i)
+            live.append(k)
         }
-        group = []
+        func member(_ k: Int) -> GroupMember {
+            let file = group[k], root = roots[Int(rootOf[k])]
+            return GroupMember(fileID: file.fileID, rootFD: root.rootFD, silo: root.silo.name, path: file.path, stat: file.stat,
+                               known: options.rehash ? nil : file.sha256, follow: options.followSymlinks)
+        }
         let onBytes: (Int) -> Void = { n in tally.add { $0.bytesHashed += Int64(n) } }
         func record(_ k: Int, _ outcome: GroupOutcome) {
-            let member = readable[k]
+            let member = member(k)
             let root = roots[Int(rootOf[k])]
             switch outcome {
             case .unique:
                 break
             case .digest(let digest):
                 if member.known == digest { tally.add { $0.hashesReused += 1 }; return }
-                let before = options.rehash ? stored[k] : member.known
+                let before = group[k].sha256
                 if let before, before != digest {
                     report(.error, .contentChanged, root, member.path,
                            "content changed although size and mtime did not (was \(before.hex.prefix(12))…, now \(digest.hex.prefix(12))…): possible corruption")
@@ -122,24 +126,23 @@ final class SameSizeStage: Sendable {
                 writes.add(.hashed(id: member.fileID, sha256: digest, previous: before))
             case .failed(let failure):
                 let job = ReadJob(root: root.index, path: member.path, expected: member.stat, kind: .full,
-                                  completion: .update(id: member.fileID, previous: options.rehash ? stored[k] : member.known))
+                                  completion: .update(id: member.fileID, previous: group[k].sha256))
                 reader.describe(failure, job: job, root: root, tally: tally)
             }
         }
-        var live = Array(readable.indices)
         if let hook = reader.beforeRead {
             live = live.filter { k in
-                guard let code = hook(readable[k].silo, readable[k].path) else { return true }
+                guard let code = hook(roots[Int(rootOf[k])].silo.name, group[k].path) else { return true }
                 record(k, .failed(code == ENOENT ? .vanished : .unreadable(Errno(code), during: "open")))
                 return false
             }
         }
         // Physical copies: hard links to one inode are read once. `order` lists the files by
         // inode; each run of one inode is read through its first file.
-        let order = live.sorted { readable[$0].stat.fileID < readable[$1].stat.fileID }
+        let order = live.sorted { group[$0].stat.fileID < group[$1].stat.fileID }
         var runs: [Range<Int>] = []
         var start = 0
-        for p in order.indices where p == order.count - 1 || readable[order[p]].stat.fileID != readable[order[p + 1]].stat.fileID {
+        for p in order.indices where p == order.count - 1 || group[order[p]].stat.fileID != group[order[p + 1]].stat.fileID {
             runs.append(start..<(p + 1))
             start = p + 1
         }
@@ -156,14 +159,14 @@ final class SameSizeStage: Sendable {
             keyed.reserveCapacity(runs.count)
             // On a spinning disk, read the ends of the files in the order the disk holds them.
             let gate = reader.gate
-            let device = readable[order[0]].stat.device
-            let readOrder = gate.ordered(Array(runs.indices), device: device, stat: { readable[order[runs[$0].lowerBound]].stat }) {
-                let m = readable[order[runs[$0].lowerBound]]
+            let device = group[order[0]].stat.device
+            let readOrder = gate.ordered(Array(runs.indices), device: device, stat: { group[order[runs[$0].lowerBound]].stat }) {
+                let m = member(order[runs[$0].lowerBound])
                 return Posix.openForOrdering(rootFD: m.rootFD, path: m.path)
             }
             for r in readOrder {
-                let quick = gate.withDevice(readable[order[runs[r].lowerBound]].stat.device) {
-                    hasher.quick(readable[order[runs[r].lowerBound]], spec: options.partial, onBytes: onBytes)
+                let quick = gate.withDevice(group[order[runs[r].lowerBound]].stat.device) {
+                    hasher.quick(member(order[runs[r].lowerBound]), spec: options.partial, onBytes: onBytes)
                 }
                 switch quick {
                 case .success(let (h, _)): keyed.append((h, r))
@@ -186,7 +189,7 @@ final class SameSizeStage: Sendable {
                 // worth nothing to know either.
                 outcomes = [GroupOutcome](repeating: .unique, count: runsOfClass.count)
             } else {
-                let candidates = runsOfClass.map { readable[order[runs[$0].lowerBound]] }
+                let candidates = runsOfClass.map { member(order[runs[$0].lowerBound]) }
                 // A spinning disk is read by as many workers at once as a folder's files are.
                 outcomes = reader.gate.withDevice(candidates[0].stat.device) {
                     hasher.classify(candidates, hashSingles: outside, onBytes: onBytes)

@@ -134,6 +134,16 @@ final class WeightedQueue<Element: Sendable>: @unchecked Sendable {
         return true
     }
 
+    /// Waits until an element of `weight` would be taken at once (or the queue is closed):
+    /// lets a producer hold off making its next element while the queue could not take it.
+    func waitForRoom(weight: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        while !closed && inFlightCount >= minimumInFlight && inFlightWeight + weight > weightLimit {
+            lock.wait(.notFull)
+        }
+    }
+
     /// The next element and its weight, waiting for one; nil once closed and empty. The
     /// element counts against the limit until `finished(weight:)`.
     func pop() -> (element: Element, weight: Int)? {

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSiloMergeShims
 import Foundation
 
 /// The kind of a directory entry, from `lstat`'s mode bits.
@@ -242,5 +243,17 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         case EWOULDBLOCK: "EAGAIN"
         default: "errno \(code)"
         }
+    }
+}
+
+/// How the process's memory allocator is set up for runs over millions of files.
+public enum MemoryTuning {
+    /// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), so the
+    /// large arrays of a million-file run (a same-size group's files, a batch of writes) end up
+    /// in the heap, where freeing them does not give the memory back: a million-file audit
+    /// peaked at 178 MiB instead of 124 MiB. A fixed threshold of 128 KiB keeps such blocks in
+    /// their own mappings, returned to the system when freed. Does nothing off glibc.
+    public static func fixAllocatorThreshold() {
+        _ = silomerge_fix_mmap_threshold(128 * 1024)
     }
 }
