@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeImaging
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,7 +54,8 @@ struct Report: ParsableCommand {
                          + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
         }
         let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile, rules: config?.reconcileRules,
-                                               plan: try plan.map { try PlanFile.read(FilePath($0)) })
+                                               plan: try plan.map { try PlanFile.read(FilePath($0)) },
+                                               thumbnailer: ImageThumbnailer())
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
         do { try InputFile.writeAtomically(html, Array(page.utf8)) } catch {
