@@ -235,3 +235,73 @@ done:
 }
 
 int smi_jpeg_lib_version(void) { return JPEG_LIB_VERSION; }
+
+// MARK: - Encoding (the report's thumbnails)
+
+typedef struct jpeg_enc_ctx {
+    struct jpeg_error_mgr err;           // first: libjpeg's err pointer is cast back to the context
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+} jpeg_enc_ctx;
+
+static void on_encode_error(j_common_ptr c) {
+    jpeg_enc_ctx *ctx = (jpeg_enc_ctx *)c->err;
+    c->err->format_message(c, ctx->message);
+    longjmp(ctx->jump, 1);
+}
+
+smi_status smi_encode_jpeg_grey(const uint8_t *pixels, uint32_t w, uint32_t h, int quality,
+                                uint8_t *out, size_t cap, size_t *len, char *message) {
+    *len = 0;
+    message[0] = 0;
+    if (w == 0 || h == 0 || w > 4096 || h > 4096) {
+        snprintf(message, 256, "a thumbnail of %ux%u pixels", w, h);
+        return SMI_TOO_LARGE;
+    }
+    // volatile: read after a longjmp back into this frame.
+    unsigned char *volatile buffer = NULL;
+    unsigned long size = 0;
+    jpeg_enc_ctx ctx;
+    struct jpeg_compress_struct cinfo;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&ctx.err);
+    ctx.err.error_exit = on_encode_error;
+    ctx.err.output_message = on_output;
+    ctx.message[0] = 0;
+    if (setjmp(ctx.jump)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        snprintf(message, 256, "%s", ctx.message);
+        return SMI_CORRUPT;
+    }
+    jpeg_create_compress(&cinfo);
+    unsigned char *mem = NULL;
+    jpeg_mem_dest(&cinfo, &mem, &size);
+    buffer = mem;
+    cinfo.image_width = w;
+    cinfo.image_height = h;
+    cinfo.input_components = 1;
+    cinfo.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality < 1 ? 1 : (quality > 100 ? 100 : quality), TRUE);
+    cinfo.optimize_coding = TRUE;
+    cinfo.write_JFIF_header = TRUE;
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * w);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+        buffer = mem;
+    }
+    jpeg_finish_compress(&cinfo);
+    buffer = mem;
+    jpeg_destroy_compress(&cinfo);
+    if (size > cap) {
+        free(mem);
+        snprintf(message, 256, "the thumbnail takes %lu bytes, over %zu", size, cap);
+        return SMI_TOO_LARGE;
+    }
+    memcpy(out, mem, size);
+    *len = size;
+    free(mem);
+    return SMI_OK;
+}

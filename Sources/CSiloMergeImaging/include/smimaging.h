@@ -77,6 +77,14 @@ smi_status smi_decode_webp(const uint8_t *data, size_t len, const smi_limits *li
 smi_status smi_decode_tiff(const uint8_t *data, size_t len, const smi_limits *limits, smi_preview *out);
 smi_status smi_decode_heif(const uint8_t *data, size_t len, const smi_limits *limits, smi_preview *out);
 
+/// Encodes a greyscale picture (`w` × `h`, row-major, one byte a pixel) as a baseline JPEG of
+/// `quality` (1-100) into `out` (`cap` bytes). Returns SMI_OK and the length in `*len`;
+/// SMI_TOO_LARGE when the JPEG does not fit `cap`; SMI_CORRUPT (with `message`, 256 bytes)
+/// when libjpeg refuses. For the report's thumbnails: libjpeg's errors end in a status here,
+/// never in exit().
+smi_status smi_encode_jpeg_grey(const uint8_t *pixels, uint32_t w, uint32_t h, int quality,
+                                uint8_t *out, size_t cap, size_t *len, char *message);
+
 /// 1 when libheif was built with a decoder for HEVC (HEIC) / AV1 (AVIF).
 int smi_heif_can_decode_hevc(void);
 int smi_heif_can_decode_av1(void);

@@ -35,6 +35,8 @@ public struct HTMLReportData: Sendable {
     public var folderRelations: [FolderRelationRow] = []
     /// How many partial copies there are in all.
     public var totalFolderRelations = 0
+    /// The same photo at other sizes (`SimilarImages`), with thumbnails; nil: not gathered.
+    public var similar: SimilarSection?
     /// Groups of files with the same image data (pixels) but different metadata.
     public var sameImageGroups: [SameImageRow]
     /// How many such groups there are in all.

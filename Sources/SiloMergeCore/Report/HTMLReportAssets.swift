@@ -84,6 +84,12 @@ enum HTMLAssets {
     th[aria-sort=ascending] button.sort::after{content:"\\25B2";color:var(--ink)}
     th[aria-sort=descending] button.sort::after{content:"\\25BC";color:var(--ink)}
     ul.copies,ul.sources,ul.chips{list-style:none;margin:0;padding:0}
+    ul.similar{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:10px}
+    ul.similar li{display:flex;gap:8px;align-items:flex-start;max-width:24rem;padding:4px;border:1px solid var(--line);border-radius:4px;background:#fff}
+    ul.similar li.master{border-color:#2f6fb0}
+    ul.similar img.thumb{flex:none;max-width:96px;max-height:96px;image-rendering:auto;background:#eee}
+    ul.similar .nothumb{flex:none;width:96px;font-size:.75rem;color:var(--muted,#666)}
+    ul.similar .about{overflow-wrap:anywhere;font-size:.85rem}
     ul.copies li,ul.sources li{padding:1px 0}
     ul.sources li{padding:3px 0}
     ul.sources li+li{border-top:1px dashed var(--line)}

@@ -42,6 +42,7 @@ struct HTMLPage {
                     formats(),
                     folderGroups(),
                     groups(),
+                    similarImages(),
                     sameImage(),
                     conflicts(),
                     check()
@@ -70,9 +71,10 @@ struct HTMLPage {
     func nav() -> Body {
         var links: [(String, String)] = [
             ("summary", "Summary"), ("management", "Management"), ("silos", "Silos"), ("overlap", "Overlap"), ("formats", "Formats"),
-            ("folders", "Duplicate folders"), ("groups", "Duplicate groups"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
+            ("folders", "Duplicate folders"), ("groups", "Duplicate groups"), ("similar", "Similar images"), ("same-image", "Same image"), ("conflicts", "Conflicts"), ("check", "Check"),
         ]
         if data.management == nil { links.removeAll { $0.0 == "management" } }
+        if data.similar == nil { links.removeAll { $0.0 == "similar" } }
         return .nav(cls("toc"), attr("aria-label", "Sections"),
             .ul(.forEach(links) { id, label in
                 .li(.a(attr("href", "#" + id), text(label)))

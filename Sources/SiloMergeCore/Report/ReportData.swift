@@ -5,10 +5,11 @@ extension HTMLReportData {
     /// largest groups, same-image groups, conflicts (after reconciling with the stored
     /// policies and resolutions) and the latest check. Lists stop at `rowLimit`; totals count all.
     /// Only reads the catalogue: conflicts come from a reconciliation that stores nothing, with
-    /// `policies` when given, else the stored ones.
+    /// `policies` when given, else the stored ones. The similar images get thumbnails from
+    /// `thumbnailer` (none when nil), which reads the silos' image files, and nothing else.
     public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date(),
                               policies: [UnifiedField: ReconcilePolicy]? = nil, rules: [ReconcileRule]? = nil,
-                              plan: MergePlan? = nil) throws -> HTMLReportData {
+                              plan: MergePlan? = nil, thumbnailer: (any ImageThumbnailing)? = nil) throws -> HTMLReportData {
         let query = DuplicateQuery()
         let analysis = try store.analyse(query, top: rowLimit)
         let silos = try store.silos()
@@ -140,6 +141,7 @@ extension HTMLReportData {
         report.totalFolderGroups = folders.groups.count
         report.folderRelations = folders.relations.prefix(rowLimit).map(FolderRelationRow.init)
         report.totalFolderRelations = folders.relations.count
+        report.similar = try similarSection(store: store, silos: silos, rowLimit: rowLimit, thumbnailer: thumbnailer)
         report.management = management
         return report
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiloMergeCore
+import SiloMergeImaging
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,15 +10,17 @@ struct Report: ParsableCommand {
         discussion: """
             From the catalogue (no scanning): summary figures, the silo × silo overlap
             heatmap, reclaimable bytes per silo, formats by bytes, the largest duplicate
-            groups, the same image saved with different metadata, metadata conflicts
-            with their sources, the latest check's findings, and a part for management
-            (trends across runs, reclaimable space by type and age, conflicts by field
-            and pair of silos, decisions taken; with --plan, what the merge plan does
-            and what it leaves behind). One file, no network, no external assets: open
-            it in any browser, e-mail it, print it, archive it. Tables sort and filter
-            with a little inline script and read the same with scripts off; they stop at
-            --rows, and the full data is in `silomerge export` and `duplicates --format
-            json`.
+            groups, similar images (the same photo at other sizes, from `scan
+            --similar-images`, with small greyscale thumbnails made from the files now
+            and embedded), the same image saved with different metadata, metadata
+            conflicts with their sources, the latest check's findings, and a part for
+            management (trends across runs, reclaimable space by type and age, conflicts
+            by field and pair of silos, decisions taken; with --plan, what the merge
+            plan does and what it leaves behind). One file, no network, no external
+            assets: open it in any browser, e-mail it, print it, archive it. Tables sort
+            and filter with a little inline script and read the same with scripts off;
+            they stop at --rows, and the full data is in `silomerge export` and
+            `duplicates --format json`.
 
             Examples:
               silomerge report --html audit.html
@@ -53,7 +56,8 @@ struct Report: ParsableCommand {
                          + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
         }
         let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile, rules: config?.reconcileRules,
-                                               plan: try plan.map { try PlanFile.read(FilePath($0)) })
+                                               plan: try plan.map { try PlanFile.read(FilePath($0)) },
+                                               thumbnailer: ImageThumbnailer())
         let page = HTMLReport.render(data, rowLimit: rows)
         // Written beside its final name, then renamed: a reader never sees half a page.
         do { try InputFile.writeAtomically(html, Array(page.utf8)) } catch {
