@@ -33,6 +33,7 @@ extension Applier {
         if plan.inPlace == nil { _ = try targetRootFD(create: false) }
         if touched.contains(where: { $0.kind == .quarantineDuplicate }) { _ = try quarantineRootFD(create: false) }
         for silo in plan.silos where touched.contains(where: { $0.source?.silo == silo.name }) { _ = try siloFD(silo.root) }
+        if plan.inPlace != nil { try lockSilosInPlace(touched.filter { state.ops[$0.id]?.undone != true }) }
         // Temporary files of interrupted operations (of the apply, or of an earlier undo).
         try cleanTemporaryFiles(touched)
         operationsByOriginalFile = [:]

@@ -158,6 +158,7 @@ public final class Applier {
         progress = ApplyProgress(operationsDone: 0, operationsTotal: myOperations.count, bytesDone: 0,
                                  bytesTotal: myOperations.reduce(0) { $0 + $1.size })
         if dryRun { return dryRunReport(report) }
+        if plan.inPlace != nil { try lockSilosInPlace(myOperations.filter { state.ops[$0.id]?.done == nil }) }
 
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
         // The journal exists now: lock its inode before writing to it, so a hard link made to it

@@ -20,6 +20,30 @@ extension Applier {
     static let holdPrefix = ".silomerge-hold-"
     func holdName(_ op: Int) -> [UInt8] { Array("\(Self.holdPrefix)\(op)".utf8) }
 
+    /// Takes an exclusive advisory lock (`flock`, without waiting) on the root folder of every
+    /// silo `ops` act in, held as long as the run keeps its silo roots open (`closeAll`; a
+    /// killed process holds nothing). The plan's own lock is per journal: without this, two
+    /// in-place plans that keep opposite copies of one content (made with other canonical
+    /// rules) and run at once would each check the copy it keeps, then each take away the
+    /// other's: the content lost. Nothing is written into the silo for it.
+    func lockSilosInPlace(_ ops: [PlanOperation]) throws {
+        var silos: [FilePath: String] = [:]
+        for op in ops {
+            for s in [op.source, op.canonical].compactMap({ $0 }) { silos[s.siloRoot] = "\(s.silo)" }
+        }
+        for (root, silo) in silos.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+            let fd = try siloFD(root)
+            guard flock(fd, LOCK_EX | LOCK_NB) != 0 else { continue }
+            let code = errno
+            guard code == EWOULDBLOCK || code == EAGAIN else {
+                throw ApplyError.io(path: root.display, operation: "lock the silo root", errno: Errno(code))
+            }
+            let inode = (try? fs.fstat(fd))?.inode ?? 0
+            let holder = PlanLock.flockHolder(inode: inode).map { "pid \($0)" } ?? "another apply or undo"
+            throw ApplyError.siloBusy(silo: silo, root: root.display, holder: holder)
+        }
+    }
+
     func performInPlace(_ op: PlanOperation) throws -> Performed {
         switch op.kind {
         case .linkDuplicate: return try linkInPlace(op)

@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import SiloMergeCore
+import SiloMergeTestSupport
+
+/// Real calls; just before the first `unlink` (`link`, `rename`) of a name `match` accepts (by
+/// default: one that is not SiloMerge's own), `hook` runs once: what another process does at
+/// the worst moment, or a crash (`SimulatedCrash`).
+final class HookFileOps: FileOps, @unchecked Sendable {
+    // @unchecked: used by one applier on one thread; `fired` is only read after the run.
+    let real = RealFileOps()
+    var fired = false
+    let on: String
+    let match: ([UInt8]) -> Bool
+    let hook: () throws -> Void
+    init(on: String, match: @escaping ([UInt8]) -> Bool = { !$0.starts(with: Array(".silomerge-".utf8)) }, _ hook: @escaping () throws -> Void) {
+        self.on = on; self.match = match; self.hook = hook
+    }
+    private func maybe(_ call: String, _ name: [UInt8]) throws {
+        guard !fired, call == on, match(name) else { return }
+        fired = true
+        try hook()
+    }
+    func open(_ d: Int32, _ p: [UInt8], flags: Int32, mode: UInt32) throws -> Int32 { try real.open(d, p, flags: flags, mode: mode) }
+    func close(_ fd: Int32) { real.close(fd) }
+    func read(_ fd: Int32, into b: UnsafeMutableRawBufferPointer) throws -> Int { try real.read(fd, into: b) }
+    func pread(_ fd: Int32, into b: UnsafeMutableRawBufferPointer, offset: Int64) throws -> Int { try real.pread(fd, into: b, offset: offset) }
+    func write(_ fd: Int32, _ b: UnsafeRawBufferPointer) throws -> Int { try real.write(fd, b) }
+    func fsync(_ fd: Int32) throws { try real.fsync(fd) }
+    func fstat(_ fd: Int32) throws -> FileStat { try real.fstat(fd) }
+    func lstat(_ d: Int32, _ n: [UInt8]) throws -> FileStat { try real.lstat(d, n) }
+    func mkdir(_ d: Int32, _ n: [UInt8], mode: UInt32) throws { try real.mkdir(d, n, mode: mode) }
+    func rename(_ fd: Int32, _ from: [UInt8], _ td: Int32, _ to: [UInt8], noReplace: Bool) throws {
+        try maybe("rename", from)
+        try real.rename(fd, from, td, to, noReplace: noReplace)
+    }
+    func link(_ fd: Int32, _ from: [UInt8], _ td: Int32, _ to: [UInt8]) throws {
+        try maybe("link", from)
+        try real.link(fd, from, td, to)
+    }
+    func unlink(_ d: Int32, _ n: [UInt8], directory: Bool) throws {
+        try maybe("unlink", n)
+        try real.unlink(d, n, directory: directory)
+    }
+    func setTimes(_ fd: Int32, mtimeNs: Int64) throws { try real.setTimes(fd, mtimeNs: mtimeNs) }
+    func setMode(_ fd: Int32, _ mode: UInt32) throws { try real.setMode(fd, mode) }
+    func setOwner(_ fd: Int32, uid: UInt32, gid: UInt32) throws { try real.setOwner(fd, uid: uid, gid: gid) }
+    func clone(from s: Int32, to d: Int32) throws { try real.clone(from: s, to: d) }
+    func list(_ d: Int32) throws -> [[UInt8]] { try real.list(d) }
+    func availableBytes(_ fd: Int32) -> Int64? { real.availableBytes(fd) }
+    func dropCache(_ fd: Int32) { real.dropCache(fd) }
+}
+
+extension MergePlan {
+    /// The same deduplication the other way round: each group keeps one of its duplicates and
+    /// takes away the copy this plan keeps (a plan made with other canonical rules). One
+    /// operation per canonical copy; valid on its own.
+    func reversed() -> MergePlan {
+        var out = self
+        var seen: Set<[UInt8]> = []
+        out.operations = []
+        for op in operations {
+            guard let s = op.source, let c = op.canonical, seen.insert(c.silo.exactBytes + [0] + c.path.bytes).inserted else { continue }
+            var r = op
+            r.id = out.operations.count + 1
+            r.source = c
+            r.canonical = s
+            if r.destination != nil { r.destination = RelativePath(NameSanitizer.component(c.silo)).appending(c.path.bytes) }
+            out.operations.append(r)
+        }
+        return out
+    }
+}
+
+@Suite("In-place deduplication: red team (another process at the worst moment)")
+struct InPlaceRedTeamTests {
+    /// Every content the plan names still has a copy: its duplicate or its canonical copy.
+    static func everyContentKept(_ f: MergeFixture, _ plan: MergePlan) -> [String] {
+        plan.operations.compactMap { op in
+            let s = op.source!, c = op.canonical!
+            return f.stat(s.silo, s.path) == nil && f.stat(c.silo, c.path) == nil ? "\(s.display) and \(c.display) are both gone" : nil
+        }
+    }
+
+    @Test("two in-place plans that keep opposite copies, applied at once: the second is refused while the first holds the silos; no content loses its last copy",
+          arguments: [InPlaceMethod.remove, .quarantine])
+    func oppositePlansAtOnce(method: InPlaceMethod) throws {
+        let f = try standardFixture("opposite-\(method)")
+        let plan = try f.inPlacePlan(method)
+        let other = plan.reversed()
+        #expect(other.operations.count >= 3)
+        #expect(PlanValidator.problems(in: other).isEmpty, "\(PlanValidator.problems(in: other))")
+        let otherJournal = FilePath(f.tree.path + "/other.journal")
+        var otherError: ApplyError?
+        var otherReport: ApplyReport?
+        // Plan 1 has verified its first canonical copy and is about to take its duplicate away;
+        // plan 2 runs now, whole.
+        let ops = HookFileOps(on: method == .remove ? "unlink" : "rename") {
+            do { otherReport = try Applier(plan: other, journal: otherJournal).apply() } catch let e as ApplyError { otherError = e }
+        }
+        let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
+        #expect(ops.fired)
+        #expect(Self.everyContentKept(f, plan).isEmpty, "\(Self.everyContentKept(f, plan))")
+        #expect(otherReport == nil, "the second apply ran: \(otherReport.map { $0.done.map(\.summary) } ?? [])")
+        guard case .siloBusy(let silo, _, _) = otherError else {
+            Issue.record("the second apply was not refused as busy: \(String(describing: otherError))")
+            return
+        }
+        #expect(!silo.isEmpty)
+        #expect(otherError!.description.contains("another silomerge"), "\(otherError!.description)")
+        #expect(report.isComplete, "\(report.refused) \(report.failed)")
+        // The lock goes with the run: plan 2 may run now, and refuses each operation (its
+        // canonical copies are gone); still nothing is lost.
+        let after = try Applier(plan: other, journal: otherJournal).apply()
+        #expect(after.done.isEmpty && after.refused.count == other.operations.count, "\(after.done.map(\.summary))")
+        #expect(Self.everyContentKept(f, plan).isEmpty)
+    }
+}
