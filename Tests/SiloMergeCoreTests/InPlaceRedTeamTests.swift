@@ -118,4 +118,35 @@ struct InPlaceRedTeamTests {
         #expect(after.done.isEmpty && after.refused.count == other.operations.count, "\(after.done.map(\.summary))")
         #expect(Self.everyContentKept(f, plan).isEmpty)
     }
+
+    @Test("hardlink: killed after the swap, then the canonical copy edited: resume puts the duplicate's own file back under its name (no hold file left), and refuses")
+    func crashAfterSwapThenCanonicalEdited() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.hardlink)
+        let op = plan.operations[0]
+        let s = op.source!, c = op.canonical!
+        // The crash: the name is the canonical copy's file now, its own file under the hold name.
+        let ops = HookFileOps(on: "unlink", match: { $0.starts(with: Array(Applier.holdPrefix.utf8)) }) { throw SimulatedCrash(step: 0) }
+        #expect(throws: SimulatedCrash.self) { _ = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply() }
+        #expect(ops.fired)
+        #expect(f.stat(s.silo, s.path)?.inode == c.inode)
+        // The user edits the canonical copy (through its own name) before the resume.
+        let cpath = f.absolute(c.silo, c.path.bytes)
+        let fd = cPath(cpath) { Glibc.open($0, O_WRONLY | O_APPEND) }
+        _ = Array("edited".utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+
+        let report = try Applier(plan: plan, journal: f.journal).apply()
+        let refusal = try #require(report.refused.first { $0.op == op.id } ?? report.failed.first { $0.op == op.id })
+        #expect(refusal.detail.contains("canonical"), "\(refusal.detail)")
+        // Its own file, its own bytes, under its own name; no hidden hold name.
+        let now = try #require(f.stat(s.silo, s.path))
+        #expect(now.inode == s.inode, "the duplicate's name still shows the canonical copy's edited file")
+        #expect(try SHA256Hasher.digest(readFile(f.absolute(s.silo, s.path.bytes))).hex == s.sha256)
+        #expect(!f.silosSnapshot.keys.contains { $0.contains(Applier.holdPrefix) }, "\(f.silosSnapshot.keys.filter { $0.contains(".silomerge") })")
+        // And undo has nothing of this operation to restore: the name is as it was.
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        #expect(undo.failed.isEmpty, "\(undo.failed)")
+        #expect(f.stat(s.silo, s.path)?.inode == s.inode)
+    }
 }

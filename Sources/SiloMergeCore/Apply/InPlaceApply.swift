@@ -91,7 +91,15 @@ extension Applier {
         let (dir, name) = try openSourceParent(s)
         defer { fs.close(dir) }
         let hold = holdName(op.id)
-        let canonical = try canonicalInSilo(op, hash: false)
+        let canonical: (dir: Int32, name: [UInt8], stat: JournalStat, source: PlanSource)
+        do {
+            canonical = try canonicalInSilo(op, hash: false)
+        } catch let e as ApplyError {
+            // An interrupted swap whose canonical copy changed (or went) since: the duplicate's
+            // name must not keep showing that file, its own hidden under the hold name.
+            guard let back = try putHeldFileBack(op, dir: dir, name: name, hold: hold) else { throw e }
+            throw ApplyError.sourceChanged(path: s.display, detail: "\(e); \(back)")
+        }
         defer { fs.close(canonical.dir) }
         let canonicalID = FileID(device: canonical.stat.device, inode: canonical.stat.inode)
 
@@ -186,6 +194,25 @@ extension Applier {
             throw ApplyError.sourceChanged(path: s.display, detail: "it was written to while being replaced; its own file is back in place")
         }
         return try commitLink(op, s, dir: dir, name: name, hold: hold)
+    }
+
+    /// Resume of a hard link whose canonical copy cannot be used any more: the file the
+    /// interrupted run held (the duplicate's own) goes back under its name, replacing only the
+    /// link to the canonical copy's file the run put there. What was done, or nil when there
+    /// was nothing held.
+    func putHeldFileBack(_ op: PlanOperation, dir: Int32, name: [UInt8], hold: [UInt8]) throws -> String? {
+        guard let s = op.source, let c = op.canonical, let taking = state.ops[op.id]?.taking,
+              let held = try lstatIfPresent(dir, hold, s.display), held.device == taking.device, held.inode == taking.inode else { return nil }
+        let current = try lstatIfPresent(dir, name, s.display)
+        if current?.fileID == held.fileID {
+            try sys(s.display, "unlink") { try fs.unlink(dir, hold, directory: false) }
+        } else if current == nil || current?.fileID == c.fileID {
+            try sys(s.display, "rename") { try fs.rename(dir, hold, dir, name, noReplace: current == nil) }
+        } else {
+            return "its own file is kept beside it as \(String(decoding: hold, as: UTF8.self)) (its name now holds another file, left alone)"
+        }
+        try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+        return "the interrupted hard link was taken back: its own file is under its name again"
     }
 
     func commitLink(_ op: PlanOperation, _ s: PlanSource, dir: Int32, name: [UInt8], hold: [UInt8]) throws -> Performed {
