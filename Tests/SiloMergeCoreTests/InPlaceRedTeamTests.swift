@@ -149,4 +149,31 @@ struct InPlaceRedTeamTests {
         #expect(undo.failed.isEmpty, "\(undo.failed)")
         #expect(f.stat(s.silo, s.path)?.inode == s.inode)
     }
+
+    @Test("hardlink, remove, quarantine: a crash at every step of undo, then undo again: every name back as it was, nothing of SiloMerge's left")
+    func crashAtEveryStepOfUndo() throws {
+        for method in [InPlaceMethod.hardlink, .remove, .quarantine] {
+            let f = try standardFixture("undo-crash\(method)")
+            let before = f.silosSnapshot
+            var step = 1
+            while true {
+                let plan = try f.inPlacePlan(method)
+                let applied = try Applier(plan: plan, journal: f.journal).apply()
+                #expect(applied.isComplete, "\(method) step \(step): \(applied.refused) \(applied.failed)")
+                let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+                var crashed = false
+                do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).undo() } catch is SimulatedCrash { crashed = true }
+                faults.closeAll()
+                let undo = try Applier(plan: plan, journal: f.journal).undo()
+                #expect(undo.isComplete, "\(method) step \(step): \(undo.left) \(undo.failed)")
+                #expect(f.silosSnapshot == before, "\(method) step \(step)")
+                #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") }, "\(method) step \(step)")
+                try? FileManager.default.removeItem(atPath: f.journal.string!)
+                try? FileManager.default.removeItem(atPath: f.tree.path + "/quarantine")
+                if !crashed || step > 400 { break }
+                step += 1
+            }
+            #expect(step > 5, "\(method): the undo took \(step) steps")
+        }
+    }
 }
