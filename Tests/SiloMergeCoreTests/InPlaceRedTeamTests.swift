@@ -176,4 +176,21 @@ struct InPlaceRedTeamTests {
             #expect(step > 5, "\(method): the undo took \(step) steps")
         }
     }
+
+    @Test("quarantine: a new file at a quarantined copy's name before undo: both kept, and undo says where the quarantined file is (not 'in place')")
+    func undoQuarantineNameTakenAgain() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.quarantine)
+        #expect(try Applier(plan: plan, journal: f.journal).apply().isComplete)
+        let op = plan.operations[0]
+        let s = op.source!
+        try f.add(s.silo, s.path.bytes, Array("a new file, written after apply".utf8))
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        let left = try #require(undo.left.first { $0.op == op.id }, "undone as: \(undo.undone.first { $0.op == op.id }?.detail ?? "-")")
+        #expect(left.detail.contains("quarantine") && left.detail.contains(op.destination!.display), "\(left.detail)")
+        #expect(try readFile(f.absolute(s.silo, s.path.bytes)) == Array("a new file, written after apply".utf8))
+        let quarantined = f.tree.path + "/quarantine/" + op.destination!.display
+        #expect(try SHA256Hasher.digest(readFile(Array(quarantined.utf8))).hex == s.sha256)
+        #expect(undo.undone.count == plan.operations.count - 1)
+    }
 }
