@@ -193,4 +193,40 @@ struct InPlaceRedTeamTests {
         #expect(try SHA256Hasher.digest(readFile(Array(quarantined.utf8))).hex == s.sha256)
         #expect(undo.undone.count == plan.operations.count - 1)
     }
+
+    @Test("a second in-place plan whose one silo holds the first plan's silos (another catalogue, a wider root): refused while the first runs, nothing lost")
+    func nestedSiloRoots() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.remove)
+        var other = plan.reversed()
+        var st = stat()
+        try #require(lstat(f.silosRoot, &st) == 0)
+        let outer = FilePath(f.silosRoot)
+        other.silos = [PlanSilo(name: "all", root: outer, priority: 1, identity: FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))]
+        other.leftBehind = []
+        for i in other.operations.indices {
+            for keyPath in [\PlanOperation.source, \PlanOperation.canonical] {
+                var x = other.operations[i][keyPath: keyPath]!
+                x.path = RelativePath(NameSanitizer.component(x.silo)).appending(x.path.bytes)
+                x.silo = "all"
+                x.siloRoot = outer
+                other.operations[i][keyPath: keyPath] = x
+            }
+        }
+        #expect(PlanValidator.problems(in: other).isEmpty, "\(PlanValidator.problems(in: other))")
+        var otherError: ApplyError?
+        var otherReport: ApplyReport?
+        let ops = HookFileOps(on: "unlink") {
+            do { otherReport = try Applier(plan: other, journal: FilePath(f.tree.path + "/other.journal")).apply() } catch let e as ApplyError { otherError = e }
+        }
+        let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
+        #expect(ops.fired)
+        #expect(Self.everyContentKept(f, plan).isEmpty, "\(Self.everyContentKept(f, plan))")
+        #expect(otherReport == nil, "the second apply ran: \(otherReport.map { $0.done.map(\.summary) } ?? [])")
+        guard case .siloBusy = otherError else {
+            Issue.record("the second apply was not refused as busy: \(String(describing: otherError))")
+            return
+        }
+        #expect(report.isComplete, "\(report.refused) \(report.failed)")
+    }
 }

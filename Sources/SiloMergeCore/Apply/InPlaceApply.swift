@@ -38,10 +38,34 @@ extension Applier {
             guard code == EWOULDBLOCK || code == EAGAIN else {
                 throw ApplyError.io(path: root.display, operation: "lock the silo root", errno: Errno(code))
             }
-            let inode = (try? fs.fstat(fd))?.inode ?? 0
-            let holder = PlanLock.flockHolder(inode: inode).map { "pid \($0)" } ?? "another apply or undo"
-            throw ApplyError.siloBusy(silo: silo, root: root.display, holder: holder)
+            throw busy(fd, silo, root)
         }
+        // Each folder above a silo root, shared: a plan whose silo root is one of them (another
+        // catalogue may hold the same files under a wider silo) locks it exclusively, so the two
+        // exclude each other as well; plans in unrelated silos share them.
+        var above: [[UInt8]: String] = [:]
+        for (root, silo) in silos {
+            var p = root.bytes
+            while let slash = p.lastIndex(of: 0x2F), p != [0x2F] {
+                p = slash == 0 ? [0x2F] : Array(p[..<slash])
+                if silos[FilePath(bytes: p)] == nil, above[p] == nil { above[p] = silo }
+            }
+        }
+        for (p, silo) in above.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            // A folder above that cannot be opened (no permission) is not locked: the silo roots are.
+            guard let fd = try? fs.open(AT_FDCWD, p, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0) else { continue }
+            siloLockFDs.append(fd)
+            guard flock(fd, LOCK_SH | LOCK_NB) != 0 else { continue }
+            let code = errno
+            guard code == EWOULDBLOCK || code == EAGAIN else { continue }
+            throw busy(fd, silo, FilePath(bytes: p))
+        }
+    }
+
+    private func busy(_ fd: Int32, _ silo: String, _ root: FilePath) -> ApplyError {
+        let inode = (try? fs.fstat(fd))?.inode ?? 0
+        let holder = PlanLock.flockHolder(inode: inode).map { "pid \($0)" } ?? "another apply or undo"
+        return ApplyError.siloBusy(silo: silo, root: root.display, holder: holder)
     }
 
     func performInPlace(_ op: PlanOperation) throws -> Performed {
