@@ -33,6 +33,7 @@ extension Applier {
         if plan.inPlace == nil { _ = try targetRootFD(create: false) }
         if touched.contains(where: { $0.kind == .quarantineDuplicate }) { _ = try quarantineRootFD(create: false) }
         for silo in plan.silos where touched.contains(where: { $0.source?.silo == silo.name }) { _ = try siloFD(silo.root) }
+        if plan.inPlace != nil { try lockSilosInPlace(touched.filter { state.ops[$0.id]?.undone != true }) }
         // Temporary files of interrupted operations (of the apply, or of an earlier undo).
         try cleanTemporaryFiles(touched)
         operationsByOriginalFile = [:]
@@ -414,9 +415,10 @@ extension Applier {
         let q = try openQuarantineParent(qdest, create: false)
         defer { if let q { fs.close(q.dir) } }
         let inQuarantine = try q.flatMap { try lstatIfPresent($0.dir, $0.name, qDisplay) }
-        if try lstatIfPresent(dir, name, s.display) != nil {
+        if let cur = try lstatIfPresent(dir, name, s.display) {
+            let isTaken = cur.device == taking.device && cur.inode == taking.inode
             // Never taken, or copied across file systems before the source went: drop our copy.
-            if let q, inQuarantine != nil, rec.placing {
+            if isTaken, let q, inQuarantine != nil, rec.placing {
                 let (digest, _) = try hashFile(q.dir, q.name, qDisplay)
                 if digest.hex == s.sha256.lowercased() {
                     try sys(qDisplay, "unlink") { try fs.unlink(q.dir, q.name, directory: false) }
@@ -424,7 +426,17 @@ extension Applier {
                     return "the duplicate was still in place; its quarantine copy removed"
                 }
             }
-            return "the duplicate is in place"
+            guard !isTaken, let q, inQuarantine != nil else { return "the duplicate is in place" }
+            // Copied back by an interrupted undo (its bytes, mode and mtime): only our copy is left to drop.
+            if cur.kind == .regular, cur.size == taking.size, cur.mtimeNs == taking.mtimeNs, cur.mode & 0o7777 == taking.mode & 0o7777,
+               try hashFile(dir, name, s.display).0.hex == s.sha256.lowercased(), try hashFile(q.dir, q.name, qDisplay).0.hex == s.sha256.lowercased() {
+                try sys(qDisplay, "unlink") { try fs.unlink(q.dir, q.name, directory: false) }
+                try sys(qDisplay, "fsync folder") { try fs.fsync(q.dir) }
+                return "copied back from quarantine"
+            }
+            // Another file at its name since apply: neither is touched, and the quarantined
+            // file is not forgotten.
+            throw ApplyError.changedSinceApply(path: s.display, detail: "another file is at its name since apply (left in place); its quarantined file is kept at \(qDisplay)")
         }
         guard let q, let qstat = inQuarantine else {
             throw ApplyError.changedSinceApply(path: s.display, detail: "cannot be restored: \(qDisplay) is gone")

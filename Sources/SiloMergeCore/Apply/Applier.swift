@@ -34,6 +34,8 @@ public final class Applier {
     var targetFD: Int32 = -1
     var quarantineFD: Int32 = -1
     var siloFDs: [FilePath: Int32] = [:]
+    /// Folders above the silo roots an in-place run holds a shared lock on (`lockSilosInPlace`).
+    var siloLockFDs: [Int32] = []
     let buffer: UnsafeMutableRawBufferPointer
     let hasher: SHA256Hasher
     var progress = ApplyProgress(operationsDone: 0, operationsTotal: 0, bytesDone: 0, bytesTotal: 0)
@@ -105,6 +107,8 @@ public final class Applier {
         if quarantineFD >= 0 { fs.close(quarantineFD); quarantineFD = -1 }
         for fd in siloFDs.values { fs.close(fd) }
         siloFDs = [:]
+        for fd in siloLockFDs { fs.close(fd) }
+        siloLockFDs = []
         journal = nil
     }
 
@@ -158,6 +162,7 @@ public final class Applier {
         progress = ApplyProgress(operationsDone: 0, operationsTotal: myOperations.count, bytesDone: 0,
                                  bytesTotal: myOperations.reduce(0) { $0 + $1.size })
         if dryRun { return dryRunReport(report) }
+        if plan.inPlace != nil { try lockSilosInPlace(myOperations.filter { state.ops[$0.id]?.done == nil }) }
 
         journal = try JournalWriter(fs: fs, path: journalPath, endsWithNewline: state.endsWithNewline)
         // The journal exists now: lock its inode before writing to it, so a hard link made to it

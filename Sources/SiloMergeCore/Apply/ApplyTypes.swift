@@ -34,6 +34,8 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
     case rootChanged(path: String, detail: String)
     /// Another process is using the plan's journal (or the catalogue): what its lock file says.
     case locked(path: String, holder: String)
+    /// An in-place apply or undo of another plan acts in this silo now (see `lockSilosInPlace`).
+    case siloBusy(silo: String, root: String, holder: String)
     /// SIGINT or SIGTERM asked the run to stop; it stopped between two operations.
     case interrupted(signal: Int32)
 
@@ -76,6 +78,8 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(path): \(detail)"
         case .locked(let path, let holder):
             return "the plan's journal \(path) is in use by another silomerge (\(holder)); wait for it to finish (one apply, undo or verify of a plan at a time)"
+        case .siloBusy(let silo, let root, let holder):
+            return "silo '\(silo)' (\(root)) is being deduplicated in place by another silomerge (\(holder)): two in-place plans acting in one silo at once could each take away the copy the other keeps; wait for it to finish, then apply again (each copy is checked again then)"
         case .interrupted(let signal):
             return "interrupted by \(Interruption.name(of: signal)) between two operations (each one finished or not started, nothing partial left visible)"
         }
@@ -84,7 +88,7 @@ public enum ApplyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Errors that stop the whole run (the next operation would fail the same way).
     public var stopsRun: Bool {
         switch self {
-        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked, .interrupted: true
+        case .noSpace, .journal, .journalMismatch, .noJournal, .invalidPlan, .locked, .siloBusy, .interrupted: true
         case .io(_, _, let e): e.code == EIO || e.code == EROFS || e.code == ENOSPC || e.code == EDQUOT
         default: false
         }

@@ -20,6 +20,54 @@ extension Applier {
     static let holdPrefix = ".silomerge-hold-"
     func holdName(_ op: Int) -> [UInt8] { Array("\(Self.holdPrefix)\(op)".utf8) }
 
+    /// Takes an exclusive advisory lock (`flock`, without waiting) on the root folder of every
+    /// silo `ops` act in, held as long as the run keeps its silo roots open (`closeAll`; a
+    /// killed process holds nothing). The plan's own lock is per journal: without this, two
+    /// in-place plans that keep opposite copies of one content (made with other canonical
+    /// rules) and run at once would each check the copy it keeps, then each take away the
+    /// other's: the content lost. Nothing is written into the silo for it.
+    func lockSilosInPlace(_ ops: [PlanOperation]) throws {
+        var silos: [FilePath: String] = [:]
+        for op in ops {
+            for s in [op.source, op.canonical].compactMap({ $0 }) { silos[s.siloRoot] = "\(s.silo)" }
+        }
+        for (root, silo) in silos.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+            let fd = try siloFD(root)
+            guard flock(fd, LOCK_EX | LOCK_NB) != 0 else { continue }
+            let code = errno
+            guard code == EWOULDBLOCK || code == EAGAIN else {
+                throw ApplyError.io(path: root.display, operation: "lock the silo root", errno: Errno(code))
+            }
+            throw busy(fd, silo, root)
+        }
+        // Each folder above a silo root, shared: a plan whose silo root is one of them (another
+        // catalogue may hold the same files under a wider silo) locks it exclusively, so the two
+        // exclude each other as well; plans in unrelated silos share them.
+        var above: [[UInt8]: String] = [:]
+        for (root, silo) in silos {
+            var p = root.bytes
+            while let slash = p.lastIndex(of: 0x2F), p != [0x2F] {
+                p = slash == 0 ? [0x2F] : Array(p[..<slash])
+                if silos[FilePath(bytes: p)] == nil, above[p] == nil { above[p] = silo }
+            }
+        }
+        for (p, silo) in above.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            // A folder above that cannot be opened (no permission) is not locked: the silo roots are.
+            guard let fd = try? fs.open(AT_FDCWD, p, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0) else { continue }
+            siloLockFDs.append(fd)
+            guard flock(fd, LOCK_SH | LOCK_NB) != 0 else { continue }
+            let code = errno
+            guard code == EWOULDBLOCK || code == EAGAIN else { continue }
+            throw busy(fd, silo, FilePath(bytes: p))
+        }
+    }
+
+    private func busy(_ fd: Int32, _ silo: String, _ root: FilePath) -> ApplyError {
+        let inode = (try? fs.fstat(fd))?.inode ?? 0
+        let holder = PlanLock.flockHolder(inode: inode).map { "pid \($0)" } ?? "another apply or undo"
+        return ApplyError.siloBusy(silo: silo, root: root.display, holder: holder)
+    }
+
     func performInPlace(_ op: PlanOperation) throws -> Performed {
         switch op.kind {
         case .linkDuplicate: return try linkInPlace(op)
@@ -67,7 +115,15 @@ extension Applier {
         let (dir, name) = try openSourceParent(s)
         defer { fs.close(dir) }
         let hold = holdName(op.id)
-        let canonical = try canonicalInSilo(op, hash: false)
+        let canonical: (dir: Int32, name: [UInt8], stat: JournalStat, source: PlanSource)
+        do {
+            canonical = try canonicalInSilo(op, hash: false)
+        } catch let e as ApplyError {
+            // An interrupted swap whose canonical copy changed (or went) since: the duplicate's
+            // name must not keep showing that file, its own hidden under the hold name.
+            guard let back = try putHeldFileBack(op, dir: dir, name: name, hold: hold) else { throw e }
+            throw ApplyError.sourceChanged(path: s.display, detail: "\(e); \(back)")
+        }
         defer { fs.close(canonical.dir) }
         let canonicalID = FileID(device: canonical.stat.device, inode: canonical.stat.inode)
 
@@ -162,6 +218,25 @@ extension Applier {
             throw ApplyError.sourceChanged(path: s.display, detail: "it was written to while being replaced; its own file is back in place")
         }
         return try commitLink(op, s, dir: dir, name: name, hold: hold)
+    }
+
+    /// Resume of a hard link whose canonical copy cannot be used any more: the file the
+    /// interrupted run held (the duplicate's own) goes back under its name, replacing only the
+    /// link to the canonical copy's file the run put there. What was done, or nil when there
+    /// was nothing held.
+    func putHeldFileBack(_ op: PlanOperation, dir: Int32, name: [UInt8], hold: [UInt8]) throws -> String? {
+        guard let s = op.source, let c = op.canonical, let taking = state.ops[op.id]?.taking,
+              let held = try lstatIfPresent(dir, hold, s.display), held.device == taking.device, held.inode == taking.inode else { return nil }
+        let current = try lstatIfPresent(dir, name, s.display)
+        if current?.fileID == held.fileID {
+            try sys(s.display, "unlink") { try fs.unlink(dir, hold, directory: false) }
+        } else if current == nil || current?.fileID == c.fileID {
+            try sys(s.display, "rename") { try fs.rename(dir, hold, dir, name, noReplace: current == nil) }
+        } else {
+            return "its own file is kept beside it as \(String(decoding: hold, as: UTF8.self)) (its name now holds another file, left alone)"
+        }
+        try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+        return "the interrupted hard link was taken back: its own file is under its name again"
     }
 
     func commitLink(_ op: PlanOperation, _ s: PlanSource, dir: Int32, name: [UInt8], hold: [UInt8]) throws -> Performed {
