@@ -218,6 +218,10 @@ final class WriterDuringSwap: FileOps, @unchecked Sendable {
     // @unchecked: used by one applier on one thread; `fired` is only read after the run.
     let real = RealFileOps()
     var fired = false
+    /// Overwrite the first bytes in place and put the mtime back: a write in the same clock
+    /// tick as the hash, which size and mtime cannot show.
+    let sameTick: Bool
+    init(sameTick: Bool = false) { self.sameTick = sameTick }
     func open(_ d: Int32, _ p: [UInt8], flags: Int32, mode: UInt32) throws -> Int32 { try real.open(d, p, flags: flags, mode: mode) }
     func close(_ fd: Int32) { real.close(fd) }
     func read(_ fd: Int32, into b: UnsafeMutableRawBufferPointer) throws -> Int { try real.read(fd, into: b) }
@@ -230,9 +234,17 @@ final class WriterDuringSwap: FileOps, @unchecked Sendable {
     func rename(_ fd: Int32, _ from: [UInt8], _ td: Int32, _ to: [UInt8], noReplace: Bool) throws {
         if !fired, from.starts(with: Array(Applier.temporaryPrefix.utf8)), !noReplace {
             fired = true
-            let w = try real.open(td, to, flags: O_WRONLY | O_APPEND, mode: 0)
-            _ = try Array("appended by another process".utf8).withUnsafeBytes { try real.write(w, $0) }
-            real.close(w)
+            if sameTick {
+                let w = try real.open(td, to, flags: O_WRONLY, mode: 0)
+                let before = try real.fstat(w)
+                _ = try Array("EDITED".utf8).withUnsafeBytes { try real.write(w, $0) }
+                try real.setTimes(w, mtimeNs: before.mtimeNs)
+                real.close(w)
+            } else {
+                let w = try real.open(td, to, flags: O_WRONLY | O_APPEND, mode: 0)
+                _ = try Array("appended by another process".utf8).withUnsafeBytes { try real.write(w, $0) }
+                real.close(w)
+            }
         }
         try real.rename(fd, from, td, to, noReplace: noReplace)
     }
@@ -265,6 +277,22 @@ struct InPlaceRaceTests {
         #expect(f.stat(s.silo, s.path)!.inode == s.inode, "the duplicate's own file is not back")
         #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") })
         #expect(report.done.count == plan.operations.count - 1)
+    }
+
+    @Test("hardlink: a same-size write in the clock tick of the hash (mtime unchanged) is still caught, and kept")
+    func sameTickWriteDuringSwap() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.hardlink)
+        let ops = WriterDuringSwap(sameTick: true)
+        let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
+        #expect(ops.fired)
+        let first = plan.operations[0]
+        let refusal = try #require(report.refused.first { $0.op == first.id }, "\(report.done.map(\.summary))")
+        #expect(refusal.detail.contains("written to while being replaced"), "\(refusal.detail)")
+        let s = first.source!
+        let now = try readFile(f.absolute(s.silo, s.path.bytes))
+        #expect(String(decoding: now.prefix(6), as: UTF8.self) == "EDITED", "the write was lost")
+        #expect(f.stat(s.silo, s.path)!.inode == s.inode, "the duplicate's own file is not back")
     }
 
     @Test("an in-place plan says silomerge-plan/4; a reader of /3 plans refuses it by its schema")

@@ -210,9 +210,17 @@ extension Applier {
             try bestEffort { try fs.unlink(dir, hold, directory: false) }
             throw ApplyError.io(path: s.display, operation: "rename", errno: e)
         }
-        // Written to between the hash and the swap? Then it goes back, unchanged.
+        // Written to between the hash and the swap? Then it goes back, unchanged. Size and mtime
+        // catch most writes, but mtime moves in the kernel's clock ticks: a write in the tick
+        // of the hash leaves it as it was. The held file cannot be opened by its name any more,
+        // so its bytes, read again, are the proof.
         let after = try sys(s.display, "stat") { try fs.fstat(fd) }
-        if after.size != st.size || after.mtimeNs != st.mtimeNs {
+        var written = after.size != st.size || after.mtimeNs != st.mtimeNs
+        if !written {
+            let (again, _) = try hash(fd, s.display)
+            written = again.hex != s.sha256.lowercased()
+        }
+        if written {
             try sys(s.display, "rename") { try fs.rename(dir, hold, dir, name, noReplace: false) }
             try sys(s.display, "fsync folder") { try fs.fsync(dir) }
             throw ApplyError.sourceChanged(path: s.display, detail: "it was written to while being replaced; its own file is back in place")
