@@ -50,49 +50,6 @@ final class ConditionLock: @unchecked Sendable {
     }
 }
 
-/// A small blocking FIFO between one producer thread and one consumer.
-///
-/// `@unchecked Sendable`: `items` and `closed` are only touched while `lock` is held.
-final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var items: [Element] = []
-    private var closed = false
-    private let capacity: Int
-
-    init(capacity: Int) { self.capacity = max(1, capacity) }
-
-    /// Adds an element, waiting while the queue is full; returns false once the queue is closed.
-    @discardableResult
-    func push(_ element: Element) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        while items.count >= capacity && !closed { lock.wait(.notFull) }
-        if closed { return false }
-        items.append(element)
-        lock.signal(.notEmpty)
-        return true
-    }
-
-    /// The next element, waiting for one; nil once the queue is closed and empty.
-    func pop() -> Element? {
-        lock.lock()
-        defer { lock.unlock() }
-        while items.isEmpty && !closed { lock.wait(.notEmpty) }
-        if items.isEmpty { return nil }
-        let element = items.removeFirst()
-        lock.signal(.notFull)
-        return element
-    }
-
-    func close() {
-        lock.lock()
-        closed = true
-        lock.broadcast(.notEmpty)
-        lock.broadcast(.notFull)
-        lock.unlock()
-    }
-}
-
 /// A blocking FIFO bounded by the weight of its elements (e.g. the files of a same-size group),
 /// counting an element from `push` until its consumer calls `finished`, so that what is queued
 /// and what is being worked on together stay under `weightLimit`. An element heavier than the
