@@ -27,7 +27,7 @@ public struct ImageFingerprinter: ImageFingerprinting {
             imageFormat = nil
         }
         do {
-            return .success(Self.fingerprint(try ImageDecoder.decode(bytes, format: imageFormat, limits: limits)))
+            return Self.fingerprint(try ImageDecoder.decode(bytes, format: imageFormat, limits: limits))
         } catch {
             return .failure(error.failure)
         }
@@ -36,14 +36,17 @@ public struct ImageFingerprinter: ImageFingerprinting {
     public func fingerprint(fd: Int32, format: MediaFormat?) -> Result<ImageFingerprint, ImageFingerprintFailure> {
         if let format, ImageFormat(format) == nil { return .failure(.unsupported("\(format.rawValue) images are not decoded")) }
         do {
-            return .success(Self.fingerprint(try ImageDecoder.decode(fd: fd, format: format.flatMap(ImageFormat.init), limits: limits)))
+            return Self.fingerprint(try ImageDecoder.decode(fd: fd, format: format.flatMap(ImageFormat.init), limits: limits))
         } catch {
             return .failure(error.failure)
         }
     }
 
-    public static func fingerprint(_ image: DecodedImage) -> ImageFingerprint {
-        ImageFingerprint(hash: PerceptualHasher.pHash(image.preview), width: image.width, height: image.height,
-                         decoder: image.format.rawValue)
+    /// The image's fingerprint, or `.featureless` when it is (nearly) one flat tone: its hash
+    /// would be rounding noise, alike for every flat image (see `PerceptualHasher.checkedPHash`).
+    public static func fingerprint(_ image: DecodedImage) -> Result<ImageFingerprint, ImageFingerprintFailure> {
+        PerceptualHasher.checkedPHash(image.preview).map {
+            ImageFingerprint(hash: $0, width: image.width, height: image.height, decoder: image.format.rawValue)
+        }
     }
 }

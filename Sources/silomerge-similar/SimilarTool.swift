@@ -69,7 +69,11 @@ struct Hash: ParsableCommand {
             var line = Line(path: path)
             switch decode(path) {
             case .success(let image):
-                line.phash = PerceptualHasher.pHash(image.preview)
+                // A featureless image has no hash the scan would keep: an error row here too.
+                switch PerceptualHasher.checkedPHash(image.preview) {
+                case .success(let hash): line.phash = hash
+                case .failure(let why): line.error = why.description
+                }
                 line.phash_median = PerceptualHasher.pHashMedian(image.preview)
                 line.dhash = PerceptualHasher.dHash(image.preview)
                 line.width = image.width
@@ -116,8 +120,12 @@ struct Group: ParsableCommand {
         for path in try inputs.paths() {
             switch decode(path) {
             case .success(let image):
+                guard case .success(let hash) = PerceptualHasher.checkedPHash(image.preview) else {
+                    failures[path] = "too uniform to compare"
+                    continue
+                }
                 let (richness, time) = metadata(path)
-                candidates.append(.init(id: path, hash: PerceptualHasher.pHash(image.preview), pixels: Int64(image.width) * Int64(image.height),
+                candidates.append(.init(id: path, hash: hash, width: image.width, height: image.height,
                                         metadataRichness: richness, siloPriority: 1, captureTime: time))
                 sizes[path] = (image.width, image.height)
             case .failure(let error):

@@ -174,4 +174,34 @@ struct SimilarImagesCLITests {
         let merged = try #require(again["similar_image_groups"] as? [[String: Any]])
         #expect(merged.count == 1 && (merged.first?["derivatives"] as? [Any])?.count == 2, "\(merged)")
     }
+
+    /// Found on public test suites (PngSuite, ImageTestSuite): a 5 × 5 icon's hash equalled a
+    /// 12-megapixel photo's turned hash, and uniform pictures of any size hashed alike.
+    @Test("icons, flat pictures and other shapes are never a photo's derivatives")
+    func iconsFlatPicturesAndOtherShapesStayApart() throws {
+        let ws = try Workspace()
+        try makeSilos(ws)
+        try FileManager.default.createDirectory(at: ws.url.appendingPathComponent("odd"), withIntermediateDirectories: true)
+        // The photo as an icon, 8 × 6 pixels: its hash describes a resampling, not the photo.
+        try convert(["archive/photo.jpg", "-resize", "8x6!", "odd/icon.png"], in: ws.url)
+        // Two blank pages of one grey at two sizes: their hashes are rounding noise, alike.
+        try convert(["-size", "800x600", "xc:#7f7f7f", "odd/blank-large.png"], in: ws.url)
+        try convert(["-size", "400x300", "xc:#7f7f7f", "-quality", "90", "odd/blank-small.jpg"], in: ws.url)
+        let scan = try ws.run("scan", "--similar-images", "--catalog", "c.db", "archive=archive", "web=web", "odd=odd")
+        #expect(scan.status == 0, "\(scan.stderr)")
+        #expect(scan.stderr.contains("odd:blank-large.png: no perceptual hash (not found by duplicates --similar): too uniform to compare"),
+                "\(scan.stderr)")
+        let result = try ws.run("duplicates", "--catalog", "c.db", "--similar", "--format", "json")
+        let doc = try #require(try json(result.stdout) as? [String: Any])
+        let groups = try #require(doc["similar_image_groups"] as? [[String: Any]])
+        let named = groups.flatMap { g in
+            [g["master"] as! [String: Any]] + (g["derivatives"] as! [[String: Any]])
+        }.map { "\($0["silo"]!):\($0["path"]!)" }
+        #expect(!named.contains { $0.hasPrefix("odd:") }, "\(named)")
+        #expect(groups.count == 2, "\(groups)")
+        let summary = try #require(doc["summary"] as? [String: Any])
+        #expect(summary["too_small"] as? Int == 1 && summary["images"] as? Int == 8, "\(summary)")
+        let table = try ws.run("duplicates", "--catalog", "c.db", "--similar")
+        #expect(table.out.contains("1 image under 32 pixels on a side not compared"), "\(table.out)")
+    }
 }

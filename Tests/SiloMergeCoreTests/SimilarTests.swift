@@ -140,13 +140,14 @@ struct HammingIndexTests {
 struct DerivativeGroupingTests {
     typealias C = DerivativeCandidate<String>
 
-    func c(_ id: String, _ bits: UInt64, pixels: Int64 = 100, rich: Int = 0, priority: Int = 1) -> C {
-        C(id: id, hash: PerceptualHash(bits: bits), pixels: pixels, metadataRichness: rich, siloPriority: priority)
+    /// A square image `side` pixels wide (so more pixels is a larger side).
+    func c(_ id: String, _ bits: UInt64, side: Int = 100, rich: Int = 0, priority: Int = 1) -> C {
+        C(id: id, hash: PerceptualHash(bits: bits), width: side, height: side, metadataRichness: rich, siloPriority: priority)
     }
 
     @Test func masterIsMostPixelsThenRichestThenPriorityThenID() {
         let base: UInt64 = 0xF0F0_F0F0_0F0F_0F0F
-        var groups = DerivativeGrouping.group([c("web", base ^ 1, pixels: 400), c("orig", base, pixels: 1200), c("thumb", base ^ 3, pixels: 100)])
+        var groups = DerivativeGrouping.group([c("web", base ^ 1, side: 400), c("orig", base, side: 1200), c("thumb", base ^ 3, side: 100)])
         #expect(groups.count == 1)
         #expect(groups[0].master.id == "orig" && groups[0].reason == .mostPixels)
         #expect(groups[0].derivatives.map(\.candidate.id) == ["web", "thumb"])
@@ -163,7 +164,7 @@ struct DerivativeGroupingTests {
     }
 
     @Test func thresholdIsInclusiveAndLonersFormNoGroup() {
-        let groups = DerivativeGrouping.group([c("m", 0, pixels: 900), c("at", 0x3FF), c("past", 0x7FF << 20), c("alone", ~0)], maxDistance: 10)
+        let groups = DerivativeGrouping.group([c("m", 0, side: 900), c("at", 0x3FF), c("past", 0x7FF << 20), c("alone", ~0)], maxDistance: 10)
         #expect(groups.count == 1)
         #expect(groups[0].derivatives.map(\.candidate.id) == ["at"])
     }
@@ -171,7 +172,7 @@ struct DerivativeGroupingTests {
     @Test func groupsDoNotChain() {
         // a - b - c, each 8 bits from the next, a and c 16 apart: with threshold 10, c is not a's.
         let a: UInt64 = 0, b: UInt64 = 0xFF, cc: UInt64 = 0xFFFF
-        let groups = DerivativeGrouping.group([c("a", a, pixels: 3), c("b", b, pixels: 2), c("c", cc, pixels: 1)], maxDistance: 10)
+        let groups = DerivativeGrouping.group([c("a", a, side: 300), c("b", b, side: 200), c("c", cc, side: 100)], maxDistance: 10)
         #expect(groups.count == 1)
         #expect(groups[0].master.id == "a" && groups[0].derivatives.map(\.candidate.id) == ["b"])
         for g in groups { for d in g.derivatives { #expect(d.distance <= 10) } }
@@ -214,7 +215,7 @@ struct DerivativeGroupingTests {
                 // Some derivatives turned or mirrored; some with capture times (a few of them bursts).
                 var bits = flip(centre, bits: Int.random(in: 0...16, using: &rng), using: &rng)
                 if Int.random(in: 0..<4, using: &rng) == 0 { bits = PerceptualHash(bits: bits).dihedralVariants[Int.random(in: 1..<8, using: &rng)].bits }
-                var candidate = c("p\(p)-\(d)", bits, pixels: Int64.random(in: 1...5, using: &rng) * 1000,
+                var candidate = c("p\(p)-\(d)", bits, side: Int.random(in: 1...5, using: &rng) * 100,
                                   rich: Int.random(in: 0...3, using: &rng), priority: Int.random(in: 1...3, using: &rng))
                 if Bool.random(using: &rng) { candidate.captureTime = CaptureTime(iso: times.randomElement(using: &rng)!) }
                 candidates.append(candidate)
@@ -231,9 +232,30 @@ struct DerivativeGroupingTests {
         }
     }
 
+    @Test func tinyImagesAndOtherShapesAreNeverDerivatives() {
+        let hash: UInt64 = 0x0123_4567_89AB_CDEF
+        func r(_ id: String, _ bits: UInt64, _ w: Int, _ h: Int) -> C {
+            C(id: id, hash: PerceptualHash(bits: bits), width: w, height: h, metadataRichness: 0, siloPriority: 1)
+        }
+        let master = r("photo", hash, 4000, 3000)
+        // Same hash, but 5 × 5 or 31 pixels high: never compared, whichever would be master.
+        #expect(DerivativeGrouping.group([master, r("icon", hash, 5, 5), r("strip", hash, 400, 31)]).isEmpty)
+        #expect(DerivativeGrouping.group([r("icon", hash, 5, 5), r("icon2", hash, 6, 6)]).isEmpty)
+        // Resized (exact ratio) and cropped by 5 % of the width: derivatives. Square, or 4:3
+        // standing upright without a turn: not.
+        let groups = DerivativeGrouping.group([master, r("web", hash ^ 1, 800, 600), r("crop", hash ^ 2, 1140, 900),
+                                               r("square", hash ^ 4, 900, 900), r("upright", hash ^ 8, 600, 800)])
+        #expect(groups.count == 1)
+        #expect(groups.first?.derivatives.map(\.candidate.id) == ["crop", "web"])
+        // Upright through the turned hash is the photo turned: its shape fits once turned.
+        let turned = r("turned", master.hash.dihedralVariants[6].bits, 600, 800)
+        #expect(DerivativeGrouping.group([master, turned]).first?.derivatives.map(\.candidate.id) == ["turned"])
+        #expect(DerivativeGrouping.comparable(width: 32, height: 32) && !DerivativeGrouping.comparable(width: 32, height: 31))
+    }
+
     @Test func turnedAndMirroredCopiesAreFoundAndNamed() {
-        let master = c("orig", 0x0123_4567_89AB_CDEF, pixels: 1000)
-        let turned = c("turned", master.hash.dihedralVariants[6].bits ^ 0b11, pixels: 500)
+        let master = c("orig", 0x0123_4567_89AB_CDEF, side: 1000)
+        let turned = c("turned", master.hash.dihedralVariants[6].bits ^ 0b11, side: 500)
         let groups = DerivativeGrouping.group([master, turned])
         #expect(groups.count == 1)
         #expect(groups[0].derivatives[0].transform == 6 && groups[0].derivatives[0].distance == 2)
@@ -242,9 +264,9 @@ struct DerivativeGroupingTests {
     }
 
     @Test func burstsWithOtherCaptureTimesStayApart() {
-        var a = c("frame1", 0xFFFF_0000_FFFF_0000, pixels: 100)
-        var b = c("frame2", 0xFFFF_0000_FFFF_0001, pixels: 100)
-        var web = c("frame1-web", 0xFFFF_0000_FFFF_0003, pixels: 25)
+        var a = c("frame1", 0xFFFF_0000_FFFF_0000, side: 100)
+        var b = c("frame2", 0xFFFF_0000_FFFF_0001, side: 100)
+        var web = c("frame1-web", 0xFFFF_0000_FFFF_0003, side: 50)
         a.captureTime = CaptureTime(iso: "2024-05-01T10:00:00.15")
         b.captureTime = CaptureTime(iso: "2024-05-01T10:00:00.25")
         web.captureTime = nil  // the export dropped the metadata
@@ -255,7 +277,7 @@ struct DerivativeGroupingTests {
         groups = DerivativeGrouping.group([a, b, web], separateCaptureTimes: false)
         #expect(groups[0].derivatives.map(\.candidate.id) == ["frame2", "frame1-web"])
         // A master without a time takes the closest timed copy, then only copies of that moment.
-        let untimed = c("big", 0xFFFF_0000_FFFF_0000, pixels: 1000)
+        let untimed = c("big", 0xFFFF_0000_FFFF_0000, side: 1000)
         groups = DerivativeGrouping.group([untimed, a, b])
         #expect(groups.count == 1 && groups[0].derivatives.map(\.candidate.id) == ["frame1"])
     }

@@ -100,6 +100,35 @@ struct ImageDecoderTests {
         #expect(original.dihedralVariants.map { $0.distance(to: turned) }.min() == original.dihedralVariants[6].distance(to: turned))
     }
 
+    @Test("a flat or nearly flat picture has no hash: its coefficients' signs would be rounding noise")
+    func featurelessPicturesAreRefused() throws {
+        func image(_ w: Int, _ h: Int, _ pixel: (Int, Int) -> Int) -> GreyImage {
+            GreyImage(width: w, height: h, pixels: (0..<h).flatMap { y in (0..<w).map { x in UInt8(clamping: pixel(x, y)) } })
+        }
+        // One grey, a grey with a pixel-sized speck, and a left-to-right ramp (a pure
+        // horizontal gradient lies in the first column of the DCT, which the hash leaves out).
+        for (name, flat) in [("grey", image(640, 480) { _, _ in 127 }),
+                             ("speck", image(640, 480) { x, y in x == 300 && y == 200 ? 255 : 127 }),
+                             ("ramp", image(640, 480) { x, _ in x * 255 / 639 })] {
+            guard case .failure(.featureless) = PerceptualHasher.checkedPHash(flat) else {
+                Issue.record("\(name) was given a hash"); continue
+            }
+        }
+        // A real photo of the fixtures, and a picture with a faint but real pattern, have one.
+        let photo = try decode(fixture("a.jpg")).get().preview
+        #expect((try? PerceptualHasher.checkedPHash(photo).get()) == PerceptualHasher.pHash(photo))
+        // A faint blob off the centre, at most 10 grey levels above its background.
+        let faint = image(640, 480) { x, y in
+            120 + Int(10 * exp(-Double((x - 200) * (x - 200) + (y - 150) * (y - 150)) / (2 * 80 * 80)))
+        }
+        #expect((try? PerceptualHasher.checkedPHash(faint).get()) != nil)
+        // And the fingerprinter says why, in the words a scan reports.
+        let grey = ImageFingerprinter.fingerprint(DecodedImage(format: .png, preview: image(80, 60) { _, _ in 127 }, width: 640, height: 480,
+                                                               orientation: 1, hasAlpha: false, decodedWidth: 80, decodedHeight: 60))
+        guard case .failure(let why) = grey else { Issue.record("a grey picture was fingerprinted"); return }
+        #expect(why.description.hasPrefix("too uniform to compare: 0 of its 64 low frequencies"), "\(why)")
+    }
+
     @Test func librariesAreReported() {
         let libraries = ImageDecoder.libraries
         #expect(Set(libraries.keys) == ["libjpeg", "libpng", "libwebp", "libtiff", "libheif"])

@@ -3,8 +3,9 @@
 public struct DerivativeCandidate<ID: Hashable & Comparable & Sendable>: Sendable {
     public var id: ID
     public var hash: PerceptualHash
-    /// Displayed width × height.
-    public var pixels: Int64
+    /// Displayed width and height (after the EXIF orientation).
+    public var width: Int
+    public var height: Int
     /// How many unified fields the content has a value for (more is richer).
     public var metadataRichness: Int
     /// The best (lowest) priority of the silos holding a copy, as in silomerge.yml.
@@ -13,15 +14,18 @@ public struct DerivativeCandidate<ID: Hashable & Comparable & Sendable>: Sendabl
     /// are two shots (a burst), never one photo and its derivative.
     public var captureTime: CaptureTime?
 
-    public init(id: ID, hash: PerceptualHash, pixels: Int64, metadataRichness: Int, siloPriority: Int,
+    public init(id: ID, hash: PerceptualHash, width: Int, height: Int, metadataRichness: Int, siloPriority: Int,
                 captureTime: CaptureTime? = nil) {
         self.id = id
         self.hash = hash
-        self.pixels = pixels
+        self.width = width
+        self.height = height
         self.metadataRichness = metadataRichness
         self.siloPriority = siloPriority
         self.captureTime = captureTime
     }
+
+    public var pixels: Int64 { Int64(width) * Int64(height) }
 }
 
 /// A master and the images within the distance threshold of it.
@@ -55,6 +59,15 @@ public struct DerivativeGroup<ID: Hashable & Comparable & Sendable>: Sendable {
 /// burst of photos drifting frame by frame stays apart). Neighbours come from a
 /// `HammingIndex`, eight lookups a master at most, never from comparing all pairs. Candidates
 /// with no derivative form no group.
+///
+/// Two more rules keep unrelated pictures apart when their hashes happen to meet (found on
+/// public test suites, where a 5 × 5 icon's hash equalled a 12-megapixel photo's turned hash):
+/// - an image smaller than `minimumSide` pixels on a side is never compared: a hash of a
+///   32 × 32 resampling of fewer pixels than that describes the resampling, not a picture;
+/// - a derivative has its master's shape: its width-to-height ratio (turned a quarter when
+///   the match is through a turned or transposed hash) is within `maxAspectChange` of the
+///   master's. A resized, recompressed or converted copy keeps the ratio exactly, a crop of
+///   up to 5 % of a side changes it by at most 5 %.
 public enum DerivativeGrouping {
     /// The threshold measured by tools/similar/measure-accuracy.py (see README, "Similar
     /// images"): the largest distance at which precision (bursts apart) stays at or above 0.99
@@ -62,6 +75,22 @@ public enum DerivativeGrouping {
     /// 1.0 up to 12 bits, 0.987 at 13; recall 0.998 at 12 (every derivative grouped with its
     /// original), 0.986 at 10, where 2 of 60 crops of up to 5 % were missed.
     public static let defaultMaxDistance = 12
+    /// The smallest width and height an image must have to be compared.
+    public static let minimumSide = 32
+    /// The largest factor between a master's and a derivative's width-to-height ratios.
+    public static let maxAspectChange = 1.10
+
+    /// Whether an image of this size is compared at all (`minimumSide`).
+    public static func comparable(width: Int, height: Int) -> Bool { min(width, height) >= minimumSide }
+
+    /// Whether `d` has the shape of `master` seen through the dihedral `transform`
+    /// (`PerceptualHash.dihedralVariants` index: 4...7 swap the axes).
+    static func sameShape<ID>(_ master: DerivativeCandidate<ID>, _ d: DerivativeCandidate<ID>, transform: Int) -> Bool {
+        let (w, h) = transform & 4 != 0 ? (d.height, d.width) : (d.width, d.height)
+        // (W / H) / (w / h), without dividing by zero (both are comparable, so non-zero).
+        let ratio = (Double(master.width) * Double(h)) / (Double(master.height) * Double(w))
+        return max(ratio, 1 / ratio) <= maxAspectChange
+    }
 
     public enum Reason: String, Sendable, Codable {
         case mostPixels = "most pixels"
@@ -93,7 +122,7 @@ public enum DerivativeGrouping {
     public static func group<ID>(_ candidates: [DerivativeCandidate<ID>], maxDistance: Int = defaultMaxDistance,
                                  turnsAndMirrors: Bool = true, separateCaptureTimes: Bool = true) -> [DerivativeGroup<ID>] {
         precondition((0...64).contains(maxDistance), "a Hamming distance is 0...64")
-        let ordered = candidates.sorted(by: prefers)
+        let ordered = candidates.filter { comparable(width: $0.width, height: $0.height) }.sorted(by: prefers)
         let index = HammingIndex(ordered.map(\.hash))
         var taken = [Bool](repeating: false, count: ordered.count)
         var groups: [DerivativeGroup<ID>] = []
@@ -103,7 +132,8 @@ public enum DerivativeGrouping {
             var best: [Int: (distance: Int, transform: Int)] = [:]
             let variants = turnsAndMirrors ? ordered[i].hash.dihedralVariants : [ordered[i].hash]
             for (k, variant) in variants.enumerated() {
-                for n in index.neighbours(of: variant, within: maxDistance) where !taken[n.index] {
+                for n in index.neighbours(of: variant, within: maxDistance)
+                    where !taken[n.index] && sameShape(ordered[i], ordered[n.index], transform: k) {
                     if let seen = best[n.index], seen.distance <= n.distance { continue }
                     best[n.index] = (n.distance, k)
                 }

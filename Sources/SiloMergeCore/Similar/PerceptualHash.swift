@@ -74,6 +74,8 @@ public enum ImageFingerprintFailure: Error, Sendable, Hashable, CustomStringConv
     case corrupt(String)
     /// The file could not be read (errno's words).
     case unreadable(String)
+    /// Decoded, but (nearly) one flat tone: no detail a perceptual hash could tell apart.
+    case featureless(String)
 
     public var description: String {
         switch self {
@@ -81,6 +83,7 @@ public enum ImageFingerprintFailure: Error, Sendable, Hashable, CustomStringConv
         case .tooLarge(let why): "too large: \(why)"
         case .corrupt(let why): "cannot be decoded: \(why)"
         case .unreadable(let why): "cannot be read: \(why)"
+        case .featureless(let why): "too uniform to compare: \(why)"
         }
     }
 }

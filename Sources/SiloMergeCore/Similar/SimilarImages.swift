@@ -74,6 +74,9 @@ public struct SimilarImages: Sendable {
     /// Contents with a perceptual hash that were compared.
     public var images: Int
     public var threshold: Int
+    /// Contents with a perceptual hash left out for their size: under
+    /// `DerivativeGrouping.minimumSide` pixels on a side (icons, test patterns).
+    public var tooSmall = 0
 
     /// Groups the images of `files`. `silos` gives the names and priorities.
     public static func find(_ files: [SimilarImageFile], silos: [Silo],
@@ -98,11 +101,13 @@ public struct SimilarImages: Sendable {
             // The id orders ties: silo priority, silo name, then path, as people read them.
             let id = "\(String(format: "%010d", silo.priority + 1_000_000_000))\u{0}\(silo.name)\u{0}\(shown.path.display)\u{0}\(sha.hex)"
             images[id] = image
-            candidates.append(DerivativeCandidate(id: id, hash: shown.fingerprint.hash, pixels: shown.fingerprint.pixels,
+            candidates.append(DerivativeCandidate(id: id, hash: shown.fingerprint.hash,
+                                                  width: shown.fingerprint.width, height: shown.fingerprint.height,
                                                   metadataRichness: richness,
                                                   siloPriority: copies.map { siloByID[$0.siloID]!.priority }.min()!,
                                                   captureTime: copies.lazy.compactMap(\.captureTime).first))
         }
+        let tooSmall = candidates.count { !DerivativeGrouping.comparable(width: $0.width, height: $0.height) }
         let groups = DerivativeGrouping.group(candidates, maxDistance: threshold, turnsAndMirrors: true,
                                               separateCaptureTimes: true)
         return SimilarImages(groups: groups.map { g in
@@ -114,7 +119,7 @@ public struct SimilarImages: Sendable {
             if a.derivatives.count != b.derivatives.count { return a.derivatives.count > b.derivatives.count }
             if a.master.silo != b.master.silo { return a.master.silo < b.master.silo }
             return a.master.path < b.master.path
-        }, images: candidates.count, threshold: threshold)
+        }, images: candidates.count - tooSmall, threshold: threshold, tooSmall: tooSmall)
     }
 
     /// Reads the catalogue's perceptual hashes for these silos (nil: all) and groups them.
@@ -132,7 +137,7 @@ public struct SimilarImages: Sendable {
     // MARK: Output
 
     /// `{"similar_image_groups":[{"master":{…},"reason","derivatives":[{…,"distance","transform"}]}],
-    /// "summary":{"images","groups","derivatives","derivative_bytes","threshold"}}`.
+    /// "summary":{"images","groups","derivatives","derivative_bytes","threshold","too_small"}}`.
     public func writeJSON(to sink: ReportSink, limit: Int? = nil) throws {
         let encoder = JSONOutput.encoder()
         sink.write("{\"similar_image_groups\":[")
@@ -173,6 +178,7 @@ public struct SimilarImages: Sendable {
             var c = encoder.container(keyedBy: JSONKey.self)
             try c.put(s.images, "images"); try c.put(s.groups.count, "groups"); try c.put(s.derivativeCount, "derivatives")
             try c.put(s.derivativeBytes, "derivative_bytes"); try c.put(s.threshold, "threshold")
+            try c.put(s.tooSmall, "too_small")
         }
     }
 
@@ -191,6 +197,9 @@ public struct SimilarImages: Sendable {
         var summary = "\(Format.plural(groups.count, "group")) of similar images among \(Format.plural(images, "image")) "
             + "(\(Format.plural(derivativeCount, "derivative")), \(Format.bytes(derivativeBytes)); threshold \(threshold) bits)"
         if shown < groups.count { summary += "; \(shown) shown" }
+        if tooSmall > 0 {
+            summary += "; \(Format.plural(tooSmall, "image")) under \(DerivativeGrouping.minimumSide) pixels on a side not compared"
+        }
         sink.write(summary + ".\n")
     }
 
