@@ -45,7 +45,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         case (.missing, .create), (.empty, .create):
             break
         case (.missing, _):
-            throw CatalogueError.cannotOpen(path: path, reason: "no such file; run `silomerge scan` or `silomerge audit` first, or pass --catalog")
+            throw CatalogueError.missing(path: path, what: "no such file")
         case (.empty, _):
             throw CatalogueError.notACatalogue(path: path, reason: "it is empty (no scan has recorded anything in it); run `silomerge scan` first")
         case (.foreign(let reason), _):

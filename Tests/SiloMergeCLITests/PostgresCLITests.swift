@@ -172,6 +172,19 @@ struct PostgresCLITests {
         #expect(try silomerge(["duplicates", "--format", "json", "--catalog", "back.sqlite"], in: ws.url).stdout == a.stdout)
     }
 
+    @Test("a PostgreSQL schema with no catalogue is refused as a shard or a source by its role, and as a catalogue to read with a first scan's advice")
+    func missingPostgresCatalogue() throws {
+        let ws = try Workspace()
+        let nothing = try Self.freshURL("missingsource")
+        let copy = try silomerge(["catalogue", "copy", nothing, "new.sqlite"], in: ws.url)
+        #expect(copy.status != 0)
+        #expect(copy.stderr.contains("no SiloMerge catalogue in database") && copy.stderr.contains(": the catalogue to copy must be a catalogue that exists"),
+                "\(copy.stderr)")
+        #expect(!ws.exists("new.sqlite"))
+        let duplicates = try silomerge(["duplicates", "--catalog", nothing], in: ws.url)
+        #expect(duplicates.status == 2 && duplicates.stderr.contains("run `silomerge scan` or `silomerge audit` first"), "\(duplicates.stderr)")
+    }
+
     @Test("SILOMERGE_CATALOG is every command's default catalogue; --catalog still wins")
     func environmentDefault() throws {
         let ws = try Workspace()

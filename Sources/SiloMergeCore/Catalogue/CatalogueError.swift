@@ -4,6 +4,10 @@ import Foundation
 /// be opened, is not a catalogue, was written by a newer SiloMerge, or a query failed.
 public enum CatalogueError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(path: String, reason: String)
+    /// Nothing to open there: no such file, or no SiloMerge catalogue in the database
+    /// (`what` says which). Commands that read a catalogue someone names (`catalogue merge`,
+    /// `copy`) word their own advice from it; the others advise a first scan.
+    case missing(path: String, what: String)
     case notACatalogue(path: String, reason: String)
     case newerSchema(path: String, unknown: [String])
     case olderSchema(path: String, missing: [String])
@@ -18,6 +22,8 @@ public enum CatalogueError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .cannotOpen(let path, let reason):
             "cannot open the catalogue \(path): \(reason)"
+        case .missing(let path, let what):
+            "cannot open the catalogue \(path): \(what); run `silomerge scan` or `silomerge audit` first, or pass --catalog"
         case .notACatalogue(let path, let reason):
             "\(path) is not a SiloMerge catalogue: \(reason)"
         case .newerSchema(let path, let unknown):

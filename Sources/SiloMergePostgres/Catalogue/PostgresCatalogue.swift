@@ -82,16 +82,16 @@ public final class PostgresCatalogue: CatalogueStore {
             }
             let migrator = try PostgresSchema.migrator()
             let version = try migrator.currentVersion(session)
-            let missing = "no SiloMerge catalogue in database \(database), schema \(schema); run `silomerge scan` first"
+            let missing = "no SiloMerge catalogue in database \(database), schema \(schema)"
             switch access {
             case .readOnly:
-                guard version > 0 else { throw CatalogueError.cannotOpen(path: shown, reason: missing) }
+                guard version > 0 else { throw CatalogueError.missing(path: shown, what: missing) }
                 if version < migrator.newestKnownVersion {
                     throw CatalogueError.olderSchema(path: shown, missing: migrator.migrations.filter { $0.version > version }.map { "\($0.version)-\($0.name)" })
                 }
                 try session.execute("SET default_transaction_read_only = on")
             case .readWrite:
-                guard version > 0 else { throw CatalogueError.cannotOpen(path: shown, reason: missing) }
+                guard version > 0 else { throw CatalogueError.missing(path: shown, what: missing) }
                 try migrator.migrate(session, appliedBy: "silomerge \(SiloMergeVersion.string) on \(identity.host)")
             case .create:
                 try migrator.migrate(session, appliedBy: "silomerge \(SiloMergeVersion.string) on \(identity.host)")

@@ -215,7 +215,7 @@ private func transferable(_ store: any CatalogueStore) throws -> any CatalogueTr
 private func openSource(_ text: String, role: String) throws -> any CatalogueStore {
     do {
         return try CatalogueFactory.open(text, access: .readOnly)
-    } catch CatalogueError.cannotOpen(let path, let reason) where reason.hasPrefix("no such file") {
-        throw CatalogueError.cannotOpen(path: path, reason: "no such file: the \(role) must be a catalogue that exists (an SQLite file a scan wrote, or a postgresql:// URL)")
+    } catch CatalogueError.missing(let path, let what) {
+        throw CatalogueError.cannotOpen(path: path, reason: "\(what): the \(role) must be a catalogue that exists (an SQLite file a scan wrote, or a postgresql:// URL)")
     }
 }
