@@ -57,6 +57,7 @@ public struct ManifestDefinition: Sendable, Hashable, Codable {
 /// reconcile:
 ///   keywords: union
 ///   rights: conflict
+///   derivatives: merge               # a group of similar images is one asset for metadata
 /// ```
 public struct SiloMergeConfiguration: Sendable {
     public var source: String
@@ -68,6 +69,9 @@ public struct SiloMergeConfiguration: Sendable {
     public var reconcile: [UnifiedField: ReconcilePolicy]?
     /// `reconcile: rules:`, decisions for classes of conflicts (empty when the section has none).
     public var reconcileRules: [ReconcileRule] = []
+    /// `reconcile: derivatives: merge | separate`: whether a group of similar images is one
+    /// asset for its metadata (`DerivativeMerge`). `separate` unless the section says.
+    public var reconcileDerivatives: DerivativeMode = .separate
 
     public init(source: String = "", catalog: String? = nil, silos: [SiloDefinition] = [],
                 manifests: [String: ManifestDefinition] = [:], reconcile: [UnifiedField: ReconcilePolicy]? = nil) {
@@ -225,8 +229,16 @@ private struct ConfigReader {
                         config.reconcileRules = try rules(policyNode)
                         continue
                     }
+                    if field == "derivatives" {
+                        let m = try string(policyNode, "reconcile.derivatives")
+                        guard let mode = DerivativeMode(rawValue: m) else {
+                            throw fail(policyNode, "reconcile.derivatives: unknown value '\(m)' (choices: \(DerivativeMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        }
+                        config.reconcileDerivatives = mode
+                        continue
+                    }
                     guard let f = UnifiedField(rawValue: field) else {
-                        throw fail(fieldNode, "reconcile: unknown field '\(field)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        throw fail(fieldNode, "reconcile: unknown field '\(field)' (fields: \(UnifiedField.allCases.map(\.rawValue).joined(separator: ", ")); also rules, derivatives)")
                     }
                     let p = try string(policyNode, "reconcile.\(field)")
                     guard let policy = ReconcilePolicy(rawValue: p) else {

@@ -158,7 +158,7 @@ public enum ConflictSheet {
 extension ConflictSheet {
     /// Where a value came from, for people: "silo:path [origin tag]".
     public static func describe(_ s: FieldSource) -> String {
-        "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]"
+        "\(s.silo):\(s.path.display) [\(s.origin.rawValue) \(s.tag)]" + (s.otherContent.map { ", from \($0.description)" } ?? "")
     }
 
     /// A YAML resolutions file (`silomerge conflicts --template`): every conflict of `assets`

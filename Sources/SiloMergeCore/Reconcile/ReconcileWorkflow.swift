@@ -5,9 +5,18 @@ import Foundation
 public struct ReconcileRequest: Sendable {
     public var configuration: SiloMergeConfiguration?
     public var resolutionsFile: String?
+    /// `reconcile --derivatives`: overrides the configuration's `reconcile: derivatives:` (and
+    /// is remembered like it); nil: the configuration's, or the one last given.
+    public var derivatives: DerivativeMode?
 
-    public init(configuration: SiloMergeConfiguration? = nil, resolutionsFile: String? = nil) {
-        self.configuration = configuration; self.resolutionsFile = resolutionsFile
+    public init(configuration: SiloMergeConfiguration? = nil, resolutionsFile: String? = nil, derivatives: DerivativeMode? = nil) {
+        self.configuration = configuration; self.resolutionsFile = resolutionsFile; self.derivatives = derivatives
+    }
+
+    /// The mode to reconcile with: the override, else the configuration's when it has a
+    /// `reconcile:` section, else nil (the one remembered).
+    var derivativeMode: DerivativeMode? {
+        derivatives ?? (configuration?.reconcile != nil ? configuration?.reconcileDerivatives : nil)
     }
 }
 
@@ -19,7 +28,7 @@ public enum ReconcileWorkflow {
     public static func run(store: any CatalogueStore, _ request: ReconcileRequest,
                            each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
         try Reconciliation.run(store: store, policies: request.configuration?.reconcile,
-                               rules: request.configuration?.reconcileRules,
+                               rules: request.configuration?.reconcileRules, derivatives: request.derivativeMode,
                                resolutionsFile: request.resolutionsFile, each: each)
     }
 

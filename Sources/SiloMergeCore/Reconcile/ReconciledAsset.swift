@@ -60,11 +60,42 @@ public struct FieldSource: Sendable, Codable, Hashable {
     public var value: FieldValue
     /// The time of the source (the file's, sidecar's or manifest's mtime), for `newest` / `oldest`.
     public var timeNs: Int64?
+    /// Set when the value is not this content's own but another content's of its group of
+    /// similar images (`reconcile: derivatives: merge`): which content, and what it is to this
+    /// one. nil: the value is the content's own (one of its copies, sidecars or manifest rows).
+    public var otherContent: OtherContent?
 
     public init(silo: String, path: RelativePath, origin: MetadataOrigin, tag: String, raw: String, value: FieldValue,
-                timeNs: Int64? = nil) {
+                timeNs: Int64? = nil, otherContent: OtherContent? = nil) {
         self.silo = silo; self.path = path; self.origin = origin; self.tag = tag; self.raw = raw
-        self.value = value; self.timeNs = timeNs
+        self.value = value; self.timeNs = timeNs; self.otherContent = otherContent
+    }
+}
+
+/// Where a pooled value of a derivative group came from: another content of the group.
+public struct OtherContent: Sendable, Codable, Hashable {
+    /// What the other content is to the one reconciled.
+    public enum Relation: String, Sendable, Codable, Hashable {
+        /// The group's master (the reconciled content is one of its derivatives).
+        case master
+        /// A derivative of the reconciled content (which is the group's master).
+        case derivative
+        /// Another derivative of the same master.
+        case sibling
+    }
+    public var sha256: SHA256Digest
+    public var relation: Relation
+
+    public init(sha256: SHA256Digest, relation: Relation) { self.sha256 = sha256; self.relation = relation }
+
+    /// "the group's master 1a2b3c4d5e6f": how listings name it.
+    public var description: String {
+        let id = String(sha256.hex.prefix(12))
+        switch relation {
+        case .master: return "the similar-image group's master \(id)"
+        case .derivative: return "a derivative \(id) of this image"
+        case .sibling: return "another derivative \(id) of the same master"
+        }
     }
 }
 

@@ -136,7 +136,11 @@ public struct Reconciler: Sendable {
         }.map(\.element.source)
     }
 
-    public func reconcile(_ sources: AssetSources) -> ReconciledAsset {
+    public func reconcile(_ sources: AssetSources) -> ReconciledAsset { reconcile(sources, alsoResolvedAs: []) }
+
+    /// `alsoResolvedAs`: other contents whose resolutions apply when `sources` has none of its
+    /// own for a field (the rest of a group of similar images reconciled as one asset).
+    func reconcile(_ sources: AssetSources, alsoResolvedAs others: [SHA256Digest]) -> ReconciledAsset {
         var fields: [ReconciledField] = []
         for field in UnifiedField.allCases {
             var candidates = Reconciler.candidates(field, in: sources)
@@ -155,7 +159,8 @@ public struct Reconciler: Sendable {
                 default: break
                 }
             }
-            if let manual = resolutions.value(for: sources.sha256, field: field) {
+            if let manual = resolutions.value(for: sources.sha256, field: field)
+                ?? others.lazy.compactMap({ resolutions.value(for: $0, field: field) }).first {
                 fields.append(ReconciledField(field: field, value: manual, status: .resolved, rule: .manual, sources: candidates))
                 continue
             }

@@ -11,6 +11,8 @@ public struct ReconcileSummary: Sendable {
     /// size unhashed): they are in no record.
     public var unhashedFiles: Int
     public var policies: ReconcilePolicies
+    /// What `reconcile: derivatives: merge` did; nil when derivatives are reconciled separately.
+    public var derivatives: DerivativeMergeSummary? = nil
 }
 
 /// Runs the reconciliation over the whole catalogue and stores the unified catalogue
@@ -25,25 +27,36 @@ public enum Reconciliation {
     static let policiesKey = "reconcile.policies"
     static let resolutionsKey = "reconcile.resolutions"
     static let rulesKey = "reconcile.rules"
+    static let derivativesKey = "reconcile.derivatives"
 
     /// `policies`: from the configuration; nil uses (and keeps) the ones last given.
     /// `resolutionsFile`: nil uses the one last given; "" forgets it.
     /// `record`: false for commands that only read (`report`): nothing is stored, neither the
     /// unified catalogue nor the settings.
+    /// `derivatives`: `reconcile: derivatives:` of the configuration (or `reconcile
+    /// --derivatives`); nil uses the one last given (with `policies` given, nil is `separate`).
     @discardableResult
     public static func run(store: any CatalogueStore, policies overrides: [UnifiedField: ReconcilePolicy]? = nil,
-                           rules ruleOverrides: [ReconcileRule]? = nil,
+                           rules ruleOverrides: [ReconcileRule]? = nil, derivatives modeOverride: DerivativeMode? = nil,
                            resolutionsFile: String? = nil, record: Bool = true,
                            each: (ReconciledAsset) throws -> Void = { _ in }) throws -> ReconcileSummary {
         let policies: ReconcilePolicies
         let rules: [ReconcileRule]
+        let mode: DerivativeMode
         if let overrides {
             policies = ReconcilePolicies(overrides)
             rules = ruleOverrides ?? []
-            if record { try remember(policies: overrides, rules: rules, in: store) }
+            mode = modeOverride ?? .separate
+            if record { try remember(policies: overrides, rules: rules, derivatives: mode, in: store) }
         } else {
             policies = try storedPolicies(in: store) ?? ReconcilePolicies()
             rules = try storedRules(in: store)
+            if let modeOverride {
+                mode = modeOverride
+                if record { try rememberDerivatives(mode, in: store) }
+            } else {
+                mode = try storedDerivatives(in: store)
+            }
         }
         var path: String?
         var remembered = false
@@ -68,21 +81,51 @@ public enum Reconciliation {
             if resolutionsFile != nil && record { try store.setSetting(resolutionsKey, path) }
         }
         let reconciler = Reconciler(policies: policies, resolutions: resolutions, rules: rules)
+        // Groups of similar images reconciled as one asset: grouped from the catalogue's
+        // perceptual hashes and their sources read first (no file is opened).
+        var merge: DerivativeMerge?
+        var mergeSummary: DerivativeMergeSummary?
+        if mode == .merge { (merge, mergeSummary) = try DerivativeMerge.prepare(store: store) }
+        var fromOthers = 0
+        let transform: (AssetSources) throws -> ReconciledAsset = { sources in
+            guard let merge else { return reconciler.reconcile(sources) }
+            let record = merge.reconcile(sources, with: reconciler)
+            fromOthers += record.fields.lazy.filter(DerivativeMerge.onlyFromOthers).count
+            return record
+        }
         let (assets, conflicts, unhashed): (Int, Int, Int)
         if record {
             let runID = try store.runs(limit: 1).first?.id ?? 0
-            (assets, conflicts, unhashed) = try store.rebuildAssets(runID: runID, transform: reconciler.reconcile, each: each)
+            (assets, conflicts, unhashed) = try store.rebuildAssets(runID: runID, transform: transform, each: each)
         } else {
-            (assets, conflicts, unhashed) = try store.reconcileAssets(transform: reconciler.reconcile, each: each)
+            (assets, conflicts, unhashed) = try store.reconcileAssets(transform: transform, each: each)
         }
+        mergeSummary?.fieldsFromOtherContents = fromOthers
         return ReconcileSummary(assets: assets, conflicts: conflicts, resolutions: resolutions.count,
-                                resolutionsFile: path, unhashedFiles: unhashed, policies: policies)
+                                resolutionsFile: path, unhashedFiles: unhashed, policies: policies, derivatives: mergeSummary)
+    }
+
+    /// The derivative mode stored in the catalogue (`separate` when none was given).
+    public static func storedDerivatives(in store: any CatalogueStore) throws -> DerivativeMode {
+        guard let text = try store.setting(derivativesKey) else { return .separate }
+        guard let mode = DerivativeMode(rawValue: text) else {
+            throw ReconcileError(file: store.location.display, reason: "the derivative mode stored in the catalogue (setting \(derivativesKey)) "
+                + "is '\(text)', not one of \(DerivativeMode.allCases.map(\.rawValue).joined(separator: ", ")); give it again with --config FILE")
+        }
+        return mode
+    }
+
+    /// Stores `reconcile: derivatives:` (nothing for the default, `separate`).
+    public static func rememberDerivatives(_ mode: DerivativeMode, in store: any CatalogueStore) throws {
+        let value: String? = mode == .separate ? nil : mode.rawValue
+        if try store.setting(derivativesKey) != value { try store.setSetting(derivativesKey, value) }
     }
 
     /// Stores a configuration's policies (`reconcile:`) for later runs: every command that
     /// takes `--config` and writes the catalogue calls this.
     public static func remember(policies overrides: [UnifiedField: ReconcilePolicy], rules: [ReconcileRule] = [],
-                                in store: any CatalogueStore) throws {
+                                derivatives: DerivativeMode = .separate, in store: any CatalogueStore) throws {
+        try rememberDerivatives(derivatives, in: store)
         let json = String(decoding: try JSONEncoder.sorted.encode(ReconcilePolicies(overrides)), as: UTF8.self)
         if try store.setting(policiesKey) != json { try store.setSetting(policiesKey, json) }
         let rulesJSON = rules.isEmpty ? nil : String(decoding: try JSONEncoder.sorted.encode(rules), as: UTF8.self)

@@ -115,6 +115,7 @@ extension FieldSource {
         try c.put(raw, "raw")
         try c.put(value, "value")
         try c.encodeOrNull(timeNs, "time_ns")
+        if let otherContent { try c.put(otherContent, "other_content") }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -124,7 +125,8 @@ extension FieldSource {
         self.init(silo: try c.decode(String.self, forKey: JSONKey("silo")), path: path,
                   origin: try c.decode(MetadataOrigin.self, forKey: JSONKey("origin")), tag: try c.decode(String.self, forKey: JSONKey("tag")),
                   raw: try c.decode(String.self, forKey: JSONKey("raw")), value: try c.decode(FieldValue.self, forKey: JSONKey("value")),
-                  timeNs: try c.decodeIfPresent(Int64.self, forKey: JSONKey("time_ns")))
+                  timeNs: try c.decodeIfPresent(Int64.self, forKey: JSONKey("time_ns")),
+                  otherContent: try c.decodeIfPresent(OtherContent.self, forKey: JSONKey("other_content")))
     }
 }
 
@@ -305,6 +307,7 @@ public struct ConflictsJSON: Encodable {
             var c = encoder.container(keyedBy: JSONKey.self)
             try c.put(s.silo, "silo"); try c.encodePath(s.path); try c.put(s.origin.rawValue, "origin")
             try c.put(s.tag, "tag"); try c.put(s.raw, "raw")
+            if let other = s.otherContent { try c.put(other, "other_content") }
         }
     }
 }

@@ -9,7 +9,7 @@ extension HTMLReportData {
     /// `thumbnailer` (none when nil), which reads the silos' image files, and nothing else.
     public static func gather(store: any CatalogueStore, rowLimit: Int, now: Date = Date(),
                               policies: [UnifiedField: ReconcilePolicy]? = nil, rules: [ReconcileRule]? = nil,
-                              plan: MergePlan? = nil, thumbnailer: (any ImageThumbnailing)? = nil) throws -> HTMLReportData {
+                              derivatives: DerivativeMode? = nil, plan: MergePlan? = nil, thumbnailer: (any ImageThumbnailing)? = nil) throws -> HTMLReportData {
         let query = DuplicateQuery()
         let analysis = try store.analyse(query, top: rowLimit)
         let silos = try store.silos()
@@ -35,7 +35,8 @@ extension HTMLReportData {
         var management = Management()
         var conflicted: [ReconciledAsset] = []
         var ruleCounts: [String: Int] = [:]
-        let summary = try Reconciliation.run(store: store, policies: policies, rules: rules, record: false) { asset in
+        let summary = try Reconciliation.run(store: store, policies: policies, rules: rules, derivatives: derivatives,
+                                                  record: false) { asset in
             for f in asset.fields {
                 switch (f.status, f.rule) {
                 case (.agreed, _): management.agreed += 1

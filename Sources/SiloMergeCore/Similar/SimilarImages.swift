@@ -53,6 +53,8 @@ public struct SimilarImages: Sendable {
         /// Files holding this content (1: no exact copy).
         public var copies: Int
         public var metadataFields: Int
+        /// The content (every copy of it is this image).
+        public var sha256: SHA256Digest
     }
 
     public struct Derivative: Sendable, Hashable {
@@ -97,7 +99,7 @@ public struct SimilarImages: Sendable {
             let richness = copies.map(\.metadataFields).max() ?? 0
             let image = Image(silo: silo.name, siloPriority: silo.priority, path: shown.path, size: shown.size,
                               width: shown.fingerprint.width, height: shown.fingerprint.height,
-                              format: shown.fingerprint.decoder, copies: copies.count, metadataFields: richness)
+                              format: shown.fingerprint.decoder, copies: copies.count, metadataFields: richness, sha256: sha)
             // The id orders ties: silo priority, silo name, then path, as people read them.
             let id = "\(String(format: "%010d", silo.priority + 1_000_000_000))\u{0}\(silo.name)\u{0}\(shown.path.display)\u{0}\(sha.hex)"
             images[id] = image

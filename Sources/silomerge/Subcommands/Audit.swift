@@ -92,7 +92,8 @@ struct Audit: ParsableCommand {
         _ = try ScanEngine.validate(definitions, options: options())
         let catalogue = try catalogOptions.open(config: config, access: .create)
         // The configuration's policies are remembered whichever command reads it.
-        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [],
+                                                                         derivatives: config?.reconcileDerivatives ?? .separate, in: catalogue) }
         let result = try ScanRunner.run(catalogue: catalogue, silos: definitions,
                                         options: options(), flags: flags)
         let query = DuplicateQuery(silos: result.silos.map(\.name), includeEmpty: includeEmpty)

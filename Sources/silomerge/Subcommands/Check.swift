@@ -127,7 +127,8 @@ struct Check: ParsableCommand {
             try runAccept(catalogue)
             return
         }
-        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [],
+                                                                         derivatives: config?.reconcileDerivatives ?? .separate, in: catalogue) }
         var options = CheckOptions()
         options.scan.rehash = rehash
         options.scan.verifyFraction = verifyFraction

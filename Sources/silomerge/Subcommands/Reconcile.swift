@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SiloMergeCore
 
+extension DerivativeMode: ExpressibleByArgument {}
+
 /// What every command that reconciles first shares: policies and resolutions.
 struct ReconcileOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp(
@@ -49,11 +51,27 @@ struct Reconcile: ParsableCommand {
             tables; conflicts, export and plan run this first, so it is rarely needed on
             its own.
 
+            Similar images (`reconcile: derivatives: merge`, or --derivatives merge): the
+            contents of a group that `duplicates --similar` shows (a master and its
+            resized, recompressed, converted copies; never two shots of a burst) are one
+            asset for what the photo is: title, description, keywords, creator, rights,
+            date_created, city, state, country, gps, rating, make and model are decided
+            over the values of every content of the group, each value naming the other
+            content it came from. width, height, orientation and format stay each file's.
+            It needs perceptual hashes: scan with --similar-images.
+
             Examples:
               silomerge reconcile --config silomerge.yml
               silomerge reconcile --resolutions decisions.yml
+              silomerge reconcile --derivatives merge
             """
     )
+
+    @Option(name: .customLong("derivatives"), help: ArgumentHelp(
+        "merge: a group of similar images is one asset for its metadata; separate: each content alone (the default). "
+            + "Overrides `reconcile: derivatives:`; remembered for later runs.",
+        valueName: "merge|separate"))
+    var derivatives: DerivativeMode?
 
     @OptionGroup var options: ReconcileOptions
     @OptionGroup var catalogOptions: CatalogOptions
@@ -61,11 +79,14 @@ struct Reconcile: ParsableCommand {
     func run() throws {
         let config = try options.loadConfig()
         let catalogue = try catalogOptions.open(config: config, access: .readWrite)
-        let (tally, summary) = try ReconcileWorkflow.tally(store: catalogue, options.request(config))
+        var request = options.request(config)
+        request.derivatives = derivatives
+        let (tally, summary) = try ReconcileWorkflow.tally(store: catalogue, request)
         print("Reconciled \(Format.plural(summary.assets, "distinct content")): \(Format.plural(tally.agreed, "field")) agreed, "
               + "\(Format.count(tally.resolvedByPolicy)) resolved by policy, \(Format.count(tally.resolvedByPerson)) by your resolutions, "
               + "\(Format.count(summary.conflicts)) conflict\(summary.conflicts == 1 ? "" : "s").")
         if let file = summary.resolutionsFile { print("Resolutions: \(file) (\(Format.plural(summary.resolutions, "decision")))") }
+        if let d = summary.derivatives { print(DerivativeText.summary(d)) }
         if summary.conflicts > 0 { print("Next: silomerge conflicts --catalog \(catalogue.location)") }
     }
 }
@@ -183,5 +204,22 @@ enum ConflictText {
 
     static func json(_ assets: [ReconciledAsset], summary: ReconcileSummary) throws -> String {
         try JSONOutput.string(ConflictsJSON(assets: assets, summary: summary)) + "\n"
+    }
+}
+
+/// What `reconcile` says of `reconcile: derivatives: merge`.
+enum DerivativeText {
+    static func summary(_ d: DerivativeMergeSummary) -> String {
+        var out = "Derivatives merged: \(Format.plural(d.groups, "group")) of similar images (\(Format.plural(d.contents, "content"))) "
+            + "reconciled as one asset each; \(Format.plural(d.fieldsFromOtherContents, "field")) "
+            + "filled only from another content of the group."
+        if !d.silosWithoutHashes.isEmpty {
+            let n = d.silosWithoutHashes.count
+            let which = n == d.silos ? "no silo (\(d.silosWithoutHashes.joined(separator: ", "))) holds perceptual hashes"
+                : "silo\(n == 1 ? "" : "s") \(d.silosWithoutHashes.joined(separator: ", ")) hold\(n == 1 ? "s" : "") no perceptual hashes"
+            out += "\nWarning: derivatives: merge is set, but \(which): their images cannot be grouped "
+                + "and are reconciled alone. Scan with --similar-images (and --rehash for files already catalogued)."
+        }
+        return out
     }
 }

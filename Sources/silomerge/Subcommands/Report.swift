@@ -51,11 +51,13 @@ struct Report: ParsableCommand {
         // A report only reads: the configuration's policies decide this page's conflicts but are
         // not stored.
         if let policies = config?.reconcile,
-           ReconcilePolicies(policies) != (try Reconciliation.storedPolicies(in: catalogue) ?? ReconcilePolicies()) {
+           try ReconcilePolicies(policies) != (Reconciliation.storedPolicies(in: catalogue) ?? ReconcilePolicies())
+            || config?.reconcileDerivatives != Reconciliation.storedDerivatives(in: catalogue) {
             Stderr.write("silomerge: note: the reconcile policies of \(configOption.config ?? "") are used for this report but not stored "
                          + "(report only reads the catalogue); store them with: silomerge reconcile --config \(configOption.config ?? "")\n")
         }
         let data = try HTMLReportData.gather(store: catalogue, rowLimit: rows, policies: config?.reconcile, rules: config?.reconcileRules,
+                                               derivatives: config?.reconcile != nil ? config?.reconcileDerivatives : nil,
                                                plan: try plan.map { try PlanFile.read(FilePath($0)) },
                                                thumbnailer: ImageThumbnailer())
         let page = HTMLReport.render(data, rowLimit: rows)

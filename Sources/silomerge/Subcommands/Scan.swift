@@ -66,7 +66,8 @@ struct Scan: ParsableCommand {
         if !definitions.isEmpty { _ = try ScanEngine.validate(definitions, options: options()) }
         let catalogue = try catalogOptions.open(config: config, access: .create)
         // The configuration's policies are remembered whichever command reads it.
-        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [], in: catalogue) }
+        if let policies = config?.reconcile { try Reconciliation.remember(policies: policies, rules: config?.reconcileRules ?? [],
+                                                                         derivatives: config?.reconcileDerivatives ?? .separate, in: catalogue) }
         if definitions.isEmpty {
             definitions = try catalogue.silos().map(\.definition)
             if definitions.isEmpty { throw CatalogueError.empty(path: catalogue.location.display) }

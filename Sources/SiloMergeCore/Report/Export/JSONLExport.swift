@@ -77,6 +77,9 @@ public struct JSONLRecord: Encodable, Sendable {
             try c.put(source.tag, "tag")
             try c.put(source.raw, "raw")
             try c.put(Value(source.value), "value")
+            // A value pooled from another content of a group of similar images: never passed
+            // off as this content's own.
+            if let other = source.otherContent { try c.put(other, "other_content") }
         }
     }
 
