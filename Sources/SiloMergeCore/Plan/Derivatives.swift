@@ -47,7 +47,8 @@ public struct PlanDerivativeOf: Sendable, Hashable, Codable {
 /// back.
 struct DerivativePlan {
     struct Link {
-        var master: SHA256Digest
+        /// The master's content; nil when no asset of the plan holds it.
+        var master: SHA256Digest?
         var masterImage: SimilarImages.Image
         var image: SimilarImages.Image
         var distance: Int
@@ -58,6 +59,7 @@ struct DerivativePlan {
     struct Quarantined {
         var asset: ReconciledAsset
         var link: Link
+        var master: SHA256Digest
     }
 
     /// Each derivative content's link to its master.
@@ -71,7 +73,7 @@ struct DerivativePlan {
         var content: [[UInt8]: SHA256Digest] = [:]
         for a in assets { for c in a.copies { content[key(c.silo, c.path)] = a.sha256 } }
         for g in groups {
-            guard let m = content[key(g.master.silo, g.master.path)] else { continue }
+            let m = content[key(g.master.silo, g.master.path)]
             for d in g.derivatives {
                 guard let sha = content[key(d.image.silo, d.image.path)], sha != m, links[sha] == nil else { continue }
                 links[sha] = Link(master: m, masterImage: g.master, image: d.image, distance: d.distance, transform: d.transform)
@@ -103,7 +105,7 @@ struct DerivativePlan {
                     placed[j].choiceReason += "; \(of): planned as usual (--derivatives keep-master), \(why)"
                 }
             }
-            guard let m = firstOf[link.master], links[link.master] == nil else {
+            guard let master = link.master, let m = firstOf[master], links[master] == nil else {
                 keep("as its master is not carried by this plan")
                 continue
             }
@@ -118,8 +120,8 @@ struct DerivativePlan {
                 continue
             }
             leaving.insert(sha)
-            perMaster[link.master, default: 0] += 1
-            out.append(Quarantined(asset: p.asset, link: link))
+            perMaster[master, default: 0] += 1
+            out.append(Quarantined(asset: p.asset, link: link, master: master))
         }
         for (master, n) in perMaster {
             placed[firstOf[master]!].choiceReason += "; the master of \(Format.plural(n, "derivative")), which go\(n == 1 ? "es" : "") to quarantine (--derivatives keep-master)"
@@ -136,7 +138,7 @@ struct DerivativePlan {
         let namesPerFile = Dictionary(grouping: copies, by: \.physicalFile).mapValues(\.count)
         let l = d.link
         let how = l.transform == PerceptualHash.dihedralName(0) ? "" : ", \(l.transform)"
-        let of = PlanDerivativeOf(sha256: l.master.hex, distance: l.distance, width: l.image.width, height: l.image.height,
+        let of = PlanDerivativeOf(sha256: d.master.hex, distance: l.distance, width: l.image.width, height: l.image.height,
                                   masterWidth: l.masterImage.width, masterHeight: l.masterImage.height)
         return copies.map { copy in
             var reason = "derivative of \(masterCopy.silo):\(masterCopy.path.display) (the master, \(Self.size(l.masterImage)), → \(masterDestination)): "

@@ -318,7 +318,7 @@ public struct Planner: Sendable {
         var masterIndex: [SHA256Digest: Int] = [:]
         for (i, p) in placed.enumerated() where !p.extra && masterIndex[p.asset.sha256] == nil { masterIndex[p.asset.sha256] = i }
         for d in derivatives {
-            guard let m = masterIndex[d.link.master], let masterOp = transferID[m] else {
+            guard let m = masterIndex[d.master], let masterOp = transferID[m] else {
                 // Never: a derivative leaves the placements only while its master stays.
                 throw .invalidPlan([PlanProblem(path: d.asset.shortID, reason: "a derivative taken out of the plan has no master transfer")])
             }
