@@ -121,6 +121,15 @@ struct DerivativesCLITests {
         #expect(ws.exists("archive/photo.jpg") && ws.exists("archive/burst.jpg") && ws.exists("archive/other.jpg"))
         let verify = try ws.run("verify", "plan.json")
         #expect(verify.status == 0 && verify.out.contains("complete and valid"), "\(verify.out)\(verify.stderr)")
+        #expect(verify.out.contains("Derivatives in quarantine (--derivatives keep-master): 4 of 4 files hold their content."), "\(verify.out)")
+        // A quarantined derivative is the only copy of its content: verify checks it too.
+        let held = ws.url.appendingPathComponent("dam/.silomerge-quarantine/social/photo.webp")
+        var rotten = try Data(contentsOf: held)
+        rotten[rotten.count / 2] ^= 0xFF
+        try rotten.write(to: held)
+        let bad = try ws.run("verify", "plan.json")
+        #expect(bad.status != 0 && bad.out.contains("mismatch") && bad.out.contains("derivative quarantined by operation"), "\(bad.out)")
+        try silos["social/photo.webp"]!.write(to: held)
 
         let undo = try ws.run("undo", "plan.json")
         #expect(undo.status == 0, "\(undo.stderr)")
