@@ -142,6 +142,18 @@ struct DerivativePlanTests {
         #expect(PlanValidator.problems(in: p).contains { $0.reason.contains("derivative_of is only for the quarantine-duplicate operations") })
     }
 
+    @Test("a quarantined derivative's XMP sidecar stays in its silo, listed with why")
+    func sidecarOfDerivative() throws {
+        var input = Self.input()
+        input.sidecars = [PlanSidecarCarryTests.sidecar("hr", "web/photo.webp.xmp", of: "web/photo.webp", form: .nameWithExtension, inode: 40)]
+        let plan = try Self.plan(input)
+        let left = try #require(plan.leftBehind.first { $0.path == RelativePath("web/photo.webp.xmp") })
+        #expect(left.reason == .sidecarOfUnplanned)
+        #expect(left.detail.contains("a derivative of marketing:photos/photo.jpg moved to the quarantine folder (--derivatives keep-master); stays in the silo"),
+                "\(left.detail)")
+        #expect(!plan.operations.contains { $0.source?.path == RelativePath("web/photo.webp.xmp") })
+    }
+
     @Test("a quarantine folder inside a silo is refused with keep-master, whatever --duplicates says")
     func quarantineInsideSilo() throws {
         var settings = Self.settings()
