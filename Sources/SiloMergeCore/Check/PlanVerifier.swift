@@ -21,6 +21,10 @@ public struct VerifyReport: Sendable {
     public var verifiedFiles = 0
     public var bytesRead: Int64 = 0
     public var problems: [Problem] = []
+    /// Derivatives a keep-master plan moved to quarantine (done by the journal), and those
+    /// found there with their content: the only copy of theirs the plan leaves.
+    public var quarantinedDerivatives = 0
+    public var verifiedDerivatives = 0
     public var isComplete: Bool { !problems.contains { $0.kind == .missing || $0.kind == .unreadable } }
     public var isValid: Bool { !problems.contains { $0.kind == .mismatch } }
     public var hasUnexpected: Bool { problems.contains { $0.kind == .unexpected } }
@@ -138,8 +142,71 @@ public enum PlanVerifier {
         for (path, sha) in expected where !seen.contains(path) {
             report.problems.append(.init(kind: .missing, path: path, expected: sha))
         }
+        try verifyQuarantinedDerivatives(plan, scope: scope, journal: journal, hasher: hasher, fs: fs, into: &report)
         report.problems.sort { ($0.kind.rawValue, $0.path) < ($1.kind.rawValue, $1.path) }
         return report
+    }
+
+    /// `--derivatives keep-master`: a derivative moved to quarantine holds the only copy of its
+    /// content the plan leaves, so each one the journal says is done must be in the quarantine
+    /// folder with its content. The folder is opened as apply opens it (pinned, then level by
+    /// level without following links), and so is each folder below it.
+    static func verifyQuarantinedDerivatives(_ plan: MergePlan, scope: PlanScope, journal: FilePath?, hasher: FileHasher,
+                                             fs: any FileOps, into report: inout VerifyReport) throws {
+        let mine = plan.operations.filter { $0.derivativeOf != nil && scope.operations.contains($0.id) && $0.destination != nil }
+        guard let journal, !mine.isEmpty, let j = try MergeJournal.read(journal) else { return }
+        let moved = mine.filter { j.ops[$0.id]?.state == .done }
+        guard !moved.isEmpty else { return }
+        report.quarantinedDerivatives = moved.count
+        let root = scope.quarantineRoot
+        func problem(_ kind: VerifyReport.Problem.Kind, _ op: PlanOperation, found: String? = nil, _ detail: String) {
+            report.problems.append(.init(kind: kind, path: op.destination!, expected: op.source?.sha256, found: found,
+                                         detail: "derivative quarantined by operation \(op.id) (\(op.source?.display ?? "?")), in the quarantine folder \(root.display): \(detail)"))
+        }
+        var rootFD: Int32 = -1
+        do {
+            if let anchor = scope.quarantineAnchor, let levels = anchor.levels(to: root) {
+                let anchorFD = try PlanRoots.openPinned(anchor, what: "the quarantine folder")
+                defer { close(anchorFD) }
+                rootFD = try PlanRoots.openLevels(anchorFD, levels, base: anchor.path) ?? -1
+            }
+        } catch {
+            for op in moved { problem(.unreadable, op, "\(error)") }
+            return
+        }
+        guard rootFD >= 0 else {
+            for op in moved { problem(.missing, op, "the quarantine folder is gone") }
+            return
+        }
+        defer { close(rootFD) }
+        for op in moved {
+            let dest = op.destination!
+            let parts = dest.components.map { Array($0) }
+            var dir = rootFD
+            var opened: [Int32] = []
+            defer { for fd in opened { close(fd) } }
+            var reachable = true
+            for part in parts.dropLast() {
+                guard let next = try? fs.open(dir, part, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW, mode: 0) else { reachable = false; break }
+                opened.append(next)
+                dir = next
+            }
+            guard reachable, let name = parts.last else { problem(.missing, op, "its folder is gone (or is not a folder)"); continue }
+            switch hasher.hashFull(rootFD: dir, path: RelativePath(bytes: name), followSymlinks: false) {
+            case .success(let (digest, stat)):
+                report.bytesRead += stat.size
+                if digest.hex == op.source?.sha256.lowercased() { report.verifiedDerivatives += 1 }
+                else { problem(.mismatch, op, found: digest.hex, "its content changed in quarantine") }
+            case .failure(.vanished):
+                problem(.missing, op, "it is gone")
+            case .failure(.notRegular(let kind)):
+                problem(.unreadable, op, "is a \(kind.label)")
+            case .failure(.unreadable(let e, _)):
+                problem(.unreadable, op, "\(e)")
+            case .failure(.changedWhileReading):
+                problem(.unreadable, op, "changed while it was read")
+            }
+        }
     }
 
     /// A folder of the walk: its sorted names, the next to look at, its identity.

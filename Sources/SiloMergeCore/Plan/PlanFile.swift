@@ -143,13 +143,39 @@ public struct PlanSummary: Sendable, Hashable, Codable {
     public var conflicts: Int
     /// What the silos still hold once the plan is applied.
     public var leftBehind: LeftBehindSummary
+    /// `--derivatives keep-master`: what goes to quarantine as derivatives (nil: keep-all).
+    public var derivatives: DerivativeSummary?
+
+    /// The derivatives a keep-master plan moves to quarantine.
+    public struct DerivativeSummary: Sendable, Hashable, Codable {
+        /// Distinct derivative contents, and the files (copies) holding them.
+        public var contents: Int
+        public var files: Int
+        /// Bytes of those files, each physical file once.
+        public var bytes: Int64
+        /// The masters they are derivatives of (each carried into the target).
+        public var masters: Int
+
+        static func of(_ plan: MergePlan) -> DerivativeSummary {
+            var contents: Set<String> = [], masters: Set<String> = [], seen: Set<HostFileID> = []
+            var files = 0
+            var bytes: Int64 = 0
+            for op in plan.operations {
+                guard let d = op.derivativeOf, let s = op.source else { continue }
+                files += 1
+                contents.insert(s.sha256.lowercased()); masters.insert(d.sha256.lowercased())
+                if seen.insert(plan.physicalFile(s)).inserted { bytes += s.size }
+            }
+            return DerivativeSummary(contents: contents.count, files: files, bytes: bytes, masters: masters.count)
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case schema, toolVersion = "tool_version", createdAt = "created_at", catalogue, scanRunID = "scan_run_id"
         case targetRoot = "target_root", quarantineRoot = "quarantine_root", layout, transfer, duplicates
         case canonicalRules = "canonical_rules", carrySidecars = "carry_sidecars", contents, operations, byKind = "by_kind"
         case bytesWritten = "bytes_written", bytesFreed = "bytes_freed", collisions, renamed
-        case placedByFileModified = "placed_by_file_modified", conflicts, leftBehind = "left_behind"
+        case placedByFileModified = "placed_by_file_modified", conflicts, leftBehind = "left_behind", derivatives
     }
 
     public static func of(_ plan: MergePlan) -> PlanSummary {
@@ -170,14 +196,16 @@ public struct PlanSummary: Sendable, Hashable, Codable {
         return PlanSummary(
             schema: plan.schema, toolVersion: plan.toolVersion, createdAt: plan.createdAt, catalogue: plan.catalogue,
             scanRunID: plan.scanRunID, targetRoot: plan.targetRoot.display,
-            quarantineRoot: plan.settings.duplicates == .quarantine ? plan.quarantineRoot.display : nil,
+            quarantineRoot: plan.settings.duplicates == .quarantine || plan.operations.contains { $0.derivativeOf != nil }
+                ? plan.quarantineRoot.display : nil,
             layout: plan.settings.layout, transfer: plan.settings.transfer, duplicates: plan.settings.duplicates,
             canonicalRules: plan.settings.canonicalRules.map(\.description), carrySidecars: plan.settings.carrySidecars,
             contents: contents.count, operations: plan.operations.count, byKind: byKind, bytesWritten: written,
             bytesFreed: freed, collisions: plan.collisions.count,
             renamed: plan.collisions.reduce(0) { n, c in n + c.entries.filter { $0.destination != c.destination }.count },
             placedByFileModified: plan.operations.filter { $0.kind.isTransfer && $0.dateSource == .fileModified }.count,
-            conflicts: plan.conflicts.count, leftBehind: LeftBehindSummary.of(plan.leftBehind))
+            conflicts: plan.conflicts.count, leftBehind: LeftBehindSummary.of(plan.leftBehind),
+            derivatives: plan.settings.derivatives == .keepMaster ? DerivativeSummary.of(plan) : nil)
     }
 
     /// The kinds present, in a fixed order, for printing.

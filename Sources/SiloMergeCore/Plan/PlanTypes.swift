@@ -120,6 +120,9 @@ public struct PlanInput: Sendable {
     /// With `PlanSettings.keepFolders`: the duplicate-folder groups of the catalogue
     /// (`DuplicateFolders.groups`), one folder of each kept whole.
     public var folderGroups: [DuplicateFolderGroup] = []
+    /// With `PlanSettings.derivatives` keep-master: the catalogue's groups of similar images
+    /// (`SimilarImages.groups`), each master with its derivatives.
+    public var derivativeGroups: [SimilarImages.Group] = []
 
     public init(assets: [ReconciledAsset], silos: [PlanSilo], catalogueIdentity: String, scanRunID: Int64,
                 createdAt: Date, targetAnchor: RootAnchor? = nil, quarantineAnchor: RootAnchor? = nil,
@@ -229,6 +232,16 @@ public enum DuplicateAction: String, Sendable, Hashable, Codable, CaseIterable {
     case quarantine
 }
 
+/// What becomes of the derivatives of a photo (the same photo at another size, quality,
+/// format, crop or orientation: `SimilarImages`) in a merge plan.
+public enum DerivativeAction: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Every content is planned as any other (the default: the plan is what it was before).
+    case keepAll = "keep-all"
+    /// The master is planned as usual; every copy of each derivative goes to the quarantine
+    /// folder once the master is verified in the target (see `DerivativePlan`).
+    case keepMaster = "keep-master"
+}
+
 /// How the canonical copy gets into the target.
 public enum TransferMethod: String, Sendable, Hashable, Codable, CaseIterable {
     case copy, hardlink, reflink, move
@@ -261,6 +274,10 @@ public struct PlanSettings: Sendable, Hashable, Codable {
     /// `Folders/<silo>/<path>` in the target instead of its files being placed by the layout
     /// (see `KeptFolders`). Written to the plan only when on.
     public var keepFolders = false
+    /// `--derivatives`: keep-all (default), or keep-master, which quarantines the derivatives
+    /// of each photo whose master the plan carries (see `DerivativePlan`). Written to the plan
+    /// only when keep-master, so a default plan is byte for byte what it was.
+    public var derivatives: DerivativeAction = .keepAll
 
     /// The default layout: a date tree with the original names.
     ///
@@ -299,6 +316,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         case writeSidecars = "write_sidecars"
         case writeManifest = "write_manifest", allowConflicts = "allow_conflicts"
         case keepFolders = "keep_folders"
+        case derivatives
     }
 
     public init(from decoder: Decoder) throws {
@@ -315,6 +333,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         writeManifest = try c.decodeIfPresent(Bool.self, forKey: .writeManifest) ?? false
         allowConflicts = try c.decodeIfPresent(Bool.self, forKey: .allowConflicts) ?? false
         keepFolders = try c.decodeIfPresent(Bool.self, forKey: .keepFolders) ?? false
+        derivatives = try c.decodeIfPresent(DerivativeAction.self, forKey: .derivatives) ?? .keepAll
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -331,6 +350,7 @@ public struct PlanSettings: Sendable, Hashable, Codable {
         try c.encode(writeManifest, forKey: .writeManifest)
         try c.encode(allowConflicts, forKey: .allowConflicts)
         if keepFolders { try c.encode(keepFolders, forKey: .keepFolders) }
+        if derivatives != .keepAll { try c.encode(derivatives, forKey: .derivatives) }
     }
 }
 
@@ -514,15 +534,18 @@ public struct PlanOperation: Sendable, Hashable, Codable {
     /// In-place plans (/4): the canonical copy in its silo, which the duplicate (`source`) is
     /// linked or cloned to, or kept instead of. Apply checks it as it checks a source.
     public var canonical: PlanSource?
+    /// `--derivatives keep-master`: this quarantine-duplicate moves a derivative of another
+    /// content (its master), whose transfer is `canonicalOp`. Written only then.
+    public var derivativeOf: PlanDerivativeOf?
 
     public init(id: Int, kind: OperationKind, source: PlanSource? = nil, destination: RelativePath? = nil,
                 canonicalOp: Int? = nil, content: String? = nil, contentSHA256: String? = nil,
                 fallbackToCopy: Bool = false, hardLinks: [SiloName] = [], dateSource: PlanDateSource? = nil, reason: String,
-                canonical: PlanSource? = nil) {
+                canonical: PlanSource? = nil, derivativeOf: PlanDerivativeOf? = nil) {
         self.id = id; self.kind = kind; self.source = source; self.destination = destination
         self.canonicalOp = canonicalOp; self.content = content; self.contentSHA256 = contentSHA256
         self.fallbackToCopy = fallbackToCopy; self.hardLinks = hardLinks; self.dateSource = dateSource; self.reason = reason
-        self.canonical = canonical
+        self.canonical = canonical; self.derivativeOf = derivativeOf
     }
 
     /// The content this operation writes or acts on.
@@ -533,7 +556,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, kind, source, destination, destinationB64 = "destination_b64", canonicalOp = "canonical_op"
         case content, contentSHA256 = "content_sha256", fallbackToCopy = "fallback_to_copy", hardLinks = "hard_links"
-        case dateSource = "date_source", reason, canonical
+        case dateSource = "date_source", reason, canonical, derivativeOf = "derivative_of"
     }
 
     public init(from decoder: Decoder) throws {
@@ -550,6 +573,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         dateSource = try c.decodeIfPresent(PlanDateSource.self, forKey: .dateSource)
         reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
         canonical = try c.decodeIfPresent(PlanSource.self, forKey: .canonical)
+        derivativeOf = try c.decodeIfPresent(PlanDerivativeOf.self, forKey: .derivativeOf)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -566,6 +590,7 @@ public struct PlanOperation: Sendable, Hashable, Codable {
         try c.encodeIfPresent(dateSource, forKey: .dateSource)
         try c.encode(reason, forKey: .reason)
         try c.encodeIfPresent(canonical, forKey: .canonical)
+        try c.encodeIfPresent(derivativeOf, forKey: .derivativeOf)
     }
 
     /// "copy marketing:a/b.jpg → 2023/06/b.jpg".

@@ -89,7 +89,17 @@ public enum PlanValidator {
                                             reason: "its canonical operation \(canonicalID) (\(canonical.kind.rawValue)) does not bring the content into the target"))
                 continue
             }
-            if cs.sha256.lowercased() != source.sha256.lowercased() {
+            if let master = op.derivativeOf {
+                // A derivative (--derivatives keep-master) follows its master's transfer: another
+                // content, the one the operation names.
+                if cs.sha256.lowercased() != master.sha256.lowercased() {
+                    problems.append(PlanProblem(op: op.id, path: source.display,
+                                                reason: "its canonical operation \(canonicalID) is not of the master it names (\(cs.sha256.prefix(12)) ≠ \(master.sha256.prefix(12)))"))
+                } else if source.sha256.lowercased() == master.sha256.lowercased() {
+                    problems.append(PlanProblem(op: op.id, path: source.display,
+                                                reason: "it names its own content as its master: a copy of the master is a duplicate, not a derivative"))
+                }
+            } else if cs.sha256.lowercased() != source.sha256.lowercased() {
                 problems.append(PlanProblem(op: op.id, path: source.display,
                                             reason: "its canonical operation \(canonicalID) is of another content (\(cs.sha256.prefix(12)) ≠ \(source.sha256.prefix(12)))"))
             }
@@ -188,6 +198,15 @@ public enum PlanValidator {
                 }
             }
             if op.fallbackToCopy && op.kind.method != .hardlink { add(id, nil, "fallback_to_copy only applies to hardlink") }
+            if let d = op.derivativeOf {
+                // Only ever moved to quarantine, and only in a plan that asked for it.
+                if op.kind != .quarantineDuplicate || plan.inPlace != nil {
+                    add(id, op.source?.display, "derivative_of is only for the quarantine-duplicate operations of a merge plan")
+                } else if plan.settings.derivatives != .keepMaster {
+                    add(id, op.source?.display, "derivative_of in a plan not made with --derivatives keep-master (edited?)")
+                }
+                if SHA256Digest(hex: d.sha256) == nil { add(id, op.source?.display, "derivative_of.sha256 is not a SHA-256: '\(d.sha256)'") }
+            }
             if op.kind.isSidecarTransfer { sidecarProblems(op, in: plan).forEach { add(id, op.source?.display, $0) } }
             for link in op.hardLinks {
                 if silos[link.silo.exactBytes] == nil { add(id, nil, "hard link in silo '\(link.silo)', which the plan does not list") }

@@ -33,10 +33,16 @@ public enum PlanWorkflow {
     public enum Failure: Error, Sendable, Hashable, CustomStringConvertible {
         /// No scan has finished: there is nothing to plan from.
         case noFinishedScan
+        /// `--derivatives keep-master`, and no silo holds a perceptual hash: it would find no
+        /// derivative, and the plan would keep every one of them.
+        case noPerceptualHashes(silos: [String])
 
         public var description: String {
             switch self {
             case .noFinishedScan: "the catalogue has no finished scan: run silomerge scan first"
+            case .noPerceptualHashes(let silos):
+                "--derivatives keep-master: no silo holds a perceptual hash (\(silos.joined(separator: ", "))), so no derivative can be found "
+                    + "and the plan would keep them all: scan with --similar-images first (silomerge scan --similar-images), then plan again"
             }
         }
     }
@@ -47,6 +53,9 @@ public enum PlanWorkflow {
         case unhashedFiles(Int)
         /// Silos last scanned by a version that kept no record of what it passed over.
         case scannedByOlderVersion(silos: [String])
+        /// `--derivatives keep-master`: silos holding no perceptual hash (not scanned with
+        /// `--similar-images`, or no image in them): their derivatives cannot be found.
+        case noPerceptualHashes(silos: [String])
     }
 
     /// The plan for `request`; `warn` hears what it cannot cover as soon as that is known.
@@ -87,6 +96,15 @@ public enum PlanWorkflow {
         input.plannedOn = here
         // --keep-folders: the duplicate folders, from the same catalogue (KeptFolders).
         if settings.keepFolders { input.folderGroups = try DuplicateFolders.find(in: store, silos: []).groups }
+        // --derivatives keep-master: the similar images, from the perceptual hashes the scans stored.
+        if settings.derivatives == .keepMaster {
+            let files = try store.similarImageFiles(siloIDs: nil)
+            let hashed = Set(files.map(\.siloID))
+            let without = catalogued.filter { !hashed.contains($0.id) }.map(\.name)
+            if !catalogued.isEmpty, without.count == catalogued.count { throw Failure.noPerceptualHashes(silos: without) }
+            if !without.isEmpty { warn(.noPerceptualHashes(silos: without)) }
+            input.derivativeGroups = SimilarImages.find(files, silos: catalogued).groups
+        }
         return try Planner(settings: settings).plan(input)
     }
 }

@@ -54,7 +54,8 @@ public struct Planner: Sendable {
             if s.root.contains(settings.targetRoot) || settings.targetRoot.contains(s.root) {
                 throw .invalidSettings("the target \(settings.targetRoot.display) overlaps silo '\(s.name)' (\(s.root.display)); the merged tree must be outside every silo")
             }
-            if settings.duplicates == .quarantine, s.root.contains(quarantineRoot) || quarantineRoot.contains(s.root) {
+            if settings.duplicates == .quarantine || settings.derivatives == .keepMaster,
+               s.root.contains(quarantineRoot) || quarantineRoot.contains(s.root) {
                 throw .invalidSettings("the quarantine folder \(quarantineRoot.display) overlaps silo '\(s.name)' (\(s.root.display))")
             }
         }
@@ -133,6 +134,12 @@ public struct Planner: Sendable {
                                  dateOrigin: date.origin, dateSource: date.source, wanted: wanted, final: wanted))
         }
 
+        // --derivatives keep-master: the derivatives the rules let go leave the placements.
+        var derivatives: [DerivativePlan.Quarantined] = []
+        if settings.derivatives == .keepMaster {
+            derivatives = DerivativePlan(groups: input.derivativeGroups, assets: assets).apply(to: &placed)
+        }
+
         if let keptFolders, !keptFolders.isEmpty {
             try KeptFolders.checkReserved(placed, quarantineInTarget: Self.relative(quarantineRoot, in: settings.targetRoot))
         }
@@ -147,7 +154,14 @@ public struct Planner: Sendable {
         // Original sidecars beside their files, then generated sidecars, then the manifest
         // (files keep their names; what is generated gives way).
         var leftBehind: [LeftBehind] = []
-        let carried = carrySidecars(input.sidecars, placed: placed, silos: silos, names: &names, leftBehind: &leftBehind)
+        var unplanned: [[UInt8]: String] = [:]
+        for d in derivatives {
+            for c in d.asset.copies {
+                unplanned[c.silo.exactBytes + [0] + c.path.bytes] = "a derivative of \(d.link.masterImage.silo):\(d.link.masterImage.path.display) moved to the quarantine folder (--derivatives keep-master)"
+            }
+        }
+        let carried = carrySidecars(input.sidecars, placed: placed, silos: silos, names: &names, leftBehind: &leftBehind,
+                                    unplanned: unplanned)
         if settings.writeSidecars {
             for i in placed.indices where placed[i].asset.format != .xmp {
                 placed[i].sidecar = names.claimSidecar(for: placed[i].final, sha: placed[i].asset.sha256.hex)
@@ -300,6 +314,19 @@ public struct Planner: Sendable {
                 duplicates.append((op, copy.silo, copy.path))
             }
         }
+        // Every copy of each quarantined derivative, following its master's transfer.
+        var masterIndex: [SHA256Digest: Int] = [:]
+        for (i, p) in placed.enumerated() where !p.extra && masterIndex[p.asset.sha256] == nil { masterIndex[p.asset.sha256] = i }
+        for d in derivatives {
+            guard let m = masterIndex[d.master], let masterOp = transferID[m] else {
+                // Never: a derivative leaves the placements only while its master stays.
+                throw .invalidPlan([PlanProblem(path: d.asset.shortID, reason: "a derivative taken out of the plan has no master transfer")])
+            }
+            for op in DerivativePlan.operations(d, masterOp: masterOp, masterCopy: placed[m].canonical,
+                                                masterDestination: placed[m].final.joined(separator: "/"), silos: silos) {
+                duplicates.append((op, op.source!.silo, op.source!.path))
+            }
+        }
         duplicates.sort { a, b in
             !a.silo.utf8.elementsEqual(b.silo.utf8) ? a.silo.utf8.lexicographicallyPrecedes(b.silo.utf8) : a.path < b.path
         }
@@ -364,7 +391,7 @@ public struct Planner: Sendable {
     /// `name.ext.xmp` stays `<destination name>.xmp`, `name.xmp` becomes `<destination stem>.xmp`
     /// unless another file of that folder shares the stem, then `<destination name>.xmp`.
     func carrySidecars(_ records: [SidecarFileRecord], placed: [Placed], silos: [[UInt8]: PlanSilo], names: inout NameTable,
-                       leftBehind: inout [LeftBehind]) -> [CarriedSidecar] {
+                       leftBehind: inout [LeftBehind], unplanned: [[UInt8]: String] = [:]) -> [CarriedSidecar] {
         guard !records.isEmpty else { return [] }
         func key(_ silo: String, _ path: RelativePath) -> [UInt8] { silo.exactBytes + [0] + path.bytes }
         // Every copy the plan knows: which content it is, and whether it is the canonical one.
@@ -398,6 +425,8 @@ public struct Planner: Sendable {
                 if let o = owners.first {
                     let p = placed[o.index]
                     stays(.sidecarOfDuplicate, "XMP sidecar of \(ownerNames), a duplicate of \(p.canonical.silo):\(p.canonical.path.display) (→ \(p.final.joined(separator: "/"))); stays beside it")
+                } else if let why = rows.lazy.compactMap({ unplanned[key($0.silo, $0.assetPath)] }).first {
+                    stays(.sidecarOfUnplanned, "XMP sidecar of \(ownerNames), \(why); stays in the silo")
                 } else {
                     stays(.sidecarOfUnplanned, "XMP sidecar of \(ownerNames), which the plan does not carry (no full hash)")
                 }

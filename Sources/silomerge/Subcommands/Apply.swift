@@ -272,6 +272,9 @@ struct Verify: ParsableCommand {
                                                                      r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
             print("Verified \(scope.targetRoot.display) against \(planFile)\(scope.host.map { " (host \($0)'s operations)" } ?? ""): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
                   + "(\(Format.bytes(r.bytesRead)) read): \(state).")
+            if r.quarantinedDerivatives > 0 {
+                print("Derivatives in quarantine (--derivatives keep-master): \(r.verifiedDerivatives) of \(Format.plural(r.quarantinedDerivatives, "file")) hold their content.")
+            }
             for o in scope.elsewhere(in: plan) {
                 print("  on host \(o.host): \(Format.plural(o.operations, "operation")), not verified here (verify the plan there)")
             }

@@ -4,6 +4,7 @@ import SiloMergeCore
 
 extension DuplicateAction: ExpressibleByArgument {}
 extension TransferMethod: ExpressibleByArgument {}
+extension DerivativeAction: ExpressibleByArgument {}
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,6 +59,20 @@ struct Plan: ParsableCommand {
                 usual. A layout or --quarantine that puts anything under Folders/ is
                 refused.
 
+                --derivatives keep-master: of each group of similar images (silomerge
+                duplicates --similar: the same photo at another size, quality, format, crop
+                or orientation; needs silomerge scan --similar-images), the master is
+                planned as usual, and every copy of each derivative is moved to the
+                quarantine folder (whatever --duplicates says) once the master is verified
+                in the target; each operation names its master, the distance and both sizes
+                in pixels. A derivative is planned as usual instead, the plan saying why,
+                when its master is not carried by the plan, when it lies in a folder kept
+                whole (--keep-folders), or when a copy of it is on another host than the
+                master's canonical copy. Bursts (other capture times) are never
+                derivatives. Nothing is deleted: apply verifies each derivative's bytes
+                before moving it, and undo puts it back. Default keep-all. Not with
+                --in-place.
+
                 Everything the silos will still hold after apply is listed in the plan with
                 why (left_behind: copied sources, kept duplicates, sidecars of duplicates,
                 junk and excluded files, links, files without a full hash…): silomerge plan
@@ -96,6 +111,7 @@ struct Plan: ParsableCommand {
                     -o plan.json
                   silomerge plan --target /srv/dam --rule oldest-mtime,silo-priority \\
                     -o plan.json
+                  silomerge plan --target /srv/dam --derivatives keep-master -o plan.json
                   silomerge plan --in-place --method hardlink -o dedup.json
                 """
         )
@@ -141,6 +157,11 @@ struct Plan: ParsableCommand {
         @Flag(name: .customLong("keep-folders"), help: "Keep one folder of each duplicate-folder group whole under Folders/<silo>/<path> in the target instead of placing its files by --layout.")
         var keepFolders = false
 
+        @Option(name: .customLong("derivatives"), help: ArgumentHelp(
+            "The same photo at another size or quality: keep-master moves the derivatives to quarantine and keeps the master (needs scan --similar-images).",
+            valueName: "keep-all|keep-master"))
+        var derivatives: DerivativeAction = .keepAll
+
         @Flag(name: .customLong("allow-conflicts"), help: "Plan despite unresolved metadata conflicts (listed in the plan).")
         var allowConflicts = false
 
@@ -170,6 +191,7 @@ struct Plan: ParsableCommand {
                                       writeManifest: importManifest, allowConflicts: allowConflicts, reconcile: options.request(config))
             request.host = try hostOption.identity()
             request.settings.keepFolders = keepFolders
+            request.settings.derivatives = derivatives
             let plan: MergePlan
             do {
                 plan = try PlanWorkflow.plan(store: catalogue, request) { warning in
@@ -178,6 +200,8 @@ struct Plan: ParsableCommand {
                         Stderr.write("silomerge: warning: \(Format.count(unhashed)) catalogued files have no full hash (an audit with --hash dupes?): the plan leaves them in the silos (listed in plan show); run silomerge scan --hash full to plan them\n")
                     case .scannedByOlderVersion(let stale):
                         Stderr.write("silomerge: warning: \(stale.joined(separator: ", ")): last scanned by an older SiloMerge, which kept no record of what it passed over (junk, excluded files, links): the plan cannot list those as left behind; run silomerge scan first\n")
+                    case .noPerceptualHashes(let silos):
+                        Stderr.write("silomerge: warning: --derivatives keep-master: \(silos.joined(separator: ", ")) hold\(silos.count == 1 ? "s" : "") no perceptual hash (not scanned with --similar-images, or no image in \(silos.count == 1 ? "it" : "them")): derivatives there cannot be found and are kept; scan with --similar-images to find them\n")
                     }
                 }
             } catch let e as PlanWorkflow.Failure {
@@ -190,6 +214,9 @@ struct Plan: ParsableCommand {
                   + (s.bytesFreed > 0 ? ", \(Format.bytes(s.bytesFreed)) freed in the silos" : "")
                   + (s.collisions > 0 ? ", \(Format.plural(s.collisions, "name collision")) resolved" : "") + "; "
                   + "\(Format.plural(s.leftBehind.entries, "entry", "entries")) stay in the silos (\(Format.count(s.leftBehind.onlyInSilos)) of them only there).")
+            if let d = s.derivatives {
+                print(PlanText.derivatives(d))
+            }
             print("Review it: silomerge plan show \(output); then silomerge apply \(output) --dry-run")
             if plan.hosts.count > 1 {
                 print("It spans \(plan.hosts.count) hosts (\(plan.hosts.map(\.description).joined(separator: ", "))): run apply on each, with its --host; each does the operations whose sources it holds.")
@@ -278,6 +305,16 @@ enum PlanText {
         return "to be made in \(anchor.path.display) (device \(anchor.device) inode \(anchor.inode))"
     }
 
+    /// "Derivatives (--derivatives keep-master): 3 files of 3 contents (1.2 MiB) go to
+    /// quarantine, derivatives of 1 master kept in the target".
+    static func derivatives(_ d: PlanSummary.DerivativeSummary) -> String {
+        guard d.files > 0 else {
+            return "Derivatives (--derivatives keep-master): none goes to quarantine (no derivative whose master the plan carries)"
+        }
+        return "Derivatives (--derivatives keep-master): \(Format.plural(d.files, "file")) of \(Format.plural(d.contents, "derivative content"))"
+            + " (\(Format.bytes(d.bytes))) go\(d.files == 1 ? "es" : "") to quarantine, derivatives of \(Format.plural(d.masters, "master")) kept in the target"
+    }
+
     static func operation(_ op: PlanOperation) -> String {
         let source = op.source.map { "\($0.silo):\($0.path.display)" } ?? "(generated)"
         let dest = op.destination.map { " → \($0.display)" } ?? ""
@@ -320,6 +357,7 @@ enum PlanText {
         if plan.settings.keepFolders {
             out += "Duplicate folders: one of each group kept whole under Folders/<silo>/<path> (--keep-folders)\n"
         }
+        if let d = s.derivatives { out += PlanText.derivatives(d) + "\n" }
         out += "Canonical copy chosen by: \(s.canonicalRules.joined(separator: ", "))   "
             + "original sidecars: \(s.carrySidecars ? "carried beside their files" : "left in the silos (--no-sidecars)")\n"
         out += "Roots (opened without following links, and refused when not these folders):\n"
@@ -376,10 +414,16 @@ enum ApplyText {
         var bytes: [OperationKind: Int64] = [:]
         var freedFiles: Set<HostFileID> = []
         var freed: Int64 = 0
+        var derivatives = 0
+        var derivativeBytes: Int64 = 0
         for o in report.done {
             guard let op = plan.operation(o.op) else { continue }
-            count[op.kind, default: 0] += 1
-            bytes[op.kind, default: 0] += op.size
+            if op.derivativeOf != nil {
+                derivatives += 1; derivativeBytes += op.size
+            } else {
+                count[op.kind, default: 0] += 1
+                bytes[op.kind, default: 0] += op.size
+            }
             if op.kind.isDestructive, let s = op.source, freedFiles.insert(plan.physicalFile(s)).inserted { freed += s.size }
         }
         func n(_ k: OperationKind) -> Int { count[k] ?? 0 }
@@ -403,6 +447,9 @@ enum ApplyText {
         for (kind, verb) in [(OperationKind.removeDuplicate, "removed"), (.quarantineDuplicate, "quarantined"),
                              (.linkDuplicate, "replaced by hard links")] where n(kind) > 0 {
             parts.append("\(Format.count(n(kind))) duplicate\(n(kind) == 1 ? "" : "s") \(would ? "would be " : "")\(verb) (\(Format.bytes(b(kind))))")
+        }
+        if derivatives > 0 {
+            parts.append("\(Format.count(derivatives)) derivative\(derivatives == 1 ? "" : "s") \(would ? "would be " : "")quarantined (\(Format.bytes(derivativeBytes)))")
         }
         var out = parts.isEmpty ? "Nothing \(would ? "would be" : "was") done in this run." : parts.joined(separator: "; ").prefix(1).uppercased() + parts.joined(separator: "; ").dropFirst() + "."
         if !would {

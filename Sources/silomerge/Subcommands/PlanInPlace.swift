@@ -28,6 +28,13 @@ extension Plan.Create {
         if !clashing.isEmpty {
             throw ValidationError("--in-place builds no target tree: \(clashing.joined(separator: ", ")) cannot go with it")
         }
+        if derivatives == .keepMaster {
+            // An in-place plan acts only on byte-identical copies (a kernel-verified reflink, a
+            // hard link, a removal or quarantine beside a canonical copy of the same bytes): a
+            // derivative is another content, and its master would stay in a silo, not be
+            // verified in a target.
+            throw ValidationError("--in-place acts only on byte-identical copies; --derivatives keep-master cannot go with it: quarantine derivatives with a merge plan (--target DIR --derivatives keep-master)")
+        }
         if let method, InPlaceMethod(rawValue: method) == nil {
             throw ValidationError("--in-place --method '\(method)': choose reflink, hardlink, quarantine or remove")
         }
