@@ -15,7 +15,8 @@ struct DerivativePlanTests {
 
     static func image(_ silo: String, _ path: String, _ w: Int, _ h: Int, _ format: String = "jpeg") -> SimilarImages.Image {
         SimilarImages.Image(silo: silo, siloPriority: P.silos.first { $0.name == silo }!.priority, path: RelativePath(path), size: 100,
-                            width: w, height: h, format: format, copies: 1, metadataFields: 0)
+                            width: w, height: h, format: format, copies: 1, metadataFields: 0,
+                            sha256: assets.first { $0.copies.contains { $0.silo == silo && $0.path == RelativePath(path) } }?.sha256 ?? P.sha(99))
     }
 
     static func group(master: SimilarImages.Image = image("marketing", "photos/photo.jpg", 800, 600)) -> SimilarImages.Group {
