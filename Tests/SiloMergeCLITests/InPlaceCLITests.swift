@@ -59,6 +59,56 @@ private func listing(_ root: URL) throws -> [String: String] {
 
 @Suite("In-place deduplication, end to end (plan --in-place, apply, verify, undo, audit)")
 struct InPlaceCLITests {
+    @Test("verify of an in-place plan: before apply, pending (exit 3); a refused operation is counted with its reason, and the plan is not complete (exit 3); all applied: complete (exit 0); no quarantine folder named; plan show has no empty left-behind section")
+    func verifyCountsInPlaceOperations() throws {
+        let ws = try Workspace()
+        try makeSilos(ws.url, groups: 3, size: 5_000)
+        #expect(try ws.run("scan", "a", "b").status == 0)
+        var r = try ws.run("plan", "--in-place", "--method", "remove", "-o", "plan.json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let show = try ws.run("plan", "show", "plan.json")
+        #expect(show.status == 0, "\(show.out)")
+        #expect(!show.out.contains("Left behind") && !show.out.contains("into the target"), "\(show.out)")
+
+        r = try ws.run("verify", "plan.json")
+        #expect(r.status == 3, "\(r.out)")
+        #expect(r.out.contains("6 operations: 0 applied, 6 pending") && r.out.contains("INCOMPLETE"), "\(r.out)")
+        #expect(!r.out.contains("silomerge-quarantine"), "\(r.out)")
+
+        // One copy edited behind the same size and mtime: apply refuses it.
+        let edited = ws.url.appendingPathComponent("b/copies/f1.bin")
+        var bytes = [UInt8](try Data(contentsOf: edited))
+        bytes[10] ^= 0xFF
+        try Data(bytes).write(to: edited)
+        var times = [timespec(tv_sec: 1_650_000_001, tv_nsec: 0), timespec(tv_sec: 1_650_000_001, tv_nsec: 0)]
+        utimensat(AT_FDCWD, edited.path, &times, 0)
+        r = try ws.run("apply", "plan.json", "-q")
+        #expect(r.status == 1, "\(r.out) \(r.stderr)")
+        r = try ws.run("verify", "plan.json")
+        #expect(r.status != 0, "\(r.out)")
+        #expect(r.out.contains("6 operations: 5 applied, 1 refused") && !r.out.contains("complete and valid"), "\(r.out)")
+        #expect(r.out.contains("refused") && r.out.contains("b:copies/f1.bin") && r.out.contains("SHA-256"), "\(r.out)")
+        let j = try ws.run("verify", "plan.json", "--format", "json")
+        let doc = try json(Array(j.out.utf8)) as! [String: Any]
+        #expect(doc["complete"] as? Bool == false)
+        #expect(doc["target"] is NSNull, "\(j.out)")
+        let inPlace = try #require(doc["in_place"] as? [String: Any], "\(j.out)")
+        #expect(inPlace["method"] as? String == "remove" && inPlace["applied"] as? Int == 5 && inPlace["refused"] as? Int == 1)
+        #expect(inPlace["pending"] as? Int == 0)
+        let refusal = try #require((inPlace["refusals"] as? [[String: Any]])?.first)
+        #expect(refusal["path"] as? String == "b:copies/f1.bin" && (refusal["reason"] as? String)?.contains("SHA-256") == true, "\(refusal)")
+
+        // The edit undone (the planned content back): apply does it; verify: complete.
+        bytes[10] ^= 0xFF
+        try Data(bytes).write(to: edited)
+        utimensat(AT_FDCWD, edited.path, &times, 0)
+        r = try ws.run("apply", "plan.json", "-q")
+        #expect(r.status == 0, "\(r.out) \(r.stderr)")
+        r = try ws.run("verify", "plan.json")
+        #expect(r.status == 0, "\(r.out)")
+        #expect(r.out.contains("the silos (in place, --method remove)") && r.out.contains("6 operations: 6 applied") && r.out.contains("complete and valid"), "\(r.out)")
+    }
+
     @Test("ext4/tmpfs: reflink is refused at plan time, saying why and what to choose; hardlink works; verify passes; undo restores independent files byte-identical with their modes and times")
     func hardlinkOnTemporaryFolder() throws {
         let ws = try Workspace()
