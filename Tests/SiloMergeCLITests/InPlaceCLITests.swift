@@ -261,6 +261,49 @@ struct InPlaceCLITests {
         #expect((inPlace["remove"] as? [String: Any])?["files"] as? Int == 8)
         #expect((inPlace["reflink"] as? [String: Any])?["bytes"] as? Int == 0)
         #expect(inPlace["already_linked_names"] as? Int == 1)
+        // It says which copy it takes as canonical (audit takes no --rule).
+        #expect(r.out.contains("canonical copy assumed: each group's first copy by silo priority"), "\(r.out)")
+        #expect((inPlace["canonical_copy"] as? String)?.contains("silo priority") == true)
+        #expect(inPlace["groups_on_several_file_systems"] as? Int == 0)
+    }
+
+    @Test("audit's in-place estimate takes the canonical copy by silo priority and says so; where a group spans file systems, a plan with another --rule reclaims otherwise, and audit says that too")
+    func auditReclaimAssumesSiloPriority() throws {
+        let ws = try Workspace()
+        // Silo a (priority 1) on another file system than the workspace: /dev/shm (tmpfs).
+        let shm = URL(fileURLWithPath: "/dev/shm/silomerge-e2e-\(UUID().uuidString.prefix(8))")
+        var here = stat(), there = stat()
+        guard (try? FileManager.default.createDirectory(at: shm.appendingPathComponent("a"), withIntermediateDirectories: true)) != nil,
+              stat(ws.url.path, &here) == 0, stat(shm.path, &there) == 0, here.st_dev != there.st_dev else {
+            try? FileManager.default.removeItem(at: shm)
+            return   // no second file system to put a silo on
+        }
+        defer { try? FileManager.default.removeItem(at: shm) }
+        let content = Data((0..<1_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try content.write(to: shm.appendingPathComponent("a/x.bin"))
+        for p in ["b/copies/x.bin", "b/again/x.bin"] {
+            let url = ws.url.appendingPathComponent(p)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try content.write(to: url)
+        }
+        #expect(try ws.run("scan", "a=\(shm.path)/a", "b=b").status == 0)
+        let audit = try ws.run("audit", "--no-scan")
+        #expect(audit.out.contains("canonical copy assumed: each group's first copy by silo priority"), "\(audit.out)")
+        #expect(audit.out.contains("1 group with copies on several file systems: a plan with other --rule lists may keep another copy of it"), "\(audit.out)")
+        let j = try json(try ws.run("audit", "--no-scan", "--format", "json").stdout) as! [String: Any]
+        let inPlace = try #require(j["in_place"] as? [String: Any])
+        #expect(inPlace["groups_on_several_file_systems"] as? Int == 1)
+        #expect((inPlace["hardlink"] as? [String: Any])?["bytes"] as? Int == 0)
+        // The default rules keep a's copy, as audit assumed: nothing to link, as it said.
+        func reclaim(_ extra: [String]) throws -> Int? {
+            let r = try silomerge(["plan", "--in-place", "--method", "hardlink", "-o", "p.json"] + extra, in: ws.url)
+            #expect(r.status == 0, "\(r.stderr)")
+            let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("p.json")))) as! [String: Any]
+            return (plan["in_place"] as? [String: Any])?["reclaim_bytes"] as? Int
+        }
+        #expect(try reclaim([]) == 0)
+        // Another rule keeps a copy in b: one copy can be linked to it, which the estimate did not count.
+        #expect(try reclaim(["--rule", "preferred-path:copies/*"]) == 1_000)
     }
 }
 
