@@ -182,6 +182,17 @@ final class SQLiteTransferWriter: TransferWriter {
         }
     }
 
+    func mergeImageHash(_ record: TransferRecord) throws -> Bool {
+        let names = TransferTable.imagePhash.columns.map(\.name)
+        try db.execute(sql: """
+            INSERT INTO image_phash (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (sha256) DO UPDATE SET phash = excluded.phash, width = excluded.width, height = excluded.height,
+                decoder = excluded.decoder, error = excluded.error
+            WHERE image_phash.phash IS NULL AND excluded.phash IS NOT NULL
+            """, arguments: StatementArguments(record.values.map(SQLiteCatalogue.argument)))
+        return db.changesCount > 0
+    }
+
     func shardRuns() throws -> [TransferRecord] {
         try Row.fetchAll(db, sql: SQLiteCatalogue.selectSQL(.shardRun)).map { try SQLiteCatalogue.record(.shardRun, $0) }
     }

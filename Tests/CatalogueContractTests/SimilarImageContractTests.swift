@@ -1,5 +1,6 @@
 import Foundation
 import SiloMergeCore
+import SiloMergeSQLite
 import SiloMergeTestSupport
 import Synchronization
 import Testing
@@ -19,7 +20,8 @@ private final class StandInFingerprinter: ImageFingerprinting {
         calls.withLock { $0 += 1 }
         let text = String(decoding: bytes.dropFirst(4).prefix(16), as: UTF8.self)
         guard let hash = PerceptualHash(hex: text) else { return .failure(.corrupt("not a stand-in image")) }
-        return .success(ImageFingerprint(hash: hash, width: bytes.count, height: 10, decoder: "jpeg"))
+        // 4:3, larger for longer files (so the longest is the master), at least 32 × 32.
+        return .success(ImageFingerprint(hash: hash, width: bytes.count * 40, height: bytes.count * 30, decoder: "jpeg"))
     }
     func fingerprint(fd: Int32, format: MediaFormat?) -> Result<ImageFingerprint, ImageFingerprintFailure> {
         .failure(.unsupported("the scan hands bytes"))
@@ -53,7 +55,7 @@ struct SimilarImageContractTests {
         let silos = Dictionary(uniqueKeysWithValues: try store.silos().map { ($0.id, $0.name) })
         #expect(files.map { "\(silos[$0.siloID]!)/\($0.path.display)" }.sorted() == ["a/copy.jpg", "a/master.jpg", "b/small.jpg"])
         let master = try #require(files.first { $0.path.display == "master.jpg" })
-        #expect(master.fingerprint == ImageFingerprint(hash: PerceptualHash(hex: "0123456789abcdef")!, width: 120, height: 10, decoder: "jpeg"))
+        #expect(master.fingerprint == ImageFingerprint(hash: PerceptualHash(hex: "0123456789abcdef")!, width: 4800, height: 3600, decoder: "jpeg"))
         #expect(master.size == 120)
         // Only one silo when asked.
         let onlyB = try #require(try store.silos().first { $0.name == "b" })
@@ -77,5 +79,50 @@ struct SimilarImageContractTests {
         #expect(changed.calls.withLock { $0 } == 1)
         let after = try store.similarImageFiles(siloIDs: [onlyB.id])
         #expect(after.map(\.fingerprint.hash) == [PerceptualHash(hex: "fedcba9876543210")!])
+    }
+
+    @Test("catalogue merge and copy carry the perceptual hashes: the similar-image groups of the destination are the source's; merged again, nothing more",
+          arguments: Backend.all)
+    func mergeAndCopyCarryFingerprints(backend: Backend) throws {
+        let tree = try TestTree()
+        try tree.write("a/master.jpg", image("0123456789abcdef", padding: 100))
+        try tree.write("a/copy.jpg", image("0123456789abcdef", padding: 100))
+        try tree.write("b/small.jpg", image("0123456789abcdee"))
+        try tree.write("b/other.jpg", image("f0f0f0f0f0f0f0f0", padding: 50))
+        try tree.write("b/other-web.jpg", image("f0f0f0f0f0f0f0f1", padding: 10))
+        try tree.write("b/broken.jpg", image("CORRUPT-CORRUPT-"))
+        // The shard: a host's own SQLite catalogue.
+        let shard = try SQLiteCatalogue(path: tree.url("shard.sqlite").path, access: .create)
+        var options = ScanOptions()
+        options.jobs = 2
+        _ = try ScanEngine(store: shard, fingerprinter: StandInFingerprinter())
+            .scan([tree.silo("a", priority: 1), tree.silo("b", priority: 2)], options: options)
+        func similar(_ store: any CatalogueStore) throws -> [SimilarImages.Group] {
+            SimilarImages.find(try store.similarImageFiles(siloIDs: nil), silos: try store.silos()).groups
+        }
+        let before = try similar(shard)
+        #expect(before.count == 2 && before.map(\.derivatives.count) == [1, 1], "\(before)")
+
+        let dest = try backend.open(tree)
+        let transfer = try #require(dest as? any CatalogueTransfer)
+        let origin = try #require(try shard.shardIdentity())
+        let merged = try ShardMerge(shard: shard, origin: origin).merge(into: transfer)
+        #expect(merged.files == 6)
+        #expect(try similar(dest) == before)
+        // The failed decode comes too: a rescan of the destination would not try it again.
+        var hashes: [TransferRecord] = []
+        try transfer.exportRecords { if $0.table == .imagePhash { hashes.append($0) } }
+        #expect(hashes.count == 5 && hashes.filter { $0["phash"].isNull }.count == 1, "\(hashes)")
+        let again = try ShardMerge(shard: shard, origin: origin).merge(into: transfer)
+        #expect(again.runs == 0 && again.otherRows == 0, "\(again)")
+        #expect(try similar(dest) == before)
+
+        // A copy to a new catalogue of the other backend's kind (SQLite), and back.
+        let copy = try SQLiteCatalogue(path: tree.url("copy.sqlite").path, access: .create)
+        _ = try CatalogueCopy.copy(from: transfer, to: copy)
+        #expect(try similar(copy) == before)
+        var copied: [TransferRecord] = []
+        try copy.exportRecords { if $0.table == .imagePhash { copied.append($0) } }
+        #expect(copied == hashes)
     }
 }

@@ -122,6 +122,8 @@ struct DerivativesCLITests {
         let verify = try ws.run("verify", "plan.json")
         #expect(verify.status == 0 && verify.out.contains("complete and valid"), "\(verify.out)\(verify.stderr)")
         #expect(verify.out.contains("Derivatives in quarantine (--derivatives keep-master): 4 of 4 files hold their content."), "\(verify.out)")
+        let verifyJSON = try #require(try json(try ws.run("verify", "--format", "json", "plan.json").stdout) as? [String: Any])
+        #expect(verifyJSON["quarantined_derivatives"] as? [String: Int] == ["files": 4, "verified": 4], "\(verifyJSON)")
         // A quarantined derivative is the only copy of its content: verify checks it too.
         let held = ws.url.appendingPathComponent("dam/.silomerge-quarantine/social/photo.webp")
         var rotten = try Data(contentsOf: held)

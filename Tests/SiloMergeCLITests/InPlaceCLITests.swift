@@ -59,6 +59,56 @@ private func listing(_ root: URL) throws -> [String: String] {
 
 @Suite("In-place deduplication, end to end (plan --in-place, apply, verify, undo, audit)")
 struct InPlaceCLITests {
+    @Test("verify of an in-place plan: before apply, pending (exit 3); a refused operation is counted with its reason, and the plan is not complete (exit 3); all applied: complete (exit 0); no quarantine folder named; plan show has no empty left-behind section")
+    func verifyCountsInPlaceOperations() throws {
+        let ws = try Workspace()
+        try makeSilos(ws.url, groups: 3, size: 5_000)
+        #expect(try ws.run("scan", "a", "b").status == 0)
+        var r = try ws.run("plan", "--in-place", "--method", "remove", "-o", "plan.json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let show = try ws.run("plan", "show", "plan.json")
+        #expect(show.status == 0, "\(show.out)")
+        #expect(!show.out.contains("Left behind") && !show.out.contains("into the target"), "\(show.out)")
+
+        r = try ws.run("verify", "plan.json")
+        #expect(r.status == 3, "\(r.out)")
+        #expect(r.out.contains("6 operations: 0 applied, 6 pending") && r.out.contains("INCOMPLETE"), "\(r.out)")
+        #expect(!r.out.contains("silomerge-quarantine"), "\(r.out)")
+
+        // One copy edited behind the same size and mtime: apply refuses it.
+        let edited = ws.url.appendingPathComponent("b/copies/f1.bin")
+        var bytes = [UInt8](try Data(contentsOf: edited))
+        bytes[10] ^= 0xFF
+        try Data(bytes).write(to: edited)
+        var times = [timespec(tv_sec: 1_650_000_001, tv_nsec: 0), timespec(tv_sec: 1_650_000_001, tv_nsec: 0)]
+        utimensat(AT_FDCWD, edited.path, &times, 0)
+        r = try ws.run("apply", "plan.json", "-q")
+        #expect(r.status == 1, "\(r.out) \(r.stderr)")
+        r = try ws.run("verify", "plan.json")
+        #expect(r.status != 0, "\(r.out)")
+        #expect(r.out.contains("6 operations: 5 applied, 1 refused") && !r.out.contains("complete and valid"), "\(r.out)")
+        #expect(r.out.contains("refused") && r.out.contains("b:copies/f1.bin") && r.out.contains("SHA-256"), "\(r.out)")
+        let j = try ws.run("verify", "plan.json", "--format", "json")
+        let doc = try json(Array(j.out.utf8)) as! [String: Any]
+        #expect(doc["complete"] as? Bool == false)
+        #expect(doc["target"] is NSNull, "\(j.out)")
+        let inPlace = try #require(doc["in_place"] as? [String: Any], "\(j.out)")
+        #expect(inPlace["method"] as? String == "remove" && inPlace["applied"] as? Int == 5 && inPlace["refused"] as? Int == 1)
+        #expect(inPlace["pending"] as? Int == 0)
+        let refusal = try #require((inPlace["refusals"] as? [[String: Any]])?.first)
+        #expect(refusal["path"] as? String == "b:copies/f1.bin" && (refusal["reason"] as? String)?.contains("SHA-256") == true, "\(refusal)")
+
+        // The edit undone (the planned content back): apply does it; verify: complete.
+        bytes[10] ^= 0xFF
+        try Data(bytes).write(to: edited)
+        utimensat(AT_FDCWD, edited.path, &times, 0)
+        r = try ws.run("apply", "plan.json", "-q")
+        #expect(r.status == 0, "\(r.out) \(r.stderr)")
+        r = try ws.run("verify", "plan.json")
+        #expect(r.status == 0, "\(r.out)")
+        #expect(r.out.contains("the silos (in place, --method remove)") && r.out.contains("6 operations: 6 applied") && r.out.contains("complete and valid"), "\(r.out)")
+    }
+
     @Test("ext4/tmpfs: reflink is refused at plan time, saying why and what to choose; hardlink works; verify passes; undo restores independent files byte-identical with their modes and times")
     func hardlinkOnTemporaryFolder() throws {
         let ws = try Workspace()
@@ -211,6 +261,49 @@ struct InPlaceCLITests {
         #expect((inPlace["remove"] as? [String: Any])?["files"] as? Int == 8)
         #expect((inPlace["reflink"] as? [String: Any])?["bytes"] as? Int == 0)
         #expect(inPlace["already_linked_names"] as? Int == 1)
+        // It says which copy it takes as canonical (audit takes no --rule).
+        #expect(r.out.contains("canonical copy assumed: each group's first copy by silo priority"), "\(r.out)")
+        #expect((inPlace["canonical_copy"] as? String)?.contains("silo priority") == true)
+        #expect(inPlace["groups_on_several_file_systems"] as? Int == 0)
+    }
+
+    @Test("audit's in-place estimate takes the canonical copy by silo priority and says so; where a group spans file systems, a plan with another --rule reclaims otherwise, and audit says that too")
+    func auditReclaimAssumesSiloPriority() throws {
+        let ws = try Workspace()
+        // Silo a (priority 1) on another file system than the workspace: /dev/shm (tmpfs).
+        let shm = URL(fileURLWithPath: "/dev/shm/silomerge-e2e-\(UUID().uuidString.prefix(8))")
+        var here = stat(), there = stat()
+        guard (try? FileManager.default.createDirectory(at: shm.appendingPathComponent("a"), withIntermediateDirectories: true)) != nil,
+              stat(ws.url.path, &here) == 0, stat(shm.path, &there) == 0, here.st_dev != there.st_dev else {
+            try? FileManager.default.removeItem(at: shm)
+            return   // no second file system to put a silo on
+        }
+        defer { try? FileManager.default.removeItem(at: shm) }
+        let content = Data((0..<1_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try content.write(to: shm.appendingPathComponent("a/x.bin"))
+        for p in ["b/copies/x.bin", "b/again/x.bin"] {
+            let url = ws.url.appendingPathComponent(p)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try content.write(to: url)
+        }
+        #expect(try ws.run("scan", "a=\(shm.path)/a", "b=b").status == 0)
+        let audit = try ws.run("audit", "--no-scan")
+        #expect(audit.out.contains("canonical copy assumed: each group's first copy by silo priority"), "\(audit.out)")
+        #expect(audit.out.contains("1 group with copies on several file systems: a plan with other --rule lists may keep another copy of it"), "\(audit.out)")
+        let j = try json(try ws.run("audit", "--no-scan", "--format", "json").stdout) as! [String: Any]
+        let inPlace = try #require(j["in_place"] as? [String: Any])
+        #expect(inPlace["groups_on_several_file_systems"] as? Int == 1)
+        #expect((inPlace["hardlink"] as? [String: Any])?["bytes"] as? Int == 0)
+        // The default rules keep a's copy, as audit assumed: nothing to link, as it said.
+        func reclaim(_ extra: [String]) throws -> Int? {
+            let r = try silomerge(["plan", "--in-place", "--method", "hardlink", "-o", "p.json"] + extra, in: ws.url)
+            #expect(r.status == 0, "\(r.stderr)")
+            let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("p.json")))) as! [String: Any]
+            return (plan["in_place"] as? [String: Any])?["reclaim_bytes"] as? Int
+        }
+        #expect(try reclaim([]) == 0)
+        // Another rule keeps a copy in b: one copy can be linked to it, which the estimate did not count.
+        #expect(try reclaim(["--rule", "preferred-path:copies/*"]) == 1_000)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SiloMergeTestSupport
 import Testing
 
 // `scan` computes perceptual hashes of the images it reads; `duplicates --similar` and audit's
@@ -107,6 +108,36 @@ struct SimilarImagesCLITests {
         // A tighter threshold is the user's to choose; csv has no place for images.
         #expect(try ws.run("duplicates", "--catalog", "c.db", "--similar", "--format", "csv").status != 0)
         #expect(try ws.run("duplicates", "--catalog", "c.db", "--max-distance", "4").status != 0)
+    }
+
+    @Test("shards merged (into SQLite, and into PostgreSQL when the test server runs) and copied keep their perceptual hashes: duplicates --similar gives the groups a direct scan gives",
+          arguments: ["sqlite", "postgresql"])
+    func similarGroupsSurviveMergeAndCopy(backend: String) throws {
+        if backend == "postgresql" && TestCatalogues.postgresServer == nil { return }
+        let ws = try Workspace()
+        try makeSilos(ws)
+        // Each silo scanned by its own host into a shard; the same silos scanned directly.
+        for (silo, host) in [("archive", "nas"), ("web", "studio")] {
+            let r = try ws.run("scan", "--similar-images", "-q", "--host", host, "--catalog", "\(silo).db", "\(silo)=\(silo)")
+            #expect(r.status <= 1, "\(r.stderr)")
+        }
+        #expect(try ws.run("scan", "--similar-images", "-q", "--catalog", "direct.db", "archive=archive", "web=web").status <= 1)
+        let expected = try ws.run("duplicates", "--catalog", "direct.db", "--similar", "--format", "json")
+        let groups = try #require((try json(expected.stdout) as? [String: Any])?["similar_image_groups"] as? [Any])
+        #expect(groups.count == 2, "\(expected.out)")
+
+        let into = backend == "sqlite" ? "merged.db"
+            : try TestCatalogues.postgresURL(schema: "e2e_similar_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())
+        for _ in 0..<2 {   // twice is once
+            let merge = try ws.run("catalogue", "merge", "-q", "--into", into, "archive.db", "web.db")
+            #expect(merge.status == 0, "\(merge.stderr)")
+            let merged = try ws.run("duplicates", "--catalog", into, "--similar", "--format", "json")
+            #expect(merged.status == 0 && merged.stdout == expected.stdout, "\(merged.out)\n---\n\(expected.out)")
+        }
+        // And across backends: a copy of the merged catalogue.
+        let copy = try ws.run("catalogue", "copy", "-q", into, "copy.db")
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(try ws.run("duplicates", "--catalog", "copy.db", "--similar", "--format", "json").stdout == expected.stdout)
     }
 
     @Test func rescansDoNotDecodeAgainAndAuditShowsTheSection() throws {

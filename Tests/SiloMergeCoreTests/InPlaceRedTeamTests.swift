@@ -78,6 +78,9 @@ extension MergePlan {
 @Suite("In-place deduplication: red team (another process at the worst moment)")
 struct InPlaceRedTeamTests {
     /// Every content the plan names still has a copy: its duplicate or its canonical copy.
+    static func isHold(_ name: [UInt8]) -> Bool { name.starts(with: Array(Applier.holdPrefix.utf8)) }
+    static func isTheirs(_ name: [UInt8]) -> Bool { !name.starts(with: Array(".silomerge-".utf8)) }
+
     static func everyContentKept(_ f: MergeFixture, _ plan: MergePlan) -> [String] {
         plan.operations.compactMap { op in
             let s = op.source!, c = op.canonical!
@@ -96,9 +99,10 @@ struct InPlaceRedTeamTests {
         let otherJournal = FilePath(f.tree.path + "/other.journal")
         var otherError: ApplyError?
         var otherReport: ApplyReport?
-        // Plan 1 has verified its first canonical copy and is about to take its duplicate away;
-        // plan 2 runs now, whole.
-        let ops = HookFileOps(on: method == .remove ? "unlink" : "rename") {
+        // Plan 1 has verified its first canonical copy and is about to take its duplicate away
+        // (remove: let go of the held duplicate); plan 2 runs now, whole.
+        let match: ([UInt8]) -> Bool = method == .remove ? { Self.isHold($0) } : { Self.isTheirs($0) }
+        let ops = HookFileOps(on: method == .remove ? "unlink" : "rename", match: match) {
             do { otherReport = try Applier(plan: other, journal: otherJournal).apply() } catch let e as ApplyError { otherError = e }
         }
         let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
@@ -216,7 +220,7 @@ struct InPlaceRedTeamTests {
         #expect(PlanValidator.problems(in: other).isEmpty, "\(PlanValidator.problems(in: other))")
         var otherError: ApplyError?
         var otherReport: ApplyReport?
-        let ops = HookFileOps(on: "unlink") {
+        let ops = HookFileOps(on: "unlink", match: { Self.isHold($0) }) {
             do { otherReport = try Applier(plan: other, journal: FilePath(f.tree.path + "/other.journal")).apply() } catch let e as ApplyError { otherError = e }
         }
         let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
@@ -228,5 +232,80 @@ struct InPlaceRedTeamTests {
             return
         }
         #expect(report.isComplete, "\(report.refused) \(report.failed)")
+    }
+
+    @Test("remove: the canonical copy taken away in the instant before the duplicate is let go (after the check): the duplicate's bytes are written back under its name, and the operation refused; nothing lost")
+    func removeCanonicalGoneAtTheUnlink() throws {
+        let f = try standardFixture()
+        let before = f.silosSnapshot
+        let plan = try f.inPlacePlan(.remove)
+        let op = plan.operations[0]
+        let s = op.source!, c = op.canonical!
+        // Another program deletes the canonical copy just before the duplicate's last name goes
+        // (the hold name now; before the fix, the duplicate's own name).
+        let ops = HookFileOps(on: "unlink", match: { _ in true }) {
+            _ = cPath(f.absolute(c.silo, c.path.bytes)) { Glibc.unlink($0) }
+        }
+        let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
+        #expect(ops.fired)
+        #expect(f.stat(c.silo, c.path) == nil)
+        let now = try #require(f.stat(s.silo, s.path), "\(s.display) and its canonical copy \(c.display) are both gone")
+        #expect(try SHA256Hasher.digest(readFile(f.absolute(s.silo, s.path.bytes))).hex == s.sha256)
+        // Its mode and mtime as they were.
+        let was = before[s.silo + "/" + s.path.display]!
+        #expect(now.mode & 0o7777 == was.mode & 0o7777 && now.mtimeNs == was.mtimeNs)
+        let refusal = try #require(report.refused.first { $0.op == op.id }, "\(report.done.map(\.summary))")
+        #expect(refusal.detail.contains("canonical copy") && refusal.detail.contains("written back"), "\(refusal.detail)")
+        #expect(Self.everyContentKept(f, plan).isEmpty, "\(Self.everyContentKept(f, plan))")
+        #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") }, "\(f.silosSnapshot.keys.filter { $0.contains(".silomerge-") })")
+    }
+
+    @Test("remove: the canonical copy taken away as the duplicate is held (before the check): the duplicate goes back under its name, the same file, and the operation is refused")
+    func removeCanonicalGoneAtTheCheck() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.remove)
+        let op = plan.operations[0]
+        let s = op.source!, c = op.canonical!
+        let ops = HookFileOps(on: "rename", match: { Self.isTheirs($0) }) {
+            _ = cPath(f.absolute(c.silo, c.path.bytes)) { Glibc.unlink($0) }
+        }
+        let report = try Applier(plan: plan, journal: f.journal, fileSystem: ops).apply()
+        #expect(ops.fired)
+        let now = try #require(f.stat(s.silo, s.path), "\(s.display) and its canonical copy \(c.display) are both gone")
+        #expect(now.inode == s.inode, "not the duplicate's own file")
+        let refusal = try #require(report.refused.first { $0.op == op.id }, "\(report.done.map(\.summary))")
+        #expect(refusal.detail.contains("canonical copy") && refusal.detail.contains("back under its name"), "\(refusal.detail)")
+        #expect(Self.everyContentKept(f, plan).isEmpty, "\(Self.everyContentKept(f, plan))")
+        #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") })
+        // Undo has nothing to restore for it: the name is as it was.
+        let undo = try Applier(plan: plan, journal: f.journal).undo()
+        #expect(undo.failed.isEmpty && undo.left.isEmpty, "\(undo.failed) \(undo.left)")
+        #expect(f.stat(s.silo, s.path)?.inode == s.inode)
+    }
+
+    @Test("hardlink, remove: a crash at every step of apply, then undo straight away (no resume): every name back as it was, byte for byte, nothing of SiloMerge's left")
+    func crashAtEveryStepThenUndo() throws {
+        for method in [InPlaceMethod.hardlink, .remove] {
+            let f = try standardFixture("crash-undo\(method)")
+            let before = f.silosSnapshot
+            var step = 1
+            while true {
+                let plan = try f.inPlacePlan(method)
+                let faults = FaultInjectingFileOps(faults: .init(crashAtStep: step, skipFsync: true))
+                var crashed = false
+                do { _ = try Applier(plan: plan, journal: f.journal, fileSystem: faults).apply() } catch is SimulatedCrash { crashed = true }
+                faults.closeAll()
+                if (try? FileManager.default.attributesOfItem(atPath: f.journal.string!)) != nil {
+                    let undo = try Applier(plan: plan, journal: f.journal).undo()
+                    #expect(undo.isComplete, "\(method) step \(step): \(undo.left) \(undo.failed)")
+                }
+                #expect(f.silosSnapshot == before, "\(method) step \(step)")
+                #expect(!f.silosSnapshot.keys.contains { $0.contains(".silomerge-") }, "\(method) step \(step): \(f.silosSnapshot.keys.filter { $0.contains(".silomerge-") })")
+                try? FileManager.default.removeItem(atPath: f.journal.string!)
+                if !crashed || step > 400 { break }
+                step += 1
+            }
+            #expect(step > 5, "\(method): the apply took \(step) steps")
+        }
     }
 }

@@ -148,6 +148,38 @@ struct InPlaceTests {
         }
     }
 
+    @Test("verify of an in-place plan counts operations applied, refused (with the journal's reason), pending and undone; only a plan with every operation applied is complete")
+    func verifyCountsOperations() throws {
+        let f = try standardFixture()
+        let plan = try f.inPlacePlan(.remove)
+        // Not applied yet: every file holds its content, but nothing was done.
+        var v = try InPlaceVerifier.verify(plan, journal: f.journal)
+        #expect(v.problems.isEmpty)
+        #expect(v.operations?.pending == plan.operations.count && v.operations?.applied == 0)
+        #expect(!v.isComplete)
+        // One duplicate edited behind an unchanged size and mtime: refused by apply.
+        let team = plan.operations.first { $0.source!.path.display == "staff/offsite/team.jpg" }!
+        var edited = bytes(20_000, seed: 1)
+        edited[100] ^= 0xFF
+        try f.add("hr", "staff/offsite/team.jpg", edited, mtime: 1_695_000_000)
+        let report = try Applier(plan: plan, journal: f.journal).apply()
+        #expect(report.refused.map(\.op) == [team.id])
+        v = try InPlaceVerifier.verify(plan, journal: f.journal)
+        let o = try #require(v.operations)
+        #expect(o.total == plan.operations.count && o.applied == plan.operations.count - 1 && o.pending == 0)
+        #expect(o.stopped.map(\.op) == [team.id])
+        #expect(o.stopped.first?.event == "refused" && o.stopped.first?.reason.contains("SHA-256") == true, "\(o.stopped)")
+        #expect(o.stopped.first?.path == "hr:staff/offsite/team.jpg")
+        #expect(!v.isComplete, "a plan with a refused operation is not complete")
+        // The refused one's file is still checked: the edited bytes are not the planned content.
+        #expect(v.problems.map(\.path.display) == ["hr/staff/offsite/team.jpg"], "\(v.problems)")
+        // Undone: nothing applied any more.
+        _ = try Applier(plan: plan, journal: f.journal).undo()
+        v = try InPlaceVerifier.verify(plan, journal: f.journal)
+        #expect(v.operations?.undone == plan.operations.count && v.operations?.applied == 0, "\(String(describing: v.operations))")
+        #expect(!v.isComplete)
+    }
+
     @Test("a symbolic link swapped in for a duplicate between plan and apply: the plan is refused before anything is done")
     func symlinkSwappedRefused() throws {
         for method in [InPlaceMethod.hardlink, .reflink, .remove, .quarantine] {

@@ -374,6 +374,17 @@ extension Applier {
         guard let s = op.source, let taking = rec.taking else { return "nothing was removed" }
         let (dir, name) = try openSourceParent(s)
         defer { fs.close(dir) }
+        // In place: an apply interrupted while it held the duplicate (see `removeInPlace`).
+        let hold = holdName(op.id)
+        if plan.inPlace != nil, let held = try lstatIfPresent(dir, hold, s.display),
+           held.device == taking.device, held.inode == taking.inode {
+            guard try lstatIfPresent(dir, name, s.display) == nil else {
+                throw ApplyError.changedSinceApply(path: s.display, detail: "its name holds another file; its own file is kept beside it as \(String(decoding: hold, as: UTF8.self))")
+            }
+            try sys(s.display, "rename") { try fs.rename(dir, hold, dir, name, noReplace: true) }
+            try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+            return "its own file (held by an interrupted apply) is back under its name"
+        }
         if try lstatIfPresent(dir, name, s.display) != nil { return "the duplicate is in place" }
         let c = try canonicalForRestore(op)
         defer { fs.close(c.dir) }
@@ -385,6 +396,22 @@ extension Applier {
         guard let s = op.source, let taking = rec.taking else { return "nothing was replaced" }
         let (dir, name) = try openSourceParent(s)
         defer { fs.close(dir) }
+        // In place: an apply interrupted while it held the duplicate's own file (see
+        // `linkInPlace`): that very file goes back under its name, the hold name goes.
+        let hold = holdName(op.id)
+        if plan.inPlace != nil, let held = try lstatIfPresent(dir, hold, s.display),
+           held.device == taking.device, held.inode == taking.inode {
+            let cur = try lstatIfPresent(dir, name, s.display)
+            if cur?.fileID == held.fileID {
+                try sys(s.display, "unlink") { try fs.unlink(dir, hold, directory: false) }
+            } else if cur == nil || cur?.fileID == op.canonical?.fileID {
+                try sys(s.display, "rename") { try fs.rename(dir, hold, dir, name, noReplace: cur == nil) }
+            } else {
+                throw ApplyError.changedSinceApply(path: s.display, detail: "its name holds another file; its own file is kept beside it as \(String(decoding: hold, as: UTF8.self))")
+            }
+            try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+            return "its own file (held by an interrupted apply) is back under its name"
+        }
         guard let cur = try lstatIfPresent(dir, name, s.display) else {
             let c = try canonicalForRestore(op)
             defer { fs.close(c.dir) }

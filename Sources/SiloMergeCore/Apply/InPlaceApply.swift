@@ -15,8 +15,9 @@ import Foundation
 /// content the plan was made for. A reflink needs no hash: the kernel compares the bytes
 /// itself (FIDEDUPERANGE) and shares nothing that differs.
 extension Applier {
-    /// The name a hard-link operation keeps the duplicate's own file under, beside it, until
-    /// the operation is committed: never a `temporaryPrefix` name (those are removed on resume).
+    /// The name a hard-link or remove operation keeps the duplicate's own file under, beside
+    /// it, until the operation is committed: never a `temporaryPrefix` name (those are removed
+    /// on resume).
     static let holdPrefix = ".silomerge-hold-"
     func holdName(_ op: Int) -> [UInt8] { Array("\(Self.holdPrefix)\(op)".utf8) }
 
@@ -72,8 +73,8 @@ extension Applier {
         switch op.kind {
         case .linkDuplicate: return try linkInPlace(op)
         case .reflinkDuplicate: return try reflinkInPlace(op)
+        case .removeDuplicate: return try removeInPlace(op)
         // The canonical copy comes from `canonicalInSilo` (through `canonicalInTarget`).
-        case .removeDuplicate: return try removeDuplicate(op)
         case .quarantineDuplicate: return try quarantineDuplicate(op)
         default: throw ApplyError.invalidPlan([PlanProblem(op: op.id, reason: "\(op.kind.rawValue) in an in-place plan")])
         }
@@ -255,6 +256,123 @@ extension Applier {
         return Performed(detail: "replaced by a hard link to the canonical copy (both verified)", stat: JournalStat(now))
     }
 
+    // MARK: remove
+
+    /// The duplicate is first held: renamed to a hold name beside it (journalled as `taking`),
+    /// hashed there, and only then is the canonical copy checked (identity and content) and
+    /// the hold name let go. Another program that takes the canonical copy away before that
+    /// check finds the duplicate held, and it goes back under its name (refused). One that
+    /// takes it in the instant between the check and the unlink is caught by a look at the
+    /// canonical copy afterwards: the duplicate's bytes, still open, are written back under
+    /// its name (verified), and the operation is refused. Both names are never gone at once.
+    func removeInPlace(_ op: PlanOperation) throws -> Performed {
+        guard let s = op.source else { throw ApplyError.invalidPlan([PlanProblem(op: op.id, reason: "no source")]) }
+        let (dir, name) = try openSourceParent(s)
+        defer { fs.close(dir) }
+        let hold = holdName(op.id)
+        let holdShown = String(decoding: hold, as: UTF8.self)
+
+        // An interrupted run: the journal announced the hold (`taking`); the disk says how far.
+        if let taking = state.ops[op.id]?.taking {
+            let current = try lstatIfPresent(dir, name, s.display)
+            if let held = try lstatIfPresent(dir, hold, s.display) {
+                guard held.device == taking.device, held.inode == taking.inode else {
+                    throw ApplyError.destinationExists(path: s.display, detail: "\(holdShown) beside it is not the file this operation held; left alone")
+                }
+                // Held, not let go: it goes back under its name, and the operation starts again.
+                guard current == nil else {
+                    throw ApplyError.destinationExists(path: s.display, detail: "its name holds another file now; the duplicate's own file is kept beside it as \(holdShown)")
+                }
+                try sys(s.display, "rename") { try fs.rename(dir, hold, dir, name, noReplace: true) }
+                try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+            } else if current == nil {
+                // Let go by the interrupted run, after its check of the canonical copy. Still there?
+                do {
+                    let c = try canonicalInSilo(op, hash: false)
+                    fs.close(c.dir)
+                } catch let e as ApplyError {
+                    throw ApplyError.sourceChanged(path: s.display, detail: "an interrupted run removed it after checking its canonical copy, which is not as planned now: \(e)")
+                }
+                return Performed(detail: "removed (its content verified, then the canonical copy verified)")
+            }
+        }
+
+        guard let current = try lstatIfPresent(dir, name, s.display) else {
+            throw ApplyError.sourceChanged(path: s.display, detail: "it is gone")
+        }
+        try checkIdentity(current, s)
+        if let c = op.canonical, current.fileID == c.fileID {
+            throw ApplyError.sourceChanged(path: s.display, detail: "it is a hard link to the canonical copy's own file, not a separate copy; left alone")
+        }
+        var r = JournalRecord(event: "taking", op: op.id)
+        r.stat = JournalStat(current)
+        try record(r)
+        do {
+            try fs.rename(dir, name, dir, hold, noReplace: true)
+        } catch let e as Errno {
+            if e.code == EEXIST { throw ApplyError.destinationExists(path: s.display, detail: "\(holdShown) already exists beside it") }
+            throw ApplyError.io(path: s.display, operation: "rename (hold)", errno: e)
+        }
+        try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+        /// Puts the held file back under its name and throws `reason` with what was done.
+        func putBack(_ reason: String) throws -> Never {
+            do {
+                try fs.rename(dir, hold, dir, name, noReplace: true)
+                try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+            } catch let e as Errno {
+                throw ApplyError.sourceChanged(path: s.display, detail: "\(reason); it could not go back under its name (\(e.name)): it is kept beside it as \(holdShown)")
+            }
+            throw ApplyError.sourceChanged(path: s.display, detail: "\(reason); it is back under its name, as it was")
+        }
+        let fd: Int32
+        let st: FileStat
+        do {
+            (fd, st) = try openSource(dir, hold, s)
+        } catch let e as ApplyError {
+            try putBack("it changed as it was held (\(e))")
+        }
+        defer { fs.close(fd) }
+        let (digest, _) = try hash(fd, s.display)
+        guard digest.hex == s.sha256.lowercased() else {
+            try putBack("its content has SHA-256 \(digest.hex.prefix(16))…, the plan says \(s.sha256.prefix(16))…")
+        }
+        // Now, with the duplicate held, the copy that is kept: the file the plan names, its content.
+        let canonical: (dir: Int32, name: [UInt8], stat: JournalStat, source: PlanSource)
+        do {
+            canonical = try canonicalInSilo(op, hash: true)
+        } catch let e as ApplyError {
+            try putBack("\(e)")
+        }
+        defer { fs.close(canonical.dir) }
+        guard st.fileID != FileID(device: canonical.stat.device, inode: canonical.stat.inode) else {
+            try putBack("it is a hard link to the canonical copy's own file, not a separate copy")
+        }
+        try sys(s.display, "unlink") { try fs.unlink(dir, hold, directory: false) }
+        try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+        // Taken away in the instant between the check and the unlink? The duplicate's bytes are
+        // still open here: they go back under its name.
+        let after = try lstatIfPresent(canonical.dir, canonical.name, canonical.source.display)
+        if let after, after.kind == .regular, canonical.stat.matches(after) {
+            return Performed(detail: "removed (its content verified, then the canonical copy verified)")
+        }
+        let temp = try writeTemporary(op: op.id, in: dir, destination: s.display, from: .file(fd, reflink: false),
+                                      sha256: s.sha256, size: st.size, mode: st.mode & 0o7777, mtimeNs: st.mtimeNs,
+                                      owner: (st.uid, st.gid), sourceDisplay: s.display)
+        let gone = "the canonical copy \(canonical.source.display) changed or went as the duplicate was removed"
+        do {
+            try fs.rename(dir, temp, dir, name, noReplace: true)
+        } catch let e as Errno {
+            // A new file under its name meanwhile (or the rename failed): the bytes stay beside
+            // it under the hold name (a temporary name would be cleaned up), never over it.
+            try sys(s.display, "rename") { try fs.rename(dir, temp, dir, hold, noReplace: true) }
+            try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+            let why = e.code == EEXIST ? "its name holding another file now" : "its name could not be given back (\(e.name))"
+            throw ApplyError.sourceChanged(path: s.display, detail: "\(gone): its bytes were written back (verified) beside it as \(holdShown), \(why)")
+        }
+        try sys(s.display, "fsync folder") { try fs.fsync(dir) }
+        throw ApplyError.sourceChanged(path: s.display, detail: "\(gone): its bytes were written back under its name (verified; a new file with its mode, owner and times)")
+    }
+
     // MARK: reflink
 
     /// The largest range one FIDEDUPERANGE call is asked for (btrfs caps a call at 16 MiB).
@@ -353,8 +471,20 @@ public enum InPlaceVerifier {
             return (st, (try? hasher.finalize())?.hex)
         }
         var checkedCanonical: Set<[UInt8]> = []
+        var tally = VerifyReport.Operations()
         for op in plan.operations {
             guard let s = op.source, let c = op.canonical else { continue }
+            tally.total += 1
+            let rec = state.ops[op.id]
+            if rec?.done != nil {
+                tally.applied += 1
+            } else if let stopped = rec?.stopped {
+                tally.stopped.append(.init(op: op.id, path: s.display, event: stopped.event, reason: stopped.detail ?? "no reason recorded"))
+            } else if rec?.undone == true {
+                tally.undone += 1
+            } else {
+                tally.pending += 1
+            }
             if checkedCanonical.insert(c.silo.exactBytes + [0] + c.path.bytes).inserted {
                 report.expectedFiles += 1
                 let (st, sha) = look(c.siloRoot, c.path)
@@ -383,6 +513,7 @@ public enum InPlaceVerifier {
                 report.problems.append(.init(kind: .mismatch, path: shown, expected: s.sha256, found: sha, detail: "no longer a hard link to the canonical copy \(c.display)"))
             } else { report.verifiedFiles += 1 }
         }
+        report.operations = tally
         return report
     }
 }

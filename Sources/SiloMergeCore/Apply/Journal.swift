@@ -102,6 +102,8 @@ struct OperationRecord: Sendable {
     var created = false
     var taking: JournalStat?
     var done: JournalRecord?
+    /// The last run of it ended `refused` or `failed` (with its `detail`), and none began since.
+    var stopped: JournalRecord?
     var undone = false
     /// The source's identity before an apply that was later undone (other names of the same
     /// file are restored as links to each other).
@@ -147,11 +149,12 @@ struct JournalState: Sendable {
             guard let id = r.op else { return }
             var o = ops[id] ?? OperationRecord()
             switch r.event {
-            case "begin": o.begun = true; o.undone = false
+            case "begin": o.begun = true; o.undone = false; o.stopped = nil
             case "placing": o.placing = true
             case "placed": o.placed = r.stat; o.created = r.created ?? true
             case "taking": if o.taking == nil { o.taking = r.stat }
-            case "done": o.done = r
+            case "done": o.done = r; o.stopped = nil
+            case "refused", "failed": o.stopped = r
             case "undone":
                 let before = o.taking ?? o.previousTaking
                 o = OperationRecord()

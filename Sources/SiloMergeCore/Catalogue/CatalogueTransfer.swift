@@ -71,6 +71,10 @@ public enum TransferTable: String, CaseIterable, Sendable {
     case mergeMetadata = "merge_metadata"
     case asset
     case assetField = "asset_field"
+    /// The perceptual hash of each image content (SQLite v14-phash, PostgreSQL schema 3),
+    /// keyed by the content's SHA-256: carried by a copy and by a merge (what `duplicates
+    /// --similar` groups by). A catalogue from before it has none to give.
+    case imagePhash = "image_phash"
     /// What a catalogue merged from shards remembers (see `ShardMerge`).
     case shardRun = "shard_run"
     case shardSilo = "shard_silo"
@@ -88,7 +92,7 @@ public enum TransferTable: String, CaseIterable, Sendable {
         case .planRun, .settledRun: "run_id"
         case .mergePlan: "recorded_run, plan_sha256"
         case .mergeMetadata: "plan_sha256, op"
-        case .asset: "sha256"
+        case .asset, .imagePhash: "sha256"
         case .assetField: "sha256, field"
         case .shardRun: "shard_id, shard_run_id"
         case .shardSilo: "shard_id, silo_id"
@@ -181,6 +185,9 @@ public enum TransferTable: String, CaseIterable, Sendable {
         case .assetField:
             return [c("sha256", .digest), c("field", .text), c("value", .text), c("status", .text),
                     c("rule", .text), c("sources", .text)]
+        case .imagePhash:
+            return [c("sha256", .digest), c("phash", .integer), c("width", .integer), c("height", .integer),
+                    c("decoder", .text), c("error", .text)]
         case .shardRun:
             return [c("shard_id", .text), c("shard_run_id", .integer), c("shard_started_at", .text),
                     c("run_id", .run), c("shard", .text)]
@@ -276,6 +283,10 @@ public protocol TransferWriter: AnyObject {
     func hasMergePlan(_ sha256: String) throws -> Bool
     /// Deletes a plan's ledger rows (its operations and their metadata with it).
     func deleteMergePlan(_ sha256: String) throws
+    /// Adds the perceptual hash of a content (an `image_phash` row) unless the catalogue has
+    /// one for it already; one whose decoders failed (no hash) gives way to one with a hash.
+    /// Whether the row was written.
+    func mergeImageHash(_ record: TransferRecord) throws -> Bool
     /// The rows of `shard_run` and `shard_silo`.
     func shardRuns() throws -> [TransferRecord]
     func shardSilos() throws -> [TransferRecord]

@@ -15,6 +15,8 @@ import Foundation
 ///   destination's last run of it, and are left alone otherwise.
 /// - **The merge ledger** (plans applied on the shard's host) is merged per plan: a plan the
 ///   destination does not know, or whose ledger the shard synced in a run merged now.
+/// - **Perceptual hashes** (`image_phash`, one per image content) are added for the contents
+///   the destination has none for (or only a failed decode of).
 /// - **The unified catalogue** (`asset`) is not merged: `silomerge reconcile` rebuilds it over
 ///   every silo. Settings (reconcile policies, the resolutions file) stay the destination's.
 public struct ShardMerge {
@@ -184,6 +186,10 @@ private final class MergeState {
             guard let sha = r["plan_sha256"].text, plans.contains(sha) else { return }
             try insertRemapped(r)
             summary.otherRows += 1
+        case .imagePhash:
+            // Keyed by content, not by silo or run: whatever silo's file the shard decoded it
+            // for, the destination's copies of that content are the same image.
+            if try w.mergeImageHash(r) { summary.otherRows += 1 }
         case .asset, .assetField, .shardRun, .shardSilo:
             // The unified catalogue is rebuilt by `reconcile`; what the shard merged from
             // shards of its own is its business: its runs are merged as its own.

@@ -17,6 +17,27 @@ public struct VerifyReport: Sendable {
         public var found: String?
         public var detail: String?
     }
+    /// What the journal says of an in-place plan's operations (nil for a merge plan, whose
+    /// operations show as files in the target).
+    public struct Operations: Sendable, Hashable {
+        public struct Stopped: Sendable, Hashable {
+            public var op: Int
+            /// `silo:path` of the duplicate.
+            public var path: String
+            /// `refused` (the disk was not as planned) or `failed` (an error).
+            public var event: String
+            public var reason: String
+        }
+        public var total = 0
+        public var applied = 0
+        /// Never run, or interrupted: `apply` again does them.
+        public var pending = 0
+        /// Reversed by `undo`.
+        public var undone = 0
+        /// Refused or failed, with the journal's reason, in plan order.
+        public var stopped: [Stopped] = []
+        public var isComplete: Bool { applied == total }
+    }
     public var expectedFiles = 0
     public var verifiedFiles = 0
     public var bytesRead: Int64 = 0
@@ -25,7 +46,11 @@ public struct VerifyReport: Sendable {
     /// found there with their content: the only copy of theirs the plan leaves.
     public var quarantinedDerivatives = 0
     public var verifiedDerivatives = 0
-    public var isComplete: Bool { !problems.contains { $0.kind == .missing || $0.kind == .unreadable } }
+    public var operations: Operations?
+    /// Every file there, and (in place) every operation applied.
+    public var isComplete: Bool {
+        !problems.contains { $0.kind == .missing || $0.kind == .unreadable } && operations?.isComplete != false
+    }
     public var isValid: Bool { !problems.contains { $0.kind == .mismatch } }
     public var hasUnexpected: Bool { problems.contains { $0.kind == .unexpected } }
 }

@@ -4,9 +4,11 @@ import Foundation
 /// section of `audit`), from the catalogue's duplicate groups.
 ///
 /// The canonical copy of a group is its first file by silo priority, then silo and path (the
-/// first rule of the default `--rule` list; a plan with other rules may keep another copy, on
-/// another file system). Each physical file counts once; names of the canonical copy's own
-/// file (hard links) reclaim nothing and are counted apart.
+/// first rule of the default `--rule` list; audit takes no `--rule`, and the configuration
+/// file holds none). A plan with other rules may keep another copy: that changes the figures
+/// only for groups whose copies lie on several file systems (`groupsOnSeveralFileSystems`),
+/// which the text and the JSON say. Each physical file counts once; names of the canonical
+/// copy's own file (hard links) reclaim nothing and are counted apart.
 public struct InPlaceReclaim: Sendable, Hashable, Codable {
     /// Copies (physical files) on their canonical copy's file system, and their bytes: what a
     /// hard link reclaims, and a reflink where the file system can share blocks.
@@ -22,6 +24,11 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
     public var alreadyLinkedNames = 0
     /// File system types (with devices) holding duplicates that cannot share blocks.
     public var reflinkUnavailable: [String] = []
+    /// Groups with copies on more than one file system: the only ones whose figures depend on
+    /// which copy the plan keeps (here: the first by silo priority).
+    public var groupsOnSeveralFileSystems = 0
+    /// How the canonical copy is assumed to be chosen, for the reader.
+    public static let canonicalAssumption = "each group's first copy by silo priority (then silo and path): the default --rule list's first rule"
 
     public init() {}
 
@@ -46,6 +53,7 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
     mutating func add(_ g: DuplicateGroup, reflinkable: (GroupFile) -> Bool) {
         guard let canonical = g.files.first, g.size > 0 else { return }
         var seen: Set<FileID> = [FileID(device: canonical.device, inode: canonical.inode)]
+        if g.files.contains(where: { $0.device != canonical.device }) { groupsOnSeveralFileSystems += 1 }
         for f in g.files.dropFirst() {
             let id = FileID(device: f.device, inode: f.inode)
             if id == FileID(device: canonical.device, inode: canonical.inode) { alreadyLinkedNames += 1; continue }
@@ -80,6 +88,7 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
     public func writeText(to sink: ReportSink) {
         guard files(.remove) > 0 || alreadyLinkedNames > 0 else { return }
         sink.write("\nIN-PLACE DEDUPLICATION: what silomerge plan --in-place would reclaim, by --method\n")
+        sink.write("  (canonical copy assumed: \(Self.canonicalAssumption))\n")
         let notes: [InPlaceMethod: String] = [
             .reflink: reflinkUnavailable.isEmpty ? "blocks shared; every name keeps its own file"
                 : "not on \(reflinkUnavailable.joined(separator: ", ")): no block sharing there",
@@ -92,6 +101,9 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
         }
         if otherFileSystemFiles > 0 {
             sink.write("  \(Format.plural(otherFileSystemFiles, "copy")) (\(Format.bytes(otherFileSystemBytes))) on another file system than their canonical copy: no reflink or hard link can reach them\n")
+        }
+        if groupsOnSeveralFileSystems > 0 {
+            sink.write("  \(Format.plural(groupsOnSeveralFileSystems, "group")) with copies on several file systems: a plan with other --rule lists may keep another copy of \(groupsOnSeveralFileSystems == 1 ? "it" : "those"), and reclaim otherwise\n")
         }
         if alreadyLinkedNames > 0 {
             sink.write("  \(Format.plural(alreadyLinkedNames, "name")) already hard links of their canonical copy: nothing to reclaim\n")
@@ -110,6 +122,8 @@ public struct InPlaceReclaim: Sendable, Hashable, Codable {
             try c.put(r.otherFileSystemFiles, "other_file_system_files")
             try c.put(r.alreadyLinkedNames, "already_linked_names")
             try c.put(r.reflinkUnavailable, "reflink_unavailable")
+            try c.put(InPlaceReclaim.canonicalAssumption, "canonical_copy")
+            try c.put(r.groupsOnSeveralFileSystems, "groups_on_several_file_systems")
         }
     }
 }

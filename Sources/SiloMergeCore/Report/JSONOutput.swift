@@ -314,16 +314,47 @@ public struct ConflictsJSON: Encodable {
 
 /// `verify --format json`.
 public struct VerifyJSON: Encodable {
-    public let target: FilePath
+    /// nil for an in-place plan without a quarantine folder.
+    public let target: FilePath?
     public let report: VerifyReport
-    public init(target: FilePath, report: VerifyReport) { self.target = target; self.report = report }
+    /// The in-place method (`in_place` is written for in-place plans only).
+    public let method: String?
+    public init(target: FilePath?, report: VerifyReport, method: String? = nil) {
+        self.target = target; self.report = report; self.method = method
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
-        try c.put(target.display, "target"); try c.put(report.expectedFiles, "expected_files")
+        try c.encodeOrNull(target?.display, "target"); try c.put(report.expectedFiles, "expected_files")
         try c.put(report.verifiedFiles, "verified_files"); try c.put(report.bytesRead, "bytes_read")
         try c.put(report.isComplete, "complete"); try c.put(report.isValid, "valid"); try c.put(report.hasUnexpected, "unexpected")
         try c.put(report.problems.map(Problem.init), "problems")
+        if let o = report.operations {
+            try c.put(InPlace(method: method, o: o), "in_place")
+        }
+        if report.quarantinedDerivatives > 0 {
+            // `--derivatives keep-master`: the only copies of their contents the plan leaves.
+            try c.put(["files": report.quarantinedDerivatives, "verified": report.verifiedDerivatives], "quarantined_derivatives")
+        }
+    }
+
+    struct InPlace: Encodable {
+        let method: String?
+        let o: VerifyReport.Operations
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.encodeOrNull(method, "method"); try c.put(o.total, "operations"); try c.put(o.applied, "applied")
+            try c.put(o.stopped.count, "refused"); try c.put(o.pending, "pending"); try c.put(o.undone, "undone")
+            try c.put(o.stopped.map(Stopped.init), "refusals")
+        }
+    }
+
+    struct Stopped: Encodable {
+        let s: VerifyReport.Operations.Stopped
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: JSONKey.self)
+            try c.put(s.op, "op"); try c.put(s.path, "path"); try c.put(s.event, "event"); try c.put(s.reason, "reason")
+        }
     }
 
     struct Problem: Encodable {

@@ -197,6 +197,21 @@ final class PostgresTransferWriter: TransferWriter {
         }
     }
 
+    func mergeImageHash(_ record: TransferRecord) throws -> Bool {
+        let columns = TransferTable.imagePhash.columns
+        var bindings = PostgresBindings()
+        for (i, column) in columns.enumerated() { try PostgresCatalogue.bind(record.values[i], as: column.kind, into: &bindings) }
+        let rows = try tx.query(PostgresQuery(unsafeSQL: """
+            INSERT INTO image_phash (\(columns.map(\.name).joined(separator: ", ")))
+            VALUES (\(columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))
+            ON CONFLICT (sha256) DO UPDATE SET phash = excluded.phash, width = excluded.width, height = excluded.height,
+                decoder = excluded.decoder, error = excluded.error
+            WHERE image_phash.phash IS NULL AND excluded.phash IS NOT NULL
+            RETURNING 1
+            """, binds: bindings))
+        return !rows.isEmpty
+    }
+
     func shardRuns() throws -> [TransferRecord] {
         try tx.query(PostgresQuery(unsafeSQL: PostgresCatalogue.selectSQL(.shardRun, where: nil))).map { try PostgresCatalogue.record(.shardRun, $0) }
     }

@@ -226,8 +226,15 @@ struct Verify: ParsableCommand {
             (--host NAME, else the machine id; --target DIR as given to apply); files
             other hosts placed there are not unexpected.
 
-            Exit codes: 0 complete and valid; 3 files missing or unexpected; 4 a file's
-            content differs (corruption); 2 could not run.
+            An in-place plan (plan --in-place) has no target: the silos are checked
+            (each canonical copy, and what each operation left), and the operations
+            are counted as the journal records them: applied, refused (each with its
+            reason), pending (not run yet, or interrupted) and undone. It is complete
+            only when every operation was applied.
+
+            Exit codes: 0 complete and valid; 3 files missing or unexpected (in place:
+            operations refused, pending or undone); 4 a file's content differs
+            (corruption); 2 could not run.
             """
     )
 
@@ -266,12 +273,33 @@ struct Verify: ParsableCommand {
         let r = try ApplyWorkflow.verify(request)
         switch format {
         case .json:
-            print(try JSONOutput.string(VerifyJSON(target: scope.targetRoot, report: r)))
+            // In place, there is no target: the quarantine folder, for plans that move copies there.
+            let target: FilePath? = plan.inPlace.map { $0.method == .quarantine ? scope.targetRoot : nil } ?? scope.targetRoot
+            print(try JSONOutput.string(VerifyJSON(target: target, report: r, method: plan.inPlace?.method.rawValue)))
         case .text:
-            let state = r.problems.isEmpty ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
-                                                                     r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
-            print("Verified \(scope.targetRoot.display) against \(planFile)\(scope.host.map { " (host \($0)'s operations)" } ?? ""): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
-                  + "(\(Format.bytes(r.bytesRead)) read): \(state).")
+            let ok = r.problems.isEmpty && r.isComplete
+            let state = ok ? "complete and valid" : [r.isComplete ? nil : "INCOMPLETE", r.isValid ? nil : "INVALID",
+                                                     r.hasUnexpected ? "unexpected files" : nil].compactMap { $0 }.joined(separator: ", ")
+            let what: String
+            if let inPlace = plan.inPlace {
+                what = "the silos\(inPlace.method == .quarantine ? " and \(scope.targetRoot.display)" : "") (in place, --method \(inPlace.method.rawValue))"
+            } else {
+                what = scope.targetRoot.display
+            }
+            var counts = ""
+            if let o = r.operations {
+                let parts = ["\(o.applied) applied", o.stopped.isEmpty ? nil : "\(o.stopped.count) refused",
+                             o.pending == 0 ? nil : "\(o.pending) pending", o.undone == 0 ? nil : "\(o.undone) undone"]
+                counts = "; \(Format.plural(o.total, "operation")): \(parts.compactMap { $0 }.joined(separator: ", "))"
+            }
+            print("Verified \(what) against \(planFile)\(scope.host.map { " (host \($0)'s operations)" } ?? ""): \(r.verifiedFiles) of \(Format.plural(r.expectedFiles, "file")) hold their content "
+                  + "(\(Format.bytes(r.bytesRead)) read)\(counts): \(state).")
+            if let o = r.operations {
+                for s in o.stopped.prefix(100) { print("  \(Format.pad(s.event, 11)) op \(s.op) \(s.path)  \(s.reason)") }
+                if o.stopped.count > 100 { print("  … \(o.stopped.count - 100) more refused (--format json)") }
+                if o.pending > 0 { print("  \(Format.plural(o.pending, "operation")) not applied yet (or interrupted): run `silomerge apply \(planFile)` to do them") }
+                if o.undone > 0 { print("  \(Format.plural(o.undone, "operation")) reversed by undo") }
+            }
             if r.quarantinedDerivatives > 0 {
                 print("Derivatives in quarantine (--derivatives keep-master): \(r.verifiedDerivatives) of \(Format.plural(r.quarantinedDerivatives, "file")) hold their content.")
             }

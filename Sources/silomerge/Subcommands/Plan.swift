@@ -376,12 +376,16 @@ enum PlanText {
         for (kind, total) in s.kindsInOrder {
             out += "  \(Format.pad(kind.rawValue, 22))\(Format.pad(Format.count(total.operations), 8, right: true))  \(Format.bytes(total.bytes))\n"
         }
-        out += "Bytes written into the target: \(Format.bytes(s.bytesWritten)); freed in the silos: \(Format.bytes(s.bytesFreed))\n"
+        // In place there is no target, and the header says what is reclaimed.
+        if plan.inPlace == nil {
+            out += "Bytes written into the target: \(Format.bytes(s.bytesWritten)); freed in the silos: \(Format.bytes(s.bytesFreed))\n"
+        }
         if s.placedByFileModified > 0 {
             out += "Dates: \(Format.count(s.placedByFileModified)) placed by their file modification time (no capture date), "
                 + "the others by their metadata's date_created; a file's mtime is never written as a date\n"
         }
-        out += leftBehind(plan, s.leftBehind)
+        // In place, an empty left-behind list says nothing: no copy stays for want of a way to act on it.
+        if plan.inPlace == nil || s.leftBehind.entries > 0 { out += leftBehind(plan, s.leftBehind) }
         if !plan.collisions.isEmpty {
             out += "\n\(plan.collisions.count) name collision\(plan.collisions.count == 1 ? "" : "s") (resolved):\n"
             for c in plan.collisions.prefix(20) {
