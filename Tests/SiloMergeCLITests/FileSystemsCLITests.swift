@@ -9,14 +9,14 @@ private func catalogued(_ ws: Workspace) throws -> [String] {
 
 @Suite("File systems: pseudo ones are never walked; --one-file-system stays on the root's")
 struct FileSystemsCLITests {
-    @Test("Links to /proc, /sys and /dev are not walked, even with --follow-symlinks", .timeLimit(.minutes(1)))
+    @Test("Links to /proc, /sys and /dev are not walked, even with --follow-symlinks", .timeLimit(.minutes(3)))
     func pseudoInsideSilo() throws {
         let ws = try Workspace()
         try ws.write("s/a.txt", "alpha")
         for (link, target) in [("proc", "/proc/self"), ("sys", "/sys/kernel"), ("dev", "/dev")] {
             try FileManager.default.createSymbolicLink(atPath: ws.url.appendingPathComponent("s/\(link)").path, withDestinationPath: target)
         }
-        let r = try ws.run("scan", "--follow-symlinks", "s", timeout: 60)
+        let r = try ws.run("scan", "--follow-symlinks", "s", timeout: 170)
         #expect(r.status == 0, "notes, not warnings: \(r.stderr)")
         #expect(r.stderr.contains("s:proc: is a proc file system (the kernel's view of itself, not files): never walked"), "\(r.stderr)")
         #expect(r.stderr.contains("s:sys: is a sysfs file system"), "\(r.stderr)")

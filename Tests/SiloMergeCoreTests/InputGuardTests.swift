@@ -25,7 +25,7 @@ private func anyAsset(_ prefix: String) -> [SHA256Digest] {
 @Suite("Hostile YAML: one guard for every YAML input")
 struct YAMLGuardTests {
     @Test("A configuration whose aliases would explode is refused at once, as a value or as a mapping key",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func configurationBomb() throws {
         // As a mapping key: Yams hashes keys while composing, so the guard must run before it.
         let bomb = aliasBomb(levels: 7, indent: "")
@@ -47,7 +47,7 @@ struct YAMLGuardTests {
     }
 
     @Test("A resolutions file with an alias bomb under a valid asset's keywords is refused, with its line",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func resolutionsBomb() throws {
         var yaml = "9508fa57:\n  keywords: [&a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]"
         for i in 1..<7 { yaml += ", &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ",") + "]" }
@@ -117,7 +117,7 @@ struct InputFileTests {
     }
 
     @Test("A folder, a missing file, a device, a FIFO with no writer, a huge file, and bytes that are not UTF-8",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(3)))
     func failures() throws {
         let tree = try TestTree()
         try tree.mkdir("folder.yml")
