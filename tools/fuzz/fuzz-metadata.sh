@@ -46,14 +46,22 @@ sources=(
     Sources/SiloMergeCore/Support/Time.swift
     Sources/SiloMergeCore/Report/Formatting.swift
     Sources/SiloMergeCore/Support/Posix.swift
+    Sources/SiloMergeCore/Similar/PerceptualHash.swift
 )
 
 echo "fuzz-metadata: building $out/fuzz-metadata" >&2
+# The C shims (memmem, for the byte searches): compiled here, with a module map, as SwiftPM
+# does for the package.
+mkdir -p "$out/shims"
+printf 'module CSiloMergeShims {\n    header "%s"\n    export *\n}\n' \
+    "$root/Sources/CSiloMergeShims/include/silomerge_shims.h" > "$out/shims/module.modulemap"
+clang -c -O1 -g -fsanitize=address -I Sources/CSiloMergeShims/include \
+    Sources/CSiloMergeShims/shims.c -o "$out/shims/shims.o"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
     -module-name FuzzMetadata \
-    -I Sources/COpenSSL -I Sources/CZlib -lcrypto -lz \
+    -I Sources/COpenSSL -I Sources/CZlib -I "$out/shims" -lcrypto -lz \
     -module-cache-path "$out/module-cache" \
-    "${sources[@]}" -o "$out/fuzz-metadata" \
+    "${sources[@]}" "$out/shims/shims.o" -o "$out/fuzz-metadata" \
     2> >(grep -v "Cannot export local symbol" >&2)
 
 # Seed the corpus with every fixture file (the file name is its content hash, so reseeding is idempotent).

@@ -156,7 +156,7 @@ enum EPSReader {
             }
         }
         if let (w, h) = imageData ?? boundingBox { c.setDimensions(w, h, tag: "PostScript") }
-        if !c.foundXMP, let packet = try XPacketScanner.lastPacket(in: src) {
+        if !c.foundXMP, let packet = try XPacketScanner.lastPacket(in: src, whole: start == 0 ? bytes : nil) {
             c.addXMP(packet, block: "XMP")
         }
     }

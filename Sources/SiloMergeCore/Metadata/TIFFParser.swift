@@ -196,37 +196,76 @@ final class TIFFParser {
             problem("\(name) entries are truncated")
             return nil
         }
+        // Tags in ascending order (the rule, and nearly every file) are taken as they stand.
+        // Otherwise (out of order, or repeated) the directory keeps the first of each tag, in
+        // tag order, as a lookup by tag always did; that order is found from the tags alone,
+        // so only the entries kept are built: a damaged IFD of 65535 entries otherwise cost
+        // more than reading the rest of the file.
         var sorted = true
+        var previous = -1
         for i in 0..<count {
-            let p = i * entrySize
-            let tag = raw.u16(at: p, bigEndian: bigEndian)!, type = raw.u16(at: p + 2, bigEndian: bigEndian)!
-            let n = isBigTIFF ? raw.u64(at: p + 4, bigEndian: bigEndian)! : UInt64(raw.u32(at: p + 4, bigEndian: bigEndian)!)
-            let valueAt = p + (isBigTIFF ? 12 : 8)
-            let valueOffset = isBigTIFF ? raw.u64(at: valueAt, bigEndian: bigEndian)! : UInt64(raw.u32(at: valueAt, bigEndian: bigEndian)!)
-            var size: Int?
-            if let unit = Self.typeSize(type), n <= UInt64(Int32.max) { size = Int(n).checkedMul(unit) }
-            var entry = TIFFEntry(tag: tag, type: type, count: n, offset: valueOffset, byteCount: size)
-            if let size, size <= wordSize {
-                var v: UInt64 = 0
-                for k in 0..<size { v |= UInt64(raw[valueAt + k]) << (8 * UInt64(k)) }
-                entry.inlineBytes = v
-                entry.inlineCount = Int8(size)
-            }
-            if let last = entries.last, last.tag >= tag { sorted = false }
-            entries.append(entry)
+            let tag = Int(raw.u16(at: i * entrySize, bigEndian: bigEndian)!)
+            if tag <= previous { sorted = false; break }
+            previous = tag
         }
-        if !sorted {
-            // Tags out of order (or repeated): sort them, keeping the first of each tag as a
-            // lookup by tag always did (a stable sort, then the first of each run).
-            let ordered = entries.enumerated().sorted { ($0.element.tag, $0.offset) < ($1.element.tag, $1.offset) }
-            entries = []
-            entries.reserveCapacity(ordered.count)
-            for (_, e) in ordered where entries.last?.tag != e.tag { entries.append(e) }
+        if sorted {
+            for i in 0..<count { entries.append(entry(raw, i)) }
+        } else if count <= 256 {
+            // Sort keys of tag, then position (`count` is at most 65535: the low half holds it).
+            var keys = [UInt32]()
+            keys.reserveCapacity(count)
+            for i in 0..<count { keys.append(UInt32(raw.u16(at: i * entrySize, bigEndian: bigEndian)!) << 16 | UInt32(i)) }
+            keys.sort()
+            var lastTag = -1
+            for k in keys where Int(k >> 16) != lastTag {
+                lastTag = Int(k >> 16)
+                entries.append(entry(raw, Int(k & 0xFFFF)))
+            }
+        } else {
+            // Many entries: no sort at all. One pass marks each tag seen and notes where it
+            // first occurs; the tags are then visited in order through the marks.
+            var seen = [UInt64](repeating: 0, count: 1024)
+            var first = [UInt16](unsafeUninitializedCapacity: 65_536) { _, n in n = 65_536 }
+            for i in 0..<count {
+                let tag = Int(raw.u16(at: i * entrySize, bigEndian: bigEndian)!)
+                let bit: UInt64 = 1 << UInt64(tag & 63)
+                if seen[tag >> 6] & bit == 0 {
+                    seen[tag >> 6] |= bit
+                    first[tag] = UInt16(i)
+                }
+            }
+            for w in 0..<seen.count where seen[w] != 0 {
+                var bits = seen[w]
+                while bits != 0 {
+                    let tag = w << 6 | bits.trailingZeroBitCount
+                    entries.append(entry(raw, Int(first[tag])))
+                    bits &= bits - 1
+                }
+            }
         }
         if let n = try source.exact(at: base + tableEnd, count: wordSize) {
             next = isBigTIFF ? n.u64(at: 0, bigEndian: bigEndian)! : UInt64(n.u32(at: 0, bigEndian: bigEndian)!)
         }
         return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
+    }
+
+    /// Entry `i` of a directory's raw entry table.
+    private func entry(_ raw: [UInt8], _ i: Int) -> TIFFEntry {
+        let p = i * entrySize
+        let tag = raw.u16(at: p, bigEndian: bigEndian)!, type = raw.u16(at: p + 2, bigEndian: bigEndian)!
+        let n = isBigTIFF ? raw.u64(at: p + 4, bigEndian: bigEndian)! : UInt64(raw.u32(at: p + 4, bigEndian: bigEndian)!)
+        let valueAt = p + (isBigTIFF ? 12 : 8)
+        let valueOffset = isBigTIFF ? raw.u64(at: valueAt, bigEndian: bigEndian)! : UInt64(raw.u32(at: valueAt, bigEndian: bigEndian)!)
+        var size: Int?
+        if let unit = Self.typeSize(type), n <= UInt64(Int32.max) { size = Int(n).checkedMul(unit) }
+        var entry = TIFFEntry(tag: tag, type: type, count: n, offset: valueOffset, byteCount: size)
+        if let size, size <= wordSize {
+            var v: UInt64 = 0
+            for k in 0..<size { v |= UInt64(raw[valueAt + k]) << (8 * UInt64(k)) }
+            entry.inlineBytes = v
+            entry.inlineCount = Int8(size)
+        }
+        return entry
     }
 
     private var blockNoun: String { block == "TIFF" ? "file" : "\(block) block" }

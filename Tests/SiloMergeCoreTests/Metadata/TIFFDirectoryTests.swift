@@ -38,6 +38,31 @@ struct TIFFDirectoryTests {
         #expect(ifd[0x0110] == nil && ifd[0x0001] == nil && ifd[0xFFFF] == nil)
     }
 
+    @Test("a damaged directory of 65535 entries, out of order and repeated: the first of each tag, in tag order", arguments: [false, true])
+    func largestUnsortedDirectory(bigEndian: Bool) throws {
+        // Tags from a small generator (many repeats, no order); each entry's LONG value is its
+        // position, so the entry kept for a tag shows which of its copies won.
+        var state: UInt32 = 0x2545_F491
+        var entries: [(UInt16, UInt16, UInt32, [UInt8])] = []
+        var firstPosition: [UInt16: UInt32] = [:]
+        for i in 0..<UInt32(65_535) {
+            state ^= state << 13; state ^= state >> 17; state ^= state << 5
+            let tag = i == 65_534 ? 0xFFFF : UInt16(state % 20_000) * 3
+            let v = [UInt8(i >> 24), UInt8(i >> 16 & 0xFF), UInt8(i >> 8 & 0xFF), UInt8(i & 0xFF)]
+            entries.append((tag, 4, 1, bigEndian ? v : v.reversed()))
+            if firstPosition[tag] == nil { firstPosition[tag] = i }
+        }
+        let p = TIFFParser(source: DataByteSource(Self.tiff(bigEndian: bigEndian, entries)), block: "TIFF")
+        let ifd0 = try #require(try p.header())
+        let ifd = try #require(try p.ifd(at: ifd0, name: "IFD0"))
+        #expect(ifd.entries.map(\.tag) == firstPosition.keys.sorted())
+        for e in ifd.entries {
+            #expect(try p.integer(e, name: "t") == UInt64(firstPosition[e.tag]!), "tag \(e.tag)")
+        }
+        // The last position (65534) is kept: its tag occurs only there.
+        #expect(try p.integer(ifd[0xFFFF], name: "t") == 65_534)
+    }
+
     @Test("one inline integer read in place equals the general reading, for every integer type and both byte orders", arguments: [false, true])
     func inlineIntegers(bigEndian: Bool) throws {
         // BYTE, SHORT, LONG, IFD (read in place), and SBYTE, SSHORT, SLONG, a RATIONAL-sized
