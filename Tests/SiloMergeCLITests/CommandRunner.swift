@@ -101,3 +101,30 @@ func commandExists(_ name: String) -> Bool {
     (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
 }
+
+/// Every regular file under `root` (relative path → bytes), symlinks and folders aside, skipping
+/// these top names (and what is below them): what a test compares before and after.
+func regularFiles(_ root: URL, skipping: Set<String> = []) -> [String: Data] {
+    var out: [String: Data] = [:]
+    guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
+    for case let url as URL in e {
+        let rel = String(url.path.dropFirst(root.path.count + 1))
+        if skipping.contains(where: { rel == $0 || rel.hasPrefix($0 + "/") }) { e.skipDescendants(); continue }
+        if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out[rel] = try? Data(contentsOf: url) }
+    }
+    return out
+}
+
+/// Runs a real producer (ImageMagick's convert, exiftool, ...) in `dir`, its output discarded;
+/// a failure is a test issue naming the command.
+func runTool(_ name: String, _ arguments: [String], in dir: URL) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [name] + arguments
+    p.currentDirectoryURL = dir
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\(name) \(arguments.joined(separator: " "))")
+}

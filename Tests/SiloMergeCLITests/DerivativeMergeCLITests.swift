@@ -10,25 +10,13 @@ import Testing
 
 @Suite("Derivative groups reconciled as one asset end to end")
 struct DerivativeMergeCLITests {
-    private func tool(_ name: String, _ arguments: [String], in dir: URL) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [name] + arguments
-        p.currentDirectoryURL = dir
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(name) \(arguments.joined(separator: " "))")
-    }
-
     private func makeSilos(_ ws: Workspace) throws {
         try #require(commandExists("convert") && commandExists("exiftool"), "ImageMagick and exiftool are needed (.ci/run installs them)")
         for d in ["archive", "marketing"] {
             try FileManager.default.createDirectory(at: ws.url.appendingPathComponent(d), withIntermediateDirectories: true)
         }
-        let convert = { (args: [String]) in try self.tool("convert", args, in: ws.url) }
-        let exiftool = { (args: [String]) in try self.tool("exiftool", ["-q", "-overwrite_original"] + args, in: ws.url) }
+        let convert = { (args: [String]) in try runTool("convert", args, in: ws.url) }
+        let exiftool = { (args: [String]) in try runTool("exiftool", ["-q", "-overwrite_original"] + args, in: ws.url) }
         try convert(["-seed", "3", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "archive/photo.jpg"])
         try convert(["-seed", "9", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "archive/other.jpg"])
         // The burst frame: the same scene a second later, a patch changed (a bird's wing).

@@ -7,30 +7,6 @@ import Testing
 // copy of the resized one in a third silo) and a WebP in other silos; a burst frame (a small
 // patch changed, and another SubSecTimeOriginal); a distinct photo.
 
-/// Every regular file under `root` (relative path → bytes), skipping these top names.
-private func files(_ root: URL, skipping: Set<String> = []) -> [String: Data] {
-    var out: [String: Data] = [:]
-    guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
-    for case let url as URL in e {
-        let rel = String(url.path.dropFirst(root.path.count + 1))
-        if skipping.contains(where: { rel == $0 || rel.hasPrefix($0 + "/") }) { e.skipDescendants(); continue }
-        if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out[rel] = try? Data(contentsOf: url) }
-    }
-    return out
-}
-
-private func tool(_ name: String, _ arguments: [String], in dir: URL) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [name] + arguments
-    p.currentDirectoryURL = dir
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "\(name) \(arguments.joined(separator: " "))")
-}
-
 /// archive: the master, a burst frame, a distinct photo; web: resized and recompressed;
 /// social: a WebP and an exact copy of the resized one.
 private func makeSilos(_ ws: Workspace) throws {
@@ -38,11 +14,11 @@ private func makeSilos(_ ws: Workspace) throws {
     for d in ["archive", "web", "social"] {
         try FileManager.default.createDirectory(at: ws.url.appendingPathComponent(d), withIntermediateDirectories: true)
     }
-    func convert(_ a: String...) throws { try tool("convert", a, in: ws.url) }
+    func convert(_ a: String...) throws { try runTool("convert", a, in: ws.url) }
     try convert("-seed", "3", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "archive/photo.jpg")
-    try tool("exiftool", ["-q", "-overwrite_original", "-DateTimeOriginal=2024:05:01 10:00:00", "-SubSecTimeOriginal=15", "archive/photo.jpg"], in: ws.url)
+    try runTool("exiftool", ["-q", "-overwrite_original", "-DateTimeOriginal=2024:05:01 10:00:00", "-SubSecTimeOriginal=15", "archive/photo.jpg"], in: ws.url)
     try convert("archive/photo.jpg", "-fill", "white", "-draw", "rectangle 600,80 640,120", "-quality", "92", "archive/burst.jpg")
-    try tool("exiftool", ["-q", "-overwrite_original", "-SubSecTimeOriginal=25", "archive/burst.jpg"], in: ws.url)
+    try runTool("exiftool", ["-q", "-overwrite_original", "-SubSecTimeOriginal=25", "archive/burst.jpg"], in: ws.url)
     try convert("-seed", "9", "-size", "800x600", "plasma:fractal", "-blur", "0x2", "-quality", "92", "archive/other.jpg")
     try convert("archive/photo.jpg", "-resize", "50%", "-quality", "85", "web/photo-small.jpg")
     try convert("archive/photo.jpg", "-quality", "55", "web/photo-recompressed.jpg")
@@ -67,7 +43,7 @@ struct DerivativesCLITests {
         let ws = try Workspace()
         try makeSilos(ws)
         #expect(try ws.run("scan", "-q", "--similar-images", "--catalog", "c.db", "archive=archive", "web=web", "social=social").status == 0)
-        let silos = files(ws.url, skipping: outside)
+        let silos = regularFiles(ws.url, skipping: outside)
 
         let made = try ws.run("plan", "--catalog", "c.db", "--target", "dam", "--derivatives", "keep-master", "-o", "plan.json")
         #expect(made.status == 0, "\(made.stderr)")
@@ -109,10 +85,10 @@ struct DerivativesCLITests {
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status == 0, "\(applied.stderr)\(applied.out)")
         #expect(applied.out.contains("4 derivatives quarantined"), "\(applied.out)")
-        let target = files(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
+        let target = regularFiles(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
         #expect(Set(target.values) == Set(["archive/photo.jpg", "archive/burst.jpg", "archive/other.jpg"].map { silos[$0]! }))
         #expect(target.count == 3, "\(target.keys.sorted())")
-        let quarantine = files(ws.url.appendingPathComponent("dam/.silomerge-quarantine"))
+        let quarantine = regularFiles(ws.url.appendingPathComponent("dam/.silomerge-quarantine"))
         #expect(quarantine.count == 4, "\(quarantine.keys.sorted())")
         for d in derivatives {
             #expect(quarantine[d] == silos[d], "\(d) is in quarantine, byte for byte")
@@ -135,8 +111,8 @@ struct DerivativesCLITests {
 
         let undo = try ws.run("undo", "plan.json")
         #expect(undo.status == 0, "\(undo.stderr)")
-        #expect(files(ws.url, skipping: outside) == silos, "undo restores every file byte for byte")
-        #expect(files(ws.url.appendingPathComponent("dam")).isEmpty)
+        #expect(regularFiles(ws.url, skipping: outside) == silos, "undo restores every file byte for byte")
+        #expect(regularFiles(ws.url.appendingPathComponent("dam")).isEmpty)
     }
 
     @Test("a derivative edited between plan and apply is refused, not moved: the plan when its mtime tells, the operation when only its bytes do")
@@ -147,7 +123,7 @@ struct DerivativesCLITests {
         #expect(try ws.run("plan", "--catalog", "c.db", "--target", "dam", "--derivatives", "keep-master", "-o", "plan.json").status == 0)
         // The same size, new bytes.
         let url = ws.url.appendingPathComponent("social/photo.webp")
-        try tool("cp", ["-p", "social/photo.webp", "reference"], in: ws.url)   // its mtime, to the nanosecond
+        try runTool("cp", ["-p", "social/photo.webp", "reference"], in: ws.url)   // its mtime, to the nanosecond
         var edited = try Data(contentsOf: url)
         edited[edited.count / 2] ^= 0xFF
         try edited.write(to: url)
@@ -156,7 +132,7 @@ struct DerivativesCLITests {
                 "\(refused.stderr)\(refused.out)")
         #expect(!ws.exists("dam"), "nothing written")
         // Its mtime put back: only its bytes differ, which apply hashes before moving it.
-        try tool("touch", ["-m", "-r", "reference", "social/photo.webp"], in: ws.url)
+        try runTool("touch", ["-m", "-r", "reference", "social/photo.webp"], in: ws.url)
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status != 0, "\(applied.out)")
         #expect((applied.stderr + applied.out).contains("refused quarantine-duplicate social:photo.webp")

@@ -18,18 +18,6 @@ private func bytes(_ count: Int, seed: UInt64) -> Data {
     })
 }
 
-/// Every regular file under `root` (relative path → bytes).
-private func files(_ root: URL, skipping: Set<String> = []) -> [String: Data] {
-    var out: [String: Data] = [:]
-    guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
-    for case let url as URL in e {
-        let rel = String(url.path.dropFirst(root.path.count + 1))
-        if skipping.contains(where: { rel == $0 || rel.hasPrefix($0 + "/") }) { e.skipDescendants(); continue }
-        if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out[rel] = try? Data(contentsOf: url) }
-    }
-    return out
-}
-
 /// The project folder: five files, one content twice (raw/IMG_0001.CR2 and raw/dupe.CR2).
 private let project: [(String, Data)] = [
     ("brief.pdf", bytes(9_000, seed: 1)), ("cover.jpg", bytes(7_000, seed: 2)),
@@ -65,7 +53,7 @@ struct KeepFoldersCLITests {
         let ws = try Workspace()
         try makeSilos(ws)
         #expect(try ws.run("scan", "-q", "--hash", "full", "design=design", "marketing=marketing").status == 0)
-        let silos = files(ws.url, skipping: catalogueFiles)
+        let silos = regularFiles(ws.url, skipping: catalogueFiles)
 
         let made = try ws.run("plan", "--target", "dam", "-o", "plan.json", "--keep-folders", "--method", method,
                               "--duplicates", "quarantine", "--allow-conflicts")
@@ -99,7 +87,7 @@ struct KeepFoldersCLITests {
         let verify = try ws.run("verify", "plan.json")
         #expect(verify.status == 0, "\(verify.out)")
         #expect(verify.out.contains("complete and valid"))
-        let target = files(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
+        let target = regularFiles(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
         for (name, data) in project {
             #expect(target["Folders/design/projects/alpha/\(name)"] == data, "\(name)")
         }
@@ -110,9 +98,9 @@ struct KeepFoldersCLITests {
 
         let undo = try ws.run("undo", "plan.json")
         #expect(undo.status == 0, "\(undo.stderr)")
-        let after = files(ws.url, skipping: catalogueFiles.union(["plan.json", "plan.json.journal", "plan.json.journal-lock", "dam"]))
+        let after = regularFiles(ws.url, skipping: catalogueFiles.union(["plan.json", "plan.json.journal", "plan.json.journal-lock", "dam"]))
         #expect(after == silos, "undo restores every source byte for byte")
-        #expect(files(ws.url.appendingPathComponent("dam")).isEmpty)
+        #expect(regularFiles(ws.url.appendingPathComponent("dam")).isEmpty)
     }
 
     @Test("a layout or quarantine folder under Folders/ is refused with --keep-folders; fine without a folder group")

@@ -5,22 +5,10 @@ import Testing
 import Glibc
 #endif
 
-/// Every regular file under `root` (relative path → bytes).
-private func files(_ root: URL, skipping: Set<String> = []) -> [String: Data] {
-    var out: [String: Data] = [:]
-    guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
-    for case let url as URL in e {
-        let rel = String(url.path.dropFirst(root.path.count + 1))
-        if skipping.contains(where: { rel == $0 || rel.hasPrefix($0 + "/") }) { e.skipDescendants(); continue }
-        if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out[rel] = try? Data(contentsOf: url) }
-    }
-    return out
-}
-
 /// What the silos of a workspace hold (silo/path → bytes).
 private func silos(_ ws: Workspace, _ names: [String] = ["marketing", "hr", "training"]) -> [String: Data] {
     var out: [String: Data] = [:]
-    for n in names { for (k, v) in files(ws.url.appendingPathComponent(n)) { out["\(n)/\(k)"] = v } }
+    for n in names { for (k, v) in regularFiles(ws.url.appendingPathComponent(n)) { out["\(n)/\(k)"] = v } }
     return out
 }
 

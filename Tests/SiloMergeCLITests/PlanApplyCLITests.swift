@@ -4,18 +4,6 @@ import Testing
 import Glibc
 #endif
 
-/// Every regular file under `root` (relative path → bytes), symlinks and folders aside.
-private func snapshot(_ root: URL, skipping: Set<String> = []) -> [String: Data] {
-    var out: [String: Data] = [:]
-    guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
-    for case let url as URL in e {
-        let rel = String(url.path.dropFirst(root.path.count + 1))
-        if skipping.contains(where: { rel == $0 || rel.hasPrefix($0 + "/") }) { e.skipDescendants(); continue }
-        if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out[rel] = try? Data(contentsOf: url) }
-    }
-    return out
-}
-
 @Suite("silomerge plan, apply, undo, verify, end to end")
 struct PlanApplyCLITests {
     @Test("plan refuses conflicts; plan, show, dry run, apply, verify, undo on Fixtures; plans are byte-identical")
@@ -23,7 +11,7 @@ struct PlanApplyCLITests {
         let ws = try Workspace()
         try ws.copyFixtures()
         #expect(try ws.run("scan", "--config", "silomerge.yml").status == 0)
-        let silos = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock"])
+        let silos = regularFiles(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock"])
 
         let refused = try ws.run("plan", "--target", "dam", "-o", "plan.json")
         #expect(refused.status == 64)
@@ -52,7 +40,7 @@ struct PlanApplyCLITests {
         let dry = try ws.run("apply", "plan.json", "--dry-run")
         #expect(dry.status == 0, "\(dry.stderr)")
         #expect(!ws.exists("dam"))
-        #expect(snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json"]).count == silos.count)
+        #expect(regularFiles(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json"]).count == silos.count)
 
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status == 0, "\(applied.stderr)")
@@ -62,16 +50,16 @@ struct PlanApplyCLITests {
         #expect(verify.status == 0, "\(verify.out)")
         #expect(verify.out.contains("complete and valid"))
         // Every content is in the target exactly once; quarantined duplicates keep silo/path.
-        let target = snapshot(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
+        let target = regularFiles(ws.url.appendingPathComponent("dam"), skipping: [".silomerge-quarantine"])
         #expect(target.count == 22)
         #expect(ws.exists("dam/.silomerge-quarantine/hr/staff-photos/offsite-2023/team_offsite.jpg"))
         #expect(!ws.exists("hr/staff-photos/offsite-2023/team_offsite.jpg"))
 
         let undo = try ws.run("undo", "plan.json")
         #expect(undo.status == 0, "\(undo.stderr)")
-        let after = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json", "plan.json.journal", "dam"])
+        let after = regularFiles(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan2.json", "plan.json.journal", "dam"])
         #expect(after == silos, "undo restores every source byte for byte")
-        #expect(snapshot(ws.url.appendingPathComponent("dam")).isEmpty)
+        #expect(regularFiles(ws.url.appendingPathComponent("dam")).isEmpty)
     }
 
     @Test("Hostile plans are refused before anything is written")
@@ -150,7 +138,7 @@ struct PlanApplyCLITests {
         #expect(try ws.run("scan", "a", "b").status == 0)
         #expect(try ws.run("plan", "--target", "dam", "-o", "plan.json", "--method", "move", "--duplicates", "quarantine",
                            "--layout", "{silo}/{path}").status == 0)
-        let sources = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "dam"])
+        let sources = regularFiles(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "dam"])
         #expect(sources.count == 90)
         let plan = try json([UInt8](Data(contentsOf: ws.url.appendingPathComponent("plan.json")))) as! [String: Any]
         #expect((plan["operations"] as! [[String: Any]]).filter { ($0["kind"] as? String) == "sidecar-move" }.count == 10)
@@ -179,15 +167,15 @@ struct PlanApplyCLITests {
                 #expect(resumed.status == 0, "round \(round): \(resumed.stderr)")
                 let verify = try ws.run("verify", "plan.json")
                 #expect(verify.status == 0, "round \(round): \(verify.out)")
-                let names = snapshot(ws.url.appendingPathComponent("dam")).keys
+                let names = regularFiles(ws.url.appendingPathComponent("dam")).keys
                 #expect(!names.contains { $0.split(separator: "/").last!.hasPrefix(".silomerge-tmp") }, "round \(round): a temporary file is visible")
             }
             // Undo (after a full or a partial apply) restores every source byte for byte.
             let undo = try ws.run("undo", "plan.json")
             #expect(undo.status == 0, "round \(round): \(undo.stderr)")
-            let now = snapshot(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan.json.journal", "dam"])
+            let now = regularFiles(ws.url, skipping: ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock", "plan.json.journal-lock", "plan.json", "plan.json.journal", "dam"])
             #expect(now == sources, "round \(round): the silos differ after undo")
-            #expect(snapshot(ws.url.appendingPathComponent("dam")).isEmpty, "round \(round): files left in the target")
+            #expect(regularFiles(ws.url.appendingPathComponent("dam")).isEmpty, "round \(round): files left in the target")
         }
         #expect(killedMidway >= 12, "only \(killedMidway) of 24 runs were killed before they finished")
     }

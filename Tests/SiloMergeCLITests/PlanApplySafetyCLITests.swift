@@ -4,18 +4,6 @@ import Testing
 import Glibc
 #endif
 
-/// Every regular file under `root` (relative path → bytes), symlinks and folders aside.
-private func files(_ root: URL, skipping: Set<String> = []) -> [String: Data] {
-    var out: [String: Data] = [:]
-    guard let e = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return out }
-    for case let url as URL in e {
-        let rel = String(url.path.dropFirst(root.path.count + 1))
-        if skipping.contains(where: { rel == $0 || rel.hasPrefix($0 + "/") }) { e.skipDescendants(); continue }
-        if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { out[rel] = try? Data(contentsOf: url) }
-    }
-    return out
-}
-
 /// What the tool keeps beside the silos in a workspace: catalogue, plans, journals, their locks.
 private let bookkeeping: Set<String> = ["silomerge.sqlite", "silomerge.sqlite-wal", "silomerge.sqlite-shm", "silomerge.sqlite-lock",
                                         "plan.json", "plan.json.journal", "plan.json.journal-lock", "other.journal",
@@ -75,7 +63,7 @@ struct PlanApplySafetyCLITests {
         #expect(try ws.run("plan", "--target", "dam", "-o", "plan.json", "--method", "move", "--duplicates", "quarantine",
                            "--layout", "{silo}/{path}").status == 0)
         try FileManager.default.createSymbolicLink(atPath: ws.url.appendingPathComponent("link.sqlite").path, withDestinationPath: "silomerge.sqlite")
-        let sources = files(ws.url, skipping: bookkeeping)
+        let sources = regularFiles(ws.url, skipping: bookkeeping)
         #expect(sources.count == 80)
 
         // Freeze the apply (SIGSTOP) once it has finished an operation: it holds its locks.
@@ -126,8 +114,8 @@ struct PlanApplySafetyCLITests {
         #expect(try ws.run("verify", "plan.json").status == 0)
         let undone = try ws.run("undo", "plan.json")
         #expect(undone.status == 0, "\(undone.stderr)")
-        #expect(files(ws.url, skipping: bookkeeping) == sources, "a content was lost or changed")
-        #expect(files(ws.url.appendingPathComponent("dam")).isEmpty)
+        #expect(regularFiles(ws.url, skipping: bookkeeping) == sources, "a content was lost or changed")
+        #expect(regularFiles(ws.url.appendingPathComponent("dam")).isEmpty)
     }
 
     @Test("a target, the folder above it, or a silo root swapped for a symbolic link after planning: apply, verify and undo refuse, writing and removing nothing through it")
@@ -168,36 +156,36 @@ struct PlanApplySafetyCLITests {
         cp.executableURL = URL(fileURLWithPath: "/bin/cp")
         cp.arguments = ["-al", ws.url.appendingPathComponent("hr-real").path, ws.url.appendingPathComponent("hr-copy").path]
         try cp.run(); cp.waitUntilExit()
-        let copy = files(ws.url.appendingPathComponent("hr-copy"))
+        let copy = regularFiles(ws.url.appendingPathComponent("hr-copy"))
         #expect(!copy.isEmpty)
         try FileManager.default.createSymbolicLink(at: hr, withDestinationURL: ws.url.appendingPathComponent("hr-copy"))
         r = try ws.run("apply", "plan.json")
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("/hr: is a symbolic link"), "\(r.stderr)")
-        #expect(files(ws.url.appendingPathComponent("hr-copy")) == copy)
+        #expect(regularFiles(ws.url.appendingPathComponent("hr-copy")) == copy)
         try FileManager.default.removeItem(at: hr)
         try FileManager.default.moveItem(at: ws.url.appendingPathComponent("hr-real"), to: hr)
 
         // Applied for real; then the target swapped: verify and undo refuse it.
-        let before = files(ws.url, skipping: bookkeeping.union(["out", "hr-copy", "elsewhere"]))
+        let before = regularFiles(ws.url, skipping: bookkeeping.union(["out", "hr-copy", "elsewhere"]))
         r = try ws.run("apply", "plan.json")
         #expect(r.status == 0, "\(r.stderr)")
         try FileManager.default.moveItem(at: ws.url.appendingPathComponent("out/dam"), to: ws.url.appendingPathComponent("dam-real"))
         try FileManager.default.createSymbolicLink(at: ws.url.appendingPathComponent("out/dam"), withDestinationURL: ws.url.appendingPathComponent("dam-real"))
-        let merged = files(ws.url.appendingPathComponent("dam-real"))
+        let merged = regularFiles(ws.url.appendingPathComponent("dam-real"))
         r = try ws.run("verify", "plan.json")
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("is a symbolic link"), "\(r.stderr)")
         r = try ws.run("undo", "plan.json")
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("is a symbolic link"), "\(r.stderr)")
-        #expect(files(ws.url.appendingPathComponent("dam-real")) == merged)
+        #expect(regularFiles(ws.url.appendingPathComponent("dam-real")) == merged)
         try FileManager.default.removeItem(at: ws.url.appendingPathComponent("out/dam"))
         try FileManager.default.moveItem(at: ws.url.appendingPathComponent("dam-real"), to: ws.url.appendingPathComponent("out/dam"))
         #expect(try ws.run("verify", "plan.json").status == 0)
         r = try ws.run("undo", "plan.json")
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(files(ws.url, skipping: bookkeeping.union(["out", "hr-copy", "elsewhere"])) == before)
+        #expect(regularFiles(ws.url, skipping: bookkeeping.union(["out", "hr-copy", "elsewhere"])) == before)
     }
 
     @Test("a hand-edited plan that re-roots a silo, or puts the quarantine in a silo, is refused against the catalogue; plan show prints the roots and flags it")
@@ -213,7 +201,7 @@ struct PlanApplySafetyCLITests {
         // hr re-rooted to a copy of it, consistently (root, every source's silo_root, device, inode).
         let real = ws.url.resolvingSymlinksInPath().path
         try FileManager.default.copyItem(at: ws.url.appendingPathComponent("hr"), to: ws.url.appendingPathComponent("hr-copy"))
-        let copy = files(ws.url.appendingPathComponent("hr-copy"))
+        let copy = regularFiles(ws.url.appendingPathComponent("hr-copy"))
         let (dev, ino) = identity(real + "/hr-copy")
         try edit(ws, "edited.json") { plan in
             plan["silos"] = (plan["silos"] as! [[String: Any]]).map { s in
@@ -233,7 +221,7 @@ struct PlanApplySafetyCLITests {
         var r = try ws.run("apply", "edited.json")
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("silo 'hr': the plan gives its root as \(real)/hr-copy"), "\(r.stderr)")
-        #expect(files(ws.url.appendingPathComponent("hr-copy")) == copy)
+        #expect(regularFiles(ws.url.appendingPathComponent("hr-copy")) == copy)
         #expect(!ws.exists("dam") && !ws.exists("edited.json.journal"))
 
         // The quarantine moved into a silo.
@@ -267,7 +255,7 @@ struct PlanApplySafetyCLITests {
         r = try ws.run("undo", "plan.json")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("undo goes on without it"), "\(r.stderr)")
-        #expect(files(ws.url.appendingPathComponent("dam")).isEmpty)
+        #expect(regularFiles(ws.url.appendingPathComponent("dam")).isEmpty)
     }
 
     @Test("verify exits 3 for a missing or an unexpected file and 4 for changed content; undo exits 1 when it leaves a changed file")

@@ -10,17 +10,7 @@ import Testing
 @Suite("Similar images end to end")
 struct SimilarImagesCLITests {
     /// Runs ImageMagick's convert in `dir`.
-    private func convert(_ arguments: [String], in dir: URL) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["convert"] + arguments
-        p.currentDirectoryURL = dir
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "convert \(arguments.joined(separator: " "))")
-    }
+    private func convert(_ arguments: [String], in dir: URL) throws { try runTool("convert", arguments, in: dir) }
 
     /// archive: two originals; web: derivatives of both, made by ImageMagick, and a truncated JPEG.
     private func makeSilos(_ ws: Workspace) throws {
