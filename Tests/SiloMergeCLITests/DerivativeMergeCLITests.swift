@@ -153,6 +153,26 @@ struct DerivativeMergeCLITests {
         #expect(apart["marketing:photo-web.jpg"]?["width"] as? Int == 400)
     }
 
+    @Test("report --html --config reconciles in the configuration's derivatives mode, not always apart")
+    func reportTakesTheConfigurationsDerivativesMode() throws {
+        let ws = try Workspace()
+        try makeSilos(ws)
+        #expect(try ws.run("scan", "--similar-images", "--config", "silomerge.yml").status == 0)
+        let merged = try ws.run("report", "--html", "merged.html", "--config", "silomerge.yml")
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let config = try String(contentsOf: ws.url.appendingPathComponent("silomerge.yml"), encoding: .utf8)
+        try ws.write("apart.yml", config.replacingOccurrences(of: "derivatives: merge", with: "derivatives: separate"))
+        let apart = try ws.run("report", "--html", "apart.html", "--config", "apart.yml")
+        #expect(apart.status == 0, "\(apart.stderr)")
+        let mergedPage = try String(contentsOf: ws.url.appendingPathComponent("merged.html"), encoding: .utf8)
+        let apartPage = try String(contentsOf: ws.url.appendingPathComponent("apart.html"), encoding: .utf8)
+        // Merged, the group's contents disagree on rights (the archive's and marketing's), a
+        // conflict the page lists; apart, each content has its own value and none disagrees.
+        #expect(apart.out.contains(", 0 conflicts."), "\(apart.out)")
+        #expect(!merged.out.contains(", 0 conflicts.") && merged.out.contains(" conflicts."), "\(merged.out)")
+        #expect(mergedPage.contains("© 2024 Marketing") && !apartPage.contains("© 2024 Marketing"))
+    }
+
     @Test func mergeWithoutPerceptualHashesSaysSoAndUnknownValuesAreRefused() throws {
         let ws = try Workspace()
         try makeSilos(ws)
