@@ -82,6 +82,13 @@ struct DerivativesCLITests {
         #expect(summary["files"] as? Int == 4 && summary["contents"] as? Int == 3 && summary["masters"] as? Int == 1
                 && summary["bytes"] as? Int == bytes, "\(summary)")
 
+        // Verify before apply: no target and no journal, said as such.
+        let early = try ws.run("verify", "plan.json")
+        #expect(early.status == 2 && early.stderr.contains("the plan has not been applied here: no journal at "), "\(early.stderr)")
+        // The dry run says what each move is: a derivative, its size, distance and master's size.
+        let dry = try ws.run("apply", "plan.json", "--dry-run")
+        #expect(dry.status == 0 && dry.out.contains("web/photo-small.jpg  (a 400×300 derivative, ") && dry.out.contains(" bits from its 800×600 master)"),
+                "\(dry.out)")
         let applied = try ws.run("apply", "plan.json")
         #expect(applied.status == 0, "\(applied.stderr)\(applied.out)")
         #expect(applied.out.contains("4 derivatives quarantined"), "\(applied.out)")

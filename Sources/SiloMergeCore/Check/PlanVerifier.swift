@@ -261,7 +261,12 @@ public enum PlanVerifier {
         let anchorFD = try PlanRoots.openPinned(anchor, what: "the target")
         defer { close(anchorFD) }
         guard let fd = try PlanRoots.openLevels(anchorFD, levels, base: anchor.path) else {
-            throw ApplyError.io(path: targetRoot.display, operation: "open the target", errno: Errno(ENOENT))
+            // No target and no journal: the plan was never applied here, which is worth saying.
+            var st = stat()
+            let applied = journal.map { j in j.withCString { lstat($0, &st) } == 0 } ?? false
+            let operation = applied ? "open the target"
+                : "open the target (the plan has not been applied here: no journal\(journal.map { " at \($0.display)" } ?? ""); run silomerge apply first)"
+            throw ApplyError.io(path: targetRoot.display, operation: operation, errno: Errno(ENOENT))
         }
         if let journal, let seen = try JournalWriter.read(fs: RealFileOps(), path: journal).roots[Applier.PlanRoot.target.rawValue] {
             let id = (try? RealFileOps().fstat(fd).fileID)

@@ -91,7 +91,14 @@ struct Apply: ParsableCommand {
 
         let verb = dryRun ? "would do" : "done"
         if !quiet || !report.isComplete {
-            if dryRun { for o in report.done { print("  would \(o.summary)") } }
+            if dryRun {
+                // A derivative's move says what it is (`--derivatives keep-master`): not a copy of the master's bytes.
+                let derivatives = Dictionary(plan.operations.compactMap { op in op.derivativeOf.map { (op.id, $0) } }, uniquingKeysWith: { a, _ in a })
+                for o in report.done {
+                    let what = derivatives[o.op].map { "  (a \($0.width)×\($0.height) derivative, \($0.distance) bits from its \($0.masterWidth)×\($0.masterHeight) master)" } ?? ""
+                    print("  would \(o.summary)\(what)")
+                }
+            }
             print("\(dryRun ? "Dry run" : "Applied") \(self.plan)\(here.map { " on host \($0)" } ?? ""): \(report.done.count) \(verb), \(report.skipped.count) already done, "
                   + "\(report.refused.count) refused, \(report.failed.count) failed, of \(report.operationsTotal)"
                   + (here == nil ? "." : " (this host's)."))
