@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import SiloMergeCore
+
+/// `SidecarFields.encode` writes the catalogue's `sidecar.fields` column by hand (a JSONEncoder
+/// per sidecar cost more than parsing it); what it writes must read back as the same map, and
+/// mean the same as what JSONEncoder wrote into older catalogues.
+@Suite struct SidecarFieldsTests {
+    /// Values a sidecar really yields (each one is already a value's JSON), and text chosen to
+    /// break a hand-made escaper: quotes, backslashes, slashes, every C0 control, DEL, the
+    /// JavaScript line separators, combining marks, astral characters.
+    static let awkward: [String] = {
+        var out = ["\"Caf\\u00e9\"", "[\"a/b\",\"c\\\\d\"]", "{\"latitude\":48.8,\"longitude\":2.35}", "12",
+                   "", " ", "tab\there", "line\nbreak\r\n", "quote \" and \\ backslash", "slash / and </script>",
+                   "\u{7F}del", "sep\u{2028}and\u{2029}", "e\u{301}", "😀 astral 𝄞", "日本語のキャプション"]
+        out.append(String((0..<0x20).map { Character(Unicode.Scalar($0)!) }))
+        return out
+    }()
+
+    @Test func readsBackAsTheSameMap() throws {
+        var fields: [String: [String]] = [:]
+        for (i, key) in ["title", "keywords", "date_created", "gps", "creator", "rights"].enumerated() {
+            fields[key] = Array(Self.awkward.dropFirst(i * 2).prefix(5)).sorted()
+        }
+        fields["empty_list"] = []
+        let text = SidecarFields.encode(fields)
+        #expect(SidecarFields.decode(text) == fields)
+        // Valid JSON for any parser, not only for ours.
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: [String]]
+        #expect(object == fields)
+    }
+
+    @Test func randomTextRoundTrips() {
+        var rng = SystemRandomNumberGenerator()
+        let pool: [Unicode.Scalar] = (0..<0x80).compactMap(Unicode.Scalar.init) + ["é", "\u{2028}", "\u{FEFF}", "😀", "\u{10FFFF}"]
+        for _ in 0..<300 {
+            var fields: [String: [String]] = [:]
+            for f in 0..<Int.random(in: 0...4, using: &rng) {
+                fields["field\(f)"] = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                    var s = String.UnicodeScalarView()
+                    for _ in 0..<Int.random(in: 0...12, using: &rng) { s.append(pool.randomElement(using: &rng)!) }
+                    return String(s)
+                }
+            }
+            #expect(SidecarFields.decode(SidecarFields.encode(fields)) == fields)
+        }
+    }
+
+    /// Keys sorted, so the same values are the same text on every backend; and on plain text
+    /// the same bytes JSONEncoder wrote, so a drift check between an older catalogue's row
+    /// and a new one compares like with like.
+    @Test func sortedAndAsJSONEncoderWroteThem() throws {
+        let fields = ["title": ["\"Harbour at dusk\""], "creator": ["[\"A. Nakamura\",\"B. Ortiz\"]"],
+                      "date_created": ["\"2019-06-01T18:20:00\""], "keywords": ["[\"boats\",\"harbour\",\"night\"]"]]
+        let text = SidecarFields.encode(fields)
+        #expect(text.hasPrefix("{\"creator\":"))
+        let keys = ["creator", "date_created", "keywords", "title"].map { text.range(of: "\"\($0)\"")!.lowerBound }
+        #expect(keys == keys.sorted())
+        let legacy = String(decoding: try JSONEncoder.sorted.encode(fields), as: UTF8.self)
+        #expect(text == legacy)
+        #expect(SidecarFields.decode(legacy) == SidecarFields.decode(text))
+    }
+}
