@@ -111,6 +111,9 @@ public final class FileHasher {
         let window = Int64(MetadataLimits.scanWindow)
         // The first bytes, kept for the metadata reader: most formats are told by them alone.
         var head: [UInt8] = []
+        // A PNG's chunk headers and small chunks, recorded as they stream past (see
+        // `PNGChunkRecorder`): its metadata reader's chunk walk then reads nothing again.
+        var pngChunks: PNGChunkRecorder? = nil
         // --profile: each chunk's read, hash and metadata time, in the worker's slot.
         let profile = self.profile
         var mark = profile != nil ? MonotonicClock.now() : 0
@@ -136,7 +139,11 @@ public final class FileHasher {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 try hasher.update(chunk)
                 if let profile { mark = profile.add(.hash, since: mark, count: 0) }
-                if inspect && offset == 0 { head = Array(chunk.prefix(Self.headBytes(chunk))) }
+                if inspect && offset == 0 {
+                    head = Array(chunk.prefix(Self.headBytes(chunk)))
+                    if chunk.count >= 8, chunk.starts(with: PNGReader.signature) { pngChunks = PNGChunkRecorder() }
+                }
+                pngChunks?.feed(chunk, at: offset)
                 if offset == 0, inspect, let fingerprinter {
                     let format = FormatSniffer.sniff(head: Array(chunk.prefix(64)))
                     if fingerprinter.decodes(format) {
@@ -167,7 +174,8 @@ public final class FileHasher {
                 return .failure(.changedWhileReading)
             }
             var content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
-                                                             scanForXMP: scanForXMP, imageHashing: .prefix, head: head) : nil
+                                                             scanForXMP: scanForXMP, imageHashing: .prefix, head: head,
+                                                             known: pngChunks?.ranges ?? []) : nil
             if inspect, let profile { mark = profile.add(.metadata, since: mark) }
             if let format = keepImage, let fingerprinter, imageBytes.count == Int(stat.size) {
                 fingerprint = imageBytes.withUnsafeBytes { fingerprinter.fingerprint(bytes: $0, format: format) }

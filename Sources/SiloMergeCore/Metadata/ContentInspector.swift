@@ -104,9 +104,21 @@ public enum ContentInspector {
     /// Reads the metadata of an open file (the caller keeps and closes `fd`). `scanForXMP`
     /// also searches for an XMP packet where the structure gave none (see
     /// `MetadataReadOptions`); `hint` is what the hashing pass saw of such packets.
+    ///
+    /// `head` and `known`: bytes of the file the caller already holds (the hashing pass's first
+    /// chunk; a PNG's chunk headers, `PNGChunkRecorder`), read from memory instead of the file.
     public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false,
-                               imageHashing: ImageHashing = .full, head: [UInt8] = []) -> ContentInfo {
-        let source = FileByteSource(fd: fd, size: size, head: head)
+                               imageHashing: ImageHashing = .full, head: [UInt8] = [], known: [KnownRange] = []) -> ContentInfo {
+        let file = FileByteSource(fd: fd, size: size, head: head)
+        if known.isEmpty {
+            return inspect(file, size: size, hint: hint, scanForXMP: scanForXMP, imageHashing: imageHashing)
+        }
+        return inspect(PrimedByteSource(file, known: known), size: size, hint: hint, scanForXMP: scanForXMP,
+                       imageHashing: imageHashing)
+    }
+
+    private static func inspect(_ source: some ByteSource, size: Int64, hint: XPacketHint, scanForXMP: Bool,
+                                imageHashing: ImageHashing) -> ContentInfo {
         let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
                                   : MetadataReader.read(source, options: MetadataReadOptions())
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
