@@ -61,3 +61,20 @@ import Testing
         #expect(SidecarFields.decode(legacy) == SidecarFields.decode(text))
     }
 }
+
+/// `FieldValue.fixed` replaces `String(format: "%.Nf")` on the hot path of every GPS value;
+/// the digits a catalogue stores must not change.
+@Suite struct FixedPointTests {
+    @Test func sameDigitsAsStringFormat() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 1e-8, -1e-8, 0.00000005, 0.00000015, 0.00000025, 179.99999995, -179.99999995,
+                                90, -90, 48.8583701, 2.2944813, 1e300, -1e300, .infinity, -.infinity, .nan, 123456789.123456789]
+        for _ in 0..<50_000 { values.append(Double.random(in: -180...180, using: &rng)) }
+        for _ in 0..<5_000 { values.append(Double(Int.random(in: -1_800_000_000...1_800_000_000, using: &rng)) / 1e7 + 5e-8) }
+        for d in values {
+            #expect(FieldValue.fixed(d, digits: 7) == String(format: "%.7f", d), "\(d)")
+            #expect(FieldValue.fixed(d, digits: 6) == String(format: "%.6f", d), "\(d)")
+        }
+        #expect(FieldValue.gps(latitude: 48.8583701, longitude: -2.29448).json == "{\"latitude\":48.8583701,\"longitude\":-2.29448}")
+    }
+}
