@@ -78,3 +78,26 @@ import Testing
         #expect(FieldValue.gps(latitude: 48.8583701, longitude: -2.29448).json == "{\"latitude\":48.8583701,\"longitude\":-2.29448}")
     }
 }
+
+/// `FieldValue.jsonLength` decides, for every value read, whether it fits the catalogue's
+/// limits; it must count exactly what `json` writes.
+@Suite struct JSONLengthTests {
+    @Test func countsWhatJSONWrites() {
+        var rng = SystemRandomNumberGenerator()
+        let pool: [Unicode.Scalar] = (0..<0x80).compactMap(Unicode.Scalar.init)
+            + ["é", "\u{2028}", "\u{2029}", "\u{2027}", "\u{20A8}", "\u{FEFF}", "😀", "\u{10FFFF}", "\u{80}", "\u{9F}"]
+        func text() -> String {
+            var s = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 0...16, using: &rng) { s.append(pool.randomElement(using: &rng)!) }
+            return String(s)
+        }
+        for _ in 0..<20_000 {
+            let values: [FieldValue] = [.text(text()), .date(text()), .list((0..<Int.random(in: 0...4, using: &rng)).map { _ in text() }),
+                                        .integer(Int.random(in: Int.min...Int.max, using: &rng)),
+                                        .gps(latitude: Double.random(in: -90...90, using: &rng), longitude: Double.random(in: -180...180, using: &rng))]
+            for v in values { #expect(v.jsonLength == v.json.utf8.count, "\(v)") }
+        }
+        #expect(FieldValue.list([]).jsonLength == 2)
+        #expect(FieldValue.text("a\u{2028}b").jsonLength == FieldValue.text("a\u{2028}b").json.utf8.count)
+    }
+}

@@ -27,6 +27,15 @@ extension FieldValue {
         }
     }
 
+    /// `json.utf8.count`, counted without building the text.
+    public var jsonLength: Int {
+        switch self {
+        case .text(let s), .date(let s): return Encode.jsonLength(s)
+        case .list(let items): return items.reduce(items.count + 1) { $0 + Encode.jsonLength($1) } + (items.isEmpty ? 1 : 0)
+        case .integer, .gps: return json.utf8.count
+        }
+    }
+
     static func degrees(_ d: Double) -> String {
         var text = fixed(d, digits: 7)
         while text.hasSuffix("0") { text.removeLast() }

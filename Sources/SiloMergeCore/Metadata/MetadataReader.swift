@@ -238,7 +238,8 @@ final class MetadataCollector {
         var perField: [UnifiedField: Int] = [:]
         var stored = 0
         for var v in values {
-            let block = v.tag.split(separator: ":").first.map(String.init) ?? "metadata"
+            // Only a problem needs it: worked out then, not for every value.
+            var block: String { v.tag.split(separator: ":").first.map(String.init) ?? "metadata" }
             v.raw = TextDecoding.withoutControlCharacters(v.raw)
             switch v.value {
             case .text(let s):
@@ -265,7 +266,7 @@ final class MetadataCollector {
             default:
                 break
             }
-            let jsonBytes = v.value.json.utf8.count   // encoded once: it is the costly part
+            let jsonBytes = v.value.jsonLength   // counted, not encoded: the costly part
             let valueBytes = max(jsonBytes, v.raw.utf8.count)
             guard valueBytes <= MetadataLimits.maxValueBytes else {
                 problem(block, "\(v.tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")

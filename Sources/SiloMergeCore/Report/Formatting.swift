@@ -150,6 +150,24 @@ public enum Encode {
         return out + "\""
     }
 
+    /// `json(s).utf8.count`, counted over the UTF-8 without building the text.
+    public static func jsonLength(_ s: String) -> Int {
+        var n = 2
+        var p1: UInt8 = 0, p2: UInt8 = 0   // the two bytes before
+        for b in s.utf8 {
+            switch b {
+            case 0x22, 0x5C, 0x0A, 0x0D, 0x09: n += 2
+            case 0..<0x20, 0x7F: n += 6
+            // The last byte of E2 80 A8 / E2 80 A9 (U+2028, U+2029), written as a six-byte
+            // \u escape where its UTF-8 has three.
+            case 0xA8...0xA9 where p1 == 0x80 && p2 == 0xE2: n += 4
+            default: n += 1
+            }
+            (p2, p1) = (p1, b)
+        }
+        return n
+    }
+
     /// `"path": "..."` plus, for names that are not valid UTF-8, `"path_b64": "..."` with the exact bytes.
     public static func jsonPath(_ key: String, _ bytes: [UInt8]) -> String {
         if let s = String(validatingUTF8Bytes: bytes) { return "\(json(key)):\(json(s))" }
