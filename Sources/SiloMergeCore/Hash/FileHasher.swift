@@ -139,13 +139,14 @@ public final class FileHasher {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 try hasher.update(chunk)
                 if let profile { mark = profile.add(.hash, since: mark, count: 0) }
-                if inspect && offset == 0 {
-                    head = Array(chunk.prefix(Self.headBytes(chunk)))
-                    if chunk.count >= 8, chunk.starts(with: PNGReader.signature) { pngChunks = PNGChunkRecorder() }
+                // The format from the first bytes, told once per file.
+                let sniffed = inspect && offset == 0 ? FormatSniffer.sniff(head: Array(chunk.prefix(64))) : nil
+                if let sniffed {
+                    head = Array(chunk.prefix(Self.headBytes(sniffed)))
+                    if sniffed == .png { pngChunks = PNGChunkRecorder() }
                 }
                 pngChunks?.feed(chunk, at: offset)
-                if offset == 0, inspect, let fingerprinter {
-                    let format = FormatSniffer.sniff(head: Array(chunk.prefix(64)))
+                if let format = sniffed, let fingerprinter {
                     if fingerprinter.decodes(format) {
                         if stat.size <= fingerprinter.maxFileBytes {
                             keepImage = format
@@ -159,7 +160,7 @@ public final class FileHasher {
                 }
                 if keepImage != nil { imageBytes.append(contentsOf: chunk) }
                 if inspect && scanForXMP {
-                    if offset == 0, FormatSniffer.sniff(head: Array(chunk.prefix(64))) == .other { scanner = XPacketStreamScanner() }
+                    if sniffed == .other { scanner = XPacketStreamScanner() }
                     if scanner != nil, offset < window || offset + Int64(got) > stat.size - window {
                         scanner!.feed(chunk, at: offset)
                     }
@@ -194,8 +195,7 @@ public final class FileHasher {
     /// of those pages; 4 KiB (enough to tell the format) of anything else, whose copy would be
     /// wasted (measured: a 64 KiB copy of every file of the benchmark's random-content corpus
     /// costs more than the reads it saves).
-    static func headBytes(_ chunk: UnsafeRawBufferPointer) -> Int {
-        let format = FormatSniffer.sniff(head: Array(chunk.prefix(64)))
+    static func headBytes(_ format: MediaFormat) -> Int {
         switch format {
         case .jpeg, .png, .tiff, .webp, .gif, .heic, .avif, .psd, .jp2, .jxl, .mp4, .mov, .cr3: return 64 * 1024
         default: return 4096

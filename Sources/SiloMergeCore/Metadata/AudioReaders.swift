@@ -13,7 +13,7 @@
 /// Tags are ExifTool's: ID3v2_4:Title, ID3v1:Artist, Vorbis:Date, RIFF:Copyright...
 enum AudioReaders {
     static func sniff(_ h: [UInt8], source: (any ByteSource)?) -> MediaFormat? {
-        if h.hasBytes(asciiBytes("ID3")), h.count >= 10, h[3] >= 2, h[3] <= 4 {
+        if h.hasBytes("ID3"), h.count >= 10, h[3] >= 2, h[3] <= 4 {
             // An ID3 tag in front of FLAC (or anything else): look past it.
             let size = Int64(ID3.syncsafe(h[6..<10]))
             if let source, let after = try? source.read(at: 10 + size + (h[5] & 0x10 != 0 ? 10 : 0), count: 4), after == asciiBytes("fLaC") {
@@ -21,11 +21,11 @@ enum AudioReaders {
             }
             return .mp3
         }
-        if h.hasBytes(asciiBytes("OggS")) { return .ogg }
-        if h.hasBytes(asciiBytes("fLaC")) { return .flac }
-        if h.hasBytes(asciiBytes("RIFF")) || h.hasBytes(asciiBytes("RF64")) {
-            if h.hasBytes(asciiBytes("WAVE"), at: 8) { return .wav }
-            if h.hasBytes(asciiBytes("AVI "), at: 8) { return .avi }
+        if h.hasBytes("OggS") { return .ogg }
+        if h.hasBytes("fLaC") { return .flac }
+        if h.hasBytes("RIFF") || h.hasBytes("RF64") {
+            if h.hasBytes("WAVE", at: 8) { return .wav }
+            if h.hasBytes("AVI ", at: 8) { return .avi }
         }
         if let source, MPEGFrame(h) != nil, MPEGFrame.confirmed(source) { return .mp3 }
         return nil

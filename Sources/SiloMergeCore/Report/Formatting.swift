@@ -130,6 +130,9 @@ public enum Encode {
 
     /// A JSON string literal.
     public static func json(_ s: String) -> String {
+        // Most text needs no escape: then it is the text in quotes, without a walk through its
+        // scalars (every metadata value is encoded at least twice on its way to a catalogue).
+        if jsonLength(s) == s.utf8.count + 2 { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {
