@@ -12,7 +12,9 @@
 # with Sources/SiloMergeCore/Metadata/*.swift and the core files they depend on, with
 # `swiftc -sanitize=fuzzer,address -parse-as-library`, into .build-fuzz/fuzz-metadata; seeds
 # .build-fuzz/corpus from every file under Fixtures/ (assets, sidecars, and the container,
-# document and audio files of Fixtures/media); and runs with the
+# document and audio files of Fixtures/media) and tools/fuzz/seeds (small XML and XMP
+# edge cases for the XML tokenizer: references, namespaces, CDATA, comments, errors); and
+# runs with the
 # dictionary tools/fuzz/metadata.dict and the leak suppressions in tools/fuzz/lsan.supp. New
 # interesting inputs accumulate in the corpus across runs; crashes, leaks and timeouts go to
 # .build-fuzz/artifacts/ and make the script exit non-zero. Building takes about a minute.
@@ -68,10 +70,11 @@ swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
 while IFS= read -r -d '' file; do
     sum="$(sha1sum "$file" | cut -d' ' -f1)"
     [ -e "$out/corpus/$sum" ] || cp "$file" "$out/corpus/$sum"
-done < <(find Fixtures/marketing Fixtures/hr Fixtures/training Fixtures/media Fixtures/metadata -type f -size +0 ! -name '*.json' ! -name '*.md' -print0)
+done < <(find Fixtures/marketing Fixtures/hr Fixtures/training Fixtures/media Fixtures/metadata tools/fuzz/seeds -type f -size +0 ! -name '*.json' ! -name '*.md' -print0)
 
-# Leaks are checked too. Foundation's XMLParser leaks one CFError per XML error (not ours): the
-# suppressions hide it. Pass -detect_leaks=0 for ~30% more inputs per second.
+# Leaks are checked too (tools/fuzz/lsan.supp lists the suppressions; none is needed since
+# XML is no longer parsed by Foundation's XMLParser). Pass -detect_leaks=0 for ~30% more
+# inputs per second.
 export LSAN_OPTIONS="suppressions=$root/tools/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 echo "fuzz-metadata: fuzzing for ${seconds}s ($(ls "$out/corpus" | wc -l) corpus inputs)" >&2
 exec "$out/fuzz-metadata" "$out/corpus" \

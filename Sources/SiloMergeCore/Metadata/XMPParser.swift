@@ -1,12 +1,9 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
-/// XMP (RDF/XML) parsing with Foundation's `XMLParser`, hardened for untrusted input:
-/// no DOCTYPE or ENTITY declarations (billion laughs, external entities), external entities
-/// never resolved, depth capped at `MetadataLimits.maxXMLDepth`, size capped at
-/// `MetadataLimits.maxBlock`.
+/// XMP (RDF/XML) parsing with SiloMerge's own XML tokenizer (`XMLTokenizer`), hardened for
+/// untrusted input: no DOCTYPE or ENTITY declarations (billion laughs, external entities),
+/// no entity but the five predefined ones, depth capped at `MetadataLimits.maxXMLDepth`,
+/// elements at `XMLTokenizer.maxNodes`, size capped at `MetadataLimits.maxBlock`.
 ///
 /// All three RDF forms are understood: properties as attributes of `rdf:Description`, as child
 /// elements with text, and as `rdf:Bag` / `rdf:Seq` / `rdf:Alt` containers of `rdf:li` (for an
@@ -29,39 +26,24 @@ enum XMPParser {
         guard input.count <= MetadataLimits.maxBlock else {
             return fail("the XMP packet is \(input.count) bytes, more than the \(MetadataLimits.maxBlock)-byte limit")
         }
-        guard var bytes = packetBytes(Array(input)) else { return fail("no XML found in the XMP packet") }
-        // Foundation's XMLParser on Linux force-unwraps element, attribute, comment and PI names
-        // as UTF-8 (libxml2 runs in recover mode and can pass invalid bytes through): anything
-        // that is not valid UTF-8 would trap. Repair it first, and say so.
-        if String(validatingUTF8Bytes: bytes) == nil {
-            bytes = Array(String(decoding: bytes, as: UTF8.self).utf8)
+        var bytes = Array(input)
+        guard let range = packetRange(&bytes) else { return fail("no XML found in the XMP packet") }
+        let outcome = XMLTokenizer.parse(&bytes, range)
+        if outcome.repairedUTF8 {
             result.problems.append(MetadataProblem(block: block, reason: "the XMP is not valid UTF-8; invalid bytes replaced"))
         }
-        // NUL is never valid XML and ends C strings early inside libxml2.
-        for i in bytes.indices where bytes[i] == 0 { bytes[i] = 0x20 }
-        // Blank out every processing instruction (the xpacket wrapper, an XML declaration that
-        // may name another encoding than the UTF-8 the bytes now are): XMP needs none, and
-        // Foundation's XMLParser on Linux crashes on one without data ("<?x?>" makes it call
-        // strlen on a NULL pointer).
-        blankProcessingInstructions(&bytes)
-        if containsDeclaration(bytes) {
+        switch outcome.failure {
+        case nil: break
+        case .declaration?:
             return fail("the XMP packet holds a DOCTYPE or ENTITY declaration; refused (entity expansion attacks)")
+        case .tooDeep?:
+            return fail("the XMP nests elements deeper than \(MetadataLimits.maxXMLDepth) levels; refused")
+        case .tooManyNodes?:
+            return fail("the XMP has more than \(XMLTokenizer.maxNodes) elements; refused")
+        case .malformed(let line, let reason)?:
+            return fail("the XMP is not well-formed XML (line \(line)): \(reason)")
         }
-        let builder = TreeBuilder()
-        let parser = XMLParser(data: Data(bytes))
-        parser.shouldProcessNamespaces = false
-        parser.shouldReportNamespacePrefixes = false
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = builder
-        builder.parser = parser
-        let ok = parser.parse()
-        if let failure = builder.failure { return fail(failure) }
-        if !ok {
-            let line = parser.lineNumber
-            let detail = parser.parserError.map { ($0 as NSError).localizedDescription } ?? "unknown error"
-            return fail("the XMP is not well-formed XML (line \(line)): \(detail)")
-        }
-        let properties = RDFInterpreter(nodes: builder.nodes).properties()
+        let properties = RDFInterpreter(nodes: outcome.nodes).properties()
         result.values = XMPMapping.values(from: properties, origin: origin)
         for p in properties where p.namespace == XMPNamespace.xmpNote && p.name == "HasExtendedXMP" {
             if case .text(let guid) = p.value { result.extendedGUID = guid.metadataTrimmed }
@@ -73,6 +55,13 @@ enum XMPParser {
     /// anything after `<?xpacket end…?>` (padding, a GIF trailer, "endstream") cut off.
     static func packetBytes(_ raw: [UInt8]) -> [UInt8]? {
         var bytes = raw
+        return packetRange(&bytes).map { Array(bytes[$0]) }
+    }
+
+    /// Where the packet is in `bytes` (transcoded in place from UTF-16 when it is that): a
+    /// leading UTF-8 BOM and junk before the first `<` skipped, anything after
+    /// `<?xpacket end…?>` cut off. Nil when there is no `<`.
+    static func packetRange(_ bytes: inout [UInt8]) -> Range<Int>? {
         // UTF-16 packets (with or without a BOM): XMP allows them; transcode.
         if bytes.count >= 2 {
             let b0 = bytes[0], b1 = bytes[1]
@@ -83,8 +72,8 @@ enum XMPParser {
                 bytes = Array(s.utf8)
             }
         }
-        if bytes.hasBytes([0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-        guard let start = bytes.firstIndex(of: UInt8(ascii: "<")) else { return nil }
+        let from = bytes.hasBytes([0xEF, 0xBB, 0xBF]) ? 3 : 0
+        guard let start = bytes[from...].firstIndex(of: UInt8(ascii: "<")) else { return nil }
         var end = bytes.count
         // The packet ends at the first `<?xpacket end…?>` after its begin: whatever follows
         // (padding, a stale copy of an older packet left in a PNG iTXt or a JPEG APP1, a GIF
@@ -103,130 +92,19 @@ enum XMPParser {
             }
         }
         guard start < end else { return nil }
-        return Array(bytes[start..<end])
-    }
-
-    /// Replaces each `<?…?>` (to the end when unterminated) with spaces.
-    static func blankProcessingInstructions(_ bytes: inout [UInt8]) {
-        var i = 0
-        while let start = bytes.indexOfBytes(asciiBytes("<?"), from: i) {
-            let end = bytes.indexOfBytes(asciiBytes("?>"), from: start + 2).map { $0 + 2 } ?? bytes.count
-            for k in start..<end { bytes[k] = 0x20 }
-            i = end
-        }
-    }
-
-    /// True when the document declares a DOCTYPE or ENTITY (any case).
-    static func containsDeclaration(_ bytes: [UInt8]) -> Bool {
-        let lower = { (b: UInt8) -> UInt8 in (b >= 0x41 && b <= 0x5A) ? b + 32 : b }
-        let patterns = [asciiBytes("<!doctype"), asciiBytes("<!entity")]
-        var i = 0
-        while i + 1 < bytes.count {
-            if bytes[i] == UInt8(ascii: "<"), bytes[i + 1] == UInt8(ascii: "!") {
-                for p in patterns where i + p.count <= bytes.count {
-                    var k = 2
-                    while k < p.count && lower(bytes[i + k]) == p[k] { k += 1 }
-                    if k == p.count { return true }
-                }
-            }
-            i += 1
-        }
-        return false
+        return start..<end
     }
 }
 
 // MARK: - The element tree
 
-/// One XML element, with namespaces resolved by hand (`XMLParser` namespace processing differs
-/// between platforms, so prefixes are mapped from the `xmlns:` attributes here).
+/// One XML element, its namespace resolved from the `xmlns` / `xmlns:p` declarations in scope.
 struct XMLNode {
     var namespace: String
     var name: String
     var attributes: [(namespace: String, name: String, value: String)]
     var children: [Int] = []
     var text = ""
-}
-
-/// Builds an array of `XMLNode`s from the parser's events. Not `Sendable`; lives for one parse.
-final class TreeBuilder: NSObject, XMLParserDelegate {
-    var nodes: [XMLNode] = []
-    var failure: String?
-    weak var parser: XMLParser?
-    private var stack: [Int] = []
-    private var scopes: [[String: String]] = [["xml": XMPNamespace.xml]]
-    private static let maxNodes = 500_000
-
-    private func stop(_ reason: String) {
-        if failure == nil { failure = reason }
-        parser?.abortParsing()
-    }
-
-    private func resolve(_ qname: String) -> (String, String) {
-        let parts = qname.split(separator: ":", maxSplits: 1)
-        let (prefix, local) = parts.count == 2 ? (String(parts[0]), String(parts[1])) : ("", qname)
-        for scope in scopes.reversed() {
-            if let uri = scope[prefix] { return (uri, local) }
-        }
-        return ("", local)
-    }
-
-    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
-        guard failure == nil else { return }
-        if stack.count >= MetadataLimits.maxXMLDepth {
-            return stop("the XMP nests elements deeper than \(MetadataLimits.maxXMLDepth) levels; refused")
-        }
-        if nodes.count >= Self.maxNodes { return stop("the XMP has more than \(Self.maxNodes) elements; refused") }
-        var scope: [String: String] = [:]
-        for (key, value) in attributeDict {
-            if key == "xmlns" { scope[""] = value }
-            else if key.hasPrefix("xmlns:") { scope[String(key.dropFirst(6))] = value }
-        }
-        scopes.append(scope)
-        let (uri, local) = resolve(elementName)
-        var attributes: [(namespace: String, name: String, value: String)] = []
-        for (key, value) in attributeDict.sorted(by: { $0.key < $1.key }) where key != "xmlns" && !key.hasPrefix("xmlns:") {
-            let (ns, name) = key.contains(":") ? resolve(key) : ("", key)
-            attributes.append((ns, name, value))
-        }
-        nodes.append(XMLNode(namespace: uri, name: local, attributes: attributes))
-        let index = nodes.count - 1
-        if let parent = stack.last { nodes[parent].children.append(index) }
-        stack.append(index)
-    }
-
-    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
-        guard failure == nil else { return }
-        _ = stack.popLast()
-        _ = scopes.popLast()
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) {
-        guard failure == nil, let top = stack.last else { return }
-        nodes[top].text += string
-    }
-
-    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
-        guard failure == nil, let top = stack.last else { return }
-        nodes[top].text += TextDecoding.utf8OrLatin1(CDATABlock)
-    }
-
-    /// libxml2 runs in recover mode under XMLParser: stop at the first error instead of
-    /// recovering through a cascade of them (binary garbage yields thousands, each allocating).
-    func parser(_ parser: XMLParser, parseErrorOccurred parseError: Error) {
-        guard failure == nil else { return }
-        let line = parser.lineNumber
-        failure = "the XMP is not well-formed XML (line \(line)): \((parseError as NSError).localizedDescription)"
-        parser.abortParsing()
-    }
-
-    func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) {
-        stop("the XMP declares an entity; refused")
-    }
-
-    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) {
-        stop("the XMP declares an external entity; refused")
-    }
 }
 
 // MARK: - RDF

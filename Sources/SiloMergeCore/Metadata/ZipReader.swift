@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// Zip archives, for the documents that are zips: Office Open XML (docx, xlsx, pptx) and
 /// OpenDocument (odt, ods, odp). Read from the central directory at the end of the file, never
@@ -237,8 +234,9 @@ enum DocumentProperties {
     }
 }
 
-/// XML that is not XMP (document properties), parsed with the same hardening as XMP: size cap,
-/// UTF-8 repaired, processing instructions blanked, DOCTYPE and ENTITY refused, depth capped.
+/// XML that is not XMP (document properties), parsed with the same tokenizer and hardening as
+/// XMP: size cap, UTF-8 repaired, processing instructions skipped, DOCTYPE and ENTITY refused,
+/// depth capped.
 enum SafeXML {
     static func parse(_ input: [UInt8], block: String, into c: MetadataCollector) -> [XMLNode]? {
         guard input.count <= MetadataLimits.maxBlock else {
@@ -250,32 +248,20 @@ enum SafeXML {
         if bytes.count >= 2, (bytes[0] == 0xFF && bytes[1] == 0xFE) || (bytes[0] == 0xFE && bytes[1] == 0xFF) {
             bytes = Array(TextDecoding.utf16(bytes[...], bigEndian: bytes[0] == 0xFE).utf8)
         }
-        if String(validatingUTF8Bytes: bytes) == nil {
-            bytes = Array(String(decoding: bytes, as: UTF8.self).utf8)
-            c.problem(block, "not valid UTF-8; invalid bytes replaced")
-        }
-        for i in bytes.indices where bytes[i] == 0 { bytes[i] = 0x20 }
-        XMPParser.blankProcessingInstructions(&bytes)
-        if XMPParser.containsDeclaration(bytes) {
+        let outcome = XMLTokenizer.parse(&bytes, 0..<bytes.count)
+        if outcome.repairedUTF8 { c.problem(block, "not valid UTF-8; invalid bytes replaced") }
+        switch outcome.failure {
+        case nil:
+            return outcome.nodes
+        case .declaration?:
             c.problem(block, "holds a DOCTYPE or ENTITY declaration; refused (entity expansion attacks)")
-            return nil
+        case .tooDeep?:
+            c.problem(block, "the XML nests elements deeper than \(MetadataLimits.maxXMLDepth) levels; refused")
+        case .tooManyNodes?:
+            c.problem(block, "the XML has more than \(XMLTokenizer.maxNodes) elements; refused")
+        case .malformed(let line, let reason)?:
+            c.problem(block, "the XML is not well-formed XML (line \(line)): \(reason)")
         }
-        let builder = TreeBuilder()
-        let parser = XMLParser(data: Data(bytes))
-        parser.shouldProcessNamespaces = false
-        parser.shouldReportNamespacePrefixes = false
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = builder
-        builder.parser = parser
-        let ok = parser.parse()
-        if let failure = builder.failure {
-            c.problem(block, failure.replacingOccurrences(of: "the XMP", with: "the XML"))
-            return nil
-        }
-        if !ok {
-            c.problem(block, "not well-formed XML (line \(parser.lineNumber))")
-            return nil
-        }
-        return builder.nodes
+        return nil
     }
 }

@@ -1,0 +1,913 @@
+import CSiloMergeShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A small, non-validating XML 1.0 parser over bytes, for the XML that metadata carries (XMP
+/// packets, Office and OpenDocument properties). It replaces Foundation's `XMLParser`
+/// (libxml2), which cost more than the rest of metadata reading (an NSObject delegate, a
+/// dictionary per element, a String per text callback, a copy of the packet per pre-pass),
+/// and accepts and refuses what libxml2 2.9 did in the way SiloMerge drove it (stop at the
+/// first error), so a packet reads exactly as before:
+///
+/// - elements, empty elements, attributes in `'` or `"`, namespaces declared with `xmlns` /
+///   `xmlns:p` and resolved per element scope (`xml` is predefined; an unbound prefix, a
+///   QName with two colons, `xmlns:p=""`, a default namespace that is not an absolute URI, a
+///   namespace name that is not a URI as RFC 3986 defines it are errors, as in libxml2);
+/// - character data and attribute values with `&amp; &lt; &gt; &quot; &apos;` and `&#N;`
+///   `&#xH;` (a reference to a code point XML does not allow is an error; any other entity is
+///   undefined, an error); `]]>` in text is an error; a control character (other than TAB,
+///   LF, CR) or U+FFFE / U+FFFF anywhere is an error;
+/// - end-of-line handling (CR LF and a lone CR become LF) in text, attribute-value
+///   normalisation (TAB, CR, LF, CR LF become one space; character references are kept);
+/// - CDATA sections (appended raw, as libxml2 delivered them), comments (skipped; `--` inside
+///   one is an error), processing instructions (the xpacket wrapper, an XML declaration: each
+///   counts as that many spaces, as the blanking SiloMerge did before libxml2 saw them);
+/// - a DOCTYPE or ENTITY declaration (anywhere outside a processing instruction, in any
+///   case) refuses the document: no entity is ever declared or expanded;
+/// - depth capped at `MetadataLimits.maxXMLDepth`, elements at `maxNodes`; the tree is built
+///   with an explicit stack, never by recursion.
+///
+/// Bytes that are not UTF-8 are replaced (U+FFFD) first and reported; NUL counts as a space.
+enum XMLTokenizer {
+    static let maxNodes = 500_000
+
+    enum Failure: Equatable {
+        /// A DOCTYPE or ENTITY declaration.
+        case declaration
+        case tooDeep
+        case tooManyNodes
+        /// Not well-formed: the 1-based line and what is wrong.
+        case malformed(line: Int, reason: String)
+    }
+
+    struct Outcome {
+        var nodes: [XMLNode] = []
+        var failure: Failure?
+        /// The bytes were not valid UTF-8 and were repaired (U+FFFD) before parsing.
+        var repairedUTF8 = false
+    }
+
+    /// Parses `bytes[range]` (which it may repair in place: NUL becomes a space, invalid
+    /// UTF-8 is replaced).
+    static func parse(_ bytes: inout [UInt8], _ range: Range<Int>) -> Outcome {
+        var outcome = Outcome()
+        var range = range
+        let (valid, hasNUL) = bytes.withUnsafeBufferPointer { scanUTF8(UnsafeBufferPointer(rebasing: $0[range])) }
+        if !valid {
+            bytes = Array(String(decoding: bytes[range], as: UTF8.self).utf8)
+            range = 0..<bytes.count
+            outcome.repairedUTF8 = true
+        }
+        if hasNUL || !valid {
+            for i in range where bytes[i] == 0 { bytes[i] = 0x20 }
+        }
+        // Processing instructions are where the bytes say they are, whatever the markup
+        // around them: `<?` to the next `?>` (or the end), as the blanking before libxml2
+        // found them. Normally each is met where markup may start and skipped as it comes;
+        // one inside a tag, an attribute value, a comment or CDATA makes the parse start
+        // again over a copy with every one blanked, exactly the old way (rare).
+        let instructions = bytes.withUnsafeBufferPointer { processingInstructions(UnsafeBufferPointer(rebasing: $0[range])) }
+        var result = bytes.withUnsafeBufferPointer { all in
+            var p = Parser(UnsafeBufferPointer(rebasing: all[range]), instructions: instructions)
+            return p.run()
+        }
+        if result.misplacedInstruction {
+            var blanked = Array(bytes[range])
+            for r in instructions { for k in r { blanked[k] = 0x20 } }
+            result = blanked.withUnsafeBufferPointer { all in
+                var p = Parser(all, instructions: [])
+                return p.run()
+            }
+        }
+        outcome.nodes = result.nodes
+        outcome.failure = result.failure
+        // A declaration refuses the document whatever else is wrong with it (it was looked
+        // for before parsing, with every processing instruction blanked): check again on
+        // the paths where parsing stopped early or met `<!` inside a comment or CDATA.
+        if outcome.failure != nil && outcome.failure != .declaration {
+            if declaresEntities(bytes[range]) { outcome.failure = .declaration; outcome.nodes = [] }
+        }
+        if outcome.failure != nil { outcome.nodes = [] }
+        return outcome
+    }
+
+    /// Each `<?` to the next `?>` (to the end when unterminated), searched from the end of
+    /// the last.
+    static func processingInstructions(_ b: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        guard let base = b.baseAddress else { return [] }
+        func find(_ needle: StaticString, _ from: Int) -> Int? {
+            guard from <= b.count - 2,
+                  let hit = silomerge_memmem(base + from, b.count - from, needle.utf8Start, 2) else { return nil }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+        var out: [Range<Int>] = []
+        var i = 0
+        while let start = find("<?", i) {
+            let end = find("?>", start + 2).map { $0 + 2 } ?? b.count
+            out.append(start..<end)
+            i = end
+        }
+        return out
+    }
+
+    /// True when the bytes hold `<!doctype` or `<!entity` (any case) outside processing
+    /// instructions, the way the check before libxml2 worked.
+    static func declaresEntities(_ slice: ArraySlice<UInt8>) -> Bool {
+        var bytes = Array(slice)
+        var i = 0
+        while let start = bytes.indexOfBytes(asciiBytes("<?"), from: i) {
+            let end = bytes.indexOfBytes(asciiBytes("?>"), from: start + 2).map { $0 + 2 } ?? bytes.count
+            for k in start..<end { bytes[k] = 0x20 }
+            i = end
+        }
+        var k = 0
+        while let hit = bytes.indexOfBytes(asciiBytes("<!"), from: k) {
+            if matchesKeyword(bytes, hit + 2, "doctype") || matchesKeyword(bytes, hit + 2, "entity") { return true }
+            k = hit + 2
+        }
+        return false
+    }
+
+    private static func matchesKeyword(_ bytes: [UInt8], _ at: Int, _ word: StaticString) -> Bool {
+        let w = asciiBytes(word)
+        guard at + w.count <= bytes.count else { return false }
+        for j in 0..<w.count {
+            var b = bytes[at + j]
+            if b >= 0x41 && b <= 0x5A { b += 32 }
+            if b != w[j] { return false }
+        }
+        return true
+    }
+
+    /// (valid UTF-8, holds a NUL), in one pass with an ASCII fast path of 8 bytes at a time.
+    static func scanUTF8(_ buffer: UnsafeBufferPointer<UInt8>) -> (valid: Bool, hasNUL: Bool) {
+        guard let base = buffer.baseAddress else { return (true, false) }
+        let n = buffer.count
+        var hasNUL = false
+        var i = 0
+        let high: UInt64 = 0x8080_8080_8080_8080, low: UInt64 = 0x0101_0101_0101_0101
+        while i < n {
+            if i + 8 <= n {
+                let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if w & high == 0 {
+                    // A zero byte in the word (the classic has-zero test; exact when no byte
+                    // has its high bit set).
+                    if (w &- low) & ~w & high != 0 { hasNUL = true }
+                    i += 8
+                    continue
+                }
+            }
+            let b = base[i]
+            if b < 0x80 {
+                if b == 0 { hasNUL = true }
+                i += 1
+                continue
+            }
+            let length: Int
+            let minimum: UInt32
+            var scalar: UInt32
+            switch b {
+            case 0xC2...0xDF: length = 2; minimum = 0x80; scalar = UInt32(b & 0x1F)
+            case 0xE0...0xEF: length = 3; minimum = 0x800; scalar = UInt32(b & 0x0F)
+            case 0xF0...0xF4: length = 4; minimum = 0x10000; scalar = UInt32(b & 0x07)
+            default: return (false, hasNUL)
+            }
+            guard i + length <= n else { return (false, hasNUL) }
+            for k in 1..<length {
+                let c = base[i + k]
+                guard c & 0xC0 == 0x80 else { return (false, hasNUL) }
+                scalar = scalar << 6 | UInt32(c & 0x3F)
+            }
+            if scalar < minimum || scalar > 0x10FFFF || (0xD800...0xDFFF).contains(scalar) { return (false, hasNUL) }
+            i += length
+        }
+        return (true, hasNUL)
+    }
+}
+
+/// The parser proper: one forward pass over valid UTF-8 without NUL.
+private struct Parser {
+    let b: UnsafeBufferPointer<UInt8>
+    let n: Int
+    var pos = 0
+    var nodes: [XMLNode] = []
+    /// Open elements: node index, the byte range of the qualified name, where its namespace
+    /// bindings start in `bindings`.
+    var stack: [(node: Int, name: Range<Int>, bindings: Int)] = []
+    /// Namespace bindings in scope, innermost last ("" is the default namespace), each with
+    /// the binding of its prefix it hides; `innermost` finds a prefix's current one.
+    var bindings: [(prefix: String, uri: String, hidden: Int?)] = [("xml", XMPNamespace.xml, nil)]
+    var innermost: [String: Int] = ["xml": 0]
+    /// Character data of each open element, as bytes until it closes.
+    var texts: [[UInt8]] = []
+    /// Scratch for one start tag's attributes: the qualified name's bytes, its colon.
+    var attributes: [(name: Range<Int>, colon: Int?, value: String)] = []
+    var value: [UInt8] = []
+    /// `<!` met inside a comment or CDATA section: a declaration there refused the document.
+    var bangInside = false
+
+    /// Where the processing instructions are, and the next one to meet.
+    let instructions: [Range<Int>]
+    var nextInstruction = 0
+    /// One was not where markup may start: the caller parses a blanked copy instead.
+    var misplacedInstruction = false
+
+    init(_ buffer: UnsafeBufferPointer<UInt8>, instructions: [Range<Int>]) {
+        b = buffer
+        n = buffer.count
+        self.instructions = instructions
+    }
+
+    struct Misplaced: Error {}
+
+    struct Stop: Error { var failure: XMLTokenizer.Failure }
+
+    func line(at offset: Int) -> Int {
+        var line = 1
+        var i = 0
+        let end = min(offset, n)
+        while i < end {
+            if b[i] == 0x0A { line += 1 } else if b[i] == 0x0D, i + 1 >= n || b[i + 1] != 0x0A { line += 1 }
+            i += 1
+        }
+        return line
+    }
+
+    func error(_ reason: String, at offset: Int? = nil) -> Stop {
+        Stop(failure: .malformed(line: line(at: offset ?? pos), reason: reason))
+    }
+
+    mutating func run() -> (nodes: [XMLNode], failure: XMLTokenizer.Failure?, misplacedInstruction: Bool) {
+        var result = parse()
+        // One left unmet was inside something else (or after the point parsing stopped,
+        // which blanking could change).
+        if nextInstruction != instructions.count { misplacedInstruction = true }
+        if misplacedInstruction { result = ([], nil) }
+        return (result.nodes, result.failure, misplacedInstruction)
+    }
+
+    mutating func parse() -> (nodes: [XMLNode], failure: XMLTokenizer.Failure?) {
+        // Before libxml2 could start a document it needed 4 bytes; a shorter one read as
+        // empty (none of it can be an element: `<a/>` is the shortest).
+        if n < 4 { return ([], nil) }
+        if startsWith("\u{FEFF}", at: 0) { pos = 3 }   // a byte-order mark
+        do {
+            try document()
+            if bangInside {
+                // Judged the old way over the whole document (rare: `<!` in a comment or CDATA).
+                if XMLTokenizer.declaresEntities(ArraySlice(b)) { return ([], .declaration) }
+            }
+            return (nodes, nil)
+        } catch let stop as Stop {
+            return ([], stop.failure)
+        } catch is Misplaced {
+            misplacedInstruction = true
+            return ([], nil)
+        } catch {
+            return ([], .malformed(line: line(at: pos), reason: "\(error)"))
+        }
+    }
+
+    @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x09 || c == 0x0D }
+
+    @inline(__always) func at(_ i: Int) -> UInt8 { i < n ? b[i] : 0 }
+
+    func find(_ needle: StaticString, from: Int) -> Int? {
+        let count = needle.utf8CodeUnitCount
+        guard from <= n - count, let base = b.baseAddress else { return nil }
+        guard let hit = silomerge_memmem(base + from, n - from, needle.utf8Start, count) else { return nil }
+        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+    }
+
+    func startsWith(_ s: StaticString, at i: Int) -> Bool {
+        let count = s.utf8CodeUnitCount
+        guard i + count <= n else { return false }
+        let p = s.utf8Start
+        for k in 0..<count where b[i + k] != p[k] { return false }
+        return true
+    }
+
+    mutating func skipSpace() { while pos < n && isSpace(b[pos]) { pos += 1 } }
+
+    // MARK: Document
+
+    mutating func document() throws {
+        var rootSeen = false
+        while true {
+            skipSpace()
+            if pos >= n { break }
+            guard b[pos] == UInt8(ascii: "<") else {
+                throw error(rootSeen ? "content after the root element" : "text before the root element")
+            }
+            let c = at(pos + 1)
+            if c == UInt8(ascii: "?") {
+                _ = try skipProcessingInstruction()
+            } else if c == UInt8(ascii: "!") {
+                if startsWith("<!--", at: pos) { try comment() }
+                else { try declarationOrError(inContent: false) }
+            } else if rootSeen {
+                throw error("content after the root element (a second root element)")
+            } else {
+                try element()
+                rootSeen = true
+            }
+        }
+        if !rootSeen { throw error("no root element") }
+    }
+
+    /// Skips `<?…?>` (to the end when unterminated); returns its length in bytes.
+    mutating func skipProcessingInstruction() throws -> Int {
+        guard nextInstruction < instructions.count, instructions[nextInstruction].lowerBound == pos else {
+            throw Misplaced()
+        }
+        let start = pos
+        pos = instructions[nextInstruction].upperBound
+        nextInstruction += 1
+        return pos - start
+    }
+
+    mutating func comment() throws {
+        let start = pos
+        var i = pos + 4
+        guard let dashes = find("--", from: i) else {
+            throw error("unterminated comment", at: start)
+        }
+        guard at(dashes + 2) == UInt8(ascii: ">") else {
+            throw error("'--' inside a comment", at: dashes)
+        }
+        while i < dashes {
+            let c = b[i]
+            if c < 0x20 || c == 0xEF || c == UInt8(ascii: "<") {
+                try checkChar(at: i)
+                if c == UInt8(ascii: "<") && at(i + 1) == UInt8(ascii: "!") { bangInside = true }
+            }
+            i += 1
+        }
+        pos = dashes + 3
+    }
+
+    /// `<!` not starting a comment: a CDATA section in content, else a DOCTYPE / ENTITY
+    /// declaration (refused) or an error.
+    mutating func declarationOrError(inContent: Bool) throws {
+        if keyword(at: pos + 2, "doctype") || keyword(at: pos + 2, "entity") {
+            throw Stop(failure: .declaration)
+        }
+        if startsWith("<![CDATA[", at: pos) {
+            guard inContent else { throw error("a CDATA section outside the root element") }
+            let start = pos + 9
+            guard let end = find("]]>", from: start) else { throw error("unterminated CDATA section") }
+            var i = start
+            while i < end {
+                let c = b[i]
+                if c < 0x20 || c == 0xEF || c == UInt8(ascii: "<") {
+                    try checkChar(at: i)
+                    if c == UInt8(ascii: "<") && at(i + 1) == UInt8(ascii: "!") { bangInside = true }
+                }
+                i += 1
+            }
+            texts[stack.count - 1].append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end]))
+            pos = end + 3
+            return
+        }
+        throw error("'<!' that starts no comment, CDATA section or declaration")
+    }
+
+    func keyword(at i: Int, _ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard i + count <= n else { return false }
+        let p = word.utf8Start
+        for k in 0..<count {
+            var c = b[i + k]
+            if c >= 0x41 && c <= 0x5A { c += 32 }
+            if c != p[k] { return false }
+        }
+        return true
+    }
+
+    /// Fails on a character XML does not allow: a control character other than TAB, LF, CR,
+    /// or U+FFFE / U+FFFF (EF BF BE / EF BF BF). Other bytes pass.
+    func checkChar(at i: Int) throws {
+        let c = b[i]
+        if c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D {
+            throw error("character 0x\(String(c, radix: 16)) is not allowed in XML", at: i)
+        }
+        if c == 0xEF && at(i + 1) == 0xBF && (at(i + 2) == 0xBE || at(i + 2) == 0xBF) {
+            throw error("character U+FFF\(at(i + 2) == 0xBE ? "E" : "F") is not allowed in XML", at: i)
+        }
+    }
+
+    // MARK: Elements
+
+    /// The root element and everything in it, with an explicit stack (no recursion).
+    mutating func element() throws {
+        try startTag()
+        while !stack.isEmpty {
+            let level = stack.count - 1
+            // A run of plain text.
+            let runStart = pos
+            while pos < n {
+                let c = b[pos]
+                if c == UInt8(ascii: "<") || c == UInt8(ascii: "&") || c == 0x0D || c == UInt8(ascii: "]") || c == 0xEF || c < 0x20 {
+                    if c == UInt8(ascii: "]") {
+                        if at(pos + 1) == UInt8(ascii: "]") && at(pos + 2) == UInt8(ascii: ">") {
+                            throw error("']]>' in character data")
+                        }
+                    } else if c == 0xEF || (c < 0x20 && c != 0x0D) {
+                        try checkChar(at: pos)
+                    } else {
+                        break
+                    }
+                }
+                pos += 1
+            }
+            if pos > runStart { texts[level].append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
+            guard pos < n else {
+                throw error("the element <\(qname(stack[level].name))> is not closed")
+            }
+            let c = b[pos]
+            if c == 0x0D {
+                texts[level].append(0x0A)
+                pos += at(pos + 1) == 0x0A ? 2 : 1
+            } else if c == UInt8(ascii: "&") {
+                let scalar = try reference()
+                Parser.append(scalar, to: &texts[level])
+            } else {
+                // `<`
+                let next = at(pos + 1)
+                if next == UInt8(ascii: "/") {
+                    try endTag()
+                } else if next == UInt8(ascii: "?") {
+                    let length = try skipProcessingInstruction()
+                    texts[level].append(contentsOf: repeatElement(0x20, count: length))
+                } else if next == UInt8(ascii: "!") {
+                    if startsWith("<!--", at: pos) { try comment() } else { try declarationOrError(inContent: true) }
+                } else {
+                    try startTag()
+                }
+            }
+        }
+    }
+
+    func qname(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
+
+    static func append(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
+        if scalar.value < 0x80 { out.append(UInt8(scalar.value)) } else { out.append(contentsOf: UTF8.encode(scalar)!) }
+    }
+
+    /// `&…;` at `pos`: its replacement.
+    mutating func reference() throws -> Unicode.Scalar {
+        let start = pos
+        pos += 1
+        if at(pos) == UInt8(ascii: "#") {
+            pos += 1
+            var value: UInt32 = 0
+            var digits = 0
+            let hex = at(pos) == UInt8(ascii: "x")
+            if hex { pos += 1 }
+            while pos < n {
+                let c = b[pos]
+                let d: UInt32
+                if c >= 0x30 && c <= 0x39 { d = UInt32(c - 0x30) }
+                else if hex && c >= 0x61 && c <= 0x66 { d = UInt32(c - 0x61 + 10) }
+                else if hex && c >= 0x41 && c <= 0x46 { d = UInt32(c - 0x41 + 10) }
+                else { break }
+                if value <= 0x10FFFF { value = value * (hex ? 16 : 10) + d }
+                digits += 1
+                pos += 1
+            }
+            guard digits > 0, at(pos) == UInt8(ascii: ";") else {
+                throw error("a malformed character reference", at: start)
+            }
+            pos += 1
+            let allowed = value == 0x09 || value == 0x0A || value == 0x0D || (0x20...0xD7FF).contains(value)
+                || (0xE000...0xFFFD).contains(value) || (0x10000...0x10FFFF).contains(value)
+            guard allowed, let scalar = Unicode.Scalar(value) else {
+                throw error("a character reference to a code point XML does not allow", at: start)
+            }
+            return scalar
+        }
+        let nameStart = pos
+        try skipName()
+        guard pos > nameStart, at(pos) == UInt8(ascii: ";") else {
+            throw error("'&' that starts no entity or character reference", at: start)
+        }
+        let name = UnsafeBufferPointer(rebasing: b[nameStart..<pos])
+        pos += 1
+        switch String(decoding: name, as: UTF8.self) {
+        case "amp": return "&"
+        case "lt": return "<"
+        case "gt": return ">"
+        case "quot": return "\""
+        case "apos": return "'"
+        case let other: throw error("the entity '\(other)' is not defined", at: start)
+        }
+    }
+
+    // MARK: Names
+
+    /// Advances over an XML Name (NameStartChar NameChar*, XML 1.0 fifth edition); stays put
+    /// when none starts here.
+    mutating func skipName() throws {
+        var first = true
+        while pos < n {
+            let c = b[pos]
+            var length = 1
+            let ok: Bool
+            if c < 0x80 {
+                let letter = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || c == UInt8(ascii: "_") || c == UInt8(ascii: ":")
+                ok = letter || (!first && ((c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")))
+            } else {
+                let (scalar, len) = decode(at: pos)
+                length = len
+                ok = Parser.isNameChar(scalar, first: first)
+            }
+            if !ok { return }
+            first = false
+            pos += length
+        }
+    }
+
+    static func isNameChar(_ v: UInt32, first: Bool) -> Bool {
+        switch v {
+        case 0xC0...0xD6, 0xD8...0xF6, 0xF8...0x2FF, 0x370...0x37D, 0x37F...0x1FFF, 0x200C...0x200D,
+             0x2070...0x218F, 0x2C00...0x2FEF, 0x3001...0xD7FF, 0xF900...0xFDCF, 0xFDF0...0xFFFD,
+             0x10000...0xEFFFF:
+            return true
+        case 0xB7, 0x300...0x36F, 0x203F...0x2040:
+            return !first
+        default:
+            return false
+        }
+    }
+
+    /// The scalar at `i` (valid UTF-8) and its length.
+    func decode(at i: Int) -> (UInt32, Int) {
+        let c = b[i]
+        if c < 0xE0 { return (UInt32(c & 0x1F) << 6 | UInt32(b[i + 1] & 0x3F), 2) }
+        if c < 0xF0 { return (UInt32(c & 0x0F) << 12 | UInt32(b[i + 1] & 0x3F) << 6 | UInt32(b[i + 2] & 0x3F), 3) }
+        return (UInt32(c & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6 | UInt32(b[i + 3] & 0x3F), 4)
+    }
+
+    /// A QName at `pos`: its byte range and the offset of its colon. libxml2's rules: NCName
+    /// or NCName:NCName.
+    mutating func qualifiedName(_ what: String) throws -> (Range<Int>, colon: Int?) {
+        let start = pos
+        try skipName()
+        guard pos > start else { throw error("the \(what) name is missing or starts with a character no name may start with") }
+        var colon: Int?
+        for i in start..<pos where b[i] == UInt8(ascii: ":") {
+            guard colon == nil, i > start, i < pos - 1 else {
+                throw error("'\(qname(start..<pos))' is not a valid qualified name", at: start)
+            }
+            colon = i
+        }
+        if let colon {
+            // The local part must start with a NameStartChar (not a digit, '-', '.').
+            let c = b[colon + 1]
+            if (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == 0xC2 && b[colon + 2] == 0xB7 {
+                throw error("'\(qname(start..<pos))' is not a valid qualified name", at: start)
+            }
+            if c >= 0x80 {
+                let (scalar, _) = decode(at: colon + 1)
+                if !Parser.isNameChar(scalar, first: true) {
+                    throw error("'\(qname(start..<pos))' is not a valid qualified name", at: start)
+                }
+            }
+        }
+        return (start..<pos, colon)
+    }
+
+    // MARK: Tags
+
+    mutating func startTag() throws {
+        let tagStart = pos
+        pos += 1   // <
+        let (nameRange, colon) = try qualifiedName("element")
+        attributes.removeAll(keepingCapacity: true)
+        var selfClosing = false
+        while true {
+            let spaced = pos < n && isSpace(b[pos])
+            skipSpace()
+            guard pos < n else { throw error("unterminated start tag <\(qname(nameRange))>", at: tagStart) }
+            if b[pos] == UInt8(ascii: ">") { pos += 1; break }
+            if b[pos] == UInt8(ascii: "/") {
+                guard at(pos + 1) == UInt8(ascii: ">") else { throw error("'/' not followed by '>' in a start tag") }
+                pos += 2
+                selfClosing = true
+                break
+            }
+            guard spaced else { throw error("attributes of <\(qname(nameRange))> not separated by white space") }
+            let (attrRange, attrColon) = try qualifiedName("attribute")
+            skipSpace()
+            guard at(pos) == UInt8(ascii: "=") else { throw error("attribute '\(qname(attrRange))' has no value") }
+            pos += 1
+            skipSpace()
+            let quote = at(pos)
+            guard quote == UInt8(ascii: "\"") || quote == UInt8(ascii: "'") else {
+                throw error("the value of attribute '\(qname(attrRange))' is not quoted")
+            }
+            pos += 1
+            try attributeValue(quote)
+            attributes.append((attrRange, attrColon, String(decoding: value, as: UTF8.self)))
+        }
+        try open(nameRange, colon: colon, at: tagStart)
+        if selfClosing { close() }
+    }
+
+    /// The value up to `quote`, normalised, into `value`.
+    mutating func attributeValue(_ quote: UInt8) throws {
+        value.removeAll(keepingCapacity: true)
+        while true {
+            let runStart = pos
+            while pos < n {
+                let c = b[pos]
+                if c == quote || c == UInt8(ascii: "<") || c == UInt8(ascii: "&") || c < 0x20 || c == 0xEF {
+                    if c == 0xEF { try checkChar(at: pos) } else { break }
+                }
+                pos += 1
+            }
+            if pos > runStart { value.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
+            guard pos < n else { throw error("unterminated attribute value") }
+            let c = b[pos]
+            if c == quote { pos += 1; return }
+            if c == UInt8(ascii: "<") { throw error("'<' in an attribute value") }
+            if c == UInt8(ascii: "&") { let scalar = try reference(); Parser.append(scalar, to: &value); continue }
+            if c == 0x0D {
+                value.append(0x20)
+                pos += at(pos + 1) == 0x0A ? 2 : 1
+            } else if c == 0x09 || c == 0x0A {
+                value.append(0x20)
+                pos += 1
+            } else {
+                try checkChar(at: pos)
+                pos += 1
+            }
+        }
+    }
+
+    func bytesEqual(_ x: Range<Int>, _ y: Range<Int>) -> Bool {
+        x.count == y.count && memcmp(b.baseAddress! + x.lowerBound, b.baseAddress! + y.lowerBound, x.count) == 0
+    }
+
+    /// True for `xmlns` and `xmlns:…` (namespace declarations).
+    func isDeclaration(_ name: Range<Int>, colon: Int?) -> Bool {
+        let end = colon ?? name.upperBound
+        return end - name.lowerBound == 5 && startsWith("xmlns", at: name.lowerBound)
+    }
+
+    /// Checks the start tag's namespaces and attributes and opens the element.
+    mutating func open(_ nameRange: Range<Int>, colon: Int?, at tagStart: Int) throws {
+        let bindingsStart = bindings.count
+        // Namespace declarations, checked as libxml2 2.9 checks them.
+        for a in attributes where isDeclaration(a.name, colon: a.colon) {
+            let prefix = a.colon.map { qname(($0 + 1)..<a.name.upperBound) } ?? ""
+            if let existing = innermost[prefix], existing >= bindingsStart {
+                throw error("namespace '\(prefix)' declared twice", at: tagStart)
+            }
+            let uri = a.value
+            if prefix.isEmpty {
+                if !uri.isEmpty {
+                    let (valid, absolute) = URIReference.check(uri)
+                    guard valid else { throw error("xmlns: '\(uri)' is not a valid URI", at: tagStart) }
+                    guard absolute else { throw error("xmlns: URI \(uri) is not absolute", at: tagStart) }
+                    if uri == XMPNamespace.xml { throw error("the xml namespace URI cannot be the default namespace", at: tagStart) }
+                    if uri == "http://www.w3.org/2000/xmlns/" { throw error("reuse of the xmlns namespace name is forbidden", at: tagStart) }
+                }
+            } else if prefix == "xml" {
+                if uri != XMPNamespace.xml { throw error("the xml namespace prefix is mapped to another URI", at: tagStart) }
+            } else {
+                if uri == XMPNamespace.xml { throw error("the xml namespace URI is bound to another prefix", at: tagStart) }
+                if prefix == "xmlns" { throw error("redefinition of the xmlns prefix is forbidden", at: tagStart) }
+                if uri == "http://www.w3.org/2000/xmlns/" { throw error("reuse of the xmlns namespace name is forbidden", at: tagStart) }
+                if uri.isEmpty { throw error("xmlns:\(prefix): an empty namespace name is not allowed", at: tagStart) }
+                guard URIReference.check(uri).valid else { throw error("xmlns:\(prefix): '\(uri)' is not a valid URI", at: tagStart) }
+            }
+            bindings.append((prefix, uri, innermost[prefix]))
+            innermost[prefix] = bindings.count - 1
+        }
+        let (namespace, local) = try resolve(nameRange, colon: colon, attribute: false, at: tagStart)
+        // Attributes other than declarations, sorted by qualified name (as they were taken
+        // from XMLParser's dictionary); a name twice, or two names for one namespace and
+        // local name, is an error.
+        var resolved: [(qname: Range<Int>, namespace: String, name: String, value: String)] = []
+        var ascii = true
+        for a in attributes where !isDeclaration(a.name, colon: a.colon) {
+            let (ns, name) = a.colon == nil ? ("", qname(a.name)) : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
+            resolved.append((a.name, ns, name, a.value))
+            if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }
+        }
+        if resolved.count > 1 {
+            if resolved.count <= 16 {
+                for i in 1..<resolved.count {
+                    for j in 0..<i {
+                        if bytesEqual(resolved[i].qname, resolved[j].qname) {
+                            throw error("attribute '\(qname(resolved[i].qname))' given twice", at: tagStart)
+                        }
+                        if resolved[i].name == resolved[j].name && resolved[i].namespace == resolved[j].namespace {
+                            throw error("attribute '\(resolved[i].name)' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
+                        }
+                    }
+                }
+            } else {
+                var qnames = Set<String>(), expanded = Set<String>()
+                for r in resolved {
+                    if !qnames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
+                    if !expanded.insert(r.namespace + "\u{0}" + r.name).inserted {
+                        throw error("attribute '\(r.name)' in namespace '\(r.namespace)' given twice", at: tagStart)
+                    }
+                }
+            }
+            if ascii {
+                // Byte order is String order for ASCII.
+                let base = b.baseAddress!
+                resolved.sort { x, y in
+                    let c = memcmp(base + x.qname.lowerBound, base + y.qname.lowerBound, min(x.qname.count, y.qname.count))
+                    return c != 0 ? c < 0 : x.qname.count < y.qname.count
+                }
+            } else {
+                resolved.sort { qname($0.qname) < qname($1.qname) }
+            }
+        }
+        if stack.count >= MetadataLimits.maxXMLDepth { throw Stop(failure: .tooDeep) }
+        if nodes.count >= XMLTokenizer.maxNodes { throw Stop(failure: .tooManyNodes) }
+        nodes.append(XMLNode(namespace: namespace, name: local,
+                             attributes: resolved.map { (namespace: $0.namespace, name: $0.name, value: $0.value) }))
+        let index = nodes.count - 1
+        if let parent = stack.last { nodes[parent.node].children.append(index) }
+        stack.append((index, nameRange, bindingsStart))
+        if texts.count < stack.count { texts.append([]) } else { texts[stack.count - 1].removeAll(keepingCapacity: true) }
+    }
+
+    /// (namespace, local name) of a QName in the current scope; an unprefixed name takes the
+    /// default namespace (an attribute's is never asked for), an unbound prefix is an error.
+    func resolve(_ name: Range<Int>, colon: Int?, attribute: Bool, at tagStart: Int) throws -> (String, String) {
+        guard let colon else {
+            return (innermost[""].map { bindings[$0].uri } ?? "", qname(name))
+        }
+        let prefix = qname(name.lowerBound..<colon)
+        guard let binding = innermost[prefix] else {
+            throw error("the namespace prefix '\(prefix)' of \(attribute ? "attribute" : "element") '\(qname(name))' is not bound", at: tagStart)
+        }
+        return (bindings[binding].uri, qname((colon + 1)..<name.upperBound))
+    }
+
+    mutating func close() {
+        let top = stack.removeLast()
+        let level = stack.count
+        if !texts[level].isEmpty {
+            nodes[top.node].text = String(decoding: texts[level], as: UTF8.self)
+        }
+        while bindings.count > top.bindings {
+            let gone = bindings.removeLast()
+            innermost[gone.prefix] = gone.hidden
+        }
+    }
+
+    mutating func endTag() throws {
+        let start = pos
+        pos += 2   // </
+        let top = stack[stack.count - 1]
+        let nameStart = pos
+        try skipName()
+        let name = nameStart..<pos
+        guard bytesEqual(name, top.name) else {
+            throw error("end tag </\(qname(name))> does not match <\(qname(top.name))>", at: start)
+        }
+        skipSpace()
+        guard at(pos) == UInt8(ascii: ">") else { throw error("unterminated end tag </\(qname(name))>", at: start) }
+        pos += 1
+        close()
+    }
+}
+
+/// Whether a string is a URI reference as libxml2 2.9's `xmlParseURI` (RFC 3986) accepts
+/// one: how it judged namespace names.
+enum URIReference {
+    /// (a URI reference, an absolute one: with a scheme).
+    static func check(_ s: String) -> (valid: Bool, absolute: Bool) {
+        let all = Array(s.utf8)[...]
+        var u = all
+        if scheme(&u), u.first == UInt8(ascii: ":") {
+            u = u.dropFirst()
+            if hierarchical(&u, relative: false), rest(&u) { return (true, true) }
+        }
+        u = all
+        return (hierarchical(&u, relative: true) && rest(&u), false)
+    }
+
+    /// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), consumed only when a scheme is there
+    /// (without its colon).
+    private static func scheme(_ u: inout ArraySlice<UInt8>) -> Bool {
+        guard let f = u.first, isAlpha(f) else { return false }
+        var v = u.dropFirst()
+        while let c = v.first, isAlpha(c) || isDigit(c) || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") {
+            v = v.dropFirst()
+        }
+        u = v
+        return true
+    }
+
+    /// [ "?" query ] [ "#" fragment ], then the end.
+    private static func rest(_ u: inout ArraySlice<UInt8>) -> Bool {
+        if u.first == UInt8(ascii: "?") {
+            u = u.dropFirst()
+            while let n = pchar(u) ?? slashOrQuestion(u) { u = u.dropFirst(n) }
+        }
+        if u.first == UInt8(ascii: "#") {
+            u = u.dropFirst()
+            while let n = pchar(u) ?? slashOrQuestion(u) ?? bracket(u) { u = u.dropFirst(n) }
+        }
+        return u.isEmpty
+    }
+
+    private static func slashOrQuestion(_ u: ArraySlice<UInt8>) -> Int? {
+        u.first == UInt8(ascii: "/") || u.first == UInt8(ascii: "?") ? 1 : nil
+    }
+
+    private static func bracket(_ u: ArraySlice<UInt8>) -> Int? {
+        u.first == UInt8(ascii: "[") || u.first == UInt8(ascii: "]") ? 1 : nil
+    }
+
+    /// hier-part (or relative-part): "//" authority path-abempty / path-absolute /
+    /// path-rootless (path-noscheme when relative: no ':' in the first segment) / empty.
+    private static func hierarchical(_ u: inout ArraySlice<UInt8>, relative: Bool) -> Bool {
+        if u.starts(with: [UInt8(ascii: "/"), UInt8(ascii: "/")]) {
+            u = u.dropFirst(2)
+            guard authority(&u) else { return false }
+            segments(&u)
+            return true
+        }
+        if u.first == UInt8(ascii: "/") {
+            u = u.dropFirst()
+            if pchar(u) != nil {
+                while let n = pchar(u) { u = u.dropFirst(n) }
+                segments(&u)
+            }
+            return true
+        }
+        if pchar(u) != nil {
+            while let n = pchar(u), !(relative && u.first == UInt8(ascii: ":")) { u = u.dropFirst(n) }
+            segments(&u)
+        }
+        return true
+    }
+
+    /// *( "/" segment )
+    private static func segments(_ u: inout ArraySlice<UInt8>) {
+        while u.first == UInt8(ascii: "/") {
+            u = u.dropFirst()
+            while let n = pchar(u) { u = u.dropFirst(n) }
+        }
+    }
+
+    /// [ userinfo "@" ] host [ ":" port ]; host is "[" … "]" or a reg-name (an IPv4
+    /// address is one too).
+    private static func authority(_ u: inout ArraySlice<UInt8>) -> Bool {
+        var v = u
+        while let n = unreservedOrEscapedOrSubDelim(v) ?? (v.first == UInt8(ascii: ":") ? 1 : nil) { v = v.dropFirst(n) }
+        if v.first == UInt8(ascii: "@") { u = v.dropFirst() }
+        if u.first == UInt8(ascii: "[") {
+            guard let close = u.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            u = u[(close + 1)...]
+        } else {
+            while let n = unreservedOrEscapedOrSubDelim(u) { u = u.dropFirst(n) }
+        }
+        if u.first == UInt8(ascii: ":") {
+            u = u.dropFirst()
+            guard let c = u.first, isDigit(c) else { return false }
+            while let c = u.first, isDigit(c) { u = u.dropFirst() }
+        }
+        return true
+    }
+
+    /// unreserved / pct-encoded / sub-delims / ":" / "@": its length, or nil.
+    private static func pchar(_ u: ArraySlice<UInt8>) -> Int? {
+        if let n = unreservedOrEscapedOrSubDelim(u) { return n }
+        return u.first == UInt8(ascii: ":") || u.first == UInt8(ascii: "@") ? 1 : nil
+    }
+
+    private static func unreservedOrEscapedOrSubDelim(_ u: ArraySlice<UInt8>) -> Int? {
+        guard let c = u.first else { return nil }
+        if isAlpha(c) || isDigit(c) { return 1 }
+        switch c {
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),
+             UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+             UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+             UInt8(ascii: "="):
+            return 1
+        case UInt8(ascii: "%"):
+            let i = u.startIndex
+            guard u.count >= 3, isHex(u[i + 1]), isHex(u[i + 2]) else { return nil }
+            return 3
+        default:
+            return nil
+        }
+    }
+
+    private static func isAlpha(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) }
+    private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    private static func isHex(_ c: UInt8) -> Bool { isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) }
+}
