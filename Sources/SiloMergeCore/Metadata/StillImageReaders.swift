@@ -75,7 +75,12 @@ enum EPSReader {
         }
         // Read through a window that slides over the first `headWindow` bytes (no copy of
         // them all): lines are slices of it, valid until the next line is asked for.
-        var lines = Lines(src, from: start, count: min(Int64(headWindow), end - start))
+        // A file no longer than the packet scan's window is kept whole as it is read: should
+        // the comments hold no XMP, the scan then searches those bytes instead of reading them
+        // again.
+        let count = min(Int64(headWindow), end - start)
+        let keepWhole = start == 0 && count == src.size && count <= Int64(MetadataLimits.scanWindow)
+        var lines = Lines(src, from: start, count: count, keepingAll: keepWhole)
         var seen: Set<String> = []
         var imageData: (Int, Int)?, boundingBox: (Int, Int)?
         var mode: (kind: String, end: [UInt8])?
@@ -167,7 +172,7 @@ enum EPSReader {
             }
         }
         if let (w, h) = imageData ?? boundingBox { c.setDimensions(w, h, tag: "PostScript") }
-        if !c.foundXMP, let packet = try XPacketScanner.lastPacket(in: src) {
+        if !c.foundXMP, let packet = try XPacketScanner.lastPacket(in: src, whole: keepWhole ? lines.window : nil) {
             c.addXMP(packet, block: "XMP")
         }
     }
@@ -258,18 +263,23 @@ enum EPSReader {
         private var lf = Finder(0x0A), cr = Finder(0x0D)
         private var percent = Finder(UInt8(ascii: "%")), angle = Finder(UInt8(ascii: "<"))
 
-        init(_ source: any ByteSource, from: Int64, count: Int64, chunk: Int = 64 * 1024) {
+        /// Every byte read stays in `window` (nothing is dropped as the lines are consumed).
+        private let keepingAll: Bool
+
+        init(_ source: any ByteSource, from: Int64, count: Int64, chunk: Int = 64 * 1024, keepingAll: Bool = false) {
             self.source = source
             self.from = from
             self.count = max(0, count)
             self.chunk = max(1, chunk)
+            self.keepingAll = keepingAll
         }
 
         /// Drops the bytes before `index` (consumed lines) and appends the next chunk; false
         /// when there is no more.
         private mutating func more() throws -> Bool {
             guard !ended else { return false }
-            let keep = min(index, window.count)
+            if keepingAll && window.isEmpty { window.reserveCapacity(Int(count)) }
+            let keep = keepingAll ? 0 : min(index, window.count)
             if keep > 0 {
                 window.removeSubrange(0..<keep)
                 origin += Int64(keep)
@@ -326,8 +336,9 @@ enum EPSReader {
             if window[index] == UInt8(ascii: "%") || window[index] == UInt8(ascii: "<") { return }
             var from = index + 1
             while true {
-                let p = percent.find(in: window, from: from), a = angle.find(in: window, from: from)
-                if let hit = [p, a].compactMap({ $0 }).min() {
+                let p = percent.find(in: window, from: from) ?? Int.max, a = angle.find(in: window, from: from) ?? Int.max
+                let hit = min(p, a)
+                if hit != Int.max {
                     // Every byte before `hit` exists (hit > index): a line starts there when the
                     // byte before it ends a line (CR, LF, or the LF of CR LF).
                     if window[hit - 1] == 0x0A || window[hit - 1] == 0x0D { index = hit; return }
