@@ -2,6 +2,10 @@
 // with Sources/SiloMergeCore/Metadata/*.swift and the few core files they use; not part of the
 // SwiftPM package.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Every input goes through everything a hostile file can reach: format sniffing and all the
 /// block readers, in-file reconciliation, the sidecar XMP parser and the sidecar sniffer, the
 /// SVG reader, and the image data hash (each supported format, whatever the magic bytes say, so
@@ -33,9 +37,30 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let svg = MetadataCollector(source: source)
     try? SVGReader.read(svg)
     _ = svg.finish()
+    var hashes: [SHA256Digest?] = []
     for format in MediaFormat.allCases where ImageDataHash.supports(format) {
-        _ = try? ImageDataHash.compute(source, format: format)
+        hashes.append(try? ImageDataHash.compute(source, format: format))
         _ = try? ImageDataHash.prefix(source, format: format, bytes: 4096)   // the scan's prefix stage
+    }
+    // The same input as a file, read through FileByteSource's windows (what a scan uses): the
+    // same metadata and the same image hashes, wherever its windows fall.
+    if let fd = fuzzFile, ftruncate(fd, 0) == 0, bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == size {
+        precondition(MetadataReader.read(FileByteSource(fd: fd, size: Int64(size))) == metadata, "FileByteSource reads as DataByteSource")
+        var i = 0
+        for format in MediaFormat.allCases where ImageDataHash.supports(format) {
+            precondition((try? ImageDataHash.compute(FileByteSource(fd: fd, size: Int64(size)), format: format)) == hashes[i],
+                         "FileByteSource hashes as DataByteSource")
+            i += 1
+        }
     }
     return 0
 }
+
+/// One scratch file (unlinked at once) that every input is written to. `nonisolated(unsafe)`:
+/// libFuzzer calls the entry point from one thread at a time, and the value never changes.
+nonisolated(unsafe) let fuzzFile: Int32? = {
+    let path = "/tmp/silomerge-fuzz-\(getpid())"
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    unlink(path)
+    return fd >= 0 ? fd : nil
+}()

@@ -194,3 +194,10 @@ extension ArraySlice where Element == UInt8 {
 
 /// "0x4f2a" for messages.
 func hexString<T: BinaryInteger>(_ v: T) -> String { "0x" + String(v, radix: 16) }
+
+extension UInt32 {
+    /// The big-endian number in `bytes[i..<(i + 4)]` (the caller has checked the bounds).
+    @inline(__always) init(bigEndianBytes bytes: UnsafeRawBufferPointer, at i: Int) {
+        self = UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
+    }
+}

@@ -13,6 +13,16 @@ public protocol ByteSource {
     /// Up to `count` bytes at `offset`; fewer at the end of the file, none past it or for a
     /// negative offset. Throws on an I/O error.
     func read(at offset: Int64, count: Int) throws -> [UInt8]
+    /// The bytes `read(at:count:)` would return, lent to `body` instead of copied into a new
+    /// array: a walker that hashes or scans a range needs no allocation per chunk. The buffer
+    /// is valid only during `body`. (The default goes through `read`.)
+    func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+}
+
+extension ByteSource {
+    public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try read(at: offset, count: count).withUnsafeBytes { try body($0) }
+    }
 }
 
 /// Bytes already in memory (tests, embedded blocks, sidecars).
@@ -26,6 +36,13 @@ public struct DataByteSource: ByteSource, Sendable {
         let start = Int(offset)
         let end = start + min(count, bytes.count - start)
         return Array(bytes[start..<end])
+    }
+
+    public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard offset >= 0, count > 0, offset < Int64(bytes.count) else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let start = Int(offset)
+        let end = start + min(count, bytes.count - start)
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 }
 
@@ -42,7 +59,9 @@ public final class FileByteSource: ByteSource {
     public private(set) var bytesRead: Int64 = 0
 
     private static let window = 64 * 1024
-    private struct Slot { var offset: Int64; var bytes: [UInt8] }
+    /// A window: the file's bytes at `offset` are `bytes[0..<count]` (the array may be longer:
+    /// an evicted window's array is reused for the next).
+    private struct Slot { var offset: Int64; var bytes: [UInt8]; var count: Int }
     private var slots: [Slot] = []   // most recently used first, at most two
     /// Where the last window loaded from the file ended: reads that run on from there are a
     /// walk through consecutive blocks, worth reading ahead for.
@@ -59,24 +78,50 @@ public final class FileByteSource: ByteSource {
     public convenience init(fd: Int32, size: Int64, head: [UInt8]) {
         self.init(fd: fd, size: size)
         if !head.isEmpty {
-            slots = [Slot(offset: 0, bytes: Array(head.prefix(Int(min(Int64(head.count), self.size)))))]
-            lastLoadEnd = Int64(slots[0].bytes.count)
+            let bytes = Array(head.prefix(Int(min(Int64(head.count), self.size))))
+            slots = [Slot(offset: 0, bytes: bytes, count: bytes.count)]
+            lastLoadEnd = Int64(bytes.count)
         }
     }
 
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        guard offset >= 0, count > 0, offset < size else { return [] }
+        // A read as large as a window that no window holds: straight into the result.
+        if offset >= 0, count >= Self.window, offset < size, case let wanted = Int(min(Int64(count), size - offset)),
+           wanted >= Self.window, !slots.contains(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) {
+            var out: [UInt8] = []
+            let n = try pread(at: offset, count: wanted, into: &out)
+            out.removeSubrange(n...)
+            return out
+        }
+        return try withBytes(at: offset, count: count) { Array($0) }
+    }
+
+    /// A reused buffer for reads as large as a window (which bypass the cache): a walk hashing
+    /// a picture 64 KiB at a time costs no allocation, and no page faults, per chunk.
+    private var scratch: [UInt8] = []
+
+    public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard offset >= 0, count > 0, offset < size else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         let wanted = Int(min(Int64(count), size - offset))
         for (index, slot) in slots.enumerated() {
-            let slotEnd = slot.offset + Int64(slot.bytes.count)
+            let slotEnd = slot.offset + Int64(slot.count)
             if offset >= slot.offset, offset + Int64(wanted) <= slotEnd {
                 if index != 0 { slots.swapAt(0, index) }
                 let start = Int(offset - slot.offset)
-                return Array(slot.bytes[start..<(start + wanted)])
+                // `slot.bytes` is a local reference: should `body` read this source again (and
+                // replace the slot), the array lives on until `body` returns.
+                return try slot.bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + wanted)])) }
             }
         }
-        // A read as large as a window gains nothing from the cache: straight into the result.
-        if wanted >= Self.window { return try pread(at: offset, count: wanted) }
+        // A read as large as a window gains nothing from the cache: straight into the scratch
+        // buffer (taken out while `body` runs, so a nested read gets a buffer of its own).
+        if wanted >= Self.window {
+            var buffer = scratch
+            scratch = []
+            defer { scratch = buffer }
+            let n = try pread(at: offset, count: wanted, into: &buffer)
+            return try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
         // Load a window that starts at a 4 KiB boundary when that still covers the request. A
         // small read loads 4 KiB unless it runs on from the last window (a walk through
         // consecutive segments, worth reading ahead): the first read of a file (most files need
@@ -87,22 +132,28 @@ public final class FileByteSource: ByteSource {
         var start = offset & ~4095
         if offset + Int64(wanted) > start + Int64(window) { start = offset }
         let length = Int(min(Int64(window), size - start))
-        let bytes = try pread(at: start, count: length)
-        lastLoadEnd = start + Int64(bytes.count)
-        slots.insert(Slot(offset: start, bytes: bytes), at: 0)
-        if slots.count > 2 { slots.removeLast() }
+        // The slot pushed out of the cache lends its array, when nothing else holds it.
+        var bytes: [UInt8] = slots.count == 2 ? slots.removeLast().bytes : []
+        let n = try pread(at: start, count: length, into: &bytes)
+        lastLoadEnd = start + Int64(n)
+        slots.insert(Slot(offset: start, bytes: bytes, count: n), at: 0)
         let from = Int(offset - start)
-        guard from < bytes.count else { return [] }   // the file shrank under us
-        return Array(bytes[from..<min(bytes.count, from + wanted)])
+        guard from < n else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }   // the file shrank under us
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[from..<min(n, from + wanted)])) }
     }
 
-    private func pread(at offset: Int64, count: Int) throws -> [UInt8] {
-        // Uninitialised: pread fills it, and only the bytes it filled are kept (no memset of
-        // every window before the kernel overwrites it).
+    /// Reads up to `count` bytes at `offset` into `buffer` (resized to hold `count`; its old
+    /// contents are overwritten) and returns how many were read: fewer only at the end of the
+    /// file.
+    private func pread(at offset: Int64, count: Int, into buffer: inout [UInt8]) throws -> Int {
+        if buffer.count < count {
+            // Uninitialised: pread fills it (no memset of every window before the kernel
+            // overwrites it); only the bytes it filled are ever read.
+            buffer = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        }
         var calls = 0
-        let out = try [UInt8](unsafeUninitializedCapacity: count) { raw, initialized in
+        let done = try buffer.withUnsafeMutableBytes { raw -> Int in
             var done = 0
-            defer { initialized = done }
             while done < count {
                 calls += 1
                 #if canImport(Darwin)
@@ -117,10 +168,11 @@ public final class FileByteSource: ByteSource {
                 if r == 0 { break }
                 done += r
             }
+            return done
         }
         readCalls += calls
-        bytesRead += Int64(out.count)
-        return out
+        bytesRead += Int64(done)
+        return done
     }
 }
 
@@ -133,6 +185,16 @@ extension ByteSource {
         guard let end = offset.checkedAdd(count), end <= size else { return nil }
         let bytes = try read(at: offset, count: count)
         return bytes.count == count ? bytes : nil
+    }
+
+    /// `exact`'s bytes lent to `body` (see `withBytes`): `body` gets nil when `exact` would
+    /// return nil.
+    func withExact<R>(at offset: Int64, count: Int, limit: Int = MetadataLimits.maxBlock,
+                      _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        guard count >= 0, count <= limit, offset >= 0 else { return try body(nil) }
+        if count == 0 { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let end = offset.checkedAdd(count), end <= size else { return try body(nil) }
+        return try withBytes(at: offset, count: count) { try body($0.count == count ? $0 : nil) }
     }
 }
 

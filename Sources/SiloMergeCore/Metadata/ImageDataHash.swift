@@ -198,11 +198,21 @@ public enum ImageDataHash {
         var pos = offset
         while pos < end {
             let n = h.worthReading(Int(min(Int64(chunk), end - pos)))
-            let bytes = try s.read(at: pos, count: n)
-            guard bytes.count == n else { throw MetadataProblem(block: what, reason: "short read at offset \(pos)") }
-            try h.update(bytes, at: pos)
+            // Hashed where the source holds the bytes (its cached window, or its reused buffer
+            // for a 64 KiB read): no array per chunk.
+            try s.withBytes(at: pos, count: n) { bytes in
+                guard bytes.count == n else { throw MetadataProblem(block: what, reason: "short read at offset \(pos)") }
+                try h.update(bytes, at: pos)
+            }
             pos += Int64(n)
         }
+    }
+
+    /// A chunk type's four bytes as one number (big-endian), to test without a String.
+    fileprivate static func fourCC(_ s: StaticString) -> UInt32 {
+        var v: UInt32 = 0
+        for k in 0..<4 { v = v << 8 | UInt32(s.utf8Start[k]) }
+        return v
     }
 
     // MARK: JPEG
@@ -250,7 +260,7 @@ public enum ImageDataHash {
                 extraFF += 1
             }
             if !lengthless(marker) {
-                guard let l = try reader.bytes(2), let length = l.u16(at: 0, bigEndian: true), length >= 2 else {
+                guard let hi = try reader.byte(), let lo = try reader.byte(), case let length = UInt16(hi) << 8 | UInt16(lo), length >= 2 else {
                     throw MetadataProblem(block: "JPEG", reason: "marker \(hexString(marker)) before offset \(reader.position) has an invalid length")
                 }
                 guard try reader.skip(Int64(length) - 2) else {
@@ -260,14 +270,25 @@ public enum ImageDataHash {
                 // These are the file's bytes from the 0xFF before `current` on: the marker
                 // byte, the run right after it, and the fill bytes (0xFF) right after the run
                 // — one range of the file (see `Layout`).
-                try h.update([0xFF, current], at: currentAt - 1)
-                try h.update(run, at: runStart)
-                if extraFF > 0 { try h.update([UInt8](repeating: 0xFF, count: extraFF), at: runStart + Int64(run.count)) }
+                var pair: (UInt8, UInt8) = (0xFF, current)
+                try withUnsafeBytes(of: &pair) { try h.update($0, at: currentAt - 1) }
+                try run.withUnsafeBytes { try h.update($0, at: runStart) }
+                var ffAt = runStart + Int64(run.count)
+                var left = extraFF
+                while left > 0 {
+                    let n = min(left, Self.fills.count)
+                    try Self.fills.withUnsafeBytes { try h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: ffAt) }
+                    ffAt += Int64(n)
+                    left -= n
+                }
             }
             current = marker
             currentAt = markerAt
         }
     }
+
+    /// Fill bytes (0xFF), fed from here rather than from a new array per run of them.
+    private static let fills = [UInt8](repeating: 0xFF, count: 256)
 
     /// Reads a file front to back through a 64 KiB buffer.
     struct SequentialReader<S: ByteSource> {
@@ -282,7 +303,9 @@ public enum ImageDataHash {
 
         private mutating func fill() throws -> Bool {
             if index < buffer.count { return true }
-            buffer = try source.read(at: position, count: chunk)
+            // Into the same array every time (no allocation per refill once it has grown).
+            buffer.removeAll(keepingCapacity: true)
+            try source.withBytes(at: position, count: chunk) { buffer.append(contentsOf: $0) }
             // 8 KiB first (a prefix needs the segments up to SOS and 4 KiB of scan data),
             // doubling to 64 KiB for a walk through a whole picture.
             chunk = min(chunk * 2, 64 * 1024)
@@ -294,15 +317,6 @@ public enum ImageDataHash {
             guard try fill() else { return nil }
             defer { index += 1; position += 1 }
             return buffer[index]
-        }
-
-        mutating func bytes(_ n: Int) throws -> [UInt8]? {
-            var out: [UInt8] = []
-            for _ in 0..<n {
-                guard let b = try byte() else { return nil }
-                out.append(b)
-            }
-            return out
         }
 
         /// Skips `n` bytes; false when the file ends first.
@@ -348,7 +362,8 @@ public enum ImageDataHash {
     // MARK: PNG
 
     /// PNG IDAT, JNG JDAT and JDAA (ExifTool), and APNG fdAT (every frame).
-    private static let pngImageChunks: Set<String> = ["IDAT", "JDAT", "JDAA", "fdAT"]
+    private static let pngImageChunks: Set<UInt32> = [fourCC("IDAT"), fourCC("JDAT"), fourCC("JDAA"), fourCC("fdAT")]
+    private static let iend = fourCC("IEND")
 
     private static func png(_ s: some ByteSource, _ h: Counting) throws {
         guard let sig = try s.exact(at: 0, count: 8), sig == PNGReader.signature else {
@@ -361,18 +376,19 @@ public enum ImageDataHash {
             guard chunks <= MetadataLimits.maxSegments * 10 else {
                 throw MetadataProblem(block: "PNG", reason: "too many chunks")
             }
-            guard let head = try s.exact(at: pos, count: 8) else {
+            // The chunk header read in place: its length and its type as one number.
+            guard let (length, type) = try s.withExact(at: pos, count: 8, { head in
+                head.map { (Int64(UInt32(bigEndianBytes: $0, at: 0)), UInt32(bigEndianBytes: $0, at: 4)) }
+            }) else {
                 throw MetadataProblem(block: "PNG", reason: "the file ends at offset \(pos) before IEND")
             }
-            let length = Int64(head.u32(at: 0, bigEndian: true)!)
-            let type = String(decoding: head[4..<8], as: UTF8.self)
             guard length <= Int64(Int32.max), pos + 12 + length <= s.size else {
                 throw MetadataProblem(block: "PNG", reason: "chunk at offset \(pos) runs past the end of the file")
             }
             if pngImageChunks.contains(type) {
                 try hashRange(s, h, pos + 8, length, "PNG")
             }
-            if type == "IEND" { return }
+            if type == iend { return }
             pos += 12 + length
         }
     }
@@ -482,8 +498,10 @@ public enum ImageDataHash {
                     break
                 }
             }
-            // ExifTool hashes an IFD's offsets by tag ID (as strings: 273 < 324 < 513).
-            for (_, list) in own.sorted(by: { String($0.0) < String($1.0) }) { ranges += list }
+            // ExifTool hashes an IFD's offsets by tag ID as strings: "273" < "324" < "513", the
+            // numeric order too, which `own` is already in (a directory's entries are sorted by
+            // tag, one per tag).
+            for (_, list) in own { ranges += list }
         }
 
         private func stripsAreImageData(_ dir: String) -> Bool {

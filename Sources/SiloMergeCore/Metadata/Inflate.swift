@@ -26,9 +26,10 @@ enum Inflate {
         }
         defer { inflateEnd(&stream) }
         var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let source = Array(input)
-        return source.withUnsafeBufferPointer { inBuf -> Result<[UInt8], Failure> in
+        // Uninitialised (zlib writes it; only what it wrote is read), and the input read in
+        // place: no copy of the compressed block, no memset of 64 KiB per block.
+        var chunk = [UInt8](unsafeUninitializedCapacity: 64 * 1024) { _, n in n = 64 * 1024 }
+        return input.withUnsafeBufferPointer { inBuf -> Result<[UInt8], Failure> in
             stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
             stream.avail_in = UInt32(inBuf.count)
             while true {

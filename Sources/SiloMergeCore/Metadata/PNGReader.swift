@@ -37,12 +37,15 @@ enum PNGReader {
                 c.problem("PNG", "more than \(MetadataLimits.maxSegments) chunks; stopped")
                 break
             }
-            guard let h = try src.exact(at: pos, count: 8) else {
+            // The header read in place (a big PNG is hundreds of IDAT chunks; a four-byte String
+            // is stored inline, with no allocation).
+            guard let (length, code) = try src.withExact(at: pos, count: 8, { h in
+                h.map { (Int(UInt32(bigEndianBytes: $0, at: 0)), UInt32(bigEndianBytes: $0, at: 4)) }
+            }) else {
                 c.problem("PNG", "chunk header at offset \(pos) is truncated")
                 break
             }
-            let length = Int(h.u32(at: 0, bigEndian: true)!)
-            let type = String(decoding: h[4..<8], as: UTF8.self)
+            let type = withUnsafeBytes(of: code.bigEndian) { String(decoding: $0, as: UTF8.self) }
             guard length <= Int(Int32.max) else {
                 c.problem("PNG", "chunk '\(printable(type))' at offset \(pos) has an invalid length \(length)")
                 break
@@ -184,6 +187,18 @@ enum PNGReader {
         }
     }
 
+    private static let invalid: UInt8 = 0xFF
+    /// A hex digit's value; 0xFE for the white space between digits; `invalid` for the rest.
+    private static let hexValue: [UInt8] = (0...255).map { (c: Int) -> UInt8 in
+        switch c {
+        case 0x30...0x39: UInt8(c - 0x30)
+        case 0x61...0x66: UInt8(c - 0x61 + 10)
+        case 0x41...0x46: UInt8(c - 0x41 + 10)
+        case 0x20, 0x09, 0x0A, 0x0D: 0xFE
+        default: invalid
+        }
+    }
+
     /// "\nNAME\n  LENGTH\nHEX DIGITS (with white space)" → the bytes and the declared length.
     static func decodeRawProfile(_ text: [UInt8]) -> (bytes: [UInt8], declaredLength: Int)? {
         var i = 0
@@ -203,22 +218,27 @@ enum PNGReader {
         }
         guard digits > 0, i < text.count, text[i] == 0x0A else { return nil }
         i += 1
-        var out: [UInt8] = []
-        out.reserveCapacity(min(length, text.count / 2))
-        var high: UInt8?
-        while i < text.count {
-            let ch = text[i]
-            i += 1
-            let nibble: UInt8
-            switch ch {
-            case 0x30...0x39: nibble = ch - 0x30
-            case 0x61...0x66: nibble = ch - 0x61 + 10
-            case 0x41...0x46: nibble = ch - 0x41 + 10
-            case 0x20, 0x09, 0x0A, 0x0D: continue
-            default: return nil
+        // The digits through a table, straight from the text into the output (a raw profile
+        // is tens of kilobytes of hex on every ImageMagick PNG).
+        let available = text.count - i
+        var valid = true
+        let out = text.withUnsafeBufferPointer { t in
+            [UInt8](unsafeUninitializedCapacity: available / 2) { o, n in
+                var k = i, high: UInt8 = 0, haveHigh = false, w = 0
+                while k < t.count {
+                    let v = hexValue[Int(t[k])]
+                    k += 1
+                    if v < 16 {
+                        if haveHigh { o[w] = high << 4 | v; w += 1; haveHigh = false } else { high = v; haveHigh = true }
+                    } else if v == invalid {
+                        valid = false
+                        break
+                    }
+                }
+                n = w
             }
-            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
         }
+        guard valid else { return nil }
         return (out, length)
     }
 }

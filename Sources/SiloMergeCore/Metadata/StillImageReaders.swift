@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Photoshop PSD and PSB: the header's dimensions, then the image resource section (IPTC
 /// 0x0404, EXIF 0x0422, XMP 0x0424, the IPTC digest 0x0425). Layer and image data are never read.
 enum PSDReader {
@@ -65,29 +73,37 @@ enum EPSReader {
                 return
             }
         }
-        let bytes = try src.read(at: start, count: Int(min(Int64(headWindow), end - start)))
+        // Read through a window that slides over the first `headWindow` bytes (no copy of
+        // them all): lines are slices of it, valid until the next line is asked for.
+        // A file no longer than the packet scan's window is kept whole as it is read: should
+        // the comments hold no XMP, the scan then searches those bytes instead of reading them
+        // again.
+        let count = min(Int64(headWindow), end - start)
+        let keepWhole = start == 0 && count == src.size && count <= Int64(MetadataLimits.scanWindow)
+        var lines = Lines(src, from: start, count: count, keepingAll: keepWhole)
         var seen: Set<String> = []
         var imageData: (Int, Int)?, boundingBox: (Int, Int)?
         var mode: (kind: String, end: [UInt8])?
         var buffer: [UInt8] = []
-        var lines = Lines(bytes)
         while true {
             // Outside a block only comment lines (%) and a bare packet (<?xpacket) can matter:
             // the PostScript program and its image data (most of the bytes) are skipped without
-            // copying a line.
-            if mode == nil { lines.skipLines { $0 != UInt8(ascii: "%") && $0 != UInt8(ascii: "<") } }
-            guard let line = lines.next() else { break }
+            // looking at each line.
+            if mode == nil { try lines.skipToCommentOrPacket() }
+            guard let line = try lines.next() else { break }
             if let m = mode {
                 if m.kind == "XMP-bare" {
-                    buffer += line + [0x0A]
-                    if line.indexOfBytes(asciiBytes("<?xpacket end")) != nil { c.addXMP(buffer, block: "XMP"); mode = nil }
-                } else if lowercased(line).starts(with: m.end) {
+                    buffer += line
+                    buffer.append(0x0A)
+                    if line.indexOfBytes(XPacketScanner.end) != nil { c.addXMP(buffer, block: "XMP"); mode = nil }
+                } else if startsIgnoringCase(line, m.end) {
                     if m.kind == "XMP" { c.addXMP(buffer, block: "XMP") } else if m.kind == "Photoshop" { c.addPhotoshop(buffer) }
                     mode = nil
                 } else if m.kind == "XMP" {
-                    buffer += line + [0x0A]
+                    buffer += line
+                    buffer.append(0x0A)
                 } else {
-                    buffer += hexBytes(line)
+                    appendHex(line, to: &buffer)
                 }
                 if buffer.count > MetadataLimits.maxBlock {
                     c.problem("EPS", "a \(m.kind) block is larger than \(MetadataLimits.maxBlock) bytes; not read")
@@ -95,25 +111,25 @@ enum EPSReader {
                 }
                 continue
             }
-            let lower = lowercased(line)
-            if lower.starts(with: asciiBytes("%begin_xml_packet")) || lower.starts(with: asciiBytes("%%begin_xml_packet")) {
-                mode = ("XMP", lower.starts(with: asciiBytes("%%")) ? asciiBytes("%%end_xml_packet") : asciiBytes("%end_xml_packet"))
+            if startsIgnoringCase(line, Self.beginXMP) || startsIgnoringCase(line, Self.beginXMP2) {
+                mode = ("XMP", line.starts(with: Self.percent2) ? Self.endXMP2 : Self.endXMP)
                 buffer = []
                 continue
             }
-            if lower.starts(with: asciiBytes("%beginphotoshop")) || lower.starts(with: asciiBytes("%%beginphotoshop")) {
-                mode = ("Photoshop", lower.starts(with: asciiBytes("%%")) ? asciiBytes("%%endphotoshop") : asciiBytes("%endphotoshop"))
+            if startsIgnoringCase(line, Self.beginPhotoshop) || startsIgnoringCase(line, Self.beginPhotoshop2) {
+                mode = ("Photoshop", line.starts(with: Self.percent2) ? Self.endPhotoshop2 : Self.endPhotoshop)
                 buffer = []
                 continue
             }
-            if line.starts(with: asciiBytes("<?xpacket begin")) {
-                buffer = line + [0x0A]
-                if line.indexOfBytes(asciiBytes("<?xpacket end")) != nil { c.addXMP(buffer, block: "XMP") } else { mode = ("XMP-bare", []) }
+            if line.starts(with: XPacketScanner.begin) {
+                buffer = Array(line)
+                buffer.append(0x0A)
+                if line.indexOfBytes(XPacketScanner.end) != nil { c.addXMP(buffer, block: "XMP") } else { mode = ("XMP-bare", []) }
                 continue
             }
-            guard line.starts(with: asciiBytes("%")), let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            guard line.first == UInt8(ascii: "%"), let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let percents = line.prefix(while: { $0 == UInt8(ascii: "%") }).count
-            let name = String(decoding: line[percents..<colon], as: UTF8.self)
+            let name = String(decoding: line[(line.startIndex + percents)..<colon], as: UTF8.self)
             var value = Array(line[(colon + 1)...])
             while value.first == 0x20 || value.first == 0x09 { value.removeFirst() }
             if name == "ImageData", imageData == nil {
@@ -123,9 +139,9 @@ enum EPSReader {
             }
             guard percents == 2 else { continue }
             // "%%+ " continuation lines.
-            while let next = lines.peek(), next.starts(with: asciiBytes("%%+")) {
-                value += Array(next.dropFirst(3))
-                _ = lines.next()
+            while let next = try lines.peek(), next.starts(with: Self.continuation) {
+                value += next.dropFirst(3)
+                _ = try lines.next()
             }
             if name == "BoundingBox", boundingBox == nil {
                 let n = String(decoding: value, as: UTF8.self).split(separator: " ").prefix(4).compactMap { Double($0) }
@@ -156,9 +172,27 @@ enum EPSReader {
             }
         }
         if let (w, h) = imageData ?? boundingBox { c.setDimensions(w, h, tag: "PostScript") }
-        if !c.foundXMP, let packet = try XPacketScanner.lastPacket(in: src, whole: start == 0 ? bytes : nil) {
+        if !c.foundXMP, let packet = try XPacketScanner.lastPacket(in: src, whole: keepWhole ? lines.window : nil) {
             c.addXMP(packet, block: "XMP")
         }
+    }
+
+    private static let beginXMP = asciiBytes("%begin_xml_packet"), beginXMP2 = asciiBytes("%%begin_xml_packet")
+    private static let endXMP = asciiBytes("%end_xml_packet"), endXMP2 = asciiBytes("%%end_xml_packet")
+    private static let beginPhotoshop = asciiBytes("%beginphotoshop"), beginPhotoshop2 = asciiBytes("%%beginphotoshop")
+    private static let endPhotoshop = asciiBytes("%endphotoshop"), endPhotoshop2 = asciiBytes("%%endphotoshop")
+    private static let percent2 = asciiBytes("%%"), continuation = asciiBytes("%%+")
+
+    /// Whether `line` starts with `lower` (lower-case ASCII), ignoring the case of A-Z.
+    private static func startsIgnoringCase(_ line: ArraySlice<UInt8>, _ lower: [UInt8]) -> Bool {
+        guard line.count >= lower.count else { return false }
+        var i = line.startIndex
+        for b in lower {
+            let ch = line[i]
+            guard ((ch >= 0x41 && ch <= 0x5A) ? ch + 32 : ch) == b else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// A DSC value: a parenthesised PostScript string loses its brackets and escapes
@@ -193,12 +227,9 @@ enum EPSReader {
         return TextDecoding.utf8OrWindows1252(out)
     }
 
-    private static func lowercased(_ line: [UInt8]) -> [UInt8] {
-        line.prefix(40).map { ($0 >= 0x41 && $0 <= 0x5A) ? $0 + 32 : $0 }
-    }
-
-    private static func hexBytes(_ line: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
+    /// The hex digits of a line of a %BeginPhotoshop block, decoded onto `out` (anything else
+    /// on the line is ignored; an odd digit at the end of the line is dropped).
+    private static func appendHex(_ line: ArraySlice<UInt8>, to out: inout [UInt8]) {
         var high: UInt8?
         for ch in line {
             let nibble: UInt8
@@ -210,49 +241,139 @@ enum EPSReader {
             }
             if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
         }
-        return out
     }
 
-    /// Lines split at LF, CR or CR LF.
+    /// The lines of `count` bytes of a source from `from` on, split at LF, CR or CR LF (the
+    /// last line ends where the bytes end), read through a window of `chunk` bytes that slides
+    /// along (a line longer than the window widens it): a 4 MiB PostScript header costs no
+    /// 4 MiB array. A source that ends early (a file that shrank) ends the lines there.
     struct Lines {
-        let bytes: [UInt8]
-        var index = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        let source: any ByteSource
+        /// The bytes' range in the source.
+        let from: Int64, count: Int64
+        /// Bytes `origin..<(origin + window.count)` of the range (offsets from `from`).
+        private(set) var window: [UInt8] = []
+        private var origin: Int64 = 0
+        /// The start of the next line, in `window`.
+        private var index = 0
+        /// No more bytes after `window` (the range, or the source, ended).
+        private var ended = false
+        private let chunk: Int
+        /// Cached searches for the bytes lines start or end with (see `Finder`).
+        private var lf = Finder(0x0A), cr = Finder(0x0D)
+        private var percent = Finder(UInt8(ascii: "%")), angle = Finder(UInt8(ascii: "<"))
 
-        func peek() -> ArraySlice<UInt8>? {
-            var copy = self
-            return copy.next().map { $0[...] }
+        /// Every byte read stays in `window` (nothing is dropped as the lines are consumed).
+        private let keepingAll: Bool
+
+        init(_ source: any ByteSource, from: Int64, count: Int64, chunk: Int = 64 * 1024, keepingAll: Bool = false) {
+            self.source = source
+            self.from = from
+            self.count = max(0, count)
+            self.chunk = max(1, chunk)
+            self.keepingAll = keepingAll
         }
 
-        mutating func next() -> [UInt8]? {
-            guard index < bytes.count else { return nil }
-            let end = lineEnd(from: index)
-            let line = Array(bytes[index..<end])
-            index = afterTerminator(end)
+        /// Drops the bytes before `index` (consumed lines) and appends the next chunk; false
+        /// when there is no more.
+        private mutating func more() throws -> Bool {
+            guard !ended else { return false }
+            if keepingAll && window.isEmpty { window.reserveCapacity(Int(count)) }
+            let keep = keepingAll ? 0 : min(index, window.count)
+            if keep > 0 {
+                window.removeSubrange(0..<keep)
+                origin += Int64(keep)
+                index -= keep
+                lf.shift(keep); cr.shift(keep); percent.shift(keep); angle.shift(keep)
+            }
+            let at = origin + Int64(window.count)
+            let n = Int(min(Int64(chunk), count - at))
+            guard n > 0 else { ended = true; return false }
+            let before = window.count
+            try source.withBytes(at: from + at, count: n) { window.append(contentsOf: $0) }
+            if window.count == before { ended = true; return false }   // the source ended early
+            if window.count - before < n { ended = true }
+            return true
+        }
+
+        /// The next line; nil after the last. The slice is valid until the next call.
+        mutating func next() throws -> ArraySlice<UInt8>? {
+            while index >= window.count { guard try more() else { return nil } }
+            // The line's end (its CR or LF), with the byte after a CR in the window too, to
+            // tell CR LF (one terminator) from CR alone.
+            var end = 0
+            var last = false
+            while true {
+                // (Again after `more`, which slides the window even when nothing more comes.)
+                end = min(lf.find(in: window, from: index) ?? window.count, cr.find(in: window, from: index) ?? window.count)
+                if last || (end < window.count && (window[end] == 0x0A || end + 1 < window.count)) { break }
+                last = !(try more())
+            }
+            let line = window[index..<end]
+            if end < window.count, window[end] == 0x0D, end + 1 < window.count, window[end + 1] == 0x0A {
+                index = end + 2
+            } else {
+                index = min(end + 1, window.count)
+            }
             return line
         }
 
-        /// Skips, without copying them, the lines whose first byte `skip` says to skip (an
-        /// empty line's first byte is its terminator).
-        mutating func skipLines(_ skip: (UInt8) -> Bool) {
-            while index < bytes.count, skip(bytes[index]) {
-                index = afterTerminator(lineEnd(from: index))
-            }
+        /// The next line, left to be read by `next`.
+        mutating func peek() throws -> ArraySlice<UInt8>? {
+            let at = origin + Int64(index)
+            let line = try next()
+            // `next` may have slid the window, but never past the line's start.
+            index = Int(at - origin)
+            return line
         }
 
-        /// The index of the CR or LF that ends the line starting at `start` (the count at the end).
-        private func lineEnd(from start: Int) -> Int {
-            bytes.withUnsafeBufferPointer { b in
-                var end = start
-                while end < b.count, b[end] != 0x0A, b[end] != 0x0D { end += 1 }
-                return end
+        /// Skips the lines that start with neither "%" nor "<" (an empty line starts with its
+        /// terminator): jumps from one "%" or "<" to the next, stopping at one that follows a
+        /// CR or LF — the start of a line — so a megabyte of PostScript or hex image data is
+        /// searched (memchr), not split into lines.
+        mutating func skipToCommentOrPacket() throws {
+            while index >= window.count { guard try more() else { return } }
+            if window[index] == UInt8(ascii: "%") || window[index] == UInt8(ascii: "<") { return }
+            var from = index + 1
+            while true {
+                let p = percent.find(in: window, from: from) ?? Int.max, a = angle.find(in: window, from: from) ?? Int.max
+                let hit = min(p, a)
+                if hit != Int.max {
+                    // Every byte before `hit` exists (hit > index): a line starts there when the
+                    // byte before it ends a line (CR, LF, or the LF of CR LF).
+                    if window[hit - 1] == 0x0A || window[hit - 1] == 0x0D { index = hit; return }
+                    from = hit + 1
+                    continue
+                }
+                // None in the window: keep its last byte (is a line starting after it?) and
+                // slide on.
+                index = window.count - 1
+                guard try more() else { index = window.count; return }
+                from = index + 1
             }
         }
+    }
 
-        /// Past a line's terminator: CR LF counts as one.
-        private func afterTerminator(_ end: Int) -> Int {
-            if end < bytes.count, bytes[end] == 0x0D, end + 1 < bytes.count, bytes[end + 1] == 0x0A { return end + 2 }
-            return end + 1
+    /// The next position of one byte at or after a point of a growing, sliding window: memchr,
+    /// remembering how far it has searched, so lines ending in CR alone or LF alone (which the
+    /// other byte's search would cross to the end of the window on every line) cost no more
+    /// than one search of the window in all.
+    struct Finder {
+        let byte: UInt8
+        /// No `byte` in `[from of the last search]..<at`; `at` is the hit, or the window's end.
+        private var at = 0
+        init(_ byte: UInt8) { self.byte = byte }
+
+        mutating func shift(_ n: Int) { at = max(0, at - n) }
+
+        mutating func find(in window: [UInt8], from: Int) -> Int? {
+            if at < from { at = from }
+            if at < window.count, window[at] == byte { return at }
+            guard at < window.count else { return nil }
+            at = window.withUnsafeBytes { raw in
+                memchr(raw.baseAddress! + at, Int32(byte), raw.count - at).map { UnsafeRawPointer($0) - raw.baseAddress! }
+            } ?? window.count
+            return at < window.count ? at : nil
         }
     }
 }

@@ -272,22 +272,22 @@ final class TIFFParser {
 
     /// The value bytes of an entry (at most `limit`), or nil with a problem when they lie
     /// outside the block.
-    func data(_ e: TIFFEntry, name: String, limit: Int = MetadataLimits.maxBlock) throws -> [UInt8]? {
+    func data(_ e: TIFFEntry, name: @autoclosure () -> String, limit: Int = MetadataLimits.maxBlock) throws -> [UInt8]? {
         if let inline = e.inline { return inline }   // (an allocation only for values asked for)
         guard let size = e.byteCount else {
-            problem("\(name): value size overflows or has unknown type \(e.type)")
+            problem("\(name()): value size overflows or has unknown type \(e.type)")
             return nil
         }
         guard size <= limit else {
-            problem("\(name): \(size)-byte value is larger than the \(limit)-byte limit")
+            problem("\(name()): \(size)-byte value is larger than the \(limit)-byte limit")
             return nil
         }
         guard e.offset <= UInt64(Int64.max), let end = Int64(e.offset).checkedAdd(size), end <= length else {
-            problem("\(name): value offset \(hexString(e.offset)) (+\(size) bytes) points past the end of the \(blockNoun)")
+            problem("\(name()): value offset \(hexString(e.offset)) (+\(size) bytes) points past the end of the \(blockNoun)")
             return nil
         }
         guard let bytes = try source.exact(at: base + Int64(e.offset), count: size, limit: limit) else {
-            problem("\(name): value is truncated")
+            problem("\(name()): value is truncated")
             return nil
         }
         return bytes
@@ -302,16 +302,16 @@ final class TIFFParser {
 
     /// Every numeric value of an entry as a Double, whatever its type: NaN for a 0/0 rational
     /// (ExifTool's "undef"), ±infinity for n/0 ("inf"). nil, with a problem, for text types.
-    func numbers(_ e: TIFFEntry, name: String, limit: Int = 1 << 20) throws -> [Double]? {
+    func numbers(_ e: TIFFEntry, name: @autoclosure () -> String, limit: Int = 1 << 20) throws -> [Double]? {
         guard Self.isNumeric(e.type) else {
-            problem("\(name): expected a number, found type \(e.type)")
+            problem("\(name()): expected a number, found type \(e.type)")
             return nil
         }
         guard e.count <= UInt64(limit) else {
-            problem("\(name): \(e.count) values, more than the limit of \(limit)")
+            problem("\(name()): \(e.count) values, more than the limit of \(limit)")
             return nil
         }
-        guard let d = try data(e, name: name) else { return nil }
+        guard let d = try data(e, name: name()) else { return nil }
         let be = bigEndian
         var out: [Double] = []
         out.reserveCapacity(Int(e.count))
@@ -342,13 +342,13 @@ final class TIFFParser {
 
     /// Non-negative integral values (offsets, counts, dimensions, pointers) of any numeric type.
     /// A value that is negative, fractional or not finite makes the whole entry unusable.
-    func integers(_ e: TIFFEntry, name: String, limit: Int = 1 << 20) throws -> [UInt64]? {
-        guard let values = try numbers(e, name: name, limit: limit) else { return nil }
+    func integers(_ e: TIFFEntry, name: @autoclosure () -> String, limit: Int = 1 << 20) throws -> [UInt64]? {
+        guard let values = try numbers(e, name: name(), limit: limit) else { return nil }
         var out: [UInt64] = []
         out.reserveCapacity(values.count)
         for v in values {
             guard v.isFinite, v >= 0, v == v.rounded(), v < 18_446_744_073_709_551_616 else {
-                problem("\(name): \(v) is not a whole number")
+                problem("\(name()): \(v) is not a whole number")
                 return nil
             }
             out.append(UInt64(v))
@@ -357,7 +357,7 @@ final class TIFFParser {
     }
 
     /// The first value of `integers`.
-    func integer(_ e: TIFFEntry?, name: String) throws -> UInt64? {
+    func integer(_ e: TIFFEntry?, name: @autoclosure () -> String) throws -> UInt64? {
         guard let e else { return nil }
         // One unsigned value of at most 32 bits in the entry (pointers, dimensions, flags: most
         // of what is asked for): read it in place, with no array. Exactly what `integers` gives
@@ -373,18 +373,18 @@ final class TIFFParser {
             default: break
             }
         }
-        return try integers(e, name: name, limit: 64)?.first
+        return try integers(e, name: name(), limit: 64)?.first
     }
 
     /// An ASCII (or UNDEFINED / BYTE / UTF-8) string: cut at the first NUL, UTF-8 when valid
     /// else Windows-1252; control characters removed.
-    func string(_ e: TIFFEntry?, name: String) throws -> String? {
+    func string(_ e: TIFFEntry?, name: @autoclosure () -> String) throws -> String? {
         guard let e else { return nil }
         guard [1, 2, 7, 129].contains(e.type) else {
-            problem("\(name): expected text, found type \(e.type)")
+            problem("\(name()): expected text, found type \(e.type)")
             return nil
         }
-        guard let d = try data(e, name: name, limit: 1 << 20) else { return nil }
+        guard let d = try data(e, name: name(), limit: 1 << 20) else { return nil }
         return TextDecoding.utf8OrWindows1252(TextDecoding.cutAtNUL(d))
     }
 }
