@@ -86,20 +86,30 @@ final class PrimedByteSource<File: ByteSource>: ByteSource {
         self.file = file; self.known = known
     }
 
-    func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        guard offset >= 0, count > 0, offset < size else { return [] }
-        let wanted = Int(min(Int64(count), size - offset))
-        // The last range that starts at or before `offset`.
-        var lo = 0, hi = known.count
+    /// The recorded range holding all of `[offset, offset + wanted)`, and where in it.
+    private func lookup(_ offset: Int64, _ wanted: Int) -> (range: Int, from: Int)? {
+        var lo = 0, hi = known.count   // the last range that starts at or before `offset`
         while lo < hi {
             let mid = (lo + hi) / 2
             if known[mid].offset <= offset { lo = mid + 1 } else { hi = mid }
         }
-        if lo > 0 {
-            let r = known[lo - 1]
-            let from = Int(offset - r.offset)
-            if from + wanted <= r.bytes.count { return Array(r.bytes[from..<(from + wanted)]) }
-        }
+        guard lo > 0 else { return nil }
+        let from = Int(offset - known[lo - 1].offset)
+        return from + wanted <= known[lo - 1].bytes.count ? (lo - 1, from) : nil
+    }
+
+    func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        guard offset >= 0, count > 0, offset < size else { return [] }
+        let wanted = Int(min(Int64(count), size - offset))
+        if let (r, from) = lookup(offset, wanted) { return Array(known[r].bytes[from..<(from + wanted)]) }
         return try file.read(at: offset, count: count)
+    }
+
+    func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        if offset >= 0, count > 0, offset < size, case let wanted = Int(min(Int64(count), size - offset)),
+           let (r, from) = lookup(offset, wanted) {
+            return try known[r].bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[from..<(from + wanted)])) }
+        }
+        return try file.withBytes(at: offset, count: count, body)
     }
 }

@@ -132,7 +132,9 @@ import SiloMergeTestSupport
         for _ in 0..<2000 {
             let offset = Int64.random(in: -4...Int64(bytes.count + 4), using: &rng)
             let count = Int.random(in: 0...70_000, using: &rng)
-            #expect(try source.read(at: offset, count: count) == DataByteSource(bytes).read(at: offset, count: count))
+            let plain = try DataByteSource(bytes).read(at: offset, count: count)
+            #expect(try source.read(at: offset, count: count) == plain)
+            #expect(try source.withBytes(at: offset, count: count) { Array($0) } == plain)
         }
     }
 }
