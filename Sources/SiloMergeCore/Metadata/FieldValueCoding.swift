@@ -50,7 +50,9 @@ extension FieldValue {
     static func fixed(_ d: Double, digits: Int) -> String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> String in
             let n = withVaList([d]) { args in
-                ("%." + String(digits) + "f").withCString { vsnprintf(buffer.baseAddress!, 64, $0, args) }
+                (digits == 7 ? "%.7f" : digits == 6 ? "%.6f" : "%.\(digits)f").withCString {
+                    vsnprintf(buffer.baseAddress!, 64, $0, args)
+                }
             }
             let text = UnsafeRawBufferPointer(start: buffer.baseAddress!, count: Int(max(0, min(n, 63))))
             // A C locale set by an embedding program could print a decimal comma: only digits,

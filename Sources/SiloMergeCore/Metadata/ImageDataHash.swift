@@ -209,7 +209,7 @@ public enum ImageDataHash {
     }
 
     /// A chunk type's four bytes as one number (big-endian), to test without a String.
-    fileprivate static func fourCC(_ s: StaticString) -> UInt32 {
+    static func fourCC(_ s: StaticString) -> UInt32 {
         var v: UInt32 = 0
         for k in 0..<4 { v = v << 8 | UInt32(s.utf8Start[k]) }
         return v
@@ -362,7 +362,8 @@ public enum ImageDataHash {
     // MARK: PNG
 
     /// PNG IDAT, JNG JDAT and JDAA (ExifTool), and APNG fdAT (every frame).
-    private static let pngImageChunks: Set<UInt32> = [fourCC("IDAT"), fourCC("JDAT"), fourCC("JDAA"), fourCC("fdAT")]
+    /// PNG (and JNG, APNG) chunks that hold image data, by type as a big-endian UInt32.
+    static let pngImageChunks: Set<UInt32> = [fourCC("IDAT"), fourCC("JDAT"), fourCC("JDAA"), fourCC("fdAT")]
     private static let iend = fourCC("IEND")
 
     private static func png(_ s: some ByteSource, _ h: Counting) throws {

@@ -458,15 +458,3 @@ enum XPacketScanner {
         return out
     }
 }
-
-extension Array where Element == UInt8 {
-    /// `hasBytes` for a literal, compared in place: format sniffing runs on every file a scan
-    /// reads, and an array per literal per file showed in `perf` on a corpus of random bytes.
-    func hasBytes(_ literal: StaticString, at i: Int = 0) -> Bool {
-        let n = literal.utf8CodeUnitCount
-        guard i >= 0, n <= count - i else { return false }
-        let p = literal.utf8Start
-        for k in 0..<n where self[i + k] != p[k] { return false }
-        return true
-    }
-}

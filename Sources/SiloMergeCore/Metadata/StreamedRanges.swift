@@ -33,13 +33,6 @@ public struct PNGChunkRecorder: Sendable {
     public static let maxChunks = 20_000
     /// Chunks other than image data up to this length are recorded whole.
     public static let maxKeptChunk = 1 << 20
-    /// Chunk types whose data is never recorded (image data).
-    private static func isImageData(_ h: [UInt8]) -> Bool {
-        let t = (h[4], h[5], h[6], h[7])
-        return t == (0x49, 0x44, 0x41, 0x54) /* IDAT */ || t == (0x66, 0x64, 0x41, 0x54) /* fdAT */
-            || t == (0x4A, 0x44, 0x41, 0x54) /* JDAT */ || t == (0x4A, 0x44, 0x41, 0x41) /* JDAA */
-    }
-
     public init() {}
 
     /// The next bytes of the file, which start at `offset` (each call continuing the last).
@@ -58,15 +51,16 @@ public struct PNGChunkRecorder: Sendable {
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[from..<(from + take)]))
             guard pending.count == want else { return }   // continues in the next piece
             if want == 8 {
-                let length = Int64(pending[0]) << 24 | Int64(pending[1]) << 16 | Int64(pending[2]) << 8 | Int64(pending[3])
+                let length = Int64(pending.u32(at: 0, bigEndian: true)!)
                 guard length <= Int64(Int32.max) else { stopped = true; return }
                 next = start + 12 + length
-                if !Self.isImageData(pending) && length <= Int64(Self.maxKeptChunk) {
+                let type = pending.u32(at: 4, bigEndian: true)!
+                if !ImageDataHash.pngImageChunks.contains(type) && length <= Int64(Self.maxKeptChunk) {
                     want = 12 + Int(length)          // the data and CRC too
                     if pending.count < want { continue }
                 }
             }
-            let iend = pending[4] == 0x49 && pending[5] == 0x45 && pending[6] == 0x4E && pending[7] == 0x44
+            let iend = pending.u32(at: 4, bigEndian: true) == ImageDataHash.fourCC("IEND")
             ranges.append(KnownRange(offset: start, bytes: pending))
             want = 0
             if iend || ranges.count >= Self.maxChunks { stopped = true }
