@@ -114,6 +114,9 @@ public final class FileHasher {
         // A PNG's chunk headers and small chunks, recorded as they stream past (see
         // `PNGChunkRecorder`): its metadata reader's chunk walk then reads nothing again.
         var pngChunks: PNGChunkRecorder? = nil
+        // The whole file came in the first read, so `buffer` holds all of it when hashing ends
+        // (true of most pictures: the buffer is 1 MiB).
+        var wholeInBuffer = false
         // --profile: each chunk's read, hash and metadata time, in the worker's slot.
         let profile = self.profile
         var mark = profile != nil ? MonotonicClock.now() : 0
@@ -141,7 +144,10 @@ public final class FileHasher {
                 if let profile { mark = profile.add(.hash, since: mark, count: 0) }
                 // The format from the first bytes, told once per file.
                 let sniffed = inspect && offset == 0 ? FormatSniffer.sniff(head: Array(chunk.prefix(64))) : nil
-                if let sniffed {
+                // A file read whole in this first chunk is inspected in the buffer itself (see
+                // below): nothing to keep for a second read.
+                if offset == 0, Int64(got) == stat.size { wholeInBuffer = true }
+                if let sniffed, !wholeInBuffer {
                     head = Array(chunk.prefix(Self.headBytes(sniffed)))
                     if sniffed == .png { pngChunks = PNGChunkRecorder() }
                 }
@@ -174,9 +180,18 @@ public final class FileHasher {
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
-            var content = inspect ? ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
-                                                             scanForXMP: scanForXMP, imageHashing: .prefix, head: head,
-                                                             known: pngChunks?.ranges ?? []) : nil
+            // The metadata of a file that fit in the buffer is read from the very bytes just
+            // hashed (no `pread`, no copy); a larger one's through the file, helped by its head
+            // and the PNG chunks recorded while it streamed past.
+            var content: ContentInfo? = nil
+            if inspect {
+                content = wholeInBuffer
+                    ? ContentInspector.inspect(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<Int(stat.size)]),
+                                               hint: scanner?.hint ?? .unknown, scanForXMP: scanForXMP, imageHashing: .prefix)
+                    : ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
+                                               scanForXMP: scanForXMP, imageHashing: .prefix, head: head,
+                                               known: pngChunks?.ranges ?? [])
+            }
             if inspect, let profile { mark = profile.add(.metadata, since: mark) }
             if let format = keepImage, let fingerprinter, imageBytes.count == Int(stat.size) {
                 fingerprint = imageBytes.withUnsafeBytes { fingerprinter.fingerprint(bytes: $0, format: format) }

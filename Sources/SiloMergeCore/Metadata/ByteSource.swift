@@ -46,6 +46,29 @@ public struct DataByteSource: ByteSource, Sendable {
     }
 }
 
+/// Bytes lent by their owner for the length of one call (the hashing worker's buffer, which
+/// holds the whole of a file that fit in one read): parsers read them in place, with no copy
+/// and no system call. Valid only while the lender keeps the memory alive and unchanged: never
+/// store one beyond the call it was made for.
+///
+/// Not `Sendable`: it points into memory another owner frees.
+public struct BorrowedByteSource: ByteSource {
+    private let bytes: UnsafeRawBufferPointer
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    public var size: Int64 { Int64(bytes.count) }
+
+    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+        try withBytes(at: offset, count: count) { Array($0) }
+    }
+
+    public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard offset >= 0, count > 0, offset < Int64(bytes.count) else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let start = Int(offset)
+        let end = start + min(count, bytes.count - start)
+        return try body(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+    }
+}
+
 /// An open file read with `pread`, through a small cache of two 64 KiB windows (typically the
 /// head and the tail of the file, or the current segment and the next). Does not own the file
 /// descriptor: the caller closes it.

@@ -117,6 +117,15 @@ public enum ContentInspector {
                        imageHashing: imageHashing)
     }
 
+    /// The same, from a file's whole content already in memory (the hashing pass read it in one
+    /// chunk): the metadata then comes from exactly the bytes that were hashed, with no second
+    /// read. `bytes` is only borrowed for the call.
+    public static func inspect(bytes: UnsafeRawBufferPointer, hint: XPacketHint = .unknown, scanForXMP: Bool = false,
+                               imageHashing: ImageHashing = .full) -> ContentInfo {
+        inspect(BorrowedByteSource(bytes), size: Int64(bytes.count), hint: hint, scanForXMP: scanForXMP,
+                imageHashing: imageHashing)
+    }
+
     private static func inspect(_ source: some ByteSource, size: Int64, hint: XPacketHint, scanForXMP: Bool,
                                 imageHashing: ImageHashing) -> ContentInfo {
         let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
