@@ -73,12 +73,23 @@ enum InFileReconciler {
         return out
     }
 
-    private static func first(_ field: UnifiedField, _ m: EmbeddedMetadata, _ origins: Set<MetadataOrigin>) -> SourcedValue? {
-        let candidates = m.values.filter { $0.field == field && origins.contains($0.origin) && !isBlank($0.value) }
-        return candidates.enumerated().min { a, b in
-            let ra = rank(a.element.tag), rb = rank(b.element.tag)
-            return ra != rb ? ra < rb : a.offset < b.offset
-        }?.element
+    /// The value of `field` from origin `a` (or `b`) that is not blank, best ranked (see
+    /// `rank`), else first read. One pass, nothing allocated: it runs for every field of every
+    /// file read.
+    private static func first(_ field: UnifiedField, _ m: EmbeddedMetadata, _ a: MetadataOrigin,
+                              _ b: MetadataOrigin? = nil) -> SourcedValue? {
+        var best: SourcedValue? = nil
+        var bestRank = 0
+        for v in m.values where v.field == field && (v.origin == a || v.origin == b) && !isBlank(v.value) {
+            if best == nil {
+                best = v
+                bestRank = rank(v.tag)
+            } else {
+                let r = rank(v.tag)
+                if r < bestRank { best = v; bestRank = r }
+            }
+        }
+        return best
     }
 
     private static func rank(_ tag: String) -> Int {
@@ -100,13 +111,13 @@ enum InFileReconciler {
 
     private static func choose(_ field: UnifiedField, _ m: EmbeddedMetadata) -> SourcedValue? {
         if field == .format || field == .width || field == .height {
-            if let v = first(field, m, [.header]) { return v }
+            if let v = first(field, m, .header) { return v }
         }
-        if field == .rating { return first(field, m, [.xmp, .sidecar]) }
-        if exifFirst.contains(field), let v = first(field, m, [.exif]) { return v }
-        let xmp = first(field, m, [.xmp, .sidecar])
+        if field == .rating { return first(field, m, .xmp, .sidecar) }
+        if exifFirst.contains(field), let v = first(field, m, .exif) { return v }
+        let xmp = first(field, m, .xmp, .sidecar)
         if iptcFields.contains(field) {
-            let iptc = first(field, m, [.iptc])
+            let iptc = first(field, m, .iptc)
             let chosen: SourcedValue?
             if m.iptcDigest == .stale {
                 chosen = iptc.map { recoverTruncated($0, xmp: xmp, field: field) } ?? xmp
@@ -117,8 +128,8 @@ enum InFileReconciler {
         } else if let xmp {
             return xmp
         }
-        return first(field, m, [.png]) ?? first(field, m, [.pdf]) ?? first(field, m, [.postscript])
-            ?? first(field, m, [.quicktime]) ?? first(field, m, [.document]) ?? first(field, m, [.audio])
+        return first(field, m, .png) ?? first(field, m, .pdf) ?? first(field, m, .postscript)
+            ?? first(field, m, .quicktime) ?? first(field, m, .document) ?? first(field, m, .audio)
     }
 
     /// ExifTool's RecoverTruncatedIPTC: an IPTC value exactly at its IIM limit that is a prefix

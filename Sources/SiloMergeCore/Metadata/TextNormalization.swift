@@ -48,10 +48,32 @@ enum TextDecoding {
 
     /// The string without control characters (tab, line feed and carriage return kept).
     static func withoutControlCharacters(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        guard hasControlCharacters(s) else { return s }
         var out = ""
         out.unicodeScalars.append(contentsOf: s.unicodeScalars.filter { !isControl($0) })
         return out
+    }
+
+    /// Whether `s` holds a character `isControl` refuses: read as UTF-8 bytes, where each is
+    /// one byte below 0x20 or 0x7F, or C2 80...C2 9F (U+0080...U+009F); the same answer as
+    /// asking every Unicode scalar, without decoding them (every value read is checked).
+    static func hasControlCharacters(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { u in
+            var i = 0
+            while i < u.count {
+                let b = u[i]
+                if b < 0x20 {
+                    if b != 0x09 && b != 0x0A && b != 0x0D { return true }
+                } else if b == 0x7F {
+                    return true
+                } else if b == 0xC2, i + 1 < u.count, u[i + 1] >= 0x80, u[i + 1] <= 0x9F {
+                    return true
+                }
+                i += 1
+            }
+            return false
+        }
     }
 
     /// A short form of a value for a message: control characters escaped, cut at `limit`
@@ -108,11 +130,14 @@ extension String {
     var metadataTrimmed: String {
         let scalars = unicodeScalars
         func isSpace(_ s: Unicode.Scalar) -> Bool {
-            s.value <= 0x20 || s.value == 0x7F || s.value == 0xA0 || s.value == 0xFEFF
-                || s.properties.isWhitespace
+            // ASCII answered without the Unicode property tables (0x21...0x7E are no spaces).
+            if s.value < 0x80 { return s.value <= 0x20 || s.value == 0x7F }
+            return s.value == 0xA0 || s.value == 0xFEFF || s.properties.isWhitespace
         }
         guard let first = scalars.firstIndex(where: { !isSpace($0) }),
               let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        // Nothing to trim (most values): the string itself, not a copy.
+        if first == scalars.startIndex && scalars.index(after: last) == scalars.endIndex { return self }
         return String(scalars[first...last])
     }
 }
