@@ -98,6 +98,15 @@ int silomerge_fix_mmap_threshold(size_t bytes) {
 #endif
 }
 
+int silomerge_set_trim_threshold(size_t bytes) {
+#ifdef M_TRIM_THRESHOLD
+    return mallopt(M_TRIM_THRESHOLD, (int)bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
 int silomerge_first_physical(int fd, int64_t *offset) {
     // One extent is enough: only where the file starts is wanted.
     union {

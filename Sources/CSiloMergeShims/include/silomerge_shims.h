@@ -50,4 +50,8 @@ int silomerge_first_physical(int fd, int64_t *offset);
 /// back when freed. 1 when set, 0 where the C library has no such setting.
 int silomerge_fix_mmap_threshold(size_t bytes);
 
+/// Sets how much free memory glibc keeps at the top of a heap before giving it back
+/// (mallopt M_TRIM_THRESHOLD). 1 when set, 0 where the C library has no such setting.
+int silomerge_set_trim_threshold(size_t bytes);
+
 #endif

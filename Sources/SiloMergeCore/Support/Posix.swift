@@ -252,8 +252,17 @@ public enum MemoryTuning {
     /// large arrays of a million-file run (a same-size group's files, a batch of writes) end up
     /// in the heap, where freeing them does not give the memory back: a million-file audit
     /// peaked at 178 MiB instead of 124 MiB. A fixed threshold of 128 KiB keeps such blocks in
-    /// their own mappings, returned to the system when freed. Does nothing off glibc.
+    /// their own mappings, returned to the system when freed.
+    ///
+    /// Fixing that threshold also fixes the trim threshold at its 128 KiB default: every time
+    /// the free memory at the top of a heap passes 128 KiB it is given back, and taken again
+    /// (page faults, zeroed pages) by the next file's buffers. Reading a file's metadata
+    /// allocates and frees blocks of tens of KiB per file, so a scan with metadata churned
+    /// pages through the kernel. 1 MiB of slack per heap (a few MiB in all: one heap per worker
+    /// thread at most) stops that: a scan of a public photo collection (1,343 files) took
+    /// 9,789 page faults instead of 12,049. Does nothing off glibc.
     public static func fixAllocatorThreshold() {
         _ = silomerge_fix_mmap_threshold(128 * 1024)
+        _ = silomerge_set_trim_threshold(1 << 20)
     }
 }
