@@ -42,6 +42,20 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         hashes.append(try? ImageDataHash.compute(source, format: format))
         _ = try? ImageDataHash.prefix(source, format: format, bytes: 4096)   // the scan's prefix stage
     }
+    // The same input lent in place (what a scan uses for a file that fit in its read buffer):
+    // the same metadata and the same image hashes and prefixes.
+    bytes.withUnsafeBytes { raw in
+        let lent = BorrowedByteSource(raw)
+        precondition(MetadataReader.read(lent) == metadata, "BorrowedByteSource reads as DataByteSource")
+        var i = 0
+        for format in MediaFormat.allCases where ImageDataHash.supports(format) {
+            precondition((try? ImageDataHash.compute(lent, format: format)) == hashes[i], "BorrowedByteSource hashes as DataByteSource")
+            precondition((try? ImageDataHash.prefix(lent, format: format, bytes: 4096))?.digest
+                         == (try? ImageDataHash.prefix(source, format: format, bytes: 4096))?.digest,
+                         "BorrowedByteSource prefixes as DataByteSource")
+            i += 1
+        }
+    }
     // The same input as a file, read through FileByteSource's windows (what a scan uses): the
     // same metadata and the same image hashes, wherever its windows fall.
     if let fd = fuzzFile, ftruncate(fd, 0) == 0, bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == size {

@@ -126,15 +126,15 @@ public final class FileByteSource: ByteSource {
     public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard offset >= 0, count > 0, offset < size else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         let wanted = Int(min(Int64(count), size - offset))
-        for (index, slot) in slots.enumerated() {
-            let slotEnd = slot.offset + Int64(slot.count)
-            if offset >= slot.offset, offset + Int64(wanted) <= slotEnd {
-                if index != 0 { slots.swapAt(0, index) }
-                let start = Int(offset - slot.offset)
-                // `slot.bytes` is a local reference: should `body` read this source again (and
-                // replace the slot), the array lives on until `body` returns.
-                return try slot.bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + wanted)])) }
-            }
+        // Found first, then moved to the front: swapping while iterating `slots` copied the
+        // array on every hit that was not already in front.
+        if let index = slots.firstIndex(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) {
+            if index != 0 { slots.swapAt(0, index) }
+            let slot = slots[0]
+            let start = Int(offset - slot.offset)
+            // `slot.bytes` is a local reference: should `body` read this source again (and
+            // replace the slot), the array lives on until `body` returns.
+            return try slot.bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + wanted)])) }
         }
         // A read as large as a window gains nothing from the cache: straight into the scratch
         // buffer (taken out while `body` runs, so a nested read gets a buffer of its own).
