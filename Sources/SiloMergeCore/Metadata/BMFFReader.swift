@@ -31,7 +31,8 @@ enum BMFFReader {
         var end: Int64
         var name: String { String(decoding: type, as: UTF8.self) }
         var dataSize: Int64 { end - dataStart }
-        func `is`(_ t: StaticString) -> Bool { type == asciiBytes(t) }
+        /// Compared in place: readers ask this of every box, and an array per question showed.
+        func `is`(_ t: StaticString) -> Bool { type.count == t.utf8CodeUnitCount && type.hasBytes(t) }
     }
 
     /// Boxes nested deeper than this are not walked.

@@ -56,7 +56,7 @@ struct HEIFItems {
 
     /// The ids of items of `type` (for `mime`, with this content type), in id order.
     func items(ofType type: StaticString, contentType: String? = nil) -> [Item] {
-        items.values.filter { $0.type == asciiBytes(type) && (contentType == nil || $0.contentType.lowercased() == contentType) }
+        items.values.filter { $0.type.count == type.utf8CodeUnitCount && $0.type.hasBytes(type) && (contentType == nil || $0.contentType.lowercased() == contentType) }
             .sorted { $0.id < $1.id }
     }
 
@@ -132,7 +132,7 @@ struct HEIFItems {
             var item = items[id] ?? Item(id: id)
             item.type = Array(type)
             _ = r.cString(limit: 4096)   // item_name
-            if item.type == asciiBytes("mime"), let ct = r.cString(limit: 4096) ?? Optional(r.rest()) {
+            if item.type.count == 4 && item.type.hasBytes("mime"), let ct = r.cString(limit: 4096) ?? Optional(r.rest()) {
                 item.contentType = String(decoding: ct, as: UTF8.self).metadataTrimmed
             }
             items[id] = item

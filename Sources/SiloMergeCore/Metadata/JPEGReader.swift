@@ -60,26 +60,27 @@ enum JPEGReader {
                 c.problem("JPEG", "more than \(MetadataLimits.maxSegments) marker segments; stopped")
                 break
             }
-            guard let m = try src.exact(at: pos, count: 2) else {
+            // The marker and the length read in place, with no array per segment.
+            guard let m = try src.withExact(at: pos, count: 2, { $0.map { ($0[0], $0[1]) } }) else {
                 c.problem("JPEG", "the file ends at offset \(pos) before the image data (no SOS marker)")
                 break
             }
-            if m[0] != 0xFF || m[1] == 0x00 {
+            if m.0 != 0xFF || m.1 == 0x00 {
                 // Stray bytes between segments: resynchronise on the next marker, as ExifTool
                 // and libjpeg do.
                 guard let (next, skipped) = try nextMarker(src, from: pos) else {
-                    c.problem("JPEG", "expected a marker at offset \(pos), found \(hexString(m[0])) and no marker after it; stopped")
+                    c.problem("JPEG", "expected a marker at offset \(pos), found \(hexString(m.0)) and no marker after it; stopped")
                     break
                 }
                 c.problem("JPEG", "skipped \(skipped) unknown bytes after the \(previous) segment (offset \(pos))")
                 pos = next
                 continue
             }
-            let marker = m[1]
+            let marker = m.1
             if marker == 0xFF { pos += 1; continue }     // fill byte
             if marker == 0xD8 || marker == 0x01 || (0xD0...0xD7).contains(marker) { pos += 2; continue }
             if marker == 0xD9 || marker == 0xDA { break }  // EOI, or SOS: metadata comes before the scan
-            guard let l = try src.exact(at: pos + 2, count: 2), let length = l.u16(at: 0, bigEndian: true), length >= 2 else {
+            guard let length = try src.withExact(at: pos + 2, count: 2, { $0.map { UInt16($0[0]) << 8 | UInt16($0[1]) } }), length >= 2 else {
                 c.problem("JPEG", "marker \(hexString(marker)) at offset \(pos) has a truncated or invalid length")
                 break
             }
