@@ -133,13 +133,23 @@ public final class PostgresSession: Sendable {
         if !wire.connection.isClosed { wire.connection.close().whenComplete { _ in } }
     }
 
-    /// Closes the connection (releasing every session-level advisory lock it holds).
+    /// Closes the connection, releasing every session-level advisory lock it holds before it
+    /// returns. The server drops a session's locks only when its backend process ends, a moment
+    /// after the socket closes: a process that opened the catalogue right after this one
+    /// closed it found the catalogue "in use by another silomerge" (seen in the contract tests
+    /// under load). `pg_advisory_unlock_all()` first, answered before the connection goes,
+    /// leaves no such window; should it fail (a connection already broken), the server still
+    /// releases them when the session ends.
     public func close() {
         let wasOpen = gate.withLock { closed in
             defer { closed = true }
             return !closed
         }
-        if wasOpen, !wire.connection.isClosed { try? Bridge.wait(wire.connection.close()) }
+        guard wasOpen, !wire.connection.isClosed else { return }
+        // No other call can be using `wire`: `held` runs bodies under the gate, and the gate
+        // now says closed.
+        _ = try? wire.execute("SELECT pg_advisory_unlock_all()")
+        try? Bridge.wait(wire.connection.close())
     }
 
     /// Runs `body` with the session held, failing if it was closed.

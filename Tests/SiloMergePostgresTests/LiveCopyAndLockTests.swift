@@ -139,16 +139,27 @@ struct LiveCopyAndLockTests {
         #expect(try second.tryAdvisoryLock(key) == .acquired)
         #expect(try second.advisoryUnlock(key))
 
-        // A holder that goes away (closed, or its process died) lets go at once.
+        // A holder that closes its session has let go when close() returns (no wait for the
+        // server's backend to exit: the next process to open the catalogue must find it free).
         #expect(try first.tryAdvisoryLock(key) == .acquired)
+        #expect(try first.tryAdvisoryLock(key) == .acquired)   // held twice: all of it goes
         first.close()
+        #expect(try second.tryAdvisoryLock(key) == .acquired)
+        #expect(try second.advisoryLockHolder(key)?.backendPID == second.backendPID)
+        #expect(try second.advisoryUnlock(key))
+
+        // A holder whose session ends without a word (here its server process is killed, as
+        // when a client dies and the server notices) lets go as soon as the server notices.
+        let third = try LivePG.connect(identity: ClientIdentity(host: "host-c", pid: 9))
+        defer { third.close() }
+        #expect(try third.tryAdvisoryLock(key) == .acquired)
+        #expect(try second.query("SELECT pg_terminate_backend(\(third.backendPID))", as: Bool.self).first == true)
         var freed = false
-        for _ in 0..<50 where !freed {
+        for _ in 0..<100 where !freed {
             freed = try second.tryAdvisoryLock(key) == .acquired
             if !freed { Thread.sleep(forTimeInterval: 0.05) }
         }
         #expect(freed)
-        #expect(try second.advisoryLockHolder(key)?.backendPID == second.backendPID)
     }
 
     static let firstMigration = PostgresMigration(version: 1, name: "first table", statements: [
