@@ -569,10 +569,12 @@ final class ImageDataComparer {
         guard piece < pieces.count else { throw Differs() }
         let p = pieces[piece]
         let n = Int(min(Int64(Self.window), p.count - loaded))
-        let bytes = try reference.read(at: p.offset + loaded, count: n)
+        // Into the same array every time: a new 256 KiB array per load was a fresh mapping
+        // (glibc maps blocks that large), faulted in page by page and unmapped again.
+        buffer.removeAll(keepingCapacity: true)
+        try reference.withBytes(at: p.offset + loaded, count: n) { buffer.append(contentsOf: $0) }
         // A reference that shrank (or changed) since its layout was recorded: not the same.
-        guard bytes.count == n, n > 0 else { throw Differs() }
-        buffer = bytes
+        guard buffer.count == n, n > 0 else { throw Differs() }
         used = 0
         loaded += Int64(n)
         if loaded == p.count { piece += 1; loaded = 0 }
