@@ -81,7 +81,7 @@ struct BagItCLITests {
         // Hard links: the same files, nothing read.
         let linked = try ws.run("export", "--format", "bagit", "--plan", "plan.json", "--payload", "hardlink", "-o", "linked")
         #expect(linked.status == 0, "\(linked.stderr)")
-        let some = dam.keys.sorted().first!
+        let some = try #require(dam.keys.sorted().first, "an empty tree")
         let a = try FileManager.default.attributesOfItem(atPath: ws.url.appendingPathComponent("dam/" + some).path)[.systemFileNumber] as? Int
         let b = try FileManager.default.attributesOfItem(atPath: ws.url.appendingPathComponent("linked/data/" + some).path)[.systemFileNumber] as? Int
         #expect(a != nil && a == b)
@@ -155,7 +155,7 @@ struct BagItCLITests {
         var r = try ws.run("verify", "--bagit", "marketing")
         #expect(r.status == 0, "\(r.out)\(r.stderr)")
         #expect(r.out.contains("sha256, sha512") && r.out.contains("complete and valid"), "\(r.out)")
-        let victim = tree(folder.appendingPathComponent("data")).filter { $0.value.count > 10 }.keys.sorted().first!
+        let victim = try #require(tree(folder.appendingPathComponent("data")).filter { $0.value.count > 10 }.keys.sorted().first, "no payload (was the bag made?)")
         var bytes = try Data(contentsOf: folder.appendingPathComponent("data/" + victim))
         bytes[7] ^= 0x20   // same size: Payload-Oxum still matches, the checksums do not
         try bytes.write(to: folder.appendingPathComponent("data/" + victim))
@@ -176,7 +176,7 @@ struct BagItCLITests {
 
         // A merged file edited after apply: the copy reads it, finds another hash, and stops.
         let dam = ws.url.appendingPathComponent("dam")
-        let victim = tree(dam).filter { $0.value.count > 10 }.keys.sorted().first!
+        let victim = try #require(tree(dam).filter { $0.value.count > 10 }.keys.sorted().first, "an empty tree")
         var bytes = try Data(contentsOf: dam.appendingPathComponent(victim))
         bytes[3] ^= 0xFF
         try bytes.write(to: dam.appendingPathComponent(victim))
