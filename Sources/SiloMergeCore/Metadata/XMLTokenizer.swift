@@ -208,10 +208,16 @@ private struct Parser {
     /// bindings start in `bindings`.
     var stack: [(node: Int, name: Range<Int>, bindings: Int, children: Int)] = []
     /// Namespace bindings in scope, innermost last: the prefix's bytes in the buffer (empty for
-    /// the default namespace) and the URI. The first is the predefined `xml`, whose prefix is
-    /// not in the buffer (`binding(of:)` knows it). A prefix's binding is the innermost one,
-    /// found by a walk back (a packet binds a handful; no String or hash per name).
-    var bindings: [(prefix: Range<Int>, uri: String)] = [(0..<0, XMPNamespace.xml)]
+    /// the default namespace), whether they are ASCII, and the URI. The first is the
+    /// predefined `xml`, whose prefix is not in the buffer (`binding(of:)` knows it). A
+    /// prefix's binding is the innermost one, found by a walk back (a packet binds a handful;
+    /// no String or hash per name) while there are few.
+    var bindings: [(prefix: Range<Int>, ascii: Bool, uri: String)] = [(0..<0, true, XMPNamespace.xml)]
+    /// Past `Parser.fewBindings` bindings: the innermost binding of each prefix, and the
+    /// binding of its prefix each one hides (so lookups stay constant-time).
+    var innermost: [String: Int]?
+    var hidden: [Int?] = []
+    static let fewBindings = 32
     /// The children of each open element, in order, each element's after its parent's (a
     /// stack): an element's list is made once, at its close, at its final size.
     var pendingChildren: [Int] = []
@@ -715,7 +721,21 @@ private struct Parser {
                 if uri.isEmpty { throw error("xmlns:\(prefix): an empty namespace name is not allowed", at: tagStart) }
                 guard known?.valid ?? URIReference.check(uri).valid else { throw error("xmlns:\(prefix): '\(uri)' is not a valid URI", at: tagStart) }
             }
-            bindings.append((prefixRange, uri))
+            bindings.append((prefixRange, isASCII(prefixRange), uri))
+            if innermost != nil {
+                let prefix = qname(prefixRange)
+                hidden.append(innermost![prefix])
+                innermost![prefix] = bindings.count - 1
+            } else if bindings.count > Parser.fewBindings {
+                var index: [String: Int] = ["xml": 0]
+                hidden = [nil]
+                for i in 1..<bindings.count {
+                    let prefix = qname(bindings[i].prefix)
+                    hidden.append(index[prefix])
+                    index[prefix] = i
+                }
+                innermost = index
+            }
         }
         let (namespace, local) = try resolve(nameRange, colon: colon, attribute: false, at: tagStart)
         // Attributes other than declarations, sorted by qualified name (as they were taken
@@ -786,13 +806,25 @@ private struct Parser {
 
     /// The innermost binding of the prefix whose bytes are `prefix` (empty: the default
     /// namespace), or nil when it is not bound.
+    ///
+    /// Prefixes are the same as Strings are (canonical equivalence: a Kelvin sign is a K), as
+    /// when they were dictionary keys; bytes decide when both are ASCII.
     func binding(of prefix: Range<Int>) -> Int? {
+        if let innermost { return innermost[qname(prefix)] }
+        let ascii = isASCII(prefix)
         var i = bindings.count - 1
         while i >= 1 {
-            if bytesEqual(bindings[i].prefix, prefix) { return i }
+            let p = bindings[i].prefix
+            if ascii && bindings[i].ascii ? bytesEqual(p, prefix) : qname(p) == qname(prefix) { return i }
             i -= 1
         }
-        return prefix.count == 3 && startsWith("xml", at: prefix.lowerBound) ? 0 : nil
+        let xml = ascii ? prefix.count == 3 && startsWith("xml", at: prefix.lowerBound) : qname(prefix) == "xml"
+        return xml ? 0 : nil
+    }
+
+    func isASCII(_ r: Range<Int>) -> Bool {
+        for i in r where b[i] >= 0x80 { return false }
+        return true
     }
 
     mutating func close() {
@@ -805,7 +837,10 @@ private struct Parser {
             nodes[top.node].children = Array(pendingChildren[top.children...])
             while pendingChildren.count > top.children { pendingChildren.removeLast() }
         }
-        while bindings.count > top.bindings { bindings.removeLast() }
+        while bindings.count > top.bindings {
+            let gone = bindings.removeLast()
+            if innermost != nil { innermost![qname(gone.prefix)] = hidden.removeLast() }
+        }
     }
 
     mutating func endTag() throws {
