@@ -362,9 +362,13 @@ enum XMPMapping {
     private static func target(_ namespace: String, _ name: String) -> (target: Target, tag: String)? {
         for entry in byNamespace where entry.namespace == namespace { return entry.targets[name] }
         // A namespace that is not one of them, but begins with one (xmpMM begins with xmp):
-        // the joined key may still name a target ("…/1.1/ti" + "tle"). Never in practice,
-        // but looked up exactly as before.
-        for entry in byNamespace where namespace.utf8.starts(with: entry.namespace.utf8) {
+        // the joined key may still name a target ("…/1.1/ti" + "tle"), only when what follows
+        // that namespace is ASCII letters, as every target's name is (none holds a K, the one
+        // letter a non-ASCII character is canonically equal to). Never in practice, but
+        // looked up exactly as before.
+        let bytes = namespace.utf8
+        for entry in byNamespace where bytes.count > entry.namespace.utf8.count && bytes.starts(with: entry.namespace.utf8) {
+            guard bytes.dropFirst(entry.namespace.utf8.count).allSatisfy({ $0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A }) else { return nil }
             return targets[namespace + name].map { ($0, tag(namespace, name)) }
         }
         return nil
