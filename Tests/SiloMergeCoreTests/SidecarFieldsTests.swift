@@ -17,6 +17,17 @@ import Testing
         return out
     }()
 
+    @Test("Encode.json escapes byte by byte exactly as it did scalar by scalar")
+    func escapesExactly() {
+        #expect(Encode.json("plain") == "\"plain\"")
+        #expect(Encode.json("\"Caf\u{e9}\"") == "\"\\\"Caf\u{e9}\\\"\"")
+        #expect(Encode.json("\u{0}\u{1f}\u{7f}\t\n\r\\/") == "\"\\u0000\\u001f\\u007f\\t\\n\\r\\\\/\"")
+        #expect(Encode.json("\"\u{2027}\u{2028}\u{2029}\u{202A}😀") == "\"\\\"\u{2027}\\u2028\\u2029\u{202A}😀\"")
+        for s in Self.awkward {
+            #expect(Encode.json(s).utf8.count == Encode.jsonLength(s), "\(s.debugDescription)")
+        }
+    }
+
     @Test func readsBackAsTheSameMap() throws {
         var fields: [String: [String]] = [:]
         for (i, key) in ["title", "keywords", "date_created", "gps", "creator", "rights"].enumerated() {

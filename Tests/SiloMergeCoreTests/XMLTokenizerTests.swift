@@ -241,6 +241,39 @@ struct XMLTokenizerTests {
         #expect(t.nodes[0].children == [1, 3, 4, 6])
     }
 
+    @Test("prefixes: found by their bytes, or past 32 bindings through a dictionary; the same scoping either way")
+    func manyBindings() {
+        for count in [3, 40] {
+            let decls = (0..<count).map { " xmlns:p\($0)='http://u/\($0)'" }.joined()
+            let t = Self.tree("""
+                <r\(decls)><p1:c xmlns:p1='http://z/'><p1:d/></p1:c><p1:e/>\
+                <q xmlns:p2='http://w/' xmlns=''><p2:f/><g/></q><p2:h xml:lang='en'/></r>
+                """)
+            #expect(t.failure == nil, "\(count)")
+            #expect(t.nodes.map { "{\($0.namespace)}\($0.name)" }
+                    == ["{}r", "{http://z/}c", "{http://z/}d", "{http://u/1}e", "{}q", "{http://w/}f", "{}g", "{http://u/2}h"], "\(count)")
+            #expect(t.nodes[7].attributes.map(\.namespace) == [XMPNamespace.xml])
+            #expect(Self.malformed("<r\(decls) xmlns:p2='http://d/'/>")?.reason.contains("declared twice") == true, "\(count)")
+            #expect(Self.malformed("<r\(decls)><a xmlns:z='http://z/'/><z:b/></r>")?.reason.contains("not bound") == true, "\(count)")
+        }
+        // Prefixes compare as Strings do, as when they were dictionary keys: a Kelvin sign is a K.
+        #expect(Self.tree("<a xmlns:\u{212A}='http://k/'><K:b/></a>").nodes.last?.namespace == "http://k/")
+        #expect(Self.tree("<a xmlns:\u{E9}='http://e/'><e\u{301}:b/></a>").nodes.last?.namespace == "http://e/")
+    }
+
+    @Test("common namespace names are judged once, as check judges them, and shared")
+    func knownNamespaces() {
+        for uri in [XMPNamespace.dc, XMPNamespace.rdf, XMPNamespace.xmp, "adobe:ns:meta/", "http://ns.adobe.com/xap/1.0/mm/"] {
+            let known = URIReference.known(uri)
+            #expect(known?.uri == uri)
+            #expect(known.map { [$0.valid, $0.absolute] } == [URIReference.check(uri).valid, URIReference.check(uri).absolute])
+        }
+        #expect(URIReference.known("http://example.com/ns/") == nil)
+        #expect(URIReference.known("relative") == nil)
+        // A node's namespace is then the constant itself.
+        #expect(Self.tree(Self.wrap("<dc:title>t</dc:title>")).nodes.last?.namespace == XMPNamespace.dc)
+    }
+
     @Test("namespace errors libxml2 made: unbound prefix, bad QName, empty prefixed namespace, relative default, invalid URI")
     func namespaceErrors() {
         #expect(Self.malformed("<p:a/>")?.reason.contains("not bound") == true)

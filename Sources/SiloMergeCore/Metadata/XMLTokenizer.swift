@@ -98,15 +98,25 @@ enum XMLTokenizer {
     /// the last.
     static func processingInstructions(_ b: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
         guard let base = b.baseAddress else { return [] }
-        func find(_ needle: StaticString, _ from: Int) -> Int? {
-            guard from <= b.count - 2,
-                  let hit = silomerge_memmem(base + from, b.count - from, needle.utf8Start, 2) else { return nil }
+        let n = b.count
+        // Both markers hold a `?`, rare elsewhere: `memchr` for it, then a look at its
+        // neighbour (`memmem` for `<?` cost ~7,000 instructions per sidecar).
+        func question(_ from: Int) -> Int? {
+            guard from < n, let hit = memchr(base + from, Int32(UInt8(ascii: "?")), n - from) else { return nil }
             return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
         var out: [Range<Int>] = []
         var i = 0
-        while let start = find("<?", i) {
-            let end = find("?>", start + 2).map { $0 + 2 } ?? b.count
+        while true {
+            // The first `<?` at or after i: a `?` at or after i + 1 with `<` before it.
+            var open = question(i + 1)
+            while let q = open, base[q - 1] != UInt8(ascii: "<") { open = question(q + 1) }
+            guard let q = open else { break }
+            let start = q - 1
+            // The first `?>` at or after start + 2.
+            var close = question(start + 2)
+            while let x = close, !(x + 1 < n && base[x + 1] == UInt8(ascii: ">")) { close = question(x + 1) }
+            let end = close.map { $0 + 2 } ?? n
             out.append(start..<end)
             i = end
         }
@@ -196,11 +206,23 @@ private struct Parser {
     var nodes: [XMLNode] = []
     /// Open elements: node index, the byte range of the qualified name, where its namespace
     /// bindings start in `bindings`.
-    var stack: [(node: Int, name: Range<Int>, bindings: Int)] = []
-    /// Namespace bindings in scope, innermost last ("" is the default namespace), each with
-    /// the binding of its prefix it hides; `innermost` finds a prefix's current one.
-    var bindings: [(prefix: String, uri: String, hidden: Int?)] = [("xml", XMPNamespace.xml, nil)]
-    var innermost: [String: Int] = ["xml": 0]
+    var stack: [(node: Int, name: Range<Int>, bindings: Int, children: Int)] = []
+    /// Namespace bindings in scope, innermost last: the prefix's bytes in the buffer (empty for
+    /// the default namespace), whether they are ASCII, and the URI. The first is the
+    /// predefined `xml`, whose prefix is not in the buffer (`binding(of:)` knows it). A
+    /// prefix's binding is the innermost one, found by a walk back (a packet binds a handful;
+    /// no String or hash per name) while there are few.
+    var bindings: [(prefix: Range<Int>, ascii: Bool, uri: String)] = [(0..<0, true, XMPNamespace.xml)]
+    /// Past `Parser.fewBindings` bindings: the innermost binding of each prefix, and the
+    /// binding of its prefix each one hides (so lookups stay constant-time).
+    var innermost: [String: Int]?
+    var hidden: [Int?] = []
+    static let fewBindings = 32
+    /// The children of each open element, in order, each element's after its parent's (a
+    /// stack): an element's list is made once, at its close, at its final size.
+    var pendingChildren: [Int] = []
+    /// Scratch for one start tag's attributes other than declarations.
+    var resolved: [(qname: Range<Int>, namespace: String, name: String, value: String)] = []
     /// Character data of each open element, as bytes until it closes.
     var texts: [[UInt8]] = []
     /// Scratch for one start tag's attributes: the qualified name's bytes, its colon.
@@ -219,6 +241,15 @@ private struct Parser {
         b = buffer
         n = buffer.count
         self.instructions = instructions
+        // Room for a typical packet's tree without regrowing (a sidecar: ~20 elements in
+        // ~800 bytes).
+        nodes.reserveCapacity(min(max(n / 32, 8), 4096))
+        stack.reserveCapacity(16)
+        bindings.reserveCapacity(8)
+        pendingChildren.reserveCapacity(32)
+        texts.reserveCapacity(16)
+        attributes.reserveCapacity(8)
+        resolved.reserveCapacity(8)
     }
 
     struct Misplaced: Error {}
@@ -586,7 +617,7 @@ private struct Parser {
         let tagStart = pos
         pos += 1   // <
         let (nameRange, colon) = try qualifiedName("element")
-        attributes.removeAll(keepingCapacity: true)
+        if !attributes.isEmpty { attributes.removeAll(keepingCapacity: true) }
         var selfClosing = false
         while true {
             let spaced = pos < n && isSpace(b[pos])
@@ -663,36 +694,54 @@ private struct Parser {
         let bindingsStart = bindings.count
         // Namespace declarations, checked as libxml2 2.9 checks them.
         for a in attributes where isDeclaration(a.name, colon: a.colon) {
-            let prefix = a.colon.map { qname(($0 + 1)..<a.name.upperBound) } ?? ""
-            if let existing = innermost[prefix], existing >= bindingsStart {
-                throw error("namespace '\(prefix)' declared twice", at: tagStart)
+            let prefixRange = a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name.upperBound..<a.name.upperBound
+            if let existing = binding(of: prefixRange), existing >= bindingsStart {
+                throw error("namespace '\(qname(prefixRange))' declared twice", at: tagStart)
             }
-            let uri = a.value
-            if prefix.isEmpty {
+            // A namespace name met in most packets is the constant's storage (so comparing it
+            // later is comparing identical strings), and judged once per process.
+            var uri = a.value
+            let known = URIReference.known(uri)
+            if let known { uri = known.uri }
+            if prefixRange.isEmpty {
                 if !uri.isEmpty {
-                    let (valid, absolute) = URIReference.check(uri)
+                    let (valid, absolute) = known.map { ($0.valid, $0.absolute) } ?? URIReference.check(uri)
                     guard valid else { throw error("xmlns: '\(uri)' is not a valid URI", at: tagStart) }
                     guard absolute else { throw error("xmlns: URI \(uri) is not absolute", at: tagStart) }
                     if uri == XMPNamespace.xml { throw error("the xml namespace URI cannot be the default namespace", at: tagStart) }
                     if uri == "http://www.w3.org/2000/xmlns/" { throw error("reuse of the xmlns namespace name is forbidden", at: tagStart) }
                 }
-            } else if prefix == "xml" {
+            } else if prefixRange.count == 3 && startsWith("xml", at: prefixRange.lowerBound) {
                 if uri != XMPNamespace.xml { throw error("the xml namespace prefix is mapped to another URI", at: tagStart) }
             } else {
+                let prefix = qname(prefixRange)
                 if uri == XMPNamespace.xml { throw error("the xml namespace URI is bound to another prefix", at: tagStart) }
                 if prefix == "xmlns" { throw error("redefinition of the xmlns prefix is forbidden", at: tagStart) }
                 if uri == "http://www.w3.org/2000/xmlns/" { throw error("reuse of the xmlns namespace name is forbidden", at: tagStart) }
                 if uri.isEmpty { throw error("xmlns:\(prefix): an empty namespace name is not allowed", at: tagStart) }
-                guard URIReference.check(uri).valid else { throw error("xmlns:\(prefix): '\(uri)' is not a valid URI", at: tagStart) }
+                guard known?.valid ?? URIReference.check(uri).valid else { throw error("xmlns:\(prefix): '\(uri)' is not a valid URI", at: tagStart) }
             }
-            bindings.append((prefix, uri, innermost[prefix]))
-            innermost[prefix] = bindings.count - 1
+            bindings.append((prefixRange, isASCII(prefixRange), uri))
+            if innermost != nil {
+                let prefix = qname(prefixRange)
+                hidden.append(innermost![prefix])
+                innermost![prefix] = bindings.count - 1
+            } else if bindings.count > Parser.fewBindings {
+                var index: [String: Int] = ["xml": 0]
+                hidden = [nil]
+                for i in 1..<bindings.count {
+                    let prefix = qname(bindings[i].prefix)
+                    hidden.append(index[prefix])
+                    index[prefix] = i
+                }
+                innermost = index
+            }
         }
         let (namespace, local) = try resolve(nameRange, colon: colon, attribute: false, at: tagStart)
         // Attributes other than declarations, sorted by qualified name (as they were taken
         // from XMLParser's dictionary); a name twice, or two names for one namespace and
         // local name, is an error.
-        var resolved: [(qname: Range<Int>, namespace: String, name: String, value: String)] = []
+        if !resolved.isEmpty { resolved.removeAll(keepingCapacity: true) }
         var ascii = true
         for a in attributes where !isDeclaration(a.name, colon: a.colon) {
             let (ns, name) = a.colon == nil ? ("", qname(a.name)) : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
@@ -728,7 +777,9 @@ private struct Parser {
                     return c != 0 ? c < 0 : x.qname.count < y.qname.count
                 }
             } else {
-                resolved.sort { qname($0.qname) < qname($1.qname) }
+                let buffer = b
+                func name(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
+                resolved.sort { name($0.qname) < name($1.qname) }
             }
         }
         if stack.count >= MetadataLimits.maxXMLDepth { throw Stop(failure: .tooDeep) }
@@ -736,8 +787,8 @@ private struct Parser {
         nodes.append(XMLNode(namespace: namespace, name: local,
                              attributes: resolved.map { (namespace: $0.namespace, name: $0.name, value: $0.value) }))
         let index = nodes.count - 1
-        if let parent = stack.last { nodes[parent.node].children.append(index) }
-        stack.append((index, nameRange, bindingsStart))
+        if !stack.isEmpty { pendingChildren.append(index) }
+        stack.append((index, nameRange, bindingsStart, pendingChildren.count))
         if texts.count < stack.count { texts.append([]) } else { texts[stack.count - 1].removeAll(keepingCapacity: true) }
     }
 
@@ -745,13 +796,35 @@ private struct Parser {
     /// default namespace (an attribute's is never asked for), an unbound prefix is an error.
     func resolve(_ name: Range<Int>, colon: Int?, attribute: Bool, at tagStart: Int) throws -> (String, String) {
         guard let colon else {
-            return (innermost[""].map { bindings[$0].uri } ?? "", qname(name))
+            return (binding(of: name.lowerBound..<name.lowerBound).map { bindings[$0].uri } ?? "", qname(name))
         }
-        let prefix = qname(name.lowerBound..<colon)
-        guard let binding = innermost[prefix] else {
-            throw error("the namespace prefix '\(prefix)' of \(attribute ? "attribute" : "element") '\(qname(name))' is not bound", at: tagStart)
+        guard let binding = binding(of: name.lowerBound..<colon) else {
+            throw error("the namespace prefix '\(qname(name.lowerBound..<colon))' of \(attribute ? "attribute" : "element") '\(qname(name))' is not bound", at: tagStart)
         }
         return (bindings[binding].uri, qname((colon + 1)..<name.upperBound))
+    }
+
+    /// The innermost binding of the prefix whose bytes are `prefix` (empty: the default
+    /// namespace), or nil when it is not bound.
+    ///
+    /// Prefixes are the same as Strings are (canonical equivalence: a Kelvin sign is a K), as
+    /// when they were dictionary keys; bytes decide when both are ASCII.
+    func binding(of prefix: Range<Int>) -> Int? {
+        if let innermost { return innermost[qname(prefix)] }
+        let ascii = isASCII(prefix)
+        var i = bindings.count - 1
+        while i >= 1 {
+            let p = bindings[i].prefix
+            if ascii && bindings[i].ascii ? bytesEqual(p, prefix) : qname(p) == qname(prefix) { return i }
+            i -= 1
+        }
+        let xml = ascii ? prefix.count == 3 && startsWith("xml", at: prefix.lowerBound) : qname(prefix) == "xml"
+        return xml ? 0 : nil
+    }
+
+    func isASCII(_ r: Range<Int>) -> Bool {
+        for i in r where b[i] >= 0x80 { return false }
+        return true
     }
 
     mutating func close() {
@@ -760,9 +833,13 @@ private struct Parser {
         if !texts[level].isEmpty {
             nodes[top.node].text = String(decoding: texts[level], as: UTF8.self)
         }
+        if pendingChildren.count > top.children {
+            nodes[top.node].children = Array(pendingChildren[top.children...])
+            while pendingChildren.count > top.children { pendingChildren.removeLast() }
+        }
         while bindings.count > top.bindings {
             let gone = bindings.removeLast()
-            innermost[gone.prefix] = gone.hidden
+            if innermost != nil { innermost![qname(gone.prefix)] = hidden.removeLast() }
         }
     }
 
@@ -786,6 +863,39 @@ private struct Parser {
 /// Whether a string is a URI reference as libxml2 2.9's `xmlParseURI` (RFC 3986) accepts
 /// one: how it judged namespace names.
 enum URIReference {
+    /// A namespace name most packets declare: the constant's own storage (a string compared
+    /// with it later is the same string) and how `check` judges it, worked out once per
+    /// process instead of once per declaration.
+    static func known(_ s: String) -> (uri: String, valid: Bool, absolute: Bool)? {
+        guard s.utf8.count >= 14, let i = common.index(forKey: s) else { return nil }
+        let (uri, judged) = common[i]
+        return (uri, judged.valid, judged.absolute)
+    }
+
+    /// Namespace names met in XMP packets and Office / OpenDocument properties, judged by `check`.
+    private static let common: [String: (valid: Bool, absolute: Bool)] = {
+        let names = [
+            XMPNamespace.rdf, XMPNamespace.xml, XMPNamespace.dc, XMPNamespace.xmp, XMPNamespace.photoshop,
+            XMPNamespace.exif, XMPNamespace.tiff, XMPNamespace.iptcCore, XMPNamespace.xmpNote, XMPNamespace.pdf,
+            "adobe:ns:meta/", "http://ns.adobe.com/xap/1.0/mm/", "http://ns.adobe.com/xap/1.0/sType/ResourceRef#",
+            "http://ns.adobe.com/xap/1.0/sType/ResourceEvent#", "http://ns.adobe.com/xap/1.0/sType/Dimensions#",
+            "http://ns.adobe.com/xap/1.0/rights/", "http://ns.adobe.com/xap/1.0/g/", "http://ns.adobe.com/xap/1.0/g/img/",
+            "http://ns.adobe.com/xap/1.0/t/pg/", "http://ns.adobe.com/camera-raw-settings/1.0/",
+            "http://ns.adobe.com/exif/1.0/aux/", "http://ns.adobe.com/lightroom/1.0/", "http://cipa.jp/exif/1.0/",
+            "http://iptc.org/std/Iptc4xmpExt/2008-02-29/", "http://ns.adobe.com/illustrator/1.0/",
+            "http://ns.microsoft.com/photo/1.0/", "http://www.metadataworkinggroup.com/schemas/regions/",
+            "http://ns.adobe.com/xmp/sType/Area#", "http://ns.google.com/photos/1.0/image/",
+            "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
+            "http://schemas.openxmlformats.org/officeDocument/2006/extended-properties",
+            "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes",
+            "http://purl.org/dc/terms/", "http://purl.org/dc/dcmitype/", "http://www.w3.org/2001/XMLSchema-instance",
+            "urn:oasis:names:tc:opendocument:xmlns:office:1.0", "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
+        ]
+        var out: [String: (valid: Bool, absolute: Bool)] = [:]
+        for name in names { out[name] = check(name) }
+        return out
+    }()
+
     /// (a URI reference, an absolute one: with a scheme).
     static func check(_ s: String) -> (valid: Bool, absolute: Bool) {
         let all = Array(s.utf8)[...]

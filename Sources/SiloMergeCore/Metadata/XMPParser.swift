@@ -159,15 +159,17 @@ struct RDFInterpreter {
         var blank: [String: [Int]] = [:]
         var referenced: Set<String> = []
         func nodeID(_ n: XMLNode) -> String? {
-            n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == "nodeID" }?.value
+            if n.attributes.isEmpty { return nil }
+            return n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == "nodeID" }?.value
         }
-        for rdf in nodes where rdf.namespace == XMPNamespace.rdf && rdf.name == "RDF" {
-            for child in rdf.children {
+        for i in nodes.indices where nodes[i].namespace == XMPNamespace.rdf && nodes[i].name == "RDF" {
+            for child in nodes[i].children {
                 if let id = nodeID(nodes[child]) { blank[id, default: []].append(child) }
             }
         }
-        for n in nodes where !(n.namespace == XMPNamespace.rdf && (n.name == "RDF" || n.name == "Description")) {
-            if let id = nodeID(n), n.children.isEmpty { referenced.insert(id) }
+        for i in nodes.indices where !nodes[i].attributes.isEmpty
+            && !(nodes[i].namespace == XMPNamespace.rdf && (nodes[i].name == "RDF" || nodes[i].name == "Description")) {
+            if let id = nodeID(nodes[i]), nodes[i].children.isEmpty { referenced.insert(id) }
         }
         self.blank = blank
         self.referenced = referenced
@@ -179,11 +181,10 @@ struct RDFInterpreter {
     func properties() -> [XMPProperty] {
         var out: [XMPProperty] = []
         // Every rdf:RDF element, wherever it is (normally x:xmpmeta/rdf:RDF).
-        for node in nodes where node.namespace == XMPNamespace.rdf && node.name == "RDF" {
-            for child in node.children {
-                let n = nodes[child]
-                if let id = attribute(n, "nodeID"), referenced.contains(id) { continue }
-                collect(description: n, into: &out)
+        for i in nodes.indices where nodes[i].namespace == XMPNamespace.rdf && nodes[i].name == "RDF" {
+            for child in nodes[i].children {
+                if let id = attribute(nodes[child], "nodeID"), referenced.contains(id) { continue }
+                collect(description: nodes[child], into: &out)
             }
         }
         return out
@@ -191,7 +192,8 @@ struct RDFInterpreter {
 
     private func isRDF(_ n: XMLNode, _ name: String) -> Bool { n.namespace == XMPNamespace.rdf && n.name == name }
     private func attribute(_ n: XMLNode, _ name: String) -> String? {
-        n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == name }?.value
+        if n.attributes.isEmpty { return nil }
+        return n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == name }?.value
     }
     private func isContainer(_ n: XMLNode) -> Bool { isRDF(n, "Bag") || isRDF(n, "Seq") || isRDF(n, "Alt") }
 
@@ -201,10 +203,9 @@ struct RDFInterpreter {
             out.append(XMPProperty(namespace: a.namespace, name: a.name, value: .text(a.value)))
         }
         for c in description.children {
-            let p = nodes[c]
-            guard !p.namespace.isEmpty, p.namespace != XMPNamespace.rdf else { continue }
-            if let value = value(of: p, depth: 0) {
-                out.append(XMPProperty(namespace: p.namespace, name: p.name, value: value))
+            guard !nodes[c].namespace.isEmpty, nodes[c].namespace != XMPNamespace.rdf else { continue }
+            if let value = value(of: nodes[c], depth: 0) {
+                out.append(XMPProperty(namespace: nodes[c].namespace, name: nodes[c].name, value: value))
             }
         }
     }
@@ -215,21 +216,21 @@ struct RDFInterpreter {
         if let id = attribute(p, "nodeID"), p.children.isEmpty {
             return blankValue(id, depth: depth)
         }
-        let elements = p.children.map { nodes[$0] }
+        let elements = p.children
         if elements.isEmpty {
             if attribute(p, "parseType") != nil { return nil }
             return .text(p.text)
         }
-        if let container = elements.first(where: isContainer) { return items(of: container, depth: depth) }
+        if let container = elements.first(where: { isContainer(nodes[$0]) }) { return items(of: nodes[container], depth: depth) }
         // rdf:parseType="Resource": the children are the fields of a blank node; rdf:value is
         // its value.
         if attribute(p, "parseType") == "Resource" {
-            if let v = elements.first(where: { isRDF($0, "value") }) { return value(of: v, depth: depth + 1) }
+            if let v = elements.first(where: { isRDF(nodes[$0], "value") }) { return value(of: nodes[v], depth: depth + 1) }
             return nil   // a structure
         }
         // <prop><rdf:Description>…: a qualified value, a structure, or a node typed as a container.
-        if let description = elements.first(where: { isRDF($0, "Description") }) {
-            return nodeValue(description, depth: depth + 1)
+        if let description = elements.first(where: { isRDF(nodes[$0], "Description") }) {
+            return nodeValue(nodes[description], depth: depth + 1)
         }
         return nil   // a structure
     }
@@ -270,15 +271,17 @@ struct RDFInterpreter {
     private func items(of container: XMLNode, depth: Int, alt: Bool? = nil) -> XMPProperty.Value {
         var items: [(lang: String?, text: String)] = []
         var numbered: [(Int, (lang: String?, text: String))] = []
-        for li in container.children.map({ nodes[$0] }) where li.namespace == XMPNamespace.rdf {
-            let lang = li.attributes.first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
+        items.reserveCapacity(container.children.count)
+        for c in container.children where nodes[c].namespace == XMPNamespace.rdf {
+            let li = nodes[c]
+            let lang = li.attributes.isEmpty ? nil : li.attributes.first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
             if li.name == "li" {
                 if let text = simpleText(li, depth: depth) { items.append((lang, text)) }
             } else if isMemberName(li.name), let n = Int(li.name.dropFirst()), let text = simpleText(li, depth: depth) {
                 numbered.append((n, (lang, text)))
             }
         }
-        items += numbered.sorted { $0.0 < $1.0 }.map(\.1)
+        if !numbered.isEmpty { items += numbered.sorted { $0.0 < $1.0 }.map(\.1) }
         if alt ?? isRDF(container, "Alt") { return .alternatives(items) }
         return .list(items.map(\.text))
     }
@@ -339,6 +342,50 @@ enum XMPMapping {
         "XMP-\(XMPNamespace.prefixes[namespace] ?? "unknown"):\(name)"
     }
 
+    /// `targets` by namespace, then local name, each with its tag: found without joining the
+    /// two into a key (a String and its hash per property).
+    private static let byNamespace: [(namespace: String, targets: [String: (target: Target, tag: String)])] = {
+        var out: [(namespace: String, targets: [String: (target: Target, tag: String)])] = []
+        for namespace in [XMPNamespace.dc, XMPNamespace.photoshop, XMPNamespace.xmp, XMPNamespace.exif,
+                          XMPNamespace.iptcCore, XMPNamespace.tiff] {
+            var names: [String: (target: Target, tag: String)] = [:]
+            for (key, target) in targets where key.utf8.starts(with: namespace.utf8) {
+                let name = String(key.utf8.dropFirst(namespace.utf8.count))!
+                names[name] = (target, tag(namespace, name))
+            }
+            out.append((namespace, names))
+        }
+        return out
+    }()
+
+    /// The target of a property, as `targets[namespace + name]` finds it.
+    private static func target(_ namespace: String, _ name: String) -> (target: Target, tag: String)? {
+        for entry in byNamespace where entry.namespace == namespace { return entry.targets[name] }
+        // A namespace that is not one of them, but begins with one (xmpMM begins with xmp):
+        // the joined key may still name a target ("…/1.1/ti" + "tle"), only when what follows
+        // that namespace is ASCII letters, as every target's name is (none holds a K, the one
+        // letter a non-ASCII character is canonically equal to). Never in practice, but
+        // looked up exactly as before.
+        // (Over the bytes with memcmp: `utf8.starts(with:)` cost ~1,000 instructions a test.)
+        let letterFollows: Bool? = namespace.utf8.withContiguousStorageIfAvailable { bytes in
+            for entry in byNamespace {
+                let count = entry.namespace.utf8.count
+                guard bytes.count > count, let base = bytes.baseAddress,
+                      entry.namespace.utf8.withContiguousStorageIfAvailable({ memcmp(base, $0.baseAddress!, count) == 0 }) ?? false
+                else { continue }
+                return bytes[count...].allSatisfy { $0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A }
+            }
+            return false
+        }
+        if letterFollows == false { return nil }
+        let bytes = namespace.utf8
+        for entry in byNamespace where bytes.count > entry.namespace.utf8.count && bytes.starts(with: entry.namespace.utf8) {
+            guard bytes.dropFirst(entry.namespace.utf8.count).allSatisfy({ $0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A }) else { return nil }
+            return targets[namespace + name].map { ($0, tag(namespace, name)) }
+        }
+        return nil
+    }
+
     static func values(from properties: [XMPProperty], origin: MetadataOrigin) -> [SourcedValue] {
         var out: [SourcedValue] = []
         var latitude: (String, Double)?, longitude: (String, Double)?
@@ -351,8 +398,7 @@ enum XMPMapping {
                 }
                 continue
             }
-            guard let target = targets[p.namespace + p.name] else { continue }
-            let tag = tag(p.namespace, p.name)
+            guard let (target, tag) = target(p.namespace, p.name) else { continue }
             let (text, items, raw) = flatten(p.value)
             var value: FieldValue?
             switch target.kind {
