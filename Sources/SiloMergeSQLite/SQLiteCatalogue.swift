@@ -21,7 +21,15 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     /// The files SQLite (and the scan lock) keep beside a catalogue file: a scan of a silo
     /// that holds the catalogue never catalogues them.
-    public static let sideSuffixes = ["-wal", "-shm", "-journal", "-lock"]
+    public static let sideSuffixes = ["-wal", "-shm", "-journal", "-lock", openLockSuffix]
+
+    /// The lock held while a process creates the catalogue or brings its schema up to date
+    /// (`<catalogue>-open-lock`, there only while held; see `TransientLock`).
+    static let openLockSuffix = "-open-lock"
+
+    /// How long opening waits for another process creating or upgrading the same catalogue.
+    /// Upgrading a catalogue of millions of files can take minutes.
+    static let openLockTimeout: Duration = .seconds(600)
 
     /// Whether this connection may write (see `CatalogueAccess`).
     public let access: CatalogueAccess
@@ -40,6 +48,25 @@ public final class SQLiteCatalogue: CatalogueStore {
         self.location = .file(path, sideSuffixes: Self.sideSuffixes)
         self.path = path
         self.access = access
+        // Deciding what the file is and bringing its schema up to date is one step for other
+        // processes: two scans started at once on a new catalogue must not both create it, nor
+        // one judge the other's half-made file. Readers wait for it too, and create nothing.
+        let openLock: TransientLock.Held?
+        let openLockPath = Self.besideRealFile(path, suffix: Self.openLockSuffix)
+        do {
+            openLock = try TransientLock.take(openLockPath, purpose: "opening the catalogue", exclusive: access != .readOnly,
+                                              timeout: Self.openLockTimeout)
+        } catch {
+            switch error {
+            case .held(let holder): throw CatalogueError.locked(path: path, holder: holder)
+            case .cannotOpen(let code) where code.code == EACCES || code.code == EPERM || code.code == EROFS:
+                // A folder nobody may write in: no process can create or upgrade the catalogue
+                // there either, so there is nothing to wait for.
+                openLock = nil
+            case .cannotOpen(let code): throw CatalogueError.cannotOpen(path: openLockPath, reason: "\(code)")
+            }
+        }
+        defer { openLock?.release() }
         let migrator = CatalogueSchema.migrator()
         switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
         case (.missing, .create), (.empty, .create):
@@ -104,6 +131,20 @@ public final class SQLiteCatalogue: CatalogueStore {
     public var lockPath: String {
         let real = Posix.realPath(FilePath(path)).map { $0.string ?? path }
         return ((try? real.get()) ?? path) + "-lock"
+    }
+
+    /// `name + suffix` beside the real file `name` leads to, or when it does not exist yet,
+    /// in the real folder it would be made in: every path to one catalogue, existing or about
+    /// to be created, names one side file.
+    static func besideRealFile(_ name: String, suffix: String) -> String {
+        if case .success(let real) = Posix.realPath(FilePath(name)), let text = real.string { return text + suffix }
+        let slash = name.lastIndex(of: "/")
+        let folder = slash.map { $0 == name.startIndex ? "/" : String(name[..<$0]) } ?? "."
+        let last = slash.map { String(name[name.index(after: $0)...]) } ?? name
+        guard !last.isEmpty, case .success(let real) = Posix.realPath(FilePath(folder)), let text = real.string else {
+            return name + suffix
+        }
+        return (text.hasSuffix("/") ? text : text + "/") + last + suffix
     }
 
     /// `lockForScan`, saying in the lock file what holds it ("apply plan.json"): a command

@@ -775,7 +775,7 @@ FileHandle.standardError.write(Data("Machine: \(machine)\n".utf8))
 @MainActor func computeLimit(_ bytes: Int64) -> Double { shaRate > 0 ? Double(bytes) / (Double(cores) * shaRate) : 0 }
 let noLimit = "openssl speed -evp sha256 gave no rate"
 
-func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
+func removeCatalogue(_ path: String) { for s in ["", "-wal", "-shm", "-lock", "-open-lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
 
 /// Reads every file once, so that the timed runs start with a warm page cache.
 func warm(_ root: String) { _ = measure(["sh", "-c", "find \"$0\" -type f -print0 | xargs -0 cat > /dev/null", root]) }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import SiloMergeCore
 import Testing
 
@@ -51,6 +52,32 @@ struct CatalogueAccessCLITests {
             #expect(try state(ws, "other.sqlite") == before, "\(command) changed the foreign file or left companions")
         }
         #expect(!ws.exists("report.html") && !ws.exists("out.csv") && !ws.exists("plan.json") && !ws.exists("silomerge.sqlite"))
+    }
+
+    @Test("Scans started together on a catalogue that does not exist yet: one creates it, the others wait for that and then run or say the catalogue is in use")
+    func concurrentFirstOpen() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        for round in 0..<4 {
+            let name = "new\(round).sqlite"
+            let results = Mutex<[CommandResult]>([])
+            let folder = ws.url
+            DispatchQueue.concurrentPerform(iterations: 3) { _ in
+                if let r = try? silomerge(["scan", "-q", "--catalog", name, "m=marketing"], in: folder) {
+                    results.withLock { $0.append(r) }
+                }
+            }
+            let all = results.withLock { $0 }
+            #expect(all.count == 3)
+            #expect(all.contains { $0.status == 0 }, "round \(round): no scan succeeded")
+            for r in all where r.status != 0 {
+                #expect(r.status == 2 && r.stderr.contains("\(name) is in use by another silomerge (pid "),
+                        "round \(round): \(r.status) \(r.stderr)")
+            }
+            let history = try ws.run("history", "--catalog", name)
+            #expect(history.status == 0, "\(history.stderr)")
+            #expect(!ws.exists(name + "-open-lock"), "round \(round): the open lock outlived the scans")
+        }
     }
 
     @Test("duplicates, history, silos and report only read: the catalogue's bytes do not change")

@@ -24,12 +24,10 @@ package enum ExclusiveLock {
         guard fd >= 0 else { throw .cannotOpen(Errno(errno)) }
         if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            guard code == EWOULDBLOCK || code == EAGAIN else { close(fd); throw .cannotOpen(Errno(code)) }
+            let text = holderNote(fd)
             close(fd)
-            guard code == EWOULDBLOCK || code == EAGAIN else { throw .cannotOpen(Errno(code)) }
-            let text = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .held(text.isEmpty ? "another process" : text)
+            throw .held(text)
         }
         let note = "pid \(getpid()) (\(purpose)) since \(Timestamp.string(Date()))\n"
         _ = ftruncate(fd, 0)
@@ -37,8 +35,89 @@ package enum ExclusiveLock {
         return fd
     }
 
+    /// What a held lock file says about its holder. A holder that has just taken the lock may
+    /// not have written its note yet: an empty file is read again for up to 50 ms.
+    static func holderNote(_ fd: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        for attempt in 0..<6 {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            let text = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !text.isEmpty { return text }
+            if attempt < 5 { usleep(10_000) }
+        }
+        return "another process"
+    }
+
     package static func release(_ fd: Int32) {
         _ = flock(fd, LOCK_UN)
         close(fd)
+    }
+}
+
+/// A lock held only for a short step that other processes should wait for rather than be
+/// refused by: creating or upgrading a catalogue's schema. Another process opening the same
+/// catalogue at that moment waits (up to `timeout`) and then sees the finished catalogue,
+/// instead of a half-made one.
+///
+/// The lock file exists only while the lock is held: the holder removes it before it lets go.
+/// A process that opened the file before it was removed finds, once it gets the lock, that the
+/// name no longer leads to the file it locked, and starts again; so two processes never hold
+/// locks on two files of one name. A process killed while holding it leaves the file behind,
+/// unlocked (the kernel drops the lock), and the next taker uses it.
+package enum TransientLock {
+    package struct Held {
+        let fd: Int32
+        let path: String
+        let exclusive: Bool
+
+        /// Lets go: the exclusive holder removes the file first (see above).
+        package func release() {
+            if exclusive { _ = unlink(path) }
+            _ = flock(fd, LOCK_UN)
+            close(fd)
+        }
+    }
+
+    /// Takes the lock at `path`, waiting up to `timeout` for another holder. Exclusive takers
+    /// create the file; shared ones (readers, which must not write) take nothing when it does
+    /// not exist, because then nobody holds it: the answer is nil.
+    package static func take(_ path: String, purpose: String, exclusive: Bool, timeout: Duration) throws(ExclusiveLock.Failure) -> Held? {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while true {
+            let fd = exclusive ? open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                               : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            if fd < 0 {
+                let code = errno
+                if !exclusive && code == ENOENT { return nil }
+                throw .cannotOpen(Errno(code))
+            }
+            while flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+                let code = errno
+                guard code == EWOULDBLOCK || code == EAGAIN || code == EINTR else {
+                    close(fd)
+                    throw .cannotOpen(Errno(code))
+                }
+                if ContinuousClock.now >= deadline {
+                    let text = ExclusiveLock.holderNote(fd)
+                    close(fd)
+                    throw .held(text)
+                }
+                usleep(20_000)
+            }
+            // Locked; but is it still the file the name leads to?
+            var locked = stat(), named = stat()
+            if fstat(fd, &locked) == 0, lstat(path, &named) == 0,
+               locked.st_dev == named.st_dev, locked.st_ino == named.st_ino {
+                if exclusive {
+                    let note = "pid \(getpid()) (\(purpose)) since \(Timestamp.string(Date()))\n"
+                    _ = ftruncate(fd, 0)
+                    _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+                }
+                return Held(fd: fd, path: path, exclusive: exclusive)
+            }
+            _ = flock(fd, LOCK_UN)
+            close(fd)
+            if !exclusive && lstat(path, &named) != 0 { return nil }
+        }
     }
 }

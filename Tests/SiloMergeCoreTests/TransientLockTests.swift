@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SiloMergeCore
+import SiloMergeTestSupport
+
+@Suite("TransientLock: waited for, never two holders of one name, gone when released")
+struct TransientLockTests {
+    @Test("A second taker waits for the first and then holds a file the name leads to; the file goes with the last holder")
+    func waitsAndRecreates() throws {
+        let tree = try TestTree()
+        let path = tree.root.appendingPathComponent("c.db-open-lock").path
+        let first = try #require(try TransientLock.take(path, purpose: "first", exclusive: true, timeout: .seconds(5)))
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("(first)"))
+        let order = Mutex<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let second = try? TransientLock.take(path, purpose: "second", exclusive: true, timeout: .seconds(20))
+            order.withLock { $0.append(second == nil ? "second failed" : "second holds") }
+            // The name leads to the file the second taker locked, and says who holds it.
+            order.withLock { $0.append((try? String(contentsOfFile: path, encoding: .utf8))?.contains("(second)") == true ? "note" : "no note") }
+            second?.release()
+            done.signal()
+        }
+        usleep(200_000)
+        order.withLock { $0.append("first releases") }
+        first.release()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(order.withLock { $0 } == ["first releases", "second holds", "note"])
+        #expect(!FileManager.default.fileExists(atPath: path), "the lock file outlived its last holder")
+    }
+
+    @Test("A held lock refuses after the timeout, naming its holder; a reader takes nothing when nobody holds it")
+    func timeoutAndReaders() throws {
+        let tree = try TestTree()
+        let path = tree.root.appendingPathComponent("c.db-open-lock").path
+        #expect(try TransientLock.take(path, purpose: "reader", exclusive: false, timeout: .seconds(1)) == nil)
+        #expect(!FileManager.default.fileExists(atPath: path), "a reader created the lock file")
+        let holder = try #require(try TransientLock.take(path, purpose: "upgrading", exclusive: true, timeout: .seconds(1)))
+        let start = ContinuousClock.now
+        do {
+            _ = try TransientLock.take(path, purpose: "other", exclusive: true, timeout: .milliseconds(300))
+            Issue.record("a second exclusive taker got a held lock")
+        } catch {
+            guard case .held(let text) = error else { Issue.record("\(error)"); return }
+            #expect(text.contains("pid \(getpid()) (upgrading)"))
+        }
+        #expect(ContinuousClock.now - start >= .milliseconds(300))
+        do {
+            _ = try TransientLock.take(path, purpose: "reader", exclusive: false, timeout: .milliseconds(100))
+            Issue.record("a reader got a lock held exclusively")
+        } catch {
+            guard case .held = error else { Issue.record("\(error)"); return }
+        }
+        holder.release()
+        #expect(try TransientLock.take(path, purpose: "reader", exclusive: false, timeout: .seconds(1)) == nil)
+    }
+
+    @Test("A lock file left by a killed holder is taken over")
+    func leftBehind() throws {
+        let tree = try TestTree()
+        let path = tree.root.appendingPathComponent("c.db-open-lock").path
+        try Data("pid 1 (killed) since then\n".utf8).write(to: URL(fileURLWithPath: path))
+        let held = try #require(try TransientLock.take(path, purpose: "next", exclusive: true, timeout: .seconds(1)))
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("(next)"))
+        held.release()
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+}
