@@ -443,14 +443,18 @@ public enum ImageDataHash {
                 break
             }
             try walker.process(ifd)
+            // Each page's data is hashed before the next page is read: the ranges come in the
+            // order they are hashed, so a prefix (`prefix`'s budget) is complete without
+            // reading the directories of the pages after it.
+            for (o, c) in walker.ranges {
+                guard o <= UInt64(s.size), c <= UInt64(s.size) else {
+                    throw MetadataProblem(block: "TIFF", reason: "image data at offset \(o) (+\(c) bytes) runs past the end of the file")
+                }
+                try hashRange(s, h, Int64(o), Int64(c), "TIFF")
+            }
+            walker.ranges.removeAll(keepingCapacity: true)
             page += 1
             offset = ifd.next
-        }
-        for (o, c) in walker.ranges {
-            guard o <= UInt64(s.size), c <= UInt64(s.size) else {
-                throw MetadataProblem(block: "TIFF", reason: "image data at offset \(o) (+\(c) bytes) runs past the end of the file")
-            }
-            try hashRange(s, h, Int64(o), Int64(c), "TIFF")
         }
     }
 

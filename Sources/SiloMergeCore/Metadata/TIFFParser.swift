@@ -165,11 +165,14 @@ final class TIFFParser {
         }
         let countSize = isBigTIFF ? 8 : 2
         let start = Int64(offset)
-        guard let countBytes = try source.exact(at: base + start, count: countSize) else {
+        let declared: UInt64? = try source.withExact(at: base + start, count: countSize) { b in
+            guard let b else { return nil }
+            return isBigTIFF ? Self.load64(b, 0, bigEndian) : UInt64(Self.load16(b, 0, bigEndian))
+        }
+        guard let declared else {
             problem("\(name) at \(hexString(offset)) is truncated")
             return nil
         }
-        let declared = isBigTIFF ? countBytes.u64(at: 0, bigEndian: bigEndian)! : UInt64(countBytes.u16(at: 0, bigEndian: bigEndian)!)
         let room = max(0, (length - start - Int64(countSize)) / Int64(entrySize))
         var count = Int(min(declared, UInt64(Int32.max)))
         if Int64(count) > room {
@@ -182,7 +185,6 @@ final class TIFFParser {
             problem("\(name) declares \(declared) entries; only the first 65535 are read")
             count = 65_535
         }
-        var entries: [TIFFEntry] = []
         var next: UInt64 = 0
         guard entriesRead + count <= Self.maxEntries else {
             problem("more than \(Self.maxEntries) IFD entries in all; \(name) and the IFDs after it are not read")
@@ -190,12 +192,29 @@ final class TIFFParser {
         }
         entriesRead += count
         guard count > 0 else { return TIFFIFD(name: name, offset: offset, entries: [], next: 0) }
-        entries.reserveCapacity(count)   // one allocation, not a resize every few tags
         let tableEnd = start + Int64(countSize) + Int64(count * entrySize)
-        guard let raw = try source.exact(at: base + start + Int64(countSize), count: count * entrySize) else {
+        // The entry table is read where it lies (the hashing buffer, the reader's cache): only
+        // the entries kept are copied out.
+        let entries: [TIFFEntry]? = try source.withExact(at: base + start + Int64(countSize), count: count * entrySize) { raw in
+            guard let raw else { return nil }
+            return entryTable(raw, count)
+        }
+        guard let entries else {
             problem("\(name) entries are truncated")
             return nil
         }
+        try source.withExact(at: base + tableEnd, count: wordSize) { n in
+            guard let n else { return }
+            next = isBigTIFF ? Self.load64(n, 0, bigEndian) : UInt64(Self.load32(n, 0, bigEndian))
+        }
+        return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
+    }
+
+    /// The entries of a directory's raw table of `count` entries, one per tag, in tag order.
+    private func entryTable(_ raw: UnsafeRawBufferPointer, _ count: Int) -> [TIFFEntry] {
+        var entries: [TIFFEntry] = []
+        entries.reserveCapacity(count)   // one allocation, not a resize every few tags
+        let be = bigEndian, size = entrySize
         // Tags in ascending order (the rule, and nearly every file) are taken as they stand.
         // Otherwise (out of order, or repeated) the directory keeps the first of each tag, in
         // tag order, as a lookup by tag always did; that order is found from the tags alone,
@@ -204,7 +223,7 @@ final class TIFFParser {
         var sorted = true
         var previous = -1
         for i in 0..<count {
-            let tag = Int(raw.u16(at: i * entrySize, bigEndian: bigEndian)!)
+            let tag = Int(Self.load16(raw, i * size, be))
             if tag <= previous { sorted = false; break }
             previous = tag
         }
@@ -214,7 +233,7 @@ final class TIFFParser {
             // Sort keys of tag, then position (`count` is at most 65535: the low half holds it).
             var keys = [UInt32]()
             keys.reserveCapacity(count)
-            for i in 0..<count { keys.append(UInt32(raw.u16(at: i * entrySize, bigEndian: bigEndian)!) << 16 | UInt32(i)) }
+            for i in 0..<count { keys.append(UInt32(Self.load16(raw, i * size, be)) << 16 | UInt32(i)) }
             keys.sort()
             var lastTag = -1
             for k in keys where Int(k >> 16) != lastTag {
@@ -227,7 +246,7 @@ final class TIFFParser {
             var seen = [UInt64](repeating: 0, count: 1024)
             var first = [UInt16](unsafeUninitializedCapacity: 65_536) { _, n in n = 65_536 }
             for i in 0..<count {
-                let tag = Int(raw.u16(at: i * entrySize, bigEndian: bigEndian)!)
+                let tag = Int(Self.load16(raw, i * size, be))
                 let bit: UInt64 = 1 << UInt64(tag & 63)
                 if seen[tag >> 6] & bit == 0 {
                     seen[tag >> 6] |= bit
@@ -243,19 +262,31 @@ final class TIFFParser {
                 }
             }
         }
-        if let n = try source.exact(at: base + tableEnd, count: wordSize) {
-            next = isBigTIFF ? n.u64(at: 0, bigEndian: bigEndian)! : UInt64(n.u32(at: 0, bigEndian: bigEndian)!)
-        }
-        return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
+        return entries
+    }
+
+    @inline(__always) static func load16(_ b: UnsafeRawBufferPointer, _ i: Int, _ bigEndian: Bool) -> UInt16 {
+        let v = b.loadUnaligned(fromByteOffset: i, as: UInt16.self)
+        return bigEndian ? UInt16(bigEndian: v) : UInt16(littleEndian: v)
+    }
+
+    @inline(__always) static func load32(_ b: UnsafeRawBufferPointer, _ i: Int, _ bigEndian: Bool) -> UInt32 {
+        let v = b.loadUnaligned(fromByteOffset: i, as: UInt32.self)
+        return bigEndian ? UInt32(bigEndian: v) : UInt32(littleEndian: v)
+    }
+
+    @inline(__always) static func load64(_ b: UnsafeRawBufferPointer, _ i: Int, _ bigEndian: Bool) -> UInt64 {
+        let v = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        return bigEndian ? UInt64(bigEndian: v) : UInt64(littleEndian: v)
     }
 
     /// Entry `i` of a directory's raw entry table.
-    private func entry(_ raw: [UInt8], _ i: Int) -> TIFFEntry {
-        let p = i * entrySize
-        let tag = raw.u16(at: p, bigEndian: bigEndian)!, type = raw.u16(at: p + 2, bigEndian: bigEndian)!
-        let n = isBigTIFF ? raw.u64(at: p + 4, bigEndian: bigEndian)! : UInt64(raw.u32(at: p + 4, bigEndian: bigEndian)!)
+    private func entry(_ raw: UnsafeRawBufferPointer, _ i: Int) -> TIFFEntry {
+        let p = i * entrySize, be = bigEndian
+        let tag = Self.load16(raw, p, be), type = Self.load16(raw, p + 2, be)
+        let n = isBigTIFF ? Self.load64(raw, p + 4, be) : UInt64(Self.load32(raw, p + 4, be))
         let valueAt = p + (isBigTIFF ? 12 : 8)
-        let valueOffset = isBigTIFF ? raw.u64(at: valueAt, bigEndian: bigEndian)! : UInt64(raw.u32(at: valueAt, bigEndian: bigEndian)!)
+        let valueOffset = isBigTIFF ? Self.load64(raw, valueAt, be) : UInt64(Self.load32(raw, valueAt, be))
         var size: Int?
         if let unit = Self.typeSize(type), n <= UInt64(Int32.max) { size = Int(n).checkedMul(unit) }
         var entry = TIFFEntry(tag: tag, type: type, count: n, offset: valueOffset, byteCount: size)
