@@ -125,3 +125,9 @@ struct SupportTests {
         #expect(abs((Timestamp.date(text)?.timeIntervalSince1970 ?? 0) - 1_700_000_000.123) < 0.001)
     }
 }
+
+@Test("UnifiedField.index is the field's position in allCases, so per-field tables and the field order agree")
+func unifiedFieldIndex() {
+    for (i, f) in UnifiedField.allCases.enumerated() { #expect(f.index == i, "\(f)") }
+    #expect(UnifiedField.allCases.sorted() == UnifiedField.allCases)
+}

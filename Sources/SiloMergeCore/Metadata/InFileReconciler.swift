@@ -50,13 +50,6 @@ enum InFileReconciler {
         .creator: 32, .city: 32, .state: 32,
     ]
 
-    private static let iptcFields: Set<UnifiedField> = [
-        .title, .description, .creator, .rights, .keywords, .dateCreated, .city, .state, .country,
-    ]
-    private static let exifFirst: Set<UnifiedField> = [
-        .description, .creator, .rights, .dateCreated, .gps, .orientation, .make, .model, .width, .height,
-    ]
-
     static func reconcile(_ m: EmbeddedMetadata) -> [UnifiedField: SourcedValue] {
         var out: [UnifiedField: SourcedValue] = [:]
         // Most files of a silo carry no metadata at all: nothing to decide, or only what the
@@ -66,30 +59,51 @@ enum InFileReconciler {
             for v in m.values where out[v.field] == nil { out[v.field] = v }
             return out
         }
-        let present = Set(m.values.map(\.field))
-        for field in UnifiedField.allCases where present.contains(field) {
-            if let v = choose(field, m) { out[field] = v }
+        // The values grouped by field, in the order read within each (a counting sort: one
+        // array, no per-field allocation), so each field's rules look only at its own values.
+        let fields = UnifiedField.allCases.count
+        var start = [Int](repeating: 0, count: fields + 1)
+        for v in m.values { start[v.field.index + 1] += 1 }
+        for i in 0..<fields { start[i + 1] += start[i] }
+        var fill = start
+        let grouped = [Int](unsafeUninitializedCapacity: m.values.count) { buffer, n in
+            for (i, v) in m.values.enumerated() {
+                buffer[fill[v.field.index]] = i
+                fill[v.field.index] += 1
+            }
+            n = m.values.count
+        }
+        out.reserveCapacity(fields)
+        for field in UnifiedField.allCases where start[field.index] < start[field.index + 1] {
+            let of = Candidates(all: m.values, indices: grouped[start[field.index]..<start[field.index + 1]])
+            if let v = choose(field, of, m.iptcDigest) { out[field] = v }
         }
         return out
     }
 
-    /// The value of `field` from origin `a` (or `b`) that is not blank, best ranked (see
-    /// `rank`), else first read. One pass, nothing allocated: it runs for every field of every
-    /// file read.
-    private static func first(_ field: UnifiedField, _ m: EmbeddedMetadata, _ a: MetadataOrigin,
-                              _ b: MetadataOrigin? = nil) -> SourcedValue? {
-        var best: SourcedValue? = nil
+    /// One field's values in one file.
+    private struct Candidates {
+        let all: [SourcedValue]
+        let indices: ArraySlice<Int>
+    }
+
+    /// The value from origin `a` (or `b`) that is not blank, best ranked (see `rank`), else
+    /// first read. One pass over the field's own values, nothing allocated.
+    private static func first(_ of: Candidates, _ a: MetadataOrigin, _ b: MetadataOrigin? = nil) -> SourcedValue? {
+        var best: Int? = nil
         var bestRank = 0
-        for v in m.values where v.field == field && (v.origin == a || v.origin == b) && !isBlank(v.value) {
+        for i in of.indices {
+            let v = of.all[i]
+            guard v.origin == a || v.origin == b, !isBlank(v.value) else { continue }
             if best == nil {
-                best = v
+                best = i
                 bestRank = rank(v.tag)
             } else {
                 let r = rank(v.tag)
-                if r < bestRank { best = v; bestRank = r }
+                if r < bestRank { best = i; bestRank = r }
             }
         }
-        return best
+        return best.map { of.all[$0] }
     }
 
     private static func rank(_ tag: String) -> Int {
@@ -109,17 +123,17 @@ enum InFileReconciler {
         }
     }
 
-    private static func choose(_ field: UnifiedField, _ m: EmbeddedMetadata) -> SourcedValue? {
+    private static func choose(_ field: UnifiedField, _ of: Candidates, _ iptcDigest: IPTCDigestState) -> SourcedValue? {
         if field == .format || field == .width || field == .height {
-            if let v = first(field, m, .header) { return v }
+            if let v = first(of, .header) { return v }
         }
-        if field == .rating { return first(field, m, .xmp, .sidecar) }
-        if exifFirst.contains(field), let v = first(field, m, .exif) { return v }
-        let xmp = first(field, m, .xmp, .sidecar)
-        if iptcFields.contains(field) {
-            let iptc = first(field, m, .iptc)
+        if field == .rating { return first(of, .xmp, .sidecar) }
+        if isEXIFFirst(field), let v = first(of, .exif) { return v }
+        let xmp = first(of, .xmp, .sidecar)
+        if isIPTCField(field) {
+            let iptc = first(of, .iptc)
             let chosen: SourcedValue?
-            if m.iptcDigest == .stale {
+            if iptcDigest == .stale {
                 chosen = iptc.map { recoverTruncated($0, xmp: xmp, field: field) } ?? xmp
             } else {
                 chosen = xmp ?? iptc
@@ -128,8 +142,24 @@ enum InFileReconciler {
         } else if let xmp {
             return xmp
         }
-        return first(field, m, .png) ?? first(field, m, .pdf) ?? first(field, m, .postscript)
-            ?? first(field, m, .quicktime) ?? first(field, m, .document) ?? first(field, m, .audio)
+        return first(of, .png) ?? first(of, .pdf) ?? first(of, .postscript)
+            ?? first(of, .quicktime) ?? first(of, .document) ?? first(of, .audio)
+    }
+
+    /// The fields of the MWG IPTC rules (rule 2), and those EXIF decides first (rule 1, and
+    /// the header for width and height): switches, asked for every field of every file.
+    private static func isIPTCField(_ f: UnifiedField) -> Bool {
+        switch f {
+        case .title, .description, .creator, .rights, .keywords, .dateCreated, .city, .state, .country: true
+        default: false
+        }
+    }
+
+    private static func isEXIFFirst(_ f: UnifiedField) -> Bool {
+        switch f {
+        case .description, .creator, .rights, .dateCreated, .gps, .orientation, .make, .model, .width, .height: true
+        default: false
+        }
     }
 
     /// ExifTool's RecoverTruncatedIPTC: an IPTC value exactly at its IIM limit that is a prefix

@@ -235,7 +235,7 @@ final class MetadataCollector {
     private func checkedValues() -> [SourcedValue] {
         var out: [SourcedValue] = []
         out.reserveCapacity(values.count)
-        var perField: [UnifiedField: Int] = [:]
+        var perField = [Int](repeating: 0, count: UnifiedField.allCases.count)
         var stored = 0
         for var v in values {
             // Only a problem needs it: worked out then, not for every value.
@@ -273,7 +273,7 @@ final class MetadataCollector {
                 continue
             }
             let size = jsonBytes + v.raw.utf8.count
-            let n = perField[v.field, default: 0]
+            let n = perField[v.field.index]
             guard n < MetadataLimits.maxValuesPerField else {
                 noteOnce("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")
                 continue
@@ -282,7 +282,7 @@ final class MetadataCollector {
                 noteOnce("metadata", "stored", "the file's metadata values exceed \(MetadataLimits.maxStoredBytesPerFile) bytes; the rest are ignored")
                 continue
             }
-            perField[v.field] = n + 1
+            perField[v.field.index] = n + 1
             stored += size
             out.append(v)
         }

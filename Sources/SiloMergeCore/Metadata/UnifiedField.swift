@@ -7,8 +7,30 @@ public enum UnifiedField: String, Sendable, Codable, CaseIterable, Comparable {
     /// Fields holding a list of values (merged item by item).
     public var isList: Bool { self == .keywords || self == .creator }
 
-    public static func < (a: UnifiedField, b: UnifiedField) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    public static func < (a: UnifiedField, b: UnifiedField) -> Bool { a.index < b.index }
+
+    /// The field's position in `allCases`: per-field tables are arrays indexed by it, not
+    /// dictionaries hashed per value.
+    public var index: Int {
+        switch self {
+        case .title: 0
+        case .description: 1
+        case .keywords: 2
+        case .creator: 3
+        case .rights: 4
+        case .dateCreated: 5
+        case .city: 6
+        case .state: 7
+        case .country: 8
+        case .gps: 9
+        case .rating: 10
+        case .make: 11
+        case .model: 12
+        case .width: 13
+        case .height: 14
+        case .orientation: 15
+        case .format: 16
+        }
     }
 }
 
