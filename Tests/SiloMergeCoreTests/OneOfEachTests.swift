@@ -39,3 +39,28 @@ struct OneOfEachTests {
         }
     }
 }
+
+@Test("Timestamp.date reads what Timestamp.string writes, as ISO8601DateFormatter does, and refuses what is no date")
+func timestampDateMatchesFormatter() {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    var generator = SystemRandomNumberGenerator()
+    var samples: [Int64] = [0, -1, -1_000_000_000, 1_686_767_400_123_456_789, 951_782_400_000_000_000 /* 2000-02-29 */]
+    for _ in 0..<2000 { samples.append(Int64.random(in: -2_000_000_000_000_000_000...4_000_000_000_000_000_000, using: &generator)) }
+    for ns in samples {
+        let text = Timestamp.string(nanoseconds: ns)
+        let mine = Timestamp.date(text), theirs = formatter.date(from: text)
+        #expect(mine != nil && theirs != nil, "\(text)")
+        if let mine, let theirs { #expect(abs(mine.timeIntervalSince1970 - theirs.timeIntervalSince1970) < 0.0005, "\(text)") }
+        #expect(mine.map(Timestamp.string) == text)
+    }
+    #expect(Timestamp.date("2026-12-04T12:00:00Z") == Date(timeIntervalSince1970: 1_796_385_600))
+    // (The formatter, which reads every other form, takes 2026-02-30 as 2026-03-02, and 24:00 as the
+    // next day's midnight; those are not checked here.)
+    for bad in ["2026-13-01T00:00:00.000Z", "2026-12-04T25:00:00.000Z", "2026-12-04 12:00:00.000Z",
+                "2026-12-04T12:00:00.00xZ", "not a date"] {
+        #expect(Timestamp.date(bad) == nil, "\(bad)")
+    }
+    // Other forms still go through the formatter.
+    #expect(Timestamp.date("2026-12-04T13:00:00+01:00") == Date(timeIntervalSince1970: 1_796_385_600))
+}

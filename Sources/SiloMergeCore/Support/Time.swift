@@ -56,10 +56,43 @@ public enum Timestamp {
 
     /// Parses what `string(_:)` writes (also without the fraction, or with an offset).
     public static func date(_ text: String) -> Date? {
+        // The form `string` writes, read by hand: an ISO8601DateFormatter costs milliseconds to
+        // make (ICU), and every command reading the run history made one per run.
+        if let d = written(text) { return d }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let d = formatter.date(from: text) { return d }
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.date(from: text)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fff]Z`, the form `string` writes; nil for anything else.
+    static func written(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        guard b.count == 20 || b.count == 24, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58,
+              b[b.count - 1] == 90 else { return nil }
+        func number(_ at: Int, _ width: Int) -> Int? {
+            var v = 0
+            for k in at..<(at + width) {
+                guard b[k] >= 48, b[k] <= 57 else { return nil }
+                v = v * 10 + Int(b[k] - 48)
+            }
+            return v
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+        var millis = 0
+        if b.count == 24 {
+            guard b[19] == 46, let m = number(20, 3) else { return nil }
+            millis = m
+        }
+        var tm = tm()
+        tm.tm_year = Int32(year - 1900); tm.tm_mon = Int32(month - 1); tm.tm_mday = Int32(day)
+        tm.tm_hour = Int32(hour); tm.tm_min = Int32(minute); tm.tm_sec = Int32(second)
+        let seconds = timegm(&tm)
+        // A day past the month's end (2026-02-30) is no date, as for the formatter.
+        guard tm.tm_mday == Int32(day), tm.tm_mon == Int32(month - 1) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds) + Double(millis) / 1000)
     }
 }
