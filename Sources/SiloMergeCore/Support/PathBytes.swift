@@ -91,7 +91,7 @@ public enum PathDisplay {
                 else { out.unicodeScalars.append(scalar) }
                 i += length
             } else {
-                out += String(format: "\\x%02X", all[i])
+                out += "\\x" + hex2(UInt32(all[i]))
                 i += 1
             }
         }
@@ -107,8 +107,15 @@ public enum PathDisplay {
         case "\n": return "\\n"
         case "\t": return "\\t"
         case "\r": return "\\r"
-        default: return String(format: "\\u{%02X}", s.value)
+        default: return "\\u{" + hex2(s.value) + "}"
         }
+    }
+
+    /// `String(format: "%02X", v)` without Foundation's formatter (names of every file with
+    /// an odd byte pass through here).
+    static func hex2(_ v: UInt32) -> String {
+        let digits = String(v, radix: 16, uppercase: true)
+        return digits.count < 2 ? "0" + digits : digits
     }
 
     /// Decodes one UTF-8 scalar at `i`; returns nil when the bytes there are not valid UTF-8.
