@@ -253,11 +253,12 @@ extension SQLiteCatalogue {
                         s.bindNull(17); s.bindNull(18); s.bindNull(19); s.bindNull(20); s.bind(21, 0); s.bindNull(22)
                     }
                 }
-                func writeValues(_ fileID: Int64, _ values: [SourcedValue], preferred: [Bool]?, source: String?, mtimeNs: Int64?) throws {
+                func writeValues(_ fileID: Int64, _ values: [SourcedValue], json: [String]? = nil, preferred: [Bool]?, source: String?,
+                                 mtimeNs: Int64?) throws {
                     for (i, v) in values.enumerated() {
                         insertValue.bind(1, fileID); insertValue.bind(2, text: v.field.rawValue)
                         insertValue.bind(3, text: v.origin.rawValue); insertValue.bind(4, text: v.tag)
-                        insertValue.bind(5, text: v.value.json); insertValue.bind(6, text: v.raw)
+                        insertValue.bind(5, text: json?[i] ?? v.value.json); insertValue.bind(6, text: v.raw)
                         insertValue.bind(7, text: source)
                         if let mtimeNs { insertValue.bind(8, mtimeNs) }
                         insertValue.bind(9, (preferred?[i] ?? false) ? 1 : 0)
@@ -314,12 +315,14 @@ extension SQLiteCatalogue {
                         insertSidecar.bind(7, sc.stat.ctimeNs); insertSidecar.bind(8, Int64(bitPattern: sc.stat.device))
                         insertSidecar.bind(9, Int64(bitPattern: sc.stat.inode)); insertSidecar.bind(10, sc.sha256)
                         insertSidecar.bind(11, text: sc.form.rawValue); insertSidecar.bind(12, sc.used ? 1 : 0)
-                        if sc.valuesRead { insertSidecar.bind(13, text: SidecarFields.encode(SidecarFields.of(sc.values))) }
+                        // Each value's JSON made once, for the sidecar's fields and its rows.
+                        let json = sc.valuesRead || sc.used ? sc.values.map(\.value.json) : []
+                        if sc.valuesRead { insertSidecar.bind(13, text: SidecarFields.encode(sc.values, json: json)) }
                         else { insertSidecar.bindNull(13) }
                         try insertSidecar.run("record a sidecar")
                         if sc.used {
-                            try writeValues(fileID, sc.values, preferred: nil, source: dir.appending(sc.name).string ?? dir.appending(sc.name).display,
-                                            mtimeNs: sc.stat.mtimeNs)
+                            try writeValues(fileID, sc.values, json: json, preferred: nil,
+                                            source: dir.appending(sc.name).string ?? dir.appending(sc.name).display, mtimeNs: sc.stat.mtimeNs)
                         }
                     }
                 }

@@ -17,6 +17,27 @@ import Testing
         return out
     }()
 
+    @Test("encode(values, json:) writes what encode(of(values)) writes: same keys in the same order, same sorted lists")
+    func encodeFromValues() {
+        var generator = SystemRandomNumberGenerator()
+        let fields = UnifiedField.allCases
+        for round in 0..<300 {
+            var values: [SourcedValue] = []
+            for _ in 0..<Int.random(in: 0...12, using: &generator) {
+                let field = fields.randomElement(using: &generator)!
+                let text = Self.awkward.randomElement(using: &generator)! + (Bool.random(using: &generator) ? "" : String(round))
+                let value: FieldValue = switch Int.random(in: 0..<4, using: &generator) {
+                case 0: .text(text)
+                case 1: .list([text, Self.awkward.randomElement(using: &generator)!])
+                case 2: .integer(Int.random(in: -5...5, using: &generator))
+                default: .gps(latitude: Double.random(in: -90...90, using: &generator), longitude: 2.35)
+                }
+                values.append(SourcedValue(field: field, value: value, origin: .sidecar, tag: "XMP-dc:x", raw: text))
+            }
+            #expect(SidecarFields.encode(values, json: values.map(\.value.json)) == SidecarFields.encode(SidecarFields.of(values)))
+        }
+    }
+
     @Test("Encode.json escapes byte by byte exactly as it did scalar by scalar")
     func escapesExactly() {
         #expect(Encode.json("plain") == "\"plain\"")

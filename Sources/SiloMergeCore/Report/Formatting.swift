@@ -134,30 +134,44 @@ public enum Encode {
         // scalars (every metadata value is encoded at least twice on its way to a catalogue).
         let length = jsonLength(s)
         if length == s.utf8.count + 2 { return "\"" + s + "\"" }
-        // Escaped byte by byte (a scalar at a time cost ~400 instructions per character, and a
-        // sidecar's fields are JSON of JSON: every value has quotes to escape). The same text:
-        // `\"`, `\\`, `\n`, `\r`, `\t`, `\u00xx` for other controls and DEL, `\u2028`, `\u2029`.
-        let utf8 = Array(s.utf8), hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = [0x22]
+        var out: [UInt8] = []
         out.reserveCapacity(length)
-        var i = 0
-        while i < utf8.count {
-            let b = utf8[i]
-            switch b {
-            case 0x22, 0x5C: out.append(0x5C); out.append(b)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
-            case 0..<0x20, 0x7F: out += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            case 0xE2 where i + 2 < utf8.count && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
-                out += Array("\\u202".utf8) + [utf8[i + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9")]
-                i += 2
-            default: out.append(b)
+        appendJSON(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `json(s)`'s bytes appended to `out`, for text built from many values (one String made
+    /// at the end, not one per value).
+    ///
+    /// Escaped byte by byte (a scalar at a time cost ~400 instructions per character, and a
+    /// sidecar's fields are JSON of JSON: every value has quotes to escape). The same text:
+    /// `\"`, `\\`, `\n`, `\r`, `\t`, `\u00xx` for other controls and DEL, `\u2028`, `\u2029`.
+    public static func appendJSON(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        var s = s
+        s.withUTF8 { utf8 in
+            let hex: StaticString = "0123456789abcdef"
+            var i = 0
+            while i < utf8.count {
+                let b = utf8[i]
+                switch b {
+                case 0x22, 0x5C: out.append(0x5C); out.append(b)
+                case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+                case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+                case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+                case 0..<0x20, 0x7F:
+                    out.append(0x5C); out.append(UInt8(ascii: "u")); out.append(0x30); out.append(0x30)
+                    out.append(hex.utf8Start[Int(b >> 4)]); out.append(hex.utf8Start[Int(b & 15)])
+                case 0xE2 where i + 2 < utf8.count && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
+                    out.append(0x5C); out.append(UInt8(ascii: "u")); out.append(UInt8(ascii: "2")); out.append(UInt8(ascii: "0"))
+                    out.append(UInt8(ascii: "2")); out.append(utf8[i + 2] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+                    i += 2
+                default: out.append(b)
+                }
+                i += 1
             }
-            i += 1
         }
         out.append(0x22)
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `json(s).utf8.count`, counted over the UTF-8 without building the text.

@@ -30,18 +30,49 @@ package enum SidecarFields {
     /// sidecars); `decode` reads both this and what JSONEncoder wrote into older catalogues,
     /// and drift compares the decoded maps, never the text.
     package static func encode(_ fields: [String: [String]]) -> String {
-        var out = "{"
+        var out: [UInt8] = [UInt8(ascii: "{")]
         for (i, key) in fields.keys.sorted().enumerated() {
-            if i > 0 { out += "," }
-            out += Encode.json(key)
-            out += ":["
-            for (k, value) in fields[key]!.enumerated() {
-                if k > 0 { out += "," }
-                out += Encode.json(value)
-            }
-            out += "]"
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            append(key, fields[key]!, to: &out)
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `encode(of(values))`, from the values' JSON already made (`json[i]` is
+    /// `values[i].value.json`: a scan encodes each value once for its metadata row and its
+    /// sidecar's fields), without the dictionary.
+    package static func encode(_ values: [SourcedValue], json: [String]) -> String {
+        precondition(values.count == json.count)
+        // Fields in the order of their names (the keys' order in `encode`), each field's
+        // values sorted, as `of` sorts them.
+        let order = (0..<values.count).sorted { a, b in
+            let fa = values[a].field, fb = values[b].field
+            return fa == fb ? json[a] < json[b] : fa.rawValue < fb.rawValue
+        }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(2 + json.reduce(0) { $0 + $1.utf8.count + 8 })
+        var k = 0
+        while k < order.count {
+            let field = values[order[k]].field
+            var end = k + 1
+            while end < order.count, values[order[end]].field == field { end += 1 }
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            append(field.rawValue, order[k..<end].map { json[$0] }, to: &out)
+            k = end
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func append(_ key: String, _ list: [String], to out: inout [UInt8]) {
+        Encode.appendJSON(key, to: &out)
+        out.append(UInt8(ascii: ":")); out.append(UInt8(ascii: "["))
+        for (k, value) in list.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            Encode.appendJSON(value, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
     }
 
     package static func decode(_ json: String) -> [String: [String]]? {

@@ -353,7 +353,7 @@ struct ScanBatch {
                         try w.int(sc.stat.size); try w.int(sc.stat.mtimeNs); try w.int(sc.stat.ctimeNs)
                         try w.int(Int64(bitPattern: sc.stat.device)); try w.int(Int64(bitPattern: sc.stat.inode))
                         try w.digest(sc.sha256); try w.text(sc.form.rawValue); try w.int(sc.used ? 1 : 0)
-                        try w.optionalText(sc.valuesRead ? SidecarFields.encode(SidecarFields.of(sc.values)) : nil)
+                        try w.optionalText(sc.valuesRead ? SidecarFields.encode(sc.values, json: sc.values.map(\.value.json)) : nil)
                         try w.endRow()
                     }
                 }
