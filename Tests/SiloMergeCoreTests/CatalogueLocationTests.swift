@@ -18,7 +18,8 @@ struct CatalogueLocationTests {
         #expect(location.ownFiles.map(\.display) == [absolute])
         let sqlite = CatalogueLocation.file("sub/cat.sqlite", sideSuffixes: SQLiteCatalogue.sideSuffixes)
         #expect(sqlite.id == location.id)
-        #expect(sqlite.ownFiles.map(\.display) == [absolute, absolute + "-wal", absolute + "-shm", absolute + "-journal", absolute + "-lock"])
+        #expect(sqlite.ownFiles.map(\.display) == [absolute, absolute + "-wal", absolute + "-shm", absolute + "-journal", absolute + "-lock",
+                                                   absolute + "-open-lock"])
     }
 
     @Test("an opened SQLite catalogue carries its location, side files included")
@@ -28,7 +29,8 @@ struct CatalogueLocationTests {
         #expect(store.location.display == tree.catalogue)
         #expect(store.location.id == tree.catalogue)
         #expect(Set(store.location.ownFiles.map { String(decoding: $0.lastComponent, as: UTF8.self) })
-                == ["catalogue.sqlite", "catalogue.sqlite-wal", "catalogue.sqlite-shm", "catalogue.sqlite-journal", "catalogue.sqlite-lock"])
+                == ["catalogue.sqlite", "catalogue.sqlite-wal", "catalogue.sqlite-shm", "catalogue.sqlite-journal", "catalogue.sqlite-lock",
+                    "catalogue.sqlite-open-lock"])
         // The scan lock is one of them.
         #expect(store.location.ownFiles.map(\.display).contains(store.lockPath))
     }
