@@ -304,11 +304,15 @@ extension SQLiteCatalogue {
                     drift.bind(3, fileID)
                     try drift.run("record metadata drift")
                 }
-                func replaceSidecars(_ fileID: Int64, siloID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
-                    dropSidecars.bind(1, fileID)
-                    try dropSidecars.run("forget old sidecars")
-                    dropSidecarValues.bind(1, fileID)
-                    try dropSidecarValues.run("forget old sidecar metadata")
+                /// `fresh`: the file row was inserted in this batch, so nothing of it is stored
+                /// yet (its id may be a deleted file's, whose rows went with it: ON DELETE CASCADE).
+                func replaceSidecars(_ fileID: Int64, siloID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord], fresh: Bool = false) throws {
+                    if !fresh {
+                        dropSidecars.bind(1, fileID)
+                        try dropSidecars.run("forget old sidecars")
+                        dropSidecarValues.bind(1, fileID)
+                        try dropSidecarValues.run("forget old sidecar metadata")
+                    }
                     for sc in sidecars {
                         insertSidecar.bind(1, fileID); insertSidecar.bind(2, siloID); insertSidecar.bind(3, text: dir.bytes)
                         insertSidecar.bind(4, text: sc.name); insertSidecar.bind(5, sc.stat.size); insertSidecar.bind(6, sc.stat.mtimeNs)
@@ -395,7 +399,7 @@ extension SQLiteCatalogue {
                             }
                         }
                         if let sidecars = row.sidecars {
-                            try replaceSidecars(fileID, siloID: row.siloID, dir: row.dir, sidecars)
+                            try replaceSidecars(fileID, siloID: row.siloID, dir: row.dir, sidecars, fresh: replacing == nil)
                         }
                     case .hashed(let id, let sha, let previous):
                         hashed.bind(1, sha); hashed.bind(3, text: now); hashed.bind(4, id)
