@@ -59,9 +59,10 @@ public final class SQLiteCatalogue: CatalogueStore {
         } catch {
             switch error {
             case .held(let holder): throw CatalogueError.locked(path: path, holder: holder)
-            case .cannotOpen(let code) where code.code == EACCES || code.code == EPERM || code.code == EROFS:
-                // A folder nobody may write in: no process can create or upgrade the catalogue
-                // there either, so there is nothing to wait for.
+            case .cannotOpen(let code) where [EACCES, EPERM, EROFS, ENOENT, ENOTDIR].contains(code.code):
+                // A folder that is missing, or that nobody may write in: no process can create
+                // or upgrade the catalogue there either, so there is nothing to wait for; opening
+                // the catalogue itself says what is wrong, about the catalogue's own path.
                 openLock = nil
             case .cannotOpen(let code): throw CatalogueError.cannotOpen(path: openLockPath, reason: "\(code)")
             }

@@ -80,6 +80,20 @@ struct CatalogueAccessCLITests {
         }
     }
 
+    @Test("A catalogue in a folder that does not exist, or under a file, is refused about the catalogue's own path")
+    func missingFolder() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        try ws.write("plain", "not a folder")
+        for (catalogue, reason) in [("missing/dir/c.db", "unable to open database file"), ("plain/c.db", "a folder on its path is not a folder")] {
+            let r = try ws.run("scan", "-q", "--catalog", catalogue, "m=marketing")
+            #expect(r.status == 2)
+            #expect(r.stderr.contains("cannot open the catalogue \(catalogue): \(reason)"), "\(r.stderr)")
+            #expect(!r.stderr.contains("-open-lock"), "\(r.stderr)")
+        }
+        #expect(!ws.exists("missing"))
+    }
+
     @Test("duplicates, history, silos and report only read: the catalogue's bytes do not change")
     func readOnlyCommands() throws {
         let ws = try Workspace()
