@@ -64,6 +64,9 @@ public final class SQLiteCatalogue: CatalogueStore {
                 // or upgrade the catalogue there either, so there is nothing to wait for; opening
                 // the catalogue itself says what is wrong, about the catalogue's own path.
                 openLock = nil
+            case .cannotOpen(let code) where code.code == ELOOP:
+                throw CatalogueError.cannotOpen(path: openLockPath, reason: "it is a symbolic link, and a lock file is never followed "
+                                                + "(someone else made it; remove it once no silomerge is running)")
             case .cannotOpen(let code): throw CatalogueError.cannotOpen(path: openLockPath, reason: "\(code)")
             }
         }

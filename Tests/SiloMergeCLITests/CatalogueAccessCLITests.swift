@@ -80,7 +80,7 @@ struct CatalogueAccessCLITests {
         }
     }
 
-    @Test("A catalogue in a folder that does not exist, or under a file, is refused about the catalogue's own path")
+    @Test("A catalogue in a folder that does not exist, or under a file, is refused about the catalogue's own path; a planted link for its lock is refused")
     func missingFolder() throws {
         let ws = try Workspace()
         try ws.copyFixtures()
@@ -92,6 +92,15 @@ struct CatalogueAccessCLITests {
             #expect(!r.stderr.contains("-open-lock"), "\(r.stderr)")
         }
         #expect(!ws.exists("missing"))
+        // A symbolic link where the open lock goes is never followed: its target is untouched
+        // and no catalogue is made.
+        try ws.write("victim", "precious")
+        try FileManager.default.createSymbolicLink(atPath: ws.url.appendingPathComponent("c.db-open-lock").path, withDestinationPath: "victim")
+        let r = try ws.run("scan", "-q", "--catalog", "c.db", "m=marketing")
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("c.db-open-lock: it is a symbolic link, and a lock file is never followed"), "\(r.stderr)")
+        #expect(try String(contentsOf: ws.url.appendingPathComponent("victim"), encoding: .utf8) == "precious")
+        #expect(!ws.exists("c.db"))
     }
 
     @Test("duplicates, history, silos and report only read: the catalogue's bytes do not change")
