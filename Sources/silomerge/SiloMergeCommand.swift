@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import SiloMergeCore
 
+/// Every command names itself (`commandName:`): without it, ArgumentParser derives the name
+/// from the type with `String(describing:)`, a dynamic cast that searches every protocol
+/// conformance of this large binary, for each command, at every start: 5 of the 20 ms CPU of
+/// `silomerge --version` (perf). A new command should name itself too.
 @main
 struct SiloMergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@ import SiloMergeSQLite
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Carry out a plan safely; run it again to resume after a crash or a full disk.",
         usage: "silomerge apply <plan.json> [<options>]",
         discussion: """
@@ -127,6 +128,7 @@ struct Apply: ParsableCommand {
 
 struct Undo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "undo",
         abstract: "Reverse what `apply` did, from its journal (after a full or a partial apply).",
         usage: "silomerge undo <plan.json> [<options>]",
         discussion: """
@@ -210,6 +212,7 @@ struct Undo: ParsableCommand {
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check a merged tree against its plan: every destination present with its SHA-256, nothing unexpected.",
         usage: "silomerge verify <plan.json> [<options>]\n       silomerge verify --bagit <bag> [--format text|json]",
         discussion: """

@@ -4,6 +4,7 @@ import SiloMergeCore
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Scan silos for duplicates and print how much is duplicated, where, and between whom.",
         discussion: """
             Scans with --hash dupes (files whose size is unique are never read), records

@@ -23,6 +23,7 @@ struct CatalogueCommand: ParsableCommand {
 
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "merge",
             abstract: "Merge shards (catalogues scanned on their own) into one catalogue.",
             usage: "silomerge catalogue merge --into <dest> <shard> ...",
             discussion: """
@@ -151,6 +152,7 @@ struct CatalogueCommand: ParsableCommand {
 
     struct Copy: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "copy",
             abstract: "Copy a whole catalogue into another (SQLite to PostgreSQL, or back).",
             usage: "silomerge catalogue copy <src> <dest>",
             discussion: """

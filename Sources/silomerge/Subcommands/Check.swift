@@ -5,6 +5,7 @@ import SiloMergeSQLite
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Rescan the catalogued silos and report what changed since the last scan (for cron).",
         usage: "silomerge check [<silo> ...] [<options>]",
         discussion: """

@@ -6,6 +6,7 @@ extension DuplicateReport.Style: ExpressibleByArgument {}
 
 struct Duplicates: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "duplicates",
         abstract: "List duplicate groups from the catalogue (no scanning).",
         usage: "silomerge duplicates [<options>]",
         discussion: """

@@ -6,6 +6,7 @@ extension ExportFormat: ExpressibleByArgument {}
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write the unified catalogue: one record per distinct content, with its copies and reconciled fields.",
         usage: "silomerge export --format <format> [<options>]",
         discussion: """

@@ -4,6 +4,7 @@ import SiloMergeCore
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "history",
         abstract: "List past scans, audits, checks, applies and undos recorded in the catalogue, and the findings still open.",
         usage: "silomerge history [<options>]",
         discussion: """

@@ -6,6 +6,7 @@ struct Inspect: ParsableCommand {
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case text, json, jsonl }
 
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Show what SiloMerge reads from files: format, dimensions, every metadata value and where it came from.",
         discussion: """
             Reads each FILE with the reader a scan uses and shows what the scan would catalogue;

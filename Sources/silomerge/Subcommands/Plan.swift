@@ -8,6 +8,7 @@ extension DerivativeAction: ExpressibleByArgument {}
 
 struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "plan",
         abstract: "Plan a merge of the silos into one tree (written to a file to review; nothing is touched).",
         subcommands: [Create.self, Show.self],
         defaultSubcommand: Create.self
@@ -226,6 +227,7 @@ struct Plan: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Summarise a plan: its roots, operations, bytes, collisions, conflicts, and everything the silos will still hold, with why.",
             usage: "silomerge plan show <plan.json> [<options>]",
             discussion: """

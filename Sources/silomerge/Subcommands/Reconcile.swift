@@ -27,6 +27,7 @@ struct ReconcileOptions: ParsableArguments {
 
 struct Reconcile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reconcile",
         abstract: "Reconcile metadata across copies into the unified catalogue (one record per distinct content).",
         usage: "silomerge reconcile [<options>]",
         discussion: """
@@ -93,6 +94,7 @@ struct Reconcile: ParsableCommand {
 
 struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "conflicts",
         abstract: "List metadata fields whose copies disagree and no policy settles.",
         usage: "silomerge conflicts [<options>]",
         discussion: """

@@ -5,6 +5,7 @@ import SiloMergeImaging
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write the audit as one self-contained HTML page (charts, tables, conflicts, the latest check).",
         usage: "silomerge report --html <file> [<options>]",
         discussion: """

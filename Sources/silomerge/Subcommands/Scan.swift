@@ -5,6 +5,7 @@ import SiloMergeImaging
 
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "scan",
         abstract: "Catalogue silos: walk them in parallel, hash their files, record the run.",
         discussion: """
             Silos are folders given as NAME=PATH (a bare PATH is named after its folder),

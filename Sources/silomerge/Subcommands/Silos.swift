@@ -5,13 +5,14 @@ import SiloMergeImaging
 
 struct Silos: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "silos",
         abstract: "List the silos in the catalogue, add one (a merged tree among them), or remove one.",
         subcommands: [List.self, Add.self, Remove.self],
         defaultSubcommand: List.self
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List catalogued silos with their root, priority and size.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List catalogued silos with their root, priority and size.")
         @OptionGroup var configOption: ConfigOption
         @OptionGroup var catalogOptions: CatalogOptions
 
@@ -38,6 +39,7 @@ struct Silos: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Add a silo and scan it; with --from-plan, adopt a merged tree without hashing what apply verified.",
             discussion: """
                 Without --from-plan, catalogues a new folder as `silomerge scan NAME=PATH`
@@ -206,6 +208,7 @@ struct Silos: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "remove",
             abstract: "Forget a silo and everything catalogued in it (its files are not touched).")
         @Argument(help: "The silo's name.") var name: String
         @OptionGroup var configOption: ConfigOption
