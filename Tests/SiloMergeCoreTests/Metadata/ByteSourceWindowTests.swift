@@ -22,7 +22,7 @@ struct ByteSourceWindowTests {
 
     /// A temporary file holding `bytes`; returns its path (the caller unlinks it).
     static func file(_ bytes: [UInt8], _ name: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("silomerge-bsw-\(getpid())-\(name)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("silomerge-bsw-\(getpid())-\(UUID().uuidString.prefix(8))-\(name)").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
