@@ -132,10 +132,7 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// The lock file: beside the catalogue's real file, whatever path (a symbolic link to the
     /// file or to a folder above it) named the catalogue, so every path to one catalogue
     /// shares one lock. SQLite itself resolves links the same way for its `-wal` file.
-    public var lockPath: String {
-        let real = Posix.realPath(FilePath(path)).map { $0.string ?? path }
-        return ((try? real.get()) ?? path) + "-lock"
-    }
+    public var lockPath: String { Self.besideRealFile(path, suffix: "-lock") }
 
     /// `name + suffix` beside the real file `name` leads to, or when it does not exist yet,
     /// in the real folder it would be made in: every path to one catalogue, existing or about

@@ -32,17 +32,12 @@ public struct DataByteSource: ByteSource, Sendable {
     public var size: Int64 { Int64(bytes.count) }
 
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        guard offset >= 0, count > 0, offset < Int64(bytes.count) else { return [] }
-        let start = Int(offset)
-        let end = start + min(count, bytes.count - start)
-        return Array(bytes[start..<end])
+        try withBytes(at: offset, count: count) { Array($0) }
     }
 
+    /// The bounds are `BorrowedByteSource`'s, over this array's storage.
     public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard offset >= 0, count > 0, offset < Int64(bytes.count) else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        let start = Int(offset)
-        let end = start + min(count, bytes.count - start)
-        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        try bytes.withUnsafeBytes { try BorrowedByteSource($0).withBytes(at: offset, count: count, body) }
     }
 }
 

@@ -29,10 +29,15 @@ package enum ExclusiveLock {
             close(fd)
             throw .held(text)
         }
+        writeNote(fd, purpose: purpose)
+        return fd
+    }
+
+    /// Says in a lock file just taken who holds it, for `holderNote`.
+    static func writeNote(_ fd: Int32, purpose: String) {
         let note = "pid \(getpid()) (\(purpose)) since \(Timestamp.string(Date()))\n"
         _ = ftruncate(fd, 0)
         _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
-        return fd
     }
 
     /// What a held lock file says about its holder. A holder that has just taken the lock may
@@ -108,11 +113,7 @@ package enum TransientLock {
             var locked = stat(), named = stat()
             if fstat(fd, &locked) == 0, lstat(path, &named) == 0,
                locked.st_dev == named.st_dev, locked.st_ino == named.st_ino {
-                if exclusive {
-                    let note = "pid \(getpid()) (\(purpose)) since \(Timestamp.string(Date()))\n"
-                    _ = ftruncate(fd, 0)
-                    _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
-                }
+                if exclusive { ExclusiveLock.writeNote(fd, purpose: purpose) }
                 return Held(fd: fd, path: path, exclusive: exclusive)
             }
             _ = flock(fd, LOCK_UN)

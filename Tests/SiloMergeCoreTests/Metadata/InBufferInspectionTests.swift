@@ -75,6 +75,12 @@ struct InBufferInspectionTests {
                 #expect(try a.read(at: offset, count: count) == b.read(at: offset, count: count), "\(offset) \(count)")
                 let lent = try a.withBytes(at: offset, count: count) { Array($0) }
                 #expect(lent == (try b.read(at: offset, count: count)))
+                // Both share their bounds logic, so also against the array itself: the bytes from
+                // `offset`, at most `count`, none for a negative offset, an empty count or past
+                // the end.
+                let expected = offset < 0 || count <= 0 || offset >= Int64(bytes.count)
+                    ? [] : Array(bytes[Int(offset)..<min(Int(offset) + count, bytes.count)])
+                #expect(lent == expected, "\(offset) \(count)")
             }
         }
     }
