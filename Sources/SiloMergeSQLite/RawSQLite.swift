@@ -5,6 +5,8 @@ import GRDBSQLite
 
 /// SQLite's "copy the bound bytes now" destructor.
 private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+/// SQLite's "the bytes stay put, use them where they are" destructor (SQLITE_STATIC).
+private let inPlace = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 
 /// A prepared statement driven through SQLite's C API, for the per-file hot paths where GRDB's
 /// argument boxing would cost more than the insert itself. Texts are bound and read as exact
@@ -35,6 +37,12 @@ struct RawStatement {
             let base = b.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(bitPattern: 1)!
             sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(b.count), transient)
         }
+    }
+
+    /// Binds `count` bytes at `base` as TEXT without copying them: they must stay where they
+    /// are, unchanged, until the statement is reset and its bindings cleared (`run` does both).
+    func bindInPlace(_ index: Int32, _ base: UnsafeRawPointer, count: Int) {
+        sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(count), inPlace)
     }
 
     func bind(_ index: Int32, text: String?) {

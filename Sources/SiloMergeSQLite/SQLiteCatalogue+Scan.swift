@@ -236,10 +236,7 @@ extension SQLiteCatalogue {
                     INSERT INTO sidecar (file_id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, sha256, form, used, fields)
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                     """), db)
-                let insertValue = RawStatement(try db.cachedStatement(sql: """
-                    INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                    """), db)
+                var valueRows = MetadataRowWriter(db)
 
                 func bindContent(_ s: RawStatement, _ c: ContentInfo?) {
                     if let c {
@@ -255,15 +252,7 @@ extension SQLiteCatalogue {
                 }
                 func writeValues(_ fileID: Int64, _ values: [SourcedValue], json: [String]? = nil, preferred: [Bool]?, source: String?,
                                  mtimeNs: Int64?) throws {
-                    for (i, v) in values.enumerated() {
-                        insertValue.bind(1, fileID); insertValue.bind(2, text: v.field.rawValue)
-                        insertValue.bind(3, text: v.origin.rawValue); insertValue.bind(4, text: v.tag)
-                        insertValue.bind(5, text: json?[i] ?? v.value.json); insertValue.bind(6, text: v.raw)
-                        insertValue.bind(7, text: source)
-                        if let mtimeNs { insertValue.bind(8, mtimeNs) }
-                        insertValue.bind(9, (preferred?[i] ?? false) ? 1 : 0)
-                        try insertValue.run("record a metadata value")
-                    }
+                    try valueRows.write(fileID, values, json: json, preferred: preferred, source: source, mtimeNs: mtimeNs)
                 }
                 func replaceContent(_ fileID: Int64, _ content: ContentInfo?, mtimeNs: Int64) throws {
                     dropEmbedded.bind(1, fileID)

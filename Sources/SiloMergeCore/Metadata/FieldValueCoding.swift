@@ -27,6 +27,22 @@ extension FieldValue {
         }
     }
 
+    /// `json`'s bytes appended to `out`: for writers that put many values in one buffer (the
+    /// SQLite catalogue binds a file's rows from one), with no String made per value.
+    public func appendJSON(to out: inout [UInt8]) {
+        switch self {
+        case .text(let s), .date(let s): Encode.appendJSON(s, to: &out)
+        case .list(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Encode.appendJSON(item, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .integer, .gps: out.append(contentsOf: json.utf8)
+        }
+    }
+
     /// `json.utf8.count`, counted without building the text.
     public var jsonLength: Int {
         switch self {
