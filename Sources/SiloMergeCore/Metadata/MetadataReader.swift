@@ -355,8 +355,9 @@ enum FormatSniffer {
     static func looksLikeSVG(_ h: [UInt8]) -> Bool {
         var i = h.hasBytes([0xEF, 0xBB, 0xBF]) ? 3 : 0
         while i < h.count, h[i] == 0x20 || h[i] == 0x09 || h[i] == 0x0A || h[i] == 0x0D { i += 1 }
-        return h.hasBytes(asciiBytes("<svg"), at: i) || h.hasBytes(asciiBytes("<?xml"), at: i)
-            || h.hasBytes(asciiBytes("<!--"), at: i) || h.hasBytes(asciiBytes("<!DOCTYPE svg"), at: i)
+        // (Literals compared in place: this runs for every file of no known format.)
+        guard i < h.count, h[i] == UInt8(ascii: "<") else { return false }
+        return h.hasBytes("<svg", at: i) || h.hasBytes("<?xml", at: i) || h.hasBytes("<!--", at: i) || h.hasBytes("<!DOCTYPE svg", at: i)
     }
 
     /// Classic TIFF, BigTIFF, and the raw variants with their own magic numbers (Olympus ORF
@@ -401,10 +402,11 @@ enum FormatSniffer {
         if h.hasBytes([0xEF, 0xBB, 0xBF]) { i = 3 }
         while i < h.count, h[i] == 0x20 || h[i] == 0x09 || h[i] == 0x0A || h[i] == 0x0D { i += 1 }
         guard i < h.count, h[i] == UInt8(ascii: "<") else { return false }
-        for start in ["<?xpacket", "<x:xmpmeta", "<x:xapmeta", "<rdf:RDF"] where h.hasBytes(Array(start.utf8), at: i) {
+        if h.hasBytes("<?xpacket", at: i) || h.hasBytes("<x:xmpmeta", at: i) || h.hasBytes("<x:xapmeta", at: i)
+            || h.hasBytes("<rdf:RDF", at: i) {
             return true
         }
-        guard h.hasBytes(asciiBytes("<?xml"), at: i), let source,
+        guard h.hasBytes("<?xml", at: i), let source,
               let more = try? source.read(at: 0, count: 4096) else { return false }
         return more.indexOfBytes(asciiBytes("<x:xmpmeta")) != nil || more.indexOfBytes(asciiBytes("<rdf:RDF")) != nil
             || more.indexOfBytes(asciiBytes("<?xpacket")) != nil
