@@ -29,7 +29,7 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     /// How long opening waits for another process creating or upgrading the same catalogue.
     /// Upgrading a catalogue of millions of files can take minutes.
-    static let openLockTimeout: Duration = .seconds(600)
+    public static let openLockTimeout: Duration = .seconds(600)
 
     /// Whether this connection may write (see `CatalogueAccess`).
     public let access: CatalogueAccess
@@ -44,7 +44,12 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// else's database, a catalogue of a newer or an older SiloMerge) is decided before anything
     /// writes to it; a foreign file is refused byte for byte untouched, and `.readOnly` never
     /// writes at all.
-    public init(path: String, access: CatalogueAccess) throws {
+    ///
+    /// `onWait` is told, once, when opening has waited more than two seconds for another
+    /// process creating or upgrading the same catalogue (it may wait up to
+    /// `openLockTimeout`), with what that process's lock says about it ("pid 123 (opening the
+    /// catalogue) since …").
+    public init(path: String, access: CatalogueAccess, onWait: ((_ holder: String) -> Void)? = nil) throws {
         self.location = .file(path, sideSuffixes: Self.sideSuffixes)
         self.path = path
         self.access = access
@@ -55,7 +60,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         let openLockPath = Self.besideRealFile(path, suffix: Self.openLockSuffix)
         do {
             openLock = try TransientLock.take(openLockPath, purpose: "opening the catalogue", exclusive: access != .readOnly,
-                                              timeout: Self.openLockTimeout)
+                                              timeout: Self.openLockTimeout, onWait: onWait)
         } catch {
             switch error {
             case .held(let holder): throw CatalogueError.locked(path: path, holder: holder)

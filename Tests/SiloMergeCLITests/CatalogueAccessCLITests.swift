@@ -80,6 +80,31 @@ struct CatalogueAccessCLITests {
         }
     }
 
+    @Test("A scan that waits for another process creating the catalogue says so once, naming it, then scans")
+    func waitIsTold() throws {
+        let ws = try Workspace()
+        try ws.copyFixtures()
+        // Another process holds the open lock (flock(1), as a creating silomerge would), its
+        // note written as silomerge writes one.
+        try ws.write("c.db-open-lock", "pid 4242 (opening the catalogue) since 2026-12-04T10:00:00Z\n")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [ws.url.appendingPathComponent("c.db-open-lock").path, "sleep", "3"]
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        usleep(300_000)
+        let start = Date()
+        let r = try ws.run("scan", "-q", "--catalog", "c.db", "m=marketing")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Date().timeIntervalSince(start) >= 2, "the scan did not wait for the holder")
+        let told = r.stderr.components(separatedBy: "\n").filter { $0.contains("waiting for another silomerge") }
+        #expect(told == ["silomerge: waiting for another silomerge to finish creating or upgrading the catalogue c.db "
+                         + "(its lock says: pid 4242 (opening the catalogue) since 2026-12-04T10:00:00Z); giving up after 10 min…"],
+                "\(r.stderr)")
+        #expect(ws.exists("c.db") && !ws.exists("c.db-open-lock"))
+        holder.waitUntilExit()
+    }
+
     @Test("A catalogue in a folder that does not exist, or under a file, is refused about the catalogue's own path; a planted link for its lock is refused")
     func missingFolder() throws {
         let ws = try Workspace()

@@ -67,3 +67,32 @@ struct TransientLockTests {
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 }
+
+@Suite("TransientLock: a long wait is told once")
+struct TransientLockNoticeTests {
+    @Test("A taker that waits longer than noticeAfter is told once, with the holder's note; one that does not wait is never told")
+    func noticeOnce() throws {
+        let tree = try TestTree()
+        let path = tree.root.appendingPathComponent("c.db-open-lock").path
+        let told = Mutex<[String]>([])
+        let quick = try #require(try TransientLock.take(path, purpose: "quick", exclusive: true, timeout: .seconds(5),
+                                                        noticeAfter: .zero) { note in told.withLock { $0.append(note) } })
+        #expect(told.withLock { $0 }.isEmpty, "a taker that did not wait was told it waits")
+        quick.release()
+
+        let holder = try #require(try TransientLock.take(path, purpose: "upgrading", exclusive: true, timeout: .seconds(5)))
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let second = try? TransientLock.take(path, purpose: "second", exclusive: true, timeout: .seconds(20),
+                                                 noticeAfter: .milliseconds(100)) { note in told.withLock { $0.append(note) } }
+            second?.release()
+            done.signal()
+        }
+        usleep(600_000)
+        holder.release()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let notes = told.withLock { $0 }
+        #expect(notes.count == 1, "\(notes)")
+        #expect(notes.first?.hasPrefix("pid \(getpid()) (upgrading) since ") == true, "\(notes)")
+    }
+}

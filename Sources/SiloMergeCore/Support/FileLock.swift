@@ -86,8 +86,15 @@ package enum TransientLock {
     /// Takes the lock at `path`, waiting up to `timeout` for another holder. Exclusive takers
     /// create the file; shared ones (readers, which must not write) take nothing when it does
     /// not exist, because then nobody holds it: the answer is nil.
-    package static func take(_ path: String, purpose: String, exclusive: Bool, timeout: Duration) throws(ExclusiveLock.Failure) -> Held? {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+    ///
+    /// A wait longer than `noticeAfter` is told once to `onWait`, with what the lock file says
+    /// about its holder, so that a command is not silent for minutes.
+    package static func take(_ path: String, purpose: String, exclusive: Bool, timeout: Duration,
+                             noticeAfter: Duration = .seconds(2),
+                             onWait: ((String) -> Void)? = nil) throws(ExclusiveLock.Failure) -> Held? {
+        let start = ContinuousClock.now
+        let deadline = start.advanced(by: timeout)
+        var told = onWait == nil
         while true {
             let fd = exclusive ? open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
                                : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
@@ -102,10 +109,15 @@ package enum TransientLock {
                     close(fd)
                     throw .cannotOpen(Errno(code))
                 }
-                if ContinuousClock.now >= deadline {
+                let now = ContinuousClock.now
+                if now >= deadline {
                     let text = ExclusiveLock.holderNote(fd)
                     close(fd)
                     throw .held(text)
+                }
+                if !told && now - start >= noticeAfter {
+                    told = true
+                    onWait?(ExclusiveLock.holderNote(fd))
                 }
                 usleep(20_000)
             }

@@ -11,7 +11,13 @@ enum CatalogueFactory {
         let location = try CatalogueLocation.parse(text)
         switch location.kind {
         case .file:
-            return try SQLiteCatalogue(path: text, access: access)
+            // A wait for another process creating or upgrading the catalogue can last
+            // minutes: said once, whatever -q says, so that a cron job does not look hung.
+            return try SQLiteCatalogue(path: text, access: access) { holder in
+                let limit = Format.age(Double(SQLiteCatalogue.openLockTimeout.components.seconds))
+                Stderr.write("silomerge: waiting for another silomerge to finish creating or upgrading the catalogue \(text) "
+                             + "(its lock says: \(holder)); giving up after \(limit)…\n")
+            }
         case .postgres:
             return try PostgresCatalogue(url: text, access: access, identity: .current())
         }
