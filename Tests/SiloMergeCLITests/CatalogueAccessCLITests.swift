@@ -89,7 +89,8 @@ struct CatalogueAccessCLITests {
         try ws.write("c.db-open-lock", "pid 4242 (opening the catalogue) since 2026-12-04T10:00:00Z\n")
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [ws.url.appendingPathComponent("c.db-open-lock").path, "sleep", "3"]
+        // Long enough that a slow start (a loaded machine) still finds it held for over 2 s.
+        holder.arguments = [ws.url.appendingPathComponent("c.db-open-lock").path, "sleep", "6"]
         try holder.run()
         defer { if holder.isRunning { holder.terminate() } }
         usleep(300_000)

@@ -81,14 +81,21 @@ struct TransientLockNoticeTests {
         quick.release()
 
         let holder = try #require(try TransientLock.take(path, purpose: "upgrading", exclusive: true, timeout: .seconds(5)))
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let second = try? TransientLock.take(path, purpose: "second", exclusive: true, timeout: .seconds(20),
-                                                 noticeAfter: .milliseconds(100)) { note in told.withLock { $0.append(note) } }
+        let waiting = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        // Its own thread (the global queue may be busy with other tests), and the holder lets
+        // go only once the waiter was told: no race with the scheduler.
+        let waiter = Thread {
+            let second = try? TransientLock.take(path, purpose: "second", exclusive: true, timeout: .seconds(60),
+                                                 noticeAfter: .milliseconds(100)) { note in
+                told.withLock { $0.append(note) }
+                waiting.signal()
+            }
             second?.release()
             done.signal()
         }
-        usleep(600_000)
+        waiter.start()
+        #expect(waiting.wait(timeout: .now() + 30) == .success, "the waiter was never told it waits")
+        usleep(200_000)   // (still waiting: told once, not again)
         holder.release()
         #expect(done.wait(timeout: .now() + 30) == .success)
         let notes = told.withLock { $0 }
