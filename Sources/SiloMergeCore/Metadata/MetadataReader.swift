@@ -419,17 +419,9 @@ enum XPacketScanner {
     static let end = asciiBytes("<?xpacket end")
 
     /// The last complete packet in the last window of the file, else in the first window.
-    /// `whole`, when given and as long as the file, is the whole file already in memory (a
-    /// reader that loaded it): the windows are then searched in place, not read again.
-    static func lastPacket(in source: any ByteSource, whole: [UInt8]? = nil) throws -> [UInt8]? {
+    static func lastPacket(in source: any ByteSource) throws -> [UInt8]? {
         let window = Int64(MetadataLimits.scanWindow)
         let tailStart = max(0, source.size - window)
-        if let whole, Int64(whole.count) == source.size {
-            let tail = whole[Int(tailStart)...]
-            if let r = packets(in: tail).last { return Array(whole[r]) }
-            guard tailStart > 0 else { return nil }
-            return packets(in: whole[..<Int(min(window, source.size))]).last.map { Array(whole[$0]) }
-        }
         let tail = try source.read(at: tailStart, count: Int(min(window, source.size)))
         if let p = lastPacket(in: tail) { return p }
         guard tailStart > 0 else { return nil }

@@ -143,7 +143,7 @@ struct ByteSourceWindowTests {
             let count = random(4) == 0 ? Int64(random(text.count + 20)) : Int64(text.count)
             let reference = ReferenceLines(bytes: Array(text.prefix(Int(count))))
             for chunk in [1, 2, 3, 7, 64, 65_536] {
-                var lines = EPSReader.Lines(DataByteSource(text), from: 0, count: count, chunk: chunk, keepingAll: chunk == 3)
+                var lines = EPSReader.Lines(DataByteSource(text), from: 0, count: count, chunk: chunk)
                 var ref = reference
                 var step = 0
                 while true {
@@ -205,13 +205,17 @@ struct ByteSourceWindowTests {
         return bytes
     }
 
-    @Test("EPS without an XMP block: the packet scan finds a packet inside a line, in a small file (kept whole) and a large one")
+    @Test("EPS without an XMP block: a packet inside a line is read only past the lines read (as ExifTool, which reads lines)")
     func epsPacketFallback() throws {
         let decoy = "x <?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?><x:xmpmeta xmlns:x='adobe:ns:meta/'>"
             + "<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'><rdf:Description rdf:about=''"
             + " xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:description><rdf:Alt><rdf:li xml:lang='x-default'>in a line"
             + "</rdf:li></rdf:Alt></dc:description></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end='w'?>\n"
-        for padding in [1000, 1_500_000] {
+        // Within the lines read (the first 4 MiB of PostScript) a packet counts only at the
+        // start of a line, as ExifTool's line-by-line reading finds it; past them the bounded
+        // scan of the file's end finds it anywhere.
+        let lineWindow = EPSReader.headWindow
+        for (padding, found) in [(1000, false), (1_500_000, false), (lineWindow + 200_000, true)] {
             let text = "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 20 10\n%%Title: (T)\n%%EndComments\n"
                 + String(repeating: String(repeating: "A", count: 63) + "\n", count: padding / 64) + decoy + "showpage\n"
             let eps = Array(text.utf8)
@@ -221,10 +225,14 @@ struct ByteSourceWindowTests {
             try #require(fd >= 0)
             defer { close(fd) }
             let m = MetadataReader.read(FileByteSource(fd: fd, size: Int64(eps.count)))
-            #expect(m.first(.description, from: .xmp)?.value == .text("in a line"), "\(eps.count) bytes")
+            #expect(m.first(.description, from: .xmp)?.value == (found ? .text("in a line") : nil), "\(eps.count) bytes")
             #expect(m.first(.title, from: .postscript)?.value == .text("T"))
             #expect(m == MetadataReader.read(DataByteSource(eps)))
         }
+        // The same packet at the start of a line is read wherever it is.
+        let text = "%!PS-Adobe-3.0 EPSF-3.0\n%%Title: (T)\n%%EndComments\n" + decoy.dropFirst(2) + "showpage\n"
+        let m = MetadataReader.read(DataByteSource(Array(text.utf8)))
+        #expect(m.first(.description, from: .xmp)?.value == .text("in a line"))
     }
 
     @Test("EPS: a Photoshop block or an XMP packet across a window boundary, LF, CR or CR LF lines", arguments: ["\n", "\r", "\r\n"])

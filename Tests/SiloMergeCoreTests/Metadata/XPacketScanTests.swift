@@ -36,35 +36,4 @@ struct XPacketScanTests {
             #expect(scanner.last == Self.naive(data), "trial \(trial), chunk \(chunk)")
         }
     }
-
-    @Test("the last packet searched in a file already in memory is the one read from the file",
-          arguments: [0, 1, 2, 3])
-    func lastPacketInMemory(layout: Int) throws {
-        // Files smaller and larger than two scan windows, with packets in the head, the tail,
-        // both, straddling the tail window's start, or none.
-        let window = MetadataLimits.scanWindow
-        func packet(_ n: Int) -> [UInt8] {
-            Array("<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?><x:xmpmeta>\(n)</x:xmpmeta><?xpacket end='w'?>".utf8)
-        }
-        let sizes = [200, window - 10, window + 5_000, 2 * window + 3_000]
-        var checked = 0
-        for size in sizes {
-            for places in [[], [0.0], [0.9], [0.1, 0.95], [0.3, 0.5]] as [[Double]] {
-                var bytes = [UInt8](repeating: UInt8(ascii: "%"), count: size)
-                for (i, where_) in places.enumerated() {
-                    let p = packet(i + layout)
-                    var at = min(size - p.count, Int(Double(size) * where_))
-                    if layout == 3, size > window { at = max(0, size - window - p.count / 2) }   // across the tail window's start
-                    bytes.replaceSubrange(at..<(at + p.count), with: p)
-                }
-                let source = DataByteSource(bytes)
-                let read = try XPacketScanner.lastPacket(in: source)
-                #expect(try XPacketScanner.lastPacket(in: source, whole: bytes) == read, "size \(size), places \(places)")
-                // A `whole` that is not the whole file is not used.
-                #expect(try XPacketScanner.lastPacket(in: source, whole: Array(bytes.dropLast())) == read)
-                if read != nil { checked += 1 }
-            }
-        }
-        #expect(checked > 10)
-    }
 }
