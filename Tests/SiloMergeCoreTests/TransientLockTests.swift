@@ -103,3 +103,30 @@ struct TransientLockNoticeTests {
         #expect(notes.first?.hasPrefix("pid \(getpid()) (upgrading) since ") == true, "\(notes)")
     }
 }
+
+@Suite("Lock notes: what a lock file says is shown, never obeyed")
+struct LockNoteTests {
+    @Test("A holder's note with an escape sequence and a line break comes out escaped, in the refusal and the wait notice")
+    func hostileNote() throws {
+        let tree = try TestTree()
+        let path = tree.root.appendingPathComponent("c.db-open-lock").path
+        try Data("pid 1 \u{1B}[2J\u{1B}]0;owned\u{07}\nrm -rf".utf8).write(to: URL(fileURLWithPath: path))
+        let fd = open(path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        let told = Mutex<[String]>([])
+        do {
+            _ = try TransientLock.take(path, purpose: "next", exclusive: true, timeout: .milliseconds(300),
+                                       noticeAfter: .milliseconds(50)) { note in told.withLock { $0.append(note) } }
+            Issue.record("a held lock was taken")
+        } catch {
+            guard case .held(let text) = error else { Issue.record("\(error)"); return }
+            for shown in [text] + told.withLock({ $0 }) {
+                #expect(!shown.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(shown.debugDescription)")
+                #expect(shown == "pid 1 \\u{1b}[2J\\u{1b}]0;owned\\u{7}\\u{a}rm -rf", "\(shown.debugDescription)")
+            }
+            #expect(told.withLock { $0.count } == 1)
+        }
+    }
+}

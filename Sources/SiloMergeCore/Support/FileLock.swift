@@ -42,12 +42,16 @@ package enum ExclusiveLock {
 
     /// What a held lock file says about its holder. A holder that has just taken the lock may
     /// not have written its note yet: an empty file is read again for up to 50 ms.
+    ///
+    /// The note goes into messages on a terminal, and anyone who may write in the catalogue's
+    /// folder can write it: control characters (an escape sequence) come out escaped, and a
+    /// note is cut at 200 characters.
     static func holderNote(_ fd: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 512)
         for attempt in 0..<6 {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             let text = String(decoding: buffer.prefix(max(0, n)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !text.isEmpty { return text }
+            if !text.isEmpty { return TextDecoding.printable(text, limit: 200) }
             if attempt < 5 { usleep(10_000) }
         }
         return "another process"
