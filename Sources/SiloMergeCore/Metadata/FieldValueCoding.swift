@@ -21,7 +21,10 @@ extension FieldValue {
     public var json: String {
         switch self {
         case .text(let s), .date(let s): return Encode.json(s)
-        case .list(let items): return "[" + items.map(Encode.json).joined(separator: ",") + "]"
+        case .list:
+            var out: [UInt8] = []
+            appendJSON(to: &out)
+            return String(decoding: out, as: UTF8.self)
         case .integer(let i): return String(i)
         case .gps(let lat, let lon): return "{\"latitude\":\(FieldValue.degrees(lat)),\"longitude\":\(FieldValue.degrees(lon))}"
         }
