@@ -81,7 +81,7 @@ struct XMLTokenizerTests {
         #expect(packet.contains("&amp;") && packet.contains("&#39;") && packet.contains("&quot;") && packet.contains("='"))
         Self.expectExiftoolValues(Self.xmp(packet), "as written")
         // Every namespace was declared on an rdf:Description, not on the root.
-        let nodes = Self.tree(packet).nodes
+        let nodes = Self.tree(packet).elements
         #expect(nodes.contains { $0.namespace == "http://ns.adobe.com/photoshop/1.0/" && $0.name == "City" && $0.text == "Köln" })
         let li = nodes.first { $0.name == "li" && $0.text.hasPrefix("Café") }
         #expect(li?.attributes.map(\.namespace) == [XMPNamespace.xml])
@@ -93,7 +93,7 @@ struct XMLTokenizerTests {
         Self.expectExiftoolValues(Self.xmp(packet.replacingOccurrences(of: "\n", with: "\r\n")), "CR LF")
         Self.expectExiftoolValues(Self.xmp(packet.replacingOccurrences(of: "\n", with: "\r")), "CR")
         // A character reference to CR is kept: it is not a line end in the source.
-        #expect(Self.tree("<a>1&#13;2\r\n3\r4&#xD;&#10;</a>").nodes.first?.text == "1\r2\n3\n4\r\n")
+        #expect(Self.tree("<a>1&#13;2\r\n3\r4&#xD;&#10;</a>").elements.first?.text == "1\r2\n3\n4\r\n")
     }
 
     @Test("UTF-16 packets, with a byte-order mark and without, read as the UTF-8 one")
@@ -117,8 +117,8 @@ struct XMLTokenizerTests {
         #expect(t.failure != nil)
         let ok = Self.tree("<a b='&amp;&lt;&gt;&quot;&apos;&#65;&#x42;&#x1f600;'>&amp;&lt;&gt;&quot;&apos;&#65;&#x42;&#x1F600;</a>")
         #expect(ok.failure == nil)
-        #expect(ok.nodes.first?.text == "&<>\"'AB😀")
-        #expect(ok.nodes.first?.attributes.first?.value == "&<>\"'AB😀")
+        #expect(ok.elements.first?.text == "&<>\"'AB😀")
+        #expect(ok.elements.first?.attributes.first?.value == "&<>\"'AB😀")
         // References to code points XML does not allow, malformed ones and undefined entities.
         for bad in ["&#0;", "&#1;", "&#x8;", "&#xD800;", "&#xDFFF;", "&#xFFFE;", "&#xFFFF;", "&#x110000;",
                     "&#99999999999999999999;", "&#;", "&#x;", "&#-1;", "&nbsp;", "&xxe;", "&amp", "a & b", "&;"] {
@@ -128,14 +128,14 @@ struct XMLTokenizerTests {
         }
         #expect(Self.malformed("<a>&nbsp;</a>")?.reason.contains("'nbsp' is not defined") == true)
         // The highest code points allowed pass.
-        #expect(Self.tree("<a>&#x10FFFF;&#xFFFD;&#9;</a>").nodes.first?.text == "\u{10FFFF}\u{FFFD}\t")
+        #expect(Self.tree("<a>&#x10FFFF;&#xFFFD;&#9;</a>").elements.first?.text == "\u{10FFFF}\u{FFFD}\t")
     }
 
     @Test("attribute values are normalised: TAB, CR, LF, CR LF each become one space; references are kept")
     func attributeNormalisation() {
         let t = Self.tree("<a b=\"1\t2\r\n3\r4\n5\" c=\"&#9;&#10;&#13;\" d='x \"y\" z' e=\"it's\"/>")
         #expect(t.failure == nil)
-        let attrs = Dictionary(uniqueKeysWithValues: (t.nodes.first?.attributes ?? []).map { ($0.name, $0.value) })
+        let attrs = Dictionary(uniqueKeysWithValues: (t.elements.first?.attributes ?? []).map { ($0.name, $0.value) })
         #expect(attrs["b"] == "1 2 3 4 5")
         #expect(attrs["c"] == "\t\n\r")
         #expect(attrs["d"] == "x \"y\" z")
@@ -148,28 +148,28 @@ struct XMLTokenizerTests {
     @Test("attributes come sorted by qualified name, whatever their order in the tag")
     func attributeOrder() {
         let t = Self.tree("<a xmlns:p='http://p/' z='1' p:b='2' a='3' b='4'/>")
-        #expect(t.nodes.first?.attributes.map(\.name) == ["a", "b", "b", "z"])
-        #expect(t.nodes.first?.attributes.map(\.namespace) == ["", "", "http://p/", ""])
+        #expect(t.elements.first?.attributes.map(\.name) == ["a", "b", "b", "z"])
+        #expect(t.elements.first?.attributes.map(\.namespace) == ["", "", "http://p/", ""])
     }
 
     @Test("CDATA sections are appended raw; ']]>' in text is an error")
     func cdata() {
         let t = Self.tree("<a>x<![CDATA[<b>&amp;\r\n]]]]>y</a>")
-        #expect(t.nodes.first?.text == "x<b>&amp;\r\n]]y")
+        #expect(t.elements.first?.text == "x<b>&amp;\r\n]]y")
         let r = Self.xmp(Self.wrap("<dc:title><![CDATA[Fish & <Chips>]]></dc:title>"))
         #expect(Self.value(r, "XMP-dc:title") == .text("Fish & <Chips>"))
         #expect(Self.malformed("<a>x]]>y</a>") != nil)
         #expect(Self.malformed("<a><![CDATA[x</a>")?.reason.contains("unterminated CDATA") == true)
         #expect(Self.malformed("<![CDATA[x]]><a/>") != nil)   // outside the root
-        #expect(Self.tree("<a>] ]> ]]</a>").nodes.first?.text == "] ]> ]]")
+        #expect(Self.tree("<a>] ]> ]]</a>").elements.first?.text == "] ]> ]]")
     }
 
     @Test("comments are skipped anywhere; '--' inside one is an error")
     func comments() {
         let t = Self.tree("<!-- before --><a>x<!-- <b>not an element</b> -->y<!---->z</a><!-- after -->")
         #expect(t.failure == nil)
-        #expect(t.nodes.count == 1)
-        #expect(t.nodes.first?.text == "xyz")
+        #expect(t.elements.count == 1)
+        #expect(t.elements.first?.text == "xyz")
         #expect(Self.malformed("<a><!-- a -- b --></a>")?.reason.contains("'--'") == true)
         #expect(Self.malformed("<a><!-- a ---></a>") != nil)
         #expect(Self.malformed("<a><!-- never closed </a>")?.reason.contains("unterminated comment") == true)
@@ -182,12 +182,12 @@ struct XMLTokenizerTests {
         #expect(t.failure == nil)
         // Before libxml2 saw the bytes every `<?…?>` was replaced by spaces: in content they were
         // character data, and stay so (values are trimmed).
-        #expect(t.nodes.first?.text == "x" + String(repeating: " ", count: 11) + "y")
+        #expect(t.elements.first?.text == "x" + String(repeating: " ", count: 11) + "y")
         // Even inside a tag, an attribute value or CDATA, as before.
         let inTag = Self.tree("<a <?x?> b='1<?y?>'><![CDATA[c<?z?>d]]></a>")
         #expect(inTag.failure == nil)
-        #expect(inTag.nodes.first?.attributes.first?.value == "1     ")
-        #expect(inTag.nodes.first?.text == "c     d")
+        #expect(inTag.elements.first?.attributes.first?.value == "1     ")
+        #expect(inTag.elements.first?.text == "c     d")
         // Unterminated: to the end, so the element is never closed.
         #expect(Self.malformed("<a><?x </a>")?.reason.contains("not closed") == true)
     }
@@ -200,10 +200,10 @@ struct XMLTokenizerTests {
             #expect(Self.malformed("<a><!-- \(bad) --></a>") != nil, "in a comment")
             #expect(Self.malformed("<a><![CDATA[\(bad)]]></a>") != nil, "in CDATA")
         }
-        #expect(Self.tree("<a>\u{7F}\u{80}\u{9F}\u{FFFD}</a>").nodes.first?.text == "\u{7F}\u{80}\u{9F}\u{FFFD}")
+        #expect(Self.tree("<a>\u{7F}\u{80}\u{9F}\u{FFFD}</a>").elements.first?.text == "\u{7F}\u{80}\u{9F}\u{FFFD}")
         let nul = Self.tree(Array("<a\0b='1'>x\0y</a>".utf8))
-        #expect(nul.nodes.first?.text == "x y")
-        #expect(nul.nodes.first?.attributes.first?.name == "b")
+        #expect(nul.elements.first?.text == "x y")
+        #expect(nul.elements.first?.attributes.first?.name == "b")
     }
 
     @Test("invalid UTF-8 is replaced (U+FFFD) and reported, then parsed")
@@ -232,13 +232,13 @@ struct XMLTokenizerTests {
             <p:e/><f xmlns=""><g xml:lang="en"/></f><h/></r>
             """)
         #expect(t.failure == nil)
-        let names = t.nodes.map { "{\($0.namespace)}\($0.name)" }
+        let names = t.elements.map { "{\($0.namespace)}\($0.name)" }
         #expect(names == ["{http://d/}r", "{http://p2/}c", "{http://p2/}d", "{http://p1/}e", "{}f", "{}g", "{http://d/}h"])
         // An unprefixed attribute has no namespace, even under a default one.
-        #expect(t.nodes[0].attributes.map { "{\($0.namespace)}\($0.name)" } == ["{}a", "{http://p1/}a"])
-        #expect(t.nodes[1].attributes.map(\.namespace) == ["http://p2/"])
-        #expect(t.nodes[5].attributes.map { "{\($0.namespace)}\($0.name)=\($0.value)" } == ["{\(XMPNamespace.xml)}lang=en"])
-        #expect(t.nodes[0].children == [1, 3, 4, 6])
+        #expect(t.elements[0].attributes.map { "{\($0.namespace)}\($0.name)" } == ["{}a", "{http://p1/}a"])
+        #expect(t.elements[1].attributes.map(\.namespace) == ["http://p2/"])
+        #expect(t.elements[5].attributes.map { "{\($0.namespace)}\($0.name)=\($0.value)" } == ["{\(XMPNamespace.xml)}lang=en"])
+        #expect(t.elements[0].children == [1, 3, 4, 6])
     }
 
     @Test("prefixes: found by their bytes, or past 32 bindings through a dictionary; the same scoping either way")
@@ -250,15 +250,15 @@ struct XMLTokenizerTests {
                 <q xmlns:p2='http://w/' xmlns=''><p2:f/><g/></q><p2:h xml:lang='en'/></r>
                 """)
             #expect(t.failure == nil, "\(count)")
-            #expect(t.nodes.map { "{\($0.namespace)}\($0.name)" }
+            #expect(t.elements.map { "{\($0.namespace)}\($0.name)" }
                     == ["{}r", "{http://z/}c", "{http://z/}d", "{http://u/1}e", "{}q", "{http://w/}f", "{}g", "{http://u/2}h"], "\(count)")
-            #expect(t.nodes[7].attributes.map(\.namespace) == [XMPNamespace.xml])
+            #expect(t.elements[7].attributes.map(\.namespace) == [XMPNamespace.xml])
             #expect(Self.malformed("<r\(decls) xmlns:p2='http://d/'/>")?.reason.contains("declared twice") == true, "\(count)")
             #expect(Self.malformed("<r\(decls)><a xmlns:z='http://z/'/><z:b/></r>")?.reason.contains("not bound") == true, "\(count)")
         }
         // Prefixes compare as Strings do, as when they were dictionary keys: a Kelvin sign is a K.
-        #expect(Self.tree("<a xmlns:\u{212A}='http://k/'><K:b/></a>").nodes.last?.namespace == "http://k/")
-        #expect(Self.tree("<a xmlns:\u{E9}='http://e/'><e\u{301}:b/></a>").nodes.last?.namespace == "http://e/")
+        #expect(Self.tree("<a xmlns:\u{212A}='http://k/'><K:b/></a>").elements.last?.namespace == "http://k/")
+        #expect(Self.tree("<a xmlns:\u{E9}='http://e/'><e\u{301}:b/></a>").elements.last?.namespace == "http://e/")
     }
 
     @Test("common namespace names are judged once, as check judges them, and shared")
@@ -271,7 +271,7 @@ struct XMLTokenizerTests {
         #expect(URIReference.known("http://example.com/ns/") == nil)
         #expect(URIReference.known("relative") == nil)
         // A node's namespace is then the constant itself.
-        #expect(Self.tree(Self.wrap("<dc:title>t</dc:title>")).nodes.last?.namespace == XMPNamespace.dc)
+        #expect(Self.tree(Self.wrap("<dc:title>t</dc:title>")).elements.last?.namespace == XMPNamespace.dc)
     }
 
     @Test("namespace errors libxml2 made: unbound prefix, bad QName, empty prefixed namespace, relative default, invalid URI")
@@ -358,12 +358,12 @@ struct XMLTokenizerTests {
         let limit = MetadataLimits.maxXMLDepth
         func nested(_ depth: Int) -> String { String(repeating: "<a>", count: depth) + String(repeating: "</a>", count: depth) }
         #expect(Self.tree(nested(limit)).failure == nil)
-        #expect(Self.tree(nested(limit)).nodes.count == limit)
+        #expect(Self.tree(nested(limit)).elements.count == limit)
         #expect(Self.tree(nested(limit + 1)).failure == .tooDeep)
         #expect(Self.tree(nested(1_000_000)).failure == .tooDeep)
         let max = XMLTokenizer.maxNodes
         func flat(_ count: Int) -> String { "<r>" + String(repeating: "<b/>", count: count - 1) + "</r>" }
-        #expect(Self.tree(flat(max)).nodes.count == max)
+        #expect(Self.tree(flat(max)).elements.count == max)
         #expect(Self.tree(flat(max + 1)).failure == .tooManyNodes)
         let r = XMPParser.parse(Array(flat(max + 1).utf8), origin: .xmp)
         #expect(r.problems.map(\.reason) == ["the XMP has more than 500000 elements; refused"])
@@ -379,9 +379,9 @@ struct XMLTokenizerTests {
         let children = String(repeating: "<p7:c p9:x='1'/>", count: count)
         let t = Self.tree("<r\(attrs)\(decls)>\(children)</r>")
         #expect(t.failure == nil)
-        #expect(t.nodes.first?.attributes.count == count)
-        #expect(t.nodes.count == count + 1)
-        #expect(t.nodes.last?.namespace == "http://u/7")
+        #expect(t.elements.first?.attributes.count == count)
+        #expect(t.elements.count == count + 1)
+        #expect(t.elements.last?.namespace == "http://u/7")
         #expect(Self.malformed("<r\(attrs) a5='x'/>")?.reason.contains("given twice") == true)
     }
 }

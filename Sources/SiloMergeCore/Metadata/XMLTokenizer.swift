@@ -44,7 +44,10 @@ enum XMLTokenizer {
     }
 
     struct Outcome {
-        var nodes: [XMLNode] = []
+        var tree = XMLTree()
+        /// The elements in document order (start tags), each with its own attributes, children
+        /// and text: for callers that are not on a hot path (document properties, tests).
+        var elements: [XMLElement] { tree.elements }
         var failure: Failure?
         /// The bytes were not valid UTF-8 and were repaired (U+FFFD) before parsing.
         var repairedUTF8 = false
@@ -82,15 +85,15 @@ enum XMLTokenizer {
                 return p.run()
             }
         }
-        outcome.nodes = result.nodes
+        outcome.tree = result.tree
         outcome.failure = result.failure
         // A declaration refuses the document whatever else is wrong with it (it was looked
         // for before parsing, with every processing instruction blanked): check again on
         // the paths where parsing stopped early or met `<!` inside a comment or CDATA.
         if outcome.failure != nil && outcome.failure != .declaration {
-            if declaresEntities(bytes[range]) { outcome.failure = .declaration; outcome.nodes = [] }
+            if declaresEntities(bytes[range]) { outcome.failure = .declaration; outcome.tree = XMLTree() }
         }
-        if outcome.failure != nil { outcome.nodes = [] }
+        if outcome.failure != nil { outcome.tree = XMLTree() }
         return outcome
     }
 
@@ -203,7 +206,8 @@ private struct Parser {
     let b: UnsafeBufferPointer<UInt8>
     let n: Int
     var pos = 0
-    var nodes: [XMLNode] = []
+    /// The elements so far; their attributes, children and text go into its shared arrays.
+    var tree = XMLTree()
     /// Open elements: node index, the byte range of the qualified name, where its namespace
     /// bindings start in `bindings`.
     var stack: [(node: Int, name: Range<Int>, bindings: Int, children: Int)] = []
@@ -243,7 +247,9 @@ private struct Parser {
         self.instructions = instructions
         // Room for a typical packet's tree without regrowing (a sidecar: ~20 elements in
         // ~800 bytes).
-        nodes.reserveCapacity(min(max(n / 32, 8), 4096))
+        tree.nodes.reserveCapacity(min(max(n / 32, 8), 4096))
+        tree.childList.reserveCapacity(min(max(n / 32, 8), 4096))
+        tree.textBytes.reserveCapacity(min(n, 1 << 16))
         stack.reserveCapacity(16)
         bindings.reserveCapacity(8)
         pendingChildren.reserveCapacity(32)
@@ -271,34 +277,34 @@ private struct Parser {
         Stop(failure: .malformed(line: line(at: offset ?? pos), reason: reason))
     }
 
-    mutating func run() -> (nodes: [XMLNode], failure: XMLTokenizer.Failure?, misplacedInstruction: Bool) {
+    mutating func run() -> (tree: XMLTree, failure: XMLTokenizer.Failure?, misplacedInstruction: Bool) {
         var result = parse()
         // One left unmet was inside something else (or after the point parsing stopped,
         // which blanking could change).
         if nextInstruction != instructions.count { misplacedInstruction = true }
-        if misplacedInstruction { result = ([], nil) }
-        return (result.nodes, result.failure, misplacedInstruction)
+        if misplacedInstruction { result = (XMLTree(), nil) }
+        return (result.tree, result.failure, misplacedInstruction)
     }
 
-    mutating func parse() -> (nodes: [XMLNode], failure: XMLTokenizer.Failure?) {
+    mutating func parse() -> (tree: XMLTree, failure: XMLTokenizer.Failure?) {
         // Before libxml2 could start a document it needed 4 bytes; a shorter one read as
         // empty (none of it can be an element: `<a/>` is the shortest).
-        if n < 4 { return ([], nil) }
+        if n < 4 { return (XMLTree(), nil) }
         if startsWith("\u{FEFF}", at: 0) { pos = 3 }   // a byte-order mark
         do {
             try document()
             if bangInside {
                 // Judged the old way over the whole document (rare: `<!` in a comment or CDATA).
-                if XMLTokenizer.declaresEntities(ArraySlice(b)) { return ([], .declaration) }
+                if XMLTokenizer.declaresEntities(ArraySlice(b)) { return (XMLTree(), .declaration) }
             }
-            return (nodes, nil)
+            return (tree, nil)
         } catch let stop as Stop {
-            return ([], stop.failure)
+            return (XMLTree(), stop.failure)
         } catch is Misplaced {
             misplacedInstruction = true
-            return ([], nil)
+            return (XMLTree(), nil)
         } catch {
-            return ([], .malformed(line: line(at: pos), reason: "\(error)"))
+            return (XMLTree(), .malformed(line: line(at: pos), reason: "\(error)"))
         }
     }
 
@@ -783,10 +789,11 @@ private struct Parser {
             }
         }
         if stack.count >= MetadataLimits.maxXMLDepth { throw Stop(failure: .tooDeep) }
-        if nodes.count >= XMLTokenizer.maxNodes { throw Stop(failure: .tooManyNodes) }
-        nodes.append(XMLNode(namespace: namespace, name: local,
-                             attributes: resolved.map { (namespace: $0.namespace, name: $0.name, value: $0.value) }))
-        let index = nodes.count - 1
+        if tree.nodes.count >= XMLTokenizer.maxNodes { throw Stop(failure: .tooManyNodes) }
+        let firstAttribute = tree.attributeList.count
+        for r in resolved { tree.attributeList.append((namespace: r.namespace, name: r.name, value: r.value)) }
+        tree.nodes.append(XMLNode(namespace: namespace, name: local, attributes: firstAttribute..<tree.attributeList.count))
+        let index = tree.nodes.count - 1
         if !stack.isEmpty { pendingChildren.append(index) }
         stack.append((index, nameRange, bindingsStart, pendingChildren.count))
         if texts.count < stack.count { texts.append([]) } else { texts[stack.count - 1].removeAll(keepingCapacity: true) }
@@ -831,11 +838,15 @@ private struct Parser {
         let top = stack.removeLast()
         let level = stack.count
         if !texts[level].isEmpty {
-            nodes[top.node].text = String(decoding: texts[level], as: UTF8.self)
+            let start = tree.textBytes.count
+            tree.textBytes.append(contentsOf: texts[level])
+            tree.nodes[top.node].text = start..<tree.textBytes.count
         }
         if pendingChildren.count > top.children {
-            nodes[top.node].children = Array(pendingChildren[top.children...])
-            while pendingChildren.count > top.children { pendingChildren.removeLast() }
+            let start = tree.childList.count
+            tree.childList.append(contentsOf: pendingChildren[top.children...])
+            tree.nodes[top.node].children = start..<tree.childList.count
+            pendingChildren.removeSubrange(top.children...)
         }
         while bindings.count > top.bindings {
             let gone = bindings.removeLast()

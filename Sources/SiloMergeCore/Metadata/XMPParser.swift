@@ -43,7 +43,7 @@ enum XMPParser {
         case .malformed(let line, let reason)?:
             return fail("the XMP is not well-formed XML (line \(line)): \(reason)")
         }
-        let properties = RDFInterpreter(nodes: outcome.nodes).properties()
+        let properties = RDFInterpreter(tree: outcome.tree).properties()
         result.values = XMPMapping.values(from: properties, origin: origin)
         for p in properties where p.namespace == XMPNamespace.xmpNote && p.name == "HasExtendedXMP" {
             if case .text(let guid) = p.value { result.extendedGUID = guid.metadataTrimmed }
@@ -98,13 +98,48 @@ enum XMPParser {
 
 // MARK: - The element tree
 
-/// One XML element, its namespace resolved from the `xmlns` / `xmlns:p` declarations in scope.
+/// One XML element, its namespace resolved from the `xmlns` / `xmlns:p` declarations in scope;
+/// its attributes, children and text are ranges of its tree's shared arrays (`XMLTree`).
 struct XMLNode {
     var namespace: String
     var name: String
+    var attributes: Range<Int>
+    var children: Range<Int> = 0..<0
+    var text: Range<Int> = 0..<0
+}
+
+/// The elements of a document in the order their start tags came, with what they hold in
+/// three arrays shared by all of them (a sidecar's packet used to make an array or a String per
+/// element for these, and release each: about a tenth of parsing it).
+struct XMLTree {
+    var nodes: [XMLNode] = []
+    var attributeList: [(namespace: String, name: String, value: String)] = []
+    /// Each element's children (indices into `nodes`), in order.
+    var childList: [Int] = []
+    /// Each element's character data, UTF-8.
+    var textBytes: [UInt8] = []
+
+    func attributes(_ n: XMLNode) -> ArraySlice<(namespace: String, name: String, value: String)> { attributeList[n.attributes] }
+    func children(_ n: XMLNode) -> ArraySlice<Int> { childList[n.children] }
+    func text(_ n: XMLNode) -> String {
+        n.text.isEmpty ? "" : textBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[n.text]), as: UTF8.self) }
+    }
+
+    /// Every element with its own copies.
+    var elements: [XMLElement] {
+        nodes.map { n in
+            XMLElement(namespace: n.namespace, name: n.name, attributes: Array(attributes(n)), children: Array(children(n)), text: text(n))
+        }
+    }
+}
+
+/// One element of an `XMLTree`, with its own attributes, children and text.
+struct XMLElement {
+    var namespace: String
+    var name: String
     var attributes: [(namespace: String, name: String, value: String)]
-    var children: [Int] = []
-    var text = ""
+    var children: [Int]
+    var text: String
 }
 
 // MARK: - RDF
@@ -147,6 +182,7 @@ struct XMPProperty {
 /// (rdf:value, in an rdf:Description or an rdf:parseType="Resource" property), or a blank
 /// node referenced by rdf:nodeID and described elsewhere at the rdf:RDF level.
 struct RDFInterpreter {
+    let tree: XMLTree
     let nodes: [XMLNode]
     /// Blank nodes by rdf:nodeID: the node elements that describe them.
     private let blank: [String: [Int]]
@@ -154,16 +190,18 @@ struct RDFInterpreter {
     /// descriptions of their own).
     private let referenced: Set<String>
 
-    init(nodes: [XMLNode]) {
+    init(tree: XMLTree) {
+        self.tree = tree
+        let nodes = tree.nodes
         self.nodes = nodes
         var blank: [String: [Int]] = [:]
         var referenced: Set<String> = []
         func nodeID(_ n: XMLNode) -> String? {
             if n.attributes.isEmpty { return nil }
-            return n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == "nodeID" }?.value
+            return tree.attributes(n).first { $0.namespace == XMPNamespace.rdf && $0.name == "nodeID" }?.value
         }
         for i in nodes.indices where nodes[i].namespace == XMPNamespace.rdf && nodes[i].name == "RDF" {
-            for child in nodes[i].children {
+            for child in tree.children(nodes[i]) {
                 if let id = nodeID(nodes[child]) { blank[id, default: []].append(child) }
             }
         }
@@ -182,7 +220,7 @@ struct RDFInterpreter {
         var out: [XMPProperty] = []
         // Every rdf:RDF element, wherever it is (normally x:xmpmeta/rdf:RDF).
         for i in nodes.indices where nodes[i].namespace == XMPNamespace.rdf && nodes[i].name == "RDF" {
-            for child in nodes[i].children {
+            for child in tree.children(nodes[i]) {
                 if let id = attribute(nodes[child], "nodeID"), referenced.contains(id) { continue }
                 collect(description: nodes[child], into: &out)
             }
@@ -193,16 +231,16 @@ struct RDFInterpreter {
     private func isRDF(_ n: XMLNode, _ name: String) -> Bool { n.namespace == XMPNamespace.rdf && n.name == name }
     private func attribute(_ n: XMLNode, _ name: String) -> String? {
         if n.attributes.isEmpty { return nil }
-        return n.attributes.first { $0.namespace == XMPNamespace.rdf && $0.name == name }?.value
+        return tree.attributes(n).first { $0.namespace == XMPNamespace.rdf && $0.name == name }?.value
     }
     private func isContainer(_ n: XMLNode) -> Bool { isRDF(n, "Bag") || isRDF(n, "Seq") || isRDF(n, "Alt") }
 
     /// A node element (normally rdf:Description): its attributes and child elements are properties.
     private func collect(description: XMLNode, into out: inout [XMPProperty]) {
-        for a in description.attributes where a.namespace != XMPNamespace.rdf && a.namespace != XMPNamespace.xml && !a.namespace.isEmpty {
+        for a in tree.attributes(description) where a.namespace != XMPNamespace.rdf && a.namespace != XMPNamespace.xml && !a.namespace.isEmpty {
             out.append(XMPProperty(namespace: a.namespace, name: a.name, value: .text(a.value)))
         }
-        for c in description.children {
+        for c in tree.children(description) {
             guard !nodes[c].namespace.isEmpty, nodes[c].namespace != XMPNamespace.rdf else { continue }
             if let value = value(of: nodes[c], depth: 0) {
                 out.append(XMPProperty(namespace: nodes[c].namespace, name: nodes[c].name, value: value))
@@ -216,10 +254,10 @@ struct RDFInterpreter {
         if let id = attribute(p, "nodeID"), p.children.isEmpty {
             return blankValue(id, depth: depth)
         }
-        let elements = p.children
+        let elements = tree.children(p)
         if elements.isEmpty {
             if attribute(p, "parseType") != nil { return nil }
-            return .text(p.text)
+            return .text(tree.text(p))
         }
         if let container = elements.first(where: { isContainer(nodes[$0]) }) { return items(of: nodes[container], depth: depth) }
         // rdf:parseType="Resource": the children are the fields of a blank node; rdf:value is
@@ -249,7 +287,7 @@ struct RDFInterpreter {
     private func nodeValue(_ n: XMLNode, depth: Int) -> XMPProperty.Value? {
         guard depth < Self.maxReferenceDepth else { return nil }
         if isContainer(n) { return items(of: n, depth: depth) }
-        let children = n.children.map { nodes[$0] }
+        let children = tree.children(n).map { nodes[$0] }
         if let v = children.first(where: { isRDF($0, "value") }) { return value(of: v, depth: depth + 1) }
         if let v = attribute(n, "value") { return .text(v) }
         let type = children.first(where: { isRDF($0, "type") }).flatMap { attribute($0, "resource") }
@@ -272,9 +310,9 @@ struct RDFInterpreter {
         var items: [(lang: String?, text: String)] = []
         var numbered: [(Int, (lang: String?, text: String))] = []
         items.reserveCapacity(container.children.count)
-        for c in container.children where nodes[c].namespace == XMPNamespace.rdf {
+        for c in tree.children(container) where nodes[c].namespace == XMPNamespace.rdf {
             let li = nodes[c]
-            let lang = li.attributes.isEmpty ? nil : li.attributes.first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
+            let lang = li.attributes.isEmpty ? nil : tree.attributes(li).first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
             if li.name == "li" {
                 if let text = simpleText(li, depth: depth) { items.append((lang, text)) }
             } else if isMemberName(li.name), let n = Int(li.name.dropFirst()), let text = simpleText(li, depth: depth) {
@@ -296,13 +334,13 @@ struct RDFInterpreter {
                 return nil
             }
             if attribute(li, "parseType") != nil { return nil }
-            return li.text
+            return tree.text(li)
         }
-        for c in li.children {
+        for c in tree.children(li) {
             let n = nodes[c]
-            if isRDF(n, "value") { return n.children.isEmpty ? n.text : nil }
+            if isRDF(n, "value") { return n.children.isEmpty ? tree.text(n) : nil }
             if isRDF(n, "Description") {
-                if let v = n.children.map({ nodes[$0] }).first(where: { isRDF($0, "value") }) { return v.text }
+                if let v = tree.children(n).map({ nodes[$0] }).first(where: { isRDF($0, "value") }) { return tree.text(v) }
                 if let v = attribute(n, "value") { return v }
             }
         }

@@ -238,7 +238,7 @@ enum DocumentProperties {
 /// XMP: size cap, UTF-8 repaired, processing instructions skipped, DOCTYPE and ENTITY refused,
 /// depth capped.
 enum SafeXML {
-    static func parse(_ input: [UInt8], block: String, into c: MetadataCollector) -> [XMLNode]? {
+    static func parse(_ input: [UInt8], block: String, into c: MetadataCollector) -> [XMLElement]? {
         guard input.count <= MetadataLimits.maxBlock else {
             c.problem(block, "\(input.count) bytes, more than the \(MetadataLimits.maxBlock)-byte limit")
             return nil
@@ -252,7 +252,7 @@ enum SafeXML {
         if outcome.repairedUTF8 { c.problem(block, "not valid UTF-8; invalid bytes replaced") }
         switch outcome.failure {
         case nil:
-            return outcome.nodes
+            return outcome.elements
         case .declaration?:
             c.problem(block, "holds a DOCTYPE or ENTITY declaration; refused (entity expansion attacks)")
         case .tooDeep?:
