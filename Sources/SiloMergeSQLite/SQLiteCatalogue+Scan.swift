@@ -452,13 +452,23 @@ extension SQLiteCatalogue {
         guard !diagnostics.isEmpty else { return }
         try wrap("record diagnostics") {
             try pool.write { db in
-                let statement = try db.cachedStatement(sql: """
+                // Bound through SQLite's C API: GRDB's boxed arguments cost about 20,000
+                // instructions a row, and a scan of the public photo collection records a
+                // note for every third file. Texts are bound as their exact bytes (a path that
+                // is not UTF-8 too, as TEXT).
+                let statement = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO diagnostic (run_id, severity, code, silo, path, errno, message)
-                    VALUES (?, ?, ?, ?, CAST(? AS TEXT), ?, ?)
-                    """)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    """), db)
                 for d in diagnostics {
-                    try statement.execute(arguments: [runID, d.severity.rawValue, d.code.rawValue, d.silo,
-                                                      d.path.map { Self.textArgument($0.bytes) }, d.errno, d.message])
+                    statement.bind(1, runID)
+                    statement.bind(2, text: Array(d.severity.rawValue.utf8))
+                    statement.bind(3, text: Array(d.code.rawValue.utf8))
+                    if let silo = d.silo { statement.bind(4, text: Array(silo.utf8)) } else { statement.bindNull(4) }
+                    if let path = d.path { statement.bind(5, text: path.bytes) } else { statement.bindNull(5) }
+                    if let errno = d.errno { statement.bind(6, Int64(errno)) } else { statement.bindNull(6) }
+                    statement.bind(7, text: Array(d.message.utf8))
+                    try statement.run("record a diagnostic")
                 }
             }
         }
