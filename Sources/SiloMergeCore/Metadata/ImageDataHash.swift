@@ -243,13 +243,21 @@ public enum ImageDataHash {
             if current == 0x93 { return }      // a JPEG 2000 codestream's SOD: not ours
             tokens += 1
             let hashing = current.map { $0 == 0x00 || $0 == 0xDA || (0xD0...0xD7).contains($0) } ?? false
-            // The bytes up to the next 0xFF (kept only when they may be hashed).
             let runStart = reader.position
-            guard let run = try reader.readUntilFF(keep: hashing, limit: maxRun) else {
+            // A token that may be hashed is held where it lies in the reader's buffer (copied
+            // only if a refill would drop it) until its marker says whether it is. With a stuffed
+            // byte or RSTn the "FF" and marker byte in front are the file's two bytes just
+            // before the run, so the token is one range of the file, fed in one piece; after
+            // SOS its header lies between, and the pair is fed on its own.
+            var heldFrom = runStart
+            if hashing {
+                if currentAt + 1 == runStart, reader.hold(back: 2) { heldFrom = runStart - 2 } else { reader.hold(back: 0) }
+            }
+            // The bytes up to the next 0xFF.
+            guard try reader.skipToFF(limit: hashing ? maxRun : nil) else {
                 throw MetadataProblem(block: "JPEG", reason: "the file ends at offset \(reader.position) before EOI")
             }
             // Fill: more 0xFF bytes, then the marker.
-            var extraFF = 0
             var marker: UInt8 = 0xFF
             var markerAt: Int64 = 0
             while true {
@@ -257,9 +265,9 @@ public enum ImageDataHash {
                     throw MetadataProblem(block: "JPEG", reason: "the file ends at offset \(reader.position) before EOI")
                 }
                 if b != 0xFF { marker = b; markerAt = reader.position - 1; break }
-                extraFF += 1
             }
             if !lengthless(marker) {
+                reader.release()
                 guard let hi = try reader.byte(), let lo = try reader.byte(), case let length = UInt16(hi) << 8 | UInt16(lo), length >= 2 else {
                     throw MetadataProblem(block: "JPEG", reason: "marker \(hexString(marker)) before offset \(reader.position) has an invalid length")
                 }
@@ -267,28 +275,22 @@ public enum ImageDataHash {
                     throw MetadataProblem(block: "JPEG", reason: "segment \(hexString(marker)) runs past the end of the file")
                 }
             } else if hashing, let current {
-                // These are the file's bytes from the 0xFF before `current` on: the marker
-                // byte, the run right after it, and the fill bytes (0xFF) right after the run
-                // — one range of the file (see `Layout`).
-                var pair: (UInt8, UInt8) = (0xFF, current)
-                try withUnsafeBytes(of: &pair) { try h.update($0, at: currentAt - 1) }
-                try run.withUnsafeBytes { try h.update($0, at: runStart) }
-                var ffAt = runStart + Int64(run.count)
-                var left = extraFF
-                while left > 0 {
-                    let n = min(left, Self.fills.count)
-                    try Self.fills.withUnsafeBytes { try h.update(UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: ffAt) }
-                    ffAt += Int64(n)
-                    left -= n
+                // The file's bytes from the 0xFF before `current` on: the marker byte, the run
+                // right after it, and the fill bytes (0xFF) right after the run, up to the last
+                // 0xFF before the next marker — one range of the file (see `Layout`).
+                if heldFrom == runStart {
+                    var pair: (UInt8, UInt8) = (0xFF, current)
+                    try withUnsafeBytes(of: &pair) { try h.update($0, at: currentAt - 1) }
                 }
+                try reader.withHeld(upTo: markerAt - 1) { try h.update($0, at: heldFrom) }
+                reader.release()
+            } else {
+                reader.release()
             }
             current = marker
             currentAt = markerAt
         }
     }
-
-    /// Fill bytes (0xFF), fed from here rather than from a new array per run of them.
-    private static let fills = [UInt8](repeating: 0xFF, count: 256)
 
     /// Reads a file front to back through a 64 KiB buffer.
     struct SequentialReader<S: ByteSource> {
@@ -296,13 +298,26 @@ public enum ImageDataHash {
         private(set) var position: Int64
         private var buffer: [UInt8] = []
         private var index = 0
-        private var run: [UInt8] = []
         private var chunk = 8 * 1024
+        /// Where the held bytes start in `buffer` (nil: none held), and those of them a refill
+        /// has already taken out of it.
+        private var held: Int?
+        private var spilled: [UInt8] = []
+        private var spillLimit: Int?
 
         init(source: S, at offset: Int64) { self.source = source; self.position = offset }
 
         private mutating func fill() throws -> Bool {
             if index < buffer.count { return true }
+            if let from = held {
+                // Held bytes outlive the buffer: copied out before it is refilled (a token
+                // that crosses a refill; most lie within one buffer and are never copied).
+                spilled.append(contentsOf: buffer[from...])
+                held = 0
+                if let spillLimit, spilled.count > spillLimit {
+                    throw MetadataProblem(block: "JPEG", reason: "more than \(spillLimit) bytes of scan data without a marker")
+                }
+            }
             // Into the same array every time (no allocation per refill once it has grown).
             buffer.removeAll(keepingCapacity: true)
             try source.withBytes(at: position, count: chunk) { buffer.append(contentsOf: $0) }
@@ -319,7 +334,7 @@ public enum ImageDataHash {
             return buffer[index]
         }
 
-        /// Skips `n` bytes; false when the file ends first.
+        /// Skips `n` bytes; false when the file ends first. Nothing is held across a skip.
         mutating func skip(_ n: Int64) throws -> Bool {
             guard n >= 0, let target = position.checkedAdd(n), target <= source.size else { return false }
             let inBuffer = Int64(buffer.count - index)
@@ -328,32 +343,48 @@ public enum ImageDataHash {
             return true
         }
 
-        /// The bytes before the next 0xFF (which is consumed); nil at the end of the file.
-        /// The bytes are collected only when `keep` (else an empty array comes back).
-        mutating func readUntilFF(keep: Bool, limit: Int) throws -> [UInt8]? {
-            // One buffer reused for every run (a 64 KiB prefix of scan data is hundreds of
-            // runs between stuffed 0xFF00 bytes): no allocation per run once it has grown.
-            run.removeAll(keepingCapacity: true)
+        /// Holds the bytes from `back` bytes before the current position on, until `release`:
+        /// false (and nothing held) when those earlier bytes are no longer in the buffer.
+        mutating func hold(back: Int) -> Bool {
+            guard index >= back else { return false }
+            held = index - back
+            spilled.removeAll(keepingCapacity: true)
+            return true
+        }
+
+        mutating func release() { held = nil }
+
+        /// The held bytes up to file offset `end` (at most the current position), in one
+        /// buffer: in place when no refill came between, else the copied part and the rest.
+        func withHeld<R>(upTo end: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+            let from = held!
+            let count = Int(end - position) + index - from   // bytes of the buffer from `from` up to `end`
+            if spilled.isEmpty {
+                return try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[from..<(from + count)])) }
+            }
+            // The end may even lie in the copied part (a refill right after the last fill byte).
+            if count < 0 { return try spilled.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<(spilled.count + count)])) } }
+            var all = spilled
+            all.append(contentsOf: buffer[from..<(from + count)])
+            return try all.withUnsafeBytes { try body($0) }
+        }
+
+        /// Moves past the next 0xFF (consumed); false at the end of the file. `limit`: when
+        /// bytes are held, the most that may be (else the JPEG is refused as broken).
+        mutating func skipToFF(limit: Int?) throws -> Bool {
+            spillLimit = limit
             while true {
-                guard try fill() else { return nil }
-                let slice = buffer[index...]
+                guard try fill() else { return false }
                 // memchr (vectorised in libc): the walk looks at every byte of the scan data.
                 let found: Int? = buffer.withUnsafeBytes { raw in
                     memchr(raw.baseAddress! + index, 0xFF, raw.count - index).map { UnsafeRawPointer($0) - raw.baseAddress! }
                 }
                 if let ff = found {
-                    if keep { run += buffer[index..<ff] }
                     position += Int64(ff - index + 1)
                     index = ff + 1
-                    return run
+                    return true
                 }
-                if keep {
-                    run += slice
-                    guard run.count <= limit else {
-                        throw MetadataProblem(block: "JPEG", reason: "more than \(limit) bytes of scan data without a marker")
-                    }
-                }
-                position += Int64(slice.count)
+                position += Int64(buffer.count - index)
                 index = buffer.count
             }
         }
