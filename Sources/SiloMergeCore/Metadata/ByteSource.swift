@@ -17,11 +17,32 @@ public protocol ByteSource {
     /// array: a walker that hashes or scans a range needs no allocation per chunk. The buffer
     /// is valid only during `body`. (The default goes through `read`.)
     func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+    /// The bytes `read(at:count:)` would return, put at the front of `buffer` (which grows when
+    /// it is shorter; what lies past them is left as it was): how many. For a walker that reads
+    /// a file front to back through one buffer. (The default copies what `withBytes` lends; a
+    /// file reads straight into `buffer`.)
+    func load(into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int
 }
 
 extension ByteSource {
     public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         try read(at: offset, count: count).withUnsafeBytes { try body($0) }
+    }
+
+    public func load(into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int {
+        try ByteSources.copy(self, into: &buffer, at: offset, count: count)
+    }
+}
+
+enum ByteSources {
+    /// `load(into:at:count:)` through `withBytes`.
+    static func copy(_ source: some ByteSource, into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int {
+        try source.withBytes(at: offset, count: count) { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
+            if buffer.count < raw.count { buffer = [UInt8](repeating: 0, count: raw.count) }
+            buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: base, byteCount: raw.count) }
+            return raw.count
+        }
     }
 }
 
@@ -100,6 +121,16 @@ public final class FileByteSource: ByteSource {
             slots = [Slot(offset: 0, bytes: bytes, count: bytes.count)]
             lastLoadEnd = Int64(bytes.count)
         }
+    }
+
+    /// A load as large as a window that no window holds goes straight into `buffer` (the
+    /// image-data walk's, refilled 64 KiB at a time: no copy of every byte it reads).
+    public func load(into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int {
+        if offset >= 0, count >= Self.window, offset < size, case let wanted = Int(min(Int64(count), size - offset)),
+           wanted >= Self.window, !slots.contains(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) {
+            return try pread(at: offset, count: wanted, into: &buffer)
+        }
+        return try ByteSources.copy(self, into: &buffer, at: offset, count: count)
     }
 
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {

@@ -296,7 +296,9 @@ public enum ImageDataHash {
     struct SequentialReader<S: ByteSource> {
         let source: S
         private(set) var position: Int64
+        /// The bytes read last are `buffer[0..<end]` (the array is reused and may be longer).
         private var buffer: [UInt8] = []
+        private var end = 0
         private var index = 0
         private var chunk = 8 * 1024
         /// Where the held bytes start in `buffer` (nil: none held), and those of them a refill
@@ -308,24 +310,24 @@ public enum ImageDataHash {
         init(source: S, at offset: Int64) { self.source = source; self.position = offset }
 
         private mutating func fill() throws -> Bool {
-            if index < buffer.count { return true }
+            if index < end { return true }
             if let from = held {
                 // Held bytes outlive the buffer: copied out before it is refilled (a token
                 // that crosses a refill; most lie within one buffer and are never copied).
-                spilled.append(contentsOf: buffer[from...])
+                spilled.append(contentsOf: buffer[from..<end])
                 held = 0
                 if let spillLimit, spilled.count > spillLimit {
                     throw MetadataProblem(block: "JPEG", reason: "more than \(spillLimit) bytes of scan data without a marker")
                 }
             }
-            // Into the same array every time (no allocation per refill once it has grown).
-            buffer.removeAll(keepingCapacity: true)
-            try source.withBytes(at: position, count: chunk) { buffer.append(contentsOf: $0) }
+            // Into the same array every time (no allocation per refill once it has grown; a
+            // file is read straight into it).
+            end = try source.load(into: &buffer, at: position, count: chunk)
             // 8 KiB first (a prefix needs the segments up to SOS and 4 KiB of scan data),
             // doubling to 64 KiB for a walk through a whole picture.
             chunk = min(chunk * 2, 64 * 1024)
             index = 0
-            return !buffer.isEmpty
+            return end > 0
         }
 
         mutating func byte() throws -> UInt8? {
@@ -337,8 +339,8 @@ public enum ImageDataHash {
         /// Skips `n` bytes; false when the file ends first. Nothing is held across a skip.
         mutating func skip(_ n: Int64) throws -> Bool {
             guard n >= 0, let target = position.checkedAdd(n), target <= source.size else { return false }
-            let inBuffer = Int64(buffer.count - index)
-            if n <= inBuffer { index += Int(n) } else { buffer = []; index = 0 }
+            let inBuffer = Int64(end - index)
+            if n <= inBuffer { index += Int(n) } else { end = 0; index = 0 }
             position = target
             return true
         }
@@ -377,15 +379,15 @@ public enum ImageDataHash {
                 guard try fill() else { return false }
                 // memchr (vectorised in libc): the walk looks at every byte of the scan data.
                 let found: Int? = buffer.withUnsafeBytes { raw in
-                    memchr(raw.baseAddress! + index, 0xFF, raw.count - index).map { UnsafeRawPointer($0) - raw.baseAddress! }
+                    memchr(raw.baseAddress! + index, 0xFF, end - index).map { UnsafeRawPointer($0) - raw.baseAddress! }
                 }
                 if let ff = found {
                     position += Int64(ff - index + 1)
                     index = ff + 1
                     return true
                 }
-                position += Int64(buffer.count - index)
-                index = buffer.count
+                position += Int64(end - index)
+                index = end
             }
         }
     }
