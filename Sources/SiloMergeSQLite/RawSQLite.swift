@@ -45,9 +45,16 @@ struct RawStatement {
         sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(count), inPlace)
     }
 
+    /// Binds the text's exact UTF-8 bytes. (Not as a C string, which stops at the first NUL:
+    /// text read from files — a manifest cell, a rule's detail — may hold U+0000, and SQLite
+    /// stores it whole.)
     func bind(_ index: Int32, text: String?) {
-        guard let text else { bindNull(index); return }
-        sqlite3_bind_text(handle, index, text, -1, transient)
+        guard var text else { bindNull(index); return }
+        text.withUTF8 { b in
+            // A non-nil pointer even for "": SQLite binds NULL for a nil pointer.
+            let base = b.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(bitPattern: 1)!
+            sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(b.count), transient)
+        }
     }
 
     func bind(_ index: Int32, _ digest: SHA256Digest?) { bind(index, text: digest?.hex) }

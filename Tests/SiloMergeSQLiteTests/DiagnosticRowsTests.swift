@@ -41,4 +41,23 @@ struct DiagnosticRowsTests {
         #expect(second[4] as String == "null" && second[6] as String == "null" && second[8] as String == "null")
         #expect(second[10] as String == "text" && second[11] as Int64 == 0)
     }
+
+    @Test("text read from files that holds U+0000 is stored whole, not cut at the NUL (a rule's detail)")
+    func textWithNULStoredWhole() throws {
+        let tree = try TestTree()
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        let silo = try #require(try store.registerSilos([tree.silo("s")]).first)
+        let run = try store.beginRun(kind: .scan, hashMode: "full", options: "{}", silos: ["s"])
+        try store.beginWalk(runID: run)
+        let detail = "rule *\u{0}.tmp caf\u{E9}"
+        try store.apply([.uncatalogued(siloID: silo.id, dir: .root,
+                                       [UncataloguedEntry(name: Array("q".utf8), kind: .regular, reason: .excluded, detail: detail)],
+                                       replace: true)], runID: run)
+        let stored = try store.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT CAST(detail AS BLOB), typeof(detail) FROM uncatalogued")
+        }
+        let row = try #require(stored)
+        #expect((row[0] as Data?).map([UInt8].init) == Array(detail.utf8))
+        #expect(row[1] as String == "text")
+    }
 }
