@@ -462,12 +462,12 @@ extension SQLiteCatalogue {
                     """), db)
                 for d in diagnostics {
                     statement.bind(1, runID)
-                    statement.bind(2, text: Array(d.severity.rawValue.utf8))
-                    statement.bind(3, text: Array(d.code.rawValue.utf8))
-                    if let silo = d.silo { statement.bind(4, text: Array(silo.utf8)) } else { statement.bindNull(4) }
+                    statement.bind(2, text: d.severity.rawValue)
+                    statement.bind(3, text: d.code.rawValue)
+                    statement.bind(4, text: d.silo)
                     if let path = d.path { statement.bind(5, text: path.bytes) } else { statement.bindNull(5) }
                     if let errno = d.errno { statement.bind(6, Int64(errno)) } else { statement.bindNull(6) }
-                    statement.bind(7, text: Array(d.message.utf8))
+                    statement.bind(7, text: d.message)
                     try statement.run("record a diagnostic")
                 }
             }
