@@ -126,17 +126,25 @@ public final class FileByteSource: ByteSource {
     /// A load as large as a window that no window holds goes straight into `buffer` (the
     /// image-data walk's, refilled 64 KiB at a time: no copy of every byte it reads).
     public func load(into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int {
-        if offset >= 0, count >= Self.window, offset < size, case let wanted = Int(min(Int64(count), size - offset)),
-           wanted >= Self.window, !slots.contains(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) {
+        if let wanted = uncachedWindow(at: offset, count: count) {
             return try pread(at: offset, count: wanted, into: &buffer)
         }
         return try ByteSources.copy(self, into: &buffer, at: offset, count: count)
     }
 
+    /// The bytes to read when a request at `offset` is as large as a window and no window
+    /// holds it (it then bypasses the cache); nil otherwise.
+    private func uncachedWindow(at offset: Int64, count: Int) -> Int? {
+        guard offset >= 0, count >= Self.window, offset < size else { return nil }
+        let wanted = Int(min(Int64(count), size - offset))
+        guard wanted >= Self.window,
+              !slots.contains(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) else { return nil }
+        return wanted
+    }
+
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
         // A read as large as a window that no window holds: straight into the result.
-        if offset >= 0, count >= Self.window, offset < size, case let wanted = Int(min(Int64(count), size - offset)),
-           wanted >= Self.window, !slots.contains(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) {
+        if let wanted = uncachedWindow(at: offset, count: count) {
             var out: [UInt8] = []
             let n = try pread(at: offset, count: wanted, into: &out)
             out.removeSubrange(n...)

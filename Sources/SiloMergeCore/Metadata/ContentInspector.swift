@@ -132,10 +132,11 @@ public enum ContentInspector {
         // so, and what the full path would give is the same for all of it. It cost about 9,000
         // instructions a file (the collector, its values, in-file reconciliation), 5 % of the
         // CPU of a scan of the benchmark corpus's random files.
-        if !scanForXMP, let head = try? source.read(at: 0, count: 64), !FormatSniffer.mayBeKnown(head) {
-            return unknownFormat
+        guard !scanForXMP, let head = try? source.read(at: 0, count: 64) else {
+            return inspectFully(source, size: size, hint: hint, scanForXMP: scanForXMP, imageHashing: imageHashing)
         }
-        return inspectFully(source, size: size, hint: hint, scanForXMP: scanForXMP, imageHashing: imageHashing)
+        if !FormatSniffer.mayBeKnown(head) { return unknownFormat }
+        return inspectFully(source, size: size, hint: hint, scanForXMP: false, imageHashing: imageHashing, head: head)
     }
 
     /// What `inspectFully` gives for content of no format read here, without the packet scan:
@@ -147,10 +148,11 @@ public enum ContentInspector {
         return info
     }()
 
+    /// `head`: the file's first 64 bytes, when already read (not with `scanForXMP`).
     static func inspectFully(_ source: some ByteSource, size: Int64, hint: XPacketHint, scanForXMP: Bool,
-                             imageHashing: ImageHashing) -> ContentInfo {
+                             imageHashing: ImageHashing, head: [UInt8]? = nil) -> ContentInfo {
         let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
-                                  : MetadataReader.read(source, options: MetadataReadOptions())
+                                  : MetadataReader.read(source, options: MetadataReadOptions(), head: head)
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
                                values: metadata.values, problems: metadata.problems)
         let winners = MetadataReader.reconcileInFile(metadata)

@@ -29,9 +29,15 @@ public enum MetadataReader {
     /// chunks, a zip's directory), touching only the blocks that hold metadata; a file of a
     /// format SiloMerge does not know is not read at all unless `options.scanForXMP`.
     public static func read(_ source: some ByteSource, options: MetadataReadOptions) -> EmbeddedMetadata {
+        read(source, options: options, head: nil)
+    }
+
+    /// `read`, given the file's first 64 bytes when the caller has them already (they are
+    /// what the sniff reads).
+    static func read(_ source: some ByteSource, options: MetadataReadOptions, head: [UInt8]?) -> EmbeddedMetadata {
         let c = MetadataCollector(source: source)
         do {
-            c.format = try FormatSniffer.sniff(source)
+            c.format = try head.map { FormatSniffer.sniff(head: $0, source: source) } ?? FormatSniffer.sniff(source)
             switch c.format {
             case .jpeg: try JPEGReader.read(c)
             case .png: try PNGReader.read(c)
