@@ -22,6 +22,10 @@ public protocol ByteSource {
     /// a file front to back through one buffer. (The default copies what `withBytes` lends; a
     /// file reads straight into `buffer`.)
     func load(into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int
+    /// All of the source's bytes, when they already lie in memory lent for the current call
+    /// (`BorrowedByteSource`): a walker through the whole file then reads them in place, with
+    /// no buffer to fill. Valid only while the source is; nil (the default) for the others.
+    var contiguousBytes: UnsafeRawBufferPointer? { get }
 }
 
 extension ByteSource {
@@ -32,6 +36,8 @@ extension ByteSource {
     public func load(into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int {
         try ByteSources.copy(self, into: &buffer, at: offset, count: count)
     }
+
+    public var contiguousBytes: UnsafeRawBufferPointer? { nil }
 }
 
 enum ByteSources {
@@ -72,6 +78,7 @@ public struct BorrowedByteSource: ByteSource {
     private let bytes: UnsafeRawBufferPointer
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
     public var size: Int64 { Int64(bytes.count) }
+    public var contiguousBytes: UnsafeRawBufferPointer? { bytes }
 
     public func read(at offset: Int64, count: Int) throws -> [UInt8] {
         try withBytes(at: offset, count: count) { Array($0) }

@@ -307,10 +307,29 @@ public enum ImageDataHash {
         private var spilled: [UInt8] = []
         private var spillLimit: Int?
 
-        init(source: S, at offset: Int64) { self.source = source; self.position = offset }
+        /// The whole file, when the source lends it in memory (`ByteSource.contiguousBytes`):
+        /// then it is the buffer, read in place — no copy, and no refill ever — and `index`
+        /// is the file offset.
+        private let memory: UnsafeRawBufferPointer?
+
+        init(source: S, at offset: Int64) {
+            self.source = source; self.position = offset
+            memory = source.contiguousBytes
+            if let memory {
+                end = memory.count
+                index = Int(min(max(0, offset), Int64(memory.count)))
+            }
+        }
+
+        /// The bytes the reader reads from: the lent file, or the buffer.
+        private func withStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+            if let memory { return try body(memory) }
+            return try buffer.withUnsafeBytes(body)
+        }
 
         private mutating func fill() throws -> Bool {
             if index < end { return true }
+            if memory != nil { return false }   // the whole file was there: it has ended
             if let from = held {
                 // Held bytes outlive the buffer: copied out before it is refilled (a token
                 // that crosses a refill; most lie within one buffer and are never copied).
@@ -333,6 +352,7 @@ public enum ImageDataHash {
         mutating func byte() throws -> UInt8? {
             guard try fill() else { return nil }
             defer { index += 1; position += 1 }
+            if let memory { return memory[index] }
             return buffer[index]
         }
 
@@ -340,7 +360,7 @@ public enum ImageDataHash {
         mutating func skip(_ n: Int64) throws -> Bool {
             guard n >= 0, let target = position.checkedAdd(n), target <= source.size else { return false }
             let inBuffer = Int64(end - index)
-            if n <= inBuffer { index += Int(n) } else { end = 0; index = 0 }
+            if n <= inBuffer { index += Int(n) } else { end = 0; index = 0 }   // (never with `memory`: it ends at the file's end)
             position = target
             return true
         }
@@ -362,7 +382,7 @@ public enum ImageDataHash {
             let from = held!
             let count = Int(end - position) + index - from   // bytes of the buffer from `from` up to `end`
             if spilled.isEmpty {
-                return try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[from..<(from + count)])) }
+                return try withStorage { try body(UnsafeRawBufferPointer(rebasing: $0[from..<(from + count)])) }
             }
             // The end may even lie in the copied part (a refill right after the last fill byte).
             if count < 0 { return try spilled.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<(spilled.count + count)])) } }
@@ -378,7 +398,7 @@ public enum ImageDataHash {
             while true {
                 guard try fill() else { return false }
                 // memchr (vectorised in libc): the walk looks at every byte of the scan data.
-                let found: Int? = buffer.withUnsafeBytes { raw in
+                let found: Int? = withStorage { raw in
                     memchr(raw.baseAddress! + index, 0xFF, end - index).map { UnsafeRawPointer($0) - raw.baseAddress! }
                 }
                 if let ff = found {

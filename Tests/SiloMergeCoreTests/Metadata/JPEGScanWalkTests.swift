@@ -63,6 +63,22 @@ struct JPEGScanWalkTests {
             if let layout = recorded.layout {
                 #expect(layout.pieces == [ImageDataHash.Layout.Piece(offset: Int64(sosAt), count: Int64(bytes.count - 2 - sosAt))])
             }
+            // The same walks over the file lent in memory (a file that came whole in the hashing
+            // read), which read it in place rather than through the buffer: the same digests,
+            // and the same refusal of a file cut before its EOI.
+            let cut = Array(bytes.dropLast(1 + round % 7))
+            let copied = try ImageDataHash.prefix(DataByteSource(bytes), format: .jpeg, bytes: ImageHashing.prefixBytes)
+            try bytes.withUnsafeBytes { raw in
+                let lent = BorrowedByteSource(raw)
+                #expect(lent.contiguousBytes?.count == bytes.count)
+                #expect(try ImageDataHash.compute(lent, format: .jpeg) == expected, "lent, round \(round)")
+                let prefix = try ImageDataHash.prefix(lent, format: .jpeg, bytes: ImageHashing.prefixBytes)
+                #expect(prefix?.digest == copied?.digest && prefix?.complete == copied?.complete, "lent prefix, round \(round)")
+            }
+            #expect(throws: MetadataProblem.self) { try ImageDataHash.compute(DataByteSource(cut), format: .jpeg) }
+            try cut.withUnsafeBytes { raw in
+                #expect(throws: MetadataProblem.self) { try ImageDataHash.compute(BorrowedByteSource(raw), format: .jpeg) }
+            }
         }
     }
 }
