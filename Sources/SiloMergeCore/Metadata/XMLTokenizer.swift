@@ -310,6 +310,30 @@ private struct Parser {
 
     @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x09 || c == 0x0D }
 
+    /// Bytes that end a run of plain bytes: `textStop` in character data (`<`, `&`, `]`,
+    /// CR, 0xEF and the control characters other than TAB and LF), `valueStop` in an
+    /// attribute value (`<`, `&`, either quote, 0xEF and every control character, as TAB, CR
+    /// and LF are normalised to spaces). One table look-up a byte, so a long value (a depth
+    /// map's base64 in extended XMP, hundreds of KB) is crossed at memchr-like speed.
+    static let textStop: UInt8 = 1, valueStop: UInt8 = 2
+    static let stops: [UInt8] = (0..<256).map { i -> UInt8 in
+        let c = UInt8(i)
+        var k: UInt8 = 0
+        if c == UInt8(ascii: "<") || c == UInt8(ascii: "&") || c == 0xEF { k |= textStop | valueStop }
+        if c == UInt8(ascii: "]") || c == 0x0D || (c < 0x20 && c != 0x09 && c != 0x0A) { k |= textStop }
+        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") || c < 0x20 { k |= valueStop }
+        return k
+    }
+
+    /// The first position at or after `from` whose byte `stops` marks with `kind` (else `n`).
+    @inline(__always) func runEnd(from: Int, _ kind: UInt8) -> Int {
+        Self.stops.withUnsafeBufferPointer { t in
+            var i = from
+            while i < n && t[Int(b[i])] & kind == 0 { i += 1 }
+            return i
+        }
+    }
+
     @inline(__always) func at(_ i: Int) -> UInt8 { i < n ? b[i] : 0 }
 
     func find(_ needle: StaticString, from: Int) -> Int? {
@@ -445,18 +469,18 @@ private struct Parser {
             let level = stack.count - 1
             // A run of plain text.
             let runStart = pos
-            while pos < n {
+            while true {
+                pos = runEnd(from: pos, Self.textStop)
+                guard pos < n else { break }
                 let c = b[pos]
-                if c == UInt8(ascii: "<") || c == UInt8(ascii: "&") || c == 0x0D || c == UInt8(ascii: "]") || c == 0xEF || c < 0x20 {
-                    if c == UInt8(ascii: "]") {
-                        if at(pos + 1) == UInt8(ascii: "]") && at(pos + 2) == UInt8(ascii: ">") {
-                            throw error("']]>' in character data")
-                        }
-                    } else if c == 0xEF || (c < 0x20 && c != 0x0D) {
-                        try checkChar(at: pos)
-                    } else {
-                        break
+                if c == UInt8(ascii: "]") {
+                    if at(pos + 1) == UInt8(ascii: "]") && at(pos + 2) == UInt8(ascii: ">") {
+                        throw error("']]>' in character data")
                     }
+                } else if c == 0xEF || (c < 0x20 && c != 0x0D) {
+                    try checkChar(at: pos)
+                } else {
+                    break
                 }
                 pos += 1
             }
@@ -659,12 +683,16 @@ private struct Parser {
         value.removeAll(keepingCapacity: true)
         while true {
             let runStart = pos
-            while pos < n {
+            while true {
+                pos = runEnd(from: pos, Self.valueStop)
+                guard pos < n else { break }
                 let c = b[pos]
-                if c == quote || c == UInt8(ascii: "<") || c == UInt8(ascii: "&") || c < 0x20 || c == 0xEF {
-                    if c == 0xEF { try checkChar(at: pos) } else { break }
+                if c == 0xEF {
+                    try checkChar(at: pos)
+                } else if c == quote || c == UInt8(ascii: "<") || c == UInt8(ascii: "&") || c < 0x20 {
+                    break
                 }
-                pos += 1
+                pos += 1   // 0xEF that is a character, or the other quote
             }
             if pos > runStart { value.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
             guard pos < n else { throw error("unterminated attribute value") }
