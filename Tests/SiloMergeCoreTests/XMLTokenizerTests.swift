@@ -384,4 +384,32 @@ struct XMLTokenizerTests {
         #expect(t.elements.last?.namespace == "http://u/7")
         #expect(Self.malformed("<r\(attrs) a5='x'/>")?.reason.contains("given twice") == true)
     }
+
+    @Test("duplicate attributes, few or many, by qualified name or by namespace and local name: refused exactly when there is one")
+    func duplicateAttributesFewOrMany() {
+        // Many (the sort-based check): a qualified name twice, and two prefixes of one URI.
+        let many = (0..<40).map { " a\($0)='\($0)'" }.joined()
+        let ns = " xmlns:p='http://u/' xmlns:q='http://u/' xmlns:r='http://v/'"
+        #expect(Self.malformed("<e\(ns)\(many) p:x='1' a39='2'/>")?.reason == "attribute 'a39' given twice")
+        #expect(Self.malformed("<e\(ns)\(many) p:x='1' q:x='2'/>")?.reason == "attribute 'x' in namespace 'http://u/' given twice")
+        #expect(Self.tree("<e\(ns)\(many) p:x='1' r:x='2' x='3'/>").failure == nil)
+        // Random attribute sets over a few local names and prefixes (two of them one URI):
+        // refused exactly when two attributes share a qualified name or an expanded name.
+        var g = SystemRandomNumberGenerator()
+        let prefixes = ["", "p:", "q:", "r:"], uri = ["": "", "p:": "http://u/", "q:": "http://u/", "r:": "http://v/"]
+        for _ in 0..<400 {
+            let n = Int.random(in: 2...40, using: &g)
+            let names = (0..<n).map { _ in prefixes.randomElement(using: &g)! + "n\(Int.random(in: 0..<(n * 2), using: &g))" }
+            let qualified = Set(names).count < names.count
+            let expanded = Set(names.map { name -> String in
+                let colon = name.firstIndex(of: ":")
+                let prefix = colon.map { String(name[...$0]) } ?? ""
+                let local = colon.map { String(name[name.index(after: $0)...]) } ?? name
+                return uri[prefix]! + " " + local
+            }).count < names.count
+            let xml = "<e\(ns)" + names.map { " \($0)='v'" }.joined() + "/>"
+            let failure = Self.malformed(xml)
+            #expect((failure?.reason.contains("given twice") ?? false) == (qualified || expanded), "\(xml)")
+        }
+    }
 }

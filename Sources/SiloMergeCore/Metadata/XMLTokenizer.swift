@@ -227,6 +227,8 @@ private struct Parser {
     var pendingChildren: [Int] = []
     /// Scratch for one start tag's attributes other than declarations.
     var resolved: [(qname: Range<Int>, namespace: String, name: String, value: String)] = []
+    /// The local part of each of `resolved`'s qualified names (all of it when unprefixed).
+    var locals: [Range<Int>] = []
     /// Character data of each open element, as bytes until it closes.
     var texts: [[UInt8]] = []
     /// Scratch for one start tag's attributes: the qualified name's bytes, its colon.
@@ -256,6 +258,7 @@ private struct Parser {
         texts.reserveCapacity(16)
         attributes.reserveCapacity(8)
         resolved.reserveCapacity(8)
+        locals.reserveCapacity(8)
     }
 
     struct Misplaced: Error {}
@@ -775,31 +778,37 @@ private struct Parser {
         // Attributes other than declarations, sorted by qualified name (as they were taken
         // from XMLParser's dictionary); a name twice, or two names for one namespace and
         // local name, is an error.
-        if !resolved.isEmpty { resolved.removeAll(keepingCapacity: true) }
+        if !resolved.isEmpty { resolved.removeAll(keepingCapacity: true); locals.removeAll(keepingCapacity: true) }
         var ascii = true
         for a in attributes where !isDeclaration(a.name, colon: a.colon) {
             let (ns, name) = a.colon == nil ? ("", qname(a.name)) : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
             resolved.append((a.name, ns, name, a.value))
+            locals.append(a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name)
             if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }
         }
         if resolved.count > 1 {
-            if resolved.count <= 16 {
-                for i in 1..<resolved.count {
-                    for j in 0..<i {
-                        if bytesEqual(resolved[i].qname, resolved[j].qname) {
-                            throw error("attribute '\(qname(resolved[i].qname))' given twice", at: tagStart)
-                        }
-                        if resolved[i].name == resolved[j].name && resolved[i].namespace == resolved[j].namespace {
-                            throw error("attribute '\(resolved[i].name)' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
+            // ASCII names (nearly all): told apart by their bytes, with no String made or
+            // compared; only a tag that does have a duplicate goes on to the checks below,
+            // which name it.
+            if !ascii || hasDuplicateAttribute() {
+                if resolved.count <= 16 {
+                    for i in 1..<resolved.count {
+                        for j in 0..<i {
+                            if bytesEqual(resolved[i].qname, resolved[j].qname) {
+                                throw error("attribute '\(qname(resolved[i].qname))' given twice", at: tagStart)
+                            }
+                            if resolved[i].name == resolved[j].name && resolved[i].namespace == resolved[j].namespace {
+                                throw error("attribute '\(resolved[i].name)' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
+                            }
                         }
                     }
-                }
-            } else {
-                var qnames = Set<String>(), expanded = Set<String>()
-                for r in resolved {
-                    if !qnames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
-                    if !expanded.insert(r.namespace + "\u{0}" + r.name).inserted {
-                        throw error("attribute '\(r.name)' in namespace '\(r.namespace)' given twice", at: tagStart)
+                } else {
+                    var qnames = Set<String>(), expanded = Set<String>()
+                    for r in resolved {
+                        if !qnames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
+                        if !expanded.insert(r.namespace + "\u{0}" + r.name).inserted {
+                            throw error("attribute '\(r.name)' in namespace '\(r.namespace)' given twice", at: tagStart)
+                        }
                     }
                 }
             }
@@ -825,6 +834,45 @@ private struct Parser {
         if !stack.isEmpty { pendingChildren.append(index) }
         stack.append((index, nameRange, bindingsStart, pendingChildren.count))
         if texts.count < stack.count { texts.append([]) } else { texts[stack.count - 1].removeAll(keepingCapacity: true) }
+    }
+
+    /// Whether two of `resolved` (ASCII names) have the same qualified name, or the same local
+    /// name in the same namespace: byte comparisons of `resolved`'s qualified names and of
+    /// `locals`, pairwise for a few, through one sort for many (Photoshop writes a hundred
+    /// camera-raw settings as attributes of one element).
+    func hasDuplicateAttribute() -> Bool {
+        let count = resolved.count
+        let base = b.baseAddress!
+        func order(_ x: Range<Int>, _ y: Range<Int>) -> Int32 {
+            let c = memcmp(base + x.lowerBound, base + y.lowerBound, min(x.count, y.count))
+            return c != 0 ? c : (x.count < y.count ? -1 : x.count > y.count ? 1 : 0)
+        }
+        if count <= 16 {
+            for i in 1..<count {
+                for j in 0..<i {
+                    if bytesEqual(resolved[i].qname, resolved[j].qname) { return true }
+                    if bytesEqual(locals[i], locals[j]) && resolved[i].namespace == resolved[j].namespace { return true }
+                }
+            }
+            return false
+        }
+        var byName = Array(0..<count)
+        byName.sort { order(resolved[$0].qname, resolved[$1].qname) < 0 }
+        for k in 1..<count where order(resolved[byName[k]].qname, resolved[byName[k - 1]].qname) == 0 { return true }
+        var byLocal = Array(0..<count)
+        byLocal.sort { order(locals[$0], locals[$1]) < 0 }
+        var runStart = 0
+        for k in 1...count {
+            if k < count && order(locals[byLocal[k]], locals[byLocal[runStart]]) == 0 { continue }
+            // byLocal[runStart..<k]: one local name; two of them in one namespace is a duplicate.
+            if k - runStart > 1 {
+                for x in runStart..<k {
+                    for y in runStart..<x where resolved[byLocal[x]].namespace == resolved[byLocal[y]].namespace { return true }
+                }
+            }
+            runStart = k
+        }
+        return false
     }
 
     /// (namespace, local name) of a QName in the current scope; an unprefixed name takes the
