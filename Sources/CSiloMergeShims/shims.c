@@ -9,6 +9,10 @@ const void *silomerge_memmem(const void *haystack, size_t haystack_len, const vo
     return memmem(haystack, haystack_len, needle, needle_len);
 }
 
+int silomerge_format_fixed(char *buffer, size_t size, int digits, double value) {
+    return snprintf(buffer, size, "%.*f", digits, value);
+}
+
 #if defined(__linux__)
 #include <fcntl.h>
 #include <malloc.h>

@@ -106,6 +106,11 @@ import Testing
         for d in values {
             #expect(FieldValue.fixed(d, digits: 7) == String(format: "%.7f", d), "\(d)")
             #expect(FieldValue.fixed(d, digits: 6) == String(format: "%.6f", d), "\(d)")
+            // Degrees as EXIF GPS raw values are shown: trailing zeros and point trimmed.
+            var trimmed = String(format: "%.7f", d)
+            while trimmed.hasSuffix("0") { trimmed.removeLast() }
+            if trimmed.hasSuffix(".") { trimmed.removeLast() }
+            #expect(FieldValue.degrees(d) == trimmed, "\(d)")
         }
         #expect(FieldValue.gps(latitude: 48.8583701, longitude: -2.29448).json == "{\"latitude\":48.8583701,\"longitude\":-2.29448}")
     }

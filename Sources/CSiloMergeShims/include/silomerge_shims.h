@@ -15,6 +15,11 @@
 /// which Swift's Glibc module hides behind _GNU_SOURCE), or NULL.
 const void *silomerge_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
 
+/// `value` printed as printf's "%.*f" with `digits` decimals into `buffer` (snprintf: the
+/// characters it would have written, as printf counts them). Swift's CVarArg path builds a
+/// va_list object per call, which cost a GPS value more than reading its EXIF.
+int silomerge_format_fixed(char *buffer, size_t size, int digits, double value);
+
 /// Renames `from` (relative to `fromdir`) to `to` (relative to `todir`), never replacing an
 /// existing `to` (EEXIST). File systems and kernels that cannot say EINVAL, ENOSYS or ENOTSUP.
 int silomerge_rename_noreplace(int fromdir, const char *from, int todir, const char *to);

@@ -1,3 +1,4 @@
+import CSiloMergeShims
 import Foundation
 
 extension UnifiedField {
@@ -55,31 +56,42 @@ extension FieldValue {
         }
     }
 
+    /// `fixed(d, digits: 7)` without trailing zeros (nor a trailing point): trimmed in the
+    /// printed bytes, before the String is made.
     static func degrees(_ d: Double) -> String {
-        var text = fixed(d, digits: 7)
-        while text.hasSuffix("0") { text.removeLast() }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
+        printedFixed(d, digits: 7) { text in
+            var end = text.count
+            if text.contains(UInt8(ascii: ".")) {
+                while end > 0 && text[end - 1] == UInt8(ascii: "0") { end -= 1 }
+                if end > 0 && text[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<end]), as: UTF8.self)
+        } ?? {
+            var text = String(format: "%.7f", d)
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+            return text
+        }()
     }
 
-    /// `String(format: "%.Nf", d)`, through C's vsnprintf: the same digits (it is the same
-    /// printf), without Foundation's format-string machinery, which cost a GPS value more than
-    /// the rest of reading its EXIF (`perf`, 1,061 public photos). A value too long for the
-    /// buffer (never a coordinate) takes Foundation's path.
+    /// `String(format: "%.Nf", d)`, through C's snprintf: the same digits (it is the same
+    /// printf), without Foundation's format-string machinery or Swift's va_list builder, which
+    /// cost a GPS value more than the rest of reading its EXIF (`perf` and callgrind, public
+    /// photos). A value too long for the buffer (never a coordinate) takes Foundation's path.
     static func fixed(_ d: Double, digits: Int) -> String {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> String in
-            let n = withVaList([d]) { args in
-                (digits == 7 ? "%.7f" : digits == 6 ? "%.6f" : "%.\(digits)f").withCString {
-                    vsnprintf(buffer.baseAddress!, 64, $0, args)
-                }
-            }
-            let text = UnsafeRawBufferPointer(start: buffer.baseAddress!, count: Int(max(0, min(n, 63))))
-            // A C locale set by an embedding program could print a decimal comma: only digits,
-            // sign and point are taken from vsnprintf.
-            guard n >= 0, n < 64, text.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }) else {
-                return String(format: "%.\(digits)f", d)
-            }
-            return String(decoding: text, as: UTF8.self)
+        printedFixed(d, digits: digits) { String(decoding: $0, as: UTF8.self) } ?? String(format: "%.\(digits)f", d)
+    }
+
+    /// `body` of the bytes snprintf printed for `d` with `digits` decimals; nil when they are
+    /// not only digits, sign and point (a C locale set by an embedding program could print a
+    /// decimal comma) or do not fit.
+    private static func printedFixed<R>(_ d: Double, digits: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> R? in
+            let n = Int(silomerge_format_fixed(buffer.baseAddress!, 64, Int32(digits), d))
+            guard n >= 0, n < 64 else { return nil }
+            let text = UnsafeRawBufferPointer(start: buffer.baseAddress!, count: n)
+            guard text.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E }) else { return nil }
+            return body(text)
         }
     }
 
