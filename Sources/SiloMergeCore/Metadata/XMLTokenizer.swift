@@ -227,7 +227,9 @@ private struct Parser {
     var pendingChildren: [Int] = []
     /// Scratch for one start tag's attributes other than declarations.
     var resolved: [(qname: Range<Int>, namespace: String, name: String, value: String)] = []
-    /// The local part of each of `resolved`'s qualified names (all of it when unprefixed).
+    /// `resolved`'s qualified names, and the local part of each (all of it when unprefixed):
+    /// plain ranges, compared with no String retained or copied.
+    var qnames: [Range<Int>] = []
     var locals: [Range<Int>] = []
     /// Character data of each open element, as bytes until it closes.
     var texts: [[UInt8]] = []
@@ -258,6 +260,7 @@ private struct Parser {
         texts.reserveCapacity(16)
         attributes.reserveCapacity(8)
         resolved.reserveCapacity(8)
+        qnames.reserveCapacity(8)
         locals.reserveCapacity(8)
     }
 
@@ -778,11 +781,14 @@ private struct Parser {
         // Attributes other than declarations, sorted by qualified name (as they were taken
         // from XMLParser's dictionary); a name twice, or two names for one namespace and
         // local name, is an error.
-        if !resolved.isEmpty { resolved.removeAll(keepingCapacity: true); locals.removeAll(keepingCapacity: true) }
+        if !resolved.isEmpty {
+            resolved.removeAll(keepingCapacity: true); qnames.removeAll(keepingCapacity: true); locals.removeAll(keepingCapacity: true)
+        }
         var ascii = true
         for a in attributes where !isDeclaration(a.name, colon: a.colon) {
             let (ns, name) = a.colon == nil ? ("", qname(a.name)) : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
             resolved.append((a.name, ns, name, a.value))
+            qnames.append(a.name)
             locals.append(a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name)
             if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }
         }
@@ -803,9 +809,9 @@ private struct Parser {
                         }
                     }
                 } else {
-                    var qnames = Set<String>(), expanded = Set<String>()
+                    var seenNames = Set<String>(), expanded = Set<String>()
                     for r in resolved {
-                        if !qnames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
+                        if !seenNames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
                         if !expanded.insert(r.namespace + "\u{0}" + r.name).inserted {
                             throw error("attribute '\(r.name)' in namespace '\(r.namespace)' given twice", at: tagStart)
                         }
@@ -841,38 +847,43 @@ private struct Parser {
     /// `locals`, pairwise for a few, through one sort for many (Photoshop writes a hundred
     /// camera-raw settings as attributes of one element).
     func hasDuplicateAttribute() -> Bool {
-        let count = resolved.count
+        let count = qnames.count
         let base = b.baseAddress!
         func order(_ x: Range<Int>, _ y: Range<Int>) -> Int32 {
             let c = memcmp(base + x.lowerBound, base + y.lowerBound, min(x.count, y.count))
             return c != 0 ? c : (x.count < y.count ? -1 : x.count > y.count ? 1 : 0)
         }
-        if count <= 16 {
-            for i in 1..<count {
-                for j in 0..<i {
-                    if bytesEqual(resolved[i].qname, resolved[j].qname) { return true }
-                    if bytesEqual(locals[i], locals[j]) && resolved[i].namespace == resolved[j].namespace { return true }
+        func sameNamespace(_ i: Int, _ j: Int) -> Bool { resolved[i].namespace == resolved[j].namespace }
+        return qnames.withUnsafeBufferPointer { q in
+            locals.withUnsafeBufferPointer { l in
+                if count <= 16 {
+                    for i in 1..<count {
+                        for j in 0..<i {
+                            if bytesEqual(q[i], q[j]) { return true }
+                            if bytesEqual(l[i], l[j]) && sameNamespace(i, j) { return true }
+                        }
+                    }
+                    return false
                 }
-            }
-            return false
-        }
-        var byName = Array(0..<count)
-        byName.sort { order(resolved[$0].qname, resolved[$1].qname) < 0 }
-        for k in 1..<count where order(resolved[byName[k]].qname, resolved[byName[k - 1]].qname) == 0 { return true }
-        var byLocal = Array(0..<count)
-        byLocal.sort { order(locals[$0], locals[$1]) < 0 }
-        var runStart = 0
-        for k in 1...count {
-            if k < count && order(locals[byLocal[k]], locals[byLocal[runStart]]) == 0 { continue }
-            // byLocal[runStart..<k]: one local name; two of them in one namespace is a duplicate.
-            if k - runStart > 1 {
-                for x in runStart..<k {
-                    for y in runStart..<x where resolved[byLocal[x]].namespace == resolved[byLocal[y]].namespace { return true }
+                var byName = Array(0..<count)
+                byName.sort { order(q[$0], q[$1]) < 0 }
+                for k in 1..<count where order(q[byName[k]], q[byName[k - 1]]) == 0 { return true }
+                var byLocal = Array(0..<count)
+                byLocal.sort { order(l[$0], l[$1]) < 0 }
+                var runStart = 0
+                for k in 1...count {
+                    if k < count && order(l[byLocal[k]], l[byLocal[runStart]]) == 0 { continue }
+                    // byLocal[runStart..<k]: one local name; two of them in one namespace is a duplicate.
+                    if k - runStart > 1 {
+                        for x in runStart..<k {
+                            for y in runStart..<x where sameNamespace(byLocal[x], byLocal[y]) { return true }
+                        }
+                    }
+                    runStart = k
                 }
+                return false
             }
-            runStart = k
         }
-        return false
     }
 
     /// (namespace, local name) of a QName in the current scope; an unprefixed name takes the
