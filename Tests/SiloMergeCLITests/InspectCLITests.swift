@@ -64,7 +64,14 @@ struct InspectCLITests {
                 #expect(record["format"] as? String == asset["format"] as? String, "\(path)")
                 #expect(record["size"] as? Int == asset["size"] as? Int, "\(path)")
                 #expect(record["width"] as? Int == asset["width"] as? Int, "\(path)")
-                #expect(record["image_sha256"] as? String == asset["image_sha256"] as? String, "\(path)")
+                // The scan completes an image hash only where another file shares the picture's
+                // prefix; where it has one, it is inspect's.
+                if let catalogued = asset["image_sha256"] as? String {
+                    #expect(record["image_sha256"] as? String == catalogued, "\(path)")
+                } else if ["jpeg", "png", "tiff", "webp", "heic", "avif", "mp4", "mov"].contains(record["format"] as? String ?? "") {
+                    // inspect hashes every picture's image data whole.
+                    #expect(record["image_sha256"] is String, "\(path)")
+                }
                 let inspected = record["fields"] as! [String: [String: Any]]
                 for (field, object) in asset["fields"] as! [String: [String: Any]] {
                     let embedded = (object["sources"] as! [[String: Any]]).filter {
