@@ -81,14 +81,20 @@ struct MetadataRowWriter {
 
     private mutating func statement(rows n: Int) throws -> RawStatement {
         if let s = statements[n - 1] { return s }
-        let placeholders = (0..<n).map { r in
-            "(" + (1...Self.columns).map { "?\(r * Self.columns + $0)" }.joined(separator: ", ") + ")"
-        }.joined(separator: ", ")
-        let s = RawStatement(try db.cachedStatement(sql: """
-            INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
-            VALUES \(placeholders)
-            """), db)
+        let s = RawStatement(try db.cachedStatement(sql: Self.sql[n - 1]), db)
         statements[n - 1] = s
         return s
+    }
+
+    /// `sql[n - 1]`: the INSERT of n rows. Made once per process (a writer lives for one batch,
+    /// and building the texts again cost more than preparing them: GRDB's cache has them).
+    private static let sql: [String] = (1...rowsPerStatement).map { n in
+        let placeholders = (0..<n).map { r in
+            "(" + (1...columns).map { "?\(r * columns + $0)" }.joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
+        return """
+            INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred)
+            VALUES \(placeholders)
+            """
     }
 }
