@@ -98,20 +98,22 @@ enum JPEGReader {
                     let tiffFollows = peek.count >= header + 4
                         && (peek.hasBytes([0x4D, 0x4D, 0x00, 0x2A], at: header) || peek.hasBytes([0x49, 0x49, 0x2A, 0x00], at: header))
                     if exif == nil {
-                        if let d = try src.exact(at: dataStart, count: dataLength) {
-                            exif = Array(d[header...])
+                        // Copied once, from after its header (not the segment, then its tail).
+                        if let d = try src.exact(at: dataStart + Int64(header), count: dataLength - header) {
+                            exif = d
                             continuesEXIF = true
                         }
                     } else if exifOpen, !tiffFollows {
                         // Multi-segment EXIF (larger than one APP1): joined, as ExifTool does.
-                        if let d = try src.exact(at: dataStart, count: dataLength), exif!.count + d.count <= MetadataLimits.maxBlock {
-                            exif! += d[header...]
+                        if let d = try src.exact(at: dataStart + Int64(header), count: dataLength - header),
+                           exif!.count + d.count + header <= MetadataLimits.maxBlock {
+                            exif! += d
                             continuesEXIF = true
                             c.noteOnce("EXIF", "multi-segment", "the EXIF spans several APP1 segments (joined)")
                         }
                     }
                 } else if peek.hasBytes(xmpHeader), standardXMP == nil {
-                    if let d = try src.exact(at: dataStart, count: dataLength) { standardXMP = Array(d[xmpHeader.count...]) }
+                    standardXMP = try src.exact(at: dataStart + Int64(xmpHeader.count), count: dataLength - xmpHeader.count)
                 } else if peek.hasBytes(extendedXMPHeader) {
                     if extendedBytes + dataLength > 2 * MetadataLimits.maxBlock {
                         c.noteOnce("XMP", "extended", "more than \(2 * MetadataLimits.maxBlock) bytes of extended XMP segments; the rest are not read")
@@ -122,9 +124,11 @@ enum JPEGReader {
                 }
             case 0xED:
                 let peek = try src.read(at: dataStart, count: min(dataLength, photoshopHeader.count))
-                if peek.hasBytes(photoshopHeader), let d = try src.exact(at: dataStart, count: dataLength) {
+                if peek.hasBytes(photoshopHeader) {
                     // An IRB larger than one segment continues in the next APP13 segments.
-                    if photoshop.count + d.count <= MetadataLimits.maxBlock { photoshop += d[photoshopHeader.count...] }
+                    try src.withExact(at: dataStart + Int64(photoshopHeader.count), count: dataLength - photoshopHeader.count) { d in
+                        if let d, photoshop.count + d.count + photoshopHeader.count <= MetadataLimits.maxBlock { photoshop += d }
+                    }
                 }
             case 0xC0...0xCF where marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
                 if let sof = try src.exact(at: dataStart, count: 5) {
