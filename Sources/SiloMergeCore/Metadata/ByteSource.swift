@@ -45,7 +45,8 @@ enum ByteSources {
     static func copy(_ source: some ByteSource, into buffer: inout [UInt8], at offset: Int64, count: Int) throws -> Int {
         try source.withBytes(at: offset, count: count) { raw in
             guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
-            if buffer.count < raw.count { buffer = [UInt8](repeating: 0, count: raw.count) }
+            // Grown uninitialised (no memset before the copy overwrites it), as `pread` grows it.
+            if buffer.count < raw.count { buffer = [UInt8](unsafeUninitializedCapacity: raw.count) { _, n in n = raw.count } }
             buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: base, byteCount: raw.count) }
             return raw.count
         }
