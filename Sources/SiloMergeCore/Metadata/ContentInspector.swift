@@ -153,8 +153,9 @@ public enum ContentInspector {
     /// `head`: the file's first 64 bytes, when already read (not with `scanForXMP`).
     static func inspectFully(_ source: some ByteSource, size: Int64, hint: XPacketHint, scanForXMP: Bool,
                              imageHashing: ImageHashing, head: [UInt8]? = nil) -> ContentInfo {
-        let metadata = scanForXMP ? MetadataReader.read(source, xpacketHint: hint)
-                                  : MetadataReader.read(source, options: MetadataReadOptions(), head: head)
+        // The structure the reader parsed serves the image hash (a HEIF's items, parsed once).
+        let (metadata, heifPrimary) = scanForXMP ? (MetadataReader.read(source, xpacketHint: hint), nil)
+                                                 : MetadataReader.readKeepingStructure(source, options: MetadataReadOptions(), head: head)
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
                                values: metadata.values, problems: metadata.problems)
         let winners = MetadataReader.reconcileInFile(metadata)
@@ -165,7 +166,8 @@ public enum ContentInspector {
                 case .prefix:
                     // Every picture's prefix covers the same bytes (so prefixes compare); image
                     // data no longer than the prefix has its whole hash with it.
-                    if let r = try ImageDataHash.prefix(source, format: metadata.format, bytes: ImageHashing.prefixBytes) {
+                    if let r = try ImageDataHash.prefix(source, format: metadata.format, bytes: ImageHashing.prefixBytes,
+                                                        heifPrimary: heifPrimary) {
                         info.imagePrefixSHA256 = r.digest
                         if r.complete { info.imageSHA256 = r.digest }
                     }

@@ -238,6 +238,8 @@ extension HEIFItems {
     /// the Exif item, the XMP item.
     static func read(_ c: MetadataCollector, meta: BMFFReader.Box, state: inout BMFFReader.State) throws {
         let h = try parse(c.source, meta: meta) { try BMFFReader.boxes(c, from: $0, to: $1) }
+        // The image hash reads the first top-level `meta`'s primary picture: kept for it.
+        if c.heifPrimary == nil { c.heifPrimary = h.primaryImageRanges(fileSize: c.source.size) }
         for p in h.problems { c.problem("HEIF", p) }
         if let (w, hgt) = h.primarySize { c.setDimensions(w, hgt, tag: "HEIF") }
         for item in h.items(ofType: "Exif").prefix(1) {
@@ -290,14 +292,22 @@ extension ImageDataHash {
     /// derived from, in the order `iref/dimg` lists them. Exif, XMP, thumbnails and every box
     /// outside the items' data are left out, so rewriting the metadata (which moves the data
     /// about in the file) keeps the hash.
-    static func heif(_ s: some ByteSource, _ h: Counting) throws {
-        let c = MetadataCollector(source: s)
-        let top = try BMFFReader.boxes(c, from: 0, to: s.size)
-        guard let meta = top.first(where: { $0.is("meta") }) else {
-            throw MetadataProblem(block: "HEIF", reason: "no top-level meta box")
+    /// `primary`: those ranges as the metadata reader already parsed them from the same file
+    /// (`MetadataCollector.heifPrimary`), else they are parsed here.
+    static func heif(_ s: some ByteSource, _ h: Counting, primary: Result<[HEIFItems.Extent], MetadataProblem>? = nil) throws {
+        let ranges: Result<[HEIFItems.Extent], MetadataProblem>
+        if let primary {
+            ranges = primary
+        } else {
+            let c = MetadataCollector(source: s)
+            let top = try BMFFReader.boxes(c, from: 0, to: s.size)
+            guard let meta = top.first(where: { $0.is("meta") }) else {
+                throw MetadataProblem(block: "HEIF", reason: "no top-level meta box")
+            }
+            let items = try HEIFItems.parse(s, meta: meta) { try BMFFReader.boxes(c, from: $0, to: $1) }
+            ranges = items.primaryImageRanges(fileSize: s.size)
         }
-        let items = try HEIFItems.parse(s, meta: meta) { try BMFFReader.boxes(c, from: $0, to: $1) }
-        switch items.primaryImageRanges(fileSize: s.size) {
+        switch ranges {
         case .failure(let p): throw p
         case .success(let extents):
             // No bytes is no picture: an empty hash would make every such file "the same image".

@@ -50,11 +50,19 @@ public enum ImageDataHash {
     /// picture — so reading metadata never hashes every picture twice.
     public static func prefix(_ source: some ByteSource, format: MediaFormat, bytes: Int64?) throws
         -> (digest: SHA256Digest, complete: Bool)? {
+        try prefix(source, format: format, bytes: bytes, heifPrimary: nil)
+    }
+
+    /// `prefix`, with a HEIF/AVIF file's primary picture ranges as its metadata reader parsed
+    /// them (nil: parsed here).
+    static func prefix(_ source: some ByteSource, format: MediaFormat, bytes: Int64?,
+                       heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>?) throws
+        -> (digest: SHA256Digest, complete: Bool)? {
         let sha = try SHA256Hasher()
         sha.budget = bytes
         let hasher = Counting(sha)
         do {
-            guard try walk(source, format: format, hasher) else { return nil }
+            guard try walk(source, format: format, hasher, heifPrimary: heifPrimary) else { return nil }
         } catch is SHA256Hasher.BudgetSpent {
             return (try sha.finalize(), false)
         }
@@ -95,13 +103,14 @@ public enum ImageDataHash {
     }
 
     /// Feeds `format`'s image data to `h`; false for a format without an image hash.
-    private static func walk(_ source: some ByteSource, format: MediaFormat, _ h: Counting) throws -> Bool {
+    private static func walk(_ source: some ByteSource, format: MediaFormat, _ h: Counting,
+                             heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>? = nil) throws -> Bool {
         switch format {
         case .jpeg: try jpeg(source, h)
         case .png: try png(source, h)
         case .webp: try webp(source, h)
         case .tiff, .dng, .nef, .cr2, .rw2: try tiff(source, h, format: format)
-        case .heic, .avif: try heif(source, h)
+        case .heic, .avif: try heif(source, h, primary: heifPrimary)
         case .mp4, .mov, .cr3: try mediaData(source, h)
         default: return false
         }

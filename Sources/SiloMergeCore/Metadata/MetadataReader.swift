@@ -35,6 +35,13 @@ public enum MetadataReader {
     /// `read`, given the file's first 64 bytes when the caller has them already (they are
     /// what the sniff reads).
     static func read(_ source: some ByteSource, options: MetadataReadOptions, head: [UInt8]?) -> EmbeddedMetadata {
+        readKeepingStructure(source, options: options, head: head).metadata
+    }
+
+    /// `read`, and what the image hash can take from the structure it parsed (see
+    /// `MetadataCollector.heifPrimary`).
+    static func readKeepingStructure(_ source: some ByteSource, options: MetadataReadOptions, head: [UInt8]?)
+        -> (metadata: EmbeddedMetadata, heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>?) {
         let c = MetadataCollector(source: source)
         do {
             c.format = try head.map { FormatSniffer.sniff(head: $0, source: source) } ?? FormatSniffer.sniff(source)
@@ -63,7 +70,7 @@ public enum MetadataReader {
         } catch {
             c.problem("I/O", "read failed: \(error)")
         }
-        return c.finish()
+        return (c.finish(), c.heifPrimary)
     }
 
     /// Reads an XMP sidecar file's bytes (origin `.sidecar`).
@@ -141,6 +148,10 @@ final class MetadataCollector {
     var problems: [MetadataProblem] = []
     var iptcDigest: IPTCDigestState = .absent
     var foundXMP = false
+    /// The primary picture's data ranges of a HEIF/AVIF file's first top-level `meta` box, as
+    /// its metadata reader parsed them, for the image hash (`ImageDataHash.prefix(…heif:)`),
+    /// which would otherwise parse the same items again.
+    var heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>?
     /// Bytes inflated so far for this file (PNG text, PDF streams, ...).
     private(set) var inflatedBytes = 0
     private var xmpPackets = 0
