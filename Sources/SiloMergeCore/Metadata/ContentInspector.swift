@@ -96,9 +96,9 @@ public enum ImageHashing: Sendable {
     /// camera JPEGs. A shared prefix only makes a file a candidate: the whole image hash decides.
     ///
     /// A small file's image data is not hashed whole at once either (files up to 64 KiB once
-    /// were): only files that share a prefix are ever read again, while
-    /// hashing every small picture's data a second time cost a collection of camera thumbnails
-    /// and test images several percent of its scan (up to 60 KiB of SHA-256 a file).
+    /// were): only files that share a prefix are ever read again, while hashing every small
+    /// picture's data a second time cost a collection of camera thumbnails and test images
+    /// several percent of its scan (up to 60 KiB of SHA-256 a file).
     public static let prefixBytes: Int64 = 4 * 1024
 }
 
@@ -135,23 +135,23 @@ public enum ContentInspector {
         // instructions a file (the collector, its values, in-file reconciliation), 5 % of the
         // CPU of a scan of the benchmark corpus's random files.
         guard !scanForXMP, let head = try? source.read(at: 0, count: 64) else {
-            return inspectFully(source, size: size, hint: hint, scanForXMP: scanForXMP, imageHashing: imageHashing)
+            return inspectFully(source, hint: hint, scanForXMP: scanForXMP, imageHashing: imageHashing)
         }
         if !FormatSniffer.mayBeKnown(head) { return unknownFormat }
-        return inspectFully(source, size: size, hint: hint, scanForXMP: false, imageHashing: imageHashing, head: head)
+        return inspectFully(source, hint: hint, scanForXMP: false, imageHashing: imageHashing, head: head)
     }
 
     /// What `inspectFully` gives for content of no format read here, without the packet scan:
     /// worked out once, by that same path, from bytes that no sniff recognises.
     static let unknownFormat: ContentInfo = {
-        let info = inspectFully(DataByteSource([UInt8](repeating: 0x01, count: 64)), size: 64, hint: .unknown,
+        let info = inspectFully(DataByteSource([UInt8](repeating: 0x01, count: 64)), hint: .unknown,
                                 scanForXMP: false, imageHashing: .prefix)
         precondition(info.format == .other && info.problems.isEmpty, "ContentInspector.unknownFormat: \(info)")
         return info
     }()
 
     /// `head`: the file's first 64 bytes, when already read (not with `scanForXMP`).
-    static func inspectFully(_ source: some ByteSource, size: Int64, hint: XPacketHint, scanForXMP: Bool,
+    static func inspectFully(_ source: some ByteSource, hint: XPacketHint, scanForXMP: Bool,
                              imageHashing: ImageHashing, head: [UInt8]? = nil) -> ContentInfo {
         // The structure the reader parsed serves the image hash (a HEIF's items, parsed once).
         let (metadata, heifPrimary) = scanForXMP ? (MetadataReader.read(source, xpacketHint: hint), nil)

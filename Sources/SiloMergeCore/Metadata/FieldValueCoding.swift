@@ -59,19 +59,15 @@ extension FieldValue {
     /// `fixed(d, digits: 7)` without trailing zeros (nor a trailing point): trimmed in the
     /// printed bytes, before the String is made.
     static func degrees(_ d: Double) -> String {
-        printedFixed(d, digits: 7) { text in
+        func trimmed(_ text: UnsafeRawBufferPointer) -> String {
             var end = text.count
             if text.contains(UInt8(ascii: ".")) {
                 while end > 0 && text[end - 1] == UInt8(ascii: "0") { end -= 1 }
                 if end > 0 && text[end - 1] == UInt8(ascii: ".") { end -= 1 }
             }
             return String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<end]), as: UTF8.self)
-        } ?? {
-            var text = String(format: "%.7f", d)
-            while text.hasSuffix("0") { text.removeLast() }
-            if text.hasSuffix(".") { text.removeLast() }
-            return text
-        }()
+        }
+        return printedFixed(d, digits: 7, trimmed) ?? Array(String(format: "%.7f", d).utf8).withUnsafeBytes(trimmed)
     }
 
     /// `String(format: "%.Nf", d)`, through C's snprintf: the same digits (it is the same

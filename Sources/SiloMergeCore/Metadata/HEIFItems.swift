@@ -3,6 +3,8 @@
 /// the references between them (`iref`) and which one is the picture (`pitm`).
 struct HEIFItems {
     struct Extent { var offset: Int64; var length: Int64 }
+    /// The primary picture's data ranges (`primaryImageRanges`), or why there are none.
+    typealias PrimaryRanges = Result<[Extent], MetadataProblem>
     struct Item {
         var id: UInt32
         var type: [UInt8] = []
@@ -266,7 +268,7 @@ extension HEIFItems {
 
     /// The file ranges of the primary picture's coded data: the primary item, then, for a
     /// derived picture (a grid, an overlay), the items it is derived from, in reference order.
-    func primaryImageRanges(fileSize: Int64) -> Result<[Extent], MetadataProblem> {
+    func primaryImageRanges(fileSize: Int64) -> PrimaryRanges {
         guard let primary, let item = items[primary] else { return .failure(problem("no primary item")) }
         var out: [Extent] = []
         switch ranges(of: item, fileSize: fileSize) {
@@ -294,8 +296,8 @@ extension ImageDataHash {
     /// about in the file) keeps the hash.
     /// `primary`: those ranges as the metadata reader already parsed them from the same file
     /// (`MetadataCollector.heifPrimary`), else they are parsed here.
-    static func heif(_ s: some ByteSource, _ h: Counting, primary: Result<[HEIFItems.Extent], MetadataProblem>? = nil) throws {
-        let ranges: Result<[HEIFItems.Extent], MetadataProblem>
+    static func heif(_ s: some ByteSource, _ h: Counting, primary: HEIFItems.PrimaryRanges? = nil) throws {
+        let ranges: HEIFItems.PrimaryRanges
         if let primary {
             ranges = primary
         } else {

@@ -56,7 +56,7 @@ public enum ImageDataHash {
     /// `prefix`, with a HEIF/AVIF file's primary picture ranges as its metadata reader parsed
     /// them (nil: parsed here).
     static func prefix(_ source: some ByteSource, format: MediaFormat, bytes: Int64?,
-                       heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>?) throws
+                       heifPrimary: HEIFItems.PrimaryRanges?) throws
         -> (digest: SHA256Digest, complete: Bool)? {
         let sha = try SHA256Hasher()
         sha.budget = bytes
@@ -104,7 +104,7 @@ public enum ImageDataHash {
 
     /// Feeds `format`'s image data to `h`; false for a format without an image hash.
     private static func walk(_ source: some ByteSource, format: MediaFormat, _ h: Counting,
-                             heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>? = nil) throws -> Bool {
+                             heifPrimary: HEIFItems.PrimaryRanges? = nil) throws -> Bool {
         switch format {
         case .jpeg: try jpeg(source, h)
         case .png: try png(source, h)

@@ -41,7 +41,7 @@ public enum MetadataReader {
     /// `read`, and what the image hash can take from the structure it parsed (see
     /// `MetadataCollector.heifPrimary`).
     static func readKeepingStructure(_ source: some ByteSource, options: MetadataReadOptions, head: [UInt8]?)
-        -> (metadata: EmbeddedMetadata, heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>?) {
+        -> (metadata: EmbeddedMetadata, heifPrimary: HEIFItems.PrimaryRanges?) {
         let c = MetadataCollector(source: source)
         do {
             c.format = try head.map { FormatSniffer.sniff(head: $0, source: source) } ?? FormatSniffer.sniff(source)
@@ -149,9 +149,9 @@ final class MetadataCollector {
     var iptcDigest: IPTCDigestState = .absent
     var foundXMP = false
     /// The primary picture's data ranges of a HEIF/AVIF file's first top-level `meta` box, as
-    /// its metadata reader parsed them, for the image hash (`ImageDataHash.prefix(…heif:)`),
+    /// its metadata reader parsed them, for the image hash (`ImageDataHash.prefix(_:format:bytes:heifPrimary:)`),
     /// which would otherwise parse the same items again.
-    var heifPrimary: Result<[HEIFItems.Extent], MetadataProblem>?
+    var heifPrimary: HEIFItems.PrimaryRanges?
     /// Bytes inflated so far for this file (PNG text, PDF streams, ...).
     private(set) var inflatedBytes = 0
     private var xmpPackets = 0

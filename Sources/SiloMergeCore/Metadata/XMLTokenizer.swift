@@ -719,6 +719,13 @@ private struct Parser {
         }
     }
 
+    /// The order of two ranges of the packet by their bytes (memcmp, then the shorter first):
+    /// for ASCII names, String order.
+    static func byteOrder(_ base: UnsafePointer<UInt8>, _ x: Range<Int>, _ y: Range<Int>) -> Int32 {
+        let c = memcmp(base + x.lowerBound, base + y.lowerBound, min(x.count, y.count))
+        return c != 0 ? c : (x.count < y.count ? -1 : x.count > y.count ? 1 : 0)
+    }
+
     func bytesEqual(_ x: Range<Int>, _ y: Range<Int>) -> Bool {
         x.count == y.count && memcmp(b.baseAddress! + x.lowerBound, b.baseAddress! + y.lowerBound, x.count) == 0
     }
@@ -821,10 +828,7 @@ private struct Parser {
             if ascii {
                 // Byte order is String order for ASCII.
                 let base = b.baseAddress!
-                resolved.sort { x, y in
-                    let c = memcmp(base + x.qname.lowerBound, base + y.qname.lowerBound, min(x.qname.count, y.qname.count))
-                    return c != 0 ? c < 0 : x.qname.count < y.qname.count
-                }
+                resolved.sort { Parser.byteOrder(base, $0.qname, $1.qname) < 0 }
             } else {
                 let buffer = b
                 func name(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
@@ -849,10 +853,7 @@ private struct Parser {
     func hasDuplicateAttribute() -> Bool {
         let count = qnames.count
         let base = b.baseAddress!
-        func order(_ x: Range<Int>, _ y: Range<Int>) -> Int32 {
-            let c = memcmp(base + x.lowerBound, base + y.lowerBound, min(x.count, y.count))
-            return c != 0 ? c : (x.count < y.count ? -1 : x.count > y.count ? 1 : 0)
-        }
+        func order(_ x: Range<Int>, _ y: Range<Int>) -> Int32 { Parser.byteOrder(base, x, y) }
         func sameNamespace(_ i: Int, _ j: Int) -> Bool { resolved[i].namespace == resolved[j].namespace }
         return qnames.withUnsafeBufferPointer { q in
             locals.withUnsafeBufferPointer { l in

@@ -58,7 +58,7 @@ struct FormatSnifferGateTests {
             var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
             // A third start like a format's magic but are not one (a gate pass, then .other).
             if round % 3 == 0, !bytes.isEmpty { bytes[0] = [0xFF, 0x89, 0x49, 0x25, 0x3C, 0x00][round % 6] }
-            let expected = ContentInspector.inspectFully(DataByteSource(bytes), size: Int64(count), hint: .unknown,
+            let expected = ContentInspector.inspectFully(DataByteSource(bytes), hint: .unknown,
                                                          scanForXMP: false, imageHashing: .prefix)
             let got = bytes.withUnsafeBytes { ContentInspector.inspect(bytes: $0, imageHashing: .prefix) }
             #expect(got == expected, "\(count) bytes starting \(bytes.prefix(8))")
