@@ -1,15 +1,21 @@
 import SiloMergeCore
 import GRDB
 
-/// Writes a file's `metadata` rows: up to `rowsPerStatement` rows per INSERT, their texts
-/// bound in place from one byte buffer.
+/// Writes `metadata` rows: up to `rowsPerStatement` rows per INSERT, their texts bound in
+/// place from one byte buffer, rows of consecutive files sharing statements.
 ///
 /// A row at a time, each value's texts copied by SQLite and its JSON made as a String, the
 /// rows were about a quarter of the CPU that reading metadata adds to a scan of the public
 /// photo collection (1,341 files, 5,909 rows; most files have 3 to 6): SQLite's per-statement
 /// work (opening and closing the statement's savepoint for the foreign key, resetting,
-/// clearing) was paid per value. Rows go in in the order given, so their rowids keep the
-/// order the readers produced, as `metadata(forFile:)` returns them.
+/// clearing) was paid per value. A statement per file then still meant one statement per
+/// file, and the INSERT of every row count from 1 to 16 prepared (the one of 16 rows has 144
+/// parameters): rows are now held until 16 are pending, whichever files they belong to, so
+/// a scan runs full statements and prepares two or three.
+///
+/// Rows go in in the order given, so their rowids keep the order the readers produced, as
+/// `metadata(forFile:)` returns them. Rows are held, not written: `flush()` must run before
+/// anything else in the transaction reads or deletes `metadata` rows, and before it ends.
 struct MetadataRowWriter {
     static let rowsPerStatement = 16
     private static let columns = 9
@@ -17,66 +23,80 @@ struct MetadataRowWriter {
     private let db: Database
     /// `statements[n - 1]`: the INSERT of n rows, prepared when first needed.
     private var statements: [RawStatement?] = Array(repeating: nil, count: rowsPerStatement)
-    /// The texts of the rows being written, and where each parameter's bytes lie in it.
+    /// The texts of the pending rows.
     private var bytes: [UInt8] = []
-    private var texts: [(parameter: Int32, start: Int, count: Int)] = []
+    private var rows: [PendingRow] = []
+
+    /// Where a text lies in `bytes`.
+    private struct Span { var start: Int; var count: Int }
+    private struct PendingRow {
+        var fileID: Int64
+        var field: Span, origin: Span, tag: Span, value: Span, raw: Span
+        var source: Span?
+        var mtimeNs: Int64?
+        var preferred: Bool
+    }
 
     init(_ db: Database) { self.db = db }
 
-    /// Writes `values` as rows of `fileID`. `json`, when given, holds each value's JSON (made
-    /// once for a sidecar's fields too); `preferred` is parallel to `values`.
+    /// Adds `values` as rows of `fileID`, written once 16 rows are pending (or at `flush`).
+    /// `json`, when given, holds each value's JSON (made once for a sidecar's fields too);
+    /// `preferred` is parallel to `values`.
     mutating func write(_ fileID: Int64, _ values: [SourcedValue], json: [String]?, preferred: [Bool]?,
                         source: String?, mtimeNs: Int64?) throws {
-        var start = 0
-        while start < values.count {
-            let n = min(Self.rowsPerStatement, values.count - start)
-            try write(fileID, values, json: json, preferred: preferred, rows: start..<(start + n), source: source, mtimeNs: mtimeNs)
-            start += n
+        guard !values.isEmpty else { return }
+        var sourceSpan = source.map { append($0) }
+        for (i, v) in values.enumerated() {
+            let field = append(v.field.rawValue), origin = append(v.origin.rawValue), tag = append(v.tag)
+            let value: Span
+            if let json { value = append(json[i]) } else {
+                let at = bytes.count
+                v.value.appendJSON(to: &bytes)
+                value = Span(start: at, count: bytes.count - at)
+            }
+            rows.append(PendingRow(fileID: fileID, field: field, origin: origin, tag: tag, value: value, raw: append(v.raw),
+                            source: sourceSpan, mtimeNs: mtimeNs, preferred: preferred?[i] ?? false))
+            if rows.count == Self.rowsPerStatement {
+                try flush()
+                sourceSpan = source.map { append($0) }   // the flush emptied the buffer it lay in
+            }
         }
     }
 
-    private mutating func write(_ fileID: Int64, _ values: [SourcedValue], json: [String]?, preferred: [Bool]?,
-                                rows: Range<Int>, source: String?, mtimeNs: Int64?) throws {
+    /// Writes the pending rows.
+    mutating func flush() throws {
+        guard !rows.isEmpty else { return }
         let statement = try self.statement(rows: rows.count)
-        bytes.removeAll(keepingCapacity: true)
-        texts.removeAll(keepingCapacity: true)
-        var sourceText: (start: Int, count: Int)?
-        if let source { sourceText = append(source) }
-        for (r, i) in rows.enumerated() {
-            let v = values[i]
-            let p = Int32(r * Self.columns)
-            statement.bind(p + 1, fileID)
-            text(p + 2, append(v.field.rawValue))
-            text(p + 3, append(v.origin.rawValue))
-            text(p + 4, append(v.tag))
-            if let json { text(p + 5, append(json[i])) } else {
-                let at = bytes.count
-                v.value.appendJSON(to: &bytes)
-                text(p + 5, (at, bytes.count - at))
-            }
-            text(p + 6, append(v.raw))
-            if let sourceText { text(p + 7, sourceText) } else { statement.bindNull(p + 7) }
-            if let mtimeNs { statement.bind(p + 8, mtimeNs) } else { statement.bindNull(p + 8) }
-            statement.bind(p + 9, (preferred?[i] ?? false) ? 1 : 0)
+        defer {
+            rows.removeAll(keepingCapacity: true)
+            bytes.removeAll(keepingCapacity: true)
         }
         // The buffer is not touched again until `run` has reset the statement and cleared
         // its bindings, so the pointers bound in place never outlive the bytes.
         try bytes.withUnsafeBytes { buffer in
             // A non-nil pointer even for no bytes at all: SQLite binds NULL for a nil pointer.
             let base = buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            for t in texts { statement.bindInPlace(t.parameter, base + t.start, count: t.count) }
+            func text(_ parameter: Int32, _ span: Span) { statement.bindInPlace(parameter, base + span.start, count: span.count) }
+            for (r, row) in rows.enumerated() {
+                let p = Int32(r * Self.columns)
+                statement.bind(p + 1, row.fileID)
+                text(p + 2, row.field)
+                text(p + 3, row.origin)
+                text(p + 4, row.tag)
+                text(p + 5, row.value)
+                text(p + 6, row.raw)
+                if let source = row.source { text(p + 7, source) } else { statement.bindNull(p + 7) }
+                if let mtimeNs = row.mtimeNs { statement.bind(p + 8, mtimeNs) } else { statement.bindNull(p + 8) }
+                statement.bind(p + 9, row.preferred ? 1 : 0)
+            }
             try statement.run("record a metadata value")
         }
     }
 
-    private mutating func append(_ s: String) -> (start: Int, count: Int) {
+    private mutating func append(_ s: String) -> Span {
         let at = bytes.count
         bytes.append(contentsOf: s.utf8)
-        return (at, bytes.count - at)
-    }
-
-    private mutating func text(_ parameter: Int32, _ span: (start: Int, count: Int)) {
-        texts.append((parameter, span.start, span.count))
+        return Span(start: at, count: bytes.count - at)
     }
 
     private mutating func statement(rows n: Int) throws -> RawStatement {

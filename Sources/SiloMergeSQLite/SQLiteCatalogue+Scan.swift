@@ -255,6 +255,7 @@ extension SQLiteCatalogue {
                     try valueRows.write(fileID, values, json: json, preferred: preferred, source: source, mtimeNs: mtimeNs)
                 }
                 func replaceContent(_ fileID: Int64, _ content: ContentInfo?, mtimeNs: Int64) throws {
+                    try valueRows.flush()   // held rows may be this file's
                     dropEmbedded.bind(1, fileID)
                     try dropEmbedded.run("forget old metadata")
                     if let content {
@@ -276,6 +277,7 @@ extension SQLiteCatalogue {
                 /// reading was off) cannot be compared and is not claimed to have drifted.
                 func sidecarDrift(_ fileID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord]) throws {
                     var old: [RememberedSidecar] = []
+                    try valueRows.flush()   // the drift reads this file's rows
                     storedSidecars.bind(1, fileID)
                     while try storedSidecars.step("read a file's sidecars") {
                         let fields = storedSidecars.isNull(3) ? nil : SidecarFields.decode(storedSidecars.text(3))
@@ -297,6 +299,7 @@ extension SQLiteCatalogue {
                 /// yet (its id may be a deleted file's, whose rows went with it: ON DELETE CASCADE).
                 func replaceSidecars(_ fileID: Int64, siloID: Int64, dir: RelativePath, _ sidecars: [SidecarRecord], fresh: Bool = false) throws {
                     if !fresh {
+                        try valueRows.flush()
                         dropSidecars.bind(1, fileID)
                         try dropSidecars.run("forget old sidecars")
                         dropSidecarValues.bind(1, fileID)
@@ -399,6 +402,7 @@ extension SQLiteCatalogue {
                             try contentChange.run("record a content change")
                         }
                     case .remove(let old, _, _, let reason):
+                        try valueRows.flush()   // its rows go with it (ON DELETE CASCADE)
                         try recordChange(reason, fileID: old.id, new: nil, newSHA: nil)
                         delete.bind(1, old.id)
                         try delete.run("forget a file")
@@ -444,6 +448,7 @@ extension SQLiteCatalogue {
                         }
                     }
                 }
+                try valueRows.flush()
             }
         }
     }
