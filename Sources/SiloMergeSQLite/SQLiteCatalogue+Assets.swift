@@ -65,7 +65,8 @@ extension SQLiteCatalogue {
     func forEachAssetSources(_ db: Database, silos: [Silo], _ body: (AssetSources) throws -> Void) throws {
         let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
         let files = RawStatement(try db.makeStatement(sql: """
-            SELECT id, sha256, size, mtime_ns, uid, gid, dev, ino, silo_id, dir, name, format, width, height, image_sha256
+            SELECT id, sha256, size, mtime_ns, uid, gid, dev, ino, silo_id, dir, name, format, width, height, image_sha256,
+                   metadata_read, \(headerFactsInColumns ? "dimensions_group" : "NULL")
             FROM file WHERE sha256 IS NOT NULL
             ORDER BY sha256
             """), db)
@@ -108,6 +109,15 @@ extension SQLiteCatalogue {
                                           timeNs: values.isNull(6) ? nil : values.int64(6), preferred: values.int64(7) != 0))
             }
             values.reset()
+            if headerFactsInColumns {
+                let facts = HeaderFacts.values(
+                    metadataRead: files.int64(15) > 0,
+                    format: files.isNull(11) ? nil : MediaFormat(rawValue: String(decoding: files.bytes(11), as: UTF8.self)),
+                    width: files.isNull(12) ? nil : Int(files.int64(12)), height: files.isNull(13) ? nil : Int(files.int64(13)),
+                    group: files.isNull(16) ? nil : String(decoding: files.bytes(16), as: UTF8.self),
+                    mtimeNs: files.int64(3), hasOwnValues: stored.contains { $0.source == nil })
+                HeaderFacts.insert(facts, into: &stored)
+            }
             current!.copies.append(AssetSources.Copy(copy: copy, values: stored))
         }
         try flush()
@@ -203,7 +213,8 @@ extension SQLiteCatalogue {
                 let ids = silos.isEmpty ? "NULL" : silos.map { String($0.id) }.joined(separator: ",")
                 let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB)
+                    SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB),
+                           f.metadata_read, f.width, f.height, \(headerFactsInColumns ? "f.dimensions_group" : "NULL"), f.mtime_ns
                     FROM file f
                     WHERE f.silo_id IN (\(ids)) AND f.size >= ?1 AND f.image_sha256 IN (
                         SELECT image_sha256 FROM file WHERE image_sha256 IS NOT NULL AND silo_id IN (\(ids)) AND size >= ?1
@@ -215,6 +226,13 @@ extension SQLiteCatalogue {
                 for row in rows {
                     let id: Int64 = row[0]
                     var map: [UnifiedField: String] = [:]
+                    // The header facts first, as their rows were (a picture's format is known).
+                    if headerFactsInColumns {
+                        for v in HeaderFacts.values(metadataRead: (row[8] as Int64? ?? 0) > 0, format: (row[4] as String?).flatMap(MediaFormat.init(rawValue:)),
+                                                    width: row[9], height: row[10], group: row[11], mtimeNs: row[12], hasOwnValues: false) {
+                            map[v.field] = v.value.comparisonKey
+                        }
+                    }
                     for v in try Row.fetchAll(db, sql: """
                         SELECT field, value FROM metadata WHERE file_id = ? AND preferred = 1 ORDER BY rowid
                         """, arguments: [id]) {

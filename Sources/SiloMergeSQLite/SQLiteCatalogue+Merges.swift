@@ -76,8 +76,8 @@ extension SQLiteCatalogue {
                 // What each carried content holds (format, dimensions, image hash and its prefix, embedded
                 // metadata), as the catalogue knows it now: an adopted target takes it from here.
                 try db.execute(sql: """
-                    UPDATE merge_op SET (format, width, height, image_sha256, image_prefix, metadata_read) =
-                        (SELECT f.format, f.width, f.height, f.image_sha256, f.image_prefix, f.metadata_read FROM file f
+                    UPDATE merge_op SET (format, width, height, image_sha256, image_prefix, metadata_read, dimensions_group) =
+                        (SELECT f.format, f.width, f.height, f.image_sha256, f.image_prefix, f.metadata_read, f.dimensions_group FROM file f
                          WHERE f.silo_id = merge_op.silo_id AND f.dir = merge_op.dir AND f.name = merge_op.name AND f.sha256 = merge_op.sha256)
                     WHERE plan_sha256 = ? AND op IS NOT NULL AND effect IN ('moved', 'copied') AND kind NOT LIKE 'sidecar-%'
                     """, arguments: [planSHA256])
@@ -136,8 +136,8 @@ extension SQLiteCatalogue {
                     JOIN merge_metadata md ON md.plan_sha256 = ? AND md.op = a.op
                     """, arguments: [planSHA256])
                 try db.execute(sql: """
-                    UPDATE file SET (format, width, height, image_sha256, image_prefix, metadata_read) =
-                        (SELECT m.format, m.width, m.height, m.image_sha256, m.image_prefix, m.metadata_read FROM adopt_facts a
+                    UPDATE file SET (format, width, height, image_sha256, image_prefix, metadata_read, dimensions_group) =
+                        (SELECT m.format, m.width, m.height, m.image_sha256, m.image_prefix, m.metadata_read, m.dimensions_group FROM adopt_facts a
                          JOIN merge_op m ON m.plan_sha256 = ? AND m.op = a.op WHERE a.file_id = file.id)
                     WHERE id IN (SELECT file_id FROM adopt_facts)
                     """, arguments: [planSHA256])

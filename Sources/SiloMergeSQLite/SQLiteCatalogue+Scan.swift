@@ -209,17 +209,19 @@ extension SQLiteCatalogue {
                 let update = RawStatement(try db.cachedStatement(sql: """
                     UPDATE file SET size = ?1, mtime_ns = ?2, ctime_ns = ?3, dev = ?4, ino = ?5, nlink = ?6, mode = ?7,
                         uid = ?8, gid = ?9, sha256 = ?10, hashed_at = ?12, changed_run = ?13,
-                        format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21, image_prefix = ?22
+                        format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21, image_prefix = ?22,
+                        dimensions_group = ?23
                     WHERE id = ?14
                     """), db)
                 let insert = RawStatement(try db.cachedStatement(sql: """
                     INSERT INTO file (size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, sha256,
                                       hashed_at, first_seen_run, silo_id, dir, name,
-                                      format, width, height, image_sha256, metadata_read, image_prefix)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+                                      format, width, height, image_sha256, metadata_read, image_prefix, dimensions_group)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
                     """), db)
                 let setContent = RawStatement(try db.cachedStatement(sql: """
-                    UPDATE file SET format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21, image_prefix = ?22
+                    UPDATE file SET format = ?17, width = ?18, height = ?19, image_sha256 = ?20, metadata_read = ?21, image_prefix = ?22,
+                        dimensions_group = ?23
                     WHERE id = ?14
                     """), db)
                 // Metadata rows are replaced per source, never added to: a file's own bytes
@@ -246,8 +248,9 @@ extension SQLiteCatalogue {
                         s.bind(20, c.imageSHA256)
                         s.bind(21, MetadataReader.version)
                         s.bind(22, c.imagePrefixSHA256)
+                        s.bind(23, text: c.dimensionsGroup)
                     } else {
-                        s.bindNull(17); s.bindNull(18); s.bindNull(19); s.bindNull(20); s.bind(21, 0); s.bindNull(22)
+                        s.bindNull(17); s.bindNull(18); s.bindNull(19); s.bindNull(20); s.bind(21, 0); s.bindNull(22); s.bindNull(23)
                     }
                 }
                 func writeValues(_ fileID: Int64, _ values: [SourcedValue], json: [String]? = nil, preferred: [Bool]?, source: String?,
@@ -259,7 +262,8 @@ extension SQLiteCatalogue {
                     dropEmbedded.bind(1, fileID)
                     try dropEmbedded.run("forget old metadata")
                     if let content {
-                        try writeValues(fileID, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
+                        let rows = content.rowValues
+                        try writeValues(fileID, rows.values, preferred: rows.preferred, source: nil, mtimeNs: mtimeNs)
                     }
                 }
                 let storedSidecars = RawStatement(try db.cachedStatement(sql: """
@@ -387,7 +391,8 @@ extension SQLiteCatalogue {
                             try insert.run("add a file")
                             fileID = db.lastInsertedRowID
                             if let content = row.content {
-                                try writeValues(fileID, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
+                                let rows = content.rowValues
+                                try writeValues(fileID, rows.values, preferred: rows.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
                             }
                         }
                         if let sidecars = row.sidecars {
@@ -612,16 +617,6 @@ extension SQLiteCatalogue {
             }
             _ = try emit()
         }
-    }
-}
-
-extension ContentInfo {
-    /// The values worth a `metadata` row. A file of no known format carries nothing but the
-    /// value 'other', which `file.format` already holds (and reconciliation falls back to):
-    /// most files of a silo are such, and a row each made the catalogue's writes the largest
-    /// part of what reading metadata cost.
-    var storedValues: [SourcedValue] {
-        format == .other && values.allSatisfy({ $0.origin == .header }) ? [] : values
     }
 }
 

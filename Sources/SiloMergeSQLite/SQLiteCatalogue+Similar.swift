@@ -5,6 +5,23 @@ import GRDB
 // MARK: - SimilarImageSource
 
 extension SQLiteCatalogue {
+    /// How many fields file `f` has values for: its rows' fields, and its header facts' (see
+    /// `HeaderFacts`) that no row gives.
+    static let fieldCountWithHeaderFacts: String = {
+        let facts = """
+            f.metadata_read > 0 AND f.format IS NOT NULL
+            AND (f.format <> 'other' OR EXISTS (SELECT 1 FROM metadata o WHERE o.file_id = f.id AND o.source IS NULL))
+            """
+        let dimensions = "f.dimensions_group IS NOT NULL AND f.width IS NOT NULL AND f.height IS NOT NULL"
+        func absent(_ field: String) -> String { "NOT EXISTS (SELECT 1 FROM metadata m WHERE m.file_id = f.id AND m.field = '\(field)')" }
+        return """
+            ((SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id)
+             + CASE WHEN \(facts) AND \(absent("format")) THEN 1 ELSE 0 END
+             + CASE WHEN \(facts) AND \(dimensions) AND \(absent("width")) THEN 1 ELSE 0 END
+             + CASE WHEN \(facts) AND \(dimensions) AND \(absent("height")) THEN 1 ELSE 0 END)
+            """
+    }()
+
     public func similarImageFiles(siloIDs: [Int64]?) throws -> [SimilarImageFile] {
         if let siloIDs, siloIDs.isEmpty { return [] }
         return try wrap("read the perceptual hashes of images") {
@@ -15,7 +32,7 @@ extension SQLiteCatalogue {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.sha256,
                            p.phash, p.width, p.height, p.decoder,
-                           (SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id),
+                           \(headerFactsInColumns ? Self.fieldCountWithHeaderFacts : "(SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id)"),
                            (SELECT m.value FROM metadata m WHERE m.file_id = f.id AND m.field = 'date_created'
                             ORDER BY m.source IS NOT NULL, m.preferred DESC LIMIT 1)
                     FROM file f JOIN image_phash p ON p.sha256 = f.sha256

@@ -14,10 +14,10 @@ extension SQLiteCatalogue: CatalogueTransfer {
                 for table in TransferTable.allCases {
                     switch table {
                     case .sidecar, .metadata: continue   // with their files
-                    case .file: try Self.exportFiles(db, body)
+                    case .file: try Self.exportFiles(db, headerFactsInColumns: headerFactsInColumns, body)
                     default:
                         guard try db.tableExists(table.name) else { continue }
-                        let cursor = try Row.fetchCursor(db, sql: Self.selectSQL(table))
+                        let cursor = try Row.fetchCursor(db, sql: Self.selectSQL(table, headerFactsInColumns: headerFactsInColumns))
                         while let row = try cursor.next() { try body(try Self.record(table, row)) }
                     }
                 }
@@ -37,10 +37,10 @@ extension SQLiteCatalogue: CatalogueTransfer {
 
     /// Files by id, each followed by its sidecars and metadata values (three ordered cursors
     /// read side by side).
-    static func exportFiles(_ db: Database, _ body: (TransferRecord) throws -> Void) throws {
-        let files = try Row.fetchCursor(db, sql: selectSQL(.file))
+    static func exportFiles(_ db: Database, headerFactsInColumns: Bool, _ body: (TransferRecord) throws -> Void) throws {
+        let files = try Row.fetchCursor(db, sql: selectSQL(.file, headerFactsInColumns: headerFactsInColumns))
         let sidecars = PeekCursor(try Row.fetchCursor(db, sql: selectSQL(.sidecar)), table: .sidecar)
-        let metadata = PeekCursor(try Row.fetchCursor(db, sql: selectSQL(.metadata)), table: .metadata)
+        let metadata = PeekCursor(try Row.fetchCursor(db, sql: selectSQL(.metadata, headerFactsInColumns: headerFactsInColumns)), table: .metadata)
         while let row = try files.next() {
             let file = try record(.file, row)
             try body(file)
@@ -54,10 +54,52 @@ extension SQLiteCatalogue: CatalogueTransfer {
         }
     }
 
-    static func selectSQL(_ table: TransferTable) -> String {
-        let columns = table.columns.map { c in c.kind == .bytes ? "CAST(\(c.name) AS BLOB)" : c.name }
+    /// `headerFactsInColumns` false: a catalogue from before `v15-header-facts` (opened
+    /// read-only), whose rows are given as a newer one holds them: each file's (and merge
+    /// operation's) dimensions group taken from its header width row, and the header rows its
+    /// columns give back left out, as the migration does.
+    static func selectSQL(_ table: TransferTable, headerFactsInColumns: Bool = true) -> String {
+        let columns = table.columns.map { c -> String in
+            if c.name == "dimensions_group" && !headerFactsInColumns {
+                let group = table == .file ? Self.legacyGroup("metadata", "file_id = file.id AND h.source IS NULL")
+                    : Self.legacyGroup("merge_metadata", "plan_sha256 = merge_op.plan_sha256 AND h.op = merge_op.op")
+                return "CASE WHEN width IS NOT NULL AND height IS NOT NULL AND metadata_read > 0 THEN \(group) END AS dimensions_group"
+            }
+            return c.kind == .bytes ? "CAST(\(c.name) AS BLOB)" : c.name
+        }
         let order = table == .metadata ? "file_id, rowid" : table.orderBy
-        return "SELECT \(columns.joined(separator: ", ")) FROM \(table.name) ORDER BY \(order)"
+        var filter = ""
+        if !headerFactsInColumns && table == .metadata {
+            filter = "WHERE NOT (source IS NULL AND " + legacyHeaderRow(
+                "metadata", owner: "file f WHERE f.id = metadata.file_id",
+                group: legacyGroup("metadata", "file_id = f.id AND h.source IS NULL")) + ")"
+        } else if !headerFactsInColumns && table == .mergeMetadata {
+            filter = "WHERE NOT " + legacyHeaderRow(
+                "merge_metadata", owner: "merge_op f WHERE f.plan_sha256 = merge_metadata.plan_sha256 AND f.op = merge_metadata.op",
+                group: legacyGroup("merge_metadata", "plan_sha256 = f.plan_sha256 AND h.op = f.op"))
+        }
+        return "SELECT \(columns.joined(separator: ", ")) FROM \(table.name) \(filter) ORDER BY \(order)"
+    }
+
+    /// The group of the first header width row of `table` (alias h) that `owner` selects.
+    private static func legacyGroup(_ table: String, _ owner: String) -> String {
+        """
+        (SELECT substr(h.tag, 1, instr(h.tag, ':') - 1) FROM \(table) h WHERE h.\(owner) AND h.origin = 'header'
+         AND h.field = 'width' AND instr(h.tag, ':') > 1 ORDER BY h.rowid LIMIT 1)
+        """
+    }
+
+    /// Whether the row of `table` is a header row that its owner's columns (alias f) give back.
+    private static func legacyHeaderRow(_ table: String, owner: String, group: String) -> String {
+        """
+        (\(table).origin = 'header' AND \(table).preferred = 1 AND EXISTS (SELECT 1 FROM \(owner) AND f.metadata_read > 0 AND (
+            (\(table).field = 'format' AND \(table).tag = 'File:FileType' AND \(table).raw = f.format
+             AND \(table).value = json_quote(f.format))
+         OR (\(table).field = 'width' AND f.height IS NOT NULL AND \(table).tag = \(group) || ':ImageWidth'
+             AND \(table).raw = CAST(f.width AS TEXT) AND \(table).value = CAST(f.width AS TEXT))
+         OR (\(table).field = 'height' AND f.width IS NOT NULL AND \(table).tag = \(group) || ':ImageHeight'
+             AND \(table).raw = CAST(f.height AS TEXT) AND \(table).value = CAST(f.height AS TEXT)))))
+        """
     }
 
     static func record(_ table: TransferTable, _ row: Row) throws -> TransferRecord {

@@ -34,6 +34,11 @@ public final class SQLiteCatalogue: CatalogueStore {
     /// Whether this connection may write (see `CatalogueAccess`).
     public let access: CatalogueAccess
 
+    /// Whether files keep their header facts in their columns (`v15-header-facts`), not as
+    /// metadata rows: false only for an older catalogue opened read-only, whose rows are read
+    /// as they are (see `HeaderFacts`).
+    let headerFactsInColumns: Bool
+
     /// Opens (creating when `create` is true) the catalogue at `path` and brings its schema up
     /// to date. Refuses files written by a newer SiloMerge.
     public convenience init(path: String, create: Bool = true) throws {
@@ -77,6 +82,7 @@ public final class SQLiteCatalogue: CatalogueStore {
         }
         defer { openLock?.release() }
         let migrator = CatalogueSchema.migrator()
+        var headerFactsInColumns = true
         switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
         case (.missing, .create), (.empty, .create):
             break
@@ -91,9 +97,11 @@ public final class SQLiteCatalogue: CatalogueStore {
         case (.catalogue(let applied), .readOnly):
             let pending = migrator.migrations.filter { !applied.contains($0) && !CatalogueSchema.optionalForReading.contains($0) }
             if !pending.isEmpty { throw CatalogueError.olderSchema(path: path, missing: pending) }
+            headerFactsInColumns = applied.contains(CatalogueSchema.headerFactsMigration)
         case (.catalogue, _):
             break
         }
+        self.headerFactsInColumns = headerFactsInColumns
         var config = Configuration()
         config.label = "silomerge-catalogue"
         config.busyMode = .timeout(30)

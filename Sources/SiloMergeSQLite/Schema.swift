@@ -595,12 +595,58 @@ enum CatalogueSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration(headerFactsMigration) { db in
+            try db.execute(sql: """
+                -- A file's header facts (its format, and the width and height its structure gives)
+                -- are its columns only, no longer metadata rows as well (see HeaderFacts in the
+                -- core): readers give them back as values. dimensions_group keeps the group of the
+                -- tag the dimensions came from ("File", "IFD0", "Track"...), the one part of a
+                -- header row the columns did not hold; merge_op keeps it for adopted files.
+                ALTER TABLE file ADD COLUMN dimensions_group TEXT;
+                ALTER TABLE merge_op ADD COLUMN dimensions_group TEXT;
+                UPDATE file SET dimensions_group = (
+                        SELECT substr(m.tag, 1, instr(m.tag, ':') - 1) FROM metadata m
+                        WHERE m.file_id = file.id AND m.origin = 'header' AND m.field = 'width' AND m.source IS NULL
+                          AND instr(m.tag, ':') > 1
+                        ORDER BY m.rowid LIMIT 1)
+                    WHERE width IS NOT NULL AND height IS NOT NULL AND metadata_read > 0;
+                UPDATE merge_op SET dimensions_group = (
+                        SELECT substr(md.tag, 1, instr(md.tag, ':') - 1) FROM merge_metadata md
+                        WHERE md.plan_sha256 = merge_op.plan_sha256 AND md.op = merge_op.op AND md.origin = 'header'
+                          AND md.field = 'width' AND instr(md.tag, ':') > 1
+                        LIMIT 1)
+                    WHERE op IS NOT NULL AND width IS NOT NULL AND height IS NOT NULL AND metadata_read > 0;
+                -- Only rows the columns give back exactly are dropped: one that disagrees with its
+                -- file's columns (no catalogue written by SiloMerge has one) stays a row.
+                DELETE FROM metadata WHERE rowid IN (
+                    SELECT m.rowid FROM metadata m JOIN file f ON f.id = m.file_id
+                    WHERE m.origin = 'header' AND m.source IS NULL AND m.preferred = 1 AND f.metadata_read > 0 AND (
+                           (m.field = 'format' AND m.tag = 'File:FileType' AND m.raw = f.format AND m.value = json_quote(f.format))
+                        OR (m.field = 'width' AND m.tag = f.dimensions_group || ':ImageWidth'
+                            AND m.raw = CAST(f.width AS TEXT) AND m.value = CAST(f.width AS TEXT))
+                        OR (m.field = 'height' AND m.tag = f.dimensions_group || ':ImageHeight'
+                            AND m.raw = CAST(f.height AS TEXT) AND m.value = CAST(f.height AS TEXT))));
+                DELETE FROM merge_metadata WHERE rowid IN (
+                    SELECT md.rowid FROM merge_metadata md
+                    JOIN merge_op o ON o.plan_sha256 = md.plan_sha256 AND o.op = md.op
+                    WHERE md.origin = 'header' AND md.preferred = 1 AND o.metadata_read > 0 AND (
+                           (md.field = 'format' AND md.tag = 'File:FileType' AND md.raw = o.format AND md.value = json_quote(o.format))
+                        OR (md.field = 'width' AND md.tag = o.dimensions_group || ':ImageWidth'
+                            AND md.raw = CAST(o.width AS TEXT) AND md.value = CAST(o.width AS TEXT))
+                        OR (md.field = 'height' AND md.tag = o.dimensions_group || ':ImageHeight'
+                            AND md.raw = CAST(o.height AS TEXT) AND md.value = CAST(o.height AS TEXT))));
+                """)
+        }
         return migrator
     }
 
     /// Migrations a catalogue opened only to be read may lack: their tables matter only to a
     /// catalogue that is written (a shard from the release before them can still be merged).
-    static let optionalForReading: Set<String> = ["v13-shards", "v14-phash"]
+    static let optionalForReading: Set<String> = ["v13-shards", "v14-phash", headerFactsMigration]
+
+    /// Header facts in the file's columns, not metadata rows (see `HeaderFacts`). A catalogue
+    /// without it, opened read-only, is read as it is: its header rows are the values.
+    static let headerFactsMigration = "v15-header-facts"
 
     /// Covering indexes over `file` that duplicate groups, reports and `--hash dupes` read in
     /// order without touching the table. Not part of a migration: a first scan drops them

@@ -475,3 +475,64 @@ private func writeRaw(path: [UInt8], _ content: [UInt8]) throws {
     defer { close(fd) }
     _ = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
 }
+
+/// A file's header facts (its format, and the width and height its structure gives, with the
+/// group of their tag) are kept in its columns, not as metadata rows (`HeaderFacts`): what the
+/// catalogue gives back as a copy's values must be what the readers gave, in the same place.
+@Suite("Catalogue contract: header facts")
+struct HeaderFactsContractTests {
+    @Test("each copy's values start with the header facts its file's readers gave, and hold them once",
+          arguments: Backend.all)
+    func headerFactsGivenBack(backend: Backend) throws {
+        let tree = try TestTree()
+        // Real files of many formats (a JPEG's frame header, a TIFF's IFD0, a raw's SubIFD,
+        // PNG, GIF, WebP, PSD, EPS, BMP, ICO, HEIC), a text file and an empty one (format
+        // 'other': no format value), and a standalone .xmp file (format 'other' with values
+        // of its own: its format value is kept).
+        let fixtures = fixturesURL.appendingPathComponent("metadata")
+        var names: [String] = []
+        for case let url as URL in FileManager.default.enumerator(at: fixtures, includingPropertiesForKeys: nil)!
+        where !url.hasDirectoryPath && url.pathExtension != "json" {
+            let name = url.path.dropFirst(fixtures.path.count + 1).replacingOccurrences(of: "/", with: "-")
+            try tree.write("s/\(name)", Array(try Data(contentsOf: url)))
+            names.append(name)
+        }
+        try tree.write("s/a.heic", Array(try Data(contentsOf: fixturesURL.appendingPathComponent("similar/a.heic"))))
+        try tree.write("s/empty.txt", [])
+        names += ["a.heic", "empty.txt"]
+        #expect(names.count > 30)
+        let store = try backend.open(tree)
+        try scanInto(store, [tree.silo("s")], metadata: true)
+
+        var seen: [String: [StoredValue]] = [:]
+        let run = try #require(try store.runs(limit: 1).first?.id)
+        _ = try store.rebuildAssets(runID: run, transform: { sources in
+            for c in sources.copies { seen[c.copy.path.display] = c.values }
+            return Reconciler().reconcile(sources)
+        }, each: { _ in })
+        #expect(seen.count == names.count)
+        var withDimensions = 0, groups: Set<String> = []
+        for name in names {
+            let path = tree.url("s/\(name)").path
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            let info = bytes.withUnsafeBytes { ContentInspector.inspect(bytes: $0) }
+            let mtime = try Posix.stat(FilePath(path)).get().mtimeNs
+            let header = info.values.filter { $0.origin == .header }
+            let hasOwn = info.values.contains { $0.origin != .header }
+            // As the rows were: none for a file of format 'other' that holds nothing else.
+            let expected = info.format == .other && !hasOwn ? [] : header.map {
+                StoredValue(field: $0.field, origin: .header, tag: $0.tag, value: $0.value, raw: $0.raw, timeNs: mtime, preferred: true)
+            }
+            let values = try #require(seen[name], "\(name)")
+            #expect(Array(values.prefix(expected.count)) == expected, "\(name)")
+            #expect(values.filter { $0.origin == .header }.count == expected.count, "\(name)")
+            if expected.count == 3 {
+                withDimensions += 1
+                groups.insert(String(expected[1].tag.prefix { $0 != ":" }))
+            }
+        }
+        // The tags' groups differ by reader; each must come back as read.
+        #expect(withDimensions > 20)
+        #expect(groups.isSuperset(of: ["File", "IFD0", "PNG", "GIF", "RIFF", "HEIF"]), "\(groups.sorted())")
+    }
+}

@@ -170,7 +170,7 @@ struct LiveIntegrityTests {
         #expect(try Self.count(s, "SELECT count(*)::int FROM pg_constraint WHERE conname = 'file_silo_id_fkey'") == 1)
         var migrator = try PostgresSchema.migrator()
         migrator.lock = AdvisoryLockKey("schema-\(scratch.schema)")
-        #expect(try migrator.migrate(s, appliedBy: "test").applied == [2, 3])
+        #expect(try migrator.migrate(s, appliedBy: "test").applied == [2, 3, 4])
         #expect(try Self.count(s, """
             SELECT count(*)::int FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname = current_schema() AND c.contype = 'f' AND c.conname IN ('file_silo_id_fkey', 'metadata_file_id_fkey', 'sidecar_file_id_fkey')
@@ -193,13 +193,53 @@ struct LiveIntegrityTests {
         #expect(try Self.count(s, "SELECT count(*)::int FROM metadata") + Self.count(s, "SELECT count(*)::int FROM sidecar") == 0)
     }
 
+    @Test("a version-3 catalogue is upgraded to 4: header rows its files' columns give back become columns, others stay rows")
+    func upgradeFromVersionThree() throws {
+        let scratch = try Self.catalogue(migrations: PostgresSchema.migrations.filter { $0.version <= 3 })
+        let s = scratch.admin
+        // As version 3 wrote them: x.jpg read (jpeg 40x30 from a TIFF's IFD0, header rows
+        // first, then an EXIF row); y.jpg read as 'other' with nothing of its own (no row);
+        // z.png whose header width row disagrees with its column (no SiloMerge wrote one: kept).
+        for statement in [
+            "UPDATE file SET format = 'jpeg', width = 40, height = 30, metadata_read = 4 WHERE id = 10",
+            "UPDATE file SET format = 'other', metadata_read = 4 WHERE id = 20",
+            """
+            INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run,
+                              format, width, height, metadata_read)
+                VALUES (30, 1, '', 'z.png', 1, 1, 1, 1, 30, 1, 33188, 0, 0, 1, 'png', 8, 6, 4)
+            """,
+            "DELETE FROM metadata",
+            """
+            INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred) VALUES
+                (10, 'format', 'header', 'File:FileType', '"jpeg"', 'jpeg', NULL, 1, 1),
+                (10, 'width', 'header', 'IFD0:ImageWidth', '40', '40', NULL, 1, 1),
+                (10, 'height', 'header', 'IFD0:ImageHeight', '30', '30', NULL, 1, 1),
+                (10, 'make', 'exif', 'EXIF:Make', '"Canon"', 'Canon', NULL, 1, 1),
+                (30, 'format', 'header', 'File:FileType', '"png"', 'png', NULL, 1, 1),
+                (30, 'width', 'header', 'PNG:ImageWidth', '9', '9', NULL, 1, 1),
+                (30, 'height', 'header', 'PNG:ImageHeight', '6', '6', NULL, 1, 1)
+            """,
+        ] {
+            try s.execute(PostgresQueryText.raw(statement))
+        }
+        var migrator = try PostgresSchema.migrator()
+        migrator.lock = AdvisoryLockKey("schema-\(scratch.schema)")
+        #expect(try migrator.migrate(s, appliedBy: "test").applied == [4])
+        let groups = try s.query(PostgresQueryText.raw("SELECT id, dimensions_group FROM file ORDER BY id"), as: (Int64, String?).self)
+        #expect(groups.map(\.0) == [10, 20, 30] && groups.map(\.1) == ["IFD0", nil, "PNG"])
+        let rows = try s.query(PostgresQueryText.raw("SELECT file_id, field, tag FROM metadata ORDER BY id"), as: (Int64, String, String).self)
+        // x.jpg keeps its EXIF row; z.png's width row disagrees with its column and stays (its
+        // format and height rows, which agree, go).
+        #expect(rows.map { "\($0.0) \($0.1) \($0.2)" } == ["10 make EXIF:Make", "30 width PNG:ImageWidth"])
+    }
+
     @Test("a version-2 catalogue is upgraded to 3 with its rows: an empty table of perceptual hashes")
     func upgradeFromVersionTwo() throws {
         let scratch = try Self.catalogue(migrations: PostgresSchema.migrations.filter { $0.version <= 2 })
         let s = scratch.admin
         var migrator = try PostgresSchema.migrator()
         migrator.lock = AdvisoryLockKey("schema-\(scratch.schema)")
-        #expect(try migrator.migrate(s, appliedBy: "test").applied == [3])
+        #expect(try migrator.migrate(s, appliedBy: "test").applied == [3, 4])
         #expect(try Self.count(s, "SELECT count(*)::int FROM file") == 2)
         #expect(try Self.count(s, "SELECT count(*)::int FROM metadata") == 1)
         #expect(try Self.count(s, "SELECT count(*)::int FROM image_phash") == 0)

@@ -125,3 +125,108 @@ struct MigrationTests {
         #expect(try store.planRuns([1]).isEmpty)
     }
 }
+
+/// v15-header-facts: a file's header facts (format, width, height) leave the metadata table for
+/// the file's columns (`HeaderFacts`). What the catalogue gives back must not change: read
+/// as it is before the upgrade (read-only), read after it, and copied out of the older
+/// catalogue into a new one.
+@Suite("SQLite migrations: header facts")
+struct HeaderFactsMigrationTests {
+    /// Every copy's values, by path, as the reconciliation reads them.
+    static func values(_ store: SQLiteCatalogue) throws -> [String: [StoredValue]] {
+        var out: [String: [StoredValue]] = [:]
+        try store.pool.read { db in
+            try store.forEachAssetSources(db, silos: try SQLiteCatalogue.fetchSilos(db)) { sources in
+                for c in sources.copies { out[c.copy.path.display] = c.values }
+            }
+        }
+        return out
+    }
+
+    @Test("a v14 catalogue's header rows become columns: values read the same before the upgrade, after it, and in a copy")
+    func headerRowsBecomeColumns() throws {
+        let tree = try TestTree()
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v14-phash")
+        func digest(_ c: Character) -> String { String(repeating: c, count: 64) }
+        // As v14's scans left them: header rows first among a file's own rows (a re-read puts
+        // them after its sidecar's rows), each chosen, with the file's mtime.
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
+                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos)
+                    VALUES (1, 'scan', 'ok', '2026-01-01T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]');
+                INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run,
+                                  sha256, format, width, height, metadata_read) VALUES
+                    (1, 1, '', 'x.tif', 10, 77, 1, 1, 1, 1, 33188, 0, 0, 1, '\(digest("a"))', 'tiff', 40, 30, 4),
+                    (2, 1, '', 'y.bin', 11, 78, 1, 1, 2, 1, 33188, 0, 0, 1, '\(digest("b"))', 'other', NULL, NULL, 4),
+                    (3, 1, '', 'z.xmp', 12, 79, 1, 1, 3, 1, 33188, 0, 0, 1, '\(digest("c"))', 'other', NULL, NULL, 4),
+                    (4, 1, '', 'w.png', 13, 80, 1, 1, 4, 1, 33188, 0, 0, 1, '\(digest("d"))', 'png', 8, 6, 4),
+                    (5, 1, '', 'v.jpg', 14, 81, 1, 1, 5, 1, 33188, 0, 0, 1, '\(digest("e"))', 'jpeg', 20, 10, 0);
+                INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred) VALUES
+                    (1, 'title', 'sidecar', 'XMP-dc:title', '"Side"', 'Side', 'x.tif.xmp', 5, 0),
+                    (1, 'format', 'header', 'File:FileType', '"tiff"', 'tiff', NULL, 77, 1),
+                    (1, 'width', 'header', 'IFD0:ImageWidth', '40', '40', NULL, 77, 1),
+                    (1, 'height', 'header', 'IFD0:ImageHeight', '30', '30', NULL, 77, 1),
+                    (1, 'width', 'exif', 'EXIF:ExifImageWidth', '40', '40', NULL, 77, 0),
+                    (1, 'make', 'exif', 'EXIF:Make', '"Canon"', 'Canon', NULL, 77, 1),
+                    (3, 'format', 'header', 'File:FileType', '"other"', 'other', NULL, 79, 1),
+                    (3, 'title', 'xmp', 'XMP-dc:title', '"T"', 'T', NULL, 79, 1),
+                    (4, 'format', 'header', 'File:FileType', '"png"', 'png', NULL, 80, 1),
+                    (4, 'width', 'header', 'PNG:ImageWidth', '8', '8', NULL, 80, 1),
+                    (4, 'height', 'header', 'PNG:ImageHeight', '6', '6', NULL, 80, 1);
+                """)
+        }
+        try queue.close()
+        let before = try Self.values(SQLiteCatalogue(path: tree.catalogue, access: .readOnly))
+        #expect(before["x.tif"]?.count == 6 && before["y.bin"] == [] && before["z.xmp"]?.count == 2 && before["w.png"]?.count == 3)
+        #expect(before["v.jpg"] == [])   // its metadata not read: no header facts
+
+        // A copy made from the older catalogue, opened only to be read.
+        let copyPath = tree.root.appendingPathComponent("copy.sqlite").path
+        let copy = try SQLiteCatalogue(path: copyPath, access: .create)
+        _ = try CatalogueCopy.copy(from: SQLiteCatalogue(path: tree.catalogue, access: .readOnly), to: copy)
+        #expect(try Self.values(copy) == before)
+
+        // The upgrade, in place.
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        #expect(try Self.values(store) == before)
+        for catalogue in [store, copy] {
+            let rows = try catalogue.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT file_id, field, origin FROM metadata ORDER BY rowid").map { "\($0[0] as Int64) \($0[1] as String) \($0[2] as String)" }
+            }
+            #expect(rows == ["1 title sidecar", "1 width exif", "1 make exif", "3 title xmp"])
+            let groups = try catalogue.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT name, dimensions_group FROM file ORDER BY id").map { "\($0[0] as String)=\(($0[1] as String?) ?? "-")" }
+            }
+            #expect(groups == ["x.tif=IFD0", "y.bin=-", "z.xmp=-", "w.png=PNG", "v.jpg=-"])
+        }
+    }
+
+    @Test("a header row its file's columns do not give back exactly stays a row: nothing is lost")
+    func disagreeingHeaderRowStays() throws {
+        let tree = try TestTree()
+        let queue = try DatabaseQueue(path: tree.catalogue)
+        try CatalogueSchema.migrator().migrate(queue, upTo: "v14-phash")
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
+                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos)
+                    VALUES (1, 'scan', 'ok', '2026-01-01T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]');
+                INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run,
+                                  sha256, format, width, height, metadata_read)
+                    VALUES (1, 1, '', 'w.png', 13, 80, 1, 1, 4, 1, 33188, 0, 0, 1, '\(String(repeating: "d", count: 64))', 'png', 8, 6, 4);
+                INSERT INTO metadata (file_id, field, origin, tag, value, raw, source, source_mtime_ns, preferred) VALUES
+                    (1, 'format', 'header', 'File:FileType', '"png"', 'png', NULL, 80, 1),
+                    (1, 'width', 'header', 'PNG:ImageWidth', '9', '9', NULL, 80, 1),
+                    (1, 'height', 'header', 'PNG:ImageHeight', '6', '6', NULL, 80, 1);
+                """)
+        }
+        try queue.close()
+        let store = try SQLiteCatalogue(path: tree.catalogue)
+        let rows = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT field, raw FROM metadata").map { "\($0[0] as String)=\($0[1] as String)" } }
+        #expect(rows == ["width=9"])
+        let values = try #require(try HeaderFactsMigrationTests.values(store)["w.png"])
+        #expect(values.filter { $0.field == .width }.map(\.raw) == ["8", "9"])
+    }
+}

@@ -120,7 +120,7 @@ public enum TransferTable: String, CaseIterable, Sendable {
                     c("nlink", .integer), c("mode", .integer), c("uid", .integer), c("gid", .integer),
                     c("sha256", .digest), c("hashed_at", .text), c("first_seen_run", .run), c("changed_run", .run),
                     c("format", .text), c("width", .integer), c("height", .integer), c("image_sha256", .digest),
-                    c("metadata_read", .integer), c("image_prefix", .digest)]
+                    c("metadata_read", .integer), c("image_prefix", .digest), c("dimensions_group", .text)]
         case .sidecar:
             return [c("id", .key), c("file_id", .file), c("silo_id", .silo), c("dir", .bytes), c("name", .bytes),
                     c("size", .integer), c("mtime_ns", .integer), c("ctime_ns", .integer), c("dev", .integer),
@@ -174,7 +174,8 @@ public enum TransferTable: String, CaseIterable, Sendable {
                     c("dest_name", .bytes), c("note", .text), c("state", .text), c("state_run", .run),
                     c("placed_dev", .integer), c("placed_ino", .integer), c("placed_size", .integer),
                     c("placed_mtime_ns", .integer), c("format", .text), c("width", .integer), c("height", .integer),
-                    c("image_sha256", .digest), c("metadata_read", .integer), c("image_prefix", .digest)]
+                    c("image_sha256", .digest), c("metadata_read", .integer), c("image_prefix", .digest),
+                    c("dimensions_group", .text)]
         case .mergeMetadata:
             return [c("plan_sha256", .text), c("op", .integer), c("field", .text), c("origin", .text),
                     c("tag", .text), c("value", .text), c("raw", .text), c("preferred", .integer)]

@@ -283,17 +283,26 @@ extension PostgresCatalogue {
                 // Copies of one content count once; a file without a hash (--hash dupes) is a
                 // content of its own.
                 let rows = try tx.query("""
-                    SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, f.dir, f.name
+                    SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, f.dir, f.name,
+                           f.metadata_read, f.width, f.height, f.dimensions_group, f.mtime_ns
                     FROM file f
                     WHERE f.silo_id = ANY(\(ids)) AND f.size >= \(minimumSize) AND f.image_sha256 IN (
                         SELECT image_sha256 FROM file
                         WHERE image_sha256 IS NOT NULL AND silo_id = ANY(\(ids)) AND size >= \(minimumSize)
                         GROUP BY image_sha256 HAVING count(DISTINCT coalesce(sha256, int8send(id))) > 1)
                     ORDER BY f.image_sha256, f.sha256 NULLS FIRST, f.id
-                    """, as: (Int64, ByteBuffer, ByteBuffer?, Int64, String?, Int64, ByteBuffer, ByteBuffer).self)
+                    """, as: (Int64, ByteBuffer, ByteBuffer?, Int64, String?, Int64, ByteBuffer, ByteBuffer, Int64?, Int64?, Int64?, String?, Int64).self)
                 // Each file's preferred embedded values, the first of each field (in the order
                 // they were recorded), as comparison keys.
                 var values: [Int64: [UnifiedField: String]] = [:]
+                // The header facts first, as their rows were (a picture's format is known).
+                for r in rows {
+                    for v in HeaderFacts.values(metadataRead: (r.8 ?? 0) > 0, format: r.4.flatMap(MediaFormat.init(rawValue:)),
+                                                width: r.9.map(Int.init), height: r.10.map(Int.init), group: r.11, mtimeNs: r.12,
+                                                hasOwnValues: false) {
+                        values[r.0, default: [:]][v.field] = v.value.comparisonKey
+                    }
+                }
                 if !rows.isEmpty {
                     for (id, name, json) in try tx.query("""
                         SELECT file_id, field, value FROM metadata WHERE file_id = ANY(\(rows.map(\.0))) AND preferred = 1
@@ -378,7 +387,7 @@ extension PostgresCatalogue {
         let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
         let query: PostgresQuery = """
             SELECT f.id, f.sha256, f.size, f.mtime_ns, f.uid, f.gid, f.dev, f.ino, f.silo_id, f.dir, f.name, f.format,
-                   f.width, f.height, f.image_sha256,
+                   f.width, f.height, f.image_sha256, f.metadata_read, f.dimensions_group,
                    m.field, m.origin, m.tag, m.value, m.raw, m.source, m.source_mtime_ns, m.preferred
             FROM file f
             LEFT JOIN LATERAL (SELECT * FROM metadata WHERE metadata.file_id = f.id) m ON true
@@ -387,20 +396,32 @@ extension PostgresCatalogue {
             """
         var current: AssetSources?
         var fileID: Int64 = -1
+        // The header facts of the file being read, given first among its values once all its
+        // rows are in (whether it holds values of its own decides a format of 'other').
+        var facts: (read: Bool, format: MediaFormat?, width: Int?, height: Int?, group: String?, mtimeNs: Int64)?
+        func finishFile() {
+            guard let f = facts, current != nil, let n = current?.copies.indices.last else { return }
+            facts = nil
+            let values = HeaderFacts.values(metadataRead: f.read, format: f.format, width: f.width, height: f.height, group: f.group,
+                                            mtimeNs: f.mtimeNs, hasOwnValues: current!.copies[n].values.contains { $0.source == nil })
+            HeaderFacts.insert(values, into: &current!.copies[n].values)
+        }
         func flush() throws {
+            finishFile()
             guard var c = current else { return }
             c.copies.sort { ($0.copy.siloPriority, $0.copy.silo, $0.copy.path) < ($1.copy.siloPriority, $1.copy.silo, $1.copy.path) }
             current = nil
             try body(c)
         }
         try tx.stream(query) { row in
-            let (id, shaBytes, size, mtime, uid, gid, dev, ino, siloID, dir, name, format, width, height, image,
+            let (id, shaBytes, size, mtime, uid, gid, dev, ino, siloID, dir, name, format, width, height, image, metadataRead, group,
                  fieldName, originName, tag, json, raw, source, sourceTime, preferred) =
                 try decode(row, (Int64, ByteBuffer, Int64, Int64, Int64, Int64, Int64, Int64, Int64, ByteBuffer, ByteBuffer, String?,
-                                 Int64?, Int64?, ByteBuffer?,
+                                 Int64?, Int64?, ByteBuffer?, Int64?, String?,
                                  String?, String?, String?, String?, String?, ByteBuffer?, Int64?, Int64?).self, query.sql)
             guard let sha = SHA256Digest(bytea: shaBytes), let silo = byID[siloID] else { return }
             if id != fileID {
+                finishFile()
                 fileID = id
                 if current?.sha256 != sha {
                     try flush()
@@ -414,6 +435,8 @@ extension PostgresCatalogue {
                                      device: UInt64(bitPattern: dev), inode: UInt64(bitPattern: ino),
                                      absolutePath: silo.root.appending(path), host: silo.host?.id)
                 current!.copies.append(AssetSources.Copy(copy: copy, values: []))
+                facts = ((metadataRead ?? 0) > 0, format.flatMap(MediaFormat.init(rawValue:)), width.map(Int.init), height.map(Int.init),
+                         group, mtime)
             }
             guard let fieldName, let originName, let tag, let json, let raw,
                   let field = UnifiedField(rawValue: fieldName), let origin = MetadataOrigin(rawValue: originName),

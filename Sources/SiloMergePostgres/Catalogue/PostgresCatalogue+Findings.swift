@@ -701,7 +701,7 @@ extension PostgresCatalogue {
                 // takes it from here.
                 try tx.execute("""
                     UPDATE merge_op m SET format = f.format, width = f.width, height = f.height, image_sha256 = f.image_sha256,
-                        image_prefix = f.image_prefix, metadata_read = f.metadata_read
+                        image_prefix = f.image_prefix, metadata_read = f.metadata_read, dimensions_group = f.dimensions_group
                     FROM file f
                     WHERE m.plan_sha256 = \(planSHA256) AND m.op IS NOT NULL AND m.effect IN ('moved', 'copied')
                       AND m.kind NOT LIKE 'sidecar-%'
@@ -757,7 +757,7 @@ extension PostgresCatalogue {
                     """)
                 try tx.execute("""
                     UPDATE file f SET format = m.format, width = m.width, height = m.height, image_sha256 = m.image_sha256,
-                        image_prefix = m.image_prefix, metadata_read = m.metadata_read
+                        image_prefix = m.image_prefix, metadata_read = m.metadata_read, dimensions_group = m.dimensions_group
                     FROM findings_adopt_facts a JOIN merge_op m ON m.plan_sha256 = \(planSHA256) AND m.op = a.op
                     WHERE f.id = a.file_id
                     """)

@@ -22,7 +22,8 @@ enum ScanScratch {
         ("stage_file", """
             (seq bigint NOT NULL, op text NOT NULL, id bigint NOT NULL, size bigint, mtime_ns bigint, ctime_ns bigint,
              dev bigint, ino bigint, nlink bigint, mode bigint, uid bigint, gid bigint, sha256 bytea, hashed_at text,
-             format text, width bigint, height bigint, image_sha256 bytea, metadata_read bigint, image_prefix bytea)
+             format text, width bigint, height bigint, image_sha256 bytea, metadata_read bigint, image_prefix bytea,
+             dimensions_group text)
              ON COMMIT DELETE ROWS
             """),
         ("stage_uncatalogued", """
@@ -150,7 +151,7 @@ struct ScanBatch {
                 } else {
                     inserts += 1
                 }
-                values += row.content?.storedValues.count ?? 0
+                values += row.content?.rowValues.values.count ?? 0
                 for sc in row.sidecars ?? [] {
                     sidecarRows += 1
                     if sc.used { values += sc.values.count }
@@ -171,7 +172,7 @@ struct ScanBatch {
                 excluded.append(siloID, dir)
             case .content(_, let content, _):
                 stagedFiles += 1
-                values += content.storedValues.count
+                values += content.rowValues.values.count
             case .sidecars(let fileID, _, let dir, let sidecars):
                 sidecarOps.append((Int64(seq), fileID, dir, sidecars))
                 sidecarsReplaced.append(fileID)
@@ -218,7 +219,7 @@ struct ScanBatch {
         if stagedFiles > 0 {
             try tx.copyIn(table: "stage_file", columns: ["seq", "op", "id", "size", "mtime_ns", "ctime_ns", "dev", "ino", "nlink", "mode",
                                                          "uid", "gid", "sha256", "hashed_at", "format", "width", "height",
-                                                         "image_sha256", "metadata_read", "image_prefix"]) { w in
+                                                         "image_sha256", "metadata_read", "image_prefix", "dimensions_group"]) { w in
                 for (seq, write) in zip(writes.indices, writes) {
                     switch write {
                     case .upsert(let row, let replacing?):
@@ -282,12 +283,12 @@ struct ScanBatch {
                 UPDATE file f SET size = s.size, mtime_ns = s.mtime_ns, ctime_ns = s.ctime_ns, dev = s.dev, ino = s.ino,
                     nlink = s.nlink, mode = s.mode, uid = s.uid, gid = s.gid, sha256 = s.sha256, hashed_at = s.hashed_at,
                     changed_run = \(runID), format = s.format, width = s.width, height = s.height, image_sha256 = s.image_sha256,
-                    metadata_read = s.metadata_read, image_prefix = s.image_prefix
+                    metadata_read = s.metadata_read, image_prefix = s.image_prefix, dimensions_group = s.dimensions_group
                 FROM stage_file s WHERE s.op = 'u' AND f.id = s.id
                 """)
             try tx.execute("""
                 UPDATE file f SET format = s.format, width = s.width, height = s.height, image_sha256 = s.image_sha256,
-                    metadata_read = s.metadata_read, image_prefix = s.image_prefix
+                    metadata_read = s.metadata_read, image_prefix = s.image_prefix, dimensions_group = s.dimensions_group
                 FROM stage_file s WHERE s.op = 'c' AND f.id = s.id
                 """)
             // Metadata rows are replaced per source, never added to: the file's own bytes here
@@ -298,7 +299,7 @@ struct ScanBatch {
         if inserts > 0 {
             try tx.copyIn(table: "file", columns: ["id", "silo_id", "dir", "name", "size", "mtime_ns", "ctime_ns", "dev", "ino", "nlink",
                                                    "mode", "uid", "gid", "sha256", "hashed_at", "first_seen_run", "format", "width",
-                                                   "height", "image_sha256", "metadata_read", "image_prefix"]) { w in
+                                                   "height", "image_sha256", "metadata_read", "image_prefix", "dimensions_group"]) { w in
                 for (seq, write) in zip(writes.indices, writes) {
                     guard case .upsert(let row, nil) = write else { continue }
                     try w.int(fileIDs[seq]!); try w.int(row.siloID); try w.bytes(row.dir.bytes); try w.bytes(row.name)
@@ -384,11 +385,13 @@ struct ScanBatch {
                     switch op {
                     case .upsert(let row, _):
                         if let content = row.content {
-                            try write(fileIDs[seq]!, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
+                            let rows = content.rowValues
+                            try write(fileIDs[seq]!, rows.values, preferred: rows.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
                         }
                         if let sidecars = row.sidecars { try writeSidecars(fileIDs[seq]!, dir: row.dir, sidecars) }
                     case .content(let id, let content, let mtimeNs):
-                        try write(id, content.storedValues, preferred: content.preferred, source: nil, mtimeNs: mtimeNs)
+                        let rows = content.rowValues
+                        try write(id, rows.values, preferred: rows.preferred, source: nil, mtimeNs: mtimeNs)
                     case .sidecars(let id, _, let dir, let sidecars):
                         try writeSidecars(id, dir: dir, sidecars)
                     default:
@@ -587,14 +590,6 @@ struct ManifestRecording {
 
 // MARK: - Values
 
-extension ContentInfo {
-    /// The values worth a `metadata` row (as in SQLite): a file of no known format carries
-    /// nothing but the value 'other', which `file.format` already holds.
-    var storedValues: [SourcedValue] {
-        format == .other && values.allSatisfy({ $0.origin == .header }) ? [] : values
-    }
-}
-
 
 /// PostgreSQL `text` cannot hold U+0000 (SQLite's can). Text read from files (a metadata
 /// value's raw form, a manifest cell, a rule's detail) that holds one is stored with U+FFFD in
@@ -635,13 +630,14 @@ extension CopyTextWriter {
         try int(Int64(st.linkCount)); try int(Int64(st.mode)); try int(Int64(st.uid)); try int(Int64(st.gid))
     }
 
-    /// format, width, height, image_sha256, metadata_read, image_prefix.
+    /// format, width, height, image_sha256, metadata_read, image_prefix, dimensions_group.
     mutating func content(_ c: ContentInfo?) throws(PostgresClientError) {
         guard let c else {
-            try null(); try null(); try null(); try null(); try int(0); try null()
+            try null(); try null(); try null(); try null(); try int(0); try null(); try null()
             return
         }
         try text(c.format.rawValue); try optionalInt(c.width); try optionalInt(c.height)
         try digest(c.imageSHA256); try int(MetadataReader.version); try digest(c.imagePrefixSHA256)
+        try optionalText(c.dimensionsGroup)
     }
 }

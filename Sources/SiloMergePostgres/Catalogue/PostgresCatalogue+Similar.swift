@@ -13,10 +13,23 @@ extension PostgresCatalogue {
                 let ids = siloIDs ?? []
                 return try session.query("""
                     SELECT f.id, f.silo_id, f.dir, f.name, f.size, f.sha256, p.phash, p.width, p.height, p.decoder,
-                           (SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id),
+                           -- the fields of its rows, and of its header facts that no row gives (see HeaderFacts)
+                           (SELECT count(DISTINCT m.field) FROM metadata m WHERE m.file_id = f.id)
+                           + (CASE WHEN hf.present AND NOT EXISTS (SELECT 1 FROM metadata m WHERE m.file_id = f.id AND m.field = 'format')
+                                   THEN 1 ELSE 0 END)
+                           + (CASE WHEN hf.present AND hf.dimensions
+                                        AND NOT EXISTS (SELECT 1 FROM metadata m WHERE m.file_id = f.id AND m.field = 'width')
+                                   THEN 1 ELSE 0 END)
+                           + (CASE WHEN hf.present AND hf.dimensions
+                                        AND NOT EXISTS (SELECT 1 FROM metadata m WHERE m.file_id = f.id AND m.field = 'height')
+                                   THEN 1 ELSE 0 END),
                            (SELECT m.value FROM metadata m WHERE m.file_id = f.id AND m.field = 'date_created'
                             ORDER BY m.source IS NOT NULL, m.preferred DESC LIMIT 1)
                     FROM file f JOIN image_phash p ON p.sha256 = f.sha256
+                    CROSS JOIN LATERAL (SELECT
+                        f.metadata_read > 0 AND f.format IS NOT NULL
+                            AND (f.format <> 'other' OR EXISTS (SELECT 1 FROM metadata o WHERE o.file_id = f.id AND o.source IS NULL)) AS present,
+                        f.dimensions_group IS NOT NULL AND f.width IS NOT NULL AND f.height IS NOT NULL AS dimensions) hf
                     WHERE p.phash IS NOT NULL AND (\(all) OR f.silo_id = ANY(\(ids)))
                     ORDER BY f.silo_id, f.dir, f.name
                     """, as: (Int64, Int64, ByteBuffer, ByteBuffer, Int64, ByteBuffer, Int64, Int64, Int64, String, Int64, String?).self).compactMap { r in
