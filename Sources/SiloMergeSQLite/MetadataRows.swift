@@ -101,14 +101,17 @@ struct MetadataRowWriter {
 
     private mutating func statement(rows n: Int) throws -> RawStatement {
         if let s = statements[n - 1] { return s }
-        let s = RawStatement(try db.cachedStatement(sql: Self.sql[n - 1]), db)
+        let s = RawStatement(try db.cachedStatement(sql: Self.sql(rows: n)), db)
         statements[n - 1] = s
         return s
     }
 
-    /// `sql[n - 1]`: the INSERT of n rows. Made once per process (a writer lives for one batch,
-    /// and building the texts again cost more than preparing them: GRDB's cache has them).
-    private static let sql: [String] = (1...rowsPerStatement).map { n in
+    /// The INSERT of n rows. The one of 16 rows, which nearly every statement is, is made once
+    /// per process; the few others (a batch's last rows) when needed: making all 16 texts up
+    /// front cost about as much as the rows of a small scan.
+    private static func sql(rows n: Int) -> String { n == rowsPerStatement ? full : text(rows: n) }
+    private static let full = text(rows: rowsPerStatement)
+    private static func text(rows n: Int) -> String {
         let placeholders = (0..<n).map { r in
             "(" + (1...columns).map { "?\(r * columns + $0)" }.joined(separator: ", ") + ")"
         }.joined(separator: ", ")

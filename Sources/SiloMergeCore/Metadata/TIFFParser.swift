@@ -423,7 +423,14 @@ final class TIFFParser {
 /// The directories of one TIFF structure, in the order ExifTool processes them: each IFD of
 /// the main chain, then the SubIFDs, ExifIFD and GPS IFD it points to.
 struct TIFFDirectories {
-    var ifds: [TIFFIFD] = []
+    var ifds: [TIFFIFD] = [] {
+        // Each directory's place in the search order, worked out once (`first` is asked for
+        // dozens of tags a file, and the order compares names).
+        didSet {
+            if ranks.count + 1 == ifds.count { ranks.append(Self.searchRank(ifds[ifds.count - 1])) } else { ranks = ifds.map(Self.searchRank) }
+        }
+    }
+    private var ranks: [Int?] = []
     /// How many IFDs the main chain holds (pages of a multi-page TIFF; IFD1 of an EXIF block
     /// is its thumbnail).
     var pages = 0
@@ -492,13 +499,13 @@ struct TIFFDirectories {
     func first(_ tag: UInt16, priority: TIFFIFD? = nil) -> (TIFFIFD, TIFFEntry)? {
         if let priority, let e = priority[tag] { return (priority, e) }
         // In search order without building it: the walk asks for dozens of tags per file.
-        var best: (rank: Int, ifd: TIFFIFD, entry: TIFFEntry)?
-        for ifd in ifds {
-            guard let rank = Self.searchRank(ifd), rank < (best?.rank ?? 4), let e = ifd[tag] else { continue }
-            best = (rank, ifd, e)
+        var best: (rank: Int, index: Int, entry: TIFFEntry)?
+        for i in ifds.indices {
+            guard let rank = ranks[i], rank < (best?.rank ?? 4), let e = ifds[i][tag] else { continue }
+            best = (rank, i, e)
             if rank == 0 { break }
         }
-        return best.map { ($0.ifd, $0.entry) }
+        return best.map { (ifds[$0.index], $0.entry) }
     }
 }
 
