@@ -125,7 +125,9 @@ public final class FileByteSource: ByteSource {
     public convenience init(fd: Int32, size: Int64, head: [UInt8]) {
         self.init(fd: fd, size: size)
         if !head.isEmpty {
-            let bytes = Array(head.prefix(Int(min(Int64(head.count), self.size))))
+            // The caller's array itself (shared, not copied: 64 KiB for every picture larger
+            // than the hashing buffer), unless it runs past the file's end.
+            let bytes = Int64(head.count) <= self.size ? head : Array(head.prefix(Int(self.size)))
             slots = [Slot(offset: 0, bytes: bytes, count: bytes.count)]
             lastLoadEnd = Int64(bytes.count)
         }
