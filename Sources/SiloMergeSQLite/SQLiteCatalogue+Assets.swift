@@ -64,6 +64,7 @@ extension SQLiteCatalogue {
     /// copies and their values, in SHA-256 order.
     func forEachAssetSources(_ db: Database, silos: [Silo], _ body: (AssetSources) throws -> Void) throws {
         let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
+        let headerFactsInColumns = try Self.headerFactsInColumns(db)
         let files = RawStatement(try db.makeStatement(sql: """
             SELECT id, sha256, size, mtime_ns, uid, gid, dev, ino, silo_id, dir, name, format, width, height, image_sha256,
                    metadata_read, \(headerFactsInColumns ? "dimensions_group" : "NULL")
@@ -212,6 +213,7 @@ extension SQLiteCatalogue {
                 let silos = try Self.fetchSilos(db).filter { names.isEmpty || names.contains($0.name) }
                 let ids = silos.isEmpty ? "NULL" : silos.map { String($0.id) }.joined(separator: ",")
                 let byID = Dictionary(uniqueKeysWithValues: silos.map { ($0.id, $0) })
+                let headerFactsInColumns = try Self.headerFactsInColumns(db)
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.image_sha256, f.sha256, f.size, f.format, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB),
                            f.metadata_read, f.width, f.height, \(headerFactsInColumns ? "f.dimensions_group" : "NULL"), f.mtime_ns

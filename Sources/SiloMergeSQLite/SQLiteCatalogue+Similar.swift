@@ -28,6 +28,7 @@ extension SQLiteCatalogue {
             try pool.read { db in
                 // A catalogue opened read-only from before v14-phash has no perceptual hashes.
                 guard try db.tableExists("image_phash") else { return [] }
+                let headerFactsInColumns = try Self.headerFactsInColumns(db)
                 let filter = siloIDs.map { "AND f.silo_id IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.sha256,

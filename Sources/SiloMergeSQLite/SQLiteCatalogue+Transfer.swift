@@ -11,6 +11,7 @@ extension SQLiteCatalogue: CatalogueTransfer {
         // only this catalogue's own failures are said as such.
         do {
             try pool.read { db in
+                let headerFactsInColumns = try Self.headerFactsInColumns(db)
                 for table in TransferTable.allCases {
                     switch table {
                     case .sidecar, .metadata: continue   // with their files

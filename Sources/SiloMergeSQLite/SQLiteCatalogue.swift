@@ -36,8 +36,11 @@ public final class SQLiteCatalogue: CatalogueStore {
 
     /// Whether files keep their header facts in their columns (`v15-header-facts`), not as
     /// metadata rows: false only for an older catalogue opened read-only, whose rows are read
-    /// as they are (see `HeaderFacts`).
-    let headerFactsInColumns: Bool
+    /// as they are (see `HeaderFacts`). Asked inside each read transaction, not once at open:
+    /// another process may upgrade the catalogue while a reader has it open.
+    static func headerFactsInColumns(_ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM pragma_table_info('file') WHERE name = 'dimensions_group')") ?? false
+    }
 
     /// Opens (creating when `create` is true) the catalogue at `path` and brings its schema up
     /// to date. Refuses files written by a newer SiloMerge.
@@ -82,7 +85,6 @@ public final class SQLiteCatalogue: CatalogueStore {
         }
         defer { openLock?.release() }
         let migrator = CatalogueSchema.migrator()
-        var headerFactsInColumns = true
         switch (try CatalogueFile.inspect(path, known: Set(migrator.migrations)), access) {
         case (.missing, .create), (.empty, .create):
             break
@@ -97,11 +99,9 @@ public final class SQLiteCatalogue: CatalogueStore {
         case (.catalogue(let applied), .readOnly):
             let pending = migrator.migrations.filter { !applied.contains($0) && !CatalogueSchema.optionalForReading.contains($0) }
             if !pending.isEmpty { throw CatalogueError.olderSchema(path: path, missing: pending) }
-            headerFactsInColumns = applied.contains(CatalogueSchema.headerFactsMigration)
         case (.catalogue, _):
             break
         }
-        self.headerFactsInColumns = headerFactsInColumns
         var config = Configuration()
         config.label = "silomerge-catalogue"
         config.busyMode = .timeout(30)

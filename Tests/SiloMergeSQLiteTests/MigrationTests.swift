@@ -188,9 +188,14 @@ struct HeaderFactsMigrationTests {
         _ = try CatalogueCopy.copy(from: SQLiteCatalogue(path: tree.catalogue, access: .readOnly), to: copy)
         #expect(try Self.values(copy) == before)
 
-        // The upgrade, in place.
+        // The upgrade, in place, while a reader opened before it still has the catalogue open:
+        // that reader reads the upgraded catalogue the same (it asks, per read, where the
+        // header facts are).
+        let reader = try SQLiteCatalogue(path: tree.catalogue, access: .readOnly)
+        #expect(try Self.values(reader) == before)
         let store = try SQLiteCatalogue(path: tree.catalogue)
         #expect(try Self.values(store) == before)
+        #expect(try Self.values(reader) == before)
         for catalogue in [store, copy] {
             let rows = try catalogue.pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT file_id, field, origin FROM metadata ORDER BY rowid").map { "\($0[0] as Int64) \($0[1] as String) \($0[2] as String)" }
