@@ -143,19 +143,27 @@ struct HeaderFactsMigrationTests {
         return out
     }
 
-    @Test("a v14 catalogue's header rows become columns: values read the same before the upgrade, after it, and in a copy")
-    func headerRowsBecomeColumns() throws {
-        let tree = try TestTree()
+    /// A v14 catalogue (before v15-header-facts) with one silo, one scan run, and `rows`.
+    static func v14Catalogue(_ tree: TestTree, _ rows: String) throws {
         let queue = try DatabaseQueue(path: tree.catalogue)
         try CatalogueSchema.migrator().migrate(queue, upTo: "v14-phash")
-        func digest(_ c: Character) -> String { String(repeating: c, count: 64) }
-        // As v14's scans left them: header rows first among a file's own rows (a re-read puts
-        // them after its sidecar's rows), each chosen, with the file's mtime.
         try queue.write { db in
             try db.execute(sql: """
                 INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
                 INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos)
                     VALUES (1, 'scan', 'ok', '2026-01-01T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]');
+                """ + rows)
+        }
+        try queue.close()
+    }
+
+    @Test("a v14 catalogue's header rows become columns: values read the same before the upgrade, after it, and in a copy")
+    func headerRowsBecomeColumns() throws {
+        let tree = try TestTree()
+        func digest(_ c: Character) -> String { String(repeating: c, count: 64) }
+        // As v14's scans left them: header rows first among a file's own rows (a re-read puts
+        // them after its sidecar's rows), each chosen, with the file's mtime.
+        try Self.v14Catalogue(tree, """
                 INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run,
                                   sha256, format, width, height, metadata_read) VALUES
                     (1, 1, '', 'x.tif', 10, 77, 1, 1, 1, 1, 33188, 0, 0, 1, '\(digest("a"))', 'tiff', 40, 30, 4),
@@ -176,8 +184,6 @@ struct HeaderFactsMigrationTests {
                     (4, 'width', 'header', 'PNG:ImageWidth', '8', '8', NULL, 80, 1),
                     (4, 'height', 'header', 'PNG:ImageHeight', '6', '6', NULL, 80, 1);
                 """)
-        }
-        try queue.close()
         let before = try Self.values(SQLiteCatalogue(path: tree.catalogue, access: .readOnly))
         #expect(before["x.tif"]?.count == 6 && before["y.bin"] == [] && before["z.xmp"]?.count == 2 && before["w.png"]?.count == 3)
         #expect(before["v.jpg"] == [])   // its metadata not read: no header facts
@@ -211,13 +217,7 @@ struct HeaderFactsMigrationTests {
     @Test("a header row its file's columns do not give back exactly stays a row: nothing is lost")
     func disagreeingHeaderRowStays() throws {
         let tree = try TestTree()
-        let queue = try DatabaseQueue(path: tree.catalogue)
-        try CatalogueSchema.migrator().migrate(queue, upTo: "v14-phash")
-        try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO silo (id, name, root, priority, added_at) VALUES (1, 's', '/nowhere', 1, '2026-01-01T00:00:00.000Z');
-                INSERT INTO run (id, kind, status, started_at, tool_version, host, hash_mode, options, silos)
-                    VALUES (1, 'scan', 'ok', '2026-01-01T00:00:00.000Z', '0', 'h', 'full', '{}', '["s"]');
+        try Self.v14Catalogue(tree, """
                 INSERT INTO file (id, silo_id, dir, name, size, mtime_ns, ctime_ns, dev, ino, nlink, mode, uid, gid, first_seen_run,
                                   sha256, format, width, height, metadata_read)
                     VALUES (1, 1, '', 'w.png', 13, 80, 1, 1, 4, 1, 33188, 0, 0, 1, '\(String(repeating: "d", count: 64))', 'png', 8, 6, 4);
@@ -226,8 +226,6 @@ struct HeaderFactsMigrationTests {
                     (1, 'width', 'header', 'PNG:ImageWidth', '9', '9', NULL, 80, 1),
                     (1, 'height', 'header', 'PNG:ImageHeight', '6', '6', NULL, 80, 1);
                 """)
-        }
-        try queue.close()
         let store = try SQLiteCatalogue(path: tree.catalogue)
         let rows = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT field, raw FROM metadata").map { "\($0[0] as String)=\($0[1] as String)" } }
         #expect(rows == ["width=9"])
