@@ -158,8 +158,8 @@ public enum ContentInspector {
                                                  : MetadataReader.readKeepingStructure(source, options: MetadataReadOptions(), head: head)
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
                                values: metadata.values, problems: metadata.problems)
-        let winners = MetadataReader.reconcileInFile(metadata)
-        info.preferred = metadata.values.map { winners[$0.field] == $0 }
+        let winners = InFileReconciler.winners(metadata)
+        info.preferred = metadata.values.map { winners[$0.field.index] == $0 }
         if ImageDataHash.supports(metadata.format) {
             do {
                 switch imageHashing {

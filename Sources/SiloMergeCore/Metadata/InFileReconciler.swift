@@ -52,16 +52,24 @@ enum InFileReconciler {
 
     static func reconcile(_ m: EmbeddedMetadata) -> [UnifiedField: SourcedValue] {
         var out: [UnifiedField: SourcedValue] = [:]
+        for (i, v) in winners(m).enumerated() { if let v { out[UnifiedField.allCases[i]] = v } }
+        return out
+    }
+
+    /// `reconcile`'s choice, indexed by `UnifiedField.index` (nil: no value for the field):
+    /// what a scan asks of every file, with no dictionary made and hashed for it.
+    static func winners(_ m: EmbeddedMetadata) -> [SourcedValue?] {
+        let fields = UnifiedField.allCases.count
+        var out = [SourcedValue?](repeating: nil, count: fields)
         // Most files of a silo carry no metadata at all: nothing to decide, or only what the
         // file's structure says (its format, its size), one value per field.
         guard !m.values.isEmpty else { return out }
         if m.values.allSatisfy({ $0.origin == .header }) {
-            for v in m.values where out[v.field] == nil { out[v.field] = v }
+            for v in m.values where out[v.field.index] == nil { out[v.field.index] = v }
             return out
         }
         // The values grouped by field, in the order read within each (a counting sort: one
         // array, no per-field allocation), so each field's rules look only at its own values.
-        let fields = UnifiedField.allCases.count
         var start = [Int](repeating: 0, count: fields + 1)
         for v in m.values { start[v.field.index + 1] += 1 }
         for i in 0..<fields { start[i + 1] += start[i] }
@@ -73,10 +81,9 @@ enum InFileReconciler {
             }
             n = m.values.count
         }
-        out.reserveCapacity(fields)
         for field in UnifiedField.allCases where start[field.index] < start[field.index + 1] {
             let of = Candidates(all: m.values, indices: grouped[start[field.index]..<start[field.index + 1]])
-            if let v = choose(field, of, m.iptcDigest) { out[field] = v }
+            out[field.index] = choose(field, of, m.iptcDigest)
         }
         return out
     }

@@ -308,15 +308,19 @@ final class MetadataCollector {
 
     func finish() -> EmbeddedMetadata {
         let kept = checkedValues()
+        // The header facts: the catalogue keeps them in the file's columns and gives them back
+        // with these very tags (`HeaderFacts`).
         var all: [SourcedValue] = [SourcedValue(field: .format, value: .text(format.rawValue), origin: .header,
-                                                tag: "File:FileType", raw: format.rawValue)]
+                                                tag: HeaderFacts.formatTag, raw: format.rawValue)]
+        all.reserveCapacity(kept.count + 3)
         if let width, let height {
             all.append(SourcedValue(field: .width, value: .integer(width), origin: .header,
-                                    tag: "\(dimensionTag):ImageWidth", raw: "\(width)"))
+                                    tag: HeaderFacts.widthTag(dimensionTag), raw: String(width)))
             all.append(SourcedValue(field: .height, value: .integer(height), origin: .header,
-                                    tag: "\(dimensionTag):ImageHeight", raw: "\(height)"))
+                                    tag: HeaderFacts.heightTag(dimensionTag), raw: String(height)))
         }
-        return EmbeddedMetadata(format: format, width: width, height: height, values: all + kept,
+        all.append(contentsOf: kept)
+        return EmbeddedMetadata(format: format, width: width, height: height, values: all,
                                 iptcDigest: iptcDigest, problems: problems)
     }
 }
