@@ -148,9 +148,9 @@ public struct Reconciler: Sendable {
                 switch field {
                 case .format:
                     // The tag the reader gives the format: a file of no known format has no
-                    // stored row for it (see `ContentInfo.storedValues`), and says the same.
+                    // header fact for it (see `HeaderFacts.values`), and says the same.
                     candidates = [FieldSource(silo: sources.copies.first?.copy.silo ?? "", path: sources.copies.first?.copy.path ?? .root,
-                                              origin: .header, tag: "File:FileType", raw: sources.format.rawValue,
+                                              origin: .header, tag: HeaderFacts.formatTag, raw: sources.format.rawValue,
                                               value: .text(sources.format.rawValue))]
                 case .width, .height:
                     guard let n = field == .width ? sources.width : sources.height, let first = sources.copies.first else { break }
