@@ -105,9 +105,14 @@ public final class Applier {
     func closeAll() {
         if targetFD >= 0 { fs.close(targetFD); targetFD = -1 }
         if quarantineFD >= 0 { fs.close(quarantineFD); quarantineFD = -1 }
-        for fd in siloFDs.values { fs.close(fd) }
+        // The silo roots and the folders above them may hold an in-place run's flock: unlocked
+        // before they are closed. A close lets go only of the last descriptor of an open file
+        // description, and a process spawned at that moment by another thread of this process
+        // (a host embedding SiloMerge, the test runner) shares it until it executes its
+        // program; the next apply would take the lock as held by another silomerge.
+        for fd in siloFDs.values { _ = flock(fd, LOCK_UN); fs.close(fd) }
         siloFDs = [:]
-        for fd in siloLockFDs { fs.close(fd) }
+        for fd in siloLockFDs { _ = flock(fd, LOCK_UN); fs.close(fd) }
         siloLockFDs = []
         journal = nil
     }
