@@ -30,6 +30,12 @@ public final class FileHasher {
     let buffer: UnsafeMutableRawBufferPointer
     /// A small second buffer for partial reads.
     let scratch: UnsafeMutableRawBufferPointer
+    /// Where a file whose metadata is read gets its first chunk (as large as `buffer`): it
+    /// stays there, while the rest streams through `buffer`, until the metadata reader has
+    /// read the file, so the reader finds the file's first megabyte in memory (a photo's
+    /// segments, the start of its image data, a video's leading boxes) with no copy and no
+    /// second read. Made on first use: hashers that read no metadata never hold it.
+    private var firstChunk: UnsafeMutableRawBufferPointer?
     /// Where this hasher's worker adds its stage times (`--profile`); nil: not profiling, and
     /// then nothing is timed (a nil check per stage).
     var profile: ProfileSlot?
@@ -49,6 +55,7 @@ public final class FileHasher {
     deinit {
         buffer.deallocate()
         scratch.deallocate()
+        firstChunk?.deallocate()
     }
 
     func resetHasher() throws { try hasher.reset() }
@@ -109,8 +116,13 @@ public final class FileHasher {
         // last megabyte. It only matters for formats the readers do not know.
         var scanner: XPacketStreamScanner? = nil
         let window = Int64(MetadataLimits.scanWindow)
-        // The first bytes, kept for the metadata reader: most formats are told by them alone.
-        var head: [UInt8] = []
+        // The first chunk stays in `first` for the metadata reader (see `firstChunk`).
+        var first = buffer
+        if inspect {
+            if firstChunk == nil { firstChunk = .allocate(byteCount: buffer.count, alignment: 4096) }
+            first = firstChunk!
+        }
+        var firstCount = 0
         // A PNG's chunk headers and small chunks, recorded as they stream past (see
         // `PNGChunkRecorder`): its metadata reader's chunk walk then reads nothing again.
         var pngChunks: PNGChunkRecorder? = nil
@@ -132,25 +144,23 @@ public final class FileHasher {
             var offset: Int64 = 0
             while offset < stat.size {
                 let want = Int(min(Int64(buffer.count), stat.size - offset))
-                let got = read(fd, buffer.baseAddress, want)
+                let into = offset == 0 ? first : buffer
+                let got = read(fd, into.baseAddress, want)
                 if got < 0 {
                     if errno == EINTR { continue }
                     return .failure(.unreadable(Errno(errno), during: "read"))
                 }
                 if got == 0 { return .failure(.changedWhileReading) }   // shorter than fstat said
                 if let profile { mark = profile.add(.read, since: mark, count: 0, bytes: got) }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+                let chunk = UnsafeRawBufferPointer(rebasing: into[0..<got])
+                if offset == 0 { firstCount = got }
                 try hasher.update(chunk)
                 if let profile { mark = profile.add(.hash, since: mark, count: 0) }
                 // The format from the first bytes, told once per file.
                 let sniffed = inspect && offset == 0 ? FormatSniffer.sniff(head: Array(chunk.prefix(64))) : nil
-                // A file read whole in this first chunk is inspected in the buffer itself (see
-                // below): nothing to keep for a second read.
+                // A file read whole in this first chunk is inspected in it (see below).
                 if offset == 0, Int64(got) == stat.size { wholeInBuffer = true }
-                if let sniffed, !wholeInBuffer {
-                    head = Array(chunk.prefix(Self.headBytes(sniffed)))
-                    if sniffed == .png { pngChunks = PNGChunkRecorder() }
-                }
+                if sniffed == .png, !wholeInBuffer { pngChunks = PNGChunkRecorder() }
                 pngChunks?.feed(chunk, at: offset)
                 if let format = sniffed, let fingerprinter {
                     if fingerprinter.decodes(format) {
@@ -180,14 +190,14 @@ public final class FileHasher {
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
-            // The metadata of a file that fit in the buffer is read from the very bytes just
-            // hashed (no `pread`, no copy); a larger one's through the file, helped by its head
-            // and the PNG chunks recorded while it streamed past.
+            // The metadata of a file that fit in the first chunk is read from the very bytes
+            // just hashed (no `pread`, no copy); a larger one's through the file, helped by its
+            // first chunk, still in memory, and the PNG chunks recorded while it streamed past.
             var content: ContentInfo? = nil
             if inspect {
+                let head = UnsafeRawBufferPointer(rebasing: first[0..<firstCount])
                 content = wholeInBuffer
-                    ? ContentInspector.inspect(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<Int(stat.size)]),
-                                               hint: scanner?.hint ?? .unknown, scanForXMP: scanForXMP, imageHashing: .prefix)
+                    ? ContentInspector.inspect(bytes: head, hint: scanner?.hint ?? .unknown, scanForXMP: scanForXMP, imageHashing: .prefix)
                     : ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
                                                scanForXMP: scanForXMP, imageHashing: .prefix, head: head,
                                                known: pngChunks?.ranges ?? [])
@@ -201,19 +211,6 @@ public final class FileHasher {
             return .success((digest, stat, content))
         } catch {
             return .failure(.unreadable(Errno(EIO), during: "hash"))
-        }
-    }
-
-    /// How much of a file's first chunk the metadata reader gets from memory: the first 64 KiB
-    /// of a picture or video, whose metadata mostly lies at the start (a photo's EXIF, XMP and IPTC segments and
-    /// the start of its image data; all of a small file), so reading it costs no second read
-    /// of those pages; 4 KiB (enough to tell the format) of anything else, whose copy would be
-    /// wasted (measured: a 64 KiB copy of every file of the benchmark's random-content corpus
-    /// costs more than the reads it saves).
-    static func headBytes(_ format: MediaFormat) -> Int {
-        switch format {
-        case .jpeg, .png, .tiff, .webp, .gif, .heic, .avif, .psd, .jp2, .jxl, .mp4, .mov, .cr3: return 64 * 1024
-        default: return 4096
         }
     }
 

@@ -119,17 +119,21 @@ public final class FileByteSource: ByteSource {
         self.size = max(0, size)
     }
 
-    /// A source whose first bytes are already known (the hashing pass just read them): reads
-    /// inside `head` cost no system call, so a file of a format that needs nothing more than
-    /// its magic bytes is never read again.
-    public convenience init(fd: Int32, size: Int64, head: [UInt8]) {
+    /// The file's first bytes, lent by the caller for this source's whole life (the hashing
+    /// pass's first chunk, still in its buffer): read in place, never copied or read again.
+    private var lent = UnsafeRawBufferPointer(start: nil, count: 0)
+
+    /// A source whose first bytes are already in memory (the hashing pass just read them, up to
+    /// a megabyte): reads inside `head` cost no system call and no copy, so a file of a format
+    /// that needs nothing past its first chunk (a photo's EXIF, XMP and IPTC segments, and the
+    /// start of its image data) is never read again. `head` is borrowed: it must stay valid
+    /// and unchanged as long as this source is used.
+    public convenience init(fd: Int32, size: Int64, lending head: UnsafeRawBufferPointer) {
         self.init(fd: fd, size: size)
-        if !head.isEmpty {
-            // The caller's array itself (shared, not copied: 64 KiB for every picture larger
-            // than the hashing buffer), unless it runs past the file's end.
-            let bytes = Int64(head.count) <= self.size ? head : Array(head.prefix(Int(self.size)))
-            slots = [Slot(offset: 0, bytes: bytes, count: bytes.count)]
-            lastLoadEnd = Int64(bytes.count)
+        let count = Int(min(Int64(head.count), self.size))
+        if count > 0 {
+            lent = UnsafeRawBufferPointer(rebasing: head[0..<count])
+            lastLoadEnd = Int64(count)
         }
     }
 
@@ -147,7 +151,7 @@ public final class FileByteSource: ByteSource {
     private func uncachedWindow(at offset: Int64, count: Int) -> Int? {
         guard offset >= 0, count >= Self.window, offset < size else { return nil }
         let wanted = Int(min(Int64(count), size - offset))
-        guard wanted >= Self.window,
+        guard wanted >= Self.window, offset + Int64(wanted) > Int64(lent.count),
               !slots.contains(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) else { return nil }
         return wanted
     }
@@ -170,6 +174,9 @@ public final class FileByteSource: ByteSource {
     public func withBytes<R>(at offset: Int64, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard offset >= 0, count > 0, offset < size else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         let wanted = Int(min(Int64(count), size - offset))
+        if offset + Int64(wanted) <= Int64(lent.count) {
+            return try body(UnsafeRawBufferPointer(rebasing: lent[Int(offset)..<(Int(offset) + wanted)]))
+        }
         // Found first, then moved to the front: swapping while iterating `slots` copied the
         // array on every hit that was not already in front.
         if let index = slots.firstIndex(where: { offset >= $0.offset && offset + Int64(wanted) <= $0.offset + Int64($0.count) }) {

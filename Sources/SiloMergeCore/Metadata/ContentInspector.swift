@@ -109,9 +109,11 @@ public enum ContentInspector {
     ///
     /// `head` and `known`: bytes of the file the caller already holds (the hashing pass's first
     /// chunk; a PNG's chunk headers, `PNGChunkRecorder`), read from memory instead of the file.
+    /// `head` (the file's first bytes) is only borrowed for the call.
     public static func inspect(fd: Int32, size: Int64, hint: XPacketHint = .unknown, scanForXMP: Bool = false,
-                               imageHashing: ImageHashing = .full, head: [UInt8] = [], known: [KnownRange] = []) -> ContentInfo {
-        let file = FileByteSource(fd: fd, size: size, head: head)
+                               imageHashing: ImageHashing = .full, head: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                               known: [KnownRange] = []) -> ContentInfo {
+        let file = FileByteSource(fd: fd, size: size, lending: head)
         if known.isEmpty {
             return inspect(file, size: size, hint: hint, scanForXMP: scanForXMP, imageHashing: imageHashing)
         }

@@ -36,7 +36,26 @@ struct ByteSourceWindowTests {
         try #require(fd >= 0)
         defer { close(fd) }
         let reference = DataByteSource(bytes)
-        let source = FileByteSource(fd: fd, size: Int64(bytes.count))
+        // Without a head, and lent the file's first 100,000 bytes (the hashing pass's first
+        // chunk): reads inside, across and past it.
+        try check(FileByteSource(fd: fd, size: Int64(bytes.count)), reference, bytes)
+        let head = Array(bytes.prefix(100_000))
+        try head.withUnsafeBytes { head in
+            let lending = FileByteSource(fd: fd, size: Int64(bytes.count), lending: head)
+            try check(lending, reference, bytes)
+            // A head longer than the file (it shrank since) lends only the file's bytes.
+            let short = FileByteSource(fd: fd, size: 60_000, lending: head)
+            #expect(try short.read(at: 59_990, count: 100) == Array(bytes[59_990..<60_000]))
+            // Inside the head: no system call, even for a read as large as a window.
+            let quiet = FileByteSource(fd: fd, size: Int64(bytes.count), lending: head)
+            for (offset, count) in [(Int64(0), 64), (Int64(99_000), 1000), (Int64(20_000), 70_000)] {
+                #expect(try quiet.read(at: offset, count: count) == Array(bytes[Int(offset)..<(Int(offset) + count)]))
+            }
+            #expect(quiet.readCalls == 0)
+        }
+    }
+
+    func check(_ source: FileByteSource, _ reference: DataByteSource, _ bytes: [UInt8]) throws {
         var cases: [(Int64, Int)] = [(65_530, 20), (65_536 * 2 - 1, 2), (0, 65_536), (1000, 70_000), (4090, 10),
                                      (299_990, 100), (300_000, 5), (-1, 5), (10, 0), (131_000, 65_536), (5, 4096)]
         var x: UInt64 = 99

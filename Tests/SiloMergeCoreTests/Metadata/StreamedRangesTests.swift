@@ -84,16 +84,19 @@ import SiloMergeTestSupport
             defer { close(fd) }
             let plain = FileByteSource(fd: fd, size: Int64(bytes.count))
             let expected = MetadataReader.read(plain)
-            let file = FileByteSource(fd: fd, size: Int64(bytes.count), head: Array(bytes.prefix(65536)))
-            let primed = PrimedByteSource(file, known: Self.record(bytes, pieces: 65536).ranges)
-            let got = MetadataReader.read(primed)
-            #expect(got == expected, "\(name)")
-            #expect(file.readCalls == 0, "\(name): \(file.readCalls) reads of the file again")
-            // The scan's whole path: inspect with the record gives what inspect without it gives.
-            let a = ContentInspector.inspect(fd: fd, size: Int64(bytes.count), imageHashing: .prefix)
-            let b = ContentInspector.inspect(fd: fd, size: Int64(bytes.count), imageHashing: .prefix,
-                                             head: Array(bytes.prefix(65536)), known: Self.record(bytes, pieces: 65536).ranges)
-            #expect(a == b, "\(name)")
+            let head = Array(bytes.prefix(65536))
+            head.withUnsafeBytes { head in
+                let file = FileByteSource(fd: fd, size: Int64(bytes.count), lending: head)
+                let primed = PrimedByteSource(file, known: Self.record(bytes, pieces: 65536).ranges)
+                let got = MetadataReader.read(primed)
+                #expect(got == expected, "\(name)")
+                #expect(file.readCalls == 0, "\(name): \(file.readCalls) reads of the file again")
+                // The scan's whole path: inspect with the record gives what inspect without it gives.
+                let a = ContentInspector.inspect(fd: fd, size: Int64(bytes.count), imageHashing: .prefix)
+                let b = ContentInspector.inspect(fd: fd, size: Int64(bytes.count), imageHashing: .prefix,
+                                                 head: head, known: Self.record(bytes, pieces: 65536).ranges)
+                #expect(a == b, "\(name)")
+            }
         }
     }
 
