@@ -47,11 +47,16 @@ enum JPEGReader {
         let src = c.source
         var pos: Int64 = 2
         var segments = 0
-        var standardXMP: [UInt8]?
+        // The standard XMP packet and a lone EXIF segment are read where they lie (the hashing
+        // pass's buffer, the reader's cache) when parsed at the end, not copied out first: the
+        // EXIF segment holds the thumbnail too, up to 64 KiB a photo.
+        var standardXMP: (offset: Int64, count: Int)?
         var extended: [String: Extended] = [:]
         var extendedBytes = 0
         var photoshop: [UInt8] = []
+        /// EXIF joined from several APP1 segments; `exifSegment` while there is only one.
         var exif: [UInt8]?
+        var exifSegment: (offset: Int64, count: Int)?
         var exifOpen = false   // the last segment was EXIF: an "Exif\0\0" APP1 without a TIFF header continues it
         var previous = "SOI"
         while true {
@@ -97,23 +102,25 @@ enum JPEGReader {
                 if let header = exifHeaderLength(peek) {
                     let tiffFollows = peek.count >= header + 4
                         && (peek.hasBytes([0x4D, 0x4D, 0x00, 0x2A], at: header) || peek.hasBytes([0x49, 0x49, 0x2A, 0x00], at: header))
-                    if exif == nil {
-                        // Copied once, from after its header (not the segment, then its tail).
-                        if let d = try src.exact(at: dataStart + Int64(header), count: dataLength - header) {
-                            exif = d
-                            continuesEXIF = true
-                        }
+                    if exif == nil && exifSegment == nil {
+                        // From after its header; it lies within the file (checked above).
+                        exifSegment = (dataStart + Int64(header), dataLength - header)
+                        continuesEXIF = true
                     } else if exifOpen, !tiffFollows {
                         // Multi-segment EXIF (larger than one APP1): joined, as ExifTool does.
+                        if exif == nil, let first = exifSegment {
+                            exif = try src.exact(at: first.offset, count: first.count)
+                            exifSegment = nil
+                        }
                         if let d = try src.exact(at: dataStart + Int64(header), count: dataLength - header),
-                           exif!.count + d.count + header <= MetadataLimits.maxBlock {
+                           let joined = exif, joined.count + d.count + header <= MetadataLimits.maxBlock {
                             exif! += d
                             continuesEXIF = true
                             c.noteOnce("EXIF", "multi-segment", "the EXIF spans several APP1 segments (joined)")
                         }
                     }
                 } else if peek.hasBytes(xmpHeader), standardXMP == nil {
-                    standardXMP = try src.exact(at: dataStart + Int64(xmpHeader.count), count: dataLength - xmpHeader.count)
+                    standardXMP = (dataStart + Int64(xmpHeader.count), dataLength - xmpHeader.count)
                 } else if peek.hasBytes(extendedXMPHeader) {
                     if extendedBytes + dataLength > 2 * MetadataLimits.maxBlock {
                         c.noteOnce("XMP", "extended", "more than \(2 * MetadataLimits.maxBlock) bytes of extended XMP segments; the rest are not read")
@@ -142,13 +149,19 @@ enum JPEGReader {
             previous = markerName(marker)
             pos = segmentEnd
         }
-        if let exif { c.addEXIF(exif) }
+        if let exif {
+            c.addEXIF(exif)
+        } else if let segment = exifSegment {
+            c.addEXIF(in: src, at: segment.offset, count: segment.count)
+        }
         if !photoshop.isEmpty { c.addPhotoshop(photoshop) }
-        guard let standardXMP else {
+        guard let packet = standardXMP else {
             if !extended.isEmpty { c.problem("XMP", "extended XMP without a standard XMP packet naming it; ignored") }
             return
         }
-        let guid = c.addXMP(standardXMP, block: "XMP")
+        let guid = try src.withExact(at: packet.offset, count: packet.count) { bytes in
+            bytes.map { c.addXMP($0, block: "XMP") } ?? nil
+        }
         if let guid {
             guard let ext = extended[guid] else {
                 c.problem("XMP", "xmpNote:HasExtendedXMP names \(guid) but no extended XMP segment has that GUID")

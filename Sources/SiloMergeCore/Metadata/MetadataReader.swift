@@ -247,6 +247,14 @@ final class MetadataCollector {
         addProblems(r.problems)
     }
 
+    /// An EXIF block read where it lies in `source` (`count` bytes at `offset`), as
+    /// `addEXIF(_:)` reads a copy of those bytes.
+    func addEXIF(in source: any ByteSource, at offset: Int64, count: Int) {
+        let r = EXIFReader.read(source, base: offset, length: Int64(count))
+        values += r.values
+        addProblems(r.problems)
+    }
+
     /// The values as stored: control characters removed, invalid dates turned into notes, and
     /// the per-file caps applied.
     private func checkedValues() -> [SourcedValue] {

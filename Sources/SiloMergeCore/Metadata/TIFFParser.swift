@@ -165,8 +165,10 @@ final class TIFFParser {
         }
         let countSize = isBigTIFF ? 8 : 2
         let start = Int64(offset)
+        // Nothing is read past the block's end, though the source may go on (an EXIF segment
+        // read in place in its JPEG): read as the block's bytes alone would read.
         let declared: UInt64? = try source.withExact(at: base + start, count: countSize) { b in
-            guard let b else { return nil }
+            guard let b, start + Int64(countSize) <= length else { return nil }
             return isBigTIFF ? Self.load64(b, 0, bigEndian) : UInt64(Self.load16(b, 0, bigEndian))
         }
         guard let declared else {
@@ -204,7 +206,7 @@ final class TIFFParser {
             return nil
         }
         try source.withExact(at: base + tableEnd, count: wordSize) { n in
-            guard let n else { return }
+            guard let n, tableEnd + Int64(wordSize) <= length else { return }
             next = isBigTIFF ? Self.load64(n, 0, bigEndian) : UInt64(Self.load32(n, 0, bigEndian))
         }
         return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
