@@ -26,6 +26,10 @@ public protocol ByteSource {
     /// (`BorrowedByteSource`): a walker through the whole file then reads them in place, with
     /// no buffer to fill. Valid only while the source is; nil (the default) for the others.
     var contiguousBytes: UnsafeRawBufferPointer? { get }
+    /// The source's first bytes, when they lie in memory lent for the source's life (a
+    /// `FileByteSource` lent the hashing pass's first chunk) though the rest does not: a walker
+    /// reads them in place, then goes on through its buffer. Nil (the default) for the others.
+    var contiguousPrefix: UnsafeRawBufferPointer? { get }
 }
 
 extension ByteSource {
@@ -38,6 +42,7 @@ extension ByteSource {
     }
 
     public var contiguousBytes: UnsafeRawBufferPointer? { nil }
+    public var contiguousPrefix: UnsafeRawBufferPointer? { nil }
 }
 
 enum ByteSources {
@@ -122,6 +127,7 @@ public final class FileByteSource: ByteSource {
     /// The file's first bytes, lent by the caller for this source's whole life (the hashing
     /// pass's first chunk, still in its buffer): read in place, never copied or read again.
     private var lent = UnsafeRawBufferPointer(start: nil, count: 0)
+    public var contiguousPrefix: UnsafeRawBufferPointer? { lent.isEmpty ? nil : lent }
 
     /// A source whose first bytes are already in memory (the hashing pass just read them, up to
     /// a megabyte): reads inside `head` cost no system call and no copy, so a file of a format

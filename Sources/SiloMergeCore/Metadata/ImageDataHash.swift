@@ -318,12 +318,21 @@ public enum ImageDataHash {
 
         /// The whole file, when the source lends it in memory (`ByteSource.contiguousBytes`):
         /// then it is the buffer, read in place — no copy, and no refill ever — and `index`
-        /// is the file offset.
-        private let memory: UnsafeRawBufferPointer?
+        /// is the file offset. Or only the file's first bytes (`contiguousPrefix`, the hashing
+        /// pass's first chunk): read in place the same way until they run out, then the
+        /// reader goes on through `buffer` (`memoryIsWhole` false).
+        private var memory: UnsafeRawBufferPointer?
+        private let memoryIsWhole: Bool
 
         init(source: S, at offset: Int64) {
             self.source = source; self.position = offset
-            memory = source.contiguousBytes
+            if let whole = source.contiguousBytes {
+                memory = whole
+                memoryIsWhole = true
+            } else {
+                memory = source.contiguousPrefix
+                memoryIsWhole = false
+            }
             if let memory {
                 end = memory.count
                 index = Int(min(max(0, offset), Int64(memory.count)))
@@ -338,7 +347,14 @@ public enum ImageDataHash {
 
         private mutating func fill() throws -> Bool {
             if index < end { return true }
-            if memory != nil { return false }   // the whole file was there: it has ended
+            if let prefix = memory {
+                if memoryIsWhole { return false }   // the whole file was there: it has ended
+                // The lent first bytes are used up: on through the buffer, from `position`.
+                if let from = held { spilled.append(contentsOf: prefix[from..<end]); held = 0 }
+                memory = nil
+                end = 0
+                index = 0
+            }
             if let from = held {
                 // Held bytes outlive the buffer: copied out before it is refilled (a token
                 // that crosses a refill; most lie within one buffer and are never copied).
@@ -369,7 +385,13 @@ public enum ImageDataHash {
         mutating func skip(_ n: Int64) throws -> Bool {
             guard n >= 0, let target = position.checkedAdd(n), target <= source.size else { return false }
             let inBuffer = Int64(end - index)
-            if n <= inBuffer { index += Int(n) } else { end = 0; index = 0 }   // (never with `memory`: it ends at the file's end)
+            if n <= inBuffer {
+                index += Int(n)
+            } else {
+                // (Never with the whole file in `memory`: it ends at the file's end.)
+                end = 0; index = 0
+                if !memoryIsWhole { memory = nil }
+            }
             position = target
             return true
         }

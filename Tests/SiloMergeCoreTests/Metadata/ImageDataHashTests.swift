@@ -57,6 +57,45 @@ struct MetadataImageDataHashTests {
         #expect(viaFile == (try Self.hash(try Fixture.bytes(f), .jpeg)))
     }
 
+    @Test("JPEG through a file source lent its first bytes (any length): the same hash, prefix and layout as in memory")
+    func lentPrefixAgrees() throws {
+        // Every JPEG of Fixtures/ (segments, stray bytes, restart markers, fill bytes), lent
+        // prefixes ending anywhere, around the start of scan data in particular.
+        var files: [(String, [UInt8])] = []
+        if let walker = FileManager.default.enumerator(atPath: Fixture.root.path) {
+            while let item = walker.nextObject() as? String {
+                if item.lowercased().hasSuffix(".jpg") { files.append((item, try Fixture.bytes(item))) }
+            }
+        }
+        #expect(files.count >= 5)
+        let tree = try TestTree()
+        var compared = 0
+        for (name, bytes) in files {
+            let path = try tree.write("f.jpg", bytes).path
+            let fd = open(path, O_RDONLY)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            let size = Int64(bytes.count)
+            // Each outcome as text, a refusal (a JPEG without SOI, a truncated one) included.
+            func outcomes(_ source: () -> some ByteSource) -> [String] {
+                ["\(Result { try ImageDataHash.compute(source(), format: .jpeg) })",
+                 "\(Result { try ImageDataHash.prefix(source(), format: .jpeg, bytes: 4096).map { "\($0.digest) \($0.complete)" } })",
+                 "\(Result { try ImageDataHash.computeRecording(source(), format: .jpeg).map { "\($0.digest) \(String(describing: $0.layout))" } })"]
+            }
+            let expected = bytes.withUnsafeBytes { b in outcomes { BorrowedByteSource(b) } }
+            let sos = bytes.indexOfBytes([0xFF, 0xDA]) ?? 0
+            var lengths = Set([1, 2, 100, 4096, sos, sos + 1, sos + 2, sos + 3, sos + 20, sos + 4100, bytes.count - 2, bytes.count - 1, bytes.count])
+            lengths.formUnion(stride(from: 0, to: bytes.count, by: max(1, bytes.count / 40)))
+            for length in lengths.sorted() where length > 0 && length <= bytes.count {
+                let head = Array(bytes.prefix(length))
+                let got = head.withUnsafeBytes { head in outcomes { FileByteSource(fd: fd, size: size, lending: head) } }
+                #expect(got == expected, "\(name) lent \(length)")
+                compared += 1
+            }
+        }
+        #expect(compared > 100)
+    }
+
     @Test("JPEG: a flipped bit in the scan data changes the hash, one in the metadata does not")
     func jpegFlips() throws {
         let bytes = try Fixture.bytes("marketing/products/widget-pro/widget-front.jpg")
