@@ -256,78 +256,84 @@ final class MetadataCollector {
     }
 
     /// The values as stored: control characters removed, invalid dates turned into notes, and
-    /// the per-file caps applied.
-    private func checkedValues() -> [SourcedValue] {
-        var out: [SourcedValue] = []
-        out.reserveCapacity(values.count)
+    /// the per-file caps applied. Checked where they lie in `vs` (taken out of `values`, so
+    /// uniquely held) and kept ones moved forward over the dropped: no value is copied (a copy
+    /// retains each of its strings, and releases them again when dropped).
+    private func checkedValues(_ vs: inout [SourcedValue]) {
         var perField = [Int](repeating: 0, count: UnifiedField.allCases.count)
         var stored = 0
-        for var v in values {
+        var kept = 0
+        for i in vs.indices {
+            let tag = vs[i].tag
             // Only a problem needs it: worked out then, not for every value.
-            var block: String { v.tag.split(separator: ":").first.map(String.init) ?? "metadata" }
-            v.raw = TextDecoding.withoutControlCharacters(v.raw)
-            switch v.value {
+            var block: String { tag.split(separator: ":").first.map(String.init) ?? "metadata" }
+            vs[i].raw = TextDecoding.withoutControlCharacters(vs[i].raw)
+            switch vs[i].value {
             case .text(let s):
                 let t = TextDecoding.withoutControlCharacters(s).metadataTrimmed
                 guard !t.isEmpty else { continue }
-                if v.field.kind == .date {
-                    problem(block, "\(v.tag) '\(TextDecoding.printable(s, limit: 40))' is not a date; ignored")
+                if vs[i].field.kind == .date {
+                    problem(block, "\(tag) '\(TextDecoding.printable(s, limit: 40))' is not a date; ignored")
                     continue
                 }
-                v.value = .text(t)
+                vs[i].value = .text(t)
             case .list(let items):
                 var cleaned = items.map { TextDecoding.withoutControlCharacters($0).metadataTrimmed }.filter { !$0.isEmpty }
                 guard !cleaned.isEmpty else { continue }
                 if cleaned.count > MetadataLimits.maxListItems {
-                    noteOnce(block, "items \(v.tag)", "\(v.tag) holds \(cleaned.count) items; only the first \(MetadataLimits.maxListItems) are kept")
+                    noteOnce(block, "items \(tag)", "\(tag) holds \(cleaned.count) items; only the first \(MetadataLimits.maxListItems) are kept")
                     cleaned.removeLast(cleaned.count - MetadataLimits.maxListItems)
                 }
-                v.value = .list(cleaned)
+                vs[i].value = .list(cleaned)
             case .date(let d):
                 guard DateNormalizer.isValidISO(d) else {
-                    problem(block, "\(v.tag) '\(TextDecoding.printable(d, limit: 40))' is not a date; ignored")
+                    problem(block, "\(tag) '\(TextDecoding.printable(d, limit: 40))' is not a date; ignored")
                     continue
                 }
             default:
                 break
             }
-            let jsonBytes = v.value.jsonLength   // counted, not encoded: the costly part
-            let valueBytes = max(jsonBytes, v.raw.utf8.count)
+            let jsonBytes = vs[i].value.jsonLength   // counted, not encoded: the costly part
+            let rawBytes = vs[i].raw.utf8.count
+            let valueBytes = max(jsonBytes, rawBytes)
             guard valueBytes <= MetadataLimits.maxValueBytes else {
-                problem(block, "\(v.tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
+                problem(block, "\(tag): a \(valueBytes)-byte value is larger than the \(MetadataLimits.maxValueBytes)-byte limit; ignored")
                 continue
             }
-            let size = jsonBytes + v.raw.utf8.count
-            let n = perField[v.field.index]
+            let size = jsonBytes + rawBytes
+            let field = vs[i].field
+            let n = perField[field.index]
             guard n < MetadataLimits.maxValuesPerField else {
-                noteOnce("metadata", "field \(v.field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(v.field.rawValue) in one file; the rest are ignored")
+                noteOnce("metadata", "field \(field.rawValue)", "more than \(MetadataLimits.maxValuesPerField) values for \(field.rawValue) in one file; the rest are ignored")
                 continue
             }
             guard stored + size <= MetadataLimits.maxStoredBytesPerFile else {
                 noteOnce("metadata", "stored", "the file's metadata values exceed \(MetadataLimits.maxStoredBytesPerFile) bytes; the rest are ignored")
                 continue
             }
-            perField[v.field.index] = n + 1
+            perField[field.index] = n + 1
             stored += size
-            out.append(v)
+            if kept != i { vs.swapAt(kept, i) }
+            kept += 1
         }
-        return out
+        vs.removeSubrange(kept...)
     }
 
     func finish() -> EmbeddedMetadata {
-        let kept = checkedValues()
+        var all = values
+        values = []
+        checkedValues(&all)
         // The header facts: the catalogue keeps them in the file's columns and gives them back
-        // with these very tags (`HeaderFacts`).
-        var all: [SourcedValue] = [SourcedValue(field: .format, value: .text(format.rawValue), origin: .header,
-                                                tag: HeaderFacts.formatTag, raw: format.rawValue)]
-        all.reserveCapacity(kept.count + 3)
+        // with these very tags (`HeaderFacts`). Put in front of the file's own values.
+        var header: [SourcedValue] = [SourcedValue(field: .format, value: .text(format.rawValue), origin: .header,
+                                                   tag: HeaderFacts.formatTag, raw: format.rawValue)]
         if let width, let height {
-            all.append(SourcedValue(field: .width, value: .integer(width), origin: .header,
-                                    tag: HeaderFacts.widthTag(dimensionTag), raw: String(width)))
-            all.append(SourcedValue(field: .height, value: .integer(height), origin: .header,
-                                    tag: HeaderFacts.heightTag(dimensionTag), raw: String(height)))
+            header.append(SourcedValue(field: .width, value: .integer(width), origin: .header,
+                                       tag: HeaderFacts.widthTag(dimensionTag), raw: String(width)))
+            header.append(SourcedValue(field: .height, value: .integer(height), origin: .header,
+                                       tag: HeaderFacts.heightTag(dimensionTag), raw: String(height)))
         }
-        all.append(contentsOf: kept)
+        all.insert(contentsOf: header, at: 0)
         return EmbeddedMetadata(format: format, width: width, height: height, values: all,
                                 iptcDigest: iptcDigest, problems: problems)
     }
