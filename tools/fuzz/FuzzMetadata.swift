@@ -66,13 +66,26 @@ public func fuzzMetadata(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                          "FileByteSource hashes as DataByteSource")
             i += 1
         }
+        // Lent its first bytes (what a scan does with a file larger than its read buffer: the
+        // first chunk stays in memory), cut anywhere: the input's last byte picks where.
+        let cut = size == 0 ? 0 : (Int(bytes[size - 1]) * 131 + size / 3) % (size + 1)
+        Array(bytes.prefix(cut)).withUnsafeBytes { head in
+            precondition(MetadataReader.read(FileByteSource(fd: fd, size: Int64(size), lending: head)) == metadata,
+                         "FileByteSource lent a head reads as DataByteSource")
+            var i = 0
+            for format in MediaFormat.allCases where ImageDataHash.supports(format) {
+                precondition((try? ImageDataHash.compute(FileByteSource(fd: fd, size: Int64(size), lending: head), format: format)) == hashes[i],
+                             "FileByteSource lent a head hashes as DataByteSource")
+                i += 1
+            }
+        }
     }
     return 0
 }
 
-/// One scratch file (unlinked at once) that every input is written to. `nonisolated(unsafe)`:
-/// libFuzzer calls the entry point from one thread at a time, and the value never changes.
-nonisolated(unsafe) let fuzzFile: Int32? = {
+/// One scratch file (unlinked at once) that every input is written to (libFuzzer calls the
+/// entry point from one thread at a time).
+let fuzzFile: Int32? = {
     let path = "/tmp/silomerge-fuzz-\(getpid())"
     let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
     unlink(path)

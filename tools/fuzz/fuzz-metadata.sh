@@ -7,6 +7,10 @@
 #   e.g. tools/fuzz/fuzz-metadata.sh 300
 #        tools/fuzz/fuzz-metadata.sh 60 -jobs=2 -workers=2
 #   Reproduce a crash:  .build-fuzz/fuzz-metadata .build-fuzz/artifacts/crash-<sha1>
+#   tools/fuzz/fuzz-metadata.sh --typecheck
+#       only type-checks the harness with the sources it is built from (no sanitizers, no
+#       run; some 20 seconds): CI runs it, so a reader that comes to depend on a file the
+#       list below leaves out breaks CI, not the next fuzzing session.
 #
 # It compiles tools/fuzz/FuzzMetadata.swift (the LLVMFuzzerTestOneInput entry point) together
 # with Sources/SiloMergeCore/Metadata/*.swift and the core files they depend on, with
@@ -23,6 +27,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+typecheck=false
+if [ "${1:-}" = "--typecheck" ]; then typecheck=true; shift; fi
 seconds="${1:-30}"
 shift || true
 out="$root/.build-fuzz"
@@ -51,12 +57,20 @@ sources=(
     Sources/SiloMergeCore/Similar/PerceptualHash.swift
 )
 
-echo "fuzz-metadata: building $out/fuzz-metadata" >&2
 # The C shims (memmem, for the byte searches): compiled here, with a module map, as SwiftPM
 # does for the package.
 mkdir -p "$out/shims"
 printf 'module CSiloMergeShims {\n    header "%s"\n    export *\n}\n' \
     "$root/Sources/CSiloMergeShims/include/silomerge_shims.h" > "$out/shims/module.modulemap"
+if $typecheck; then
+    echo "fuzz-metadata: type-checking the harness's ${#sources[@]} sources" >&2
+    swiftc -typecheck -parse-as-library -module-name FuzzMetadata \
+        -I Sources/COpenSSL -I Sources/CZlib -I "$out/shims" \
+        -module-cache-path "$out/module-cache" "${sources[@]}"
+    echo "fuzz-metadata: the harness builds from its sources" >&2
+    exit 0
+fi
+echo "fuzz-metadata: building $out/fuzz-metadata" >&2
 clang -c -O1 -g -fsanitize=address -I Sources/CSiloMergeShims/include \
     Sources/CSiloMergeShims/shims.c -o "$out/shims/shims.o"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -g \

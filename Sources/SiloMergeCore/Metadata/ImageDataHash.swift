@@ -260,7 +260,7 @@ public enum ImageDataHash {
             // SOS its header lies between, and the pair is fed on its own.
             var heldFrom = runStart
             if hashing {
-                if currentAt + 1 == runStart, reader.hold(back: 2) { heldFrom = runStart - 2 } else { reader.hold(back: 0) }
+                if currentAt + 1 == runStart, reader.hold(back: 2) { heldFrom = runStart - 2 } else { _ = reader.hold(back: 0) }
             }
             // The bytes up to the next 0xFF.
             guard try reader.skipToFF(limit: hashing ? maxRun : nil) else {
