@@ -214,6 +214,56 @@ struct HeaderFactsMigrationTests {
         }
     }
 
+    @Test("a v14 merge ledger: header rows become merge_op columns, the same upgraded in place and copied from it read-only")
+    func mergeLedgerHeaderRows() throws {
+        let tree = try TestTree()
+        func digest(_ c: Character) -> String { String(repeating: c, count: 64) }
+        // As a v14 apply recorded them (op 1: a TIFF with a sidecar-free title; op 2: a PNG
+        // whose width row disagrees with its column; op 3: a file of no format; op 4: metadata
+        // not read; a sidecar left behind, op NULL).
+        try Self.v14Catalogue(tree, """
+                INSERT INTO merge_plan (plan_sha256, plan, journal, target_root, quarantine_root, recorded_run)
+                    VALUES ('\(digest("p"))', '/plans/p.json', '/plans/p.json.journal', '/dam', '/dam/.q', 1);
+                INSERT INTO merge_op (plan_sha256, op, kind, effect, silo_id, silo, dir, name, size, sha256,
+                                      dest_root, dest_dir, dest_name, state, format, width, height, metadata_read) VALUES
+                    ('\(digest("p"))', 1, 'copy', 'copied', 1, 's', '', 'x.tif', 10, '\(digest("a"))', 'target', '', 'x.tif', 'done', 'tiff', 40, 30, 4),
+                    ('\(digest("p"))', 2, 'copy', 'copied', 1, 's', '', 'w.png', 13, '\(digest("d"))', 'target', '', 'w.png', 'done', 'png', 8, 6, 4),
+                    ('\(digest("p"))', 3, 'copy', 'copied', 1, 's', '', 'y.bin', 11, '\(digest("b"))', 'target', '', 'y.bin', 'done', 'other', NULL, NULL, 4),
+                    ('\(digest("p"))', 4, 'copy', 'copied', 1, 's', '', 'v.jpg', 14, '\(digest("e"))', 'target', '', 'v.jpg', 'done', 'jpeg', 20, 10, 0);
+                INSERT INTO merge_op (plan_sha256, op, follows_op, kind, effect, silo_id, silo, dir, name, state)
+                    VALUES ('\(digest("p"))', NULL, 1, 'left', 'left', 1, 's', '', 'x.xmp', 'done');
+                INSERT INTO merge_metadata (plan_sha256, op, field, origin, tag, value, raw, preferred) VALUES
+                    ('\(digest("p"))', 1, 'format', 'header', 'File:FileType', '"tiff"', 'tiff', 1),
+                    ('\(digest("p"))', 1, 'width', 'header', 'IFD0:ImageWidth', '40', '40', 1),
+                    ('\(digest("p"))', 1, 'height', 'header', 'IFD0:ImageHeight', '30', '30', 1),
+                    ('\(digest("p"))', 1, 'title', 'xmp', 'XMP-dc:title', '"T"', 'T', 1),
+                    ('\(digest("p"))', 2, 'format', 'header', 'File:FileType', '"png"', 'png', 1),
+                    ('\(digest("p"))', 2, 'width', 'header', 'PNG:ImageWidth', '9', '9', 1),
+                    ('\(digest("p"))', 2, 'height', 'header', 'PNG:ImageHeight', '6', '6', 1),
+                    ('\(digest("p"))', 3, 'title', 'xmp', 'XMP-dc:title', '"B"', 'B', 1);
+                """)
+        func ledger(_ catalogue: SQLiteCatalogue) throws -> [String] {
+            try catalogue.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT op, name, dimensions_group FROM merge_op ORDER BY id").map {
+                    "op \(($0[0] as Int64?).map(String.init) ?? "-") \($0[1] as String) \(($0[2] as String?) ?? "-")"
+                } + Row.fetchAll(db, sql: "SELECT op, field, origin, tag, raw FROM merge_metadata ORDER BY op, rowid").map {
+                    "\($0[0] as Int64) \($0[1] as String) \($0[2] as String) \($0[3] as String) \($0[4] as String)"
+                }
+            }
+        }
+        let expected = [
+            "op 1 x.tif IFD0", "op 2 w.png PNG", "op 3 y.bin -", "op 4 v.jpg -", "op - x.xmp -",
+            // Header rows the columns give back are gone; the PNG's width row that disagrees stays.
+            "1 title xmp XMP-dc:title T", "2 width header PNG:ImageWidth 9", "3 title xmp XMP-dc:title B",
+        ]
+        // Copied out of the v14 catalogue opened only to be read (a shard merged, a copy)...
+        let copy = try SQLiteCatalogue(path: tree.root.appendingPathComponent("copy.sqlite").path, access: .create)
+        _ = try CatalogueCopy.copy(from: SQLiteCatalogue(path: tree.catalogue, access: .readOnly), to: copy)
+        #expect(try ledger(copy) == expected)
+        // ... and upgraded in place: the same ledger.
+        #expect(try ledger(SQLiteCatalogue(path: tree.catalogue)) == expected)
+    }
+
     @Test("a header row its file's columns do not give back exactly stays a row: nothing is lost")
     func disagreeingHeaderRowStays() throws {
         let tree = try TestTree()
