@@ -30,12 +30,15 @@ public final class FileHasher {
     let buffer: UnsafeMutableRawBufferPointer
     /// A small second buffer for partial reads.
     let scratch: UnsafeMutableRawBufferPointer
-    /// Where a file whose metadata is read gets its first chunk (as large as `buffer`): it
-    /// stays there, while the rest streams through `buffer`, until the metadata reader has
-    /// read the file, so the reader finds the file's first megabyte in memory (a photo's
-    /// segments, the start of its image data, a video's leading boxes) with no copy and no
-    /// second read. Made on first use: hashers that read no metadata never hold it.
-    private var firstChunk: UnsafeMutableRawBufferPointer?
+    /// Where the rest of a file streams when its metadata is read and it is larger than
+    /// `buffer`: its first chunk stays in `buffer` until the metadata reader has read the
+    /// file, so the reader finds the file's first megabyte in memory (a photo's segments, the
+    /// start of its image data, a video's leading boxes) with no copy and no second read.
+    /// Made when the first such file comes, and a quarter of `buffer`'s size: a silo of small
+    /// files never touches it, and the memory a worker first touches (page faults) stays
+    /// small (a second whole buffer cost some 500 faults a process).
+    private var rest: UnsafeMutableRawBufferPointer?
+    static let restSize = 256 * 1024
     /// Where this hasher's worker adds its stage times (`--profile`); nil: not profiling, and
     /// then nothing is timed (a nil check per stage).
     var profile: ProfileSlot?
@@ -55,7 +58,7 @@ public final class FileHasher {
     deinit {
         buffer.deallocate()
         scratch.deallocate()
-        firstChunk?.deallocate()
+        rest?.deallocate()
     }
 
     func resetHasher() throws { try hasher.reset() }
@@ -116,12 +119,8 @@ public final class FileHasher {
         // last megabyte. It only matters for formats the readers do not know.
         var scanner: XPacketStreamScanner? = nil
         let window = Int64(MetadataLimits.scanWindow)
-        // The first chunk stays in `first` for the metadata reader (see `firstChunk`).
-        var first = buffer
-        if inspect {
-            if firstChunk == nil { firstChunk = .allocate(byteCount: buffer.count, alignment: 4096) }
-            first = firstChunk!
-        }
+        // The first chunk stays in `buffer` for the metadata reader, the rest streaming through
+        // `rest` (see `rest`), when the file takes more than one read.
         var firstCount = 0
         // A PNG's chunk headers and small chunks, recorded as they stream past (see
         // `PNGChunkRecorder`): its metadata reader's chunk walk then reads nothing again.
@@ -143,8 +142,12 @@ public final class FileHasher {
             try hasher.reset()
             var offset: Int64 = 0
             while offset < stat.size {
-                let want = Int(min(Int64(buffer.count), stat.size - offset))
-                let into = offset == 0 ? first : buffer
+                var into = buffer
+                if offset > 0 && inspect {
+                    if rest == nil { rest = .allocate(byteCount: min(Self.restSize, buffer.count), alignment: 4096) }
+                    into = rest!
+                }
+                let want = Int(min(Int64(into.count), stat.size - offset))
                 let got = read(fd, into.baseAddress, want)
                 if got < 0 {
                     if errno == EINTR { continue }
@@ -195,7 +198,7 @@ public final class FileHasher {
             // first chunk, still in memory, and the PNG chunks recorded while it streamed past.
             var content: ContentInfo? = nil
             if inspect {
-                let head = UnsafeRawBufferPointer(rebasing: first[0..<firstCount])
+                let head = UnsafeRawBufferPointer(rebasing: buffer[0..<firstCount])
                 content = wholeInBuffer
                     ? ContentInspector.inspect(bytes: head, hint: scanner?.hint ?? .unknown, scanForXMP: scanForXMP, imageHashing: .prefix)
                     : ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
