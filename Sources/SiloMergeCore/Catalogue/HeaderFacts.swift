@@ -48,6 +48,10 @@ extension ContentInfo {
         return (kept, chosen)
     }
 
+    /// How many values `rowValues` gives, counted without building it (a batch sizes its
+    /// writes before it makes them).
+    public var rowValueCount: Int { values.reduce(0) { $1.origin == .header ? $0 : $0 + 1 } }
+
     /// The group of the tag the width and height were read from ("File", "IFD0", "Track"...),
     /// kept in `file.dimensions_group` (nil: no dimensions from the file's structure).
     public var dimensionsGroup: String? {

@@ -113,7 +113,7 @@ enum JPEGReader {
                             exifSegment = nil
                         }
                         if let d = try src.exact(at: dataStart + Int64(header), count: dataLength - header),
-                           let joined = exif, joined.count + d.count + header <= MetadataLimits.maxBlock {
+                           let joined = exif?.count, joined + d.count + header <= MetadataLimits.maxBlock {
                             exif! += d
                             continuesEXIF = true
                             c.noteOnce("EXIF", "multi-segment", "the EXIF spans several APP1 segments (joined)")

@@ -167,8 +167,8 @@ final class TIFFParser {
         let start = Int64(offset)
         // Nothing is read past the block's end, though the source may go on (an EXIF segment
         // read in place in its JPEG): read as the block's bytes alone would read.
-        let declared: UInt64? = try source.withExact(at: base + start, count: countSize) { b in
-            guard let b, start + Int64(countSize) <= length else { return nil }
+        let declared: UInt64? = start + Int64(countSize) > length ? nil : try source.withExact(at: base + start, count: countSize) { b in
+            guard let b else { return nil }
             return isBigTIFF ? Self.load64(b, 0, bigEndian) : UInt64(Self.load16(b, 0, bigEndian))
         }
         guard let declared else {
@@ -205,9 +205,11 @@ final class TIFFParser {
             problem("\(name) entries are truncated")
             return nil
         }
-        try source.withExact(at: base + tableEnd, count: wordSize) { n in
-            guard let n, tableEnd + Int64(wordSize) <= length else { return }
-            next = isBigTIFF ? Self.load64(n, 0, bigEndian) : UInt64(Self.load32(n, 0, bigEndian))
+        if tableEnd + Int64(wordSize) <= length {
+            try source.withExact(at: base + tableEnd, count: wordSize) { n in
+                guard let n else { return }
+                next = isBigTIFF ? Self.load64(n, 0, bigEndian) : UInt64(Self.load32(n, 0, bigEndian))
+            }
         }
         return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
     }
@@ -425,13 +427,9 @@ final class TIFFParser {
 /// The directories of one TIFF structure, in the order ExifTool processes them: each IFD of
 /// the main chain, then the SubIFDs, ExifIFD and GPS IFD it points to.
 struct TIFFDirectories {
-    var ifds: [TIFFIFD] = [] {
-        // Each directory's place in the search order, worked out once (`first` is asked for
-        // dozens of tags a file, and the order compares names).
-        didSet {
-            if ranks.count + 1 == ifds.count { ranks.append(Self.searchRank(ifds[ifds.count - 1])) } else { ranks = ifds.map(Self.searchRank) }
-        }
-    }
+    private(set) var ifds: [TIFFIFD] = []
+    /// Each directory's place in the search order, worked out once by `walk` (`first` is asked
+    /// for dozens of tags a file, and the order compares names).
     private var ranks: [Int?] = []
     /// How many IFDs the main chain holds (pages of a multi-page TIFF; IFD1 of an EXIF block
     /// is its thumbnail).
@@ -468,6 +466,7 @@ struct TIFFDirectories {
             offset = ifd.next
         }
         out.pages = page
+        out.ranks = out.ifds.map(Self.searchRank)
         return out
     }
 

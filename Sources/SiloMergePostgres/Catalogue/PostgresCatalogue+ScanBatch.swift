@@ -151,7 +151,7 @@ struct ScanBatch {
                 } else {
                     inserts += 1
                 }
-                values += row.content?.rowValues.values.count ?? 0
+                values += row.content?.rowValueCount ?? 0
                 for sc in row.sidecars ?? [] {
                     sidecarRows += 1
                     if sc.used { values += sc.values.count }
@@ -172,7 +172,7 @@ struct ScanBatch {
                 excluded.append(siloID, dir)
             case .content(_, let content, _):
                 stagedFiles += 1
-                values += content.rowValues.values.count
+                values += content.rowValueCount
             case .sidecars(let fileID, _, let dir, let sidecars):
                 sidecarOps.append((Int64(seq), fileID, dir, sidecars))
                 sidecarsReplaced.append(fileID)
