@@ -14,6 +14,20 @@ enum Fixture {
 
     static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
+    /// Every file of Fixtures/ (made by real producers: JPEG, PNG, TIFF, HEIC, AVIF, MP4, MOV,
+    /// CR3, PDF, Office, audio, sidecars...), its path relative to the fixture root, sorted;
+    /// only those whose name ends in one of `extensions` (any case) when some are given.
+    static func files(extensions: [String] = []) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: root.path) else { return [] }
+        var out: [String] = []
+        while let item = walker.nextObject() as? String {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root.path + "/" + item, isDirectory: &isDir), !isDir.boolValue else { continue }
+            if extensions.isEmpty || extensions.contains(where: { item.lowercased().hasSuffix("." + $0) }) { out.append(item) }
+        }
+        return out.sorted()
+    }
+
     static func bytes(_ relative: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: url(relative)))
     }

@@ -61,12 +61,7 @@ struct MetadataImageDataHashTests {
     func lentPrefixAgrees() throws {
         // Every JPEG of Fixtures/ (segments, stray bytes, restart markers, fill bytes), lent
         // prefixes ending anywhere, around the start of scan data in particular.
-        var files: [(String, [UInt8])] = []
-        if let walker = FileManager.default.enumerator(atPath: Fixture.root.path) {
-            while let item = walker.nextObject() as? String {
-                if item.lowercased().hasSuffix(".jpg") { files.append((item, try Fixture.bytes(item))) }
-            }
-        }
+        let files = try Fixture.files(extensions: ["jpg"]).map { ($0, try Fixture.bytes($0)) }
         #expect(files.count >= 5)
         let tree = try TestTree()
         var compared = 0

@@ -11,19 +11,6 @@ import SiloMergeTestSupport
 /// chunk record): both must give exactly what reading the file afresh gives.
 @Suite("Metadata read from the hashing buffer")
 struct InBufferInspectionTests {
-    /// Every file of Fixtures/ made by real producers (JPEG, PNG, TIFF, HEIC, AVIF, MP4, MOV, CR3,
-    /// PDF, Office, audio, sidecars...), with its path relative to the fixture root.
-    static func fixtureFiles() throws -> [String] {
-        let root = Fixture.root.path
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return [] }
-        var out: [String] = []
-        while let item = walker.nextObject() as? String {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root + "/" + item, isDirectory: &isDir), !isDir.boolValue { out.append(item) }
-        }
-        return out.sorted()
-    }
-
     func inspectAfresh(_ path: String) throws -> ContentInfo {
         let fd = open(path, O_RDONLY)
         try #require(fd >= 0)
@@ -34,7 +21,7 @@ struct InBufferInspectionTests {
     }
 
     @Test func sameContentInTheBufferAndThroughTheFile() throws {
-        let files = try Self.fixtureFiles()
+        let files = Fixture.files()
         #expect(files.count > 50)
         // Each fixture as it is, and with 300 KiB of other bytes after it (trailing data, which
         // every reader meets in real files): with a 1 MiB buffer both are read in one chunk and

@@ -11,11 +11,8 @@ struct InPlaceEXIFTests {
     /// ImageMagick and Python.
     static func exifBlocks() throws -> [(name: String, block: [UInt8])] {
         var out: [(String, [UInt8])] = []
-        let root = Fixture.root
-        guard let walker = FileManager.default.enumerator(atPath: root.path) else { return [] }
-        while let item = walker.nextObject() as? String {
-            guard item.lowercased().hasSuffix(".jpg") || item.lowercased().hasSuffix(".jpeg") else { continue }
-            let bytes = try [UInt8](Data(contentsOf: root.appendingPathComponent(item)))
+        for item in Fixture.files(extensions: ["jpg", "jpeg"]) {
+            let bytes = try Fixture.bytes(item)
             var pos = 2
             while pos + 4 <= bytes.count, bytes[pos] == 0xFF {
                 let marker = bytes[pos + 1]
@@ -57,12 +54,9 @@ struct InPlaceEXIFTests {
     func jpegReadersAgree() throws {
         // The whole reader over each fixture JPEG: from memory (the hashing buffer) and from a
         // file source lent only its first 1 KiB, the rest read with pread.
-        let root = Fixture.root
-        guard let walker = FileManager.default.enumerator(atPath: root.path) else { return }
         var files = 0
-        while let item = walker.nextObject() as? String {
-            guard item.lowercased().hasSuffix(".jpg") else { continue }
-            let url = root.appendingPathComponent(item)
+        for item in Fixture.files(extensions: ["jpg"]) {
+            let url = Fixture.url(item)
             let bytes = try [UInt8](Data(contentsOf: url))
             let memory = bytes.withUnsafeBytes { MetadataReader.read(BorrowedByteSource($0)) }
             let fd = open(url.path, O_RDONLY)
