@@ -26,6 +26,44 @@ struct FileHasherTests {
         }
     }
 
+    @Test("A file edited after it is hashed, while its metadata is read through it, is refused; one read whole is not")
+    func editedBeforeItsMetadataIsRead() throws {
+        // A photo with 300 KiB after it: through a 128 KiB buffer it takes several reads and its
+        // metadata is read through the file after hashing; through 1 MiB, from the very bytes
+        // hashed. Between the two, its mtime changes (what an edit does).
+        let photo = try #require(Fixture.files(extensions: ["jpg"]).first)
+        let original = try [UInt8](Data(contentsOf: Fixture.root.appendingPathComponent(photo)))
+        let tree = try TestTree()
+        try tree.write("p.jpg", original + bytes(300 * 1024, seed: 7))
+        let fd = rootFD(tree)
+        defer { close(fd) }
+        var stamp: Int = 1_000_000
+        func touch() {
+            stamp += 1
+            var times = [timespec(tv_sec: stamp, tv_nsec: 0), timespec(tv_sec: stamp, tv_nsec: 0)]
+            #expect(utimensat(fd, "p.jpg", &times, 0) == 0)
+        }
+        for (size, readThrough) in [(128 * 1024, true), (1 << 20, false)] {
+            let hasher = try FileHasher(bufferSize: size)
+            // Untouched: hashed and inspected.
+            guard case .success(let clean) = hasher.hashFull(rootFD: fd, path: RelativePath("p.jpg"), inspect: true) else {
+                Issue.record("buffer \(size): an untouched file was refused"); continue
+            }
+            #expect(clean.content?.format == .jpeg)
+            hasher.afterHashing = touch
+            let edited = hasher.hashFull(rootFD: fd, path: RelativePath("p.jpg"), inspect: true)
+            if readThrough {
+                guard case .failure(let why) = edited else { Issue.record("buffer \(size): an edited file was accepted"); continue }
+                #expect(why == .changedWhileReading)
+            } else {
+                // Read whole from memory: hash and metadata are of the same bytes.
+                guard case .success(let r) = edited else { Issue.record("buffer \(size): \(edited)"); continue }
+                #expect(r.digest == clean.digest)
+                #expect(r.content == clean.content)
+            }
+        }
+    }
+
     func member(_ tree: TestTree, _ fd: Int32, _ name: String, id: Int64, known: SHA256Digest? = nil) throws -> GroupMember {
         guard case .success(let st) = Posix.stat(FilePath(tree.url(name).path)) else { throw Errno(ENOENT) }
         return GroupMember(fileID: id, rootFD: fd, silo: "t", path: RelativePath(name), stat: st, known: known)

@@ -48,6 +48,8 @@ public final class FileHasher {
     /// SHA-256 (no second read). Reused from file to file; dropped after an image over 16 MiB,
     /// so a worker holds at most `maxFileBytes` while reading one and little after.
     private var imageBytes: [UInt8] = []
+    /// Tests only: runs once a file is hashed and found unchanged, before its metadata is read.
+    var afterHashing: (() -> Void)?
 
     public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
         hasher = try SHA256Hasher()
@@ -193,6 +195,7 @@ public final class FileHasher {
             if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
                 return .failure(.changedWhileReading)
             }
+            afterHashing?()
             // The metadata of a file that fit in the first chunk is read from the very bytes
             // just hashed (no `pread`, no copy); a larger one's through the file, helped by its
             // first chunk, still in memory, and the PNG chunks recorded while it streamed past.
@@ -204,6 +207,11 @@ public final class FileHasher {
                     : ContentInspector.inspect(fd: fd, size: stat.size, hint: scanner?.hint ?? .unknown,
                                                scanForXMP: scanForXMP, imageHashing: .prefix, head: head,
                                                known: pngChunks?.ranges ?? [])
+                // Read through the file after the check above: checked again, so the metadata
+                // is of the content hashed too (a file edited meanwhile is read again later).
+                if !wholeInBuffer, case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
+                    return .failure(.changedWhileReading)
+                }
             }
             if inspect, let profile { mark = profile.add(.metadata, since: mark) }
             if let format = keepImage, let fingerprinter, imageBytes.count == Int(stat.size) {
