@@ -412,4 +412,60 @@ struct XMLTokenizerTests {
             #expect((failure?.reason.contains("given twice") ?? false) == (qualified || expanded), "\(xml)")
         }
     }
+
+    @Test("a value filter leaves out long values nobody reads, checking them all the same; short ones and declarations are kept")
+    func valueFilter() {
+        let long = String(repeating: "0123456789", count: 5000)
+        let xml = "<r xmlns:p='http://p/' xmlns:q='http://q/' p:skip='\(long)' p:short='s' q:keep='\(long)' p:tab='a\tb\(long)'/>"
+        var bytes = Array(xml.utf8)
+        let filtered = XMLTokenizer.parse(&bytes, 0..<bytes.count) { namespace, _ in namespace == "http://q/" }
+        #expect(filtered.failure == nil)
+        let attrs = Dictionary(uniqueKeysWithValues: (filtered.elements.first?.attributes ?? []).map { ($0.name, $0.value) })
+        #expect(attrs["skip"] == "")                      // long, not read: left out
+        #expect(attrs["short"] == "s")                    // short enough to cost nothing
+        #expect(attrs["keep"] == long)                    // read
+        #expect(attrs["tab"] == "a b" + long)             // normalised: already made
+        // Unfiltered, every value is there.
+        let all = Self.tree(xml)
+        #expect(all.elements.first?.attributes.first { $0.name == "skip" }?.value == long)
+        // A value left out is still checked: '<', an undefined entity, a control character.
+        for bad in ["<", "&bogus;", "\u{1}"] {
+            var b = Array("<r xmlns:p='http://p/' p:skip='\(long)\(bad)'/>".utf8)
+            #expect(XMLTokenizer.parse(&b, 0..<b.count) { _, _ in false }.failure != nil, "\(bad)")
+        }
+        // Through XMP: a long unmapped property is left out, a long mapped one read, and the
+        // RDF attributes (rdf:resource) always.
+        let desc = String(repeating: "a long description ", count: 100)
+        let r = Self.xmp(Self.wrap("<dc:rights rdf:resource='http://example.com/licence/\(long)'/>")
+            .replacingOccurrences(of: "rdf:about=\"\"", with: "rdf:about=\"\" xmlns:xmpMM='http://ns.adobe.com/xap/1.0/mm/' xmpMM:DocumentID='xmp.did:\(long)' dc:description='\(desc)'"))
+        #expect(r.problems.isEmpty)
+        #expect(Self.value(r, "XMP-dc:description") == .text(desc.metadataTrimmed))
+        #expect(Self.value(r, "XMP-dc:rights") == .text("http://example.com/licence/" + long))
+    }
+
+    @Test("the XMP namespace constants compare by length first as == does: ASCII without K, ';' or '`'")
+    func namespaceConstantsCompareByLength() {
+        let constants = [XMPNamespace.rdf, XMPNamespace.xml, XMPNamespace.dc, XMPNamespace.xmp, XMPNamespace.photoshop,
+                         XMPNamespace.exif, XMPNamespace.tiff, XMPNamespace.iptcCore, XMPNamespace.xmpNote, XMPNamespace.pdf]
+        for c in constants {
+            #expect(c.utf8.allSatisfy { $0 < 0x80 && $0 != UInt8(ascii: "K") && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: "`") }, "\(c)")
+        }
+        // Why it matters: strings of different lengths can be ==.
+        #expect("\u{212A}" == "K" && !same("\u{212A}", "K"))
+        #expect(same(XMPNamespace.dc, String(decoding: Array(XMPNamespace.dc.utf8), as: UTF8.self)))
+        #expect(!same(XMPNamespace.xmp, XMPNamespace.xmpNote))
+    }
+
+    @Test("names: ASCII through a table, then any non-ASCII name character, at the start or after ASCII")
+    func nameCharacters() {
+        for name in ["a", "_x", "a-b.c_9", "\u{E9}t\u{E9}", "x\u{E9}", "\u{E9}x", "a\u{B7}b", "\u{10000}z"] {
+            let t = Self.tree("<\(name) \(name)='1'/>")
+            #expect(t.failure == nil, "\(name)")
+            #expect(t.elements.first?.name == name && t.elements.first?.attributes.first?.name == name, "\(name)")
+        }
+        // Characters no name may start with: a digit, '-', '.', U+00B7.
+        for bad in ["1a", "-a", ".a", "\u{B7}a"] {
+            #expect(Self.malformed("<\(bad)/>") != nil, "\(bad)")
+        }
+    }
 }

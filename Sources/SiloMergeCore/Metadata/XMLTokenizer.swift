@@ -53,9 +53,15 @@ enum XMLTokenizer {
         var repairedUTF8 = false
     }
 
+    /// Which attribute values the caller reads: the others (other than namespace declarations)
+    /// are checked as XML requires but kept as empty strings, so a long value nobody reads (a
+    /// depth map's base64, hundreds of KB, or a document ID) is never copied into a String.
+    /// Given the attribute's namespace and local name.
+    typealias ValueFilter = (_ namespace: String, _ name: String) -> Bool
+
     /// Parses `bytes[range]` (which it may repair in place: NUL becomes a space, invalid
-    /// UTF-8 is replaced).
-    static func parse(_ bytes: inout [UInt8], _ range: Range<Int>) -> Outcome {
+    /// UTF-8 is replaced). `keepValue`: see `ValueFilter` (nil: every value is kept).
+    static func parse(_ bytes: inout [UInt8], _ range: Range<Int>, keepValue: ValueFilter? = nil) -> Outcome {
         var outcome = Outcome()
         var range = range
         let (valid, hasNUL) = bytes.withUnsafeBufferPointer { scanUTF8(UnsafeBufferPointer(rebasing: $0[range])) }
@@ -74,14 +80,14 @@ enum XMLTokenizer {
         // again over a copy with every one blanked, exactly the old way (rare).
         let instructions = bytes.withUnsafeBufferPointer { processingInstructions(UnsafeBufferPointer(rebasing: $0[range])) }
         var result = bytes.withUnsafeBufferPointer { all in
-            var p = Parser(UnsafeBufferPointer(rebasing: all[range]), instructions: instructions)
+            var p = Parser(UnsafeBufferPointer(rebasing: all[range]), instructions: instructions, keepValue: keepValue)
             return p.run()
         }
         if result.misplacedInstruction {
             var blanked = Array(bytes[range])
             for r in instructions { for k in r { blanked[k] = 0x20 } }
             result = blanked.withUnsafeBufferPointer { all in
-                var p = Parser(all, instructions: [])
+                var p = Parser(all, instructions: [], keepValue: keepValue)
                 return p.run()
             }
         }
@@ -233,9 +239,28 @@ private struct Parser {
     var locals: [Range<Int>] = []
     /// Character data of each open element, as bytes until it closes.
     var texts: [[UInt8]] = []
-    /// Scratch for one start tag's attributes: the qualified name's bytes, its colon.
-    var attributes: [(name: Range<Int>, colon: Int?, value: String)] = []
+    /// Scratch for one start tag's attributes: the qualified name's bytes, its colon, and its
+    /// value: where it lies in the buffer when it needed no normalisation (nearly always),
+    /// else normalised into `value` (see `attributeValue`).
+    var attributes: [(name: Range<Int>, colon: Int?, value: AttributeValue)] = []
     var value: [UInt8] = []
+    /// Which values to make Strings of (see `XMLTokenizer.ValueFilter`; nil: all).
+    let keepValue: XMLTokenizer.ValueFilter?
+
+    enum AttributeValue {
+        /// The value is these bytes of the buffer, as they are.
+        case span(Range<Int>)
+        /// The value, normalised (a reference replaced, white space made a space).
+        case normalized(String)
+    }
+
+    /// An attribute's value as a String.
+    func string(_ v: AttributeValue) -> String {
+        switch v {
+        case .span(let r): return qname(r)
+        case .normalized(let s): return s
+        }
+    }
     /// `<!` met inside a comment or CDATA section: a declaration there refused the document.
     var bangInside = false
 
@@ -245,10 +270,11 @@ private struct Parser {
     /// One was not where markup may start: the caller parses a blanked copy instead.
     var misplacedInstruction = false
 
-    init(_ buffer: UnsafeBufferPointer<UInt8>, instructions: [Range<Int>]) {
+    init(_ buffer: UnsafeBufferPointer<UInt8>, instructions: [Range<Int>], keepValue: XMLTokenizer.ValueFilter?) {
         b = buffer
         n = buffer.count
         self.instructions = instructions
+        self.keepValue = keepValue
         // Room for a typical packet's tree without regrowing (a sidecar: ~20 elements in
         // ~800 bytes).
         tree.nodes.reserveCapacity(min(max(n / 32, 8), 4096))
@@ -357,7 +383,19 @@ private struct Parser {
         return true
     }
 
-    mutating func skipSpace() { while pos < n && isSpace(b[pos]) { pos += 1 } }
+    /// Past white space: eight spaces at a time where there are so many (an XMP packet's
+    /// padding is kilobytes of them, about a tenth of parsing a camera's packet a byte at a
+    /// time), then byte by byte.
+    mutating func skipSpace() {
+        var i = pos
+        while i < n && isSpace(b[i]) {
+            i += 1
+            if let base = b.baseAddress {
+                while i + 8 <= n && UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 { i += 8 }
+            }
+        }
+        pos = i
+    }
 
     // MARK: Document
 
@@ -578,7 +616,34 @@ private struct Parser {
     /// Advances over an XML Name (NameStartChar NameChar*, XML 1.0 fifth edition); stays put
     /// when none starts here.
     mutating func skipName() throws {
-        var first = true
+        // ASCII through a table (nearly every name is ASCII); from the first other byte on,
+        // character by character.
+        let start = pos
+        var i = pos
+        Self.nameBytes.withUnsafeBufferPointer { t in
+            if i < n && t[Int(b[i])] & Self.nameStart != 0 {
+                i += 1
+                while i < n && t[Int(b[i])] != 0 { i += 1 }
+            }
+        }
+        pos = i
+        if pos < n && b[pos] >= 0x80 { try skipNonASCIIName(first: pos == start) }
+    }
+
+    /// Which ASCII bytes may start a name (`nameStart`: letters, `_`, `:`) or continue one
+    /// (non-zero: those, digits, `-`, `.`). Zero for every byte from 0x80.
+    static let nameStart: UInt8 = 1, nameChar: UInt8 = 2
+    static let nameBytes: [UInt8] = (0..<256).map { i -> UInt8 in
+        let c = UInt8(i)
+        if (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || c == UInt8(ascii: "_") || c == UInt8(ascii: ":") {
+            return nameStart | nameChar
+        }
+        return (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") ? nameChar : 0
+    }
+
+    /// `skipName` from a byte of a non-ASCII character on (`first`: it would start the name).
+    mutating func skipNonASCIIName(first start: Bool) throws {
+        var first = start
         while pos < n {
             let c = b[pos]
             var length = 1
@@ -677,16 +742,20 @@ private struct Parser {
                 throw error("the value of attribute '\(qname(attrRange))' is not quoted")
             }
             pos += 1
-            try attributeValue(quote)
-            attributes.append((attrRange, attrColon, String(decoding: value, as: UTF8.self)))
+            let value = try attributeValue(quote)
+            attributes.append((attrRange, attrColon, value))
         }
         try open(nameRange, colon: colon, at: tagStart)
         if selfClosing { close() }
     }
 
-    /// The value up to `quote`, normalised, into `value`.
-    mutating func attributeValue(_ quote: UInt8) throws {
-        value.removeAll(keepingCapacity: true)
+    /// The value up to `quote`: its bytes in the buffer when they are the value as they are,
+    /// else normalised (through `value`).
+    mutating func attributeValue(_ quote: UInt8) throws -> AttributeValue {
+        let start = pos
+        // Bytes up to the first one that normalisation changes (a reference, TAB, CR, LF) are
+        // only looked at; from there on they are copied into `value`.
+        var plain = true
         while true {
             let runStart = pos
             while true {
@@ -700,11 +769,19 @@ private struct Parser {
                 }
                 pos += 1   // 0xEF that is a character, or the other quote
             }
-            if pos > runStart { value.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
+            if pos > runStart && !plain { value.append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
             guard pos < n else { throw error("unterminated attribute value") }
             let c = b[pos]
-            if c == quote { pos += 1; return }
+            if c == quote {
+                pos += 1
+                return plain ? .span(start..<(pos - 1)) : .normalized(String(decoding: value, as: UTF8.self))
+            }
             if c == UInt8(ascii: "<") { throw error("'<' in an attribute value") }
+            if plain && (c == UInt8(ascii: "&") || c == 0x0D || c == 0x09 || c == 0x0A) {
+                plain = false
+                value.removeAll(keepingCapacity: true)
+                value.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<pos]))
+            }
             if c == UInt8(ascii: "&") { let scalar = try reference(); Parser.append(scalar, to: &value); continue }
             if c == 0x0D {
                 value.append(0x20)
@@ -747,7 +824,7 @@ private struct Parser {
             }
             // A namespace name met in most packets is the constant's storage (so comparing it
             // later is comparing identical strings), and judged once per process.
-            var uri = a.value
+            var uri = string(a.value)
             let known = URIReference.known(uri)
             if let known { uri = known.uri }
             if prefixRange.isEmpty {
@@ -794,7 +871,11 @@ private struct Parser {
         var ascii = true
         for a in attributes where !isDeclaration(a.name, colon: a.colon) {
             let (ns, name) = a.colon == nil ? ("", qname(a.name)) : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
-            resolved.append((a.name, ns, name, a.value))
+            // A value nobody reads is left out, unless it is short enough to be a String
+            // without an allocation of its own.
+            var unread = false
+            if case .span(let r) = a.value, r.count > 15, let keepValue { unread = !keepValue(ns, name) }
+            resolved.append((a.name, ns, name, unread ? "" : string(a.value)))
             qnames.append(a.name)
             locals.append(a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name)
             if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }

@@ -28,7 +28,7 @@ enum XMPParser {
         }
         var bytes = Array(input)
         guard let range = packetRange(&bytes) else { return fail("no XML found in the XMP packet") }
-        let outcome = XMLTokenizer.parse(&bytes, range)
+        let outcome = XMLTokenizer.parse(&bytes, range, keepValue: XMPMapping.reads)
         if outcome.repairedUTF8 {
             result.problems.append(MetadataProblem(block: block, reason: "the XMP is not valid UTF-8; invalid bytes replaced"))
         }
@@ -45,7 +45,7 @@ enum XMPParser {
         }
         let properties = RDFInterpreter(tree: outcome.tree).properties()
         result.values = XMPMapping.values(from: properties, origin: origin)
-        for p in properties where p.namespace == XMPNamespace.xmpNote && p.name == "HasExtendedXMP" {
+        for p in properties where same(p.namespace, XMPNamespace.xmpNote) && p.name == "HasExtendedXMP" {
             if case .text(let guid) = p.value { result.extendedGUID = guid.metadataTrimmed }
         }
         return result
@@ -144,6 +144,22 @@ struct XMLElement {
 
 // MARK: - RDF
 
+/// `a == b` for a namespace name and one of the `XMPNamespace` constants, telling most unequal
+/// names apart by their length alone: `==` compares the bytes of two different strings (some
+/// 100 instructions for two namespace names that share a long prefix), and RDF interpretation
+/// and the property mapping compare each element's and attribute's namespace with several
+/// constants (about a tenth of parsing a camera's packet). Equal names are nearly always one
+/// storage (the tokenizer gives the known namespaces the constants' own), which `==` finds at
+/// once.
+///
+/// Strings of different lengths can be equal (canonically equivalent), but never when one is
+/// ASCII without `K`, `;` or `` ` ``: no other ASCII character is what a non-ASCII character
+/// decomposes to (U+212A KELVIN SIGN, U+037E GREEK QUESTION MARK, U+1FEF GREEK VARIA), and
+/// no sequence with a combining mark is equivalent to ASCII. The constants are such names.
+@inline(__always) func same(_ a: String, _ b: String) -> Bool {
+    a.utf8.count == b.utf8.count && a == b
+}
+
 enum XMPNamespace {
     static let rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
     static let xml = "http://www.w3.org/XML/1998/namespace"
@@ -198,15 +214,15 @@ struct RDFInterpreter {
         var referenced: Set<String> = []
         func nodeID(_ n: XMLNode) -> String? {
             if n.attributes.isEmpty { return nil }
-            return tree.attributes(n).first { $0.namespace == XMPNamespace.rdf && $0.name == "nodeID" }?.value
+            return tree.attributes(n).first { same($0.namespace, XMPNamespace.rdf) && $0.name == "nodeID" }?.value
         }
-        for i in nodes.indices where nodes[i].namespace == XMPNamespace.rdf && nodes[i].name == "RDF" {
+        for i in nodes.indices where same(nodes[i].namespace, XMPNamespace.rdf) && nodes[i].name == "RDF" {
             for child in tree.children(nodes[i]) {
                 if let id = nodeID(nodes[child]) { blank[id, default: []].append(child) }
             }
         }
         for i in nodes.indices where !nodes[i].attributes.isEmpty
-            && !(nodes[i].namespace == XMPNamespace.rdf && (nodes[i].name == "RDF" || nodes[i].name == "Description")) {
+            && !(same(nodes[i].namespace, XMPNamespace.rdf) && (nodes[i].name == "RDF" || nodes[i].name == "Description")) {
             if let id = nodeID(nodes[i]), nodes[i].children.isEmpty { referenced.insert(id) }
         }
         self.blank = blank
@@ -219,7 +235,7 @@ struct RDFInterpreter {
     func properties() -> [XMPProperty] {
         var out: [XMPProperty] = []
         // Every rdf:RDF element, wherever it is (normally x:xmpmeta/rdf:RDF).
-        for i in nodes.indices where nodes[i].namespace == XMPNamespace.rdf && nodes[i].name == "RDF" {
+        for i in nodes.indices where same(nodes[i].namespace, XMPNamespace.rdf) && nodes[i].name == "RDF" {
             for child in tree.children(nodes[i]) {
                 if let id = attribute(nodes[child], "nodeID"), referenced.contains(id) { continue }
                 collect(description: nodes[child], into: &out)
@@ -228,20 +244,20 @@ struct RDFInterpreter {
         return out
     }
 
-    private func isRDF(_ n: XMLNode, _ name: String) -> Bool { n.namespace == XMPNamespace.rdf && n.name == name }
+    private func isRDF(_ n: XMLNode, _ name: String) -> Bool { same(n.namespace, XMPNamespace.rdf) && n.name == name }
     private func attribute(_ n: XMLNode, _ name: String) -> String? {
         if n.attributes.isEmpty { return nil }
-        return tree.attributes(n).first { $0.namespace == XMPNamespace.rdf && $0.name == name }?.value
+        return tree.attributes(n).first { same($0.namespace, XMPNamespace.rdf) && $0.name == name }?.value
     }
     private func isContainer(_ n: XMLNode) -> Bool { isRDF(n, "Bag") || isRDF(n, "Seq") || isRDF(n, "Alt") }
 
     /// A node element (normally rdf:Description): its attributes and child elements are properties.
     private func collect(description: XMLNode, into out: inout [XMPProperty]) {
-        for a in tree.attributes(description) where a.namespace != XMPNamespace.rdf && a.namespace != XMPNamespace.xml && !a.namespace.isEmpty {
+        for a in tree.attributes(description) where !same(a.namespace, XMPNamespace.rdf) && !same(a.namespace, XMPNamespace.xml) && !a.namespace.isEmpty {
             out.append(XMPProperty(namespace: a.namespace, name: a.name, value: .text(a.value)))
         }
         for c in tree.children(description) {
-            guard !nodes[c].namespace.isEmpty, nodes[c].namespace != XMPNamespace.rdf else { continue }
+            guard !nodes[c].namespace.isEmpty, !same(nodes[c].namespace, XMPNamespace.rdf) else { continue }
             if let value = value(of: nodes[c], depth: 0) {
                 out.append(XMPProperty(namespace: nodes[c].namespace, name: nodes[c].name, value: value))
             }
@@ -294,7 +310,7 @@ struct RDFInterpreter {
         if let type, type.hasPrefix(XMPNamespace.rdf), ["Bag", "Seq", "Alt"].contains(String(type.dropFirst(XMPNamespace.rdf.count))) {
             return items(of: n, depth: depth, alt: type.hasSuffix("Alt"))
         }
-        if children.contains(where: { $0.namespace == XMPNamespace.rdf && ($0.name == "li" || isMemberName($0.name)) }) {
+        if children.contains(where: { same($0.namespace, XMPNamespace.rdf) && ($0.name == "li" || isMemberName($0.name)) }) {
             return items(of: n, depth: depth)
         }
         return nil
@@ -310,9 +326,9 @@ struct RDFInterpreter {
         var items: [(lang: String?, text: String)] = []
         var numbered: [(Int, (lang: String?, text: String))] = []
         items.reserveCapacity(container.children.count)
-        for c in tree.children(container) where nodes[c].namespace == XMPNamespace.rdf {
+        for c in tree.children(container) where same(nodes[c].namespace, XMPNamespace.rdf) {
             let li = nodes[c]
-            let lang = li.attributes.isEmpty ? nil : tree.attributes(li).first(where: { $0.namespace == XMPNamespace.xml && $0.name == "lang" })?.value
+            let lang = li.attributes.isEmpty ? nil : tree.attributes(li).first(where: { same($0.namespace, XMPNamespace.xml) && $0.name == "lang" })?.value
             if li.name == "li" {
                 if let text = simpleText(li, depth: depth) { items.append((lang, text)) }
             } else if isMemberName(li.name), let n = Int(li.name.dropFirst()), let text = simpleText(li, depth: depth) {
@@ -398,7 +414,7 @@ enum XMPMapping {
 
     /// The target of a property, as `targets[namespace + name]` finds it.
     private static func target(_ namespace: String, _ name: String) -> (target: Target, tag: String)? {
-        for entry in byNamespace where entry.namespace == namespace { return entry.targets[name] }
+        for entry in byNamespace where same(entry.namespace, namespace) { return entry.targets[name] }
         // A namespace that is not one of them, but begins with one (xmpMM begins with xmp):
         // the joined key may still name a target ("…/1.1/ti" + "tle"), only when what follows
         // that namespace is ASCII letters, as every target's name is (none holds a K, the one
@@ -424,11 +440,22 @@ enum XMPMapping {
         return nil
     }
 
+    /// Whether the value of an attribute in `namespace` named `name` can matter to `XMPParser`:
+    /// RDF's own (rdf:resource, rdf:nodeID, rdf:parseType, rdf:value, xml:lang) and every
+    /// property `values(from:)` maps or `XMPParser.parse` looks at. The tokenizer leaves the
+    /// others' values out (see `XMLTokenizer.ValueFilter`).
+    static func reads(_ namespace: String, _ name: String) -> Bool {
+        if same(namespace, XMPNamespace.rdf) || same(namespace, XMPNamespace.xml) { return true }
+        if same(namespace, XMPNamespace.exif) && (name == "GPSLatitude" || name == "GPSLongitude") { return true }
+        if same(namespace, XMPNamespace.xmpNote) && name == "HasExtendedXMP" { return true }
+        return target(namespace, name) != nil
+    }
+
     static func values(from properties: [XMPProperty], origin: MetadataOrigin) -> [SourcedValue] {
         var out: [SourcedValue] = []
         var latitude: (String, Double)?, longitude: (String, Double)?
         for p in properties {
-            if p.namespace == XMPNamespace.exif && (p.name == "GPSLatitude" || p.name == "GPSLongitude") {
+            if same(p.namespace, XMPNamespace.exif) && (p.name == "GPSLatitude" || p.name == "GPSLongitude") {
                 guard case .text(let raw) = p.value else { continue }
                 let isLat = p.name == "GPSLatitude"
                 if let v = GPSParser.xmpCoordinate(raw, isLatitude: isLat) {
