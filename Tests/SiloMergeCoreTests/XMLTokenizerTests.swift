@@ -413,34 +413,64 @@ struct XMLTokenizerTests {
         }
     }
 
-    @Test("a value filter leaves out long values nobody reads, checking them all the same; short ones and declarations are kept")
-    func valueFilter() {
+    @Test("a namespace filter: names and values in namespaces nobody reads are left out, and checked all the same")
+    func namespaceFilter() {
         let long = String(repeating: "0123456789", count: 5000)
-        let xml = "<r xmlns:p='http://p/' xmlns:q='http://q/' p:skip='\(long)' p:short='s' q:keep='\(long)' p:tab='a\tb\(long)'/>"
+        let xml = "<r xmlns:p='http://p/' xmlns:q='http://q/' p:skip='\(long)' q:keep='\(long)' q:tab='a\tb' plain='x'>"
+            + "<p:e p:a='1' q:b='2'/><q:e>t</q:e><e/></r>"
         var bytes = Array(xml.utf8)
-        let filtered = XMLTokenizer.parse(&bytes, 0..<bytes.count) { namespace, _ in namespace == "http://q/" }
+        let filtered = XMLTokenizer.parse(&bytes, 0..<bytes.count) { $0 == "http://q/" }
         #expect(filtered.failure == nil)
-        let attrs = Dictionary(uniqueKeysWithValues: (filtered.elements.first?.attributes ?? []).map { ($0.name, $0.value) })
-        #expect(attrs["skip"] == "")                      // long, not read: left out
-        #expect(attrs["short"] == "s")                    // short enough to cost nothing
-        #expect(attrs["keep"] == long)                    // read
-        #expect(attrs["tab"] == "a b" + long)             // normalised: already made
-        // Unfiltered, every value is there.
+        let elements = filtered.elements
+        #expect(elements.map(\.name) == ["", "", "e", ""])          // r, p:e, q:e, e: no namespace is not read
+        #expect(elements.map(\.namespace) == ["", "http://p/", "http://q/", ""])
+        let attrs = (elements.first?.attributes ?? []).map { "\($0.namespace)|\($0.name)|\($0.value.count)" }
+        // In qualified-name order: p:skip, plain, q:keep, q:tab.
+        #expect(attrs == ["http://p/||0", "||0", "http://q/|keep|\(long.count)", "http://q/|tab|3"])
+        #expect(elements[1].attributes.map(\.name) == ["", "b"])
+        #expect(elements[2].text == "t")
+        // Unfiltered, every name and value is there.
         let all = Self.tree(xml)
+        #expect(all.elements.map(\.name) == ["r", "e", "e", "e"])
         #expect(all.elements.first?.attributes.first { $0.name == "skip" }?.value == long)
-        // A value left out is still checked: '<', an undefined entity, a control character.
-        for bad in ["<", "&bogus;", "\u{1}"] {
-            var b = Array("<r xmlns:p='http://p/' p:skip='\(long)\(bad)'/>".utf8)
-            #expect(XMLTokenizer.parse(&b, 0..<b.count) { _, _ in false }.failure != nil, "\(bad)")
+        // What is left out is still checked: '<', an undefined entity, a control character, an
+        // unbound prefix, a mismatched end tag, a duplicate attribute (by qualified name, and by
+        // namespace and local name).
+        for bad in ["<r xmlns:p='http://p/' p:skip='\(long)<'/>", "<r xmlns:p='http://p/' p:skip='&bogus;'/>",
+                    "<r xmlns:p='http://p/' p:skip='\u{1}'/>", "<r xmlns:p='http://p/' z:skip='1'/>",
+                    "<p:r xmlns:p='http://p/'></p:s>", "<r xmlns:p='http://p/' p:a='1' p:a='2'/>",
+                    "<r xmlns:p='http://p/' xmlns:o='http://p/' p:a='1' o:a='2'/>"] {
+            var b = Array(bad.utf8)
+            #expect(XMLTokenizer.parse(&b, 0..<b.count) { _ in false }.failure != nil, "\(bad)")
         }
-        // Through XMP: a long unmapped property is left out, a long mapped one read, and the
-        // RDF attributes (rdf:resource) always.
+        // Through XMP: unmapped properties are left out; mapped ones, rdf:resource and xml:lang read.
         let desc = String(repeating: "a long description ", count: 100)
-        let r = Self.xmp(Self.wrap("<dc:rights rdf:resource='http://example.com/licence/\(long)'/>")
+        let r = Self.xmp(Self.wrap("<dc:rights rdf:resource='http://example.com/licence/\(long)'/>"
+                                   + "<dc:title><rdf:Alt><rdf:li xml:lang='de'>Titel</rdf:li><rdf:li xml:lang='x-default'>Title</rdf:li></rdf:Alt></dc:title>"
+                                   + "<xmpMM:History><rdf:Seq><rdf:li stEvt:action='saved' xmlns:stEvt='http://ns.adobe.com/xap/1.0/sType/ResourceEvent#'/></rdf:Seq></xmpMM:History>")
             .replacingOccurrences(of: "rdf:about=\"\"", with: "rdf:about=\"\" xmlns:xmpMM='http://ns.adobe.com/xap/1.0/mm/' xmpMM:DocumentID='xmp.did:\(long)' dc:description='\(desc)'"))
         #expect(r.problems.isEmpty)
         #expect(Self.value(r, "XMP-dc:description") == .text(desc.metadataTrimmed))
         #expect(Self.value(r, "XMP-dc:rights") == .text("http://example.com/licence/" + long))
+        #expect(Self.value(r, "XMP-dc:title") == .text("Title"))
+    }
+
+    @Test("the XMP filter reads exactly the namespaces whose properties can be mapped")
+    func xmpNamespaceFilter() {
+        for read in [XMPNamespace.rdf, XMPNamespace.xml, XMPNamespace.xmpNote, XMPNamespace.dc, XMPNamespace.xmp,
+                     XMPNamespace.photoshop, XMPNamespace.exif, XMPNamespace.tiff, XMPNamespace.iptcCore,
+                     XMPNamespace.dc + "ti"] {   // the joined key "…/1.1/ti" + "tle" names dc:title
+            #expect(XMPMapping.readsNamespace(read), "\(read)")
+        }
+        for unread in ["", "http://ns.adobe.com/xap/1.0/mm/", "http://ns.adobe.com/exif/1.0/aux/",
+                       "http://ns.adobe.com/camera-raw-settings/1.0/", "http://ns.google.com/photos/1.0/depthmap/",
+                       "http://purl.org/dc/elements/1.1", XMPNamespace.pdf] {
+            #expect(!XMPMapping.readsNamespace(unread), "\(unread)")
+        }
+        // The odd case, end to end: a namespace that joins with a name into a target's key.
+        let r = Self.xmp(Self.wrap("").replacingOccurrences(of: "rdf:about=\"\"",
+                                                            with: "rdf:about=\"\" xmlns:t='\(XMPNamespace.dc)ti' t:tle='joined'"))
+        #expect(r.values.first { $0.field == .title }?.value == .text("joined"))
     }
 
     @Test("the XMP namespace constants compare by length first as == does: ASCII without K, ';' or '`'")

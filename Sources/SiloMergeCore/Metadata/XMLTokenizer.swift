@@ -53,15 +53,16 @@ enum XMLTokenizer {
         var repairedUTF8 = false
     }
 
-    /// Which attribute values the caller reads: the others (other than namespace declarations)
-    /// are checked as XML requires but kept as empty strings, so a long value nobody reads (a
-    /// depth map's base64, hundreds of KB, or a document ID) is never copied into a String.
-    /// Given the attribute's namespace and local name.
-    typealias ValueFilter = (_ namespace: String, _ name: String) -> Bool
+    /// Which namespaces the caller reads names and values in: an element or attribute in any
+    /// other is checked exactly as XML requires, but has an empty local name (and value) in the
+    /// tree, so no String is made for it (an XMP packet's history, camera-raw settings and
+    /// document IDs, a depth map's base64 of hundreds of KB). Asked once per namespace
+    /// declaration, with its URI ("" for no namespace).
+    typealias NamespaceFilter = (_ namespace: String) -> Bool
 
     /// Parses `bytes[range]` (which it may repair in place: NUL becomes a space, invalid
-    /// UTF-8 is replaced). `keepValue`: see `ValueFilter` (nil: every value is kept).
-    static func parse(_ bytes: inout [UInt8], _ range: Range<Int>, keepValue: ValueFilter? = nil) -> Outcome {
+    /// UTF-8 is replaced). `reads`: see `NamespaceFilter` (nil: every namespace).
+    static func parse(_ bytes: inout [UInt8], _ range: Range<Int>, reads: NamespaceFilter? = nil) -> Outcome {
         var outcome = Outcome()
         var range = range
         let (valid, hasNUL) = bytes.withUnsafeBufferPointer { scanUTF8(UnsafeBufferPointer(rebasing: $0[range])) }
@@ -80,14 +81,14 @@ enum XMLTokenizer {
         // again over a copy with every one blanked, exactly the old way (rare).
         let instructions = bytes.withUnsafeBufferPointer { processingInstructions(UnsafeBufferPointer(rebasing: $0[range])) }
         var result = bytes.withUnsafeBufferPointer { all in
-            var p = Parser(UnsafeBufferPointer(rebasing: all[range]), instructions: instructions, keepValue: keepValue)
+            var p = Parser(UnsafeBufferPointer(rebasing: all[range]), instructions: instructions, reads: reads)
             return p.run()
         }
         if result.misplacedInstruction {
             var blanked = Array(bytes[range])
             for r in instructions { for k in r { blanked[k] = 0x20 } }
             result = blanked.withUnsafeBufferPointer { all in
-                var p = Parser(all, instructions: [], keepValue: keepValue)
+                var p = Parser(all, instructions: [], reads: reads)
                 return p.run()
             }
         }
@@ -222,7 +223,8 @@ private struct Parser {
     /// predefined `xml`, whose prefix is not in the buffer (`binding(of:)` knows it). A
     /// prefix's binding is the innermost one, found by a walk back (a packet binds a handful;
     /// no String or hash per name) while there are few.
-    var bindings: [(prefix: Range<Int>, ascii: Bool, uri: String)] = [(0..<0, true, XMPNamespace.xml)]
+    /// Each also says whether the caller reads its namespace (`XMLTokenizer.NamespaceFilter`).
+    var bindings: [(prefix: Range<Int>, ascii: Bool, uri: String, read: Bool)] = [(0..<0, true, XMPNamespace.xml, true)]
     /// Past `Parser.fewBindings` bindings: the innermost binding of each prefix, and the
     /// binding of its prefix each one hides (so lookups stay constant-time).
     var innermost: [String: Int]?
@@ -244,8 +246,10 @@ private struct Parser {
     /// else normalised into `value` (see `attributeValue`).
     var attributes: [(name: Range<Int>, colon: Int?, value: AttributeValue)] = []
     var value: [UInt8] = []
-    /// Which values to make Strings of (see `XMLTokenizer.ValueFilter`; nil: all).
-    let keepValue: XMLTokenizer.ValueFilter?
+    /// Which namespaces to make names and values of (`XMLTokenizer.NamespaceFilter`; nil: all),
+    /// and its answer for no namespace.
+    let reads: XMLTokenizer.NamespaceFilter?
+    let readsNoNamespace: Bool
 
     enum AttributeValue {
         /// The value is these bytes of the buffer, as they are.
@@ -270,11 +274,13 @@ private struct Parser {
     /// One was not where markup may start: the caller parses a blanked copy instead.
     var misplacedInstruction = false
 
-    init(_ buffer: UnsafeBufferPointer<UInt8>, instructions: [Range<Int>], keepValue: XMLTokenizer.ValueFilter?) {
+    init(_ buffer: UnsafeBufferPointer<UInt8>, instructions: [Range<Int>], reads: XMLTokenizer.NamespaceFilter?) {
         b = buffer
         n = buffer.count
         self.instructions = instructions
-        self.keepValue = keepValue
+        self.reads = reads
+        readsNoNamespace = reads?("") ?? true
+        bindings[0].read = reads?(XMPNamespace.xml) ?? true
         // Room for a typical packet's tree without regrowing (a sidecar: ~20 elements in
         // ~800 bytes).
         tree.nodes.reserveCapacity(min(max(n / 32, 8), 4096))
@@ -845,7 +851,7 @@ private struct Parser {
                 if uri.isEmpty { throw error("xmlns:\(prefix): an empty namespace name is not allowed", at: tagStart) }
                 guard known?.valid ?? URIReference.check(uri).valid else { throw error("xmlns:\(prefix): '\(uri)' is not a valid URI", at: tagStart) }
             }
-            bindings.append((prefixRange, isASCII(prefixRange), uri))
+            bindings.append((prefixRange, isASCII(prefixRange), uri, reads?(uri) ?? true))
             if innermost != nil {
                 let prefix = qname(prefixRange)
                 hidden.append(innermost![prefix])
@@ -861,7 +867,8 @@ private struct Parser {
                 innermost = index
             }
         }
-        let (namespace, local) = try resolve(nameRange, colon: colon, attribute: false, at: tagStart)
+        let element = try resolve(nameRange, colon: colon, attribute: false, at: tagStart)
+        let local = element.read ? qname(element.local) : ""
         // Attributes other than declarations, sorted by qualified name (as they were taken
         // from XMLParser's dictionary); a name twice, or two names for one namespace and
         // local name, is an error.
@@ -870,12 +877,10 @@ private struct Parser {
         }
         var ascii = true
         for a in attributes where !isDeclaration(a.name, colon: a.colon) {
-            let (ns, name) = a.colon == nil ? ("", qname(a.name)) : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
-            // A value nobody reads is left out, unless it is short enough to be a String
-            // without an allocation of its own.
-            var unread = false
-            if case .span(let r) = a.value, r.count > 15, let keepValue { unread = !keepValue(ns, name) }
-            resolved.append((a.name, ns, name, unread ? "" : string(a.value)))
+            // No namespace for an unprefixed attribute (never the default one).
+            let r = a.colon == nil ? (namespace: "", local: a.name, read: readsNoNamespace)
+                                   : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
+            resolved.append((a.name, r.namespace, r.read ? qname(r.local) : "", r.read ? string(a.value) : ""))
             qnames.append(a.name)
             locals.append(a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name)
             if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }
@@ -891,17 +896,17 @@ private struct Parser {
                             if bytesEqual(resolved[i].qname, resolved[j].qname) {
                                 throw error("attribute '\(qname(resolved[i].qname))' given twice", at: tagStart)
                             }
-                            if resolved[i].name == resolved[j].name && resolved[i].namespace == resolved[j].namespace {
-                                throw error("attribute '\(resolved[i].name)' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
+                            if qname(locals[i]) == qname(locals[j]) && resolved[i].namespace == resolved[j].namespace {
+                                throw error("attribute '\(qname(locals[i]))' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
                             }
                         }
                     }
                 } else {
                     var seenNames = Set<String>(), expanded = Set<String>()
-                    for r in resolved {
+                    for (k, r) in resolved.enumerated() {
                         if !seenNames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
-                        if !expanded.insert(r.namespace + "\u{0}" + r.name).inserted {
-                            throw error("attribute '\(r.name)' in namespace '\(r.namespace)' given twice", at: tagStart)
+                        if !expanded.insert(r.namespace + "\u{0}" + qname(locals[k])).inserted {
+                            throw error("attribute '\(qname(locals[k]))' in namespace '\(r.namespace)' given twice", at: tagStart)
                         }
                     }
                 }
@@ -920,7 +925,7 @@ private struct Parser {
         if tree.nodes.count >= XMLTokenizer.maxNodes { throw Stop(failure: .tooManyNodes) }
         let firstAttribute = tree.attributeList.count
         for r in resolved { tree.attributeList.append((namespace: r.namespace, name: r.name, value: r.value)) }
-        tree.nodes.append(XMLNode(namespace: namespace, name: local, attributes: firstAttribute..<tree.attributeList.count))
+        tree.nodes.append(XMLNode(namespace: element.namespace, name: local, attributes: firstAttribute..<tree.attributeList.count))
         let index = tree.nodes.count - 1
         if !stack.isEmpty { pendingChildren.append(index) }
         stack.append((index, nameRange, bindingsStart, pendingChildren.count))
@@ -968,16 +973,19 @@ private struct Parser {
         }
     }
 
-    /// (namespace, local name) of a QName in the current scope; an unprefixed name takes the
-    /// default namespace (an attribute's is never asked for), an unbound prefix is an error.
-    func resolve(_ name: Range<Int>, colon: Int?, attribute: Bool, at tagStart: Int) throws -> (String, String) {
+    /// The namespace of a QName in the current scope, where its local name lies, and whether
+    /// the caller reads that namespace; an unprefixed name takes the default namespace (an
+    /// attribute's is never asked for), an unbound prefix is an error.
+    func resolve(_ name: Range<Int>, colon: Int?, attribute: Bool, at tagStart: Int) throws
+        -> (namespace: String, local: Range<Int>, read: Bool) {
         guard let colon else {
-            return (binding(of: name.lowerBound..<name.lowerBound).map { bindings[$0].uri } ?? "", qname(name))
+            guard let binding = binding(of: name.lowerBound..<name.lowerBound) else { return ("", name, readsNoNamespace) }
+            return (bindings[binding].uri, name, bindings[binding].read)
         }
         guard let binding = binding(of: name.lowerBound..<colon) else {
             throw error("the namespace prefix '\(qname(name.lowerBound..<colon))' of \(attribute ? "attribute" : "element") '\(qname(name))' is not bound", at: tagStart)
         }
-        return (bindings[binding].uri, qname((colon + 1)..<name.upperBound))
+        return (bindings[binding].uri, (colon + 1)..<name.upperBound, bindings[binding].read)
     }
 
     /// The innermost binding of the prefix whose bytes are `prefix` (empty: the default

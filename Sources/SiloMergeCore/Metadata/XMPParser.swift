@@ -28,7 +28,7 @@ enum XMPParser {
         }
         var bytes = Array(input)
         guard let range = packetRange(&bytes) else { return fail("no XML found in the XMP packet") }
-        let outcome = XMLTokenizer.parse(&bytes, range, keepValue: XMPMapping.reads)
+        let outcome = XMLTokenizer.parse(&bytes, range, reads: XMPMapping.readsNamespace)
         if outcome.repairedUTF8 {
             result.problems.append(MetadataProblem(block: block, reason: "the XMP is not valid UTF-8; invalid bytes replaced"))
         }
@@ -440,15 +440,34 @@ enum XMPMapping {
         return nil
     }
 
-    /// Whether the value of an attribute in `namespace` named `name` can matter to `XMPParser`:
-    /// RDF's own (rdf:resource, rdf:nodeID, rdf:parseType, rdf:value, xml:lang) and every
-    /// property `values(from:)` maps or `XMPParser.parse` looks at. The tokenizer leaves the
-    /// others' values out (see `XMLTokenizer.ValueFilter`).
-    static func reads(_ namespace: String, _ name: String) -> Bool {
-        if same(namespace, XMPNamespace.rdf) || same(namespace, XMPNamespace.xml) { return true }
-        if same(namespace, XMPNamespace.exif) && (name == "GPSLatitude" || name == "GPSLongitude") { return true }
-        if same(namespace, XMPNamespace.xmpNote) && name == "HasExtendedXMP" { return true }
-        return target(namespace, name) != nil
+    /// Whether a name or value in `namespace` can matter to `XMPParser`: RDF's own (rdf:*,
+    /// xml:lang), xmpNote (HasExtendedXMP), and every namespace `target` can map a property of
+    /// (one of `byNamespace`'s, or one that begins with one of them and goes on in ASCII
+    /// letters) — exif's GPS coordinates among them. The tokenizer gives elements and
+    /// attributes of any other namespace no name or value (`XMLTokenizer.NamespaceFilter`):
+    /// `values(from:)` would find no target for them whatever their name.
+    static func readsNamespace(_ namespace: String) -> Bool {
+        if same(namespace, XMPNamespace.rdf) || same(namespace, XMPNamespace.xml) || same(namespace, XMPNamespace.xmpNote) {
+            return true
+        }
+        for entry in byNamespace where same(entry.namespace, namespace) { return true }
+        return lettersFollowMapped(namespace)
+    }
+
+    /// Whether `namespace` is one of `byNamespace`'s followed by ASCII letters only (over the
+    /// bytes with memcmp: `utf8.starts(with:)` cost ~1,000 instructions a test).
+    private static func lettersFollowMapped(_ namespace: String) -> Bool {
+        var namespace = namespace
+        return namespace.withUTF8 { bytes in
+            for entry in byNamespace {
+                let count = entry.namespace.utf8.count
+                guard bytes.count > count, let base = bytes.baseAddress,
+                      entry.namespace.utf8.withContiguousStorageIfAvailable({ memcmp(base, $0.baseAddress!, count) == 0 }) ?? false
+                else { continue }
+                return bytes[count...].allSatisfy { $0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A }
+            }
+            return false
+        }
     }
 
     static func values(from properties: [XMPProperty], origin: MetadataOrigin) -> [SourcedValue] {
