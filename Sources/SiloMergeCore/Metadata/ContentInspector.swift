@@ -161,7 +161,12 @@ public enum ContentInspector {
         var info = ContentInfo(format: metadata.format, width: metadata.width, height: metadata.height,
                                values: metadata.values, problems: metadata.problems)
         let winners = InFileReconciler.winners(metadata)
-        info.preferred = metadata.values.map { winners[$0.field.index] == $0 }
+        info.preferred = metadata.values.map { v in
+            guard let w = winners[v.field.index] else { return false }
+            // The origin first: a value from another origin than the winner's (most of them)
+            // differs there, before its texts are compared.
+            return w.origin == v.origin && w == v
+        }
         if ImageDataHash.supports(metadata.format) {
             do {
                 switch imageHashing {
