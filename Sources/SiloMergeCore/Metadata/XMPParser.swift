@@ -420,24 +420,8 @@ enum XMPMapping {
         // that namespace is ASCII letters, as every target's name is (none holds a K, the one
         // letter a non-ASCII character is canonically equal to). Never in practice, but
         // looked up exactly as before.
-        // (Over the bytes with memcmp: `utf8.starts(with:)` cost ~1,000 instructions a test.)
-        let letterFollows: Bool? = namespace.utf8.withContiguousStorageIfAvailable { bytes in
-            for entry in byNamespace {
-                let count = entry.namespace.utf8.count
-                guard bytes.count > count, let base = bytes.baseAddress,
-                      entry.namespace.utf8.withContiguousStorageIfAvailable({ memcmp(base, $0.baseAddress!, count) == 0 }) ?? false
-                else { continue }
-                return bytes[count...].allSatisfy { $0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A }
-            }
-            return false
-        }
-        if letterFollows == false { return nil }
-        let bytes = namespace.utf8
-        for entry in byNamespace where bytes.count > entry.namespace.utf8.count && bytes.starts(with: entry.namespace.utf8) {
-            guard bytes.dropFirst(entry.namespace.utf8.count).allSatisfy({ $0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A }) else { return nil }
-            return targets[namespace + name].map { ($0, tag(namespace, name)) }
-        }
-        return nil
+        guard lettersFollowMapped(namespace) else { return nil }
+        return targets[namespace + name].map { ($0, tag(namespace, name)) }
     }
 
     /// Whether a name or value in `namespace` can matter to `XMPParser`: RDF's own (rdf:*,
