@@ -192,9 +192,12 @@ public final class FileHasher {
             }
             let digest = try hasher.finalize()
             if let profile { mark = profile.add(.hash, since: mark) }
-            if case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
-                return .failure(.changedWhileReading)
+            // Size or mtime no longer what they were when the file was opened.
+            func changed() -> Bool {
+                if case .success(let now) = Posix.fstat(fd) { return now.size != stat.size || now.mtimeNs != stat.mtimeNs }
+                return false
             }
+            if changed() { return .failure(.changedWhileReading) }
             afterHashing?()
             // The metadata of a file that fit in the first chunk is read from the very bytes
             // just hashed (no `pread`, no copy); a larger one's through the file, helped by its
@@ -209,9 +212,7 @@ public final class FileHasher {
                                                known: pngChunks?.ranges ?? [])
                 // Read through the file after the check above: checked again, so the metadata
                 // is of the content hashed too (a file edited meanwhile is read again later).
-                if !wholeInBuffer, case .success(let after) = Posix.fstat(fd), after.size != stat.size || after.mtimeNs != stat.mtimeNs {
-                    return .failure(.changedWhileReading)
-                }
+                if !wholeInBuffer && changed() { return .failure(.changedWhileReading) }
             }
             if inspect, let profile { mark = profile.add(.metadata, since: mark) }
             if let format = keepImage, let fingerprinter, imageBytes.count == Int(stat.size) {
