@@ -95,22 +95,24 @@ enum InFileReconciler {
     }
 
     /// The value from origin `a` (or `b`) that is not blank, best ranked (see `rank`), else
-    /// first read. One pass over the field's own values, nothing allocated.
-    private static func first(_ of: Candidates, _ a: MetadataOrigin, _ b: MetadataOrigin? = nil) -> SourcedValue? {
+    /// first read: its index in `of.all`. One pass over the field's own values, nothing
+    /// allocated or copied (a value is copied only once it is chosen; `choose` asks up to
+    /// eight origins of each field, most of which do not win).
+    private static func first(_ of: Candidates, _ a: MetadataOrigin, _ b: MetadataOrigin? = nil) -> Int? {
         var best: Int? = nil
         var bestRank = 0
         for i in of.indices {
-            let v = of.all[i]
-            guard v.origin == a || v.origin == b, !isBlank(v.value) else { continue }
+            let origin = of.all[i].origin
+            guard origin == a || origin == b, !isBlank(of.all[i].value) else { continue }
             if best == nil {
                 best = i
-                bestRank = rank(v)
+                bestRank = rank(of.all[i])
             } else {
-                let r = rank(v)
+                let r = rank(of.all[i])
                 if r < bestRank { best = i; bestRank = r }
             }
         }
-        return best.map { of.all[$0] }
+        return best
     }
 
     /// Only dates and countries have tags of different rank: no other value's tag is compared
@@ -134,26 +136,23 @@ enum InFileReconciler {
     }
 
     private static func choose(_ field: UnifiedField, _ of: Candidates, _ iptcDigest: IPTCDigestState) -> SourcedValue? {
+        func value(_ i: Int?) -> SourcedValue? { i.map { of.all[$0] } }
         if field == .format || field == .width || field == .height {
-            if let v = first(of, .header) { return v }
+            if let i = first(of, .header) { return of.all[i] }
         }
-        if field == .rating { return first(of, .xmp, .sidecar) }
-        if isEXIFFirst(field), let v = first(of, .exif) { return v }
+        if field == .rating { return value(first(of, .xmp, .sidecar)) }
+        if isEXIFFirst(field), let i = first(of, .exif) { return of.all[i] }
         let xmp = first(of, .xmp, .sidecar)
         if isIPTCField(field) {
             let iptc = first(of, .iptc)
-            let chosen: SourcedValue?
-            if iptcDigest == .stale {
-                chosen = iptc.map { recoverTruncated($0, xmp: xmp, field: field) } ?? xmp
-            } else {
-                chosen = xmp ?? iptc
-            }
-            if let chosen { return chosen }
-        } else if let xmp {
-            return xmp
+            if iptcDigest == .stale, let i = iptc { return recoverTruncated(of.all[i], xmp: value(xmp), field: field) }
+            // A stale digest without IPTC, or a current one: XMP, else IPTC.
+            if let i = xmp ?? iptc { return of.all[i] }
+        } else if let i = xmp {
+            return of.all[i]
         }
-        return first(of, .png) ?? first(of, .pdf) ?? first(of, .postscript)
-            ?? first(of, .quicktime) ?? first(of, .document) ?? first(of, .audio)
+        return value(first(of, .png) ?? first(of, .pdf) ?? first(of, .postscript)
+            ?? first(of, .quicktime) ?? first(of, .document) ?? first(of, .audio))
     }
 
     /// The fields of the MWG IPTC rules (rule 2), and those EXIF decides first (rule 1, and
