@@ -17,6 +17,7 @@ import GRDB
 /// `metadata(forFile:)` returns them. Rows are held, not written: `flush()` must run before
 /// anything else in the transaction reads or deletes `metadata` rows, and before it ends.
 struct MetadataRowWriter {
+    /// A power of two: `flush` writes fewer rows as a sum of halvings of it.
     static let rowsPerStatement = 16
     private static let columns = 9
 
@@ -41,21 +42,25 @@ struct MetadataRowWriter {
 
     /// Adds `values` as rows of `fileID`, written once 16 rows are pending (or at `flush`).
     /// `json`, when given, holds each value's JSON (made once for a sidecar's fields too);
-    /// `preferred` is parallel to `values`.
+    /// `preferred` is parallel to `values` (a value past its end is not preferred). With
+    /// `skippingHeader`, the header facts among `values` are left out: the file's columns hold
+    /// them (see `ContentInfo.rowValues`, which this spares copying every other value).
     mutating func write(_ fileID: Int64, _ values: [SourcedValue], json: [String]?, preferred: [Bool]?,
-                        source: String?, mtimeNs: Int64?) throws {
+                        source: String?, mtimeNs: Int64?, skippingHeader: Bool = false) throws {
         guard !values.isEmpty else { return }
         var sourceSpan = source.map { append($0) }
-        for (i, v) in values.enumerated() {
-            let field = append(v.field.rawValue), origin = append(v.origin.rawValue), tag = append(v.tag)
+        // By index, reading each value in place (no copy of its strings).
+        for i in values.indices where !(skippingHeader && values[i].origin == .header) {
+            let field = append(values[i].field.rawValue), origin = append(values[i].origin.rawValue), tag = append(values[i].tag)
             let value: Span
             if let json { value = append(json[i]) } else {
                 let at = bytes.count
-                v.value.appendJSON(to: &bytes)
+                values[i].value.appendJSON(to: &bytes)
                 value = Span(start: at, count: bytes.count - at)
             }
-            rows.append(PendingRow(fileID: fileID, field: field, origin: origin, tag: tag, value: value, raw: append(v.raw),
-                            source: sourceSpan, mtimeNs: mtimeNs, preferred: preferred?[i] ?? false))
+            let chosen = preferred.map { i < $0.count && $0[i] } ?? false
+            rows.append(PendingRow(fileID: fileID, field: field, origin: origin, tag: tag, value: value, raw: append(values[i].raw),
+                                   source: sourceSpan, mtimeNs: mtimeNs, preferred: chosen))
             if rows.count == Self.rowsPerStatement {
                 try flush()
                 sourceSpan = source.map { append($0) }   // the flush emptied the buffer it lay in
@@ -63,33 +68,45 @@ struct MetadataRowWriter {
         }
     }
 
-    /// Writes the pending rows.
+    /// Writes the pending rows: 16 in one statement, fewer (a batch's last rows) through
+    /// the statements of 8, 4, 2 and 1 rows that add up to them, so at most five INSERTs
+    /// are ever prepared rather than sixteen.
     mutating func flush() throws {
         guard !rows.isEmpty else { return }
-        let statement = try self.statement(rows: rows.count)
+        var parts: [(statement: RawStatement, rows: Range<Int>)] = []
+        var next = 0
+        while next < rows.count {
+            var size = Self.rowsPerStatement
+            while size > rows.count - next { size /= 2 }
+            parts.append((try statement(rows: size), next..<(next + size)))
+            next += size
+        }
         defer {
             rows.removeAll(keepingCapacity: true)
             bytes.removeAll(keepingCapacity: true)
         }
-        // The buffer is not touched again until `run` has reset the statement and cleared
+        // The buffer is not touched again until `run` has reset each statement and cleared
         // its bindings, so the pointers bound in place never outlive the bytes.
         try bytes.withUnsafeBytes { buffer in
             // A non-nil pointer even for no bytes at all: SQLite binds NULL for a nil pointer.
             let base = buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-            func text(_ parameter: Int32, _ span: Span) { statement.bindInPlace(parameter, base + span.start, count: span.count) }
-            for (r, row) in rows.enumerated() {
-                let p = Int32(r * Self.columns)
-                statement.bind(p + 1, row.fileID)
-                text(p + 2, row.field)
-                text(p + 3, row.origin)
-                text(p + 4, row.tag)
-                text(p + 5, row.value)
-                text(p + 6, row.raw)
-                if let source = row.source { text(p + 7, source) } else { statement.bindNull(p + 7) }
-                if let mtimeNs = row.mtimeNs { statement.bind(p + 8, mtimeNs) } else { statement.bindNull(p + 8) }
-                statement.bind(p + 9, row.preferred ? 1 : 0)
+            for (statement, range) in parts {
+                func text(_ parameter: Int32, _ span: Span) { statement.bindInPlace(parameter, base + span.start, count: span.count) }
+                for r in range {
+                    let row = rows[r]
+                    let p = Int32((r - range.lowerBound) * Self.columns)
+                    statement.bind(p + 1, row.fileID)
+                    text(p + 2, row.field)
+                    text(p + 3, row.origin)
+                    text(p + 4, row.tag)
+                    text(p + 5, row.value)
+                    text(p + 6, row.raw)
+                    if let source = row.source { text(p + 7, source) } else { statement.bindNull(p + 7) }
+                    if let mtimeNs = row.mtimeNs { statement.bind(p + 8, mtimeNs) } else { statement.bindNull(p + 8) }
+                    statement.bind(p + 9, row.preferred ? 1 : 0)
+                }
+                try statement.run("record a metadata value")
             }
-            try statement.run("record a metadata value")
         }
     }
 
@@ -106,9 +123,8 @@ struct MetadataRowWriter {
         return s
     }
 
-    /// The INSERT of n rows. The one of 16 rows, which nearly every statement is, is made once
-    /// per process; the few others (a batch's last rows) when needed: making all 16 texts up
-    /// front cost about as much as the rows of a small scan.
+    /// The INSERT of n rows (16, 8, 4, 2 or 1). The one of 16 rows, which nearly every
+    /// statement is, is made once per process; the others when needed.
     private static func sql(rows n: Int) -> String { n == rowsPerStatement ? full : text(rows: n) }
     private static let full = text(rows: rowsPerStatement)
     private static func text(rows n: Int) -> String {

@@ -257,14 +257,16 @@ extension SQLiteCatalogue {
                                  mtimeNs: Int64?) throws {
                     try valueRows.write(fileID, values, json: json, preferred: preferred, source: source, mtimeNs: mtimeNs)
                 }
+                /// A file's own values: `content.rowValues`, written from `content` itself.
+                func writeContent(_ fileID: Int64, _ content: ContentInfo, mtimeNs: Int64) throws {
+                    try valueRows.write(fileID, content.values, json: nil, preferred: content.preferred, source: nil,
+                                        mtimeNs: mtimeNs, skippingHeader: true)
+                }
                 func replaceContent(_ fileID: Int64, _ content: ContentInfo?, mtimeNs: Int64) throws {
                     try valueRows.flush()   // held rows may be this file's
                     dropEmbedded.bind(1, fileID)
                     try dropEmbedded.run("forget old metadata")
-                    if let content {
-                        let rows = content.rowValues
-                        try writeValues(fileID, rows.values, preferred: rows.preferred, source: nil, mtimeNs: mtimeNs)
-                    }
+                    if let content { try writeContent(fileID, content, mtimeNs: mtimeNs) }
                 }
                 let storedSidecars = RawStatement(try db.cachedStatement(sql: """
                     SELECT name, sha256, used, fields FROM sidecar WHERE file_id = ?1 ORDER BY name
@@ -390,10 +392,7 @@ extension SQLiteCatalogue {
                             bindContent(insert, row.content)
                             try insert.run("add a file")
                             fileID = db.lastInsertedRowID
-                            if let content = row.content {
-                                let rows = content.rowValues
-                                try writeValues(fileID, rows.values, preferred: rows.preferred, source: nil, mtimeNs: row.stat.mtimeNs)
-                            }
+                            if let content = row.content { try writeContent(fileID, content, mtimeNs: row.stat.mtimeNs) }
                         }
                         if let sidecars = row.sidecars {
                             try replaceSidecars(fileID, siloID: row.siloID, dir: row.dir, sidecars, fresh: replacing == nil)
