@@ -29,26 +29,48 @@ extension SQLiteCatalogue {
         //    size as one whose whole hash an older scan stored. Asked only when there are
         //    such files: SQLite evaluates that test for every candidate row, which made
         //    the query four times slower on a catalogue that has none.
+        // "Other bytes": two SHA-256 in the group, or a file not hashed (its own content).
         let hasLegacy = try Bool.fetchOne(db, sql: """
             SELECT EXISTS (SELECT 1 FROM file WHERE image_sha256 IS NOT NULL AND image_prefix IS NULL)
             """) ?? false
-        let legacy = hasLegacy ? """
-            OR EXISTS (SELECT 1 FROM legacy l WHERE l.format = f.format AND l.width IS f.width AND l.height IS f.height)
-            """ : ""
-        let rows = try Row.fetchAll(db, sql: """
-            WITH shared AS (
-                SELECT image_prefix FROM file WHERE image_prefix IS NOT NULL
-                GROUP BY image_prefix HAVING count(DISTINCT coalesce(sha256, size || ':' || id)) > 1
-            ), legacy AS (
-                SELECT DISTINCT format, width, height FROM file
-                WHERE image_prefix IS NULL AND image_sha256 IS NOT NULL
-            )
-            SELECT f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.format, f.sha256, f.image_prefix
-            FROM file f
-            WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IS NULL AND f.image_prefix IS NOT NULL
-              AND (f.image_prefix IN (SELECT image_prefix FROM shared) \(legacy))
-            ORDER BY f.sha256, f.id
-            """)
+        let columns = "f.id, f.silo_id, CAST(f.dir AS BLOB), CAST(f.name AS BLOB), f.size, f.mtime_ns, f.format, f.sha256, f.image_prefix"
+        let rows: [Row]
+        if hasLegacy {
+            rows = try Row.fetchAll(db, sql: """
+                WITH shared AS (
+                    SELECT image_prefix FROM file WHERE image_prefix IS NOT NULL
+                    GROUP BY image_prefix HAVING count(DISTINCT coalesce(sha256, size || ':' || id)) > 1
+                ), legacy AS (
+                    SELECT DISTINCT format, width, height FROM file
+                    WHERE image_prefix IS NULL AND image_sha256 IS NOT NULL
+                )
+                SELECT \(columns)
+                FROM file f
+                WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IS NULL AND f.image_prefix IS NOT NULL
+                  AND (f.image_prefix IN (SELECT image_prefix FROM shared)
+                       OR EXISTS (SELECT 1 FROM legacy l WHERE l.format = f.format AND l.width IS f.width AND l.height IS f.height))
+                ORDER BY f.sha256, f.id
+                """)
+        } else {
+            // The same prefixes without reading every picture's row: a prefix held once (nearly
+            // all) is told from the prefix index alone; only those held more than once have
+            // their files' contents compared (two contents, or a file not hashed: its own).
+            // Then their files, found through the index. A third of the instructions of the
+            // form above on 526 photos, where that query was most of this stage.
+            rows = try Row.fetchAll(db, sql: """
+                WITH repeated AS (
+                    SELECT image_prefix FROM file WHERE image_prefix IS NOT NULL
+                    GROUP BY image_prefix HAVING count(*) > 1
+                ), shared AS (
+                    SELECT g.image_prefix FROM repeated r CROSS JOIN file g ON g.image_prefix = r.image_prefix
+                    GROUP BY g.image_prefix HAVING count(g.sha256) < count(*) OR min(g.sha256) <> max(g.sha256)
+                )
+                SELECT \(columns)
+                FROM shared s CROSS JOIN file f ON f.image_prefix = s.image_prefix
+                WHERE f.silo_id IN (\(ids)) AND f.image_sha256 IS NULL
+                ORDER BY f.sha256, f.id
+                """)
+        }
         return rows.map { r in
             ImageHashCandidate(fileID: r[0], siloID: r[1],
                                path: RelativePath(bytes: SQLiteCatalogue.bytes(r[2])).appending(SQLiteCatalogue.bytes(r[3])),
