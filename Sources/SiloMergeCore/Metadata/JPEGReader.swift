@@ -227,10 +227,6 @@ enum JPEGReader {
     }
 
     private static func assemble(_ e: Extended, guid: String, collector c: MetadataCollector) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: e.fullLength)
-        for chunk in e.chunks {
-            buffer.replaceSubrange(chunk.offset..<(chunk.offset + chunk.data.count), with: chunk.data)
-        }
         // Every byte must come from a chunk: the chunks in offset order, each starting at or
         // before the end of those before it (chunks may repeat or overlap).
         var covered = 0
@@ -241,6 +237,16 @@ enum JPEGReader {
         if covered < e.fullLength {
             c.problem("XMP", "extended XMP \(guid) is incomplete (no data at offset \(covered) of \(e.fullLength)); ignored")
             return nil
+        }
+        // Covered whole, so the chunks (in the order read: a repeated range takes its last
+        // copy) write every byte: no zeroing first (a depth map's is hundreds of KB).
+        let buffer = [UInt8](unsafeUninitializedCapacity: e.fullLength) { out, count in
+            for chunk in e.chunks {
+                chunk.data.withUnsafeBufferPointer { data in
+                    _ = UnsafeMutableBufferPointer(rebasing: out[chunk.offset..<(chunk.offset + data.count)]).initialize(from: data)
+                }
+            }
+            count = e.fullLength
         }
         // The GUID is meant to be the MD5 of the whole; like ExifTool, it is not checked: it
         // would cost more than the SHA-256 of the photo (a phone's depth map or portrait
