@@ -152,6 +152,52 @@ struct XMLTokenizerTests {
         #expect(t.elements.first?.attributes.map(\.namespace) == ["", "", "http://p/", ""])
     }
 
+    @Test("long runs are crossed eight bytes at a time: each kind of stop is found at every offset, in values and in text")
+    func stopsAtEveryOffset() {
+        // What a byte (sequence) put in a run of letters does, in an attribute value and in
+        // character data: a long run is read word by word, so each is tried at every position
+        // relative to the eight-byte words and at the end, before the closing quote or tag.
+        let inValue: [(put: String, becomes: String?)] = [
+            ("&amp;", "&"), ("&lt;", "<"), ("<", nil), ("\t", " "), ("\n", " "), ("\r", " "), ("\r\n", " "),
+            ("'", "'"), ("]", "]"), ("]]>", "]]>"), ("\u{1}", nil), ("\u{1F}", nil), ("\u{FFFE}", nil), ("\u{FFFF}", nil),
+            ("\u{FEFF}", "\u{FEFF}"), ("\u{EFFF}", "\u{EFFF}"), ("é", "é"), ("\u{7F}", "\u{7F}"), (" ", " "), ("=", "="),
+        ]
+        let inText: [(put: String, becomes: String?)] = [
+            ("&amp;", "&"), ("&lt;", "<"), ("\t", "\t"), ("\n", "\n"), ("\r", "\n"), ("\r\n", "\n"), ("\"", "\""), ("'", "'"),
+            ("]", "]"), ("]]", "]]"), ("]]>", nil), ("\u{1}", nil), ("\u{1F}", nil), ("\u{FFFE}", nil), ("\u{FFFF}", nil),
+            ("\u{FEFF}", "\u{FEFF}"), ("é", "é"), ("\u{7F}", "\u{7F}"),
+        ]
+        // Short runs go byte by byte; past 64 bytes, word by word: each stop at every offset
+        // of the first words, and of the words past the 64th byte.
+        for before in Array(0..<19) + Array(60..<84) {
+            for after in [0, 1, 7, 8, 9, 20] {
+                let a = String(repeating: "a", count: before), z = String(repeating: "z", count: after)
+                for (put, becomes) in inValue {
+                    let t = Self.tree("<e v=\"\(a)\(put)\(z)\"/>")
+                    if let becomes {
+                        #expect(t.failure == nil && t.elements.first?.attributes.first?.value == a + becomes + z,
+                                "value: \(before) + \(put.debugDescription) + \(after)")
+                    } else {
+                        #expect(Self.malformed("<e v=\"\(a)\(put)\(z)\"/>") != nil, "value: \(before) + \(put.debugDescription) + \(after)")
+                    }
+                }
+                for (put, becomes) in inText {
+                    let t = Self.tree("<e>\(a)\(put)\(z)</e>")
+                    if let becomes {
+                        #expect(t.failure == nil && t.elements.first?.text == a + becomes + z, "text: \(before) + \(put.debugDescription) + \(after)")
+                    } else {
+                        #expect(Self.malformed("<e>\(a)\(put)\(z)</e>") != nil, "text: \(before) + \(put.debugDescription) + \(after)")
+                    }
+                }
+                // A run that ends the packet: an unterminated value or element, never a read past it.
+                #expect(Self.malformed("<e v=\"\(a)\(z)") != nil, "unterminated value: \(before) + \(after)")
+                if before + after > 0 {   // "<e>" alone is under the 4 bytes libxml2 needed: read as empty
+                    #expect(Self.malformed("<e>\(a)\(z)") != nil, "unclosed element: \(before) + \(after)")
+                }
+            }
+        }
+    }
+
     @Test("CDATA sections are appended raw; ']]>' in text is an error")
     func cdata() {
         let t = Self.tree("<a>x<![CDATA[<b>&amp;\r\n]]]]>y</a>")
