@@ -71,6 +71,23 @@ struct ImageHashScanTests {
         #expect(try store.sameImageGroups(silos: []).count == 1)
     }
 
+    @Test("copies share a prefix but not other bytes: not completed, until a recaptioned picture joins them")
+    func copiesAreOneContent() throws {
+        let tree = try TestTree()
+        try Self.copy(["large-photo.jpg"], to: tree, silo: "a")
+        try Self.copy(["large-photo.jpg"], to: tree, silo: "b")
+        try tree.write("b/again.jpg", try Fixture.bytes("media/large-photo.jpg"))
+        let silos = [tree.silo("a", priority: 1), tree.silo("b", priority: 2)]
+        let (_, store) = try scan(tree, silos)
+        let files = try probe(store).files()
+        #expect(files.count == 3 && Set(files.map(\.imagePrefix)).count == 1 && files.allSatisfy { $0.imageSHA256 == nil })
+        // One file of other bytes with that prefix: every file of the group is completed.
+        try Self.copy(["large-photo-recaptioned.jpg"], to: tree, silo: "b")
+        _ = try scan(tree, silos)
+        let full = try ImageDataHash.compute(DataByteSource(try Fixture.bytes("media/large-photo.jpg")), format: .jpeg)
+        #expect(try probe(store).files().map(\.imageSHA256) == Array(repeating: full?.hex, count: 4))
+    }
+
     @Test("a catalogue written before prefixes existed: new pictures of an old picture's size are completed")
     func legacyCatalogue() throws {
         let tree = try TestTree()
