@@ -25,14 +25,21 @@ enum BMFFReader {
     static let canonUUID: [UInt8] = [0x85, 0xC0, 0xB6, 0x87, 0x82, 0x0F, 0x11, 0xE0, 0x81, 0x11, 0xF4, 0xCE, 0x46, 0x2B, 0x6A, 0x48]
 
     struct Box {
-        var type: [UInt8]
+        /// The four type bytes, the first in the high byte: no array per box (a phone's HEIC
+        /// lists a box per tile, and the walk made two arrays for each).
+        var fourCC: UInt32
         var start: Int64
         var dataStart: Int64
         var end: Int64
+        var type: [UInt8] { [UInt8(fourCC >> 24), UInt8(truncatingIfNeeded: fourCC >> 16), UInt8(truncatingIfNeeded: fourCC >> 8), UInt8(truncatingIfNeeded: fourCC)] }
         var name: String { String(decoding: type, as: UTF8.self) }
         var dataSize: Int64 { end - dataStart }
-        /// Compared in place: readers ask this of every box, and an array per question showed.
-        func `is`(_ t: StaticString) -> Bool { type.count == t.utf8CodeUnitCount && type.hasBytes(t) }
+        /// Compared in place: readers ask this of every box.
+        func `is`(_ t: StaticString) -> Bool {
+            guard t.utf8CodeUnitCount == 4 else { return false }
+            let p = t.utf8Start
+            return fourCC == UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
+        }
     }
 
     /// Boxes nested deeper than this are not walked.
@@ -48,9 +55,14 @@ enum BMFFReader {
                 c.problem("BMFF", "more than \(MetadataLimits.maxSegments) boxes at one level; stopped")
                 break
             }
-            guard let h = try c.source.exact(at: pos, count: 8) else { break }
-            var size = Int64(h.u32(at: 0, bigEndian: true)!)
-            let type = Array(h[4..<8])
+            // The header read in place (no array).
+            guard let head = try c.source.withExact(at: pos, count: 8, { h -> (UInt32, UInt32)? in
+                guard let h else { return nil }
+                return (UInt32(bigEndian: h.loadUnaligned(as: UInt32.self)), UInt32(bigEndian: h.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+            }) else { break }
+            let (size32, fourCC) = head
+            var size = Int64(size32)
+            var type: [UInt8] { Box(fourCC: fourCC, start: 0, dataStart: 0, end: 0).type }   // for a problem's message
             var header: Int64 = 8
             if size == 1 {
                 guard let large = try c.source.exact(at: pos + 8, count: 8),
@@ -65,12 +77,12 @@ enum BMFFReader {
             }
             guard size >= header, let boxEnd = pos.checkedAdd(size), boxEnd <= end else {
                 // QuickTime lists end with a 4-byte zero terminator; anything else is damage.
-                if !(size == 0 || (h.u32(at: 0, bigEndian: true) == 0 && end - pos < 8)) {
+                if !(size == 0 || (size32 == 0 && end - pos < 8)) {
                     c.problem("BMFF", "box '\(PathDisplay.escape(type))' at offset \(pos) claims \(size) bytes, past its container (\(end - pos) left)")
                 }
                 break
             }
-            out.append(Box(type: type, start: pos, dataStart: pos + header, end: boxEnd))
+            out.append(Box(fourCC: fourCC, start: pos, dataStart: pos + header, end: boxEnd))
             pos = boxEnd
         }
         return out
