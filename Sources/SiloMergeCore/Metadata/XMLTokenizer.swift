@@ -224,7 +224,12 @@ private struct Parser {
     /// prefix's binding is the innermost one, found by a walk back (a packet binds a handful;
     /// no String or hash per name) while there are few.
     /// Each also says whether the caller reads its namespace (`XMLTokenizer.NamespaceFilter`).
-    var bindings: [(prefix: Range<Int>, ascii: Bool, uri: String, read: Bool)] = [(0..<0, true, XMPNamespace.xml, true)]
+    var bindings: [Binding] = [Binding(prefix: 0..<0, ascii: true, uri: XMPNamespace.xml, read: true)]
+    /// Structs rather than tuples for the arrays whose elements hold a String: a tuple
+    /// array's elements were copied and destroyed through the runtime's generic tuple
+    /// witnesses (a tenth of tokenizing the real photos' packets).
+    struct Binding { var prefix: Range<Int>; var ascii: Bool; var uri: String; var read: Bool }
+    struct Resolved { var qname: Range<Int>; var namespace: String; var name: String; var value: String }
     /// Past `Parser.fewBindings` bindings: the innermost binding of each prefix, and the
     /// binding of its prefix each one hides (so lookups stay constant-time).
     var innermost: [String: Int]?
@@ -234,7 +239,7 @@ private struct Parser {
     /// stack): an element's list is made once, at its close, at its final size.
     var pendingChildren: [Int] = []
     /// Scratch for one start tag's attributes other than declarations.
-    var resolved: [(qname: Range<Int>, namespace: String, name: String, value: String)] = []
+    var resolved: [Resolved] = []
     /// `resolved`'s qualified names, and the local part of each (all of it when unprefixed):
     /// plain ranges, compared with no String retained or copied.
     var qnames: [Range<Int>] = []
@@ -244,7 +249,8 @@ private struct Parser {
     /// Scratch for one start tag's attributes: the qualified name's bytes, its colon, and its
     /// value: where it lies in the buffer when it needed no normalisation (nearly always),
     /// else normalised into `value` (see `attributeValue`).
-    var attributes: [(name: Range<Int>, colon: Int?, value: AttributeValue)] = []
+    var attributes: [RawAttribute] = []
+    struct RawAttribute { var name: Range<Int>; var colon: Int?; var value: AttributeValue }
     var value: [UInt8] = []
     /// Which namespaces to make names and values of (`XMLTokenizer.NamespaceFilter`; nil: all),
     /// and its answer for no namespace.
@@ -791,7 +797,7 @@ private struct Parser {
             }
             pos += 1
             let value = try attributeValue(quote)
-            attributes.append((attrRange, attrColon, value))
+            attributes.append(RawAttribute(name: attrRange, colon: attrColon, value: value))
         }
         try open(nameRange, colon: colon, at: tagStart)
         if selfClosing { close() }
@@ -893,7 +899,7 @@ private struct Parser {
                 if uri.isEmpty { throw error("xmlns:\(prefix): an empty namespace name is not allowed", at: tagStart) }
                 guard known?.valid ?? URIReference.check(uri).valid else { throw error("xmlns:\(prefix): '\(uri)' is not a valid URI", at: tagStart) }
             }
-            bindings.append((prefixRange, isASCII(prefixRange), uri, reads?(uri) ?? true))
+            bindings.append(Binding(prefix: prefixRange, ascii: isASCII(prefixRange), uri: uri, read: reads?(uri) ?? true))
             if innermost != nil {
                 let prefix = qname(prefixRange)
                 hidden.append(innermost![prefix])
@@ -922,7 +928,7 @@ private struct Parser {
             // No namespace for an unprefixed attribute (never the default one).
             let r = a.colon == nil ? (namespace: "", local: a.name, read: readsNoNamespace)
                                    : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
-            resolved.append((a.name, r.namespace, r.read ? qname(r.local) : "", r.read ? string(a.value) : ""))
+            resolved.append(Resolved(qname: a.name, namespace: r.namespace, name: r.read ? qname(r.local) : "", value: r.read ? string(a.value) : ""))
             qnames.append(a.name)
             locals.append(a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name)
             if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }
@@ -966,7 +972,7 @@ private struct Parser {
         if stack.count >= MetadataLimits.maxXMLDepth { throw Stop(failure: .tooDeep) }
         if tree.nodes.count >= XMLTokenizer.maxNodes { throw Stop(failure: .tooManyNodes) }
         let firstAttribute = tree.attributeList.count
-        for r in resolved { tree.attributeList.append((namespace: r.namespace, name: r.name, value: r.value)) }
+        for r in resolved { tree.attributeList.append(XMLAttribute(namespace: r.namespace, name: r.name, value: r.value)) }
         tree.nodes.append(XMLNode(namespace: element.namespace, name: local, attributes: firstAttribute..<tree.attributeList.count))
         let index = tree.nodes.count - 1
         if !stack.isEmpty { pendingChildren.append(index) }

@@ -113,13 +113,13 @@ struct XMLNode {
 /// element for these, and release each: about a tenth of parsing it).
 struct XMLTree {
     var nodes: [XMLNode] = []
-    var attributeList: [(namespace: String, name: String, value: String)] = []
+    var attributeList: [XMLAttribute] = []
     /// Each element's children (indices into `nodes`), in order.
     var childList: [Int] = []
     /// Each element's character data, UTF-8.
     var textBytes: [UInt8] = []
 
-    func attributes(_ n: XMLNode) -> ArraySlice<(namespace: String, name: String, value: String)> { attributeList[n.attributes] }
+    func attributes(_ n: XMLNode) -> ArraySlice<XMLAttribute> { attributeList[n.attributes] }
     func children(_ n: XMLNode) -> ArraySlice<Int> { childList[n.children] }
     func text(_ n: XMLNode) -> String {
         n.text.isEmpty ? "" : textBytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[n.text]), as: UTF8.self) }
@@ -134,10 +134,17 @@ struct XMLTree {
 }
 
 /// One element of an `XMLTree`, with its own attributes, children and text.
+/// An attribute: its namespace ("" for none), local name and value.
+struct XMLAttribute {
+    var namespace: String
+    var name: String
+    var value: String
+}
+
 struct XMLElement {
     var namespace: String
     var name: String
-    var attributes: [(namespace: String, name: String, value: String)]
+    var attributes: [XMLAttribute]
     var children: [Int]
     var text: String
 }
@@ -398,8 +405,8 @@ enum XMPMapping {
 
     /// `targets` by namespace, then local name, each with its tag: found without joining the
     /// two into a key (a String and its hash per property).
-    private static let byNamespace: [(namespace: String, targets: [String: (target: Target, tag: String)])] = {
-        var out: [(namespace: String, targets: [String: (target: Target, tag: String)])] = []
+    private static let byNamespace: [MappedNamespace] = {
+        var out: [MappedNamespace] = []
         for namespace in [XMPNamespace.dc, XMPNamespace.photoshop, XMPNamespace.xmp, XMPNamespace.exif,
                           XMPNamespace.iptcCore, XMPNamespace.tiff] {
             var names: [String: (target: Target, tag: String)] = [:]
@@ -407,10 +414,17 @@ enum XMPMapping {
                 let name = String(key.utf8.dropFirst(namespace.utf8.count))!
                 names[name] = (target, tag(namespace, name))
             }
-            out.append((namespace, names))
+            out.append(MappedNamespace(namespace: namespace, targets: names))
         }
         return out
     }()
+    /// A struct, not a tuple: walking an array of tuples that hold a String copied each
+    /// element through the runtime's generic tuple witnesses (asked per property and per
+    /// namespace declaration).
+    private struct MappedNamespace {
+        let namespace: String
+        let targets: [String: (target: Target, tag: String)]
+    }
 
     /// The target of a property, as `targets[namespace + name]` finds it.
     private static func target(_ namespace: String, _ name: String) -> (target: Target, tag: String)? {
