@@ -49,6 +49,39 @@ import Testing
         }
     }
 
+    @Test("Encode.appendJSON, runs of plain bytes at a time, writes what escaping scalar by scalar writes")
+    func escapesLikeScalars() {
+        func reference(_ s: String) -> String {
+            var out = "\""
+            for c in s.unicodeScalars {
+                switch c {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case "\u{2028}": out += "\\u2028"
+                case "\u{2029}": out += "\\u2029"
+                default:
+                    if c.value < 0x20 || c.value == 0x7F { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+                }
+            }
+            return out + "\""
+        }
+        // Every escape, next to plain ASCII and to other characters whose UTF-8 starts like
+        // U+2028's (E2 80 A7, E2 80 AA, E2 82 AC), at the start, middle and end of a value.
+        let pieces = ["a", "bc", " ", "\u{e9}", "\"", "\\", "\n", "\r", "\t", "\r\n", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}",
+                      "\u{2027}", "\u{2028}", "\u{2029}", "\u{202A}", "\u{20AC}", "😀"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let s = (0..<Int.random(in: 0...24, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            var out: [UInt8] = [0x41]
+            Encode.appendJSON(s, to: &out)
+            #expect(String(decoding: out.dropFirst(), as: UTF8.self) == reference(s), "\(s.debugDescription)")
+            #expect(Encode.json(s) == reference(s) && Encode.jsonLength(s) == reference(s).utf8.count, "\(s.debugDescription)")
+        }
+    }
+
     @Test func readsBackAsTheSameMap() throws {
         var fields: [String: [String]] = [:]
         for (i, key) in ["title", "keywords", "date_created", "gps", "creator", "rights"].enumerated() {
