@@ -31,7 +31,7 @@ enum BMFFReader {
         var start: Int64
         var dataStart: Int64
         var end: Int64
-        var type: [UInt8] { [UInt8(fourCC >> 24), UInt8(truncatingIfNeeded: fourCC >> 16), UInt8(truncatingIfNeeded: fourCC >> 8), UInt8(truncatingIfNeeded: fourCC)] }
+        var type: [UInt8] { BMFFReader.bytes(of: fourCC) }
         var name: String { String(decoding: type, as: UTF8.self) }
         var dataSize: Int64 { end - dataStart }
         /// Compared in place: readers ask this of every box.
@@ -40,6 +40,11 @@ enum BMFFReader {
             let p = t.utf8Start
             return fourCC == UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
         }
+    }
+
+    /// A four-character type's bytes, the first from the high byte.
+    static func bytes(of fourCC: UInt32) -> [UInt8] {
+        [UInt8(fourCC >> 24), UInt8(truncatingIfNeeded: fourCC >> 16), UInt8(truncatingIfNeeded: fourCC >> 8), UInt8(truncatingIfNeeded: fourCC)]
     }
 
     /// Boxes nested deeper than this are not walked.
@@ -62,7 +67,7 @@ enum BMFFReader {
             }) else { break }
             let (size32, fourCC) = head
             var size = Int64(size32)
-            var type: [UInt8] { Box(fourCC: fourCC, start: 0, dataStart: 0, end: 0).type }   // for a problem's message
+            var type: [UInt8] { bytes(of: fourCC) }   // for a problem's message
             var header: Int64 = 8
             if size == 1 {
                 guard let large = try c.source.exact(at: pos + 8, count: 8),

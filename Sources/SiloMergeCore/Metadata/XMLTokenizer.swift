@@ -229,7 +229,10 @@ private struct Parser {
     /// array's elements were copied and destroyed through the runtime's generic tuple
     /// witnesses (a tenth of tokenizing the real photos' packets).
     struct Binding { var prefix: Range<Int>; var ascii: Bool; var uri: String; var read: Bool }
-    struct Resolved { var qname: Range<Int>; var namespace: String; var name: String; var value: String }
+    /// An attribute of the tag being opened: its qualified name's bytes, the local part's
+    /// (all of it when unprefixed), compared as plain ranges with no String made, and the
+    /// namespace, name and value the tree gets.
+    struct Resolved { var qname: Range<Int>; var local: Range<Int>; var namespace: String; var name: String; var value: String }
     /// Past `Parser.fewBindings` bindings: the innermost binding of each prefix, and the
     /// binding of its prefix each one hides (so lookups stay constant-time).
     var innermost: [String: Int]?
@@ -240,10 +243,6 @@ private struct Parser {
     var pendingChildren: [Int] = []
     /// Scratch for one start tag's attributes other than declarations.
     var resolved: [Resolved] = []
-    /// `resolved`'s qualified names, and the local part of each (all of it when unprefixed):
-    /// plain ranges, compared with no String retained or copied.
-    var qnames: [Range<Int>] = []
-    var locals: [Range<Int>] = []
     /// Character data of each open element, as bytes until it closes.
     var texts: [[UInt8]] = []
     /// Scratch for one start tag's attributes: the qualified name's bytes, its colon, and its
@@ -298,8 +297,6 @@ private struct Parser {
         texts.reserveCapacity(16)
         attributes.reserveCapacity(8)
         resolved.reserveCapacity(8)
-        qnames.reserveCapacity(8)
-        locals.reserveCapacity(8)
     }
 
     struct Misplaced: Error {}
@@ -921,16 +918,15 @@ private struct Parser {
         // from XMLParser's dictionary); a name twice, or two names for one namespace and
         // local name, is an error.
         if !resolved.isEmpty {
-            resolved.removeAll(keepingCapacity: true); qnames.removeAll(keepingCapacity: true); locals.removeAll(keepingCapacity: true)
+            resolved.removeAll(keepingCapacity: true)
         }
         var ascii = true
         for a in attributes where !isDeclaration(a.name, colon: a.colon) {
             // No namespace for an unprefixed attribute (never the default one).
             let r = a.colon == nil ? (namespace: "", local: a.name, read: readsNoNamespace)
                                    : try resolve(a.name, colon: a.colon, attribute: true, at: tagStart)
-            resolved.append(Resolved(qname: a.name, namespace: r.namespace, name: r.read ? qname(r.local) : "", value: r.read ? string(a.value) : ""))
-            qnames.append(a.name)
-            locals.append(a.colon.map { ($0 + 1)..<a.name.upperBound } ?? a.name)
+            resolved.append(Resolved(qname: a.name, local: r.local, namespace: r.namespace,
+                                     name: r.read ? qname(r.local) : "", value: r.read ? string(a.value) : ""))
             if ascii { for i in a.name where b[i] >= 0x80 { ascii = false; break } }
         }
         if resolved.count > 1 {
@@ -944,17 +940,17 @@ private struct Parser {
                             if bytesEqual(resolved[i].qname, resolved[j].qname) {
                                 throw error("attribute '\(qname(resolved[i].qname))' given twice", at: tagStart)
                             }
-                            if qname(locals[i]) == qname(locals[j]) && resolved[i].namespace == resolved[j].namespace {
-                                throw error("attribute '\(qname(locals[i]))' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
+                            if qname(resolved[i].local) == qname(resolved[j].local) && resolved[i].namespace == resolved[j].namespace {
+                                throw error("attribute '\(qname(resolved[i].local))' in namespace '\(resolved[i].namespace)' given twice", at: tagStart)
                             }
                         }
                     }
                 } else {
                     var seenNames = Set<String>(), expanded = Set<String>()
-                    for (k, r) in resolved.enumerated() {
+                    for r in resolved {
                         if !seenNames.insert(qname(r.qname)).inserted { throw error("attribute '\(qname(r.qname))' given twice", at: tagStart) }
-                        if !expanded.insert(r.namespace + "\u{0}" + qname(locals[k])).inserted {
-                            throw error("attribute '\(qname(locals[k]))' in namespace '\(r.namespace)' given twice", at: tagStart)
+                        if !expanded.insert(r.namespace + "\u{0}" + qname(r.local)).inserted {
+                            throw error("attribute '\(qname(r.local))' in namespace '\(r.namespace)' given twice", at: tagStart)
                         }
                     }
                 }
@@ -981,43 +977,41 @@ private struct Parser {
     }
 
     /// Whether two of `resolved` (ASCII names) have the same qualified name, or the same local
-    /// name in the same namespace: byte comparisons of `resolved`'s qualified names and of
-    /// `locals`, pairwise for a few, through one sort for many (Photoshop writes a hundred
+    /// name in the same namespace: byte comparisons of `resolved`'s qualified and local
+    /// names, pairwise for a few, through one sort for many (Photoshop writes a hundred
     /// camera-raw settings as attributes of one element).
     func hasDuplicateAttribute() -> Bool {
-        let count = qnames.count
+        let count = resolved.count
         let base = b.baseAddress!
         func order(_ x: Range<Int>, _ y: Range<Int>) -> Int32 { Parser.byteOrder(base, x, y) }
-        func sameNamespace(_ i: Int, _ j: Int) -> Bool { resolved[i].namespace == resolved[j].namespace }
-        return qnames.withUnsafeBufferPointer { q in
-            locals.withUnsafeBufferPointer { l in
-                if count <= 16 {
-                    for i in 1..<count {
-                        for j in 0..<i {
-                            if bytesEqual(q[i], q[j]) { return true }
-                            if bytesEqual(l[i], l[j]) && sameNamespace(i, j) { return true }
-                        }
+        return resolved.withUnsafeBufferPointer { r in
+            func sameNamespace(_ i: Int, _ j: Int) -> Bool { r[i].namespace == r[j].namespace }
+            if count <= 16 {
+                for i in 1..<count {
+                    for j in 0..<i {
+                        if bytesEqual(r[i].qname, r[j].qname) { return true }
+                        if bytesEqual(r[i].local, r[j].local) && sameNamespace(i, j) { return true }
                     }
-                    return false
-                }
-                var byName = Array(0..<count)
-                byName.sort { order(q[$0], q[$1]) < 0 }
-                for k in 1..<count where order(q[byName[k]], q[byName[k - 1]]) == 0 { return true }
-                var byLocal = Array(0..<count)
-                byLocal.sort { order(l[$0], l[$1]) < 0 }
-                var runStart = 0
-                for k in 1...count {
-                    if k < count && order(l[byLocal[k]], l[byLocal[runStart]]) == 0 { continue }
-                    // byLocal[runStart..<k]: one local name; two of them in one namespace is a duplicate.
-                    if k - runStart > 1 {
-                        for x in runStart..<k {
-                            for y in runStart..<x where sameNamespace(byLocal[x], byLocal[y]) { return true }
-                        }
-                    }
-                    runStart = k
                 }
                 return false
             }
+            var byName = Array(0..<count)
+            byName.sort { order(r[$0].qname, r[$1].qname) < 0 }
+            for k in 1..<count where order(r[byName[k]].qname, r[byName[k - 1]].qname) == 0 { return true }
+            var byLocal = Array(0..<count)
+            byLocal.sort { order(r[$0].local, r[$1].local) < 0 }
+            var runStart = 0
+            for k in 1...count {
+                if k < count && order(r[byLocal[k]].local, r[byLocal[runStart]].local) == 0 { continue }
+                // byLocal[runStart..<k]: one local name; two of them in one namespace is a duplicate.
+                if k - runStart > 1 {
+                    for x in runStart..<k {
+                        for y in runStart..<x where sameNamespace(byLocal[x], byLocal[y]) { return true }
+                    }
+                }
+                runStart = k
+            }
+            return false
         }
     }
 

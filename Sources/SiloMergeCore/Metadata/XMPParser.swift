@@ -133,7 +133,6 @@ struct XMLTree {
     }
 }
 
-/// One element of an `XMLTree`, with its own attributes, children and text.
 /// An attribute: its namespace ("" for none), local name and value.
 struct XMLAttribute {
     var namespace: String
@@ -141,6 +140,7 @@ struct XMLAttribute {
     var value: String
 }
 
+/// One element of an `XMLTree`, with its own attributes, children and text.
 struct XMLElement {
     var namespace: String
     var name: String
