@@ -68,6 +68,10 @@ enum PNGReader {
                     c.addEXIF(d.hasBytes(JPEGReader.exifHeader) ? Array(d[6...]) : d)
                 }
             case _ where textChunks.contains(type):
+                // The keyword first: a chunk no field reads (a thumbnail's URI, an ICC profile
+                // in hex, Software) is neither read whole nor decompressed.
+                guard let head = try src.exact(at: dataStart, count: min(length, keywordLimit)),
+                      readsText(keywordHead: head, type: type) else { break }
                 if let d = try readChunk(c, dataStart, length, type) { text(c, type: type, data: d) }
             default:
                 break
@@ -88,9 +92,32 @@ enum PNGReader {
 
     private static func printable(_ s: String) -> String { PathDisplay.escape(Array(s.utf8)) }
 
+    /// A keyword's bytes and its NUL lie within a chunk's first 80 bytes (1 to 79 of Latin-1).
+    private static let keywordLimit = 80
+
+    /// Whether a text chunk starting with `keywordHead` can give a value, a profile or a packet
+    /// `text` reads: a keyword of `keywordFields`, an ImageMagick raw profile of EXIF, IPTC,
+    /// Photoshop resources or XMP, or iTXt's XMP packet. Any other (Software, Comment, a
+    /// thumbnailer's Thumb::URI, a raw ICC profile) is skipped unread, as nothing SiloMerge
+    /// keeps comes from it, so it is not decompressed either; a damaged one is then no note.
+    /// A keyword without its terminator is read, for `text` to say so.
+    static func readsText(keywordHead: [UInt8], type: String) -> Bool {
+        var r = ByteReader(keywordHead)
+        guard let keywordBytes = r.cString(limit: keywordLimit) else { return true }
+        let keyword = TextDecoding.latin1(keywordBytes)
+        let key = keywordKey(keyword)
+        if keywordFields[key] != nil { return true }
+        if type == "iTXt", keyword == "XML:com.adobe.xmp" { return true }
+        guard key.hasPrefix("rawprofiletype") else { return false }
+        return rawProfileKinds.contains(String(key.dropFirst("rawprofiletype".count)))
+    }
+
+    /// The raw profiles `rawProfile` reads.
+    private static let rawProfileKinds: Set<String> = ["exif", "app1", "iptc", "8bim", "xmp"]
+
     private static func text(_ c: MetadataCollector, type: String, data: [UInt8]) {
         var r = ByteReader(data)
-        guard let keywordBytes = r.cString(limit: 80) else {
+        guard let keywordBytes = r.cString(limit: keywordLimit) else {
             c.problem("PNG", "\(type) chunk without a keyword terminator")
             return
         }
@@ -183,7 +210,7 @@ enum PNGReader {
         case "xmp":
             c.addXMP(b, block: "XMP")
         default:
-            break   // icc, icm and other profiles hold no descriptive metadata
+            break   // `readsText` lets no other kind through (icc, icm: no descriptive metadata)
         }
     }
 

@@ -177,6 +177,38 @@ struct MetadataHostileInputTests {
         #expect(Self.read(broken).problems.contains { $0.reason.contains("cannot be decompressed") })
     }
 
+    @Test("text chunks no field reads are skipped unread: not decompressed, no note, no inflate budget spent")
+    func unreadTextChunksSkipped() throws {
+        var png = try Fixture.bytes("marketing/logo.png")
+        let broken: [UInt8] = [0x78, 0x9C, 0xFF, 0xFF, 0xFF]
+        var chunks: [UInt8] = []
+        func add(_ type: String, _ data: [UInt8]) { chunks += Self.be32(UInt32(data.count)) + Array(type.utf8) + data + [0, 0, 0, 0] }
+        // Damaged chunks of keywords nothing reads (as a thumbnailer and ImageMagick write them),
+        add("zTXt", Array("Software".utf8) + [0, 0] + broken)
+        add("zTXt", Array("Thumb::URI".utf8) + [0, 7] + broken)                       // an unknown method
+        add("iTXt", Array("Comment".utf8) + [0, 1, 0, 0, 0] + broken)
+        add("zTXt", Array("Raw profile type icc".utf8) + [0, 0] + broken)
+        // a 40 MiB bomb under one (it would spend the file's whole inflate budget),
+        add("zTXt", Array("Comment".utf8) + [0, 0] + Self.deflate([UInt8](repeating: 0x41, count: 40 * 1024 * 1024)))
+        // then what is read: a Title, a damaged Description and a damaged raw EXIF profile.
+        add("zTXt", Array("Title".utf8) + [0, 0] + Self.deflate(Array("Harbour at dawn".utf8)))
+        add("zTXt", Array("Description".utf8) + [0, 0] + broken)
+        add("zTXt", Array("Raw profile type exif".utf8) + [0, 0] + broken)
+        png.insert(contentsOf: chunks, at: png.count - 12)
+        let m = Self.read(png)
+        #expect(m.first(.title, from: .png)?.value == .text("Harbour at dawn"))
+        let notes = m.problems.map(\.reason)
+        #expect(notes.filter { $0.contains("cannot be decompressed") }.count == 2, "\(notes)")
+        #expect(notes.contains { $0.contains("'Description' cannot be decompressed") })
+        #expect(notes.contains { $0.contains("'Raw profile type exif' cannot be decompressed") })
+        #expect(!notes.contains { $0.contains("Software") || $0.contains("Thumb") || $0.contains("Comment") || $0.contains("icc") })
+        #expect(!notes.contains { $0.contains("inflates to more than") })
+        #expect(PNGReader.readsText(keywordHead: Array("XML:com.adobe.xmp".utf8) + [0], type: "iTXt"))
+        #expect(!PNGReader.readsText(keywordHead: Array("XML:com.adobe.xmp".utf8) + [0], type: "zTXt"))
+        #expect(PNGReader.readsText(keywordHead: Array("Creation Time".utf8) + [0], type: "tEXt"))
+        #expect(PNGReader.readsText(keywordHead: [UInt8](repeating: 0x41, count: 80), type: "tEXt"))   // unterminated: read, to say so
+    }
+
     /// A PNG holding `count` zTXt chunks with `keyword`, each inflating to `inflated` bytes of
     /// distinct text (issue #10 item 5: 1,000 Title chunks in a 1 MB file took 92 s, 1.1 GB and
     /// a 2.1 GB catalogue).
