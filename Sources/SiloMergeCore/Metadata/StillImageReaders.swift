@@ -126,15 +126,19 @@ enum EPSReader {
             }
             guard line.first == UInt8(ascii: "%"), let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let percents = line.prefix(while: { $0 == UInt8(ascii: "%") }).count
-            let name = String(decoding: line[(line.startIndex + percents)..<colon], as: UTF8.self)
+            let nameBytes = line[(line.startIndex + percents)..<colon]
+            // Only the comments read below are made into Strings: a PostScript prologue holds
+            // hundreds of others (%%BeginResource: …, %AI5_…: …).
+            let isImageData = imageData == nil && nameBytes.elementsEqual(Self.imageDataName)
+            guard isImageData || (percents == 2 && Self.readNames.contains(where: { nameBytes.elementsEqual($0) })) else { continue }
+            let name = String(decoding: nameBytes, as: UTF8.self)
             var value = Array(line[(colon + 1)...])
             while value.first == 0x20 || value.first == 0x09 { value.removeFirst() }
-            if name == "ImageData", imageData == nil {
+            if isImageData {
                 let n = String(decoding: value, as: UTF8.self).split(separator: " ").prefix(2).compactMap { Int($0) }
                 if n.count == 2, n[0] > 0, n[1] > 0 { imageData = (n[0], n[1]) }
                 continue
             }
-            guard percents == 2 else { continue }
             // "%%+ " continuation lines.
             while let next = try lines.peek(), next.starts(with: Self.continuation) {
                 value += next.dropFirst(3)
@@ -180,6 +184,10 @@ enum EPSReader {
         }
     }
 
+    /// The DSC comments `read` reads (%%Name:), and Photoshop's %ImageData: (read with any
+    /// number of %, until one gives a size).
+    private static let readNames: [[UInt8]] = (Array(fields.keys) + ["BoundingBox"]).map { Array($0.utf8) }
+    private static let imageDataName = asciiBytes("ImageData")
     private static let beginXMP = asciiBytes("%begin_xml_packet"), beginXMP2 = asciiBytes("%%begin_xml_packet")
     private static let endXMP = asciiBytes("%end_xml_packet"), endXMP2 = asciiBytes("%%end_xml_packet")
     private static let beginPhotoshop = asciiBytes("%beginphotoshop"), beginPhotoshop2 = asciiBytes("%%beginphotoshop")
