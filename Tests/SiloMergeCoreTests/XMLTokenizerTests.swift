@@ -519,6 +519,32 @@ struct XMLTokenizerTests {
         #expect(r.values.first { $0.field == .title }?.value == .text("joined"))
     }
 
+    @Test("an element of a namespace not read keeps no text, and is checked as strictly as before")
+    func unreadElementsKeepNoText() {
+        let xml = "<r xmlns:dc='\(Self.dc)' xmlns:h='urn:history'><dc:t>kept &amp; <![CDATA[here]]>\r\n</dc:t>"
+            + "<h:e>dropped &amp; <![CDATA[gone]]><?pi x?></h:e><dc:u>also</dc:u></r>"
+        var b = Array(xml.utf8)
+        let t = XMLTokenizer.parse(&b, 0..<b.count, reads: { $0 == Self.dc })
+        #expect(t.failure == nil)
+        let els = t.elements
+        #expect(els.first { $0.name == "t" }?.text == "kept & here\n")
+        #expect(els.first { $0.name == "u" }?.text == "also")
+        #expect(els.contains { $0.name.isEmpty && $0.namespace == "urn:history" && $0.text.isEmpty })
+        // Unread or not, a bad reference or a stray "]]>" is still an error.
+        for bad in ["<r xmlns:h='urn:history'><h:e>&bogus;</h:e></r>", "<r xmlns:h='urn:history'><h:e>a]]>b</h:e></r>",
+                    "<r xmlns:h='urn:history'><h:e>&#0;</h:e></r>"] {
+            var bb = Array(bad.utf8)
+            #expect(XMLTokenizer.parse(&bb, 0..<bb.count, reads: { $0 == Self.dc }).failure != nil, "\(bad)")
+        }
+        // End to end: a history's values make no property, and the mapped ones are all there.
+        let r = Self.xmp(Self.wrap("<dc:title><rdf:Alt><rdf:li xml:lang='x-default'>Title</rdf:li></rdf:Alt></dc:title>"
+                                   + "<xmpMM:History><rdf:Seq><rdf:li>saved &amp; saved</rdf:li></rdf:Seq></xmpMM:History>")
+            .replacingOccurrences(of: "rdf:about=\"\"", with: "rdf:about=\"\" xmlns:xmpMM='http://ns.adobe.com/xap/1.0/mm/'"))
+        #expect(r.problems.isEmpty)
+        #expect(Self.value(r, "XMP-dc:title") == .text("Title"))
+        #expect(r.values.count == 1)
+    }
+
     @Test("the XMP namespace constants compare by length first as == does: ASCII without K, ';' or '`'")
     func namespaceConstantsCompareByLength() {
         let constants = [XMPNamespace.rdf, XMPNamespace.xml, XMPNamespace.dc, XMPNamespace.xmp, XMPNamespace.photoshop,

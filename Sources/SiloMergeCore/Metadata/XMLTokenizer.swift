@@ -54,10 +54,10 @@ enum XMLTokenizer {
     }
 
     /// Which namespaces the caller reads names and values in: an element or attribute in any
-    /// other is checked exactly as XML requires, but has an empty local name (and value) in the
-    /// tree, so no String is made for it (an XMP packet's history, camera-raw settings and
-    /// document IDs, a depth map's base64 of hundreds of KB). Asked once per namespace
-    /// declaration, with its URI ("" for no namespace).
+    /// other is checked exactly as XML requires, but has an empty local name (and value, and an
+    /// element no text) in the tree, so no String is made for it and no text kept (an XMP
+    /// packet's history, camera-raw settings and document IDs, a depth map's base64 of hundreds
+    /// of KB). Asked once per namespace declaration, with its URI ("" for no namespace).
     typealias NamespaceFilter = (_ namespace: String) -> Bool
 
     /// Parses `bytes[range]` (which it may repair in place: NUL becomes a space, invalid
@@ -243,8 +243,10 @@ private struct Parser {
     var pendingChildren: [Int] = []
     /// Scratch for one start tag's attributes other than declarations.
     var resolved: [Resolved] = []
-    /// Character data of each open element, as bytes until it closes.
+    /// Character data of each open element, as bytes until it closes; kept only for an
+    /// element of a namespace read (`keepsText`, per level like `texts`).
     var texts: [[UInt8]] = []
+    var keepsText: [Bool] = []
     /// Scratch for one start tag's attributes: the qualified name's bytes, its colon, and its
     /// value: where it lies in the buffer when it needed no normalisation (nearly always),
     /// else normalised into `value` (see `attributeValue`).
@@ -295,6 +297,7 @@ private struct Parser {
         bindings.reserveCapacity(8)
         pendingChildren.reserveCapacity(32)
         texts.reserveCapacity(16)
+        keepsText.reserveCapacity(16)
         attributes.reserveCapacity(8)
         resolved.reserveCapacity(8)
     }
@@ -524,7 +527,7 @@ private struct Parser {
                 }
                 i += 1
             }
-            texts[stack.count - 1].append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end]))
+            if keepsText[stack.count - 1] { texts[stack.count - 1].append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end])) }
             pos = end + 3
             return
         }
@@ -562,6 +565,7 @@ private struct Parser {
         try startTag()
         while !stack.isEmpty {
             let level = stack.count - 1
+            let keep = keepsText[level]
             // A run of plain text.
             let runStart = pos
             while true {
@@ -579,17 +583,17 @@ private struct Parser {
                 }
                 pos += 1
             }
-            if pos > runStart { texts[level].append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
+            if pos > runStart && keep { texts[level].append(contentsOf: UnsafeBufferPointer(rebasing: b[runStart..<pos])) }
             guard pos < n else {
                 throw error("the element <\(qname(stack[level].name))> is not closed")
             }
             let c = b[pos]
             if c == 0x0D {
-                texts[level].append(0x0A)
+                if keep { texts[level].append(0x0A) }
                 pos += at(pos + 1) == 0x0A ? 2 : 1
             } else if c == UInt8(ascii: "&") {
                 let scalar = try reference()
-                Parser.append(scalar, to: &texts[level])
+                if keep { Parser.append(scalar, to: &texts[level]) }
             } else {
                 // `<`
                 let next = at(pos + 1)
@@ -597,7 +601,7 @@ private struct Parser {
                     try endTag()
                 } else if next == UInt8(ascii: "?") {
                     let length = try skipProcessingInstruction()
-                    texts[level].append(contentsOf: repeatElement(0x20, count: length))
+                    if keep { texts[level].append(contentsOf: repeatElement(0x20, count: length)) }
                 } else if next == UInt8(ascii: "!") {
                     if startsWith("<!--", at: pos) { try comment() } else { try declarationOrError(inContent: true) }
                 } else {
@@ -973,7 +977,11 @@ private struct Parser {
         let index = tree.nodes.count - 1
         if !stack.isEmpty { pendingChildren.append(index) }
         stack.append((index, nameRange, bindingsStart, pendingChildren.count))
-        if texts.count < stack.count { texts.append([]) } else { texts[stack.count - 1].removeAll(keepingCapacity: true) }
+        if texts.count < stack.count {
+            texts.append([]); keepsText.append(element.read)
+        } else {
+            texts[stack.count - 1].removeAll(keepingCapacity: true); keepsText[stack.count - 1] = element.read
+        }
     }
 
     /// Whether two of `resolved` (ASCII names) have the same qualified name, or the same local

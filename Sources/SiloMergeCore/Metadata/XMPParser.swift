@@ -259,12 +259,14 @@ struct RDFInterpreter {
     private func isContainer(_ n: XMLNode) -> Bool { isRDF(n, "Bag") || isRDF(n, "Seq") || isRDF(n, "Alt") }
 
     /// A node element (normally rdf:Description): its attributes and child elements are properties.
+    /// A property of a namespace the tokenizer did not read has no name (see
+    /// `XMLTokenizer.NamespaceFilter`): nothing maps it, so no value is made of it.
     private func collect(description: XMLNode, into out: inout [XMPProperty]) {
-        for a in tree.attributes(description) where !same(a.namespace, XMPNamespace.rdf) && !same(a.namespace, XMPNamespace.xml) && !a.namespace.isEmpty {
+        for a in tree.attributes(description) where !a.name.isEmpty && !same(a.namespace, XMPNamespace.rdf) && !same(a.namespace, XMPNamespace.xml) && !a.namespace.isEmpty {
             out.append(XMPProperty(namespace: a.namespace, name: a.name, value: .text(a.value)))
         }
         for c in tree.children(description) {
-            guard !nodes[c].namespace.isEmpty, !same(nodes[c].namespace, XMPNamespace.rdf) else { continue }
+            guard !nodes[c].name.isEmpty, !nodes[c].namespace.isEmpty, !same(nodes[c].namespace, XMPNamespace.rdf) else { continue }
             if let value = value(of: nodes[c], depth: 0) {
                 out.append(XMPProperty(namespace: nodes[c].namespace, name: nodes[c].name, value: value))
             }
