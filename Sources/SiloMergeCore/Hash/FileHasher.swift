@@ -27,6 +27,11 @@ public final class FileHasher {
     static let lockstepFiles = 32
 
     private let hasher: SHA256Hasher
+    /// `buffer` and `rest`, one allocation: 2 MiB aligned to 2 MiB, which Linux backs with one
+    /// transparent huge page when it can (`MADV_HUGEPAGE`), so the two cost a worker one page
+    /// fault instead of 512. A fault costs about 2 µs on the VMs measured: `rest`'s 256 were
+    /// a millisecond of the CPU that reading metadata added to a scan of 516 real photos.
+    private let region: UnsafeMutableRawBufferPointer
     let buffer: UnsafeMutableRawBufferPointer
     /// A small second buffer for partial reads.
     let scratch: UnsafeMutableRawBufferPointer
@@ -34,11 +39,10 @@ public final class FileHasher {
     /// `buffer`: its first chunk stays in `buffer` until the metadata reader has read the
     /// file, so the reader finds the file's first megabyte in memory (a photo's segments, the
     /// start of its image data, a video's leading boxes) with no copy and no second read.
-    /// Made when the first such file comes: a silo of small files never touches it (a second
-    /// buffer written by every file cost some 500 page faults a process). As large as
-    /// `buffer`: a quarter of it made a scan of large videos read and hash in four times as
-    /// many calls (media corpus +6.2 % → +7.7 % of CPU for metadata).
-    private var rest: UnsafeMutableRawBufferPointer?
+    /// The second half of `region`: without huge pages, a silo of small files never touches
+    /// it. As large as `buffer`: a quarter of it made a scan of large videos read and hash in
+    /// four times as many calls (media corpus +6.2 % → +7.7 % of CPU for metadata).
+    private let rest: UnsafeMutableRawBufferPointer
     /// Where this hasher's worker adds its stage times (`--profile`); nil: not profiling, and
     /// then nothing is timed (a nil check per stage).
     var profile: ProfileSlot?
@@ -53,14 +57,20 @@ public final class FileHasher {
 
     public init(bufferSize: Int = FileHasher.defaultBufferSize) throws {
         hasher = try SHA256Hasher()
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bufferSize, 128 * 1024), alignment: 4096)
+        let size = max(bufferSize, 128 * 1024)
+        let hugePage = 2 << 20
+        region = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * size, alignment: 2 * size >= hugePage ? hugePage : 4096)
+        #if os(Linux)
+        if 2 * size >= hugePage { _ = madvise(region.baseAddress, 2 * size, MADV_HUGEPAGE) }   // advice: no huge page is no error
+        #endif
+        buffer = UnsafeMutableRawBufferPointer(rebasing: region[0..<size])
+        rest = UnsafeMutableRawBufferPointer(rebasing: region[size..<(2 * size)])
         scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 4096)
     }
 
     deinit {
-        buffer.deallocate()
+        region.deallocate()
         scratch.deallocate()
-        rest?.deallocate()
     }
 
     func resetHasher() throws { try hasher.reset() }
@@ -145,10 +155,7 @@ public final class FileHasher {
             var offset: Int64 = 0
             while offset < stat.size {
                 var into = buffer
-                if offset > 0 && inspect {
-                    if rest == nil { rest = .allocate(byteCount: buffer.count, alignment: 4096) }
-                    into = rest!
-                }
+                if offset > 0 && inspect { into = rest }
                 let want = Int(min(Int64(into.count), stat.size - offset))
                 let got = read(fd, into.baseAddress, want)
                 if got < 0 {
