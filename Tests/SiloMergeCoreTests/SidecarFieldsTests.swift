@@ -70,7 +70,7 @@ import Testing
         }
         // Every escape, next to plain ASCII and to other characters whose UTF-8 starts like
         // U+2028's (E2 80 A7, E2 80 AA, E2 82 AC), at the start, middle and end of a value.
-        let pieces = ["a", "bc", " ", "\u{e9}", "\"", "\\", "\n", "\r", "\t", "\r\n", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}",
+        let pieces = ["a", "bc", " ", "plain ASCII", "\u{e9}", "\"", "\\", "\n", "\r", "\t", "\r\n", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}",
                       "\u{2027}", "\u{2028}", "\u{2029}", "\u{202A}", "\u{20AC}", "😀"]
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<3_000 {

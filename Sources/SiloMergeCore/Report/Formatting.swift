@@ -183,11 +183,30 @@ public enum Encode {
         out.append(0x22)
     }
 
-    /// `json(s).utf8.count`, counted over the UTF-8 without building the text.
+    /// `json(s).utf8.count`, counted over the UTF-8 without building the text: eight bytes at a
+    /// time while they are plain ASCII (neither a control character, DEL, `"` nor `\`, nor
+    /// the start of a multi-byte character), one at a time around the others.
     public static func jsonLength(_ s: String) -> Int {
+        if let n = s.utf8.withContiguousStorageIfAvailable({ jsonLength(utf8: $0) }) { return n }
+        return Array(s.utf8).withUnsafeBufferPointer { jsonLength(utf8: $0) }
+    }
+
+    private static func jsonLength(utf8: UnsafeBufferPointer<UInt8>) -> Int {
         var n = 2
         var p1: UInt8 = 0, p2: UInt8 = 0   // the two bytes before
-        for b in s.utf8 {
+        var i = 0
+        let count = utf8.count
+        while i < count {
+            if i + 8 <= count {
+                let w = UnsafeRawPointer(utf8.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                if !Self.mayNeedEscape(w) {
+                    n += 8
+                    i += 8
+                    (p2, p1) = (0, 0)   // ASCII: neither can start U+2028's E2 80
+                    continue
+                }
+            }
+            let b = utf8[i]
             switch b {
             case 0x22, 0x5C, 0x0A, 0x0D, 0x09: n += 2
             case 0..<0x20, 0x7F: n += 6
@@ -197,8 +216,20 @@ public enum Encode {
             default: n += 1
             }
             (p2, p1) = (p1, b)
+            i += 1
         }
         return n
+    }
+
+    /// Whether a word of eight bytes holds a byte that `jsonLength` must look at: one under
+    /// 0x20, 0x22, 0x5C, 0x7F or one with its high bit set (SWAR tests, exact for bytes
+    /// under 0x80; a word with a high bit is looked at byte by byte anyway).
+    @inline(__always) private static func mayNeedEscape(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & high != 0 }
+        let below20 = (w &- 0x2020_2020_2020_2020) & ~w & high != 0
+        return w & high != 0 || below20 || hasZero(w ^ 0x2222_2222_2222_2222) || hasZero(w ^ 0x5C5C_5C5C_5C5C_5C5C)
+            || hasZero(w ^ 0x7F7F_7F7F_7F7F_7F7F)
     }
 
     /// `"path": "..."` plus, for names that are not valid UTF-8, `"path_b64": "..."` with the exact bytes.
