@@ -471,9 +471,9 @@ struct XMLTokenizerTests {
         #expect(elements.map(\.name) == ["", "", "e", ""])          // r, p:e, q:e, e: no namespace is not read
         #expect(elements.map(\.namespace) == ["", "http://p/", "http://q/", ""])
         let attrs = (elements.first?.attributes ?? []).map { "\($0.namespace)|\($0.name)|\($0.value.count)" }
-        // In qualified-name order: p:skip, plain, q:keep, q:tab.
-        #expect(attrs == ["http://p/||0", "||0", "http://q/|keep|\(long.count)", "http://q/|tab|3"])
-        #expect(elements[1].attributes.map(\.name) == ["", "b"])
+        // In qualified-name order, the ones read only (p:skip and plain, checked, are left out).
+        #expect(attrs == ["http://q/|keep|\(long.count)", "http://q/|tab|3"])
+        #expect(elements[1].attributes.map(\.name) == ["b"])
         #expect(elements[2].text == "t")
         // Unfiltered, every name and value is there.
         let all = Self.tree(xml)
@@ -530,6 +530,12 @@ struct XMLTokenizerTests {
         #expect(els.first { $0.name == "t" }?.text == "kept & here\n")
         #expect(els.first { $0.name == "u" }?.text == "also")
         #expect(els.contains { $0.name.isEmpty && $0.namespace == "urn:history" && $0.text.isEmpty })
+        // Its attributes are left out, a read one kept; a duplicate is an error all the same.
+        var a = Array("<r xmlns:dc='\(Self.dc)' xmlns:h='urn:history' h:z='1' dc:x='2' h:a='3'/>".utf8)
+        let attrs = XMLTokenizer.parse(&a, 0..<a.count, reads: { $0 == Self.dc }).elements.first?.attributes
+        #expect(attrs?.count == 1 && attrs?.first?.name == "x" && attrs?.first?.value == "2")
+        var twice = Array("<r xmlns:h='urn:history' xmlns:g='urn:history' h:z='1' g:z='2'/>".utf8)
+        #expect(XMLTokenizer.parse(&twice, 0..<twice.count, reads: { $0 == Self.dc }).failure != nil)
         // Unread or not, a bad reference or a stray "]]>" is still an error.
         for bad in ["<r xmlns:h='urn:history'><h:e>&bogus;</h:e></r>", "<r xmlns:h='urn:history'><h:e>a]]>b</h:e></r>",
                     "<r xmlns:h='urn:history'><h:e>&#0;</h:e></r>"] {

@@ -54,10 +54,11 @@ enum XMLTokenizer {
     }
 
     /// Which namespaces the caller reads names and values in: an element or attribute in any
-    /// other is checked exactly as XML requires, but has an empty local name (and value, and an
-    /// element no text) in the tree, so no String is made for it and no text kept (an XMP
-    /// packet's history, camera-raw settings and document IDs, a depth map's base64 of hundreds
-    /// of KB). Asked once per namespace declaration, with its URI ("" for no namespace).
+    /// other is checked exactly as XML requires, but such an element has an empty local name
+    /// and no text in the tree, and such an attribute is left out of it, so no String is made
+    /// for them and no text kept (an XMP packet's history, camera-raw settings and document
+    /// IDs, a depth map's base64 of hundreds of KB). Asked once per namespace declaration, with
+    /// its URI ("" for no namespace).
     typealias NamespaceFilter = (_ namespace: String) -> Bool
 
     /// Parses `bytes[range]` (which it may repair in place: NUL becomes a space, invalid
@@ -959,6 +960,11 @@ private struct Parser {
                     }
                 }
             }
+        }
+        // Checked, an attribute of a namespace not read leaves: it has no name or value to give
+        // (Photoshop's hundred camera-raw settings were sorted and kept for nothing).
+        if reads != nil, !resolved.isEmpty { resolved.removeAll { $0.name.isEmpty } }
+        if resolved.count > 1 {
             if ascii {
                 // Byte order is String order for ASCII.
                 let base = b.baseAddress!
