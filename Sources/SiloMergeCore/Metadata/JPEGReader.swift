@@ -175,11 +175,14 @@ enum JPEGReader {
         }
     }
 
+    /// "Exif\0", made once (not twice per APP1 segment and offset tried).
+    private static let exifMagic = asciiBytes("Exif") + [0]
+
     /// The length of an EXIF APP1 header: "Exif\0\0" (or "Exif\0" and any byte, as some
     /// Kodak cameras write), after up to 4 bytes of garbage, as ExifTool accepts it. nil when
     /// the segment is not EXIF.
     static func exifHeaderLength(_ peek: [UInt8]) -> Int? {
-        for garbage in 0...4 where peek.hasBytes(asciiBytes("Exif") + [0], at: garbage) && peek.count > garbage + 5 {
+        for garbage in 0...4 where peek.hasBytes(exifMagic, at: garbage) && peek.count > garbage + 5 {
             return garbage + 6
         }
         return nil
