@@ -50,6 +50,7 @@ sources=(
     tools/fuzz/FuzzMetadata.swift
     "${metadata[@]}"
     Sources/SiloMergeCore/Hash/SHA256.swift
+    Sources/SiloMergeCore/Support/ByteWord.swift
     Sources/SiloMergeCore/Support/PathBytes.swift
     Sources/SiloMergeCore/Support/Time.swift
     Sources/SiloMergeCore/Report/Formatting.swift

@@ -169,14 +169,11 @@ enum XMLTokenizer {
         let n = buffer.count
         var hasNUL = false
         var i = 0
-        let high: UInt64 = 0x8080_8080_8080_8080, low: UInt64 = 0x0101_0101_0101_0101
         while i < n {
             if i + 8 <= n {
                 let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                if w & high == 0 {
-                    // A zero byte in the word (the classic has-zero test; exact when no byte
-                    // has its high bit set).
-                    if (w &- low) & ~w & high != 0 { hasNUL = true }
+                if !ByteWord.hasHighBit(w) {
+                    if ByteWord.zeroBytes(w) != 0 { hasNUL = true }
                     i += 8
                     continue
                 }
@@ -245,9 +242,8 @@ private struct Parser {
     /// Scratch for one start tag's attributes other than declarations.
     var resolved: [Resolved] = []
     /// Character data of each open element, as bytes until it closes; kept only for an
-    /// element of a namespace read (`keepsText`, per level like `texts`).
+    /// element of a namespace read (`keepsText`).
     var texts: [[UInt8]] = []
-    var keepsText: [Bool] = []
     /// Scratch for one start tag's attributes: the qualified name's bytes, its colon, and its
     /// value: where it lies in the buffer when it needed no normalisation (nearly always),
     /// else normalised into `value` (see `attributeValue`).
@@ -298,7 +294,6 @@ private struct Parser {
         bindings.reserveCapacity(8)
         pendingChildren.reserveCapacity(32)
         texts.reserveCapacity(16)
-        keepsText.reserveCapacity(16)
         attributes.reserveCapacity(8)
         resolved.reserveCapacity(8)
     }
@@ -405,23 +400,23 @@ private struct Parser {
     /// with its high bit set (0xEF, or any other), one below 0x20, `<` or `&`, and `]` for
     /// text or either quote for a value. A superset of the stops (TAB and LF in text, and
     /// non-ASCII bytes other than 0xEF, are let through by the table). The tests are the
-    /// classic "has a zero byte" one, exact when no byte has its high bit set, which is
-    /// checked first.
+    /// `ByteWord` ones, exact when no byte has its high bit set, which is checked first.
     @inline(__always) static func mayStop(_ w: UInt64, _ kind: UInt8) -> Bool {
-        let high: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
-        if w & high != 0 { return true }
-        @inline(__always) func zeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v }
-        var m = ((w &- ones &* 0x20) & ~w)                       // a byte below 0x20
-        m |= zeroByte(w ^ (ones &* 0x3C)) | zeroByte(w ^ (ones &* 0x26))   // < &
+        if ByteWord.hasHighBit(w) { return true }
+        var m = ByteWord.bytes(w, below: 0x20) | ByteWord.bytes(w, equalTo: 0x3C) | ByteWord.bytes(w, equalTo: 0x26)   // < &
         if kind == valueStop {
-            m |= zeroByte(w ^ (ones &* 0x22)) | zeroByte(w ^ (ones &* 0x27))   // " '
+            m |= ByteWord.bytes(w, equalTo: 0x22) | ByteWord.bytes(w, equalTo: 0x27)   // " '
         } else {
-            m |= zeroByte(w ^ (ones &* 0x5D))                                  // ]
+            m |= ByteWord.bytes(w, equalTo: 0x5D)                                      // ]
         }
-        return m & high != 0
+        return m != 0
     }
 
     @inline(__always) func at(_ i: Int) -> UInt8 { i < n ? b[i] : 0 }
+
+    /// Whether the open element at `level` keeps its text: one of a namespace read (a name in
+    /// the tree; see `XMLTokenizer.NamespaceFilter`).
+    @inline(__always) func keepsText(_ level: Int) -> Bool { reads == nil || !tree.nodes[stack[level].node].name.isEmpty }
 
     func find(_ needle: StaticString, from: Int) -> Int? {
         let count = needle.utf8CodeUnitCount
@@ -528,7 +523,7 @@ private struct Parser {
                 }
                 i += 1
             }
-            if keepsText[stack.count - 1] { texts[stack.count - 1].append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end])) }
+            if keepsText(stack.count - 1) { texts[stack.count - 1].append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<end])) }
             pos = end + 3
             return
         }
@@ -566,7 +561,7 @@ private struct Parser {
         try startTag()
         while !stack.isEmpty {
             let level = stack.count - 1
-            let keep = keepsText[level]
+            let keep = keepsText(level)
             // A run of plain text.
             let runStart = pos
             while true {
@@ -983,11 +978,7 @@ private struct Parser {
         let index = tree.nodes.count - 1
         if !stack.isEmpty { pendingChildren.append(index) }
         stack.append((index, nameRange, bindingsStart, pendingChildren.count))
-        if texts.count < stack.count {
-            texts.append([]); keepsText.append(element.read)
-        } else {
-            texts[stack.count - 1].removeAll(keepingCapacity: true); keepsText[stack.count - 1] = element.read
-        }
+        if texts.count < stack.count { texts.append([]) } else { texts[stack.count - 1].removeAll(keepingCapacity: true) }
     }
 
     /// Whether two of `resolved` (ASCII names) have the same qualified name, or the same local

@@ -222,14 +222,12 @@ public enum Encode {
     }
 
     /// Whether a word of eight bytes holds a byte that `jsonLength` must look at: one under
-    /// 0x20, 0x22, 0x5C, 0x7F or one with its high bit set (SWAR tests, exact for bytes
-    /// under 0x80; a word with a high bit is looked at byte by byte anyway).
+    /// 0x20, 0x22, 0x5C, 0x7F or one with its high bit set (a word with a high bit is looked
+    /// at byte by byte anyway).
     @inline(__always) private static func mayNeedEscape(_ w: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101, high: UInt64 = 0x8080_8080_8080_8080
-        func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & high != 0 }
-        let below20 = (w &- 0x2020_2020_2020_2020) & ~w & high != 0
-        return w & high != 0 || below20 || hasZero(w ^ 0x2222_2222_2222_2222) || hasZero(w ^ 0x5C5C_5C5C_5C5C_5C5C)
-            || hasZero(w ^ 0x7F7F_7F7F_7F7F_7F7F)
+        if ByteWord.hasHighBit(w) { return true }
+        return ByteWord.bytes(w, below: 0x20) | ByteWord.bytes(w, equalTo: 0x22) | ByteWord.bytes(w, equalTo: 0x5C)
+            | ByteWord.bytes(w, equalTo: 0x7F) != 0
     }
 
     /// `"path": "..."` plus, for names that are not valid UTF-8, `"path_b64": "..."` with the exact bytes.
