@@ -136,8 +136,15 @@ final class TIFFParser {
         case 0x55:
             kind = .panasonic
         default:
-            problem("the TIFF magic number is \(magic), not 42")
-            return nil
+            // In an EXIF block the byte order mark suffices, as for ExifTool ("Invalid magic
+            // number in EXIF TIFF header", then read): cameras and editors have written other
+            // numbers there. A file is a TIFF only with one of the magic numbers above.
+            guard block != "TIFF" else {
+                problem("the TIFF magic number is \(magic), not 42")
+                return nil
+            }
+            problem("the TIFF magic number is \(magic), not 42; read as classic TIFF")
+            kind = .classic
         }
         return UInt64(h.u32(at: 4, bigEndian: bigEndian)!)
     }
@@ -197,15 +204,18 @@ final class TIFFParser {
         let tableEnd = start + Int64(countSize) + Int64(count * entrySize)
         // The entry table is read where it lies (the hashing buffer, the reader's cache): only
         // the entries kept are copied out.
+        var abandoned = false
         let entries: [TIFFEntry]? = try source.withExact(at: base + start + Int64(countSize), count: count * entrySize) { raw in
             guard let raw else { return nil }
-            return entryTable(raw, count)
+            let screened = screen(raw, count, name: name, directory: start..<tableEnd)
+            abandoned = screened.abandoned
+            return entryTable(raw, screened.limit, only: screened.kept)
         }
         guard let entries else {
             problem("\(name) entries are truncated")
             return nil
         }
-        if tableEnd + Int64(wordSize) <= length {
+        if !abandoned, tableEnd + Int64(wordSize) <= length {
             try source.withExact(at: base + tableEnd, count: wordSize) { n in
                 guard let n else { return }
                 next = isBigTIFF ? Self.load64(n, 0, bigEndian) : UInt64(Self.load32(n, 0, bigEndian))
@@ -214,8 +224,130 @@ final class TIFFParser {
         return TIFFIFD(name: name, offset: offset, entries: entries, next: next)
     }
 
-    /// The entries of a directory's raw table of `count` entries, one per tag, in tag order.
-    private func entryTable(_ raw: UnsafeRawBufferPointer, _ count: Int) -> [TIFFEntry] {
+    /// ExifTool's rules for a damaged directory (Exif.pm, ProcessExif), applied to a classic
+    /// TIFF directory's entries in file order, so that a damaged IFD yields the values
+    /// ExifTool reads from it and no others:
+    ///
+    /// - an entry of an unknown type is skipped, and when it is the first entry the whole
+    ///   directory is taken for garbage and nothing of it is read;
+    /// - an entry whose value would be larger than 2 GiB is skipped;
+    /// - an entry whose value lies outside the block is skipped in a block held whole (an
+    ///   EXIF segment); in a TIFF file, where ExifTool reads such a value from the file and
+    ///   fails, the directory is given up there: the entries before it are kept, the rest of
+    ///   the directory and the IFDs chained after it are not read (a value past the end of
+    ///   the file says the table is damaged from there on) — except for a value of more
+    ///   than 10 MiB of a tag outside the TIFF and EXIF standards, which ExifTool does not
+    ///   try to read (its BINARY_DATA_LIMIT) and so skips;
+    /// - an entry whose value lies in the TIFF header or overlaps the directory itself is
+    ///   skipped ("suspicious offset");
+    /// - after more than ten such entries the rest of the directory is not read.
+    ///
+    /// Returns how many entries (in file order) are read, which of them are kept (nil: all of
+    /// them, the common case, which allocates nothing), and whether the directory was given up
+    /// (so its next-IFD pointer is not followed). BigTIFF directories are taken whole.
+    private func screen(_ raw: UnsafeRawBufferPointer, _ count: Int, name: String, directory: Range<Int64>)
+        -> (limit: Int, kept: [Int]?, abandoned: Bool) {
+        guard !isBigTIFF else { return (count, nil, false) }
+        let be = bigEndian, inFile = block == "TIFF"
+        var kept: [Int]? = nil
+        var damaged = 0
+        func skip(_ i: Int, _ tag: UInt16, _ why: String) {
+            if kept == nil { kept = Array(0..<i) }
+            damaged += 1
+            problem("\(name) entry \(i) (\(Self.label(tag))): \(why); skipped")
+        }
+        for i in 0..<count {
+            if damaged > 10 {
+                problem("\(name): more than 10 damaged entries; entries \(i) to \(count - 1) are not read")
+                return (i, kept, true)
+            }
+            let p = i * 12
+            let tag = Self.load16(raw, p, be), type = Self.load16(raw, p + 2, be)
+            guard (1...13).contains(type) || type == 129 else {
+                if i == 0 {
+                    problem("\(name) entry 0 (\(Self.label(tag))): unknown type \(type); the directory is damaged and not read")
+                    return (0, nil, true)
+                }
+                if type != 0 { skip(i, tag, "unknown type \(type)") }
+                else { if kept == nil { kept = Array(0..<i) } }   // zero padding: skipped quietly, as ExifTool does
+                continue
+            }
+            let n = UInt64(Self.load32(raw, p + 4, be))
+            let size = n * UInt64(Self.typeSize(type)!)
+            if size > 4 {
+                guard size <= 0x7FFF_FFFF else {
+                    skip(i, tag, "declares a \(size)-byte value")
+                    continue
+                }
+                let offset = UInt64(Self.load32(raw, p + 8, be))
+                if offset + size > UInt64(length) {
+                    if inFile && (size <= 10 << 20 || Self.isStandardTag(tag)) {
+                        problem("\(name) entry \(i) (\(Self.label(tag))): value offset \(hexString(offset)) (+\(size) bytes) points past the end of the file; the rest of \(name) is not read")
+                        return (i, kept, true)
+                    }
+                    skip(i, tag, "value offset \(hexString(offset)) (+\(size) bytes) points past the end of the \(blockNoun)")
+                    continue
+                }
+                if offset < 8 || (Int64(offset) < directory.upperBound && Int64(offset + size) > directory.lowerBound) {
+                    skip(i, tag, "value offset \(hexString(offset)) lies in the TIFF header or the directory itself")
+                    continue
+                }
+            }
+            kept?.append(i)
+        }
+        return (count, kept, false)
+    }
+
+    /// A tag for a note: its name when it is one the readers use, and its number.
+    static func label(_ tag: UInt16) -> String {
+        let name: String? = switch tag {
+        case 0x00FE: "SubfileType"
+        case 0x0100: "ImageWidth"
+        case 0x0101: "ImageLength"
+        case 0x0102: "BitsPerSample"
+        case 0x0103: "Compression"
+        case 0x010E: "ImageDescription"
+        case 0x010F: "Make"
+        case 0x0110: "Model"
+        case 0x0111: "StripOffsets"
+        case 0x0112: "Orientation"
+        case 0x0117: "StripByteCounts"
+        case 0x0132: "DateTime"
+        case 0x013B: "Artist"
+        case 0x0144: "TileOffsets"
+        case 0x0145: "TileByteCounts"
+        case 0x014A: "SubIFDs"
+        case 0x02BC: "XMP"
+        case 0x8298: "Copyright"
+        case 0x83BB: "IPTC"
+        case 0x8649: "Photoshop"
+        case 0x8769: "ExifIFD pointer"
+        case 0x8825: "GPSInfo pointer"
+        case 0x9003: "DateTimeOriginal"
+        case 0xA002: "ExifImageWidth"
+        case 0xA003: "ExifImageHeight"
+        default: nil
+        }
+        return name.map { "\($0), tag \(hexString(tag))" } ?? "tag \(hexString(tag))"
+    }
+
+    /// Tags of the TIFF 6 and EXIF standards (and the XMP, IPTC and Photoshop blocks TIFF files
+    /// carry): tags ExifTool knows and reads whatever their size (see `screen`).
+    static func isStandardTag(_ tag: UInt16) -> Bool {
+        switch tag {
+        case 0x00FE...0x0214, 0x02BC, 0x4746, 0x8298, 0x83BB, 0x8649, 0x8769, 0x8825, 0x9000...0x9291, 0xA000...0xA439: true
+        default: false
+        }
+    }
+
+    /// The entries of a directory's raw table, one per tag, in tag order: of its first `count`
+    /// entries, or of those at the positions `only` lists (ascending) when given.
+    private func entryTable(_ raw: UnsafeRawBufferPointer, _ count: Int, only: [Int]? = nil) -> [TIFFEntry] {
+        if let only { return entryTable(raw, only.count) { only[$0] } }
+        return entryTable(raw, count) { $0 }
+    }
+
+    private func entryTable(_ raw: UnsafeRawBufferPointer, _ count: Int, at position: (Int) -> Int) -> [TIFFEntry] {
         var entries: [TIFFEntry] = []
         entries.reserveCapacity(count)   // one allocation, not a resize every few tags
         let be = bigEndian, size = entrySize
@@ -227,17 +359,20 @@ final class TIFFParser {
         var sorted = true
         var previous = -1
         for i in 0..<count {
-            let tag = Int(Self.load16(raw, i * size, be))
+            let tag = Int(Self.load16(raw, position(i) * size, be))
             if tag <= previous { sorted = false; break }
             previous = tag
         }
         if sorted {
-            for i in 0..<count { entries.append(entry(raw, i)) }
+            for i in 0..<count { entries.append(entry(raw, position(i))) }
         } else if count <= 256 {
             // Sort keys of tag, then position (`count` is at most 65535: the low half holds it).
             var keys = [UInt32]()
             keys.reserveCapacity(count)
-            for i in 0..<count { keys.append(UInt32(Self.load16(raw, i * size, be)) << 16 | UInt32(i)) }
+            for i in 0..<count {
+                let at = position(i)
+                keys.append(UInt32(Self.load16(raw, at * size, be)) << 16 | UInt32(at))
+            }
             keys.sort()
             var lastTag = -1
             for k in keys where Int(k >> 16) != lastTag {
@@ -250,11 +385,12 @@ final class TIFFParser {
             var seen = [UInt64](repeating: 0, count: 1024)
             var first = [UInt16](unsafeUninitializedCapacity: 65_536) { _, n in n = 65_536 }
             for i in 0..<count {
-                let tag = Int(Self.load16(raw, i * size, be))
+                let at = position(i)
+                let tag = Int(Self.load16(raw, at * size, be))
                 let bit: UInt64 = 1 << UInt64(tag & 63)
                 if seen[tag >> 6] & bit == 0 {
                     seen[tag >> 6] |= bit
-                    first[tag] = UInt16(i)
+                    first[tag] = UInt16(at)
                 }
             }
             for w in 0..<seen.count where seen[w] != 0 {
