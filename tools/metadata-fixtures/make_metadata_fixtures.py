@@ -341,6 +341,17 @@ def main():
     run("convert", os.path.join(OUT, ".b.png"), case("bmp/v5.bmp", "ImageMagick BMP (BITMAPV5HEADER)"))
     run("convert", os.path.join(OUT, ".b.png"), "BMP2:" + case("bmp/os2.bmp", "ImageMagick BMP2 (OS/2 12-byte header)"))
     run("convert", os.path.join(OUT, ".b.png"), "BMP3:" + case("bmp/v3.bmp", "ImageMagick BMP3 (BITMAPINFOHEADER)"))
+    run("convert", os.path.join(OUT, ".b.png"), case("pcx/im.pcx", "ImageMagick PC Paintbrush (PCX)"))
+    run("convert", os.path.join(OUT, ".b.png"), case("pnm/raw.ppm", "ImageMagick binary PPM (P6)"))
+    run("convert", os.path.join(OUT, ".b.png"), "-compress", "none",
+        case("pnm/ascii.pgm", "ImageMagick plain-text PGM (P2)"))
+    run("convert", os.path.join(OUT, ".b.png"), "-monochrome", case("pnm/raw.pbm", "ImageMagick binary PBM (P4)"))
+    # A header with comments between its numbers, as the Netpbm format allows anywhere before
+    # the raster (GIMP writes one after the magic number).
+    ppm = open(os.path.join(OUT, "pnm/raw.ppm"), "rb").read()
+    magic, width, height, rest = ppm.split(maxsplit=3)
+    open(case("pnm/comments.ppm", "the PPM with # comments after the magic number and between width and height"),
+         "wb").write(magic + b"\n# CREATOR: a comment\n" + width + b"\n# another\n" + height + b"\n" + rest)
     os.remove(os.path.join(OUT, ".b.png"))
     picture(48, 48, seed=44).save(os.path.join(OUT, ".i.png"))
     run("convert", os.path.join(OUT, ".i.png"), "-define", "icon:auto-resize=48,16",

@@ -17,7 +17,9 @@ public enum MetadataReader {
     /// image hashes of HEIF and video; the image-data prefix (`file.image_prefix`).
     /// 4: the prefix covers 4 KiB of image data, not 64 KiB (prefixes of the two sizes never
     /// match, so every picture's prefix is taken again).
-    public static let version = 4
+    /// 5: PCX and Netpbm dimensions; damaged TIFF directories read as ExifTool reads them
+    /// (`TIFFParser.screen`).
+    public static let version = 5
 
     /// Sniffs the format from magic bytes (never the extension) and reads every embedded block.
     /// Never throws and never traps: whatever cannot be read becomes a `MetadataProblem`.
@@ -62,6 +64,8 @@ public enum MetadataReader {
             case .eps: try EPSReader.read(c)
             case .bmp: try BMPReader.read(c)
             case .ico: try ICOReader.read(c)
+            case .pcx: try PCXReader.read(c)
+            case .pnm: try NetpbmReader.read(c)
             case .other: break
             }
             // ExifTool's -scanForXMP: every file whose structure gave no XMP is searched for a
@@ -375,6 +379,8 @@ enum FormatSniffer {
             return .mov
         }
         if h.hasBytes("%PDF-") { return .pdf }
+        if PCXReader.looksLikePCX(h, source: source) { return .pcx }
+        if NetpbmReader.looksLikeNetpbm(h) { return .pnm }
         if let f = AudioReaders.sniff(h, source: source) ?? JP2Reader.sniff(h) ?? ZipReader.sniff(h) { return f }
         return xmlFormat(h, source: source) ?? .other
     }
@@ -393,8 +399,8 @@ enum FormatSniffer {
     /// The first bytes a format sniffed here may start with: JPEG, JPEG 2000 and JPEG XL
     /// codestreams, MPEG audio frames (0xFF); PNG (0x89); GIF (G); TIFF, BigTIFF, ORF, RW2 and
     /// ID3 (I, M); PSD (8); EPS and PDF (%, and 0xC5 for DOS EPS); BMP (B); ICO, and the JPEG 2000
-    /// and JPEG XL signature boxes (0x00); WebP, WAV, AVI (R); Ogg (O); FLAC (f); zip (P); XML:
-    /// a BOM (0xEF), white space or `<`.
+    /// and JPEG XL signature boxes (0x00); WebP, WAV, AVI (R); Ogg (O); FLAC (f); zip and Netpbm
+    /// (P); PCX (0x0A, also white space); XML: a BOM (0xEF), white space or `<`.
     private static let firstBytes: [Bool] = {
         var table = [Bool](repeating: false, count: 256)
         for b: UInt8 in [0xFF, 0x89, 0xC5, 0x00, 0xEF, 0x20, 0x09, 0x0A, 0x0D] { table[Int(b)] = true }

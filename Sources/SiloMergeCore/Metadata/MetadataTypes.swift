@@ -6,8 +6,8 @@ public enum MediaFormat: String, Sendable, Codable, CaseIterable {
     /// Panasonic RW2, Pentax PEF, Phase One IIQ.
     case dng, nef, cr2, arw, orf, rw2, pef, iiq
     /// Photoshop PSD and PSB, Encapsulated PostScript (and PostScript-based Illustrator files),
-    /// Windows bitmaps and icons (ICO and CUR).
-    case psd, eps, bmp, ico
+    /// Windows bitmaps and icons (ICO and CUR), PC Paintbrush, Netpbm (PBM, PGM, PPM).
+    case psd, eps, bmp, ico, pcx, pnm
     // ISO base media file format relatives: AVIF images, Canon CR3 raw files.
     case avif, cr3
     // JPEG 2000 (JP2 boxes or a bare codestream) and JPEG XL (container or bare codestream).

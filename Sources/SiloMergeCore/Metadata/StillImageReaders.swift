@@ -415,6 +415,89 @@ enum BMPReader {
     }
 }
 
+/// PC Paintbrush (PCX): the size from the header's window, as ExifTool reports it
+/// (Xmax − Xmin + 1 by Ymax − Ymin + 1).
+enum PCXReader {
+    /// ExifTool's test: manufacturer 10, version 0 to 5, RLE encoding, 1, 2, 4 or 8 bits per
+    /// pixel, and (at byte 68, past the 64 bytes a sniff has) a palette mode of 0 to 2.
+    static func looksLikePCX(_ h: [UInt8], source: (any ByteSource)?) -> Bool {
+        guard h.count >= 12, h[0] == 0x0A, h[1] <= 5, h[2] == 1, [1, 2, 4, 8].contains(h[3]) else { return false }
+        guard let source, let b = try? source.exact(at: 68, count: 1) else { return false }
+        return b[0] <= 2
+    }
+
+    static func read(_ c: MetadataCollector) throws {
+        guard let h = try c.source.exact(at: 0, count: 12) else {
+            c.problem("PCX", "the PCX header is truncated")
+            return
+        }
+        let xMin = Int(h.u16(at: 4, bigEndian: false)!), yMin = Int(h.u16(at: 6, bigEndian: false)!)
+        let xMax = Int(h.u16(at: 8, bigEndian: false)!), yMax = Int(h.u16(at: 10, bigEndian: false)!)
+        guard xMax >= xMin, yMax >= yMin else {
+            c.problem("PCX", "the PCX window \(xMin),\(yMin) to \(xMax),\(yMax) is empty")
+            return
+        }
+        c.setDimensions(xMax - xMin + 1, yMax - yMin + 1, tag: "File")
+    }
+}
+
+/// Netpbm images (PBM, PGM, PPM: magic P1 to P6): the width and height of the text header,
+/// which may hold `#` comments anywhere before the raster.
+enum NetpbmReader {
+    /// Longest header read: comments may make it long, a picture's raster follows.
+    static let maxHeader = 64 * 1024
+
+    /// "P1" to "P6", white space, then (past comments) a digit: the start of the width. A text
+    /// file that merely starts with "P1 " is not taken for an image.
+    static func looksLikeNetpbm(_ h: [UInt8]) -> Bool {
+        guard h.count >= 3, h[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "6")).contains(h[1]),
+              isSpace(h[2]) else { return false }
+        var i = 2
+        while i < h.count {
+            if isSpace(h[i]) { i += 1; continue }
+            if h[i] == UInt8(ascii: "#") {
+                while i < h.count, h[i] != 0x0A, h[i] != 0x0D { i += 1 }
+                continue
+            }
+            return isDigit(h[i])
+        }
+        return true   // white space and comments up to the end of what the sniff has
+    }
+
+    static func read(_ c: MetadataCollector) throws {
+        let h = try c.source.read(at: 0, count: Int(min(Int64(maxHeader), c.source.size)))
+        let pbm = h.count > 1 && (h[1] == UInt8(ascii: "1") || h[1] == UInt8(ascii: "4"))
+        var i = 2
+        /// The next number of the header, past white space and comments; nil when something
+        /// else comes first.
+        func number() -> Int? {
+            while i < h.count {
+                if isSpace(h[i]) { i += 1 } else if h[i] == UInt8(ascii: "#") {
+                    while i < h.count, h[i] != 0x0A, h[i] != 0x0D { i += 1 }
+                } else { break }
+            }
+            var v = 0, digits = 0
+            while i < h.count, isDigit(h[i]), digits < 10 {
+                v = v * 10 + Int(h[i] - UInt8(ascii: "0")); i += 1; digits += 1
+            }
+            guard digits > 0, i < h.count, isSpace(h[i]) || h[i] == UInt8(ascii: "#") else { return nil }
+            return v
+        }
+        guard let width = number(), let height = number(), pbm || number() != nil else {
+            c.problem("Netpbm", "the header does not give a width, height\(pbm ? "" : " and maximum value") in its first \(h.count) bytes")
+            return
+        }
+        guard width > 0, height > 0 else {
+            c.problem("Netpbm", "the header gives a size of \(width) × \(height)")
+            return
+        }
+        c.setDimensions(width, height, tag: "File")
+    }
+
+    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
+    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+}
+
 /// Windows icons and cursors: the first image's size from the directory (0 stands for 256),
 /// as ExifTool reports it.
 enum ICOReader {

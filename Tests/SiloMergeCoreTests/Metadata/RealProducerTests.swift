@@ -471,6 +471,25 @@ struct MetadataRealProducerTests {
         #expect(cur.format == .ico && cur.width == 32 && cur.height == 32)
     }
 
+    @Test("PCX and Netpbm (PBM, PGM, PPM, plain and binary, comments in the header) dimensions")
+    func pcxNetpbm() throws {
+        let pcx = try F.read("pcx/im.pcx")
+        #expect(pcx.format == .pcx && pcx.width == 33 && pcx.height == 17)
+        for file in ["pnm/raw.ppm", "pnm/ascii.pgm", "pnm/raw.pbm", "pnm/comments.ppm"] {
+            let m = try F.read(file)
+            #expect(m.format == .pnm && m.width == 33 && m.height == 17 && m.problems.isEmpty, "\(file): \(m.problems)")
+        }
+        // Text that merely starts like a Netpbm or PCX header is not taken for one.
+        for text in ["P1 is the first priority\n", "P3\n# notes\nsee below\n", "\n\u{1}\u{1}\u{8} not a picture"] {
+            #expect(MetadataReader.read(DataByteSource(Array(text.utf8))).format == .other, "\(text)")
+        }
+        // A header cut short, or a size of zero: a note, no dimensions.
+        for (bytes, note) in [(Array("P6\n33 ".utf8), "does not give"), (Array("P5 0 17 255\n".utf8), "size of 0 × 17")] {
+            let m = MetadataReader.read(DataByteSource(bytes))
+            #expect(m.format == .pnm && m.width == nil && m.problems.contains { $0.reason.contains(note) }, "\(m.problems)")
+        }
+    }
+
     @Test("XMP blank nodes: rdf:nodeID references, nodes typed as containers, rdf:_N members, parseType Resource")
     func rdfForms() throws {
         let m = try F.read("xmp/nodeid-parsetype.xmp")
