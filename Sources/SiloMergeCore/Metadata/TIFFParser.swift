@@ -552,6 +552,11 @@ final class TIFFParser {
     func string(_ e: TIFFEntry?, name: @autoclosure () -> String) throws -> String? {
         guard let e else { return nil }
         guard [1, 2, 7, 129].contains(e.type) else {
+            // A text tag stored as integers (SHORT, LONG, SSHORT, SLONG): their decimal numbers,
+            // as ExifTool shows them. Other types are no text.
+            if [3, 4, 8, 9].contains(e.type), e.count <= 64, let v = try numbers(e, name: name(), limit: 64) {
+                return v.map { String(Int64($0)) }.joined(separator: " ")   // (32 bits at most: exact)
+            }
             problem("\(name()): expected text, found type \(e.type)")
             return nil
         }

@@ -107,6 +107,19 @@ struct DamagedTIFFTests {
         #expect(try file.header() == nil)
     }
 
+    @Test("a text tag stored as integers reads as their numbers, as ExifTool shows them; as a rational it is no text")
+    func textAsIntegers() throws {
+        let bytes = Self.tiff([(0x010E, 4, 1, .inline([0xF7, 0x48, 0, 0])), (0x013B, 8, 2, .inline([0xFF, 0xFF, 7, 0])),
+                               (0x8298, 5, 1, .data([1, 0, 0, 0, 2, 0, 0, 0]))])
+        let (p, ifd) = try Self.ifd0(bytes, block: "TIFF")
+        #expect(try p.string(ifd[0x010E], name: "ImageDescription") == "18679")
+        #expect(try p.string(ifd[0x013B], name: "Artist") == "-1 7")
+        #expect(try p.string(ifd[0x8298], name: "Copyright") == nil)
+        #expect(p.problems.map(\.reason) == ["Copyright: expected text, found type 5"])
+        let m = MetadataReader.read(DataByteSource(bytes))
+        #expect(m.values.contains { $0.field == .description && $0.value == .text("18679") })
+    }
+
     @Test("an unknown type in the first entry makes the whole directory garbage; later, only that entry is skipped")
     func unknownTypes() throws {
         let first = Self.tiff([(0x00FE, 99, 1, .inline([0, 0, 0, 0])), short(0x0100, 640), short(0x0112, 6)], ifd1: [short(0x0100, 1)])
