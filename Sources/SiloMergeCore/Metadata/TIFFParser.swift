@@ -229,15 +229,16 @@ final class TIFFParser {
     /// ExifTool reads from it and no others:
     ///
     /// - an entry of an unknown type is skipped, and when it is the first entry the whole
-    ///   directory is taken for garbage and nothing of it is read;
+    ///   directory is taken for garbage and nothing of it is read (Exif 3.0's UTF-8 type, 129,
+    ///   is a known type: ExifTool 12.57 calls it a bad format, later versions read it);
     /// - an entry whose value would be larger than 2 GiB is skipped;
     /// - an entry whose value lies outside the block is skipped in a block held whole (an
     ///   EXIF segment); in a TIFF file, where ExifTool reads such a value from the file and
     ///   fails, the directory is given up there: the entries before it are kept, the rest of
     ///   the directory and the IFDs chained after it are not read (a value past the end of
     ///   the file says the table is damaged from there on) — except for a value of more
-    ///   than 10 MiB of a tag outside the TIFF and EXIF standards, which ExifTool does not
-    ///   try to read (its BINARY_DATA_LIMIT) and so skips;
+    ///   than 10 MiB of a tag ExifTool does not know or holds for binary data, which it does
+    ///   not try to read (its BINARY_DATA_LIMIT): skipped, and not counted as damage;
     /// - an entry whose value lies in the TIFF header or overlaps the directory itself is
     ///   skipped ("suspicious offset");
     /// - after more than ten such entries the rest of the directory is not read.
@@ -281,7 +282,14 @@ final class TIFFParser {
                 }
                 let offset = UInt64(Self.load32(raw, p + 8, be))
                 if offset + size > UInt64(length) {
-                    if inFile && (size <= 10 << 20 || Self.isStandardTag(tag)) {
+                    if inFile && size > 10 << 20 && !Self.isReadWhateverItsSize(tag) {
+                        // ExifTool does not read a value this large of a tag it does not know or
+                        // holds for binary data: no read, so no failure, no warning.
+                        if kept == nil { kept = Array(0..<i) }
+                        problem("\(name) entry \(i) (\(Self.label(tag))): \(size)-byte value past the end of the file; skipped")
+                        continue
+                    }
+                    if inFile {
                         problem("\(name) entry \(i) (\(Self.label(tag))): value offset \(hexString(offset)) (+\(size) bytes) points past the end of the file; the rest of \(name) is not read")
                         return (i, kept, true)
                     }
@@ -331,11 +339,16 @@ final class TIFFParser {
         return name.map { "\($0), tag \(hexString(tag))" } ?? "tag \(hexString(tag))"
     }
 
-    /// Tags of the TIFF 6 and EXIF standards (and the XMP, IPTC and Photoshop blocks TIFF files
-    /// carry): tags ExifTool knows and reads whatever their size (see `screen`).
-    static func isStandardTag(_ tag: UInt16) -> Bool {
+    /// Tags whose value ExifTool reads whatever its size (see `screen`): those of the TIFF 6,
+    /// EXIF and DNG standards it knows as text, numbers or blocks it parses (XMP, IPTC,
+    /// Photoshop, ICC). Outside: tags it does not know, and those it holds for binary data
+    /// (JPEGTables, ImageSourceData, DNG private data...), which it leaves unread above 10 MiB.
+    /// An approximation of ExifTool's tag tables by ranges, exact for the tags SiloMerge reads.
+    static func isReadWhateverItsSize(_ tag: UInt16) -> Bool {
         switch tag {
-        case 0x00FE...0x0214, 0x02BC, 0x4746, 0x8298, 0x83BB, 0x8649, 0x8769, 0x8825, 0x9000...0x9291, 0xA000...0xA439: true
+        case 0x015B, 0x935C, 0xC634: false   // JPEGTables, ImageSourceData, DNGPrivateData
+        case 0x00FE...0x0214, 0x02BC, 0x4746, 0x8298, 0x83BB, 0x8649, 0x8769, 0x8773, 0x8825,
+             0x9000...0x9291, 0xA000...0xA439, 0xC612...0xC7B5: true
         default: false
         }
     }

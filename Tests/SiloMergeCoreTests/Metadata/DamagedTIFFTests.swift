@@ -86,14 +86,22 @@ struct DamagedTIFFTests {
         #expect(p.problems.contains { $0.reason.contains("IFD0 entry 2 (Make, tag 0x10f): value offset 0xffff00 (+6 bytes) points past the end of the EXIF block; skipped") })
     }
 
-    @Test("a value of more than 10 MiB past the end: skipped for a tag outside the standards, the end of the directory for a standard one")
+    @Test("a value of more than 10 MiB past the end: skipped for a tag ExifTool does not know or holds for binary data, the end of the directory for one it reads")
     func largeValuePastTheEnd() throws {
-        for (tag, ends) in [(UInt16(0x3D16), false), (0x0110, true)] {
+        // Unknown; Model; JPEGTables (binary to ExifTool); DNG's UniqueCameraModel (text).
+        for (tag, ends) in [(UInt16(0x3D16), false), (0x0110, true), (0x015B, false), (0xC614, true)] {
             let bytes = Self.tiff([short(0x0100, 640), (tag, 4, 3_000_000, .at(0x55)), short(0x0112, 6)])
             let (p, ifd) = try Self.ifd0(bytes, block: "TIFF")
             #expect(ifd.entries.map(\.tag) == (ends ? [0x0100] : [0x0100, 0x0112]), "tag \(tag)")
             #expect(p.problems.count == 1, "\(p.problems)")
         }
+        // Such a skip is no damage: eleven of them do not end the directory (ExifTool gives no
+        // warning for them either).
+        var entries: [Entry] = [short(0x0100, 640)]
+        for i in 0..<11 { entries.append((UInt16(0x3D00 + i), 4, 3_000_000, .at(0x55))) }
+        entries.append(short(0x0112, 6))
+        let (_, ifd) = try Self.ifd0(Self.tiff(entries), block: "TIFF")
+        #expect(ifd.entries.map(\.tag) == [0x0100, 0x0112])
     }
 
     @Test("an EXIF block with another magic number than 42 is read, with a note; a TIFF file with one is not")
@@ -131,6 +139,12 @@ struct DamagedTIFFTests {
         let (p2, ifd2) = try Self.ifd0(later, block: "TIFF")
         #expect(ifd2.entries.map(\.tag) == [0x0100, 0x0101, 0x0112])
         #expect(p2.problems.contains { $0.reason.contains("IFD0 entry 2 (Compression, tag 0x103): unknown type 99; skipped") })
+
+        // Exif 3.0's UTF-8 type (129) is a known type, first entry or not.
+        let utf8 = Self.tiff([(0x013B, 129, 7, .data(Array("Zoë A\0".utf8))), short(0x0112, 6)])
+        let (p4, ifd4) = try Self.ifd0(utf8, block: "TIFF")
+        #expect(ifd4.entries.map(\.tag) == [0x0112, 0x013B] && p4.problems.isEmpty, "\(p4.problems)")
+        #expect(try p4.string(ifd4[0x013B], name: "Artist") == "Zoë A")
 
         // Type 0: a directory padded with zeros. Skipped without a note, as ExifTool does.
         let padded = Self.tiff([short(0x0100, 640), short(0x0101, 480), (0, 0, 0, .inline([])), short(0x0112, 6)])
