@@ -380,7 +380,7 @@ enum FormatSniffer {
         }
         if h.hasBytes("%PDF-") { return .pdf }
         if PCXReader.looksLikePCX(h, source: source) { return .pcx }
-        if NetpbmReader.looksLikeNetpbm(h) { return .pnm }
+        if NetpbmReader.looksLikeNetpbm(h, source: source) { return .pnm }
         if let f = AudioReaders.sniff(h, source: source) ?? JP2Reader.sniff(h) ?? ZipReader.sniff(h) { return f }
         return xmlFormat(h, source: source) ?? .other
     }

@@ -422,7 +422,8 @@ enum PCXReader {
     /// pixel, and (at byte 68, past the 64 bytes a sniff has) a palette mode of 0 to 2.
     static func looksLikePCX(_ h: [UInt8], source: (any ByteSource)?) -> Bool {
         guard h.count >= 12, h[0] == 0x0A, h[1] <= 5, h[2] == 1, [1, 2, 4, 8].contains(h[3]) else { return false }
-        guard let source, let b = try? source.exact(at: 68, count: 1) else { return false }
+        // The whole 128-byte header must be there (ExifTool reads 80 bytes of it).
+        guard let source, let b = try? source.exact(at: 68, count: 60) else { return false }
         return b[0] <= 2
     }
 
@@ -447,44 +448,66 @@ enum NetpbmReader {
     /// Longest header read: comments may make it long, a picture's raster follows.
     static let maxHeader = 64 * 1024
 
-    /// "P1" to "P6", white space, then (past comments) a digit: the start of the width. A text
-    /// file that merely starts with "P1 " is not taken for an image.
-    static func looksLikeNetpbm(_ h: [UInt8]) -> Bool {
-        guard h.count >= 3, h[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "6")).contains(h[1]),
-              isSpace(h[2]) else { return false }
-        var i = 2
-        while i < h.count {
-            if isSpace(h[i]) { i += 1; continue }
-            if h[i] == UInt8(ascii: "#") {
-                while i < h.count, h[i] != 0x0A, h[i] != 0x0D { i += 1 }
-                continue
-            }
-            return isDigit(h[i])
-        }
-        return true   // white space and comments up to the end of what the sniff has
+    enum Header: Equatable {
+        /// Width, height (and, but for PBM, a maximum value of 1 to 65535), each followed by
+        /// white space or a comment.
+        case complete(width: Int, height: Int)
+        /// A header so far, cut short by the end of the bytes given.
+        case incomplete
+        /// Not a Netpbm header.
+        case invalid
     }
 
-    static func read(_ c: MetadataCollector) throws {
-        let h = try c.source.read(at: 0, count: Int(min(Int64(maxHeader), c.source.size)))
-        let pbm = h.count > 1 && (h[1] == UInt8(ascii: "1") || h[1] == UInt8(ascii: "4"))
+    /// Parses the header at the start of `h`: "P1" to "P6", white space, then the numbers, with
+    /// comments anywhere between them.
+    static func header(_ h: [UInt8]) -> Header {
+        guard h.count >= 3 else { return h.count == 0 || h[0] == UInt8(ascii: "P") ? .incomplete : .invalid }
+        guard h[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "6")).contains(h[1]), isSpace(h[2]) else {
+            return .invalid
+        }
+        let pbm = h[1] == UInt8(ascii: "1") || h[1] == UInt8(ascii: "4")
         var i = 2
-        /// The next number of the header, past white space and comments; nil when something
-        /// else comes first.
-        func number() -> Int? {
+        var numbers: [Int] = []
+        while numbers.count < (pbm ? 2 : 3) {
             while i < h.count {
                 if isSpace(h[i]) { i += 1 } else if h[i] == UInt8(ascii: "#") {
                     while i < h.count, h[i] != 0x0A, h[i] != 0x0D { i += 1 }
                 } else { break }
             }
+            guard i < h.count else { return .incomplete }
             var v = 0, digits = 0
-            while i < h.count, isDigit(h[i]), digits < 10 {
-                v = v * 10 + Int(h[i] - UInt8(ascii: "0")); i += 1; digits += 1
+            while i < h.count, isDigit(h[i]) {
+                digits += 1
+                guard digits <= 18 else { return .invalid }
+                v = v * 10 + Int(h[i] - UInt8(ascii: "0")); i += 1
             }
-            guard digits > 0, i < h.count, isSpace(h[i]) || h[i] == UInt8(ascii: "#") else { return nil }
-            return v
+            guard digits > 0 else { return .invalid }
+            guard i < h.count else { return .incomplete }
+            guard isSpace(h[i]) || h[i] == UInt8(ascii: "#") else { return .invalid }
+            numbers.append(v)
         }
-        guard let width = number(), let height = number(), pbm || number() != nil else {
-            c.problem("Netpbm", "the header does not give a width, height\(pbm ? "" : " and maximum value") in its first \(h.count) bytes")
+        if !pbm, !(1...65_535).contains(numbers[2]) { return .invalid }
+        return .complete(width: numbers[0], height: numbers[1])
+    }
+
+    /// A whole header, from the sniff's first bytes or, when they end inside it, from up to
+    /// 4 KiB of the file: text that merely starts like one ("P3 2023 budget review") is not
+    /// taken for an image.
+    static func looksLikeNetpbm(_ h: [UInt8], source: (any ByteSource)?) -> Bool {
+        switch header(h) {
+        case .complete: return true
+        case .invalid: return false
+        case .incomplete:
+            guard let source, let more = try? source.read(at: 0, count: Int(min(4096, source.size))) else { return false }
+            if case .complete = header(more) { return true }
+            return false
+        }
+    }
+
+    static func read(_ c: MetadataCollector) throws {
+        let h = try c.source.read(at: 0, count: Int(min(Int64(maxHeader), c.source.size)))
+        guard case let .complete(width, height) = header(h) else {
+            c.problem("Netpbm", "the header does not give a width and height (and a maximum value of 1 to 65535) in its first \(h.count) bytes")
             return
         }
         guard width > 0, height > 0 else {

@@ -479,15 +479,20 @@ struct MetadataRealProducerTests {
             let m = try F.read(file)
             #expect(m.format == .pnm && m.width == 33 && m.height == 17 && m.problems.isEmpty, "\(file): \(m.problems)")
         }
-        // Text that merely starts like a Netpbm or PCX header is not taken for one.
-        for text in ["P1 is the first priority\n", "P3\n# notes\nsee below\n", "\n\u{1}\u{1}\u{8} not a picture"] {
-            #expect(MetadataReader.read(DataByteSource(Array(text.utf8))).format == .other, "\(text)")
+        // Text that merely starts like a Netpbm or PCX header is not taken for one: the whole
+        // header must parse (and a PCX have its 128 bytes).
+        let pcxLike = [UInt8]([0x0A, 5, 1, 8]) + [UInt8](repeating: 0, count: 66)
+        for bytes in ["P1 is the first priority\n", "P3\n# notes\nsee below\n", "P1 2 apples\n", "P3 2023 budget review\n",
+                      "P6 12 rue de la Paix\n", "P5 640 480 70000\n", "P6\n33 ", "\n\u{1}\u{1}\u{8} not a picture"].map({ Array($0.utf8) }) + [pcxLike] {
+            #expect(MetadataReader.read(DataByteSource(bytes)).format == .other, "\(String(decoding: bytes, as: UTF8.self))")
         }
-        // A header cut short, or a size of zero: a note, no dimensions.
-        for (bytes, note) in [(Array("P6\n33 ".utf8), "does not give"), (Array("P5 0 17 255\n".utf8), "size of 0 × 17")] {
-            let m = MetadataReader.read(DataByteSource(bytes))
-            #expect(m.format == .pnm && m.width == nil && m.problems.contains { $0.reason.contains(note) }, "\(m.problems)")
-        }
+        // A header past the sniff's first 64 bytes (a long comment) is still found.
+        let long = Array(("P2\n# " + String(repeating: "c", count: 200) + "\n33 17\n255\n0 0 0").utf8)
+        let lm = MetadataReader.read(DataByteSource(long))
+        #expect(lm.format == .pnm && lm.width == 33 && lm.height == 17)
+        // A size of zero: a note, no dimensions.
+        let zero = MetadataReader.read(DataByteSource(Array("P5 0 17 255\n".utf8)))
+        #expect(zero.format == .pnm && zero.width == nil && zero.problems.contains { $0.reason.contains("size of 0 × 17") }, "\(zero.problems)")
     }
 
     @Test("XMP blank nodes: rdf:nodeID references, nodes typed as containers, rdf:_N members, parseType Resource")
