@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SiloMergeTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,17 +12,8 @@ import Glibc
 @Suite("Similar images in the HTML report")
 struct SimilarReportCLITests {
     private func tool(_ name: String, _ arguments: [String], in dir: URL) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [name] + arguments
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(name) \(arguments.joined(separator: " "))")
+        let (status, data) = try toolOutput(name, arguments, in: dir)
+        #expect(status == 0, "\(name) \(arguments.joined(separator: " "))")
         return String(decoding: data, as: UTF8.self)
     }
 

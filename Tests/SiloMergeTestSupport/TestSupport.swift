@@ -146,3 +146,19 @@ public func xmpPacket(title: String, keywords: [String] = [], creator: String? =
     <?xpacket end="w"?>
     """
 }
+
+/// Runs a real tool found on PATH (exiftool, ImageMagick's convert...), in `dir` when given:
+/// its exit status and standard output (standard error is discarded).
+public func toolOutput(_ name: String, _ arguments: [String], in dir: URL? = nil) throws -> (status: Int32, output: Data) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [name] + arguments
+    if let dir { p.currentDirectoryURL = dir }
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, data)
+}

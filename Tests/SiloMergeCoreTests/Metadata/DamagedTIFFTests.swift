@@ -203,15 +203,7 @@ struct DamagedTIFFTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("damaged.tif")
         try Data(bytes).write(to: file)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["exiftool", "-j", "-G1", "-n", "-a", file.path]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let data = try toolOutput("exiftool", ["-j", "-G1", "-n", "-a", file.path]).output
         let records = try #require(try? JSONSerialization.jsonObject(with: data) as? [[String: Any]],
                                    "exiftool is needed (.ci/run installs it)")
         let record = try #require(records.first)
