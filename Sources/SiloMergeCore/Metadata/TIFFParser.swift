@@ -477,6 +477,9 @@ final class TIFFParser {
         return bytes
     }
 
+    /// The types a text is read from: BYTE, ASCII, UNDEFINED and Exif 3.0's UTF-8.
+    static func isText(_ type: UInt16) -> Bool { type == 1 || type == 2 || type == 7 || type == 129 }
+
     static func isNumeric(_ type: UInt16) -> Bool {
         switch type {
         case 1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 16, 17, 18: return true
@@ -564,7 +567,7 @@ final class TIFFParser {
     /// else Windows-1252; control characters removed.
     func string(_ e: TIFFEntry?, name: @autoclosure () -> String) throws -> String? {
         guard let e else { return nil }
-        guard [1, 2, 7, 129].contains(e.type) else {
+        guard Self.isText(e.type) else {
             // A text tag stored as integers (SHORT, LONG, SSHORT, SLONG): their decimal numbers,
             // as ExifTool shows them. Other types are no text.
             if [3, 4, 8, 9].contains(e.type), e.count <= 64, let v = try numbers(e, name: name(), limit: 64) {
@@ -760,7 +763,7 @@ enum EXIFReader {
             let items = MWGStringList.split(artist).map(\.metadataTrimmed).filter { !$0.isEmpty }
             if !items.isEmpty { add(.creator, .list(items), "Artist", artist) }
         }
-        if let e = entry(0x8298), [1, 2, 7, 129].contains(e.type), let d = try p.data(e, name: "Copyright", limit: 1 << 20) {
+        if let e = entry(0x8298), TIFFParser.isText(e.type), let d = try p.data(e, name: "Copyright", limit: 1 << 20) {
             // "photographer NUL editor NUL": ExifTool joins the two with a newline.
             let parts = d.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false).prefix(2)
                 .map { TextDecoding.utf8OrWindows1252($0).metadataTrimmed }.filter { !$0.isEmpty }
