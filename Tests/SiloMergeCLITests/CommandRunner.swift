@@ -27,8 +27,14 @@ let productsDirectory: URL = {
 /// (no pipe can fill up and block), with a timeout so a hang fails the test instead of CI.
 func silomerge(_ arguments: [String], in directory: URL, timeout: TimeInterval = 120,
                environment: [String: String] = [:]) throws -> CommandResult {
+    try command(productsDirectory.appendingPathComponent("silomerge"), arguments, in: directory, timeout: timeout, environment: environment)
+}
+
+/// Runs `executable` as `silomerge(_:in:)` runs the binary (the repository's tools, too).
+func command(_ executable: URL, _ arguments: [String], in directory: URL, timeout: TimeInterval = 120,
+             environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("silomerge")
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = directory
     var env = ProcessInfo.processInfo.environment
@@ -49,7 +55,7 @@ func silomerge(_ arguments: [String], in directory: URL, timeout: TimeInterval =
     while process.isRunning && Date() < deadline { usleep(10_000) }
     if process.isRunning {
         process.terminate()
-        Issue.record("silomerge \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
+        Issue.record("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(timeout) s")
     }
     process.waitUntilExit()
     try out.close(); try err.close()
