@@ -91,8 +91,8 @@ struct MakeCorpusTests {
         var declared: [String] = [], targets = Set<String>(), count = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty && !line.hasPrefix("#") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            if f[0] == "source" {
-                #expect(f.count == 4 && f[2].hasPrefix("https://github.com/") && f[3].count == 40)
+            if f[0] == "source", f.count == 4 {
+                #expect(f[2].hasPrefix("https://github.com/") && f[3].count == 40, "\(line)")
                 declared.append(f[1])
             } else {
                 #expect(f.count == 5 && f[0] == "file" && f[1].count == 64 && declared.contains(f[2]), "\(line)")
