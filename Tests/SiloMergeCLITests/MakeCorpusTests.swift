@@ -61,7 +61,7 @@ struct MakeCorpusTests {
         #expect(regularFiles(ws.url.appendingPathComponent("out")).isEmpty, "no wrong or partial copy is left")
     }
 
-    @Test("refuses a manifest path outside the corpus, a missing checkout, and an output folder that is not empty", .enabled(if: commandExists("python3")))
+    @Test("refuses a manifest path outside the corpus, a missing checkout, an interrupted run's folder and an output folder that is not empty", .enabled(if: commandExists("python3")))
     func refusals() throws {
         let ws = try Workspace()
         let (manifest, _) = try sources(ws)
@@ -74,6 +74,10 @@ struct MakeCorpusTests {
         #expect(r.status == 64 && r.stderr.contains("is named twice"))
         r = try makeCorpus(["corpus.tsv", "out", "a=src/a"], in: ws)
         #expect(r.status == 64 && r.stderr.contains("no checkout given for b (https://example.org/b"))
+        // A run killed part way leaves its marker: the next run into that folder says so.
+        try ws.write("killed/.make-corpus-in-progress", "")
+        r = try makeCorpus(["corpus.tsv", "killed", "a=src/a", "b=src/b"], in: ws)
+        #expect(r.status == 64 && r.stderr.contains("an earlier make-corpus run into it was interrupted"))
         try ws.write("full/keep.txt", "mine")
         r = try makeCorpus(["corpus.tsv", "full", "a=src/a", "b=src/b"], in: ws)
         #expect(r.status == 64 && r.stderr.contains("exists and is not an empty folder"))
